@@ -1,0 +1,168 @@
+"""Turning a workflow or dynamic body into a graph spec."""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from sdk.errors import CompileError, TypeConversionError
+from sdk.interface import Interface
+from sdk.literals import encode, to_ref
+from sdk.promise import Promise, contains_promise
+from sdk.spec import Binding, GraphSpec, NodeSpec, OutputSpec
+from sdk.store import Store
+from sdk.typesys import TypeDesc, is_assignable, type_name
+
+if TYPE_CHECKING:
+    from sdk.entities import Entity
+
+_current: contextvars.ContextVar[GraphBuilder | None] = contextvars.ContextVar(
+    "graft_builder", default=None
+)
+
+
+def current_builder() -> GraphBuilder | None:
+    return _current.get()
+
+
+def bind_arguments(entity: Entity, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Map a call's arguments to input names, filling defaults; CompileError names the fault."""
+    iface = entity.interface
+    names = list(iface.inputs)
+    what = f"{entity.kind} {entity.name!r}"
+    if len(args) > len(names):
+        raise CompileError(f"{what} takes {len(names)} input(s) ({', '.join(names) or 'none'}) "
+                           f"but was called with {len(args)} positional arguments")
+    bound = dict(zip(names, args))
+    for name, value in kwargs.items():
+        if name not in iface.inputs:
+            raise CompileError(f"{what} has no input {name!r}; its inputs are: "
+                               f"{', '.join(names) or 'none'}")
+        if name in bound:
+            raise CompileError(f"{what}: input {name!r} is given twice")
+        bound[name] = value
+    for name in names:
+        if name not in bound:
+            if name not in iface.defaults:
+                raise CompileError(f"call to {what} is missing input {name!r} "
+                                   f"({type_name(iface.inputs[name])})")
+            bound[name] = iface.defaults[name]
+    return bound
+
+
+class GraphBuilder:
+    """Records the nodes a body creates. In dynamic mode the body's inputs are real values;
+    passing one of them on unchanged binds to the input instead of copying the value."""
+
+    def __init__(self, name: str, store_factory: Callable[[], Store],
+                 dynamic_inputs: dict[str, Any] | None = None,
+                 input_types: dict[str, TypeDesc] | None = None,
+                 bundle: str | None = None):
+        self.name = name
+        self.nodes: list[NodeSpec] = []
+        self._ids: dict[str, int] = {}
+        self._store_factory = store_factory
+        self._bundle = bundle
+        self._input_types = input_types or {}
+        self._by_identity = {id(v): k for k, v in (dynamic_inputs or {}).items()
+                             if v is not None and not isinstance(v, (bool, int, float))}
+
+    @contextmanager
+    def active(self) -> Iterator[GraphBuilder]:
+        token = _current.set(self)
+        try:
+            yield self
+        finally:
+            _current.reset(token)
+
+    def add_call(self, entity: Entity, args: tuple, kwargs: dict[str, Any]) -> Any:
+        bound = bind_arguments(entity, args, kwargs)
+        iface = entity.interface
+        bindings = {
+            name: self.to_binding(value, iface.inputs[name],
+                                  f"call to {entity.kind} {entity.name!r}, input {name!r}")
+            for name, value in bound.items()
+        }
+        node_id = self._new_id(entity.name)
+        self.nodes.append(entity.node_spec(node_id, bindings, self._bundle))
+        return _promises(node_id, entity.name, iface)
+
+    def _new_id(self, base: str) -> str:
+        n = self._ids.get(base, 0)
+        self._ids[base] = n + 1
+        return base if n == 0 else f"{base}-{n}"
+
+    def to_binding(self, value: Any, want: TypeDesc, where: str) -> Binding:
+        if isinstance(value, Promise):
+            if not is_assignable(value.type, want):
+                raise CompileError(f"{where}: {value.label} is {type_name(value.type)}, which "
+                                   f"does not fit {type_name(want)}")
+            return value.binding
+        if isinstance(value, tuple) and value and all(isinstance(v, Promise) for v in value) \
+                and want["t"] not in ("list", "tuple", "any"):
+            raise CompileError(f"{where}: got the {len(value)} outputs of one call; pick one "
+                               f"(unpack them, or use the named field)")
+        if contains_promise(value):
+            return self._container_binding(value, want, where)
+        name = self._by_identity.get(id(value))
+        if name is not None and is_assignable(self._input_types[name], want):
+            return {"input": name}
+        try:
+            literal = encode(value, want, self._store_factory(), where)
+        except TypeConversionError as exc:
+            raise CompileError(str(exc)) from None
+        return {"val": to_ref(literal, self._store_factory())}
+
+    def _container_binding(self, value: Any, want: TypeDesc, where: str) -> Binding:
+        t = want["t"]
+        inner = want["of"] if t == "optional" else want
+        if isinstance(value, (list, tuple)) and inner["t"] in ("list", "any"):
+            item = inner.get("of", {"t": "any"})
+            return {"list": [self.to_binding(v, item, f"{where}[{i}]")
+                             for i, v in enumerate(value)]}
+        if isinstance(value, dict) and inner["t"] in ("dict", "any") and \
+                inner.get("key", {"t": "str"})["t"] == "str":
+            item = inner.get("of", {"t": "any"})
+            return {"dict": {str(k): self.to_binding(v, item, f"{where}[{k!r}]")
+                             for k, v in value.items()}}
+        raise CompileError(f"{where}: a {type(value).__name__} holding Promises cannot be passed "
+                           f"as {type_name(want)}")
+
+    def finish(self, result: Any, iface: Interface, what: str) -> GraphSpec:
+        """The spec, with `result` (what the body returned) bound to the declared outputs."""
+        names = list(iface.outputs)
+        if iface.style == "none":
+            if result is not None:
+                raise CompileError(f"{what} declares no outputs but returned {result!r}; add a "
+                                   f"return annotation")
+            values: list[Any] = []
+        elif iface.style == "single":
+            values = [result]
+        else:
+            if not isinstance(result, (tuple, list)) or len(result) != len(names):
+                got = len(result) if isinstance(result, (tuple, list)) else 1
+                raise CompileError(f"{what} declares {len(names)} outputs "
+                                   f"({', '.join(names)}) but returned {got} value(s)")
+            values = list(result)
+        outputs = [
+            OutputSpec(name, iface.outputs[name],
+                       self.to_binding(value, iface.outputs[name], f"{what}, output {name!r}"))
+            for name, value in zip(names, values)
+        ]
+        return GraphSpec(self.name, dict(iface.inputs), list(self.nodes), outputs,
+                         iface.style, iface.namedtuple_ref)
+
+
+def _promises(node_id: str, task_name: str, iface: Interface) -> Any:
+    promises = [Promise({"ref": [node_id, name]}, desc, f"{task_name}.{name} (node {node_id!r})")
+                for name, desc in iface.outputs.items()]
+    if iface.style == "none":
+        return None
+    if iface.style == "single":
+        return promises[0]
+    if iface.style == "namedtuple":
+        assert iface.namedtuple is not None
+        return iface.namedtuple(*promises)
+    return tuple(promises)

@@ -1,0 +1,87 @@
+"""Settings read from `GRAFT_*` environment variables, in one place."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+from sdk.errors import ConfigError
+from sdk.resources import format_memory, parse_memory
+
+DEFAULT_BROKER_URL = "redis://localhost:6379/0"
+DEFAULT_TIERS = "256Mi,1Gi,4Gi,16Gi"
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("GRAFT_HOME") or platformdirs.user_data_dir("graft"))
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("GRAFT_CACHE_DIR") or platformdirs.user_cache_dir("graft"))
+
+
+def parse_tiers(text: str) -> list[int]:
+    """Parse `GRAFT_TIERS` ("256Mi,1Gi,4Gi") into ascending byte sizes."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts:
+        raise ConfigError("GRAFT_TIERS is empty; give memory tiers like '256Mi,1Gi,4Gi,16Gi'")
+    sizes = sorted({parse_memory(p, what=f"GRAFT_TIERS entry {p!r}") for p in parts})
+    if sizes[0] <= 0:
+        raise ConfigError("GRAFT_TIERS: a tier must be larger than 0 bytes")
+    return sizes
+
+
+def queue_for_tier(tier_bytes: int) -> str:
+    """The Celery queue a memory tier consumes, e.g. `mem-1Gi`."""
+    return f"mem-{format_memory(tier_bytes)}"
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={raw!r}: expected true/false (1/0, yes/no, on/off)")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A snapshot of graft's configuration. `Settings.from_env()` reads the environment."""
+
+    broker_url: str = DEFAULT_BROKER_URL
+    store_url: str = ""
+    database_url: str = ""
+    tiers: list[int] = field(default_factory=lambda: parse_tiers(DEFAULT_TIERS))
+    key_prefix: str = "graft"
+    local_cache: bool = True
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            broker_url=os.environ.get("GRAFT_BROKER_URL") or DEFAULT_BROKER_URL,
+            store_url=os.environ.get("GRAFT_STORE") or str(data_dir() / "store"),
+            database_url=os.environ.get("GRAFT_DATABASE_URL")
+            or f"sqlite:///{data_dir() / 'graft.db'}",
+            tiers=parse_tiers(os.environ.get("GRAFT_TIERS") or DEFAULT_TIERS),
+            key_prefix=os.environ.get("GRAFT_KEY_PREFIX") or "graft",
+            local_cache=_env_bool("GRAFT_LOCAL_CACHE", True),
+        )
+
+    @property
+    def control_queue(self) -> str:
+        return f"{self.key_prefix}.control"
+
+    def tier_for(self, memory_bytes: int | None) -> int | None:
+        """The smallest tier >= `memory_bytes`; the smallest tier for None; None if too big."""
+        if memory_bytes is None:
+            return self.tiers[0]
+        return next((t for t in self.tiers if t >= memory_bytes), None)
+
+    def tier_names(self) -> str:
+        return ", ".join(format_memory(t) for t in self.tiers)

@@ -1,0 +1,286 @@
+"""The pure graph engine: readiness, binding resolution, sub-graph grafting, failure.
+
+It does no I/O and imports neither Celery nor SQLAlchemy. The local runner and the scheduler
+both drive it: they run what it releases and report back with `complete`, `graft` or `fail`.
+Every call costs in proportion to the nodes it touches, never to the size of the graph, and
+a report for a node that is not waiting for that attempt is ignored (returns None), so
+duplicate and late reports change nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from sdk.errors import SpecError
+from sdk.spec import Binding, GraphSpec, NodeSpec, binding_refs, validate
+from sdk.typesys import is_assignable, type_name
+
+
+class NodeState(str, Enum):
+    PENDING = "PENDING"  # waiting for upstream nodes
+    QUEUED = "QUEUED"  # released: to run, or running on a worker
+    RUNNING = "RUNNING"  # a dynamic or sub-workflow whose sub-graph is running
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    SKIPPED = "SKIPPED"  # never ran because the execution failed first
+
+
+class ExecutionState(str, Enum):
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
+TERMINAL_NODE_STATES = (NodeState.SUCCEEDED, NodeState.FAILED, NodeState.SKIPPED)
+
+
+@dataclass(eq=False)
+class NodeRun:
+    """One node of a running execution. `bindings` use absolute ids or resolved values."""
+
+    id: str
+    spec: NodeSpec
+    parent: str | None
+    bindings: dict[str, Binding]
+    state: NodeState = NodeState.PENDING
+    attempt: int = 1
+    waiting: int = 0
+    dependents: list[str] = field(default_factory=list)
+    children_left: int = 0
+    out_bindings: dict[str, Binding] | None = None
+    outputs: dict[str, Binding] | None = None
+    error: dict[str, Any] | None = None
+
+
+class Engine:
+    """The state of one execution of `spec` with resolved `inputs` ({name: binding})."""
+
+    def __init__(self, spec: GraphSpec, inputs: dict[str, Binding]):
+        missing = set(spec.inputs) - set(inputs)
+        if missing:
+            names = ", ".join(sorted(missing))
+            raise SpecError(f"workflow {spec.name!r} is missing input(s) {names}")
+        self.spec = spec
+        self.inputs = inputs
+        self.nodes: dict[str, NodeRun] = {}
+        self.state = ExecutionState.RUNNING
+        self.outputs: dict[str, Binding] | None = None
+        self.failed: list[str] = []
+        self.changed: set[str] = set()
+        self._released: list[str] = []
+        self._root_left = 0
+        self._root_out: dict[str, Binding] = {}
+        self._started = False
+
+    def start(self) -> list[str]:
+        """Insert the top-level graph; return the ids of the nodes ready to run."""
+        if not self._started:
+            self._started = True
+            self._root_left = len(self.spec.nodes)
+            self._root_out = self._insert(self.spec, "", None, self.inputs)
+            if self._root_left == 0:
+                self._finish_root()
+        return self._drain()
+
+    # ---- reports --------------------------------------------------------------------------
+
+    def complete(self, node_id: str, attempt: int, outputs: dict[str, Binding]) -> list[str] | None:
+        """Record a task's outputs (`{name: {"val": ref}}`); return newly ready node ids."""
+        run = self._waiting(node_id, attempt)
+        if run is None:
+            return None
+        expected = set(run.spec.outputs_types)
+        if set(outputs) != expected:
+            return self.fail(node_id, attempt, {
+                "type": "OutputMismatch",
+                "message": f"task {run.spec.task.name} reported outputs "
+                           f"{sorted(outputs)} but declares {sorted(expected)}",
+            }, retriable=False)
+        self._succeed(run, outputs)
+        return self._drain()
+
+    def graft(self, node_id: str, attempt: int, subgraph: GraphSpec) -> list[str] | None:
+        """Merge a dynamic node's generated sub-graph under its id; return ready node ids.
+
+        Raises SpecError (leaving the engine unchanged) when the sub-graph is invalid.
+        """
+        run = self._waiting(node_id, attempt)
+        if run is None:
+            return None
+        if run.spec.kind != "dynamic":
+            raise SpecError(f"node {node_id!r} is a {run.spec.kind}, not a dynamic: it cannot "
+                            "report a sub-graph")
+        where = f"sub-graph of dynamic node {node_id!r}"
+        validate(subgraph, where)
+        outs = {o.name: o for o in subgraph.outputs}
+        if set(outs) != set(run.spec.outputs_types):
+            raise SpecError(f"{where}: outputs {sorted(outs)} do not match the dynamic's "
+                            f"declared outputs {sorted(run.spec.outputs_types)}")
+        for name, want in run.spec.outputs_types.items():
+            if not is_assignable(outs[name].type, want):
+                raise SpecError(f"{where}: output {name!r} is {type_name(outs[name].type)}, "
+                                f"declared {type_name(want)}")
+        self._open(run, subgraph)
+        return self._drain()
+
+    def fail(self, node_id: str, attempt: int, error: dict[str, Any],
+             retriable: bool = True) -> list[str] | None:
+        """Record a failed attempt. With attempts left (and `retriable`) the node is released
+        again with attempt + 1; otherwise it fails, and with it its parents and the execution."""
+        run = self._waiting(node_id, attempt)
+        if run is None:
+            return None
+        self.changed.add(run.id)
+        run.error = error
+        if retriable and run.attempt < run.spec.max_attempts:
+            run.attempt += 1
+            self._released.append(run.id)
+            return self._drain()
+        run.state = NodeState.FAILED
+        self.failed.append(run.id)
+        parent = run.parent
+        while parent is not None:
+            p = self.nodes[parent]
+            if p.state in TERMINAL_NODE_STATES:
+                break
+            p.state = NodeState.FAILED
+            p.error = {"type": "SubNodeFailed", "message": f"sub-node {run.id!r} failed"}
+            self.changed.add(p.id)
+            parent = p.parent
+        self._fail_execution()
+        return self._drain()
+
+    # ---- queries --------------------------------------------------------------------------
+
+    def resolve(self, binding: Binding) -> Binding:
+        """Replace node references by the outputs they name (the nodes must have succeeded)."""
+        if "ref" in binding:
+            src, out = binding["ref"]
+            run = self.nodes[src]
+            if run.outputs is None:
+                raise SpecError(f"output {out!r} of node {src!r} is read before it exists")
+            return run.outputs[out]
+        if "list" in binding:
+            return {"list": [self.resolve(b) for b in binding["list"]]}
+        if "dict" in binding:
+            return {"dict": {k: self.resolve(b) for k, b in binding["dict"].items()}}
+        return binding
+
+    def resolved_inputs(self, node_id: str) -> dict[str, Binding]:
+        run = self.nodes[node_id]
+        return {name: self.resolve(b) for name, b in run.bindings.items()}
+
+    def drain_changes(self) -> set[str]:
+        """The ids of nodes changed since the last call."""
+        changed, self.changed = self.changed, set()
+        return changed
+
+    @property
+    def done(self) -> bool:
+        return self.state in (ExecutionState.SUCCEEDED, ExecutionState.FAILED)
+
+    # ---- internals ------------------------------------------------------------------------
+
+    def _waiting(self, node_id: str, attempt: int) -> NodeRun | None:
+        run = self.nodes.get(node_id)
+        if run is None or run.state != NodeState.QUEUED or run.attempt != attempt:
+            return None
+        return run
+
+    def _insert(self, graph: GraphSpec, prefix: str, parent: str | None,
+                scope: dict[str, Binding]) -> dict[str, Binding]:
+        new: list[NodeRun] = []
+        for node in graph.nodes:
+            run = NodeRun(prefix + node.id, node, parent,
+                          {k: _rewrite(b, prefix, scope) for k, b in node.inputs.items()})
+            self.nodes[run.id] = run
+            self.changed.add(run.id)
+            new.append(run)
+        for run in new:
+            for src in {s for b in run.bindings.values() for s, _ in binding_refs(b)}:
+                src_run = self.nodes[src]
+                if src_run.state != NodeState.SUCCEEDED:
+                    src_run.dependents.append(run.id)
+                    run.waiting += 1
+        out = {o.name: _rewrite(o.binding, prefix, scope) for o in graph.outputs}
+        for run in new:
+            if run.waiting == 0 and run.state == NodeState.PENDING:
+                self._release(run)
+        return out
+
+    def _release(self, run: NodeRun) -> None:
+        if self.done:
+            return
+        self.changed.add(run.id)
+        if run.spec.kind == "workflow":
+            assert run.spec.subgraph is not None
+            self._open(run, run.spec.subgraph)
+        else:
+            run.state = NodeState.QUEUED
+            self._released.append(run.id)
+
+    def _open(self, run: NodeRun, graph: GraphSpec) -> None:
+        run.state = NodeState.RUNNING
+        run.children_left = len(graph.nodes)
+        self.changed.add(run.id)
+        scope = self.resolved_inputs(run.id)
+        run.out_bindings = self._insert(graph, run.id + "/", run.id, scope)
+        if run.children_left == 0 and run.state == NodeState.RUNNING:
+            self._succeed(run, {k: self.resolve(b) for k, b in run.out_bindings.items()})
+
+    def _succeed(self, run: NodeRun, outputs: dict[str, Binding]) -> None:
+        run.state = NodeState.SUCCEEDED
+        run.outputs = outputs
+        run.error = None
+        self.changed.add(run.id)
+        for dep_id in run.dependents:
+            dep = self.nodes[dep_id]
+            dep.waiting -= 1
+            if dep.waiting == 0 and dep.state == NodeState.PENDING:
+                self._release(dep)
+        run.dependents = []
+        if run.parent is None:
+            self._root_left -= 1
+            if self._root_left == 0:
+                self._finish_root()
+            return
+        parent = self.nodes[run.parent]
+        if parent.state != NodeState.RUNNING:
+            return
+        parent.children_left -= 1
+        if parent.children_left == 0:
+            assert parent.out_bindings is not None
+            self._succeed(parent, {k: self.resolve(b) for k, b in parent.out_bindings.items()})
+
+    def _finish_root(self) -> None:
+        if self.state == ExecutionState.RUNNING:
+            self.outputs = {k: self.resolve(b) for k, b in self._root_out.items()}
+            self.state = ExecutionState.SUCCEEDED
+
+    def _fail_execution(self) -> None:
+        if self.state != ExecutionState.RUNNING:
+            return
+        self.state = ExecutionState.FAILED
+        for run in self.nodes.values():
+            if run.state == NodeState.PENDING:
+                run.state = NodeState.SKIPPED
+                self.changed.add(run.id)
+
+    def _drain(self) -> list[str]:
+        released, self._released = self._released, []
+        return released
+
+
+def _rewrite(b: Binding, prefix: str, scope: dict[str, Binding]) -> Binding:
+    if "ref" in b:
+        return {"ref": [prefix + b["ref"][0], b["ref"][1]]}
+    if "input" in b:
+        return scope[b["input"]]
+    if "list" in b:
+        return {"list": [_rewrite(x, prefix, scope) for x in b["list"]]}
+    if "dict" in b:
+        return {"dict": {k: _rewrite(x, prefix, scope) for k, x in b["dict"].items()}}
+    return b

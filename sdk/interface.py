@@ -1,0 +1,80 @@
+"""Typed interfaces read from a function's annotations."""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sdk.errors import CompileError
+from sdk.typesys import TypeDesc, describe, qualified_name
+
+_NO_DEFAULT = inspect.Parameter.empty
+
+
+@dataclass(frozen=True)
+class Interface:
+    """Inputs (name -> type, with defaults) and outputs of a task, dynamic or workflow.
+
+    `style` says how outputs map to Python: "none", "single" (one output `o0`), "tuple"
+    (`o0`, `o1`, ... from `-> (A, B)` or `Tuple[A, B]`) or "namedtuple" (named fields).
+    """
+
+    inputs: dict[str, TypeDesc]
+    outputs: dict[str, TypeDesc]
+    style: str
+    defaults: dict[str, Any] = field(default_factory=dict)
+    namedtuple: type | None = None
+
+    @property
+    def namedtuple_ref(self) -> str | None:
+        return qualified_name(self.namedtuple) if self.namedtuple else None
+
+
+def _is_namedtuple(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, tuple) and hasattr(tp, "_fields")
+
+
+def read_interface(fn: Callable[..., Any], kind: str) -> Interface:
+    """The interface of `fn`; CompileError when an input has no annotation."""
+    where = f"{kind} {fn.__qualname__}"
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception as exc:
+        raise CompileError(f"{where}: cannot read its type annotations: {exc}") from exc
+    sig = inspect.signature(fn)
+    inputs: dict[str, TypeDesc] = {}
+    defaults: dict[str, Any] = {}
+    for name, param in sig.parameters.items():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            raise CompileError(f"{where}: *args and **kwargs are not supported (input {name!r})")
+        if name not in hints:
+            raise CompileError(f"{where}: input {name!r} has no type annotation; graft needs "
+                               "one to move its value between tasks")
+        inputs[name] = describe(hints[name])
+        if param.default is not _NO_DEFAULT:
+            defaults[name] = param.default
+    ret = hints.get("return", sig.return_annotation)
+    if isinstance(fn.__annotations__.get("return"), tuple):
+        ret = fn.__annotations__["return"]
+    return _outputs(ret, inputs, defaults)
+
+
+def _outputs(ret: Any, inputs: dict[str, TypeDesc], defaults: dict[str, Any]) -> Interface:
+    if ret is _NO_DEFAULT or ret is None or ret is type(None):
+        return Interface(inputs, {}, "none", defaults)
+    if isinstance(ret, tuple):
+        outs = {f"o{i}": describe(t) for i, t in enumerate(ret)}
+        return Interface(inputs, outs, "tuple", defaults)
+    if _is_namedtuple(ret):
+        hints = typing.get_type_hints(ret)
+        outs = {name: describe(hints.get(name, Any)) for name in ret._fields}
+        return Interface(inputs, outs, "namedtuple", defaults, ret)
+    origin = typing.get_origin(ret)
+    args = typing.get_args(ret)
+    if origin in (tuple, typing.Tuple) and args and args[-1] is not Ellipsis:  # noqa: UP006
+        outs = {f"o{i}": describe(t) for i, t in enumerate(args)}
+        return Interface(inputs, outs, "tuple", defaults)
+    return Interface(inputs, {"o0": describe(ret)}, "single", defaults)
