@@ -8,11 +8,15 @@ from pathlib import Path
 
 import platformdirs
 
-from sdk.errors import ConfigError
+from sdk.errors import ConfigError, GraftError
 from sdk.resources import format_memory, parse_memory
 
 DEFAULT_BROKER_URL = "redis://localhost:6379/0"
 DEFAULT_TIERS = "256Mi,1Gi,4Gi,16Gi"
+
+
+class TierError(GraftError):
+    """A node needs more memory than the largest tier offers."""
 
 
 def data_dir() -> Path:
@@ -85,3 +89,14 @@ class Settings:
 
     def tier_names(self) -> str:
         return ", ".join(format_memory(t) for t in self.tiers)
+
+    def queue_for(self, memory_bytes: int | None, what: str) -> str:
+        """The queue of the smallest tier that fits; TierError naming `what` when none does."""
+        tier = self.tier_for(memory_bytes)
+        if tier is None:
+            assert memory_bytes is not None
+            raise TierError(
+                f"{what} needs {format_memory(memory_bytes)} of memory, more than the largest "
+                f"tier; the tiers are {self.tier_names()} (set GRAFT_TIERS to add a larger one)"
+            )
+        return queue_for_tier(tier)

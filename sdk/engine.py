@@ -80,7 +80,7 @@ class Engine:
         if not self._started:
             self._started = True
             self._root_left = len(self.spec.nodes)
-            self._root_out = self._insert(self.spec, "", None, self.inputs)
+            self._insert(self.spec, "", None, self.inputs)
             if self._root_left == 0:
                 self._finish_root()
         return self._drain()
@@ -115,6 +115,10 @@ class Engine:
                             "report a sub-graph")
         where = f"sub-graph of dynamic node {node_id!r}"
         validate(subgraph, where)
+        unknown = sorted(set(subgraph.inputs) - set(run.spec.inputs_types))
+        if unknown:
+            raise SpecError(f"{where}: reads input(s) {', '.join(unknown)}, which the dynamic "
+                            f"does not have (inputs: {', '.join(run.spec.inputs_types) or 'none'})")
         outs = {o.name: o for o in subgraph.outputs}
         if set(outs) != set(run.spec.outputs_types):
             raise SpecError(f"{where}: outputs {sorted(outs)} do not match the dynamic's "
@@ -191,7 +195,10 @@ class Engine:
         return run
 
     def _insert(self, graph: GraphSpec, prefix: str, parent: str | None,
-                scope: dict[str, Binding]) -> dict[str, Binding]:
+                scope: dict[str, Binding]) -> None:
+        """Add `graph`'s nodes under `prefix`, record its output bindings on `parent` (or the
+        root), then release the ready nodes. The outputs are recorded first because a released
+        sub-workflow may finish at once and complete its parent before this call returns."""
         new: list[NodeRun] = []
         for node in graph.nodes:
             run = NodeRun(prefix + node.id, node, parent,
@@ -206,10 +213,13 @@ class Engine:
                     src_run.dependents.append(run.id)
                     run.waiting += 1
         out = {o.name: _rewrite(o.binding, prefix, scope) for o in graph.outputs}
+        if parent is None:
+            self._root_out = out
+        else:
+            self.nodes[parent].out_bindings = out
         for run in new:
             if run.waiting == 0 and run.state == NodeState.PENDING:
                 self._release(run)
-        return out
 
     def _release(self, run: NodeRun) -> None:
         if self.done:
@@ -227,7 +237,7 @@ class Engine:
         run.children_left = len(graph.nodes)
         self.changed.add(run.id)
         scope = self.resolved_inputs(run.id)
-        run.out_bindings = self._insert(graph, run.id + "/", run.id, scope)
+        self._insert(graph, run.id + "/", run.id, scope)
         if run.children_left == 0 and run.state == NodeState.RUNNING:
             self._succeed(run, {k: self.resolve(b) for k, b in run.out_bindings.items()})
 

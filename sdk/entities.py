@@ -126,15 +126,19 @@ class WorkflowDef(Entity):
 
     def __init__(self, fn: Callable[..., Any]):
         super().__init__(fn)
-        self._spec: GraphSpec | None = None
+        # Compiled once per store: large literals in the body are offloaded to the store, so a
+        # spec compiled against one GRAFT_STORE refers to objects that another store lacks.
+        self._specs: dict[str, GraphSpec] = {}
 
     def compile(self) -> GraphSpec:
-        """The workflow's graph spec (compiled once; CompileError on a faulty body)."""
-        if self._spec is None:
+        """The workflow's graph spec (compiled once per store; CompileError on a faulty body)."""
+        url = Settings.from_env().store_url
+        spec = self._specs.get(url)
+        if spec is None:
             from sdk.promise import Promise
             from sdk.spec import validate
 
-            builder = GraphBuilder(self.name, default_store)
+            builder = GraphBuilder(self.name, lambda: open_store(url))
             args = {name: Promise({"input": name}, desc, f"input {name!r} of workflow "
                                   f"{self.name!r}")
                     for name, desc in self.interface.inputs.items()}
@@ -142,8 +146,8 @@ class WorkflowDef(Entity):
                 result = self.fn(**args)
             spec = builder.finish(result, self.interface, f"workflow {self.name!r}")
             validate(spec)
-            self._spec = spec
-        return self._spec
+            self._specs[url] = spec
+        return spec
 
     def node_spec(self, node_id: str, bindings: dict[str, Binding],
                   bundle: str | None = None) -> NodeSpec:

@@ -292,3 +292,16 @@ def _check_acyclic(deps: dict[str, set[str]], where: str) -> None:
     if seen != len(deps):
         stuck = sorted(n for n, k in indegree.items() if k > 0)
         raise SpecError(f"{where}: cycle among nodes {', '.join(stuck[:10])}")
+
+
+def node_to_json(node: NodeSpec) -> dict[str, Any]:
+    """One node's JSON form (what a task message carries)."""
+    return _node_to_json(node)
+
+
+def node_from_json(data: dict[str, Any]) -> NodeSpec:
+    """Parse one node's JSON form; SpecError when malformed."""
+    try:
+        return _node_from_json(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise SpecError(f"malformed node spec: {exc!r}") from exc

@@ -1,0 +1,100 @@
+"""The scheduler's tables (SQLAlchemy 2) and how the database is opened and migrated.
+
+    graft_executions  one row per execution: status, spec key, inputs, outputs, error
+    graft_nodes       one row per node: state, attempt, queue, parent, error
+    graft_events      the accepted reports of an execution, in order; replaying them through
+                      the engine rebuilds its state after a restart
+"""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import JSON, DateTime, Float, Integer, String, Text, create_engine, event
+from sqlalchemy.engine import Engine as SqlEngine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ExecutionRow(Base):
+    __tablename__ = "graft_executions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    workflow: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    spec_key: Mapped[str] = mapped_column(Text)
+    inputs: Mapped[Any] = mapped_column(JSON)
+    outputs: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+    submitted_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True),
+                                                          default=utcnow)
+    updated_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True),
+                                                          default=utcnow, onupdate=utcnow)
+
+
+class NodeRow(Base):
+    __tablename__ = "graft_nodes"
+
+    execution_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    parent: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    task: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    queue: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    error: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+    updated_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True),
+                                                          default=utcnow, onupdate=utcnow)
+
+
+class EventRow(Base):
+    __tablename__ = "graft_events"
+
+    execution_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(1024))
+    attempt: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(16))
+    body: Mapped[Any] = mapped_column(JSON)
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True),
+                                                          default=utcnow)
+
+
+def open_database(url: str) -> SqlEngine:
+    """Connect to `url` and bring its schema to the newest migration."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True,
+                                                                      exist_ok=True)
+    engine = create_engine(url, pool_pre_ping=True, future=True)
+    if engine.dialect.name == "sqlite":
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+    migrate(engine)
+    return engine
+
+
+def migrate(engine: SqlEngine) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")

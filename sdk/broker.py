@@ -1,0 +1,44 @@
+"""The broker side of graft: connections, the control queue, one-line errors."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from kombu import Connection, Exchange, Queue
+
+from sdk.config import Settings
+from sdk.errors import BrokerUnavailable
+
+
+def redact(url: str) -> str:
+    """The URL with any password hidden."""
+    return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def control_queue(settings: Settings) -> Queue:
+    name = settings.control_queue
+    return Queue(name, Exchange(name, type="direct", durable=True), routing_key=name,
+                 durable=True)
+
+
+def check_broker(url: str, timeout_s: float = 3.0) -> None:
+    """Raise BrokerUnavailable with a one-line hint when no broker answers at `url`."""
+    try:
+        with Connection(url, connect_timeout=timeout_s) as conn:
+            conn.ensure_connection(max_retries=1, timeout=timeout_s)
+    except Exception as exc:
+        raise BrokerUnavailable(
+            f"no broker answers at {redact(url)} ({type(exc).__name__}); start Redis "
+            f"(`redis-server --daemonize yes`) or point GRAFT_BROKER_URL at a running one"
+        ) from None
+
+
+def publish(conn: Connection, settings: Settings, body: dict[str, Any]) -> None:
+    """Put one control message (JSON, persistent) on the scheduler's queue."""
+    queue = control_queue(settings)
+    with conn.Producer(serializer="json") as producer:
+        producer.publish(body, exchange=queue.exchange, routing_key=queue.routing_key,
+                         declare=[queue], delivery_mode=2, retry=True,
+                         retry_policy={"max_retries": 5, "interval_start": 0.1,
+                                       "interval_step": 0.5})

@@ -1,0 +1,287 @@
+"""The `graft` command: run, status, up, scheduler, worker."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sdk.broker import check_broker
+from sdk.bundle import source_root
+from sdk.config import Settings
+from sdk.entities import Entity
+from sdk.errors import ConfigError, ExecutionFailed, GraftError
+from sdk.literals import decode
+from sdk.resources import format_memory, parse_memory
+from sdk.store import MemoryStore
+from sdk.types import Directory, File
+from sdk.typesys import TypeDesc, type_name
+
+
+def load_entity_from_file(path: str, name: str) -> Entity:
+    """Import `path` (its folder, or the top of its package, on sys.path) and return `name`."""
+    file = Path(path).resolve()
+    if not file.is_file() or file.suffix != ".py":
+        raise GraftError(f"{path}: not a Python file")
+    parts = [] if file.name == "__init__.py" else [file.stem]
+    folder = file.parent
+    while (folder / "__init__.py").exists():
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    module_name = ".".join(parts)
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:
+        raise GraftError(f"importing {path} raised {type(exc).__name__}: {exc}") from exc
+    entity = getattr(module, name, None)
+    if not isinstance(entity, Entity):
+        found = sorted(k for k, v in vars(module).items() if isinstance(v, Entity))
+        raise GraftError(f"{path} has no workflow or task named {name!r}; it defines: "
+                         f"{', '.join(found) or 'none'}")
+    source_root(module_name)
+    return entity
+
+
+def parse_input(raw: str, desc: TypeDesc, where: str) -> Any:
+    """A command-line value parsed by its annotated type (JSON for containers)."""
+    t = desc["t"]
+    try:
+        if t == "str":
+            return raw
+        if t == "int":
+            return int(raw)
+        if t == "float":
+            return float(raw)
+        if t == "bool":
+            if raw.lower() in ("true", "1", "yes", "y"):
+                return True
+            if raw.lower() in ("false", "0", "no", "n"):
+                return False
+            raise ValueError("expected true or false")
+        if t == "file":
+            return File(raw)
+        if t == "dir":
+            return Directory(raw)
+        if t == "optional":
+            return None if raw.lower() in ("none", "null") else parse_input(raw, desc["of"], where)
+        return decode(json.loads(raw), desc, MemoryStore(), where)
+    except (ValueError, GraftError) as exc:
+        raise ConfigError(f"{where}: cannot read {raw!r} as {type_name(desc)} ({exc})") from exc
+
+
+def parse_inputs(entity: Entity, args: list[str]) -> dict[str, Any]:
+    inputs = entity.interface.inputs
+    values: dict[str, Any] = {}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("--"):
+            raise ConfigError(f"unexpected argument {arg!r}; give inputs as --name value")
+        name, eq, raw = arg[2:].partition("=")
+        name = name.replace("-", "_")
+        if name not in inputs:
+            raise ConfigError(f"{entity.kind} {entity.name!r} has no input {name!r}; its "
+                              f"inputs are: {', '.join(inputs) or 'none'}")
+        if not eq:
+            i += 1
+            if i >= len(args):
+                raise ConfigError(f"--{name} needs a value")
+            raw = args[i]
+        values[name] = parse_input(raw, inputs[name], f"--{name}")
+        i += 1
+    return values
+
+
+def _fail(message: str) -> None:
+    click.echo(f"graft: {message}", err=True)
+    sys.exit(1)
+
+
+class _Progress:
+    def __init__(self) -> None:
+        self.last = ""
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, info: dict[str, Any]) -> None:
+        line = f"[{info['status']}] {info.get('done', 0)}/{info.get('total', 0)} nodes done"
+        if line != self.last:
+            click.echo(("\r" if self.tty else "") + line, err=True, nl=not self.tty)
+            self.last = line
+
+    def close(self) -> None:
+        if self.tty and self.last:
+            click.echo("", err=True)
+
+
+@click.group()
+def cli() -> None:
+    """graft: Flyte-style workflows, in-process or on Celery workers."""
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.option("--remote", is_flag=True, help="Submit to the cluster instead of running here.")
+@click.option("--wait", is_flag=True, help="With --remote: follow progress, print outputs.")
+@click.option("--up", "with_stack", is_flag=True,
+              help="With --remote: start a local stack for this run and stop it after.")
+@click.argument("file")
+@click.argument("workflow")
+@click.pass_context
+def run(ctx: click.Context, remote: bool, wait: bool, with_stack: bool, file: str,
+        workflow: str) -> None:
+    """Run WORKFLOW from FILE, with inputs as --name value (parsed by their types)."""
+    entity = load_entity_from_file(file, workflow)
+    inputs = parse_inputs(entity, list(ctx.args))
+    if not remote:
+        click.echo(repr(entity(**inputs)))
+        return
+    from sdk.client import Client
+    from sdk.stack import Stack, default_log_path
+
+    client = Client()
+    stack = None
+    if with_stack:
+        check_broker(client.settings.broker_url)
+        stack = Stack(client.settings, default_log_path())
+        stack.start()
+        click.echo(f"local stack started (logs: {default_log_path()})", err=True)
+    try:
+        execution = client.submit(entity, **inputs)
+        click.echo(execution.id)
+        if wait or with_stack:
+            progress = _Progress()
+            try:
+                result = execution.wait(progress=progress)
+            finally:
+                progress.close()
+            click.echo(repr(result))
+    finally:
+        if stack is not None:
+            stack.stop()
+
+
+@cli.command()
+@click.argument("execution_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+def status(execution_id: str, as_json: bool) -> None:
+    """Show an execution's status and its nodes."""
+    from sdk.client import Client
+
+    client = Client()
+    check_broker(client.settings.broker_url)
+    execution = client.get(execution_id)
+    info = execution.info()
+    nodes = execution.nodes()
+    if as_json:
+        click.echo(json.dumps({
+            "id": execution_id, "workflow": info.get("workflow"), "status": info["status"],
+            "done": info.get("done", 0), "total": info.get("total", 0),
+            "error": info.get("error"), "failures": info.get("failures") or [],
+            "nodes": [n.__dict__ for n in nodes]}, indent=2))
+        return
+    click.echo(f"{execution_id}  {info.get('workflow', '?')}  {info['status']}  "
+               f"{info.get('done', 0)}/{info.get('total', 0)} nodes done")
+    if info.get("error"):
+        click.echo(f"error: {info['error']}")
+    for n in nodes:
+        click.echo(f"  {n.id:<40} {n.task:<24} {n.state:<10} {n.queue or '-':<12} "
+                   f"attempts={n.attempts}")
+    for f in info.get("failures") or []:
+        click.echo(f"\nnode {f['node_id']} ({f['task']}): {f['error_type']}: {f['message']}")
+        if f.get("traceback"):
+            click.echo(f["traceback"].rstrip())
+
+
+@cli.command()
+def up() -> None:
+    """Run a local stack in the foreground (scheduler + one worker per tier) until Ctrl-C."""
+    from sdk.stack import Stack, worker_sizes
+
+    settings = Settings.from_env()
+    check_broker(settings.broker_url)
+    for tier, concurrency in worker_sizes(settings):
+        click.echo(f"worker mem-{format_memory(tier)}: concurrency {concurrency}", err=True)
+    stack = Stack(settings)
+    stack.start()
+    try:
+        while stack.alive():
+            time.sleep(0.5)
+        click.echo("graft: a stack process exited; stopping the others", err=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+
+
+@cli.command()
+@click.option("--loglevel", default="INFO", show_default=True)
+def scheduler(loglevel: str) -> None:
+    """Run the scheduler: consume the control queue, keep state in GRAFT_DATABASE_URL."""
+    import logging
+
+    from scheduler.loop import serve
+
+    logging.basicConfig(level=loglevel.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env()
+    check_broker(settings.broker_url)
+    serve(settings)
+
+
+@cli.command()
+@click.option("--tier", default=None, help="Memory tier to serve, e.g. 1Gi (default: smallest).")
+@click.option("--memory", default=None, help="Memory for this worker (default: the machine's).")
+@click.option("--concurrency", "-c", type=int, default=None,
+              help="Processes (default: memory / tier).")
+@click.option("--loglevel", default="INFO", show_default=True)
+def worker(tier: str | None, memory: str | None, concurrency: int | None, loglevel: str) -> None:
+    """Run a Celery worker for one memory tier (queue mem-<tier>)."""
+    from sdk.config import queue_for_tier
+    from sdk.stack import machine_memory_bytes
+
+    settings = Settings.from_env()
+    tier_bytes = parse_memory(tier, what="--tier") if tier else settings.tiers[0]
+    if tier_bytes not in settings.tiers:
+        raise ConfigError(f"--tier {tier} is not one of the tiers ({settings.tier_names()}); "
+                          f"set GRAFT_TIERS to change them")
+    memory_bytes = parse_memory(memory, what="--memory") if memory else machine_memory_bytes()
+    if concurrency is None:
+        concurrency = memory_bytes // tier_bytes
+        if concurrency < 1:
+            raise ConfigError(f"--memory {memory} is smaller than the tier {tier}")
+    if concurrency < 1:
+        raise ConfigError("--concurrency must be at least 1")
+    check_broker(settings.broker_url)
+    import os
+
+    from worker.app import app
+
+    queue = queue_for_tier(tier_bytes)
+    app.worker_main(["worker", "-Q", queue, "-c", str(concurrency), "-P", "prefork", "-E",
+                     "-n", f"{queue}-{os.getpid()}@%h", f"--loglevel={loglevel}"])
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except ExecutionFailed as exc:
+        _fail(str(exc))
+    except GraftError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""The one Celery task graft runs: execute a node and report the outcome to the scheduler."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from typing import Any
+
+from sdk import messages
+from sdk.broker import publish
+from sdk.bundle import load_entity
+from sdk.errors import GraftError, StoreError
+from sdk.execute import Outcome, error_info, execute
+from sdk.spec import node_from_json
+from sdk.store import open_store, put_blob
+from worker.app import app, settings
+
+log = logging.getLogger("graft.worker")
+
+
+@app.task(name="graft.run_node", bind=True)
+def run_node(self: Any, execution_id: str, node_id: str, attempt: int,
+             payload: dict[str, Any]) -> str:
+    """Run attempt `attempt` of node `node_id`; the monitored name is the user's task."""
+    started = time.time()
+    outcome = _run(execution_id, node_id, payload)
+    body = _report(execution_id, node_id, attempt, outcome)
+    body["worker"] = self.request.hostname
+    body["duration_s"] = round(time.time() - started, 6)
+    with app.connection_for_write() as conn:
+        publish(conn, settings, body)
+    return outcome.kind
+
+
+def _run(execution_id: str, node_id: str, payload: dict[str, Any]) -> Outcome:
+    store = open_store(settings.store_url)
+    try:
+        spec = node_from_json(payload["node"])
+        inputs = payload.get("inputs")
+        if inputs is None:
+            inputs = json.loads(store.get(payload["inputs_key"]))
+    except StoreError as exc:
+        return Outcome("error", error=error_info(exc), retriable=True)
+    except (GraftError, KeyError, TypeError, ValueError) as exc:
+        return Outcome("error", error={"type": "MalformedTask", "message":
+                       f"node {node_id!r} of execution {execution_id}: malformed task "
+                       f"message ({exc!r})"}, retriable=False)
+    try:
+        entity = load_entity(spec.task, store)
+    except StoreError as exc:
+        return Outcome("error", error=error_info(exc), retriable=True)
+    except GraftError as exc:
+        return Outcome("error", error=error_info(exc), retriable=False)
+    workdir = tempfile.mkdtemp(prefix="graft-node-")
+    previous = os.getcwd()
+    os.chdir(workdir)
+    try:
+        return execute(spec, entity, inputs, store, bundle=spec.task.bundle)
+    finally:
+        os.chdir(previous)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _report(execution_id: str, node_id: str, attempt: int, outcome: Outcome) -> dict[str, Any]:
+    if outcome.kind == "values":
+        return messages.report(execution_id, node_id, attempt, outcome="values",
+                               outputs=outcome.outputs)
+    if outcome.kind == "subgraph":
+        assert outcome.subgraph is not None
+        try:
+            key = put_blob(open_store(settings.store_url), outcome.subgraph.dumps().encode(),
+                           prefix="subgraphs")
+        except StoreError as exc:
+            outcome = Outcome("error", error=error_info(exc), retriable=True)
+        else:
+            return messages.report(execution_id, node_id, attempt, outcome="subgraph",
+                                   subgraph=key)
+    log.info("node %s of %s failed: %s", node_id, execution_id,
+             (outcome.error or {}).get("message"))
+    return messages.report(execution_id, node_id, attempt, outcome="error",
+                           error=outcome.error, retriable=outcome.retriable)
