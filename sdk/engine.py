@@ -37,7 +37,7 @@ class ExecutionState(str, Enum):
 TERMINAL_NODE_STATES = (NodeState.SUCCEEDED, NodeState.FAILED, NodeState.SKIPPED)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class NodeRun:
     """One node of a running execution. `bindings` use absolute ids or resolved values."""
 
