@@ -113,6 +113,13 @@ class Engine:
         if run.spec.kind != "dynamic":
             raise SpecError(f"node {node_id!r} is a {run.spec.kind}, not a dynamic: it cannot "
                             "report a sub-graph")
+        if self.done:
+            # The execution failed while the body ran: its sub-graph will never run.
+            run.state = NodeState.SKIPPED
+            run.error = {"type": "ExecutionFailed", "message": "the execution had failed "
+                         "before this sub-graph arrived; it was not run"}
+            self.changed.add(run.id)
+            return []
         where = f"sub-graph of dynamic node {node_id!r}"
         validate(subgraph, where)
         unknown = sorted(set(subgraph.inputs) - set(run.spec.inputs_types))
@@ -132,14 +139,15 @@ class Engine:
 
     def fail(self, node_id: str, attempt: int, error: dict[str, Any],
              retriable: bool = True) -> list[str] | None:
-        """Record a failed attempt. With attempts left (and `retriable`) the node is released
-        again with attempt + 1; otherwise it fails, and with it its parents and the execution."""
+        """Record a failed attempt. With attempts left (and `retriable`, and the execution still
+        running) the node is released again with attempt + 1; otherwise it fails, and with it
+        its parents and the execution."""
         run = self._waiting(node_id, attempt)
         if run is None:
             return None
         self.changed.add(run.id)
         run.error = error
-        if retriable and run.attempt < run.spec.max_attempts:
+        if retriable and run.attempt < run.spec.max_attempts and not self.done:
             run.attempt += 1
             self._released.append(run.id)
             return self._drain()

@@ -138,8 +138,11 @@ def decode(literal: Any, desc: TypeDesc, store: Store, where: str) -> Any:
 
 def _decode(lit: Any, desc: TypeDesc, store: Store, where: str) -> Any:
     t = desc["t"]
-    if t in ("int", "float", "str", "bool", "none"):
+    if t in ("int", "str", "bool", "none"):
         return lit
+    if t == "float":
+        # An int output may bind to a float input (and travels as an int literal).
+        return float(lit)
     if t == "bytes":
         return base64.b64decode(lit)
     if t == "optional":

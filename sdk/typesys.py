@@ -180,6 +180,16 @@ def check_value(value: Any, desc: TypeDesc) -> str | None:
     elif t in ("dataclass", "enum"):
         cls = _try_import(desc["ref"])
         ok = isinstance(value, cls) if isinstance(cls, type) else True
+        if ok and t == "dataclass":
+            # Fields are checked too: encoding trusts them, and a wrong one must fail here,
+            # named, not later as a stray AttributeError or ValueError.
+            for name, fdesc in desc["fields"].items():
+                if not hasattr(value, name):
+                    return f"expected {type_name(desc)}, got {type(value).__name__} " \
+                           f"without field {name!r}"
+                reason = check_value(getattr(value, name), fdesc)
+                if reason:
+                    return f"field {name!r}: {reason}"
     else:
         return f"unknown type descriptor {t!r}"
     return None if ok else f"expected {type_name(desc)}, got {type(value).__name__}"

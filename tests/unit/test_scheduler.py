@@ -7,6 +7,8 @@ import dataclasses
 import typing
 
 import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from scheduler.db import EventRow, ExecutionRow, NodeRow, open_database
 from scheduler.dispatch import RecordingDispatcher
@@ -18,8 +20,6 @@ from sdk.execute import execute
 from sdk.local import encode_inputs, shape_outputs
 from sdk.spec import GraphSpec, node_from_json
 from sdk.store import MemoryStore, put_blob
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 
 @task
