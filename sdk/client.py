@@ -102,6 +102,10 @@ def _with_bundles(spec: GraphSpec, store: Store, roots: dict[str, tuple[str, str
     def ref_for(task: TaskRef) -> TaskRef:
         if task.module not in roots:
             name, root = source_root(task.module)
+            if name == "__main__":
+                raise GraftError(f"task {task.name!r} is defined in an interactive session; "
+                                 f"workers can only import code from a .py file: move it "
+                                 f"into one and import it from there")
             roots[task.module] = (name, upload_bundle(root, store) if root else None)
         name, bundle = roots[task.module]
         return dataclasses.replace(task, module=name, bundle=bundle)
