@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -236,7 +237,9 @@ def scheduler(loglevel: str) -> None:
 
 @cli.command()
 @click.option("--tier", default=None, help="Memory tier to serve, e.g. 1Gi (default: smallest).")
-@click.option("--memory", default=None, help="Memory for this worker (default: the machine's).")
+@click.option("--memory", default=None,
+              help="Memory for this worker; concurrency = memory / tier. Without it: one "
+                   "process per core, as far as the machine's memory allows.")
 @click.option("--concurrency", "-c", type=int, default=None,
               help="Processes (default: memory / tier).")
 @click.option("--loglevel", default="INFO", show_default=True)
@@ -250,16 +253,16 @@ def worker(tier: str | None, memory: str | None, concurrency: int | None, loglev
     if tier_bytes not in settings.tiers:
         raise ConfigError(f"--tier {tier} is not one of the tiers ({settings.tier_names()}); "
                           f"set GRAFT_TIERS to change them")
-    memory_bytes = parse_memory(memory, what="--memory") if memory else machine_memory_bytes()
     if concurrency is None:
-        concurrency = memory_bytes // tier_bytes
-        if concurrency < 1:
-            raise ConfigError(f"--memory {memory} is smaller than the tier {tier}")
+        if memory:
+            concurrency = parse_memory(memory, what="--memory") // tier_bytes
+            if concurrency < 1:
+                raise ConfigError(f"--memory {memory} is smaller than the tier {tier}")
+        else:
+            concurrency = max(1, min(os.cpu_count() or 1, machine_memory_bytes() // tier_bytes))
     if concurrency < 1:
         raise ConfigError("--concurrency must be at least 1")
     check_broker(settings.broker_url)
-    import os
-
     from worker.app import app
 
     queue = queue_for_tier(tier_bytes)
