@@ -25,6 +25,7 @@ class NodeState(str, Enum):
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
     SKIPPED = "SKIPPED"  # never ran because the execution failed first
+    ABORTED = "ABORTED"  # a dynamic or sub-workflow whose sub-graph was cut off by a failure
 
 
 class ExecutionState(str, Enum):
@@ -34,7 +35,8 @@ class ExecutionState(str, Enum):
     FAILED = "FAILED"
 
 
-TERMINAL_NODE_STATES = (NodeState.SUCCEEDED, NodeState.FAILED, NodeState.SKIPPED)
+TERMINAL_NODE_STATES = (NodeState.SUCCEEDED, NodeState.FAILED, NodeState.SKIPPED,
+                        NodeState.ABORTED)
 
 
 @dataclass(eq=False, slots=True)
@@ -285,6 +287,9 @@ class Engine:
         for run in self.nodes.values():
             if run.state == NodeState.PENDING:
                 run.state = NodeState.SKIPPED
+                self.changed.add(run.id)
+            elif run.state == NodeState.RUNNING:
+                run.state = NodeState.ABORTED
                 self.changed.add(run.id)
 
     def _drain(self) -> list[str]:

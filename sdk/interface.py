@@ -40,10 +40,7 @@ def _is_namedtuple(tp: Any) -> bool:
 def read_interface(fn: Callable[..., Any], kind: str) -> Interface:
     """The interface of `fn`; CompileError when an input has no annotation."""
     where = f"{kind} {fn.__qualname__}"
-    try:
-        hints = typing.get_type_hints(fn)
-    except Exception as exc:
-        raise CompileError(f"{where}: cannot read its type annotations: {exc}") from exc
+    hints = _type_hints(fn, where)
     sig = inspect.signature(fn)
     inputs: dict[str, TypeDesc] = {}
     defaults: dict[str, Any] = {}
@@ -56,10 +53,25 @@ def read_interface(fn: Callable[..., Any], kind: str) -> Interface:
         inputs[name] = describe(hints[name])
         if param.default is not _NO_DEFAULT:
             defaults[name] = param.default
-    ret = hints.get("return", sig.return_annotation)
-    if isinstance(fn.__annotations__.get("return"), tuple):
-        ret = fn.__annotations__["return"]
-    return _outputs(ret, inputs, defaults)
+    return _outputs(hints.get("return", _NO_DEFAULT), inputs, defaults)
+
+
+def _type_hints(fn: Callable[..., Any], where: str) -> dict[str, Any]:
+    """Annotations evaluated, strings included (`from __future__ import annotations`). A
+    return annotation written as a tuple literal, `-> (A, B)`, stays a tuple of types."""
+    annotations = dict(getattr(fn, "__annotations__", {}))
+    ret = annotations.pop("return", _NO_DEFAULT)
+    globalns = getattr(fn, "__globals__", {})
+    try:
+        if isinstance(ret, str):
+            ret = eval(ret, globalns)  # what typing.get_type_hints does, minus its type check
+        holder = type("_Annotations", (), {"__annotations__": annotations})
+        hints = typing.get_type_hints(holder, globalns=globalns)
+    except Exception as exc:
+        raise CompileError(f"{where}: cannot read its type annotations: {exc}") from exc
+    if ret is not _NO_DEFAULT:
+        hints["return"] = ret
+    return hints
 
 
 def _outputs(ret: Any, inputs: dict[str, TypeDesc], defaults: dict[str, Any]) -> Interface:

@@ -1,0 +1,326 @@
+"""The in-process runner (sdk.local): `wf()` on every test workflow, direct task and dynamic
+calls, failures, retries and the local cache."""
+
+import os
+import pathlib
+
+import pytest
+from workflows import basic, cached, dynamics, failing, files
+from workflows.basic import Stats
+from workflows.cases import CASES
+from workflows.failing import count
+
+from sdk import CompileError, ExecutionFailed, TypeConversionError, task, workflow
+from sdk.types import Directory, File
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_workflow_gives_expected_result(case):
+    result = case.workflow(**case.kwargs)
+    assert result == case.expected
+    assert type(result) is type(case.expected)
+
+
+def test_results_keep_their_python_types():
+    st = basic.stats_wf(n=3)
+    assert isinstance(st, Stats)
+    assert (st.total, st.mean, st.label) == (14, 14 / 3, "squares")
+    _, _, half, none, _, inverted, _ = basic.containers(name=None)
+    assert isinstance(half, float) and none is None
+    assert list(inverted) == [1, 2] and all(isinstance(k, int) for k in inverted)
+    seg, length, color, weight = basic.dataclasses_wf()
+    assert type(seg).__name__ == "Segment" and type(seg.a).__name__ == "Point"
+    assert (length, color.value, weight) == (5.0, "green", 1.5)
+
+
+def test_positional_call_of_a_workflow():
+    assert basic.chain(3) == "squares=14"
+
+
+def test_same_workflow_runs_twice():
+    assert dynamics.nested_wf(width=2) == dynamics.nested_wf(width=2) == 44844
+
+
+# ---- calling tasks and dynamics outside a workflow ----------------------------------------
+
+def test_tasks_called_directly():
+    assert basic.add(a=2, b=3) == 5
+    assert basic.add(2, b=3) == 5
+    assert basic.div_mod(a=7, b=2) == (3, "r1")
+    assert basic.min_max(xs=[3.0, -1.0, 2.0]) == (-1.0, 3.0)
+    assert basic.summarize(xs=[1, 2, 3]) == Stats(6, 2.0, "squares")
+    assert basic.greet() == "hello nobody"
+    assert basic.maybe_half(x=3) is None
+    assert basic.invert(d={"a": 1}) == {1: "a"}
+    assert basic.transpose(m=[[1.0, 2.0]]) == [[1.0], [2.0]]
+    assert basic.add_floats(a=1, b=2) == 3.0  # int literal accepted for a float input
+
+
+def test_dynamics_called_directly():
+    assert dynamics.fan_out(n=4) == [0, 1, 4, 9]
+    assert dynamics.fib(n=7) == 13
+    assert dynamics.fib(n=1) == 1
+    assert dynamics.countdown(n=3, seen=[9]) == [9, 3, 2, 1]
+    assert dynamics.level3(base=1, width=3) == 1 + 4 + 9
+    assert dynamics.sums_of_squares(ns=[2, 4]) == [5, 30]
+
+
+def test_task_without_outputs_returns_none(tmp_path):
+    target = tmp_path / "touched"
+
+    @task
+    def touch(path: str):
+        open(path, "w").close()
+
+    assert touch(path=str(target)) is None
+    assert target.exists()
+
+
+def test_wrong_inputs_at_the_top_level():
+    with pytest.raises(TypeConversionError) as info:
+        basic.chain(n="4")
+    assert str(info.value) == "input 'n' of workflow 'chain': expected int, got str"
+    with pytest.raises(CompileError, match=r"workflow 'chain' has no input 'm'; its inputs are: n"):
+        basic.chain(m=4)
+    with pytest.raises(CompileError, match=r"call to task 'add' is missing input 'b' \(int\)"):
+        basic.add(a=1)
+
+
+# ---- files --------------------------------------------------------------------------------
+
+def test_file_outputs_can_be_opened_afterwards(graft_dirs):
+    text, name, upper = files.file_wf(text="hello file")
+    assert (text, name) == ("hello file", "greeting.txt")
+    assert isinstance(upper, File)
+    assert os.path.basename(upper) == "upper-greeting.txt"
+    assert str(upper).startswith(str(graft_dirs["cache"]))
+    with open(upper) as fh:
+        assert fh.read() == "HELLO FILE"
+    with upper.open() as fh:
+        assert fh.read() == b"HELLO FILE"
+
+
+def test_file_task_called_directly():
+    f = files.write_text(text="direct", name="note.md")
+    assert isinstance(f, File)
+    assert os.path.basename(str(f)) == "note.md"
+    with open(f) as fh:
+        assert fh.read() == "direct"
+    assert files.read_text(f=f) == "direct"
+    assert files.read_text(f=str(f)) == "direct"
+
+
+def test_directory_outputs(graft_dirs):
+    listing, size, d = files.dir_wf(n=3)
+    assert listing == ["part-0.txt", "part-1.txt", "part-2.txt", "sub/nested.txt"]
+    assert size == 1 + 2 + 3 + 4
+    assert isinstance(d, Directory)
+    assert os.path.basename(str(d)) == "data"
+    assert pathlib.Path(d, "sub", "nested.txt").read_text() == "deep"
+    assert pathlib.Path(d, "part-2.txt").read_text() == "222"
+
+
+def test_missing_output_file_fails_the_node(tmp_path):
+    @task(retries=3)
+    def lost(counter_dir: str) -> File:
+        failing.bump(counter_dir, "lost")
+        return os.path.join(counter_dir, "never-written.txt")
+
+    with pytest.raises(ExecutionFailed) as info:
+        lost(counter_dir=str(tmp_path))
+    (failure,) = info.value.failures
+    assert failure.error_type == "TypeConversionError"
+    assert failure.message.startswith("output 'o0' of task 'lost' (node 'lost'): file ")
+    assert "never-written.txt' cannot be read (No such file or directory" in failure.message
+    assert count(str(tmp_path), "lost") == 1  # a wrong output is not retried
+
+
+# ---- failures -----------------------------------------------------------------------------
+
+def test_failing_task_reports_node_task_and_traceback():
+    with pytest.raises(ExecutionFailed) as info:
+        failing.failing_wf(x=1)
+    err = info.value
+    assert err.execution_id == "local"
+    (failure,) = err.failures
+    assert (failure.node_id, failure.task, failure.error_type, failure.message) == (
+        "explode", "explode", "ValueError", "cannot handle x=2")
+    assert failure.traceback.startswith("Traceback (most recent call last):")
+    assert 'raise ValueError(f"cannot handle x={x}")' in failure.traceback
+    assert "workflows/failing.py" in failure.traceback
+    assert "sdk/execute.py" not in failure.traceback
+    assert failure.traceback.rstrip().endswith("ValueError: cannot handle x=2")
+    message = str(err)
+    assert message.startswith("workflow 'failing_wf' failed\nnode 'explode' (task explode) "
+                              "failed: ValueError: cannot handle x=2\nTraceback")
+    assert isinstance(err.__cause__, ValueError)
+    assert str(err.__cause__) == "cannot handle x=2"
+
+
+def test_passing_run_of_a_workflow_that_can_fail():
+    assert failing.failing_wf(x=-5) == 96
+
+
+def test_failure_inside_a_dynamic_names_the_grafted_node():
+    with pytest.raises(ExecutionFailed) as info:
+        failing.failing_dynamic_wf(xs=[0, 0, 3])
+    (failure,) = info.value.failures
+    assert failure.node_id == "explode_some/explode-2"
+    assert failure.task == "explode"
+    assert failure.message == "cannot handle x=3"
+    assert "node 'explode_some/explode-2' (task explode) failed" in str(info.value)
+
+
+def test_failure_in_a_dynamic_body():
+    with pytest.raises(ExecutionFailed) as info:
+        failing.broken_body(n=3)
+    (failure,) = info.value.failures
+    assert (failure.node_id, failure.task, failure.error_type) == (
+        "broken_body", "broken_body", "KeyError")
+    assert 'raise KeyError(f"no entry for {n}")' in failure.traceback
+    assert "sdk/" not in failure.traceback
+    assert str(info.value).startswith("dynamic 'broken_body' failed\n")
+    assert failing.broken_body(n=1) == 1
+
+
+def test_task_called_directly_fails_with_execution_failed():
+    with pytest.raises(ExecutionFailed) as info:
+        failing.explode(x=4)
+    assert info.value.failures[0].node_id == "explode"
+    assert str(info.value).startswith("task 'explode' failed\n")
+
+
+def test_wrong_number_of_outputs_at_run_time():
+    @task
+    def short() -> (int, str):
+        return (1,)
+
+    with pytest.raises(ExecutionFailed) as info:
+        short()
+    assert info.value.failures[0].message == (
+        "task 'short' (node 'short') declares 2 outputs (o0, o1) but returned 1 value(s)")
+
+
+# ---- retries ------------------------------------------------------------------------------
+
+def test_retries_until_success(tmp_path):
+    counter_dir = str(tmp_path / "counter")
+    assert failing.flaky_wf(counter_dir=counter_dir, fail_times=2) == 3
+    assert count(counter_dir, "flaky") == 3
+
+
+def test_retries_exhausted(tmp_path):
+    counter_dir = str(tmp_path / "counter")
+    with pytest.raises(ExecutionFailed) as info:
+        failing.flaky_wf(counter_dir=counter_dir, fail_times=10)
+    assert count(counter_dir, "flaky") == 3  # retries=2: three attempts
+    (failure,) = info.value.failures
+    assert (failure.node_id, failure.error_type, failure.message) == (
+        "flaky", "RuntimeError", "flaky failure 3")
+
+
+def test_no_retries_by_default(tmp_path):
+    @task
+    def once(counter_dir: str) -> int:
+        failing.bump(counter_dir, "once")
+        raise RuntimeError("first and last")
+
+    with pytest.raises(ExecutionFailed, match="RuntimeError: first and last"):
+        once(counter_dir=str(tmp_path))
+    assert count(str(tmp_path), "once") == 1
+
+
+# ---- the local cache ----------------------------------------------------------------------
+
+def test_cached_workflow_runs_bodies_once(tmp_path, graft_dirs):
+    counter_dir = str(tmp_path / "counter")
+    assert cached.cached_wf(n=4, counter_dir=counter_dir) == 14
+    first = {name: count(counter_dir, name)
+             for name in ("slow_square", "cached_fan", "cached_total")}
+    assert first == {"slow_square": 4, "cached_fan": 1, "cached_total": 1}
+    assert cached.cached_wf(n=4, counter_dir=counter_dir) == 14
+    assert {name: count(counter_dir, name) for name in first} == first
+    entries = os.listdir(graft_dirs["cache"] / "local-cache")
+    assert len(entries) == 4 + 1 + 1
+    assert all(e.endswith(".json") for e in entries)
+
+
+def test_cache_misses_on_other_inputs(tmp_path):
+    counter_dir = str(tmp_path)
+    assert cached.slow_square(x=3, counter_dir=counter_dir) == 9
+    assert cached.slow_square(x=3, counter_dir=counter_dir) == 9
+    assert cached.slow_square(x=5, counter_dir=counter_dir) == 25
+    assert count(counter_dir, "slow_square") == 2
+    # a cached dynamic's grafted tasks hit the entries made by direct calls
+    assert cached.cached_fan(n=6, counter_dir=counter_dir) == [0, 1, 4, 9, 16, 25]
+    assert count(counter_dir, "slow_square") == 2 + 4
+
+
+def test_cache_can_be_turned_off(tmp_path, monkeypatch, graft_dirs):
+    monkeypatch.setenv("GRAFT_LOCAL_CACHE", "0")
+    counter_dir = str(tmp_path)
+    for _ in range(2):
+        assert cached.cached_wf(n=3, counter_dir=counter_dir) == 5
+    assert count(counter_dir, "slow_square") == 6
+    assert count(counter_dir, "cached_fan") == 2
+    assert not (graft_dirs["cache"] / "local-cache").exists()
+
+
+def make_versioned(version):
+    @task(cache=True, cache_version=version)
+    def versioned(x: int, counter_dir: str) -> int:
+        failing.bump(counter_dir, "versioned")
+        return x + 1
+
+    return versioned
+
+
+def test_changing_cache_version_misses(tmp_path):
+    counter_dir = str(tmp_path)
+    assert make_versioned("1")(x=1, counter_dir=counter_dir) == 2
+    assert make_versioned("1")(x=1, counter_dir=counter_dir) == 2
+    assert count(counter_dir, "versioned") == 1
+    assert make_versioned("2")(x=1, counter_dir=counter_dir) == 2
+    assert count(counter_dir, "versioned") == 2
+    assert make_versioned("1")(x=1, counter_dir=counter_dir) == 2  # the old entry still hits
+    assert count(counter_dir, "versioned") == 2
+
+
+def test_cache_entry_whose_store_objects_are_gone_misses(tmp_path, monkeypatch):
+    counter_dir = str(tmp_path / "counter")
+    assert cached.cached_range(n=1000, counter_dir=counter_dir) == list(range(1000))
+    assert cached.cached_range(n=1000, counter_dir=counter_dir) == list(range(1000))
+    assert count(counter_dir, "cached_range") == 1
+    monkeypatch.setenv("GRAFT_STORE", str(tmp_path / "fresh-store"))
+    assert cached.cached_range(n=1000, counter_dir=counter_dir) == list(range(1000))
+    assert count(counter_dir, "cached_range") == 2
+
+
+def test_failed_runs_are_not_cached(tmp_path):
+    @task(cache=True, cache_version="1")
+    def fails_once(counter_dir: str) -> int:
+        n = failing.bump(counter_dir, "fails_once")
+        if n == 1:
+            raise ValueError("first call fails")
+        return n
+
+    with pytest.raises(ExecutionFailed):
+        fails_once(counter_dir=str(tmp_path))
+    assert fails_once(counter_dir=str(tmp_path)) == 2
+    assert fails_once(counter_dir=str(tmp_path)) == 2
+    assert count(str(tmp_path), "fails_once") == 2
+
+
+def test_workflow_compiled_against_one_store_runs_against_another(tmp_path, monkeypatch):
+    assert basic.big_literal() == sum(range(2000))
+    monkeypatch.setenv("GRAFT_STORE", str(tmp_path / "other-store"))
+    assert basic.big_literal() == sum(range(2000))
+
+
+@workflow
+def module_level_wf(n: int) -> int:
+    return basic.add(a=n, b=n)
+
+
+def test_workflow_defined_in_a_test_module():
+    assert module_level_wf(n=21) == 42
