@@ -115,9 +115,9 @@ class Loop:
                         conn.drain_events(timeout=1.0)
                     except TimeoutError:
                         continue
-                    while len(pending) < BATCH_SIZE:
+                    while len(pending) < BATCH_SIZE:  # take what has arrived, never wait
                         try:
-                            conn.drain_events(timeout=0.002)
+                            conn.drain_events(timeout=0)
                         except TimeoutError:
                             break
                     self._handle(pending)

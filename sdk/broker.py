@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from kombu import Connection, Exchange, Queue
+from kombu import Connection, Exchange, Producer, Queue
 
 from sdk.config import Settings
 from sdk.errors import BrokerUnavailable
@@ -36,9 +36,15 @@ def check_broker(url: str, timeout_s: float = 3.0) -> None:
 
 def publish(conn: Connection, settings: Settings, body: dict[str, Any]) -> None:
     """Put one control message (JSON, persistent) on the scheduler's queue."""
-    queue = control_queue(settings)
     with conn.Producer(serializer="json") as producer:
-        producer.publish(body, exchange=queue.exchange, routing_key=queue.routing_key,
-                         declare=[queue], delivery_mode=2, retry=True,
-                         retry_policy={"max_retries": 5, "interval_start": 0.1,
-                                       "interval_step": 0.5})
+        publish_with(producer, settings, body)
+
+
+def publish_with(producer: Producer, settings: Settings, body: dict[str, Any]) -> None:
+    """`publish` through an existing (pooled) producer; the queue is declared once per
+    connection, not per message."""
+    queue = control_queue(settings)
+    producer.publish(body, exchange=queue.exchange, routing_key=queue.routing_key,
+                     declare=[queue], delivery_mode=2, serializer="json", retry=True,
+                     retry_policy={"max_retries": 5, "interval_start": 0.1,
+                                   "interval_step": 0.5})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -11,7 +12,7 @@ import time
 from typing import Any
 
 from sdk import messages
-from sdk.broker import publish
+from sdk.broker import publish_with
 from sdk.bundle import load_entity
 from sdk.errors import GraftError, StoreError
 from sdk.execute import Outcome, error_info, execute
@@ -31,8 +32,8 @@ def run_node(self: Any, execution_id: str, node_id: str, attempt: int,
     body = _report(execution_id, node_id, attempt, outcome)
     body["worker"] = self.request.hostname
     body["duration_s"] = round(time.time() - started, 6)
-    with app.connection_for_write() as conn:
-        publish(conn, settings, body)
+    with app.producer_or_acquire() as producer:
+        publish_with(producer, settings, body)
     return outcome.kind
 
 
@@ -55,14 +56,34 @@ def _run(execution_id: str, node_id: str, payload: dict[str, Any]) -> Outcome:
         return Outcome("error", error=error_info(exc), retriable=True)
     except GraftError as exc:
         return Outcome("error", error=error_info(exc), retriable=False)
-    workdir = tempfile.mkdtemp(prefix="graft-node-")
+    workdir = _workdir()
     previous = os.getcwd()
     os.chdir(workdir)
     try:
         return execute(spec, entity, inputs, store, bundle=spec.task.bundle)
     finally:
         os.chdir(previous)
-        shutil.rmtree(workdir, ignore_errors=True)
+        _empty(workdir)
+
+
+_WORKDIR: list[str] = []
+
+
+def _workdir() -> str:
+    """This process's working folder for tasks (files they write land here)."""
+    if not _WORKDIR or not os.path.isdir(_WORKDIR[0]):
+        _WORKDIR[:] = [tempfile.mkdtemp(prefix=f"graft-node-{os.getpid()}-")]
+    return _WORKDIR[0]
+
+
+def _empty(folder: str) -> None:
+    """Remove what a task left behind, so the next one starts in an empty folder."""
+    for entry in os.scandir(folder):
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
 
 
 def _report(execution_id: str, node_id: str, attempt: int, outcome: Outcome) -> dict[str, Any]:

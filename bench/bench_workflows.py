@@ -1,0 +1,48 @@
+"""The graft side of bench/cluster.py: a no-op task, a sequential chain, a dynamic fan-out.
+
+The chain length is fixed when the workflow compiles (a Python loop in the body), so each
+length is its own workflow: `chain_wf` (CHAIN_NODES tasks) and `chain_warmup_wf` (a short one
+used to warm the stack up). The fan-out size is an input of `fan_wf`.
+"""
+
+from __future__ import annotations
+
+from typing import List
+
+from sdk import dynamic, task, workflow
+
+CHAIN_NODES = 200
+WARMUP_CHAIN_NODES = 5
+
+
+@task
+def noop(x: int) -> int:
+    return x + 1
+
+
+@workflow
+def chain_wf() -> int:
+    """noop applied CHAIN_NODES times to 0, one node after the other: returns CHAIN_NODES."""
+    x = noop(x=0)
+    for _ in range(CHAIN_NODES - 1):
+        x = noop(x=x)
+    return x
+
+
+@workflow
+def chain_warmup_wf() -> int:
+    x = noop(x=0)
+    for _ in range(WARMUP_CHAIN_NODES - 1):
+        x = noop(x=x)
+    return x
+
+
+@dynamic
+def fan(n: int) -> List[int]:
+    """n independent noop nodes, grafted at run time: returns [1, ..., n]."""
+    return [noop(x=i) for i in range(n)]
+
+
+@workflow
+def fan_wf(n: int) -> List[int]:
+    return fan(n=n)
