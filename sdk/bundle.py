@@ -2,8 +2,9 @@
 
 At submission the client zips the Python sources of the workflow's folder (the script's
 folder, or the top of the package it lives in) into the store, content-addressed. A worker
-that cannot import a task's module fetches the bundle, unpacks it once under its cache folder
-and imports from there. Installed modules (site-packages) are never bundled.
+fetches the bundle, unpacks it once under its cache folder and imports from there, so it runs
+the code that was submitted even where it never saw the file. Installed modules (site-packages)
+are never bundled; workers import them as installed.
 """
 
 from __future__ import annotations
@@ -89,40 +90,57 @@ def _unpack(bundle_id: str, store: Store) -> Path:
     return target
 
 
-_active: dict[str, Path] = {}  # top-level module name -> bundle folder it was imported from
+_current: list[Path] = []  # the bundle folder on sys.path, if any
 
 
-def _forget(top: str) -> None:
-    folder = _active.pop(top)
-    if str(folder) in sys.path:
-        sys.path.remove(str(folder))
-    for name in [n for n in sys.modules if n == top or n.startswith(top + ".")]:
-        del sys.modules[name]
+def _bundle_modules(folder: Path) -> set[str]:
+    """The dotted names of the modules and packages a bundle folder provides."""
+    names = set()
+    for path in folder.rglob("*.py"):
+        parts = list(path.relative_to(folder).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        for i in range(1, len(parts) + 1):
+            names.add(".".join(parts[:i]))
+    return names
+
+
+def _activate(folder: Path) -> None:
+    """Put `folder` first on sys.path instead of the previous bundle, and forget every module
+    a previous bundle loaded that this one also provides (the workflow module, and the helper
+    modules it imports), so edited code is imported afresh. Modules loaded from anywhere but a
+    bundle (installed packages, graft itself) are never touched."""
+    if _current and _current[0] == folder:
+        return
+    bundles = str(folder.parent) + os.sep
+    for entry in [p for p in sys.path if p.startswith(bundles)]:
+        sys.path.remove(entry)
+    provided = _bundle_modules(folder)
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None) or ""
+        if name in provided and file.startswith(bundles) and not file.startswith(str(folder)):
+            del sys.modules[name]
+    sys.path.insert(0, str(folder))
+    importlib.invalidate_caches()
+    _current[:] = [folder]
 
 
 def load_entity(ref: TaskRef, store: Store) -> Entity:
-    """Import the task, dynamic or workflow `ref` names, from its bundle when not importable.
+    """Import the task, dynamic or workflow `ref` names.
 
-    Raises GraftError naming the module and bundle when it cannot be imported.
+    With a bundle id the bundle is put first on sys.path (fetched and unpacked once), so the
+    code submitted is the code that runs; modules already imported from elsewhere (installed
+    packages) stay as they are. Raises GraftError naming the module and bundle when it cannot
+    be imported, StoreError when the bundle is gone from the store.
     """
-    top = ref.module.partition(".")[0]
-    if top in _active and ref.bundle and _active[top].name != ref.bundle:
-        _forget(top)
+    if ref.bundle:
+        _activate(_unpack(ref.bundle, store))
     try:
         module = importlib.import_module(ref.module)
     except ModuleNotFoundError as exc:
-        if not ref.bundle or not (exc.name and ref.module.startswith(exc.name)):
-            raise GraftError(f"cannot import module {ref.module!r} for task {ref.name!r}: {exc}"
-                             ) from exc
-        folder = _unpack(ref.bundle, store)
-        sys.path.insert(0, str(folder))
-        importlib.invalidate_caches()
-        _active[top] = folder
-        try:
-            module = importlib.import_module(ref.module)
-        except Exception as inner:
-            raise GraftError(f"cannot import module {ref.module!r} from code bundle "
-                             f"{ref.bundle[:12]}: {type(inner).__name__}: {inner}") from inner
+        where = f" (code bundle {ref.bundle[:12]})" if ref.bundle else ""
+        raise GraftError(f"cannot import module {ref.module!r} for task {ref.name!r}{where}: "
+                         f"{exc}") from exc
     except Exception as exc:
         raise GraftError(f"importing module {ref.module!r} for task {ref.name!r} raised "
                          f"{type(exc).__name__}: {exc}") from exc

@@ -113,3 +113,44 @@ def test_name_that_is_not_a_task(tmp_path):
         load_entity(TaskRef(module, "helper", "helper", bundle), store)
     with pytest.raises(GraftError, match="has no 'missing'"):
         load_entity(TaskRef(module, "missing", "missing", bundle), store)
+
+
+def test_a_new_bundle_replaces_helper_modules_of_the_old_one(tmp_path):
+    store = MemoryStore()
+    tag = uuid.uuid4().hex[:10]
+    flow, helper = f"flow_{tag}", f"helper_{tag}"
+    ids = []
+    for version in (1, 2):
+        src = tmp_path / f"v{version}"
+        _write_module(src, helper, f"OFFSET = {version * 1000}\n")
+        _write_module(src, flow, f"""
+            from sdk import task
+            import {helper}
+
+            @task
+            def shifted(x: int) -> int:
+                return x + {helper}.OFFSET
+            """)
+        ids.append(upload_bundle(src, store))
+    first = load_entity(TaskRef(flow, "shifted", "shifted", ids[0]), store)
+    assert first.fn(1) == 1001
+    second = load_entity(TaskRef(flow, "shifted", "shifted", ids[1]), store)
+    assert second.fn(1) == 2001  # the helper too comes from the new bundle
+    assert f"/bundles/{ids[1]}/" in sys.modules[helper].__file__
+    assert load_entity(TaskRef(flow, "shifted", "shifted", ids[0]), store).fn(1) == 1001
+    assert sum(f"/bundles/{i}" in p for p in sys.path for i in ids) == 1
+
+
+def test_a_bundle_never_replaces_installed_modules(tmp_path):
+    store = MemoryStore()
+    tag = uuid.uuid4().hex[:10]
+    (tmp_path / "sdk").mkdir()
+    (tmp_path / "sdk" / "__init__.py").write_text("raise RuntimeError('shadowed')\n")
+    _write_module(tmp_path, f"uses_{tag}", "from sdk import task\n\n@task\ndef t() -> int:\n"
+                                          "    return 7\n")
+    import sdk
+
+    entity = load_entity(TaskRef(f"uses_{tag}", "t", "t", upload_bundle(tmp_path, store)),
+                         store)
+    assert entity.fn() == 7
+    assert sys.modules["sdk"] is sdk
