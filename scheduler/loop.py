@@ -7,6 +7,7 @@ duplicates change nothing.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -62,6 +63,33 @@ class SchedulerLock:
             self.redis.delete(self.key)
 
 
+def restore_orphans(settings: Settings) -> int:
+    """Hand back the control messages a dead scheduler had taken but not acknowledged.
+
+    On Redis, kombu keeps a delivered message in its `unacked` hash until it is acknowledged,
+    and gives it back only after the visibility timeout (an hour by default). Only the holder of
+    the scheduler lock consumes the control queue, so at startup every unacknowledged control
+    message belongs to a scheduler that died; Celery's task messages in the same hash are left
+    alone. Returns how many messages went back on the queue.
+    """
+    with Connection(settings.broker_url) as conn:
+        if conn.transport.driver_type != "redis":
+            return 0  # AMQP brokers requeue a dead consumer's messages themselves
+        channel = conn.default_channel
+        queue = control_queue(settings)
+        queue(channel).declare()
+        restored = 0
+        for tag, raw in channel.client.hgetall(channel.unacked_key).items():
+            try:
+                _, exchange, routing_key = json.loads(raw)
+            except (ValueError, TypeError):
+                continue
+            if exchange == queue.exchange.name and routing_key == queue.routing_key:
+                channel.qos.restore_by_tag(tag.decode())
+                restored += 1
+        return restored
+
+
 class Loop:
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -79,10 +107,12 @@ class Loop:
         signal.signal(signal.SIGINT, self.stop)
         self.lock.acquire()
         try:
+            orphans = restore_orphans(self.settings)
             recovered = self.scheduler.recover()
             log.info("scheduler serving %s (queue %s, database %s); %d running executions "
-                     "recovered", redact(self.settings.broker_url), self.settings.control_queue,
-                     redact(self.settings.database_url), recovered)
+                     "recovered, %d unacknowledged messages handed back",
+                     redact(self.settings.broker_url), self.settings.control_queue,
+                     redact(self.settings.database_url), recovered, orphans)
             while not self.stopping:
                 try:
                     self._consume()
