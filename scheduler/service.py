@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine as SqlEngine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from scheduler.db import EventRow, ExecutionRow, NodeRow, utcnow
@@ -25,7 +26,7 @@ from sdk import messages
 from sdk.board import Board
 from sdk.config import Settings
 from sdk.engine import TERMINAL_NODE_STATES, Engine, ExecutionState, NodeRun, NodeState
-from sdk.errors import GraftError
+from sdk.errors import GraftError, StoreError, StoreObjectMissing
 from sdk.literals import dumps
 from sdk.spec import GraphSpec, node_to_json, validate
 from sdk.store import Store, put_blob
@@ -73,8 +74,9 @@ class Scheduler:
                 for body in bodies:
                     self._apply_one(session, body, batch)
         except Exception:
-            for eid in batch.touched:
-                self.live.pop(eid, None)
+            # The engines may hold changes that were not committed: rebuild them from the
+            # database when their next message comes.
+            self.live.clear()
             raise
         self._after_commit(batch)
         return batch.problems
@@ -114,6 +116,8 @@ class Scheduler:
                 self._report(session, msg, batch)
             savepoint.commit()
         except Exception as exc:
+            if is_transient(exc):
+                raise  # the whole batch goes back on the queue for another try
             savepoint.rollback()
             del batch.outbox[mark:]
             self.live.pop(eid, None)
@@ -139,6 +143,8 @@ class Scheduler:
                 _check_resolved(binding, f"input {name!r}")
             engine = Engine(spec, msg["inputs"])
         except GraftError as exc:
+            if is_transient(exc):
+                raise
             row.status = ExecutionState.FAILED.value
             row.error = {"type": type(exc).__name__, "message": str(exc)}
             session.add(row)
@@ -192,6 +198,8 @@ class Scheduler:
                                             f"node {child_id!r} (task {node.task.name})")
             return engine.graft(node_id, attempt, sub), None
         except GraftError as exc:
+            if is_transient(exc):
+                raise
             error = {"type": type(exc).__name__, "message": str(exc)}
             return engine.fail(node_id, attempt, error, retriable=False), error
 
@@ -335,6 +343,14 @@ class Scheduler:
     def _problem(batch: _Batch, text: str) -> None:
         log.warning("%s", text)
         batch.problems.append(text)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Errors of the infrastructure, not of the message: the database or the store failing
+    (a store object that is gone is the message's fault, and final)."""
+    if isinstance(exc, StoreError):
+        return not isinstance(exc, StoreObjectMissing)
+    return isinstance(exc, (SQLAlchemyError, OSError))
 
 
 def _check_resolved(binding: Any, what: str) -> None:

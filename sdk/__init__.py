@@ -14,6 +14,7 @@ from sdk.errors import (
     NodeFailure,
     SpecError,
     StoreError,
+    StoreObjectMissing,
     TaskError,
     TypeConversionError,
 )
@@ -25,5 +26,5 @@ __all__ = [
     "TaskDef", "DynamicDef", "WorkflowDef",
     # errors
     "GraftError", "CompileError", "SpecError", "ConfigError", "TypeConversionError",
-    "StoreError", "BrokerUnavailable", "TaskError", "ExecutionFailed", "NodeFailure",
+    "StoreError", "StoreObjectMissing", "BrokerUnavailable", "TaskError", "ExecutionFailed", "NodeFailure",
 ]

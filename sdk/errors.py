@@ -29,6 +29,10 @@ class StoreError(GraftError):
     """The value store failed, or an object it should hold is gone."""
 
 
+class StoreObjectMissing(StoreError):
+    """An object the store should hold is not there (as opposed to the store failing)."""
+
+
 class BrokerUnavailable(GraftError):
     """No message broker answers at the configured URL."""
 

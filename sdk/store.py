@@ -14,7 +14,7 @@ from typing import Protocol
 
 import fsspec
 
-from sdk.errors import StoreError
+from sdk.errors import StoreError, StoreObjectMissing
 
 
 class Store(Protocol):
@@ -80,7 +80,7 @@ class FsspecStore:
                     return fh.read()
             return self.fs.cat_file(path)
         except FileNotFoundError as exc:
-            raise StoreError(
+            raise StoreObjectMissing(
                 f"store object {key!r} is gone from {self.url} (was the store wiped, or is "
                 f"GRAFT_STORE pointing at another store than the one that wrote it?)"
             ) from exc
@@ -108,7 +108,7 @@ class MemoryStore:
         try:
             return self._data[key]
         except KeyError:
-            raise StoreError(f"store object {key!r} is gone from {self.url}") from None
+            raise StoreObjectMissing(f"store object {key!r} is gone from {self.url}") from None
 
     def exists(self, key: str) -> bool:
         return key in self._data

@@ -267,3 +267,41 @@ def test_refuses_a_workflow_above_the_largest_tier_at_submit(h):
     assert row.status == "FAILED"
     assert "64Gi" in row.error["message"] and "the tiers are" in row.error["message"]
     assert h.dispatcher.sent == []
+
+
+def test_a_database_error_hands_the_whole_batch_back(h, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    spec_key = put_blob(h.store, sum_of_squares.compile().dumps().encode(), prefix="specs")
+    body = {"type": "submit", "execution": "e1", "spec": spec_key,
+            "inputs": encode_inputs(sum_of_squares, {"n": 2}, h.store)}
+    real = Scheduler._submit
+
+    def locked(self, *args):
+        raise OperationalError("INSERT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(Scheduler, "_submit", locked)
+    with pytest.raises(OperationalError):
+        h.scheduler.handle([body])
+    assert h.execution("e1") is None and h.dispatcher.sent == []
+    monkeypatch.setattr(Scheduler, "_submit", real)
+    assert h.scheduler.handle([body]) == []  # the broker hands it back; now it goes through
+    h.run_to_end()
+    assert h.outputs(sum_of_squares, "e1") == 1
+
+
+def test_a_failing_store_is_transient_but_a_missing_object_is_final(h, monkeypatch):
+    from sdk.errors import StoreError
+
+    h.submit(sum_of_squares, "e1", n=2)
+    [report] = h.work()
+
+    def unreachable(key):
+        raise StoreError(f"cannot read {key!r}: connection reset")
+
+    monkeypatch.setattr(h.store, "get", unreachable)
+    with pytest.raises(StoreError, match="connection reset"):
+        h.scheduler.handle([report])
+    monkeypatch.undo()
+    assert h.scheduler.handle([report]) == []  # rebuilt from the database, then applied
+    assert len(h.dispatcher.sent) == 2
