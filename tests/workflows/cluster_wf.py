@@ -8,7 +8,7 @@ makes `mem-<tier>-<pid>@<host>`; in-process, "local".
 import time
 
 from sdk import Resources, dynamic, task, workflow
-from workflows.basic import total
+from workflows.basic import add, total
 
 
 def ran_on() -> str:
@@ -113,6 +113,12 @@ def nap_wf(n: int = 30, delay: float = 0.2) -> int:
 
 def nap_expected(n: int) -> int:
     return sum(i * i for i in range(n))
+
+
+@workflow
+def quick_then_slow(x: int = 2, delay: float = 2.0) -> int:
+    """(x + 1)², the square taken by a task that sleeps `delay` seconds."""
+    return nap(i=add(a=x, b=1), delay=delay)
 
 
 # ---- typed inputs for `graft run` ----------------------------------------------------------

@@ -1,0 +1,155 @@
+"""The `graft` command as a user meets it: one-line errors without a broker, typed inputs."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from workflows import cluster_wf
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
+
+DEAD_BROKER = "redis://127.0.0.1:1/0"
+CLUSTER_WF = str(Path(cluster_wf.__file__))
+CHAIN_WF = str(Path(cluster_wf.__file__).with_name("basic.py"))
+
+
+def _env(root: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("GRAFT_") and k != "PYTHONPATH"}
+    env.update(GRAFT_HOME=str(root / "home"), GRAFT_STORE=str(root / "home" / "store"),
+               GRAFT_CACHE_DIR=str(root / "cache"), GRAFT_KEY_PREFIX="graftit-cli")
+    return env
+
+
+@pytest.fixture
+def cli(tmp_path):
+    """Run `python -m sdk.cli ...` in a scratch folder with scratch graft folders."""
+    env = _env(tmp_path)
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+
+    def run(*args: str, timeout: float = 45, **extra_env: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "sdk.cli", *args], cwd=cwd,
+                              env={**env, **extra_env}, capture_output=True, text=True,
+                              timeout=timeout, stdin=subprocess.DEVNULL)
+
+    return run
+
+
+NO_BROKER_COMMANDS = {
+    "status": ["status", "x"],
+    "status-json": ["status", "x", "--json"],
+    "run-remote": ["run", "--remote", CHAIN_WF, "chain", "--n", "3"],
+    "run-remote-wait": ["run", "--remote", "--wait", CHAIN_WF, "chain"],
+    "worker": ["worker", "--tier", "1Gi", "-c", "1"],
+    "scheduler": ["scheduler"],
+    "up": ["up"],
+}
+
+
+@pytest.fixture(scope="module")
+def no_broker(tmp_path_factory):
+    """Every command of NO_BROKER_COMMANDS run at once against a port nobody listens on:
+    {id: (returncode, stdout, stderr)}."""
+    root = tmp_path_factory.mktemp("no-broker")
+    env = {**_env(root), "GRAFT_BROKER_URL": DEAD_BROKER}
+    procs = {key: subprocess.Popen([sys.executable, "-m", "sdk.cli", *args], cwd=root,
+                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   stdin=subprocess.DEVNULL, text=True)
+             for key, args in NO_BROKER_COMMANDS.items()}
+    results = {}
+    for key, proc in procs.items():
+        try:
+            out, err = proc.communicate(timeout=45)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+            err += "\n(timed out)"
+        results[key] = (proc.returncode, out, err)
+    return results
+
+
+@pytest.mark.parametrize("key", NO_BROKER_COMMANDS)
+def test_no_broker_is_one_clear_line(no_broker, key):
+    returncode, stdout, stderr = no_broker[key]
+    assert returncode == 1, (stdout, stderr)
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    line = lines[0]
+    assert line.startswith("graft: ")
+    assert DEAD_BROKER in line
+    assert "redis-server" in line and "GRAFT_BROKER_URL" in line
+    assert "Traceback" not in stderr
+    assert stdout == ""
+
+
+def test_password_is_hidden_in_broker_errors(cli):
+    proc = cli("status", "x", GRAFT_BROKER_URL="redis://:s3cret@127.0.0.1:1/0")
+    assert proc.returncode == 1
+    assert "s3cret" not in proc.stderr and "redis://:***@127.0.0.1:1/0" in proc.stderr
+
+
+def test_typed_inputs(cli):
+    proc = cli("run", CLUSTER_WF, "typed_wf", "--n", "3", "--x=2.25", "--flag", "false",
+               "--xs", "[1, 2, 3]", "--opts", '{"a": 1.5, "b": -2}', "--name", "ada")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == repr((6, 4.5, True, [3, 2, 1], {"a": 3.0, "b": -4.0}, "ADA"))
+
+
+@pytest.mark.parametrize("flag, negated", [("true", False), ("yes", False), ("1", False),
+                                           ("False", True), ("no", True), ("0", True)])
+def test_bool_spellings(cli, flag, negated):
+    proc = cli("run", CLUSTER_WF, "typed_wf", "--n", "-4", "--x", "1e3", "--flag", flag,
+               "--xs", "[]", "--opts", "{}")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == repr((-8, 2000.0, negated, [], {}, "GRAFT"))
+
+
+def test_defaults_and_dashes(cli):
+    proc = cli("run", CHAIN_WF, "chain")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "'squares=30'"
+    proc = cli("run", CHAIN_WF, "with_subworkflow", "--n=4")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == repr((30, 30 + 55, 4))
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--nn", "3"], "has no input 'nn'; its inputs are: n, x, flag, xs, opts, name"),
+    (["--n", "three"], "--n: cannot read 'three' as int"),
+    (["--x", "fast"], "--x: cannot read 'fast' as float"),
+    (["--flag", "maybe"], "--flag: cannot read 'maybe' as bool"),
+    (["--xs", "[1, 2"], "--xs: cannot read '[1, 2' as"),
+    (["--xs", '["a"]'], "input 'xs' of workflow 'typed_wf': item 0: expected int, got str"),
+    (["--n"], "--n needs a value"),
+    (["7"], "unexpected argument '7'"),
+], ids=["name", "int", "float", "bool", "json", "list-type", "no-value", "positional"])
+def test_bad_inputs_are_one_clear_line(cli, args, expected):
+    good = {"--n": "1", "--x": "1", "--flag": "true", "--xs": "[1]", "--opts": "{}"}
+    for name in [a for a in args if a.startswith("--")]:
+        good.pop(name, None)
+    rest = [tok for kv in good.items() for tok in kv]
+    proc = cli("run", CLUSTER_WF, "typed_wf", *rest, *args)
+    assert proc.returncode == 1, proc.stdout
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("graft: ") and expected in lines[0], lines[0]
+    assert proc.stdout == ""
+
+
+def test_missing_input_is_one_clear_line(cli):
+    proc = cli("run", CLUSTER_WF, "typed_wf", "--n", "1")
+    assert proc.returncode == 1
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "missing input" in lines[0] and "'x'" in lines[0]
+
+
+def test_unknown_workflow_name(cli):
+    proc = cli("run", CLUSTER_WF, "no_such_wf")
+    assert proc.returncode == 1
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "no workflow or task named 'no_such_wf'" in lines[0] and "typed_wf" in lines[0]
