@@ -26,5 +26,6 @@ __all__ = [
     "TaskDef", "DynamicDef", "WorkflowDef",
     # errors
     "GraftError", "CompileError", "SpecError", "ConfigError", "TypeConversionError",
-    "StoreError", "StoreObjectMissing", "BrokerUnavailable", "TaskError", "ExecutionFailed", "NodeFailure",
+    "StoreError", "StoreObjectMissing", "BrokerUnavailable", "TaskError", "ExecutionFailed",
+    "NodeFailure",
 ]
