@@ -63,6 +63,7 @@ class Scheduler:
         self.store = store
         self.board = board
         self.live: dict[str, Live] = {}
+        self._queues: dict[int | None, str | None] = {}  # memory bytes -> tier queue
 
     # ---- entry points ---------------------------------------------------------------------
 
@@ -266,10 +267,13 @@ class Scheduler:
     def _queue(self, run: NodeRun) -> str | None:
         if run.spec.kind == "workflow":
             return None
-        try:
-            return self.settings.queue_for(run.spec.memory_bytes, f"node {run.id!r}")
-        except GraftError:
-            return None
+        memory = run.spec.memory_bytes
+        if memory not in self._queues:
+            try:
+                self._queues[memory] = self.settings.queue_for(memory, f"node {run.id!r}")
+            except GraftError:
+                self._queues[memory] = None
+        return self._queues[memory]
 
     def _row(self, eid: str, run: NodeRun) -> dict[str, Any]:
         return {"execution_id": eid, "node_id": run.id, "parent": run.parent,

@@ -40,11 +40,12 @@ def publish(conn: Connection, settings: Settings, body: dict[str, Any]) -> None:
         publish_with(producer, settings, body)
 
 
-def publish_with(producer: Producer, settings: Settings, body: dict[str, Any]) -> None:
+def publish_with(producer: Producer, settings: Settings, body: dict[str, Any],
+                 max_retries: int | None = 5) -> None:
     """`publish` through an existing (pooled) producer; the queue is declared once per
-    connection, not per message."""
+    connection, not per message. `max_retries=None` retries until the broker answers."""
     queue = control_queue(settings)
     producer.publish(body, exchange=queue.exchange, routing_key=queue.routing_key,
                      declare=[queue], delivery_mode=2, serializer="json", retry=True,
-                     retry_policy={"max_retries": 5, "interval_start": 0.1,
-                                   "interval_step": 0.5})
+                     retry_policy={"max_retries": max_retries, "interval_start": 0.1,
+                                   "interval_step": 0.5, "interval_max": 5})

@@ -32,8 +32,10 @@ def run_node(self: Any, execution_id: str, node_id: str, attempt: int,
     body = _report(execution_id, node_id, attempt, outcome)
     body["worker"] = self.request.hostname
     body["duration_s"] = round(time.time() - started, 6)
+    # The report is the only record of the work done: wait for the broker rather than let
+    # Celery acknowledge a task whose outcome never reached the scheduler.
     with app.producer_or_acquire() as producer:
-        publish_with(producer, settings, body)
+        publish_with(producer, settings, body, max_retries=None)
     return outcome.kind
 
 
