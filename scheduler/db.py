@@ -9,12 +9,13 @@
 from __future__ import annotations
 
 import datetime
+import json
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import JSON, DateTime, Float, Integer, String, Text, create_engine, event
+from sqlalchemy import DateTime, Float, Integer, String, Text, TypeDecorator, create_engine, event
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -23,6 +24,20 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
+
+
+class JsonText(TypeDecorator[Any]):
+    """JSON kept as text. PostgreSQL's JSON type refuses NaN and Infinity, which Python floats
+    (and so task outputs) may hold; as text, every value graft can produce round-trips."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> str | None:
+        return None if value is None else json.dumps(value, separators=(",", ":"))
+
+    def process_result_value(self, value: str | None, dialect: Any) -> Any:
+        return None if value is None else json.loads(value)
 
 
 class Base(DeclarativeBase):
@@ -36,9 +51,9 @@ class ExecutionRow(Base):
     workflow: Mapped[str] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16), index=True)
     spec_key: Mapped[str] = mapped_column(Text)
-    inputs: Mapped[Any] = mapped_column(JSON)
-    outputs: Mapped[Any | None] = mapped_column(JSON, nullable=True)
-    error: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+    inputs: Mapped[Any] = mapped_column(JsonText)
+    outputs: Mapped[Any | None] = mapped_column(JsonText, nullable=True)
+    error: Mapped[Any | None] = mapped_column(JsonText, nullable=True)
     submitted_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True),
                                                           default=utcnow)
@@ -50,14 +65,14 @@ class NodeRow(Base):
     __tablename__ = "graft_nodes"
 
     execution_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    node_id: Mapped[str] = mapped_column(String(1024), primary_key=True)
-    parent: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    node_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    parent: Mapped[str | None] = mapped_column(Text, nullable=True)
     task: Mapped[str] = mapped_column(String(255))
     kind: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16))
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     queue: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    error: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[Any | None] = mapped_column(JsonText, nullable=True)
     updated_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True),
                                                           default=utcnow, onupdate=utcnow)
 
@@ -67,10 +82,10 @@ class EventRow(Base):
 
     execution_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
-    node_id: Mapped[str] = mapped_column(String(1024))
+    node_id: Mapped[str] = mapped_column(Text)
     attempt: Mapped[int] = mapped_column(Integer)
     outcome: Mapped[str] = mapped_column(String(16))
-    body: Mapped[Any] = mapped_column(JSON)
+    body: Mapped[Any] = mapped_column(JsonText)
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True),
                                                           default=utcnow)
 

@@ -17,7 +17,8 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine as SqlEngine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
 from scheduler.db import EventRow, ExecutionRow, NodeRow, utcnow
@@ -52,6 +53,7 @@ class _Batch:
     touched: dict[str, set[str]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     board: dict[str, dict[str, Any]] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)  # executions the batch's messages name
 
 
 class Scheduler:
@@ -64,6 +66,8 @@ class Scheduler:
         self.board = board
         self.live: dict[str, Live] = {}
         self._queues: dict[int | None, str | None] = {}  # memory bytes -> tier queue
+        self._unsent: list[Dispatch] = []  # committed, not yet sent (broker away)
+        self._stale: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}  # board backlog
 
     # ---- entry points ---------------------------------------------------------------------
 
@@ -77,13 +81,17 @@ class Scheduler:
         except Exception:
             # The engines may hold changes that were not committed: rebuild them from the
             # database when their next message comes.
-            self.live.clear()
+            for eid in batch.seen:
+                self.live.pop(eid, None)
             raise
         self._after_commit(batch)
         return batch.problems
 
     def recover(self) -> int:
-        """Rebuild running executions and resend their queued nodes; return how many."""
+        """Rebuild running executions and resend their queued nodes; return how many.
+
+        An execution that cannot be rebuilt (its spec gone from the store) is marked FAILED
+        with the reason; the others go on."""
         batch = _Batch()
         with Session(self.db) as session, session.begin():
             ids = session.scalars(select(ExecutionRow.id).where(
@@ -99,6 +107,22 @@ class Scheduler:
         self._after_commit(batch)
         return len(ids)
 
+    def flush(self) -> None:
+        """Send what could not be sent, and write what could not be written to the board,
+        after earlier commits (the broker or Redis was away). Called by the loop each turn."""
+        if self._unsent:
+            unsent, self._unsent = self._unsent, []
+            self._send(unsent)
+        if self._stale and self.board is not None:
+            stale, self._stale = self._stale, {}
+            for eid, (fields, nodes) in stale.items():
+                self._board_write(eid, fields, nodes)
+
+    @property
+    def backlog(self) -> int:
+        """How many dispatches and board writes wait for the broker."""
+        return len(self._unsent) + len(self._stale)
+
     # ---- messages -------------------------------------------------------------------------
 
     def _apply_one(self, session: Session, body: Any, batch: _Batch) -> None:
@@ -108,6 +132,7 @@ class Scheduler:
             self._problem(batch, f"refused control message: {exc}")
             return
         eid = msg["execution"]
+        batch.seen.add(eid)
         mark = len(batch.outbox)
         savepoint = session.begin_nested()
         try:
@@ -125,6 +150,25 @@ class Scheduler:
             log.exception("control message for execution %s failed", eid)
             self._problem(batch, f"{msg['type']} for execution {eid} failed: "
                                  f"{type(exc).__name__}: {exc}")
+            if msg["type"] == "report":
+                self._fail_unapplied(session, msg, exc, batch)
+
+    def _fail_unapplied(self, session: Session, msg: dict[str, Any], exc: Exception,
+                        batch: _Batch) -> None:
+        """A report that could not be applied fails its node, so the execution cannot hang."""
+        error = {"type": "ReportNotApplied", "message": f"the scheduler could not apply the "
+                 f"report of this node: {type(exc).__name__}: {exc}"}
+        body = {"type": "report", "execution": msg["execution"], "node": msg["node"],
+                "attempt": msg["attempt"], "outcome": "error", "error": error,
+                "retriable": False}
+        savepoint = session.begin_nested()
+        try:
+            self._report(session, body, batch)
+            savepoint.commit()
+        except Exception:
+            savepoint.rollback()
+            self.live.pop(msg["execution"], None)
+            log.exception("could not fail node %s of %s either", msg["node"], msg["execution"])
 
     def _submit(self, session: Session, msg: dict[str, Any], batch: _Batch) -> None:
         eid = msg["execution"]
@@ -191,6 +235,8 @@ class Scheduler:
 
     def _graft(self, engine: Engine, node_id: str, attempt: int, key: str
                ) -> tuple[list[str] | None, dict[str, Any] | None]:
+        if not engine.is_waiting(node_id, attempt):
+            return None, None  # a duplicate: do not even load its sub-graph
         try:
             sub = GraphSpec.loads(self.store.get(key))
             for child_id, node in sub.walk(f"{node_id}/"):
@@ -216,7 +262,17 @@ class Scheduler:
             return None
         if row.status != ExecutionState.RUNNING.value:
             return None  # finished: late reports change nothing
-        engine = Engine(GraphSpec.loads(self.store.get(row.spec_key)), row.inputs)
+        try:
+            engine = Engine(GraphSpec.loads(self.store.get(row.spec_key)), row.inputs)
+        except GraftError as exc:
+            if is_transient(exc):
+                raise
+            self._problem(batch, f"execution {eid} cannot be rebuilt and is failed: {exc}")
+            row.status = ExecutionState.FAILED.value
+            row.error = {"type": type(exc).__name__, "message": str(exc)}
+            batch.board[eid] = {"status": row.status, "failures": [],
+                                "error": f"execution {eid} cannot be rebuilt: {exc}"}
+            return None
         engine.start()
         events = session.scalars(select(EventRow).where(EventRow.execution_id == eid)
                                  .order_by(EventRow.seq))
@@ -307,8 +363,15 @@ class Scheduler:
 
     # ---- after commit ---------------------------------------------------------------------
 
+    def _send(self, outbox: list[Dispatch]) -> None:
+        try:
+            self.dispatcher.send(outbox)
+        except Exception as exc:  # committed already: keep them and try again next turn
+            log.error("could not send %d ready nodes (%s); will retry", len(outbox), exc)
+            self._unsent.extend(outbox)
+
     def _after_commit(self, batch: _Batch) -> None:
-        self.dispatcher.send(batch.outbox)
+        self._send(batch.outbox)
         if self.board is None:
             return
         for eid, fields in batch.board.items():
@@ -336,7 +399,9 @@ class Scheduler:
         try:
             self.board.write(eid, fields, nodes)
         except GraftError as exc:
-            log.error("status board not updated for %s: %s", eid, exc)
+            log.error("status board not updated for %s (%s); will retry", eid, exc)
+            old_fields, old_nodes = self._stale.get(eid, ({}, {}))
+            self._stale[eid] = ({**old_fields, **fields}, {**old_nodes, **(nodes or {})})
 
     def _record(self, run: NodeRun) -> dict[str, Any]:
         return {"task": run.spec.task.name, "kind": run.spec.kind, "state": run.state.value,
@@ -350,11 +415,13 @@ class Scheduler:
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Errors of the infrastructure, not of the message: the database or the store failing
-    (a store object that is gone is the message's fault, and final)."""
+    """Errors of the infrastructure, not of the message, that another try may not meet: the
+    database unreachable or locked, the store failing. Data the database refuses, a store
+    object that is gone and malformed messages are final."""
     if isinstance(exc, StoreError):
         return not isinstance(exc, StoreObjectMissing)
-    return isinstance(exc, (SQLAlchemyError, OSError))
+    return isinstance(exc, (OperationalError, InterfaceError, DisconnectionError,
+                            PoolTimeout, OSError))
 
 
 def _check_resolved(binding: Any, what: str) -> None:

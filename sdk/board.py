@@ -46,14 +46,14 @@ class Board:
                               mapping={k: json.dumps(v) for k, v in nodes.items()})
                     pipe.expire(key + ":nodes", self.ttl_s)
                 pipe.execute()
-        except redis.ConnectionError as exc:
+        except redis.RedisError as exc:
             raise BrokerUnavailable(f"the status board at {redact(self.url)} does not answer: "
                                     f"{exc}") from exc
 
     def execution(self, execution_id: str) -> dict[str, Any] | None:
         try:
             raw = self.redis.hgetall(self._key(execution_id))
-        except redis.ConnectionError as exc:
+        except redis.RedisError as exc:
             raise BrokerUnavailable(f"the status board at {redact(self.url)} does not answer: "
                                     f"{exc}") from exc
         if not raw:

@@ -198,6 +198,10 @@ class Engine:
 
     # ---- internals ------------------------------------------------------------------------
 
+    def is_waiting(self, node_id: str, attempt: int) -> bool:
+        """Whether a report for this attempt of this node would be taken."""
+        return self._waiting(node_id, attempt) is not None
+
     def _waiting(self, node_id: str, attempt: int) -> NodeRun | None:
         run = self.nodes.get(node_id)
         if run is None or run.state != NodeState.QUEUED or run.attempt != attempt:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sdk.entities import DynamicDef, Entity, TaskDef
-from sdk.errors import GraftError, StoreError, TypeConversionError
+from sdk.errors import StoreError, TypeConversionError
 from sdk.literals import decode, encode, from_ref, to_ref
 from sdk.spec import Binding, GraphSpec, NodeSpec
 from sdk.store import Store
@@ -63,7 +63,7 @@ def execute(spec: NodeSpec, entity: Entity, inputs: dict[str, Binding], store: S
         values = load_inputs(spec, inputs, store)
     except StoreError as exc:
         return Outcome("error", error=error_info(exc), retriable=True)
-    except GraftError as exc:
+    except Exception as exc:  # GraftError, or a value that cannot be rebuilt (unpickling...)
         return Outcome("error", error=error_info(exc), retriable=False)
     if isinstance(entity, DynamicDef):
         try:
@@ -81,10 +81,10 @@ def execute(spec: NodeSpec, entity: Entity, inputs: dict[str, Binding], store: S
         return Outcome("error", error=error_info(exc, skip_frames=1), exception=exc)
     try:
         return Outcome("values", outputs=_encode_outputs(spec, entity, result, store))
-    except TypeConversionError as exc:
-        return Outcome("error", error=error_info(exc), retriable=False)
     except StoreError as exc:
         return Outcome("error", error=error_info(exc), retriable=True)
+    except Exception as exc:  # TypeConversionError, or a value JSON cannot hold
+        return Outcome("error", error=error_info(exc), retriable=False)
 
 
 def _encode_outputs(spec: NodeSpec, entity: TaskDef, result: Any,

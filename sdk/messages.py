@@ -14,6 +14,7 @@ and the scheduler goes on.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sdk.errors import GraftError
@@ -33,15 +34,27 @@ def _require(body: dict[str, Any], field: str, kind: type | tuple[type, ...]) ->
     return value
 
 
+MAX_ID_CHARS = 64
+MAX_NAME_CHARS = 255
+_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
 def check(body: Any) -> dict[str, Any]:
     """Validate a control message; MessageError says what is wrong."""
     if not isinstance(body, dict):
         raise MessageError(f"a control message is a JSON object, got {type(body).__name__}")
     kind = body.get("type")
-    _require(body, "execution", str)
+    execution = _require(body, "execution", str)
+    if len(execution) > MAX_ID_CHARS or not _ID.match(execution):
+        raise MessageError(f"execution id {execution[:80]!r} must be 1 to {MAX_ID_CHARS} "
+                           f"letters, digits, '.', '_' or '-'")
     if kind == "submit":
         _require(body, "spec", str)
         _require(body, "inputs", dict)
+        workflow = body.get("workflow", "")
+        if not isinstance(workflow, str) or len(workflow) > MAX_NAME_CHARS:
+            raise MessageError(f"submit {execution}: workflow name must be a string of at most "
+                               f"{MAX_NAME_CHARS} characters")
     elif kind == "report":
         _require(body, "node", str)
         _require(body, "attempt", int)

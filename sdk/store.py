@@ -55,7 +55,7 @@ class FsspecStore:
 
     def _path(self, key: str) -> str:
         if not key or key.startswith("/") or ".." in key.split("/"):
-            raise StoreError(f"invalid store key {key!r}")
+            raise StoreObjectMissing(f"invalid store key {key!r}: no object can have it")
         return f"{self.root.rstrip('/')}/{key}"
 
     def put(self, key: str, data: bytes) -> None:
@@ -79,7 +79,7 @@ class FsspecStore:
                 with open(path, "rb") as fh:
                     return fh.read()
             return self.fs.cat_file(path)
-        except FileNotFoundError as exc:
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
             raise StoreObjectMissing(
                 f"store object {key!r} is gone from {self.url} (was the store wiped, or is "
                 f"GRAFT_STORE pointing at another store than the one that wrote it?)"

@@ -76,7 +76,10 @@ def describe(tp: Any) -> TypeDesc:
             fields = {f.name: describe(hints.get(f.name, Any)) for f in dataclasses.fields(tp)}
             return {"t": "dataclass", "ref": qualified_name(tp), "fields": fields}
         if issubclass(tp, enum.Enum):
-            return {"t": "enum", "ref": qualified_name(tp), "values": [m.value for m in tp]}
+            values = [m.value for m in tp]
+            if all(isinstance(v, (str, int, float, bool)) for v in values):
+                return {"t": "enum", "ref": qualified_name(tp), "values": values}
+            return {"t": "pickle", "ref": qualified_name(tp)}  # values JSON cannot hold
     return {"t": "pickle", "ref": _ref_or_none(tp)}
 
 

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from sdk import messages
+from sdk.board import Board
 from sdk.broker import publish_with
 from sdk.bundle import load_entity
 from sdk.errors import GraftError, StoreError
@@ -26,9 +27,30 @@ log = logging.getLogger("graft.worker")
 @app.task(name="graft.run_node", bind=True)
 def run_node(self: Any, execution_id: str, node_id: str, attempt: int,
              payload: dict[str, Any]) -> str:
-    """Run attempt `attempt` of node `node_id`; the monitored name is the user's task."""
+    """Run attempt `attempt` of node `node_id`; the monitored name is the user's task.
+
+    Every run ends in a report. A message for an attempt that already started somewhere is
+    not run again: a plain duplicate (the scheduler resends queued nodes after a restart) is
+    dropped, and a redelivery (the worker running it died: killed, out of memory, crashed)
+    reports a retriable `WorkerLost` error, so `retries` apply and the node cannot loop.
+    """
     started = time.time()
-    outcome = _run(execution_id, node_id, payload)
+    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
+    claim = _claim(execution_id, node_id, attempt, self.request.hostname)
+    if claim is False and not redelivered:
+        log.info("node %s of %s attempt %s already started elsewhere: duplicate dropped",
+                 node_id, execution_id, attempt)
+        return "duplicate"
+    if claim is False:
+        outcome = Outcome("error", error={
+            "type": "WorkerLost", "message": f"the worker running node {node_id!r} (attempt "
+            f"{attempt}) died before reporting: killed, out of memory, or crashed"})
+    else:
+        try:
+            outcome = _run(execution_id, node_id, payload)
+        except Exception as exc:  # a defect of graft's own: still report, never go silent
+            log.exception("node %s of %s", node_id, execution_id)
+            outcome = Outcome("error", error=error_info(exc), retriable=True)
     body = _report(execution_id, node_id, attempt, outcome)
     body["worker"] = self.request.hostname
     body["duration_s"] = round(time.time() - started, 6)
@@ -37,6 +59,24 @@ def run_node(self: Any, execution_id: str, node_id: str, attempt: int,
     with app.producer_or_acquire() as producer:
         publish_with(producer, settings, body, max_retries=None)
     return outcome.kind
+
+
+_BOARD: list[Board] = []
+
+
+def _claim(execution_id: str, node_id: str, attempt: int, worker: str) -> bool | None:
+    """Mark this attempt started: True if it is ours, False if it was started before, None
+    when Redis cannot say (then it runs: better twice than never)."""
+    try:
+        if not _BOARD:
+            _BOARD.append(Board(settings))
+        board = _BOARD[0]
+        key = f"{board.prefix}:started:{execution_id}:{node_id}:{attempt}"
+        ttl_s = 2 * int(app.conf.broker_transport_options.get("visibility_timeout", 3600))
+        return bool(board.redis.set(key, worker or "?", nx=True, ex=ttl_s))
+    except Exception as exc:
+        log.warning("cannot mark node %s of %s started: %s", node_id, execution_id, exc)
+        return None
 
 
 def _run(execution_id: str, node_id: str, payload: dict[str, Any]) -> Outcome:

@@ -305,3 +305,77 @@ def test_a_failing_store_is_transient_but_a_missing_object_is_final(h, monkeypat
     monkeypatch.undo()
     assert h.scheduler.handle([report]) == []  # rebuilt from the database, then applied
     assert len(h.dispatcher.sent) == 2
+
+
+class FlakyDispatcher(RecordingDispatcher):
+    def __init__(self, failures: int):
+        super().__init__()
+        self.failures = failures
+
+    def send(self, batch):
+        if self.failures and batch:
+            self.failures -= 1
+            raise ConnectionError("broker went away")
+        super().send(batch)
+
+
+def test_nodes_that_could_not_be_sent_are_sent_later_not_lost(h):
+    h.dispatcher = FlakyDispatcher(failures=1)
+    h.scheduler = h.new_scheduler()
+    h.submit(sum_of_squares, "e1", n=2)  # committed; sending fails
+    assert h.dispatcher.sent == [] and h.scheduler.backlog == 1
+    h.scheduler.flush()
+    assert [d.node_id for d in h.dispatcher.sent] == ["squares"]
+    assert h.scheduler.backlog == 0
+    h.run_to_end()
+    assert h.outputs(sum_of_squares, "e1") == 1
+
+
+def test_recover_fails_an_execution_it_cannot_rebuild_and_serves_the_rest(h):
+    h.submit(sum_of_squares, "gone", n=2)
+    h.submit(sum_of_squares, "fine", n=2)
+    h.dispatcher.sent.clear()
+    # both share one spec object (content-addressed): give "fine" its own copy, drop the other
+    with Session(h.db) as s, s.begin():
+        s.get(ExecutionRow, "fine").spec_key = put_blob(
+            h.store, sum_of_squares.compile().dumps().encode() + b" ", prefix="specs")
+    del h.store._data[h.execution("gone").spec_key]
+    h.scheduler = h.new_scheduler()
+    assert h.scheduler.recover() == 2
+    gone = h.execution("gone")
+    assert gone.status == "FAILED" and "is gone" in gone.error["message"]
+    assert [d.execution_id for d in h.dispatcher.sent] == ["fine"]
+    h.run_to_end()
+    assert h.execution("fine").status == "SUCCEEDED"
+
+
+def test_not_a_number_is_stored_and_returned(h):
+    @task
+    def nan_of(x: float) -> float:
+        return x * float("nan")
+
+    @workflow
+    def nan_wf(x: float) -> float:
+        return nan_of(x=x)
+
+    h.submit(nan_wf, "e1", x=1.0)
+    h.run_to_end()
+    import math
+
+    assert h.execution("e1").status == "SUCCEEDED"
+    assert math.isnan(h.outputs(nan_wf, "e1"))
+
+
+def test_a_report_that_cannot_be_applied_fails_its_node(h, monkeypatch):
+    h.submit(sum_of_squares, "e1", n=2)
+    [report] = h.work()
+
+    def broken(self, *args):
+        raise KeyError("a defect")
+
+    monkeypatch.setattr(Scheduler, "_graft", broken)
+    problems = h.scheduler.handle([report])
+    assert problems and "KeyError" in problems[0]
+    row = h.execution("e1")
+    assert row.status == "FAILED"
+    assert "could not apply the report" in row.error["failures"][0]["message"]
