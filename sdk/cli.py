@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import importlib
 import json
 import os
@@ -21,7 +22,7 @@ from sdk.literals import decode
 from sdk.resources import format_memory, parse_memory
 from sdk.store import MemoryStore
 from sdk.types import Directory, File
-from sdk.typesys import TypeDesc, type_name
+from sdk.typesys import TypeDesc, import_ref, type_name
 
 
 def load_entity_from_file(path: str, name: str) -> Entity:
@@ -50,8 +51,17 @@ def load_entity_from_file(path: str, name: str) -> Entity:
     return entity
 
 
+_JSON_SHAPES = {"list": (list, "a JSON list, e.g. [1, 2]"),
+                "tuple": (list, "a JSON list, e.g. [1, \"a\"]"),
+                "dict": (dict, "a JSON object, e.g. {\"a\": 1}"),
+                "dataclass": (dict, "a JSON object of its fields")}
+_JSON_KINDS = {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+               int: "a number", float: "a number", type(None): "null"}
+
+
 def parse_input(raw: str, desc: TypeDesc, where: str) -> Any:
-    """A command-line value parsed by its annotated type (JSON for containers)."""
+    """A command-line value parsed by its annotated type (JSON for containers; an Enum by
+    value or member name)."""
     t = desc["t"]
     try:
         if t == "str":
@@ -72,9 +82,32 @@ def parse_input(raw: str, desc: TypeDesc, where: str) -> Any:
             return Directory(raw)
         if t == "optional":
             return None if raw.lower() in ("none", "null") else parse_input(raw, desc["of"], where)
-        return decode(json.loads(raw), desc, MemoryStore(), where)
+        if t == "enum":
+            return _parse_enum(raw, desc)
+        value = json.loads(raw)
+        want, shape = _JSON_SHAPES.get(t, (object, ""))
+        if not isinstance(value, want):
+            raise ValueError(f"expected {shape}, got {_JSON_KINDS.get(type(value), 'JSON')}")
+        return decode(value, desc, MemoryStore(), where)
     except (ValueError, GraftError) as exc:
         raise ConfigError(f"{where}: cannot read {raw!r} as {type_name(desc)} ({exc})") from exc
+
+
+def _parse_enum(raw: str, desc: TypeDesc) -> enum.Enum:
+    """The member whose value reads as `raw`, else the member named `raw`, else `raw` as the
+    JSON of a value (`'"red"'`)."""
+    cls = import_ref(desc["ref"])
+    for member in cls:
+        if str(member.value) == raw:
+            return member
+    if raw in cls.__members__:
+        return cls[raw]
+    try:
+        return cls(json.loads(raw))
+    except (ValueError, TypeError):
+        pass
+    raise ValueError(f"expected one of {', '.join(str(m.value) for m in cls)} (or a member "
+                     f"name: {', '.join(cls.__members__)})")
 
 
 def parse_inputs(entity: Entity, args: list[str]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ queue and runs when it starts.
 from __future__ import annotations
 
 import dataclasses
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -73,6 +74,9 @@ class Client:
                                         f"node {node_id!r} (task {node.task.name})")
         check_broker(self.settings.broker_url)
         spec = _with_bundles(spec, self.store, {})
+        main = _main_module_name()
+        if main:  # types defined in the script: workers import it under its module name
+            spec = _renamed_refs(spec, "__main__", main)
         spec_key = put_blob(self.store, spec.dumps().encode(), prefix="specs")
         execution_id = uuid.uuid4().hex[:20]
         body = {"type": "submit", "execution": execution_id, "spec": spec_key,
@@ -115,6 +119,42 @@ def _with_bundles(spec: GraphSpec, store: Store, roots: dict[str, tuple[str, str
         return dataclasses.replace(n, task=ref_for(n.task), subgraph=sub)
 
     return dataclasses.replace(spec, nodes=[node(n) for n in spec.nodes])
+
+
+def _main_module_name() -> str | None:
+    """The importable name of `__main__` when it is a script file (`python script.py`)."""
+    file = getattr(sys.modules.get("__main__"), "__file__", None) or ""
+    name, _ = source_root("__main__")
+    return name if file.endswith(".py") and name != "__main__" else None
+
+
+def _renamed_refs(spec: GraphSpec, old: str, new: str) -> GraphSpec:
+    """`spec` with every type reference `old:X` (dataclasses, Enums, NamedTuple outputs, File
+    subclasses; sub-workflows included) made `new:X`. Bindings are left as they are."""
+
+    def rename(ref: Any) -> Any:
+        return new + ref[len(old):] if isinstance(ref, str) and ref.startswith(old + ":") else ref
+
+    def desc(d: Any) -> Any:
+        if isinstance(d, dict):
+            return {k: rename(v) if k == "ref" else desc(v) for k, v in d.items()}
+        return [desc(v) for v in d] if isinstance(d, list) else d
+
+    def types(ds: dict[str, Any]) -> dict[str, Any]:
+        return {name: desc(d) for name, d in ds.items()}
+
+    def node(n: NodeSpec) -> NodeSpec:
+        return dataclasses.replace(
+            n, inputs_types=types(n.inputs_types), outputs_types=types(n.outputs_types),
+            subgraph=graph(n.subgraph) if n.subgraph is not None else None)
+
+    def graph(g: GraphSpec) -> GraphSpec:
+        return dataclasses.replace(
+            g, inputs=types(g.inputs), nodes=[node(n) for n in g.nodes],
+            outputs=[dataclasses.replace(o, type=desc(o.type)) for o in g.outputs],
+            output_ref=rename(g.output_ref))
+
+    return graph(spec)
 
 
 class Execution:
@@ -179,4 +219,8 @@ class Execution:
         if info["status"] != ExecutionState.SUCCEEDED.value:
             raise GraftError(f"execution {self.id} is {info['status']}, not finished")
         spec = GraphSpec.loads(self.client.store.get(info["spec"]))
+        main = _main_module_name()
+        if main and main not in sys.modules:
+            # Submitted from this script: give back its own classes, as a local run does.
+            spec = _renamed_refs(spec, main, "__main__")
         return shape_outputs(spec, info.get("outputs") or {}, self.client.store)

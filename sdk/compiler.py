@@ -53,21 +53,16 @@ def bind_arguments(entity: Entity, args: tuple, kwargs: dict[str, Any]) -> dict[
 
 
 class GraphBuilder:
-    """Records the nodes a body creates. In dynamic mode the body's inputs are real values;
-    passing one of them on unchanged binds to the input instead of copying the value."""
+    """Records the nodes a body creates. In dynamic mode the body's inputs are real values, and
+    are bound as values (re-encoded, so in-place changes count) like any other."""
 
     def __init__(self, name: str, store_factory: Callable[[], Store],
-                 dynamic_inputs: dict[str, Any] | None = None,
-                 input_types: dict[str, TypeDesc] | None = None,
                  bundle: str | None = None):
         self.name = name
         self.nodes: list[NodeSpec] = []
         self._ids: dict[str, int] = {}
         self._store_factory = store_factory
         self._bundle = bundle
-        self._input_types = input_types or {}
-        self._by_identity = {id(v): k for k, v in (dynamic_inputs or {}).items()
-                             if v is not None and not isinstance(v, (bool, int, float))}
 
     @contextmanager
     def active(self) -> Iterator[GraphBuilder]:
@@ -106,9 +101,6 @@ class GraphBuilder:
                                f"(unpack them, or use the named field)")
         if contains_promise(value):
             return self._container_binding(value, want, where)
-        name = self._by_identity.get(id(value))
-        if name is not None and is_assignable(self._input_types[name], want):
-            return {"input": name}
         try:
             literal = encode(value, want, self._store_factory(), where)
         except TypeConversionError as exc:

@@ -12,7 +12,7 @@ from sdk.config import Settings
 from sdk.errors import CompileError, ConfigError
 from sdk.interface import Interface, read_interface
 from sdk.resources import Resources
-from sdk.spec import Binding, GraphSpec, NodeSpec, TaskRef
+from sdk.spec import Binding, GraphSpec, NodeSpec, TaskRef, with_bundle
 from sdk.store import Store, open_store
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -112,8 +112,7 @@ class DynamicDef(TaskDef):
     def compile_dynamic(self, inputs: dict[str, Any], store: Store,
                         bundle: str | None = None) -> GraphSpec:
         """Run the body in compile mode: task calls inside return Promises."""
-        builder = GraphBuilder(self.name, lambda: store, dynamic_inputs=inputs,
-                               input_types=self.interface.inputs, bundle=bundle)
+        builder = GraphBuilder(self.name, lambda: store, bundle=bundle)
         with builder.active():
             result = self.fn(**inputs)
         return builder.finish(result, self.interface, f"dynamic {self.name!r}")
@@ -151,11 +150,13 @@ class WorkflowDef(Entity):
 
     def node_spec(self, node_id: str, bindings: dict[str, Binding],
                   bundle: str | None = None) -> NodeSpec:
+        # Inside a dynamic (on a worker) the sub-workflow's tasks come from the same bundle.
+        subgraph = self.compile()
         return NodeSpec(
             id=node_id, kind="workflow",
             task=TaskRef(self.module, self.qualname, self.name, bundle),
             inputs_types=dict(self.interface.inputs), outputs_types=dict(self.interface.outputs),
-            inputs=bindings, subgraph=self.compile(),
+            inputs=bindings, subgraph=with_bundle(subgraph, bundle) if bundle else subgraph,
         )
 
 

@@ -9,6 +9,7 @@ these same functions, so local and remote runs see the same values.
 from __future__ import annotations
 
 import base64
+import contextlib
 import enum
 import json
 import os
@@ -119,8 +120,15 @@ def _encode_dir(value: Any, store: Store, where: str) -> dict:
         dirs.sort()
         for name in sorted(names):
             full = os.path.join(root, name)
-            with open(full, "rb") as fh:
-                files[os.path.relpath(full, path).replace(os.sep, "/")] = put_blob(store, fh.read())
+            try:
+                with open(full, "rb") as fh:
+                    data = fh.read()
+            except OSError as exc:
+                raise TypeConversionError(
+                    f"{where}: file {full!r} in directory {path!r} cannot be read "
+                    f"({exc.strerror}{'; a broken symlink?' if os.path.islink(full) else ''})"
+                ) from exc
+            files[os.path.relpath(full, path).replace(os.sep, "/")] = put_blob(store, data)
     return {"name": os.path.basename(path.rstrip("/")) or "dir", "files": files}
 
 
@@ -209,8 +217,18 @@ def _decode_dir(lit: dict, store: Store) -> Directory:
     for rel, key in lit["files"].items():
         target = root / rel
         if not target.exists():
+            data = store.get(key)
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(store.get(key))
+            # Written aside and renamed, so a reader never sees a half-written file.
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                os.replace(tmp, target)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
     root.mkdir(parents=True, exist_ok=True)
     obj = Directory(str(root))
     obj._literal = lit

@@ -78,6 +78,8 @@ class Resources:
             parse_cpu(self.cpu, what="Resources(cpu=...)")
         if self.mem is not None:
             parse_memory(self.mem, what="Resources(mem=...)")
+        if self.gpu is not None:
+            _parse_gpu(self.gpu)
 
     @property
     def memory_bytes(self) -> int | None:
@@ -94,5 +96,15 @@ class Resources:
         if self.mem is not None:
             out["mem_bytes"] = self.memory_bytes
         if self.gpu is not None:
-            out["gpu"] = int(self.gpu)
+            out["gpu"] = _parse_gpu(self.gpu)
         return out
+
+
+def _parse_gpu(value: str | int) -> int:
+    """A GPU count: an int >= 0 or a string of digits ("1")."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\s*[0-9]+\s*", value):
+        return int(value)
+    raise ConfigError(f"Resources(gpu=...): expected a whole number of GPUs like 1 or '2', "
+                      f"got {value!r}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sdk.errors import SpecError
@@ -292,6 +292,17 @@ def _check_acyclic(deps: dict[str, set[str]], where: str) -> None:
     if seen != len(deps):
         stuck = sorted(n for n, k in indegree.items() if k > 0)
         raise SpecError(f"{where}: cycle among nodes {', '.join(stuck[:10])}")
+
+
+def with_bundle(graph: GraphSpec, bundle: str) -> GraphSpec:
+    """`graph` with code bundle `bundle` on every node (sub-workflows included) that has none."""
+
+    def node(n: NodeSpec) -> NodeSpec:
+        task = n.task if n.task.bundle is not None else replace(n.task, bundle=bundle)
+        sub = with_bundle(n.subgraph, bundle) if n.subgraph is not None else None
+        return replace(n, task=task, subgraph=sub)
+
+    return replace(graph, nodes=[node(n) for n in graph.nodes])
 
 
 def node_to_json(node: NodeSpec) -> dict[str, Any]:

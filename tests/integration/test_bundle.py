@@ -1,6 +1,7 @@
 """Code bundles: a workflow file the workers never had runs remotely, helper module included."""
 
 import re
+import subprocess
 import sys
 import textwrap
 import uuid
@@ -120,3 +121,141 @@ def test_edited_helper_module_gets_a_new_bundle(cluster, tmp_path):
     assert len(list((cluster.cache_dir / "bundles").glob(f"*/{main}.py"))) == 2
     parts = [(5 * i + 1) * 2 + 1000 for i in range(8)]
     assert second.stdout.strip().splitlines()[1] == repr((sum(parts) - 8000, parts))
+
+
+def test_sub_workflow_inside_a_dynamic_runs_from_the_bundle(cluster, tmp_path):
+    """The tasks of a sub-workflow called from a dynamic carry the dynamic's bundle, so a
+    worker of another tier, which never loaded that bundle, can import them."""
+    tag = uuid.uuid4().hex[:10]
+    project = tmp_path / "project"
+    project.mkdir()
+    wf_file = project / f"subwfdyn_{tag}.py"
+    wf_file.write_text(textwrap.dedent('''
+        import typing
+
+        from sdk import Resources, dynamic, task, workflow
+
+
+        @task(limits=Resources(mem="1Gi"))
+        def heavy(x: int) -> int:
+            return 7 * x + 1
+
+
+        @workflow
+        def sub(x: int) -> int:
+            return heavy(x=x)
+
+
+        @dynamic
+        def each(n: int) -> typing.List[int]:
+            return [sub(x=i) for i in range(n)]
+
+
+        @workflow
+        def wf(n: int = 3) -> typing.List[int]:
+            return each(n=n)
+        '''))
+    local = cluster.run_cli("run", str(wf_file), "wf", "--n", "3", cwd=tmp_path)
+    assert local.returncode == 0, local.stderr
+    assert local.stdout.strip() == "[1, 8, 15]"
+    remote = cluster.run_cli("run", "--remote", "--wait", str(wf_file), "wf", "--n", "3",
+                             cwd=tmp_path)
+    assert remote.returncode == 0, remote.stderr
+    exec_id, result = remote.stdout.strip().splitlines()
+    assert result == local.stdout.strip()
+    nodes = {n.id: n for n in cluster.client().get(exec_id).nodes()}
+    heavy = {nid: n.queue for nid, n in nodes.items() if n.task == "heavy"}
+    assert heavy == {f"each/{s}/heavy": "mem-1Gi" for s in ("sub", "sub-1", "sub-2")}
+
+
+SCRIPT = '''
+import dataclasses
+import enum
+import os
+import tempfile
+import typing
+
+from sdk import task, workflow
+from sdk.client import Client
+from sdk.types import File
+
+
+@dataclasses.dataclass
+class Pt:
+    x: float
+    y: float
+
+
+class Tint(enum.Enum):
+    WARM = "warm"
+    COLD = "cold"
+
+
+class Note(File):
+    format = "txt"
+
+
+class Result(typing.NamedTuple):
+    moved: Pt
+    tint: Tint
+    note: Note
+    norm: float
+
+
+@task
+def move(p: Pt, dx: float) -> Pt:
+    return Pt(p.x + dx, p.y)
+
+
+@task
+def classify(p: Pt) -> Tint:
+    return Tint.WARM if p.x > p.y else Tint.COLD
+
+
+@task
+def describe(p: Pt, tint: Tint) -> Note:
+    path = os.path.join(tempfile.mkdtemp(), "pt.txt")
+    with open(path, "w") as fh:
+        fh.write(f"{p.x},{p.y},{tint.value}")
+    return Note(path)
+
+
+@task
+def norm(p: Pt) -> float:
+    return (p.x ** 2 + p.y ** 2) ** 0.5
+
+
+@workflow
+def wf(p: Pt, dx: float = 1.0) -> Result:
+    m = move(p=p, dx=dx)
+    t = classify(p=m)
+    return Result(moved=m, tint=t, note=describe(p=m, tint=t), norm=norm(p=m))
+
+
+if __name__ == "__main__":
+    local = wf(p=Pt(3.0, 4.0), dx=2.0)
+    remote = Client().submit(wf, p=Pt(3.0, 4.0), dx=2.0).wait(timeout=90)
+    print(repr(local))
+    print(repr(remote))
+    print(remote == local, type(remote) is Result,
+          [type(a) is type(b) for a, b in zip(remote, local)], open(remote.note).read())
+'''
+
+
+def test_script_run_as_main_submits_its_own_types(cluster, tmp_path):
+    """`python script.py` that submits a workflow whose types (dataclass, Enum, File subclass,
+    NamedTuple output) are defined in the script itself: workers import them under the
+    script's module name, and the client gets back the script's own classes."""
+    script = tmp_path / "project" / f"mainscript_{uuid.uuid4().hex[:10]}.py"
+    script.parent.mkdir()
+    script.write_text(SCRIPT)
+    proc = subprocess.run([sys.executable, str(script)], cwd=cluster.cwd, env=cluster.env,
+                          capture_output=True, text=True, timeout=110,
+                          stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+    local, remote, checks = proc.stdout.strip().splitlines()
+    assert local.startswith("Result(moved=Pt(x=5.0, y=4.0), tint=<Tint.WARM: 'warm'>, "
+                            "note=Note('")
+    assert local.endswith("/pt.txt'), norm=6.4031242374328485)")
+    assert remote == local
+    assert checks == "True True [True, True, True, True] 5.0,4.0,warm"

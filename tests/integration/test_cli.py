@@ -123,9 +123,14 @@ def test_defaults_and_dashes(cli):
     (["--flag", "maybe"], "--flag: cannot read 'maybe' as bool"),
     (["--xs", "[1, 2"], "--xs: cannot read '[1, 2' as"),
     (["--xs", '["a"]'], "input 'xs' of workflow 'typed_wf': item 0: expected int, got str"),
+    (["--xs", '{"a":1}'], """--xs: cannot read '{"a":1}' as List[int] (expected a JSON list, """
+                          "e.g. [1, 2], got an object)"),
+    (["--opts", "[1.5]"], "--opts: cannot read '[1.5]' as Dict[str, float] (expected a JSON "
+                          "object"),
     (["--n"], "--n needs a value"),
     (["7"], "unexpected argument '7'"),
-], ids=["name", "int", "float", "bool", "json", "list-type", "no-value", "positional"])
+], ids=["name", "int", "float", "bool", "json", "list-type", "list-shape", "dict-shape",
+        "no-value", "positional"])
 def test_bad_inputs_are_one_clear_line(cli, args, expected):
     good = {"--n": "1", "--x": "1", "--flag": "true", "--xs": "[1]", "--opts": "{}"}
     for name in [a for a in args if a.startswith("--")]:
@@ -137,6 +142,20 @@ def test_bad_inputs_are_one_clear_line(cli, args, expected):
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("graft: ") and expected in lines[0], lines[0]
     assert proc.stdout == ""
+
+
+@pytest.mark.parametrize("color", ["blue", "BLUE", '"blue"'], ids=["value", "name", "json"])
+def test_enum_input_by_value_name_or_json(cli, color):
+    proc = cli("run", CHAIN_WF, "dataclasses_wf", "--c", color)
+    assert proc.returncode == 0, proc.stderr
+    assert "<Color.RED: 'red'>, 1.5)" in proc.stdout  # next_color(BLUE) is RED
+
+
+def test_unknown_enum_value_names_the_choices(cli):
+    proc = cli("run", CHAIN_WF, "dataclasses_wf", "--c", "purple")
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == ("graft: --c: cannot read 'purple' as Color (expected one of "
+                                   "red, green, blue (or a member name: RED, GREEN, BLUE))")
 
 
 def test_missing_input_is_one_clear_line(cli):

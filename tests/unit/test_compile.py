@@ -124,15 +124,35 @@ def test_positional_arguments_bind_in_order():
     assert positional.compile().nodes[0].inputs == {"a": {"input": "a"}, "b": {"val": {"v": 2}}}
 
 
-def test_dynamic_body_binds_inputs_passed_on_unchanged():
+def test_dynamic_body_binds_inputs_passed_on_unchanged_as_values():
     store = MemoryStore()
     sub = dynamics.passthrough.compile_dynamic({"xs": [1, 2, 3], "k": 9}, store)
     assert sub.inputs == {"xs": {"t": "list", "of": {"t": "int"}}, "k": {"t": "int"}}
     nodes = sub.node_map()
-    assert nodes["total"].inputs == {"xs": {"input": "xs"}}
+    assert nodes["total"].inputs == {"xs": {"val": {"v": [1, 2, 3]}}}
     assert nodes["identity"].inputs == {"x": {"val": {"v": 9}}}
     assert [o.binding for o in sub.outputs] == [
         {"list": [{"ref": ["identity", "o0"]}, {"ref": ["total", "o0"]}]}]
+
+
+def test_dynamic_body_sees_in_place_changes_to_its_inputs():
+    xs = [1, 2]
+    sub = dynamics.append_99.compile_dynamic({"xs": xs}, MemoryStore())
+    assert sub.node_map()["identity_list"].inputs == {"xs": {"val": {"v": [1, 2, 99]}}}
+    assert dynamics.mutated_input_wf(xs=[1, 2]) == [1, 2, 99]
+    assert dynamics.append_99(xs=[5]) == [5, 99]
+
+
+def test_sub_workflow_called_from_a_dynamic_carries_its_bundle():
+    sub = dynamics.sums_of_squares.compile_dynamic({"ns": [1, 2]}, MemoryStore(), "b" * 64)
+    walked = list(sub.walk())
+    assert [nid for nid, _ in walked] == [
+        "square_sum", "square_sum/make_numbers", "square_sum/square_all", "square_sum/total",
+        "square_sum-1", "square_sum-1/make_numbers", "square_sum-1/square_all",
+        "square_sum-1/total"]
+    assert {node.task.bundle for _, node in walked} == {"b" * 64}
+    # the workflow's own compiled spec (shared by every caller) is left without one
+    assert {node.task.bundle for _, node in basic.square_sum.compile().walk()} == {None}
 
 
 def test_dynamic_body_runs_with_real_values():

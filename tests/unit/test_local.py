@@ -3,6 +3,7 @@ calls, failures, retries and the local cache."""
 
 import os
 import pathlib
+import shutil
 
 import pytest
 from workflows import basic, cached, dynamics, failing, files
@@ -133,6 +134,28 @@ def test_missing_output_file_fails_the_node(tmp_path):
     assert failure.message.startswith("output 'o0' of task 'lost' (node 'lost'): file ")
     assert "never-written.txt' cannot be read (No such file or directory" in failure.message
     assert count(str(tmp_path), "lost") == 1  # a wrong output is not retried
+
+
+def test_output_directory_with_a_broken_symlink_fails_the_node(tmp_path):
+    @task(retries=2)
+    def linked(counter_dir: str) -> Directory:
+        failing.bump(counter_dir, "linked")
+        out = pathlib.Path(counter_dir, "out")
+        out.mkdir()
+        (out / "ok.txt").write_text("ok")
+        (out / "dangling").symlink_to(out / "gone.txt")
+        return Directory(str(out))
+
+    with pytest.raises(ExecutionFailed) as info:
+        linked(counter_dir=str(tmp_path))
+    (failure,) = info.value.failures
+    assert failure.error_type == "TypeConversionError"
+    dangling = str(tmp_path / "out" / "dangling")
+    assert failure.message == (
+        f"output 'o0' of task 'linked' (node 'linked'): file {dangling!r} in directory "
+        f"{str(tmp_path / 'out')!r} cannot be read (No such file or directory; a broken "
+        f"symlink?)")
+    assert count(str(tmp_path), "linked") == 1  # a wrong output is not retried
 
 
 # ---- failures -----------------------------------------------------------------------------
@@ -294,6 +317,54 @@ def test_cache_entry_whose_store_objects_are_gone_misses(tmp_path, monkeypatch):
     monkeypatch.setenv("GRAFT_STORE", str(tmp_path / "fresh-store"))
     assert cached.cached_range(n=1000, counter_dir=counter_dir) == list(range(1000))
     assert count(counter_dir, "cached_range") == 2
+
+
+@task(cache=True, cache_version="1.0")
+def cached_dir(n: int, counter_dir: str) -> Directory:
+    """A folder of n files (with n = 40 its literal is big enough to live in the store)."""
+    out = pathlib.Path(counter_dir, f"dir-{failing.bump(counter_dir, 'cached_dir')}")
+    out.mkdir(parents=True)
+    for i in range(n):
+        (out / f"part-{i:03d}-{'x' * 20}.txt").write_text(str(i))
+    return Directory(str(out))
+
+
+@pytest.mark.parametrize("n", [2, 40], ids=["inline", "stored"])
+def test_cache_entry_whose_directory_files_are_gone_misses(tmp_path, graft_dirs, n):
+    counter_dir = str(tmp_path / "counter")
+    first = cached_dir(n=n, counter_dir=counter_dir)
+    assert cached_dir(n=n, counter_dir=counter_dir)._literal == first._literal
+    assert count(counter_dir, "cached_dir") == 1
+    (entry,) = (graft_dirs["cache"] / "local-cache").iterdir()
+    assert ('"u":' in entry.read_text()) is (n == 40)
+    shutil.rmtree(graft_dirs["store"] / "blobs")  # the files' blobs; values/ stays
+    again = cached_dir(n=n, counter_dir=counter_dir)
+    assert count(counter_dir, "cached_dir") == 2
+    assert sorted(again._literal["files"]) == sorted(first._literal["files"])
+    assert all((graft_dirs["store"] / key).exists() for key in again._literal["files"].values())
+
+
+@task
+def one() -> int:
+    return 1
+
+
+@task(cache=True, cache_version="1.0")
+def cached_half(x: float, counter_dir: str) -> float:
+    failing.bump(counter_dir, "cached_half")
+    return x / 2
+
+
+def test_int_output_bound_to_a_float_input_hits_the_float_entry(tmp_path):
+    counter_dir = str(tmp_path)
+
+    @workflow
+    def half_of_one(counter_dir: str) -> float:
+        return cached_half(x=one(), counter_dir=counter_dir)
+
+    assert cached_half(x=1.0, counter_dir=counter_dir) == 0.5
+    assert half_of_one(counter_dir=counter_dir) == 0.5
+    assert count(counter_dir, "cached_half") == 1
 
 
 def test_failed_runs_are_not_cached(tmp_path):

@@ -300,6 +300,30 @@ def test_directory_round_trip(tmp_path, store):
     assert encode(back, describe(Directory), store, "d") is back._literal
 
 
+def test_directory_files_are_written_whole_or_not_at_all(tmp_path, graft_dirs):
+    """A write that fails half-way (here: the file size limit) leaves no truncated file that a
+    later decode of the same directory would take as done."""
+    resource = pytest.importorskip("resource")
+    signal = pytest.importorskip("signal")
+    store = MemoryStore()
+    (tmp_path / "data").mkdir()
+    big = os.urandom(2**20)
+    (tmp_path / "data" / "big.bin").write_bytes(big)
+    literal = encode(str(tmp_path / "data"), describe(Directory), store, "d")
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (2**16, hard))
+    try:
+        with pytest.raises(OSError):
+            decode(literal, describe(Directory), store, "d")
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, old_handler)
+    back = decode(literal, describe(Directory), store, "d")
+    assert os.listdir(back) == ["big.bin"]
+    assert pathlib.Path(back, "big.bin").read_bytes() == big
+
+
 def test_not_a_directory(tmp_path):
     with pytest.raises(TypeConversionError, match=r"^d: '.*/nothing' is not a directory$"):
         encode(str(tmp_path / "nothing"), describe(Directory), MemoryStore(), "d")
@@ -362,6 +386,16 @@ def test_resources_to_json():
     assert Resources().to_json() == {}
     assert Resources(mem="600Mi").memory_bytes == 600 * 2**20
     assert Resources(cpu=2).cpu_cores == 2.0
+
+
+@pytest.mark.parametrize("gpu", ["x", "1.5", "-1", -1, 1.0, True, ""])
+def test_malformed_gpu_count_fails_at_decoration(gpu):
+    with pytest.raises(ConfigError) as info:
+        Resources(gpu=gpu)
+    assert str(info.value) == (f"Resources(gpu=...): expected a whole number of GPUs like 1 or "
+                               f"'2', got {gpu!r}")
+    assert Resources(gpu=0).to_json() == {"gpu": 0}
+    assert Resources(gpu=" 2 ").to_json() == {"gpu": 2}
 
 
 def test_tiers_parse_sorted_and_name_queues():

@@ -41,6 +41,7 @@ CASES = [
     Case("recursive", dynamics.recursive_wf, {"n": 6}, (8, [4, 3, 2, 1])),
     Case("dynamic-subworkflow", dynamics.dynamic_subworkflow_wf, {"ns": [1, 2, 3]},
          ([1, 5, 14], [9, 6])),
+    Case("dynamic-mutates-input", dynamics.mutated_input_wf, {"xs": [1, 2]}, [1, 2, 99]),
     Case("models", files.models_wf, {"ks": [2, 3]},
          ["model-k2.joblib.dat:2:3.0", "model-k3.joblib.dat:3:4.5"]),
 ]

@@ -87,8 +87,26 @@ def sums_of_squares(ns: list[int]) -> list[int]:
 
 @dynamic
 def passthrough(xs: list[int], k: int) -> list[int]:
-    """Passes its input list on unchanged (bound to the input, not copied)."""
+    """Passes its input list on unchanged (bound as a value: same content, same store key)."""
     return [identity(x=k), total(xs=xs)]
+
+
+@dynamic
+def append_99(xs: list[int]) -> list[int]:
+    """Changes its input in place before passing it on: the task sees the changed list."""
+    xs.append(99)
+    return identity_list(xs=xs)
+
+
+@task
+def identity_list(xs: list[int]) -> list[int]:
+    return xs
+
+
+@workflow
+def mutated_input_wf(xs: list[int] = [1, 2]) -> list[int]:  # noqa: B006
+    """xs + [99], appended in place by a dynamic."""
+    return append_99(xs=xs)
 
 
 @workflow

@@ -1,0 +1,55 @@
+"""Command-line inputs read by their annotated types (sdk.cli.parse_input)."""
+
+import enum
+import typing
+
+import pytest
+from workflows.values import Color, Point
+
+from sdk import ConfigError
+from sdk.cli import parse_input
+from sdk.typesys import describe
+
+
+class Level(enum.Enum):
+    LOW = 1
+    HIGH = 2
+
+
+@pytest.mark.parametrize(("raw", "tp", "expected"), [
+    ("red", Color, Color.RED),
+    ("GREEN", Color, Color.GREEN),
+    ('"blue"', Color, Color.BLUE),
+    ("2", Level, Level.HIGH),
+    ("LOW", Level, Level.LOW),
+    ("blue", Color | None, Color.BLUE),
+    ("none", Color | None, None),
+    ('{"x": 1, "y": 2.5}', Point, Point(1.0, 2.5)),
+    ("[1, 2]", typing.List[int], [1, 2]),
+])
+def test_inputs_parse(raw, tp, expected):
+    value = parse_input(raw, describe(tp), "--v")
+    assert value == expected
+    assert type(value) is type(expected)
+
+
+@pytest.mark.parametrize(("raw", "tp", "message"), [
+    ("purple", Color, "--v: cannot read 'purple' as Color (expected one of red, green, blue "
+                      "(or a member name: RED, GREEN, BLUE))"),
+    ("3", Level, "--v: cannot read '3' as Level (expected one of 1, 2 (or a member name: LOW, "
+                 "HIGH))"),
+    ('{"a":1}', typing.List[int], """--v: cannot read '{"a":1}' as List[int] (expected a JSON """
+                                  "list, e.g. [1, 2], got an object)"),
+    ("5", typing.List[int], "--v: cannot read '5' as List[int] (expected a JSON list, e.g. "
+                            "[1, 2], got a number)"),
+    ('"ab"', typing.Tuple[int, str], """--v: cannot read '"ab"' as Tuple[int, str] (expected """
+                                     """a JSON list, e.g. [1, "a"], got a string)"""),
+    ("[1]", typing.Dict[str, int], "--v: cannot read '[1]' as Dict[str, int] (expected a JSON "
+                                   """object, e.g. {"a": 1}, got a list)"""),
+    ("[1, 2]", Point, "--v: cannot read '[1, 2]' as Point (expected a JSON object of its "
+                      "fields, got a list)"),
+])
+def test_malformed_inputs_say_what_was_expected(raw, tp, message):
+    with pytest.raises(ConfigError) as info:
+        parse_input(raw, describe(tp), "--v")
+    assert str(info.value) == message
