@@ -98,15 +98,21 @@ def _encode_file(value: Any, store: Store, where: str) -> dict:
     path = os.fspath(value)
     if isinstance(value, File) and value._literal and store.exists(value._literal["key"]):
         return value._literal
+    data = _read(path, where, f"file {path!r}", f"working directory {os.getcwd()}")
+    return {"key": put_blob(store, data), "name": os.path.basename(path.rstrip("/")) or "file"}
+
+
+def _read(path: str, where: str, what: str, note: str = "") -> bytes:
+    """The bytes of `path`; TypeConversionError naming `what` and the cause when unreadable."""
     try:
         with open(path, "rb") as fh:
-            data = fh.read()
+            return fh.read()
     except OSError as exc:
-        raise TypeConversionError(
-            f"{where}: file {path!r} cannot be read ({exc.strerror}; working directory "
-            f"{os.getcwd()})"
-        ) from exc
-    return {"key": put_blob(store, data), "name": os.path.basename(path.rstrip("/")) or "file"}
+        details = [exc.strerror or type(exc).__name__]
+        details += [note] if note else []
+        details += ["a broken symlink?"] if os.path.islink(path) else []
+        raise TypeConversionError(f"{where}: {what} cannot be read ({'; '.join(details)})"
+                                  ) from exc
 
 
 def _encode_dir(value: Any, store: Store, where: str) -> dict:
@@ -120,14 +126,7 @@ def _encode_dir(value: Any, store: Store, where: str) -> dict:
         dirs.sort()
         for name in sorted(names):
             full = os.path.join(root, name)
-            try:
-                with open(full, "rb") as fh:
-                    data = fh.read()
-            except OSError as exc:
-                raise TypeConversionError(
-                    f"{where}: file {full!r} in directory {path!r} cannot be read "
-                    f"({exc.strerror}{'; a broken symlink?' if os.path.islink(full) else ''})"
-                ) from exc
+            data = _read(full, where, f"file {full!r} in directory {path!r}")
             files[os.path.relpath(full, path).replace(os.sep, "/")] = put_blob(store, data)
     return {"name": os.path.basename(path.rstrip("/")) or "dir", "files": files}
 
