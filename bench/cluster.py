@@ -204,7 +204,7 @@ def timed(label: str, fn: Callable[[], Any], expected: Any) -> float:
 
 def graft_runner(entity: Any, inputs: dict[str, Any], procs: Processes, timeout_s: float,
                  poll_s: float, client_wait: bool) -> Callable[[], Any]:
-    from sdk.client import FINAL, Client
+    from sdk.remote.client import FINAL, Client
 
     client = Client()
 

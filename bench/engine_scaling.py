@@ -1,6 +1,6 @@
 """Engine scaling: the pure engine's cost per event does not grow with the graph.
 
-What it measures (no Celery, no database, no I/O: only `sdk.engine.Engine`):
+What it measures (no Celery, no database, no I/O: only `sdk.model.engine.Engine`):
 
 * fan-out: a root graph holding one dynamic node; the dynamic reports a generated sub-graph
   of N no-op task nodes (literal input `{"val": {"v": i}}`, one int output "o0") whose output
@@ -40,8 +40,8 @@ from dataclasses import dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from sdk.engine import Engine, ExecutionState
-from sdk.spec import GraphSpec, NodeSpec, OutputSpec, TaskRef
+from sdk.model.engine import Engine, ExecutionState
+from sdk.model.spec import GraphSpec, NodeSpec, OutputSpec, TaskRef
 
 INT = {"t": "int"}
 LIST_INT = {"t": "list", "of": INT}

@@ -26,11 +26,11 @@ from kombu import Connection
 from scheduler.db import open_database
 from scheduler.dispatch import CeleryDispatcher
 from scheduler.service import Scheduler
-from sdk.board import Board
-from sdk.broker import control_queue, redact
-from sdk.config import Settings
-from sdk.errors import GraftError
-from sdk.store import open_store
+from sdk.model.config import Settings
+from sdk.model.errors import GraftError
+from sdk.remote.board import Board
+from sdk.remote.broker import control_queue, redact
+from sdk.values.store import open_store
 
 log = logging.getLogger("graft.scheduler")
 

@@ -23,14 +23,14 @@ from sqlalchemy.orm import Session
 
 from scheduler.db import EventRow, ExecutionRow, NodeRow, utcnow
 from scheduler.dispatch import Dispatch, Dispatcher
-from sdk import messages
-from sdk.board import Board
-from sdk.config import Settings
-from sdk.engine import TERMINAL_NODE_STATES, Engine, ExecutionState, NodeRun, NodeState
-from sdk.errors import GraftError, StoreError, StoreObjectMissing
-from sdk.literals import dumps
-from sdk.spec import GraphSpec, node_to_json, validate
-from sdk.store import Store, put_blob
+from sdk.model.config import Settings
+from sdk.model.engine import TERMINAL_NODE_STATES, Engine, ExecutionState, NodeRun, NodeState
+from sdk.model.errors import GraftError, StoreError, StoreObjectMissing
+from sdk.model.spec import GraphSpec, node_to_json, validate
+from sdk.remote import messages
+from sdk.remote.board import Board
+from sdk.values.literals import dumps
+from sdk.values.store import Store, put_blob
 
 log = logging.getLogger("graft.scheduler")
 

@@ -1,11 +1,18 @@
 """graft: Flyte-style workflows run in-process or on Celery workers.
 
-    from sdk import task, workflow, dynamic, Resources
+    from sdk import task, workflow, dynamic, Resources, Client
     from sdk.types import File, Directory, JoblibSerializedFile
+
+This module only hands on names from the layers below it (`sdk.model`, `sdk.values`,
+`sdk.authoring`, `sdk.runtime`, `sdk.remote`); `Client` and `Execution` are imported on first
+use, so a script that runs in-process never loads the broker's libraries.
 """
 
-from sdk.entities import DynamicDef, TaskDef, WorkflowDef, dynamic, task, workflow
-from sdk.errors import (
+from typing import TYPE_CHECKING, Any
+
+import sdk.runtime.local  # noqa: F401  (installs the in-process runner)
+from sdk.authoring.entities import DynamicDef, TaskDef, WorkflowDef, dynamic, task, workflow
+from sdk.model.errors import (
     BrokerUnavailable,
     CompileError,
     ConfigError,
@@ -14,18 +21,35 @@ from sdk.errors import (
     NodeFailure,
     SpecError,
     StoreError,
+    StoreIntegrityError,
     StoreObjectMissing,
     TaskError,
+    TierError,
     TypeConversionError,
 )
-from sdk.resources import Resources
+from sdk.model.resources import Resources
+
+if TYPE_CHECKING:
+    from sdk.remote.client import Client, Execution
 
 __all__ = [
     # authoring
     "task", "workflow", "dynamic", "Resources",
     "TaskDef", "DynamicDef", "WorkflowDef",
+    # running on a cluster
+    "Client", "Execution",
     # errors
     "GraftError", "CompileError", "SpecError", "ConfigError", "TypeConversionError",
-    "StoreError", "StoreObjectMissing", "BrokerUnavailable", "TaskError", "ExecutionFailed",
-    "NodeFailure",
+    "StoreError", "StoreObjectMissing", "StoreIntegrityError", "BrokerUnavailable", "TierError",
+    "TaskError", "ExecutionFailed", "NodeFailure",
 ]
+
+_LAZY = {"Client": "sdk.remote.client", "Execution": "sdk.remote.client"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'sdk' has no attribute {name!r}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import importlib
 import json
 import os
@@ -13,19 +12,17 @@ from typing import Any
 
 import click
 
-from sdk.broker import check_broker
-from sdk.bundle import source_root
-from sdk.config import Settings
-from sdk.entities import Entity
-from sdk.errors import ConfigError, ExecutionFailed, GraftError
-from sdk.literals import decode
-from sdk.resources import format_memory, parse_memory
-from sdk.store import MemoryStore
-from sdk.types import Directory, File
-from sdk.typesys import TypeDesc, import_ref, type_name
+from sdk.model.config import Settings
+from sdk.model.entity import Runnable
+from sdk.model.errors import ConfigError, ExecutionFailed, GraftError
+from sdk.model.resources import format_memory, parse_memory
+from sdk.model.typesys import TypeDesc, type_name
+from sdk.remote.broker import check_broker
+from sdk.runtime.bundle import source_root
+from sdk.values.handlers import parse_text
 
 
-def load_entity_from_file(path: str, name: str) -> Entity:
+def load_entity_from_file(path: str, name: str) -> Runnable:
     """Import `path` (its folder, or the top of its package, on sys.path) and return `name`."""
     file = Path(path).resolve()
     if not file.is_file() or file.suffix != ".py":
@@ -43,74 +40,24 @@ def load_entity_from_file(path: str, name: str) -> Entity:
     except Exception as exc:
         raise GraftError(f"importing {path} raised {type(exc).__name__}: {exc}") from exc
     entity = getattr(module, name, None)
-    if not isinstance(entity, Entity):
-        found = sorted(k for k, v in vars(module).items() if isinstance(v, Entity))
+    if not isinstance(entity, Runnable):
+        found = sorted(k for k, v in vars(module).items() if isinstance(v, Runnable))
         raise GraftError(f"{path} has no workflow or task named {name!r}; it defines: "
                          f"{', '.join(found) or 'none'}")
     source_root(module_name)
     return entity
 
 
-_JSON_SHAPES = {"list": (list, "a JSON list, e.g. [1, 2]"),
-                "tuple": (list, "a JSON list, e.g. [1, \"a\"]"),
-                "dict": (dict, "a JSON object, e.g. {\"a\": 1}"),
-                "dataclass": (dict, "a JSON object of its fields")}
-_JSON_KINDS = {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
-               int: "a number", float: "a number", type(None): "null"}
-
-
 def parse_input(raw: str, desc: TypeDesc, where: str) -> Any:
     """A command-line value parsed by its annotated type (JSON for containers; an Enum by
-    value or member name)."""
-    t = desc["t"]
+    value or member name); ConfigError naming `where` when it does not fit."""
     try:
-        if t == "str":
-            return raw
-        if t == "int":
-            return int(raw)
-        if t == "float":
-            return float(raw)
-        if t == "bool":
-            if raw.lower() in ("true", "1", "yes", "y"):
-                return True
-            if raw.lower() in ("false", "0", "no", "n"):
-                return False
-            raise ValueError("expected true or false")
-        if t == "file":
-            return File(raw)
-        if t == "dir":
-            return Directory(raw)
-        if t == "optional":
-            return None if raw.lower() in ("none", "null") else parse_input(raw, desc["of"], where)
-        if t == "enum":
-            return _parse_enum(raw, desc)
-        value = json.loads(raw)
-        want, shape = _JSON_SHAPES.get(t, (object, ""))
-        if not isinstance(value, want):
-            raise ValueError(f"expected {shape}, got {_JSON_KINDS.get(type(value), 'JSON')}")
-        return decode(value, desc, MemoryStore(), where)
+        return parse_text(raw, desc)
     except (ValueError, GraftError) as exc:
         raise ConfigError(f"{where}: cannot read {raw!r} as {type_name(desc)} ({exc})") from exc
 
 
-def _parse_enum(raw: str, desc: TypeDesc) -> enum.Enum:
-    """The member whose value reads as `raw`, else the member named `raw`, else `raw` as the
-    JSON of a value (`'"red"'`)."""
-    cls = import_ref(desc["ref"])
-    for member in cls:
-        if str(member.value) == raw:
-            return member
-    if raw in cls.__members__:
-        return cls[raw]
-    try:
-        return cls(json.loads(raw))
-    except (ValueError, TypeError):
-        pass
-    raise ValueError(f"expected one of {', '.join(str(m.value) for m in cls)} (or a member "
-                     f"name: {', '.join(cls.__members__)})")
-
-
-def parse_inputs(entity: Entity, args: list[str]) -> dict[str, Any]:
+def parse_inputs(entity: Runnable, args: list[str]) -> dict[str, Any]:
     inputs = entity.interface.inputs
     values: dict[str, Any] = {}
     i = 0
@@ -175,8 +122,8 @@ def run(ctx: click.Context, remote: bool, wait: bool, with_stack: bool, file: st
     if not remote:
         click.echo(repr(entity(**inputs)))
         return
-    from sdk.client import Client
-    from sdk.stack import Stack, default_log_path
+    from sdk.remote.client import Client
+    from sdk.remote.stack import Stack, default_log_path
 
     client = Client()
     stack = None
@@ -205,7 +152,7 @@ def run(ctx: click.Context, remote: bool, wait: bool, with_stack: bool, file: st
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 def status(execution_id: str, as_json: bool) -> None:
     """Show an execution's status and its nodes."""
-    from sdk.client import Client
+    from sdk.remote.client import Client
 
     client = Client()
     check_broker(client.settings.broker_url)
@@ -235,7 +182,7 @@ def status(execution_id: str, as_json: bool) -> None:
 @cli.command()
 def up() -> None:
     """Run a local stack in the foreground (scheduler + one worker per tier) until Ctrl-C."""
-    from sdk.stack import Stack, worker_sizes
+    from sdk.remote.stack import Stack, worker_sizes
 
     settings = Settings.from_env()
     check_broker(settings.broker_url)
@@ -278,8 +225,8 @@ def scheduler(loglevel: str) -> None:
 @click.option("--loglevel", default="INFO", show_default=True)
 def worker(tier: str | None, memory: str | None, concurrency: int | None, loglevel: str) -> None:
     """Run a Celery worker for one memory tier (queue mem-<tier>)."""
-    from sdk.config import queue_for_tier
-    from sdk.stack import machine_memory_bytes
+    from sdk.model.config import queue_for_tier
+    from sdk.remote.stack import machine_memory_bytes
 
     settings = Settings.from_env()
     tier_bytes = parse_memory(tier, what="--tier") if tier else settings.tiers[0]

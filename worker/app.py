@@ -10,7 +10,7 @@ import os
 
 from celery import Celery
 
-from sdk.config import Settings
+from sdk.model.config import Settings
 
 settings = Settings.from_env()
 

@@ -11,14 +11,14 @@ import tempfile
 import time
 from typing import Any
 
-from sdk import messages
-from sdk.board import Board
-from sdk.broker import publish_with
-from sdk.bundle import load_entity
-from sdk.errors import GraftError, StoreError
-from sdk.execute import Outcome, error_info, execute
-from sdk.spec import node_from_json
-from sdk.store import open_store, put_blob
+from sdk.model.errors import GraftError, StoreError
+from sdk.model.spec import node_from_json
+from sdk.remote import messages
+from sdk.remote.board import Board
+from sdk.remote.broker import publish_with
+from sdk.runtime.bundle import load_entity
+from sdk.runtime.execute import Outcome, error_info, execute
+from sdk.values.store import open_store, put_blob
 from worker.app import app, settings
 
 log = logging.getLogger("graft.worker")

@@ -204,14 +204,14 @@ class Cluster:
 
     @property
     def settings(self) -> Any:
-        from sdk.config import Settings, parse_tiers
+        from sdk.model.config import Settings, parse_tiers
 
         return Settings(broker_url=self.broker_url, store_url=self.store_url,
                         database_url=self.database_url, tiers=parse_tiers(self.env["GRAFT_TIERS"]),
                         key_prefix=self.key_prefix)
 
     def client(self) -> Any:
-        from sdk.client import Client
+        from sdk.remote.client import Client
 
         return Client(self.settings)
 
@@ -316,7 +316,7 @@ class Cluster:
         """Put a raw control message on the scheduler's queue (no validation)."""
         from kombu import Connection
 
-        from sdk.broker import publish
+        from sdk.remote.broker import publish
 
         with Connection(self.broker_url) as conn:
             publish(conn, self.settings, body)

@@ -176,7 +176,7 @@ import tempfile
 import typing
 
 from sdk import task, workflow
-from sdk.client import Client
+from sdk.remote.client import Client
 from sdk.types import File
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from workflows import failing
 
-from sdk.errors import ExecutionFailed
+from sdk.model.errors import ExecutionFailed
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

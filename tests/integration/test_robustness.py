@@ -8,7 +8,7 @@ import time
 import pytest
 from workflows import robust
 
-from sdk.errors import ExecutionFailed
+from sdk.model.errors import ExecutionFailed
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(150)]
 

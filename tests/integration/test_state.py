@@ -12,7 +12,7 @@ import pytest
 from kombu import Connection
 from workflows import basic, cluster_wf
 
-from sdk.broker import control_queue
+from sdk.remote.broker import control_queue
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

@@ -10,7 +10,7 @@ import time
 import pytest
 from workflows import cluster_wf
 
-from sdk.config import TierError
+from sdk.model.config import TierError
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -80,7 +80,7 @@ def test_node_above_largest_tier_is_refused_at_submit(cluster):
 
 
 def test_node_above_largest_tier_in_a_dynamic_fails_the_execution(cluster):
-    from sdk.errors import ExecutionFailed
+    from sdk.model.errors import ExecutionFailed
 
     execution = cluster.client().submit(cluster_wf.huge_dynamic_wf, x=1)
     with pytest.raises(ExecutionFailed) as info:

@@ -8,7 +8,7 @@ from workflows.values import Color, Point
 
 from sdk import ConfigError
 from sdk.cli import parse_input
-from sdk.typesys import describe
+from sdk.values.handlers import describe
 
 
 class Level(enum.Enum):

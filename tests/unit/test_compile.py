@@ -1,5 +1,5 @@
-"""Compiling workflow and dynamic bodies (sdk.compiler, sdk.entities, sdk.promise): the specs
-they make and the messages users see when a body is wrong."""
+"""Compiling workflow and dynamic bodies (sdk.authoring): the specs they make and the
+messages users see when a body is wrong."""
 
 import importlib.util
 import pathlib
@@ -10,7 +10,7 @@ from workflows import basic, dynamics
 from workflows.basic import Stats, add, div_mod, greet, make_numbers, summarize, total
 
 from sdk import CompileError, ConfigError, Resources, dynamic, task, workflow
-from sdk.store import MemoryStore
+from sdk.values.store import MemoryStore
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
 
@@ -126,7 +126,7 @@ def test_positional_arguments_bind_in_order():
 
 def test_dynamic_body_binds_inputs_passed_on_unchanged_as_values():
     store = MemoryStore()
-    sub = dynamics.passthrough.compile_dynamic({"xs": [1, 2, 3], "k": 9}, store)
+    sub = dynamics.passthrough.expand({"xs": [1, 2, 3], "k": 9}, store, None)
     assert sub.inputs == {"xs": {"t": "list", "of": {"t": "int"}}, "k": {"t": "int"}}
     nodes = sub.node_map()
     assert nodes["total"].inputs == {"xs": {"val": {"v": [1, 2, 3]}}}
@@ -137,14 +137,14 @@ def test_dynamic_body_binds_inputs_passed_on_unchanged_as_values():
 
 def test_dynamic_body_sees_in_place_changes_to_its_inputs():
     xs = [1, 2]
-    sub = dynamics.append_99.compile_dynamic({"xs": xs}, MemoryStore())
+    sub = dynamics.append_99.expand({"xs": xs}, MemoryStore(), None)
     assert sub.node_map()["identity_list"].inputs == {"xs": {"val": {"v": [1, 2, 99]}}}
     assert dynamics.mutated_input_wf(xs=[1, 2]) == [1, 2, 99]
     assert dynamics.append_99(xs=[5]) == [5, 99]
 
 
 def test_sub_workflow_called_from_a_dynamic_carries_its_bundle():
-    sub = dynamics.sums_of_squares.compile_dynamic({"ns": [1, 2]}, MemoryStore(), "b" * 64)
+    sub = dynamics.sums_of_squares.expand({"ns": [1, 2]}, MemoryStore(), "b" * 64)
     walked = list(sub.walk())
     assert [nid for nid, _ in walked] == [
         "square_sum", "square_sum/make_numbers", "square_sum/square_all", "square_sum/total",
@@ -156,12 +156,12 @@ def test_sub_workflow_called_from_a_dynamic_carries_its_bundle():
 
 
 def test_dynamic_body_runs_with_real_values():
-    sub = dynamics.fib.compile_dynamic({"n": 5}, MemoryStore())
+    sub = dynamics.fib.expand({"n": 5}, MemoryStore(), None)
     assert [(n.id, n.kind, n.inputs) for n in sub.nodes] == [
         ("fib", "dynamic", {"n": {"val": {"v": 4}}}),
         ("fib-1", "dynamic", {"n": {"val": {"v": 3}}}),
         ("add", "task", {"a": {"ref": ["fib", "o0"]}, "b": {"ref": ["fib-1", "o0"]}})]
-    leaf = dynamics.fib.compile_dynamic({"n": 1}, MemoryStore())
+    leaf = dynamics.fib.expand({"n": 1}, MemoryStore(), None)
     assert leaf.nodes == []
     assert [o.binding for o in leaf.outputs] == [{"val": {"v": 1}}]
 
@@ -331,7 +331,7 @@ def test_wrong_call_inside_a_dynamic_body():
         return add(a=n, bb=1)
 
     with pytest.raises(CompileError, match="task 'add' has no input 'bb'; its inputs are: a, b"):
-        bad_dynamic.compile_dynamic({"n": 1}, MemoryStore())
+        bad_dynamic.expand({"n": 1}, MemoryStore(), None)
 
 
 def test_compile_error_is_raised_before_anything_runs(tmp_path):

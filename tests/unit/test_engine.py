@@ -1,12 +1,12 @@
-"""The pure graph engine (sdk.engine), driven directly with hand-built graph specs."""
+"""The pure graph engine (sdk.model.engine), driven directly with hand-built graph specs."""
 
 import time
 
 import pytest
 
-from sdk.engine import Engine, ExecutionState, NodeState
-from sdk.errors import SpecError
-from sdk.spec import GraphSpec, NodeSpec, OutputSpec, TaskRef, validate
+from sdk.model.engine import Engine, ExecutionState, NodeState
+from sdk.model.errors import SpecError
+from sdk.model.spec import GraphSpec, NodeSpec, OutputSpec, TaskRef, validate
 
 INT = {"t": "int"}
 STR = {"t": "str"}

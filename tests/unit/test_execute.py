@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-import sdk.execute
+import sdk.runtime.execute
 from sdk import task
-from sdk.execute import execute
-from sdk.store import MemoryStore
+from sdk.runtime.execute import execute
+from sdk.values.store import MemoryStore
 
 
 @task
@@ -25,7 +25,7 @@ def test_an_unexpected_exception_becomes_an_error_outcome(monkeypatch, stage):
     def boom(*args, **kwargs):
         raise RuntimeError(f"unexpected in {stage}")
 
-    monkeypatch.setattr(sdk.execute, stage, boom)
+    monkeypatch.setattr(sdk.runtime.execute, stage, boom)
     outcome = execute(_spec(), one, {"x": {"val": {"v": 1}}}, MemoryStore())
     assert outcome.kind == "error"
     assert outcome.error["type"] == "RuntimeError"

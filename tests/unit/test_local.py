@@ -1,4 +1,4 @@
-"""The in-process runner (sdk.local): `wf()` on every test workflow, direct task and dynamic
+"""The in-process runner (sdk.runtime.local): `wf()` on every test workflow, direct task and dynamic
 calls, failures, retries and the local cache."""
 
 import os

@@ -14,12 +14,12 @@ from scheduler.db import EventRow, ExecutionRow, NodeRow, open_database
 from scheduler.dispatch import RecordingDispatcher
 from scheduler.service import Scheduler
 from sdk import Resources, dynamic, task, workflow
-from sdk.config import Settings
-from sdk.entities import lookup
-from sdk.execute import execute
-from sdk.local import encode_inputs, shape_outputs
-from sdk.spec import GraphSpec, node_from_json
-from sdk.store import MemoryStore, put_blob
+from sdk.model.config import Settings
+from sdk.model.entity import lookup
+from sdk.model.spec import GraphSpec, node_from_json
+from sdk.runtime.execute import execute
+from sdk.values.shapes import encode_inputs, shape_outputs
+from sdk.values.store import MemoryStore, put_blob
 
 
 @task
@@ -291,7 +291,7 @@ def test_a_database_error_hands_the_whole_batch_back(h, monkeypatch):
 
 
 def test_a_failing_store_is_transient_but_a_missing_object_is_final(h, monkeypatch):
-    from sdk.errors import StoreError
+    from sdk.model.errors import StoreError
 
     h.submit(sum_of_squares, "e1", n=2)
     [report] = h.work()

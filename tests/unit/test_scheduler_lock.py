@@ -16,8 +16,8 @@ import pytest
 import redis
 
 from scheduler.loop import Loop, SchedulerLock, SchedulerLockLost
-from sdk.board import Board
-from sdk.config import Settings
+from sdk.model.config import Settings
+from sdk.remote.board import Board
 
 REDIS_URL = os.environ.get("GRAFT_IT_REDIS", "redis://127.0.0.1:6379").rstrip("/") + "/10"
 TTL_S = 0.9  # renewed every 0.3 s

@@ -1,12 +1,12 @@
-"""The graph spec (sdk.spec): JSON round-trip and validation messages."""
+"""The graph spec (sdk.model.spec): JSON round-trip and validation messages."""
 
 import json
 
 import pytest
 from workflows import basic, dynamics, files
 
-from sdk.errors import SpecError
-from sdk.spec import SPEC_VERSION, GraphSpec, NodeSpec, OutputSpec, TaskRef, validate
+from sdk.model.errors import SpecError
+from sdk.model.spec import SPEC_VERSION, GraphSpec, NodeSpec, OutputSpec, TaskRef, validate
 
 INT = {"t": "int"}
 STR = {"t": "str"}

@@ -8,10 +8,10 @@ import uuid
 
 import pytest
 
-from sdk.bundle import load_entity, make_bundle, source_root, upload_bundle
-from sdk.errors import GraftError, StoreError
-from sdk.spec import TaskRef
-from sdk.store import FsspecStore, MemoryStore, put_blob
+from sdk.model.errors import GraftError, StoreError
+from sdk.model.spec import TaskRef
+from sdk.runtime.bundle import load_entity, make_bundle, source_root, upload_bundle
+from sdk.values.store import FsspecStore, MemoryStore, put_blob
 
 
 def test_fsspec_store_on_a_remote_style_filesystem():

@@ -1,5 +1,5 @@
-"""Values through literals and the store (sdk.typesys, sdk.literals, sdk.store, sdk.types),
-and resource quantities (sdk.resources)."""
+"""Values through their type handlers, literals and the store (sdk.values, sdk.types), and
+resource quantities (sdk.model.resources)."""
 
 import json
 import os
@@ -12,12 +12,13 @@ import pytest
 from workflows.values import Color, Opaque, Point, Segment
 
 from sdk import ConfigError, Resources, StoreError, TypeConversionError
-from sdk.config import parse_tiers, queue_for_tier
-from sdk.literals import INLINE_LIMIT_BYTES, decode, encode, from_ref, to_ref
-from sdk.resources import format_memory, parse_cpu, parse_memory
-from sdk.store import FsspecStore, MemoryStore, open_store
+from sdk.model.config import parse_tiers, queue_for_tier
+from sdk.model.resources import format_memory, parse_cpu, parse_memory
+from sdk.model.typesys import is_assignable, type_name
 from sdk.types import Directory, File, JoblibSerializedFile
-from sdk.typesys import describe, is_assignable, type_name
+from sdk.values.handlers import describe
+from sdk.values.literals import INLINE_LIMIT_BYTES, decode, encode, from_ref, to_ref
+from sdk.values.store import FsspecStore, MemoryStore, open_store
 
 
 @pytest.fixture(params=["memory", "fsspec"])
@@ -111,7 +112,7 @@ def test_descriptors():
     assert describe(Color) == {"t": "enum", "ref": "workflows.values:Color",
                                "values": ["red", "green", "blue"]}
     assert describe(JoblibSerializedFile) == {"t": "file", "format": "joblib",
-                                              "ref": "sdk.types:JoblibSerializedFile"}
+                                              "ref": "sdk.values.files:JoblibSerializedFile"}
     assert describe(Directory) == {"t": "dir"}
     assert describe(Opaque) == {"t": "pickle", "ref": "workflows.values:Opaque"}
     assert describe(dict[Point, int])["t"] == "pickle"
@@ -163,7 +164,10 @@ def test_large_values_round_trip_through_the_store(store):
 
 
 def test_missing_store_object_is_a_store_error(store):
-    with pytest.raises(StoreError, match="store object 'values/nothing' is gone from"):
+    gone = "values/" + "0" * 64
+    with pytest.raises(StoreError, match=f"store object '{gone}' is gone from"):
+        from_ref({"u": gone}, store)
+    with pytest.raises(StoreError, match="is not content-addressed"):
         from_ref({"u": "values/nothing"}, store)
     with pytest.raises(StoreError, match="malformed value reference"):
         from_ref({"x": 1}, store)

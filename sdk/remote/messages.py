@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sdk.errors import GraftError
+from sdk.model.errors import GraftError
 
 OUTCOMES = ("values", "subgraph", "error")
 

@@ -6,74 +6,22 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from sdk import cache as local_cache
-from sdk.compiler import bind_arguments
-from sdk.engine import Engine, ExecutionState, NodeState
-from sdk.entities import DynamicDef, Entity, TaskDef, WorkflowDef, default_store, lookup
-from sdk.errors import ExecutionFailed, GraftError, NodeFailure, TypeConversionError
-from sdk.execute import execute, materialize
-from sdk.literals import decode, encode, to_ref
-from sdk.spec import Binding, GraphSpec, OutputSpec
-from sdk.store import Store
-from sdk.typesys import import_ref
+from sdk.model import entity as registry
+from sdk.model.engine import Engine, ExecutionState, NodeState
+from sdk.model.entity import DYNAMIC, Runnable
+from sdk.model.errors import ExecutionFailed, GraftError, NodeFailure
+from sdk.model.store import Store
+from sdk.runtime import cache as local_cache
+from sdk.runtime.execute import execute
+from sdk.values.shapes import encode_inputs, shape_outputs
+from sdk.values.store import default_store
 
 
-def single_node_graph(entity: TaskDef) -> GraphSpec:
-    """A graph of one node running `entity`, so a bare task call runs through the engine."""
-    iface = entity.interface
-    node = entity.node_spec(entity.name, {n: {"input": n} for n in iface.inputs})
-    outputs = [OutputSpec(n, d, {"ref": [node.id, n]}) for n, d in iface.outputs.items()]
-    return GraphSpec(entity.name, dict(iface.inputs), [node], outputs, iface.style,
-                     iface.namedtuple_ref)
-
-
-def graph_of(entity: Entity) -> GraphSpec:
-    if isinstance(entity, WorkflowDef):
-        return entity.compile()
-    assert isinstance(entity, TaskDef)
-    return single_node_graph(entity)
-
-
-def encode_inputs(entity: Entity, values: dict[str, Any], store: Store) -> dict[str, Binding]:
-    iface = entity.interface
-    try:
-        return {
-            name: {"val": to_ref(encode(v, iface.inputs[name], store,
-                                        f"input {name!r} of {entity.kind} {entity.name!r}"),
-                                 store)}
-            for name, v in values.items()
-        }
-    except TypeConversionError:
-        raise
-    except GraftError as exc:
-        raise TypeConversionError(str(exc)) from exc
-
-
-def shape_outputs(spec: GraphSpec, outputs: dict[str, Binding], store: Store) -> Any:
-    """Native values of a finished graph's outputs: None, one value, a tuple or a NamedTuple."""
-    values = [decode(materialize(outputs[o.name], store), o.type, store,
-                     f"output {o.name!r} of {spec.name!r}") for o in spec.outputs]
-    return shape_values(spec.output_style, spec.output_ref, values)
-
-
-def shape_values(style: str, ref: str | None, values: list[Any]) -> Any:
-    if style == "none":
-        return None
-    if style == "single":
-        return values[0]
-    if style == "namedtuple" and ref:
-        try:
-            return import_ref(ref)(*values)
-        except GraftError:
-            pass
-    return tuple(values)
-
-
-def run_local(entity: Entity, args: tuple, kwargs: dict[str, Any]) -> Any:
+def run_local(entity: Runnable, args: tuple, kwargs: dict[str, Any]) -> Any:
     """Run a workflow, dynamic or task in this process; ExecutionFailed on a failed node."""
-    bound = bind_arguments(entity, args, kwargs)
+    bound = entity.bind(args, kwargs)
     store = default_store()
-    spec = graph_of(entity)
+    spec = entity.graph()
     engine = Engine(spec, encode_inputs(entity, bound, store))
     exceptions = _drive(engine, store)
     if engine.state == ExecutionState.FAILED:
@@ -101,7 +49,7 @@ def _drive(engine: Engine, store: Store) -> dict[str, BaseException]:
         run = engine.nodes[node_id]
         spec = run.spec
         inputs = engine.resolved_inputs(node_id)
-        entity = lookup(spec.task.ref)
+        entity = registry.lookup(spec.task.ref)
         if entity is None:
             released = engine.fail(node_id, run.attempt, {
                 "type": "GraftError", "message": f"{spec.task.ref} is not defined in this "
@@ -109,7 +57,7 @@ def _drive(engine: Engine, store: Store) -> dict[str, BaseException]:
             ready.extend(released or [])
             continue
         key = local_cache.key_for(spec, inputs, store) if spec.cache else None
-        hit = local_cache.lookup(key, store) if key else None
+        hit = local_cache.lookup(key, spec, store) if key else None
         if hit is not None:
             released = engine.complete(node_id, run.attempt, hit)
         else:
@@ -143,8 +91,10 @@ def _save_finished_dynamics(engine: Engine, cache_keys: dict[str, str]) -> None:
     for node_id in engine.drain_changes():
         key = cache_keys.get(node_id)
         run = engine.nodes[node_id]
-        if key and run.state == NodeState.SUCCEEDED and isinstance(lookup(run.spec.task.ref),
-                                                                     DynamicDef):
+        if key and run.state == NodeState.SUCCEEDED and run.spec.kind == DYNAMIC:
             assert run.outputs is not None
             local_cache.save(key, run.outputs)
             del cache_keys[node_id]
+
+
+registry.set_local_runner(run_local)

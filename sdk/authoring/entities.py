@@ -7,26 +7,20 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
-from sdk.compiler import GraphBuilder, current_builder
-from sdk.config import Settings
-from sdk.errors import CompileError, ConfigError
-from sdk.interface import Interface, read_interface
-from sdk.resources import Resources
-from sdk.spec import Binding, GraphSpec, NodeSpec, TaskRef, with_bundle
-from sdk.store import Store, open_store
+from sdk.authoring.compiler import GraphBuilder, bind_arguments, current_builder
+from sdk.authoring.interface import read_interface
+from sdk.authoring.promise import Promise
+from sdk.model import entity as registry
+from sdk.model.bindings import Binding
+from sdk.model.config import Settings
+from sdk.model.errors import CompileError, ConfigError, GraftError
+from sdk.model.interface import Interface
+from sdk.model.resources import Resources
+from sdk.model.spec import GraphSpec, NodeSpec, OutputSpec, TaskRef, validate, with_bundle
+from sdk.model.store import Store
+from sdk.values.store import open_store
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-_REGISTRY: dict[str, Entity] = {}
-
-
-def default_store() -> Store:
-    return open_store(Settings.from_env().store_url)
-
-
-def lookup(ref: str) -> Entity | None:
-    """A task, dynamic or workflow defined in this process, by `module:qualname`."""
-    return _REGISTRY.get(ref)
 
 
 class Entity:
@@ -41,7 +35,7 @@ class Entity:
         self.module: str = fn.__module__
         self.qualname: str = fn.__qualname__
         self.interface: Interface = read_interface(fn, self.kind)
-        _REGISTRY[f"{self.module}:{self.qualname}"] = self
+        registry.register(self)
 
     @property
     def ref(self) -> str:
@@ -54,9 +48,19 @@ class Entity:
         builder = current_builder()
         if builder is not None:
             return builder.add_call(self, args, kwargs)
-        from sdk.local import run_local
+        return registry.run_locally(self, args, kwargs)
 
-        return run_local(self, args, kwargs)
+    def bind(self, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
+        return bind_arguments(self, args, kwargs)
+
+    def graph(self) -> GraphSpec:
+        raise NotImplementedError
+
+    def run(self, values: dict[str, Any]) -> Any:
+        raise GraftError(f"{self.ref} is a {self.kind}, which does not run on a worker")
+
+    def expand(self, values: dict[str, Any], store: Store, bundle: str | None) -> GraphSpec:
+        raise GraftError(f"{self.ref} is a {self.kind}, not a dynamic")
 
     def node_spec(self, node_id: str, bindings: dict[str, Binding],
                   bundle: str | None = None) -> NodeSpec:
@@ -103,18 +107,31 @@ class TaskDef(Entity):
             timeout_s=self.timeout_s,
         )
 
+    def graph(self) -> GraphSpec:
+        """One node running this task, so a bare task call runs through the engine."""
+        iface = self.interface
+        node = self.node_spec(self.name, {n: {"input": n} for n in iface.inputs})
+        outputs = [OutputSpec(n, d, {"ref": [node.id, n]}) for n, d in iface.outputs.items()]
+        return GraphSpec(self.name, dict(iface.inputs), [node], outputs, iface.style,
+                         iface.namedtuple_ref)
+
+    def run(self, values: dict[str, Any]) -> Any:
+        return self.fn(**values)
+
 
 class DynamicDef(TaskDef):
     """A `@dynamic`: its body runs at run time with real inputs and yields a sub-graph."""
 
     kind = "dynamic"
 
-    def compile_dynamic(self, inputs: dict[str, Any], store: Store,
-                        bundle: str | None = None) -> GraphSpec:
+    def run(self, values: dict[str, Any]) -> Any:
+        raise GraftError(f"{self.ref} is a dynamic: its body builds a sub-graph (expand)")
+
+    def expand(self, values: dict[str, Any], store: Store, bundle: str | None) -> GraphSpec:
         """Run the body in compile mode: task calls inside return Promises."""
         builder = GraphBuilder(self.name, lambda: store, bundle=bundle)
         with builder.active():
-            result = self.fn(**inputs)
+            result = self.fn(**values)
         return builder.finish(result, self.interface, f"dynamic {self.name!r}")
 
 
@@ -134,9 +151,6 @@ class WorkflowDef(Entity):
         url = Settings.from_env().store_url
         spec = self._specs.get(url)
         if spec is None:
-            from sdk.promise import Promise
-            from sdk.spec import validate
-
             builder = GraphBuilder(self.name, lambda: open_store(url))
             args = {name: Promise({"input": name}, desc, f"input {name!r} of workflow "
                                   f"{self.name!r}")
@@ -147,6 +161,9 @@ class WorkflowDef(Entity):
             validate(spec)
             self._specs[url] = spec
         return spec
+
+    def graph(self) -> GraphSpec:
+        return self.compile()
 
     def node_spec(self, node_id: str, bindings: dict[str, Binding],
                   bundle: str | None = None) -> NodeSpec:

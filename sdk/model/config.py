@@ -8,15 +8,11 @@ from pathlib import Path
 
 import platformdirs
 
-from sdk.errors import ConfigError, GraftError
-from sdk.resources import format_memory, parse_memory
+from sdk.model.errors import ConfigError, TierError
+from sdk.model.resources import format_memory, parse_memory
 
 DEFAULT_BROKER_URL = "redis://localhost:6379/0"
 DEFAULT_TIERS = "256Mi,1Gi,4Gi,16Gi"
-
-
-class TierError(GraftError):
-    """A node needs more memory than the largest tier offers."""
 
 
 def data_dir() -> Path:

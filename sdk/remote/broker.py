@@ -7,8 +7,8 @@ from typing import Any
 
 from kombu import Connection, Exchange, Producer, Queue
 
-from sdk.config import Settings
-from sdk.errors import BrokerUnavailable
+from sdk.model.config import Settings
+from sdk.model.errors import BrokerUnavailable
 
 
 def redact(url: str) -> str:

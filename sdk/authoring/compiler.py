@@ -5,18 +5,17 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from sdk.errors import CompileError, TypeConversionError
-from sdk.interface import Interface
-from sdk.literals import encode, to_ref
-from sdk.promise import Promise, contains_promise
-from sdk.spec import Binding, GraphSpec, NodeSpec, OutputSpec
-from sdk.store import Store
-from sdk.typesys import TypeDesc, is_assignable, type_name
-
-if TYPE_CHECKING:
-    from sdk.entities import Entity
+from sdk.authoring.promise import Promise, contains_promise
+from sdk.model.bindings import Binding
+from sdk.model.entity import Runnable
+from sdk.model.errors import CompileError, TypeConversionError
+from sdk.model.interface import Interface
+from sdk.model.spec import GraphSpec, NodeSpec, OutputSpec
+from sdk.model.store import Store
+from sdk.model.typesys import TypeDesc, is_assignable, type_name
+from sdk.values.literals import encode, to_ref
 
 _current: contextvars.ContextVar[GraphBuilder | None] = contextvars.ContextVar(
     "graft_builder", default=None
@@ -27,7 +26,14 @@ def current_builder() -> GraphBuilder | None:
     return _current.get()
 
 
-def bind_arguments(entity: Entity, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
+class Callee(Runnable, Protocol):
+    """What a body may call: a runnable that becomes a node of the graph being built."""
+
+    def node_spec(self, node_id: str, bindings: dict[str, Binding],
+                  bundle: str | None = None) -> NodeSpec: ...
+
+
+def bind_arguments(entity: Runnable, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
     """Map a call's arguments to input names, filling defaults; CompileError names the fault."""
     iface = entity.interface
     names = list(iface.inputs)
@@ -72,7 +78,7 @@ class GraphBuilder:
         finally:
             _current.reset(token)
 
-    def add_call(self, entity: Entity, args: tuple, kwargs: dict[str, Any]) -> Any:
+    def add_call(self, entity: Callee, args: tuple, kwargs: dict[str, Any]) -> Any:
         bound = bind_arguments(entity, args, kwargs)
         iface = entity.interface
         bindings = {

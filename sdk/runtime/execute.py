@@ -6,11 +6,12 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
-from sdk.entities import DynamicDef, Entity, TaskDef
-from sdk.errors import StoreError, TypeConversionError
-from sdk.literals import decode, encode, from_ref, to_ref
-from sdk.spec import Binding, GraphSpec, NodeSpec
-from sdk.store import Store
+from sdk.model.bindings import Binding
+from sdk.model.entity import DYNAMIC, TASK, Runnable
+from sdk.model.errors import StoreError, TypeConversionError
+from sdk.model.spec import GraphSpec, NodeSpec
+from sdk.model.store import Store
+from sdk.values.literals import load, value_binding
 
 
 @dataclass
@@ -25,21 +26,10 @@ class Outcome:
     exception: BaseException | None = None
 
 
-def materialize(binding: Binding, store: Store) -> Any:
-    """The literal a resolved binding stands for (store objects fetched)."""
-    if "val" in binding:
-        return from_ref(binding["val"], store)
-    if "list" in binding:
-        return [materialize(b, store) for b in binding["list"]]
-    if "dict" in binding:
-        return {k: materialize(b, store) for k, b in binding["dict"].items()}
-    raise StoreError(f"binding {binding!r} is not resolved")
-
-
 def load_inputs(spec: NodeSpec, inputs: dict[str, Binding], store: Store) -> dict[str, Any]:
     return {
-        name: decode(materialize(b, store), spec.inputs_types[name], store,
-                     f"input {name!r} of task {spec.task.name!r} (node {spec.id!r})")
+        name: load(b, spec.inputs_types[name], store,
+                   f"input {name!r} of task {spec.task.name!r} (node {spec.id!r})")
         for name, b in inputs.items()
     }
 
@@ -56,7 +46,7 @@ def error_info(exc: BaseException, skip_frames: int = 0) -> dict[str, Any]:
     }
 
 
-def execute(spec: NodeSpec, entity: Entity, inputs: dict[str, Binding], store: Store,
+def execute(spec: NodeSpec, entity: Runnable, inputs: dict[str, Binding], store: Store,
             bundle: str | None = None) -> Outcome:
     """Run `entity` for node `spec` with resolved `inputs`; never raises for user errors."""
     try:
@@ -65,20 +55,20 @@ def execute(spec: NodeSpec, entity: Entity, inputs: dict[str, Binding], store: S
         return Outcome("error", error=error_info(exc), retriable=True)
     except Exception as exc:  # GraftError, or a value that cannot be rebuilt (unpickling...)
         return Outcome("error", error=error_info(exc), retriable=False)
-    if isinstance(entity, DynamicDef):
+    if entity.kind == DYNAMIC:
         try:
-            sub = entity.compile_dynamic(values, store, bundle)
+            sub = entity.expand(values, store, bundle)
         except Exception as exc:
             return Outcome("error", error=error_info(exc, skip_frames=2), exception=exc)
         return Outcome("subgraph", subgraph=sub)
-    if not isinstance(entity, TaskDef):
+    if entity.kind != TASK:
         return Outcome("error", error={"type": "GraftError", "message":
                        f"{entity.ref} is a {entity.kind}, which does not run on a worker"},
                        retriable=False)
     try:
-        result = entity.fn(**values)
+        result = entity.run(values)
     except Exception as exc:
-        return Outcome("error", error=error_info(exc, skip_frames=1), exception=exc)
+        return Outcome("error", error=error_info(exc, skip_frames=2), exception=exc)
     try:
         return Outcome("values", outputs=_encode_outputs(spec, entity, result, store))
     except StoreError as exc:
@@ -87,7 +77,7 @@ def execute(spec: NodeSpec, entity: Entity, inputs: dict[str, Binding], store: S
         return Outcome("error", error=error_info(exc), retriable=False)
 
 
-def _encode_outputs(spec: NodeSpec, entity: TaskDef, result: Any,
+def _encode_outputs(spec: NodeSpec, entity: Runnable, result: Any,
                     store: Store) -> dict[str, Binding]:
     iface = entity.interface
     names = list(iface.outputs)
@@ -102,8 +92,5 @@ def _encode_outputs(spec: NodeSpec, entity: TaskDef, result: Any,
             raise TypeConversionError(f"{where} declares {len(names)} outputs "
                                       f"({', '.join(names)}) but returned {got} value(s)")
         values = list(result)
-    return {
-        name: {"val": to_ref(encode(v, iface.outputs[name], store, f"output {name!r} of {where}"),
-                             store)}
-        for name, v in zip(names, values)
-    }
+    return {name: value_binding(v, iface.outputs[name], store, f"output {name!r} of {where}")
+            for name, v in zip(names, values)}

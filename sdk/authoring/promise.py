@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
-from sdk.errors import CompileError
-from sdk.spec import Binding
-from sdk.typesys import TypeDesc, type_name
+from sdk.model.bindings import Binding
+from sdk.model.errors import CompileError
+from sdk.model.typesys import TypeDesc, type_name
 
 
 class Promise:

@@ -33,6 +33,14 @@ class StoreObjectMissing(StoreError):
     """An object the store should hold is not there (as opposed to the store failing)."""
 
 
+class TierError(GraftError):
+    """A node needs more memory than the largest tier offers."""
+
+
+class StoreIntegrityError(StoreError):
+    """A content-addressed store object does not match the hash in its key."""
+
+
 class BrokerUnavailable(GraftError):
     """No message broker answers at the configured URL."""
 

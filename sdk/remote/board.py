@@ -13,9 +13,9 @@ from typing import Any
 
 import redis
 
-from sdk.broker import redact
-from sdk.config import Settings
-from sdk.errors import BrokerUnavailable, ConfigError
+from sdk.model.config import Settings
+from sdk.model.errors import BrokerUnavailable, ConfigError
+from sdk.remote.broker import redact
 
 
 class Board:

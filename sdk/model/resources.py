@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sdk.errors import ConfigError
+from sdk.model.errors import ConfigError
 
 _UNITS = {
     "": 1,

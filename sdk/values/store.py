@@ -8,23 +8,20 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 import threading
-from typing import Protocol
 
 import fsspec
 
-from sdk.errors import StoreError, StoreObjectMissing
+from sdk.model.config import Settings
+from sdk.model.errors import StoreError, StoreIntegrityError, StoreObjectMissing
+from sdk.model.store import Store
 
+__all__ = ["FsspecStore", "MemoryStore", "Store", "default_store", "get_verified", "open_store",
+           "put_blob", "sha256"]
 
-class Store(Protocol):
-    url: str
-
-    def put(self, key: str, data: bytes) -> None: ...
-
-    def get(self, key: str) -> bytes: ...
-
-    def exists(self, key: str) -> bool: ...
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 def sha256(data: bytes) -> str:
@@ -37,6 +34,23 @@ def put_blob(store: Store, data: bytes, prefix: str = "blobs") -> str:
     if not store.exists(key):
         store.put(key, data)
     return key
+
+
+def get_verified(store: Store, key: str) -> bytes:
+    """The bytes of a content-addressed object, checked against the hash in its key.
+
+    Raises StoreIntegrityError when the key is not content-addressed or the bytes do not
+    match it (tampered or corrupted), StoreObjectMissing when it is gone."""
+    digest = key.rpartition("/")[2] if isinstance(key, str) else ""
+    if not _DIGEST.fullmatch(digest):
+        raise StoreIntegrityError(f"store key {str(key)[:200]!r} is not content-addressed "
+                                  f"(expected <prefix>/<sha256>); refusing to read it")
+    data = store.get(key)
+    if sha256(data) != digest:
+        raise StoreIntegrityError(f"store object {key!r} in {store.url} does not match the "
+                                  f"hash in its key: it was changed after it was written "
+                                  f"(tampered with, or corrupted)")
+    return data
 
 
 class FsspecStore:
@@ -122,3 +136,8 @@ def open_store(url: str) -> Store:
     if url not in _opened:
         _opened[url] = MemoryStore() if url == "memory://" else FsspecStore(url)
     return _opened[url]
+
+
+def default_store() -> Store:
+    """The store `GRAFT_STORE` names."""
+    return open_store(Settings.from_env().store_url)

@@ -12,19 +12,23 @@ from __future__ import annotations
 import importlib
 import io
 import os
+import re
 import shutil
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
-from sdk.config import cache_dir
-from sdk.entities import Entity
-from sdk.errors import GraftError
-from sdk.spec import TaskRef
-from sdk.store import Store, put_blob
+from sdk.model import entity as registry
+from sdk.model.config import cache_dir
+from sdk.model.entity import Runnable
+from sdk.model.errors import GraftError
+from sdk.model.spec import TaskRef
+from sdk.model.store import Store
+from sdk.values.store import get_verified, put_blob
 
 MAX_BUNDLE_BYTES = 50 * 2**20
+_BUNDLE_ID = re.compile(r"[0-9a-f]{64}")
 _SKIP_DIRS = {"__pycache__", "node_modules", "venv", "build", "dist", "site-packages"}
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
@@ -75,10 +79,12 @@ def upload_bundle(root: Path, store: Store) -> str:
 
 
 def _unpack(bundle_id: str, store: Store) -> Path:
+    if not isinstance(bundle_id, str) or not _BUNDLE_ID.fullmatch(bundle_id):
+        raise GraftError(f"code bundle id {str(bundle_id)[:80]!r} is not a sha256 hex digest")
     target = cache_dir() / "bundles" / bundle_id
     if target.exists():
         return target
-    data = store.get(f"bundles/{bundle_id}")
+    data = get_verified(store, f"bundles/{bundle_id}")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tmp-"))
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
@@ -125,7 +131,7 @@ def _activate(folder: Path) -> None:
     _current[:] = [folder]
 
 
-def load_entity(ref: TaskRef, store: Store) -> Entity:
+def load_entity(ref: TaskRef, store: Store) -> Runnable:
     """Import the task, dynamic or workflow `ref` names.
 
     With a bundle id the bundle is put first on sys.path (fetched and unpacked once), so the
@@ -150,6 +156,6 @@ def load_entity(ref: TaskRef, store: Store) -> Entity:
         if obj is None:
             raise GraftError(f"module {ref.module!r} has no {ref.qualname!r} (is the worker "
                              f"running an older copy of the code?)")
-    if not isinstance(obj, Entity):
+    if not isinstance(obj, Runnable) or registry.lookup(obj.ref) is not obj:
         raise GraftError(f"{ref.ref} is not a graft task, dynamic or workflow")
     return obj

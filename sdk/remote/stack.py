@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 from typing import IO
 
-from sdk.config import Settings, data_dir
-from sdk.resources import format_memory
+from sdk.model.config import Settings, data_dir
+from sdk.model.resources import format_memory
 
 
 def machine_memory_bytes() -> int:

@@ -1,36 +1,18 @@
-"""Typed interfaces read from a function's annotations."""
+"""Reading a function's interface from its annotations."""
 
 from __future__ import annotations
 
 import inspect
 import typing
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from sdk.errors import CompileError
-from sdk.typesys import TypeDesc, describe, qualified_name
+from sdk.model.errors import CompileError
+from sdk.model.interface import Interface
+from sdk.model.typesys import TypeDesc
+from sdk.values.handlers import describe
 
 _NO_DEFAULT = inspect.Parameter.empty
-
-
-@dataclass(frozen=True)
-class Interface:
-    """Inputs (name -> type, with defaults) and outputs of a task, dynamic or workflow.
-
-    `style` says how outputs map to Python: "none", "single" (one output `o0`), "tuple"
-    (`o0`, `o1`, ... from `-> (A, B)` or `Tuple[A, B]`) or "namedtuple" (named fields).
-    """
-
-    inputs: dict[str, TypeDesc]
-    outputs: dict[str, TypeDesc]
-    style: str
-    defaults: dict[str, Any] = field(default_factory=dict)
-    namedtuple: type | None = None
-
-    @property
-    def namedtuple_ref(self) -> str | None:
-        return qualified_name(self.namedtuple) if self.namedtuple else None
 
 
 def _is_namedtuple(tp: Any) -> bool:

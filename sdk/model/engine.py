@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from sdk.errors import SpecError
-from sdk.spec import Binding, GraphSpec, NodeSpec, binding_refs, validate
-from sdk.typesys import is_assignable, type_name
+from sdk.model import bindings
+from sdk.model.bindings import Binding
+from sdk.model.errors import SpecError
+from sdk.model.spec import GraphSpec, NodeSpec, validate
+from sdk.model.typesys import is_assignable, type_name
 
 
 class NodeState(str, Enum):
@@ -171,17 +173,16 @@ class Engine:
 
     def resolve(self, binding: Binding) -> Binding:
         """Replace node references by the outputs they name (the nodes must have succeeded)."""
-        if "ref" in binding:
-            src, out = binding["ref"]
-            run = self.nodes[src]
-            if run.outputs is None:
-                raise SpecError(f"output {out!r} of node {src!r} is read before it exists")
-            return run.outputs[out]
-        if "list" in binding:
-            return {"list": [self.resolve(b) for b in binding["list"]]}
-        if "dict" in binding:
-            return {"dict": {k: self.resolve(b) for k, b in binding["dict"].items()}}
-        return binding
+        return bindings.transform(binding, self._resolve_leaf)
+
+    def _resolve_leaf(self, kind: str, body: Any) -> Binding:
+        if kind != "ref":
+            return {kind: body}
+        src, out = body
+        run = self.nodes[src]
+        if run.outputs is None:
+            raise SpecError(f"output {out!r} of node {src!r} is read before it exists")
+        return run.outputs[out]
 
     def resolved_inputs(self, node_id: str) -> dict[str, Binding]:
         run = self.nodes[node_id]
@@ -216,17 +217,17 @@ class Engine:
         new: list[NodeRun] = []
         for node in graph.nodes:
             run = NodeRun(prefix + node.id, node, parent,
-                          {k: _rewrite(b, prefix, scope) for k, b in node.inputs.items()})
+                          {k: bindings.rebase(b, prefix, scope) for k, b in node.inputs.items()})
             self.nodes[run.id] = run
             self.changed.add(run.id)
             new.append(run)
         for run in new:
-            for src in {s for b in run.bindings.values() for s, _ in binding_refs(b)}:
+            for src in {s for b in run.bindings.values() for s, _ in bindings.refs(b)}:
                 src_run = self.nodes[src]
                 if src_run.state != NodeState.SUCCEEDED:
                     src_run.dependents.append(run.id)
                     run.waiting += 1
-        out = {o.name: _rewrite(o.binding, prefix, scope) for o in graph.outputs}
+        out = {o.name: bindings.rebase(o.binding, prefix, scope) for o in graph.outputs}
         if parent is None:
             self._root_out = out
         else:
@@ -300,14 +301,3 @@ class Engine:
         released, self._released = self._released, []
         return released
 
-
-def _rewrite(b: Binding, prefix: str, scope: dict[str, Binding]) -> Binding:
-    if "ref" in b:
-        return {"ref": [prefix + b["ref"][0], b["ref"][1]]}
-    if "input" in b:
-        return scope[b["input"]]
-    if "list" in b:
-        return {"list": [_rewrite(x, prefix, scope) for x in b["list"]]}
-    if "dict" in b:
-        return {"dict": {k: _rewrite(x, prefix, scope) for k, x in b["dict"].items()}}
-    return b

@@ -17,17 +17,17 @@ from typing import Any
 
 from kombu import Connection
 
-from sdk import board as board_mod
-from sdk.broker import check_broker, publish
-from sdk.bundle import source_root, upload_bundle
-from sdk.compiler import bind_arguments
-from sdk.config import Settings
-from sdk.engine import ExecutionState
-from sdk.entities import Entity
-from sdk.errors import ExecutionFailed, GraftError, NodeFailure
-from sdk.local import encode_inputs, graph_of, shape_outputs
-from sdk.spec import GraphSpec, NodeSpec, TaskRef
-from sdk.store import Store, open_store, put_blob
+from sdk.model.config import Settings
+from sdk.model.engine import ExecutionState
+from sdk.model.entity import Runnable
+from sdk.model.errors import ExecutionFailed, GraftError, NodeFailure
+from sdk.model.spec import GraphSpec, NodeSpec, TaskRef
+from sdk.model.store import Store
+from sdk.remote import board as board_mod
+from sdk.remote.broker import check_broker, publish
+from sdk.runtime.bundle import source_root, upload_bundle
+from sdk.values.shapes import encode_inputs, shape_outputs
+from sdk.values.store import open_store, put_blob
 
 FINAL = (ExecutionState.SUCCEEDED.value, ExecutionState.FAILED.value)
 
@@ -60,14 +60,14 @@ class Client:
             self._board = board_mod.Board(self.settings)
         return self._board
 
-    def submit(self, entity: Entity, **inputs: Any) -> Execution:
+    def submit(self, entity: Runnable, **inputs: Any) -> Execution:
         """Compile, upload code and inputs, and queue an execution; return it at once.
 
         Raises CompileError/TypeConversionError on bad workflow or inputs, TierError when a
         node needs more memory than the largest tier, BrokerUnavailable without a broker.
         """
-        bound = bind_arguments(entity, (), inputs)
-        spec = graph_of(entity)
+        bound = entity.bind((), inputs)
+        spec = entity.graph()
         for node_id, node in spec.walk():
             if node.kind != "workflow":
                 self.settings.queue_for(node.memory_bytes,

@@ -1,12 +1,7 @@
 """The graph spec: plain data every workflow and every dynamic sub-graph compiles to.
 
-A binding says where an input's value comes from, as JSON:
-
-    {"ref": [node_id, output]}   another node's output (ids are relative to the graph)
-    {"input": name}              an input of the enclosing graph
-    {"val": value_ref}           a literal ({"v": literal} inline or {"u": store key})
-    {"list": [binding, ...]}     a list built from bindings
-    {"dict": {key: binding}}     a dict built from bindings
+Nodes bind their inputs with bindings (`sdk.model.bindings`); the validator checks a graph
+before anything runs it.
 """
 
 from __future__ import annotations
@@ -16,12 +11,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sdk.errors import SpecError
-from sdk.typesys import TypeDesc, is_assignable, type_name
+from sdk.model import bindings
+from sdk.model.bindings import Binding
+from sdk.model.errors import SpecError
+from sdk.model.typesys import TypeDesc, is_assignable, type_name
 
 SPEC_VERSION = 1
 NODE_KINDS = ("task", "dynamic", "workflow")
-Binding = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -182,18 +178,6 @@ def _node_from_json(d: dict[str, Any]) -> NodeSpec:
     )
 
 
-def binding_refs(binding: Binding) -> Iterator[tuple[str, str]]:
-    """Every (node id, output) a binding reads."""
-    if "ref" in binding:
-        yield binding["ref"][0], binding["ref"][1]
-    elif "list" in binding:
-        for b in binding["list"]:
-            yield from binding_refs(b)
-    elif "dict" in binding:
-        for b in binding["dict"].values():
-            yield from binding_refs(b)
-
-
 def validate(graph: GraphSpec, where: str = "") -> None:
     """Check a graph and its sub-workflows; SpecError names the node and binding at fault.
 
@@ -224,7 +208,7 @@ def validate(graph: GraphSpec, where: str = "") -> None:
                 raise SpecError(f"{where}: node {node.id!r} binds unknown input {name!r}")
             at = f"{where}: node {node.id!r} input {name!r}"
             _check_binding(binding, node.inputs_types[name], graph, nodes, at)
-            deps[node.id].update(src for src, _ in binding_refs(binding))
+            deps[node.id].update(src for src, _ in bindings.refs(binding))
         if node.subgraph is not None:
             validate(node.subgraph, f"{where} > sub-workflow {node.id!r}")
     for out in graph.outputs:
@@ -234,12 +218,8 @@ def validate(graph: GraphSpec, where: str = "") -> None:
 
 def _check_binding(b: Any, want: TypeDesc | None, graph: GraphSpec,
                    nodes: dict[str, NodeSpec], at: str) -> None:
-    if not isinstance(b, dict) or len(b) != 1:
-        raise SpecError(f"{at}: malformed binding {b!r}")
-    kind, body = next(iter(b.items()))
+    kind, body = bindings.split(b, at)
     if kind == "ref":
-        if not (isinstance(body, list) and len(body) == 2):
-            raise SpecError(f"{at}: malformed reference {body!r}")
         src_id, out = body
         src = nodes.get(src_id)
         if src is None:
@@ -252,21 +232,19 @@ def _check_binding(b: Any, want: TypeDesc | None, graph: GraphSpec,
         if body not in graph.inputs:
             raise SpecError(f"{at}: refers to unknown graph input {body!r}")
         _check_types(graph.inputs[body], want, at, f"input {body}")
-    elif kind == "list":
-        item = want["of"] if want and want["t"] == "list" else None
-        if want and want["t"] == "optional" and want["of"]["t"] == "list":
-            item = want["of"]["of"]
-        for i, sub in enumerate(body):
-            _check_binding(sub, item, graph, nodes, f"{at}[{i}]")
-    elif kind == "dict":
-        item = want["of"] if want and want["t"] == "dict" else None
-        for k, sub in body.items():
-            _check_binding(sub, item, graph, nodes, f"{at}[{k!r}]")
-    elif kind == "val":
-        if not isinstance(body, dict) or not ("v" in body or "u" in body):
-            raise SpecError(f"{at}: malformed value reference {body!r}")
-    else:
-        raise SpecError(f"{at}: unknown binding kind {kind!r}")
+    elif kind in bindings.CONTAINERS:
+        item = _item_type(kind, want)
+        for label, _, sub in bindings.children(kind, body):
+            _check_binding(sub, item, graph, nodes, at + label)
+
+
+def _item_type(kind: str, want: TypeDesc | None) -> TypeDesc | None:
+    """The type each item of a list or dict binding must fit, when `want` says."""
+    if want is not None and want["t"] == "optional":
+        want = want["of"]
+    if want is not None and want["t"] == kind:
+        return want["of"]
+    return None
 
 
 def _check_types(src: TypeDesc, want: TypeDesc | None, at: str, what: str) -> None:

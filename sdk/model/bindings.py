@@ -1,0 +1,120 @@
+"""Bindings: where an input's value comes from, and the one place that walks them.
+
+A binding is JSON:
+
+    {"ref": [node_id, output]}   another node's output (ids are relative to the graph)
+    {"input": name}              an input of the enclosing graph
+    {"val": value_ref}           a literal ({"v": literal} inline or {"u": store key})
+    {"list": [binding, ...]}     a list built from bindings
+    {"dict": {key: binding}}     a dict built from bindings
+
+`ref`, `input` and `val` are leaves; `list` and `dict` hold bindings. Everything that reads,
+rewrites, resolves or checks bindings goes through the functions here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from sdk.model.errors import SpecError
+
+Binding = dict[str, Any]
+LEAVES = ("ref", "input", "val")
+CONTAINERS = ("list", "dict")
+
+
+def _short(obj: Any) -> str:
+    text = repr(obj)
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+def split(b: Any, at: str = "binding") -> tuple[str, Any]:
+    """`(kind, body)` of a well-formed binding; SpecError naming `at` otherwise."""
+    if not isinstance(b, dict) or len(b) != 1:
+        raise SpecError(f"{at}: malformed binding {_short(b)}")
+    kind, body = next(iter(b.items()))
+    if kind == "ref":
+        if not (isinstance(body, list) and len(body) == 2
+                and all(isinstance(x, str) for x in body)):
+            raise SpecError(f"{at}: malformed reference {_short(body)}")
+    elif kind == "input":
+        if not isinstance(body, str):
+            raise SpecError(f"{at}: malformed input name {_short(body)}")
+    elif kind == "val":
+        if not isinstance(body, dict) or not ("v" in body or "u" in body):
+            raise SpecError(f"{at}: malformed value reference {_short(body)}")
+    elif kind == "list":
+        if not isinstance(body, list):
+            raise SpecError(f"{at}: a list binding holds a list, got {type(body).__name__}")
+    elif kind == "dict":
+        if not isinstance(body, dict):
+            raise SpecError(f"{at}: a dict binding holds an object, got {type(body).__name__}")
+    else:
+        raise SpecError(f"{at}: unknown binding kind {kind!r}")
+    return kind, body
+
+
+def children(kind: str, body: Any) -> Iterator[tuple[str, Any, Binding]]:
+    """`(label, key, binding)` of each binding a container holds: `[0]` for lists, `['k']`
+    for dicts. Leaves hold none."""
+    if kind == "list":
+        for i, sub in enumerate(body):
+            yield f"[{i}]", i, sub
+    elif kind == "dict":
+        for k, sub in body.items():
+            yield f"[{k!r}]", k, sub
+
+
+def refs(b: Binding) -> Iterator[tuple[str, str]]:
+    """Every `(node id, output)` a binding reads."""
+    kind, body = next(iter(b.items()))
+    if kind == "ref":
+        yield body[0], body[1]
+    elif kind in CONTAINERS:
+        for _, _, sub in children(kind, body):
+            yield from refs(sub)
+
+
+def transform(b: Binding, leaf: Callable[[str, Any], Binding]) -> Binding:
+    """A copy of `b` with each leaf replaced by `leaf(kind, body)`; containers are rebuilt."""
+    kind, body = next(iter(b.items()))
+    if kind == "list":
+        return {"list": [transform(sub, leaf) for sub in body]}
+    if kind == "dict":
+        return {"dict": {k: transform(sub, leaf) for k, sub in body.items()}}
+    return leaf(kind, body)
+
+
+def fold(b: Binding, leaf: Callable[[str, Any], Any]) -> Any:
+    """The Python structure `b` stands for: lists and dicts of `leaf(kind, body)`."""
+    kind, body = next(iter(b.items()))
+    if kind == "list":
+        return [fold(sub, leaf) for sub in body]
+    if kind == "dict":
+        return {k: fold(sub, leaf) for k, sub in body.items()}
+    return leaf(kind, body)
+
+
+def check_resolved(b: Any, at: str) -> None:
+    """SpecError unless `b` is fully resolved: values, or lists and dicts of them (what a
+    message may carry: it never names nodes or graph inputs)."""
+    kind, body = split(b, at)
+    if kind in ("ref", "input"):
+        raise SpecError(f"{at}: expected a value, got an unresolved {kind} binding")
+    for label, _, sub in children(kind, body):
+        check_resolved(sub, at + label)
+
+
+def rebase(b: Binding, prefix: str, scope: dict[str, Binding]) -> Binding:
+    """`b` as seen from outside its graph: node ids under `prefix`, graph inputs replaced by
+    their bindings in `scope`."""
+
+    def leaf(kind: str, body: Any) -> Binding:
+        if kind == "ref":
+            return {"ref": [prefix + body[0], body[1]]}
+        if kind == "input":
+            return scope[body]
+        return {kind: body}
+
+    return transform(b, leaf)

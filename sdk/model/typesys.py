@@ -1,0 +1,149 @@
+"""Type descriptors: the JSON form of a Python annotation, named and compared without Python.
+
+A descriptor is a small dict, e.g. `{"t": "list", "of": {"t": "float"}}`. Specs carry
+descriptors, never Python classes, so a graph can be checked and moved without importing user
+code. Each kind (`"t"`) has one `KindRule` in the registry below; the values layer registers
+its type handlers here too (a handler is a `KindRule` that can also convert values), so naming
+and assignability live in one place for every kind.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+TypeDesc = dict[str, Any]
+
+
+def qualified_name(obj: Any) -> str:
+    """`module:qualname` of a class or function: how descriptors and specs name code."""
+    return f"{obj.__module__}:{obj.__qualname__}"
+
+
+class KindRule:
+    """What the model knows of one kind of descriptor: its readable name and which other
+    descriptors of the same kind may bind to it. Subclasses override what differs."""
+
+    kind: str = ""
+
+    def name(self, desc: TypeDesc) -> str:
+        ref = desc.get("ref")
+        return ref.rpartition(":")[2] if ref else self.kind
+
+    def assignable(self, src: TypeDesc, dst: TypeDesc) -> bool:
+        """Whether `src` fits `dst`, both of this kind."""
+        return src.get("ref") == dst.get("ref") or dst.get("ref") is None
+
+
+class ScalarRule(KindRule):
+    """A kind without parameters: every descriptor of it fits every other."""
+
+    display = ""
+
+    def __init__(self, kind: str = "", display: str = ""):
+        self.kind = kind or self.kind
+        self.display = display or self.display
+
+    def name(self, desc: TypeDesc) -> str:
+        return self.display or self.kind
+
+    def assignable(self, src: TypeDesc, dst: TypeDesc) -> bool:
+        return True
+
+
+class ListRule(KindRule):
+    kind = "list"
+
+    def name(self, desc: TypeDesc) -> str:
+        return f"List[{type_name(desc['of'])}]"
+
+    def assignable(self, src: TypeDesc, dst: TypeDesc) -> bool:
+        return is_assignable(src["of"], dst["of"])
+
+
+class DictRule(KindRule):
+    kind = "dict"
+
+    def name(self, desc: TypeDesc) -> str:
+        return f"Dict[{type_name(desc['key'])}, {type_name(desc['of'])}]"
+
+    def assignable(self, src: TypeDesc, dst: TypeDesc) -> bool:
+        return src["key"] == dst["key"] and is_assignable(src["of"], dst["of"])
+
+
+class TupleRule(KindRule):
+    kind = "tuple"
+
+    def name(self, desc: TypeDesc) -> str:
+        return f"Tuple[{', '.join(type_name(d) for d in desc['items'])}]"
+
+    def assignable(self, src: TypeDesc, dst: TypeDesc) -> bool:
+        return len(src["items"]) == len(dst["items"]) and all(
+            is_assignable(a, b) for a, b in zip(src["items"], dst["items"]))
+
+
+class OptionalRule(KindRule):
+    kind = "optional"
+
+    def name(self, desc: TypeDesc) -> str:
+        return f"Optional[{type_name(desc['of'])}]"
+
+
+class FileRule(KindRule):
+    kind = "file"
+
+    def assignable(self, src: TypeDesc, dst: TypeDesc) -> bool:
+        return not dst["format"] or not src["format"] or src["format"] == dst["format"]
+
+
+class PickleRule(KindRule):
+    kind = "pickle"
+
+    def name(self, desc: TypeDesc) -> str:
+        ref = desc.get("ref")
+        return (ref.rpartition(":")[2] if ref else "object") + " (pickled)"
+
+
+_RULES: dict[str, KindRule] = {}
+
+
+def register_kind(rule: KindRule) -> None:
+    """Make `rule` the one for its kind (a later registration replaces an earlier one)."""
+    _RULES[rule.kind] = rule
+
+
+def kind_rule(kind: str) -> KindRule | None:
+    return _RULES.get(kind)
+
+
+for _rule in (ScalarRule("int"), ScalarRule("float"), ScalarRule("str"), ScalarRule("bool"),
+              ScalarRule("bytes"), ScalarRule("any", "Any"), ScalarRule("none", "None"),
+              ScalarRule("dir", "Directory"), ListRule(), DictRule(), TupleRule(),
+              OptionalRule(), FileRule(), PickleRule()):
+    register_kind(_rule)
+for _kind in ("dataclass", "enum"):
+    _rule = KindRule()
+    _rule.kind = _kind
+    register_kind(_rule)
+
+
+def type_name(desc: TypeDesc) -> str:
+    """A readable name for a descriptor, in typing's notation."""
+    rule = _RULES.get(desc.get("t", ""))
+    return rule.name(desc) if rule is not None else str(desc.get("ref") or desc.get("t"))
+
+
+def is_assignable(src: TypeDesc, dst: TypeDesc) -> bool:
+    """Whether a value of type `src` may bind to an input of type `dst`: `Any` fits and takes
+    anything, `T` and `None` fit `Optional[T]`, an int fits a float, and otherwise the kinds
+    must match and their rule decides."""
+    s, d = src["t"], dst["t"]
+    if d == "any" or s == "any":
+        return True
+    if d == "optional":
+        return s == "none" or is_assignable(src["of"] if s == "optional" else src, dst["of"])
+    if s == "optional":
+        return False
+    if s == d:
+        rule = _RULES.get(s)
+        return rule.assignable(src, dst) if rule is not None else src == dst
+    return s == "int" and d == "float"

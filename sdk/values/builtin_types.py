@@ -1,0 +1,424 @@
+"""Handlers for Python's own types: scalars, containers, dataclasses, Enums, and the pickle
+fallback for everything else."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import enum
+import json
+import pickle
+import types
+import typing
+from collections.abc import Iterator
+from typing import Any
+
+from sdk.model.errors import TypeConversionError
+from sdk.model.store import Store
+from sdk.model.typesys import (
+    DictRule,
+    ListRule,
+    OptionalRule,
+    PickleRule,
+    ScalarRule,
+    TupleRule,
+    TypeDesc,
+    qualified_name,
+    type_name,
+)
+from sdk.values import handlers
+from sdk.values.handlers import TypeHandler, register
+
+_KEY_KINDS = {"str", "int", "float", "bool"}
+
+
+def _expected(desc: TypeDesc, value: Any) -> str:
+    return f"expected {type_name(desc)}, got {type(value).__name__}"
+
+
+def _json(raw: str, want: type, shape: str, desc: TypeDesc) -> Any:
+    """JSON command-line text of the shape a container needs, decoded as `desc`."""
+    from sdk.values.store import MemoryStore
+
+    value = json.loads(raw)
+    if not isinstance(value, want):
+        kinds = {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+                 int: "a number", float: "a number", type(None): "null"}
+        raise ValueError(f"expected {shape}, got {kinds.get(type(value), 'JSON')}")
+    return handlers.decode(value, desc, MemoryStore(), "command-line value")
+
+
+class AnyHandler(ScalarRule, TypeHandler):
+    kind = "any"
+    display = "Any"
+
+    def parse_text(self, raw: str, desc: TypeDesc) -> Any:
+        return raw
+
+
+class NoneHandler(ScalarRule, TypeHandler):
+    kind = "none"
+    display = "None"
+
+    def describe(self, tp: Any) -> TypeDesc | None:
+        return {"t": "none"} if tp is None or tp is type(None) else None
+
+    def check(self, value: Any, desc: TypeDesc) -> str | None:
+        return None if value is None else _expected(desc, value)
+
+    def parse_text(self, raw: str, desc: TypeDesc) -> Any:
+        if raw.lower() in ("none", "null", ""):
+            return None
+        raise ValueError("expected none")
+
+
+class ScalarHandler(ScalarRule, TypeHandler):
+    """int, float, str and bool: JSON holds them as they are (an int may feed a float)."""
+
+    def __init__(self, py: type, kind: str):
+        super().__init__(kind)
+        self.py = py
+
+    def describe(self, tp: Any) -> TypeDesc | None:
+        return {"t": self.kind} if tp is self.py else None
+
+    def check(self, value: Any, desc: TypeDesc) -> str | None:
+        if isinstance(value, bool) and self.kind != "bool":
+            return _expected(desc, value)
+        ok = isinstance(value, (int, float)) if self.kind == "float" else isinstance(value,
+                                                                                   self.py)
+        return None if ok else _expected(desc, value)
+
+    def encode(self, value: Any, desc: TypeDesc, store: Store, where: str) -> Any:
+        return float(value) if self.kind == "float" else value
+
+    def decode(self, lit: Any, desc: TypeDesc, store: Store, where: str) -> Any:
+        return float(lit) if self.kind == "float" else lit
+
+    def normalise(self, lit: Any, desc: TypeDesc) -> Any:
+        if self.kind == "float" and isinstance(lit, int) and not isinstance(lit, bool):
+            return float(lit)
+        return lit
+
+    def parse_text(self, raw: str, desc: TypeDesc) -> Any:
+        if self.kind == "bool":
+            if raw.lower() in ("true", "1", "yes", "y"):
+                return True
+            if raw.lower() in ("false", "0", "no", "n"):
+                return False
+            raise ValueError("expected true or false")
+        return self.py(raw)
+
+
+class BytesHandler(ScalarRule, TypeHandler):
+    kind = "bytes"
+
+    def describe(self, tp: Any) -> TypeDesc | None:
+        return {"t": "bytes"} if tp is bytes else None
+
+    def check(self, value: Any, desc: TypeDesc) -> str | None:
+        return None if isinstance(value, (bytes, bytearray)) else _expected(desc, value)
+
+    def encode(self, value: Any, desc: TypeDesc, store: Store, where: str) -> Any:
+        return base64.b64encode(bytes(value)).decode()
+
+    def decode(self, lit: Any, desc: TypeDesc, store: Store, where: str) -> Any:
+        return base64.b64decode(lit)
+
+    def parse_text(self, raw: str, desc: TypeDesc) -> Any:
+        return raw.encode()
+
+
+class OptionalHandler(OptionalRule, TypeHandler):
+    kind = "optional"
+
+    def describe(self, tp: Any) -> TypeDesc | None:
+        if typing.get_origin(tp) not in (typing.Union, getattr(types, "UnionType", None)):
+            return None
+        args = typing.get_args(tp)
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) == 1 and len(args) == 2:
+            return {"t": "optional", "of": handlers.describe(rest[0])}
+        return {"t": "pickle", "ref": None}
+
+    def check(self, value: Any, desc: TypeDesc) -> str | None:
+        return None if value is None else handlers.check_value(value, desc["of"])
+
+    def encode(self, value: Any, desc: TypeDesc, store: Store, where: str) -> Any:
+        return None if value is None else handlers.encode_checked(value, desc["of"], store,
+                                                                  where)
+
+    def decode(self, lit: Any, desc: TypeDesc, store: Store, where: str) -> Any:
+        return None if lit is None else handlers.decode(lit, desc["of"], store, where)
+
+    def normalise(self, lit: Any, desc: TypeDesc) -> Any:
+        return None if lit is None else handlers.normalise(lit, desc["of"])
+
+    def store_keys(self, lit: Any, desc: TypeDesc) -> Iterator[str]:
+        return iter(()) if lit is None else handlers.store_keys(lit, desc["of"])
+
+    def parse_text(self, raw: str, desc: TypeDesc) -> Any:
+        if raw.lower() in ("none", "null"):
+            return None
+        return handlers.parse_text(raw, desc["of"])
+
+
+class ListHandler(ListRule, TypeHandler):
+    kind = "list"
+
+    def describe(self, tp: Any) -> TypeDesc | None:
+        if typing.get_origin(tp) is list or tp is list:
+            args = typing.get_args(tp)
+            return {"t": "list", "of": handlers.describe(args[0]) if args else {"t": "any"}}
+        return None
+
+    def _items(self, value: Any, desc: TypeDesc) -> list[TypeDesc]:
+        return [desc["of"]] * len(value)
+
+    def check(self, value: Any, desc: TypeDesc) -> str | None:
+        if not isinstance(value, (list, tuple)):
+            return _expected(desc, value)
+        items = self._items(value, desc)
+        if len(items) != len(value):
+            return f"expected {len(items)} items for {type_name(desc)}, got {len(value)}"
+        for i, (item, sub) in enumerate(zip(value, items)):
+            reason = handlers.check_value(item, sub)
+            if reason:
+                return f"item {i}: {reason}"
+        return None
+
+    def encode(self, value: Any, desc: TypeDesc, store: Store, where: str) -> Any:
+        return [handlers.encode_checked(v, d, store, where)
+                for v, d in zip(value, self._items(value, desc))]
+
+    def decode(self, lit: Any, desc: TypeDesc, store: Store, where: str) -> Any:
+        if not isinstance(lit, list):
+            raise TypeError(f"a list literal is a JSON list, got {type(lit).__name__}")
+        return [handlers.decode(v, d, store, where) for v, d in zip(lit, self._items(lit, desc))]
+
+    def normalise(self, lit: Any, desc: TypeDesc) -> Any:
+        if not isinstance(lit, list):
+            return lit
+        return [handlers.normalise(v, d) for v, d in zip(lit, self._items(lit, desc))]
+
+    def store_keys(self, lit: Any, desc: TypeDesc) -> Iterator[str]:
+        for v, d in zip(lit, self._items(lit, desc)):
+            yield from handlers.store_keys(v, d)
+
+    def parse_text(self, raw: str, desc: TypeDesc) -> Any:
+        return _json(raw, list, "a JSON list, e.g. [1, 2]", desc)
+
+
+class TupleHandler(TupleRule, ListHandler):
+    kind = "tuple"
+
+    def describe(self, tp: Any) -> TypeDesc | None:
+        args = typing.get_args(tp)
+        if typing.get_origin(tp) is tuple and args and args[-1] is not Ellipsis:
+            return {"t": "tuple", "items": [handlers.describe(a) for a in args]}
+        return None
+
+    def _items(self, value: Any, desc: TypeDesc) -> list[TypeDesc]:
+        return list(desc["items"])
+
+    def decode(self, lit: Any, desc: TypeDesc, store: Store, where: str) -> Any:
+        return tuple(super().decode(lit, desc, store, where))
+
+    def parse_text(self, raw: str, desc: TypeDesc) -> Any:
+        return _json(raw, list, 'a JSON list, e.g. [1, "a"]', desc)
+
+
+class DictHandler(DictRule, TypeHandler):
+    """Dicts with str, int, float or bool keys; other keys are JSON-encoded strings."""
+
+    kind = "dict"
+
+    def describe(self, tp: Any) -> TypeDesc | None:
+        if typing.get_origin(tp) is not dict and tp is not dict:
+            return None
+        args = typing.get_args(tp)
+        key = handlers.describe(args[0]) if args else {"t": "str"}
+        if key["t"] not in _KEY_KINDS:
+            return {"t": "pickle", "ref": qualified_name(tp) if isinstance(tp, type) else None}
+        return {"t": "dict", "key": key, "of": handlers.describe(args[1]) if args else
+                {"t": "any"}}
+
+    def check(self, value: Any, desc: TypeDesc) -> str | None:
+        if not isinstance(value, dict):
+            return _expected(desc, value)
+        for k, v in value.items():
+            reason = handlers.check_value(k, desc["key"]) or handlers.check_value(v, desc["of"])
+            if reason:
+                return f"key {k!r}: {reason}"
+        return None
+
+    def encode(self, value: Any, desc: TypeDesc, store: Store, where: str) -> Any:
+        keyed = desc["key"]["t"] != "str"
+        return {json.dumps(k) if keyed else k: handlers.encode_checked(v, desc["of"], store,
+                                                                       where)
+                for k, v in value.items()}
+
+    def decode(self, lit: Any, desc: TypeDesc, store: Store, where: str) -> Any:
+        if not isinstance(lit, dict):
+            raise TypeError(f"a dict literal is a JSON object, got {type(lit).__name__}")
+        keyed = desc["key"]["t"] != "str"
+        return {(json.loads(k) if keyed else k): handlers.decode(v, desc["of"], store, where)
+                for k, v in lit.items()}
+
+    def normalise(self, lit: Any, desc: TypeDesc) -> Any:
+        if not isinstance(lit, dict):
+            return lit
+        float_keys = desc["key"]["t"] == "float"
+        return {(json.dumps(float(json.loads(k))) if float_keys else k):
+                handlers.normalise(v, desc["of"]) for k, v in lit.items()}
+
+    def store_keys(self, lit: Any, desc: TypeDesc) -> Iterator[str]:
+        for v in lit.values():
+            yield from handlers.store_keys(v, desc["of"])
+
+    def parse_text(self, raw: str, desc: TypeDesc) -> Any:
+        return _json(raw, dict, 'a JSON object, e.g. {"a": 1}', desc)
+
+
+def _is_dataclass(cls: type) -> bool:
+    return dataclasses.is_dataclass(cls)
+
+
+class DataclassHandler(TypeHandler):
+    kind = "dataclass"
+
+    def describe(self, tp: Any) -> TypeDesc | None:
+        if not (isinstance(tp, type) and dataclasses.is_dataclass(tp)):
+            return None
+        hints = typing.get_type_hints(tp)
+        fields = {f.name: handlers.describe(hints.get(f.name, Any))
+                  for f in dataclasses.fields(tp)}
+        return {"t": "dataclass", "ref": qualified_name(tp), "fields": fields}
+
+    def check(self, value: Any, desc: TypeDesc) -> str | None:
+        cls = handlers.try_class(desc.get("ref"))
+        if cls is not None and not isinstance(value, cls):
+            return _expected(desc, value)
+        # Fields are checked too: encoding trusts them, and a wrong one must fail here,
+        # named, not later as a stray AttributeError or ValueError.
+        for name, fdesc in desc["fields"].items():
+            if not hasattr(value, name):
+                return f"{_expected(desc, value)} without field {name!r}"
+            reason = handlers.check_value(getattr(value, name), fdesc)
+            if reason:
+                return f"field {name!r}: {reason}"
+        return None
+
+    def encode(self, value: Any, desc: TypeDesc, store: Store, where: str) -> Any:
+        return {name: handlers.encode_checked(getattr(value, name), fdesc, store,
+                                              f"{where}, field {name!r}")
+                for name, fdesc in desc["fields"].items()}
+
+    def decode(self, lit: Any, desc: TypeDesc, store: Store, where: str) -> Any:
+        cls = handlers.resolve_class(desc["ref"], _is_dataclass, "a dataclass", where)
+        kwargs = {name: handlers.decode(lit[name], fdesc, store, f"{where}, field {name!r}")
+                  for name, fdesc in desc["fields"].items()}
+        return cls(**kwargs)
+
+    def normalise(self, lit: Any, desc: TypeDesc) -> Any:
+        if not isinstance(lit, dict):
+            return lit
+        return {k: handlers.normalise(v, desc["fields"][k]) if k in desc["fields"] else v
+                for k, v in lit.items()}
+
+    def store_keys(self, lit: Any, desc: TypeDesc) -> Iterator[str]:
+        for name, fdesc in desc["fields"].items():
+            if name in lit:
+                yield from handlers.store_keys(lit[name], fdesc)
+
+    def parse_text(self, raw: str, desc: TypeDesc) -> Any:
+        return _json(raw, dict, "a JSON object of its fields", desc)
+
+
+def _is_enum(cls: type) -> bool:
+    return issubclass(cls, enum.Enum)
+
+
+class EnumHandler(TypeHandler):
+    """Enums whose values JSON holds travel as their value; others are pickled."""
+
+    kind = "enum"
+
+    def describe(self, tp: Any) -> TypeDesc | None:
+        if not (isinstance(tp, type) and issubclass(tp, enum.Enum)):
+            return None
+        values = [m.value for m in tp]
+        if all(isinstance(v, (str, int, float, bool)) for v in values):
+            return {"t": "enum", "ref": qualified_name(tp), "values": values}
+        return {"t": "pickle", "ref": qualified_name(tp)}
+
+    def check(self, value: Any, desc: TypeDesc) -> str | None:
+        cls = handlers.try_class(desc.get("ref"))
+        return None if cls is None or isinstance(value, cls) else _expected(desc, value)
+
+    def encode(self, value: Any, desc: TypeDesc, store: Store, where: str) -> Any:
+        return value.value
+
+    def decode(self, lit: Any, desc: TypeDesc, store: Store, where: str) -> Any:
+        cls = handlers.resolve_class(desc["ref"], _is_enum, "an Enum", where)
+        return cls(lit)
+
+    def parse_text(self, raw: str, desc: TypeDesc) -> Any:
+        """The member whose value reads as `raw`, else the member named `raw`, else `raw` as
+        the JSON of a value (`'"red"'`)."""
+        cls = handlers.resolve_class(desc["ref"], _is_enum, "an Enum", "command-line value")
+        for member in cls:
+            if str(member.value) == raw:
+                return member
+        if raw in cls.__members__:
+            return cls[raw]
+        try:
+            return cls(json.loads(raw))
+        except (ValueError, TypeError):
+            pass
+        raise ValueError(f"expected one of {', '.join(str(m.value) for m in cls)} (or a member "
+                         f"name: {', '.join(cls.__members__)})")
+
+
+class PickleHandler(PickleRule, TypeHandler):
+    """Values of types no other handler takes: pickled into the store, content-addressed.
+    Unpickling runs code, so only bytes that match the hash in their key are unpickled."""
+
+    kind = "pickle"
+
+    def check(self, value: Any, desc: TypeDesc) -> str | None:
+        cls = handlers.try_class(desc.get("ref"))
+        return None if cls is None or isinstance(value, cls) else _expected(desc, value)
+
+    def encode(self, value: Any, desc: TypeDesc, store: Store, where: str) -> Any:
+        from sdk.values.store import put_blob
+
+        try:
+            data = pickle.dumps(value, protocol=4)
+        except Exception as exc:
+            raise TypeConversionError(f"{where}: cannot pickle {type(value).__name__}: "
+                                      f"{exc}") from exc
+        return {"pickle": put_blob(store, data)}
+
+    def decode(self, lit: Any, desc: TypeDesc, store: Store, where: str) -> Any:
+        from sdk.values.store import get_verified
+
+        return pickle.loads(get_verified(store, lit["pickle"]))
+
+    def store_keys(self, lit: Any, desc: TypeDesc) -> Iterator[str]:
+        if isinstance(lit, dict) and isinstance(lit.get("pickle"), str):
+            yield lit["pickle"]
+
+
+register(AnyHandler())
+register(NoneHandler())
+for _py, _kind in ((bool, "bool"), (int, "int"), (float, "float"), (str, "str")):
+    register(ScalarHandler(_py, _kind))
+register(BytesHandler())
+register(OptionalHandler())
+register(ListHandler())
+register(TupleHandler())
+register(DictHandler())
+register(DataclassHandler())
+register(EnumHandler())
+register(PickleHandler())

@@ -1,0 +1,153 @@
+"""Handlers for `File` and `Directory`: contents travel through the store by hash, and a task
+receives a local copy under graft's cache folder."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sdk.model.config import cache_dir
+from sdk.model.errors import TypeConversionError
+from sdk.model.store import Store
+from sdk.model.typesys import FileRule, ScalarRule, TypeDesc, qualified_name
+from sdk.values import handlers
+from sdk.values.files import Directory, File
+from sdk.values.handlers import TypeHandler, register
+from sdk.values.store import get_verified, put_blob, sha256
+
+
+def _read(path: str, where: str, what: str, note: str = "") -> bytes:
+    """The bytes of `path`; TypeConversionError naming `what` and the cause when unreadable."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        details = [exc.strerror or type(exc).__name__]
+        details += [note] if note else []
+        details += ["a broken symlink?"] if os.path.islink(path) else []
+        raise TypeConversionError(f"{where}: {what} cannot be read ({'; '.join(details)})"
+                                  ) from exc
+
+
+def _write_atomic(target: Path, data: bytes) -> None:
+    """Write aside and rename, so a reader never sees a half-written file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _is_file_class(cls: type) -> bool:
+    return issubclass(cls, File)
+
+
+class FileHandler(FileRule, TypeHandler):
+    """`File` and its subclasses (`JoblibSerializedFile`): `{"key": blob, "name": base}`."""
+
+    kind = "file"
+
+    def describe(self, tp: Any) -> TypeDesc | None:
+        if isinstance(tp, type) and issubclass(tp, File):
+            return {"t": "file", "format": tp.format, "ref": qualified_name(tp)}
+        return None
+
+    def check(self, value: Any, desc: TypeDesc) -> str | None:
+        ok = isinstance(value, (str, File)) or (isinstance(value, os.PathLike)
+                                                and not isinstance(value, Directory))
+        return None if ok else f"expected {desc.get('ref', 'File').rpartition(':')[2]}, got " \
+                               f"{type(value).__name__}"
+
+    def encode(self, value: Any, desc: TypeDesc, store: Store, where: str) -> Any:
+        path = os.fspath(value)
+        if isinstance(value, File) and value._literal and store.exists(value._literal["key"]):
+            return value._literal
+        data = _read(path, where, f"file {path!r}", f"working directory {os.getcwd()}")
+        return {"key": put_blob(store, data),
+                "name": os.path.basename(path.rstrip("/")) or "file"}
+
+    def decode(self, lit: Any, desc: TypeDesc, store: Store, where: str) -> Any:
+        cls: type[File] = File
+        if desc.get("ref"):
+            found = handlers.try_class(desc["ref"])
+            cls = found if found is not None and _is_file_class(found) else File
+        name = os.path.basename(str(lit["name"])) or "file"
+        folder = cache_dir() / "files" / str(lit["key"]).rpartition("/")[2]
+        path = folder / name
+        if not path.exists():
+            _write_atomic(path, get_verified(store, lit["key"]))
+        obj = cls(str(path))
+        obj._literal = lit
+        return obj
+
+    def store_keys(self, lit: Any, desc: TypeDesc) -> Iterator[str]:
+        yield lit["key"]
+
+    def parse_text(self, raw: str, desc: TypeDesc) -> Any:
+        return File(raw)
+
+
+class DirectoryHandler(ScalarRule, TypeHandler):
+    """`Directory`: `{"name": base, "files": {relative path: blob}}`."""
+
+    kind = "dir"
+    display = "Directory"
+
+    def describe(self, tp: Any) -> TypeDesc | None:
+        return {"t": "dir"} if isinstance(tp, type) and issubclass(tp, Directory) else None
+
+    def check(self, value: Any, desc: TypeDesc) -> str | None:
+        if isinstance(value, (str, Directory, os.PathLike)):
+            return None
+        return f"expected Directory, got {type(value).__name__}"
+
+    def encode(self, value: Any, desc: TypeDesc, store: Store, where: str) -> Any:
+        path = os.fspath(value)
+        if isinstance(value, Directory) and value._literal:
+            return value._literal
+        if not os.path.isdir(path):
+            raise TypeConversionError(f"{where}: {path!r} is not a directory")
+        files: dict[str, str] = {}
+        for root, dirs, names in os.walk(path):
+            dirs.sort()
+            for name in sorted(names):
+                full = os.path.join(root, name)
+                data = _read(full, where, f"file {full!r} in directory {path!r}")
+                files[os.path.relpath(full, path).replace(os.sep, "/")] = put_blob(store, data)
+        return {"name": os.path.basename(path.rstrip("/")) or "dir", "files": files}
+
+    def decode(self, lit: Any, desc: TypeDesc, store: Store, where: str) -> Any:
+        from sdk.values.literals import dumps
+
+        digest = sha256(dumps(lit["files"]))
+        root = cache_dir() / "dirs" / digest / (os.path.basename(str(lit["name"])) or "dir")
+        for rel, key in lit["files"].items():
+            target = (root / rel).resolve()
+            if root.resolve() not in target.parents:
+                raise TypeConversionError(f"{where}: directory entry {rel!r} points outside "
+                                          f"its directory")
+            if not target.exists():
+                _write_atomic(target, get_verified(store, key))
+        root.mkdir(parents=True, exist_ok=True)
+        obj = Directory(str(root))
+        obj._literal = lit
+        return obj
+
+    def store_keys(self, lit: Any, desc: TypeDesc) -> Iterator[str]:
+        yield from lit["files"].values()
+
+    def parse_text(self, raw: str, desc: TypeDesc) -> Any:
+        return Directory(raw)
+
+
+register(FileHandler())
+register(DirectoryHandler())
