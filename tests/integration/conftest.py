@@ -6,9 +6,28 @@ database number, key prefix, store, home and cache folders. Its processes run wi
 directory in a temporary folder and without PYTHONPATH, so they cannot import the tests'
 workflow modules: they get user code only from code bundles.
 
-Servers: GRAFT_IT_REDIS (default redis://127.0.0.1:6379) and GRAFT_IT_POSTGRES (default
-postgresql+psycopg://postgres@127.0.0.1:5432/test, a database the suite connects to in order
-to create and drop its own). Without them the tests are skipped, or fail under CI=true.
+Servers: no test touches a server it did not start. The session starts its own throwaway
+servers (tests/servers.py) on free 127.0.0.1 ports and stops them at the end:
+
+- `redis_server` (session): a private `servers.RedisServer`; `.url` is redis://127.0.0.1:PORT
+  without a database number (append `/N`). The clusters use databases 12 and 13 on it.
+- `postgres_server` (session, started only when a PostgreSQL test runs): a private
+  `servers.PostgresServer`; each PostgreSQL cluster creates its own database on it
+  (`create_database`, `drop_database`, `url_for(database)`).
+- `private_redis` (per test): a factory, `private_redis(password=None) -> RedisServer`, for
+  tests that stop, kill, restart or empty Redis; every server it started is stopped after the
+  test. It always starts a new redis-server, even when GRAFT_IT_REDIS is set.
+
+They need `redis-server` on PATH and PostgreSQL's `initdb` and `postgres` (PATH or
+/usr/lib/postgresql/*/bin); as root PostgreSQL runs as the `postgres` system user. When one
+cannot be started, the tests that need it are skipped with a one-line reason, or fail under
+CI=true.
+
+Opt-in only: GRAFT_IT_REDIS=redis://HOST:PORT (no database number) and/or
+GRAFT_IT_POSTGRES=postgresql+psycopg://USER@HOST:PORT/DB (a database to connect to in order to
+create and drop the suite's own) make the session use those servers instead. The suite then
+FLUSHes databases 11 to 13 of that Redis and creates and drops `graft_it_*` databases on that
+PostgreSQL. Unset (the default), they are never used, whatever runs on 6379 or 5432.
 """
 
 from __future__ import annotations
@@ -21,16 +40,24 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
+from servers import (
+    ExternalPostgres,
+    ExternalRedis,
+    PostgresServer,
+    RedisServer,
+    ServerError,
+    why_unavailable,
+)
 
 REPO = Path(__file__).resolve().parents[2]
-REDIS_URL = os.environ.get("GRAFT_IT_REDIS", "redis://127.0.0.1:6379").rstrip("/")
-POSTGRES_URL = os.environ.get("GRAFT_IT_POSTGRES",
-                              "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REDIS_DBS = {"sqlite": 12, "postgresql": 13}  # never 0..5: people run their own stacks there
+# Each cluster's own database on the session's Redis (test_up.py uses 11). On the private server
+# any number would do; they stay away from 0..5 for someone who opts into GRAFT_IT_REDIS.
+REDIS_DBS = {"sqlite": 12, "postgresql": 13}
 START_TIMEOUT_S = 60
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -44,40 +71,79 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 # ---- servers --------------------------------------------------------------------------------
 
-def _unavailable(message: str) -> None:
+def _unavailable(message: str, details: str = "") -> NoReturn:
+    """Skip with `message` (one line), or fail under CI=true, where every test must run."""
     if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message, pytrace=False)
+        pytest.fail(message + (f"\n{details}" if details else ""), pytrace=False)
     pytest.skip(message)
 
 
-def require_redis() -> None:
-    import redis
+def _opted_in(variable: str) -> str | None:
+    return os.environ.get(variable, "").strip() or None
 
+
+def _start(make: Callable[[], Any], kind: str) -> Any:
+    """A started private server, or skip (fail under CI) saying in one line why not."""
+    what = {"redis": "Redis", "postgres": "PostgreSQL"}[kind]
+    reason = why_unavailable(kind)
+    if reason:
+        _unavailable(f"cannot start a private {what} for the integration tests: {reason}")
+    server = make()
     try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except Exception as exc:
-        _unavailable(f"Redis not reachable at {REDIS_URL} ({type(exc).__name__}): start it with "
-                     f"`redis-server --daemonize yes` (or set GRAFT_IT_REDIS)")
+        return server.start()
+    except ServerError as exc:
+        server.close()
+        _unavailable(f"cannot start a private {what} for the integration tests: {exc}",
+                     exc.details)
 
 
-def require_postgres() -> None:
-    from sqlalchemy import create_engine, text
-
-    try:
-        engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.execute(text("select 1"))
-        engine.dispose()
-    except Exception as exc:
-        _unavailable(f"PostgreSQL not reachable at {POSTGRES_URL} ({type(exc).__name__}): "
-                     f"start it with `service postgresql start` (trust auth for user postgres, "
-                     f"database test) or set GRAFT_IT_POSTGRES")
+def _session_server(variable: str, external: Any, private: Any, kind: str) -> Iterator[Any]:
+    """The session's server of one kind: an external one when `variable` names it, else a
+    private one, stopped at the end."""
+    url = _opted_in(variable)
+    if url:
+        server = external(url)
+        try:
+            server.check()
+        except ServerError as exc:
+            _unavailable(str(exc))
+        yield server
+        return
+    server = _start(private, kind)
+    yield server
+    server.close()
 
 
 @pytest.fixture(scope="session")
-def redis_server() -> str:
-    require_redis()
-    return REDIS_URL
+def redis_server() -> Iterator[RedisServer | ExternalRedis]:
+    """The session's Redis: a private RedisServer (an ExternalRedis only when GRAFT_IT_REDIS is
+    set). Use `.url` (no database number: append `/N`)."""
+    yield from _session_server("GRAFT_IT_REDIS", ExternalRedis, RedisServer, "redis")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer | ExternalPostgres]:
+    """The session's PostgreSQL: a private PostgresServer (an ExternalPostgres only when
+    GRAFT_IT_POSTGRES is set), with `url_for`, `create_database`, `drop_database`."""
+    yield from _session_server("GRAFT_IT_POSTGRES", ExternalPostgres, PostgresServer,
+                               "postgres")
+
+
+@pytest.fixture
+def private_redis() -> Iterator[Callable[..., RedisServer]]:
+    """`private_redis(password=None, persistent=False)` starts one more throwaway RedisServer,
+    this test's to stop, kill or `restart_empty()`; all of them are stopped when the test
+    ends."""
+    started: list[RedisServer] = []
+
+    def start(password: str | None = None, persistent: bool = False) -> RedisServer:
+        server = _start(lambda: RedisServer(password=password, persistent=persistent), "redis")
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.close()
 
 
 # ---- processes ------------------------------------------------------------------------------
@@ -161,11 +227,15 @@ def wait_ready(procs: list[Proc], timeout_s: float = START_TIMEOUT_S) -> None:
 class Cluster:
     """A graft scheduler and tier workers on one Redis database and one state database."""
 
-    def __init__(self, backend: str, root: Path):
+    def __init__(self, backend: str, root: Path, *, redis_url: str,
+                 postgres: PostgresServer | ExternalPostgres | None = None):
+        """`redis_url`: the server without a database number (a `redis_server`'s `.url`);
+        `postgres`: where the postgresql backend creates its database."""
         self.backend = backend
         self.root = root
         self.redis_db = REDIS_DBS[backend]
-        self.broker_url = f"{REDIS_URL}/{self.redis_db}"
+        self.broker_url = f"{redis_url.rstrip('/')}/{self.redis_db}"
+        self.postgres = postgres
         self.key_prefix = f"graftit-{backend}-{uuid.uuid4().hex[:8]}"
         self.store_url = str(root / "store")
         self.home = root / "home"
@@ -178,8 +248,10 @@ class Cluster:
         if backend == "sqlite":
             self.database_url = f"sqlite:///{root / 'state.db'}"
         else:
+            if postgres is None:
+                raise ValueError("the postgresql backend needs a `postgres` server")
             self.pg_database = f"graft_it_{uuid.uuid4().hex[:12]}"
-            self.database_url = POSTGRES_URL.rsplit("/", 1)[0] + "/" + self.pg_database
+            self.database_url = postgres.url_for(self.pg_database)
         self.env = self._env()
         self.scheduler: Proc | None = None
         self.workers: list[Proc] = []
@@ -208,7 +280,8 @@ class Cluster:
 
         return Settings(broker_url=self.broker_url, store_url=self.store_url,
                         database_url=self.database_url, tiers=parse_tiers(self.env["GRAFT_TIERS"]),
-                        key_prefix=self.key_prefix)
+                        key_prefix=self.key_prefix,
+                        secret=(self.env.get("GRAFT_SECRET") or "").encode() or None)
 
     def client(self) -> Any:
         from sdk.remote.client import Client
@@ -223,29 +296,20 @@ class Cluster:
     # -- lifecycle --
 
     def setup_servers(self) -> None:
+        """Empty this cluster's Redis database; create its PostgreSQL database. Both servers
+        are the session's own (or ones the user opted into)."""
         self.redis().flushdb()
         if self.pg_database:
-            from sqlalchemy import create_engine, text
-
-            admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{self.pg_database}"'))
-            admin.dispose()
+            assert self.postgres is not None
+            self.postgres.create_database(self.pg_database)
 
     def teardown_servers(self) -> None:
         try:
             self.redis().flushdb()
         finally:
             if self.pg_database:
-                from sqlalchemy import create_engine, text
-
-                admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-                with admin.connect() as conn:
-                    conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                      "WHERE datname = :d AND pid <> pg_backend_pid()"),
-                                 {"d": self.pg_database})
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{self.pg_database}"'))
-                admin.dispose()
+                assert self.postgres is not None
+                self.postgres.drop_database(self.pg_database)
 
     def _spawn(self, name: str, argv: list[str], ready: str) -> Proc:
         self._starts += 1
@@ -284,11 +348,10 @@ class Cluster:
         self.scheduler.stop()
 
     def kill_scheduler(self) -> None:
-        """SIGKILL the scheduler. Its lock would block a successor for up to 15 s; we know the
-        holder is dead, so we drop it."""
+        """SIGKILL the scheduler's process group (its successor on this host takes the lock
+        over at once: it can prove the holder gone)."""
         assert self.scheduler is not None
         self.scheduler.kill()
-        self.redis().delete(f"{self.key_prefix}:scheduler:lock")
 
     def start_scheduler(self) -> None:
         self.scheduler = self._spawn("scheduler", ["scheduler"], "scheduler serving")
@@ -313,13 +376,25 @@ class Cluster:
     # -- the broker --
 
     def publish(self, body: Any) -> None:
-        """Put a raw control message on the scheduler's queue (no validation)."""
-        from kombu import Connection
+        """Put a raw control message on the scheduler's control stream (no validation)."""
+        from sdk.remote.control import ControlChannel
 
-        from sdk.remote.broker import publish
+        ControlChannel(self.redis(), self.settings).publish(body)
 
-        with Connection(self.broker_url) as conn:
-            publish(conn, self.settings, body)
+    def push_raw(self, queue: str, raw: bytes) -> None:
+        """LPUSH raw bytes onto a tier queue, as anyone with access to Redis could."""
+        self.redis().lpush(queue, raw)
+
+    def add_raw_entry(self, fields: dict[bytes, bytes]) -> None:
+        """XADD an entry with arbitrary fields onto the control stream."""
+        from sdk.remote.control import control_key
+
+        self.redis().xadd(control_key(self.settings), fields)
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        from sdk.remote.dead import DeadLetters
+
+        return DeadLetters(self.redis(), self.key_prefix).list(1000)
 
     # -- the state database --
 
@@ -342,12 +417,12 @@ class Cluster:
 
 
 @pytest.fixture(scope="session", params=BACKENDS, ids=BACKENDS)
-def cluster_session(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-                    ) -> Any:
-    require_redis()
-    if request.param == "postgresql":
-        require_postgres()
-    cluster = Cluster(request.param, tmp_path_factory.mktemp(f"cluster-{request.param}"))
+def cluster_session(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                    redis_server: RedisServer | ExternalRedis) -> Any:
+    postgres = (request.getfixturevalue("postgres_server") if request.param == "postgresql"
+                else None)
+    cluster = Cluster(request.param, tmp_path_factory.mktemp(f"cluster-{request.param}"),
+                      redis_url=redis_server.url, postgres=postgres)
     started = time.monotonic()
     try:
         cluster.start()

@@ -12,7 +12,6 @@ import uuid
 
 import pytest
 import redis
-from conftest import REDIS_URL, require_redis
 
 REDIS_DB = 11  # this file's own database: no other test uses it
 
@@ -35,9 +34,8 @@ def wf(n: int) -> typing.List[int]:
 
 
 @pytest.fixture
-def stack_env(tmp_path):
-    require_redis()
-    url = f"{REDIS_URL}/{REDIS_DB}"
+def stack_env(tmp_path, redis_server):
+    url = f"{redis_server.url}/{REDIS_DB}"
     redis.Redis.from_url(url).flushdb()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.update(GRAFT_BROKER_URL=url, GRAFT_TIERS="256Mi,1Gi",

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Make sure the services the tests need answer on this machine:
+# CI only (called by .ci/run on CI's own machine, as root; never by scripts/test.sh, never on a
+# developer's machine): make sure the machine's services answer:
 #   Redis       127.0.0.1:6379
 #   PostgreSQL  127.0.0.1:5432, trust auth, database `test`
 # A service that already answers is left alone. One that does not is started, after installing
-# it with apt-get when its binaries are missing. Idempotent; exits non-zero, saying why, when a
-# service cannot be brought up.
+# it with apt-get when its binaries are missing (and, for PostgreSQL, trusting 127.0.0.1 in its
+# pg_hba.conf). Idempotent; exits non-zero, saying why, when a service cannot be brought up.
+# The integration tests themselves start their own throwaway servers (tests/servers.py).
 #
 # GRAFT_CI_REDIS_PORT (default 6379) exists to exercise the start path next to a running Redis.
 set -euo pipefail
