@@ -1,10 +1,11 @@
-"""The pure graph engine: readiness, binding resolution, sub-graph grafting, failure.
+"""The pure graph engine: readiness, binding resolution, sub-graph grafting, failure and
+retries.
 
 It does no I/O and imports neither Celery nor SQLAlchemy. The local runner and the scheduler
-both drive it: they run what it releases and report back with `complete`, `graft` or `fail`.
-Every call costs in proportion to the nodes it touches, never to the size of the graph, and
-a report for a node that is not waiting for that attempt is ignored (returns None), so
-duplicate and late reports change nothing.
+both drive it: they run what it releases and hand every outcome back as a `Report` to
+`apply`. Every call costs in proportion to the nodes it touches, never to the size of the
+graph, and a report for a node that is not waiting for that attempt is ignored (returns
+None), so duplicate and late reports change nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from sdk.model import bindings
 from sdk.model.bindings import Binding
 from sdk.model.errors import SpecError
+from sdk.model.report import Failure, FailureKind, Outcome, Report, data_failure
 from sdk.model.spec import GraphSpec, NodeSpec, validate
 from sdk.model.typesys import is_assignable, type_name
 
@@ -41,6 +43,22 @@ TERMINAL_NODE_STATES = (NodeState.SUCCEEDED, NodeState.FAILED, NodeState.SKIPPED
                         NodeState.ABORTED)
 
 
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How SYSTEM failures are retried: up to `system_retries` more attempts, each released
+    after `backoff_s(n)` seconds (doubling from `backoff_base_s`, at most `backoff_max_s`);
+    drivers add jitter. USER failures follow the task's own `retries`; DATA failures are
+    never retried."""
+
+    system_retries: int = 3
+    backoff_base_s: float = 1.0
+    backoff_max_s: float = 30.0
+
+    def backoff_s(self, failures: int) -> float:
+        """The delay before the attempt that follows the `failures`-th system failure."""
+        return min(self.backoff_max_s, self.backoff_base_s * 2 ** max(0, failures - 1))
+
+
 @dataclass(eq=False, slots=True)
 class NodeRun:
     """One node of a running execution. `bindings` use absolute ids or resolved values."""
@@ -57,18 +75,25 @@ class NodeRun:
     out_bindings: dict[str, Binding] | None = None
     outputs: dict[str, Binding] | None = None
     error: dict[str, Any] | None = None
+    user_failures: int = 0
+    system_failures: int = 0
+    retry_delay_s: float = 0.0  # set when released again after a SYSTEM failure
+    cached: bool = False
+    history: list[dict[str, Any]] = field(default_factory=list)  # one record per attempt
 
 
 class Engine:
     """The state of one execution of `spec` with resolved `inputs` ({name: binding})."""
 
-    def __init__(self, spec: GraphSpec, inputs: dict[str, Binding]):
+    def __init__(self, spec: GraphSpec, inputs: dict[str, Binding],
+                 policy: RetryPolicy | None = None):
         missing = set(spec.inputs) - set(inputs)
         if missing:
             names = ", ".join(sorted(missing))
             raise SpecError(f"workflow {spec.name!r} is missing input(s) {names}")
         self.spec = spec
         self.inputs = inputs
+        self.policy = policy or RetryPolicy()
         self.nodes: dict[str, NodeRun] = {}
         self.state = ExecutionState.RUNNING
         self.outputs: dict[str, Binding] | None = None
@@ -91,29 +116,42 @@ class Engine:
 
     # ---- reports --------------------------------------------------------------------------
 
-    def complete(self, node_id: str, attempt: int, outputs: dict[str, Binding]) -> list[str] | None:
-        """Record a task's outputs (`{name: {"val": ref}}`); return newly ready node ids."""
-        run = self._waiting(node_id, attempt)
+    def apply(self, report: Report) -> list[str] | None:
+        """Take the outcome of one attempt; return the ids of the nodes it makes ready, or
+        None when no node waits for that attempt (a duplicate or late report)."""
+        run = self._waiting(report.node, report.attempt)
         if run is None:
             return None
+        if report.outcome in (Outcome.VALUES, Outcome.CACHED):
+            assert report.outputs is not None
+            return self._complete(run, report)
+        if report.outcome == Outcome.SUBGRAPH:
+            assert report.subgraph is not None
+            try:
+                return self._graft(run, report)
+            except SpecError as exc:
+                return self._fail(run, data_failure("SpecError", str(exc)), report)
+        assert report.error is not None
+        return self._fail(run, report.error, report)
+
+    def _complete(self, run: NodeRun, report: Report) -> list[str]:
+        outputs = report.outputs or {}
         expected = set(run.spec.outputs_types)
         if set(outputs) != expected:
-            return self.fail(node_id, attempt, {
-                "type": "OutputMismatch",
-                "message": f"task {run.spec.task.name} reported outputs "
-                           f"{sorted(outputs)} but declares {sorted(expected)}",
-            }, retriable=False)
+            return self._fail(run, data_failure(
+                "OutputMismatch", f"task {run.spec.task.name} reported outputs "
+                f"{sorted(outputs)} but declares {sorted(expected)}"), report)
+        self._record(run, report)
+        run.cached = report.outcome == Outcome.CACHED
         self._succeed(run, outputs)
         return self._drain()
 
-    def graft(self, node_id: str, attempt: int, subgraph: GraphSpec) -> list[str] | None:
+    def _graft(self, run: NodeRun, report: Report) -> list[str]:
         """Merge a dynamic node's generated sub-graph under its id; return ready node ids.
 
-        Raises SpecError (leaving the engine unchanged) when the sub-graph is invalid.
-        """
-        run = self._waiting(node_id, attempt)
-        if run is None:
-            return None
+        Raises SpecError (leaving the engine unchanged) when the sub-graph is invalid."""
+        node_id, subgraph = run.id, report.subgraph
+        assert subgraph is not None
         if run.spec.kind != "dynamic":
             raise SpecError(f"node {node_id!r} is a {run.spec.kind}, not a dynamic: it cannot "
                             "report a sub-graph")
@@ -138,20 +176,28 @@ class Engine:
             if not is_assignable(outs[name].type, want):
                 raise SpecError(f"{where}: output {name!r} is {type_name(outs[name].type)}, "
                                 f"declared {type_name(want)}")
+        self._record(run, report)
         self._open(run, subgraph)
         return self._drain()
 
-    def fail(self, node_id: str, attempt: int, error: dict[str, Any],
-             retriable: bool = True) -> list[str] | None:
-        """Record a failed attempt. With attempts left (and `retriable`, and the execution still
-        running) the node is released again with attempt + 1; otherwise it fails, and with it
-        its parents and the execution."""
-        run = self._waiting(node_id, attempt)
-        if run is None:
-            return None
+    def _fail(self, run: NodeRun, failure: Failure, report: Report) -> list[str]:
+        """Record a failed attempt. While the execution runs and the failure's kind has
+        attempts left, the node is released again with attempt + 1; otherwise it fails, and
+        with it its parents and the execution."""
         self.changed.add(run.id)
-        run.error = error
-        if retriable and run.attempt < run.spec.max_attempts and not self.done:
+        run.error = failure.to_json()
+        self._record(run, report, failure)
+        if failure.kind == FailureKind.USER:
+            run.user_failures += 1
+            again = run.user_failures <= run.spec.retries
+            run.retry_delay_s = 0.0
+        elif failure.kind == FailureKind.SYSTEM:
+            run.system_failures += 1
+            again = run.system_failures <= self.policy.system_retries
+            run.retry_delay_s = self.policy.backoff_s(run.system_failures)
+        else:
+            again = False
+        if again and not self.done:
             run.attempt += 1
             self._released.append(run.id)
             return self._drain()
@@ -163,11 +209,24 @@ class Engine:
             if p.state in TERMINAL_NODE_STATES:
                 break
             p.state = NodeState.FAILED
-            p.error = {"type": "SubNodeFailed", "message": f"sub-node {run.id!r} failed"}
+            p.error = {"kind": failure.kind.value, "type": "SubNodeFailed",
+                       "message": f"sub-node {run.id!r} failed"}
             self.changed.add(p.id)
             parent = p.parent
         self._fail_execution()
         return self._drain()
+
+    @staticmethod
+    def _record(run: NodeRun, report: Report, failure: Failure | None = None) -> None:
+        record: dict[str, Any] = {"attempt": report.attempt, "outcome": report.outcome.value}
+        if failure is not None:
+            record.update(kind=failure.kind.value, type=failure.type, message=failure.message)
+        if report.worker:
+            record["worker"] = report.worker
+        if report.duration_s is not None:
+            record["duration_s"] = report.duration_s
+        record.update(report.extra)
+        run.history.append(record)
 
     # ---- queries --------------------------------------------------------------------------
 

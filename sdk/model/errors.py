@@ -55,10 +55,6 @@ class TaskError(GraftError):
         self.traceback = traceback
 
 
-class InfrastructureError(GraftError):
-    """Something outside user code failed (store, import, worker); safe to retry."""
-
-
 @dataclass(frozen=True)
 class NodeFailure:
     """One failed node of an execution: what `ExecutionFailed.failures` holds."""
@@ -68,6 +64,7 @@ class NodeFailure:
     error_type: str
     message: str
     traceback: str = ""
+    kind: str = ""  # USER, SYSTEM or DATA (see sdk.model.report)
 
     def describe(self) -> str:
         head = f"node {self.node_id!r} (task {self.task}) failed: {self.error_type}: {self.message}"

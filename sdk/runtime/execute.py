@@ -1,4 +1,8 @@
-"""Running one node in this process: shared by the local runner and the workers."""
+"""Running one node attempt in this process: shared by the local runner and the workers.
+
+`execute` never raises for anything a task, its inputs or the store do: every outcome comes
+back as a `Report`, failures classified by `failure_kind`.
+"""
 
 from __future__ import annotations
 
@@ -8,22 +12,52 @@ from typing import Any
 
 from sdk.model.bindings import Binding
 from sdk.model.entity import DYNAMIC, TASK, Runnable
-from sdk.model.errors import StoreError, TypeConversionError
-from sdk.model.spec import GraphSpec, NodeSpec
+from sdk.model.errors import (
+    CompileError,
+    GraftError,
+    SpecError,
+    StoreError,
+    StoreIntegrityError,
+    StoreObjectMissing,
+    TypeConversionError,
+)
+from sdk.model.report import Failure, FailureKind, Report
+from sdk.model.spec import NodeSpec
 from sdk.model.store import Store
 from sdk.values.literals import load, value_binding
 
 
-@dataclass
-class Outcome:
-    """What running a node gave: values, a sub-graph, or an error."""
+@dataclass(frozen=True)
+class Ran:
+    """A report, and the exception user code raised (for `raise ... from` in-process)."""
 
-    kind: str  # "values" | "subgraph" | "error"
-    outputs: dict[str, Binding] | None = None
-    subgraph: GraphSpec | None = None
-    error: dict[str, Any] | None = None
-    retriable: bool = True
+    report: Report
     exception: BaseException | None = None
+
+
+def failure_kind(exc: BaseException, *, user_code: bool = False) -> FailureKind:
+    """The failure model's kind for an exception: a store that failed is SYSTEM (another try
+    may not meet it); a store object gone or changed, a value of the wrong type, a malformed
+    graph and anything else outside user code are DATA (no try can succeed); anything else
+    user code raised is USER."""
+    if isinstance(exc, (StoreObjectMissing, StoreIntegrityError)):
+        return FailureKind.DATA
+    if isinstance(exc, StoreError):
+        return FailureKind.SYSTEM
+    if isinstance(exc, (TypeConversionError, SpecError, CompileError)):
+        return FailureKind.DATA
+    return FailureKind.USER if user_code else FailureKind.DATA
+
+
+def failure_of(exc: BaseException, kind: FailureKind, skip_frames: int = 0) -> Failure:
+    """A `Failure` of `kind` from an exception, with its traceback minus graft's own
+    `skip_frames` outermost frames."""
+    tb = exc.__traceback__
+    for _ in range(skip_frames):
+        if tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+    return Failure(kind, type(exc).__name__, str(exc),
+                   "".join(traceback.format_exception(type(exc), exc, tb)))
 
 
 def load_inputs(spec: NodeSpec, inputs: dict[str, Binding], store: Store) -> dict[str, Any]:
@@ -34,47 +68,37 @@ def load_inputs(spec: NodeSpec, inputs: dict[str, Binding], store: Store) -> dic
     }
 
 
-def error_info(exc: BaseException, skip_frames: int = 0) -> dict[str, Any]:
-    tb = exc.__traceback__
-    for _ in range(skip_frames):
-        if tb is not None and tb.tb_next is not None:
-            tb = tb.tb_next
-    return {
-        "type": type(exc).__name__,
-        "message": str(exc),
-        "traceback": "".join(traceback.format_exception(type(exc), exc, tb)),
-    }
+def execute(spec: NodeSpec, entity: Runnable, inputs: dict[str, Binding], store: Store, *,
+            node_id: str, attempt: int, bundle: str | None = None) -> Ran:
+    """Run attempt `attempt` of node `node_id` (`entity` for `spec`) with resolved `inputs`."""
 
+    def failed(exc: BaseException, *, user_code: bool = False, skip: int = 0) -> Ran:
+        kind = failure_kind(exc, user_code=user_code)
+        return Ran(Report.failed(node_id, attempt, failure_of(exc, kind, skip)),
+                   exc if user_code else None)
 
-def execute(spec: NodeSpec, entity: Runnable, inputs: dict[str, Binding], store: Store,
-            bundle: str | None = None) -> Outcome:
-    """Run `entity` for node `spec` with resolved `inputs`; never raises for user errors."""
     try:
         values = load_inputs(spec, inputs, store)
-    except StoreError as exc:
-        return Outcome("error", error=error_info(exc), retriable=True)
-    except Exception as exc:  # GraftError, or a value that cannot be rebuilt (unpickling...)
-        return Outcome("error", error=error_info(exc), retriable=False)
+    except Exception as exc:  # a store failure, or a value that cannot be rebuilt
+        return failed(exc)
     if entity.kind == DYNAMIC:
         try:
             sub = entity.expand(values, store, bundle)
         except Exception as exc:
-            return Outcome("error", error=error_info(exc, skip_frames=2), exception=exc)
-        return Outcome("subgraph", subgraph=sub)
+            return failed(exc, user_code=True, skip=2)
+        return Ran(Report.grafted(node_id, attempt, sub))
     if entity.kind != TASK:
-        return Outcome("error", error={"type": "GraftError", "message":
-                       f"{entity.ref} is a {entity.kind}, which does not run on a worker"},
-                       retriable=False)
+        return failed(GraftError(f"{entity.ref} is a {entity.kind}, which does not run on a "
+                                 f"worker"))
     try:
         result = entity.run(values)
     except Exception as exc:
-        return Outcome("error", error=error_info(exc, skip_frames=2), exception=exc)
+        return failed(exc, user_code=True, skip=2)
     try:
-        return Outcome("values", outputs=_encode_outputs(spec, entity, result, store))
-    except StoreError as exc:
-        return Outcome("error", error=error_info(exc), retriable=True)
-    except Exception as exc:  # TypeConversionError, or a value JSON cannot hold
-        return Outcome("error", error=error_info(exc), retriable=False)
+        outputs = _encode_outputs(spec, entity, result, store)
+    except Exception as exc:  # TypeConversionError, a value JSON cannot hold, a store blip
+        return failed(exc)
+    return Ran(Report.values(node_id, attempt, outputs))
 
 
 def _encode_outputs(spec: NodeSpec, entity: Runnable, result: Any,

@@ -3,13 +3,17 @@ scheduler, and returns native values."""
 
 from __future__ import annotations
 
+import heapq
+import random
+import time
 from collections import deque
 from typing import Any
 
 from sdk.model import entity as registry
 from sdk.model.engine import Engine, ExecutionState, NodeState
 from sdk.model.entity import DYNAMIC, Runnable
-from sdk.model.errors import ExecutionFailed, GraftError, NodeFailure
+from sdk.model.errors import ExecutionFailed, NodeFailure
+from sdk.model.report import Outcome, Report, data_failure
 from sdk.model.store import Store
 from sdk.runtime import cache as local_cache
 from sdk.runtime.execute import execute
@@ -36,55 +40,63 @@ def _failure(engine: Engine, node_id: str) -> NodeFailure:
     run = engine.nodes[node_id]
     err = run.error or {}
     return NodeFailure(node_id, run.spec.task.name, err.get("type", "Error"),
-                       err.get("message", ""), err.get("traceback", ""))
+                       err.get("message", ""), err.get("traceback", ""), err.get("kind", ""))
 
 
 def _drive(engine: Engine, store: Store) -> dict[str, BaseException]:
-    """Run released nodes until none are left; return the user exceptions by node id."""
-    ready = deque(engine.start())
+    """Run released nodes until none are left; return the user exceptions by node id. A node
+    released again after a SYSTEM failure waits out its backoff (with jitter) first."""
+    ready: deque[str] = deque()
+    later: list[tuple[float, str]] = []
     cache_keys: dict[str, str] = {}
     exceptions: dict[str, BaseException] = {}
-    while ready:
+
+    def release(ids: list[str] | None) -> None:
+        for nid in ids or []:
+            delay = engine.nodes[nid].retry_delay_s
+            if delay > 0:
+                heapq.heappush(later, (time.monotonic() + jittered(delay), nid))
+            else:
+                ready.append(nid)
+
+    release(engine.start())
+    while ready or later:
+        if not ready:
+            due, nid = heapq.heappop(later)
+            time.sleep(max(0.0, due - time.monotonic()))
+            ready.append(nid)
         node_id = ready.popleft()
         run = engine.nodes[node_id]
         spec = run.spec
         inputs = engine.resolved_inputs(node_id)
         entity = registry.lookup(spec.task.ref)
         if entity is None:
-            released = engine.fail(node_id, run.attempt, {
-                "type": "GraftError", "message": f"{spec.task.ref} is not defined in this "
-                "process"}, retriable=False)
-            ready.extend(released or [])
+            release(engine.apply(Report.failed(node_id, run.attempt, data_failure(
+                "GraftError", f"{spec.task.ref} is not defined in this process"))))
             continue
         key = local_cache.key_for(spec, inputs, store) if spec.cache else None
         hit = local_cache.lookup(key, spec, store) if key else None
         if hit is not None:
-            released = engine.complete(node_id, run.attempt, hit)
+            release(engine.apply(Report.cached(node_id, run.attempt, hit)))
         else:
-            outcome = execute(spec, entity, inputs, store)
-            if outcome.kind == "values":
-                assert outcome.outputs is not None
-                if key:
-                    local_cache.save(key, outcome.outputs)
-                released = engine.complete(node_id, run.attempt, outcome.outputs)
-            elif outcome.kind == "subgraph":
-                assert outcome.subgraph is not None
-                if key:
-                    cache_keys[node_id] = key
-                try:
-                    released = engine.graft(node_id, run.attempt, outcome.subgraph)
-                except GraftError as exc:
-                    released = engine.fail(node_id, run.attempt,
-                                           {"type": type(exc).__name__, "message": str(exc)},
-                                           retriable=False)
-            else:
-                if outcome.exception is not None:
-                    exceptions[node_id] = outcome.exception
-                released = engine.fail(node_id, run.attempt, outcome.error or {},
-                                       outcome.retriable)
-        ready.extend(released or [])
+            ran = execute(spec, entity, inputs, store, node_id=node_id, attempt=run.attempt)
+            report = ran.report
+            if key and report.outcome == Outcome.VALUES:
+                assert report.outputs is not None
+                local_cache.save(key, report.outputs)
+            elif key and report.outcome == Outcome.SUBGRAPH:
+                cache_keys[node_id] = key
+            if ran.exception is not None:
+                exceptions[node_id] = ran.exception
+            release(engine.apply(report))
         _save_finished_dynamics(engine, cache_keys)
     return exceptions
+
+
+def jittered(delay_s: float) -> float:
+    """A backoff delay with jitter: uniformly between half and all of it, so that nodes
+    failed by one blip do not all come back at the same instant."""
+    return delay_s * random.uniform(0.5, 1.0)
 
 
 def _save_finished_dynamics(engine: Engine, cache_keys: dict[str, str]) -> None:

@@ -6,12 +6,27 @@ import pytest
 
 from sdk.model.engine import Engine, ExecutionState, NodeState
 from sdk.model.errors import SpecError
+from sdk.model.report import Failure, FailureKind, Report
 from sdk.model.spec import GraphSpec, NodeSpec, OutputSpec, TaskRef, validate
 
 INT = {"t": "int"}
 STR = {"t": "str"}
 INTS = {"t": "list", "of": INT}
 INT_DICT = {"t": "dict", "key": STR, "of": INT}
+
+
+def complete(engine, node, attempt, outputs):
+    return engine.apply(Report.values(node, attempt, outputs))
+
+
+def graft(engine, node, attempt, sub):
+    return engine.apply(Report.grafted(node, attempt, sub))
+
+
+def fail(engine, node, attempt, error, retriable=True):
+    kind = FailureKind.USER if retriable else FailureKind.DATA
+    return engine.apply(Report.failed(node, attempt, Failure(
+        kind, error.get("type", "Error"), error.get("message", ""), error.get("traceback", ""))))
 
 
 def node(id_, inputs=None, *, types=None, outputs=None, kind="task", retries=0, subgraph=None):
@@ -76,14 +91,14 @@ def test_start_releases_roots_in_insertion_order():
 def test_node_released_only_when_all_upstream_succeeded():
     engine = Engine(diamond(), {})
     engine.start()
-    assert engine.complete("a", 1, out(1)) == []
+    assert complete(engine, "a", 1, out(1)) == []
     assert engine.nodes["c"].state == NodeState.PENDING
     assert engine.nodes["c"].waiting == 1
-    assert engine.complete("b", 1, out(2)) == ["c"]
-    assert engine.complete("c", 1, out(3)) == ["d"]
-    assert engine.complete("d", 1, out(4)) == []
+    assert complete(engine, "b", 1, out(2)) == ["c"]
+    assert complete(engine, "c", 1, out(3)) == ["d"]
+    assert complete(engine, "d", 1, out(4)) == []
     assert not engine.done
-    assert engine.complete("e", 1, out(5)) == []
+    assert complete(engine, "e", 1, out(5)) == []
     assert engine.done
     assert engine.state == ExecutionState.SUCCEEDED
     assert engine.outputs == {"result": val(4), "side": val(5)}
@@ -96,7 +111,7 @@ def test_same_source_bound_twice_counts_once():
     engine = Engine(spec, {})
     engine.start()
     assert engine.nodes["b"].waiting == 1
-    assert engine.complete("a", 1, out(1)) == ["b"]
+    assert complete(engine, "a", 1, out(1)) == ["b"]
 
 
 def test_missing_graph_input_is_refused():
@@ -131,15 +146,15 @@ def test_bindings_resolve_refs_lists_dicts_values_and_inputs():
     # graph inputs are substituted when the node is inserted
     assert engine.nodes["c"].bindings["k"] == val(5)
     assert engine.nodes["c"].bindings["xs"] == {"list": [ref("a"), val(10), val(5)]}
-    engine.complete("a", 1, out(1))
-    assert engine.complete("b", 1, {"o0": {"val": {"u": "values/abc"}}}) == ["c"]
+    complete(engine, "a", 1, out(1))
+    assert complete(engine, "b", 1, {"o0": {"val": {"u": "values/abc"}}}) == ["c"]
     assert engine.resolved_inputs("c") == {
         "xs": {"list": [val(1), val(10), val(5)]},
         "d": {"dict": {"first": {"val": {"u": "values/abc"}}, "lit": val(20)}},
         "k": val(5),
         "v": val(30),
     }
-    engine.complete("c", 1, out(99))
+    complete(engine, "c", 1, out(99))
     assert engine.outputs == {"o": val(99),
                               "all": {"list": [val(1), {"val": {"u": "values/abc"}}]}}
 
@@ -157,9 +172,9 @@ def test_named_outputs_are_resolved_by_name():
                  outputs={"label": (STR, ref("a", "label")), "b": (INT, ref("b"))})
     engine = Engine(spec, {})
     engine.start()
-    assert engine.complete("a", 1, {"total": val(3), "label": val("x")}) == ["b"]
+    assert complete(engine, "a", 1, {"total": val(3), "label": val("x")}) == ["b"]
     assert engine.resolved_inputs("b") == {"x": val(3)}
-    engine.complete("b", 1, out(4))
+    complete(engine, "b", 1, out(4))
     assert engine.outputs == {"label": val("x"), "b": val(4)}
 
 
@@ -184,8 +199,8 @@ def dynamic_graph():
 def test_graft_inserts_children_under_parent_id():
     engine = Engine(dynamic_graph(), {})
     assert engine.start() == ["src"]
-    assert engine.complete("src", 1, out(4)) == ["dyn"]
-    released = engine.graft("dyn", 1, fan_out_subgraph(3))
+    assert complete(engine, "src", 1, out(4)) == ["dyn"]
+    released = graft(engine, "dyn", 1, fan_out_subgraph(3))
     assert released == ["dyn/sq-0", "dyn/sq-1", "dyn/sq-2"]
     assert engine.nodes["dyn"].state == NodeState.RUNNING
     assert engine.nodes["dyn"].children_left == 4
@@ -197,16 +212,16 @@ def test_graft_inserts_children_under_parent_id():
     assert engine.resolved_inputs("dyn/sq-1") == {"x": val(4)}
     assert engine.nodes["dyn"].out_bindings == {"o0": ref("dyn/sum")}
 
-    assert engine.complete("dyn/sq-0", 1, out(16)) == []
-    assert engine.complete("dyn/sq-1", 1, out(16)) == []
-    assert engine.complete("dyn/sq-2", 1, out(16)) == ["dyn/sum"]
+    assert complete(engine, "dyn/sq-0", 1, out(16)) == []
+    assert complete(engine, "dyn/sq-1", 1, out(16)) == []
+    assert complete(engine, "dyn/sq-2", 1, out(16)) == ["dyn/sum"]
     assert engine.resolved_inputs("dyn/sum") == {"xs": {"list": [val(16)] * 3}}
     assert engine.nodes["dyn"].state == NodeState.RUNNING
-    assert engine.complete("dyn/sum", 1, out(48)) == ["after"]
+    assert complete(engine, "dyn/sum", 1, out(48)) == ["after"]
     assert engine.nodes["dyn"].state == NodeState.SUCCEEDED
     assert engine.nodes["dyn"].outputs == out(48)
     assert engine.resolved_inputs("after") == {"x": val(48)}
-    engine.complete("after", 1, out(49))
+    complete(engine, "after", 1, out(49))
     assert engine.state == ExecutionState.SUCCEEDED
     assert engine.outputs == {"o": val(49)}
 
@@ -214,9 +229,9 @@ def test_graft_inserts_children_under_parent_id():
 def test_graft_with_literal_output_and_no_nodes_succeeds_at_once():
     engine = Engine(dynamic_graph(), {})
     engine.start()
-    engine.complete("src", 1, out(1))
+    complete(engine, "src", 1, out(1))
     empty = graph([], inputs={"k": INT}, outputs={"o0": (INT, val(0))})
-    assert engine.graft("dyn", 1, empty) == ["after"]
+    assert graft(engine, "dyn", 1, empty) == ["after"]
     assert engine.nodes["dyn"].state == NodeState.SUCCEEDED
     assert engine.nodes["dyn"].outputs == out(0)
 
@@ -224,9 +239,9 @@ def test_graft_with_literal_output_and_no_nodes_succeeds_at_once():
 def test_graft_output_bound_to_dynamic_input():
     engine = Engine(dynamic_graph(), {})
     engine.start()
-    engine.complete("src", 1, out(8))
+    complete(engine, "src", 1, out(8))
     echo = graph([], inputs={"k": INT}, outputs={"o0": (INT, {"input": "k"})})
-    assert engine.graft("dyn", 1, echo) == ["after"]
+    assert graft(engine, "dyn", 1, echo) == ["after"]
     assert engine.resolved_inputs("after") == {"x": val(8)}
 
 
@@ -243,20 +258,20 @@ def nested_subgraph(depth):
 def test_nested_grafts_three_levels_deep():
     engine = Engine(dynamic_graph(), {})
     engine.start()
-    engine.complete("src", 1, out(1))
-    assert engine.graft("dyn", 1, nested_subgraph(2)) == ["dyn/work"]
-    assert engine.complete("dyn/work", 1, out(2)) == ["dyn/deeper"]
-    assert engine.graft("dyn/deeper", 1, nested_subgraph(1)) == ["dyn/deeper/work"]
+    complete(engine, "src", 1, out(1))
+    assert graft(engine, "dyn", 1, nested_subgraph(2)) == ["dyn/work"]
+    assert complete(engine, "dyn/work", 1, out(2)) == ["dyn/deeper"]
+    assert graft(engine, "dyn/deeper", 1, nested_subgraph(1)) == ["dyn/deeper/work"]
     assert engine.resolved_inputs("dyn/deeper/work") == {"x": val(2)}
-    assert engine.complete("dyn/deeper/work", 1, out(3)) == ["dyn/deeper/deeper"]
-    assert engine.graft("dyn/deeper/deeper", 1, nested_subgraph(0)) == [
+    assert complete(engine, "dyn/deeper/work", 1, out(3)) == ["dyn/deeper/deeper"]
+    assert graft(engine, "dyn/deeper/deeper", 1, nested_subgraph(0)) == [
         "dyn/deeper/deeper/leaf"]
     assert engine.resolved_inputs("dyn/deeper/deeper/leaf") == {"x": val(3)}
     assert engine.nodes["dyn/deeper/deeper/leaf"].parent == "dyn/deeper/deeper"
     running = [n for n, s in states(engine).items() if s == NodeState.RUNNING]
     assert running == ["dyn", "dyn/deeper", "dyn/deeper/deeper"]
     # one completion at the bottom finishes all three dynamics and releases the next node
-    assert engine.complete("dyn/deeper/deeper/leaf", 1, out(42)) == ["after"]
+    assert complete(engine, "dyn/deeper/deeper/leaf", 1, out(42)) == ["after"]
     for nid in ("dyn", "dyn/deeper", "dyn/deeper/deeper"):
         assert engine.nodes[nid].state == NodeState.SUCCEEDED
         assert engine.nodes[nid].outputs == out(42)
@@ -283,12 +298,12 @@ def test_recursive_grafts_compute_fibonacci():
         args = {k: b["val"]["v"] for k, b in engine.resolved_inputs(nid).items()}
         if run.spec.kind == "dynamic":
             if args["n"] < 2:
-                ready += engine.complete(nid, 1, out(args["n"]))
+                ready += complete(engine, nid, 1, out(args["n"]))
             else:
                 grafts += 1
-                ready += engine.graft(nid, 1, fib_subgraph(args["n"]))
+                ready += graft(engine, nid, 1, fib_subgraph(args["n"]))
         else:
-            ready += engine.complete(nid, 1, out(args["a"] + args["b"]))
+            ready += complete(engine, nid, 1, out(args["a"] + args["b"]))
     assert engine.state == ExecutionState.SUCCEEDED
     assert engine.outputs == {"o": val(8)}
     assert grafts == 12  # calls with n >= 2: G(n) = G(n-1) + G(n-2) + 1, G(2) = 1
@@ -304,15 +319,15 @@ def test_subworkflow_node_opens_its_graph_without_being_dispatched():
     engine = Engine(spec, {})
     assert engine.start() == ["src"]
     # the sub-workflow node itself is never released: its first node is
-    assert engine.complete("src", 1, out(1)) == ["sub/x"]
+    assert complete(engine, "src", 1, out(1)) == ["sub/x"]
     assert engine.nodes["sub"].state == NodeState.RUNNING
     assert engine.resolved_inputs("sub/x") == {"v": val(1)}
-    assert engine.complete("sub/x", 1, out(2)) == ["sub/y"]
-    assert engine.complete("sub/y", 1, out(3)) == ["after"]
+    assert complete(engine, "sub/x", 1, out(2)) == ["sub/y"]
+    assert complete(engine, "sub/y", 1, out(3)) == ["after"]
     assert engine.nodes["sub"].state == NodeState.SUCCEEDED
     assert engine.nodes["sub"].outputs == out(3)
-    assert engine.complete("sub", 1, out(3)) is None  # it was never queued
-    engine.complete("after", 1, out(4))
+    assert complete(engine, "sub", 1, out(3)) is None  # it was never queued
+    complete(engine, "after", 1, out(4))
     assert engine.outputs == {"o": val(4)}
 
 
@@ -333,8 +348,8 @@ def test_graft_of_only_empty_subworkflows_finishes_the_dynamic():
                 inputs={"k": INT}, outputs={"o0": (INT, ref("echo"))})
     engine = Engine(dynamic_graph(), {})
     engine.start()
-    engine.complete("src", 1, out(5))
-    assert engine.graft("dyn", 1, sub) == ["after"]
+    complete(engine, "src", 1, out(5))
+    assert graft(engine, "dyn", 1, sub) == ["after"]
     assert engine.nodes["dyn"].outputs == out(5)
 
 
@@ -346,26 +361,27 @@ def test_failure_fails_node_parents_and_execution_and_skips_pending():
                  outputs={"o": (INT, ref("after")), "p": (INT, ref("other"))})
     engine = Engine(spec, {})
     assert engine.start() == ["src", "other"]
-    engine.complete("src", 1, out(1))
-    engine.graft("dyn", 1, nested_subgraph(1))
-    engine.complete("dyn/work", 1, out(2))
-    engine.graft("dyn/deeper", 1, graph(
+    complete(engine, "src", 1, out(1))
+    graft(engine, "dyn", 1, nested_subgraph(1))
+    complete(engine, "dyn/work", 1, out(2))
+    graft(engine, "dyn/deeper", 1, graph(
         [node("leaf", {"x": {"input": "k"}}), node("next", {"x": ref("leaf")})],
         inputs={"k": INT}, outputs={"o0": (INT, ref("next"))}))
     engine.drain_changes()
     error = {"type": "ValueError", "message": "boom", "traceback": "tb"}
-    assert engine.fail("dyn/deeper/leaf", 1, error) == []
+    assert fail(engine, "dyn/deeper/leaf", 1, error) == []
     assert engine.state == ExecutionState.FAILED
     assert engine.done
     assert engine.failed == ["dyn/deeper/leaf"]
     assert engine.outputs is None
     leaf = engine.nodes["dyn/deeper/leaf"]
     assert leaf.state == NodeState.FAILED
-    assert leaf.error == error
+    assert leaf.error == {"kind": "USER", **error}
     for parent in ("dyn/deeper", "dyn"):
         assert engine.nodes[parent].state == NodeState.FAILED
         assert engine.nodes[parent].error == {
-            "type": "SubNodeFailed", "message": "sub-node 'dyn/deeper/leaf' failed"}
+            "kind": "USER", "type": "SubNodeFailed",
+            "message": "sub-node 'dyn/deeper/leaf' failed"}
     assert engine.nodes["dyn/deeper/next"].state == NodeState.SKIPPED
     assert engine.nodes["after"].state == NodeState.SKIPPED
     assert engine.nodes["dyn/work"].state == NodeState.SUCCEEDED
@@ -373,7 +389,7 @@ def test_failure_fails_node_parents_and_execution_and_skips_pending():
     assert engine.drain_changes() == {"dyn/deeper/leaf", "dyn/deeper", "dyn",
                                       "dyn/deeper/next", "after"}
     # a node that was already running may still report; it releases nothing
-    assert engine.complete("other", 1, out(3)) == []
+    assert complete(engine, "other", 1, out(3)) == []
     assert engine.nodes["other"].state == NodeState.SUCCEEDED
     assert engine.state == ExecutionState.FAILED
 
@@ -383,16 +399,16 @@ def test_open_subgraphs_are_aborted_when_another_branch_fails():
                  outputs={"a": (INT, ref("bad")), "b": (INT, ref("dyn"))})
     engine = Engine(spec, {})
     assert engine.start() == ["bad", "dyn"]
-    engine.graft("dyn", 1, fan_out_subgraph(2, name="open"))
+    graft(engine, "dyn", 1, fan_out_subgraph(2, name="open"))
     assert engine.nodes["dyn"].state == NodeState.RUNNING
-    engine.fail("bad", 1, {"message": "boom"}, retriable=False)
+    fail(engine, "bad", 1, {"message": "boom"}, retriable=False)
     # the dynamic can never finish now: it ends ABORTED, not RUNNING forever
     assert engine.nodes["dyn"].state == NodeState.ABORTED
     children = [n for n, r in engine.nodes.items()
                 if n.startswith("dyn/") and r.state == NodeState.QUEUED]
     assert children == ["dyn/sq-0", "dyn/sq-1"]
     assert engine.nodes["dyn/sum"].state == NodeState.SKIPPED
-    engine.complete(children[0], 1, out(1))  # a child still running elsewhere reports
+    complete(engine, children[0], 1, out(1))  # a child still running elsewhere reports
     assert engine.nodes["dyn"].state == NodeState.ABORTED
 
 
@@ -402,14 +418,14 @@ def test_reports_arriving_after_the_execution_failed():
                  outputs={"a": (INT, ref("flaky")), "b": (INT, ref("after"))})
     engine = Engine(spec, {})
     assert engine.start() == ["bad", "flaky", "dyn"]
-    engine.fail("bad", 1, {"message": "boom"}, retriable=False)
+    fail(engine, "bad", 1, {"message": "boom"}, retriable=False)
     assert engine.state == ExecutionState.FAILED
     # no retry is released for an execution that has failed
-    assert engine.fail("flaky", 1, {"message": "transient"}) == []
+    assert fail(engine, "flaky", 1, {"message": "transient"}) == []
     assert engine.nodes["flaky"].state == NodeState.FAILED
     assert engine.nodes["flaky"].attempt == 1
     # a late sub-graph is not merged: nothing of it could ever run
-    assert engine.graft("dyn", 1, fan_out_subgraph(3, name="late")) == []
+    assert graft(engine, "dyn", 1, fan_out_subgraph(3, name="late")) == []
     assert engine.nodes["dyn"].state == NodeState.SKIPPED
     assert engine.nodes["dyn"].error["type"] == "ExecutionFailed"
     assert sorted(engine.nodes) == ["after", "bad", "dyn", "flaky"]
@@ -421,11 +437,11 @@ def test_reported_outputs_that_do_not_match_fail_the_node():
     spec = graph([node("a", outputs={"x": INT, "y": INT})], outputs={"o": (INT, ref("a", "x"))})
     engine = Engine(spec, {})
     engine.start()
-    assert engine.complete("a", 1, {"x": val(1)}) == []
+    assert complete(engine, "a", 1, {"x": val(1)}) == []
     assert engine.nodes["a"].state == NodeState.FAILED
     assert engine.nodes["a"].error == {
-        "type": "OutputMismatch", "message": "task a reported outputs ['x'] but declares "
-                                             "['x', 'y']"}
+        "kind": "DATA", "type": "OutputMismatch",
+        "message": "task a reported outputs ['x'] but declares ['x', 'y']"}
     assert engine.state == ExecutionState.FAILED
 
 
@@ -435,17 +451,18 @@ def test_retry_releases_same_node_with_next_attempt():
     spec = graph([node("a", retries=2), node("b", {"x": ref("a")})], outputs={"o": (INT, ref("b"))})
     engine = Engine(spec, {})
     engine.start()
-    assert engine.fail("a", 1, {"type": "RuntimeError", "message": "one"}) == ["a"]
+    assert fail(engine, "a", 1, {"type": "RuntimeError", "message": "one"}) == ["a"]
     assert engine.nodes["a"].attempt == 2
     assert engine.nodes["a"].state == NodeState.QUEUED
-    assert engine.nodes["a"].error == {"type": "RuntimeError", "message": "one"}
-    assert engine.fail("a", 1, {"type": "RuntimeError", "message": "late"}) is None
-    assert engine.fail("a", 2, {"type": "RuntimeError", "message": "two"}) == ["a"]
+    assert engine.nodes["a"].error == {"kind": "USER", "type": "RuntimeError",
+                                       "message": "one"}
+    assert fail(engine, "a", 1, {"type": "RuntimeError", "message": "late"}) is None
+    assert fail(engine, "a", 2, {"type": "RuntimeError", "message": "two"}) == ["a"]
     assert engine.nodes["a"].attempt == 3
-    assert engine.complete("a", 2, out(5)) is None  # a late report of attempt 2
-    assert engine.complete("a", 3, out(5)) == ["b"]
+    assert complete(engine, "a", 2, out(5)) is None  # a late report of attempt 2
+    assert complete(engine, "a", 3, out(5)) == ["b"]
     assert engine.nodes["a"].error is None
-    engine.complete("b", 1, out(6))
+    complete(engine, "b", 1, out(6))
     assert engine.state == ExecutionState.SUCCEEDED
 
 
@@ -453,11 +470,11 @@ def test_retries_exhausted_fail_the_execution():
     spec = graph([node("a", retries=1)], outputs={"o": (INT, ref("a"))})
     engine = Engine(spec, {})
     engine.start()
-    assert engine.fail("a", 1, {"message": "1"}) == ["a"]
-    assert engine.fail("a", 2, {"message": "2"}) == []
+    assert fail(engine, "a", 1, {"message": "1"}) == ["a"]
+    assert fail(engine, "a", 2, {"message": "2"}) == []
     assert engine.nodes["a"].state == NodeState.FAILED
     assert engine.nodes["a"].attempt == 2
-    assert engine.nodes["a"].error == {"message": "2"}
+    assert engine.nodes["a"].error == {"kind": "USER", "type": "Error", "message": "2"}
     assert engine.state == ExecutionState.FAILED
 
 
@@ -465,7 +482,7 @@ def test_non_retriable_failure_ignores_retries_left():
     spec = graph([node("a", retries=5)], outputs={"o": (INT, ref("a"))})
     engine = Engine(spec, {})
     engine.start()
-    assert engine.fail("a", 1, {"message": "bad input"}, retriable=False) == []
+    assert fail(engine, "a", 1, {"message": "bad input"}, retriable=False) == []
     assert engine.nodes["a"].state == NodeState.FAILED
     assert engine.nodes["a"].attempt == 1
 
@@ -475,16 +492,16 @@ def test_non_retriable_failure_ignores_retries_left():
 def test_duplicate_and_late_reports_change_nothing():
     engine = Engine(diamond(), {})
     engine.start()
-    engine.complete("a", 1, out(1))
+    complete(engine, "a", 1, out(1))
     engine.drain_changes()
     before = snapshot(engine)
-    assert engine.complete("a", 1, out(999)) is None  # duplicate delivery
-    assert engine.complete("b", 2, out(2)) is None  # wrong attempt
-    assert engine.complete("b", 0, out(2)) is None
-    assert engine.complete("c", 1, out(3)) is None  # still pending
-    assert engine.complete("nope", 1, out(3)) is None  # unknown node
-    assert engine.fail("a", 1, {"message": "late failure"}) is None
-    assert engine.graft("a", 1, nested_subgraph(0)) is None
+    assert complete(engine, "a", 1, out(999)) is None  # duplicate delivery
+    assert complete(engine, "b", 2, out(2)) is None  # wrong attempt
+    assert complete(engine, "b", 0, out(2)) is None
+    assert complete(engine, "c", 1, out(3)) is None  # still pending
+    assert complete(engine, "nope", 1, out(3)) is None  # unknown node
+    assert fail(engine, "a", 1, {"message": "late failure"}) is None
+    assert graft(engine, "a", 1, nested_subgraph(0)) is None
     assert snapshot(engine) == before
     assert engine.nodes["a"].outputs == out(1)
     assert engine.drain_changes() == set()
@@ -493,21 +510,21 @@ def test_duplicate_and_late_reports_change_nothing():
 def test_same_subgraph_reported_twice_is_merged_once():
     engine = Engine(dynamic_graph(), {})
     engine.start()
-    engine.complete("src", 1, out(1))
-    assert engine.graft("dyn", 1, fan_out_subgraph(2)) == ["dyn/sq-0", "dyn/sq-1"]
+    complete(engine, "src", 1, out(1))
+    assert graft(engine, "dyn", 1, fan_out_subgraph(2)) == ["dyn/sq-0", "dyn/sq-1"]
     before = snapshot(engine)
-    assert engine.graft("dyn", 1, fan_out_subgraph(2)) is None
-    assert engine.complete("dyn", 1, out(1)) is None
+    assert graft(engine, "dyn", 1, fan_out_subgraph(2)) is None
+    assert complete(engine, "dyn", 1, out(1)) is None
     assert snapshot(engine) == before
 
 
 def test_reports_after_success_are_ignored():
     engine = Engine(graph([node("a")], outputs={"o": (INT, ref("a"))}), {})
     engine.start()
-    engine.complete("a", 1, out(1))
+    complete(engine, "a", 1, out(1))
     assert engine.state == ExecutionState.SUCCEEDED
-    assert engine.complete("a", 1, out(2)) is None
-    assert engine.fail("a", 1, {"message": "x"}) is None
+    assert complete(engine, "a", 1, out(2)) is None
+    assert fail(engine, "a", 1, {"message": "x"}) is None
     assert engine.outputs == {"o": val(1)}
     assert engine.state == ExecutionState.SUCCEEDED
 
@@ -535,27 +552,29 @@ def raw_graph(nodes, outputs, inputs=None):
                inputs={"zzz": INT}),
      "reads input(s) zzz, which the dynamic does not have (inputs: k)"),
 ])
-def test_invalid_graft_raises_and_leaves_engine_unchanged(sub, message):
+def test_invalid_graft_fails_the_dynamic_as_data_and_inserts_nothing(sub, message):
     engine = Engine(dynamic_graph(), {})
     engine.start()
-    engine.complete("src", 1, out(1))
+    complete(engine, "src", 1, out(1))
     engine.drain_changes()
-    before = snapshot(engine)
-    with pytest.raises(SpecError) as info:
-        engine.graft("dyn", 1, sub)
-    assert message in str(info.value)
-    assert snapshot(engine) == before
-    assert engine.drain_changes() == set()
-    # the node still waits for its report: a valid sub-graph is accepted afterwards
-    assert engine.graft("dyn", 1, fan_out_subgraph(1)) == ["dyn/sq-0"]
+    nodes_before = set(engine.nodes)
+    assert graft(engine, "dyn", 1, sub) == []
+    assert set(engine.nodes) == nodes_before
+    run = engine.nodes["dyn"]
+    assert run.state == NodeState.FAILED
+    assert run.error["kind"] == "DATA" and run.error["type"] == "SpecError"
+    assert message in run.error["message"]
+    assert engine.state == ExecutionState.FAILED
+    # a data failure is final: a second report for the attempt changes nothing
+    assert graft(engine, "dyn", 1, fan_out_subgraph(1)) is None
 
 
 def test_only_dynamic_nodes_may_graft():
     engine = Engine(diamond(), {})
     engine.start()
-    with pytest.raises(SpecError, match="node 'a' is a task, not a dynamic"):
-        engine.graft("a", 1, fan_out_subgraph(1))
-    assert engine.nodes["a"].state == NodeState.QUEUED
+    assert graft(engine, "a", 1, fan_out_subgraph(1)) == []
+    assert engine.nodes["a"].state == NodeState.FAILED
+    assert "node 'a' is a task, not a dynamic" in engine.nodes["a"].error["message"]
 
 
 # ---- cost per event -----------------------------------------------------------------------
@@ -564,9 +583,9 @@ def test_changes_track_only_touched_nodes():
     engine = Engine(diamond(), {})
     engine.start()
     assert engine.drain_changes() == {"a", "b", "c", "d", "e"}
-    engine.complete("a", 1, out(1))
+    complete(engine, "a", 1, out(1))
     assert engine.drain_changes() == {"a"}
-    engine.complete("b", 1, out(1))
+    complete(engine, "b", 1, out(1))
     assert engine.drain_changes() == {"b", "c"}
 
 
@@ -574,20 +593,20 @@ def test_one_report_in_a_10000_node_fan_out_touches_few_nodes():
     n = 10_000
     engine = Engine(dynamic_graph(), {})
     engine.start()
-    engine.complete("src", 1, out(3))
+    complete(engine, "src", 1, out(3))
     started = time.perf_counter()
-    released = engine.graft("dyn", 1, fan_out_subgraph(n))
+    released = graft(engine, "dyn", 1, fan_out_subgraph(n))
     assert len(released) == n
     assert len(engine.nodes) == n + 4
     engine.drain_changes()
-    assert engine.complete("dyn/sq-5000", 1, out(9)) == []
+    assert complete(engine, "dyn/sq-5000", 1, out(9)) == []
     assert engine.drain_changes() == {"dyn/sq-5000"}
     assert engine.nodes["dyn/sum"].waiting == n - 1
     for i in range(n):
         if i != 5000:
-            engine.complete(f"dyn/sq-{i}", 1, out(9))
+            complete(engine, f"dyn/sq-{i}", 1, out(9))
     assert engine.drain_changes() == {f"dyn/sq-{i}" for i in range(n) if i != 5000} | {"dyn/sum"}
-    assert engine.complete("dyn/sum", 1, out(9 * n)) == ["after"]
+    assert complete(engine, "dyn/sum", 1, out(9 * n)) == ["after"]
     assert engine.drain_changes() == {"dyn/sum", "dyn", "after"}
     # linear overall: a scan per event would make this ~10^8 steps
     assert time.perf_counter() - started < 10.0

@@ -1,0 +1,115 @@
+"""The one type every outcome of a node attempt travels in, and graft's failure model.
+
+A `Report` says what one attempt of one node gave: values, a generated sub-graph (a dynamic),
+values from the cache, or a failure. Workers, the local runner and the scheduler (for attempts
+it finds lost) all produce reports, and the engine takes them at one entry point,
+`Engine.apply`.
+
+Failures are of three kinds, and the kind alone decides what happens next:
+
+| kind   | what failed                                      | retried                           |
+| ------ | ------------------------------------------------ | --------------------------------- |
+| USER   | the task's code raised (or ran past its timeout)  | per the task's `retries`          |
+| SYSTEM | graft's infrastructure: worker lost, store or     | system retries (default 3), with  |
+|        | broker blip                                       | exponential backoff and jitter    |
+| DATA   | bad input, type conversion, integrity check,      | never                             |
+|        | unimportable code                                 |                                   |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from sdk.model.bindings import Binding
+from sdk.model.errors import SpecError
+from sdk.model.spec import GraphSpec
+
+
+class FailureKind(str, Enum):
+    USER = "USER"
+    SYSTEM = "SYSTEM"
+    DATA = "DATA"
+
+
+class Outcome(str, Enum):
+    VALUES = "values"
+    SUBGRAPH = "subgraph"
+    CACHED = "cached"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why an attempt failed: its kind, the exception type's name, a message naming what and
+    where, and the user's traceback when user code raised."""
+
+    kind: FailureKind
+    type: str
+    message: str
+    traceback: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        out = {"kind": self.kind.value, "type": self.type, "message": self.message}
+        if self.traceback:
+            out["traceback"] = self.traceback
+        return out
+
+    @classmethod
+    def from_json(cls, data: Any) -> Failure:
+        if not isinstance(data, dict):
+            raise SpecError(f"a failure is a JSON object, got {type(data).__name__}")
+        try:
+            kind = FailureKind(data.get("kind", FailureKind.USER.value))
+        except ValueError:
+            raise SpecError(f"unknown failure kind {data.get('kind')!r}") from None
+        return cls(kind, str(data.get("type") or "Error"), str(data.get("message") or ""),
+                   str(data.get("traceback") or ""))
+
+
+def user_failure(type_: str, message: str, traceback: str = "") -> Failure:
+    return Failure(FailureKind.USER, type_, message, traceback)
+
+
+def system_failure(type_: str, message: str) -> Failure:
+    return Failure(FailureKind.SYSTEM, type_, message)
+
+
+def data_failure(type_: str, message: str) -> Failure:
+    return Failure(FailureKind.DATA, type_, message)
+
+
+@dataclass(frozen=True)
+class Report:
+    """The outcome of attempt `attempt` of node `node`. Exactly one of `outputs` (values or
+    cached), `subgraph` or `error` is set, as `outcome` says. `worker` and `duration_s` say
+    where and how long it ran; the engine records them but decides nothing on them."""
+
+    node: str
+    attempt: int
+    outcome: Outcome
+    outputs: dict[str, Binding] | None = None
+    subgraph: GraphSpec | None = None
+    error: Failure | None = None
+    worker: str = ""
+    duration_s: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def values(cls, node: str, attempt: int, outputs: dict[str, Binding],
+               **info: Any) -> Report:
+        return cls(node, attempt, Outcome.VALUES, outputs=outputs, **info)
+
+    @classmethod
+    def cached(cls, node: str, attempt: int, outputs: dict[str, Binding],
+               **info: Any) -> Report:
+        return cls(node, attempt, Outcome.CACHED, outputs=outputs, **info)
+
+    @classmethod
+    def grafted(cls, node: str, attempt: int, subgraph: GraphSpec, **info: Any) -> Report:
+        return cls(node, attempt, Outcome.SUBGRAPH, subgraph=subgraph, **info)
+
+    @classmethod
+    def failed(cls, node: str, attempt: int, error: Failure, **info: Any) -> Report:
+        return cls(node, attempt, Outcome.ERROR, error=error, **info)

@@ -1,0 +1,128 @@
+"""One failure model: USER failures follow the task's retries, SYSTEM failures the system
+retries with backoff, DATA failures are never retried; every attempt is recorded with its
+kind; the local runner and the scheduler share it through the engine."""
+
+from __future__ import annotations
+
+import typing
+
+import pytest
+
+import sdk.runtime.local
+from sdk import ExecutionFailed, task, workflow
+from sdk.model.engine import Engine, NodeState, RetryPolicy
+from sdk.model.errors import StoreError
+from sdk.model.report import Failure, FailureKind, Report
+from sdk.model.spec import GraphSpec, NodeSpec, OutputSpec, TaskRef
+
+INT = {"t": "int"}
+
+
+def _graph(retries: int) -> GraphSpec:
+    node = NodeSpec("a", "task", TaskRef("m", "a", "a"), {}, {"o0": INT}, {}, retries=retries)
+    return GraphSpec("g", {}, [node], [OutputSpec("o0", INT, {"ref": ["a", "o0"]})])
+
+
+def _fail(engine: Engine, attempt: int, kind: FailureKind) -> list[str] | None:
+    return engine.apply(Report.failed("a", attempt, Failure(kind, "E", f"{kind.value} failure")))
+
+
+def test_system_failures_use_system_retries_with_doubling_backoff_not_user_retries():
+    engine = Engine(_graph(retries=1), {}, RetryPolicy(system_retries=3, backoff_base_s=1.0,
+                                                       backoff_max_s=3.0))
+    engine.start()
+    delays = []
+    for attempt in (1, 2, 3):
+        assert _fail(engine, attempt, FailureKind.SYSTEM) == ["a"]
+        delays.append(engine.nodes["a"].retry_delay_s)
+    assert delays == [1.0, 2.0, 3.0]  # doubling, capped
+    # the task's own retry is still there for a USER failure
+    assert _fail(engine, 4, FailureKind.USER) == ["a"]
+    assert engine.nodes["a"].retry_delay_s == 0.0
+    assert _fail(engine, 5, FailureKind.USER) == []
+    run = engine.nodes["a"]
+    assert run.state == NodeState.FAILED
+    assert [h["kind"] for h in run.history] == ["SYSTEM"] * 3 + ["USER"] * 2
+    assert [h["attempt"] for h in run.history] == [1, 2, 3, 4, 5]
+
+
+def test_system_retries_run_out():
+    engine = Engine(_graph(retries=5), {}, RetryPolicy(system_retries=1))
+    engine.start()
+    assert _fail(engine, 1, FailureKind.SYSTEM) == ["a"]
+    assert _fail(engine, 2, FailureKind.SYSTEM) == []
+    assert engine.nodes["a"].state == NodeState.FAILED
+
+
+def test_data_failures_are_never_retried():
+    engine = Engine(_graph(retries=5), {})
+    engine.start()
+    assert _fail(engine, 1, FailureKind.DATA) == []
+    assert engine.nodes["a"].state == NodeState.FAILED
+    assert engine.nodes["a"].error["kind"] == "DATA"
+
+
+def test_history_keeps_where_and_how_long_each_attempt_ran():
+    engine = Engine(_graph(retries=1), {})
+    engine.start()
+    engine.apply(Report.failed("a", 1, Failure(FailureKind.USER, "E", "x"), worker="w1",
+                               duration_s=0.5))
+    engine.apply(Report.values("a", 2, {"o0": {"val": {"v": 1}}}, worker="w2", duration_s=0.25))
+    assert engine.nodes["a"].history == [
+        {"attempt": 1, "outcome": "error", "kind": "USER", "type": "E", "message": "x",
+         "worker": "w1", "duration_s": 0.5},
+        {"attempt": 2, "outcome": "values", "worker": "w2", "duration_s": 0.25}]
+
+
+calls: list[int] = []
+
+
+@task(retries=0)
+def reads_the_store(x: int) -> int:
+    calls.append(x)
+    return x * 2
+
+
+@workflow
+def store_wf(x: int) -> int:
+    return reads_the_store(x=x)
+
+
+def test_the_local_runner_retries_a_store_blip_as_system_with_backoff(monkeypatch):
+    """A store that fails once while loading inputs is SYSTEM: the node runs again after its
+    backoff, though the task has no retries of its own."""
+    real = sdk.runtime.execute.load_inputs
+    blips = {"left": 1}
+    slept: list[float] = []
+
+    def flaky(*args: typing.Any) -> typing.Any:
+        if blips["left"]:
+            blips["left"] -= 1
+            raise StoreError("connection reset by the store")
+        return real(*args)
+
+    monkeypatch.setattr(sdk.runtime.execute, "load_inputs", flaky)
+    monkeypatch.setattr(sdk.runtime.local.time, "sleep", slept.append)
+    calls.clear()
+    assert store_wf(x=4) == 8
+    assert calls == [4] and len(slept) == 1 and 0.5 <= slept[0] <= 1.0
+
+
+@task(retries=3)
+def wrong_type(x: int) -> int:
+    calls.append(x)
+    return "not an int"  # type: ignore[return-value]
+
+
+@workflow
+def wrong_wf(x: int) -> int:
+    return wrong_type(x=x)
+
+
+def test_a_wrong_output_type_is_data_and_not_retried_locally():
+    calls.clear()
+    with pytest.raises(ExecutionFailed) as info:
+        wrong_wf(x=1)
+    [failure] = info.value.failures
+    assert failure.kind == "DATA" and failure.error_type == "TypeConversionError"
+    assert calls == [1]
