@@ -1,7 +1,8 @@
 """The scheduler's tables (SQLAlchemy 2) and how the database is opened and migrated.
 
     graft_executions  one row per execution: status, spec key, inputs, outputs, error
-    graft_nodes       one row per node: state, attempt, queue, parent, error
+    graft_nodes       one row per node: state, current attempt and its token, queue, parent,
+                      error, the record of each attempt, start and end times
     graft_events      the accepted reports of an execution, in order; replaying them through
                       the engine rebuilds its state after a restart
 """
@@ -15,11 +16,30 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import DateTime, Float, Integer, String, Text, TypeDecorator, create_engine, event
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    create_engine,
+    event,
+)
 from sqlalchemy.engine import Engine as SqlEngine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, InterfaceError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from sdk.model.errors import ConfigError, GraftError
+from sdk.remote.connections import redact
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class StateUnavailable(GraftError):
+    """The scheduler's database does not answer."""
 
 
 def utcnow() -> datetime.datetime:
@@ -73,6 +93,11 @@ class NodeRow(Base):
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     queue: Mapped[str | None] = mapped_column(String(64), nullable=True)
     error: Mapped[Any | None] = mapped_column(JsonText, nullable=True)
+    token: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    history: Mapped[Any | None] = mapped_column(JsonText, nullable=True)
+    cached: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     updated_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True),
                                                           default=utcnow, onupdate=utcnow)
 
@@ -91,11 +116,29 @@ class EventRow(Base):
 
 
 def open_database(url: str) -> SqlEngine:
-    """Connect to `url` and bring its schema to the newest migration."""
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True,
-                                                                      exist_ok=True)
-    engine = create_engine(url, pool_pre_ping=True, future=True)
+    """Connect to `url` and bring its schema to the newest migration.
+
+    Raises ConfigError for a malformed URL or a missing driver, and StateUnavailable when
+    the database does not answer, each in one line naming the URL with its password hidden.
+    """
+    shown = redact(url)
+    try:
+        parsed = make_url(url)
+        if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "",
+                                                                               ":memory:"):
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        connect_args = {"connect_timeout": 10} if parsed.drivername.startswith("postgresql") \
+            else {}
+        engine = create_engine(url, pool_pre_ping=True, future=True, connect_args=connect_args)
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+        raise ConfigError(f"GRAFT_DATABASE_URL={shown} is not a usable database URL: "
+                          f"{_first_line(exc)} (e.g. sqlite:////var/lib/graft/graft.db or "
+                          f"postgresql+psycopg://user:password@host/db)") from None
+    except ImportError as exc:
+        raise ConfigError(f"GRAFT_DATABASE_URL={shown}: its driver is not installed "
+                          f"({exc}); for PostgreSQL install graft[postgres]") from None
+    except OSError as exc:
+        raise StateUnavailable(f"the database at {shown} cannot be used: {exc}") from None
     if engine.dialect.name == "sqlite":
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -103,8 +146,18 @@ def open_database(url: str) -> SqlEngine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
-    migrate(engine)
+    try:
+        migrate(engine)
+    except (OperationalError, InterfaceError) as exc:
+        engine.dispose()
+        raise StateUnavailable(f"the database at {shown} does not answer: "
+                               f"{_first_line(getattr(exc, 'orig', None) or exc)}") from None
     return engine
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def migrate(engine: SqlEngine) -> None:

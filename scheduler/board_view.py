@@ -1,0 +1,103 @@
+"""How the scheduler presents executions and nodes: state rows and status board records.
+
+The board must be rebuildable from the state alone (Redis may be emptied), so every field a
+client reads is also in the execution record or a node row, and both come from here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scheduler.state import ExecutionRecord, NodeRow
+from sdk.model.engine import Engine, ExecutionState, NodeRun
+from sdk.model.errors import GraftError
+
+
+class BoardView:
+    def __init__(self, settings: Any):
+        self.settings = settings
+        self._queues: dict[int | None, str | None] = {}  # memory bytes -> tier queue
+
+    def queue(self, run: NodeRun) -> str | None:
+        if run.spec.kind == "workflow":
+            return None
+        memory = run.spec.memory_bytes
+        if memory not in self._queues:
+            try:
+                self._queues[memory] = self.settings.queue_for(memory, f"node {run.id!r}")
+            except GraftError:
+                self._queues[memory] = None
+        return self._queues[memory]
+
+    # ---- node rows and records -------------------------------------------------------------
+
+    def row(self, eid: str, run: NodeRun, token: str | None,
+            times: list[float | None] | None) -> NodeRow:
+        started, ended = times or (None, None)
+        return {"execution_id": eid, "node_id": run.id, "parent": run.parent,
+                "task": run.spec.task.name, "kind": run.spec.kind, "state": run.state.value,
+                "attempt": run.attempt, "queue": self.queue(run), "error": run.error,
+                "token": token, "history": list(run.history), "cached": run.cached,
+                "started_at": started, "ended_at": ended}
+
+    def node(self, run: NodeRun, times: list[float | None] | None) -> dict[str, Any]:
+        started, ended = times or (None, None)
+        return {"task": run.spec.task.name, "kind": run.spec.kind, "state": run.state.value,
+                "queue": self.queue(run), "attempts": run.attempt, "parent": run.parent,
+                "error": run.error, "history": list(run.history), "cached": run.cached,
+                "started_at": started, "ended_at": ended}
+
+    @staticmethod
+    def node_row(row: NodeRow) -> dict[str, Any]:
+        return {"task": row["task"], "kind": row["kind"], "state": row["state"],
+                "queue": row["queue"], "attempts": row["attempt"], "parent": row["parent"],
+                "error": row["error"], "history": row["history"] or [],
+                "cached": bool(row["cached"]), "started_at": row["started_at"],
+                "ended_at": row["ended_at"]}
+
+    # ---- executions ------------------------------------------------------------------------
+
+    @staticmethod
+    def submitted(record: ExecutionRecord) -> dict[str, Any]:
+        return {"status": record.status, "workflow": record.workflow, "spec": record.spec_key,
+                "submitted_at": record.submitted_at}
+
+    def refused(self, eid: str, record: ExecutionRecord, reason: str) -> dict[str, Any]:
+        return {**self.submitted(record), "status": ExecutionState.FAILED.value,
+                "error": f"execution {eid} was refused: {reason}", "failures": []}
+
+    def execution(self, eid: str, engine: Engine, done: int, spec_key: str) -> dict[str, Any]:
+        fields: dict[str, Any] = {"status": engine.state.value, "done": done,
+                                  "total": len(engine.nodes), "spec": spec_key}
+        if engine.state == ExecutionState.SUCCEEDED:
+            fields["outputs"] = engine.outputs
+        elif engine.state == ExecutionState.FAILED:
+            fields["failures"] = self.failures(engine)
+            fields["error"] = f"execution {eid} failed"
+        return fields
+
+    def from_record(self, record: ExecutionRecord, rows: list[NodeRow]) -> dict[str, Any]:
+        """An execution's board record from the state alone."""
+        terminal = {"SUCCEEDED", "FAILED", "SKIPPED", "ABORTED"}
+        fields = {**self.submitted(record), "done": sum(r["state"] in terminal for r in rows),
+                  "total": len(rows)}
+        if record.status == ExecutionState.SUCCEEDED.value:
+            fields["outputs"] = record.outputs
+        elif record.status == ExecutionState.FAILED.value:
+            error = record.error or {}
+            fields["failures"] = error.get("failures", [])
+            fields["error"] = (f"execution {record.id} was refused: {error['message']}"
+                               if "message" in error else f"execution {record.id} failed")
+        return fields
+
+    @staticmethod
+    def failures(engine: Engine) -> list[dict[str, Any]]:
+        out = []
+        for nid in engine.failed:
+            run = engine.nodes[nid]
+            err = run.error or {}
+            out.append({"node_id": nid, "task": run.spec.task.name,
+                        "error_type": err.get("type", "Error"), "kind": err.get("kind", ""),
+                        "message": err.get("message", ""),
+                        "traceback": err.get("traceback", "")})
+        return out

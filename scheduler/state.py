@@ -1,0 +1,200 @@
+"""The scheduler's state behind one narrow interface, with an in-memory implementation.
+
+`StateStore.transaction()` opens a unit of work; everything the scheduler records about a
+batch of control messages (executions, node rows, the event log) goes through the `StateTx`
+it yields and commits together, or not at all. `StateTx.savepoint()` scopes one message, so
+a message that fails rolls back alone. `scheduler.state_sql.SqlState` keeps the state in
+SQLAlchemy tables (SQLite, PostgreSQL); `MemoryState` keeps it in this process, for tests and
+for runs that need no durability. One contract test suite runs against all of them.
+
+Node rows are plain dicts with the keys of `NODE_FIELDS`, so that thousands of them can be
+written in one statement.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+NODE_FIELDS = ("execution_id", "node_id", "parent", "task", "kind", "state", "attempt",
+               "queue", "error", "token", "history", "cached", "started_at", "ended_at")
+NodeRow = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ExecutionRecord:
+    """One execution as the state keeps it. Times are unix seconds."""
+
+    id: str
+    workflow: str
+    status: str
+    spec_key: str
+    inputs: Any
+    outputs: Any = None
+    error: Any = None
+    submitted_at: float | None = None
+    created_at: float = field(default_factory=time.time)
+    updated_at: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """One accepted report of an execution, in order; replaying them rebuilds its engine."""
+
+    execution_id: str
+    seq: int
+    node_id: str
+    attempt: int
+    outcome: str
+    body: Any
+
+
+class StateTx(Protocol):
+    """One unit of work on the scheduler's state."""
+
+    def get_execution(self, execution_id: str) -> ExecutionRecord | None:
+        """The execution, or None when the state does not know it."""
+
+    def add_execution(self, record: ExecutionRecord) -> None:
+        """Record a new execution (its id must be new)."""
+
+    def update_execution(self, execution_id: str, **fields: Any) -> None:
+        """Change fields of an execution (`updated_at` is set too)."""
+
+    def executions(self, status: str | None = None, limit: int | None = None
+                   ) -> list[ExecutionRecord]:
+        """Executions, newest first; only those in `status` when given."""
+
+    def node_ids(self, execution_id: str) -> set[str]:
+        """The ids of the nodes that have a row."""
+
+    def nodes(self, execution_id: str) -> list[NodeRow]:
+        """The node rows of an execution, in id order."""
+
+    def insert_nodes(self, rows: list[NodeRow]) -> None:
+        """Add node rows (their ids must be new)."""
+
+    def update_nodes(self, rows: list[NodeRow]) -> None:
+        """Replace node rows that exist."""
+
+    def append_event(self, event: EventRecord) -> None:
+        """Add an event (its `(execution_id, seq)` must be new)."""
+
+    def events(self, execution_id: str) -> list[EventRecord]:
+        """An execution's events in `seq` order."""
+
+    def savepoint(self) -> AbstractContextManager[None]:
+        """A nested scope: an exception inside it rolls back what it did, and propagates."""
+
+
+class StateStore(Protocol):
+    url: str
+
+    def transaction(self) -> AbstractContextManager[StateTx]:
+        """A unit of work, committed when the block ends, rolled back when it raises."""
+
+    def is_transient(self, exc: BaseException) -> bool:
+        """Whether `exc` (raised by this store) may not recur on another try: the database
+        unreachable or locked, as opposed to data it refuses."""
+
+
+class MemoryState:
+    """The state in this process's memory: nothing survives the process."""
+
+    def __init__(self) -> None:
+        self.url = "memory://"
+        self._data = _Data()
+
+    @contextmanager
+    def transaction(self) -> Iterator[_MemoryTx]:
+        tx = _MemoryTx(self._data.copy())
+        yield tx
+        self._data = tx.data
+
+    def is_transient(self, exc: BaseException) -> bool:
+        return False
+
+
+@dataclass
+class _Data:
+    executions: dict[str, ExecutionRecord] = field(default_factory=dict)
+    nodes: dict[str, dict[str, NodeRow]] = field(default_factory=dict)
+    events: dict[str, list[EventRecord]] = field(default_factory=dict)
+
+    def copy(self) -> _Data:
+        return _Data(dict(self.executions),
+                     {eid: dict(rows) for eid, rows in self.nodes.items()},
+                     {eid: list(evs) for eid, evs in self.events.items()})
+
+
+class _MemoryTx:
+    def __init__(self, data: _Data):
+        self.data = data
+
+    def get_execution(self, execution_id: str) -> ExecutionRecord | None:
+        return self.data.executions.get(execution_id)
+
+    def add_execution(self, record: ExecutionRecord) -> None:
+        if record.id in self.data.executions:
+            raise KeyError(f"execution {record.id} exists already")
+        self.data.executions[record.id] = record
+
+    def update_execution(self, execution_id: str, **fields: Any) -> None:
+        current = self.data.executions[execution_id]
+        self.data.executions[execution_id] = replace(current, updated_at=time.time(), **fields)
+
+    def executions(self, status: str | None = None, limit: int | None = None
+                   ) -> list[ExecutionRecord]:
+        found = [r for r in self.data.executions.values() if status is None or r.status == status]
+        found.sort(key=lambda r: (r.created_at, r.id), reverse=True)
+        return found[:limit] if limit is not None else found
+
+    def node_ids(self, execution_id: str) -> set[str]:
+        return set(self.data.nodes.get(execution_id, {}))
+
+    def nodes(self, execution_id: str) -> list[NodeRow]:
+        rows = self.data.nodes.get(execution_id, {})
+        return [copy.deepcopy(rows[nid]) for nid in sorted(rows)]
+
+    def insert_nodes(self, rows: list[NodeRow]) -> None:
+        for row in rows:
+            table = self.data.nodes.setdefault(row["execution_id"], {})
+            if row["node_id"] in table:
+                raise KeyError(f"node {row['node_id']} of {row['execution_id']} exists already")
+            table[row["node_id"]] = _node_row(row)
+
+    def update_nodes(self, rows: list[NodeRow]) -> None:
+        for row in rows:
+            table = self.data.nodes[row["execution_id"]]
+            if row["node_id"] not in table:
+                raise KeyError(f"node {row['node_id']} of {row['execution_id']} has no row")
+            table[row["node_id"]] = _node_row(row)
+
+    def append_event(self, event: EventRecord) -> None:
+        events = self.data.events.setdefault(event.execution_id, [])
+        if any(e.seq == event.seq for e in events):
+            raise KeyError(f"event {event.seq} of {event.execution_id} exists already")
+        events.append(copy.deepcopy(event))
+
+    def events(self, execution_id: str) -> list[EventRecord]:
+        return sorted(self.data.events.get(execution_id, []), key=lambda e: e.seq)
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        saved = self.data.copy()
+        try:
+            yield
+        except BaseException:
+            self.data = saved
+            raise
+
+
+def _node_row(row: NodeRow) -> NodeRow:
+    missing = set(NODE_FIELDS) - set(row)
+    if missing:
+        raise KeyError(f"node row lacks {', '.join(sorted(missing))}")
+    return copy.deepcopy({k: row[k] for k in NODE_FIELDS})

@@ -1,0 +1,140 @@
+"""One contract for the scheduler's state, run against every implementation: in memory,
+SQLite and PostgreSQL (a throwaway database on the session's private server)."""
+
+from __future__ import annotations
+
+import math
+import uuid
+
+import pytest
+
+from scheduler.state import NODE_FIELDS, EventRecord, ExecutionRecord, MemoryState
+
+BACKENDS = ["memory", "sqlite", "postgresql"]
+
+
+@pytest.fixture(params=BACKENDS)
+def state(request, tmp_path):
+    if request.param == "memory":
+        yield MemoryState()
+        return
+    from scheduler.state_sql import SqlState
+
+    if request.param == "sqlite":
+        yield SqlState(f"sqlite:///{tmp_path}/state.db")
+        return
+    server = request.getfixturevalue("postgres_server")
+    name = f"graft_contract_{uuid.uuid4().hex[:10]}"
+    server.create_database(name)
+    state = SqlState(server.url_for(name))
+    yield state
+    state.engine.dispose()
+    server.drop_database(name)
+
+
+def _execution(eid: str = "e1", **fields) -> ExecutionRecord:
+    return ExecutionRecord(id=eid, workflow="wf", status="RUNNING", spec_key="specs/x",
+                           inputs={"n": {"val": {"v": 1}}}, **fields)
+
+
+def _row(node: str, eid: str = "e1", **fields) -> dict:
+    row = {k: None for k in NODE_FIELDS}
+    row.update(execution_id=eid, node_id=node, task="t", kind="task", state="QUEUED",
+               attempt=1, cached=False, history=[])
+    row.update(fields)
+    return row
+
+
+def test_an_execution_is_added_read_and_updated(state):
+    with state.transaction() as tx:
+        assert tx.get_execution("e1") is None
+        tx.add_execution(_execution(submitted_at=1.5))
+    with state.transaction() as tx:
+        got = tx.get_execution("e1")
+        assert (got.workflow, got.status, got.inputs, got.submitted_at) == (
+            "wf", "RUNNING", {"n": {"val": {"v": 1}}}, 1.5)
+        tx.update_execution("e1", status="SUCCEEDED", outputs={"o0": {"val": {"v": math.inf}}})
+    with state.transaction() as tx:
+        got = tx.get_execution("e1")
+        assert got.status == "SUCCEEDED" and got.outputs == {"o0": {"val": {"v": math.inf}}}
+        assert got.updated_at >= got.created_at > 0
+
+
+def test_executions_list_newest_first_by_status_and_limit(state):
+    for i in range(4):
+        with state.transaction() as tx:
+            tx.add_execution(_execution(f"e{i}"))
+            if i % 2:
+                tx.update_execution(f"e{i}", status="FAILED")
+    with state.transaction() as tx:
+        assert [r.id for r in tx.executions()] == ["e3", "e2", "e1", "e0"]
+        assert [r.id for r in tx.executions(status="FAILED")] == ["e3", "e1"]
+        assert [r.id for r in tx.executions(limit=2)] == ["e3", "e2"]
+
+
+def test_node_rows_round_trip_and_update_in_bulk(state):
+    history = [{"attempt": 1, "outcome": "error", "kind": "SYSTEM", "type": "WorkerLost"}]
+    with state.transaction() as tx:
+        tx.add_execution(_execution())
+        tx.insert_nodes([_row("b", token="t1"), _row("a/x-1", parent="a", history=history)])
+    with state.transaction() as tx:
+        assert tx.node_ids("e1") == {"b", "a/x-1"}
+        rows = tx.nodes("e1")
+        assert [r["node_id"] for r in rows] == ["a/x-1", "b"]
+        assert rows[0]["history"] == history and rows[0]["parent"] == "a"
+        assert rows[1]["token"] == "t1" and rows[1]["cached"] is False
+        tx.update_nodes([{**rows[1], "state": "SUCCEEDED", "ended_at": 2.5, "cached": True}])
+    with state.transaction() as tx:
+        b = {r["node_id"]: r for r in tx.nodes("e1")}["b"]
+        assert (b["state"], b["ended_at"], b["cached"]) == ("SUCCEEDED", 2.5, True)
+        assert tx.nodes("other") == [] and tx.node_ids("other") == set()
+
+
+def test_events_keep_their_order(state):
+    with state.transaction() as tx:
+        tx.add_execution(_execution())
+        for seq in (2, 1, 3):
+            tx.append_event(EventRecord("e1", seq, f"n{seq}", 1, "values",
+                                        {"outputs": {"o0": {"val": {"v": seq}}}}))
+    with state.transaction() as tx:
+        events = tx.events("e1")
+        assert [e.seq for e in events] == [1, 2, 3]
+        assert events[0].body == {"outputs": {"o0": {"val": {"v": 1}}}}
+
+
+def test_a_failed_transaction_leaves_nothing(state):
+    with pytest.raises(RuntimeError), state.transaction() as tx:
+        tx.add_execution(_execution())
+        raise RuntimeError("boom")
+    with state.transaction() as tx:
+        assert tx.get_execution("e1") is None
+
+
+def test_a_savepoint_rolls_back_alone(state):
+    with state.transaction() as tx:
+        tx.add_execution(_execution())
+        with pytest.raises(RuntimeError), tx.savepoint():
+            tx.insert_nodes([_row("a")])
+            tx.update_execution("e1", status="FAILED")
+            raise RuntimeError("one message failed")
+        with tx.savepoint():
+            tx.insert_nodes([_row("b")])
+    with state.transaction() as tx:
+        assert tx.node_ids("e1") == {"b"}
+        assert tx.get_execution("e1").status == "RUNNING"
+
+
+def test_duplicates_are_refused(state):
+    with state.transaction() as tx:
+        tx.add_execution(_execution())
+        tx.insert_nodes([_row("a")])
+        tx.append_event(EventRecord("e1", 1, "a", 1, "values", {}))
+    for dup in (lambda tx: tx.add_execution(_execution()),
+                lambda tx: tx.insert_nodes([_row("a")]),
+                lambda tx: tx.append_event(EventRecord("e1", 1, "a", 1, "values", {}))):
+        with pytest.raises(Exception), state.transaction() as tx:  # noqa: B017
+            dup(tx)
+
+
+def test_transient_errors_are_told_apart(state):
+    assert state.is_transient(ValueError("data")) is False
