@@ -1,9 +1,29 @@
-"""Dispatchers: how the scheduler hands a ready node to workers."""
+"""Dispatchers: how the scheduler hands a ready node attempt to whatever runs it.
+
+`CeleryDispatcher` sends each attempt as the Celery task `graft.run_node` to its tier's queue;
+`InlineDispatcher` runs it in this process and hands the report to a callback (tests, and
+anything that wants the scheduler's logic without a cluster). The scheduler depends only on
+the `Dispatcher` protocol.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from sdk.model.bindings import Binding
+from sdk.model.config import Settings
+from sdk.model.engine import NodeRun
+from sdk.model.spec import node_to_json
+from sdk.model.store import Store
+from sdk.remote.celery_app import TASK_NAME, make_app
+from sdk.remote.messages import task_body
+from sdk.values.literals import dumps
+from sdk.values.store import put_blob
+
+INLINE_INPUTS_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -17,6 +37,27 @@ class Dispatch:
     attempt: int
     payload: dict[str, Any]
 
+    @property
+    def args(self) -> list[Any]:
+        return [self.execution_id, self.node_id, self.attempt, self.payload]
+
+
+def make_dispatch(settings: Settings, store: Store, eid: str, run: NodeRun,
+                  inputs: dict[str, Binding], token: str) -> Dispatch:
+    """The message for the current attempt of `run`: its node spec without bindings or
+    sub-graph, its resolved inputs (in the store when large) and its token, signed."""
+    node = node_to_json(dataclasses.replace(run.spec, inputs={}, subgraph=None))
+    payload: dict[str, Any] = {"spec": node, "token": token}
+    data = dumps(inputs)
+    if len(data) > INLINE_INPUTS_BYTES:
+        payload["inputs_key"] = put_blob(store, data, prefix="inputs")
+    else:
+        payload["inputs"] = inputs
+    queue = settings.queue_for(run.spec.memory_bytes, f"node {run.id!r}")
+    task = run.spec.task
+    return Dispatch(queue, f"{task.module}.{task.qualname}", eid, run.id, run.attempt,
+                    task_body(eid, run.id, run.attempt, payload, settings.secret))
+
 
 class Dispatcher(Protocol):
     def send(self, batch: list[Dispatch]) -> None: ...
@@ -24,12 +65,11 @@ class Dispatcher(Protocol):
 
 class CeleryDispatcher:
     """Sends each node as the Celery task `graft.run_node` to its tier's queue, with the
-    user's task name as Celery `shadow` (what Flower and events show)."""
+    user's task name as Celery `shadow` (what Flower and events show) and the attempt in a
+    message header (so the scheduler can find it in a queue after a restart)."""
 
-    def __init__(self) -> None:
-        from worker.app import app
-
-        self.app = app
+    def __init__(self, settings: Settings) -> None:
+        self.app = make_app(settings)
 
     def send(self, batch: list[Dispatch]) -> None:
         if not batch:
@@ -37,9 +77,24 @@ class CeleryDispatcher:
         with self.app.producer_or_acquire() as producer:
             for d in batch:
                 self.app.send_task(
-                    "graft.run_node", args=[d.execution_id, d.node_id, d.attempt, d.payload],
-                    queue=d.queue, routing_key=d.queue, shadow=d.task_name, producer=producer,
+                    TASK_NAME, args=d.args, queue=d.queue, routing_key=d.queue,
+                    shadow=d.task_name, producer=producer,
+                    headers={"graft_attempt": [d.execution_id, d.node_id, d.attempt]},
                 )
+
+
+class InlineDispatcher:
+    """Runs each attempt in this process with `run(dispatch)`, which returns the report
+    message; `deliver` receives it (typically: queue it for `Scheduler.handle`)."""
+
+    def __init__(self, run: Callable[[Dispatch], dict[str, Any]],
+                 deliver: Callable[[dict[str, Any]], None]):
+        self.run = run
+        self.deliver = deliver
+
+    def send(self, batch: list[Dispatch]) -> None:
+        for d in batch:
+            self.deliver(self.run(d))
 
 
 class RecordingDispatcher:

@@ -1,314 +1,334 @@
-"""`graft scheduler`: consume the control queue in batches and drive the `Scheduler`.
+"""`graft scheduler`: serve the control stream, keep attempts alive, survive Redis.
 
-Messages are acknowledged only after their batch is committed and its nodes are sent, so a
-scheduler killed mid-batch loses nothing: the broker hands the messages out again and the
-duplicates change nothing.
+Each turn the loop reads a batch of control messages, has the `Scheduler` apply it in one
+transaction, sends what became ready, and only then acknowledges the entries; it also fails
+attempts whose lease ran out, sends delayed retries when due, and once a minute sends again
+any attempt it cannot prove in flight.
 
-Only one scheduler serves a broker and key prefix at a time: `SchedulerLock` holds a Redis key
-that a background thread renews. A scheduler that finds the key taken waits; one that loses
-it while serving (another scheduler took it over) hands its batch back and exits with status 1.
+It never exits on a Redis failure: it logs one line when the broker is lost and one when it
+is back, and retries with backoff meanwhile. When it loses the scheduler lock (another
+scheduler took it over, or Redis was away longer than the lock's TTL) it forgets what it
+held in memory and stands by; whoever holds the lock next rebuilds from the database.
+
+When Redis comes back empty (restarted without persistence, or flushed) it recreates the
+stream's group, rewrites the status board from the database, takes in submissions the stream
+lost from the store, and sends again every attempt no worker claims within a lease's time.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
-import socket
 import threading
 import time
+import uuid
 from typing import Any
 
 import redis
-from kombu import Connection
 
-from scheduler.db import open_database
-from scheduler.dispatch import CeleryDispatcher
-from scheduler.service import Scheduler
+from scheduler.dispatch import CeleryDispatcher, Dispatcher
+from scheduler.inflight import in_flight
+from scheduler.lock import SchedulerLock
+from scheduler.service import CONTROL, Refusal, Scheduler
+from scheduler.state import MemoryState, StateStore
 from sdk.model.config import Settings
-from sdk.model.errors import GraftError
 from sdk.remote.board import Board
-from sdk.remote.broker import control_queue, redact
+from sdk.remote.connections import Outage, explain, redact, redis_client
+from sdk.remote.control import ControlChannel, Entry
+from sdk.remote.dead import DeadLetters
+from sdk.remote.leases import REPORTED, Leases
+from sdk.remote.signing import Unauthenticated, verify
+from sdk.remote.submissions import Submissions
 from sdk.values.store import open_store
 
 log = logging.getLogger("graft.scheduler")
 
 BATCH_SIZE = 500
-LOCK_TTL_S = 15
-
-# KEYS[1] = the lock, ARGV[1] = our owner id, ARGV[2] = TTL in ms. Ours: extend it (1). Gone
-# (expired, or Redis lost it): take it again (2). Someone else's: leave it, return the holder.
-_RENEW = """
-local holder = redis.call('GET', KEYS[1])
-if holder == ARGV[1] then
-    redis.call('PEXPIRE', KEYS[1], ARGV[2])
-    return 1
-end
-if not holder then
-    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-    return 2
-end
-return holder
-"""
-
-# Delete the lock only if it is still ours.
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-    return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
+TIMER_S = 2.0  # lease scan and epoch check
+RECONCILE_S = 60.0
 
 
-class SchedulerLockLost(GraftError):
-    """Another scheduler holds the lock now (or ours may have expired): stop serving."""
+def open_state(url: str) -> StateStore:
+    """The state store `GRAFT_DATABASE_URL` names (`memory://` keeps it in this process)."""
+    if url == "memory://":
+        return MemoryState()
+    from scheduler.state_sql import SqlState
 
-
-class SchedulerLock:
-    """One scheduler per broker and key prefix: a Redis key that a background thread renews
-    every `ttl_s / 3` while this scheduler serves.
-
-    Renewal and release compare the key's value with `owner` atomically (Lua), so a scheduler
-    never extends or deletes another's lock. When the thread finds the key owned by someone
-    else, or cannot renew it for a whole TTL (the key may have expired and been taken), the
-    lock is lost for good: `lost` turns true and the loop must stop serving.
-    """
-
-    def __init__(self, board: Board, owner: str, ttl_s: float = LOCK_TTL_S):
-        self.ttl_s = ttl_s
-        self.interval_s = ttl_s / 3
-        # Its own client, with timeouts shorter than a renew interval: a call that hangs must
-        # not hold the renewal past the TTL (the board's client waits up to 30 s).
-        self.redis: redis.Redis = redis.Redis.from_url(
-            board.url, socket_connect_timeout=min(3.0, self.interval_s),
-            socket_timeout=self.interval_s)
-        self.key = f"{board.prefix}:scheduler:lock"
-        self.owner = owner
-        self.renewed = 0.0  # monotonic time before the last successful SET/renewal
-        self._renew_script = self.redis.register_script(_RENEW)
-        self._release_script = self.redis.register_script(_RELEASE)
-        self._lost = threading.Event()
-        self._lost_reason = ""
-        self._losing = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    @property
-    def lost(self) -> bool:
-        """True once the lock is someone else's, or may be: never false again after that."""
-        if self._lost.is_set():
-            return True
-        if self._thread is not None and time.monotonic() - self.renewed >= self.ttl_s:
-            self._lose(f"the lock could not be renewed for {self.ttl_s:g} s and may have "
-                       "expired")
-            return True
-        return False
-
-    @property
-    def lost_reason(self) -> str:
-        return self._lost_reason
-
-    def acquire(self) -> None:
-        """Wait until the lock is free, take it, and start renewing it."""
-        warned = False
-        while True:
-            started = time.monotonic()
-            if self.redis.set(self.key, self.owner, nx=True, px=self._ttl_ms):
-                break
-            if not warned:
-                holder = self.redis.get(self.key)
-                log.warning("another scheduler (%s) is serving this broker; waiting for it to "
-                            "stop", holder.decode() if holder else "?")
-                warned = True
-            time.sleep(1)
-        self.renewed = started
-        self._lost.clear()
-        self._lost_reason = ""
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._renew_forever, args=(self._stop,),
-                                        name="graft-scheduler-lock", daemon=True)
-        self._thread.start()
-
-    def renew(self) -> bool:
-        """Extend the lock once; False when it is lost (then it stays lost).
-
-        A Redis error only logs: the next tick tries again, until a whole TTL has passed
-        since the last renewal."""
-        if self.lost:
-            return False
-        started = time.monotonic()
-        try:
-            result = self._renew_script(keys=[self.key], args=[self.owner, self._ttl_ms])
-        except redis.RedisError as exc:
-            if self.lost:  # a whole TTL without renewal
-                return False
-            log.warning("could not renew the scheduler lock %s (%s); retrying in %.1f s",
-                        self.key, exc, self.interval_s)
-            return True
-        if isinstance(result, bytes):
-            self._lose(f"the lock is held by {result.decode(errors='replace')}")
-            return False
-        if self.lost:  # renewed, but too late: the key may have been someone else's meanwhile
-            return False
-        if result == 2:
-            log.warning("the scheduler lock %s had vanished (expired, or Redis lost it); "
-                        "took it again", self.key)
-        self.renewed = started
-        return True
-
-    def release(self) -> None:
-        """Stop renewing and delete the lock if it is still ours."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self.interval_s + 5)
-            self._thread = None
-        try:
-            self._release_script(keys=[self.key], args=[self.owner])
-        except redis.RedisError as exc:
-            log.warning("could not release the scheduler lock %s (%s); it expires within "
-                        "%g s", self.key, exc, self.ttl_s)
-
-    @property
-    def _ttl_ms(self) -> int:
-        return max(1, int(self.ttl_s * 1000))
-
-    def _renew_forever(self, stop: threading.Event) -> None:
-        while not stop.wait(self.interval_s):
-            try:
-                if not self.renew():
-                    return
-            except Exception:  # never let the thread die silently while the loop serves
-                log.exception("unexpected error renewing the scheduler lock %s", self.key)
-
-    def _lose(self, reason: str) -> None:
-        with self._losing:  # the renew thread and the loop may both find out
-            if self._lost.is_set():
-                return
-            self._lost_reason = reason
-            self._lost.set()
-        log.error("scheduler lock %s lost: %s; another scheduler took over (or may have), so "
-                  "this one stops serving", self.key, reason)
-
-
-def restore_orphans(settings: Settings) -> int:
-    """Hand back the control messages a dead scheduler had taken but not acknowledged.
-
-    On Redis, kombu keeps a delivered message in its `unacked` hash until it is acknowledged,
-    and gives it back only after the visibility timeout (an hour by default). Only the holder of
-    the scheduler lock consumes the control queue, so at startup every unacknowledged control
-    message belongs to a scheduler that died; Celery's task messages in the same hash are left
-    alone. Returns how many messages went back on the queue.
-    """
-    with Connection(settings.broker_url) as conn:
-        if conn.transport.driver_type != "redis":
-            return 0  # AMQP brokers requeue a dead consumer's messages themselves
-        channel = conn.default_channel
-        queue = control_queue(settings)
-        queue(channel).declare()
-        restored = 0
-        for tag, raw in channel.client.hgetall(channel.unacked_key).items():
-            try:
-                _, exchange, routing_key = json.loads(raw)
-            except (ValueError, TypeError):
-                continue
-            if exchange == queue.exchange.name and routing_key == queue.routing_key:
-                channel.qos.restore_by_tag(tag.decode())
-                restored += 1
-        return restored
+    return SqlState(url)
 
 
 class Loop:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, state: StateStore | None = None,
+                 dispatcher: Dispatcher | None = None):
         self.settings = settings
-        self.stopping = False
-        board = Board(settings)
-        self.scheduler = Scheduler(settings, open_database(settings.database_url),
-                                   CeleryDispatcher(), open_store(settings.store_url), board)
-        self.lock = SchedulerLock(board, f"{socket.gethostname()}:{os.getpid()}")
+        self.stopping = threading.Event()
+        self.redis = redis_client(settings.broker_url, timeout_s=10.0)
+        self.control = ControlChannel(self.redis, settings)
+        self.leases = Leases(self.redis, settings.key_prefix, settings.lease_ttl_s)
+        self.dead = DeadLetters(self.redis, settings.key_prefix)
+        self.store = open_store(settings.store_url)
+        self.submissions = Submissions(self.store)
+        self.scheduler = Scheduler(settings, state or open_state(settings.database_url),
+                                   dispatcher or CeleryDispatcher(settings), self.store,
+                                   Board(settings))
+        self.outage = Outage(log)
+        self.state_outage = Outage(logging.getLogger("graft.scheduler.database"))
+        self.lock = SchedulerLock(settings.broker_url, settings.key_prefix, outage=self.outage)
+        self.consumer = f"{self.lock.owner}:{uuid.uuid4().hex[:6]}"
+        self.epoch_key = f"{settings.key_prefix}:epoch"
+        self.epoch = ""
+        self._retry_pending = True
+        self._suspects: dict[Any, float] = {}
+        self._judge_leases_after = 0.0
+        self._next_timer = 0.0
+        self._reconcile_at = 0.0
 
     def stop(self, *_: Any) -> None:
-        self.stopping = True
+        self.stopping.set()
+
+    # ---- the run ---------------------------------------------------------------------------
 
     def run(self) -> None:
-        """Serve until SIGTERM/SIGINT; raise `SchedulerLockLost` (exit status 1) when another
-        scheduler takes the lock over."""
+        """Serve until SIGTERM/SIGINT, standing by whenever another scheduler holds the lock."""
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
-        self.lock.acquire()
+        while not self.stopping.is_set():
+            if not self.lock.acquire(self.stopping):
+                return
+            try:
+                if self._until_up(self._start):
+                    while not self.stopping.is_set() and self._until_up(self._turn):
+                        pass
+            finally:
+                self.lock.release()
+            if not self.stopping.is_set():
+                self.scheduler.forget()
+                self._retry_pending = True
+                self.epoch = ""
+
+    def _until_up(self, step: Any) -> bool:
+        """Run `step`; while the broker is away, log once and retry with backoff. False when
+        the lock was lost (serving must stop)."""
+        delay = 0.5
+        while not self.stopping.is_set():
+            if self.lock.lost:
+                return False
+            try:
+                step()
+            except (redis.RedisError, OSError) as exc:
+                self.outage.lost(explain(exc, self.settings.broker_url))
+                self.stopping.wait(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            except Exception as exc:
+                if not self.scheduler.is_transient(exc):
+                    raise
+                self.state_outage.lost(f"{type(exc).__name__}: {exc}")
+                self.stopping.wait(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            self.state_outage.back()
+            if self.outage.down:
+                self.outage.back()
+                self._after_outage()
+            return True
+        return True
+
+    # ---- start and recovery ----------------------------------------------------------------
+
+    def _start(self) -> None:
+        self.control.ensure_group()
+        self._check_epoch()
+        claimed = self.control.claim_all(self.consumer)
+        self._drain_pending()
+        taken = self._take_submissions()
+        queued = self.scheduler.recover()
+        self._judge_leases_after = time.monotonic() + self.settings.lease_ttl_s
+        resent = self._reconcile(queued, grace_s=0.0)
+        log.info("scheduler serving %s (database %s); %d unacknowledged messages taken over, "
+                 "%d submissions taken from the store, %d queued attempts sent again",
+                 redact(self.settings.broker_url), redact(self.scheduler.state.url), claimed,
+                 taken, resent)
+
+    def _check_epoch(self) -> bool:
+        """True when Redis lost what graft keeps in it since the last check (it was emptied,
+        or restarted without persistence)."""
+        current = self.redis.get(self.epoch_key)
+        if current is not None and current.decode() == self.epoch:
+            return False
+        if current is None:
+            self.redis.set(self.epoch_key, uuid.uuid4().hex, nx=True)
+            current = self.redis.get(self.epoch_key)
+        wiped = bool(self.epoch)
+        self.epoch = current.decode() if current else ""
+        return wiped
+
+    def _after_outage(self) -> None:
+        """Redis answers again: give workers a lease's time to renew before judging leases,
+        and if Redis came back empty, rebuild what it held."""
+        self._judge_leases_after = time.monotonic() + self.settings.lease_ttl_s
+        self._retry_pending = True  # a read the outage cut short may have left entries pending
+        if self._check_epoch():
+            self._recover_wiped()
+
+    def _recover_wiped(self) -> None:
+        log.warning("Redis came back empty: recreating the control stream, rewriting the "
+                    "status board from the database, and sending again every attempt no "
+                    "worker holds")
+        self.control.ensure_group()
+        taken = self._take_submissions()
+        boards = self.scheduler.refresh_boards()
+        # Workers that survived renew their leases within a lease's time; after that, every
+        # queued attempt without a lease or a message is sent again.
+        self._reconcile_at = time.monotonic() + self.settings.lease_ttl_s * 1.5
+        log.info("after the empty restart: %d submissions taken from the store, %d board "
+                 "records rewritten", taken, boards)
+
+    def _take_submissions(self) -> int:
+        """Apply submissions whose stream entry may be gone (the store keeps each until the
+        scheduler has committed it)."""
+        bodies = []
+        for key, raw in self.submissions.pending():
+            body = self._decode(raw, "store " + key)
+            if body is not None:
+                bodies.append(body)
+            else:
+                self.submissions.remove(key)
+        if bodies:
+            self._apply(bodies, [])
+        return len(bodies)
+
+    def _reconcile(self, candidates: list[Any] | None = None, grace_s: float | None = None
+                   ) -> int:
+        """Send again the queued attempts (all of the live executions', by default) that no
+        lease, queue or recent delivery proves in flight."""
+        self._reconcile_at = time.monotonic() + RECONCILE_S
+        if candidates is None:
+            candidates = self.scheduler.queued_attempts()
+        if not candidates:
+            return 0
+        grace = self.settings.lease_ttl_s if grace_s is None else grace_s
+        flying = in_flight(self.redis, self.settings, self.leases, grace)
+        missing = [key for key in candidates if key not in flying]
+        claims = self.leases.claims(missing)
+        unsent = [key for key in missing if claims[key] is None]
+        # Started, not reported, held by no one: lost with its worker, if it stays so for a
+        # lease's time (a worker between receiving a copy and renewing may look like that).
+        now = time.monotonic()
+        suspects = {key for key in missing if claims[key] not in (None, REPORTED)}
+        lost = [key for key in suspects
+                if now - self._suspects.get(key, now) >= self.settings.lease_ttl_s]
+        self._suspects = {key: self._suspects.get(key, now) for key in suspects}
+        if suspects - set(lost):
+            self._reconcile_at = min(self._reconcile_at,
+                                     now + self.settings.lease_ttl_s * 1.5)
+        if lost:
+            batch = self.scheduler.lost(lost, "started it, then neither reported nor kept its "
+                                        "lease: the worker is gone")
+            self.leases.supersede(batch.superseded)
+        sent = self.scheduler.resend(unsent)
+        if sent:
+            log.warning("sent again %d queued attempts that no worker holds and no queue "
+                        "carries", sent)
+        return sent
+
+    # ---- each turn -------------------------------------------------------------------------
+
+    def _turn(self) -> None:
+        now = time.monotonic()
+        if now >= self._next_timer:
+            self._next_timer = now + TIMER_S
+            if self._check_epoch():
+                self._recover_wiped()
+            if now >= self._judge_leases_after:
+                expired = self.leases.expired()
+                if expired:
+                    batch = self.scheduler.lost(expired, "stopped renewing its lease: the "
+                                                "worker was killed, ran out of memory, or "
+                                                "lost its machine or its connection")
+                    self.leases.supersede(batch.superseded)
+            if now >= self._reconcile_at:
+                self._reconcile()
+        self.scheduler.flush()
+        if self._retry_pending:
+            self._drain_pending()
+        block_s = min(TIMER_S, max(0.0, self._next_timer - time.monotonic()))
+        due = self.scheduler.next_due_s()
+        if due is not None:
+            block_s = min(block_s, due)
+        entries = self.control.read(self.consumer, BATCH_SIZE, max(1, int(block_s * 1000)))
+        if entries:
+            self._handle(entries)
+
+    def _drain_pending(self) -> None:
+        """Apply the entries this consumer holds unacknowledged (taken over from a dead
+        scheduler, or handed back by a batch that failed)."""
+        while True:
+            entries = self.control.read(self.consumer, BATCH_SIZE, None, pending=True)
+            if not entries:
+                self._retry_pending = False
+                return
+            self._handle(entries)
+            if self._retry_pending:
+                return
+
+    def _handle(self, entries: list[Entry]) -> None:
+        bodies, refused = [], []
+        for entry in entries:
+            raw = entry.body()
+            body = self._decode(raw, CONTROL) if raw is not None else None
+            if raw is None:
+                refused.append(Refusal(CONTROL, "a stream entry without graft's message "
+                                       "field", {k.decode(errors="replace"): v.decode(
+                                           errors="replace") for k, v in entry.fields.items()}))
+            if body is not None:
+                bodies.append(body)
+        self._dead(refused)
+        if not self._apply(bodies, [e.id for e in entries]):
+            self._retry_pending = True
+            self.stopping.wait(1.0)
+
+    def _apply(self, bodies: list[dict[str, Any]], ids: list[bytes]) -> bool:
+        """Apply decoded messages; acknowledge their entries once committed. False when the
+        batch was rolled back (state or store away): the entries stay pending."""
         try:
-            orphans = restore_orphans(self.settings)
-            recovered = self.scheduler.recover()
-            self._check_lock()
-            log.info("scheduler serving %s (queue %s, database %s); %d running executions "
-                     "recovered, %d unacknowledged messages handed back",
-                     redact(self.settings.broker_url), self.settings.control_queue,
-                     redact(self.settings.database_url), recovered, orphans)
-            while not self.stopping:
-                self._check_lock()
-                try:
-                    self._consume()
-                except OSError as exc:  # broker gone: retry
-                    log.error("broker connection lost (%s); reconnecting", exc)
-                    time.sleep(1)
-        finally:
-            self.lock.release()
+            batch = self.scheduler.handle(bodies)
+        except (redis.RedisError, OSError):
+            raise
+        except Exception as exc:
+            log.error("batch of %d messages not applied (%s: %s); it will be retried",
+                      len(bodies), type(exc).__name__, exc)
+            return False
+        self._dead(batch.refused)
+        self.leases.supersede(batch.superseded)
+        self.control.ack(ids)
+        for body in bodies:
+            if body.get("type") == "submit":
+                self.submissions.remove_execution(body.get("execution", ""))
+        return True
 
-    def _check_lock(self) -> None:
-        if self.lock.lost:
-            raise SchedulerLockLost(f"scheduler lock {self.lock.key} lost "
-                                    f"({self.lock.lost_reason}): another scheduler took over; "
-                                    "this one stopped serving")
-
-    def _consume(self) -> None:
-        pending: list[tuple[Any, Any]] = []
-
-        def on_message(body: Any, message: Any) -> None:
-            pending.append((body, message))
-
-        def on_decode_error(message: Any, exc: Exception) -> None:
-            log.warning("refused control message that is not JSON (%s): %r", exc,
-                        message.body[:200])
-            message.ack()
-
-        with Connection(self.settings.broker_url) as conn:
-            conn.ensure_connection(max_retries=None, interval_start=1, interval_max=5)
-            consumer = conn.Consumer([control_queue(self.settings)], callbacks=[on_message],
-                                     accept=["json"], on_decode_error=on_decode_error,
-                                     prefetch_count=BATCH_SIZE)
-            with consumer:
-                while not self.stopping:
-                    self._check_lock()
-                    if self.scheduler.backlog:  # sends and board writes the broker missed
-                        self.scheduler.flush()
-                    try:
-                        conn.drain_events(timeout=1.0)
-                    except TimeoutError:
-                        continue
-                    while len(pending) < BATCH_SIZE:  # take what has arrived, never wait
-                        try:
-                            conn.drain_events(timeout=0)
-                        except TimeoutError:
-                            break
-                    self._handle(pending)
-                    pending.clear()
-
-    def _handle(self, pending: list[tuple[Any, Any]]) -> None:
-        if self.lock.lost:  # another scheduler serves now: leave the batch to it
-            for _, message in pending:
-                message.requeue()
-            self._check_lock()
+    def _decode(self, raw: bytes, queue: str) -> dict[str, Any] | None:
+        """A message's JSON object, authenticated when GRAFT_SECRET is set; None (and a dead
+        letter) for anything else."""
         try:
-            self.scheduler.handle([body for body, _ in pending])
-        except (GraftError, Exception) as exc:
-            log.exception("batch of %d messages not applied (%s); handing them back",
-                          len(pending), exc)
-            for _, message in pending:
-                message.requeue()
-            time.sleep(1)
-            return
-        for _, message in pending:
-            message.ack()
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            self.dead.add(queue, "not JSON", raw)
+            return None
+        if not isinstance(body, dict):
+            self.dead.add(queue, f"a control message is a JSON object, not a "
+                                 f"{type(body).__name__}", raw)
+            return None
+        try:
+            return verify(body, self.settings.secret, "control message")
+        except Unauthenticated as exc:
+            self.dead.add(queue, str(exc), raw)
+            return None
+
+    def _dead(self, refused: list[Refusal]) -> None:
+        for r in refused:
+            self.dead.add(r.queue, r.reason, r.body)
 
 
 def serve(settings: Settings | None = None) -> None:

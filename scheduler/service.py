@@ -1,40 +1,44 @@
 """The scheduler's logic: apply control messages to executions, one transaction a batch.
 
-For each batch of messages it records outcomes, asks the engine which nodes are newly
-ready, writes nodes, events and executions, and commits; only then does it send the ready
-nodes to their queues and update the status board. A report the engine does not expect
-(duplicate, late, wrong attempt) changes nothing. A bad message is refused with a reason and
-the rest of the batch goes on. After a restart, executions are rebuilt by replaying their
-recorded events through the engine, and nodes left QUEUED are sent again.
+For each batch it records outcomes, asks the engine which nodes are newly ready, gives each
+ready attempt a random token, writes nodes, events and executions, and commits; only then are
+the ready nodes sent and the status board updated (`after_commit`). A report the engine does
+not wait for (duplicate, late, superseded attempt) changes nothing; one whose token is not the
+attempt's is refused. A bad message is refused with a reason and the rest of the batch goes
+on. After a restart, executions are rebuilt by replaying their recorded events.
+
+The state is behind `StateStore` and dispatching behind `Dispatcher`, so this module needs
+neither a database nor a broker.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import heapq
 import logging
+import random
+import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.engine import Engine as SqlEngine
-from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.orm import Session
-
-from scheduler.db import EventRow, ExecutionRow, NodeRow, utcnow
-from scheduler.dispatch import Dispatch, Dispatcher
-from sdk.model.config import Settings
-from sdk.model.engine import TERMINAL_NODE_STATES, Engine, ExecutionState, NodeRun, NodeState
-from sdk.model.errors import GraftError, StoreError, StoreObjectMissing
-from sdk.model.spec import GraphSpec, node_to_json, validate
+from scheduler.board_view import BoardView
+from scheduler.dispatch import Dispatch, Dispatcher, make_dispatch
+from scheduler.state import EventRecord, ExecutionRecord, StateStore, StateTx
+from sdk.model import bindings
+from sdk.model.engine import TERMINAL_NODE_STATES, Engine, ExecutionState, NodeState, RetryPolicy
+from sdk.model.errors import GraftError, StoreError, StoreIntegrityError, StoreObjectMissing
+from sdk.model.report import Failure, Outcome, Report, data_failure, system_failure
+from sdk.model.spec import GraphSpec, validate
+from sdk.model.store import Store
 from sdk.remote import messages
 from sdk.remote.board import Board
-from sdk.values.literals import dumps
-from sdk.values.store import Store, put_blob
+from sdk.remote.leases import AttemptKey
+from sdk.values.store import get_verified
 
 log = logging.getLogger("graft.scheduler")
 
-INLINE_INPUTS_BYTES = 64 * 1024
+CONTROL = "control stream"
 
 
 @dataclass
@@ -42,353 +46,485 @@ class Live:
     """An execution the scheduler holds in memory."""
 
     engine: Engine
+    spec_key: str
     seq: int = 0
     known: set[str] = field(default_factory=set)  # node ids that have a row
     done: set[str] = field(default_factory=set)  # node ids in a terminal state
+    tokens: dict[str, str] = field(default_factory=dict)  # node id -> current attempt's token
+    times: dict[str, list[float | None]] = field(default_factory=dict)  # [started, ended]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A message refused: where it came from, why, and what it was."""
+
+    queue: str
+    reason: str
+    body: Any
 
 
 @dataclass
-class _Batch:
+class Batch:
+    """What applying some messages produced, to act on once it is committed."""
+
     outbox: list[Dispatch] = field(default_factory=list)
     touched: dict[str, set[str]] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)
     board: dict[str, dict[str, Any]] = field(default_factory=dict)
-    seen: set[str] = field(default_factory=set)  # executions the batch's messages name
+    board_nodes: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)
+    superseded: list[AttemptKey] = field(default_factory=list)
 
 
 class Scheduler:
-    def __init__(self, settings: Settings, db: SqlEngine, dispatcher: Dispatcher,
-                 store: Store, board: Board | None = None):
+    def __init__(self, settings: Any, state: StateStore, dispatcher: Dispatcher, store: Store,
+                 board: Board | None = None, *, clock: Callable[[], float] = time.time):
         self.settings = settings
-        self.db = db
+        self.state = state
         self.dispatcher = dispatcher
         self.store = store
         self.board = board
+        self.clock = clock
+        self.policy = RetryPolicy(system_retries=settings.system_retries)
         self.live: dict[str, Live] = {}
-        self._queues: dict[int | None, str | None] = {}  # memory bytes -> tier queue
+        self.view = BoardView(settings)
         self._unsent: list[Dispatch] = []  # committed, not yet sent (broker away)
+        self._delayed: list[tuple[float, int, Dispatch]] = []  # (due, seq, dispatch)
+        self._delay_seq = 0
         self._stale: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}  # board backlog
 
     # ---- entry points ---------------------------------------------------------------------
 
-    def handle(self, bodies: list[Any]) -> list[str]:
-        """Apply a batch of control messages; return the problems found (already logged)."""
-        batch = _Batch()
-        try:
-            with Session(self.db) as session, session.begin():
-                for body in bodies:
-                    self._apply_one(session, body, batch)
-        except Exception:
-            # The engines may hold changes that were not committed: rebuild them from the
-            # database when their next message comes.
-            for eid in batch.seen:
-                self.live.pop(eid, None)
-            raise
-        self._after_commit(batch)
-        return batch.problems
+    def handle(self, bodies: list[Any]) -> Batch:
+        """Apply a batch of decoded control messages in one transaction, then send what it
+        made ready. Raises (rolling the whole batch back) only for failures of the state or
+        the store that another try may not meet."""
+        batch = Batch()
+        self._in_transaction(batch, lambda tx: [self._apply_one(tx, b, batch) for b in bodies])
+        self.after_commit(batch)
+        return batch
 
-    def recover(self) -> int:
-        """Rebuild running executions and resend their queued nodes; return how many.
+    def lost(self, attempts: list[AttemptKey], why: str) -> Batch:
+        """Fail attempts whose worker is gone (their lease ran out) as SYSTEM, so the engine
+        releases new ones; supersede them so no late copy runs."""
+        batch = Batch()
 
-        An execution that cannot be rebuilt (its spec gone from the store) is marked FAILED
-        with the reason; the others go on."""
-        batch = _Batch()
-        with Session(self.db) as session, session.begin():
-            ids = session.scalars(select(ExecutionRow.id).where(
-                ExecutionRow.status == ExecutionState.RUNNING.value)).all()
-            for eid in ids:
-                live = self._live(session, eid, batch)
+        def apply(tx: StateTx) -> None:
+            for eid, node, attempt in attempts:
+                batch.superseded.append((eid, node, attempt))
+                live = self._live(tx, eid, batch, quiet=True)
+                if live is None or not live.engine.is_waiting(node, attempt):
+                    continue
+                log.warning("attempt %d of node %s of %s is lost: %s", attempt, node, eid, why)
+                failure = system_failure("WorkerLost", f"the worker holding attempt {attempt} "
+                                         f"of node {node!r} {why}")
+                self._apply_report(tx, eid, live, Report.failed(node, attempt, failure), batch)
+
+        self._in_transaction(batch, apply)
+        self.after_commit(batch)
+        return batch
+
+    def recover(self) -> list[AttemptKey]:
+        """Rebuild every running execution; return the attempts it calls queued (which the
+        caller sends again unless it can prove them in flight) and rewrite their board."""
+        batch = Batch()
+        queued: list[AttemptKey] = []
+
+        def apply(tx: StateTx) -> None:
+            for record in tx.executions(status=ExecutionState.RUNNING.value):
+                live = self._live(tx, record.id, batch)
                 if live is None:
                     continue
                 for run in live.engine.nodes.values():
                     if run.state == NodeState.QUEUED:
-                        batch.outbox.append(self._dispatch(eid, run))
-                batch.touched.setdefault(eid, set())
-        self._after_commit(batch)
-        return len(ids)
+                        queued.append((record.id, run.id, run.attempt))
+                self._refresh(tx, record.id, batch)
+
+        self._in_transaction(batch, apply)
+        self.after_commit(batch)
+        return queued
+
+    def resend(self, attempts: list[AttemptKey]) -> int:
+        """Send again attempts whose message may be gone (same attempt, same token: a worker
+        that already started it drops the copy). Returns how many were sent."""
+        out = []
+        for eid, node, attempt in attempts:
+            live = self.live.get(eid)
+            if live is None or not live.engine.is_waiting(node, attempt):
+                continue
+            out.append(self._dispatch(eid, live, node))
+        self._send(out)
+        return len(out)
+
+    def forget(self) -> None:
+        """Drop everything held in memory (this scheduler stops serving; whoever serves next
+        rebuilds from the state)."""
+        self.live.clear()
+        self._unsent.clear()
+        self._delayed.clear()
+        self._stale.clear()
+
+    def queued_attempts(self) -> list[AttemptKey]:
+        """The attempts live executions wait for that were sent (not those waiting for their
+        backoff or for the broker)."""
+        held = {(d.execution_id, d.node_id, d.attempt) for _, _, d in self._delayed}
+        held.update((d.execution_id, d.node_id, d.attempt) for d in self._unsent)
+        return [(eid, run.id, run.attempt) for eid, live in self.live.items()
+                for run in live.engine.nodes.values()
+                if run.state == NodeState.QUEUED and (eid, run.id, run.attempt) not in held]
+
+    def refresh_boards(self, execution_ids: list[str] | None = None,
+                       limit: int = 10_000) -> int:
+        """Rewrite the status board of these executions (default: the newest `limit`) from
+        the state, after Redis lost it."""
+        batch = Batch()
+
+        def apply(tx: StateTx) -> None:
+            ids = execution_ids
+            if ids is None:
+                ids = [r.id for r in tx.executions(limit=limit)]
+            for eid in ids:
+                self._refresh(tx, eid, batch)
+
+        self._in_transaction(batch, apply)
+        self.after_commit(batch)
+        return len(batch.board)
 
     def flush(self) -> None:
-        """Send what could not be sent, and write what could not be written to the board,
-        after earlier commits (the broker or Redis was away). Called by the loop each turn."""
-        if self._unsent:
+        """Send what could not be sent and what is due, and write what could not be written
+        to the board (the broker or Redis was away). Called by the loop each turn."""
+        due = []
+        now = time.monotonic()
+        while self._delayed and self._delayed[0][0] <= now:
+            due.append(heapq.heappop(self._delayed)[2])
+        if self._unsent or due:
             unsent, self._unsent = self._unsent, []
-            self._send(unsent)
+            self._send(unsent + due)
         if self._stale and self.board is not None:
             stale, self._stale = self._stale, {}
             for eid, (fields, nodes) in stale.items():
                 self._board_write(eid, fields, nodes)
 
+    def next_due_s(self) -> float | None:
+        """Seconds until the next delayed dispatch is due, if any."""
+        if not self._delayed:
+            return None
+        return max(0.0, self._delayed[0][0] - time.monotonic())
+
     @property
     def backlog(self) -> int:
-        """How many dispatches and board writes wait for the broker."""
-        return len(self._unsent) + len(self._stale)
+        """How many dispatches and board writes wait (for the broker, or for their time)."""
+        return len(self._unsent) + len(self._stale) + len(self._delayed)
+
+    # ---- transactions ---------------------------------------------------------------------
+
+    def _in_transaction(self, batch: Batch, work: Callable[[StateTx], Any]) -> None:
+        try:
+            with self.state.transaction() as tx:
+                work(tx)
+        except Exception:
+            # The engines may hold changes that were not committed: rebuild them from the
+            # state when their next message comes.
+            for eid in batch.seen:
+                self.live.pop(eid, None)
+            raise
+
+    def is_transient(self, exc: BaseException) -> bool:
+        """Errors of the infrastructure, not of the message, that another try may not meet:
+        the state store unreachable or locked, the value store failing. Data the database
+        refuses, a store object gone or altered, and malformed messages are final."""
+        if isinstance(exc, StoreError):
+            return not isinstance(exc, (StoreObjectMissing, StoreIntegrityError))
+        return self.state.is_transient(exc)
 
     # ---- messages -------------------------------------------------------------------------
 
-    def _apply_one(self, session: Session, body: Any, batch: _Batch) -> None:
+    def _apply_one(self, tx: StateTx, body: Any, batch: Batch) -> None:
         try:
             msg = messages.check(body)
         except messages.MessageError as exc:
-            self._problem(batch, f"refused control message: {exc}")
+            batch.refused.append(Refusal(CONTROL, str(exc), body))
             return
         eid = msg["execution"]
         batch.seen.add(eid)
         mark = len(batch.outbox)
-        savepoint = session.begin_nested()
         try:
-            if msg["type"] == "submit":
-                self._submit(session, msg, batch)
-            else:
-                self._report(session, msg, batch)
-            savepoint.commit()
+            with tx.savepoint():
+                if msg["type"] == "submit":
+                    self._submit(tx, msg, batch)
+                elif msg["type"] == "report":
+                    self._report(tx, msg, batch)
+                else:
+                    self._refresh(tx, eid, batch, body)
         except Exception as exc:
-            if is_transient(exc):
-                raise  # the whole batch goes back on the queue for another try
-            savepoint.rollback()
+            if self.is_transient(exc):
+                raise  # the whole batch goes back for another try
             del batch.outbox[mark:]
             self.live.pop(eid, None)
             log.exception("control message for execution %s failed", eid)
-            self._problem(batch, f"{msg['type']} for execution {eid} failed: "
-                                 f"{type(exc).__name__}: {exc}")
+            batch.refused.append(Refusal(CONTROL, f"{msg['type']} for execution {eid} could "
+                                         f"not be applied: {type(exc).__name__}: {exc}", body))
             if msg["type"] == "report":
-                self._fail_unapplied(session, msg, exc, batch)
+                self._fail_unapplied(tx, msg, exc, batch)
 
-    def _fail_unapplied(self, session: Session, msg: dict[str, Any], exc: Exception,
-                        batch: _Batch) -> None:
+    def _fail_unapplied(self, tx: StateTx, msg: dict[str, Any], exc: Exception,
+                        batch: Batch) -> None:
         """A report that could not be applied fails its node, so the execution cannot hang."""
-        error = {"type": "ReportNotApplied", "message": f"the scheduler could not apply the "
-                 f"report of this node: {type(exc).__name__}: {exc}"}
-        body = {"type": "report", "execution": msg["execution"], "node": msg["node"],
-                "attempt": msg["attempt"], "outcome": "error", "error": error,
-                "retriable": False}
-        savepoint = session.begin_nested()
-        try:
-            self._report(session, body, batch)
-            savepoint.commit()
-        except Exception:
-            savepoint.rollback()
-            self.live.pop(msg["execution"], None)
-            log.exception("could not fail node %s of %s either", msg["node"], msg["execution"])
-
-    def _submit(self, session: Session, msg: dict[str, Any], batch: _Batch) -> None:
         eid = msg["execution"]
-        if eid in self.live or session.get(ExecutionRow, eid) is not None:
-            return  # delivered twice
-        row = ExecutionRow(id=eid, workflow=str(msg.get("workflow") or "?"),
-                           status=ExecutionState.RUNNING.value, spec_key=msg["spec"],
-                           inputs=msg["inputs"], submitted_at=msg.get("submitted_at"))
         try:
-            spec = GraphSpec.loads(self.store.get(msg["spec"]))
-            validate(spec)
-            for node_id, node in spec.walk():
-                if node.kind != "workflow":
-                    self.settings.queue_for(node.memory_bytes,
-                                            f"node {node_id!r} (task {node.task.name})")
-            for name, binding in msg["inputs"].items():
-                _check_resolved(binding, f"input {name!r}")
-            engine = Engine(spec, msg["inputs"])
-        except GraftError as exc:
-            if is_transient(exc):
-                raise
-            row.status = ExecutionState.FAILED.value
-            row.error = {"type": type(exc).__name__, "message": str(exc)}
-            session.add(row)
-            batch.board[eid] = {"status": row.status, "error": f"execution {eid} was refused: "
-                                f"{exc}", "failures": [], "workflow": row.workflow}
-            self._problem(batch, f"execution {eid} refused: {exc}")
-            return
-        session.add(row)
-        session.flush()
-        live = self.live[eid] = Live(engine)
-        self._changed(session, eid, live, engine.start(), batch)
+            with tx.savepoint():
+                live = self._live(tx, eid, batch, quiet=True)
+                if live is not None:
+                    failure = data_failure("ReportNotApplied", f"the scheduler could not apply "
+                                           f"the report of this node: {type(exc).__name__}: "
+                                           f"{exc}")
+                    self._apply_report(tx, eid, live,
+                                       Report.failed(msg["node"], msg["attempt"], failure), batch)
+        except Exception:
+            self.live.pop(eid, None)
+            log.exception("could not fail node %s of %s either", msg["node"], eid)
 
-    def _report(self, session: Session, msg: dict[str, Any], batch: _Batch) -> None:
+    def _submit(self, tx: StateTx, msg: dict[str, Any], batch: Batch) -> None:
+        eid = msg["execution"]
+        if eid in self.live or tx.get_execution(eid) is not None:
+            return  # delivered twice
+        record = ExecutionRecord(id=eid, workflow=str(msg.get("workflow") or "?"),
+                                 status=ExecutionState.RUNNING.value, spec_key=msg["spec"],
+                                 inputs=msg["inputs"], submitted_at=msg.get("submitted_at"))
+        try:
+            for name, binding in msg["inputs"].items():
+                bindings.check_resolved(binding, f"input {name!r}")
+            spec = GraphSpec.loads(get_verified(self.store, msg["spec"]))
+            validate(spec)
+            self._check_tiers(spec, "")
+            engine = Engine(spec, msg["inputs"], self.policy)
+        except GraftError as exc:
+            if self.is_transient(exc):
+                raise
+            error = {"type": type(exc).__name__, "message": str(exc)}
+            tx.add_execution(ExecutionRecord(**{**record.__dict__,
+                                                "status": ExecutionState.FAILED.value,
+                                                "error": error}))
+            batch.board[eid] = self.view.refused(eid, record, str(exc))
+            log.warning("execution %s refused: %s", eid, exc)
+            return
+        tx.add_execution(record)
+        live = self.live[eid] = Live(engine, record.spec_key)
+        batch.board[eid] = self.view.submitted(record)
+        self._changed(tx, eid, live, engine.start(), batch)
+
+    def _report(self, tx: StateTx, msg: dict[str, Any], batch: Batch) -> None:
         eid, node_id, attempt = msg["execution"], msg["node"], msg["attempt"]
-        live = self._live(session, eid, batch)
+        live = self._live(tx, eid, batch, body=msg)
         if live is None:
             return
         engine = live.engine
         if node_id not in engine.nodes:
-            self._problem(batch, f"report for unknown node {node_id!r} of execution {eid}")
+            batch.refused.append(Refusal(CONTROL, f"report for unknown node {node_id!r} of "
+                                         f"execution {eid}", msg))
             return
-        outcome, body = msg["outcome"], {}
-        if outcome == "values":
-            for name, binding in msg["outputs"].items():
-                _check_resolved(binding, f"output {name!r} of node {node_id!r}")
-            body = {"outputs": msg["outputs"]}
-            released = engine.complete(node_id, attempt, msg["outputs"])
-        elif outcome == "subgraph":
-            body = {"subgraph": msg["subgraph"]}
-            released, error = self._graft(engine, node_id, attempt, msg["subgraph"])
-            if error is not None:
-                outcome, body = "error", {"error": error, "retriable": False}
-        else:
-            body = {"error": msg["error"], "retriable": bool(msg.get("retriable", True))}
-            released = engine.fail(node_id, attempt, msg["error"], body["retriable"])
-        if released is None:
+        if not engine.is_waiting(node_id, attempt):
             log.debug("ignored report for %s/%s attempt %s", eid, node_id, attempt)
             return
-        live.seq += 1
-        session.add(EventRow(execution_id=eid, seq=live.seq, node_id=node_id, attempt=attempt,
-                             outcome=outcome, body=body))
-        self._changed(session, eid, live, released, batch)
+        if msg["token"] != live.tokens.get(node_id):
+            batch.refused.append(Refusal(CONTROL, f"report for attempt {attempt} of node "
+                                         f"{node_id!r} of execution {eid} does not carry the "
+                                         f"token issued with that attempt (forged, or from "
+                                         f"another installation)", msg))
+            return
+        self._apply_report(tx, eid, live, self._as_report(msg), batch)
 
-    def _graft(self, engine: Engine, node_id: str, attempt: int, key: str
-               ) -> tuple[list[str] | None, dict[str, Any] | None]:
-        if not engine.is_waiting(node_id, attempt):
-            return None, None  # a duplicate: do not even load its sub-graph
+    def _as_report(self, msg: dict[str, Any]) -> Report:
+        node_id, attempt = msg["node"], msg["attempt"]
+        info: dict[str, Any] = {"worker": str(msg.get("worker") or "")[:255]}
+        if isinstance(msg.get("duration_s"), (int, float)):
+            info["duration_s"] = float(msg["duration_s"])
+        outcome = msg["outcome"]
+        if outcome in (Outcome.VALUES.value, Outcome.CACHED.value):
+            return Report(node_id, attempt, Outcome(outcome), outputs=msg["outputs"], **info)
+        if outcome == Outcome.ERROR.value:
+            return Report.failed(node_id, attempt, Failure.from_json(msg["error"]), **info)
         try:
-            sub = GraphSpec.loads(self.store.get(key))
-            for child_id, node in sub.walk(f"{node_id}/"):
-                if node.kind != "workflow":
-                    self.settings.queue_for(node.memory_bytes,
-                                            f"node {child_id!r} (task {node.task.name})")
-            return engine.graft(node_id, attempt, sub), None
+            sub = GraphSpec.loads(get_verified(self.store, msg["subgraph"]))
+            self._check_tiers(sub, f"{node_id}/")
         except GraftError as exc:
-            if is_transient(exc):
+            if self.is_transient(exc):
                 raise
-            error = {"type": type(exc).__name__, "message": str(exc)}
-            return engine.fail(node_id, attempt, error, retriable=False), error
+            return Report.failed(node_id, attempt, data_failure(type(exc).__name__, str(exc)),
+                                 **info)
+        return Report.grafted(node_id, attempt, sub, extra={"key": msg["subgraph"]}, **info)
+
+    def _apply_report(self, tx: StateTx, eid: str, live: Live, report: Report,
+                      batch: Batch) -> None:
+        released = live.engine.apply(report)
+        if released is None:
+            return
+        live.seq += 1
+        tx.append_event(EventRecord(eid, live.seq, report.node, report.attempt,
+                                    report.outcome.value, _event_body(report)))
+        self._changed(tx, eid, live, released, batch)
+
+    def _refresh(self, tx: StateTx, eid: str, batch: Batch, body: Any = None) -> None:
+        record = tx.get_execution(eid)
+        if record is None:
+            if body is not None:
+                batch.refused.append(Refusal(CONTROL, f"refresh for unknown execution {eid}",
+                                             body))
+            return
+        live = self.live.get(eid)
+        if live is not None and record.status == ExecutionState.RUNNING.value:
+            batch.board[eid] = {**self.view.submitted(record),
+                                **self.view.execution(eid, live.engine, len(live.done),
+                                                      record.spec_key)}
+            batch.board_nodes[eid] = {nid: self.view.node(run, live.times.get(nid))
+                                      for nid, run in live.engine.nodes.items()}
+        else:
+            rows = tx.nodes(eid)
+            batch.board[eid] = self.view.from_record(record, rows)
+            batch.board_nodes[eid] = {r["node_id"]: self.view.node_row(r) for r in rows}
 
     # ---- state ----------------------------------------------------------------------------
 
-    def _live(self, session: Session, eid: str, batch: _Batch) -> Live | None:
+    def _live(self, tx: StateTx, eid: str, batch: Batch, quiet: bool = False,
+              body: Any = None) -> Live | None:
         live = self.live.get(eid)
         if live is not None:
             return live
-        row = session.get(ExecutionRow, eid)
-        if row is None:
-            self._problem(batch, f"report for unknown execution {eid}")
+        record = tx.get_execution(eid)
+        if record is None:
+            if not quiet:
+                batch.refused.append(Refusal(CONTROL, f"report for unknown execution {eid}",
+                                             body if body is not None else {"execution": eid}))
             return None
-        if row.status != ExecutionState.RUNNING.value:
+        if record.status != ExecutionState.RUNNING.value:
             return None  # finished: late reports change nothing
         try:
-            engine = Engine(GraphSpec.loads(self.store.get(row.spec_key)), row.inputs)
+            engine = Engine(GraphSpec.loads(get_verified(self.store, record.spec_key)),
+                            record.inputs, self.policy)
+            engine.start()
+            seq = 0
+            for ev in tx.events(eid):
+                seq = ev.seq
+                engine.apply(self._replayed(ev))
         except GraftError as exc:
-            if is_transient(exc):
+            if self.is_transient(exc):
                 raise
-            self._problem(batch, f"execution {eid} cannot be rebuilt and is failed: {exc}")
-            row.status = ExecutionState.FAILED.value
-            row.error = {"type": type(exc).__name__, "message": str(exc)}
-            batch.board[eid] = {"status": row.status, "failures": [],
-                                "error": f"execution {eid} cannot be rebuilt: {exc}"}
+            log.error("execution %s cannot be rebuilt and is failed: %s", eid, exc)
+            error = {"type": type(exc).__name__, "message": str(exc)}
+            tx.update_execution(eid, status=ExecutionState.FAILED.value, error=error)
+            batch.board[eid] = self.view.refused(eid, record, f"cannot be rebuilt: {exc}")
             return None
-        engine.start()
-        events = session.scalars(select(EventRow).where(EventRow.execution_id == eid)
-                                 .order_by(EventRow.seq))
-        seq = 0
-        for ev in events:
-            seq = ev.seq
-            if ev.outcome == "values":
-                engine.complete(ev.node_id, ev.attempt, ev.body["outputs"])
-            elif ev.outcome == "subgraph":
-                self._graft(engine, ev.node_id, ev.attempt, ev.body["subgraph"])
-            else:
-                engine.fail(ev.node_id, ev.attempt, ev.body["error"], ev.body["retriable"])
         engine.drain_changes()
-        known = set(session.scalars(select(NodeRow.node_id).where(NodeRow.execution_id == eid)))
-        done = {nid for nid, r in engine.nodes.items() if r.state in TERMINAL_NODE_STATES}
-        live = self.live[eid] = Live(engine, seq, known, done)
+        rows = tx.nodes(eid)
+        live = self.live[eid] = Live(
+            engine, record.spec_key, seq, {r["node_id"] for r in rows},
+            {nid for nid, r in engine.nodes.items() if r.state in TERMINAL_NODE_STATES},
+            {r["node_id"]: r["token"] for r in rows if r["token"]},
+            {r["node_id"]: [r["started_at"], r["ended_at"]] for r in rows})
+        untokened = [run for nid, run in engine.nodes.items()
+                     if run.state == NodeState.QUEUED and nid not in live.tokens]
+        for run in untokened:  # queued by a version of graft that issued no tokens
+            live.tokens[run.id] = secrets.token_hex(8)
+        tx.update_nodes([self.view.row(eid, run, live.tokens[run.id], live.times.get(run.id))
+                         for run in untokened if run.id in live.known])
         return live
 
-    def _changed(self, session: Session, eid: str, live: Live, released: list[str],
-                 batch: _Batch) -> None:
+    def _replayed(self, ev: EventRecord) -> Report:
+        """The report an event recorded, rebuilt to replay it through a fresh engine."""
+        body, info = ev.body, {}
+        if ev.outcome in (Outcome.VALUES.value, Outcome.CACHED.value):
+            return Report(ev.node_id, ev.attempt, Outcome(ev.outcome), outputs=body["outputs"])
+        if ev.outcome == Outcome.SUBGRAPH.value:
+            sub = GraphSpec.loads(get_verified(self.store, body["subgraph"]))
+            return Report.grafted(ev.node_id, ev.attempt, sub, extra={"key": body["subgraph"]})
+        error = body["error"]
+        if "kind" not in error:  # recorded before failures had kinds
+            error = {**error, "kind": "SYSTEM" if body.get("retriable", True) else "DATA"}
+        return Report.failed(ev.node_id, ev.attempt, Failure.from_json(error), **info)
+
+    def _check_tiers(self, spec: GraphSpec, prefix: str) -> None:
+        for node_id, node in spec.walk(prefix):
+            if node.kind != "workflow":
+                self.settings.queue_for(node.memory_bytes,
+                                        f"node {node_id!r} (task {node.task.name})")
+
+    def _changed(self, tx: StateTx, eid: str, live: Live, released: list[str],
+                 batch: Batch) -> None:
         engine = live.engine
         changed = engine.drain_changes()
-        batch.outbox.extend(self._dispatch(eid, engine.nodes[nid]) for nid in released)
+        now = self.clock()
+        for nid in released:
+            live.tokens[nid] = secrets.token_hex(8)
+            times = live.times.setdefault(nid, [None, None])
+            times[0] = times[0] or now
+            dispatch = self._dispatch(eid, live, nid)
+            delay = engine.nodes[nid].retry_delay_s
+            if delay > 0:
+                self._delay(dispatch, delay)
+            else:
+                batch.outbox.append(dispatch)
         new, old = [], []
         for nid in changed:
             run = engine.nodes[nid]
-            row = self._row(eid, run)
-            (old if nid in live.known else new).append(row)
+            times = live.times.setdefault(nid, [None, None])
             if run.state in TERMINAL_NODE_STATES:
                 live.done.add(nid)
-        if new:
-            session.execute(insert(NodeRow), new)
-            live.known.update(r["node_id"] for r in new)
-        if old:
-            session.execute(update(NodeRow), old)
+                times[1] = times[1] or now
+            elif run.state == NodeState.RUNNING and times[0] is None:
+                times[0] = now
+            row = self.view.row(eid, run, live.tokens.get(nid), times)
+            (old if nid in live.known else new).append(row)
+        tx.insert_nodes(new)
+        live.known.update(r["node_id"] for r in new)
+        tx.update_nodes(old)
         batch.touched.setdefault(eid, set()).update(changed)
         if engine.done:
-            self._finish(session, eid, engine)
+            fields: dict[str, Any] = {"status": engine.state.value}
+            if engine.state == ExecutionState.SUCCEEDED:
+                fields["outputs"] = engine.outputs
+            else:
+                fields["error"] = {"failures": self.view.failures(engine)}
+            tx.update_execution(eid, **fields)
 
-    def _finish(self, session: Session, eid: str, engine: Engine) -> None:
-        values: dict[str, Any] = {"status": engine.state.value, "updated_at": utcnow()}
-        if engine.state == ExecutionState.SUCCEEDED:
-            values["outputs"] = engine.outputs
-        else:
-            values["error"] = {"failures": self._failures(engine)}
-        session.execute(update(ExecutionRow).where(ExecutionRow.id == eid).values(**values))
+    def _dispatch(self, eid: str, live: Live, node_id: str) -> Dispatch:
+        run = live.engine.nodes[node_id]
+        return make_dispatch(self.settings, self.store, eid, run,
+                             live.engine.resolved_inputs(node_id), live.tokens[node_id])
 
-    def _queue(self, run: NodeRun) -> str | None:
-        if run.spec.kind == "workflow":
-            return None
-        memory = run.spec.memory_bytes
-        if memory not in self._queues:
-            try:
-                self._queues[memory] = self.settings.queue_for(memory, f"node {run.id!r}")
-            except GraftError:
-                self._queues[memory] = None
-        return self._queues[memory]
-
-    def _row(self, eid: str, run: NodeRun) -> dict[str, Any]:
-        return {"execution_id": eid, "node_id": run.id, "parent": run.parent,
-                "task": run.spec.task.name, "kind": run.spec.kind, "state": run.state.value,
-                "attempt": run.attempt, "queue": self._queue(run), "error": run.error,
-                "updated_at": utcnow()}
-
-    def _dispatch(self, eid: str, run: NodeRun) -> Dispatch:
-        inputs = self.live[eid].engine.resolved_inputs(run.id)
-        node = node_to_json(dataclasses.replace(run.spec, inputs={}, subgraph=None))
-        payload: dict[str, Any] = {"node": node, "inputs": inputs}
-        data = dumps(inputs)
-        if len(data) > INLINE_INPUTS_BYTES:
-            payload = {"node": node, "inputs_key": put_blob(self.store, data, prefix="inputs")}
-        queue = self._queue(run)
-        assert queue is not None
-        task = run.spec.task
-        return Dispatch(queue, f"{task.module}.{task.qualname}", eid, run.id, run.attempt,
-                        payload)
-
-    @staticmethod
-    def _failures(engine: Engine) -> list[dict[str, Any]]:
-        out = []
-        for nid in engine.failed:
-            run = engine.nodes[nid]
-            err = run.error or {}
-            out.append({"node_id": nid, "task": run.spec.task.name,
-                        "error_type": err.get("type", "Error"),
-                        "message": err.get("message", ""), "traceback": err.get("traceback", "")})
-        return out
+    def _delay(self, dispatch: Dispatch, delay_s: float) -> None:
+        due = time.monotonic() + delay_s * random.uniform(0.5, 1.0)
+        self._delay_seq += 1
+        heapq.heappush(self._delayed, (due, self._delay_seq, dispatch))
 
     # ---- after commit ---------------------------------------------------------------------
 
     def _send(self, outbox: list[Dispatch]) -> None:
+        if not outbox:
+            return
         try:
             self.dispatcher.send(outbox)
         except Exception as exc:  # committed already: keep them and try again next turn
             log.error("could not send %d ready nodes (%s); will retry", len(outbox), exc)
             self._unsent.extend(outbox)
 
-    def _after_commit(self, batch: _Batch) -> None:
+    def after_commit(self, batch: Batch) -> None:
         self._send(batch.outbox)
         if self.board is None:
+            for eid in batch.touched:
+                live = self.live.get(eid)
+                if live is not None and live.engine.done:
+                    del self.live[eid]
             return
         for eid, fields in batch.board.items():
-            self._board_write(eid, fields, None)
+            self._board_write(eid, fields, batch.board_nodes.get(eid))
         for eid, changed in batch.touched.items():
             live = self.live.get(eid)
             if live is None:
                 continue
             engine = live.engine
-            fields: dict[str, Any] = {"status": engine.state.value, "done": len(live.done),
-                                      "total": len(engine.nodes)}
-            if engine.state == ExecutionState.SUCCEEDED:
-                fields["outputs"] = engine.outputs
-            elif engine.state == ExecutionState.FAILED:
-                fields["failures"] = self._failures(engine)
-                fields["error"] = f"execution {eid} failed"
-            nodes = {nid: self._record(engine.nodes[nid]) for nid in changed}
+            fields = self.view.execution(eid, engine, len(live.done), live.spec_key)
+            nodes = {nid: self.view.node(engine.nodes[nid], live.times.get(nid))
+                     for nid in changed}
             self._board_write(eid, fields, nodes)
             if engine.done:
                 del self.live[eid]
@@ -399,43 +535,16 @@ class Scheduler:
         try:
             self.board.write(eid, fields, nodes)
         except GraftError as exc:
-            log.error("status board not updated for %s (%s); will retry", eid, exc)
+            log.debug("status board not updated for %s (%s); will retry", eid, exc)
             old_fields, old_nodes = self._stale.get(eid, ({}, {}))
             self._stale[eid] = ({**old_fields, **fields}, {**old_nodes, **(nodes or {})})
 
-    def _record(self, run: NodeRun) -> dict[str, Any]:
-        return {"task": run.spec.task.name, "kind": run.spec.kind, "state": run.state.value,
-                "queue": self._queue(run), "attempts": run.attempt, "parent": run.parent,
-                "error": run.error}
 
-    @staticmethod
-    def _problem(batch: _Batch, text: str) -> None:
-        log.warning("%s", text)
-        batch.problems.append(text)
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Errors of the infrastructure, not of the message, that another try may not meet: the
-    database unreachable or locked, the store failing. Data the database refuses, a store
-    object that is gone and malformed messages are final."""
-    if isinstance(exc, StoreError):
-        return not isinstance(exc, StoreObjectMissing)
-    return isinstance(exc, (OperationalError, InterfaceError, DisconnectionError,
-                            PoolTimeout, OSError))
-
-
-def _check_resolved(binding: Any, what: str) -> None:
-    """A binding in a message must be fully resolved: val, list or dict of those."""
-    if isinstance(binding, dict) and len(binding) == 1:
-        kind, body = next(iter(binding.items()))
-        if kind == "val" and isinstance(body, dict) and ("v" in body or "u" in body):
-            return
-        if kind == "list" and isinstance(body, list):
-            for i, b in enumerate(body):
-                _check_resolved(b, f"{what}[{i}]")
-            return
-        if kind == "dict" and isinstance(body, dict):
-            for k, b in body.items():
-                _check_resolved(b, f"{what}[{k!r}]")
-            return
-    raise messages.MessageError(f"{what}: malformed value binding {str(binding)[:200]}")
+def _event_body(report: Report) -> dict[str, Any]:
+    """What an event keeps of a report: enough to replay the engine's decision exactly."""
+    if report.outcome in (Outcome.VALUES, Outcome.CACHED):
+        return {"outputs": report.outputs}
+    if report.outcome == Outcome.SUBGRAPH:
+        return {"subgraph": report.extra["key"]}
+    assert report.error is not None
+    return {"error": report.error.to_json()}

@@ -28,6 +28,7 @@ from sdk.model.errors import (
     TypeConversionError,
 )
 from sdk.model.resources import Resources
+from sdk.remote.signing import Unauthenticated
 
 if TYPE_CHECKING:
     from sdk.remote.client import Client, Execution
@@ -41,7 +42,7 @@ __all__ = [
     # errors
     "GraftError", "CompileError", "SpecError", "ConfigError", "TypeConversionError",
     "StoreError", "StoreObjectMissing", "StoreIntegrityError", "BrokerUnavailable", "TierError",
-    "TaskError", "ExecutionFailed", "NodeFailure",
+    "Unauthenticated", "TaskError", "ExecutionFailed", "NodeFailure",
 ]
 
 _LAZY = {"Client": "sdk.remote.client", "Execution": "sdk.remote.client"}

@@ -14,10 +14,10 @@ import click
 
 from sdk.model.config import Settings
 from sdk.model.entity import Runnable
-from sdk.model.errors import ConfigError, ExecutionFailed, GraftError
+from sdk.model.errors import ConfigError, GraftError
 from sdk.model.resources import format_memory, parse_memory
 from sdk.model.typesys import TypeDesc, type_name
-from sdk.remote.broker import check_broker
+from sdk.remote.connections import check_redis
 from sdk.runtime.bundle import source_root
 from sdk.values.handlers import parse_text
 
@@ -101,9 +101,14 @@ class _Progress:
             click.echo("", err=True)
 
 
+_DEBUG: list[bool] = [False]
+
+
 @click.group()
-def cli() -> None:
+@click.option("--debug", is_flag=True, help="Show the full traceback of an error.")
+def cli(debug: bool) -> None:
     """graft: Flyte-style workflows, in-process or on Celery workers."""
+    _DEBUG[0] = debug or os.environ.get("GRAFT_DEBUG", "") == "1"
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
@@ -128,7 +133,7 @@ def run(ctx: click.Context, remote: bool, wait: bool, with_stack: bool, file: st
     client = Client()
     stack = None
     if with_stack:
-        check_broker(client.settings.broker_url)
+        check_redis(client.settings.broker_url)
         stack = Stack(client.settings, default_log_path())
         stack.start()
         click.echo(f"local stack started (logs: {default_log_path()})", err=True)
@@ -155,7 +160,7 @@ def status(execution_id: str, as_json: bool) -> None:
     from sdk.remote.client import Client
 
     client = Client()
-    check_broker(client.settings.broker_url)
+    check_redis(client.settings.broker_url)
     execution = client.get(execution_id)
     info = execution.info()
     nodes = execution.nodes()
@@ -185,7 +190,7 @@ def up() -> None:
     from sdk.remote.stack import Stack, worker_sizes
 
     settings = Settings.from_env()
-    check_broker(settings.broker_url)
+    check_redis(settings.broker_url)
     for tier, concurrency in worker_sizes(settings):
         click.echo(f"worker mem-{format_memory(tier)}: concurrency {concurrency}", err=True)
     stack = Stack(settings)
@@ -206,13 +211,15 @@ def scheduler(loglevel: str) -> None:
     """Run the scheduler: consume the control queue, keep state in GRAFT_DATABASE_URL."""
     import logging
 
-    from scheduler.loop import serve
+    from scheduler.loop import Loop, open_state
 
     logging.basicConfig(level=loglevel.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     settings = Settings.from_env()
-    check_broker(settings.broker_url)
-    serve(settings)
+    check_redis(settings.broker_url)
+    state = open_state(settings.database_url)
+    Loop(settings, state=state).run()
 
 
 @cli.command()
@@ -242,12 +249,42 @@ def worker(tier: str | None, memory: str | None, concurrency: int | None, loglev
             concurrency = max(1, min(os.cpu_count() or 1, machine_memory_bytes() // tier_bytes))
     if concurrency < 1:
         raise ConfigError("--concurrency must be at least 1")
-    check_broker(settings.broker_url)
+    check_redis(settings.broker_url)
     from worker.app import app
 
     queue = queue_for_tier(tier_bytes)
     app.worker_main(["worker", "-Q", queue, "-c", str(concurrency), "-P", "prefork", "-E",
                      "-n", f"{queue}-{os.getpid()}@%h", f"--loglevel={loglevel}"])
+
+
+@cli.command()
+@click.option("--purge", is_flag=True, help="Delete every dead letter after listing them.")
+@click.option("--limit", type=int, default=50, show_default=True,
+              help="How many of the newest to list.")
+@click.option("--json", "as_json", is_flag=True, help="Print them as JSON.")
+def dead(purge: bool, limit: int, as_json: bool) -> None:
+    """List (and with --purge, delete) the messages graft refused, newest first."""
+    from sdk.remote.connections import redis_client
+    from sdk.remote.dead import DeadLetters
+
+    settings = Settings.from_env()
+    check_redis(settings.broker_url)
+    letters = DeadLetters(redis_client(settings.broker_url), settings.key_prefix)
+    total = letters.count()
+    entries = letters.list(limit)
+    if as_json:
+        click.echo(json.dumps({"total": total, "dead": entries}, indent=2))
+    else:
+        click.echo(f"{total} dead letter(s) in {letters.key}" +
+                   (f"; the newest {len(entries)}:" if entries else ""))
+        for e in entries:
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.get("at", 0)))
+            body = e.get("body", e.get("body_base64", ""))
+            click.echo(f"{when}  {e.get('queue', '?')}: {e.get('reason', '?')}")
+            click.echo(f"    {body[:200]!r}")
+    if purge:
+        removed = letters.purge()
+        click.echo(f"purged {removed} dead letter(s)", err=True)
 
 
 def main() -> None:
@@ -258,12 +295,16 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         sys.exit(130)
-    except ExecutionFailed as exc:
-        _fail(str(exc))
-    except GraftError as exc:
-        _fail(str(exc))
     except KeyboardInterrupt:
         sys.exit(130)
+    except GraftError as exc:
+        if _DEBUG[0]:
+            raise
+        _fail(str(exc))
+    except Exception as exc:  # a defect of graft's own, or an error it does not explain
+        if _DEBUG[0]:
+            raise
+        _fail(f"{type(exc).__name__}: {exc} (run with --debug for the traceback)")
 
 
 if __name__ == "__main__":

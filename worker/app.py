@@ -1,38 +1,41 @@
 """The Celery app every graft worker runs: `celery -A worker.app worker -Q mem-1Gi -c 8`.
 
-Settings suit long jobs: JSON only, late acks (a task killed mid-run is redelivered),
-prefetch 1, and task events on so Flower shows every node live.
+Settings come from `sdk.remote.celery_app` (shared with the scheduler). On top of them the
+worker reads its queues through a transport that moves garbage to the dead-letter list
+instead of dying (`worker.transport`), refuses undecodable or unknown messages in one line
+each (`worker.consumer`), holds a lease on every attempt it has (`worker.request`), and obeys
+only the remote-control commands `GRAFT_REMOTE_CONTROL` allows (`worker.control`).
 """
 
 from __future__ import annotations
 
-import os
+import ssl
 
-from celery import Celery
+from celery import Task, signals
 
 from sdk.model.config import Settings
+from sdk.remote.celery_app import make_app
+from worker import control, outage
+from worker.request import on_received
 
 settings = Settings.from_env()
 
-app = Celery("graft", broker=settings.broker_url, include=["worker.tasks"])
+app = make_app(settings, include=["worker.tasks"])
 app.conf.update(
-    task_serializer="json",
-    accept_content=["json"],
-    result_serializer="json",
-    task_acks_late=True,
-    task_reject_on_worker_lost=True,
-    worker_prefetch_multiplier=1,
-    worker_send_task_events=True,
-    # A "sent" event per dispatched node doubles the scheduler's publishing cost; the status
-    # board already shows queued nodes. GRAFT_TASK_SENT_EVENTS=1 turns them on for Flower.
-    task_send_sent_event=os.environ.get("GRAFT_TASK_SENT_EVENTS", "0") == "1",
-    task_track_started=True,
-    task_ignore_result=True,
-    task_create_missing_queues=True,
-    broker_connection_retry_on_startup=True,
-    worker_hijack_root_logger=False,
-    broker_transport_options={
-        # Longer than the longest task: Redis redelivers unacked messages after this.
-        "visibility_timeout": int(os.environ.get("GRAFT_VISIBILITY_TIMEOUT_S") or 12 * 3600),
-    },
+    broker_transport="worker.transport:Transport",
+    worker_consumer="worker.consumer:GraftConsumer",
 )
+if settings.broker_url.startswith("rediss://"):
+    # kombu turns TLS on by the transport's name, which a transport class does not have.
+    app.conf.broker_use_ssl = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
+remote_control = control.apply(app)
+outage.install()
+
+
+class GraftTask(Task):
+    Request = "worker.request:GraftRequest"
+
+
+@signals.task_received.connect
+def _received(sender: object = None, request: object = None, **_: object) -> None:
+    on_received(request)

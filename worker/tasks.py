@@ -1,9 +1,15 @@
-"""The one Celery task graft runs: execute a node and report the outcome to the scheduler."""
+"""The one Celery task graft runs: execute a node attempt and report its outcome.
+
+Every message is checked before anything runs: its shape, and with `GRAFT_SECRET` its
+signature; one that fails goes to the dead-letter list. An attempt runs only once: a copy of
+one that started elsewhere (the broker redelivered it, or a restarted scheduler sent it
+again) and one the scheduler gave up on are dropped unrun. Every attempt that runs ends in a
+report on the control stream; while Redis is away, the report waits for it.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import shutil
@@ -11,101 +17,91 @@ import tempfile
 import time
 from typing import Any
 
-from sdk.model.errors import GraftError, StoreError
-from sdk.model.spec import node_from_json
-from sdk.remote import messages
-from sdk.remote.board import Board
-from sdk.remote.broker import publish_with
-from sdk.runtime.bundle import load_entity
-from sdk.runtime.execute import Outcome, error_info, execute
-from sdk.values.store import open_store, put_blob
-from worker.app import app, settings
+import redis
+
+from sdk.model.errors import GraftError
+from sdk.remote.attempt import run_attempt
+from sdk.remote.celery_app import TASK_NAME
+from sdk.remote.connections import explain, redis_client
+from sdk.remote.control import ControlChannel
+from sdk.remote.leases import Leases
+from sdk.remote.messages import check_task
+from sdk.values.store import open_store
+from worker.app import GraftTask, app, settings
+from worker.outage import OUTAGE
+from worker.refuse import refuse
 
 log = logging.getLogger("graft.worker")
 
 
-@app.task(name="graft.run_node", bind=True)
-def run_node(self: Any, execution_id: str, node_id: str, attempt: int,
-             payload: dict[str, Any]) -> str:
-    """Run attempt `attempt` of node `node_id`; the monitored name is the user's task.
-
-    Every run ends in a report. A message for an attempt that already started somewhere is
-    not run again: a plain duplicate (the scheduler resends queued nodes after a restart) is
-    dropped, and a redelivery (the worker running it died: killed, out of memory, crashed)
-    reports a retriable `WorkerLost` error, so `retries` apply and the node cannot loop.
-    """
-    started = time.time()
-    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
-    claim = _claim(execution_id, node_id, attempt, self.request.hostname)
-    if claim is False and not redelivered:
-        log.info("node %s of %s attempt %s already started elsewhere: duplicate dropped",
-                 node_id, execution_id, attempt)
-        return "duplicate"
-    if claim is False:
-        outcome = Outcome("error", error={
-            "type": "WorkerLost", "message": f"the worker running node {node_id!r} (attempt "
-            f"{attempt}) died before reporting: killed, out of memory, or crashed"})
-    else:
-        try:
-            outcome = _run(execution_id, node_id, payload)
-        except Exception as exc:  # a defect of graft's own: still report, never go silent
-            log.exception("node %s of %s", node_id, execution_id)
-            outcome = Outcome("error", error=error_info(exc), retriable=True)
-    body = _report(execution_id, node_id, attempt, outcome)
-    body["worker"] = self.request.hostname
-    body["duration_s"] = round(time.time() - started, 6)
-    # The report is the only record of the work done: wait for the broker rather than let
-    # Celery acknowledge a task whose outcome never reached the scheduler.
-    with app.producer_or_acquire() as producer:
-        publish_with(producer, settings, body, max_retries=None)
-    return outcome.kind
-
-
-_BOARD: list[Board] = []
-
-
-def _claim(execution_id: str, node_id: str, attempt: int, worker: str) -> bool | None:
-    """Mark this attempt started: True if it is ours, False if it was started before, None
-    when Redis cannot say (then it runs: better twice than never)."""
+@app.task(name=TASK_NAME, bind=True, base=GraftTask)
+def run_node(self: Any, *args: Any) -> str:
+    """Run one node attempt; the monitored name is the user's task (Celery `shadow`)."""
+    queue = str((self.request.delivery_info or {}).get("routing_key") or "?")
     try:
-        if not _BOARD:
-            _BOARD.append(Board(settings))
-        board = _BOARD[0]
-        key = f"{board.prefix}:started:{execution_id}:{node_id}:{attempt}"
-        ttl_s = 2 * int(app.conf.broker_transport_options.get("visibility_timeout", 3600))
-        return bool(board.redis.set(key, worker or "?", nx=True, ex=ttl_s))
-    except Exception as exc:
-        log.warning("cannot mark node %s of %s started: %s", node_id, execution_id, exc)
-        return None
-
-
-def _run(execution_id: str, node_id: str, payload: dict[str, Any]) -> Outcome:
-    store = open_store(settings.store_url)
-    try:
-        spec = node_from_json(payload["node"])
-        inputs = payload.get("inputs")
-        if inputs is None:
-            inputs = json.loads(store.get(payload["inputs_key"]))
-    except StoreError as exc:
-        return Outcome("error", error=error_info(exc), retriable=True)
-    except (GraftError, KeyError, TypeError, ValueError) as exc:
-        return Outcome("error", error={"type": "MalformedTask", "message":
-                       f"node {node_id!r} of execution {execution_id}: malformed task "
-                       f"message ({exc!r})"}, retriable=False)
-    try:
-        entity = load_entity(spec.task, store)
-    except StoreError as exc:
-        return Outcome("error", error=error_info(exc), retriable=True)
+        eid, node, attempt, payload = check_task(args, settings.secret)
     except GraftError as exc:
-        return Outcome("error", error=error_info(exc), retriable=False)
+        refuse(queue, str(exc), {"args": list(args)})
+        return "refused"
+    holder = f"{self.request.hostname or '?'}|{os.getpid()}"
+    status, who = _until_redis(lambda: _leases().start((eid, node, attempt), holder),
+                               f"claiming node {node} of {eid}")
+    if status == "superseded":
+        log.info("node %s of %s attempt %s was given up by the scheduler: not run",
+                 node, eid, attempt)
+        return "superseded"
+    if status == "claimed":
+        log.info("node %s of %s attempt %s already started (%s): duplicate dropped",
+                 node, eid, attempt, who)
+        return "duplicate"
     workdir = _workdir()
     previous = os.getcwd()
     os.chdir(workdir)
     try:
-        return execute(spec, entity, inputs, store, bundle=spec.task.bundle)
+        message = run_attempt(open_store(settings.store_url), eid, node, attempt, payload,
+                              worker=self.request.hostname or "")
     finally:
         os.chdir(previous)
         _empty(workdir)
+    if message["outcome"] == "error":
+        log.info("node %s of %s failed: %s", node, eid, message["error"].get("message"))
+    control = _control()
+    _until_redis(lambda: _leases().report((eid, node, attempt), control.key,
+                                          control.fields(message)),
+                 f"reporting node {node} of {eid}")
+    return str(message["outcome"])
+
+
+_CLIENTS: dict[str, Any] = {}
+
+
+def _leases() -> Leases:
+    if "leases" not in _CLIENTS:
+        client = redis_client(settings.broker_url)
+        _CLIENTS["leases"] = Leases(client, settings.key_prefix, settings.lease_ttl_s)
+        _CLIENTS["control"] = ControlChannel(client, settings)
+    return _CLIENTS["leases"]
+
+
+def _control() -> ControlChannel:
+    _leases()
+    return _CLIENTS["control"]
+
+
+def _until_redis(call: Any, what: str) -> Any:
+    """`call()`, retried with backoff while Redis is away (one log line when lost, one when
+    back): the attempt's outcome is the only record of its work."""
+    delay = 0.2
+    while True:
+        try:
+            result = call()
+        except (redis.RedisError, OSError) as exc:
+            OUTAGE.lost(f"{explain(exc, settings.broker_url)} (while {what})")
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+            continue
+        OUTAGE.back()
+        return result
 
 
 _WORKDIR: list[str] = []
@@ -126,23 +122,3 @@ def _empty(folder: str) -> None:
         else:
             with contextlib.suppress(OSError):
                 os.unlink(entry.path)
-
-
-def _report(execution_id: str, node_id: str, attempt: int, outcome: Outcome) -> dict[str, Any]:
-    if outcome.kind == "values":
-        return messages.report(execution_id, node_id, attempt, outcome="values",
-                               outputs=outcome.outputs)
-    if outcome.kind == "subgraph":
-        assert outcome.subgraph is not None
-        try:
-            key = put_blob(open_store(settings.store_url), outcome.subgraph.dumps().encode(),
-                           prefix="subgraphs")
-        except StoreError as exc:
-            outcome = Outcome("error", error=error_info(exc), retriable=True)
-        else:
-            return messages.report(execution_id, node_id, attempt, outcome="subgraph",
-                                   subgraph=key)
-    log.info("node %s of %s failed: %s", node_id, execution_id,
-             (outcome.error or {}).get("message"))
-    return messages.report(execution_id, node_id, attempt, outcome="error",
-                           error=outcome.error, retriable=outcome.retriable)

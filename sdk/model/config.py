@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
@@ -50,6 +51,19 @@ def _env_bool(name: str, default: bool) -> bool:
     raise ConfigError(f"{name}={raw!r}: expected true/false (1/0, yes/no, on/off)")
 
 
+def _env_number(name: str, default: Any, kind: type, minimum: float) -> Any:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: expected a number") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={raw!r}: must be at least {minimum:g}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """A snapshot of graft's configuration. `Settings.from_env()` reads the environment."""
@@ -60,6 +74,9 @@ class Settings:
     tiers: list[int] = field(default_factory=lambda: parse_tiers(DEFAULT_TIERS))
     key_prefix: str = "graft"
     local_cache: bool = True
+    secret: bytes | None = field(default=None, repr=False)
+    system_retries: int = 3
+    lease_ttl_s: float = 10.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -71,11 +88,11 @@ class Settings:
             tiers=parse_tiers(os.environ.get("GRAFT_TIERS") or DEFAULT_TIERS),
             key_prefix=os.environ.get("GRAFT_KEY_PREFIX") or "graft",
             local_cache=_env_bool("GRAFT_LOCAL_CACHE", True),
+            secret=(os.environ.get("GRAFT_SECRET") or "").encode() or None,
+            system_retries=_env_number("GRAFT_SYSTEM_RETRIES", 3, int, minimum=0),
+            lease_ttl_s=_env_number("GRAFT_LEASE_TTL_S", 10.0, float, minimum=1.0),
         )
 
-    @property
-    def control_queue(self) -> str:
-        return f"{self.key_prefix}.control"
 
     def tier_for(self, memory_bytes: int | None) -> int | None:
         """The smallest tier >= `memory_bytes`; the smallest tier for None; None if too big."""

@@ -16,3 +16,9 @@ class Store(Protocol):
     def get(self, key: str) -> bytes: ...
 
     def exists(self, key: str) -> bool: ...
+
+    def delete(self, key: str) -> None:
+        """Remove an object (no error when it is not there)."""
+
+    def keys(self, prefix: str) -> list[str]:
+        """The keys of the objects directly under folder `prefix` (e.g. "submissions")."""

@@ -2,7 +2,12 @@
 
 The scheduler writes an execution's status, counts, outputs and failures, and one record
 per node, after each committed change; `Client` and `graft status` read them. The database
-stays the source of truth; the board expires after `GRAFT_BOARD_TTL_S` (default 7 days).
+stays the source of truth: when Redis loses the board, the scheduler rewrites it from the
+database (at once after an empty restart, or when a client asks with a `refresh` message).
+Records expire after `GRAFT_BOARD_TTL_S` (default 7 days).
+
+With `GRAFT_SECRET` set, the scheduler signs the result of a finished execution (status,
+outputs, failures, spec) and clients refuse a result whose signature does not match.
 """
 
 from __future__ import annotations
@@ -15,7 +20,17 @@ import redis
 
 from sdk.model.config import Settings
 from sdk.model.errors import BrokerUnavailable, ConfigError
-from sdk.remote.broker import redact
+from sdk.remote.connections import explain, redact, redis_client
+from sdk.remote.signing import Unauthenticated, mac
+
+FINAL = ("SUCCEEDED", "FAILED", "ABORTED")
+RESULT_FIELDS = ("status", "outputs", "failures", "error", "spec")
+
+
+def result_mac(secret: bytes, execution_id: str, fields: dict[str, Any]) -> str:
+    """The signature of a finished execution's result fields."""
+    return mac(secret, {"execution": execution_id,
+                        **{k: fields.get(k) for k in RESULT_FIELDS}})
 
 
 class Board:
@@ -25,17 +40,27 @@ class Board:
             raise ConfigError(f"the status board needs Redis, but {redact(url)} is not a Redis "
                               "URL; set GRAFT_BOARD_URL to one")
         self.url = url
-        self.redis = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=30)
+        self.redis = redis_client(url, timeout_s=30)
         self.prefix = settings.key_prefix
+        self.secret = settings.secret
         self.ttl_s = int(os.environ.get("GRAFT_BOARD_TTL_S") or 7 * 24 * 3600)
 
     def _key(self, execution_id: str) -> str:
         return f"{self.prefix}:ex:{execution_id}"
 
+    def _unavailable(self, exc: BaseException) -> BrokerUnavailable:
+        return BrokerUnavailable(f"the status board: {explain(exc, self.url)}")
+
     def write(self, execution_id: str, fields: dict[str, Any],
               nodes: dict[str, dict[str, Any]] | None = None) -> None:
-        """Set execution fields (JSON-encoded) and node records in one round trip."""
+        """Set execution fields (JSON-encoded) and node records in one round trip; a final
+        status is signed with the other result fields when GRAFT_SECRET is set."""
         key = self._key(execution_id)
+        if fields.get("status") in FINAL:
+            # A result is written whole, so that no field of an earlier write lingers in it.
+            fields = {**{k: None for k in RESULT_FIELDS}, **fields}
+            if self.secret:
+                fields["sig"] = result_mac(self.secret, execution_id, fields)
         try:
             with self.redis.pipeline(transaction=False) as pipe:
                 if fields:
@@ -46,20 +71,30 @@ class Board:
                               mapping={k: json.dumps(v) for k, v in nodes.items()})
                     pipe.expire(key + ":nodes", self.ttl_s)
                 pipe.execute()
-        except redis.RedisError as exc:
-            raise BrokerUnavailable(f"the status board at {redact(self.url)} does not answer: "
-                                    f"{exc}") from exc
+        except (redis.RedisError, OSError) as exc:
+            raise self._unavailable(exc) from exc
 
     def execution(self, execution_id: str) -> dict[str, Any] | None:
+        """The execution's record, or None when the board does not hold it. Unauthenticated
+        when a secret is set and a final result is unsigned or its signature is wrong."""
         try:
             raw = self.redis.hgetall(self._key(execution_id))
-        except redis.RedisError as exc:
-            raise BrokerUnavailable(f"the status board at {redact(self.url)} does not answer: "
-                                    f"{exc}") from exc
+        except (redis.RedisError, OSError) as exc:
+            raise self._unavailable(exc) from exc
         if not raw:
             return None
-        return {k.decode(): json.loads(v) for k, v in raw.items()}
+        record = {k.decode(): json.loads(v) for k, v in raw.items()}
+        if self.secret and record.get("status") in FINAL:
+            sig = record.get("sig")
+            if not isinstance(sig, str) or sig != result_mac(self.secret, execution_id, record):
+                raise Unauthenticated(f"the status board's result for execution {execution_id} "
+                                      f"is not signed with this GRAFT_SECRET (altered in "
+                                      f"Redis, or written by another installation)")
+        return record
 
     def nodes(self, execution_id: str) -> dict[str, dict[str, Any]]:
-        raw = self.redis.hgetall(self._key(execution_id) + ":nodes")
+        try:
+            raw = self.redis.hgetall(self._key(execution_id) + ":nodes")
+        except (redis.RedisError, OSError) as exc:
+            raise self._unavailable(exc) from exc
         return {k.decode(): json.loads(v) for k, v in raw.items()}

@@ -1,13 +1,15 @@
 """Submitting workflows to a graft cluster and following their executions.
 
-The client talks only to the broker (control queue and status board) and the store, never
-to the scheduler's database: an execution submitted while the scheduler is down waits on the
-queue and runs when it starts.
+The client talks only to Redis (control stream and status board) and the store, never to the
+scheduler's database: an execution submitted while the scheduler is down waits and runs when
+it starts. Waiting rides out Redis outages, and asks the scheduler to rewrite an execution's
+board record when Redis lost it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import sys
 import time
 import uuid
@@ -15,21 +17,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kombu import Connection
-
 from sdk.model.config import Settings
 from sdk.model.engine import ExecutionState
 from sdk.model.entity import Runnable
-from sdk.model.errors import ExecutionFailed, GraftError, NodeFailure
+from sdk.model.errors import BrokerUnavailable, ExecutionFailed, GraftError, NodeFailure
 from sdk.model.spec import GraphSpec, NodeSpec, TaskRef
 from sdk.model.store import Store
 from sdk.remote import board as board_mod
-from sdk.remote.broker import check_broker, publish
+from sdk.remote.connections import check_redis, redact, redis_client
+from sdk.remote.control import ControlChannel, encode
+from sdk.remote.signing import sign
+from sdk.remote.submissions import Submissions
 from sdk.runtime.bundle import source_root, upload_bundle
 from sdk.values.shapes import encode_inputs, shape_outputs
-from sdk.values.store import open_store, put_blob
+from sdk.values.store import get_verified, open_store, put_blob
 
 FINAL = (ExecutionState.SUCCEEDED.value, ExecutionState.FAILED.value)
+
+log = logging.getLogger("graft.client")
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,10 @@ class NodeRecord:
     parent: str | None
     error: dict[str, Any] | None
     kind: str = "task"
+    history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    cached: bool = False
+    started_at: float | None = None
+    ended_at: float | None = None
 
 
 class Client:
@@ -53,6 +62,7 @@ class Client:
         self.settings = settings or Settings.from_env()
         self.store: Store = open_store(self.settings.store_url)
         self._board: board_mod.Board | None = None
+        self._control: ControlChannel | None = None
 
     @property
     def board(self) -> board_mod.Board:
@@ -72,7 +82,7 @@ class Client:
             if node.kind != "workflow":
                 self.settings.queue_for(node.memory_bytes,
                                         f"node {node_id!r} (task {node.task.name})")
-        check_broker(self.settings.broker_url)
+        check_redis(self.settings.broker_url)
         spec = _with_bundles(spec, self.store, {})
         main = _main_module_name()
         if main:  # types defined in the script: workers import it under its module name
@@ -82,20 +92,39 @@ class Client:
         body = {"type": "submit", "execution": execution_id, "spec": spec_key,
                 "inputs": encode_inputs(entity, bound, self.store), "workflow": spec.name,
                 "submitted_at": time.time()}
+        # Kept in the store first: if Redis loses the stream entry, the scheduler still
+        # finds the submission there.
+        Submissions(self.store).put(execution_id, encode(sign(body, self.settings.secret)))
         self.board.write(execution_id, {"status": ExecutionState.QUEUED.value,
                                         "workflow": spec.name, "spec": spec_key,
                                         "done": 0, "total": 0, "submitted_at": time.time()})
-        with Connection(self.settings.broker_url) as conn:
-            publish(conn, self.settings, body)
+        self.control.publish(body)
         return Execution(self, execution_id)
 
-    def get(self, execution_id: str) -> Execution:
-        """Reattach to an execution by id; GraftError when the board does not know it."""
-        if self.board.execution(execution_id) is None:
+    @property
+    def control(self) -> ControlChannel:
+        if self._control is None:
+            self._control = ControlChannel(redis_client(self.settings.broker_url),
+                                           self.settings)
+        return self._control
+
+    def get(self, execution_id: str, timeout: float = 5.0) -> Execution:
+        """Reattach to an execution by id. When the board lost it (Redis was emptied, or it
+        expired), ask the scheduler to rewrite it from its database and wait up to
+        `timeout` seconds; GraftError when no one knows the execution."""
+        execution = Execution(self, execution_id)
+        if self.board.execution(execution_id) is None \
+                and execution.refreshed(timeout) is None:
             raise GraftError(f"no execution {execution_id!r} on the board at "
-                             f"{board_mod.redact(self.board.url)} (wrong GRAFT_BROKER_URL, or "
-                             f"it expired?)")
-        return Execution(self, execution_id)
+                             f"{redact(self.board.url)}, and the scheduler did not restore it "
+                             f"within {timeout:g} s (wrong GRAFT_BROKER_URL or key prefix, "
+                             f"the scheduler is not running, or it is older than the board's "
+                             f"TTL)")
+        return execution
+
+
+def _left(deadline: float | None) -> float:
+    return 3600.0 if deadline is None else max(0.0, deadline - time.monotonic())
 
 
 def _with_bundles(spec: GraphSpec, store: Store, roots: dict[str, tuple[str, str | None]]
@@ -168,21 +197,42 @@ class Execution:
         return f"Execution({self.id!r})"
 
     def info(self) -> dict[str, Any]:
+        """The execution's board record (status, done, total, outputs or failures). When
+        Redis lost it, the scheduler is asked to rewrite it, and this waits a little."""
         info = self.client.board.execution(self.id)
         if info is None:
-            raise GraftError(f"execution {self.id!r} is no longer on the board")
+            info = self.refreshed(5.0)
+        if info is None:
+            raise GraftError(f"execution {self.id!r} is not on the status board, and the "
+                             f"scheduler did not restore it (is it running?)")
         return info
+
+    def refreshed(self, timeout: float) -> dict[str, Any] | None:
+        """Ask the scheduler to rewrite this execution's board record from its database;
+        the record once it is there, or None after `timeout` seconds."""
+        self.client.control.publish({"type": "refresh", "execution": self.id})
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            info = self.client.board.execution(self.id)
+            if info is not None:
+                return info
+        return None
 
     def status(self) -> str:
         """One of QUEUED, RUNNING, SUCCEEDED, FAILED."""
         return str(self.info()["status"])
 
     def nodes(self) -> list[NodeRecord]:
+        """Every node (grafted ones included) with its state and the record of each
+        attempt."""
         records = self.client.board.nodes(self.id)
         return [NodeRecord(id=nid, task=r.get("task", ""), state=r.get("state", ""),
                            queue=r.get("queue"), attempts=int(r.get("attempts", 0)),
                            parent=r.get("parent"), error=r.get("error"),
-                           kind=r.get("kind", "task"))
+                           kind=r.get("kind", "task"), history=r.get("history") or [],
+                           cached=bool(r.get("cached")), started_at=r.get("started_at"),
+                           ended_at=r.get("ended_at"))
                 for nid, r in sorted(records.items())]
 
     def wait(self, timeout: float | None = None,
@@ -190,22 +240,38 @@ class Execution:
         """Block until the execution ends; return its outputs or raise ExecutionFailed.
 
         `timeout` is in seconds (TimeoutError when it passes); `progress` is called with the
-        board's record (status, done, total) each time it is polled.
+        board's record (status, done, total) each time it is polled. A Redis outage does not
+        end the wait: it logs one line when Redis is lost and one when it is back.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         delay = 0.02
+        lost_since: float | None = None
+        info: dict[str, Any] = {"status": "UNKNOWN"}
         while True:
-            info = self.info()
-            if progress is not None:
-                progress(info)
-            if info["status"] in FINAL:
-                return self._result(info)
+            try:
+                found = self.client.board.execution(self.id)
+                if found is None:
+                    found = self.refreshed(min(5.0, _left(deadline)))
+                if lost_since is not None:
+                    log.warning("broker is back after %.1f s", time.monotonic() - lost_since)
+                    lost_since = None
+            except BrokerUnavailable as exc:
+                found = None
+                if lost_since is None:
+                    lost_since = time.monotonic()
+                    log.warning("waiting for execution %s: %s; still waiting", self.id, exc)
+            if found is not None:
+                info = found
+                if progress is not None:
+                    progress(info)
+                if info["status"] in FINAL:
+                    return self._result(info)
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"execution {self.id} still {info['status']} after "
                                    f"{timeout} s ({info.get('done', 0)}/{info.get('total', 0)} "
                                    f"nodes done)")
-            time.sleep(delay)
-            delay = min(delay * 1.5, 0.5)
+            time.sleep(min(delay, _left(deadline)))
+            delay = min(delay * 1.5, 0.5 if lost_since is None else 2.0)
 
     def outputs(self) -> Any:
         """The outputs of a finished execution (ExecutionFailed if it failed)."""
@@ -218,7 +284,7 @@ class Execution:
                                   info.get("error") or f"execution {self.id} failed")
         if info["status"] != ExecutionState.SUCCEEDED.value:
             raise GraftError(f"execution {self.id} is {info['status']}, not finished")
-        spec = GraphSpec.loads(self.client.store.get(info["spec"]))
+        spec = GraphSpec.loads(get_verified(self.client.store, info["spec"]))
         main = _main_module_name()
         if main and main not in sys.modules:
             # Submitted from this script: give back its own classes, as a local run does.

@@ -1,15 +1,19 @@
-"""Control messages: what clients and workers put on the scheduler's queue.
+"""Control messages: what clients and workers put on the scheduler's control stream.
 
     {"type": "submit", "execution": id, "spec": store key, "inputs": {name: binding},
      "workflow": name, "submitted_at": unix seconds}
-    {"type": "report", "execution": id, "node": node id, "attempt": n, "outcome": "values",
-     "outputs": {name: binding}}
+    {"type": "report", "execution": id, "node": node id, "attempt": n, "token": t,
+     "outcome": "values" | "cached", "outputs": {name: binding}, "worker": name,
+     "duration_s": seconds}
     {"type": "report", ..., "outcome": "subgraph", "subgraph": store key}
-    {"type": "report", ..., "outcome": "error", "error": {"type", "message", "traceback"},
-     "retriable": bool}
+    {"type": "report", ..., "outcome": "error",
+     "error": {"kind": "USER" | "SYSTEM" | "DATA", "type", "message", "traceback"}}
+    {"type": "refresh", "execution": id}      rewrite the execution's status board record
 
-Each is checked on arrival; a malformed one is refused with a message saying what is wrong,
-and the scheduler goes on.
+`token` is the random value the scheduler issued with the attempt's dispatch; a report that
+does not echo the current one is refused. With GRAFT_SECRET set, each message also carries
+`sig` (see `sdk.remote.signing`). Each is checked on arrival; a malformed one is refused with
+a reason naming what is wrong, and the scheduler goes on.
 """
 
 from __future__ import annotations
@@ -17,9 +21,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sdk.model.errors import GraftError
+from sdk.model import bindings
+from sdk.model.errors import GraftError, SpecError
+from sdk.model.report import Failure, Outcome, Report
 
-OUTCOMES = ("values", "subgraph", "error")
+MAX_ID_CHARS = 64
+MAX_NAME_CHARS = 255
+MAX_NODE_ID_CHARS = 4096
+_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
 class MessageError(GraftError):
@@ -29,14 +38,27 @@ class MessageError(GraftError):
 def _require(body: dict[str, Any], field: str, kind: type | tuple[type, ...]) -> Any:
     value = body.get(field)
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
+        shown = repr(value)
+        shown = shown if len(shown) <= 80 else shown[:80] + "..."
         raise MessageError(f"{body.get('type', 'message')} message: field {field!r} must be "
-                           f"{getattr(kind, '__name__', kind)}, got {value!r}")
+                           f"{getattr(kind, '__name__', kind)}, got {shown}")
     return value
 
 
-MAX_ID_CHARS = 64
-MAX_NAME_CHARS = 255
-_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
+def check_execution_id(execution: Any) -> str:
+    if not isinstance(execution, str) or len(execution) > MAX_ID_CHARS \
+            or not _ID.match(execution):
+        raise MessageError(f"execution id {str(execution)[:80]!r} must be 1 to {MAX_ID_CHARS} "
+                           f"letters, digits, '.', '_' or '-'")
+    return execution
+
+
+def _check_values(values: dict[str, Any], what: str) -> None:
+    for name, binding in values.items():
+        try:
+            bindings.check_resolved(binding, f"{what} {name!r}")
+        except SpecError as exc:
+            raise MessageError(str(exc)) from None
 
 
 def check(body: Any) -> dict[str, Any]:
@@ -44,34 +66,97 @@ def check(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise MessageError(f"a control message is a JSON object, got {type(body).__name__}")
     kind = body.get("type")
-    execution = _require(body, "execution", str)
-    if len(execution) > MAX_ID_CHARS or not _ID.match(execution):
-        raise MessageError(f"execution id {execution[:80]!r} must be 1 to {MAX_ID_CHARS} "
-                           f"letters, digits, '.', '_' or '-'")
+    check_execution_id(body.get("execution"))
     if kind == "submit":
         _require(body, "spec", str)
         _require(body, "inputs", dict)
         workflow = body.get("workflow", "")
         if not isinstance(workflow, str) or len(workflow) > MAX_NAME_CHARS:
-            raise MessageError(f"submit {execution}: workflow name must be a string of at most "
-                               f"{MAX_NAME_CHARS} characters")
+            raise MessageError(f"submit {body['execution']}: workflow name must be a string of "
+                               f"at most {MAX_NAME_CHARS} characters")
     elif kind == "report":
-        _require(body, "node", str)
-        _require(body, "attempt", int)
+        node = _require(body, "node", str)
+        if not node or len(node) > MAX_NODE_ID_CHARS:
+            raise MessageError(f"report: node id must be 1 to {MAX_NODE_ID_CHARS} characters")
+        if _require(body, "attempt", int) < 1:
+            raise MessageError(f"report for node {node!r}: attempt must be >= 1")
+        _require(body, "token", str)
         outcome = body.get("outcome")
-        if outcome not in OUTCOMES:
-            raise MessageError(f"report for node {body['node']!r}: unknown outcome {outcome!r}")
-        if outcome == "values":
-            _require(body, "outputs", dict)
-        elif outcome == "subgraph":
+        if outcome in (Outcome.VALUES.value, Outcome.CACHED.value):
+            _check_values(_require(body, "outputs", dict), f"output of node {node!r}:")
+        elif outcome == Outcome.SUBGRAPH.value:
             _require(body, "subgraph", str)
+        elif outcome == Outcome.ERROR.value:
+            try:
+                Failure.from_json(_require(body, "error", dict))
+            except SpecError as exc:
+                raise MessageError(f"report for node {node!r}: {exc}") from None
         else:
-            _require(body, "error", dict)
-    else:
-        raise MessageError(f"unknown control message type {kind!r}")
+            raise MessageError(f"report for node {node!r}: unknown outcome {outcome!r}")
+    elif kind != "refresh":
+        raise MessageError(f"unknown control message type {str(kind)[:80]!r}")
     return body
 
 
-def report(execution_id: str, node_id: str, attempt: int, **fields: Any) -> dict[str, Any]:
-    return {"type": "report", "execution": execution_id, "node": node_id, "attempt": attempt,
-            **fields}
+def report_message(execution_id: str, token: str, report: Report,
+                   subgraph_key: str | None = None) -> dict[str, Any]:
+    """The control message for `report` (a dynamic's sub-graph travels by its store key)."""
+    body: dict[str, Any] = {"type": "report", "execution": execution_id, "node": report.node,
+                            "attempt": report.attempt, "token": token,
+                            "outcome": report.outcome.value}
+    if report.outcome in (Outcome.VALUES, Outcome.CACHED):
+        body["outputs"] = report.outputs
+    elif report.outcome == Outcome.SUBGRAPH:
+        body["subgraph"] = subgraph_key
+    else:
+        assert report.error is not None
+        body["error"] = report.error.to_json()
+    if report.worker:
+        body["worker"] = report.worker
+    if report.duration_s is not None:
+        body["duration_s"] = report.duration_s
+    return body
+
+
+# ---- task messages (scheduler -> workers) ------------------------------------------------
+
+def task_body(execution_id: str, node_id: str, attempt: int, payload: dict[str, Any],
+              secret: bytes | None) -> dict[str, Any]:
+    """The payload of a node's Celery task message, signed (with a secret) together with the
+    execution, node and attempt that travel beside it as arguments."""
+    from sdk.remote.signing import sign
+
+    signed = sign({"execution": execution_id, "node": node_id, "attempt": attempt,
+                   **payload}, secret)
+    return {k: v for k, v in signed.items() if k not in ("execution", "node", "attempt")}
+
+
+def check_task(args: Any, secret: bytes | None) -> tuple[str, str, int, dict[str, Any]]:
+    """`(execution, node, attempt, payload)` of a task message's arguments; MessageError (or
+    Unauthenticated) naming what is wrong with a malformed, unsigned or forged one."""
+    from sdk.remote.signing import verify
+
+    if not isinstance(args, (list, tuple)) or len(args) != 4:
+        raise MessageError(f"a node's task message has 4 arguments (execution, node, "
+                           f"attempt, payload), got {str(args)[:200]}")
+    eid, node, attempt, payload = args
+    check_execution_id(eid)
+    if not isinstance(node, str) or not node or len(node) > MAX_NODE_ID_CHARS:
+        raise MessageError(f"task message: malformed node id {str(node)[:80]!r}")
+    if not isinstance(attempt, int) or isinstance(attempt, bool) or attempt < 1:
+        raise MessageError(f"task message: malformed attempt {attempt!r}")
+    if not isinstance(payload, dict):
+        raise MessageError(f"task message: the payload is a JSON object, got "
+                           f"{type(payload).__name__}")
+    unsigned = verify({"execution": eid, "node": node, "attempt": attempt, **payload}, secret,
+                      f"task message for node {node!r} of execution {eid}")
+    payload = {k: v for k, v in unsigned.items() if k not in ("execution", "node", "attempt")}
+    if not isinstance(payload.get("token"), str) or not isinstance(payload.get("spec"), dict):
+        raise MessageError(f"task message for node {node!r} of execution {eid}: the payload "
+                           f"needs a token and a node spec")
+    if "inputs" in payload:
+        _check_values(_require(payload, "inputs", dict), f"task message for node {node!r}: "
+                      f"input")
+    elif not isinstance(payload.get("inputs_key"), str):
+        raise MessageError(f"task message for node {node!r} of execution {eid}: no inputs")
+    return eid, node, attempt, payload

@@ -105,6 +105,30 @@ class FsspecStore:
         path = self._path(key)
         return os.path.exists(path) if self.local else self.fs.exists(path)
 
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        try:
+            if self.local:
+                os.unlink(path)
+            else:
+                self.fs.rm_file(path)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise StoreError(f"cannot delete {key!r} from store {self.url}: {exc}") from exc
+
+    def keys(self, prefix: str) -> list[str]:
+        folder = self._path(prefix.strip("/"))
+        try:
+            names = (os.listdir(folder) if self.local
+                     else [p.rstrip("/").rpartition("/")[2] for p in self.fs.ls(folder,
+                                                                                detail=False)])
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise StoreError(f"cannot list {prefix!r} in store {self.url}: {exc}") from exc
+        return sorted(f"{prefix.strip('/')}/{n}" for n in names if not n.startswith(".tmp-"))
+
 
 class MemoryStore:
     """An in-process store for unit tests."""
@@ -126,6 +150,15 @@ class MemoryStore:
 
     def exists(self, key: str) -> bool:
         return key in self._data
+
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self._data.pop(key, None)
+
+    def keys(self, prefix: str) -> list[str]:
+        folder = prefix.strip("/") + "/"
+        return sorted(k for k in list(self._data) if k.startswith(folder)
+                      and "/" not in k[len(folder):])
 
 
 _opened: dict[str, Store] = {}

@@ -34,7 +34,7 @@ def test_a_task_that_kills_its_worker_fails_after_its_retries(cluster):
         execution.wait(timeout=120)
     (failure,) = info.value.failures
     assert failure.node_id == "die" and failure.error_type == "WorkerLost"
-    assert "died before reporting" in failure.message
+    assert failure.kind == "USER" and "exited with code 3 before reporting" in failure.message
     (node,) = execution.nodes()
     assert node.attempts == 2 and node.state == "FAILED"
 

@@ -1,5 +1,6 @@
-"""The scheduler's logic on a real SQLite database, with nodes executed in this process
-instead of on Celery workers (the integration suite covers the real processes)."""
+"""The scheduler's logic on the in-memory state and on a real SQLite database, with nodes
+executed in this process instead of on Celery workers (the integration suite covers the real
+processes)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,15 @@ import dataclasses
 import typing
 
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
-from scheduler.db import EventRow, ExecutionRow, NodeRow, open_database
 from scheduler.dispatch import RecordingDispatcher
 from scheduler.service import Scheduler
+from scheduler.state import MemoryState
+from scheduler.state_sql import SqlState
 from sdk import Resources, dynamic, task, workflow
 from sdk.model.config import Settings
-from sdk.model.entity import lookup
-from sdk.model.spec import GraphSpec, node_from_json
-from sdk.runtime.execute import execute
+from sdk.model.spec import GraphSpec
+from sdk.remote.attempt import run_attempt
 from sdk.values.shapes import encode_inputs, shape_outputs
 from sdk.values.store import MemoryStore, put_blob
 
@@ -60,41 +59,31 @@ def wf_huge(x: int) -> int:
 class Harness:
     """A scheduler plus an in-process 'worker' that runs whatever it dispatched."""
 
-    def __init__(self, tmp_path):
+    def __init__(self, state):
         self.store = MemoryStore()
-        self.settings = Settings(database_url=f"sqlite:///{tmp_path}/state.db")
-        self.db = open_database(self.settings.database_url)
+        self.settings = Settings(database_url=state.url)
+        self.state = state
         self.dispatcher = RecordingDispatcher()
         self.scheduler = self.new_scheduler()
 
     def new_scheduler(self) -> Scheduler:
-        return Scheduler(self.settings, self.db, self.dispatcher, self.store)
+        return Scheduler(self.settings, self.state, self.dispatcher, self.store)
+
+    def handle(self, bodies) -> list[str]:
+        """Apply messages; return the reasons of those refused."""
+        return [r.reason for r in self.scheduler.handle(bodies).refused]
 
     def submit(self, wf, execution_id: str, **inputs) -> dict:
         spec_key = put_blob(self.store, wf.compile().dumps().encode(), prefix="specs")
         body = {"type": "submit", "execution": execution_id, "spec": spec_key,
                 "inputs": encode_inputs(wf, inputs, self.store), "workflow": wf.name}
-        assert self.scheduler.handle([body]) == []
+        assert self.handle([body]) == []
         return body
 
     def work(self) -> list[dict]:
         """Run every dispatched node once; return the reports they produced."""
         sent, self.dispatcher.sent = self.dispatcher.sent, []
-        reports = []
-        for d in sent:
-            spec = node_from_json(d.payload["node"])
-            outcome = execute(spec, lookup(spec.task.ref), d.payload["inputs"], self.store)
-            body = {"type": "report", "execution": d.execution_id, "node": d.node_id,
-                    "attempt": d.attempt, "outcome": outcome.kind}
-            if outcome.kind == "values":
-                body["outputs"] = outcome.outputs
-            elif outcome.kind == "subgraph":
-                body["subgraph"] = put_blob(self.store, outcome.subgraph.dumps().encode(),
-                                            prefix="subgraphs")
-            else:
-                body["error"], body["retriable"] = outcome.error, outcome.retriable
-            reports.append(body)
-        return reports
+        return [run_attempt(self.store, *d.args) for d in sent]
 
     def run_to_end(self, limit: int = 20) -> list[dict]:
         seen = []
@@ -103,27 +92,30 @@ class Harness:
             if not reports:
                 return seen
             seen.extend(reports)
-            self.scheduler.handle(reports)
+            self.handle(reports)
         raise AssertionError("execution did not finish")
 
-    def execution(self, eid: str) -> ExecutionRow:
-        with Session(self.db) as s:
-            row = s.get(ExecutionRow, eid)
-            s.expunge_all()
-            return row
+    def execution(self, eid: str):
+        with self.state.transaction() as tx:
+            return tx.get_execution(eid)
 
-    def count(self, model, eid: str) -> int:
-        with Session(self.db) as s:
-            return s.scalar(select(func.count()).select_from(model)
-                            .where(model.execution_id == eid))
+    def nodes(self, eid: str) -> dict:
+        with self.state.transaction() as tx:
+            return {r["node_id"]: r for r in tx.nodes(eid)}
+
+    def events(self, eid: str) -> int:
+        with self.state.transaction() as tx:
+            return len(tx.events(eid))
 
     def outputs(self, wf, eid: str):
         return shape_outputs(wf.compile(), self.execution(eid).outputs, self.store)
 
 
-@pytest.fixture
-def h(tmp_path):
-    return Harness(tmp_path)
+@pytest.fixture(params=["memory", "sqlite"])
+def h(request, tmp_path):
+    if request.param == "memory":
+        return Harness(MemoryState())
+    return Harness(SqlState(f"sqlite:///{tmp_path}/state.db"))
 
 
 def test_runs_a_dynamic_workflow_to_the_local_result(h):
@@ -133,7 +125,7 @@ def test_runs_a_dynamic_workflow_to_the_local_result(h):
     assert row.status == "SUCCEEDED"
     assert h.outputs(sum_of_squares, "e1") == sum_of_squares(n=5) == 30
     # squares + 5 grafted children + total
-    assert h.count(NodeRow, "e1") == 7
+    assert len(h.nodes("e1")) == 7
 
 
 def test_dispatches_to_the_tier_queue_with_the_task_as_name(h):
@@ -147,13 +139,13 @@ def test_dispatches_to_the_tier_queue_with_the_task_as_name(h):
 def test_duplicate_and_late_reports_change_nothing(h):
     h.submit(sum_of_squares, "e1", n=3)
     reports = h.run_to_end()
-    events = h.count(EventRow, "e1")
+    events = h.events("e1")
     before = h.execution("e1")
     # every report again, and a forged one with other outputs for a finished node
     forged = dict(reports[-1], outputs={"o0": {"val": {"v": -1}}})
-    assert h.scheduler.handle([*reports, forged]) == []
+    assert h.handle([*reports, forged]) == []
     assert h.dispatcher.sent == []
-    assert h.count(EventRow, "e1") == events
+    assert h.events("e1") == events
     after = h.execution("e1")
     assert (after.status, after.outputs) == (before.status, before.outputs)
 
@@ -161,15 +153,15 @@ def test_duplicate_and_late_reports_change_nothing(h):
 def test_duplicate_report_within_a_running_execution_is_ignored(h):
     h.submit(sum_of_squares, "e1", n=2)
     [report] = h.work()
-    h.scheduler.handle([report, report])
+    h.handle([report, report])
     assert len(h.dispatcher.sent) == 2  # the two children, once
-    assert h.count(EventRow, "e1") == 1
+    assert h.events("e1") == 1
 
 
 def test_duplicate_submit_is_ignored(h):
     body = h.submit(sum_of_squares, "e1", n=2)
     h.dispatcher.sent.clear()
-    assert h.scheduler.handle([body]) == []
+    assert h.handle([body]) == []
     assert h.dispatcher.sent == []
 
 
@@ -177,50 +169,53 @@ def test_malformed_messages_are_refused_and_the_batch_goes_on(h):
     spec_key = put_blob(h.store, sum_of_squares.compile().dumps().encode(), prefix="specs")
     good = {"type": "submit", "execution": "ok", "spec": spec_key,
             "inputs": encode_inputs(sum_of_squares, {"n": 1}, h.store)}
-    problems = h.scheduler.handle([
+    problems = h.handle([
         "not a dict",
         {"type": "launch", "execution": "x"},
         {"type": "report", "execution": "x", "node": "n", "attempt": "1", "outcome": "values"},
         {"type": "report", "execution": "nope", "node": "n", "attempt": 1, "outcome": "values",
-         "outputs": {}},
+         "outputs": {}, "token": "t"},
         {"type": "submit", "execution": "bad-inputs", "spec": spec_key,
          "inputs": {"n": {"ref": ["x", "o0"]}}},
         good,
     ])
-    assert len(problems) == 5
+    assert len(problems) == 4
     assert "is a JSON object" in problems[0]
     assert "unknown control message type 'launch'" in problems[1]
     assert "'attempt' must be int" in problems[2]
     assert "unknown execution nope" in problems[3]
-    assert "malformed value binding" in problems[4]
     h.run_to_end()
     assert h.execution("ok").status == "SUCCEEDED"
-    assert h.execution("bad-inputs").status == "FAILED"
+    bad = h.execution("bad-inputs")
+    assert bad.status == "FAILED"
+    assert "expected a value, got an unresolved ref binding" in bad.error["message"]
 
 
 def test_missing_spec_fails_the_execution_with_a_clear_error(h):
-    problems = h.scheduler.handle([{"type": "submit", "execution": "e1",
-                                    "spec": "specs/" + "0" * 64, "inputs": {}}])
+    problems = h.handle([{"type": "submit", "execution": "e1",
+                          "spec": "specs/" + "0" * 64, "inputs": {}}])
     row = h.execution("e1")
     assert row.status == "FAILED"
     assert "is gone from memory://" in row.error["message"]
-    assert problems and "refused" in problems[0]
+    assert problems == []  # the message was fine: the execution it asked for failed
 
 
 def test_restarted_scheduler_replays_events_and_continues(h):
     h.submit(sum_of_squares, "e1", n=4)
-    h.scheduler.handle(h.work())  # the dynamic grafts its 4 children
+    h.handle(h.work())  # the dynamic grafts its 4 children
     children = h.work()
-    h.scheduler.handle(children[:2])
+    h.handle(children[:2])
     # a new scheduler process: nothing in memory
     h.scheduler = h.new_scheduler()
-    assert h.scheduler.recover() == 1
-    resent = {d.node_id for d in h.dispatcher.sent}
-    assert resent == {"squares/square-2", "squares/square-3"}
+    queued = h.scheduler.recover()
+    assert sorted(queued) == [("e1", "squares/square-2", 1), ("e1", "squares/square-3", 1)]
+    assert h.dispatcher.sent == []  # the caller resends what it cannot prove in flight
+    assert h.scheduler.resend(queued[:1]) == 1
+    assert [d.node_id for d in h.dispatcher.sent] == [queued[0][1]]
     h.dispatcher.sent.clear()
-    h.scheduler.handle(children[:2])  # duplicates after the restart: ignored
+    h.handle(children[:2])  # duplicates after the restart: ignored
     assert h.dispatcher.sent == []
-    h.scheduler.handle(children[2:])
+    h.handle(children[2:])
     h.run_to_end()
     assert h.outputs(sum_of_squares, "e1") == 14
 
@@ -235,7 +230,7 @@ def test_bad_subgraph_fails_its_node_and_the_scheduler_keeps_serving(h):
         dataclasses.replace(sub.nodes[1], inputs={"x": {"ref": [first.id, "o0"]}}),
     ])
     report["subgraph"] = put_blob(h.store, cyclic.dumps().encode(), prefix="subgraphs")
-    h.scheduler.handle([report])
+    h.handle([report])
     row = h.execution("e1")
     assert row.status == "FAILED"
     [failure] = row.error["failures"]
@@ -261,8 +256,8 @@ def test_refuses_a_workflow_above_the_largest_tier_at_submit(h):
         return huge(x=x)
 
     spec_key = put_blob(h.store, direct.compile().dumps().encode(), prefix="specs")
-    h.scheduler.handle([{"type": "submit", "execution": "e1", "spec": spec_key,
-                         "inputs": encode_inputs(direct, {"x": 1}, h.store)}])
+    h.handle([{"type": "submit", "execution": "e1", "spec": spec_key,
+               "inputs": encode_inputs(direct, {"x": 1}, h.store)}])
     row = h.execution("e1")
     assert row.status == "FAILED"
     assert "64Gi" in row.error["message"] and "the tiers are" in row.error["message"]
@@ -270,22 +265,25 @@ def test_refuses_a_workflow_above_the_largest_tier_at_submit(h):
 
 
 def test_a_database_error_hands_the_whole_batch_back(h, monkeypatch):
-    from sqlalchemy.exc import OperationalError
-
     spec_key = put_blob(h.store, sum_of_squares.compile().dumps().encode(), prefix="specs")
     body = {"type": "submit", "execution": "e1", "spec": spec_key,
             "inputs": encode_inputs(sum_of_squares, {"n": 2}, h.store)}
     real = Scheduler._submit
 
+    class Locked(Exception):
+        pass
+
     def locked(self, *args):
-        raise OperationalError("INSERT", {}, Exception("database is locked"))
+        raise Locked("database is locked")
 
     monkeypatch.setattr(Scheduler, "_submit", locked)
-    with pytest.raises(OperationalError):
-        h.scheduler.handle([body])
+    monkeypatch.setattr(h.state, "is_transient", lambda exc: isinstance(exc, Locked),
+                        raising=False)
+    with pytest.raises(Locked):
+        h.handle([body])
     assert h.execution("e1") is None and h.dispatcher.sent == []
     monkeypatch.setattr(Scheduler, "_submit", real)
-    assert h.scheduler.handle([body]) == []  # the broker hands it back; now it goes through
+    assert h.handle([body]) == []  # handed back; now it goes through
     h.run_to_end()
     assert h.outputs(sum_of_squares, "e1") == 1
 
@@ -301,9 +299,9 @@ def test_a_failing_store_is_transient_but_a_missing_object_is_final(h, monkeypat
 
     monkeypatch.setattr(h.store, "get", unreachable)
     with pytest.raises(StoreError, match="connection reset"):
-        h.scheduler.handle([report])
+        h.handle([report])
     monkeypatch.undo()
-    assert h.scheduler.handle([report]) == []  # rebuilt from the database, then applied
+    assert h.handle([report]) == []  # rebuilt from the database, then applied
     assert len(h.dispatcher.sent) == 2
 
 
@@ -336,28 +334,31 @@ def test_recover_fails_an_execution_it_cannot_rebuild_and_serves_the_rest(h):
     h.submit(sum_of_squares, "fine", n=2)
     h.dispatcher.sent.clear()
     # both share one spec object (content-addressed): give "fine" its own copy, drop the other
-    with Session(h.db) as s, s.begin():
-        s.get(ExecutionRow, "fine").spec_key = put_blob(
-            h.store, sum_of_squares.compile().dumps().encode() + b" ", prefix="specs")
+    with h.state.transaction() as tx:
+        tx.update_execution("fine", spec_key=put_blob(
+            h.store, sum_of_squares.compile().dumps().encode() + b" ", prefix="specs"))
     del h.store._data[h.execution("gone").spec_key]
     h.scheduler = h.new_scheduler()
-    assert h.scheduler.recover() == 2
+    queued = h.scheduler.recover()
     gone = h.execution("gone")
     assert gone.status == "FAILED" and "is gone" in gone.error["message"]
-    assert [d.execution_id for d in h.dispatcher.sent] == ["fine"]
+    assert [eid for eid, _, _ in queued] == ["fine"]
+    h.scheduler.resend(queued)
     h.run_to_end()
     assert h.execution("fine").status == "SUCCEEDED"
 
 
+@task
+def nan_of(x: float) -> float:
+    return x * float("nan")
+
+
+@workflow
+def nan_wf(x: float) -> float:
+    return nan_of(x=x)
+
+
 def test_not_a_number_is_stored_and_returned(h):
-    @task
-    def nan_of(x: float) -> float:
-        return x * float("nan")
-
-    @workflow
-    def nan_wf(x: float) -> float:
-        return nan_of(x=x)
-
     h.submit(nan_wf, "e1", x=1.0)
     h.run_to_end()
     import math
@@ -373,9 +374,124 @@ def test_a_report_that_cannot_be_applied_fails_its_node(h, monkeypatch):
     def broken(self, *args):
         raise KeyError("a defect")
 
-    monkeypatch.setattr(Scheduler, "_graft", broken)
-    problems = h.scheduler.handle([report])
+    monkeypatch.setattr(Scheduler, "_as_report", broken)
+    problems = h.handle([report])
     assert problems and "KeyError" in problems[0]
     row = h.execution("e1")
     assert row.status == "FAILED"
     assert "could not apply the report" in row.error["failures"][0]["message"]
+
+
+# ---- tokens, lost attempts, the board -----------------------------------------------------
+
+def test_a_report_without_the_attempts_token_is_refused(h):
+    h.submit(sum_of_squares, "e1", n=2)
+    [report] = h.work()
+    forged = {**report, "token": "0" * 16}
+    problems = h.handle([forged])
+    assert len(problems) == 1 and "does not carry the token" in problems[0]
+    assert h.dispatcher.sent == [] and h.events("e1") == 0
+    h.handle([report])  # the real one still counts
+    h.run_to_end()
+    assert h.outputs(sum_of_squares, "e1") == 1
+
+
+def test_each_attempt_gets_a_new_token_kept_in_the_state(h):
+    h.submit(sum_of_squares, "e1", n=1)
+    [d] = h.dispatcher.sent
+    token = d.payload["token"]
+    assert len(token) == 16 and h.nodes("e1")["squares"]["token"] == token
+    h.dispatcher.sent.clear()
+    h.scheduler.lost([("e1", "squares", 1)], "was killed")
+    h.scheduler._delayed[0] = (0.0, *h.scheduler._delayed[0][1:])  # due now
+    h.scheduler.flush()
+    [d2] = h.dispatcher.sent
+    assert d2.attempt == 2 and d2.payload["token"] not in (token, "")
+    assert h.nodes("e1")["squares"]["token"] == d2.payload["token"]
+
+
+@task(retries=1)
+def fragile(x: int) -> int:
+    return x + 1
+
+
+@workflow
+def fragile_wf(x: int) -> int:
+    return fragile(x=x)
+
+
+def test_a_lost_attempt_is_a_system_retry_with_backoff_not_a_user_retry(h):
+    h.submit(fragile_wf, "e1", x=1)
+    h.dispatcher.sent.clear()
+    for attempt in (1, 2, 3):
+        batch = h.scheduler.lost([("e1", "fragile", attempt)], "stopped renewing its lease")
+        assert batch.superseded == [("e1", "fragile", attempt)]
+        assert h.dispatcher.sent == []  # held back for its backoff, not sent at once
+        assert 0 < h.scheduler.next_due_s() <= 2.0 ** (attempt - 1)
+        h.scheduler._delayed[0] = (0.0, *h.scheduler._delayed[0][1:])
+        h.scheduler.flush()
+        [d] = h.dispatcher.sent
+        h.dispatcher.sent.clear()
+        assert d.attempt == attempt + 1
+    node = h.nodes("e1")["fragile"]
+    assert [r["kind"] for r in node["history"]] == ["SYSTEM", "SYSTEM", "SYSTEM"]
+    assert node["history"][0]["type"] == "WorkerLost"
+    # the fourth loss exhausts the 3 system retries; the task's own retry was never used
+    h.scheduler.lost([("e1", "fragile", 4)], "stopped renewing its lease")
+    row = h.execution("e1")
+    assert row.status == "FAILED"
+    [failure] = row.error["failures"]
+    assert failure["error_type"] == "WorkerLost" and failure["kind"] == "SYSTEM"
+
+
+def test_a_lost_attempt_that_already_reported_changes_nothing(h):
+    h.submit(fragile_wf, "e1", x=1)
+    h.run_to_end()
+    batch = h.scheduler.lost([("e1", "fragile", 1)], "stopped renewing its lease")
+    assert batch.superseded == [("e1", "fragile", 1)]
+    assert h.execution("e1").status == "SUCCEEDED"
+
+
+class RecordingBoard:
+    def __init__(self):
+        self.records: dict[str, dict] = {}
+        self.nodes: dict[str, dict] = {}
+
+    def write(self, eid, fields, nodes=None):
+        self.records.setdefault(eid, {}).update(fields)
+        self.nodes.setdefault(eid, {}).update(nodes or {})
+
+
+def test_a_refresh_rewrites_a_finished_executions_board_from_the_state(h):
+    h.submit(sum_of_squares, "e1", n=3)
+    h.run_to_end()
+    board = h.scheduler.board = RecordingBoard()
+    assert h.handle([{"type": "refresh", "execution": "e1"}]) == []
+    record = board.records["e1"]
+    assert record["status"] == "SUCCEEDED" and record["total"] == 5 and record["done"] == 5
+    assert record["spec"] == h.execution("e1").spec_key
+    assert shape_outputs(sum_of_squares.compile(), record["outputs"], h.store) == 5
+    assert board.nodes["e1"]["squares"]["history"][0]["outcome"] == "subgraph"
+    problems = h.handle([{"type": "refresh", "execution": "nobody"}])
+    assert problems == ["refresh for unknown execution nobody"]
+
+
+def test_the_inline_dispatcher_runs_a_whole_execution_in_this_process():
+    """The scheduler's logic with nothing outside this process: memory state, inline
+    dispatch, the reports fed back as the next batches."""
+    from scheduler.dispatch import InlineDispatcher
+
+    store = MemoryStore()
+    reports: list[dict] = []
+    dispatcher = InlineDispatcher(lambda d: run_attempt(store, *d.args), reports.append)
+    scheduler = Scheduler(Settings(), MemoryState(), dispatcher, store)
+    spec_key = put_blob(store, sum_of_squares.compile().dumps().encode(), prefix="specs")
+    scheduler.handle([{"type": "submit", "execution": "e1", "spec": spec_key,
+                       "inputs": encode_inputs(sum_of_squares, {"n": 4}, store)}])
+    while reports:
+        batch, reports[:] = list(reports), []
+        assert scheduler.handle(batch).refused == []
+    with scheduler.state.transaction() as tx:
+        record = tx.get_execution("e1")
+    assert record.status == "SUCCEEDED"
+    assert shape_outputs(sum_of_squares.compile(), record.outputs, store) == 14

@@ -11,7 +11,7 @@ import joblib
 import pytest
 from workflows.values import Color, Opaque, Point, Segment
 
-from sdk import ConfigError, Resources, StoreError, TypeConversionError
+from sdk import ConfigError, Resources, StoreError, StoreIntegrityError, TypeConversionError
 from sdk.model.config import parse_tiers, queue_for_tier
 from sdk.model.resources import format_memory, parse_cpu, parse_memory
 from sdk.model.typesys import is_assignable, type_name
@@ -410,3 +410,35 @@ def test_tiers_parse_sorted_and_name_queues():
         parse_tiers(" , ")
     with pytest.raises(ConfigError, match="GRAFT_TIERS entry '1X': malformed quantity"):
         parse_tiers("1Gi,1X")
+
+
+# ---- descriptors from messages cannot name arbitrary callables ----------------------------
+
+@pytest.mark.parametrize("desc, kind", [
+    ({"t": "dataclass", "ref": "os:system", "fields": {"command": {"t": "str"}}}, "a dataclass"),
+    ({"t": "dataclass", "ref": "subprocess:Popen", "fields": {"args": {"t": "str"}}},
+     "a dataclass"),
+    ({"t": "enum", "ref": "os:system", "values": ["x"]}, "an Enum"),
+    ({"t": "enum", "ref": "builtins:eval", "values": ["x"]}, "an Enum"),
+])
+def test_a_descriptor_naming_something_else_than_its_kind_is_refused_before_any_call(
+        desc, kind, monkeypatch):
+    import os
+    import subprocess
+
+    called = []
+    monkeypatch.setattr(os, "system", lambda *a: called.append(a))
+    monkeypatch.setattr(subprocess, "Popen", type("Popen", (), {
+        "__init__": lambda self, *a, **k: called.append(a)}))
+    literal = {"command": "touch /tmp/pwned", "args": "x"} if desc["t"] == "dataclass" else "x"
+    with pytest.raises(TypeConversionError, match=f"is declared as {kind}"):
+        decode(literal, desc, MemoryStore(), "input 'x'")
+    assert called == []
+
+
+def test_a_pickled_value_is_unpickled_only_when_it_matches_its_key():
+    store = MemoryStore()
+    lit = encode(Opaque(3, 1.0), {"t": "pickle", "ref": None}, store, "v")
+    store.put(lit["pickle"], b"cos\nsystem\n(S'echo pwned'\ntR.")  # a different pickle
+    with pytest.raises(StoreIntegrityError, match="does not match the hash in its key"):
+        decode(lit, {"t": "pickle", "ref": None}, store, "v")

@@ -1,12 +1,10 @@
-"""`SchedulerLock` on a real Redis (database 10): one scheduler serves at a time.
-
-Needs Redis at GRAFT_IT_REDIS (default redis://127.0.0.1:6379); without it the tests are
-skipped, or fail under CI=true. Each test uses its own key prefix and deletes its keys.
-"""
+"""`SchedulerLock` on a private Redis: one scheduler serves at a time, a standby takes over,
+and a restart on the same host takes a dead holder's lock at once."""
 
 from __future__ import annotations
 
-import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -15,33 +13,26 @@ from typing import Any
 import pytest
 import redis
 
-from scheduler.loop import Loop, SchedulerLock, SchedulerLockLost
-from sdk.model.config import Settings
-from sdk.remote.board import Board
+from scheduler.lock import SchedulerLock, holder_gone, holder_id
 
-REDIS_URL = os.environ.get("GRAFT_IT_REDIS", "redis://127.0.0.1:6379").rstrip("/") + "/10"
 TTL_S = 0.9  # renewed every 0.3 s
 
 
-def _unavailable(message: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
+class Board:
+    """What the tests read the lock's key through."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.redis = redis.Redis.from_url(url)
+        self.prefix = f"graftlock-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture
-def board(monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.delenv("GRAFT_BOARD_URL", raising=False)
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except Exception as exc:
-        _unavailable(f"Redis not reachable at {REDIS_URL} ({type(exc).__name__}): start it with "
-                     f"`redis-server --daemonize yes` (or set GRAFT_IT_REDIS)")
-    board = Board(Settings(broker_url=REDIS_URL, key_prefix=f"graftlock-{uuid.uuid4().hex[:8]}"))
+def board(redis_server: Any) -> Any:
+    board = Board(redis_server.url + "/10")
     yield board
-    for key in client.scan_iter(f"{board.prefix}:*"):
-        client.delete(key)
+    for key in board.redis.scan_iter(f"{board.prefix}:*"):
+        board.redis.delete(key)
 
 
 @pytest.fixture
@@ -50,7 +41,7 @@ def locks(board: Board) -> Any:
     made: list[SchedulerLock] = []
 
     def make(owner: str, ttl_s: float = TTL_S) -> SchedulerLock:
-        lock = SchedulerLock(board, owner, ttl_s=ttl_s)
+        lock = SchedulerLock(board.url, board.prefix, owner, ttl_s=ttl_s)
         made.append(lock)
         return lock
 
@@ -151,37 +142,26 @@ def test_transient_errors_retry_until_the_ttl_has_passed(board, locks, monkeypat
     assert "could not be renewed" in lock.lost_reason
 
 
-def test_loop_hands_the_batch_back_and_stops_when_the_lock_is_lost():
-    class Message:
-        def __init__(self) -> None:
-            self.done = ""
+def test_a_dead_holder_on_this_host_is_proven_gone():
+    assert not holder_gone(holder_id())  # this process
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    host, _, _ = holder_id().partition(":")
+    assert holder_gone(f"{host}:{dead}:123")
+    # a later process that reuses the pid is not the holder
+    me = holder_id().split(":")
+    assert holder_gone(f"{me[0]}:{me[1]}:{int(me[2]) + 1}")
+    assert not holder_gone(f"another-host:{dead}:123")  # cannot be proven from here
 
-        def ack(self) -> None:
-            self.done = "ack"
 
-        def requeue(self) -> None:
-            self.done = "requeue"
-
-    class Scheduler:
-        handled = 0
-
-        def handle(self, bodies: list[Any]) -> list[str]:
-            self.handled += 1
-            return []
-
-    class Lock:
-        lost = False
-        lost_reason = "the lock is held by other:1"
-        key = "k:scheduler:lock"
-
-    loop = Loop.__new__(Loop)
-    loop.scheduler, loop.lock = Scheduler(), Lock()
-    pending = [({"n": i}, Message()) for i in range(3)]
-    loop._handle(pending)
-    assert [m.done for _, m in pending] == ["ack"] * 3 and loop.scheduler.handled == 1
-
-    loop.lock.lost = True
-    pending = [({"n": i}, Message()) for i in range(3)]
-    with pytest.raises(SchedulerLockLost, match="another scheduler took over"):
-        loop._handle(pending)
-    assert [m.done for _, m in pending] == ["requeue"] * 3 and loop.scheduler.handled == 1
+def test_a_restart_takes_a_dead_holders_lock_at_once(board, locks):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    host = holder_id().partition(":")[0]
+    key = f"{board.prefix}:scheduler:lock"
+    board.redis.set(key, f"{host}:{dead}:1", px=60_000)  # a holder SIGKILLed a moment ago
+    lock = locks(holder_id(), ttl_s=5.0)
+    started = time.monotonic()
+    assert lock.acquire()
+    assert time.monotonic() - started < 2.0
+    assert board.redis.get(key).decode() == lock.owner

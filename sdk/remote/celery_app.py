@@ -1,0 +1,51 @@
+"""The Celery app graft's workers run and its scheduler sends through, made in one place so
+both sides agree on every setting (the scheduler never imports the worker's module)."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+from sdk.model.config import Settings
+
+TASK_NAME = "graft.run_node"
+
+
+def make_app(settings: Settings, include: list[str] | None = None) -> Celery:
+    """A Celery app on `settings.broker_url`: JSON only, late acks, prefetch 1, no results,
+    task events on, and reconnecting to the broker forever."""
+    app = Celery("graft", broker=settings.broker_url, include=include or [])
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        task_acks_late=True,
+        # A pool child that dies is reported by the worker's parent process as a lost
+        # attempt (worker.request), so its message is acknowledged, not redelivered.
+        task_reject_on_worker_lost=False,
+        worker_prefetch_multiplier=1,
+        worker_send_task_events=True,
+        # A "sent" event per dispatched node doubles the scheduler's publishing cost; the
+        # status board already shows queued nodes. GRAFT_TASK_SENT_EVENTS=1 turns them on.
+        task_send_sent_event=os.environ.get("GRAFT_TASK_SENT_EVENTS", "0") == "1",
+        task_track_started=True,
+        task_ignore_result=True,
+        task_create_missing_queues=True,
+        broker_connection_retry=True,
+        broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,
+        broker_channel_error_retry=True,
+        worker_cancel_long_running_tasks_on_connection_loss=False,
+        worker_hijack_root_logger=False,
+        broker_transport_options={
+            # Longer than the longest task: Redis hands an unacknowledged message out again
+            # after this. Lost attempts are found sooner by their leases (sdk.remote.leases).
+            "visibility_timeout": int(os.environ.get("GRAFT_VISIBILITY_TIMEOUT_S")
+                                      or 12 * 3600),
+            "socket_timeout": 30,
+            "socket_connect_timeout": 5,
+            "retry_on_timeout": True,
+        },
+    )
+    return app

@@ -1,0 +1,165 @@
+"""Attempt leases: how the scheduler learns that the worker holding an attempt is gone.
+
+A worker takes a lease on every attempt it receives and renews it every `ttl / 3` seconds
+for as long as it holds the attempt (waiting for a slot, then running it). The leases of a
+prefix are one sorted set: member `[execution, node, attempt]` (JSON), score the time it
+expires, in Redis's own clock (`TIME`), so no two machines' clocks are compared. A lease
+whose time has passed belongs to a worker that stopped renewing it: killed, out of memory,
+its machine lost, or cut off from Redis for longer than the TTL. The scheduler then fails
+that attempt as SYSTEM (`WorkerLost`), supersedes it, and the engine releases a new one.
+
+Two more keys per attempt keep a node from running twice for nothing:
+
+- `claim`: set when a worker starts running the attempt (to its name), and set to `reported`
+  in the same transaction that appends its report to the control stream; a second copy of
+  the same message (the broker redelivered it, or the scheduler re-sent it after a restart)
+  is dropped. An attempt that was claimed, not reported, and whose lease is gone was lost
+  with its worker;
+- `superseded`: set when the scheduler gave up on the attempt; a copy that arrives later
+  (Redis restores unacknowledged messages after its visibility timeout) is dropped unrun.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis
+
+AttemptKey = tuple[str, str, int]
+REPORTED = "reported"
+
+# KEYS[1] = leases zset; ARGV[1] = ttl in ms; ARGV[2..] = members. Extend each lease to
+# now + ttl, never shortening one (GT), creating those that are missing.
+_RENEW = """
+local t = redis.call('TIME')
+local expires = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
+for i = 2, #ARGV do
+    redis.call('ZADD', KEYS[1], 'GT', expires, ARGV[i])
+end
+return expires
+"""
+
+# KEYS[1] = leases zset. Members whose expiry is before Redis's now, and now (ms).
+_EXPIRED = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return {now, redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now, 'LIMIT', 0,
+                        tonumber(ARGV[1]))}
+"""
+
+# KEYS[1] = claim key, KEYS[2] = superseded key, KEYS[3] = leases zset;
+# ARGV[1] = holder, ARGV[2] = claim ttl (s), ARGV[3] = lease ttl (ms), ARGV[4] = member.
+_START = """
+if redis.call('EXISTS', KEYS[2]) == 1 then
+    return {'superseded', ''}
+end
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
+    return {'claimed', redis.call('GET', KEYS[1]) or ''}
+end
+local t = redis.call('TIME')
+local expires = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[3])
+redis.call('ZADD', KEYS[3], 'GT', expires, ARGV[4])
+return {'ok', ''}
+"""
+
+
+def member(key: AttemptKey) -> str:
+    return json.dumps([key[0], key[1], key[2]], separators=(",", ":"))
+
+
+def parse_member(raw: bytes | str) -> AttemptKey | None:
+    try:
+        eid, node, attempt = json.loads(raw)
+    except (ValueError, TypeError):
+        return None
+    if not (isinstance(eid, str) and isinstance(node, str) and isinstance(attempt, int)):
+        return None
+    return eid, node, attempt
+
+
+class Leases:
+    """The leases, claims and superseded marks of one key prefix."""
+
+    def __init__(self, client: redis.Redis, prefix: str, ttl_s: float,
+                 claim_ttl_s: int = 7 * 24 * 3600):
+        self.redis = client
+        self.prefix = prefix
+        self.key = f"{prefix}:leases"
+        self.ttl_ms = int(ttl_s * 1000)
+        self.claim_ttl_s = claim_ttl_s
+        self._renew = client.register_script(_RENEW)
+        self._expired = client.register_script(_EXPIRED)
+        self._start = client.register_script(_START)
+
+    def _attempt_key(self, kind: str, key: AttemptKey) -> str:
+        return f"{self.prefix}:{kind}:{key[0]}:{key[2]}:{key[1]}"
+
+    # ---- workers ---------------------------------------------------------------------------
+
+    def renew(self, keys: list[AttemptKey]) -> None:
+        """Take or extend the leases of `keys` (one round trip)."""
+        if keys:
+            self._renew(keys=[self.key], args=[self.ttl_ms, *(member(k) for k in keys)])
+
+    def report(self, key: AttemptKey, stream: str, fields: dict[bytes, bytes]) -> None:
+        """Append an attempt's report to the control stream and mark its claim reported, in
+        one transaction: a claimed attempt without a report was lost, one with a report was
+        not."""
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(stream, fields)
+            pipe.set(self._attempt_key("claim", key), REPORTED, xx=True, keepttl=True)
+            pipe.execute()
+
+    def claims(self, keys: list[AttemptKey]) -> dict[AttemptKey, str | None]:
+        """Who claimed each attempt (`REPORTED` once it reported), None for unclaimed ones."""
+        if not keys:
+            return {}
+        values = self.redis.mget([self._attempt_key("claim", k) for k in keys])
+        return {k: (_text(v) if v is not None else None) for k, v in zip(keys, values)}
+
+    def release(self, keys: list[AttemptKey]) -> None:
+        """Drop leases: their attempts reported, or were dropped unrun."""
+        if keys:
+            self.redis.zrem(self.key, *(member(k) for k in keys))
+
+    def start(self, key: AttemptKey, holder: str) -> tuple[str, str]:
+        """Claim an attempt before running it: ("ok", ""), ("claimed", holder) when a copy of
+        it started before, or ("superseded", "") when the scheduler gave up on it."""
+        status, who = self._start(
+            keys=[self._attempt_key("claim", key), self._attempt_key("superseded", key),
+                  self.key],
+            args=[holder, self.claim_ttl_s, self.ttl_ms, member(key)])
+        return _text(status), _text(who)
+
+    # ---- the scheduler ---------------------------------------------------------------------
+
+    def expired(self, limit: int = 1000) -> list[AttemptKey]:
+        """Attempts whose lease ran out (their holder stopped renewing it)."""
+        _now, members = self._expired(keys=[self.key], args=[limit])
+        found = []
+        for raw in members:
+            key = parse_member(raw)
+            if key is None:
+                self.redis.zrem(self.key, raw)
+            else:
+                found.append(key)
+        return found
+
+    def held(self) -> set[AttemptKey]:
+        """Every attempt a worker holds a lease on, expired or not."""
+        return {k for k in (parse_member(m) for m in self.redis.zrange(self.key, 0, -1)) if k}
+
+    def supersede(self, keys: list[AttemptKey]) -> None:
+        """Give up on attempts: drop their leases and mark them so no copy ever runs."""
+        if not keys:
+            return
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zrem(self.key, *(member(k) for k in keys))
+            for key in keys:
+                pipe.set(self._attempt_key("superseded", key), "1", ex=self.claim_ttl_s)
+            pipe.execute()
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -1,0 +1,112 @@
+"""The worker's side of attempt leases: one thread in the worker's main process renews the
+lease of every attempt the worker holds, from the moment a message arrives until its request
+ends (see `sdk.remote.leases`).
+
+The Celery event loop only updates the set of held attempts; every Redis call happens on this
+thread, so a Redis outage never blocks the loop. While Redis is away the thread logs one line,
+keeps retrying, and logs one line when it is back; reports of attempts lost meanwhile (a pool
+child that died) wait in its outbox.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+import redis
+
+from sdk.model.config import Settings
+from sdk.remote.connections import explain, redis_client
+from sdk.remote.control import ControlChannel
+from sdk.remote.leases import AttemptKey, Leases
+from worker.outage import OUTAGE
+
+log = logging.getLogger("graft.worker")
+
+
+class LeaseKeeper:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        client = redis_client(settings.broker_url, timeout_s=max(1.0, settings.lease_ttl_s / 3))
+        self.leases = Leases(client, settings.key_prefix, settings.lease_ttl_s)
+        self.control = ControlChannel(client, settings)
+        self.interval_s = settings.lease_ttl_s / 3
+        self._held: Counter[AttemptKey] = Counter()
+        self._released: list[AttemptKey] = []
+        self._outbox: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def hold(self, key: AttemptKey) -> None:
+        with self._lock:
+            self._held[key] += 1
+        self._start()
+        self._wake.set()
+
+    def drop(self, key: AttemptKey, release: bool = True) -> None:
+        """Stop renewing `key`'s lease; with `release`, delete it too (the attempt reported,
+        or its process died and was reported lost)."""
+        with self._lock:
+            self._held[key] -= 1
+            if self._held[key] <= 0:
+                del self._held[key]
+                if release:
+                    self._released.append(key)
+        self._wake.set()
+
+    def report(self, message: dict[str, Any]) -> None:
+        """Publish a report from the main process (the attempt's process is gone)."""
+        with self._lock:
+            self._outbox.append(message)
+        self._start()
+        self._wake.set()
+
+    def _start(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name="graft-leases", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self.interval_s)
+            self._wake.clear()
+            with self._lock:
+                held = list(self._held)
+                released, self._released = self._released, []
+                outbox, self._outbox = self._outbox, []
+            try:
+                self.leases.renew(held)
+                self.leases.release([k for k in released if k not in self._held])
+                while outbox:
+                    self.control.publish(outbox[0])
+                    outbox.pop(0)
+            except (redis.RedisError, OSError) as exc:
+                with self._lock:
+                    self._released[:0] = released
+                    self._outbox[:0] = outbox
+                OUTAGE.lost(explain(exc, self.settings.broker_url))
+                time.sleep(1.0)
+                continue
+            OUTAGE.back()
+
+
+_KEEPER: list[LeaseKeeper] = []
+
+
+def keeper() -> LeaseKeeper:
+    if not _KEEPER:
+        _KEEPER.append(LeaseKeeper(Settings.from_env()))
+    return _KEEPER[0]
+
+
+def attempt_of(args: Any) -> AttemptKey | None:
+    """The attempt a task message's arguments name, if they are well formed."""
+    if isinstance(args, (list, tuple)) and len(args) == 4:
+        eid, node, attempt = args[0], args[1], args[2]
+        if isinstance(eid, str) and isinstance(node, str) and isinstance(attempt, int):
+            return eid, node, attempt
+    return None

@@ -1,0 +1,89 @@
+"""The worker's parent-side view of each node attempt (Celery's `Request`).
+
+The attempt's lease is held from the moment its message arrives (`on_received`, from the
+`task_received` signal) until its request ends, whether it succeeded or failed. When the pool
+process running it dies (killed, out of memory, crashed), the parent learns at once and
+reports the attempt as lost (a SYSTEM failure), so the scheduler runs a new attempt without
+waiting for the lease to run out.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from billiard.einfo import ExceptionWithTraceback
+from billiard.exceptions import WorkerLostError
+from celery.worker.request import Request
+
+from sdk.model.config import Settings
+from sdk.model.errors import GraftError
+from sdk.model.report import Failure, Report, system_failure, user_failure
+from sdk.remote.messages import check_task, report_message
+from worker.leases import attempt_of, keeper
+
+log = logging.getLogger("graft.worker")
+
+DROPPED = ("duplicate", "superseded", "refused")  # what run_node returns for copies it skips
+
+
+def on_received(request: Any) -> None:
+    key = attempt_of(request.args)
+    if key is not None:
+        keeper().hold(key)
+
+
+class GraftRequest(Request):
+    def on_success(self, failed__retval__runtime: Any, **kwargs: Any) -> None:
+        try:
+            super().on_success(failed__retval__runtime, **kwargs)
+        finally:
+            _failed, retval, _runtime = failed__retval__runtime
+            # A copy dropped unrun leaves the lease to the worker that runs the attempt.
+            self._drop_lease(release=retval not in DROPPED)
+
+    def on_failure(self, exc_info: Any, send_failed_event: bool = True,
+                   return_ok: bool = False) -> None:
+        try:
+            exc = exc_info.exception
+            if isinstance(exc, ExceptionWithTraceback):
+                exc = exc.exc
+            if isinstance(exc, WorkerLostError):
+                self._report_lost(exc)
+            super().on_failure(exc_info, send_failed_event=send_failed_event,
+                               return_ok=return_ok)
+        finally:
+            self._drop_lease()
+
+    def _drop_lease(self, release: bool = True) -> None:
+        key = attempt_of(self.args)
+        if key is not None:
+            keeper().drop(key, release=release)
+
+    def _report_lost(self, exc: BaseException) -> None:
+        try:
+            eid, node, attempt, payload = check_task(self.args, Settings.from_env().secret)
+        except GraftError:
+            return  # not a message this worker would have run
+        log.warning("the process running attempt %d of node %s of %s died (%s); reporting "
+                    "it lost", attempt, node, eid, exc)
+        message = report_message(eid, payload["token"],
+                                 Report.failed(node, attempt, lost_failure(attempt, node, exc)))
+        message["worker"] = self.hostname or ""
+        keeper().report(message)
+
+
+def lost_failure(attempt: int, node: str, exc: BaseException) -> Failure:
+    """Why the process running an attempt died. Exiting with a code is the task's own doing
+    (it called exit, or crashed the interpreter): a USER failure, retried per its `retries`.
+    Death by a signal came from outside (the kernel's OOM killer, an operator): SYSTEM."""
+    text = str(exc)
+    code = re.search(r"exitcode (-?\d+)", text)
+    if code and int(code.group(1)) >= 0:
+        return user_failure("WorkerLost", f"the process running attempt {attempt} of node "
+                            f"{node!r} exited with code {code.group(1)} before reporting (the "
+                            f"task called exit, or crashed the interpreter)")
+    return system_failure("WorkerLost", f"the process running attempt {attempt} of node "
+                          f"{node!r} was killed before reporting ({text}): the kernel's "
+                          f"out-of-memory killer, an operator, or a crash")
