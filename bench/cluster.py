@@ -350,8 +350,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="repeats 2, fan-out 300")
     parser.add_argument("--only", choices=("chain", "fan"), default=None,
                         help="run one shape only")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379",
-                        help="Redis server (a database number in it is replaced by --redis-db)")
+    parser.add_argument("--redis-url", default=None,
+                        help="Redis server (default: a throwaway redis-server of its own; a "
+                             "database number in it is replaced by --redis-db)")
     parser.add_argument("--redis-db", type=int, default=9,
                         help="Redis database for both stacks; flushed before and after (default 9)")
     parser.add_argument("--database-url", default=None,
@@ -422,6 +423,11 @@ def measure(args: argparse.Namespace, procs: Processes, logdir: Path) -> list[Sh
 
 def main() -> int:
     args = parse_args()
+    if args.redis_url is None:  # a throwaway redis-server of our own, stopped at exit
+        sys.path.insert(0, str(ROOT / "tests"))
+        from servers import RedisServer
+
+        args.redis_url = RedisServer().start().url
     broker_url = redis_db(args.redis_url, args.redis_db)
     tmp = Path(tempfile.mkdtemp(prefix="graft-bench-"))
     logdir = tmp / "logs"
