@@ -7,9 +7,12 @@ A binding is JSON:
     {"val": value_ref}           a literal ({"v": literal} inline or {"u": store key})
     {"list": [binding, ...]}     a list built from bindings
     {"dict": {key: binding}}     a dict built from bindings
+    {"path": {"of": binding, "steps": [step, ...], "from": "node.output"}}
+                                 part of a value: steps are ["attr", field], ["index", i] or
+                                 ["key", encoded key], applied when the value exists
 
-`ref`, `input` and `val` are leaves; `list` and `dict` hold bindings. Everything that reads,
-rewrites, resolves or checks bindings goes through the functions here.
+`ref`, `input` and `val` are leaves; `list`, `dict` and `path` hold bindings. Everything that
+reads, rewrites, resolves or checks bindings goes through the functions here.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from sdk.model.errors import SpecError
 
 Binding = dict[str, Any]
 LEAVES = ("ref", "input", "val")
-CONTAINERS = ("list", "dict")
+CONTAINERS = ("list", "dict", "path")
+STEP_KINDS = ("attr", "index", "key")
 
 
 def _short(obj: Any) -> str:
@@ -50,20 +54,46 @@ def split(b: Any, at: str = "binding") -> tuple[str, Any]:
     elif kind == "dict":
         if not isinstance(body, dict):
             raise SpecError(f"{at}: a dict binding holds an object, got {type(body).__name__}")
+    elif kind == "path":
+        if not isinstance(body, dict) or "of" not in body or not isinstance(body.get("steps"),
+                                                                            list):
+            raise SpecError(f"{at}: a path binding holds 'of' and 'steps', got {_short(body)}")
+        for step in body["steps"]:
+            check_step(step, at)
     else:
         raise SpecError(f"{at}: unknown binding kind {kind!r}")
     return kind, body
 
 
+def check_step(step: Any, at: str) -> None:
+    """SpecError unless `step` is a well-formed path step."""
+    ok = isinstance(step, list) and len(step) == 2 and step[0] in STEP_KINDS and (
+        isinstance(step[1], int) and not isinstance(step[1], bool) if step[0] == "index"
+        else isinstance(step[1], str))
+    if not ok:
+        raise SpecError(f"{at}: malformed path step {_short(step)}")
+
+
+def describe_steps(steps: list[Any]) -> str:
+    """A path as Python would write it: `.field[0]['k']`."""
+    out = []
+    for kind, key in steps:
+        out.append(f".{key}" if kind == "attr" else f"[{key!r}]" if kind == "key"
+                   else f"[{key}]")
+    return "".join(out)
+
+
 def children(kind: str, body: Any) -> Iterator[tuple[str, Any, Binding]]:
     """`(label, key, binding)` of each binding a container holds: `[0]` for lists, `['k']`
-    for dicts. Leaves hold none."""
+    for dicts, the whole value for a path. Leaves hold none."""
     if kind == "list":
         for i, sub in enumerate(body):
             yield f"[{i}]", i, sub
     elif kind == "dict":
         for k, sub in body.items():
             yield f"[{k!r}]", k, sub
+    elif kind == "path":
+        yield describe_steps(body["steps"]), "of", body["of"]
 
 
 def refs(b: Binding) -> Iterator[tuple[str, str]]:
@@ -83,16 +113,25 @@ def transform(b: Binding, leaf: Callable[[str, Any], Binding]) -> Binding:
         return {"list": [transform(sub, leaf) for sub in body]}
     if kind == "dict":
         return {"dict": {k: transform(sub, leaf) for k, sub in body.items()}}
+    if kind == "path":
+        return {"path": {**body, "of": transform(body["of"], leaf)}}
     return leaf(kind, body)
 
 
-def fold(b: Binding, leaf: Callable[[str, Any], Any]) -> Any:
-    """The Python structure `b` stands for: lists and dicts of `leaf(kind, body)`."""
+def fold(b: Binding, leaf: Callable[[str, Any], Any],
+         step: Callable[[Any, list[Any], str], Any] | None = None) -> Any:
+    """The Python structure `b` stands for: lists and dicts of `leaf(kind, body)`, and for a
+    path, `step(value, steps, source)` applied to the value it reads."""
     kind, body = next(iter(b.items()))
     if kind == "list":
-        return [fold(sub, leaf) for sub in body]
+        return [fold(sub, leaf, step) for sub in body]
     if kind == "dict":
-        return {k: fold(sub, leaf) for k, sub in body.items()}
+        return {k: fold(sub, leaf, step) for k, sub in body.items()}
+    if kind == "path":
+        value = fold(body["of"], leaf, step)
+        if step is None:
+            raise SpecError("a path binding needs a step function to be folded")
+        return step(value, body["steps"], str(body.get("from") or "a value"))
     return leaf(kind, body)
 
 

@@ -1,11 +1,13 @@
-"""The pure graph engine: readiness, binding resolution, sub-graph grafting, failure and
-retries.
+"""The pure graph engine: readiness, binding resolution, sub-graph grafting, maps,
+conditionals, failure policies and retries.
 
 It does no I/O and imports neither Celery nor SQLAlchemy. The local runner and the scheduler
 both drive it: they run what it releases and hand every outcome back as a `Report` to
-`apply`. Every call costs in proportion to the nodes it touches, never to the size of the
-graph, and a report for a node that is not waiting for that attempt is ignored (returns
-None), so duplicate and late reports change nothing.
+`apply`. A released map or conditional node is expanded by its driver, which reads the
+inputs (I/O) and reports how many items the map has or which case holds. Every call costs in
+proportion to the nodes it touches, never to the size of the graph (ending an execution aside),
+and a report for a node that is not waiting for that attempt is ignored (returns None), so
+duplicate and late reports change nothing.
 """
 
 from __future__ import annotations
@@ -18,18 +20,23 @@ from sdk.model import bindings
 from sdk.model.bindings import Binding
 from sdk.model.errors import SpecError
 from sdk.model.report import Failure, FailureKind, Outcome, Report, data_failure
-from sdk.model.spec import GraphSpec, NodeSpec, validate
+from sdk.model.spec import FAIL_IMMEDIATELY, GraphSpec, NodeSpec
 from sdk.model.typesys import is_assignable, type_name
+from sdk.model.validate import validate
+
+FAILURE_HANDLER_ID = "on-failure"  # never a compiled node's id: those are task names
 
 
 class NodeState(str, Enum):
-    PENDING = "PENDING"  # waiting for upstream nodes
-    QUEUED = "QUEUED"  # released: to run, or running on a worker
-    RUNNING = "RUNNING"  # a dynamic or sub-workflow whose sub-graph is running
+    PENDING = "PENDING"  # waiting for upstream nodes (or, a map item, for a free slot)
+    QUEUED = "QUEUED"  # released: to run, or running on a worker (a map or conditional: to
+    # be expanded by the driver)
+    RUNNING = "RUNNING"  # a dynamic, sub-workflow, map or conditional whose children run
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
-    SKIPPED = "SKIPPED"  # never ran because the execution failed first
+    SKIPPED = "SKIPPED"  # never ran: the execution failed first, or an untaken branch
     ABORTED = "ABORTED"  # a dynamic or sub-workflow whose sub-graph was cut off by a failure
+    CANCELLED = "CANCELLED"  # released, then given up because the execution failed
 
 
 class ExecutionState(str, Enum):
@@ -40,7 +47,8 @@ class ExecutionState(str, Enum):
 
 
 TERMINAL_NODE_STATES = (NodeState.SUCCEEDED, NodeState.FAILED, NodeState.SKIPPED,
-                        NodeState.ABORTED)
+                        NodeState.ABORTED, NodeState.CANCELLED)
+ACTIVE_STATES = (NodeState.PENDING, NodeState.QUEUED, NodeState.RUNNING)
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,16 @@ class RetryPolicy:
     def backoff_s(self, failures: int) -> float:
         """The delay before the attempt that follows the `failures`-th system failure."""
         return min(self.backoff_max_s, self.backoff_base_s * 2 ** max(0, failures - 1))
+
+
+@dataclass(eq=False, slots=True)
+class MapProgress:
+    """A running map: how many items it has, which come next, how many may still fail."""
+
+    items: int
+    required: int
+    next_item: int = 0
+    failed: list[str] = field(default_factory=list)
 
 
 @dataclass(eq=False, slots=True)
@@ -80,6 +98,7 @@ class NodeRun:
     retry_delay_s: float = 0.0  # set when released again after a SYSTEM failure
     cached: bool = False
     history: list[dict[str, Any]] = field(default_factory=list)  # one record per attempt
+    map: MapProgress | None = None
 
 
 class Engine:
@@ -99,10 +118,13 @@ class Engine:
         self.outputs: dict[str, Binding] | None = None
         self.failed: list[str] = []
         self.changed: set[str] = set()
+        self.active = 0  # nodes PENDING, QUEUED or RUNNING
         self._released: list[str] = []
         self._root_left = 0
         self._root_out: dict[str, Binding] = {}
         self._started = False
+        self._stopped = False  # a failure stopped new work (FAIL_IMMEDIATELY)
+        self._failing = False  # the execution will fail once nothing else runs
 
     def start(self) -> list[str]:
         """Insert the top-level graph; return the ids of the nodes ready to run."""
@@ -122,15 +144,18 @@ class Engine:
         run = self._waiting(report.node, report.attempt)
         if run is None:
             return None
-        if report.outcome in (Outcome.VALUES, Outcome.CACHED):
-            assert report.outputs is not None
+        outcome = report.outcome
+        if outcome in (Outcome.VALUES, Outcome.CACHED):
             return self._complete(run, report)
-        if report.outcome == Outcome.SUBGRAPH:
-            assert report.subgraph is not None
-            try:
+        try:
+            if outcome == Outcome.SUBGRAPH:
                 return self._graft(run, report)
-            except SpecError as exc:
-                return self._fail(run, data_failure("SpecError", str(exc)), report)
+            if outcome == Outcome.MAPPED:
+                return self._expand_map(run, report)
+            if outcome == Outcome.BRANCHED:
+                return self._take_branch(run, report)
+        except SpecError as exc:
+            return self._fail(run, data_failure("SpecError", str(exc)), report)
         assert report.error is not None
         return self._fail(run, report.error, report)
 
@@ -147,21 +172,13 @@ class Engine:
         return self._drain()
 
     def _graft(self, run: NodeRun, report: Report) -> list[str]:
-        """Merge a dynamic node's generated sub-graph under its id; return ready node ids.
-
-        Raises SpecError (leaving the engine unchanged) when the sub-graph is invalid."""
+        """Merge a dynamic node's generated sub-graph under its id (SpecError, leaving the
+        engine unchanged, when the sub-graph is invalid)."""
         node_id, subgraph = run.id, report.subgraph
         assert subgraph is not None
         if run.spec.kind != "dynamic":
             raise SpecError(f"node {node_id!r} is a {run.spec.kind}, not a dynamic: it cannot "
                             "report a sub-graph")
-        if self.done:
-            # The execution failed while the body ran: its sub-graph will never run.
-            run.state = NodeState.SKIPPED
-            run.error = {"type": "ExecutionFailed", "message": "the execution had failed "
-                         "before this sub-graph arrived; it was not run"}
-            self.changed.add(run.id)
-            return []
         where = f"sub-graph of dynamic node {node_id!r}"
         validate(subgraph, where)
         unknown = sorted(set(subgraph.inputs) - set(run.spec.inputs_types))
@@ -177,17 +194,76 @@ class Engine:
                 raise SpecError(f"{where}: output {name!r} is {type_name(outs[name].type)}, "
                                 f"declared {type_name(want)}")
         self._record(run, report)
-        self._open(run, subgraph)
+        self._open(run, subgraph, run.id + "/")
         return self._drain()
 
-    def _fail(self, run: NodeRun, failure: Failure, report: Report) -> list[str]:
-        """Record a failed attempt. While the execution runs and the failure's kind has
-        attempts left, the node is released again with attempt + 1; otherwise it fails, and
-        with it its parents and the execution."""
+    def _expand_map(self, run: NodeRun, report: Report) -> list[str]:
+        """Create a map's items (`<map>/<index>`) and release as many as its concurrency
+        allows."""
+        spec = run.spec.map
+        if run.spec.kind != "map" or spec is None or report.items is None or report.items < 0:
+            raise SpecError(f"node {run.id!r} cannot be expanded as a map")
+        self._record(run, report)
+        count = report.items
+        self._set(run, NodeState.RUNNING)
+        run.map = MapProgress(count, spec.required(count))
+        run.children_left = count
+        resolved = self.resolved_inputs(run.id)
+        template = spec.template
+        for i in range(count):
+            item = NodeRun(f"{run.id}/{i}", template, run.id,
+                           {name: _item_binding(resolved[name], i, name in spec.mapped,
+                                                f"{run.id}.{name}")
+                            for name in template.inputs_types})
+            self._add(item)
+        if count == 0:
+            self._finish_map(run)
+        else:
+            self._release_items(run)
+        return self._drain()
+
+    def _release_items(self, run: NodeRun) -> None:
+        """Release a map's next items while it has free slots."""
+        progress, spec = run.map, run.spec.map
+        assert progress is not None and spec is not None
+        limit = spec.concurrency or progress.items
+        running = progress.next_item - (progress.items - run.children_left)
+        while progress.next_item < progress.items and running < limit and not self._stopped:
+            self._release(self.nodes[f"{run.id}/{progress.next_item}"])
+            progress.next_item += 1
+            running += 1
+
+    def _take_branch(self, run: NodeRun, report: Report) -> list[str]:
+        """Open the case of a conditional that holds; show the other cases' nodes SKIPPED."""
+        branch = run.spec.branch
+        if run.spec.kind != "branch" or branch is None or report.case is None \
+                or not 0 <= report.case < len(branch.cases):
+            raise SpecError(f"node {run.id!r} cannot take case {report.case!r}")
+        self._record(run, report)
+        chosen = branch.cases[report.case]
+        for case in branch.cases:
+            if case is not chosen and case.graph is not None:
+                for node in case.graph.nodes:
+                    skipped = NodeRun(f"{run.id}/{case.label}/{node.id}", node, run.id, {},
+                                      state=NodeState.SKIPPED)
+                    self.nodes[skipped.id] = skipped
+                    self.changed.add(skipped.id)
+        if chosen.fail is not None:
+            return self._fail(run, Failure(FailureKind.USER, "ConditionalFailed",
+                                           f"conditional {branch.name!r}: {chosen.fail}"),
+                              None)
+        assert chosen.graph is not None
+        self._open(run, chosen.graph, f"{run.id}/{chosen.label}/")
+        return self._drain()
+
+    def _fail(self, run: NodeRun, failure: Failure, report: Report | None) -> list[str]:
+        """Record a failed attempt. While the execution may go on and the failure's kind has
+        attempts left, the node is released again with attempt + 1; otherwise it fails."""
         self.changed.add(run.id)
         run.error = failure.to_json()
-        self._record(run, report, failure)
-        if failure.kind == FailureKind.USER:
+        if report is not None:
+            self._record(run, report, failure)
+        if failure.kind == FailureKind.USER and report is not None:
             run.user_failures += 1
             again = run.user_failures <= run.spec.retries
             run.retry_delay_s = 0.0
@@ -197,24 +273,44 @@ class Engine:
             run.retry_delay_s = self.policy.backoff_s(run.system_failures)
         else:
             again = False
-        if again and not self.done:
+        if again and (not self._stopped or _is_handler(run.id)):
             run.attempt += 1
             self._released.append(run.id)
             return self._drain()
-        run.state = NodeState.FAILED
-        self.failed.append(run.id)
-        parent = run.parent
-        while parent is not None:
-            p = self.nodes[parent]
-            if p.state in TERMINAL_NODE_STATES:
-                break
-            p.state = NodeState.FAILED
-            p.error = {"kind": failure.kind.value, "type": "SubNodeFailed",
-                       "message": f"sub-node {run.id!r} failed"}
-            self.changed.add(p.id)
-            parent = p.parent
-        self._fail_execution()
+        self._node_failed(run, failure)
         return self._drain()
+
+    def _node_failed(self, run: NodeRun, failure: Failure) -> None:
+        """A node failed for good: its map absorbs it if the map may still succeed; otherwise
+        its parents fail, and the execution fails now or once nothing else can run."""
+        self._set(run, NodeState.FAILED)
+        parent = self.nodes.get(run.parent) if run.parent is not None else None
+        if parent is not None and parent.map is not None and parent.state == NodeState.RUNNING:
+            self._map_item_done(parent, run, ok=False)
+            return
+        self.failed.append(run.id)
+        ended = [run]
+        while parent is not None and parent.state not in TERMINAL_NODE_STATES:
+            self._set(parent, NodeState.FAILED)
+            parent.error = {"kind": failure.kind.value, "type": "SubNodeFailed",
+                            "message": f"sub-node {run.id!r} failed"}
+            ended.append(parent)
+            parent = self.nodes.get(parent.parent) if parent.parent is not None else None
+        for node in ended:
+            self._cut_off(node)
+        self._failing = True
+        if self.spec.failure_policy == FAIL_IMMEDIATELY:
+            self._stop()
+        for node in ended[1:]:  # sub-workflows that failed: their own policy and handler
+            sub = node.spec.subgraph
+            if node.spec.kind != "workflow" or sub is None:
+                continue
+            if sub.failure_policy == FAIL_IMMEDIATELY:
+                self._stop(node.id + "/")
+            if sub.on_failure is not None:
+                self._run_handler(sub.on_failure, node.id + "/", run.id,
+                                  self.resolved_inputs(node.id), node.id)
+        self._maybe_end()
 
     @staticmethod
     def _record(run: NodeRun, report: Report, failure: Failure | None = None) -> None:
@@ -256,8 +352,6 @@ class Engine:
     def done(self) -> bool:
         return self.state in (ExecutionState.SUCCEEDED, ExecutionState.FAILED)
 
-    # ---- internals ------------------------------------------------------------------------
-
     def is_waiting(self, node_id: str, attempt: int) -> bool:
         """Whether a report for this attempt of this node would be taken."""
         return self._waiting(node_id, attempt) is not None
@@ -268,6 +362,19 @@ class Engine:
             return None
         return run
 
+    # ---- the graph --------------------------------------------------------------------------
+
+    def _set(self, run: NodeRun, state: NodeState) -> None:
+        """Move a node to `state`, keeping the count of active nodes."""
+        self.active += (state in ACTIVE_STATES) - (run.state in ACTIVE_STATES)
+        run.state = state
+        self.changed.add(run.id)
+
+    def _add(self, run: NodeRun) -> None:
+        self.nodes[run.id] = run
+        self.active += run.state in ACTIVE_STATES
+        self.changed.add(run.id)
+
     def _insert(self, graph: GraphSpec, prefix: str, parent: str | None,
                 scope: dict[str, Binding]) -> None:
         """Add `graph`'s nodes under `prefix`, record its output bindings on `parent` (or the
@@ -277,11 +384,12 @@ class Engine:
         for node in graph.nodes:
             run = NodeRun(prefix + node.id, node, parent,
                           {k: bindings.rebase(b, prefix, scope) for k, b in node.inputs.items()})
-            self.nodes[run.id] = run
-            self.changed.add(run.id)
+            self._add(run)
             new.append(run)
         for run in new:
-            for src in {s for b in run.bindings.values() for s, _ in bindings.refs(b)}:
+            sources = {s for b in run.bindings.values() for s, _ in bindings.refs(b)}
+            sources.update(prefix + before for before in run.spec.after)
+            for src in sources:
                 src_run = self.nodes[src]
                 if src_run.state != NodeState.SUCCEEDED:
                     src_run.dependents.append(run.id)
@@ -296,67 +404,195 @@ class Engine:
                 self._release(run)
 
     def _release(self, run: NodeRun) -> None:
-        if self.done:
+        if self._stopped and not _is_handler(run.id):
             return
-        self.changed.add(run.id)
         if run.spec.kind == "workflow":
             assert run.spec.subgraph is not None
-            self._open(run, run.spec.subgraph)
+            self._open(run, run.spec.subgraph, run.id + "/")
         else:
-            run.state = NodeState.QUEUED
+            self._set(run, NodeState.QUEUED)
             self._released.append(run.id)
 
-    def _open(self, run: NodeRun, graph: GraphSpec) -> None:
-        run.state = NodeState.RUNNING
+    def _open(self, run: NodeRun, graph: GraphSpec, prefix: str) -> None:
+        self._set(run, NodeState.RUNNING)
         run.children_left = len(graph.nodes)
-        self.changed.add(run.id)
         scope = self.resolved_inputs(run.id)
-        self._insert(graph, run.id + "/", run.id, scope)
+        self._insert(graph, prefix, run.id, scope)
         if run.children_left == 0 and run.state == NodeState.RUNNING:
+            assert run.out_bindings is not None
             self._succeed(run, {k: self.resolve(b) for k, b in run.out_bindings.items()})
 
     def _succeed(self, run: NodeRun, outputs: dict[str, Binding]) -> None:
-        run.state = NodeState.SUCCEEDED
+        self._set(run, NodeState.SUCCEEDED)
         run.outputs = outputs
         run.error = None
-        self.changed.add(run.id)
         for dep_id in run.dependents:
             dep = self.nodes[dep_id]
             dep.waiting -= 1
             if dep.waiting == 0 and dep.state == NodeState.PENDING:
                 self._release(dep)
         run.dependents = []
+        if run.id == FAILURE_HANDLER_ID:
+            self._maybe_end()
+            return
         if run.parent is None:
             self._root_left -= 1
             if self._root_left == 0:
                 self._finish_root()
+            else:
+                self._maybe_end()
             return
         parent = self.nodes[run.parent]
         if parent.state != NodeState.RUNNING:
+            self._maybe_end()
+            return
+        if parent.map is not None:
+            self._map_item_done(parent, run, ok=True)
             return
         parent.children_left -= 1
         if parent.children_left == 0:
             assert parent.out_bindings is not None
             self._succeed(parent, {k: self.resolve(b) for k, b in parent.out_bindings.items()})
 
+    def _map_item_done(self, run: NodeRun, item: NodeRun, ok: bool) -> None:
+        progress = run.map
+        assert progress is not None
+        run.children_left -= 1
+        if not ok:
+            progress.failed.append(item.id)
+            if progress.items - len(progress.failed) < progress.required:
+                self._fail_map(run)
+                return
+        if run.children_left == 0:
+            self._finish_map(run)
+        else:
+            self._release_items(run)
+
+    def _finish_map(self, run: NodeRun) -> None:
+        """All items are done and enough succeeded: outputs are lists in item order, None for
+        the items that failed."""
+        progress = run.map
+        assert progress is not None
+        none = {"val": {"v": None}}
+        outputs: dict[str, Binding] = {}
+        for name in run.spec.outputs_types:
+            values = []
+            for i in range(progress.items):
+                item = self.nodes[f"{run.id}/{i}"]
+                values.append(item.outputs[name] if item.outputs is not None else none)
+            outputs[name] = {"list": values}
+        self._succeed(run, outputs)
+
+    def _fail_map(self, run: NodeRun) -> None:
+        """Too many items failed: the map fails, naming each failed item and its error; the
+        items not yet done are given up."""
+        progress = run.map
+        assert progress is not None and run.spec.map is not None
+        for i in range(progress.items):
+            item = self.nodes[f"{run.id}/{i}"]
+            if item.state in (NodeState.PENDING, NodeState.QUEUED):
+                self._set(item, NodeState.SKIPPED if item.state == NodeState.PENDING
+                          else NodeState.CANCELLED)
+        failed = sorted(progress.failed, key=lambda item: int(item.rsplit("/", 1)[1]))
+        lines = [f"{item}: {(self.nodes[item].error or {}).get('type', 'Error')}: "
+                 f"{(self.nodes[item].error or {}).get('message', '')}"
+                 for item in failed[:20]]
+        more = len(progress.failed) - len(lines)
+        first = self.nodes[failed[0]].error or {}
+        kind = FailureKind(first.get("kind", FailureKind.USER.value))
+        failure = Failure(kind, "MapFailed", f"map {run.id!r}: {len(progress.failed)} of "
+                          f"{progress.items} items failed, at most "
+                          f"{progress.items - progress.required} may: " + "; ".join(lines)
+                          + (f"; and {more} more" if more > 0 else ""))
+        run.error = failure.to_json()
+        self._node_failed(run, failure)
+
+    def _cut_off(self, run: NodeRun) -> None:
+        """Skip every node that waits, directly or not, for `run` (it will never have
+        outputs)."""
+        stack = list(run.dependents)
+        run.dependents = []
+        while stack:
+            dep = self.nodes[stack.pop()]
+            if dep.state == NodeState.PENDING:
+                self._set(dep, NodeState.SKIPPED)
+                stack.extend(dep.dependents)
+                dep.dependents = []
+                self._child_ended(dep)
+
+    def _child_ended(self, run: NodeRun) -> None:
+        """A node ended without outputs: its parent can no longer succeed."""
+        if run.parent is None:
+            self._root_left -= 1
+            return
+        parent = self.nodes[run.parent]
+        if parent.state == NodeState.RUNNING and parent.map is None:
+            self._set(parent, NodeState.FAILED)
+            parent.error = {"kind": "DATA", "type": "SubNodeSkipped",
+                            "message": f"sub-node {run.id!r} could not run"}
+            self._cut_off(parent)
+            self._child_ended(parent)
+
+    def _stop(self, prefix: str = "") -> None:
+        """FAIL_IMMEDIATELY: nothing new starts; what waits is skipped, what was released is
+        given up, open sub-graphs are aborted. With `prefix`, only in that sub-workflow."""
+        if not prefix:
+            self._stopped = True
+        for run in self.nodes.values():
+            if prefix and not run.id.startswith(prefix):
+                continue
+            if run.state == NodeState.PENDING:
+                self._set(run, NodeState.SKIPPED)
+            elif run.state == NodeState.QUEUED:
+                self._set(run, NodeState.CANCELLED)
+            elif run.state == NodeState.RUNNING:
+                self._set(run, NodeState.ABORTED)
+
+    def _maybe_end(self) -> None:
+        """A failing execution ends once nothing can run: after its failure handler, if it
+        has one and it has not run yet."""
+        if not self._failing or self.done or self.active:
+            return
+        handler = self.spec.on_failure
+        if handler is not None and FAILURE_HANDLER_ID not in self.nodes:
+            self._run_handler(handler, "", self.failed[0], self.inputs, None)
+            if self.active:
+                return
+        self.state = ExecutionState.FAILED
+
+    def _run_handler(self, handler: NodeSpec, prefix: str, failed: str,
+                     inputs: dict[str, Binding], parent: str | None) -> None:
+        """Run a workflow's failure handler, `prefix + "on-failure"`, with the workflow's
+        `inputs` and `err` naming the node `failed`; it runs even after a stop."""
+        first = self.nodes[failed]
+        err = {"message": (first.error or {}).get("message", ""), "failed_node_id": first.id}
+        scope: dict[str, Binding] = {**inputs, "err": {"val": {"v": err}}}
+        run = NodeRun(prefix + FAILURE_HANDLER_ID, handler, parent,
+                      {k: bindings.rebase(b, prefix, scope) for k, b in handler.inputs.items()})
+        self._add(run)
+        self._release(run)
+
     def _finish_root(self) -> None:
-        if self.state == ExecutionState.RUNNING:
+        if self.state == ExecutionState.RUNNING and not self._failing:
             self.outputs = {k: self.resolve(b) for k, b in self._root_out.items()}
             self.state = ExecutionState.SUCCEEDED
-
-    def _fail_execution(self) -> None:
-        if self.state != ExecutionState.RUNNING:
-            return
-        self.state = ExecutionState.FAILED
-        for run in self.nodes.values():
-            if run.state == NodeState.PENDING:
-                run.state = NodeState.SKIPPED
-                self.changed.add(run.id)
-            elif run.state == NodeState.RUNNING:
-                run.state = NodeState.ABORTED
-                self.changed.add(run.id)
+        else:
+            self._maybe_end()
 
     def _drain(self) -> list[str]:
         released, self._released = self._released, []
         return released
 
+
+def _is_handler(node_id: str) -> bool:
+    """Whether a node is a failure handler or inside one (these run after a stop)."""
+    return FAILURE_HANDLER_ID in node_id.split("/")
+
+
+def _item_binding(binding: Binding, index: int, mapped: bool, source: str) -> Binding:
+    """What a map item binds to: item `index` of a mapped list input, or the bound input."""
+    if not mapped:
+        return binding
+    if "list" in binding:
+        return binding["list"][index]
+    return {"path": {"of": binding, "steps": [["index", index]], "from": source}}

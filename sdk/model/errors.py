@@ -55,6 +55,12 @@ class TaskError(GraftError):
         self.traceback = traceback
 
 
+class FlyteRecoverableException(Exception):
+    """Raised by a task to ask for a retry. graft retries every exception a task raises, up
+    to its `retries`; this one exists so that Flyte programs raising it run unchanged (flytekit
+    retries only this one on a cluster)."""
+
+
 @dataclass(frozen=True)
 class NodeFailure:
     """One failed node of an execution: what `ExecutionFailed.failures` holds."""

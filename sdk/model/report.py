@@ -38,6 +38,8 @@ class Outcome(str, Enum):
     SUBGRAPH = "subgraph"
     CACHED = "cached"
     ERROR = "error"
+    MAPPED = "mapped"  # a map node's lists have `items` items
+    BRANCHED = "branched"  # a conditional's case number `case` holds
 
 
 @dataclass(frozen=True)
@@ -83,8 +85,9 @@ def data_failure(type_: str, message: str) -> Failure:
 @dataclass(frozen=True)
 class Report:
     """The outcome of attempt `attempt` of node `node`. Exactly one of `outputs` (values or
-    cached), `subgraph` or `error` is set, as `outcome` says. `worker` and `duration_s` say
-    where and how long it ran; the engine records them but decides nothing on them."""
+    cached), `subgraph`, `error`, `items` (mapped) or `case` (branched) is set, as `outcome`
+    says. `worker` and `duration_s` say where and how long it ran; the engine records them but
+    decides nothing on them."""
 
     node: str
     attempt: int
@@ -92,6 +95,8 @@ class Report:
     outputs: dict[str, Binding] | None = None
     subgraph: GraphSpec | None = None
     error: Failure | None = None
+    items: int | None = None
+    case: int | None = None
     worker: str = ""
     duration_s: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -113,3 +118,11 @@ class Report:
     @classmethod
     def failed(cls, node: str, attempt: int, error: Failure, **info: Any) -> Report:
         return cls(node, attempt, Outcome.ERROR, error=error, **info)
+
+    @classmethod
+    def mapped(cls, node: str, attempt: int, items: int, **info: Any) -> Report:
+        return cls(node, attempt, Outcome.MAPPED, items=items, **info)
+
+    @classmethod
+    def branched(cls, node: str, attempt: int, case: int, **info: Any) -> Report:
+        return cls(node, attempt, Outcome.BRANCHED, case=case, **info)

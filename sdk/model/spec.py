@@ -1,23 +1,33 @@
 """The graph spec: plain data every workflow and every dynamic sub-graph compiles to.
 
-Nodes bind their inputs with bindings (`sdk.model.bindings`); the validator checks a graph
-before anything runs it.
+Nodes bind their inputs with bindings (`sdk.model.bindings`); `sdk.model.validate` checks a
+graph before anything runs it. Node kinds:
+
+    task      runs a task's function on a worker
+    dynamic   runs a body on a worker that returns a sub-graph, grafted under the node
+    workflow  a sub-workflow, opened in place (its `subgraph`)
+    map       runs `map.template` once per item of its list inputs, as `<node>/<index>`
+    branch    a conditional: the first case whose condition holds opens its sub-graph under
+              `<node>/<case>`; the others' nodes show as SKIPPED
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sdk.model import bindings
 from sdk.model.bindings import Binding
 from sdk.model.errors import SpecError
-from sdk.model.typesys import TypeDesc, is_assignable, type_name
+from sdk.model.typesys import TypeDesc
 
 SPEC_VERSION = 1
-NODE_KINDS = ("task", "dynamic", "workflow")
+NODE_KINDS = ("task", "dynamic", "workflow", "map", "branch")
+FAIL_IMMEDIATELY = "fail_immediately"
+FAIL_AFTER_EXECUTABLE_NODES_COMPLETE = "fail_after_executable_nodes_complete"
+FAILURE_POLICIES = (FAIL_IMMEDIATELY, FAIL_AFTER_EXECUTABLE_NODES_COMPLETE)
 
 
 @dataclass(frozen=True)
@@ -35,6 +45,45 @@ class TaskRef:
 
 
 @dataclass(frozen=True)
+class MapSpec:
+    """How a map node runs its template: once per item of the `mapped` list inputs (the
+    others are bound to every item), at most `concurrency` at once, and failing only when
+    fewer than `min_successes` (default: all) items succeed; a failed item's outputs are
+    None."""
+
+    template: NodeSpec
+    mapped: tuple[str, ...]
+    concurrency: int | None = None
+    min_success_ratio: float = 1.0
+    min_successes: int | None = None
+
+    def required(self, items: int) -> int:
+        """How many of `items` must succeed."""
+        if self.min_successes is not None:
+            return min(items, self.min_successes)
+        return min(items, math.ceil(items * self.min_success_ratio))
+
+
+@dataclass(frozen=True)
+class Case:
+    """One case of a conditional: a condition (None for the `else_`), and either the
+    sub-graph it runs or the message it fails with."""
+
+    label: str
+    when: dict[str, Any] | None
+    graph: GraphSpec | None = None
+    fail: str | None = None
+
+
+@dataclass(frozen=True)
+class BranchSpec:
+    """A conditional named `name`: its cases in order, the last one the `else_`."""
+
+    name: str
+    cases: tuple[Case, ...]
+
+
+@dataclass(frozen=True)
 class NodeSpec:
     id: str
     kind: str
@@ -49,10 +98,10 @@ class NodeSpec:
     retries: int = 0
     timeout_s: float | None = None
     subgraph: GraphSpec | None = None
-
-    @property
-    def max_attempts(self) -> int:
-        return self.retries + 1
+    after: tuple[str, ...] = ()
+    map: MapSpec | None = None
+    branch: BranchSpec | None = None
+    image: str | None = None
 
     @property
     def memory_bytes(self) -> int | None:
@@ -72,7 +121,9 @@ class GraphSpec:
     """A graph: named inputs, nodes in insertion order, output bindings.
 
     `output_style` is how outputs come back to Python: "none", "single", "tuple" or
-    "namedtuple" (then `output_ref` names the NamedTuple class).
+    "namedtuple" (then `output_ref` names the NamedTuple class). `failure_policy` says what a
+    failed node does to the rest (the top graph's counts), and `on_failure` is the node run
+    once when the execution fails.
     """
 
     name: str
@@ -81,17 +132,21 @@ class GraphSpec:
     outputs: list[OutputSpec]
     output_style: str = "single"
     output_ref: str | None = None
+    failure_policy: str = FAIL_IMMEDIATELY
+    on_failure: NodeSpec | None = None
 
     def node_map(self) -> dict[str, NodeSpec]:
         return {n.id: n for n in self.nodes}
 
     def walk(self, prefix: str = "") -> Iterator[tuple[str, NodeSpec]]:
-        """Every node with its absolute id, sub-workflows included (dynamic sub-graphs are not
-        known until run time)."""
+        """Every node with its absolute id, the nodes of sub-workflows, map templates and
+        conditional cases included (dynamic sub-graphs are not known until run time)."""
         for node in self.nodes:
             yield prefix + node.id, node
-            if node.subgraph is not None:
-                yield from node.subgraph.walk(f"{prefix}{node.id}/")
+            yield from _inner(node, f"{prefix}{node.id}/")
+        if self.on_failure is not None:
+            yield prefix + self.on_failure.id, self.on_failure
+            yield from _inner(self.on_failure, f"{prefix}{self.on_failure.id}/")
 
     def to_json(self) -> dict[str, Any]:
         return {"version": SPEC_VERSION, **_graph_to_json(self)}
@@ -121,8 +176,51 @@ class GraphSpec:
             raise SpecError(f"graph spec is not valid JSON: {exc}") from exc
 
 
+def _inner(node: NodeSpec, prefix: str) -> Iterator[tuple[str, NodeSpec]]:
+    if node.subgraph is not None:
+        yield from node.subgraph.walk(prefix)
+    if node.map is not None:
+        yield prefix + "*", node.map.template
+        yield from _inner(node.map.template, prefix + "*/")
+    if node.branch is not None:
+        for case in node.branch.cases:
+            if case.graph is not None:
+                yield from case.graph.walk(f"{prefix}{case.label}/")
+
+
+def map_nodes(graph: GraphSpec, fn: Any, graph_fn: Any = None) -> GraphSpec:
+    """`graph` with `fn(node)` applied to every node, inner ones (sub-workflows, map
+    templates, conditional cases, the failure handler) first; and `graph_fn(graph)`, when
+    given, to every graph, inner ones too, once its nodes are done."""
+
+    def inner(g: GraphSpec) -> GraphSpec:
+        return map_nodes(g, fn, graph_fn)
+
+    def node(n: NodeSpec) -> NodeSpec:
+        sub = inner(n.subgraph) if n.subgraph is not None else None
+        mapped = replace(n.map, template=node(n.map.template)) if n.map is not None else None
+        branch = None
+        if n.branch is not None:
+            branch = replace(n.branch, cases=tuple(
+                replace(c, graph=inner(c.graph) if c.graph is not None else None)
+                for c in n.branch.cases))
+        return fn(replace(n, subgraph=sub, map=mapped, branch=branch))
+
+    done = replace(graph, nodes=[node(n) for n in graph.nodes],
+                   on_failure=node(graph.on_failure) if graph.on_failure is not None else None)
+    return graph_fn(done) if graph_fn is not None else done
+
+
+def with_bundle(graph: GraphSpec, bundle: str) -> GraphSpec:
+    """`graph` with code bundle `bundle` on every node (inner ones included) that has none."""
+    return map_nodes(graph, lambda n: n if n.task.bundle is not None
+                     else replace(n, task=replace(n.task, bundle=bundle)))
+
+
+# ---- JSON -------------------------------------------------------------------------------------
+
 def _graph_to_json(g: GraphSpec) -> dict[str, Any]:
-    return {
+    out = {
         "name": g.name,
         "inputs": g.inputs,
         "nodes": [_node_to_json(n) for n in g.nodes],
@@ -130,10 +228,15 @@ def _graph_to_json(g: GraphSpec) -> dict[str, Any]:
         "output_style": g.output_style,
         "output_ref": g.output_ref,
     }
+    if g.failure_policy != FAIL_IMMEDIATELY:
+        out["failure_policy"] = g.failure_policy
+    if g.on_failure is not None:
+        out["on_failure"] = _node_to_json(g.on_failure)
+    return out
 
 
 def _node_to_json(n: NodeSpec) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "id": n.id,
         "kind": n.kind,
         "task": {"module": n.task.module, "qualname": n.task.qualname, "name": n.task.name,
@@ -146,6 +249,21 @@ def _node_to_json(n: NodeSpec) -> dict[str, Any]:
         "timeout_s": n.timeout_s,
         "subgraph": _graph_to_json(n.subgraph) if n.subgraph is not None else None,
     }
+    if n.after:
+        out["after"] = list(n.after)
+    if n.image:
+        out["image"] = n.image
+    if n.map is not None:
+        m = n.map
+        out["map"] = {"template": _node_to_json(m.template), "mapped": list(m.mapped),
+                      "concurrency": m.concurrency, "min_success_ratio": m.min_success_ratio,
+                      "min_successes": m.min_successes}
+    if n.branch is not None:
+        out["branch"] = {"name": n.branch.name, "cases": [
+            {"label": c.label, "when": c.when, "fail": c.fail,
+             "graph": _graph_to_json(c.graph) if c.graph is not None else None}
+            for c in n.branch.cases]}
+    return out
 
 
 def _graph_from_json(d: dict[str, Any]) -> GraphSpec:
@@ -156,11 +274,15 @@ def _graph_from_json(d: dict[str, Any]) -> GraphSpec:
         outputs=[OutputSpec(o["name"], o["type"], o["binding"]) for o in d["outputs"]],
         output_style=d.get("output_style", "single"),
         output_ref=d.get("output_ref"),
+        failure_policy=str(d.get("failure_policy") or FAIL_IMMEDIATELY),
+        on_failure=_node_from_json(d["on_failure"]) if d.get("on_failure") else None,
     )
 
 
 def _node_from_json(d: dict[str, Any]) -> NodeSpec:
     t, iface, res, cache = d["task"], d["interface"], d.get("resources") or {}, d.get("cache") or {}
+    mapped = d.get("map")
+    branch = d.get("branch")
     return NodeSpec(
         id=str(d["id"]),
         kind=d["kind"],
@@ -175,112 +297,16 @@ def _node_from_json(d: dict[str, Any]) -> NodeSpec:
         retries=int(d.get("retries", 0)),
         timeout_s=d.get("timeout_s"),
         subgraph=_graph_from_json(d["subgraph"]) if d.get("subgraph") else None,
+        after=tuple(str(a) for a in d.get("after") or ()),
+        image=d.get("image"),
+        map=MapSpec(_node_from_json(mapped["template"]), tuple(mapped["mapped"]),
+                    mapped.get("concurrency"), float(mapped.get("min_success_ratio", 1.0)),
+                    mapped.get("min_successes")) if mapped else None,
+        branch=BranchSpec(str(branch["name"]), tuple(
+            Case(str(c["label"]), c.get("when"),
+                 _graph_from_json(c["graph"]) if c.get("graph") else None, c.get("fail"))
+            for c in branch["cases"])) if branch else None,
     )
-
-
-def validate(graph: GraphSpec, where: str = "") -> None:
-    """Check a graph and its sub-workflows; SpecError names the node and binding at fault.
-
-    Checks: node ids unique and free of '/', kinds known, every reference names an existing
-    node and output, every `input` binding names a graph input, bound types fit, no cycles.
-    """
-    where = where or f"graph {graph.name!r}"
-    nodes: dict[str, NodeSpec] = {}
-    for node in graph.nodes:
-        if not node.id or "/" in node.id:
-            raise SpecError(f"{where}: node id {node.id!r} must be non-empty and contain no '/'")
-        if node.id in nodes:
-            raise SpecError(f"{where}: node id {node.id!r} appears twice")
-        if node.kind not in NODE_KINDS:
-            raise SpecError(f"{where}: node {node.id!r} has unknown kind {node.kind!r}")
-        if node.kind == "workflow" and node.subgraph is None:
-            raise SpecError(f"{where}: sub-workflow node {node.id!r} carries no subgraph")
-        nodes[node.id] = node
-    deps: dict[str, set[str]] = {}
-    for node in graph.nodes:
-        missing = set(node.inputs_types) - set(node.inputs)
-        if missing:
-            raise SpecError(f"{where}: node {node.id!r} has no binding for input(s) "
-                            f"{', '.join(sorted(missing))}")
-        deps[node.id] = set()
-        for name, binding in node.inputs.items():
-            if name not in node.inputs_types:
-                raise SpecError(f"{where}: node {node.id!r} binds unknown input {name!r}")
-            at = f"{where}: node {node.id!r} input {name!r}"
-            _check_binding(binding, node.inputs_types[name], graph, nodes, at)
-            deps[node.id].update(src for src, _ in bindings.refs(binding))
-        if node.subgraph is not None:
-            validate(node.subgraph, f"{where} > sub-workflow {node.id!r}")
-    for out in graph.outputs:
-        _check_binding(out.binding, out.type, graph, nodes, f"{where}: output {out.name!r}")
-    _check_acyclic(deps, where)
-
-
-def _check_binding(b: Any, want: TypeDesc | None, graph: GraphSpec,
-                   nodes: dict[str, NodeSpec], at: str) -> None:
-    kind, body = bindings.split(b, at)
-    if kind == "ref":
-        src_id, out = body
-        src = nodes.get(src_id)
-        if src is None:
-            raise SpecError(f"{at}: refers to unknown node {src_id!r}")
-        if out not in src.outputs_types:
-            raise SpecError(f"{at}: node {src_id!r} has no output {out!r} "
-                            f"(outputs: {', '.join(src.outputs_types) or 'none'})")
-        _check_types(src.outputs_types[out], want, at, f"{src_id}.{out}")
-    elif kind == "input":
-        if body not in graph.inputs:
-            raise SpecError(f"{at}: refers to unknown graph input {body!r}")
-        _check_types(graph.inputs[body], want, at, f"input {body}")
-    elif kind in bindings.CONTAINERS:
-        item = _item_type(kind, want)
-        for label, _, sub in bindings.children(kind, body):
-            _check_binding(sub, item, graph, nodes, at + label)
-
-
-def _item_type(kind: str, want: TypeDesc | None) -> TypeDesc | None:
-    """The type each item of a list or dict binding must fit, when `want` says."""
-    if want is not None and want["t"] == "optional":
-        want = want["of"]
-    if want is not None and want["t"] == kind:
-        return want["of"]
-    return None
-
-
-def _check_types(src: TypeDesc, want: TypeDesc | None, at: str, what: str) -> None:
-    if want is not None and not is_assignable(src, want):
-        raise SpecError(f"{at}: {what} is {type_name(src)}, which does not fit {type_name(want)}")
-
-
-def _check_acyclic(deps: dict[str, set[str]], where: str) -> None:
-    indegree = {n: len(d) for n, d in deps.items()}
-    users: dict[str, list[str]] = {n: [] for n in deps}
-    for n, d in deps.items():
-        for src in d:
-            users[src].append(n)
-    ready = [n for n, k in indegree.items() if k == 0]
-    seen = 0
-    while ready:
-        n = ready.pop()
-        seen += 1
-        for user in users[n]:
-            indegree[user] -= 1
-            if indegree[user] == 0:
-                ready.append(user)
-    if seen != len(deps):
-        stuck = sorted(n for n, k in indegree.items() if k > 0)
-        raise SpecError(f"{where}: cycle among nodes {', '.join(stuck[:10])}")
-
-
-def with_bundle(graph: GraphSpec, bundle: str) -> GraphSpec:
-    """`graph` with code bundle `bundle` on every node (sub-workflows included) that has none."""
-
-    def node(n: NodeSpec) -> NodeSpec:
-        task = n.task if n.task.bundle is not None else replace(n.task, bundle=bundle)
-        sub = with_bundle(n.subgraph, bundle) if n.subgraph is not None else None
-        return replace(n, task=task, subgraph=sub)
-
-    return replace(graph, nodes=[node(n) for n in graph.nodes])
 
 
 def node_to_json(node: NodeSpec) -> dict[str, Any]:

@@ -147,3 +147,22 @@ def is_assignable(src: TypeDesc, dst: TypeDesc) -> bool:
         rule = _RULES.get(s)
         return rule.assignable(src, dst) if rule is not None else src == dst
     return s == "int" and d == "float"
+
+
+def step_type(desc: TypeDesc, step: list[Any]) -> TypeDesc | None:
+    """The type of the part of a `desc` value that a path step names, or None when a value
+    of that type has no such part."""
+    kind, key = step
+    t = desc.get("t")
+    if t == "any":
+        return {"t": "any"}
+    if kind == "attr" and t == "dataclass":
+        return desc["fields"].get(key)
+    if kind == "index" and t == "list":
+        return desc["of"]
+    if kind == "index" and t == "tuple":
+        items = desc["items"]
+        return items[key] if -len(items) <= key < len(items) else None
+    if kind == "key" and t == "dict":
+        return desc["of"]
+    return None

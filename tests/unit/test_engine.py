@@ -7,7 +7,8 @@ import pytest
 from sdk.model.engine import Engine, ExecutionState, NodeState
 from sdk.model.errors import SpecError
 from sdk.model.report import Failure, FailureKind, Report
-from sdk.model.spec import GraphSpec, NodeSpec, OutputSpec, TaskRef, validate
+from sdk.model.spec import GraphSpec, NodeSpec, OutputSpec, TaskRef
+from sdk.model.validate import validate
 
 INT = {"t": "int"}
 STR = {"t": "str"}
@@ -385,12 +386,13 @@ def test_failure_fails_node_parents_and_execution_and_skips_pending():
     assert engine.nodes["dyn/deeper/next"].state == NodeState.SKIPPED
     assert engine.nodes["after"].state == NodeState.SKIPPED
     assert engine.nodes["dyn/work"].state == NodeState.SUCCEEDED
-    assert engine.nodes["other"].state == NodeState.QUEUED  # still running somewhere
+    # released and maybe running somewhere: given up (its driver stops it)
+    assert engine.nodes["other"].state == NodeState.CANCELLED
     assert engine.drain_changes() == {"dyn/deeper/leaf", "dyn/deeper", "dyn",
-                                      "dyn/deeper/next", "after"}
-    # a node that was already running may still report; it releases nothing
-    assert complete(engine, "other", 1, out(3)) == []
-    assert engine.nodes["other"].state == NodeState.SUCCEEDED
+                                      "dyn/deeper/next", "after", "other"}
+    # its late report changes nothing
+    assert complete(engine, "other", 1, out(3)) is None
+    assert engine.nodes["other"].state == NodeState.CANCELLED
     assert engine.state == ExecutionState.FAILED
 
 
@@ -405,14 +407,14 @@ def test_open_subgraphs_are_aborted_when_another_branch_fails():
     # the dynamic can never finish now: it ends ABORTED, not RUNNING forever
     assert engine.nodes["dyn"].state == NodeState.ABORTED
     children = [n for n, r in engine.nodes.items()
-                if n.startswith("dyn/") and r.state == NodeState.QUEUED]
+                if n.startswith("dyn/") and r.state == NodeState.CANCELLED]
     assert children == ["dyn/sq-0", "dyn/sq-1"]
     assert engine.nodes["dyn/sum"].state == NodeState.SKIPPED
-    complete(engine, children[0], 1, out(1))  # a child still running elsewhere reports
+    assert complete(engine, children[0], 1, out(1)) is None  # a late report: ignored
     assert engine.nodes["dyn"].state == NodeState.ABORTED
 
 
-def test_reports_arriving_after_the_execution_failed():
+def test_reports_arriving_after_the_execution_failed_change_nothing():
     spec = graph([node("bad"), node("flaky", retries=3), node("dyn", kind="dynamic"),
                   node("after", {"x": ref("dyn")})],
                  outputs={"a": (INT, ref("flaky")), "b": (INT, ref("after"))})
@@ -420,17 +422,15 @@ def test_reports_arriving_after_the_execution_failed():
     assert engine.start() == ["bad", "flaky", "dyn"]
     fail(engine, "bad", 1, {"message": "boom"}, retriable=False)
     assert engine.state == ExecutionState.FAILED
-    # no retry is released for an execution that has failed
-    assert fail(engine, "flaky", 1, {"message": "transient"}) == []
-    assert engine.nodes["flaky"].state == NodeState.FAILED
+    # what was running is given up: no retry, no late sub-graph merged
+    assert fail(engine, "flaky", 1, {"message": "transient"}) is None
+    assert engine.nodes["flaky"].state == NodeState.CANCELLED
     assert engine.nodes["flaky"].attempt == 1
-    # a late sub-graph is not merged: nothing of it could ever run
-    assert graft(engine, "dyn", 1, fan_out_subgraph(3, name="late")) == []
-    assert engine.nodes["dyn"].state == NodeState.SKIPPED
-    assert engine.nodes["dyn"].error["type"] == "ExecutionFailed"
+    assert graft(engine, "dyn", 1, fan_out_subgraph(3, name="late")) is None
+    assert engine.nodes["dyn"].state == NodeState.CANCELLED
     assert sorted(engine.nodes) == ["after", "bad", "dyn", "flaky"]
     assert engine.nodes["after"].state == NodeState.SKIPPED
-    assert engine.failed == ["bad", "flaky"]
+    assert engine.failed == ["bad"]
 
 
 def test_reported_outputs_that_do_not_match_fail_the_node():

@@ -6,7 +6,8 @@ import pytest
 from workflows import basic, dynamics, files
 
 from sdk.model.errors import SpecError
-from sdk.model.spec import SPEC_VERSION, GraphSpec, NodeSpec, OutputSpec, TaskRef, validate
+from sdk.model.spec import SPEC_VERSION, GraphSpec, NodeSpec, OutputSpec, TaskRef
+from sdk.model.validate import validate
 
 INT = {"t": "int"}
 STR = {"t": "str"}
@@ -57,7 +58,7 @@ def test_json_round_trip_keeps_every_field():
     back = GraphSpec.from_json(json.loads(json.dumps(data)))
     assert back == spec
     assert back.nodes[0].task.ref == "pkg.mod:Outer.train"
-    assert back.nodes[0].max_attempts == 3
+    assert back.nodes[0].retries == 2
     assert back.nodes[0].memory_bytes == 2048
     assert GraphSpec.loads(spec.dumps()) == spec
     assert GraphSpec.loads(spec.dumps().encode()) == spec
@@ -174,7 +175,8 @@ def test_valid_graph_passes():
     (graph([node("a"), node("a")]), "graph 'g': node id 'a' appears twice"),
     (graph([node("a/b")]), "graph 'g': node id 'a/b' must be non-empty and contain no '/'"),
     (graph([node("")]), "graph 'g': node id '' must be non-empty and contain no '/'"),
-    (graph([node("a", kind="map")]), "graph 'g': node 'a' has unknown kind 'map'"),
+    (graph([node("a", kind="teleport")]), "graph 'g': node 'a' has unknown kind 'teleport'"),
+    (graph([node("a", kind="map")]), "graph 'g': map node 'a' carries no map"),
     (graph([node("a", kind="workflow")]),
      "graph 'g': sub-workflow node 'a' carries no subgraph"),
     (graph([NodeSpec("a", "task", TaskRef("m", "a", "a"), {"x": INT, "y": INT}, {"o0": INT},
