@@ -290,7 +290,7 @@ class DataclassHandler(TypeHandler):
     def describe(self, tp: Any) -> TypeDesc | None:
         if not (isinstance(tp, type) and dataclasses.is_dataclass(tp)):
             return None
-        hints = typing.get_type_hints(tp)
+        hints = typing.get_type_hints(tp, include_extras=True)
         fields = {f.name: handlers.describe(hints.get(f.name, Any))
                   for f in dataclasses.fields(tp)}
         return {"t": "dataclass", "ref": qualified_name(tp), "fields": fields}

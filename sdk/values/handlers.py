@@ -89,6 +89,8 @@ def describe(tp: Any) -> TypeDesc:
         desc = h.describe(tp)
         if desc is not None:
             return desc
+    if typing.get_origin(tp) is typing.Annotated:  # metadata no handler reads: the type itself
+        return describe(typing.get_args(tp)[0])
     return {"t": "pickle", "ref": qualified_name(tp) if isinstance(tp, type) else None}
 
 

@@ -9,7 +9,9 @@ values.
 
 from __future__ import annotations
 
+import copy
 import json
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
@@ -57,14 +59,75 @@ def value_binding(value: Any, desc: TypeDesc, store: Store, where: str) -> Bindi
 
 
 def materialize(binding: Binding, store: Store) -> Any:
-    """The literal a resolved binding stands for (store objects fetched)."""
+    """The literal a resolved binding stands for (store objects fetched, paths applied).
 
-    def leaf(kind: str, body: Any) -> Any:
-        if kind != "val":
-            raise StoreError(f"binding {{{kind!r}: {body!r}}} is not resolved")
-        return from_ref(body, store)
+    The value a path reads from is parsed once per process and shared (map items all read
+    their item of one stored list); the part a path selects is a copy, so nothing a task does
+    to its input reaches the shared value."""
+    return _materialize(binding, store, shared=False)
 
-    return bindings.fold(binding, leaf)
+
+def _materialize(binding: Binding, store: Store, shared: bool) -> Any:
+    kind, body = bindings.split(binding)
+    if kind == "val":
+        return _shared_ref(body, store) if shared else from_ref(body, store)
+    if kind == "list":
+        return [_materialize(b, store, shared) for b in body]
+    if kind == "dict":
+        return {k: _materialize(b, store, shared) for k, b in body.items()}
+    if kind == "path":
+        whole = _materialize(body["of"], store, shared=True)
+        return copy.deepcopy(apply_steps(whole, body["steps"], str(body.get("from") or "a value")))
+    raise StoreError(f"binding {{{kind!r}: {body!r}}} is not resolved")
+
+
+_SHARED: OrderedDict[str, tuple[int, Any]] = OrderedDict()
+_SHARED_LIMIT_BYTES = 256 * 2**20
+_shared_bytes = [0]
+
+
+def _shared_ref(ref: ValueRef, store: Store) -> Any:
+    """`from_ref`, keeping recently parsed stored literals (never to be modified)."""
+    key = ref.get("u") if isinstance(ref, dict) else None
+    if not isinstance(key, str):
+        return from_ref(ref, store)
+    hit = _SHARED.get(key)
+    if hit is not None:
+        _SHARED.move_to_end(key)
+        return hit[1]
+    data = get_verified(store, key)
+    value = json.loads(data)
+    _SHARED[key] = (len(data), value)
+    _shared_bytes[0] += len(data)
+    while _shared_bytes[0] > _SHARED_LIMIT_BYTES and len(_SHARED) > 1:
+        _, (size, _value) = _SHARED.popitem(last=False)
+        _shared_bytes[0] -= size
+    return value
+
+
+def apply_steps(literal: Any, steps: list[Any], source: str) -> Any:
+    """The part of a literal a path names; TypeConversionError naming the producer and the
+    path when the value has no such part (an index out of range, a missing key)."""
+    value = literal
+    for i, (kind, key) in enumerate(steps):
+        try:
+            value = value[key]
+        except (IndexError, KeyError, TypeError):
+            where = bindings.describe_steps(steps[:i + 1])
+            problem = ("index out of range" if kind == "index" and isinstance(value, list)
+                       else f"no {'field' if kind == 'attr' else 'key'} {key!r}"
+                       if isinstance(value, dict) else f"{type(value).__name__} value")
+            raise TypeConversionError(f"{source}{where}: {problem} (the value of {source} "
+                                      f"has {_shape(value)})") from None
+    return value
+
+
+def _shape(value: Any) -> str:
+    if isinstance(value, list):
+        return f"{len(value)} item(s)"
+    if isinstance(value, dict):
+        return f"keys {', '.join(repr(k) for k in list(value)[:10])}"
+    return f"type {type(value).__name__}"
 
 
 def load(binding: Binding, desc: TypeDesc, store: Store, where: str) -> Any:
@@ -85,7 +148,7 @@ def ref_keys(binding: Binding, desc: TypeDesc, store: Store) -> Iterator[str]:
         return from_ref(body, store)
 
     try:
-        literal = bindings.fold(binding, leaf)
+        literal = bindings.fold(binding, leaf, apply_steps)
     except (StoreError, ValueError, TypeConversionError):
         yield from refs
         return
