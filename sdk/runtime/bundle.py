@@ -153,9 +153,12 @@ def load_entity(ref: TaskRef, store: Store) -> Runnable:
     obj: object = module
     for part in ref.qualname.split("."):
         obj = getattr(obj, part, None)
-        if obj is None:
-            raise GraftError(f"module {ref.module!r} has no {ref.qualname!r} (is the worker "
-                             f"running an older copy of the code?)")
+        if obj is None:  # not an attribute: an entity made by a call, an Echo say
+            obj = registry.lookup(ref.ref)
+            if obj is None:
+                raise GraftError(f"module {ref.module!r} has no {ref.qualname!r} (is the "
+                                 f"worker running an older copy of the code?)")
+            break
     if not isinstance(obj, Runnable) or registry.lookup(obj.ref) is not obj:
         raise GraftError(f"{ref.ref} is not a graft task, dynamic or workflow")
     return obj

@@ -24,6 +24,7 @@ from sdk.model.errors import (
 from sdk.model.report import Failure, FailureKind, Report
 from sdk.model.spec import NodeSpec
 from sdk.model.store import Store
+from sdk.runtime.context import attempt_context
 from sdk.values.literals import load, value_binding
 
 
@@ -69,8 +70,16 @@ def load_inputs(spec: NodeSpec, inputs: dict[str, Binding], store: Store) -> dic
 
 
 def execute(spec: NodeSpec, entity: Runnable, inputs: dict[str, Binding], store: Store, *,
-            node_id: str, attempt: int, bundle: str | None = None) -> Ran:
-    """Run attempt `attempt` of node `node_id` (`entity` for `spec`) with resolved `inputs`."""
+            node_id: str, attempt: int, bundle: str | None = None,
+            execution_id: str = "local") -> Ran:
+    """Run attempt `attempt` of node `node_id` (`entity` for `spec`) with resolved `inputs`;
+    `current_context()` describes the attempt while it runs."""
+    with attempt_context(store, execution_id, node_id, attempt):
+        return _execute(spec, entity, inputs, store, node_id, attempt, bundle)
+
+
+def _execute(spec: NodeSpec, entity: Runnable, inputs: dict[str, Binding], store: Store,
+             node_id: str, attempt: int, bundle: str | None) -> Ran:
 
     def failed(exc: BaseException, *, user_code: bool = False, skip: int = 0) -> Ran:
         kind = failure_kind(exc, user_code=user_code)
@@ -104,17 +113,7 @@ def execute(spec: NodeSpec, entity: Runnable, inputs: dict[str, Binding], store:
 def _encode_outputs(spec: NodeSpec, entity: Runnable, result: Any,
                     store: Store) -> dict[str, Binding]:
     iface = entity.interface
-    names = list(iface.outputs)
     where = f"task {spec.task.name!r} (node {spec.id!r})"
-    if iface.style == "none":
-        values: list[Any] = []
-    elif iface.style == "single":
-        values = [result]
-    else:
-        if not isinstance(result, (tuple, list)) or len(result) != len(names):
-            got = len(result) if isinstance(result, (tuple, list)) else 1
-            raise TypeConversionError(f"{where} declares {len(names)} outputs "
-                                      f"({', '.join(names)}) but returned {got} value(s)")
-        values = list(result)
+    values = iface.output_values(result, where)
     return {name: value_binding(v, iface.outputs[name], store, f"output {name!r} of {where}")
-            for name, v in zip(names, values)}
+            for name, v in zip(iface.outputs, values)}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import heapq
 import random
 import time
+import uuid
 from collections import deque
 from typing import Any
 
@@ -17,6 +18,7 @@ from sdk.model.report import Outcome, Report, data_failure
 from sdk.model.store import Store
 from sdk.runtime import cache as local_cache
 from sdk.runtime.execute import execute
+from sdk.runtime.expand import EXPANDED, expand
 from sdk.values.shapes import encode_inputs, shape_outputs
 from sdk.values.store import default_store
 
@@ -27,7 +29,7 @@ def run_local(entity: Runnable, args: tuple, kwargs: dict[str, Any]) -> Any:
     store = default_store()
     spec = entity.graph()
     engine = Engine(spec, encode_inputs(entity, bound, store))
-    exceptions = _drive(engine, store)
+    exceptions = _drive(engine, store, f"local-{uuid.uuid4().hex[:12]}")
     if engine.state == ExecutionState.FAILED:
         failures = [_failure(engine, nid) for nid in engine.failed]
         err = ExecutionFailed("local", failures, f"{entity.kind} {entity.name!r} failed")
@@ -43,7 +45,7 @@ def _failure(engine: Engine, node_id: str) -> NodeFailure:
                        err.get("message", ""), err.get("traceback", ""), err.get("kind", ""))
 
 
-def _drive(engine: Engine, store: Store) -> dict[str, BaseException]:
+def _drive(engine: Engine, store: Store, execution_id: str) -> dict[str, BaseException]:
     """Run released nodes until none are left; return the user exceptions by node id. A node
     released again after a SYSTEM failure waits out its backoff (with jitter) first."""
     ready: deque[str] = deque()
@@ -67,8 +69,13 @@ def _drive(engine: Engine, store: Store) -> dict[str, BaseException]:
             ready.append(nid)
         node_id = ready.popleft()
         run = engine.nodes[node_id]
+        if run.state != NodeState.QUEUED:  # given up since it was released
+            continue
         spec = run.spec
         inputs = engine.resolved_inputs(node_id)
+        if spec.kind in EXPANDED:
+            release(engine.apply(expand(spec, inputs, store, node_id, run.attempt)))
+            continue
         entity = registry.lookup(spec.task.ref)
         if entity is None:
             release(engine.apply(Report.failed(node_id, run.attempt, data_failure(
@@ -79,7 +86,8 @@ def _drive(engine: Engine, store: Store) -> dict[str, BaseException]:
         if hit is not None:
             release(engine.apply(Report.cached(node_id, run.attempt, hit)))
         else:
-            ran = execute(spec, entity, inputs, store, node_id=node_id, attempt=run.attempt)
+            ran = execute(spec, entity, inputs, store, node_id=node_id, attempt=run.attempt,
+                          execution_id=execution_id)
             report = ran.report
             if key and report.outcome == Outcome.VALUES:
                 assert report.outputs is not None
