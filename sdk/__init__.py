@@ -1,17 +1,33 @@
 """graft: Flyte-style workflows run in-process or on Celery workers.
 
-    from sdk import task, workflow, dynamic, Resources, Client
-    from sdk.types import File, Directory, JoblibSerializedFile
+    from sdk import task, workflow, dynamic, map_task, conditional, Resources, Client
+    from sdk.types import File, Directory, JoblibSerializedFile, FlyteError
 
 This module only hands on names from the layers below it (`sdk.model`, `sdk.values`,
 `sdk.authoring`, `sdk.runtime`, `sdk.remote`); `Client` and `Execution` are imported on first
-use, so a script that runs in-process never loads the broker's libraries.
+use, so a script that runs in-process never loads the broker's libraries. flytekit's module
+paths have faces under `sdk.core` and `sdk.types`, so porting a Flyte program is renaming
+`flytekit` to `sdk`.
 """
 
 from typing import TYPE_CHECKING, Any
 
 import sdk.runtime.local  # noqa: F401  (installs the in-process runner)
-from sdk.authoring.entities import DynamicDef, TaskDef, WorkflowDef, dynamic, task, workflow
+from sdk.authoring.conditional import conditional
+from sdk.authoring.entities import (
+    DynamicDef,
+    TaskDef,
+    WorkflowDef,
+    WorkflowFailurePolicy,
+    dynamic,
+    task,
+    workflow,
+)
+from sdk.authoring.imperative import Workflow
+from sdk.authoring.launch_plan import LaunchPlan
+from sdk.authoring.map_task import map_task
+from sdk.authoring.node import create_node
+from sdk.authoring.options import ImageSpec
 from sdk.model.errors import (
     BrokerUnavailable,
     CompileError,
@@ -29,14 +45,20 @@ from sdk.model.errors import (
 )
 from sdk.model.resources import Resources
 from sdk.remote.signing import Unauthenticated
+from sdk.runtime.context import current_context
+from sdk.values.failure import FlyteError
+from sdk.values.structured import StructuredDataset, kwtypes
 
 if TYPE_CHECKING:
     from sdk.remote.client import Client, Execution
 
 __all__ = [
     # authoring
-    "task", "workflow", "dynamic", "Resources",
+    "task", "workflow", "dynamic", "map_task", "conditional", "create_node", "LaunchPlan",
+    "Workflow", "WorkflowFailurePolicy", "Resources", "ImageSpec", "current_context",
     "TaskDef", "DynamicDef", "WorkflowDef",
+    # values
+    "StructuredDataset", "kwtypes", "FlyteError",
     # running on a cluster
     "Client", "Execution",
     # errors

@@ -23,7 +23,8 @@ from sdk.values.handlers import parse_text
 
 
 def load_entity_from_file(path: str, name: str) -> Runnable:
-    """Import `path` (its folder, or the top of its package, on sys.path) and return `name`."""
+    """Import `path` (its folder, or the top of its package, on sys.path) and return `name`:
+    a module attribute, or failing that the runnable (a launch plan, say) of that name."""
     file = Path(path).resolve()
     if not file.is_file() or file.suffix != ".py":
         raise GraftError(f"{path}: not a Python file")
@@ -41,6 +42,10 @@ def load_entity_from_file(path: str, name: str) -> Runnable:
         raise GraftError(f"importing {path} raised {type(exc).__name__}: {exc}") from exc
     entity = getattr(module, name, None)
     if not isinstance(entity, Runnable):
+        named = [v for v in vars(module).values()
+                 if isinstance(v, Runnable) and getattr(v, "name", None) == name]
+        entity = named[0] if named else None
+    if entity is None:
         found = sorted(k for k, v in vars(module).items() if isinstance(v, Runnable))
         raise GraftError(f"{path} has no workflow or task named {name!r}; it defines: "
                          f"{', '.join(found) or 'none'}")
@@ -68,8 +73,9 @@ def parse_inputs(entity: Runnable, args: list[str]) -> dict[str, Any]:
         name, eq, raw = arg[2:].partition("=")
         name = name.replace("-", "_")
         if name not in inputs:
-            raise ConfigError(f"{entity.kind} {entity.name!r} has no input {name!r}; its "
-                              f"inputs are: {', '.join(inputs) or 'none'}")
+            what = getattr(entity, "what", entity.kind)
+            raise ConfigError(f"{what} {entity.name!r} has no input {name!r}; its inputs "
+                              f"are: {', '.join(inputs) or 'none'}")
         if not eq:
             i += 1
             if i >= len(args):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextvars
+import dataclasses
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-from sdk.authoring.promise import Promise, contains_promise
+from sdk.authoring.promise import Condition, Promise, Void, contains_promise
 from sdk.model.bindings import Binding
 from sdk.model.entity import Runnable
 from sdk.model.errors import CompileError, TypeConversionError
@@ -60,15 +62,23 @@ def bind_arguments(entity: Runnable, args: tuple, kwargs: dict[str, Any]) -> dic
 
 class GraphBuilder:
     """Records the nodes a body creates. In dynamic mode the body's inputs are real values, and
-    are bound as values (re-encoded, so in-place changes count) like any other."""
+    are bound as values (re-encoded, so in-place changes count) like any other.
+
+    A builder may have a `parent` (the branch of a conditional inside a body): a Promise of an
+    enclosing builder that it reads becomes one of its graph's inputs (`imports`), bound by
+    the conditional node to that Promise.
+    """
 
     def __init__(self, name: str, store_factory: Callable[[], Store],
-                 bundle: str | None = None):
+                 bundle: str | None = None, parent: GraphBuilder | None = None):
         self.name = name
         self.nodes: list[NodeSpec] = []
         self._ids: dict[str, int] = {}
         self._store_factory = store_factory
         self._bundle = bundle
+        self.parent = parent
+        self.imports: dict[str, tuple[str, Promise]] = {}  # key -> (input name, outer promise)
+        self.open_conditionals: list[Any] = []
 
     @contextmanager
     def active(self) -> Iterator[GraphBuilder]:
@@ -88,19 +98,55 @@ class GraphBuilder:
         }
         node_id = self._new_id(entity.name)
         self.nodes.append(entity.node_spec(node_id, bindings, self._bundle))
-        return _promises(node_id, entity.name, iface)
+        return self.promises(node_id, entity.name, iface)
+
+    def add_node(self, node: NodeSpec) -> None:
+        self.nodes.append(node)
+
+    def new_id(self, base: str) -> str:
+        """A node id not used yet in this body: `base`, then `base-1`, `base-2`..."""
+        return self._new_id(base)
 
     def _new_id(self, base: str) -> str:
         n = self._ids.get(base, 0)
         self._ids[base] = n + 1
         return base if n == 0 else f"{base}-{n}"
 
+    def add_after(self, node_id: str, before: str) -> None:
+        """Make node `node_id` wait for node `before` (ordering without data)."""
+        for i, node in enumerate(self.nodes):
+            if node.id == node_id:
+                if before not in node.after:
+                    self.nodes[i] = dataclasses.replace(node, after=(*node.after, before))
+                return
+        raise CompileError(f"node {node_id!r} is not in this body")
+
+    def promises(self, node_id: str, task_name: str, iface: Interface) -> Any:
+        """The Promises of a node's outputs, shaped as the call returns them."""
+        promises = [Promise({"ref": [node_id, name]}, desc,
+                            f"{task_name}.{name} (node {node_id!r})", self, node_id)
+                    for name, desc in iface.outputs.items()]
+        if iface.style == "none":
+            return Void(node_id, self, f"{task_name} (node {node_id!r})")
+        if iface.style == "single":
+            return promises[0]
+        if iface.style == "namedtuple":
+            assert iface.namedtuple is not None
+            return iface.namedtuple(*promises)
+        return tuple(promises)
+
     def to_binding(self, value: Any, want: TypeDesc, where: str) -> Binding:
         if isinstance(value, Promise):
             if not is_assignable(value.type, want):
                 raise CompileError(f"{where}: {value.label} is {type_name(value.type)}, which "
                                    f"does not fit {type_name(want)}")
-            return value.binding
+            return self.own(value)
+        if isinstance(value, Condition):
+            raise CompileError(f"{where}: got the condition {value.label}; conditions go into "
+                               f"conditional(...).if_(), not into task inputs")
+        if hasattr(value, "_conditional_name"):
+            raise CompileError(f"{where}: conditional {value._conditional_name!r} is not "
+                               f"finished: end it with .else_().then(...) or .else_().fail(...)")
         if isinstance(value, tuple) and value and all(isinstance(v, Promise) for v in value) \
                 and want["t"] not in ("list", "tuple", "any"):
             raise CompileError(f"{where}: got the {len(value)} outputs of one call; pick one "
@@ -112,6 +158,19 @@ class GraphBuilder:
         except TypeConversionError as exc:
             raise CompileError(str(exc)) from None
         return {"val": to_ref(literal, self._store_factory())}
+
+    def own(self, promise: Promise) -> Binding:
+        """The binding of `promise` within this builder's graph: its own binding, or an input
+        imported from an enclosing builder."""
+        if promise.owner is None or promise.owner is self:
+            return promise.binding
+        if self.parent is None:
+            raise CompileError(f"{promise.label} belongs to another workflow body; pass it as "
+                               f"an input instead")
+        key = f"{id(promise.owner)}:{json.dumps(promise.binding, sort_keys=True)}"
+        if key not in self.imports:
+            self.imports[key] = (f"in{len(self.imports)}", promise)
+        return {"input": self.imports[key][0]}
 
     def _container_binding(self, value: Any, want: TypeDesc, where: str) -> Binding:
         t = want["t"]
@@ -130,37 +189,18 @@ class GraphBuilder:
 
     def finish(self, result: Any, iface: Interface, what: str) -> GraphSpec:
         """The spec, with `result` (what the body returned) bound to the declared outputs."""
-        names = list(iface.outputs)
-        if iface.style == "none":
-            if result is not None:
-                raise CompileError(f"{what} declares no outputs but returned {result!r}; add a "
-                                   f"return annotation")
-            values: list[Any] = []
-        elif iface.style == "single":
-            values = [result]
-        else:
-            if not isinstance(result, (tuple, list)) or len(result) != len(names):
-                got = len(result) if isinstance(result, (tuple, list)) else 1
-                raise CompileError(f"{what} declares {len(names)} outputs "
-                                   f"({', '.join(names)}) but returned {got} value(s)")
-            values = list(result)
+        if self.open_conditionals:
+            name = self.open_conditionals[0]._conditional_name
+            raise CompileError(f"{what}: conditional {name!r} is not finished: end it with "
+                               f".else_().then(...) or .else_().fail(...)")
+        try:
+            values = iface.output_values(None if isinstance(result, Void) else result, what)
+        except TypeConversionError as exc:
+            raise CompileError(str(exc)) from None
         outputs = [
             OutputSpec(name, iface.outputs[name],
                        self.to_binding(value, iface.outputs[name], f"{what}, output {name!r}"))
-            for name, value in zip(names, values)
+            for name, value in zip(iface.outputs, values)
         ]
         return GraphSpec(self.name, dict(iface.inputs), list(self.nodes), outputs,
                          iface.style, iface.namedtuple_ref)
-
-
-def _promises(node_id: str, task_name: str, iface: Interface) -> Any:
-    promises = [Promise({"ref": [node_id, name]}, desc, f"{task_name}.{name} (node {node_id!r})")
-                for name, desc in iface.outputs.items()]
-    if iface.style == "none":
-        return None
-    if iface.style == "single":
-        return promises[0]
-    if iface.style == "namedtuple":
-        assert iface.namedtuple is not None
-        return iface.namedtuple(*promises)
-    return tuple(promises)

@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import functools
 from collections.abc import Callable
+from enum import Enum
 from typing import Any, TypeVar, overload
 
+from sdk.authoring import options
 from sdk.authoring.compiler import GraphBuilder, bind_arguments, current_builder
 from sdk.authoring.interface import read_interface
 from sdk.authoring.promise import Promise
 from sdk.model import entity as registry
 from sdk.model.bindings import Binding
 from sdk.model.config import Settings
+from sdk.model.engine import FAILURE_HANDLER_ID
 from sdk.model.errors import CompileError, ConfigError, GraftError
 from sdk.model.interface import Interface
 from sdk.model.resources import Resources
-from sdk.model.spec import GraphSpec, NodeSpec, OutputSpec, TaskRef, validate, with_bundle
+from sdk.model.spec import (
+    FAIL_AFTER_EXECUTABLE_NODES_COMPLETE,
+    FAIL_IMMEDIATELY,
+    GraphSpec,
+    NodeSpec,
+    OutputSpec,
+    TaskRef,
+    with_bundle,
+)
 from sdk.model.store import Store
+from sdk.model.typesys import is_assignable, type_name
+from sdk.model.validate import validate
 from sdk.values.store import open_store
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -74,7 +88,8 @@ class TaskDef(Entity):
 
     def __init__(self, fn: Callable[..., Any], *, cache: bool = False, cache_version: str = "",
                  retries: int = 0, timeout: int | float | datetime.timedelta | None = None,
-                 requests: Resources | None = None, limits: Resources | None = None):
+                 requests: Resources | None = None, limits: Resources | None = None,
+                 resources: Resources | None = None, container_image: Any = None):
         where = f"@{self.kind} {fn.__qualname__}"
         if not isinstance(cache, bool):
             raise ConfigError(f"{where}: cache must be True or False, got {cache!r}")
@@ -85,15 +100,12 @@ class TaskDef(Entity):
                               f"changing the code can invalidate old results")
         if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
             raise ConfigError(f"{where}: retries must be an int >= 0, got {retries!r}")
-        for label, res in (("requests", requests), ("limits", limits)):
-            if res is not None and not isinstance(res, Resources):
-                raise ConfigError(f"{where}: {label} must be Resources(...), got {res!r}")
         self.cache = cache
         self.cache_version = cache_version
         self.retries = retries
-        self.timeout_s = _timeout_seconds(timeout, where)
-        self.requests = requests or Resources()
-        self.limits = limits or Resources()
+        self.timeout_s = options.timeout_seconds(timeout, where)
+        self.requests, self.limits = options.resources(requests, limits, resources, where)
+        self.image = options.image_name(container_image, where)
         super().__init__(fn)
 
     def node_spec(self, node_id: str, bindings: dict[str, Binding],
@@ -104,7 +116,7 @@ class TaskDef(Entity):
             inputs_types=dict(self.interface.inputs), outputs_types=dict(self.interface.outputs),
             inputs=bindings, requests=self.requests.to_json(), limits=self.limits.to_json(),
             cache=self.cache, cache_version=self.cache_version, retries=self.retries,
-            timeout_s=self.timeout_s,
+            timeout_s=self.timeout_s, image=self.image,
         )
 
     def graph(self) -> GraphSpec:
@@ -135,12 +147,36 @@ class DynamicDef(TaskDef):
         return builder.finish(result, self.interface, f"dynamic {self.name!r}")
 
 
+class WorkflowFailurePolicy(Enum):
+    """What a failed node does to the rest of a workflow, as in flytekit."""
+
+    FAIL_IMMEDIATELY = FAIL_IMMEDIATELY
+    """Nothing new starts; running nodes are cancelled; the workflow fails (the default)."""
+    FAIL_AFTER_EXECUTABLE_NODES_COMPLETE = FAIL_AFTER_EXECUTABLE_NODES_COMPLETE
+    """Every node that does not depend on the failure runs to its end first."""
+
+
 class WorkflowDef(Entity):
-    """A `@workflow`: its body runs once, at compile time, with Promises for inputs."""
+    """A `@workflow`: its body runs once, at compile time, with Promises for inputs.
+
+    `failure_policy` (a WorkflowFailurePolicy) says what a failed node does to the rest;
+    `on_failure` is a task or workflow run once when the workflow fails, with the workflow's
+    inputs and, if it takes one, `err: Optional[FlyteError]` naming the failed node."""
 
     kind = "workflow"
 
-    def __init__(self, fn: Callable[..., Any]):
+    def __init__(self, fn: Callable[..., Any], failure_policy: Any = None,
+                 on_failure: Any = None):
+        where = f"@workflow {fn.__qualname__}"
+        if failure_policy is not None and not isinstance(failure_policy, WorkflowFailurePolicy):
+            raise ConfigError(f"{where}: failure_policy must be a WorkflowFailurePolicy, got "
+                              f"{failure_policy!r}")
+        if on_failure is not None and getattr(on_failure, "kind", None) not in ("task",
+                                                                                 "workflow"):
+            raise ConfigError(f"{where}: on_failure must be a @task or a @workflow, got "
+                              f"{on_failure!r}")
+        self.failure_policy = (failure_policy or WorkflowFailurePolicy.FAIL_IMMEDIATELY).value
+        self.on_failure = on_failure
         super().__init__(fn)
         # Compiled once per store: large literals in the body are offloaded to the store, so a
         # spec compiled against one GRAFT_STORE refers to objects that another store lacks.
@@ -158,12 +194,41 @@ class WorkflowDef(Entity):
             with builder.active():
                 result = self.fn(**args)
             spec = builder.finish(result, self.interface, f"workflow {self.name!r}")
+            spec = dataclasses.replace(spec, failure_policy=self.failure_policy,
+                                       on_failure=self._handler(builder))
             validate(spec)
             self._specs[url] = spec
         return spec
 
     def graph(self) -> GraphSpec:
         return self.compile()
+
+    def _handler(self, builder: GraphBuilder) -> NodeSpec | None:
+        """The failure handler's node: bound to the workflow's inputs of the same name, and to
+        the failure (`err`)."""
+        handler = self.on_failure
+        if handler is None:
+            return None
+        where = f"@workflow {self.name}: on_failure handler {handler.name!r}"
+        bindings: dict[str, Binding] = {}
+        for name, desc in handler.interface.inputs.items():
+            if name == "err":
+                if desc.get("t") not in ("optional", "dataclass", "any"):
+                    raise CompileError(f"{where}: input 'err' receives the failure: declare "
+                                       f"it err: Optional[FlyteError] = None")
+                bindings[name] = {"input": "err"}
+            elif name in self.interface.inputs:
+                if not is_assignable(self.interface.inputs[name], desc):
+                    raise CompileError(f"{where}: input {name!r} is "
+                                       f"{type_name(desc)}, but the workflow's is "
+                                       f"{type_name(self.interface.inputs[name])}")
+                bindings[name] = {"input": name}
+            elif name in handler.interface.defaults:
+                bindings[name] = builder.to_binding(handler.interface.defaults[name], desc, where)
+            else:
+                raise CompileError(f"{where}: takes {name!r}, which the workflow does not have "
+                                   f"(it gets the workflow's inputs and err)")
+        return handler.node_spec(FAILURE_HANDLER_ID, bindings)
 
     def node_spec(self, node_id: str, bindings: dict[str, Binding],
                   bundle: str | None = None) -> NodeSpec:
@@ -177,22 +242,15 @@ class WorkflowDef(Entity):
         )
 
 
-def _timeout_seconds(timeout: Any, where: str) -> float | None:
-    if timeout is None:
-        return None
-    if isinstance(timeout, datetime.timedelta):
-        return timeout.total_seconds()
-    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0:
-        return float(timeout)
-    raise ConfigError(f"{where}: timeout must be seconds > 0 or a timedelta, got {timeout!r}")
+def _decorator(cls: type[Entity], fn: Callable[..., Any] | None, given: dict[str, Any],
+               known: tuple[str, ...]) -> Any:
+    def make(f: Callable[..., Any]) -> Any:
+        if not callable(f):
+            raise CompileError(f"@{cls.kind} decorates a function, got {f!r}")
+        options.check_names(f"@{cls.kind} {getattr(f, '__qualname__', f)}", given, known)
+        return cls(f, **given)
 
-
-def _decorator(cls: type[TaskDef], fn: Callable[..., Any] | None, options: dict[str, Any]) -> Any:
-    if fn is not None:
-        if not callable(fn):
-            raise CompileError(f"@{cls.kind} decorates a function, got {fn!r}")
-        return cls(fn, **options)
-    return lambda f: cls(f, **options)
+    return make(fn) if fn is not None else make
 
 
 @overload
@@ -202,25 +260,25 @@ def task(*, cache: bool = ..., cache_version: str = ..., retries: int = ...,
          timeout: int | float | datetime.timedelta | None = ...,
          requests: Resources | None = ..., limits: Resources | None = ...
          ) -> Callable[[F], TaskDef]: ...
-def task(_fn: Callable[..., Any] | None = None, **options: Any) -> Any:
+def task(_fn: Callable[..., Any] | None = None, **given: Any) -> Any:
     """Make a function a graft task, bare (`@task`) or with options (`@task(cache=True, ...)`).
 
     Options: cache, cache_version, retries, timeout (seconds or timedelta), requests and
-    limits (`Resources`). Raises ConfigError on a malformed option, CompileError on a function
-    whose inputs lack type annotations.
+    limits (`Resources`; `resources=` sets both), container_image (recorded only: graft runs
+    without containers). Raises ConfigError on a malformed or unknown option, CompileError on
+    a function whose inputs lack type annotations.
     """
-    return _decorator(TaskDef, _fn, options)
+    return _decorator(TaskDef, _fn, given, options.TASK_OPTIONS)
 
 
-def dynamic(_fn: Callable[..., Any] | None = None, **options: Any) -> Any:
+def dynamic(_fn: Callable[..., Any] | None = None, **given: Any) -> Any:
     """Make a function a dynamic workflow; takes the same options as `task`."""
-    return _decorator(DynamicDef, _fn, options)
+    return _decorator(DynamicDef, _fn, given, options.TASK_OPTIONS)
 
 
-def workflow(_fn: Callable[..., Any] | None = None) -> Any:
-    """Make a function a workflow: its body is compiled once, with Promises for values."""
-    if _fn is None:
-        return workflow
-    if not callable(_fn):
-        raise CompileError(f"@workflow decorates a function, got {_fn!r}")
-    return WorkflowDef(_fn)
+def workflow(_fn: Callable[..., Any] | None = None, **given: Any) -> Any:
+    """Make a function a workflow: its body is compiled once, with Promises for values.
+
+    Options: failure_policy (a WorkflowFailurePolicy) and on_failure (a task or workflow run
+    when it fails). ConfigError on a malformed or unknown option."""
+    return _decorator(WorkflowDef, _fn, given, options.WORKFLOW_OPTIONS)

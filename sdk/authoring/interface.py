@@ -48,7 +48,7 @@ def _type_hints(fn: Callable[..., Any], where: str) -> dict[str, Any]:
         if isinstance(ret, str):
             ret = eval(ret, globalns)  # what typing.get_type_hints does, minus its type check
         holder = type("_Annotations", (), {"__annotations__": annotations})
-        hints = typing.get_type_hints(holder, globalns=globalns)
+        hints = typing.get_type_hints(holder, globalns=globalns, include_extras=True)
     except Exception as exc:
         raise CompileError(f"{where}: cannot read its type annotations: {exc}") from exc
     if ret is not _NO_DEFAULT:
@@ -63,7 +63,7 @@ def _outputs(ret: Any, inputs: dict[str, TypeDesc], defaults: dict[str, Any]) ->
         outs = {f"o{i}": describe(t) for i, t in enumerate(ret)}
         return Interface(inputs, outs, "tuple", defaults)
     if _is_namedtuple(ret):
-        hints = typing.get_type_hints(ret)
+        hints = typing.get_type_hints(ret, include_extras=True)
         outs = {name: describe(hints.get(name, Any)) for name in ret._fields}
         return Interface(inputs, outs, "namedtuple", defaults, ret)
     origin = typing.get_origin(ret)

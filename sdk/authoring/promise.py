@@ -1,60 +1,203 @@
-"""Promises: placeholders for values that exist only when the graph runs."""
+"""Promises: placeholders for values that exist only when the graph runs.
+
+Inside a `@workflow` a task call returns Promises. They can be passed on, indexed
+(`res[0]`, `res["k"]`) and their dataclass fields read (`res.field`), which become binding
+paths resolved when the value exists; compared (`res > 1`, `res.is_none()`) to make a
+condition for `conditional`; and ordered without data (`a >> b`). What needs the value itself
+(iterating, `if`, `len`) is a CompileError that says where to put that logic instead.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any, NoReturn
 
 from sdk.model.bindings import Binding
 from sdk.model.errors import CompileError
-from sdk.model.typesys import TypeDesc, type_name
+from sdk.model.typesys import TypeDesc, step_type, type_name
 
 
-class Promise:
-    """The future output of a node (or an input of the workflow being compiled).
+class Orderable:
+    """Something a workflow body can order with `>>`: the node it comes from."""
 
-    Inside a `@workflow`, task calls return Promises: pass them to other tasks, return them,
-    but do not loop over them, test them or take their length; their values do not exist yet.
-    """
+    __slots__ = ()
+    node: str | None
+    owner: Any
 
-    __slots__ = ("binding", "label", "type")
+    def __rshift__(self, other: Any) -> Any:
+        """`a >> b`: run b's node after a's, though it reads none of a's outputs."""
+        if not isinstance(other, Orderable):
+            raise CompileError(f"{self!r} >> {other!r}: only task calls, sub-workflow calls "
+                               f"and nodes can be ordered")
+        if self.node is None or other.node is None:
+            raise CompileError(f"{self!r} >> {other!r}: a workflow input is not a node, so "
+                               f"nothing can run after it")
+        if self.owner is not other.owner:
+            raise CompileError(f"{self!r} >> {other!r}: both must be called in the same "
+                               f"workflow body")
+        other.owner.add_after(other.node, self.node)
+        return other
 
-    def __init__(self, binding: Binding, type_: TypeDesc, label: str):
+
+class Promise(Orderable):
+    """The future output of a node, or an input of the graph being compiled."""
+
+    __slots__ = ("binding", "label", "node", "owner", "type")
+
+    def __init__(self, binding: Binding, type_: TypeDesc, label: str, owner: Any = None,
+                 node: str | None = None):
         self.binding = binding
         self.type = type_
         self.label = label
+        self.owner = owner
+        self.node = node
 
     def __repr__(self) -> str:
         return f"Promise({self.label}: {type_name(self.type)})"
 
-    def _refuse(self, what: str) -> NoReturn:
+    def _refuse(self, what: str, hint: str = "") -> NoReturn:
         raise CompileError(
             f"Promise {self.label} ({type_name(self.type)}) {what} at compile time: inside a "
             f"@workflow a task call returns a placeholder, and its value exists only when the "
-            f"graph runs. Pass it to a task, or move this logic into a @dynamic workflow, "
-            f"whose body runs with real values."
+            f"graph runs. {hint or 'Pass it to a task, or move this logic into a @dynamic '}"
+            f"{'' if hint else 'workflow, whose body runs with real values.'}"
         )
+
+    # ---- parts of the value --------------------------------------------------------------
+
+    def _part(self, step: list[Any], shown: str) -> Promise:
+        part = step_type(self.type, step)
+        if part is None:
+            self._refuse(f"has no part {shown}",
+                         "Fields of dataclasses, items of lists and tuples and values of dicts "
+                         "can be read; ")
+        kind, body = next(iter(self.binding.items()))
+        if kind == "path":
+            binding = {"path": {**body, "steps": [*body["steps"], step]}}
+        else:
+            binding = {"path": {"of": self.binding, "steps": [step], "from": self.label}}
+        return Promise(binding, part, self.label + shown, self.owner, self.node)
+
+    def __getattr__(self, name: str) -> Promise:
+        if name.startswith("_"):  # probes by Python and libraries (_fields, __array__...)
+            raise AttributeError(name)
+        if self.type.get("t") == "dataclass" and name in self.type["fields"]:
+            return self._part(["attr", name], f".{name}")
+        self._refuse(f"has no attribute {name!r}",
+                     "Fields of a dataclass output can be read (`res.field`); for other "
+                     "attributes, move this logic into a @dynamic workflow, whose body runs "
+                     "with real values.")
+
+    def __getitem__(self, key: Any) -> Promise:
+        t = self.type.get("t")
+        if t in ("list", "tuple") and isinstance(key, int) and not isinstance(key, bool):
+            return self._part(["index", key], f"[{key}]")
+        if t == "dict":
+            encoded = key if self.type["key"]["t"] == "str" else json.dumps(key)
+            if isinstance(encoded, str):
+                return self._part(["key", encoded], f"[{key!r}]")
+        self._refuse(f"cannot be indexed (with {key!r})",
+                     "Lists and tuples take an int index and dicts a key (`res[0]`, "
+                     "`res['k']`); slices and other keys need a @dynamic workflow, whose body "
+                     "runs with real values.")
+
+    # ---- what needs the value -----------------------------------------------------------
 
     def __iter__(self) -> NoReturn:
         self._refuse("is not iterable")
 
     def __bool__(self) -> NoReturn:
-        self._refuse("has no truth value")
+        self._refuse("has no truth value", "To branch on it, use conditional(\"name\").if_("
+                     "promise > 1).then(...).else_().then(...); or move this logic into a "
+                     "@dynamic workflow, whose body runs with real values.")
 
     def __len__(self) -> NoReturn:
         self._refuse("has no length")
 
-    def __getitem__(self, key: Any) -> NoReturn:
-        self._refuse(f"cannot be indexed (with {key!r})")
+    # ---- conditions -------------------------------------------------------------------------
 
-    def __getattr__(self, name: str) -> NoReturn:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        self._refuse(f"has no attribute {name!r}")
+    def _compare(self, op: str, other: Any) -> Condition:
+        return Condition({"cmp": [op, self, other]}, f"{self.label} {op} {other!r}")
 
-    def __eq__(self, other: object) -> NoReturn:  # type: ignore[override]
-        self._refuse("cannot be compared")
+    def __eq__(self, other: object) -> Condition:  # type: ignore[override]
+        return self._compare("==", other)
+
+    def __ne__(self, other: object) -> Condition:  # type: ignore[override]
+        return self._compare("!=", other)
+
+    def __lt__(self, other: Any) -> Condition:
+        return self._compare("<", other)
+
+    def __le__(self, other: Any) -> Condition:
+        return self._compare("<=", other)
+
+    def __gt__(self, other: Any) -> Condition:
+        return self._compare(">", other)
+
+    def __ge__(self, other: Any) -> Condition:
+        return self._compare(">=", other)
+
+    def is_true(self) -> Condition:
+        return self._compare("==", True)
+
+    def is_false(self) -> Condition:
+        return self._compare("==", False)
+
+    def is_none(self) -> Condition:
+        return self._compare("==", None)
 
     __hash__ = object.__hash__
+
+
+class Condition:
+    """A condition for `conditional(...).if_()`: comparisons of Promises and literals,
+    combined with `&` and `|`. Its operands stay Promises until the conditional takes it."""
+
+    def __init__(self, expr: dict[str, Any], label: str):
+        self.expr = expr
+        self.label = label
+
+    def __repr__(self) -> str:
+        return f"Condition({self.label})"
+
+    def __and__(self, other: Any) -> Condition:
+        return Condition({"and": [self, _condition(other, "&")]}, f"({self.label}) & (...)")
+
+    def __or__(self, other: Any) -> Condition:
+        return Condition({"or": [self, _condition(other, "|")]}, f"({self.label}) | (...)")
+
+    def __bool__(self) -> NoReturn:
+        raise CompileError(
+            f"condition {self.label} has no truth value at compile time: its Promises have no "
+            f"values yet. Use conditional(\"name\").if_(condition).then(...), combine conditions "
+            f"with & and | (not `and`/`or`/`not`), or move this logic into a @dynamic workflow.")
+
+    def promises(self) -> list[Promise]:
+        """Every Promise the condition reads."""
+        kind, body = next(iter(self.expr.items()))
+        if kind == "cmp":
+            return [v for v in body[1:] if isinstance(v, Promise)]
+        return [p for sub in body for p in sub.promises()]
+
+
+def _condition(value: Any, op: str) -> Condition:
+    if isinstance(value, Condition):
+        return value
+    raise CompileError(f"`{op}` combines conditions (comparisons of Promises), not "
+                       f"{type(value).__name__}; write `(a > 1) {op} (b < 2)`")
+
+
+class Void(Orderable):
+    """What calling a task without outputs returns in a workflow: nothing to pass on, but it
+    can be ordered (`cleanup() >> report()`)."""
+
+    def __init__(self, node: str, owner: Any, label: str):
+        self.node = node
+        self.owner = owner
+        self.label = label
+
+    def __repr__(self) -> str:
+        return f"Void({self.label})"
 
 
 def contains_promise(value: Any) -> bool:

@@ -57,8 +57,8 @@ CASES = [
     ("typing-dict", {"x": [1, 2]}, typing.Dict[str, typing.List[int]]),
     ("dict-int", {1: "one", -2: "minus two"}, dict[int, str]),
     ("dict-float-key", {0.5: True}, dict[float, bool]),
-    ("optional-none", None, Optional[int]),  # noqa: UP045
-    ("optional-value", 3, Optional[int]),  # noqa: UP045
+    ("optional-none", None, Optional[int]),
+    ("optional-value", 3, Optional[int]),
     ("union-none", "x", str | None),
     ("nested-lists", [[1.0, 2.5], [], [3.25]], list[list[float]]),
     ("tuple", (1, "two", 3.0), tuple[int, str, float]),
@@ -66,7 +66,7 @@ CASES = [
     ("dataclass", Point(1.0, 2.0), Point),
     ("nested-dataclass", SEGMENT, Segment),
     ("list-of-dataclass", [Point(1.0, 1.0), Point(2.0, 2.0)], list[Point]),
-    ("dict-of-optional-dataclass", {"p": Point(1.0, 0.0), "q": None}, dict[str, Optional[Point]]),  # noqa: UP045
+    ("dict-of-optional-dataclass", {"p": Point(1.0, 0.0), "q": None}, dict[str, Optional[Point]]),
     ("enum", Color.GREEN, Color),
     ("list-of-enum", [Color.BLUE, Color.RED], list[Color]),
     ("pickle", Opaque({"k": [1, 2]}, 0.25), Opaque),
@@ -107,7 +107,7 @@ def test_literals_are_plain_json():
 
 def test_descriptors():
     assert describe(list[list[float]]) == {"t": "list", "of": {"t": "list", "of": {"t": "float"}}}
-    assert describe(Optional[str]) == {"t": "optional", "of": {"t": "str"}}  # noqa: UP045
+    assert describe(Optional[str]) == {"t": "optional", "of": {"t": "str"}}
     assert describe(dict[int, str]) == {"t": "dict", "key": {"t": "int"}, "of": {"t": "str"}}
     assert describe(Color) == {"t": "enum", "ref": "workflows.values:Color",
                                "values": ["red", "green", "blue"]}
@@ -117,7 +117,7 @@ def test_descriptors():
     assert describe(Opaque) == {"t": "pickle", "ref": "workflows.values:Opaque"}
     assert describe(dict[Point, int])["t"] == "pickle"
     assert describe(int | str) == {"t": "pickle", "ref": None}
-    assert type_name(describe(dict[str, Optional[list[int]]])) == "Dict[str, Optional[List[int]]]"  # noqa: UP045
+    assert type_name(describe(dict[str, Optional[list[int]]])) == "Dict[str, Optional[List[int]]]"
     assert type_name(describe(tuple[int, Directory])) == "Tuple[int, Directory]"
     assert type_name(describe(Opaque)) == "Opaque (pickled)"
 
@@ -125,9 +125,9 @@ def test_descriptors():
 @pytest.mark.parametrize(("src", "dst", "ok"), [
     (int, float, True),
     (float, int, False),
-    (int, Optional[int], True),  # noqa: UP045
-    (Optional[int], int, False),  # noqa: UP045
-    (None, Optional[str], True),  # noqa: UP045
+    (int, Optional[int], True),
+    (Optional[int], int, False),
+    (None, Optional[str], True),
     (list[int], list[float], True),
     (list[str], list[int], False),
     (dict[str, int], dict[int, int], False),
@@ -202,7 +202,7 @@ def test_open_store_opens_each_url_once(tmp_path):
     (b"x", str, "expected str, got bytes"),
     (1, bool, "expected bool, got int"),
     (1, None, "expected None, got int"),
-    ("x", Optional[int], "expected int, got str"),  # noqa: UP045
+    ("x", Optional[int], "expected int, got str"),
     ("abc", list[int], "expected List[int], got str"),
     ([1, "2"], list[int], "item 1: expected int, got str"),
     ([[1.0], ["x"]], list[list[float]], "item 1: item 0: expected float, got str"),

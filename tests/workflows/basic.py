@@ -98,7 +98,7 @@ def int_to_float(n: int = 2) -> (str, float):
 # ---- containers and optional values -------------------------------------------------------
 
 @task
-def greet(name: Optional[str] = None) -> str:  # noqa: UP045
+def greet(name: Optional[str] = None) -> str:
     return f"hello {name}" if name is not None else "hello nobody"
 
 
@@ -143,7 +143,7 @@ def pick(d: dict[str, str], key: str) -> str:
 
 
 @workflow
-def containers(name: Optional[str] = None) -> (str, str, float | None, float | None,  # noqa: UP045
+def containers(name: Optional[str] = None) -> (str, str, float | None, float | None,
                                                 dict[str, float], dict[int, str], list[float]):
     """Optional, Dict[str, ...], Dict[int, ...], List[List[float]], list and dict bindings."""
     g1 = greet(name=name)

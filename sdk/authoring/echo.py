@@ -1,0 +1,46 @@
+"""`Echo`: a task whose outputs are its inputs, as flytekit's `Echo` (a no-op branch of a
+conditional, say).
+
+    echo = Echo(name="echo", inputs={"radius": float})
+    conditional("c").if_(x > 0).then(compute(x=x)).else_().then(echo(radius=x))
+
+flytekit runs it inside its engine without a container; graft runs it as a task, which costs
+one dispatch.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from sdk.authoring.entities import TaskDef
+from sdk.model.errors import ConfigError
+
+
+def _echo_function(name: str, inputs: dict[str, Any], module: str) -> Any:
+    params = [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, annotation=t)
+              for k, t in inputs.items()]
+    types = list(inputs.values())
+    returns = types[0] if len(types) == 1 else tuple[tuple(types)] if types else None
+
+    def echo(**values: Any) -> Any:
+        out = [values[k] for k in inputs]
+        return out[0] if len(out) == 1 else tuple(out) if out else None
+
+    echo.__signature__ = inspect.Signature(params, return_annotation=returns)  # type: ignore[attr-defined]
+    echo.__annotations__ = {**inputs, "return": returns}
+    echo.__name__ = echo.__qualname__ = name
+    echo.__module__ = module
+    return echo
+
+
+class Echo(TaskDef):
+    """A task named `name` with `inputs` (name -> type) that returns them, in order."""
+
+    def __init__(self, name: str, inputs: dict[str, Any] | None = None, **options: Any):
+        if not name.isidentifier():
+            raise ConfigError(f"Echo: name must be a Python identifier, got {name!r}")
+        frame = inspect.currentframe()
+        caller = frame.f_back if frame is not None else None
+        module = caller.f_globals.get("__name__", "__main__") if caller else "__main__"
+        super().__init__(_echo_function(name, dict(inputs or {}), module), **options)

@@ -1,0 +1,158 @@
+"""Imperative workflows: build a workflow node by node instead of writing a body.
+
+    wb = Workflow(name="my_workflow")
+    x = wb.add_workflow_input("x", list[int])
+    node = wb.add_entity(slope, x=x, y=wb.inputs["y"])
+    wb.add_workflow_output("slope", node.outputs["o0"])
+    wb(x=[1, 2], y=[3, 4])            # runs like a decorated workflow; Client().submit(wb, ...)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sdk.authoring.compiler import GraphBuilder, bind_arguments, current_builder
+from sdk.authoring.node import Node, node_of
+from sdk.authoring.promise import Promise
+from sdk.model import entity as registry
+from sdk.model.bindings import Binding
+from sdk.model.engine import FAILURE_HANDLER_ID
+from sdk.model.errors import CompileError, ConfigError, GraftError
+from sdk.model.interface import Interface
+from sdk.model.spec import FAIL_IMMEDIATELY, GraphSpec, NodeSpec, OutputSpec, TaskRef, with_bundle
+from sdk.model.store import Store
+from sdk.model.typesys import TypeDesc, is_assignable, type_name
+from sdk.model.validate import validate
+from sdk.values.handlers import describe
+from sdk.values.store import default_store
+
+
+class Workflow:
+    """A workflow built with `add_workflow_input`, `add_entity` and `add_workflow_output`;
+    once built it runs, submits and nests like a `@workflow`."""
+
+    kind = "workflow"
+
+    def __init__(self, name: str, failure_policy: Any = None):
+        if not isinstance(name, str) or not name or "/" in name:
+            raise ConfigError(f"Workflow(name): a non-empty name without '/', got {name!r}")
+        self.name = name
+        self.failure_policy = getattr(failure_policy, "value", None) or FAIL_IMMEDIATELY
+        self._builder = GraphBuilder(name, default_store)
+        self._inputs: dict[str, TypeDesc] = {}
+        self._promises: dict[str, Promise] = {}
+        self._outputs: list[tuple[str, TypeDesc, Promise]] = []
+        self._handler: Any = None
+
+    @property
+    def ref(self) -> str:
+        return f"imperative:{self.name}"
+
+    def __repr__(self) -> str:
+        return f"<graft imperative workflow {self.name!r}>"
+
+    # ---- building ---------------------------------------------------------------------------
+
+    def add_workflow_input(self, name: str, python_type: Any) -> Promise:
+        """Declare an input; return its Promise (also `wb.inputs[name]`)."""
+        if name in self._inputs:
+            raise CompileError(f"workflow {self.name!r} has an input {name!r} already")
+        desc = describe(python_type)
+        self._inputs[name] = desc
+        self._promises[name] = Promise({"input": name}, desc,
+                                       f"input {name!r} of workflow {self.name!r}",
+                                       self._builder)
+        return self._promises[name]
+
+    @property
+    def inputs(self) -> dict[str, Promise]:
+        return dict(self._promises)
+
+    def add_entity(self, entity: Any, **kwargs: Any) -> Node:
+        """Add a call of a task, workflow, launch plan or map task; return its Node, whose
+        `.outputs` bind on."""
+        with self._builder.active():
+            result = entity(**kwargs)
+        return node_of(result, f"add_entity({getattr(entity, 'name', entity)})")
+
+    def add_task(self, entity: Any, **kwargs: Any) -> Node:
+        return self.add_entity(entity, **kwargs)
+
+    def add_subwf(self, entity: Any, **kwargs: Any) -> Node:
+        return self.add_entity(entity, **kwargs)
+
+    def add_launch_plan(self, entity: Any, **kwargs: Any) -> Node:
+        return self.add_entity(entity, **kwargs)
+
+    def add_workflow_output(self, name: str, promise: Any, python_type: Any = None) -> None:
+        """Declare an output bound to `promise` (of `python_type` when given)."""
+        if not isinstance(promise, Promise):
+            raise CompileError(f"workflow {self.name!r}, output {name!r}: bind it to a Promise "
+                               f"(a node's `.outputs[...]` or an input), got {promise!r}")
+        if any(n == name for n, _, _ in self._outputs):
+            raise CompileError(f"workflow {self.name!r} has an output {name!r} already")
+        desc = describe(python_type) if python_type is not None else promise.type
+        if not is_assignable(promise.type, desc):
+            raise CompileError(f"workflow {self.name!r}, output {name!r}: {promise.label} is "
+                               f"{type_name(promise.type)}, not {type_name(desc)}")
+        self._outputs.append((name, desc, promise))
+
+    def add_on_failure_handler(self, entity: Any) -> None:
+        """Run `entity` (with this workflow's inputs, and `err`) once if the workflow fails."""
+        self._handler = entity
+
+    # ---- as a workflow ----------------------------------------------------------------------
+
+    @property
+    def interface(self) -> Interface:
+        outputs = {name: desc for name, desc, _ in self._outputs}
+        style = "none" if not outputs else "single" if len(outputs) == 1 else "tuple"
+        return Interface(dict(self._inputs), outputs, style)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        builder = current_builder()
+        if builder is not None:
+            return builder.add_call(self, args, kwargs)
+        return registry.run_locally(self, args, kwargs)
+
+    def bind(self, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
+        return bind_arguments(self, args, kwargs)
+
+    def graph(self) -> GraphSpec:
+        iface = self.interface
+        outputs = [OutputSpec(name, desc, self._builder.to_binding(promise, desc,
+                                                                   f"output {name!r}"))
+                   for name, desc, promise in self._outputs]
+        spec = GraphSpec(self.name, dict(iface.inputs), list(self._builder.nodes), outputs,
+                         iface.style, None, self.failure_policy, self._handler_node())
+        validate(spec)
+        return spec
+
+    def _handler_node(self) -> NodeSpec | None:
+        if self._handler is None:
+            return None
+        bindings: dict[str, Binding] = {}
+        for name, desc in self._handler.interface.inputs.items():
+            if name == "err" or name in self._inputs:
+                bindings[name] = {"input": name}
+            elif name not in self._handler.interface.defaults:
+                raise CompileError(f"workflow {self.name!r}: failure handler "
+                                   f"{self._handler.name!r} takes {name!r}, which the workflow "
+                                   f"does not have")
+            else:
+                bindings[name] = self._builder.to_binding(
+                    self._handler.interface.defaults[name], desc, f"handler input {name!r}")
+        return self._handler.node_spec(FAILURE_HANDLER_ID, bindings)
+
+    def node_spec(self, node_id: str, bindings: dict[str, Binding],
+                  bundle: str | None = None) -> NodeSpec:
+        subgraph = self.graph()
+        return NodeSpec(node_id, "workflow", TaskRef("imperative", self.name, self.name, bundle),
+                        dict(self.interface.inputs), dict(self.interface.outputs), bindings,
+                        subgraph=with_bundle(subgraph, bundle) if bundle else subgraph)
+
+    def run(self, values: dict[str, Any]) -> Any:
+        raise GraftError(f"{self!r} runs as a workflow, not on a worker")
+
+    def expand(self, values: dict[str, Any], store: Store, bundle: str | None) -> GraphSpec:
+        raise GraftError(f"{self!r} is not a dynamic")

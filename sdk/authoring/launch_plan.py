@@ -1,0 +1,174 @@
+"""Launch plans: a workflow with some inputs given defaults and some fixed, under a name.
+
+    lp = LaunchPlan.get_or_create(wf, name="nightly", default_inputs={"n": 3},
+                                  fixed_inputs={"region": "eu"})
+    lp(n=5)                       # in-process, or as a node inside another workflow
+    Client().submit(lp, n=5)      # on a cluster; `graft run FILE.py nightly` too
+
+A fixed input cannot be given: doing so is a clear error, in-process, in a workflow and at
+submission alike (flytekit uses the given value in-process and silently drops it on a
+cluster).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sdk.authoring.compiler import bind_arguments, current_builder
+from sdk.model import bindings as binding_ops
+from sdk.model import entity as registry
+from sdk.model.bindings import Binding
+from sdk.model.errors import CompileError, ConfigError, GraftError
+from sdk.model.interface import Interface
+from sdk.model.spec import GraphSpec, NodeSpec, TaskRef, with_bundle
+from sdk.model.store import Store
+from sdk.values.handlers import check_value
+from sdk.values.literals import value_binding
+from sdk.values.store import default_store
+
+
+class LaunchPlan:
+    """A named way to launch a workflow. Make one with `LaunchPlan.get_or_create`."""
+
+    kind = "workflow"
+    what = "launch plan"
+    CACHE: dict[str, LaunchPlan] = {}
+
+    @classmethod
+    def get_or_create(cls, workflow: Any, name: str | None = None,
+                      default_inputs: dict[str, Any] | None = None,
+                      fixed_inputs: dict[str, Any] | None = None, schedule: Any = None,
+                      **options: Any) -> LaunchPlan:
+        """The launch plan `name` of `workflow` (its default one when `name` is None), made
+        once per process; asking again with other settings is a ConfigError."""
+        if options:
+            raise ConfigError(f"LaunchPlan.get_or_create: option {next(iter(options))!r} is not "
+                              f"taken by graft (it takes name, default_inputs, fixed_inputs)")
+        if schedule is not None:
+            raise ConfigError(f"LaunchPlan {name or workflow.name!r}: schedules are not "
+                              f"supported yet")
+        if getattr(workflow, "kind", None) != "workflow" or isinstance(workflow, LaunchPlan):
+            raise ConfigError(f"LaunchPlan.get_or_create takes a @workflow, got {workflow!r}")
+        if name is None and (default_inputs or fixed_inputs):
+            raise ConfigError(f"the default launch plan of {workflow.name!r} takes no inputs; "
+                              f"give the launch plan a name")
+        plan_name = name or workflow.name
+        key = (workflow, dict(default_inputs or {}), dict(fixed_inputs or {}))
+        known = cls.CACHE.get(plan_name)
+        if known is not None:
+            if (known.workflow, known.default_inputs, known.fixed_inputs) != key:
+                raise ConfigError(f"launch plan {plan_name!r} exists already with other "
+                                  f"settings; use another name")
+            return known
+        plan = cls(plan_name, *key)
+        cls.CACHE[plan_name] = plan
+        return plan
+
+    @classmethod
+    def create(cls, name: str, workflow: Any, default_inputs: dict[str, Any] | None = None,
+               fixed_inputs: dict[str, Any] | None = None, **options: Any) -> LaunchPlan:
+        """flytekit's other spelling: `get_or_create` with a name."""
+        return cls.get_or_create(workflow, name, default_inputs, fixed_inputs, **options)
+
+    @classmethod
+    def get_default_launch_plan(cls, ctx: Any, workflow: Any) -> LaunchPlan:
+        """The workflow's default launch plan (`ctx`, flytekit's context, is not used)."""
+        return cls.get_or_create(workflow)
+
+    def __init__(self, name: str, workflow: Any, default_inputs: dict[str, Any],
+                 fixed_inputs: dict[str, Any]):
+        where = f"launch plan {name!r}"
+        inputs = workflow.interface.inputs
+        for label, given in (("default_inputs", default_inputs), ("fixed_inputs", fixed_inputs)):
+            for key, value in given.items():
+                if key not in inputs:
+                    raise ConfigError(f"{where}: {label} names {key!r}, which workflow "
+                                      f"{workflow.name!r} does not take (inputs: "
+                                      f"{', '.join(inputs)})")
+                reason = check_value(value, inputs[key])
+                if reason:
+                    raise ConfigError(f"{where}: {label}[{key!r}]: {reason}")
+        both = set(default_inputs) & set(fixed_inputs)
+        if both:
+            raise ConfigError(f"{where}: {', '.join(sorted(both))} cannot be both a default "
+                              f"and fixed")
+        self.name = name
+        self.workflow = workflow
+        self.default_inputs = default_inputs
+        self.fixed_inputs = fixed_inputs
+        free = {k: v for k, v in inputs.items() if k not in fixed_inputs}
+        defaults = {k: v for k, v in workflow.interface.defaults.items() if k in free}
+        defaults.update(default_inputs)
+        iface = workflow.interface
+        self.interface = Interface(free, dict(iface.outputs), iface.style, defaults,
+                                   iface.namedtuple)
+        self._graphs: dict[str, GraphSpec] = {}
+
+    @property
+    def ref(self) -> str:
+        return f"{self.workflow.ref}@{self.name}"
+
+    def __repr__(self) -> str:
+        return f"<graft launch plan {self.name!r} of {self.workflow.ref}>"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        builder = current_builder()
+        if builder is not None:
+            self._refuse_fixed(kwargs, CompileError)
+            return builder.add_call(self, args, kwargs)
+        return registry.run_locally(self, args, kwargs)
+
+    def bind(self, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
+        self._refuse_fixed(kwargs, ConfigError)
+        return bind_arguments(self, args, kwargs)
+
+    def _refuse_fixed(self, kwargs: dict[str, Any], error: type[GraftError]) -> None:
+        fixed = sorted(set(kwargs) & set(self.fixed_inputs))
+        if fixed:
+            raise error(f"launch plan {self.name!r} fixes {', '.join(fixed)}; a fixed input "
+                        f"cannot be given (make another launch plan, or use default_inputs)")
+
+    def graph(self) -> GraphSpec:
+        """The workflow's graph with the fixed inputs in place of graph inputs."""
+        store = default_store()
+        spec = self._graphs.get(store.url)
+        if spec is None:
+            spec = self._fixed(self.workflow.graph(), store)
+            self._graphs[store.url] = spec
+        return spec
+
+    def _fixed(self, graph: GraphSpec, store: Store) -> GraphSpec:
+        types = self.workflow.interface.inputs
+        scope: dict[str, Binding] = {
+            name: value_binding(value, types[name], store,
+                                f"fixed input {name!r} of launch plan {self.name!r}")
+            for name, value in self.fixed_inputs.items()}
+
+        def bind(b: Binding) -> Binding:
+            return binding_ops.transform(
+                b, lambda kind, body: scope[body] if kind == "input" and body in scope
+                else {kind: body})
+
+        def node(n: NodeSpec) -> NodeSpec:
+            return NodeSpec(**{**n.__dict__, "inputs": {k: bind(v) for k, v in n.inputs.items()}})
+
+        return GraphSpec(
+            self.name, {k: v for k, v in graph.inputs.items() if k not in scope},
+            [node(n) for n in graph.nodes],
+            [type(o)(o.name, o.type, bind(o.binding)) for o in graph.outputs],
+            graph.output_style, graph.output_ref, graph.failure_policy,
+            node(graph.on_failure) if graph.on_failure is not None else None)
+
+    def node_spec(self, node_id: str, bindings: dict[str, Binding],
+                  bundle: str | None = None) -> NodeSpec:
+        subgraph = self.graph()
+        wf = self.workflow
+        return NodeSpec(node_id, "workflow", TaskRef(wf.module, wf.qualname, self.name, bundle),
+                        dict(self.interface.inputs), dict(self.interface.outputs), bindings,
+                        subgraph=with_bundle(subgraph, bundle) if bundle else subgraph)
+
+    def run(self, values: dict[str, Any]) -> Any:
+        raise GraftError(f"{self!r} runs as a workflow, not on a worker")
+
+    def expand(self, values: dict[str, Any], store: Store, bundle: str | None) -> GraphSpec:
+        raise GraftError(f"{self!r} is not a dynamic")

@@ -1,0 +1,5 @@
+"""`sdk.core.condition`, as `flytekit.core.condition`."""
+
+from sdk.authoring.conditional import conditional
+
+__all__ = ["conditional"]

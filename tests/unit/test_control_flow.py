@@ -1,0 +1,417 @@
+"""Flyte's control flow through the in-process runner: maps, conditionals, failure policies
+and handlers, launch plans, imperative workflows, Promise paths and ordering, the task
+context, tables; and the compile errors of each when misused."""
+
+from __future__ import annotations
+
+import functools
+import typing
+
+import pandas as pd
+import pytest
+from workflows import control_flow as cf
+
+from sdk import (
+    CompileError,
+    ConfigError,
+    ExecutionFailed,
+    ImageSpec,
+    LaunchPlan,
+    Workflow,
+    conditional,
+    map_task,
+    task,
+    workflow,
+)
+from sdk.model.engine import Engine, NodeState
+from sdk.model.report import Report
+
+# ---- maps ---------------------------------------------------------------------------------
+
+
+def test_maps_keep_input_order_and_partials_fix_inputs():
+    assert cf.squares_scaled(xs=[1, 2, 3], by=2) == [2, 8, 18]
+    assert cf.squares_scaled(xs=[], by=2) == []
+    assert cf.zipped(a=[1, 2, 3], b=["x", "y", "z"]) == ["x1", "y2", "z3"]
+
+
+def test_a_map_inside_a_dynamic_and_a_map_of_a_workflow():
+    assert cf.mapped_dynamic(n=4) == 0 + 1 + 4 + 9
+    assert cf.map_of_workflow(xs=[1, 2, 3]) == [2, 6, 12]
+
+
+def test_a_tolerant_map_gives_none_for_failed_items():
+    assert cf.tolerant(xs=[1, 2, 3, 4]) == [None, 2, None, 4]
+
+
+def test_a_map_with_too_many_failures_names_each_failed_item():
+    with pytest.raises(ExecutionFailed) as info:
+        cf.tolerant(xs=[1, 3, 5, 2])
+    [failure] = info.value.failures
+    assert failure.error_type == "MapFailed"
+    assert "3 of 4 items failed, at most 2 may" in failure.message
+    for item in ("map_odd_fails/0: ValueError: 1 is odd", "map_odd_fails/1: ValueError: 3 is odd",
+                 "map_odd_fails/2: ValueError: 5 is odd"):
+        assert item in failure.message
+
+
+def test_lists_of_different_lengths_fail_the_map_with_their_lengths():
+    with pytest.raises(ExecutionFailed) as info:
+        cf.zipped(a=[1, 2], b=["x"])
+    assert "must have as many items each (a has 2, b has 1)" in str(info.value)
+
+
+def test_a_map_has_one_node_in_the_spec_and_its_items_at_run_time():
+    spec = cf.squares_scaled.compile()
+    assert [n.kind for n in spec.nodes] == ["map", "map"]
+    engine = Engine(spec, {"xs": {"val": {"v": [1, 2, 3]}}, "by": {"val": {"v": 2}}})
+    [first] = engine.start()
+    released = engine.apply(Report.mapped(first, 1, 3))
+    assert released == ["map_square/0", "map_square/1", "map_square/2"]
+    item = engine.nodes["map_square/1"]
+    assert item.parent == "map_square" and item.spec.kind == "task"
+
+
+def test_concurrency_caps_the_items_released_at_once():
+    @workflow
+    def capped(xs: typing.List[int]) -> typing.List[int]:
+        return map_task(cf.square, concurrency=2)(x=xs)
+
+    engine = Engine(capped.compile(), {"xs": {"val": {"v": [1, 2, 3, 4, 5]}}})
+    [node] = engine.start()
+    assert engine.apply(Report.mapped(node, 1, 5)) == [f"{node}/0", f"{node}/1"]
+    out = {"o0": {"val": {"v": 1}}}
+    assert engine.apply(Report.values(f"{node}/1", 1, out)) == [f"{node}/2"]
+    assert engine.apply(Report.values(f"{node}/0", 1, out)) == [f"{node}/3"]
+    assert engine.nodes[f"{node}/4"].state == NodeState.PENDING
+
+
+def test_ten_thousand_items():
+    assert cf.map_many(n=10_000) == sum(i * i for i in range(10_000))
+
+
+def test_each_item_has_its_own_cache_entry():
+    cf.CUBED.clear()
+    assert cf.cached_map(xs=[1, 2]) == [1, 8]
+    assert cf.cached_map(xs=[2, 3, 1]) == [8, 27, 1]
+    assert cf.CUBED == [1, 2, 3]
+
+
+def test_inputs_with_defaults_left_out_of_a_map_take_their_default():
+    @workflow
+    def over_plan(xs: typing.List[int]) -> typing.List[int]:
+        return map_task(cf.affine_lp)(x=xs)
+
+    assert over_plan(xs=[1, 2]) == [3 * 1 + 10, 3 * 2 + 10]
+    assert map_task(cf.affine_lp)(x=[1, 2], b=[0, 1]) == [3, 7]
+
+
+def test_map_task_misuse_is_refused_early():
+    with pytest.raises(CompileError, match="not a @dynamic"):
+        map_task(cf.map_in_dynamic)
+    with pytest.raises(CompileError, match="fixes inputs by name only"):
+        map_task(functools.partial(cf.scale, 2))
+    with pytest.raises(CompileError, match="nothing to map over"):
+        map_task(functools.partial(cf.scale, x=1, by=2))
+    with pytest.raises(ConfigError, match="min_success_ratio must be between 0 and 1"):
+        map_task(cf.square, min_success_ratio=1.5)
+    with pytest.raises(CompileError, match="fixes nope, which it does not take"):
+        map_task(functools.partial(cf.scale, nope=1))
+
+
+# ---- conditionals -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("x", "expected"), [(2.0, 4.0), (-5.0, -5.0), (-20.0, -20.0),
+                                              (-1.0, 1.0)])
+def test_the_first_case_that_holds_runs(x, expected):
+    assert cf.sign(x=x) == expected
+
+
+def test_nested_conditionals_and_conditionals_in_dynamics():
+    assert cf.nested(x=3.0, flag=True) == "x=6"
+    assert cf.nested(x=3.0, flag=False) == "x=3"
+    assert cf.nested(x=300.0, flag=True) == "x=-300"
+    assert cf.dynamic_cond(x=2.0) == -4.0
+    assert cf.dynamic_cond(x=0.25) == 1.0
+    assert cf.dynamic_cond(x=0.75) == -0.75
+
+
+def test_else_fail_names_the_conditional_and_its_message():
+    assert cf.positive_only(x=1.5) == 3.0
+    with pytest.raises(ExecutionFailed) as info:
+        cf.positive_only(x=-1.0)
+    [failure] = info.value.failures
+    assert failure.error_type == "ConditionalFailed"
+    assert failure.message == "conditional 'positive': x must be positive"
+
+
+def test_untaken_cases_show_as_skipped():
+    spec = cf.sign.compile()
+    engine = Engine(spec, {"x": {"val": {"v": -1.0}}})
+    [branch] = engine.start()
+    assert engine.apply(Report.branched(branch, 1, 2)) == ["sign/else/negate"]
+    states = {nid: run.state for nid, run in engine.nodes.items()}
+    assert states["sign/if/double"] == NodeState.SKIPPED
+    assert states["sign/elif-1/negate"] == NodeState.SKIPPED
+    assert states["sign/elif-1/negate-1"] == NodeState.SKIPPED
+
+
+def compile_error(wf) -> str:
+    with pytest.raises(CompileError) as info:
+        wf.compile()
+    return str(info.value)
+
+
+def test_a_missing_else_is_a_compile_error():
+    @workflow
+    def no_else(x: float) -> float:
+        return conditional("half").if_(x > 0.0).then(cf.double(x=x))
+
+    assert "conditional 'half' is not finished: end it with .else_().then(...)" in \
+        compile_error(no_else)
+
+
+def test_cases_of_different_types_are_a_compile_error():
+    @workflow
+    def mixed(x: float) -> float:
+        return (conditional("mixed").if_(x > 0.0).then(cf.double(x=x))
+                .else_().then(cf.label(x=x)))
+
+    message = compile_error(mixed)
+    assert "conditional 'mixed': its cases give output o0 different types (float, str)" in message
+
+
+def test_bad_conditions_are_compile_errors():
+    @workflow
+    def bare(x: bool) -> float:
+        return conditional("bare").if_(x).then(cf.double(x=1.0)).else_().then(cf.double(x=2.0))
+
+    @workflow
+    def python_and(x: float) -> float:
+        return (conditional("and").if_((x > 0.0) and (x < 1.0)).then(cf.double(x=x))
+                .else_().then(cf.double(x=x)))
+
+    @workflow
+    def list_cmp(xs: typing.List[int]) -> float:
+        return (conditional("lists").if_(xs == [1]).then(cf.double(x=1.0))
+                .else_().then(cf.double(x=2.0)))
+
+    assert "a bare Promise is not one" in compile_error(bare)
+    assert "has no truth value" in compile_error(python_and)
+    assert "conditions compare numbers, strings, booleans, None and Enums" in \
+        compile_error(list_cmp)
+
+
+def test_conditional_outside_a_body():
+    with pytest.raises(CompileError, match="inside a @workflow or @dynamic body"):
+        conditional("nowhere")
+
+
+# ---- failure policies ---------------------------------------------------------------------
+
+
+def test_fail_immediately_runs_nothing_more_then_the_handler(tmp_path):
+    path = tmp_path / "log"
+    with pytest.raises(ExecutionFailed) as info:
+        cf.fails_at_once(path=str(path), x=-1)
+    assert [f.node_id for f in info.value.failures] == ["fail_on"]
+    assert path.read_text().splitlines() == ["handler -1 fail_on: negative: -1"]
+
+
+def test_fail_after_executable_nodes_completes_the_rest_first(tmp_path):
+    path = tmp_path / "log"
+    with pytest.raises(ExecutionFailed):
+        cf.fails_after_the_rest(path=str(path), x=-1)
+    assert path.read_text().splitlines() == ["1", "1", "handler -1 fail_on: negative: -1"]
+
+
+def test_a_sub_workflow_runs_its_own_handler_then_the_outer_one(tmp_path):
+    path = tmp_path / "log"
+    with pytest.raises(ExecutionFailed) as info:
+        cf.outer_with_sub(path=str(path), x=-1)
+    assert [f.node_id for f in info.value.failures] == ["failing_sub/fail_on"]
+    assert path.read_text().splitlines() == ["handler -1 failing_sub/fail_on: negative: -1",
+                                             "1",
+                                             "handler -1 failing_sub/fail_on: negative: -1"]
+
+
+def test_a_handler_workflow_runs_every_step_after_the_stop(tmp_path):
+    path = tmp_path / "log"
+    with pytest.raises(ExecutionFailed):
+        cf.cleans_up_in_two_steps(path=str(path), x=-1)
+    assert path.read_text().splitlines() == ["cleanup-1 fail_on", "cleanup-2"]
+
+
+def test_no_failure_no_handler(tmp_path):
+    path = tmp_path / "log"
+    assert cf.fails_after_the_rest(path=str(path), x=5) == (5, 1)
+    assert path.read_text().splitlines() == ["1", "1"]
+
+
+def test_a_handler_that_takes_what_the_workflow_lacks_is_refused():
+    @task
+    def needs_more(y: int) -> None:
+        return None
+
+    @workflow(on_failure=needs_more)
+    def wf(x: int) -> int:
+        return cf.square(x=x)
+
+    assert "takes 'y', which the workflow does not have" in compile_error(wf)
+
+
+# ---- launch plans, imperative workflows ---------------------------------------------------
+
+
+def test_launch_plans_default_and_fix_inputs():
+    assert cf.affine_lp(x=2) == 3 * 2 + 10
+    assert cf.affine_lp(x=2, b=1) == 7
+    assert cf.uses_launch_plan(x=2) == 6
+    assert LaunchPlan.get_or_create(cf.affine, name="affine_3x_plus_b",
+                                    default_inputs={"b": 10}, fixed_inputs={"a": 3}) is \
+        cf.affine_lp
+
+
+def test_a_fixed_input_cannot_be_given():
+    with pytest.raises(ConfigError, match="fixes a; a fixed input cannot be given"):
+        cf.affine_lp(x=1, a=5)
+
+    @workflow
+    def overrides(x: int) -> int:
+        return cf.affine_lp(x=x, a=5)
+
+    assert "fixes a; a fixed input cannot be given" in compile_error(overrides)
+
+
+def test_launch_plan_names_are_unique():
+    with pytest.raises(ConfigError, match="exists already with other settings"):
+        LaunchPlan.get_or_create(cf.affine, name="affine_3x_plus_b", fixed_inputs={"a": 4})
+    with pytest.raises(ConfigError, match="names 'c', which workflow 'affine' does not take"):
+        LaunchPlan.get_or_create(cf.affine, name="bad", fixed_inputs={"c": 1})
+
+
+def test_an_imperative_workflow_runs_and_nests():
+    assert cf.IMPERATIVE(x=3) == 14
+
+    @workflow
+    def outer(x: int) -> int:
+        return cf.IMPERATIVE(x=x)
+
+    assert outer(x=1) == 6
+
+
+def test_an_imperative_output_must_be_a_promise():
+    wb = Workflow(name="bad_imperative")
+    with pytest.raises(CompileError, match="bind it to a Promise"):
+        wb.add_workflow_output("y", 5)
+
+
+# ---- Promises -----------------------------------------------------------------------------
+
+
+def test_promise_paths_read_fields_items_and_keys():
+    assert cf.paths(n=3) == (100, 16, 9)
+
+
+def test_an_index_out_of_range_names_the_producer_and_the_path():
+    with pytest.raises(ExecutionFailed) as info:
+        cf.out_of_range(n=2)
+    [failure] = info.value.failures
+    assert failure.node_id == "square" and failure.kind == "DATA"
+    assert "points.o0 (node 'points')[5].x" not in failure.message  # the failing step only
+    assert "points.o0 (node 'points')[5]: index out of range" in failure.message
+    assert "has 2 item(s)" in failure.message
+
+
+def test_a_wrong_path_is_a_compile_error():
+    @workflow
+    def no_field(n: int) -> int:
+        return cf.square(x=cf.first_point(n=n).z)
+
+    @workflow
+    def str_index(n: int) -> int:
+        return cf.square(x=cf.lookup(n=n)[0])
+
+    assert "has no attribute 'z'" in compile_error(no_field)
+    assert "cannot be indexed (with 0)" in compile_error(str_index)
+
+
+def test_rshift_orders_nodes_in_process(tmp_path):
+    path = tmp_path / "order"
+    cf.ordered(path=str(path))
+    assert path.read_text().split() == ["first", "second", "third"]
+    spec = cf.ordered.compile()
+    assert {n.id: n.after for n in spec.nodes} == {"append": ("append-2",),
+                                                   "append-1": (),
+                                                   "append-2": ("append-1",)}
+
+
+def test_a_created_node_gives_its_outputs_by_name():
+    from sdk import create_node
+
+    @workflow
+    def twice(x: int) -> int:
+        node = create_node(cf.square, x=x)
+        return cf.scale(x=node.o0, by=node.outputs["o0"])
+
+    assert twice(x=2) == 16
+
+    @workflow
+    def wrong(x: int) -> int:
+        return cf.square(x=create_node(cf.square, x=x).nope)
+
+    with pytest.raises(AttributeError, match="node 'square' has no output 'nope'"):
+        wrong.compile()
+
+
+def test_a_one_field_namedtuple_takes_the_plain_value():
+    assert cf.slope_wf(x=1.5) == 3.0
+    assert cf.fit(x=2.0) == cf.Slope(4.0)
+
+
+# ---- the task context ---------------------------------------------------------------------
+
+
+def test_a_retried_task_resumes_from_its_checkpoint():
+    assert cf.checkpointed(goal=3) == (3, "resumes", 3)
+
+
+def test_the_context_exists_only_in_a_running_task():
+    from sdk import GraftError, current_context
+
+    outside = current_context()
+    assert (outside.execution_id.name, outside.node_id, outside.attempt) == ("local", "", 0)
+    with pytest.raises(GraftError, match="checkpoint exists inside a running task only"):
+        outside.checkpoint.read()
+    assert cf.where_am_i() is True
+
+
+# ---- tables, images, options --------------------------------------------------------------
+
+
+def test_tables_travel_as_parquet_and_column_subsets_read_only_those():
+    assert cf.tables(n=3) == ("p2", [20, 21, 22], [0, 1, 2])
+    from sdk.values.handlers import describe, encode
+    from sdk.values.store import MemoryStore
+
+    store = MemoryStore()
+    lit = encode(pd.DataFrame({"a": [1]}), describe(pd.DataFrame), store, "t")
+    assert lit["format"] == "parquet" and store.get(lit["key"])[:4] == b"PAR1"
+
+
+def test_images_are_recorded_and_unknown_options_refused():
+    assert cf.people.node_spec("n", {}).image == "ghcr.io/example/tables:1"
+
+    @task(container_image=ImageSpec(name="trainer", registry="ghcr.io/me", packages=["x"]))
+    def with_spec() -> int:
+        return 1
+
+    assert with_spec.node_spec("n", {}).image == "ghcr.io/me/trainer"
+    with pytest.raises(ConfigError, match="unknown option 'retry'; did you mean 'retries'"):
+        task(retry=1)(lambda: 1)
+    with pytest.raises(ConfigError, match="'interruptible' is a flytekit option that graft "
+                                          "does not take"):
+        task(interruptible=True)(lambda: 1)
+    with pytest.raises(ConfigError, match="unknown option 'timeout'"):
+        workflow(timeout=5)(lambda: 1)
