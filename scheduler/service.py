@@ -29,11 +29,13 @@ from sdk.model import bindings
 from sdk.model.engine import TERMINAL_NODE_STATES, Engine, ExecutionState, NodeState, RetryPolicy
 from sdk.model.errors import GraftError, StoreError, StoreIntegrityError, StoreObjectMissing
 from sdk.model.report import Failure, Outcome, Report, data_failure, system_failure
-from sdk.model.spec import GraphSpec, validate
+from sdk.model.spec import GraphSpec
 from sdk.model.store import Store
+from sdk.model.validate import validate
 from sdk.remote import messages
 from sdk.remote.board import Board
 from sdk.remote.leases import AttemptKey
+from sdk.runtime.expand import EXPANDED, expand
 from sdk.values.store import get_verified
 
 log = logging.getLogger("graft.scheduler")
@@ -431,16 +433,22 @@ class Scheduler:
 
     def _replayed(self, ev: EventRecord) -> Report:
         """The report an event recorded, rebuilt to replay it through a fresh engine."""
-        body, info = ev.body, {}
-        if ev.outcome in (Outcome.VALUES.value, Outcome.CACHED.value):
-            return Report(ev.node_id, ev.attempt, Outcome(ev.outcome), outputs=body["outputs"])
-        if ev.outcome == Outcome.SUBGRAPH.value:
+        body = ev.body
+        info = {k: body[k] for k in ("worker", "duration_s") if k in body}
+        node, attempt, outcome = ev.node_id, ev.attempt, ev.outcome
+        if outcome in (Outcome.VALUES.value, Outcome.CACHED.value):
+            return Report(node, attempt, Outcome(outcome), outputs=body["outputs"], **info)
+        if outcome == Outcome.SUBGRAPH.value:
             sub = GraphSpec.loads(get_verified(self.store, body["subgraph"]))
-            return Report.grafted(ev.node_id, ev.attempt, sub, extra={"key": body["subgraph"]})
+            return Report.grafted(node, attempt, sub, extra={"key": body["subgraph"]}, **info)
+        if outcome == Outcome.MAPPED.value:
+            return Report.mapped(node, attempt, int(body["items"]), **info)
+        if outcome == Outcome.BRANCHED.value:
+            return Report.branched(node, attempt, int(body["case"]), **info)
         error = body["error"]
         if "kind" not in error:  # recorded before failures had kinds
             error = {**error, "kind": "SYSTEM" if body.get("retriable", True) else "DATA"}
-        return Report.failed(ev.node_id, ev.attempt, Failure.from_json(error), **info)
+        return Report.failed(node, attempt, Failure.from_json(error), **info)
 
     def _check_tiers(self, spec: GraphSpec, prefix: str) -> None:
         for node_id, node in spec.walk(prefix):
@@ -451,9 +459,11 @@ class Scheduler:
     def _changed(self, tx: StateTx, eid: str, live: Live, released: list[str],
                  batch: Batch) -> None:
         engine = live.engine
-        changed = engine.drain_changes()
         now = self.clock()
+        expanded = [nid for nid in released if engine.nodes[nid].spec.kind in EXPANDED]
         for nid in released:
+            if nid in expanded:
+                continue
             live.tokens[nid] = secrets.token_hex(8)
             times = live.times.setdefault(nid, [None, None])
             times[0] = times[0] or now
@@ -463,6 +473,11 @@ class Scheduler:
                 self._delay(dispatch, delay)
             else:
                 batch.outbox.append(dispatch)
+        for nid in expanded:  # read its inputs here and expand it now
+            run = engine.nodes[nid]
+            report = expand(run.spec, engine.resolved_inputs(nid), self.store, nid, run.attempt)
+            self._apply_report(tx, eid, live, report, batch)
+        changed = engine.drain_changes()
         new, old = [], []
         for nid in changed:
             run = engine.nodes[nid]
@@ -470,6 +485,8 @@ class Scheduler:
             if run.state in TERMINAL_NODE_STATES:
                 live.done.add(nid)
                 times[1] = times[1] or now
+                if run.state == NodeState.CANCELLED and nid in live.tokens:
+                    batch.superseded.append((eid, nid, run.attempt))
             elif run.state == NodeState.RUNNING and times[0] is None:
                 times[0] = now
             row = self.view.row(eid, run, live.tokens.get(nid), times)
@@ -541,10 +558,22 @@ class Scheduler:
 
 
 def _event_body(report: Report) -> dict[str, Any]:
-    """What an event keeps of a report: enough to replay the engine's decision exactly."""
+    """What an event keeps of a report: enough to replay the engine's decision exactly, and
+    where and how long the attempt ran."""
+    body: dict[str, Any]
     if report.outcome in (Outcome.VALUES, Outcome.CACHED):
-        return {"outputs": report.outputs}
-    if report.outcome == Outcome.SUBGRAPH:
-        return {"subgraph": report.extra["key"]}
-    assert report.error is not None
-    return {"error": report.error.to_json()}
+        body = {"outputs": report.outputs}
+    elif report.outcome == Outcome.SUBGRAPH:
+        body = {"subgraph": report.extra["key"]}
+    elif report.outcome == Outcome.MAPPED:
+        body = {"items": report.items}
+    elif report.outcome == Outcome.BRANCHED:
+        body = {"case": report.case}
+    else:
+        assert report.error is not None
+        body = {"error": report.error.to_json()}
+    if report.worker:
+        body["worker"] = report.worker
+    if report.duration_s is not None:
+        body["duration_s"] = report.duration_s
+    return body

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 NODE_FIELDS = ("execution_id", "node_id", "parent", "task", "kind", "state", "attempt",
-               "queue", "error", "token", "history", "cached", "started_at", "ended_at")
+               "queue", "error", "token", "history", "cached", "started_at", "ended_at", "image")
 NodeRow = dict[str, Any]
 
 

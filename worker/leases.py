@@ -10,7 +10,10 @@ child that died) wait in its outbox.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import signal
 import threading
 import time
 from collections import Counter
@@ -35,6 +38,7 @@ class LeaseKeeper:
         self.control = ControlChannel(client, settings)
         self.interval_s = settings.lease_ttl_s / 3
         self._held: Counter[AttemptKey] = Counter()
+        self._pids: dict[AttemptKey, int] = {}  # the pool process running each attempt
         self._released: list[AttemptKey] = []
         self._outbox: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -42,10 +46,16 @@ class LeaseKeeper:
         self._thread: threading.Thread | None = None
 
     def hold(self, key: AttemptKey) -> None:
+        """Renew `key`'s lease from the next tick on (the claim that starts the attempt takes
+        it first)."""
         with self._lock:
             self._held[key] += 1
         self._start()
-        self._wake.set()
+
+    def running(self, key: AttemptKey, pid: int) -> None:
+        """The attempt runs in pool process `pid` (killed if the scheduler gives it up)."""
+        with self._lock:
+            self._pids[key] = pid
 
     def drop(self, key: AttemptKey, release: bool = True) -> None:
         """Stop renewing `key`'s lease; with `release`, delete it too (the attempt reported,
@@ -54,9 +64,9 @@ class LeaseKeeper:
             self._held[key] -= 1
             if self._held[key] <= 0:
                 del self._held[key]
+                self._pids.pop(key, None)
                 if release:
                     self._released.append(key)
-        self._wake.set()
 
     def report(self, message: dict[str, Any]) -> None:
         """Publish a report from the main process (the attempt's process is gone)."""
@@ -65,22 +75,45 @@ class LeaseKeeper:
         self._start()
         self._wake.set()
 
+    def _stop_given_up(self, running: dict[AttemptKey, int]) -> None:
+        """Kill the pool process of every running attempt the scheduler gave up on (its
+        execution failed or was cancelled): its outcome would no longer count. The pool
+        replaces the process; the report of the kill is ignored as late."""
+        for key in self.leases.superseded(list(running)):
+            pid = running[key]
+            log.warning("attempt %d of node %s of %s was given up by the scheduler; stopping "
+                        "its process %d", key[2], key[1], key[0], pid)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            with self._lock:
+                self._pids.pop(key, None)
+
     def _start(self) -> None:
         if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(target=self._run, name="graft-leases", daemon=True)
             self._thread.start()
 
     def _run(self) -> None:
+        """Each tick (TTL / 3): renew the held leases, stop given-up attempts, drop released
+        leases. A report wakes it early; holds and releases never do, so the cost per attempt
+        stays off the Redis round trips of a tick (a released lease lives at most one tick
+        more, well inside its TTL)."""
+        next_tick = 0.0
         while True:
-            self._wake.wait(self.interval_s)
+            self._wake.wait(max(0.0, next_tick - time.monotonic()))
             self._wake.clear()
+            tick = time.monotonic() >= next_tick
             with self._lock:
-                held = list(self._held)
-                released, self._released = self._released, []
+                held = list(self._held) if tick else []
+                running = dict(self._pids) if tick else {}
+                released, self._released = (self._released, []) if tick else ([], [])
                 outbox, self._outbox = self._outbox, []
             try:
-                self.leases.renew(held)
-                self.leases.release([k for k in released if k not in self._held])
+                if tick:
+                    next_tick = time.monotonic() + self.interval_s
+                    self.leases.renew(held)
+                    self._stop_given_up(running)
+                    self.leases.release([k for k in released if k not in self._held])
                 while outbox:
                     self.control.publish(outbox[0])
                     outbox.pop(0)

@@ -35,6 +35,12 @@ def on_received(request: Any) -> None:
 
 
 class GraftRequest(Request):
+    def on_accepted(self, pid: int, time_accepted: float) -> None:
+        super().on_accepted(pid, time_accepted)
+        key = attempt_of(self.args)
+        if key is not None:
+            keeper().running(key, pid)
+
     def on_success(self, failed__retval__runtime: Any, **kwargs: Any) -> None:
         try:
             super().on_success(failed__retval__runtime, **kwargs)

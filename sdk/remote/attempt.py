@@ -24,7 +24,7 @@ def run_attempt(store: Store, execution_id: str, node_id: str, attempt: int,
     the task, its inputs, its code or the store do)."""
     started = time.monotonic()
     token = payload["token"]
-    report = _run(store, node_id, attempt, payload)
+    report = _run(store, execution_id, node_id, attempt, payload)
     subgraph_key = None
     if report.subgraph is not None:
         try:
@@ -37,7 +37,8 @@ def run_attempt(store: Store, execution_id: str, node_id: str, attempt: int,
     return message
 
 
-def _run(store: Store, node_id: str, attempt: int, payload: dict[str, Any]) -> Report:
+def _run(store: Store, execution_id: str, node_id: str, attempt: int,
+         payload: dict[str, Any]) -> Report:
     try:
         spec = node_from_json(payload["spec"])
         inputs = payload.get("inputs")
@@ -59,7 +60,7 @@ def _run(store: Store, node_id: str, attempt: int, payload: dict[str, Any]) -> R
             f"imports other code than was submitted)"))
     try:
         return execute(spec, entity, inputs, store, node_id=node_id, attempt=attempt,
-                       bundle=spec.task.bundle).report
+                       bundle=spec.task.bundle, execution_id=execution_id).report
     except Exception as exc:  # a defect of graft's own: still report, never go silent
         return Report.failed(node_id, attempt, system_failure(
             type(exc).__name__, f"graft failed running node {node_id!r}: {exc}"))

@@ -9,6 +9,7 @@ board record when Redis lost it.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import sys
 import time
@@ -20,8 +21,14 @@ from typing import Any
 from sdk.model.config import Settings
 from sdk.model.engine import ExecutionState
 from sdk.model.entity import Runnable
-from sdk.model.errors import BrokerUnavailable, ExecutionFailed, GraftError, NodeFailure
-from sdk.model.spec import GraphSpec, NodeSpec, TaskRef
+from sdk.model.errors import (
+    BrokerUnavailable,
+    ExecutionFailed,
+    GraftError,
+    NodeFailure,
+    StoreObjectMissing,
+)
+from sdk.model.spec import GraphSpec, NodeSpec, TaskRef, map_nodes
 from sdk.model.store import Store
 from sdk.remote import board as board_mod
 from sdk.remote.connections import check_redis, redact, redis_client
@@ -29,6 +36,7 @@ from sdk.remote.control import ControlChannel, encode
 from sdk.remote.signing import sign
 from sdk.remote.submissions import Submissions
 from sdk.runtime.bundle import source_root, upload_bundle
+from sdk.runtime.context import log_key
 from sdk.values.shapes import encode_inputs, shape_outputs
 from sdk.values.store import get_verified, open_store, put_blob
 
@@ -53,6 +61,7 @@ class NodeRecord:
     cached: bool = False
     started_at: float | None = None
     ended_at: float | None = None
+    image: str | None = None
 
 
 class Client:
@@ -143,11 +152,7 @@ def _with_bundles(spec: GraphSpec, store: Store, roots: dict[str, tuple[str, str
         name, bundle = roots[task.module]
         return dataclasses.replace(task, module=name, bundle=bundle)
 
-    def node(n: NodeSpec) -> NodeSpec:
-        sub = _with_bundles(n.subgraph, store, roots) if n.subgraph is not None else None
-        return dataclasses.replace(n, task=ref_for(n.task), subgraph=sub)
-
-    return dataclasses.replace(spec, nodes=[node(n) for n in spec.nodes])
+    return map_nodes(spec, lambda n: dataclasses.replace(n, task=ref_for(n.task)))
 
 
 def _main_module_name() -> str | None:
@@ -173,17 +178,16 @@ def _renamed_refs(spec: GraphSpec, old: str, new: str) -> GraphSpec:
         return {name: desc(d) for name, d in ds.items()}
 
     def node(n: NodeSpec) -> NodeSpec:
-        return dataclasses.replace(
-            n, inputs_types=types(n.inputs_types), outputs_types=types(n.outputs_types),
-            subgraph=graph(n.subgraph) if n.subgraph is not None else None)
+        return dataclasses.replace(n, inputs_types=types(n.inputs_types),
+                                   outputs_types=types(n.outputs_types))
 
     def graph(g: GraphSpec) -> GraphSpec:
         return dataclasses.replace(
-            g, inputs=types(g.inputs), nodes=[node(n) for n in g.nodes],
-            outputs=[dataclasses.replace(o, type=desc(o.type)) for o in g.outputs],
+            g, inputs=types(g.inputs), outputs=[dataclasses.replace(o, type=desc(o.type))
+                                                for o in g.outputs],
             output_ref=rename(g.output_ref))
 
-    return graph(spec)
+    return map_nodes(spec, node, graph)
 
 
 class Execution:
@@ -232,8 +236,22 @@ class Execution:
                            parent=r.get("parent"), error=r.get("error"),
                            kind=r.get("kind", "task"), history=r.get("history") or [],
                            cached=bool(r.get("cached")), started_at=r.get("started_at"),
-                           ended_at=r.get("ended_at"))
+                           ended_at=r.get("ended_at"), image=r.get("image"))
                 for nid, r in sorted(records.items())]
+
+    def log_records(self, node_id: str, attempt: int | None = None) -> list[dict[str, Any]]:
+        """The records a node's attempt (default: its last) logged through
+        `current_context().logging`: `{"at", "level", "message"}` each."""
+        if attempt is None:
+            found = self.client.board.nodes(self.id).get(node_id)
+            if found is None:
+                raise GraftError(f"execution {self.id} has no node {node_id!r}")
+            attempt = int(found.get("attempts", 1))
+        try:
+            data = self.client.store.get(log_key(self.id, node_id, attempt))
+        except StoreObjectMissing:
+            return []
+        return list(json.loads(data).get("records", []))
 
     def wait(self, timeout: float | None = None,
              progress: Callable[[dict[str, Any]], None] | None = None) -> Any:

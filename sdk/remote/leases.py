@@ -118,6 +118,13 @@ class Leases:
         values = self.redis.mget([self._attempt_key("claim", k) for k in keys])
         return {k: (_text(v) if v is not None else None) for k, v in zip(keys, values)}
 
+    def superseded(self, keys: list[AttemptKey]) -> set[AttemptKey]:
+        """Which of `keys` the scheduler gave up on (cancelled, or found lost)."""
+        if not keys:
+            return set()
+        values = self.redis.mget([self._attempt_key("superseded", k) for k in keys])
+        return {k for k, v in zip(keys, values) if v is not None}
+
     def release(self, keys: list[AttemptKey]) -> None:
         """Drop leases: their attempts reported, or were dropped unrun."""
         if keys:

@@ -1,5 +1,5 @@
 """Node rows keep the current attempt's token, the record of every attempt, whether the
-outcome came from the cache, and start and end times.
+outcome came from the cache, start and end times, and the container image it names.
 
 Revision ID: 0002
 Revises: 0001
@@ -22,9 +22,10 @@ def upgrade() -> None:
                                    server_default=sa.false()))
         batch.add_column(sa.Column("started_at", sa.Float(), nullable=True))
         batch.add_column(sa.Column("ended_at", sa.Float(), nullable=True))
+        batch.add_column(sa.Column("image", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("graft_nodes") as batch:
-        for name in ("ended_at", "started_at", "cached", "history", "token"):
+        for name in ("image", "ended_at", "started_at", "cached", "history", "token"):
             batch.drop_column(name)
