@@ -1,15 +1,17 @@
-"""The graft side of bench/cluster.py: a no-op task, a sequential chain, a dynamic fan-out.
+"""The graft side of bench/cluster.py: a no-op task, a sequential chain, a dynamic fan-out,
+a map.
 
 The chain length is fixed when the workflow compiles (a Python loop in the body), so each
 length is its own workflow: `chain_wf` (CHAIN_NODES tasks) and `chain_warmup_wf` (a short one
-used to warm the stack up). The fan-out size is an input of `fan_wf`.
+used to warm the stack up). The fan-out size is an input of `fan_wf`, the map's list an input
+of `map_wf`.
 """
 
 from __future__ import annotations
 
 from typing import List
 
-from sdk import dynamic, task, workflow
+from sdk import dynamic, map_task, task, workflow
 
 CHAIN_NODES = 200
 WARMUP_CHAIN_NODES = 5
@@ -46,3 +48,9 @@ def fan(n: int) -> List[int]:
 @workflow
 def fan_wf(n: int) -> List[int]:
     return fan(n=n)
+
+
+@workflow
+def map_wf(xs: List[int]) -> List[int]:
+    """One map node over `xs`: returns [x + 1 for x in xs]."""
+    return map_task(noop)(x=xs)

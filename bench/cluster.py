@@ -7,6 +7,11 @@ Two shapes, run through both systems in one session:
   `.apply_async().get()`.
 * B, fan-out: 1,000 no-op tasks side by side. graft: the dynamic `fan(n)` inside
   `bench_workflows.fan_wf`. Celery: `group(noop.s(i) for i in range(n)).apply_async().get()`.
+* C, map: 10,000 no-op items. graft: `map_task(noop)(x=xs)` in `bench_workflows.map_wf`, one
+  node in the spec. Celery: the same `group` of 10,000. The report also gives the map spec's
+  size per item (against the sub-graph a `@dynamic` generates for the same fan-out) and the
+  graft scheduler's resident memory, sampled every 20 ms, before and at its peak during the
+  map runs.
 
 Both stacks run at once on the same Redis database (default 9, flushed before and after): the
 graft scheduler (`python -m sdk.cli scheduler`, SQLite state in a temporary GRAFT_HOME unless
@@ -18,8 +23,9 @@ included) to the outputs in hand; every result is checked. The graft side waits 
 status board every `--poll-ms` (default 5 ms); `--client-wait` uses `Execution.wait()` instead,
 whose back-off (up to 0.5 s between polls) then shows in the figures.
 
-    python bench/cluster.py                 # repeats 5, fan-out 1,000 (a few minutes)
-    python bench/cluster.py --quick         # repeats 2, fan-out 300: a smoke run
+    python bench/cluster.py                 # repeats 5, fan-out 1,000, map 10,000 (~15 min)
+    python bench/cluster.py --quick         # repeats 2, fan-out 300, map 1,000: a smoke run
+    python bench/cluster.py --only map --repeats 3
     python bench/cluster.py --database-url postgresql+psycopg://user:pw@host/db
 
 All processes start in their own sessions and are killed by process group on exit, Ctrl-C or
@@ -38,6 +44,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
@@ -191,6 +198,48 @@ class Shape:
     times: dict[str, list[float]] = field(default_factory=lambda: {"graft": [], "celery": []})
 
 
+class MemorySampler:
+    """The resident memory of one process, sampled in a thread while a block runs."""
+
+    def __init__(self, pid: int, interval_s: float = 0.02):
+        self.pid, self.interval_s = pid, interval_s
+        self.peak_kib = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def rss_kib(self) -> int:
+        with open(f"/proc/{self.pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(OSError, ValueError):
+                self.peak_kib = max(self.peak_kib, self.rss_kib())
+            self._stop.wait(self.interval_s)
+
+    def __enter__(self) -> MemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def spec_sizes(items: int) -> tuple[int, int]:
+    """Bytes of the map workflow's spec, and of the sub-graph a @dynamic generates for the
+    same number of nodes (both as the client stores them: JSON)."""
+    import bench_workflows as wf
+
+    from sdk.values.store import MemoryStore
+
+    sub = wf.fan.expand({"n": items}, MemoryStore(), None)
+    return len(wf.map_wf.compile().dumps().encode()), len(sub.dumps().encode())
+
+
 def timed(label: str, fn: Callable[[], Any], expected: Any) -> float:
     start = time.perf_counter()
     result = fn()
@@ -340,6 +389,16 @@ def report(shapes: list[Shape], args: argparse.Namespace, db_label: str) -> None
     print("medians are the figures; the machine is shared and noisy, so read the ratios.")
 
 
+def report_map(items: int, memory: dict[str, int]) -> None:
+    map_bytes, dynamic_bytes = spec_sizes(items)
+    print(f"map spec: {map_bytes} bytes whatever the items ({map_bytes / items:.3f} bytes per "
+          f"item at {items}); a @dynamic's sub-graph of {items} nodes: {dynamic_bytes} bytes "
+          f"({dynamic_bytes / items:.0f} per node)")
+    if "peak_kib" in memory:
+        print(f"graft scheduler resident memory: {memory['before_kib'] / 1024:.0f} MiB before "
+              f"the runs, {memory['peak_kib'] / 1024:.0f} MiB at its peak during the map runs")
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--concurrency", "-c", type=int, default=2,
@@ -347,8 +406,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=None, help="runs per shape (default 5)")
     parser.add_argument("--fanout", type=int, default=None,
                         help="nodes in the fan-out (default 1000)")
-    parser.add_argument("--quick", action="store_true", help="repeats 2, fan-out 300")
-    parser.add_argument("--only", choices=("chain", "fan"), default=None,
+    parser.add_argument("--map-items", type=int, default=None,
+                        help="items in the map (default 10000)")
+    parser.add_argument("--quick", action="store_true", help="repeats 2, fan-out 300, map 1000")
+    parser.add_argument("--only", choices=("chain", "fan", "map"), default=None,
                         help="run one shape only")
     parser.add_argument("--redis-url", default=None,
                         help="Redis server (default: a throwaway redis-server of its own; a "
@@ -370,13 +431,17 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     args.repeats = args.repeats or (2 if args.quick else 5)
     args.fanout = args.fanout or (300 if args.quick else 1000)
-    if args.concurrency < 1 or args.repeats < 1 or args.fanout < 1:
-        parser.error("--concurrency, --repeats and --fanout must be at least 1")
+    args.map_items = args.map_items or (1000 if args.quick else 10_000)
+    if min(args.concurrency, args.repeats, args.fanout, args.map_items) < 1:
+        parser.error("--concurrency, --repeats, --fanout and --map-items must be at least 1")
     return args
 
 
-def measure(args: argparse.Namespace, procs: Processes, logdir: Path) -> list[Shape]:
-    """Warm both stacks up, then alternate graft and Celery runs; return the shapes timed."""
+def measure(args: argparse.Namespace, procs: Processes, logdir: Path,
+            memory: dict[str, int]) -> list[Shape]:
+    """Warm both stacks up, then alternate graft and Celery runs; return the shapes timed.
+    `memory` gets the scheduler's resident KiB before the runs and at its peak during the
+    map's graft runs."""
     import bench_workflows as wf
 
     if wf.CHAIN_NODES != CHAIN_NODES:
@@ -396,29 +461,39 @@ def measure(args: argparse.Namespace, procs: Processes, logdir: Path) -> list[Sh
           list(range(1, n + 1)))
     print(f"  stacks ready after {time.perf_counter() - start:.1f} s", flush=True)
 
-    fanout = args.fanout
-    shapes = [
-        Shape(f"A chain x{CHAIN_NODES}", CHAIN_NODES, graft(wf.chain_wf),
-              celery_chain_runner(CHAIN_NODES, procs, args.timeout), CHAIN_NODES),
-        Shape(f"B dynamic fan-out x{fanout}", fanout, graft(wf.fan_wf, n=fanout),
-              celery_group_runner(fanout, procs, args.timeout), list(range(1, fanout + 1))),
-    ]
-    if args.only:
-        shapes = [shapes[0] if args.only == "chain" else shapes[1]]
+    fanout, items = args.fanout, args.map_items
+    shapes = {
+        "chain": Shape(f"A chain x{CHAIN_NODES}", CHAIN_NODES, graft(wf.chain_wf),
+                       celery_chain_runner(CHAIN_NODES, procs, args.timeout), CHAIN_NODES),
+        "fan": Shape(f"B dynamic fan-out x{fanout}", fanout, graft(wf.fan_wf, n=fanout),
+                     celery_group_runner(fanout, procs, args.timeout),
+                     list(range(1, fanout + 1))),
+        "map": Shape(f"C map_task x{items}", items, graft(wf.map_wf, xs=list(range(items))),
+                     celery_group_runner(items, procs, args.timeout),
+                     list(range(1, items + 1))),
+    }
+    chosen = [shapes[args.only]] if args.only else list(shapes.values())
+    sampler = MemorySampler(procs.find("graft-scheduler").popen.pid)
+    memory["before_kib"] = sampler.rss_kib()
     spies = start_profilers(procs, logdir, args.profile_rate) if args.profile else []
     for rep in range(args.repeats):
         order = ("graft", "celery") if rep % 2 == 0 else ("celery", "graft")
-        for s in shapes:
+        for s in chosen:
             for system in order:
                 fn = s.graft if system == "graft" else s.celery
-                t = timed(f"{system} {s.name} run {rep + 1}", fn, s.expected)
+                sampling = system == "graft" and s is shapes["map"]
+                with sampler if sampling else contextlib.nullcontext():
+                    t = timed(f"{system} {s.name} run {rep + 1}", fn, s.expected)
+                if sampling:
+                    memory["peak_kib"] = max(memory.get("peak_kib", 0), sampler.peak_kib)
+                    sampler = MemorySampler(sampler.pid)
                 s.times[system].append(t)
                 print(f"  run {rep + 1}/{args.repeats} {s.name:<24} {system:<7} "
                       f"{t * 1000:8.0f} ms", flush=True)
     procs.check_alive()
     if spies:
         stop_profilers(spies, args.profile_rate)
-    return shapes
+    return chosen
 
 
 def main() -> int:
@@ -452,8 +527,11 @@ def main() -> int:
         flush(broker_url)
         print(f"Redis {broker_url} flushed; logs in {logdir}", flush=True)
         start_stacks(procs, env, args.concurrency)
-        shapes = measure(args, procs, logdir)
+        memory: dict[str, int] = {}
+        shapes = measure(args, procs, logdir, memory)
         report(shapes, args, db_label)
+        if args.only in (None, "map"):
+            report_map(args.map_items, memory)
         failed = False
         return 0
     except KeyboardInterrupt:
