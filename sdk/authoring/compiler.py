@@ -10,11 +10,12 @@ from contextlib import contextmanager
 from typing import Any, Protocol
 
 from sdk.authoring.promise import Condition, Promise, Void, contains_promise
+from sdk.model import entity as registry
 from sdk.model.bindings import Binding
 from sdk.model.entity import Runnable
 from sdk.model.errors import CompileError, TypeConversionError
 from sdk.model.interface import Interface
-from sdk.model.spec import GraphSpec, NodeSpec, OutputSpec
+from sdk.model.spec import GraphSpec, NodeSpec, OutputSpec, TaskRef, with_bundle
 from sdk.model.store import Store
 from sdk.model.typesys import TypeDesc, is_assignable, type_name
 from sdk.values.literals import encode, to_ref
@@ -33,6 +34,31 @@ class Callee(Runnable, Protocol):
 
     def node_spec(self, node_id: str, bindings: dict[str, Binding],
                   bundle: str | None = None) -> NodeSpec: ...
+
+
+class Called:
+    """What a body may call: inside a body the call becomes a node of the graph being built;
+    anywhere else it runs in-process. Subclasses have `interface`, `kind` and `name`."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        builder = current_builder()
+        if builder is not None:
+            return builder.add_call(self, args, kwargs)
+        return registry.run_locally(self, args, kwargs)
+
+    def bind(self, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
+        return bind_arguments(self, args, kwargs)
+
+
+def workflow_node(entity: Runnable, task: TaskRef, node_id: str, bindings: dict[str, Binding],
+                  bundle: str | None) -> NodeSpec:
+    """The node of a sub-workflow (decorated, imperative or a launch plan): its graph inline,
+    its tasks on `bundle` when given (inside a dynamic, on a worker)."""
+    subgraph = entity.graph()
+    return NodeSpec(id=node_id, kind="workflow", task=task,
+                    inputs_types=dict(entity.interface.inputs),
+                    outputs_types=dict(entity.interface.outputs), inputs=bindings,
+                    subgraph=with_bundle(subgraph, bundle) if bundle else subgraph)
 
 
 def bind_arguments(entity: Runnable, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:

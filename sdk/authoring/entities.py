@@ -10,7 +10,7 @@ from enum import Enum
 from typing import Any, TypeVar, overload
 
 from sdk.authoring import options
-from sdk.authoring.compiler import GraphBuilder, bind_arguments, current_builder
+from sdk.authoring.compiler import Called, GraphBuilder, workflow_node
 from sdk.authoring.interface import read_interface
 from sdk.authoring.promise import Promise
 from sdk.model import entity as registry
@@ -27,7 +27,6 @@ from sdk.model.spec import (
     NodeSpec,
     OutputSpec,
     TaskRef,
-    with_bundle,
 )
 from sdk.model.store import Store
 from sdk.model.typesys import is_assignable, type_name
@@ -37,7 +36,7 @@ from sdk.values.store import open_store
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class Entity:
+class Entity(Called):
     """What the decorators return: callable like the function, compiled into graphs."""
 
     kind = ""
@@ -57,15 +56,6 @@ class Entity:
 
     def __repr__(self) -> str:
         return f"<graft {self.kind} {self.ref}>"
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        builder = current_builder()
-        if builder is not None:
-            return builder.add_call(self, args, kwargs)
-        return registry.run_locally(self, args, kwargs)
-
-    def bind(self, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
-        return bind_arguments(self, args, kwargs)
 
     def graph(self) -> GraphSpec:
         raise NotImplementedError
@@ -232,14 +222,8 @@ class WorkflowDef(Entity):
 
     def node_spec(self, node_id: str, bindings: dict[str, Binding],
                   bundle: str | None = None) -> NodeSpec:
-        # Inside a dynamic (on a worker) the sub-workflow's tasks come from the same bundle.
-        subgraph = self.compile()
-        return NodeSpec(
-            id=node_id, kind="workflow",
-            task=TaskRef(self.module, self.qualname, self.name, bundle),
-            inputs_types=dict(self.interface.inputs), outputs_types=dict(self.interface.outputs),
-            inputs=bindings, subgraph=with_bundle(subgraph, bundle) if bundle else subgraph,
-        )
+        return workflow_node(self, TaskRef(self.module, self.qualname, self.name, bundle),
+                             node_id, bindings, bundle)
 
 
 def _decorator(cls: type[Entity], fn: Callable[..., Any] | None, given: dict[str, Any],

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sdk.authoring.compiler import GraphBuilder, bind_arguments, current_builder
+from sdk.authoring.compiler import Called, GraphBuilder, workflow_node
 from sdk.authoring.node import Node, node_of
 from sdk.authoring.promise import Promise
-from sdk.model import entity as registry
 from sdk.model.bindings import Binding
 from sdk.model.engine import FAILURE_HANDLER_ID
 from sdk.model.errors import CompileError, ConfigError, GraftError
 from sdk.model.interface import Interface
-from sdk.model.spec import FAIL_IMMEDIATELY, GraphSpec, NodeSpec, OutputSpec, TaskRef, with_bundle
+from sdk.model.spec import FAIL_IMMEDIATELY, GraphSpec, NodeSpec, OutputSpec, TaskRef
 from sdk.model.store import Store
 from sdk.model.typesys import TypeDesc, is_assignable, type_name
 from sdk.model.validate import validate
@@ -27,7 +26,7 @@ from sdk.values.handlers import describe
 from sdk.values.store import default_store
 
 
-class Workflow:
+class Workflow(Called):
     """A workflow built with `add_workflow_input`, `add_entity` and `add_workflow_output`;
     once built it runs, submits and nests like a `@workflow`."""
 
@@ -109,15 +108,6 @@ class Workflow:
         style = "none" if not outputs else "single" if len(outputs) == 1 else "tuple"
         return Interface(dict(self._inputs), outputs, style)
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        builder = current_builder()
-        if builder is not None:
-            return builder.add_call(self, args, kwargs)
-        return registry.run_locally(self, args, kwargs)
-
-    def bind(self, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
-        return bind_arguments(self, args, kwargs)
-
     def graph(self) -> GraphSpec:
         iface = self.interface
         outputs = [OutputSpec(name, desc, self._builder.to_binding(promise, desc,
@@ -146,10 +136,8 @@ class Workflow:
 
     def node_spec(self, node_id: str, bindings: dict[str, Binding],
                   bundle: str | None = None) -> NodeSpec:
-        subgraph = self.graph()
-        return NodeSpec(node_id, "workflow", TaskRef("imperative", self.name, self.name, bundle),
-                        dict(self.interface.inputs), dict(self.interface.outputs), bindings,
-                        subgraph=with_bundle(subgraph, bundle) if bundle else subgraph)
+        return workflow_node(self, TaskRef("imperative", self.name, self.name, bundle),
+                             node_id, bindings, bundle)
 
     def run(self, values: dict[str, Any]) -> Any:
         raise GraftError(f"{self!r} runs as a workflow, not on a worker")

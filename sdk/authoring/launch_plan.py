@@ -14,20 +14,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sdk.authoring.compiler import bind_arguments, current_builder
+from sdk.authoring.compiler import Called, current_builder, workflow_node
 from sdk.model import bindings as binding_ops
-from sdk.model import entity as registry
 from sdk.model.bindings import Binding
 from sdk.model.errors import CompileError, ConfigError, GraftError
 from sdk.model.interface import Interface
-from sdk.model.spec import GraphSpec, NodeSpec, TaskRef, with_bundle
+from sdk.model.spec import GraphSpec, NodeSpec, TaskRef
 from sdk.model.store import Store
 from sdk.values.handlers import check_value
 from sdk.values.literals import value_binding
 from sdk.values.store import default_store
 
 
-class LaunchPlan:
+class LaunchPlan(Called):
     """A named way to launch a workflow. Make one with `LaunchPlan.get_or_create`."""
 
     kind = "workflow"
@@ -112,15 +111,13 @@ class LaunchPlan:
         return f"<graft launch plan {self.name!r} of {self.workflow.ref}>"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        builder = current_builder()
-        if builder is not None:
+        if current_builder() is not None:
             self._refuse_fixed(kwargs, CompileError)
-            return builder.add_call(self, args, kwargs)
-        return registry.run_locally(self, args, kwargs)
+        return super().__call__(*args, **kwargs)
 
     def bind(self, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
         self._refuse_fixed(kwargs, ConfigError)
-        return bind_arguments(self, args, kwargs)
+        return super().bind(args, kwargs)
 
     def _refuse_fixed(self, kwargs: dict[str, Any], error: type[GraftError]) -> None:
         fixed = sorted(set(kwargs) & set(self.fixed_inputs))
@@ -161,11 +158,9 @@ class LaunchPlan:
 
     def node_spec(self, node_id: str, bindings: dict[str, Binding],
                   bundle: str | None = None) -> NodeSpec:
-        subgraph = self.graph()
         wf = self.workflow
-        return NodeSpec(node_id, "workflow", TaskRef(wf.module, wf.qualname, self.name, bundle),
-                        dict(self.interface.inputs), dict(self.interface.outputs), bindings,
-                        subgraph=with_bundle(subgraph, bundle) if bundle else subgraph)
+        return workflow_node(self, TaskRef(wf.module, wf.qualname, self.name, bundle),
+                             node_id, bindings, bundle)
 
     def run(self, values: dict[str, Any]) -> Any:
         raise GraftError(f"{self!r} runs as a workflow, not on a worker")

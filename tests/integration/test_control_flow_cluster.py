@@ -178,20 +178,28 @@ def test_checkpoint_and_logs_across_attempts(cluster, submitted):
         assert record["level"] == "INFO"
 
 
-@pytest.mark.parametrize("wf", [cf.fails_at_once, cf.fails_after_the_rest],
-                         ids=["fail-immediately", "fail-after-executable-nodes"])
-def test_failure_policies_and_handler(cluster, tmp_path, wf):
+def fail_both_ways(cluster: Any, tmp_path: Any, wf: Any) -> tuple[Any, list[str]]:
+    """Run `wf(path, x=-1)` in-process and on the cluster: both fail alike and their handlers
+    write the same lines (in any order: the cluster runs side by side). Returns the cluster's
+    execution and lines."""
     local_log, remote_log = tmp_path / "local", tmp_path / "remote"
     local = failure_of(lambda: wf(path=str(local_log), x=-1))
     execution = cluster.client().submit(wf, path=str(remote_log), x=-1)
     remote = failure_of(lambda: execution.wait(timeout=120))
     assert (remote.node_id, remote.message) == (local.node_id, local.message)
-    assert sorted(remote_log.read_text().splitlines()) == \
-        sorted(local_log.read_text().splitlines())
-    assert remote_log.read_text().splitlines()[-1] == "handler -1 fail_on: negative: -1"
+    lines = remote_log.read_text().splitlines()
+    assert sorted(lines) == sorted(local_log.read_text().splitlines())
+    assert execution.status() == "FAILED"
+    return execution, lines
+
+
+@pytest.mark.parametrize("wf", [cf.fails_at_once, cf.fails_after_the_rest],
+                         ids=["fail-immediately", "fail-after-executable-nodes"])
+def test_failure_policies_and_handler(cluster, tmp_path, wf):
+    execution, lines = fail_both_ways(cluster, tmp_path, wf)
+    assert lines[-1] == "handler -1 fail_on: negative: -1"
     nodes = by_id(execution)
     assert nodes["on-failure"].state == "SUCCEEDED"
-    assert execution.status() == "FAILED"
     if wf is cf.fails_at_once:  # pause was running when fail_on failed: cancelled, not waited
         assert nodes["pause"].state == "CANCELLED"
         assert nodes["record"].state == nodes["record-1"].state == "SKIPPED"
@@ -200,13 +208,7 @@ def test_failure_policies_and_handler(cluster, tmp_path, wf):
 @pytest.mark.parametrize("wf", [cf.outer_with_sub, cf.cleans_up_in_two_steps],
                          ids=["sub-workflow-handler", "two-step-handler"])
 def test_handlers_of_sub_workflows_and_handler_workflows(cluster, tmp_path, wf):
-    local_log, remote_log = tmp_path / "local", tmp_path / "remote"
-    local = failure_of(lambda: wf(path=str(local_log), x=-1))
-    execution = cluster.client().submit(wf, path=str(remote_log), x=-1)
-    remote = failure_of(lambda: execution.wait(timeout=120))
-    assert (remote.node_id, remote.message) == (local.node_id, local.message)
-    assert sorted(remote_log.read_text().splitlines()) == \
-        sorted(local_log.read_text().splitlines())
+    execution, _ = fail_both_ways(cluster, tmp_path, wf)
     handlers = [n.id for n in execution.nodes() if n.id.endswith("on-failure")]
     assert handlers == (["failing_sub/on-failure", "on-failure"] if wf is cf.outer_with_sub
                         else ["on-failure"])
