@@ -1,7 +1,8 @@
 """The worker's parent-side view of each node attempt (Celery's `Request`).
 
-The attempt's lease is held from the moment its message arrives (`on_received`, from the
-`task_received` signal) until its request ends, whether it succeeded or failed. When the pool
+The worker holds the attempt's lease from the moment its message arrives (`on_received`, from
+the `task_received` signal) until its request ends, whether it succeeded or failed: the claim
+that starts the attempt takes the lease, and the lease thread renews it on each tick. When the pool
 process running it dies (killed, out of memory, crashed), the parent learns at once and
 reports the attempt as lost (a SYSTEM failure), so the scheduler runs a new attempt without
 waiting for the lease to run out.
