@@ -38,7 +38,7 @@ class LeaseKeeper:
         self.control = ControlChannel(client, settings)
         self.interval_s = settings.lease_ttl_s / 3
         self._held: Counter[AttemptKey] = Counter()
-        self._pids: dict[AttemptKey, int] = {}  # the pool process running each attempt
+        self._pids: dict[AttemptKey, set[int]] = {}  # the pool processes running each attempt
         self._released: list[AttemptKey] = []
         self._outbox: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -53,14 +53,21 @@ class LeaseKeeper:
         self._start()
 
     def running(self, key: AttemptKey, pid: int) -> None:
-        """The attempt runs in pool process `pid` (killed if the scheduler gives it up)."""
+        """A copy of the attempt runs in pool process `pid` (killed if the scheduler gives the
+        attempt up)."""
         with self._lock:
-            self._pids[key] = pid
+            self._pids.setdefault(key, set()).add(pid)
 
-    def drop(self, key: AttemptKey, release: bool = True) -> None:
-        """Stop renewing `key`'s lease; with `release`, delete it too (the attempt reported,
-        or its process died and was reported lost)."""
+    def drop(self, key: AttemptKey, pid: int | None = None, release: bool = True) -> None:
+        """The copy of `key` in pool process `pid` ended: stop renewing the lease once no copy
+        holds it; with `release`, delete it too (the attempt reported, or its process died
+        and was reported lost)."""
         with self._lock:
+            pids = self._pids.get(key)
+            if pids is not None and pid is not None:
+                pids.discard(pid)
+                if not pids:
+                    del self._pids[key]
             self._held[key] -= 1
             if self._held[key] <= 0:
                 del self._held[key]
@@ -75,18 +82,18 @@ class LeaseKeeper:
         self._start()
         self._wake.set()
 
-    def _stop_given_up(self, running: dict[AttemptKey, int]) -> None:
-        """Kill the pool process of every running attempt the scheduler gave up on (its
-        execution failed or was cancelled): its outcome would no longer count. The pool
-        replaces the process; the report of the kill is ignored as late."""
-        for key in self.leases.superseded(list(running)):
-            pid = running[key]
-            log.warning("attempt %d of node %s of %s was given up by the scheduler; stopping "
-                        "its process %d", key[2], key[1], key[0], pid)
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+    def _stop_given_up(self, running: list[AttemptKey]) -> None:
+        """Kill the pool processes running an attempt the scheduler gave up on (its execution
+        failed or was cancelled): its outcome would no longer count. The pool replaces them;
+        the report of the kill is ignored as late. The processes are read again, under the
+        lock, after the Redis call: one that finished the attempt meanwhile is spared."""
+        for key in self.leases.superseded(running):
             with self._lock:
-                self._pids.pop(key, None)
+                for pid in sorted(self._pids.pop(key, ())):
+                    log.warning("attempt %d of node %s of %s was given up by the scheduler; "
+                                "stopping its process %d", key[2], key[1], key[0], pid)
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
 
     def _start(self) -> None:
         if self._thread is None or not self._thread.is_alive():
@@ -105,7 +112,7 @@ class LeaseKeeper:
             tick = time.monotonic() >= next_tick
             with self._lock:
                 held = list(self._held) if tick else []
-                running = dict(self._pids) if tick else {}
+                running = list(self._pids) if tick else []
                 released, self._released = (self._released, []) if tick else ([], [])
                 outbox, self._outbox = self._outbox, []
             try:

@@ -66,7 +66,7 @@ class GraftRequest(Request):
     def _drop_lease(self, release: bool = True) -> None:
         key = attempt_of(self.args)
         if key is not None:
-            keeper().drop(key, release=release)
+            keeper().drop(key, self.worker_pid, release=release)
 
     def _report_lost(self, exc: BaseException) -> None:
         try:
