@@ -475,7 +475,8 @@ class Scheduler:
                 batch.outbox.append(dispatch)
         for nid in expanded:  # read its inputs here and expand it now
             run = engine.nodes[nid]
-            report = expand(run.spec, engine.resolved_inputs(nid), self.store, nid, run.attempt)
+            report = expand(run.spec, engine.resolved_inputs(nid), self.store, nid, run.attempt,
+                            raise_transient=True)
             self._apply_report(tx, eid, live, report, batch)
         changed = engine.drain_changes()
         new, old = [], []

@@ -27,19 +27,29 @@ class ConditionError(GraftError):
     """A condition of a conditional cannot be evaluated (e.g. comparing None with a number)."""
 
 
+class MapInputError(GraftError):
+    """A map's list inputs are not lists, or not of one length."""
+
+
 def expand(spec: NodeSpec, inputs: dict[str, Binding], store: Store, node_id: str,
-           attempt: int) -> Report:
+           attempt: int, *, raise_transient: bool = False) -> Report:
     """The report of a released map (its item count) or conditional (the case that holds);
-    a failed report when its inputs cannot be read or do not fit."""
+    a failed report when its inputs cannot be read or do not fit. With `raise_transient`, a
+    store that failed (another try may not meet it) raises instead, so that the scheduler
+    rolls its batch back and tries it again, rather than spend the node's system retries
+    within one batch."""
     try:
         if spec.kind == "map":
             return Report.mapped(node_id, attempt, _map_items(spec, inputs, store, node_id))
         return Report.branched(node_id, attempt, _case(spec, inputs, store))
-    except ConditionError as exc:
-        return Report.failed(node_id, attempt, Failure(FailureKind.USER, "ConditionError",
+    except (ConditionError, MapInputError) as exc:
+        return Report.failed(node_id, attempt, Failure(FailureKind.USER, type(exc).__name__,
                                                        str(exc)))
     except (StoreError, GraftError) as exc:
-        return Report.failed(node_id, attempt, failure_of(exc, failure_kind(exc)))
+        kind = failure_kind(exc)
+        if raise_transient and kind == FailureKind.SYSTEM:
+            raise
+        return Report.failed(node_id, attempt, failure_of(exc, kind))
     except (TypeError, ValueError, KeyError) as exc:
         return Report.failed(node_id, attempt, data_failure(type(exc).__name__, str(exc)))
 
@@ -51,11 +61,11 @@ def _map_items(spec: NodeSpec, inputs: dict[str, Binding], store: Store, node_id
     for name in spec.map.mapped:
         value = materialize(inputs[name], store)
         if not isinstance(value, list):
-            raise ConditionError(f"map {node_id!r}: input {name!r} is not a list")
+            raise MapInputError(f"map {node_id!r}: input {name!r} is not a list")
         lengths[name] = len(value)
     if len(set(lengths.values())) > 1:
         shown = ", ".join(f"{name} has {n}" for name, n in lengths.items())
-        raise ConditionError(f"map {node_id!r}: its list inputs must have as many items each "
+        raise MapInputError(f"map {node_id!r}: its list inputs must have as many items each "
                              f"({shown})")
     return next(iter(lengths.values()), 0)
 

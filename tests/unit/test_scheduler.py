@@ -13,7 +13,7 @@ from scheduler.dispatch import RecordingDispatcher
 from scheduler.service import Scheduler
 from scheduler.state import MemoryState
 from scheduler.state_sql import SqlState
-from sdk import Resources, dynamic, task, workflow
+from sdk import Resources, dynamic, map_task, task, workflow
 from sdk.model.config import Settings
 from sdk.model.spec import GraphSpec
 from sdk.remote.attempt import run_attempt
@@ -495,3 +495,40 @@ def test_the_inline_dispatcher_runs_a_whole_execution_in_this_process():
         record = tx.get_execution("e1")
     assert record.status == "SUCCEEDED"
     assert shape_outputs(sum_of_squares.compile(), record.outputs, store) == 14
+
+
+@task
+def numbers(n: int) -> typing.List[int]:
+    return list(range(n))
+
+
+@workflow
+def map_of_squares(n: int) -> typing.List[int]:
+    return map_task(square)(x=numbers(n=n))
+
+
+def test_a_store_blip_while_expanding_a_map_rolls_the_batch_back(h):
+    """A failing store is an outage, not the map's fault: the batch is tried again and the
+    map's system retries stay unspent."""
+    from sdk.model.errors import StoreError
+
+    h.submit(map_of_squares, "e1", n=1000)  # the list is stored, so the map must read it
+    [report] = h.work()
+    real_get, calls = h.store.get, []
+
+    def failing_get(key):
+        if key.startswith("values/"):  # the stored list the map reads
+            calls.append(key)
+            raise StoreError(f"cannot read {key!r}: connection reset")
+        return real_get(key)
+
+    h.store.get = failing_get
+    with pytest.raises(StoreError):
+        h.scheduler.handle([report])
+    assert calls
+    h.store.get = real_get
+    assert h.handle([report]) == []
+    h.run_to_end(limit=5)
+    assert h.execution("e1").status == "SUCCEEDED"
+    assert h.outputs(map_of_squares, "e1") == [i * i for i in range(1000)]
+    assert h.nodes("e1")["map_square"]["attempt"] == 1
