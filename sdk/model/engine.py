@@ -99,6 +99,7 @@ class NodeRun:
     cached: bool = False
     history: list[dict[str, Any]] = field(default_factory=list)  # one record per attempt
     map: MapProgress | None = None
+    first_failed: str | None = None  # a failing sub-workflow: the node whose failure it carries
 
 
 class Engine:
@@ -125,6 +126,10 @@ class Engine:
         self._started = False
         self._stopped = False  # a failure stopped new work (FAIL_IMMEDIATELY)
         self._failing = False  # the execution will fail once nothing else runs
+        # Failing sub-workflows: how many nodes under each are still active. One fails (after
+        # its handler) when its count reaches 0; the ids to look at are queued in _closing.
+        self._failing_scopes: dict[str, int] = {}
+        self._closing: list[str] = []
 
     def start(self) -> list[str]:
         """Insert the top-level graph; return the ids of the nodes ready to run."""
@@ -228,7 +233,8 @@ class Engine:
         assert progress is not None and spec is not None
         limit = spec.concurrency or progress.items
         running = progress.next_item - (progress.items - run.children_left)
-        while progress.next_item < progress.items and running < limit and not self._stopped:
+        may = not self._stopped or _is_handler(run.id)
+        while progress.next_item < progress.items and running < limit and may:
             self._release(self.nodes[f"{run.id}/{progress.next_item}"])
             progress.next_item += 1
             running += 1
@@ -281,36 +287,80 @@ class Engine:
         return self._drain()
 
     def _node_failed(self, run: NodeRun, failure: Failure) -> None:
-        """A node failed for good: its map absorbs it if the map may still succeed; otherwise
-        its parents fail, and the execution fails now or once nothing else can run."""
+        """A node failed for good: the failure goes up its parents (`_propagate`)."""
         self._set(run, NodeState.FAILED)
-        parent = self.nodes.get(run.parent) if run.parent is not None else None
-        if parent is not None and parent.map is not None and parent.state == NodeState.RUNNING:
-            self._map_item_done(parent, run, ok=False)
-            return
-        self.failed.append(run.id)
-        ended = [run]
-        while parent is not None and parent.state not in TERMINAL_NODE_STATES:
+        self._propagate(run, run.id, failure.kind.value)
+
+    def _propagate(self, child: NodeRun, leaf: str, kind: str) -> None:
+        """`child` failed for good, carrying the failure of node `leaf`. Its map absorbs it
+        while the map may still succeed; a sub-workflow starts failing by its own policy
+        (`_scope_failing`); a dynamic or conditional fails with it; at the top the execution
+        fails by its policy, now or once nothing else runs. What waited for `child` is
+        skipped, after its parent knows of the failure."""
+        parent = self.nodes.get(child.parent) if child.parent is not None else None
+        if parent is None:
+            if leaf not in self.failed:
+                self.failed.append(leaf)
+            self._cut_off(child)
+            self._failing = True
+            if self.spec.failure_policy == FAIL_IMMEDIATELY:
+                self._stop()
+            self._maybe_end()
+        elif parent.state != NodeState.RUNNING:
+            self._cut_off(child)
+            self._maybe_end()
+        elif parent.map is not None:
+            self._map_item_done(parent, child, ok=False)
+        elif parent.spec.kind == "workflow":
+            self._scope_failing(parent, leaf, kind)
+            self._cut_off(child)
+        else:
             self._set(parent, NodeState.FAILED)
-            parent.error = {"kind": failure.kind.value, "type": "SubNodeFailed",
-                            "message": f"sub-node {run.id!r} failed"}
-            ended.append(parent)
-            parent = self.nodes.get(parent.parent) if parent.parent is not None else None
-        for node in ended:
-            self._cut_off(node)
-        self._failing = True
-        if self.spec.failure_policy == FAIL_IMMEDIATELY:
-            self._stop()
-        for node in ended[1:]:  # sub-workflows that failed: their own policy and handler
-            sub = node.spec.subgraph
-            if node.spec.kind != "workflow" or sub is None:
-                continue
-            if sub.failure_policy == FAIL_IMMEDIATELY:
-                self._stop(node.id + "/")
-            if sub.on_failure is not None:
-                self._run_handler(sub.on_failure, node.id + "/", run.id,
-                                  self.resolved_inputs(node.id), node.id)
-        self._maybe_end()
+            parent.error = {"kind": kind, "type": "SubNodeFailed",
+                            "message": f"sub-node {leaf!r} failed"}
+            self._cut_off(child)
+            self._propagate(parent, leaf, kind)
+
+    def _scope_failing(self, scope: NodeRun, leaf: str, kind: str) -> None:
+        """A node of sub-workflow `scope` failed: under FAIL_IMMEDIATELY its other nodes stop;
+        under FAIL_AFTER_EXECUTABLE_NODES_COMPLETE those that do not depend on the failure run
+        on. Once nothing in it runs, its handler runs, then it fails (`_close_scope`)."""
+        if scope.id not in self._failing_scopes:
+            prefix = scope.id + "/"
+            scope.first_failed = leaf
+            scope.error = {"kind": kind, "type": "SubNodeFailed",
+                           "message": f"sub-node {leaf!r} failed"}
+            self._failing_scopes[scope.id] = sum(
+                1 for nid, n in self.nodes.items()
+                if n.state in ACTIVE_STATES and nid.startswith(prefix))
+        sub = scope.spec.subgraph
+        if sub is None or sub.failure_policy == FAIL_IMMEDIATELY:
+            self._stop(scope.id + "/")
+        self._closing.append(scope.id)
+
+    def _close_scope(self, scope: NodeRun) -> None:
+        """Nothing runs in failing sub-workflow `scope` any more: run its handler if it has
+        one and it has not run; once that is done too, the sub-workflow fails."""
+        sub = scope.spec.subgraph
+        handler_id = f"{scope.id}/{FAILURE_HANDLER_ID}"
+        if sub is not None and sub.on_failure is not None and handler_id not in self.nodes:
+            assert scope.first_failed is not None
+            self._run_handler(sub.on_failure, scope.id + "/", scope.first_failed,
+                              self.resolved_inputs(scope.id), scope.id)
+            if self._failing_scopes[scope.id]:
+                return
+        del self._failing_scopes[scope.id]
+        self._set(scope, NodeState.FAILED)
+        error = scope.error or {}
+        self._propagate(scope, scope.first_failed or scope.id,
+                        error.get("kind", FailureKind.USER.value))
+
+    def _settle(self) -> None:
+        """Close the failing sub-workflows in which nothing runs any more."""
+        while self._closing:
+            scope_id = self._closing.pop()
+            if self._failing_scopes.get(scope_id) == 0:
+                self._close_scope(self.nodes[scope_id])
 
     @staticmethod
     def _record(run: NodeRun, report: Report, failure: Failure | None = None) -> None:
@@ -365,15 +415,33 @@ class Engine:
     # ---- the graph --------------------------------------------------------------------------
 
     def _set(self, run: NodeRun, state: NodeState) -> None:
-        """Move a node to `state`, keeping the count of active nodes."""
-        self.active += (state in ACTIVE_STATES) - (run.state in ACTIVE_STATES)
+        """Move a node to `state`, keeping the counts of active nodes."""
+        delta = (state in ACTIVE_STATES) - (run.state in ACTIVE_STATES)
+        self.active += delta
         run.state = state
         self.changed.add(run.id)
+        if delta and self._failing_scopes:
+            self._count_in_scopes(run, delta)
 
     def _add(self, run: NodeRun) -> None:
         self.nodes[run.id] = run
-        self.active += run.state in ACTIVE_STATES
         self.changed.add(run.id)
+        if run.state in ACTIVE_STATES:
+            self.active += 1
+            if self._failing_scopes:
+                self._count_in_scopes(run, 1)
+
+    def _count_in_scopes(self, run: NodeRun, delta: int) -> None:
+        """Add `delta` to the active count of every failing sub-workflow above `run` (walked
+        only while some sub-workflow is failing, so the common path pays nothing)."""
+        parent = run.parent
+        while parent is not None:
+            left = self._failing_scopes.get(parent)
+            if left is not None:
+                self._failing_scopes[parent] = left + delta
+                if left + delta == 0:
+                    self._closing.append(parent)
+            parent = self.nodes[parent].parent
 
     def _insert(self, graph: GraphSpec, prefix: str, parent: str | None,
                 scope: dict[str, Binding]) -> None:
@@ -432,7 +500,7 @@ class Engine:
             if dep.waiting == 0 and dep.state == NodeState.PENDING:
                 self._release(dep)
         run.dependents = []
-        if run.id == FAILURE_HANDLER_ID:
+        if run.id.rpartition("/")[2] == FAILURE_HANDLER_ID:  # a handler: not one of the children
             self._maybe_end()
             return
         if run.parent is None:
@@ -521,12 +589,14 @@ class Engine:
                 self._child_ended(dep)
 
     def _child_ended(self, run: NodeRun) -> None:
-        """A node ended without outputs: its parent can no longer succeed."""
+        """A node ended without outputs: its parent can no longer succeed (a failing
+        sub-workflow knows already)."""
         if run.parent is None:
             self._root_left -= 1
             return
         parent = self.nodes[run.parent]
-        if parent.state == NodeState.RUNNING and parent.map is None:
+        if parent.state == NodeState.RUNNING and parent.map is None \
+                and parent.id not in self._failing_scopes:
             self._set(parent, NodeState.FAILED)
             parent.error = {"kind": "DATA", "type": "SubNodeSkipped",
                             "message": f"sub-node {run.id!r} could not run"}
@@ -535,11 +605,16 @@ class Engine:
 
     def _stop(self, prefix: str = "") -> None:
         """FAIL_IMMEDIATELY: nothing new starts; what waits is skipped, what was released is
-        given up, open sub-graphs are aborted. With `prefix`, only in that sub-workflow."""
+        given up, open sub-graphs are aborted. With `prefix`, only in that sub-workflow.
+        Failure handlers below `prefix` and failing sub-workflows (which end themselves, after
+        their handlers) are left to run."""
         if not prefix:
             self._stopped = True
-        for run in self.nodes.values():
+        for run in list(self.nodes.values()):
             if prefix and not run.id.startswith(prefix):
+                continue
+            if FAILURE_HANDLER_ID in run.id[len(prefix):].split("/") \
+                    or run.id in self._failing_scopes:
                 continue
             if run.state == NodeState.PENDING:
                 self._set(run, NodeState.SKIPPED)
@@ -580,6 +655,7 @@ class Engine:
             self._maybe_end()
 
     def _drain(self) -> list[str]:
+        self._settle()
         released, self._released = self._released, []
         return released
 

@@ -61,7 +61,8 @@ class MapSpec:
         """How many of `items` must succeed."""
         if self.min_successes is not None:
             return min(items, self.min_successes)
-        return min(items, math.ceil(items * self.min_success_ratio))
+        # Rounded first: 100 * 0.07 is 7.000000000000001 in binary floating point.
+        return min(items, math.ceil(round(items * self.min_success_ratio, 9)))
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from sdk import (
     workflow,
 )
 from sdk.model.engine import Engine, NodeState
-from sdk.model.report import Report
+from sdk.model.report import Report, user_failure
 
 # ---- maps ---------------------------------------------------------------------------------
 
@@ -243,6 +243,71 @@ def test_a_handler_workflow_runs_every_step_after_the_stop(tmp_path):
     assert path.read_text().splitlines() == ["cleanup-1 fail_on", "cleanup-2"]
 
 
+def test_a_tolerant_map_of_sub_workflows_tolerates_their_failures():
+    assert cf.tolerant_of_workflows(xs=[1, 2, 3, 4]) == [None, 2, None, 4]
+
+
+def test_a_failed_map_of_sub_workflows_skips_its_waiting_items_and_ends():
+    with pytest.raises(ExecutionFailed) as info:
+        cf.strict_map_of_workflows(xs=[2, 3, 4])
+    [failure] = info.value.failures
+    assert failure.error_type == "MapFailed" and "map_odd_fails_wf/1" in failure.message
+    engine = Engine(cf.strict_map_of_workflows.compile(), {"xs": {"val": {"v": [2, 3, 4]}}})
+    [node] = engine.start()
+    [item] = engine.apply(Report.mapped(node, 1, 3))
+    assert item == f"{node}/0/odd_fails"
+    [second] = engine.apply(Report.values(item, 1, {"o0": {"val": {"v": 2}}}))
+    engine.apply(Report.failed(second, 1, user_failure("ValueError", "3 is odd")))
+    assert engine.done and engine.nodes[f"{node}/2"].state == NodeState.SKIPPED
+
+
+def test_a_map_in_a_failure_handler_runs_after_the_stop(tmp_path):
+    path = tmp_path / "log"
+    with pytest.raises(ExecutionFailed):
+        cf.cleans_up_with_a_map(path=str(path), x=-1)
+    assert path.read_text().splitlines() == ["cleanup a", "cleanup b"]
+
+
+def test_a_nested_sub_workflow_runs_its_handler_though_its_parent_stops(tmp_path):
+    path = tmp_path / "log"
+    with pytest.raises(ExecutionFailed):
+        cf.nested_subs(path=str(path), x=-1)
+    assert path.read_text().splitlines() == [
+        "handler -1 middle_sub/inner_sub/fail_on: negative: -1"]
+
+
+def test_a_handler_keeps_its_own_policy_when_one_of_its_steps_fails(tmp_path):
+    path = tmp_path / "log"
+    with pytest.raises(ExecutionFailed) as info:
+        cf.cleanup_that_fails(path=str(path), x=-1)
+    assert [f.node_id for f in info.value.failures] == ["fail_on", "on-failure/fail_on"]
+    assert path.read_text().splitlines() == ["cleanup beside the failed step"]
+
+
+def test_a_patient_sub_workflow_finishes_its_other_steps_before_its_handler():
+    spec = cf.outer_of_patient_sub.compile()
+    engine = Engine(spec, {"path": {"val": {"v": "/dev/null"}}, "x": {"val": {"v": -1}}})
+    released = engine.start()
+    assert sorted(released) == ["patient_sub/fail_on", "patient_sub/pause"]
+    assert engine.apply(Report.failed("patient_sub/fail_on", 1,
+                                      user_failure("RuntimeError", "negative: -1"))) == []
+    assert engine.nodes["patient_sub"].state == NodeState.RUNNING  # failing, not failed yet
+    record = engine.apply(Report.values("patient_sub/pause", 1, {"o0": {"val": {"v": 7}}}))
+    assert record == ["patient_sub/record"]
+    assert engine.apply(Report.values("patient_sub/record", 1, {"o0": {"val": {"v": 7}}})) \
+        == ["patient_sub/on-failure"]
+    engine.apply(Report.values("patient_sub/on-failure", 1, {}))
+    assert engine.done and engine.failed == ["patient_sub/fail_on"]
+
+
+def test_the_success_threshold_is_not_lost_to_float_rounding():
+    from sdk.model.spec import MapSpec
+
+    template = cf.square.node_spec("item", {})
+    assert MapSpec(template, ("x",), min_success_ratio=0.07).required(100) == 7
+    assert MapSpec(template, ("x",), min_success_ratio=0.28).required(25) == 7
+
+
 def test_no_failure_no_handler(tmp_path):
     path = tmp_path / "log"
     assert cf.fails_after_the_rest(path=str(path), x=5) == (5, 1)
@@ -415,3 +480,4 @@ def test_images_are_recorded_and_unknown_options_refused():
         task(interruptible=True)(lambda: 1)
     with pytest.raises(ConfigError, match="unknown option 'timeout'"):
         workflow(timeout=5)(lambda: 1)
+

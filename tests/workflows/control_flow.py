@@ -310,6 +310,72 @@ def cleans_up_in_two_steps(path: str, x: int) -> int:
     return fail_on(x=x)
 
 
+@workflow
+def odd_fails_wf(x: int) -> int:
+    return odd_fails(x=x)
+
+
+@workflow
+def tolerant_of_workflows(xs: typing.List[int]) -> typing.List[Optional[int]]:
+    """Items that are sub-workflows fail like task items: the map tolerates them."""
+    return map_task(odd_fails_wf, min_success_ratio=0.5, concurrency=1)(x=xs)
+
+
+@workflow(failure_policy=WorkflowFailurePolicy.FAIL_AFTER_EXECUTABLE_NODES_COMPLETE)
+def strict_map_of_workflows(xs: typing.List[int]) -> typing.List[int]:
+    return map_task(odd_fails_wf, concurrency=1)(x=xs)
+
+
+@workflow
+def cleanup_each(path: str, x: int, err: Optional[FlyteError] = None) -> None:
+    map_task(functools.partial(append, path=path))(text=["cleanup a", "cleanup b"])
+
+
+@workflow(on_failure=cleanup_each)
+def cleans_up_with_a_map(path: str, x: int) -> int:
+    return fail_on(x=x)
+
+
+@workflow(on_failure=on_fail)
+def inner_sub(path: str, x: int) -> int:
+    return fail_on(x=x)
+
+
+@workflow
+def middle_sub(path: str, x: int) -> int:
+    return inner_sub(path=path, x=x)
+
+
+@workflow
+def nested_subs(path: str, x: int) -> int:
+    """The inner sub-workflow's handler runs though the middle one stops on its failure."""
+    return middle_sub(path=path, x=x)
+
+
+@workflow(failure_policy=WorkflowFailurePolicy.FAIL_AFTER_EXECUTABLE_NODES_COMPLETE)
+def patient_cleanup(path: str, x: int, err: Optional[FlyteError] = None) -> None:
+    fail_on(x=x)
+    append(path=path, text="cleanup beside the failed step")
+
+
+@workflow(on_failure=patient_cleanup)
+def cleanup_that_fails(path: str, x: int) -> int:
+    """The handler's own step fails; its FAIL_AFTER policy still runs its other step."""
+    return fail_on(x=x)
+
+
+@workflow(failure_policy=WorkflowFailurePolicy.FAIL_AFTER_EXECUTABLE_NODES_COMPLETE,
+          on_failure=on_fail)
+def patient_sub(path: str, x: int) -> typing.Tuple[int, int]:
+    return fail_on(x=x), record(path=path, x=pause(x=7))
+
+
+@workflow
+def outer_of_patient_sub(path: str, x: int) -> typing.Tuple[int, int]:
+    """The sub-workflow's independent step finishes before its handler runs."""
+    return patient_sub(path=path, x=x)
+
+
 # ---- launch plans and imperative workflows -----------------------------------------------
 
 
