@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
+from sdk.authoring.options import overridden
 from sdk.authoring.promise import Condition, Promise, Void, contains_promise
 from sdk.model import entity as registry
 from sdk.model.bindings import Binding
@@ -96,8 +97,10 @@ class GraphBuilder:
     """
 
     def __init__(self, name: str, store_factory: Callable[[], Store],
-                 bundle: str | None = None, parent: GraphBuilder | None = None):
+                 bundle: str | None = None, parent: GraphBuilder | None = None,
+                 dynamic: bool = False):
         self.name = name
+        self.dynamic = dynamic or (parent is not None and parent.dynamic)
         self.nodes: list[NodeSpec] = []
         self._ids: dict[str, int] = {}
         self._store_factory = store_factory
@@ -128,6 +131,15 @@ class GraphBuilder:
 
     def add_node(self, node: NodeSpec) -> None:
         self.nodes.append(node)
+
+    def override(self, node_id: str, given: dict[str, Any]) -> None:
+        """Apply `.with_overrides(**given)` to node `node_id` of this body."""
+        for i, node in enumerate(self.nodes):
+            if node.id == node_id:
+                self.nodes[i] = overridden(node, given, f"node {node_id!r}: with_overrides")
+                return
+        raise CompileError(f"node {node_id!r} is not in this body: with_overrides() applies "
+                           f"to a call made in the same body")
 
     def new_id(self, base: str) -> str:
         """A node id not used yet in this body: `base`, then `base-1`, `base-2`..."""
@@ -163,8 +175,8 @@ class GraphBuilder:
 
     def to_binding(self, value: Any, want: TypeDesc, where: str) -> Binding:
         if isinstance(value, Promise):
-            if not is_assignable(value.type, want):
-                raise CompileError(f"{where}: {value.label} is {type_name(value.type)}, which "
+            if not is_assignable(value._type, want):
+                raise CompileError(f"{where}: {value._label} is {type_name(value._type)}, which "
                                    f"does not fit {type_name(want)}")
             return self.own(value)
         if isinstance(value, Condition):
@@ -188,12 +200,12 @@ class GraphBuilder:
     def own(self, promise: Promise) -> Binding:
         """The binding of `promise` within this builder's graph: its own binding, or an input
         imported from an enclosing builder."""
-        if promise.owner is None or promise.owner is self:
-            return promise.binding
+        if promise._owner is None or promise._owner is self:
+            return promise._binding
         if self.parent is None:
-            raise CompileError(f"{promise.label} belongs to another workflow body; pass it as "
+            raise CompileError(f"{promise._label} belongs to another workflow body; pass it as "
                                f"an input instead")
-        key = f"{id(promise.owner)}:{json.dumps(promise.binding, sort_keys=True)}"
+        key = f"{id(promise._owner)}:{json.dumps(promise._binding, sort_keys=True)}"
         if key not in self.imports:
             self.imports[key] = (f"in{len(self.imports)}", promise)
         return {"input": self.imports[key][0]}

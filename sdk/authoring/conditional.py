@@ -33,8 +33,9 @@ def conditional(name: str) -> ConditionalSection:
     if builder is None:
         raise CompileError(f"conditional({name!r}) is used inside a @workflow or @dynamic "
                            f"body; outside one, use a plain Python if")
-    if not isinstance(name, str) or not name:
-        raise CompileError("conditional(name): the name is a non-empty string")
+    if not isinstance(name, str) or not name or "/" in name or name == "on-failure":
+        raise CompileError(f"conditional(name): the name is a non-empty string without '/' "
+                           f"(and not 'on-failure'), got {name!r}")
     return ConditionalSection(name, builder)
 
 
@@ -89,20 +90,27 @@ class ConditionalSection:
     def _import(self, promise: Promise, case: GraphBuilder | None) -> Binding:
         """A Promise as one of the conditional's inputs (the case's own Promises, read by
         that case, stay what they are)."""
-        if case is not None and promise.owner is case:
-            return promise.binding
-        key = f"{id(promise.owner)}:{promise.binding!r}"
+        if case is not None and promise._owner is case:
+            return promise._binding
+        key = f"{id(promise._owner)}:{promise._binding!r}"
         if key not in self._imports:
             self._imports[key] = (f"in{len(self._imports)}", promise)
         return {"input": self._imports[key][0]}
 
     def _condition(self, condition: Any, label: str) -> dict[str, Any]:
         where = f"conditional {self._conditional_name!r}, {label}"
-        if isinstance(condition, bool):  # a plain value in a @dynamic body: decided now
+        if isinstance(condition, bool):
+            if not self._builder.dynamic:
+                raise CompileError(
+                    f"{where}: got the plain value {condition!r}, decided when the workflow "
+                    f"compiled, not when it runs (`x is None`, `not x`, `a and b` are Python "
+                    f"tests). Compare the Promise instead: x.is_none(), x.is_false(), "
+                    f"(a > 1) & (b < 2)")
+            # a plain value in a @dynamic body: decided now
             return {"cmp": ["==", _literal(condition, where), _literal(True, where)]}
         if isinstance(condition, Promise):
-            raise CompileError(f"{where}: a condition compares ({condition.label} == True, "
-                               f"{condition.label}.is_true(), ...); a bare Promise is not one")
+            raise CompileError(f"{where}: a condition compares ({condition._label} == True, "
+                               f"{condition._label}.is_true(), ...); a bare Promise is not one")
         if not isinstance(condition, Condition):
             raise CompileError(f"{where}: expected a condition such as `x > 1` or "
                                f"`(a > 1) & (b < 2)`, got {condition!r}")
@@ -117,10 +125,10 @@ class ConditionalSection:
 
     def _operand(self, value: Any, where: str) -> Binding:
         if isinstance(value, Promise):
-            if value.type.get("t") not in ("int", "float", "str", "bool", "none", "enum",
+            if value._type.get("t") not in ("int", "float", "str", "bool", "none", "enum",
                                             "optional", "any"):
                 raise CompileError(f"{where}: conditions compare numbers, strings, booleans, "
-                                   f"None and Enums; {value.label} is {type_name(value.type)}")
+                                   f"None and Enums; {value._label} is {type_name(value._type)}")
             return self._import(value, None)
         return _literal(value, where)
 
@@ -145,31 +153,43 @@ class ConditionalSection:
                 continue
             assert case is not None
             cases.append(Case(label, expr, graph=self._case_graph(case, result, outputs)))
-        inputs_types = {n: p.type for n, p in self._imports.values()}
-        bindings = {n: self._builder.to_binding(p, p.type, f"conditional {name!r}, {p.label}")
+        inputs_types = {n: p._type for n, p in self._imports.values()}
+        bindings = {n: self._builder.to_binding(p, p._type, f"conditional {name!r}, {p._label}")
                     for n, p in self._imports.values()}
         node_id = self._builder.new_id(name.replace("/", "_"))
         self._builder.add_node(NodeSpec(
             node_id, "branch", TaskRef("sdk.authoring.conditional", "conditional", name),
             inputs_types, outputs, bindings, branch=BranchSpec(name, tuple(cases))))
-        style = "none" if not outputs else "single" if list(outputs) == ["o0"] else "tuple"
-        return self._builder.promises(node_id, name, Interface({}, outputs, style))
+        first = next((r for _, _, _, r, fail in self._cases if not fail), None)
+        shape = type(first) if isinstance(first, tuple) and hasattr(first, "_fields") else None
+        style = "none" if not outputs else "namedtuple" if shape else \
+            "single" if list(outputs) == ["o0"] else "tuple"
+        return self._builder.promises(node_id, name, Interface({}, outputs, style,
+                                                                namedtuple=shape))
 
     def _outputs(self) -> dict[str, TypeDesc]:
-        """The outputs every case that does not fail produces, of one type each."""
-        shapes = [_shape(result, f"conditional {self._conditional_name!r}, {label}")
-                  for label, _, _, result, fail in self._cases if not fail]
-        if not shapes or any(not shape for shape in shapes):
+        """The outputs every case that does not fail produces: the same names in every case,
+        of one type each (CompileError naming the cases otherwise)."""
+        shapes = {label: _shape(result, f"conditional {self._conditional_name!r}, {label}")
+                  for label, _, _, result, fail in self._cases if not fail}
+        names = {label: tuple(shape) for label, shape in shapes.items()}
+        if len(set(names.values())) > 1:
+            shown = "; ".join(f"{label} gives ({', '.join(n) or 'nothing'})"
+                              for label, n in names.items())
+            raise CompileError(f"conditional {self._conditional_name!r}: its cases give "
+                               f"different outputs ({shown}); every case must produce the "
+                               f"same outputs")
+        shapes_list = list(shapes.values())
+        if not shapes_list or not shapes_list[0]:
             return {}
-        common = [n for n in shapes[0] if all(n in shape for shape in shapes)]
         out = {}
-        for name in common:
-            types = {type_name(shape[name]) for shape in shapes}
+        for name in shapes_list[0]:
+            types = {type_name(shape[name]) for shape in shapes_list}
             if len(types) > 1:
                 raise CompileError(f"conditional {self._conditional_name!r}: its cases give "
                                    f"output {name} different types ({', '.join(sorted(types))})"
                                    f"; every case must produce the same type")
-            out[name] = shapes[0][name]
+            out[name] = shapes_list[0][name]
         return out
 
     def _case_graph(self, case: GraphBuilder, result: Any, outputs: dict[str, TypeDesc]
@@ -178,7 +198,7 @@ class ConditionalSection:
         specs = [OutputSpec(name, desc, case.to_binding(values[name], desc,
                                                         f"{case.name} output {name}"))
                  for name, desc in outputs.items()]
-        reads = {n: p.type for n, p in self._imports.values()}
+        reads = {n: p._type for n, p in self._imports.values()}
         return GraphSpec(case.name, reads, list(case.nodes), specs, "single")
 
 
@@ -241,4 +261,4 @@ def _shape(result: Any, where: str) -> dict[str, TypeDesc]:
     if not values or not all(isinstance(v, Promise) for v in values.values()):
         raise CompileError(f"{where}: .then() takes the result of a task, workflow or "
                            f"conditional call, got {result!r}")
-    return {name: v.type for name, v in values.items()}
+    return {name: v._type for name, v in values.items()}

@@ -14,6 +14,7 @@ import inspect
 from typing import Any
 
 from sdk.authoring.entities import TaskDef
+from sdk.model import entity as registry
 from sdk.model.errors import ConfigError
 
 
@@ -43,4 +44,10 @@ class Echo(TaskDef):
         frame = inspect.currentframe()
         caller = frame.f_back if frame is not None else None
         module = caller.f_globals.get("__name__", "__main__") if caller else "__main__"
-        super().__init__(_echo_function(name, dict(inputs or {}), module), **options)
+        inputs = dict(inputs or {})
+        known = registry.lookup(f"{module}:{name}")
+        if known is not None and getattr(known, "echo_inputs", None) != inputs:
+            raise ConfigError(f"Echo {name!r}: module {module} has another task named {name!r} "
+                              f"already; give each Echo its own name")
+        self.echo_inputs = inputs
+        super().__init__(_echo_function(name, inputs, module), **options)

@@ -29,8 +29,10 @@ from sdk.model.spec import (
     TaskRef,
 )
 from sdk.model.store import Store
-from sdk.model.typesys import is_assignable, type_name
+from sdk.model.typesys import TypeDesc, is_assignable, type_name
 from sdk.model.validate import validate
+from sdk.values.failure import FlyteError
+from sdk.values.handlers import describe
 from sdk.values.store import open_store
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -131,7 +133,7 @@ class DynamicDef(TaskDef):
 
     def expand(self, values: dict[str, Any], store: Store, bundle: str | None) -> GraphSpec:
         """Run the body in compile mode: task calls inside return Promises."""
-        builder = GraphBuilder(self.name, lambda: store, bundle=bundle)
+        builder = GraphBuilder(self.name, lambda: store, bundle=bundle, dynamic=True)
         with builder.active():
             result = self.fn(**values)
         return builder.finish(result, self.interface, f"dynamic {self.name!r}")
@@ -161,10 +163,8 @@ class WorkflowDef(Entity):
         if failure_policy is not None and not isinstance(failure_policy, WorkflowFailurePolicy):
             raise ConfigError(f"{where}: failure_policy must be a WorkflowFailurePolicy, got "
                               f"{failure_policy!r}")
-        if on_failure is not None and getattr(on_failure, "kind", None) not in ("task",
-                                                                                 "workflow"):
-            raise ConfigError(f"{where}: on_failure must be a @task or a @workflow, got "
-                              f"{on_failure!r}")
+        if on_failure is not None:
+            check_handler(on_failure, where)
         self.failure_policy = (failure_policy or WorkflowFailurePolicy.FAIL_IMMEDIATELY).value
         self.on_failure = on_failure
         super().__init__(fn)
@@ -194,36 +194,50 @@ class WorkflowDef(Entity):
         return self.compile()
 
     def _handler(self, builder: GraphBuilder) -> NodeSpec | None:
-        """The failure handler's node: bound to the workflow's inputs of the same name, and to
-        the failure (`err`)."""
-        handler = self.on_failure
-        if handler is None:
+        if self.on_failure is None:
             return None
-        where = f"@workflow {self.name}: on_failure handler {handler.name!r}"
-        bindings: dict[str, Binding] = {}
-        for name, desc in handler.interface.inputs.items():
-            if name == "err":
-                if desc.get("t") not in ("optional", "dataclass", "any"):
-                    raise CompileError(f"{where}: input 'err' receives the failure: declare "
-                                       f"it err: Optional[FlyteError] = None")
-                bindings[name] = {"input": "err"}
-            elif name in self.interface.inputs:
-                if not is_assignable(self.interface.inputs[name], desc):
-                    raise CompileError(f"{where}: input {name!r} is "
-                                       f"{type_name(desc)}, but the workflow's is "
-                                       f"{type_name(self.interface.inputs[name])}")
-                bindings[name] = {"input": name}
-            elif name in handler.interface.defaults:
-                bindings[name] = builder.to_binding(handler.interface.defaults[name], desc, where)
-            else:
-                raise CompileError(f"{where}: takes {name!r}, which the workflow does not have "
-                                   f"(it gets the workflow's inputs and err)")
-        return handler.node_spec(FAILURE_HANDLER_ID, bindings)
+        return failure_handler(self.on_failure, f"@workflow {self.name}",
+                               self.interface.inputs, builder)
+
 
     def node_spec(self, node_id: str, bindings: dict[str, Binding],
                   bundle: str | None = None) -> NodeSpec:
         return workflow_node(self, TaskRef(self.module, self.qualname, self.name, bundle),
                              node_id, bindings, bundle)
+
+
+def check_handler(handler: Any, where: str) -> None:
+    """ConfigError unless `handler` is a task or a workflow (what `on_failure` takes)."""
+    if getattr(handler, "kind", None) not in ("task", "workflow") \
+            or not hasattr(handler, "node_spec"):
+        raise ConfigError(f"{where}: on_failure must be a @task or a @workflow, got "
+                          f"{handler!r}")
+
+
+def failure_handler(handler: Any, where: str, inputs: dict[str, TypeDesc],
+                    builder: GraphBuilder) -> NodeSpec:
+    """A workflow's failure handler node: bound to the workflow's `inputs` of the same name,
+    to the failure (`err`, which must take a FlyteError), and to its own defaults."""
+    where = f"{where}: on_failure handler {handler.name!r}"
+    bindings: dict[str, Binding] = {}
+    for name, desc in handler.interface.inputs.items():
+        if name == "err":
+            if not is_assignable(describe(FlyteError), desc):
+                raise CompileError(f"{where}: input 'err' receives the failure, a FlyteError: "
+                                   f"declare it err: Optional[FlyteError] = None, not "
+                                   f"{type_name(desc)}")
+            bindings[name] = {"input": "err"}
+        elif name in inputs:
+            if not is_assignable(inputs[name], desc):
+                raise CompileError(f"{where}: input {name!r} is {type_name(desc)}, but the "
+                                   f"workflow's is {type_name(inputs[name])}")
+            bindings[name] = {"input": name}
+        elif name in handler.interface.defaults:
+            bindings[name] = builder.to_binding(handler.interface.defaults[name], desc, where)
+        else:
+            raise CompileError(f"{where}: takes {name!r}, which the workflow does not have "
+                               f"(it gets the workflow's inputs and err)")
+    return handler.node_spec(FAILURE_HANDLER_ID, bindings)
 
 
 def _decorator(cls: type[Entity], fn: Callable[..., Any] | None, given: dict[str, Any],

@@ -12,15 +12,16 @@ from __future__ import annotations
 from typing import Any
 
 from sdk.authoring.compiler import Called, GraphBuilder, workflow_node
+from sdk.authoring.entities import WorkflowFailurePolicy, check_handler, failure_handler
 from sdk.authoring.node import Node, node_of
-from sdk.authoring.promise import Promise
+from sdk.authoring.options import check_names
+from sdk.authoring.promise import Promise, contains_promise
 from sdk.model.bindings import Binding
-from sdk.model.engine import FAILURE_HANDLER_ID
 from sdk.model.errors import CompileError, ConfigError, GraftError
 from sdk.model.interface import Interface
 from sdk.model.spec import FAIL_IMMEDIATELY, GraphSpec, NodeSpec, OutputSpec, TaskRef
 from sdk.model.store import Store
-from sdk.model.typesys import TypeDesc, is_assignable, type_name
+from sdk.model.typesys import TypeDesc
 from sdk.model.validate import validate
 from sdk.values.handlers import describe
 from sdk.values.store import default_store
@@ -32,11 +33,16 @@ class Workflow(Called):
 
     kind = "workflow"
 
-    def __init__(self, name: str, failure_policy: Any = None):
+    def __init__(self, name: str, failure_policy: Any = None, **options: Any):
         if not isinstance(name, str) or not name or "/" in name:
             raise ConfigError(f"Workflow(name): a non-empty name without '/', got {name!r}")
+        check_names(f"Workflow({name!r})", options, ())
+        if failure_policy is not None and not isinstance(failure_policy, WorkflowFailurePolicy):
+            raise ConfigError(f"Workflow({name!r}): failure_policy must be a "
+                              f"WorkflowFailurePolicy, got {failure_policy!r}")
         self.name = name
-        self.failure_policy = getattr(failure_policy, "value", None) or FAIL_IMMEDIATELY
+        self.module, self.qualname = "imperative", name
+        self.failure_policy = failure_policy.value if failure_policy else FAIL_IMMEDIATELY
         self._builder = GraphBuilder(name, default_store)
         self._inputs: dict[str, TypeDesc] = {}
         self._promises: dict[str, Promise] = {}
@@ -84,20 +90,25 @@ class Workflow(Called):
         return self.add_entity(entity, **kwargs)
 
     def add_workflow_output(self, name: str, promise: Any, python_type: Any = None) -> None:
-        """Declare an output bound to `promise` (of `python_type` when given)."""
-        if not isinstance(promise, Promise):
-            raise CompileError(f"workflow {self.name!r}, output {name!r}: bind it to a Promise "
-                               f"(a node's `.outputs[...]` or an input), got {promise!r}")
+        """Declare an output bound to `promise`, or to a list or dict of Promises (then give
+        `python_type`); checked against `python_type` when given."""
+        where = f"workflow {self.name!r}, output {name!r}"
         if any(n == name for n, _, _ in self._outputs):
             raise CompileError(f"workflow {self.name!r} has an output {name!r} already")
-        desc = describe(python_type) if python_type is not None else promise.type
-        if not is_assignable(promise.type, desc):
-            raise CompileError(f"workflow {self.name!r}, output {name!r}: {promise.label} is "
-                               f"{type_name(promise.type)}, not {type_name(desc)}")
+        if not isinstance(promise, Promise):
+            if not isinstance(promise, (list, dict)) or not contains_promise(promise):
+                raise CompileError(f"{where}: bind it to a Promise (a node's `.outputs[...]` "
+                                   f"or an input), or a list or dict of them, got {promise!r}")
+            if python_type is None:
+                raise CompileError(f"{where}: a list or dict of Promises needs python_type "
+                                   f"(e.g. List[int])")
+        desc = describe(python_type) if python_type is not None else promise._type
+        self._builder.to_binding(promise, desc, where)  # CompileError when it does not fit
         self._outputs.append((name, desc, promise))
 
     def add_on_failure_handler(self, entity: Any) -> None:
         """Run `entity` (with this workflow's inputs, and `err`) once if the workflow fails."""
+        check_handler(entity, f"workflow {self.name!r}")
         self._handler = entity
 
     # ---- as a workflow ----------------------------------------------------------------------
@@ -121,18 +132,8 @@ class Workflow(Called):
     def _handler_node(self) -> NodeSpec | None:
         if self._handler is None:
             return None
-        bindings: dict[str, Binding] = {}
-        for name, desc in self._handler.interface.inputs.items():
-            if name == "err" or name in self._inputs:
-                bindings[name] = {"input": name}
-            elif name not in self._handler.interface.defaults:
-                raise CompileError(f"workflow {self.name!r}: failure handler "
-                                   f"{self._handler.name!r} takes {name!r}, which the workflow "
-                                   f"does not have")
-            else:
-                bindings[name] = self._builder.to_binding(
-                    self._handler.interface.defaults[name], desc, f"handler input {name!r}")
-        return self._handler.node_spec(FAILURE_HANDLER_ID, bindings)
+        return failure_handler(self._handler, f"workflow {self.name!r}", self._inputs,
+                               self._builder)
 
     def node_spec(self, node_id: str, bindings: dict[str, Binding],
                   bundle: str | None = None) -> NodeSpec:

@@ -26,15 +26,25 @@ from sdk.model.typesys import TypeDesc
 from sdk.values.store import default_store
 
 
-def map_task(target: Any, concurrency: int | None = None, min_success_ratio: float = 1.0,
-             min_successes: int | None = None) -> MapTask:
+def map_task(target: Any, concurrency: int | None = None,
+             min_success_ratio: float | None = 1.0,
+             min_successes: int | None = None, **options: Any) -> MapTask:
     """A map of `target` (a task, a workflow, a launch plan, or a `functools.partial` of one
     fixing some of its inputs) over the lists given for its other inputs.
 
     `concurrency` caps how many items run at once on a cluster; `min_success_ratio` (0 to 1)
-    or `min_successes` how many must succeed. ConfigError on a bad option, CompileError on a
-    target that cannot be mapped.
+    or `min_successes` how many must succeed. ConfigError on a bad or unknown option,
+    CompileError on a target that cannot be mapped.
     """
+    if options:
+        name = next(iter(options))
+        why = {"run_all_sub_nodes": "every item runs already; min_success_ratio decides the "
+                                    "map's outcome",
+               "metadata": "give retries and other options to the mapped @task itself"}
+        raise ConfigError(f"map_task({getattr(target, 'name', target)!r}): option {name!r} is "
+                          f"not taken by graft" + (f": {why[name]}" if name in why else
+                                                   " (it takes concurrency, min_success_ratio, "
+                                                   "min_successes)"))
     return MapTask(target, concurrency, min_success_ratio, min_successes)
 
 
@@ -43,8 +53,10 @@ class MapTask:
 
     kind = "map"
 
-    def __init__(self, target: Any, concurrency: int | None, min_success_ratio: float,
+    def __init__(self, target: Any, concurrency: int | None, min_success_ratio: float | None,
                  min_successes: int | None):
+        if min_success_ratio is None:  # flytekit's default spelling
+            min_success_ratio = 1.0
         bound: dict[str, Any] = {}
         if isinstance(target, functools.partial):
             if target.args:

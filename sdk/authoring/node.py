@@ -14,12 +14,12 @@ class Node(Orderable):
     """A node of the workflow being compiled: `.outputs` maps output names to Promises (also
     read as attributes, `node.o0`), and `a >> b` orders it."""
 
-    __slots__ = ("id", "node", "outputs", "owner")
+    __slots__ = ("_node", "_owner", "id", "outputs")
 
     def __init__(self, node_id: str, owner: Any, outputs: dict[str, Promise]):
         self.id = node_id
-        self.node = node_id
-        self.owner = owner
+        self._node = node_id
+        self._owner = owner
         self.outputs = outputs
 
     def __repr__(self) -> str:
@@ -39,15 +39,15 @@ class Node(Orderable):
 def node_of(result: Any, what: str) -> Node:
     """The Node behind what a call in a body returned."""
     if isinstance(result, Void):
-        return Node(result.node or "", result.owner, {})
+        return Node(result._node or "", result._owner, {})
     promises = [result] if isinstance(result, Promise) else list(result) \
         if isinstance(result, tuple) else []
-    if not promises or not all(isinstance(p, Promise) and p.node for p in promises):
+    if not promises or not all(isinstance(p, Promise) and p._node for p in promises):
         raise CompileError(f"{what} did not make a node")
     first = promises[0]
     names = list(result._fields) if hasattr(result, "_fields") else \
-        [str(p.binding["ref"][1]) for p in promises]
-    return Node(first.node or "", first.owner, dict(zip(names, promises)))
+        [str(p._binding["ref"][1]) for p in promises]
+    return Node(first._node or "", first._owner, dict(zip(names, promises)))
 
 
 def create_node(entity: Any, *args: Any, **kwargs: Any) -> Node:

@@ -7,12 +7,14 @@ raw TypeError.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import difflib
 from typing import Any
 
 from sdk.model.errors import ConfigError
 from sdk.model.resources import Resources
+from sdk.model.spec import NodeSpec
 
 TASK_OPTIONS = ("cache", "cache_version", "retries", "timeout", "requests", "limits",
                 "resources", "container_image")
@@ -40,7 +42,16 @@ UNSUPPORTED = {
     "deck_fields": "graft has no decks",
     "pickle_untyped": "graft pickles values of types it has no converter for already",
     "default_options": "graft has no launch options",
+    "cache_serialize": "caching on a cluster, and serialized cache runs, are not supported "
+                       "yet",
+    "cache_ignore_input_vars": "caching on a cluster is not supported yet; the in-process "
+                               "cache keys on every input",
+    "node_dependency_hints_override": "a @dynamic's nodes are found when its body runs",
 }
+
+# What `.with_overrides(...)` may change on a task node, as flytekit's.
+OVERRIDES = ("retries", "timeout", "requests", "limits", "resources", "container_image",
+             "cache", "cache_version")
 
 
 class ImageSpec:
@@ -61,9 +72,27 @@ class ImageSpec:
         return f"{registry}/{self.name}" if registry else self.name
 
     def with_packages(self, packages: Any) -> ImageSpec:
-        listed = packages if isinstance(packages, list) else [packages]
+        return self._with("packages", packages)
+
+    def with_commands(self, commands: Any) -> ImageSpec:
+        return self._with("commands", commands)
+
+    def with_apt_packages(self, apt_packages: Any) -> ImageSpec:
+        return self._with("apt_packages", apt_packages)
+
+    def _with(self, option: str, more: Any) -> ImageSpec:
+        listed = more if isinstance(more, list) else [more]
         return ImageSpec(self.name, **{**self.options,
-                                       "packages": [*self.options.get("packages", []), *listed]})
+                                       option: [*self.options.get(option, []), *listed]})
+
+    def is_container(self) -> bool:
+        """True: a task always runs where its image's packages are (the worker's own
+        environment), so code guarded by `if image.is_container():` runs."""
+        return True
+
+    def exist(self) -> bool:
+        """Whether the image was built: graft builds none, so False."""
+        return False
 
 
 def check_names(where: str, given: dict[str, Any], known: tuple[str, ...]) -> None:
@@ -81,14 +110,16 @@ def check_names(where: str, given: dict[str, Any], known: tuple[str, ...]) -> No
 
 
 def timeout_seconds(timeout: Any, where: str) -> float | None:
-    if timeout is None:
+    """Seconds, or None for no timeout (None or 0, flytekit's default)."""
+    if timeout is None or (timeout == 0 and not isinstance(timeout, bool)):
         return None
     if isinstance(timeout, datetime.timedelta):
         if timeout.total_seconds() > 0:
             return timeout.total_seconds()
     elif isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0:
         return float(timeout)
-    raise ConfigError(f"{where}: timeout must be seconds > 0 or a timedelta, got {timeout!r}")
+    raise ConfigError(f"{where}: timeout must be seconds >= 0 or a timedelta, got "
+                      f"{timeout!r}")
 
 
 def image_name(image: Any, where: str) -> str | None:
@@ -112,3 +143,41 @@ def resources(requests: Any, limits: Any, both: Any, where: str) -> tuple[Resour
         if res is not None and not isinstance(res, Resources):
             raise ConfigError(f"{where}: {label} must be Resources(...), got {res!r}")
     return requests or Resources(), limits or Resources()
+
+
+def overridden(node: NodeSpec, given: dict[str, Any], where: str) -> NodeSpec:
+    """`node` with `.with_overrides(**given)` applied; ConfigError naming an option it does not
+    take, or a node that is not a task's."""
+    check_names(where, given, OVERRIDES)
+    if node.kind not in ("task", "dynamic"):
+        raise ConfigError(f"{where}: overrides apply to task and dynamic nodes; node "
+                          f"{node.id!r} is a {node.kind}")
+    changes: dict[str, Any] = {}
+    if "retries" in given:
+        retries = given["retries"]
+        if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
+            raise ConfigError(f"{where}: retries must be an int >= 0, got {retries!r}")
+        changes["retries"] = retries
+    if "timeout" in given:
+        changes["timeout_s"] = timeout_seconds(given["timeout"], where)
+    if {"requests", "limits", "resources"} & set(given):
+        requests, limits = resources(given.get("requests"), given.get("limits"),
+                                     given.get("resources"), where)
+        if "requests" in given or "resources" in given:
+            changes["requests"] = requests.to_json()
+        if "limits" in given or "resources" in given:
+            changes["limits"] = limits.to_json()
+    if "container_image" in given:
+        changes["image"] = image_name(given["container_image"], where)
+    if "cache" in given:
+        if not isinstance(given["cache"], bool):
+            raise ConfigError(f"{where}: cache must be True or False, got {given['cache']!r}")
+        changes["cache"] = given["cache"]
+    if "cache_version" in given:
+        if not isinstance(given["cache_version"], str):
+            raise ConfigError(f"{where}: cache_version must be a string")
+        changes["cache_version"] = given["cache_version"]
+    result = dataclasses.replace(node, **changes)
+    if result.cache and not result.cache_version:
+        raise ConfigError(f"{where}: cache=True needs a cache_version")
+    return result

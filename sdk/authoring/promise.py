@@ -17,47 +17,65 @@ from sdk.model.errors import CompileError
 from sdk.model.typesys import TypeDesc, step_type, type_name
 
 
+class NoSuchPart(CompileError, AttributeError):
+    """A Promise has no such attribute: a CompileError that `hasattr` and `getattr(x, n,
+    default)` still read as a missing attribute."""
+
+
 class Orderable:
     """Something a workflow body can order with `>>`: the node it comes from."""
 
     __slots__ = ()
-    node: str | None
-    owner: Any
+    _node: str | None
+    _owner: Any
 
     def __rshift__(self, other: Any) -> Any:
         """`a >> b`: run b's node after a's, though it reads none of a's outputs."""
         if not isinstance(other, Orderable):
             raise CompileError(f"{self!r} >> {other!r}: only task calls, sub-workflow calls "
                                f"and nodes can be ordered")
-        if self.node is None or other.node is None:
+        if self._node is None or other._node is None:
             raise CompileError(f"{self!r} >> {other!r}: a workflow input is not a node, so "
                                f"nothing can run after it")
-        if self.owner is not other.owner:
+        if self._owner is not other._owner:
             raise CompileError(f"{self!r} >> {other!r}: both must be called in the same "
                                f"workflow body")
-        other.owner.add_after(other.node, self.node)
+        other._owner.add_after(other._node, self._node)
         return other
+
+    def runs_before(self, other: Any) -> Any:
+        """flytekit's spelling of `self >> other`."""
+        return self >> other
+
+    def with_overrides(self, **overrides: Any) -> Any:
+        """Change this call's node: `retries`, `timeout`, `requests`, `limits`, `resources`,
+        `container_image`, `cache`, `cache_version` (ConfigError for anything else)."""
+        if self._node is None:
+            raise CompileError(f"{self!r}.with_overrides(): a workflow input is not a node")
+        self._owner.override(self._node, overrides)
+        return self
 
 
 class Promise(Orderable):
     """The future output of a node, or an input of the graph being compiled."""
 
-    __slots__ = ("binding", "label", "node", "owner", "type")
+    __slots__ = ("_binding", "_label", "_node", "_owner", "_type")
 
     def __init__(self, binding: Binding, type_: TypeDesc, label: str, owner: Any = None,
                  node: str | None = None):
-        self.binding = binding
-        self.type = type_
-        self.label = label
-        self.owner = owner
-        self.node = node
+        self._binding = binding
+        self._type = type_
+        self._label = label
+        self._owner = owner
+        self._node = node
 
     def __repr__(self) -> str:
-        return f"Promise({self.label}: {type_name(self.type)})"
+        return f"Promise({self._label}: {type_name(self._type)})"
 
-    def _refuse(self, what: str, hint: str = "") -> NoReturn:
-        raise CompileError(
-            f"Promise {self.label} ({type_name(self.type)}) {what} at compile time: inside a "
+    def _refuse(self, what: str, hint: str = "",
+                error: type[CompileError] = CompileError) -> NoReturn:
+        raise error(
+            f"Promise {self._label} ({type_name(self._type)}) {what} at compile time: inside a "
             f"@workflow a task call returns a placeholder, and its value exists only when the "
             f"graph runs. {hint or 'Pass it to a task, or move this logic into a @dynamic '}"
             f"{'' if hint else 'workflow, whose body runs with real values.'}"
@@ -66,34 +84,34 @@ class Promise(Orderable):
     # ---- parts of the value --------------------------------------------------------------
 
     def _part(self, step: list[Any], shown: str) -> Promise:
-        part = step_type(self.type, step)
+        part = step_type(self._type, step)
         if part is None:
             self._refuse(f"has no part {shown}",
                          "Fields of dataclasses, items of lists and tuples and values of dicts "
                          "can be read; ")
-        kind, body = next(iter(self.binding.items()))
+        kind, body = next(iter(self._binding.items()))
         if kind == "path":
             binding = {"path": {**body, "steps": [*body["steps"], step]}}
         else:
-            binding = {"path": {"of": self.binding, "steps": [step], "from": self.label}}
-        return Promise(binding, part, self.label + shown, self.owner, self.node)
+            binding = {"path": {"of": self._binding, "steps": [step], "from": self._label}}
+        return Promise(binding, part, self._label + shown, self._owner, self._node)
 
     def __getattr__(self, name: str) -> Promise:
         if name.startswith("_"):  # probes by Python and libraries (_fields, __array__...)
             raise AttributeError(name)
-        if self.type.get("t") == "dataclass" and name in self.type["fields"]:
+        if self._type.get("t") == "dataclass" and name in self._type["fields"]:
             return self._part(["attr", name], f".{name}")
         self._refuse(f"has no attribute {name!r}",
                      "Fields of a dataclass output can be read (`res.field`); for other "
                      "attributes, move this logic into a @dynamic workflow, whose body runs "
-                     "with real values.")
+                     "with real values.", NoSuchPart)
 
     def __getitem__(self, key: Any) -> Promise:
-        t = self.type.get("t")
+        t = self._type.get("t")
         if t in ("list", "tuple") and isinstance(key, int) and not isinstance(key, bool):
             return self._part(["index", key], f"[{key}]")
         if t == "dict":
-            encoded = key if self.type["key"]["t"] == "str" else json.dumps(key)
+            encoded = key if self._type["key"]["t"] == "str" else json.dumps(key)
             if isinstance(encoded, str):
                 return self._part(["key", encoded], f"[{key!r}]")
         self._refuse(f"cannot be indexed (with {key!r})",
@@ -117,7 +135,7 @@ class Promise(Orderable):
     # ---- conditions -------------------------------------------------------------------------
 
     def _compare(self, op: str, other: Any) -> Condition:
-        return Condition({"cmp": [op, self, other]}, f"{self.label} {op} {other!r}")
+        return Condition({"cmp": [op, self, other]}, f"{self._label} {op} {other!r}")
 
     def __eq__(self, other: object) -> Condition:  # type: ignore[override]
         return self._compare("==", other)
@@ -192,12 +210,12 @@ class Void(Orderable):
     can be ordered (`cleanup() >> report()`)."""
 
     def __init__(self, node: str, owner: Any, label: str):
-        self.node = node
-        self.owner = owner
-        self.label = label
+        self._node = node
+        self._owner = owner
+        self._label = label
 
     def __repr__(self) -> str:
-        return f"Void({self.label})"
+        return f"Void({self._label})"
 
 
 def contains_promise(value: Any) -> bool:

@@ -6,7 +6,8 @@
     ctx.checkpoint.write(b"...")           # kept in the store for the next attempt
     ctx.logging.info("step %d", i)         # records kept per attempt (Execution.log_records)
 
-The checkpoint of a node lives in the store under `checkpoints/<execution>/<node>`, so a retried
+The checkpoint of a node lives in the store under `checkpoints/<execution>/<node>/checkpoint`
+(a file beside its children's folders, for a dynamic), so a retried
 attempt resumes where the last one stopped, wherever it runs. `read()` also sees what this
 attempt wrote (flytekit's does not).
 """
@@ -136,7 +137,7 @@ def attempt_context(store: Store, execution_id: str, node_id: str, attempt: int
     records = _Records()
     logger.addHandler(records)
     ctx = ExecutionParameters(ExecutionId(execution_id), node_id, attempt, os.getcwd(),
-                              Checkpoint(store, f"checkpoints/{execution_id}/{node_id}"),
+                              Checkpoint(store, f"checkpoints/{execution_id}/{node_id}/checkpoint"),
                               logger)
     token = _current.set(ctx)
     try:

@@ -92,7 +92,7 @@ class StructuredDataset:
         pa = _arrow()
         if self.dataframe is not None:
             table = self.dataframe if isinstance(self.dataframe, pa.Table) else \
-                pa.Table.from_pandas(self.dataframe, preserve_index=False)
+                pa.Table.from_pandas(self.dataframe)
         elif self._literal is not None and self._store is not None:
             table = _read(self._literal, self._store, self._columns)
         else:
@@ -113,11 +113,18 @@ def _to_table(value: Any) -> Any:
         return value._table()
     if isinstance(value, pa.Table):
         return value
-    return pa.Table.from_pandas(value, preserve_index=False)
+    return pa.Table.from_pandas(value)
 
 
 def _read(lit: dict[str, Any], store: Store, columns: list[str] | None) -> Any:
+    """The stored table, only `columns` when given (TypeConversionError naming those it
+    lacks). A DataFrame's index comes back as its index, as pandas' own Parquet does."""
     pq = _arrow("pyarrow.parquet")
+    have = lit.get("columns")
+    missing = sorted(set(columns or ()) - set(have)) if isinstance(have, list) else []
+    if missing:
+        raise TypeConversionError(f"the table {lit['key']} has no column(s) "
+                                  f"{', '.join(missing)} (its columns: {', '.join(have)})")
     return pq.read_table(io.BytesIO(get_verified(store, lit["key"])), columns=columns)
 
 

@@ -411,12 +411,13 @@ def test_cache_without_version():
 @pytest.mark.parametrize(("options", "message"), [
     ({"retries": -1}, "retries must be an int >= 0, got -1"),
     ({"retries": True}, "retries must be an int >= 0, got True"),
-    ({"timeout": 0}, "timeout must be seconds > 0 or a timedelta, got 0"),
+    ({"timeout": -1}, "timeout must be seconds >= 0 or a timedelta, got -1"),
     ({"limits": {"mem": "1Gi"}}, "limits must be Resources(...), got {'mem': '1Gi'}"),
     ({"cache": "yes", "cache_version": "1"}, "cache must be True or False, got 'yes'"),
     ({"cache": True, "cache_version": 1}, "cache_version must be a string, got 1"),
 ])
 def test_bad_task_options(options, message):
+    """(A timeout of 0 is flytekit's default, no timeout: accepted.)"""
     with pytest.raises(ConfigError) as info:
         @dynamic(**options)
         def opts() -> int:

@@ -4,6 +4,7 @@ context, tables; and the compile errors of each when misused."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import typing
 
@@ -481,3 +482,224 @@ def test_images_are_recorded_and_unknown_options_refused():
     with pytest.raises(ConfigError, match="unknown option 'timeout'"):
         workflow(timeout=5)(lambda: 1)
 
+
+# ---- review findings: Flyte programs that must compile and run as flytekit's do -----------
+
+
+@dataclasses.dataclass
+class Labelled:
+    label: str
+    node: int
+    type: str
+    binding: float
+    owner: str
+
+
+@task
+def labelled() -> Labelled:
+    return Labelled("a", 1, "t", 2.5, "me")
+
+
+@task
+def show(label: str, node: int, kind: str, binding: float, owner: str) -> str:
+    return f"{label}{node}{kind}{binding}{owner}"
+
+
+def test_fields_named_like_promise_internals_are_read_as_fields():
+    @workflow
+    def wf() -> str:
+        v = labelled()
+        return show(label=v.label, node=v.node, kind=v.type, binding=v.binding, owner=v.owner)
+
+    assert wf() == "a1t2.5me"
+
+
+def test_a_python_test_in_a_workflow_condition_is_a_compile_error():
+    @workflow
+    def wf(x: typing.Optional[int] = None) -> int:
+        return conditional("c").if_(x is None).then(cf.square(x=1)).else_().then(
+            cf.square(x=2))
+
+    assert "got the plain value False" in compile_error(wf)
+    assert "x.is_none()" in compile_error(wf)
+
+
+class Stats(typing.NamedTuple):
+    total: int
+    mean: float
+
+
+@task
+def stats_of(x: int) -> Stats:
+    return Stats(x, x / 2)
+
+
+@task
+def stats_neg(x: int) -> Stats:
+    return Stats(-x, -x / 2)
+
+
+def test_a_conditional_of_namedtuples_gives_their_fields():
+    @workflow
+    def wf(x: int) -> float:
+        r = conditional("c").if_(x > 0).then(stats_of(x=x)).else_().then(stats_neg(x=x))
+        return cf.double(x=r.mean)
+
+    assert wf(x=4) == 4.0
+    assert wf(x=-4) == 4.0
+
+
+def test_cases_with_different_outputs_are_a_compile_error():
+    @workflow
+    def wf(x: int) -> int:
+        return conditional("c").if_(x > 0).then(stats_of(x=x)).else_().then(cf.square(x=x))
+
+    assert "c': its cases give different outputs (if gives (total, mean); else gives (o0))" \
+        in compile_error(wf)
+
+
+def test_a_dataframe_keeps_its_index_and_a_missing_column_is_named():
+    @task
+    def by_city() -> pd.DataFrame:
+        frame = pd.DataFrame({"city": ["a", "b", "a"], "n": [1, 2, 3]})
+        return frame.groupby("city").sum()
+
+    @task
+    def cities(df: pd.DataFrame) -> typing.List[str]:
+        return list(df.index)
+
+    @task
+    def wants(sd: typing.Annotated[cf.StructuredDataset, cf.kwtypes(nope=int)]) -> int:
+        return len(sd.open(pd.DataFrame).all())
+
+    @workflow
+    def keep() -> typing.List[str]:
+        return cities(df=by_city())
+
+    @workflow
+    def lacking() -> int:
+        return wants(sd=by_city())
+
+    assert keep() == ["a", "b"]
+    with pytest.raises(ExecutionFailed, match=r"has no column\(s\) nope"):
+        lacking()
+
+
+def test_a_launch_plan_of_an_imperative_workflow_nests_and_maps():
+    plan = LaunchPlan.get_or_create(cf.IMPERATIVE, name="imperative_plan")
+
+    @workflow
+    def wf(xs: typing.List[int]) -> typing.Tuple[int, typing.List[int]]:
+        return plan(x=1), map_task(plan)(x=xs)
+
+    assert wf(xs=[1, 2]) == (6, [6, 10])
+
+
+def test_imperative_outputs_may_be_lists_and_options_are_checked():
+    wb = Workflow(name="two_squares")
+    x = wb.add_workflow_input("x", int)
+    a = wb.add_entity(cf.square, x=x)
+    b = wb.add_entity(cf.square, x=a.outputs["o0"])
+    wb.add_workflow_output("both", [a.outputs["o0"], b.outputs["o0"]],
+                           python_type=typing.List[int])
+    assert wb(x=2) == [4, 16]
+    with pytest.raises(ConfigError, match="failure_policy must be a WorkflowFailurePolicy"):
+        Workflow(name="w", failure_policy="FAIL_IMMEDIATELY")
+    with pytest.raises(ConfigError, match="'interruptible' is a flytekit option"):
+        Workflow(name="w", interruptible=False)
+    with pytest.raises(ConfigError, match="on_failure must be a @task or a @workflow"):
+        wb.add_on_failure_handler(print)
+
+
+def test_a_handler_whose_err_cannot_take_a_flyte_error_is_refused():
+    @task
+    def handler(x: int, err: typing.Optional[int] = None) -> None:
+        return None
+
+    @workflow(on_failure=handler)
+    def wf(x: int) -> int:
+        return cf.square(x=x)
+
+    assert "input 'err' receives the failure, a FlyteError" in compile_error(wf)
+
+
+def test_a_promise_lacking_an_attribute_is_no_runnable():
+    from sdk.model.entity import Runnable
+
+    @workflow
+    def wf(x: int) -> int:
+        p = cf.square(x=x)
+        assert not hasattr(p, "expand") and not isinstance(p, Runnable)
+        return p
+
+    assert wf(x=3) == 9
+
+
+def test_overrides_and_runs_before_change_the_node(tmp_path):
+    from sdk import Resources, create_node
+
+    @workflow
+    def wf(path: str) -> None:
+        second = cf.append(path=path, text="second").with_overrides(
+            retries=2, limits=Resources(mem="1Gi"), timeout=30)
+        first = create_node(cf.append, path=path, text="first")
+        first.runs_before(second)
+
+    spec = wf.compile()
+    node = {n.id: n for n in spec.nodes}["append"]
+    assert (node.retries, node.limits["mem_bytes"], node.timeout_s, node.after) == \
+        (2, 2**30, 30.0, ("append-1",))
+    wf(path=str(tmp_path / "log"))
+    assert (tmp_path / "log").read_text().split() == ["first", "second"]
+
+    @workflow
+    def bad(x: int) -> int:
+        return cf.square(x=x).with_overrides(interruptible=True)
+
+    with pytest.raises(ConfigError, match="'interruptible' is a flytekit option that graft"):
+        bad.compile()
+
+
+def test_map_task_options_flytekit_has_and_graft_does_not():
+    with pytest.raises(ConfigError, match="option 'run_all_sub_nodes' is not taken"):
+        map_task(cf.square, run_all_sub_nodes=True)
+    assert map_task(cf.square, min_success_ratio=None)(x=[1, 2]) == [1, 4]
+
+
+def test_a_dynamic_and_its_child_keep_separate_checkpoints():
+    from sdk import current_context, dynamic
+
+    @task
+    def child() -> int:
+        current_context().checkpoint.write(b"child")
+        return 1
+
+    @dynamic
+    def parent() -> int:
+        current_context().checkpoint.write(b"parent")
+        return child()
+
+    assert parent() == 1
+
+
+def test_flytekit_options_graft_lacks_say_so_and_image_specs_answer():
+    with pytest.raises(ConfigError, match="'cache_serialize' is a flytekit option"):
+        task(cache=True, cache_version="1", cache_serialize=True)(lambda: 1)
+    spec = ImageSpec(name="x").with_commands("echo").with_apt_packages(["git"])
+    assert spec.is_container() and spec.options == {"commands": ["echo"],
+                                                     "apt_packages": ["git"]}
+    assert task(timeout=0)(cf.square.fn).timeout_s is None
+
+
+def test_reserved_and_doubled_names_are_refused():
+    from sdk.core.task import Echo
+
+    @workflow
+    def wf(x: int) -> int:
+        return conditional("on-failure").if_(x > 0).then(cf.square(x=x)).else_().then(
+            cf.square(x=x))
+
+    assert "not 'on-failure'" in compile_error(wf)
+    Echo(name="echo_twice", inputs={"a": int})
+    with pytest.raises(ConfigError, match="give each Echo its own name"):
+        Echo(name="echo_twice", inputs={"b": int})
