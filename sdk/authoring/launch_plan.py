@@ -55,10 +55,14 @@ class LaunchPlan(Called):
         key = (workflow, dict(default_inputs or {}), dict(fixed_inputs or {}))
         known = cls.CACHE.get(plan_name)
         if known is not None:
-            if (known.workflow, known.default_inputs, known.fixed_inputs) != key:
+            if (known.workflow.ref, known.default_inputs, known.fixed_inputs) != \
+                    (workflow.ref, *key[1:]):
                 raise ConfigError(f"launch plan {plan_name!r} exists already with other "
                                   f"settings; use another name")
-            return known
+            if known.workflow is workflow:
+                return known
+            # The same plan of a workflow defined again: its module was imported again (a
+            # worker loading a newer code bundle). The plan follows the new definition.
         plan = cls(plan_name, *key)
         cls.CACHE[plan_name] = plan
         return plan

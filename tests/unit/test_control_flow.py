@@ -703,3 +703,23 @@ def test_reserved_and_doubled_names_are_refused():
     Echo(name="echo_twice", inputs={"a": int})
     with pytest.raises(ConfigError, match="give each Echo its own name"):
         Echo(name="echo_twice", inputs={"b": int})
+
+
+def test_a_module_imported_again_keeps_its_launch_plans(tmp_path, monkeypatch):
+    """A worker that loads a newer code bundle imports the module again: its launch plans
+    follow the new definitions instead of clashing with the old ones."""
+    import importlib
+    import sys
+
+    (tmp_path / "lp_mod.py").write_text(
+        "from sdk import LaunchPlan, task, workflow\n"
+        "@task\ndef inc(x: int) -> int:\n    return x + 1\n"
+        "@workflow\ndef wf(x: int) -> int:\n    return inc(x=x)\n"
+        "plan = LaunchPlan.get_or_create(wf, name='lp_mod_plan', default_inputs={'x': 1})\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    first = importlib.import_module("lp_mod")
+    del sys.modules["lp_mod"]
+    second = importlib.import_module("lp_mod")
+    assert second.plan.workflow is second.wf and first.plan is not second.plan
+    assert second.plan() == 2
+    del sys.modules["lp_mod"]
