@@ -243,8 +243,9 @@ def on_fail(path: str, x: int, err: Optional[FlyteError] = None) -> None:
 
 @task
 def pause(x: int) -> int:
-    """Still running when its sibling fails, on the cluster."""
-    time.sleep(1.5)
+    """Still running when its sibling fails, on the cluster, even when the sibling waits seconds
+    for a worker slot (a shared cluster's slot may still be busy with another test's node)."""
+    time.sleep(4)
     return x
 
 
