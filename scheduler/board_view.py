@@ -74,6 +74,8 @@ class BoardView:
         elif engine.state == ExecutionState.FAILED:
             fields["failures"] = self.failures(engine)
             fields["error"] = f"execution {eid} failed"
+        elif engine.state == ExecutionState.ABORTED:
+            fields["error"] = f"execution {eid} was aborted"
         return fields
 
     def from_record(self, record: ExecutionRecord, rows: list[NodeRow]) -> dict[str, Any]:
@@ -88,6 +90,9 @@ class BoardView:
             fields["failures"] = error.get("failures", [])
             fields["error"] = (f"execution {record.id} was refused: {error['message']}"
                                if "message" in error else f"execution {record.id} failed")
+        elif record.status == ExecutionState.ABORTED.value:
+            why = (record.error or {}).get("aborted") or "cancelled"
+            fields["error"] = f"execution {record.id} was aborted ({why})"
         return fields
 
     @staticmethod

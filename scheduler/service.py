@@ -54,6 +54,7 @@ class Live:
     done: set[str] = field(default_factory=set)  # node ids in a terminal state
     tokens: dict[str, str] = field(default_factory=dict)  # node id -> current attempt's token
     times: dict[str, list[float | None]] = field(default_factory=dict)  # [started, ended]
+    cancel_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -256,6 +257,8 @@ class Scheduler:
                     self._submit(tx, msg, batch)
                 elif msg["type"] == "report":
                     self._report(tx, msg, batch)
+                elif msg["type"] == "cancel":
+                    self._cancel(tx, msg, batch)
                 else:
                     self._refresh(tx, eid, batch, body)
         except Exception as exc:
@@ -341,6 +344,9 @@ class Scheduler:
         info: dict[str, Any] = {"worker": str(msg.get("worker") or "")[:255]}
         if isinstance(msg.get("duration_s"), (int, float)):
             info["duration_s"] = float(msg["duration_s"])
+        peak = msg.get("peak_memory_bytes")
+        if isinstance(peak, int) and not isinstance(peak, bool) and peak >= 0:
+            info["peak_memory_bytes"] = peak
         outcome = msg["outcome"]
         if outcome in (Outcome.VALUES.value, Outcome.CACHED.value):
             return Report(node_id, attempt, Outcome(outcome), outputs=msg["outputs"], **info)
@@ -365,6 +371,25 @@ class Scheduler:
         tx.append_event(EventRecord(eid, live.seq, report.node, report.attempt,
                                     report.outcome.value, _event_body(report)))
         self._changed(tx, eid, live, released, batch)
+
+    def _cancel(self, tx: StateTx, msg: dict[str, Any], batch: Batch) -> None:
+        """Abort a running execution: its queued and running attempts are superseded (the
+        workers stop those that run), nothing new starts. A cancel of a finished execution
+        changes nothing; one of an unknown execution is refused."""
+        eid = msg["execution"]
+        record = tx.get_execution(eid)
+        if record is None:
+            batch.refused.append(Refusal(CONTROL, f"cancel for unknown execution {eid}", msg))
+            return
+        live = self._live(tx, eid, batch, quiet=True)
+        if live is None or not live.engine.cancel():
+            log.info("cancel of execution %s: it is %s already", eid, record.status)
+            self._refresh(tx, eid, batch)
+            return
+        why = msg.get("reason") or "cancelled"
+        log.info("execution %s aborted: %s", eid, why)
+        live.cancel_reason = why
+        self._changed(tx, eid, live, [], batch)
 
     def _refresh(self, tx: StateTx, eid: str, batch: Batch, body: Any = None) -> None:
         record = tx.get_execution(eid)
@@ -434,7 +459,7 @@ class Scheduler:
     def _replayed(self, ev: EventRecord) -> Report:
         """The report an event recorded, rebuilt to replay it through a fresh engine."""
         body = ev.body
-        info = {k: body[k] for k in ("worker", "duration_s") if k in body}
+        info = {k: body[k] for k in ("worker", "duration_s", "peak_memory_bytes") if k in body}
         node, attempt, outcome = ev.node_id, ev.attempt, ev.outcome
         if outcome in (Outcome.VALUES.value, Outcome.CACHED.value):
             return Report(node, attempt, Outcome(outcome), outputs=body["outputs"], **info)
@@ -500,6 +525,8 @@ class Scheduler:
             fields: dict[str, Any] = {"status": engine.state.value}
             if engine.state == ExecutionState.SUCCEEDED:
                 fields["outputs"] = engine.outputs
+            elif engine.state == ExecutionState.ABORTED:
+                fields["error"] = {"aborted": live.cancel_reason or "cancelled"}
             else:
                 fields["error"] = {"failures": self.view.failures(engine)}
             tx.update_execution(eid, **fields)
@@ -577,4 +604,6 @@ def _event_body(report: Report) -> dict[str, Any]:
         body["worker"] = report.worker
     if report.duration_s is not None:
         body["duration_s"] = report.duration_s
+    if report.peak_memory_bytes is not None:
+        body["peak_memory_bytes"] = report.peak_memory_bytes
     return body

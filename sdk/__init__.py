@@ -32,6 +32,7 @@ from sdk.model.errors import (
     BrokerUnavailable,
     CompileError,
     ConfigError,
+    ExecutionAborted,
     ExecutionFailed,
     GraftError,
     NodeFailure,
@@ -40,6 +41,7 @@ from sdk.model.errors import (
     StoreIntegrityError,
     StoreObjectMissing,
     TaskError,
+    TaskTimeout,
     TierError,
     TypeConversionError,
 )
@@ -64,7 +66,8 @@ __all__ = [
     # errors
     "GraftError", "CompileError", "SpecError", "ConfigError", "TypeConversionError",
     "StoreError", "StoreObjectMissing", "StoreIntegrityError", "BrokerUnavailable", "TierError",
-    "Unauthenticated", "TaskError", "ExecutionFailed", "NodeFailure",
+    "Unauthenticated", "TaskError", "TaskTimeout", "ExecutionFailed", "ExecutionAborted",
+    "NodeFailure",
 ]
 
 _LAZY = {"Client": "sdk.remote.client", "Execution": "sdk.remote.client"}

@@ -191,6 +191,32 @@ def status(execution_id: str, as_json: bool) -> None:
 
 
 @cli.command()
+@click.argument("execution_id")
+@click.option("--wait", is_flag=True, help="Wait until the execution has ended.")
+@click.option("--reason", default="", help="Why, kept with the execution.")
+def cancel(execution_id: str, wait: bool, reason: str) -> None:
+    """Abort an execution: queued nodes never start, running ones are stopped."""
+    from sdk.remote.client import Client
+
+    client = Client()
+    check_redis(client.settings.broker_url)
+    execution = client.get(execution_id)
+    if not execution.cancel(reason):
+        click.echo(f"execution {execution_id} is {execution.status()} already; nothing to "
+                   f"cancel")
+        return
+    click.echo(f"execution {execution_id}: cancel sent")
+    if wait:
+        deadline = time.monotonic() + 60
+        while execution.status() not in ("SUCCEEDED", "FAILED", "ABORTED"):
+            if time.monotonic() > deadline:
+                raise GraftError(f"execution {execution_id} is still {execution.status()} 60 s "
+                                 f"after the cancel: is a scheduler running?")
+            time.sleep(0.2)
+        click.echo(f"execution {execution_id} is {execution.status()}")
+
+
+@cli.command()
 def up() -> None:
     """Run a local stack in the foreground (scheduler + one worker per tier) until Ctrl-C."""
     from sdk.remote.stack import Stack, worker_sizes

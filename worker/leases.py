@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import signal
 import threading
 import time
 from collections import Counter
@@ -26,6 +25,7 @@ from sdk.remote.connections import explain, redis_client
 from sdk.remote.control import ControlChannel
 from sdk.remote.leases import AttemptKey, Leases
 from worker.outage import OUTAGE
+from worker.supervisor import GIVE_UP
 
 log = logging.getLogger("graft.worker")
 
@@ -53,10 +53,12 @@ class LeaseKeeper:
         self._start()
 
     def running(self, key: AttemptKey, pid: int) -> None:
-        """A copy of the attempt runs in pool process `pid` (killed if the scheduler gives the
-        attempt up)."""
+        """A copy of the attempt runs in pool process `pid` (stopped if the scheduler gives
+        the attempt up). Celery may tell that a fast task was accepted after it ended: an
+        attempt no longer held is not recorded."""
         with self._lock:
-            self._pids.setdefault(key, set()).add(pid)
+            if key in self._held:
+                self._pids.setdefault(key, set()).add(pid)
 
     def drop(self, key: AttemptKey, pid: int | None = None, release: bool = True) -> None:
         """The copy of `key` in pool process `pid` ended: stop renewing the lease once no copy
@@ -83,17 +85,18 @@ class LeaseKeeper:
         self._wake.set()
 
     def _stop_given_up(self, running: list[AttemptKey]) -> None:
-        """Kill the pool processes running an attempt the scheduler gave up on (its execution
-        failed or was cancelled): its outcome would no longer count. The pool replaces them;
-        the report of the kill is ignored as late. The processes are read again, under the
-        lock, after the Redis call: one that finished the attempt meanwhile is spared."""
+        """Tell the pool processes running an attempt the scheduler gave up on (its execution
+        failed or was cancelled) to stop it (GIVE_UP: the pool process kills the attempt's
+        runner and everything it started, and reports nothing). The processes are read again,
+        under the lock, after the Redis call: one that finished the attempt meanwhile is
+        spared."""
         for key in self.leases.superseded(running):
             with self._lock:
                 for pid in sorted(self._pids.pop(key, ())):
                     log.warning("attempt %d of node %s of %s was given up by the scheduler; "
-                                "stopping its process %d", key[2], key[1], key[0], pid)
+                                "stopping it in process %d", key[2], key[1], key[0], pid)
                     with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGKILL)
+                        os.kill(pid, GIVE_UP)
 
     def _start(self) -> None:
         if self._thread is None or not self._thread.is_alive():

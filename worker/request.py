@@ -23,6 +23,7 @@ from sdk.model.errors import GraftError
 from sdk.model.report import Failure, Report, system_failure, user_failure
 from sdk.remote.messages import check_task, report_message
 from worker.leases import attempt_of, keeper
+from worker.supervisor import TERMINATE
 
 log = logging.getLogger("graft.worker")
 
@@ -41,6 +42,12 @@ class GraftRequest(Request):
         key = attempt_of(self.args)
         if key is not None:
             keeper().running(key, pid)
+
+    def terminate(self, pool: Any, signal: Any = None) -> None:
+        """An operator terminates this attempt (Flower's Terminate, `celery control revoke
+        --terminate`): the pool process stops it and fails it as `Terminated` (not retried)
+        instead of dying, which would make it a lost attempt to run again."""
+        super().terminate(pool, TERMINATE)
 
     def on_success(self, failed__retval__runtime: Any, **kwargs: Any) -> None:
         try:

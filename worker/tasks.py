@@ -3,33 +3,32 @@
 Every message is checked before anything runs: its shape, and with `GRAFT_SECRET` its
 signature; one that fails goes to the dead-letter list. An attempt runs only once: a copy of
 one that started elsewhere (the broker redelivered it, or a restarted scheduler sent it
-again) and one the scheduler gave up on are dropped unrun. Every attempt that runs ends in a
-report on the control stream; while Redis is away, the report waits for it.
+again) and one the scheduler gave up on are dropped unrun. An attempt runs in this pool
+process's runner, held to its timeout and memory limit (`worker.supervisor`). Every attempt
+that runs ends in a report on the control stream (one given up while it ran aside); while
+Redis is away, the report waits for it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import shutil
-import tempfile
 import time
 from typing import Any
 
 import redis
+from celery import signals
 
 from sdk.model.errors import GraftError
-from sdk.remote.attempt import run_attempt
 from sdk.remote.celery_app import TASK_NAME
 from sdk.remote.connections import explain, redis_client
 from sdk.remote.control import ControlChannel
 from sdk.remote.leases import Leases
 from sdk.remote.messages import check_task
-from sdk.values.store import open_store
 from worker.app import GraftTask, app, settings
 from worker.outage import OUTAGE
 from worker.refuse import refuse
+from worker.supervisor import Runner, failed_message, install_signals, limits_of
 
 log = logging.getLogger("graft.worker")
 
@@ -54,15 +53,11 @@ def run_node(self: Any, *args: Any) -> str:
         log.info("node %s of %s attempt %s already started (%s): duplicate dropped",
                  node, eid, attempt, who)
         return "duplicate"
-    workdir = _workdir()
-    previous = os.getcwd()
-    os.chdir(workdir)
-    try:
-        message = run_attempt(open_store(settings.store_url), eid, node, attempt, payload,
-                              worker=self.request.hostname or "")
-    finally:
-        os.chdir(previous)
-        _empty(workdir)
+    message = _run(eid, node, attempt, payload, queue, self.request.hostname or "")
+    if message is None:
+        log.info("node %s of %s attempt %s was given up by the scheduler: stopped", node, eid,
+                 attempt)
+        return "superseded"
     if message["outcome"] == "error":
         log.info("node %s of %s failed: %s", node, eid, message["error"].get("message"))
     control = _control()
@@ -104,21 +99,36 @@ def _until_redis(call: Any, what: str) -> Any:
         return result
 
 
-_WORKDIR: list[str] = []
+RUNNER = Runner()
 
 
-def _workdir() -> str:
-    """This process's working folder for tasks (files they write land here)."""
-    if not _WORKDIR or not os.path.isdir(_WORKDIR[0]):
-        _WORKDIR[:] = [tempfile.mkdtemp(prefix=f"graft-node-{os.getpid()}-")]
-    return _WORKDIR[0]
+@signals.worker_process_init.connect
+def _pool_process_started(**_: Any) -> None:
+    """Each pool process: take the signals that stop an attempt, and start its runner now, so
+    that the first attempt does not wait for it."""
+    install_signals()
+    RUNNER.start()
 
 
-def _empty(folder: str) -> None:
-    """Remove what a task left behind, so the next one starts in an empty folder."""
-    for entry in os.scandir(folder):
-        if entry.is_dir(follow_symlinks=False):
-            shutil.rmtree(entry.path, ignore_errors=True)
-        else:
-            with contextlib.suppress(OSError):
-                os.unlink(entry.path)
+@signals.worker_process_shutdown.connect
+def _pool_process_ending(**_: Any) -> None:
+    RUNNER.stop()
+
+
+def _run(eid: str, node: str, attempt: int, payload: dict[str, Any], queue: str,
+         worker: str) -> dict[str, Any] | None:
+    """The report of one attempt, run by this pool process's runner and held to its limits;
+    None when the scheduler gave it up while it ran."""
+    limits = limits_of(payload, queue)
+    request = {"store": settings.store_url, "execution": eid, "node": node,
+               "attempt": attempt, "payload": payload, "worker": worker}
+    why, detail, peak = RUNNER.run(request, limits)
+    if why == "reply":
+        message: dict[str, Any] = detail
+        message["peak_memory_bytes"] = max(peak, int(message.get("peak_memory_bytes") or 0))
+        return message
+    message = failed_message(eid, node, attempt, payload["token"], why, detail, limits,
+                             worker)
+    if message is not None:
+        message["peak_memory_bytes"] = peak
+    return message

@@ -44,6 +44,7 @@ class ExecutionState(str, Enum):
     RUNNING = "RUNNING"
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
+    ABORTED = "ABORTED"  # cancelled by a user
 
 
 TERMINAL_NODE_STATES = (NodeState.SUCCEEDED, NodeState.FAILED, NodeState.SKIPPED,
@@ -371,6 +372,8 @@ class Engine:
             record["worker"] = report.worker
         if report.duration_s is not None:
             record["duration_s"] = report.duration_s
+        if report.peak_memory_bytes is not None:
+            record["peak_memory_bytes"] = report.peak_memory_bytes
         record.update(report.extra)
         run.history.append(record)
 
@@ -400,7 +403,28 @@ class Engine:
 
     @property
     def done(self) -> bool:
-        return self.state in (ExecutionState.SUCCEEDED, ExecutionState.FAILED)
+        return self.state in (ExecutionState.SUCCEEDED, ExecutionState.FAILED,
+                              ExecutionState.ABORTED)
+
+    def cancel(self) -> bool:
+        """Abort the execution: nothing new starts, what waits is skipped, what was released
+        is cancelled, open sub-graphs and maps are aborted, and no failure handler runs.
+        False when the execution had ended already (nothing changes)."""
+        if self.done:
+            return False
+        self._failing_scopes.clear()
+        self._closing.clear()
+        self._stopped = True
+        for run in list(self.nodes.values()):
+            if run.state == NodeState.PENDING:
+                self._set(run, NodeState.SKIPPED)
+            elif run.state == NodeState.QUEUED:
+                self._set(run, NodeState.CANCELLED)
+            elif run.state == NodeState.RUNNING:
+                self._set(run, NodeState.ABORTED)
+        self._released.clear()
+        self.state = ExecutionState.ABORTED
+        return True
 
     def is_waiting(self, node_id: str, attempt: int) -> bool:
         """Whether a report for this attempt of this node would be taken."""

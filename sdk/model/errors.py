@@ -55,10 +55,22 @@ class TaskError(GraftError):
         self.traceback = traceback
 
 
+class TaskTimeout(GraftError):
+    """A task or dynamic body ran past its `timeout` (retried per its `retries`)."""
+
+
 class FlyteRecoverableException(Exception):
     """Raised by a task to ask for a retry. graft retries every exception a task raises, up
     to its `retries`; this one exists so that Flyte programs raising it run unchanged (flytekit
     retries only this one on a cluster)."""
+
+
+class ExecutionAborted(GraftError):
+    """An execution was cancelled (`Execution.cancel()`, `graft cancel`) before it ended."""
+
+    def __init__(self, execution_id: str, message: str = ""):
+        self.execution_id = execution_id
+        super().__init__(message or f"execution {execution_id} was aborted")
 
 
 @dataclass(frozen=True)

@@ -86,8 +86,8 @@ def data_failure(type_: str, message: str) -> Failure:
 class Report:
     """The outcome of attempt `attempt` of node `node`. Exactly one of `outputs` (values or
     cached), `subgraph`, `error`, `items` (mapped) or `case` (branched) is set, as `outcome`
-    says. `worker` and `duration_s` say where and how long it ran; the engine records them but
-    decides nothing on them."""
+    says. `worker`, `duration_s` and `peak_memory_bytes` say where it ran, how long, and its
+    peak resident memory; the engine records them but decides nothing on them."""
 
     node: str
     attempt: int
@@ -99,6 +99,7 @@ class Report:
     case: int | None = None
     worker: str = ""
     duration_s: float | None = None
+    peak_memory_bytes: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

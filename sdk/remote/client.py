@@ -23,6 +23,7 @@ from sdk.model.engine import ExecutionState
 from sdk.model.entity import Runnable
 from sdk.model.errors import (
     BrokerUnavailable,
+    ExecutionAborted,
     ExecutionFailed,
     GraftError,
     NodeFailure,
@@ -40,7 +41,8 @@ from sdk.runtime.context import log_key
 from sdk.values.shapes import encode_inputs, shape_outputs
 from sdk.values.store import get_verified, open_store, put_blob
 
-FINAL = (ExecutionState.SUCCEEDED.value, ExecutionState.FAILED.value)
+FINAL = (ExecutionState.SUCCEEDED.value, ExecutionState.FAILED.value,
+         ExecutionState.ABORTED.value)
 
 log = logging.getLogger("graft.client")
 
@@ -224,7 +226,7 @@ class Execution:
         return None
 
     def status(self) -> str:
-        """One of QUEUED, RUNNING, SUCCEEDED, FAILED."""
+        """One of QUEUED, RUNNING, SUCCEEDED, FAILED, ABORTED."""
         return str(self.info()["status"])
 
     def nodes(self) -> list[NodeRecord]:
@@ -295,7 +297,19 @@ class Execution:
         """The outputs of a finished execution (ExecutionFailed if it failed)."""
         return self._result(self.info())
 
+    def cancel(self, reason: str = "") -> bool:
+        """Abort this execution: queued nodes never start, running attempts are stopped at
+        their process within seconds, and `wait()` raises ExecutionAborted. False, changing
+        nothing, when it has ended already (`status()` says how); cancelling twice is fine."""
+        if self.status() in FINAL:
+            return False
+        self.client.control.publish({"type": "cancel", "execution": self.id,
+                                     "reason": reason or "cancelled by a user"})
+        return True
+
     def _result(self, info: dict[str, Any]) -> Any:
+        if info["status"] == ExecutionState.ABORTED.value:
+            raise ExecutionAborted(self.id, info.get("error") or "")
         if info["status"] == ExecutionState.FAILED.value:
             failures = [NodeFailure(**f) for f in info.get("failures") or []]
             raise ExecutionFailed(self.id, failures,

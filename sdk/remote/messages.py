@@ -9,6 +9,7 @@
     {"type": "report", ..., "outcome": "error",
      "error": {"kind": "USER" | "SYSTEM" | "DATA", "type", "message", "traceback"}}
     {"type": "refresh", "execution": id}      rewrite the execution's status board record
+    {"type": "cancel", "execution": id, "reason": text}   abort the execution
 
 `token` is the random value the scheduler issued with the attempt's dispatch; a report that
 does not echo the current one is refused. With GRAFT_SECRET set, each message also carries
@@ -93,6 +94,11 @@ def check(body: Any) -> dict[str, Any]:
                 raise MessageError(f"report for node {node!r}: {exc}") from None
         else:
             raise MessageError(f"report for node {node!r}: unknown outcome {outcome!r}")
+    elif kind == "cancel":
+        reason = body.get("reason", "")
+        if not isinstance(reason, str) or len(reason) > MAX_NAME_CHARS * 4:
+            raise MessageError(f"cancel {body['execution']}: reason must be a string of at most "
+                               f"{MAX_NAME_CHARS * 4} characters")
     elif kind != "refresh":
         raise MessageError(f"unknown control message type {str(kind)[:80]!r}")
     return body
@@ -115,6 +121,8 @@ def report_message(execution_id: str, token: str, report: Report,
         body["worker"] = report.worker
     if report.duration_s is not None:
         body["duration_s"] = report.duration_s
+    if report.peak_memory_bytes is not None:
+        body["peak_memory_bytes"] = report.peak_memory_bytes
     return body
 
 

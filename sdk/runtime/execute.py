@@ -1,12 +1,17 @@
 """Running one node attempt in this process: shared by the local runner and the workers.
 
 `execute` never raises for anything a task, its inputs or the store do: every outcome comes
-back as a `Report`, failures classified by `failure_kind`.
+back as a `Report`, failures classified by `failure_kind`. A task or dynamic body with a
+`timeout` is stopped by `TaskTimeout` when it runs past it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +24,7 @@ from sdk.model.errors import (
     StoreError,
     StoreIntegrityError,
     StoreObjectMissing,
+    TaskTimeout,
     TypeConversionError,
 )
 from sdk.model.report import Failure, FailureKind, Report
@@ -92,7 +98,8 @@ def _execute(spec: NodeSpec, entity: Runnable, inputs: dict[str, Binding], store
         return failed(exc)
     if entity.kind == DYNAMIC:
         try:
-            sub = entity.expand(values, store, bundle)
+            with deadline(spec.timeout_s, f"dynamic {spec.task.name!r} (node {node_id!r})"):
+                sub = entity.expand(values, store, bundle)
         except Exception as exc:
             return failed(exc, user_code=True, skip=2)
         return Ran(Report.grafted(node_id, attempt, sub))
@@ -100,7 +107,8 @@ def _execute(spec: NodeSpec, entity: Runnable, inputs: dict[str, Binding], store
         return failed(GraftError(f"{entity.ref} is a {entity.kind}, which does not run on a "
                                  f"worker"))
     try:
-        result = entity.run(values)
+        with deadline(spec.timeout_s, f"task {spec.task.name!r} (node {node_id!r})"):
+            result = entity.run(values)
     except Exception as exc:
         return failed(exc, user_code=True, skip=2)
     try:
@@ -108,6 +116,27 @@ def _execute(spec: NodeSpec, entity: Runnable, inputs: dict[str, Binding], store
     except Exception as exc:  # TypeConversionError, a value JSON cannot hold, a store blip
         return failed(exc)
     return Ran(Report.values(node_id, attempt, outputs))
+
+
+@contextlib.contextmanager
+def deadline(seconds: float | None, what: str) -> Iterator[None]:
+    """Raise TaskTimeout in the code running inside after `seconds` (SIGALRM: on the main
+    thread only, where tasks run in-process and in a worker's runner; a worker's pool process
+    also kills a runner that does not stop, see `worker.supervisor`)."""
+    if seconds is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expired(signum: int, frame: Any) -> None:
+        raise TaskTimeout(f"{what} ran past its timeout of {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _encode_outputs(spec: NodeSpec, entity: Runnable, result: Any,

@@ -473,3 +473,33 @@ def _wait_for(predicate: Any, timeout_s: float, what: str, interval_s: float = 0
 def wait_for() -> Any:
     """`wait_for(predicate, timeout_s, what)`: poll until truthy, return the value."""
     return _wait_for
+
+
+@pytest.fixture
+def make_cluster(private_redis: Any, tmp_path_factory: pytest.TempPathFactory,
+                 request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """`make_cluster(backend="sqlite", env={}, redis=None)`: a started cluster on a new private
+    Redis (or on `redis`), stopped after the test; this process's GRAFT_STORE points at it."""
+    made: list[Cluster] = []
+
+    def make(backend: str = "sqlite", env: dict[str, str] | None = None,
+             redis: Any = None) -> Cluster:
+        server = redis or private_redis()
+        postgres = request.getfixturevalue("postgres_server") if backend == "postgresql" \
+            else None
+        cluster = Cluster(backend, tmp_path_factory.mktemp(f"fault-{backend}"),
+                          redis_url=server.url, postgres=postgres)
+        cluster.redis_server = server
+        cluster.env.update(env or {})
+        monkeypatch.setenv("GRAFT_STORE", cluster.store_url)
+        for name, value in (env or {}).items():
+            monkeypatch.setenv(name, value)
+        made.append(cluster)
+        cluster.start()
+        return cluster
+
+    yield make
+    for cluster in made:
+        if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
+            print(cluster.logs_tail())
+        cluster.stop()

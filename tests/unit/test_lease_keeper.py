@@ -60,3 +60,13 @@ def test_a_process_that_finished_the_attempt_meanwhile_is_spared(killed):
     k._stop_given_up(list(k._pids))
     assert killed == []
     assert k._pids == {B: {100}}
+
+
+def test_an_attempt_accepted_after_it_ended_is_not_recorded(killed):
+    """Celery may hand on_accepted after on_success for a fast task."""
+    k = keeper({A})
+    k.hold(A)
+    k.drop(A, None)
+    k.running(A, 100)
+    k._stop_given_up(list(k._pids))
+    assert killed == [] and k._pids == {}

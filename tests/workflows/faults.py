@@ -1,19 +1,27 @@
 """Workflows for the fault tests: tasks that say which process ran them, so a test can kill
 exactly that worker, and side effects a forged message must never cause."""
 
+import functools
 import os
 import time
 import typing
 
-from sdk import dynamic, task, workflow
+from sdk import Resources, dynamic, map_task, task, workflow
+
+
+def _parent_of(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", "rb") as fh:
+        return int(fh.read().rsplit(b")", 1)[1].split()[1])
 
 
 @task
 def mark_and_nap(path: str, seconds: float) -> int:
-    """Append `<pid> <parent pid>` to `path` (one line per run), wait, and return how many
-    runs `path` records."""
+    """Append `<pid> <pool process pid> <worker pid>` to `path` (one line per run: the task
+    runs in a runner process, started by a pool process of the worker), wait, and return how
+    many runs `path` records."""
+    pool = os.getppid()
     with open(path, "a") as fh:
-        fh.write(f"{os.getpid()} {os.getppid()}\n")
+        fh.write(f"{os.getpid()} {pool} {_parent_of(pool)}\n")
     time.sleep(seconds)
     with open(path) as fh:
         return len(fh.readlines())
@@ -49,3 +57,95 @@ def fan_out(n: int, delay: float) -> int:
 @workflow
 def chain3(x: int, delay: float) -> int:
     return bump(x=bump(x=bump(x=x, delay=delay), delay=delay), delay=delay)
+
+
+# ---- execution controls: timeouts, memory limits, cancellation, processes of their own ----
+
+
+@task(timeout=2)
+def hangs(path: str) -> int:
+    """Marks its start, then sleeps far past its timeout."""
+    with open(path, "a") as fh:
+        fh.write("started\n")
+    time.sleep(600)
+    return 0
+
+
+@workflow
+def hanging(path: str) -> int:
+    return hangs(path=path)
+
+
+@task
+def quick(x: int) -> int:
+    return x + 1
+
+
+@workflow
+def quick_wf(x: int) -> int:
+    return quick(x=x)
+
+
+@task(limits=Resources(mem="200Mi"))
+def allocate(mib: int) -> int:
+    """Holds `mib` MiB of touched memory for a moment."""
+    blocks = [bytearray(2**20) for _ in range(mib)]
+    time.sleep(0.3)
+    return len(blocks)
+
+
+@workflow
+def allocating(mib: int) -> int:
+    return allocate(mib=mib)
+
+
+@task
+def in_parallel(n: int) -> typing.List[int]:
+    """What scikit-learn's n_jobs and joblib need: processes of the task's own."""
+    from multiprocessing import Pool
+
+    with Pool(2) as pool:
+        return pool.map(abs, range(-n, 0))
+
+
+@workflow
+def parallel(n: int) -> typing.List[int]:
+    return in_parallel(n=n)
+
+
+@task
+def slow_mark(path: str, tag: str, seconds: float) -> str:
+    """Marks its start, sleeps, then marks its end: the end must never appear once the
+    execution is cancelled."""
+    with open(path, "a") as fh:
+        fh.write(f"start {tag}\n")
+    time.sleep(seconds)
+    with open(path, "a") as fh:
+        fh.write(f"end {tag}\n")
+    return tag
+
+
+@workflow
+def cancellable(path: str, seconds: float) -> typing.Tuple[str, typing.List[str], str]:
+    """One slow node running, a map whose items wait their turn (concurrency 1), and a
+    dynamic whose children run: all of it stops on a cancel."""
+    first = slow_mark(path=path, tag="first", seconds=seconds)
+    items = map_task(functools.partial(slow_mark, path=path, seconds=seconds),
+                     concurrency=1)(tag=["item-0", "item-1", "item-2"])
+    return first, items, fan_marks(path=path, seconds=seconds)
+
+
+@dynamic
+def fan_marks(path: str, seconds: float) -> str:
+    return slow_mark(path=path, tag="child", seconds=seconds)
+
+
+@task
+def sleepy(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+@workflow
+def sleepy_wf(seconds: float) -> float:
+    return sleepy(seconds=seconds)

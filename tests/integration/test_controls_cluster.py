@@ -1,0 +1,126 @@
+"""Execution controls on real worker processes: each attempt runs in a process of its own,
+held to its timeout and memory limit; executions can be cancelled; an operator's terminate
+fails the node clearly. In-process counterparts where they apply."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from conftest import _wait_for as wait
+from workflows import faults
+
+from sdk import ExecutionAborted, ExecutionFailed
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def _failure(execution, timeout: float = 60):
+    with pytest.raises(ExecutionFailed) as info:
+        execution.wait(timeout=timeout)
+    [failure] = info.value.failures
+    return failure
+
+
+def test_a_hanging_task_is_stopped_at_its_timeout_and_its_slot_freed(make_cluster, tmp_path):
+    cluster = make_cluster()
+    cluster.start_worker("256Mi", concurrency=1)
+    for w in cluster.workers[:2]:  # only the one-slot worker serves 256Mi from here on
+        if "256Mi" in w.name:
+            w.stop()
+            cluster.workers.remove(w)
+    marks = tmp_path / "marks"
+    client = cluster.client()
+    started = time.monotonic()
+    hanging = client.submit(faults.hanging, path=str(marks))
+    failure = _failure(hanging)
+    stopped_after = time.monotonic() - started
+    assert failure.error_type == "TaskTimeout" and "timeout of 2 s" in failure.message
+    assert stopped_after < 2 + 5 + 3  # timeout, the 5 s bound, and dispatch
+    assert client.submit(faults.quick_wf, x=1).wait(timeout=10) == 2  # the slot is free
+
+
+def test_a_timeout_holds_in_process(tmp_path):
+    with pytest.raises(ExecutionFailed) as info:
+        faults.hanging(path=str(tmp_path / "marks"))
+    assert info.value.failures[0].error_type == "TaskTimeout"
+
+
+def test_four_times_the_memory_limit_fails_out_of_memory_and_the_worker_serves_on(cluster):
+    client = cluster.client()
+    fine = client.submit(faults.allocating, mib=40)
+    assert fine.wait(timeout=60) == 40
+    [node] = fine.nodes()
+    assert 40 * 2**20 < node.history[-1]["peak_memory_bytes"] < 200 * 2**20
+    hog = client.submit(faults.allocating, mib=800)
+    failure = _failure(hog)
+    assert failure.error_type == "OutOfMemory"
+    assert "over its memory limit of 200 MiB (tier 256Mi)" in failure.message
+    assert client.submit(faults.quick_wf, x=5).wait(timeout=30) == 6
+    assert all(w.alive() for w in cluster.workers)
+
+
+def test_a_task_may_start_processes_of_its_own(cluster):
+    local = faults.parallel(n=5)
+    assert cluster.client().submit(faults.parallel, n=5).wait(timeout=60) == local == \
+        [5, 4, 3, 2, 1]
+
+
+def test_cancel_stops_running_nodes_and_starts_nothing_new(cluster, tmp_path):
+    marks = tmp_path / "marks"
+    client = cluster.client()
+    execution = client.submit(faults.cancellable, path=str(marks), seconds=12.0)
+    wait(lambda: {"start first", "start item-0"} <= set(_lines(marks)), 60,
+         "the first node and the first map item to start (they take both slots)")
+    cancelled_at = time.monotonic()
+    assert execution.cancel("test") is True
+    with pytest.raises(ExecutionAborted):
+        execution.wait(timeout=10)
+    assert execution.status() == "ABORTED"
+    time.sleep(12)  # past the moment the running nodes would have ended
+    lines = _lines(marks)
+    assert not [line for line in lines if line.startswith("end")], lines
+    assert not {"start item-1", "start item-2", "start child"} & set(lines), lines
+    states = {n.id: n.state for n in execution.nodes()}
+    assert states["map_slow_mark"] == "ABORTED" and states["map_slow_mark/0"] == "CANCELLED"
+    assert states["map_slow_mark/1"] == states["map_slow_mark/2"] == "SKIPPED"
+    assert states["slow_mark"] == "CANCELLED"
+    assert states["fan_marks"] in ("CANCELLED", "ABORTED")  # queued, or its body had run
+    assert time.monotonic() - cancelled_at < 30
+    assert execution.cancel() is False  # ended: nothing changes
+    done = cluster.run_cli("cancel", execution.id)
+    assert done.returncode == 0 and "is ABORTED already; nothing to cancel" in done.stdout
+
+
+def test_cancel_of_an_unknown_execution_is_one_line(cluster):
+    done = cluster.run_cli("cancel", "0123456789abcdef0123", timeout=60)
+    assert done.returncode != 0
+    assert done.stderr.startswith("graft: no execution") and "Traceback" not in done.stderr
+
+
+def test_an_operator_terminating_a_node_fails_it_clearly(make_cluster):
+    from celery import Celery
+
+    cluster = make_cluster(env={"GRAFT_REMOTE_CONTROL": "full"})
+    client = cluster.client()
+    execution = client.submit(faults.sleepy_wf, seconds=60.0)
+    control = Celery(broker=cluster.broker_url).control
+
+    def running() -> list[str]:
+        active = control.inspect(timeout=1).active() or {}
+        return [t["id"] for tasks in active.values() for t in tasks
+                if "sleepy" in str(t.get("name", ""))]
+
+    [task_id] = wait(running, 30, "the task to run")
+    control.revoke(task_id, terminate=True, signal=signal.SIGTERM)
+    failure = _failure(execution, timeout=30)
+    assert failure.error_type == "Terminated"
+    assert "terminated by an operator" in failure.message
+    [node] = execution.nodes()
+    assert node.state == "FAILED" and node.attempts == 1

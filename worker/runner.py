@@ -1,0 +1,125 @@
+"""The process that runs node attempts: `python -m worker.runner REQUEST_FD REPLY_FD`.
+
+Each Celery pool process keeps one runner, started once and reused (warm: graft, the user's
+modules and their imports stay loaded between attempts), and hands it one attempt at a time
+over a pipe (`worker.supervisor`). The runner is an ordinary, non-daemonic process in a
+session of its own, so a task may start processes of its own (multiprocessing, joblib,
+scikit-learn's n_jobs); the pool process watches its time, its memory and its cancellation,
+and ends it by killing its whole process group. The runner dies with its pool process.
+
+Messages are a 4-byte big-endian length, then JSON. A request:
+    {"store": url, "execution": id, "node": id, "attempt": n, "payload": {...},
+     "worker": name}
+and the reply is the attempt's report message (`sdk.remote.attempt.run_attempt`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import shutil
+import signal
+import struct
+import sys
+import tempfile
+from typing import Any, BinaryIO
+
+from sdk.model.store import Store
+from sdk.remote.attempt import run_attempt
+from sdk.values.store import open_store
+
+_HEADER = struct.Struct(">I")
+PR_SET_PDEATHSIG = 1
+
+
+def read_message(stream: BinaryIO) -> Any:
+    """The next message, or None when the other end closed the pipe."""
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        return None
+    (size,) = _HEADER.unpack(header)
+    data = stream.read(size)
+    if len(data) < size:
+        return None
+    return json.loads(data)
+
+
+def write_message(stream: BinaryIO, message: Any) -> None:
+    data = json.dumps(message, separators=(",", ":")).encode()
+    stream.write(_HEADER.pack(len(data)) + data)
+    stream.flush()
+
+
+def _die_with_parent() -> None:
+    """Ask the kernel to SIGKILL this process when the pool process that started it dies."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() == 1:  # the parent died before the request above took effect
+        os._exit(1)
+
+
+def _reset_peak() -> None:
+    """Start this process's peak resident memory (VmHWM) afresh for the next attempt."""
+    with contextlib.suppress(OSError), open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
+
+
+def _peak() -> int:
+    """This process's peak resident bytes since `_reset_peak` (0 where /proc lacks it)."""
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _empty(folder: str) -> None:
+    """Remove what an attempt left behind, so the next one starts in an empty folder."""
+    for entry in os.scandir(folder):
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+
+
+def serve(requests: BinaryIO, replies: BinaryIO) -> None:
+    """Run attempts until the pool process closes the request pipe."""
+    stores: dict[str, Store] = {}
+    workdir = tempfile.mkdtemp(prefix=f"graft-node-{os.getpid()}-")
+    os.chdir(workdir)
+    try:
+        while True:
+            request = read_message(requests)
+            if request is None:
+                return
+            url = request["store"]
+            if url not in stores:
+                stores[url] = open_store(url)
+            _reset_peak()
+            try:
+                reply = run_attempt(stores[url], request["execution"], request["node"],
+                                    request["attempt"], request["payload"],
+                                    worker=request.get("worker", ""))
+            finally:
+                os.chdir(workdir)
+                _empty(workdir)
+            reply["peak_memory_bytes"] = _peak()
+            write_message(replies, reply)
+    finally:
+        os.chdir("/")
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main(argv: list[str]) -> int:
+    _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal goes to the worker
+    with os.fdopen(int(argv[1]), "rb") as requests, os.fdopen(int(argv[2]), "wb") as replies:
+        serve(requests, replies)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

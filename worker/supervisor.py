@@ -1,0 +1,254 @@
+"""A pool process's side of running attempts: it hands each attempt to its runner process
+(`worker.runner`) and watches it until the report comes back.
+
+While an attempt runs, the pool process:
+- stops it at its `timeout` (the runner's own alarm first; a task stuck in C code is killed a
+  grace period later), failing it as `TaskTimeout` (retried per the task's `retries`);
+- holds it to its memory limit (its `limits.mem`, else its request, else its tier's size), by
+  the resident memory of the runner and every process the task started, sampled every 50 ms:
+  going over kills them and fails the attempt as `OutOfMemory`, naming the limit and the tier;
+- kills it when the scheduler gives it up (GIVE_UP, a real-time signal from the lease thread)
+  and returns without a report, and when an operator terminates it (Flower's Terminate,
+  `celery control revoke --terminate`: the worker sends TERMINATE instead of SIGTERM), failing
+  it as `Terminated`, which is not retried;
+- records its peak resident memory, which the report carries.
+
+Killing means SIGKILL to the runner's process group; the next attempt starts a new runner.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sdk.model.errors import GraftError
+from sdk.model.report import Failure, FailureKind, Report
+from sdk.model.resources import parse_memory
+from sdk.model.spec import node_from_json
+from sdk.remote.messages import report_message
+from worker.runner import read_message, write_message
+
+log = logging.getLogger("graft.worker")
+
+SAMPLE_S = 0.05  # how often memory, the deadline and the signals are looked at
+TREE_EVERY = 10  # the runner's own memory every sample, its children's every 10th
+TIMEOUT_GRACE_S = 2.0  # after the runner's own alarm, before the kill
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+@dataclass
+class Limits:
+    """What one attempt is held to: seconds (None: no timeout) and bytes (None: no limit),
+    and the tier named in errors."""
+
+    timeout_s: float | None
+    memory_bytes: int | None
+    tier: str
+
+
+# Real-time signals, which neither Celery nor billiard use (billiard's soft time limit is
+# SIGUSR1, and SIGTERM stays the pool's own shutdown signal).
+GIVE_UP = signal.SIGRTMIN + 6
+TERMINATE = signal.SIGRTMIN + 7
+
+
+class _Signals:
+    """What the pool process was told while an attempt ran."""
+
+    given_up = False
+    terminated = False
+
+
+def _on_give_up(signum: int, frame: Any) -> None:
+    _Signals.given_up = True
+
+
+def _on_terminate(signum: int, frame: Any) -> None:
+    _Signals.terminated = True
+
+
+def install_signals() -> None:
+    """Take GIVE_UP and TERMINATE in this pool process (again before each attempt: nothing
+    else may have them)."""
+    signal.signal(GIVE_UP, _on_give_up)
+    signal.signal(TERMINATE, _on_terminate)
+
+
+class Runner:
+    """The warm runner process of this pool process."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._requests: Any = None
+        self._replies: Any = None
+
+    def start(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            return
+        self.stop()
+        req_r, req_w = os.pipe()
+        rep_r, rep_w = os.pipe()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "worker.runner", str(req_r), str(rep_w)],
+            pass_fds=(req_r, rep_w), start_new_session=True, stdin=subprocess.DEVNULL)
+        os.close(req_r)
+        os.close(rep_w)
+        self._requests = os.fdopen(req_w, "wb")
+        self._replies = os.fdopen(rep_r, "rb")
+
+    def stop(self) -> None:
+        """Kill the runner and everything it started."""
+        if self.proc is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=5)
+        for stream in (self._requests, self._replies):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+        self.proc, self._requests, self._replies = None, None, None
+
+    def run(self, request: dict[str, Any], limits: Limits) -> tuple[str, Any, int]:
+        """Run one attempt: ("reply", report message, peak bytes), or (what ended it, detail,
+        peak bytes) for "timeout", "memory" (detail: bytes used), "given_up", "terminated"
+        and "died" (detail: the runner's exit status)."""
+        self.start()
+        assert self.proc is not None
+        install_signals()
+        _Signals.given_up = _Signals.terminated = False
+        try:
+            write_message(self._requests, request)
+            return self._watch(limits)
+        except (BrokenPipeError, OSError):
+            return self._ended("died", self._exit_status(), 0)
+
+    def _watch(self, limits: Limits) -> tuple[str, Any, int]:
+        assert self.proc is not None
+        started = time.monotonic()
+        deadline = None if limits.timeout_s is None else \
+            started + limits.timeout_s + TIMEOUT_GRACE_S
+        fd = self._replies.fileno()
+        peak, tick = 0, 0
+        while True:
+            ready, _, _ = select.select([fd], [], [], SAMPLE_S)
+            if ready:
+                reply = read_message(self._replies)
+                if reply is None:
+                    return self._ended("died", self._exit_status(), peak)
+                return "reply", reply, peak
+            used = _memory(self.proc.pid, whole_tree=tick % TREE_EVERY == 0)
+            tick += 1
+            peak = max(peak, used)
+            if _Signals.given_up:
+                return self._ended("given_up", None, peak)
+            if _Signals.terminated:
+                return self._ended("terminated", None, peak)
+            if limits.memory_bytes is not None and used > limits.memory_bytes:
+                return self._ended("memory", used, peak)
+            if deadline is not None and time.monotonic() > deadline:
+                return self._ended("timeout", None, peak)
+            if self.proc.poll() is not None:
+                return self._ended("died", self._exit_status(), peak)
+
+    def _ended(self, why: str, detail: Any, peak: int) -> tuple[str, Any, int]:
+        self.stop()
+        return why, detail, peak
+
+    def _exit_status(self) -> int | None:
+        if self.proc is None:
+            return None
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            return self.proc.wait(timeout=1)
+        return None
+
+
+def _memory(pid: int, whole_tree: bool) -> int:
+    """Resident bytes of process `pid`, and with `whole_tree` of every process in its group
+    (the runner leads its own session, so the group is the task and what it started)."""
+    if not whole_tree:
+        return _rss(pid)
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as fh:
+                fields = fh.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pid:  # field 5 of stat, the process group
+            total += int(fields[21]) * PAGE  # field 24, resident pages
+    return total
+
+
+def _rss(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as fh:
+            return int(fh.read().split()[1]) * PAGE
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:.0f} MiB"
+
+
+def failed_message(eid: str, node: str, attempt: int, token: str, why: str, detail: Any,
+                   limits: Limits, worker: str) -> dict[str, Any] | None:
+    """The report of an attempt its runner did not finish, or None when it was given up
+    (the scheduler expects no report of it)."""
+    where = f"attempt {attempt} of node {node!r}"
+    if why == "given_up":
+        return None
+    if why == "timeout":
+        failure = Failure(FailureKind.USER, "TaskTimeout",
+                          f"{where} ran past its timeout of {limits.timeout_s:g} s and was "
+                          f"stopped")
+    elif why == "memory":
+        failure = Failure(FailureKind.USER, "OutOfMemory",
+                          f"{where} used {_mib(detail)}, over its memory limit of "
+                          f"{_mib(limits.memory_bytes or 0)} (tier {limits.tier}), and was "
+                          f"stopped; raise its limits (Resources(mem=...))")
+    elif why == "terminated":
+        failure = Failure(FailureKind.DATA, "Terminated",
+                          f"{where} was terminated by an operator (Flower's Terminate, or "
+                          f"celery control revoke --terminate)")
+    elif isinstance(detail, int) and detail == -signal.SIGKILL:
+        failure = Failure(FailureKind.SYSTEM, "OutOfMemory",
+                          f"the process running {where} was killed (SIGKILL): the kernel's "
+                          f"out-of-memory killer, most likely, with its memory limit "
+                          f"{_mib(limits.memory_bytes or 0)} (tier {limits.tier}) not reached")
+    elif isinstance(detail, int) and detail < 0:
+        failure = Failure(FailureKind.SYSTEM, "WorkerLost",
+                          f"the process running {where} was killed by signal {-detail}")
+    else:
+        failure = Failure(FailureKind.USER, "WorkerLost",
+                          f"the process running {where} exited with status {detail} before "
+                          f"reporting (the task called exit, or crashed the interpreter)")
+    message = report_message(eid, token, Report.failed(node, attempt, failure))
+    message["worker"] = worker
+    return message
+
+
+def limits_of(payload: dict[str, Any], queue: str) -> Limits:
+    """An attempt's timeout and memory limit: its own (`limits.mem`, else its request), else
+    its tier's size (the queue it came from, `mem-<tier>`)."""
+    tier = queue[4:] if queue.startswith("mem-") else queue
+    try:
+        spec = node_from_json(payload["spec"])
+        timeout, memory = spec.timeout_s, spec.memory_bytes
+    except (GraftError, KeyError, TypeError, ValueError):
+        timeout, memory = None, None  # the runner reports the malformed spec
+    if memory is None:
+        with contextlib.suppress(GraftError):
+            memory = parse_memory(tier, what=f"tier {tier!r}")
+    return Limits(timeout, memory, tier)
