@@ -1,5 +1,6 @@
 """Handlers for `File` and `Directory`: contents travel through the store by hash, and a task
-receives a local copy under graft's cache folder."""
+receives a local copy under graft's cache folder. A URL travels as itself (`{"url", "name"}`)
+and is read through fsspec by the task that uses it."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sdk.model.errors import TypeConversionError
 from sdk.model.store import Store
 from sdk.model.typesys import FileRule, ScalarRule, TypeDesc, qualified_name
 from sdk.values import handlers
-from sdk.values.files import Directory, File
+from sdk.values.files import Directory, File, is_url
 from sdk.values.handlers import TypeHandler, register
 from sdk.values.store import get_verified, put_blob, sha256
 
@@ -47,6 +48,50 @@ def _write_atomic(target: Path, data: bytes) -> None:
         raise
 
 
+def _url_name(url: str, default: str) -> str:
+    return os.path.basename(url.split("?", 1)[0].rstrip("/")) or default
+
+
+def _unreadable(url: str, where: str, exc: BaseException) -> TypeConversionError:
+    return TypeConversionError(f"{where}: cannot read {url!r} ({type(exc).__name__}: "
+                               f"{str(exc).strip()[:300] or 'no details'})")
+
+
+def _fetch(url: str, name: str, where: str, *, folder: bool) -> str:
+    """Download `url` (a file, or with `folder` everything under it) into a new temporary
+    folder; its local path. TypeConversionError naming the URL when it cannot be read."""
+    import fsspec
+
+    target = os.path.join(tempfile.mkdtemp(prefix="graft-url-"), name)
+    try:
+        fs, path = fsspec.core.url_to_fs(url)
+        if folder:
+            base = path.rstrip("/")
+            found = [f for f in fs.find(base) if f.startswith(base + "/")]
+            locals_ = [os.path.join(target, *f[len(base) + 1:].split("/")) for f in found]
+            if any(".." in f[len(base) + 1:].split("/") for f in found):
+                raise ValueError("a listed file lies outside the folder")
+            for local in locals_:
+                os.makedirs(os.path.dirname(local), exist_ok=True)
+            if found:
+                fs.get(found, locals_)
+            os.makedirs(target, exist_ok=True)
+        else:
+            fs.get_file(path, target)
+    except Exception as exc:
+        raise _unreadable(url, where, exc) from exc
+    return target
+
+
+def _stream(url: str, mode: str, where: str) -> Any:
+    import fsspec
+
+    try:
+        return fsspec.open(url, mode).open()
+    except Exception as exc:
+        raise _unreadable(url, where, exc) from exc
+
+
 def _is_file_class(cls: type) -> bool:
     return issubclass(cls, File)
 
@@ -68,9 +113,12 @@ class FileHandler(FileRule, TypeHandler):
                                f"{type(value).__name__}"
 
     def encode(self, value: Any, desc: TypeDesc, store: Store, where: str) -> Any:
-        path = os.fspath(value)
-        if isinstance(value, File) and value._literal and store.exists(value._literal["key"]):
-            return value._literal
+        lit = value._literal if isinstance(value, File) else None
+        if lit and ("url" in lit or store.exists(lit["key"])):
+            return lit
+        path = value.path if isinstance(value, File) else os.fspath(value)
+        if is_url(path):  # read by the task that uses it, not here
+            return {"url": path, "name": _url_name(path, "file")}
         data = _read(path, where, f"file {path!r}", f"working directory {os.getcwd()}")
         return {"key": put_blob(store, data),
                 "name": os.path.basename(path.rstrip("/")) or "file"}
@@ -81,6 +129,13 @@ class FileHandler(FileRule, TypeHandler):
             found = handlers.try_class(desc["ref"])
             cls = found if found is not None and _is_file_class(found) else File
         name = os.path.basename(str(lit["name"])) or "file"
+        if "url" in lit:
+            url = str(lit["url"])
+            lazy = cls(url)
+            lazy._literal = lit
+            lazy._download = lambda: _fetch(url, name, where, folder=False)
+            lazy._stream = lambda mode: _stream(url, mode, where)
+            return lazy
         folder = cache_dir() / "files" / str(lit["key"]).rpartition("/")[2]
         path = folder / name
         if not path.exists():
@@ -90,7 +145,8 @@ class FileHandler(FileRule, TypeHandler):
         return obj
 
     def store_keys(self, lit: Any, desc: TypeDesc) -> Iterator[str]:
-        yield lit["key"]
+        if "key" in lit:
+            yield lit["key"]
 
     def parse_text(self, raw: str, desc: TypeDesc) -> Any:
         return File(raw)
@@ -111,9 +167,11 @@ class DirectoryHandler(ScalarRule, TypeHandler):
         return f"expected Directory, got {type(value).__name__}"
 
     def encode(self, value: Any, desc: TypeDesc, store: Store, where: str) -> Any:
-        path = os.fspath(value)
         if isinstance(value, Directory) and value._literal:
             return value._literal
+        path = value.path if isinstance(value, Directory) else os.fspath(value)
+        if is_url(path):  # read by the task that uses it, not here
+            return {"url": path, "name": _url_name(path, "dir")}
         if not os.path.isdir(path):
             raise TypeConversionError(f"{where}: {path!r} is not a directory")
         files: dict[str, str] = {}
@@ -128,6 +186,12 @@ class DirectoryHandler(ScalarRule, TypeHandler):
     def decode(self, lit: Any, desc: TypeDesc, store: Store, where: str) -> Any:
         from sdk.values.literals import dumps
 
+        if "url" in lit:
+            url, name = str(lit["url"]), os.path.basename(str(lit["name"])) or "dir"
+            lazy = Directory(url)
+            lazy._literal = lit
+            lazy._download = lambda: _fetch(url, name, where, folder=True)
+            return lazy
         digest = sha256(dumps(lit["files"]))
         root = cache_dir() / "dirs" / digest / (os.path.basename(str(lit["name"])) or "dir")
         for rel, key in lit["files"].items():
@@ -143,7 +207,7 @@ class DirectoryHandler(ScalarRule, TypeHandler):
         return obj
 
     def store_keys(self, lit: Any, desc: TypeDesc) -> Iterator[str]:
-        yield from lit["files"].values()
+        yield from (lit.get("files") or {}).values()
 
     def parse_text(self, raw: str, desc: TypeDesc) -> Any:
         return Directory(raw)

@@ -2,6 +2,7 @@
 
 import os
 import tempfile
+import typing
 
 import joblib
 
@@ -113,3 +114,32 @@ def dir_bytes(d: Directory) -> int:
 def dir_wf(n: int = 3) -> (list[str], int, Directory):
     d = make_dir(n=n)
     return list_dir(d=d), dir_bytes(d=d), d
+
+
+@task
+def head_bytes(f: File, n: int) -> str:
+    """Streams the first n bytes (a URL is not downloaded for this)."""
+    with f.open() as fh:
+        return fh.read(n).decode()
+
+
+@task
+def listing(d: Directory) -> typing.List[str]:
+    return sorted(os.listdir(d))
+
+
+@task
+def model_total(m: JoblibSerializedFile) -> int:
+    return sum(joblib.load(m))
+
+
+@workflow
+def url_inputs(f: File, d: Directory, m: JoblibSerializedFile
+               ) -> typing.Tuple[str, str, typing.List[str], int]:
+    """Each kind of file input given as a URL, read by the tasks that use it."""
+    return head_bytes(f=f, n=5), read_text(f=f), listing(d=d), model_total(m=m)
+
+
+@workflow
+def read_url(f: File) -> str:
+    return read_text(f=f)
