@@ -5,8 +5,9 @@ While an attempt runs, the pool process:
 - stops it at its `timeout` (the runner's own alarm first; a task stuck in C code is killed a
   grace period later), failing it as `TaskTimeout` (retried per the task's `retries`);
 - holds it to its memory limit (its `limits.mem`, else its request, else its tier's size), by
-  the resident memory of the runner and every process the task started, sampled every 50 ms:
-  going over kills them and fails the attempt as `OutOfMemory`, naming the limit and the tier;
+  the resident memory of the runner (every 50 ms) and of every process the task started
+  (their proportional set size, so that pages they share count once; every 0.5 s): going
+  over kills them and fails the attempt as `OutOfMemory`, naming the limit and the tier;
 - kills it when the scheduler gives it up (GIVE_UP, a real-time signal from the lease thread)
   and returns without a report, and when an operator terminates it (Flower's Terminate,
   `celery control revoke --terminate`: the worker sends TERMINATE instead of SIGTERM), failing
@@ -14,6 +15,9 @@ While an attempt runs, the pool process:
 - records its peak resident memory, which the report carries.
 
 Killing means SIGKILL to the runner's process group; the next attempt starts a new runner.
+So does a runner whose attempt left processes running (joblib keeps its workers for reuse)
+or that holds more than half its tier's size after an attempt (CPython keeps memory it has
+freed): the next attempt starts alone, and is not charged for what this one left.
 """
 
 from __future__ import annotations
@@ -47,11 +51,12 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 @dataclass
 class Limits:
     """What one attempt is held to: seconds (None: no timeout) and bytes (None: no limit),
-    and the tier named in errors."""
+    and the tier named in errors (with its size, when the queue names one)."""
 
     timeout_s: float | None
     memory_bytes: int | None
     tier: str
+    tier_bytes: int | None = None
 
 
 # Real-time signals, which neither Celery nor billiard use (billiard's soft time limit is
@@ -144,6 +149,10 @@ class Runner:
                 reply = read_message(self._replies)
                 if reply is None:
                     return self._ended("died", self._exit_status(), peak)
+                if _group(self.proc.pid) != [self.proc.pid] or (
+                        limits.tier_bytes is not None
+                        and _rss(self.proc.pid) > limits.tier_bytes // 2):
+                    self.stop()  # a fresh runner for the next attempt
                 return "reply", reply, peak
             used = _memory(self.proc.pid, whole_tree=tick % TREE_EVERY == 0)
             tick += 1
@@ -172,11 +181,17 @@ class Runner:
 
 
 def _memory(pid: int, whole_tree: bool) -> int:
-    """Resident bytes of process `pid`, and with `whole_tree` of every process in its group
-    (the runner leads its own session, so the group is the task and what it started)."""
+    """Resident bytes of process `pid`, or with `whole_tree` the proportional set size of
+    every process in its group (the runner leads its own session, so the group is the task
+    and what it started; shared pages are split among those sharing them)."""
     if not whole_tree:
         return _rss(pid)
-    total = 0
+    return sum(_pss(member) or _rss(member) for member in _group(pid))
+
+
+def _group(pgid: int) -> list[int]:
+    """The live processes of process group `pgid` (zombies left out)."""
+    members = []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -185,9 +200,21 @@ def _memory(pid: int, whole_tree: bool) -> int:
                 fields = fh.read().rsplit(b")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[2]) == pid:  # field 5 of stat, the process group
-            total += int(fields[21]) * PAGE  # field 24, resident pages
-    return total
+        if int(fields[2]) == pgid and fields[0] != b"Z":  # fields 5 and 3: group, state
+            members.append(int(entry.name))
+    return sorted(members)
+
+
+def _pss(pid: int) -> int:
+    """Proportional set size of a process (0 where smaps_rollup is missing)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return 0
+    return 0
 
 
 def _rss(pid: int) -> int:
@@ -232,7 +259,7 @@ def failed_message(eid: str, node: str, attempt: int, token: str, why: str, deta
                           f"the process running {where} was killed by signal {-detail}")
     else:
         failure = Failure(FailureKind.USER, "WorkerLost",
-                          f"the process running {where} exited with status {detail} before "
+                          f"the process running {where} exited with code {detail} before "
                           f"reporting (the task called exit, or crashed the interpreter)")
     message = report_message(eid, token, Report.failed(node, attempt, failure))
     message["worker"] = worker
@@ -248,7 +275,7 @@ def limits_of(payload: dict[str, Any], queue: str) -> Limits:
         timeout, memory = spec.timeout_s, spec.memory_bytes
     except (GraftError, KeyError, TypeError, ValueError):
         timeout, memory = None, None  # the runner reports the malformed spec
-    if memory is None:
-        with contextlib.suppress(GraftError):
-            memory = parse_memory(tier, what=f"tier {tier!r}")
-    return Limits(timeout, memory, tier)
+    size = None
+    with contextlib.suppress(GraftError):
+        size = parse_memory(tier, what=f"tier {tier!r}")
+    return Limits(timeout, memory if memory is not None else size, tier, size)

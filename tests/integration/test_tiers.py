@@ -67,6 +67,7 @@ def test_node_waits_for_its_tier_then_runs_there(cluster, wait_for):
             ("limit_3gi", "SUCCEEDED", "mem-4Gi")]
     finally:
         worker.stop()
+        cluster.workers.remove(worker)
 
 
 def test_node_above_largest_tier_is_refused_at_submit(cluster):

@@ -5,6 +5,7 @@ Tasks report where they ran (`ran_on`): on a cluster worker, its Celery node nam
 makes `mem-<tier>-<pid>@<host>`; in-process, "local".
 """
 
+import os
 import time
 
 from sdk import Resources, dynamic, task, workflow
@@ -12,13 +13,8 @@ from workflows.basic import add, total
 
 
 def ran_on() -> str:
-    """The Celery node name of the worker running the current task, or "local"."""
-    try:
-        from celery import current_task
-    except ImportError:  # pragma: no cover - celery is a graft dependency
-        return "local"
-    request = getattr(current_task, "request", None)
-    return getattr(request, "hostname", None) or "local"
+    """The name of the worker running the current task (`GRAFT_WORKER`), or "local"."""
+    return os.environ.get("GRAFT_WORKER") or "local"
 
 
 # ---- memory tiers (default tiers 256Mi, 1Gi, 4Gi, 16Gi) -----------------------------------
