@@ -98,6 +98,11 @@ class BoardView:
     @staticmethod
     def failures(engine: Engine) -> list[dict[str, Any]]:
         out = []
+        if engine.error is not None:  # the whole execution's (its workflow timeout)
+            err = engine.error
+            out.append({"node_id": "", "task": engine.spec.name,
+                        "error_type": err.get("type", "Error"), "kind": err.get("kind", ""),
+                        "message": err.get("message", ""), "traceback": ""})
         for nid in engine.failed:
             run = engine.nodes[nid]
             err = run.error or {}

@@ -251,6 +251,9 @@ class Loop:
             if now >= self._reconcile_at:
                 self._reconcile()
         self.scheduler.flush()
+        timed_out = self.scheduler.expire()
+        if timed_out.superseded:
+            self.leases.supersede(timed_out.superseded)
         if self._retry_pending:
             self._drain_pending()
         block_s = min(TIMER_S, max(0.0, self._next_timer - time.monotonic()))

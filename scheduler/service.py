@@ -29,12 +29,13 @@ from sdk.model import bindings
 from sdk.model.engine import TERMINAL_NODE_STATES, Engine, ExecutionState, NodeState, RetryPolicy
 from sdk.model.errors import GraftError, StoreError, StoreIntegrityError, StoreObjectMissing
 from sdk.model.report import Failure, Outcome, Report, data_failure, system_failure
-from sdk.model.spec import GraphSpec
+from sdk.model.spec import GraphSpec, NodeSpec
 from sdk.model.store import Store
 from sdk.model.validate import validate
 from sdk.remote import messages
 from sdk.remote.board import Board
 from sdk.remote.leases import AttemptKey
+from sdk.runtime.cache import cluster_index
 from sdk.runtime.expand import EXPANDED, expand
 from sdk.values.store import get_verified
 
@@ -55,6 +56,8 @@ class Live:
     tokens: dict[str, str] = field(default_factory=dict)  # node id -> current attempt's token
     times: dict[str, list[float | None]] = field(default_factory=dict)  # [started, ended]
     cancel_reason: str = ""
+    cache_keys: dict[str, str] = field(default_factory=dict)  # dynamic node id -> cache key
+    ends_at: float | None = None  # wall-clock time its workflow timeout ends it
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class Batch:
     board_nodes: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)
     superseded: list[AttemptKey] = field(default_factory=list)
+    cached: list[tuple[str, NodeSpec, dict[str, Any], str, str]] = field(default_factory=list)
 
 
 class Scheduler:
@@ -94,6 +98,7 @@ class Scheduler:
         self._unsent: list[Dispatch] = []  # committed, not yet sent (broker away)
         self._delayed: list[tuple[float, int, Dispatch]] = []  # (due, seq, dispatch)
         self._delay_seq = 0
+        self._deadlines: list[tuple[float, str]] = []  # (ends_at, execution id)
         self._stale: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}  # board backlog
 
     # ---- entry points ---------------------------------------------------------------------
@@ -165,6 +170,7 @@ class Scheduler:
         self.live.clear()
         self._unsent.clear()
         self._delayed.clear()
+        self._deadlines.clear()
         self._stale.clear()
 
     def queued_attempts(self) -> list[AttemptKey]:
@@ -209,10 +215,13 @@ class Scheduler:
                 self._board_write(eid, fields, nodes)
 
     def next_due_s(self) -> float | None:
-        """Seconds until the next delayed dispatch is due, if any."""
-        if not self._delayed:
-            return None
-        return max(0.0, self._delayed[0][0] - time.monotonic())
+        """Seconds until the next delayed dispatch or workflow timeout is due, if any."""
+        waits = []
+        if self._delayed:
+            waits.append(self._delayed[0][0] - time.monotonic())
+        if self._deadlines:
+            waits.append(self._deadlines[0][0] - self.clock())
+        return max(0.0, min(waits)) if waits else None
 
     @property
     def backlog(self) -> int:
@@ -315,6 +324,7 @@ class Scheduler:
             return
         tx.add_execution(record)
         live = self.live[eid] = Live(engine, record.spec_key)
+        self._track_deadline(live, eid, record.created_at)
         batch.board[eid] = self.view.submitted(record)
         self._changed(tx, eid, live, engine.start(), batch)
 
@@ -360,13 +370,18 @@ class Scheduler:
                 raise
             return Report.failed(node_id, attempt, data_failure(type(exc).__name__, str(exc)),
                                  **info)
-        return Report.grafted(node_id, attempt, sub, extra={"key": msg["subgraph"]}, **info)
+        extra = {"key": msg["subgraph"]}
+        if msg.get("cache_key"):
+            extra["cache_key"] = msg["cache_key"]
+        return Report.grafted(node_id, attempt, sub, extra=extra, **info)
 
     def _apply_report(self, tx: StateTx, eid: str, live: Live, report: Report,
                       batch: Batch) -> None:
         released = live.engine.apply(report)
         if released is None:
             return
+        if report.extra.get("cache_key"):
+            live.cache_keys[report.node] = report.extra["cache_key"]
         live.seq += 1
         tx.append_event(EventRecord(eid, live.seq, report.node, report.attempt,
                                     report.outcome.value, _event_body(report)))
@@ -390,6 +405,43 @@ class Scheduler:
         log.info("execution %s aborted: %s", eid, why)
         live.cancel_reason = why
         self._changed(tx, eid, live, [], batch)
+
+    def _track_deadline(self, live: Live, eid: str, started_at: float) -> None:
+        timeout_s = live.engine.spec.timeout_s
+        if timeout_s is not None:
+            live.ends_at = started_at + timeout_s
+            heapq.heappush(self._deadlines, (live.ends_at, eid))
+
+    def expire(self) -> Batch:
+        """End executions past their workflow timeout: FAILED with a WorkflowTimeout, their
+        queued and running attempts superseded (the workers stop those that run)."""
+        batch = Batch()
+        now = self.clock()
+        due = []
+        while self._deadlines and self._deadlines[0][0] <= now:
+            due.append(heapq.heappop(self._deadlines)[1])
+        if not due:
+            return batch
+
+        def apply(tx: StateTx) -> None:
+            for eid in due:
+                batch.seen.add(eid)
+                live = self._live(tx, eid, batch, quiet=True)
+                if live is None or live.ends_at is None or live.ends_at > now:
+                    continue
+                if live.engine.time_out():
+                    log.info("execution %s failed: ran past its workflow timeout of %g s",
+                             eid, live.engine.spec.timeout_s)
+                    self._changed(tx, eid, live, [], batch)
+
+        try:
+            self._in_transaction(batch, apply)
+        except Exception:
+            for eid in due:  # rolled back: judge them again next turn
+                heapq.heappush(self._deadlines, (now, eid))
+            raise
+        self.after_commit(batch)
+        return batch
 
     def _refresh(self, tx: StateTx, eid: str, batch: Batch, body: Any = None) -> None:
         record = tx.get_execution(eid)
@@ -430,9 +482,13 @@ class Scheduler:
                             record.inputs, self.policy)
             engine.start()
             seq = 0
+            cache_keys: dict[str, str] = {}
             for ev in tx.events(eid):
                 seq = ev.seq
-                engine.apply(self._replayed(ev))
+                report = self._replayed(ev)
+                engine.apply(report)
+                if report.extra.get("cache_key"):
+                    cache_keys[report.node] = report.extra["cache_key"]
         except GraftError as exc:
             if self.is_transient(exc):
                 raise
@@ -447,7 +503,9 @@ class Scheduler:
             engine, record.spec_key, seq, {r["node_id"] for r in rows},
             {nid for nid, r in engine.nodes.items() if r.state in TERMINAL_NODE_STATES},
             {r["node_id"]: r["token"] for r in rows if r["token"]},
-            {r["node_id"]: [r["started_at"], r["ended_at"]] for r in rows})
+            {r["node_id"]: [r["started_at"], r["ended_at"]] for r in rows},
+            cache_keys=cache_keys)
+        self._track_deadline(live, eid, record.created_at)
         untokened = [run for nid, run in engine.nodes.items()
                      if run.state == NodeState.QUEUED and nid not in live.tokens]
         for run in untokened:  # queued by a version of graft that issued no tokens
@@ -465,7 +523,10 @@ class Scheduler:
             return Report(node, attempt, Outcome(outcome), outputs=body["outputs"], **info)
         if outcome == Outcome.SUBGRAPH.value:
             sub = GraphSpec.loads(get_verified(self.store, body["subgraph"]))
-            return Report.grafted(node, attempt, sub, extra={"key": body["subgraph"]}, **info)
+            extra = {"key": body["subgraph"]}
+            if body.get("cache_key"):
+                extra["cache_key"] = body["cache_key"]
+            return Report.grafted(node, attempt, sub, extra=extra, **info)
         if outcome == Outcome.MAPPED.value:
             return Report.mapped(node, attempt, int(body["items"]), **info)
         if outcome == Outcome.BRANCHED.value:
@@ -511,6 +572,9 @@ class Scheduler:
             if run.state in TERMINAL_NODE_STATES:
                 live.done.add(nid)
                 times[1] = times[1] or now
+                key = live.cache_keys.pop(nid, None)
+                if key and run.state == NodeState.SUCCEEDED and run.outputs is not None:
+                    batch.cached.append((key, run.spec, run.outputs, eid, nid))
                 if run.state == NodeState.CANCELLED and nid in live.tokens:
                     batch.superseded.append((eid, nid, run.attempt))
             elif run.state == NodeState.RUNNING and times[0] is None:
@@ -554,6 +618,7 @@ class Scheduler:
 
     def after_commit(self, batch: Batch) -> None:
         self._send(batch.outbox)
+        self._save_cached(batch.cached)
         if self.board is None:
             for eid in batch.touched:
                 live = self.live.get(eid)
@@ -574,6 +639,17 @@ class Scheduler:
             if engine.done:
                 del self.live[eid]
 
+    def _save_cached(self, entries: list[tuple[str, NodeSpec, dict[str, Any], str, str]]
+                     ) -> None:
+        """Cache entries of dynamics whose sub-graphs succeeded (best effort: a cache entry
+        that could not be written is a later miss, nothing worse)."""
+        index = cluster_index(self.store)
+        for key, spec, outputs, eid, nid in entries:
+            try:
+                index.save(key, spec, outputs, execution=eid, node=nid)
+            except GraftError as exc:
+                log.warning("cache entry of dynamic node %s of %s not saved: %s", nid, eid, exc)
+
     def _board_write(self, eid: str, fields: dict[str, Any],
                      nodes: dict[str, dict[str, Any]] | None) -> None:
         assert self.board is not None
@@ -593,6 +669,8 @@ def _event_body(report: Report) -> dict[str, Any]:
         body = {"outputs": report.outputs}
     elif report.outcome == Outcome.SUBGRAPH:
         body = {"subgraph": report.extra["key"]}
+        if report.extra.get("cache_key"):
+            body["cache_key"] = report.extra["cache_key"]
     elif report.outcome == Outcome.MAPPED:
         body = {"items": report.items}
     elif report.outcome == Outcome.BRANCHED:

@@ -13,6 +13,7 @@ paths have faces under `sdk.core` and `sdk.types`, so porting a Flyte program is
 from typing import TYPE_CHECKING, Any
 
 import sdk.runtime.local  # noqa: F401  (installs the in-process runner)
+from sdk.authoring.caching import Cache
 from sdk.authoring.conditional import conditional
 from sdk.authoring.entities import (
     DynamicDef,
@@ -45,6 +46,7 @@ from sdk.model.errors import (
     TierError,
     TypeConversionError,
 )
+from sdk.model.hashing import HashMethod
 from sdk.model.resources import Resources
 from sdk.remote.signing import Unauthenticated
 from sdk.runtime.context import current_context
@@ -58,7 +60,7 @@ __all__ = [
     # authoring
     "task", "workflow", "dynamic", "map_task", "conditional", "create_node", "LaunchPlan",
     "Workflow", "WorkflowFailurePolicy", "Resources", "ImageSpec", "current_context",
-    "TaskDef", "DynamicDef", "WorkflowDef",
+    "TaskDef", "DynamicDef", "WorkflowDef", "Cache", "HashMethod",
     # values
     "StructuredDataset", "kwtypes", "FlyteError",
     # running on a cluster

@@ -144,7 +144,7 @@ def run(ctx: click.Context, remote: bool, wait: bool, with_stack: bool, file: st
         stack.start()
         click.echo(f"local stack started (logs: {default_log_path()})", err=True)
     try:
-        execution = client.submit(entity, **inputs)
+        execution = client.submit(entity, inputs=inputs)
         click.echo(execution.id)
         if wait or with_stack:
             progress = _Progress()
@@ -214,6 +214,53 @@ def cancel(execution_id: str, wait: bool, reason: str) -> None:
                                  f"after the cancel: is a scheduler running?")
             time.sleep(0.2)
         click.echo(f"execution {execution_id} is {execution.status()}")
+
+
+@cli.group()
+def cache() -> None:
+    """The cache of cached tasks' results (`cache=True`): the cluster's, in its store, or with
+    --local the in-process runs'."""
+
+
+def _cache_index(local: bool) -> Any:
+    from sdk.runtime.cache import LOCAL_FOLDER, CacheIndex, cluster_index
+    from sdk.values.store import open_store
+
+    settings = Settings.from_env()
+    if local:
+        from sdk.model.config import cache_dir
+
+        return CacheIndex(open_store(str(cache_dir())), LOCAL_FOLDER,
+                          open_store(settings.store_url))
+    return cluster_index(open_store(settings.store_url))
+
+
+@cache.command("ls")
+@click.option("--local", is_flag=True, help="The in-process runs' cache instead.")
+@click.option("--task", "task_name", default=None, help="Only this task's entries.")
+def cache_ls(local: bool, task_name: str | None) -> None:
+    """List the cache's entries, oldest first: task, version, when, where it came from."""
+    rows = [e for e in _cache_index(local).entries()
+            if task_name is None or e.task == task_name]
+    if not rows:
+        click.echo("the cache is empty" if task_name is None
+                   else f"no cache entries of task {task_name!r}")
+        return
+    click.echo(f"{'KEY':<14}{'TASK':<28}{'VERSION':<12}{'SAVED':<21}FROM")
+    for e in rows:
+        saved = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.saved_at))
+        origin = f"{e.execution}/{e.node}" if e.execution else ""
+        click.echo(f"{e.key[:12]:<14}{e.task[:26]:<28}{e.version[:10]:<12}{saved:<21}{origin}")
+
+
+@cache.command("clear")
+@click.option("--local", is_flag=True, help="The in-process runs' cache instead.")
+@click.option("--task", "task_name", default=None, help="Only this task's entries.")
+def cache_clear(local: bool, task_name: str | None) -> None:
+    """Delete the cache's entries (all, or one task's): their tasks run again next time."""
+    gone = _cache_index(local).clear(task_name)
+    which = f" of task {task_name!r}" if task_name else ""
+    click.echo(f"deleted {gone} cache entr{'y' if gone == 1 else 'ies'}{which}")
 
 
 @cli.command()

@@ -9,8 +9,9 @@ and ends it by killing its whole process group. The runner dies with its pool pr
 
 Messages are a 4-byte big-endian length, then JSON. A request:
     {"store": url, "execution": id, "node": id, "attempt": n, "payload": {...},
-     "worker": name}
-and the reply is the attempt's report message (`sdk.remote.attempt.run_attempt`).
+     "worker": name, "locks": {"url": redis url, "prefix": key prefix}}
+and the reply is the attempt's report message (`sdk.remote.attempt.run_attempt`). While an
+attempt runs, `GRAFT_WORKER` in its environment names the worker (`mem-<tier>-<pid>@<host>`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any, BinaryIO
 
 from sdk.model.store import Store
 from sdk.remote.attempt import run_attempt
+from sdk.remote.cache_lock import CacheLocks
 from sdk.values.store import open_store
 
 _HEADER = struct.Struct(">I")
@@ -88,6 +90,7 @@ def _empty(folder: str) -> None:
 def serve(requests: BinaryIO, replies: BinaryIO) -> None:
     """Run attempts until the pool process closes the request pipe."""
     stores: dict[str, Store] = {}
+    locks: dict[tuple[str, str], CacheLocks] = {}
     workdir = tempfile.mkdtemp(prefix=f"graft-node-{os.getpid()}-")
     os.chdir(workdir)
     try:
@@ -98,11 +101,16 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
             url = request["store"]
             if url not in stores:
                 stores[url] = open_store(url)
+            where = request.get("locks") or {}
+            lock_id = (str(where.get("url") or ""), str(where.get("prefix") or ""))
+            if lock_id[0] and lock_id not in locks:
+                locks[lock_id] = CacheLocks(*lock_id)
+            os.environ["GRAFT_WORKER"] = str(request.get("worker") or "")
             _reset_peak()
             try:
                 reply = run_attempt(stores[url], request["execution"], request["node"],
                                     request["attempt"], request["payload"],
-                                    worker=request.get("worker", ""))
+                                    worker=request.get("worker", ""), locks=locks.get(lock_id))
             finally:
                 os.chdir(workdir)
                 _empty(workdir)

@@ -121,7 +121,8 @@ def _run(eid: str, node: str, attempt: int, payload: dict[str, Any], queue: str,
     None when the scheduler gave it up while it ran."""
     limits = limits_of(payload, queue)
     request = {"store": settings.store_url, "execution": eid, "node": node,
-               "attempt": attempt, "payload": payload, "worker": worker}
+               "attempt": attempt, "payload": payload, "worker": worker,
+               "locks": {"url": settings.broker_url, "prefix": settings.key_prefix}}
     why, detail, peak = RUNNER.run(request, limits)
     if why == "reply":
         message: dict[str, Any] = detail

@@ -10,8 +10,9 @@ from enum import Enum
 from typing import Any, TypeVar, overload
 
 from sdk.authoring import options
+from sdk.authoring.caching import cache_options, output_hashers
 from sdk.authoring.compiler import Called, GraphBuilder, workflow_node
-from sdk.authoring.interface import read_interface
+from sdk.authoring.interface import read_interface, return_annotation
 from sdk.authoring.promise import Promise
 from sdk.model import entity as registry
 from sdk.model.bindings import Binding
@@ -78,27 +79,31 @@ class TaskDef(Entity):
 
     kind = "task"
 
-    def __init__(self, fn: Callable[..., Any], *, cache: bool = False, cache_version: str = "",
+    def __init__(self, fn: Callable[..., Any], *, cache: Any = False, cache_version: str = "",
+                 cache_serialize: bool = False, cache_ignore_input_vars: Any = (),
                  retries: int = 0, timeout: int | float | datetime.timedelta | None = None,
                  requests: Resources | None = None, limits: Resources | None = None,
                  resources: Resources | None = None, container_image: Any = None):
         where = f"@{self.kind} {fn.__qualname__}"
-        if not isinstance(cache, bool):
-            raise ConfigError(f"{where}: cache must be True or False, got {cache!r}")
-        if not isinstance(cache_version, str):
-            raise ConfigError(f"{where}: cache_version must be a string, got {cache_version!r}")
-        if cache and not cache_version:
-            raise ConfigError(f"{where}: cache=True needs a cache_version (e.g. '0.1') so that "
-                              f"changing the code can invalidate old results")
         if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
             raise ConfigError(f"{where}: retries must be an int >= 0, got {retries!r}")
-        self.cache = cache
-        self.cache_version = cache_version
         self.retries = retries
         self.timeout_s = options.timeout_seconds(timeout, where)
         self.requests, self.limits = options.resources(requests, limits, resources, where)
         self.image = options.image_name(container_image, where)
         super().__init__(fn)
+        self.cache_options = cache_options(where, self.interface.inputs, cache, cache_version,
+                                           cache_serialize, cache_ignore_input_vars)
+        self.output_hashers = output_hashers(return_annotation(fn, where),
+                                             list(self.interface.outputs))
+
+    @property
+    def cache(self) -> bool:
+        return self.cache_options.enabled
+
+    @property
+    def cache_version(self) -> str:
+        return self.cache_options.version
 
     def node_spec(self, node_id: str, bindings: dict[str, Binding],
                   bundle: str | None = None) -> NodeSpec:
@@ -107,8 +112,8 @@ class TaskDef(Entity):
             task=TaskRef(self.module, self.qualname, self.name, bundle),
             inputs_types=dict(self.interface.inputs), outputs_types=dict(self.interface.outputs),
             inputs=bindings, requests=self.requests.to_json(), limits=self.limits.to_json(),
-            cache=self.cache, cache_version=self.cache_version, retries=self.retries,
-            timeout_s=self.timeout_s, image=self.image,
+            retries=self.retries, timeout_s=self.timeout_s, image=self.image,
+            **self.cache_options.fields(),
         )
 
     def graph(self) -> GraphSpec:
@@ -153,13 +158,16 @@ class WorkflowDef(Entity):
 
     `failure_policy` (a WorkflowFailurePolicy) says what a failed node does to the rest;
     `on_failure` is a task or workflow run once when the workflow fails, with the workflow's
-    inputs and, if it takes one, `err: Optional[FlyteError]` naming the failed node."""
+    inputs and, if it takes one, `err: Optional[FlyteError]` naming the failed node;
+    `timeout` (seconds or a timedelta) ends an execution of it that runs longer, FAILED with
+    a `WorkflowTimeout`."""
 
     kind = "workflow"
 
     def __init__(self, fn: Callable[..., Any], failure_policy: Any = None,
-                 on_failure: Any = None):
+                 on_failure: Any = None, timeout: Any = None):
         where = f"@workflow {fn.__qualname__}"
+        self.timeout_s = options.timeout_seconds(timeout, where)
         if failure_policy is not None and not isinstance(failure_policy, WorkflowFailurePolicy):
             raise ConfigError(f"{where}: failure_policy must be a WorkflowFailurePolicy, got "
                               f"{failure_policy!r}")
@@ -185,7 +193,8 @@ class WorkflowDef(Entity):
                 result = self.fn(**args)
             spec = builder.finish(result, self.interface, f"workflow {self.name!r}")
             spec = dataclasses.replace(spec, failure_policy=self.failure_policy,
-                                       on_failure=self._handler(builder))
+                                       on_failure=self._handler(builder),
+                                       timeout_s=self.timeout_s)
             validate(spec)
             self._specs[url] = spec
         return spec
@@ -254,14 +263,16 @@ def _decorator(cls: type[Entity], fn: Callable[..., Any] | None, given: dict[str
 @overload
 def task(_fn: F) -> TaskDef: ...
 @overload
-def task(*, cache: bool = ..., cache_version: str = ..., retries: int = ...,
+def task(*, cache: Any = ..., cache_version: str = ..., cache_serialize: bool = ...,
+         cache_ignore_input_vars: Any = ..., retries: int = ...,
          timeout: int | float | datetime.timedelta | None = ...,
          requests: Resources | None = ..., limits: Resources | None = ...
          ) -> Callable[[F], TaskDef]: ...
 def task(_fn: Callable[..., Any] | None = None, **given: Any) -> Any:
     """Make a function a graft task, bare (`@task`) or with options (`@task(cache=True, ...)`).
 
-    Options: cache, cache_version, retries, timeout (seconds or timedelta), requests and
+    Options: cache (True or `Cache(version, serialize, ignored_inputs)`), cache_version,
+    cache_serialize, cache_ignore_input_vars, retries, timeout (seconds or timedelta), requests and
     limits (`Resources`; `resources=` sets both), container_image (recorded only: graft runs
     without containers). Raises ConfigError on a malformed or unknown option, CompileError on
     a function whose inputs lack type annotations.
@@ -277,6 +288,7 @@ def dynamic(_fn: Callable[..., Any] | None = None, **given: Any) -> Any:
 def workflow(_fn: Callable[..., Any] | None = None, **given: Any) -> Any:
     """Make a function a workflow: its body is compiled once, with Promises for values.
 
-    Options: failure_policy (a WorkflowFailurePolicy) and on_failure (a task or workflow run
-    when it fails). ConfigError on a malformed or unknown option."""
+    Options: failure_policy (a WorkflowFailurePolicy), on_failure (a task or workflow run
+    when it fails) and timeout (seconds or a timedelta, for a whole execution). ConfigError
+    on a malformed or unknown option."""
     return _decorator(WorkflowDef, _fn, given, options.WORKFLOW_OPTIONS)

@@ -38,6 +38,12 @@ def read_interface(fn: Callable[..., Any], kind: str) -> Interface:
     return _outputs(hints.get("return", _NO_DEFAULT), inputs, defaults)
 
 
+def return_annotation(fn: Callable[..., Any], where: str) -> Any:
+    """`fn`'s return annotation, evaluated, with its `Annotated` metadata (None when it has
+    none)."""
+    return _type_hints(fn, where).get("return")
+
+
 def _type_hints(fn: Callable[..., Any], where: str) -> dict[str, Any]:
     """Annotations evaluated, strings included (`from __future__ import annotations`). A
     return annotation written as a tuple literal, `-> (A, B)`, stays a tuple of types."""

@@ -12,13 +12,14 @@ import datetime
 import difflib
 from typing import Any
 
+from sdk.authoring.caching import Cache, cache_options
 from sdk.model.errors import ConfigError
 from sdk.model.resources import Resources
 from sdk.model.spec import NodeSpec
 
-TASK_OPTIONS = ("cache", "cache_version", "retries", "timeout", "requests", "limits",
-                "resources", "container_image")
-WORKFLOW_OPTIONS = ("failure_policy", "on_failure")
+TASK_OPTIONS = ("cache", "cache_version", "cache_serialize", "cache_ignore_input_vars",
+                "retries", "timeout", "requests", "limits", "resources", "container_image")
+WORKFLOW_OPTIONS = ("failure_policy", "on_failure", "timeout")
 
 # flytekit options graft does not take, and why.
 UNSUPPORTED = {
@@ -42,16 +43,12 @@ UNSUPPORTED = {
     "deck_fields": "graft has no decks",
     "pickle_untyped": "graft pickles values of types it has no converter for already",
     "default_options": "graft has no launch options",
-    "cache_serialize": "caching on a cluster, and serialized cache runs, are not supported "
-                       "yet",
-    "cache_ignore_input_vars": "caching on a cluster is not supported yet; the in-process "
-                               "cache keys on every input",
     "node_dependency_hints_override": "a @dynamic's nodes are found when its body runs",
 }
 
 # What `.with_overrides(...)` may change on a task node, as flytekit's.
 OVERRIDES = ("retries", "timeout", "requests", "limits", "resources", "container_image",
-             "cache", "cache_version")
+             "cache", "cache_version", "cache_serialize")
 
 
 class ImageSpec:
@@ -169,15 +166,15 @@ def overridden(node: NodeSpec, given: dict[str, Any], where: str) -> NodeSpec:
             changes["limits"] = limits.to_json()
     if "container_image" in given:
         changes["image"] = image_name(given["container_image"], where)
-    if "cache" in given:
-        if not isinstance(given["cache"], bool):
-            raise ConfigError(f"{where}: cache must be True or False, got {given['cache']!r}")
-        changes["cache"] = given["cache"]
-    if "cache_version" in given:
-        if not isinstance(given["cache_version"], str):
-            raise ConfigError(f"{where}: cache_version must be a string")
-        changes["cache_version"] = given["cache_version"]
-    result = dataclasses.replace(node, **changes)
-    if result.cache and not result.cache_version:
-        raise ConfigError(f"{where}: cache=True needs a cache_version")
-    return result
+    if {"cache", "cache_version", "cache_serialize"} & set(given):
+        if isinstance(given.get("cache"), Cache):
+            opts = cache_options(where, node.inputs_types, given["cache"],
+                                 given.get("cache_version", ""),
+                                 given.get("cache_serialize", False))
+        else:
+            opts = cache_options(where, node.inputs_types, given.get("cache", node.cache),
+                                 given.get("cache_version", node.cache_version),
+                                 given.get("cache_serialize", node.cache_serialize),
+                                 node.cache_ignored)
+        changes.update(opts.fields())
+    return dataclasses.replace(node, **changes)

@@ -49,7 +49,8 @@ class Orderable:
 
     def with_overrides(self, **overrides: Any) -> Any:
         """Change this call's node: `retries`, `timeout`, `requests`, `limits`, `resources`,
-        `container_image`, `cache`, `cache_version` (ConfigError for anything else)."""
+        `container_image`, `cache` (True, False or `Cache(...)`), `cache_version`,
+        `cache_serialize` (ConfigError for anything else)."""
         if self._node is None:
             raise CompileError(f"{self!r}.with_overrides(): a workflow input is not a node")
         self._owner.override(self._node, overrides)

@@ -119,6 +119,7 @@ class Engine:
         self.state = ExecutionState.RUNNING
         self.outputs: dict[str, Binding] | None = None
         self.failed: list[str] = []
+        self.error: dict[str, Any] | None = None  # a failure of the whole execution (timeout)
         self.changed: set[str] = set()
         self.active = 0  # nodes PENDING, QUEUED or RUNNING
         self._released: list[str] = []
@@ -424,6 +425,18 @@ class Engine:
                 self._set(run, NodeState.ABORTED)
         self._released.clear()
         self.state = ExecutionState.ABORTED
+        return True
+
+    def time_out(self) -> bool:
+        """End the execution FAILED for running past its workflow timeout: what runs is
+        stopped as by `cancel`, and `error` says why (a WorkflowTimeout, no failure handler
+        runs). False when the execution had ended already."""
+        if self.spec.timeout_s is None or not self.cancel():
+            return False
+        self.state = ExecutionState.FAILED
+        self.error = {"type": "WorkflowTimeout", "kind": "USER",
+                      "message": f"workflow {self.spec.name!r} ran past its timeout of "
+                                 f"{self.spec.timeout_s:g} s"}
         return True
 
     def is_waiting(self, node_id: str, attempt: int) -> bool:

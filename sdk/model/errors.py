@@ -75,7 +75,8 @@ class ExecutionAborted(GraftError):
 
 @dataclass(frozen=True)
 class NodeFailure:
-    """One failed node of an execution: what `ExecutionFailed.failures` holds."""
+    """One failed node of an execution: what `ExecutionFailed.failures` holds. A failure of
+    the whole execution (its workflow timeout) has node id "" and the workflow as task."""
 
     node_id: str
     task: str
@@ -85,7 +86,9 @@ class NodeFailure:
     kind: str = ""  # USER, SYSTEM or DATA (see sdk.model.report)
 
     def describe(self) -> str:
-        head = f"node {self.node_id!r} (task {self.task}) failed: {self.error_type}: {self.message}"
+        who = (f"node {self.node_id!r} (task {self.task})" if self.node_id
+               else f"the execution of {self.task}")
+        head = f"{who} failed: {self.error_type}: {self.message}"
         return f"{head}\n{self.traceback.rstrip()}" if self.traceback else head
 
 

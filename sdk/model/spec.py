@@ -96,6 +96,8 @@ class NodeSpec:
     limits: dict[str, Any] = field(default_factory=dict)
     cache: bool = False
     cache_version: str = ""
+    cache_serialize: bool = False
+    cache_ignored: tuple[str, ...] = ()
     retries: int = 0
     timeout_s: float | None = None
     subgraph: GraphSpec | None = None
@@ -124,7 +126,8 @@ class GraphSpec:
     `output_style` is how outputs come back to Python: "none", "single", "tuple" or
     "namedtuple" (then `output_ref` names the NamedTuple class). `failure_policy` says what a
     failed node does to the rest (the top graph's counts), and `on_failure` is the node run
-    once when the execution fails.
+    once when the execution fails. `timeout_s` bounds a whole execution of the graph (the
+    top graph's counts).
     """
 
     name: str
@@ -135,6 +138,7 @@ class GraphSpec:
     output_ref: str | None = None
     failure_policy: str = FAIL_IMMEDIATELY
     on_failure: NodeSpec | None = None
+    timeout_s: float | None = None
 
     def node_map(self) -> dict[str, NodeSpec]:
         return {n.id: n for n in self.nodes}
@@ -233,6 +237,8 @@ def _graph_to_json(g: GraphSpec) -> dict[str, Any]:
         out["failure_policy"] = g.failure_policy
     if g.on_failure is not None:
         out["on_failure"] = _node_to_json(g.on_failure)
+    if g.timeout_s is not None:
+        out["timeout_s"] = g.timeout_s
     return out
 
 
@@ -245,7 +251,7 @@ def _node_to_json(n: NodeSpec) -> dict[str, Any]:
         "interface": {"inputs": n.inputs_types, "outputs": n.outputs_types},
         "inputs": n.inputs,
         "resources": {"requests": n.requests, "limits": n.limits},
-        "cache": {"enabled": n.cache, "version": n.cache_version},
+        "cache": _cache_to_json(n),
         "retries": n.retries,
         "timeout_s": n.timeout_s,
         "subgraph": _graph_to_json(n.subgraph) if n.subgraph is not None else None,
@@ -267,6 +273,15 @@ def _node_to_json(n: NodeSpec) -> dict[str, Any]:
     return out
 
 
+def _cache_to_json(n: NodeSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {"enabled": n.cache, "version": n.cache_version}
+    if n.cache_serialize:
+        out["serialize"] = True
+    if n.cache_ignored:
+        out["ignored"] = list(n.cache_ignored)
+    return out
+
+
 def _graph_from_json(d: dict[str, Any]) -> GraphSpec:
     return GraphSpec(
         name=str(d["name"]),
@@ -277,6 +292,7 @@ def _graph_from_json(d: dict[str, Any]) -> GraphSpec:
         output_ref=d.get("output_ref"),
         failure_policy=str(d.get("failure_policy") or FAIL_IMMEDIATELY),
         on_failure=_node_from_json(d["on_failure"]) if d.get("on_failure") else None,
+        timeout_s=float(d["timeout_s"]) if d.get("timeout_s") is not None else None,
     )
 
 
@@ -295,6 +311,8 @@ def _node_from_json(d: dict[str, Any]) -> NodeSpec:
         limits=dict(res.get("limits") or {}),
         cache=bool(cache.get("enabled", False)),
         cache_version=str(cache.get("version", "")),
+        cache_serialize=bool(cache.get("serialize", False)),
+        cache_ignored=tuple(str(x) for x in cache.get("ignored") or ()),
         retries=int(d.get("retries", 0)),
         timeout_s=d.get("timeout_s"),
         subgraph=_graph_from_json(d["subgraph"]) if d.get("subgraph") else None,

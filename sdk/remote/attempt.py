@@ -6,25 +6,32 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
-from sdk.model.errors import GraftError, StoreError
-from sdk.model.report import Report, data_failure, system_failure
-from sdk.model.spec import node_from_json
+from sdk.model.bindings import Binding
+from sdk.model.errors import GraftError, StoreError, TypeConversionError
+from sdk.model.report import Outcome, Report, data_failure, system_failure
+from sdk.model.spec import NodeSpec, node_from_json
 from sdk.model.store import Store
+from sdk.remote.cache_lock import CacheLocks
 from sdk.remote.messages import report_message
 from sdk.runtime.bundle import load_entity
+from sdk.runtime.cache import cluster_index, key_for
 from sdk.runtime.execute import execute, failure_kind, failure_of
 from sdk.values.store import get_verified, put_blob
 
 
 def run_attempt(store: Store, execution_id: str, node_id: str, attempt: int,
-                payload: dict[str, Any], worker: str = "") -> dict[str, Any]:
+                payload: dict[str, Any], worker: str = "",
+                locks: CacheLocks | None = None) -> dict[str, Any]:
     """Run a verified task payload; return the report message (never raises for anything
-    the task, its inputs, its code or the store do)."""
+    the task, its inputs, its code or the store do). A cached task's result comes from the
+    cluster's cache when it is there, and goes into it when the task succeeds; `locks`
+    serialize the runs of `cache_serialize` tasks."""
     started = time.monotonic()
     token = payload["token"]
-    report = _run(store, execution_id, node_id, attempt, payload)
+    report = _run(store, execution_id, node_id, attempt, payload, locks, worker)
     subgraph_key = None
     if report.subgraph is not None:
         try:
@@ -32,13 +39,15 @@ def run_attempt(store: Store, execution_id: str, node_id: str, attempt: int,
         except StoreError as exc:
             report = Report.failed(node_id, attempt, failure_of(exc, failure_kind(exc)))
     message = report_message(execution_id, token, report, subgraph_key)
+    if report.extra.get("cache_key"):
+        message["cache_key"] = report.extra["cache_key"]
     message["worker"] = worker
     message["duration_s"] = round(time.monotonic() - started, 6)
     return message
 
 
 def _run(store: Store, execution_id: str, node_id: str, attempt: int,
-         payload: dict[str, Any]) -> Report:
+         payload: dict[str, Any], locks: CacheLocks | None, worker: str) -> Report:
     try:
         spec = node_from_json(payload["spec"])
         inputs = payload.get("inputs")
@@ -58,9 +67,52 @@ def _run(store: Store, execution_id: str, node_id: str, attempt: int,
             "CodeMismatch", f"node {node_id!r}: {spec.task.ref} on this worker is a "
             f"{entity.kind} whose interface differs from the submitted spec's (the worker "
             f"imports other code than was submitted)"))
-    try:
+
+    def run() -> Report:
         return execute(spec, entity, inputs, store, node_id=node_id, attempt=attempt,
                        bundle=spec.task.bundle, execution_id=execution_id).report
+
+    try:
+        if not spec.cache:
+            return run()
+        return _cached(spec, inputs, store, run, locks, execution_id, node_id, attempt,
+                       worker)
+    except StoreError as exc:  # reading the inputs for the key, or the cache index
+        return Report.failed(node_id, attempt, failure_of(exc, failure_kind(exc)))
     except Exception as exc:  # a defect of graft's own: still report, never go silent
         return Report.failed(node_id, attempt, system_failure(
             type(exc).__name__, f"graft failed running node {node_id!r}: {exc}"))
+
+
+def _cached(spec: NodeSpec, inputs: dict[str, Binding], store: Store,
+            run: Callable[[], Report], locks: CacheLocks | None, execution_id: str,
+            node_id: str, attempt: int, worker: str) -> Report:
+    """The cache's outputs for this node's key, or its run's report (a successful task's
+    outputs saved under the key; a dynamic's key sent with its sub-graph, for the scheduler
+    to save its outputs when the sub-graph has run)."""
+    try:
+        key = key_for(spec, inputs, store)
+    except (TypeConversionError, ValueError) as exc:
+        return Report.failed(node_id, attempt, failure_of(exc, failure_kind(exc)))
+    index = cluster_index(store)
+
+    def hit() -> dict[str, Binding] | None:
+        return index.lookup(key, spec)
+
+    def run_and_save() -> Report:
+        report = run()
+        if report.outcome == Outcome.VALUES:
+            assert report.outputs is not None
+            index.save(key, spec, report.outputs, execution=execution_id, node=node_id)
+        elif report.outcome == Outcome.SUBGRAPH:
+            report.extra["cache_key"] = key
+        return report
+
+    if spec.cache_serialize and locks is not None:
+        result, from_cache = locks.run_once(key, hit, run_and_save, holder=worker)
+    else:
+        result = hit()
+        from_cache = result is not None
+        if not from_cache:
+            result = run_and_save()
+    return Report.cached(node_id, attempt, result) if from_cache else result

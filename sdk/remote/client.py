@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sdk.authoring.options import timeout_seconds
 from sdk.model.config import Settings
 from sdk.model.engine import ExecutionState
 from sdk.model.entity import Runnable
@@ -81,14 +82,23 @@ class Client:
             self._board = board_mod.Board(self.settings)
         return self._board
 
-    def submit(self, entity: Runnable, **inputs: Any) -> Execution:
+    def submit(self, entity: Runnable, /, *, timeout: Any = None,
+               inputs: dict[str, Any] | None = None, **kw_inputs: Any) -> Execution:
         """Compile, upload code and inputs, and queue an execution; return it at once.
 
+        Inputs are keywords (`submit(wf, x=1)`), or a dict (`inputs={...}`) for inputs named
+        like an option. `timeout` (seconds or a timedelta) ends the execution FAILED with a
+        WorkflowTimeout when it runs longer; it replaces the workflow's own `timeout`.
+
         Raises CompileError/TypeConversionError on bad workflow or inputs, TierError when a
-        node needs more memory than the largest tier, BrokerUnavailable without a broker.
+        node needs more memory than the largest tier, BrokerUnavailable without a broker,
+        ConfigError on a malformed timeout.
         """
-        bound = entity.bind((), inputs)
+        bound = entity.bind((), {**(inputs or {}), **kw_inputs})
         spec = entity.graph()
+        if timeout is not None:
+            spec = dataclasses.replace(spec, timeout_s=timeout_seconds(
+                timeout, f"submit({entity.name})"))
         for node_id, node in spec.walk():
             if node.kind != "workflow":
                 self.settings.queue_for(node.memory_bytes,

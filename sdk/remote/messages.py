@@ -30,6 +30,7 @@ MAX_ID_CHARS = 64
 MAX_NAME_CHARS = 255
 MAX_NODE_ID_CHARS = 4096
 _ID = re.compile(r"^[A-Za-z0-9_.-]+$")
+_CACHE_KEY = re.compile(r"^[0-9a-f]{64}$")
 
 
 class MessageError(GraftError):
@@ -87,6 +88,10 @@ def check(body: Any) -> dict[str, Any]:
             _check_values(_require(body, "outputs", dict), f"output of node {node!r}:")
         elif outcome == Outcome.SUBGRAPH.value:
             _require(body, "subgraph", str)
+            key = body.get("cache_key")
+            if key is not None and not (isinstance(key, str) and _CACHE_KEY.match(key)):
+                raise MessageError(f"report for node {node!r}: cache_key must be 64 hex "
+                                   f"digits, got {str(key)[:80]!r}")
         elif outcome == Outcome.ERROR.value:
             try:
                 Failure.from_json(_require(body, "error", dict))

@@ -77,15 +77,19 @@ def load_inputs(spec: NodeSpec, inputs: dict[str, Binding], store: Store) -> dic
 
 def execute(spec: NodeSpec, entity: Runnable, inputs: dict[str, Binding], store: Store, *,
             node_id: str, attempt: int, bundle: str | None = None,
-            execution_id: str = "local") -> Ran:
+            execution_id: str = "local", budget_s: float | None = None) -> Ran:
     """Run attempt `attempt` of node `node_id` (`entity` for `spec`) with resolved `inputs`;
-    `current_context()` describes the attempt while it runs."""
+    `current_context()` describes the attempt while it runs. `budget_s` (what is left of a
+    workflow's timeout) stops the code earlier than its own timeout would."""
     with attempt_context(store, execution_id, node_id, attempt):
-        return _execute(spec, entity, inputs, store, node_id, attempt, bundle)
+        return _execute(spec, entity, inputs, store, node_id, attempt, bundle, budget_s)
 
 
 def _execute(spec: NodeSpec, entity: Runnable, inputs: dict[str, Binding], store: Store,
-             node_id: str, attempt: int, bundle: str | None) -> Ran:
+             node_id: str, attempt: int, bundle: str | None, budget_s: float | None) -> Ran:
+    limit = spec.timeout_s
+    if budget_s is not None:
+        limit = max(0.001, budget_s if limit is None else min(limit, budget_s))
 
     def failed(exc: BaseException, *, user_code: bool = False, skip: int = 0) -> Ran:
         kind = failure_kind(exc, user_code=user_code)
@@ -98,7 +102,7 @@ def _execute(spec: NodeSpec, entity: Runnable, inputs: dict[str, Binding], store
         return failed(exc)
     if entity.kind == DYNAMIC:
         try:
-            with deadline(spec.timeout_s, f"dynamic {spec.task.name!r} (node {node_id!r})"):
+            with deadline(limit, f"dynamic {spec.task.name!r} (node {node_id!r})"):
                 sub = entity.expand(values, store, bundle)
         except Exception as exc:
             return failed(exc, user_code=True, skip=2)
@@ -107,7 +111,7 @@ def _execute(spec: NodeSpec, entity: Runnable, inputs: dict[str, Binding], store
         return failed(GraftError(f"{entity.ref} is a {entity.kind}, which does not run on a "
                                  f"worker"))
     try:
-        with deadline(spec.timeout_s, f"task {spec.task.name!r} (node {node_id!r})"):
+        with deadline(limit, f"task {spec.task.name!r} (node {node_id!r})"):
             result = entity.run(values)
     except Exception as exc:
         return failed(exc, user_code=True, skip=2)
@@ -144,5 +148,21 @@ def _encode_outputs(spec: NodeSpec, entity: Runnable, result: Any,
     iface = entity.interface
     where = f"task {spec.task.name!r} (node {spec.id!r})"
     values = iface.output_values(result, where)
-    return {name: value_binding(v, iface.outputs[name], store, f"output {name!r} of {where}")
-            for name, v in zip(iface.outputs, values)}
+    hashers = getattr(entity, "output_hashers", {})
+    outputs = {}
+    for name, value in zip(iface.outputs, values):
+        binding = value_binding(value, iface.outputs[name], store, f"output {name!r} of {where}")
+        if name in hashers:
+            binding["val"]["h"] = _hash_of(hashers[name], value, f"output {name!r} of {where}")
+        outputs[name] = binding
+    return outputs
+
+
+def _hash_of(hasher: Any, value: Any, where: str) -> str:
+    """What a HashMethod gives `value`; TypeConversionError naming the output when it
+    raises."""
+    try:
+        return hasher(value)
+    except Exception as exc:
+        raise TypeConversionError(f"{where}: its HashMethod raised {type(exc).__name__}: "
+                                  f"{exc}") from exc

@@ -16,7 +16,7 @@ from sdk.model.entity import DYNAMIC, Runnable
 from sdk.model.errors import ExecutionFailed, NodeFailure
 from sdk.model.report import Outcome, Report, data_failure
 from sdk.model.store import Store
-from sdk.runtime import cache as local_cache
+from sdk.runtime.cache import CacheIndex, key_for, local_index
 from sdk.runtime.execute import execute
 from sdk.runtime.expand import EXPANDED, expand
 from sdk.values.shapes import encode_inputs, shape_outputs
@@ -32,10 +32,20 @@ def run_local(entity: Runnable, args: tuple, kwargs: dict[str, Any]) -> Any:
     exceptions = _drive(engine, store, f"local-{uuid.uuid4().hex[:12]}")
     if engine.state == ExecutionState.FAILED:
         failures = [_failure(engine, nid) for nid in engine.failed]
+        if engine.error is not None:
+            failures.insert(0, execution_failure(engine))
         err = ExecutionFailed("local", failures, f"{entity.kind} {entity.name!r} failed")
-        raise err from exceptions.get(engine.failed[0])
+        raise err from exceptions.get(engine.failed[0]) if engine.failed else None
     assert engine.outputs is not None
     return shape_outputs(spec, engine.outputs, store)
+
+
+def execution_failure(engine: Engine) -> NodeFailure:
+    """The failure of the whole execution (its workflow timeout) as a NodeFailure of node
+    id "" (no node failed)."""
+    err = engine.error or {}
+    return NodeFailure("", engine.spec.name, err.get("type", "Error"), err.get("message", ""),
+                       "", err.get("kind", ""))
 
 
 def _failure(engine: Engine, node_id: str) -> NodeFailure:
@@ -47,9 +57,11 @@ def _failure(engine: Engine, node_id: str) -> NodeFailure:
 
 def _drive(engine: Engine, store: Store, execution_id: str) -> dict[str, BaseException]:
     """Run released nodes until none are left; return the user exceptions by node id. A node
-    released again after a SYSTEM failure waits out its backoff (with jitter) first."""
+    released again after a SYSTEM failure waits out its backoff (with jitter) first. Past the
+    workflow's timeout, the execution ends (a task running then is stopped at it)."""
     ready: deque[str] = deque()
     later: list[tuple[float, str]] = []
+    cache = local_index(store)
     cache_keys: dict[str, str] = {}
     exceptions: dict[str, BaseException] = {}
 
@@ -61,12 +73,24 @@ def _drive(engine: Engine, store: Store, execution_id: str) -> dict[str, BaseExc
             else:
                 ready.append(nid)
 
+    timeout_s = engine.spec.timeout_s
+    ends_at = time.monotonic() + timeout_s if timeout_s is not None else None
+
+    def left() -> float | None:
+        return None if ends_at is None else ends_at - time.monotonic()
+
     release(engine.start())
     while ready or later:
         if not ready:
             due, nid = heapq.heappop(later)
-            time.sleep(max(0.0, due - time.monotonic()))
+            remaining = left()
+            wait = due - time.monotonic()
+            time.sleep(max(0.0, wait if remaining is None else min(wait, remaining)))
             ready.append(nid)
+        remaining = left()
+        if remaining is not None and remaining <= 0:
+            engine.time_out()
+            break
         node_id = ready.popleft()
         run = engine.nodes[node_id]
         if run.state != NodeState.QUEUED:  # given up since it was released
@@ -81,23 +105,28 @@ def _drive(engine: Engine, store: Store, execution_id: str) -> dict[str, BaseExc
             release(engine.apply(Report.failed(node_id, run.attempt, data_failure(
                 "GraftError", f"{spec.task.ref} is not defined in this process"))))
             continue
-        key = local_cache.key_for(spec, inputs, store) if spec.cache else None
-        hit = local_cache.lookup(key, spec, store) if key else None
+        key = key_for(spec, inputs, store) if spec.cache and cache is not None else None
+        hit = cache.lookup(key, spec) if cache is not None and key else None
         if hit is not None:
             release(engine.apply(Report.cached(node_id, run.attempt, hit)))
         else:
             ran = execute(spec, entity, inputs, store, node_id=node_id, attempt=run.attempt,
-                          execution_id=execution_id)
+                          execution_id=execution_id, budget_s=left())
+            remaining = left()
+            if remaining is not None and remaining <= 0:
+                engine.time_out()
+                break
             report = ran.report
-            if key and report.outcome == Outcome.VALUES:
+            if cache is not None and key and report.outcome == Outcome.VALUES:
                 assert report.outputs is not None
-                local_cache.save(key, report.outputs)
+                cache.save(key, spec, report.outputs, execution=execution_id, node=node_id)
             elif key and report.outcome == Outcome.SUBGRAPH:
                 cache_keys[node_id] = key
             if ran.exception is not None:
                 exceptions[node_id] = ran.exception
             release(engine.apply(report))
-        _save_finished_dynamics(engine, cache_keys)
+        if cache is not None:
+            _save_finished_dynamics(engine, cache, cache_keys, execution_id)
     return exceptions
 
 
@@ -107,13 +136,15 @@ def jittered(delay_s: float) -> float:
     return delay_s * random.uniform(0.5, 1.0)
 
 
-def _save_finished_dynamics(engine: Engine, cache_keys: dict[str, str]) -> None:
+def _save_finished_dynamics(engine: Engine, cache: CacheIndex, cache_keys: dict[str, str],
+                            execution_id: str) -> None:
+    """A cached dynamic's entry is made when its whole sub-graph has succeeded."""
     for node_id in engine.drain_changes():
         key = cache_keys.get(node_id)
         run = engine.nodes[node_id]
         if key and run.state == NodeState.SUCCEEDED and run.spec.kind == DYNAMIC:
             assert run.outputs is not None
-            local_cache.save(key, run.outputs)
+            cache.save(key, run.spec, run.outputs, execution=execution_id, node=node_id)
             del cache_keys[node_id]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import signal
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -124,3 +125,45 @@ def test_an_operator_terminating_a_node_fails_it_clearly(make_cluster):
     assert "terminated by an operator" in failure.message
     [node] = execution.nodes()
     assert node.state == "FAILED" and node.attempts == 1
+
+
+def _timed_out(execution_or_call, timeout: float = 60):
+    with pytest.raises(ExecutionFailed) as info:
+        if callable(execution_or_call):
+            execution_or_call()
+        else:
+            execution_or_call.wait(timeout=timeout)
+    first = info.value.failures[0]
+    assert (first.node_id, first.error_type) == ("", "WorkflowTimeout")
+    return first
+
+
+def test_a_workflow_timeout_ends_the_execution(cluster, tmp_path):
+    local_marks, remote_marks = tmp_path / "local", tmp_path / "remote"
+    started = time.monotonic()
+    local = _timed_out(lambda: faults.bounded(path=str(local_marks), first=2.0, second=6.0))
+    assert time.monotonic() - started < 3 + 1
+    execution = cluster.client().submit(faults.bounded, path=str(remote_marks), first=2.0,
+                                        second=6.0)
+    started = time.monotonic()
+    remote = _timed_out(execution)
+    assert time.monotonic() - started < 3 + 5
+    assert local.message == remote.message == "workflow 'bounded' ran past its timeout of 3 s"
+    assert execution.status() == "FAILED"
+    time.sleep(max(0.0, started + 2 + 6 + 1 - time.monotonic()))  # the second nap's end
+    assert _lines(remote_marks) == _lines(local_marks) == ["end"]  # it was stopped
+    states = sorted(n.state for n in execution.nodes())
+    assert states == ["ABORTED", "SUCCEEDED"] or states == ["CANCELLED", "SUCCEEDED"]
+    fits = cluster.client().submit(faults.bounded, path=str(tmp_path / "fits"), first=0.5,
+                                   second=0.5)
+    assert fits.wait(timeout=30) == 0.5
+
+
+def test_a_timeout_given_at_submit_replaces_the_workflows(cluster, tmp_path):
+    client = cluster.client()
+    shorter = client.submit(faults.bounded, timeout=1, path=str(tmp_path / "a"), first=2.0,
+                            second=0.1)
+    assert "timeout of 1 s" in _timed_out(shorter).message
+    longer = client.submit(faults.bounded, timeout=timedelta(seconds=60),
+                           inputs={"path": str(tmp_path / "b"), "first": 2.0, "second": 2.0})
+    assert longer.wait(timeout=90) == 2.0

@@ -413,7 +413,7 @@ def test_cache_without_version():
     ({"retries": True}, "retries must be an int >= 0, got True"),
     ({"timeout": -1}, "timeout must be seconds >= 0 or a timedelta, got -1"),
     ({"limits": {"mem": "1Gi"}}, "limits must be Resources(...), got {'mem': '1Gi'}"),
-    ({"cache": "yes", "cache_version": "1"}, "cache must be True or False, got 'yes'"),
+    ({"cache": "yes", "cache_version": "1"}, "cache must be True, False or Cache(...), got 'yes'"),
     ({"cache": True, "cache_version": 1}, "cache_version must be a string, got 1"),
 ])
 def test_bad_task_options(options, message):

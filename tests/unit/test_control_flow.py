@@ -479,8 +479,10 @@ def test_images_are_recorded_and_unknown_options_refused():
     with pytest.raises(ConfigError, match="'interruptible' is a flytekit option that graft "
                                           "does not take"):
         task(interruptible=True)(lambda: 1)
-    with pytest.raises(ConfigError, match="unknown option 'timeout'"):
-        workflow(timeout=5)(lambda: 1)
+    with pytest.raises(ConfigError, match="unknown option 'retries'"):
+        workflow(retries=5)(lambda: 1)
+    with pytest.raises(ConfigError, match="timeout must be seconds"):
+        workflow(timeout="soon")(lambda: 1)
 
 
 # ---- review findings: Flyte programs that must compile and run as flytekit's do -----------
@@ -683,8 +685,8 @@ def test_a_dynamic_and_its_child_keep_separate_checkpoints():
 
 
 def test_flytekit_options_graft_lacks_say_so_and_image_specs_answer():
-    with pytest.raises(ConfigError, match="'cache_serialize' is a flytekit option"):
-        task(cache=True, cache_version="1", cache_serialize=True)(lambda: 1)
+    with pytest.raises(ConfigError, match="'interruptible' is a flytekit option"):
+        task(interruptible=True)(lambda: 1)
     spec = ImageSpec(name="x").with_commands("echo").with_apt_packages(["git"])
     assert spec.is_container() and spec.options == {"commands": ["echo"],
                                                      "apt_packages": ["git"]}

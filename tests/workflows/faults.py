@@ -149,3 +149,19 @@ def sleepy(seconds: float) -> float:
 @workflow
 def sleepy_wf(seconds: float) -> float:
     return sleepy(seconds=seconds)
+
+
+@task
+def nap_then_mark(path: str, seconds: float) -> float:
+    """Sleeps, then appends "end" to path: the mark never appears when it is stopped."""
+    time.sleep(seconds)
+    with open(path, "a") as fh:
+        fh.write("end\n")
+    return seconds
+
+
+@workflow(timeout=3)
+def bounded(path: str, first: float, second: float) -> float:
+    """A workflow with a timeout of 3 s: two naps in a row."""
+    nap_then_mark(path=path, seconds=first) >> (last := nap_then_mark(path=path, seconds=second))
+    return last
