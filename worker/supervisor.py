@@ -30,6 +30,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,6 +93,7 @@ class Runner:
 
     def __init__(self) -> None:
         self.proc: subprocess.Popen[bytes] | None = None
+        self._given_up: Callable[[], bool] | None = None
         self._requests: Any = None
         self._replies: Any = None
 
@@ -122,10 +124,14 @@ class Runner:
                     stream.close()
         self.proc, self._requests, self._replies = None, None, None
 
-    def run(self, request: dict[str, Any], limits: Limits) -> tuple[str, Any, int]:
+    def run(self, request: dict[str, Any], limits: Limits,
+            given_up: Callable[[], bool] | None = None) -> tuple[str, Any, int]:
         """Run one attempt: ("reply", report message, peak bytes), or (what ended it, detail,
         peak bytes) for "timeout", "memory" (detail: bytes used), "given_up", "terminated"
-        and "died" (detail: the runner's exit status)."""
+        and "died" (detail: the runner's exit status). On GIVE_UP, `given_up()` says whether
+        it is this attempt the scheduler gave up (the signal names no attempt; one meant for
+        an attempt this process ran before is ignored)."""
+        self._given_up = given_up
         self.start()
         assert self.proc is not None
         install_signals()
@@ -158,7 +164,10 @@ class Runner:
             tick += 1
             peak = max(peak, used)
             if _Signals.given_up:
-                return self._ended("given_up", None, peak)
+                _Signals.given_up = False
+                if self._given_up is None or self._given_up():
+                    return self._ended("given_up", None, peak)
+                log.info("GIVE_UP ignored: the attempt this process runs was not given up")
             if _Signals.terminated:
                 return self._ended("terminated", None, peak)
             if limits.memory_bytes is not None and used > limits.memory_bytes:

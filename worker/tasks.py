@@ -123,7 +123,15 @@ def _run(eid: str, node: str, attempt: int, payload: dict[str, Any], queue: str,
     request = {"store": settings.store_url, "execution": eid, "node": node,
                "attempt": attempt, "payload": payload, "worker": worker,
                "locks": {"url": settings.broker_url, "prefix": settings.key_prefix}}
-    why, detail, peak = RUNNER.run(request, limits)
+    key = (eid, node, attempt)
+
+    def given_up() -> bool:
+        try:
+            return key in _leases().superseded([key])
+        except (redis.RedisError, OSError):
+            return False  # not proven: the attempt runs on, its report changes nothing
+
+    why, detail, peak = RUNNER.run(request, limits, given_up)
     if why == "reply":
         message: dict[str, Any] = detail
         message["peak_memory_bytes"] = max(peak, int(message.get("peak_memory_bytes") or 0))

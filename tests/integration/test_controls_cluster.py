@@ -4,6 +4,7 @@ fails the node clearly. In-process counterparts where they apply."""
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from datetime import timedelta
@@ -167,3 +168,17 @@ def test_a_timeout_given_at_submit_replaces_the_workflows(cluster, tmp_path):
     longer = client.submit(faults.bounded, timeout=timedelta(seconds=60),
                            inputs={"path": str(tmp_path / "b"), "first": 2.0, "second": 2.0})
     assert longer.wait(timeout=90) == 2.0
+
+
+def test_a_stop_signal_meant_for_another_attempt_is_ignored(cluster, tmp_path):
+    """GIVE_UP names no attempt: a pool process that gets it for an attempt it ran before
+    (its lease keeper's record was stale) checks with Redis and runs its own attempt on."""
+    from worker.supervisor import GIVE_UP
+
+    marks = tmp_path / "marks"
+    execution = cluster.client().submit(faults.marked, path=str(marks), seconds=2.0)
+    first = wait(lambda: _lines(marks), 30, "the node to start")[0]
+    os.kill(int(first.split()[1]), GIVE_UP)  # its pool process
+    assert execution.wait(timeout=30) == 1
+    [node] = execution.nodes()
+    assert node.attempts == 1 and node.state == "SUCCEEDED"
