@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,6 +91,32 @@ def _stream(url: str, mode: str, where: str) -> Any:
         return fsspec.open(url, mode).open()
     except Exception as exc:
         raise _unreadable(url, where, exc) from exc
+
+
+def _build_dir(folder: Path, name: str, files: dict[str, str], store: Store,
+               where: str) -> None:
+    """Materialize a directory literal as `folder/name`, built aside and renamed into place,
+    so that a task never sees it half written (tasks on one machine share the folder)."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".tmp-"))
+    try:
+        root = (staging / name).resolve()
+        root.mkdir()
+        for rel, key in files.items():
+            target = (root / rel).resolve()
+            if root not in target.parents:
+                raise TypeConversionError(f"{where}: directory entry {rel!r} points outside "
+                                          f"its directory")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(get_verified(store, key))
+        complete = all((folder / name / rel).is_file() for rel in files)
+        if folder.exists() and not complete:  # files deleted since it was made: replace it
+            shutil.rmtree(folder, ignore_errors=True)
+        if not complete:
+            with contextlib.suppress(OSError):  # another process put it in place first
+                os.rename(staging, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _is_file_class(cls: type) -> bool:
@@ -193,15 +220,11 @@ class DirectoryHandler(ScalarRule, TypeHandler):
             lazy._download = lambda: _fetch(url, name, where, folder=True)
             return lazy
         digest = sha256(dumps(lit["files"]))
-        root = cache_dir() / "dirs" / digest / (os.path.basename(str(lit["name"])) or "dir")
-        for rel, key in lit["files"].items():
-            target = (root / rel).resolve()
-            if root.resolve() not in target.parents:
-                raise TypeConversionError(f"{where}: directory entry {rel!r} points outside "
-                                          f"its directory")
-            if not target.exists():
-                _write_atomic(target, get_verified(store, key))
-        root.mkdir(parents=True, exist_ok=True)
+        name = os.path.basename(str(lit["name"])) or "dir"
+        folder = cache_dir() / "dirs" / digest
+        root = folder / name
+        if not all((root / rel).is_file() for rel in lit["files"]):
+            _build_dir(folder, name, lit["files"], store, where)
         obj = Directory(str(root))
         obj._literal = lit
         return obj
