@@ -60,7 +60,7 @@ class BoardView:
     @staticmethod
     def submitted(record: ExecutionRecord) -> dict[str, Any]:
         return {"status": record.status, "workflow": record.workflow, "spec": record.spec_key,
-                "submitted_at": record.submitted_at}
+                "inputs": record.inputs, "submitted_at": record.submitted_at}
 
     def refused(self, eid: str, record: ExecutionRecord, reason: str) -> dict[str, Any]:
         return {**self.submitted(record), "status": ExecutionState.FAILED.value,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import json
 import os
@@ -12,6 +13,7 @@ from typing import Any
 
 import click
 
+from sdk.cli_executions import COMMANDS
 from sdk.model.config import Settings
 from sdk.model.entity import Runnable
 from sdk.model.errors import ConfigError, GraftError
@@ -26,6 +28,8 @@ def load_entity_from_file(path: str, name: str) -> Runnable:
     """Import `path` (its folder, or the top of its package, on sys.path) and return `name`:
     a module attribute, or failing that the runnable (a launch plan, say) of that name."""
     file = Path(path).resolve()
+    if not file.exists():
+        raise GraftError(f"{path}: no such file")
     if not file.is_file() or file.suffix != ".py":
         raise GraftError(f"{path}: not a Python file")
     parts = [] if file.name == "__init__.py" else [file.stem]
@@ -86,6 +90,22 @@ def parse_inputs(entity: Runnable, args: list[str]) -> dict[str, Any]:
     return values
 
 
+def inputs_help(entity: Runnable, file: str) -> str:
+    """The usage of `graft run FILE NAME`: each input as `--name TYPE`, required or with its
+    default."""
+    lines = [f"Usage: graft run [--remote [--wait] [--up]] {file} {entity.name} [INPUTS]", ""]
+    doc = (getattr(entity, "__doc__", None) or "").strip().splitlines()
+    if doc:
+        lines += [f"  {doc[0]}", ""]
+    defaults = getattr(entity.interface, "defaults", {}) or {}
+    lines.append("Inputs:" if entity.interface.inputs else "Inputs: none")
+    for name, desc in entity.interface.inputs.items():
+        flag = f"--{name} {type_name(desc)}"
+        note = f"default {defaults[name]!r}" if name in defaults else "required"
+        lines.append(f"  {flag:<36} {note}")
+    return "\n".join(lines)
+
+
 def _fail(message: str) -> None:
     click.echo(f"graft: {message}", err=True)
     sys.exit(1)
@@ -117,18 +137,39 @@ def cli(debug: bool) -> None:
     _DEBUG[0] = debug or os.environ.get("GRAFT_DEBUG", "") == "1"
 
 
-@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
+                               "help_option_names": []})
 @click.option("--remote", is_flag=True, help="Submit to the cluster instead of running here.")
 @click.option("--wait", is_flag=True, help="With --remote: follow progress, print outputs.")
 @click.option("--up", "with_stack", is_flag=True,
               help="With --remote: start a local stack for this run and stop it after.")
-@click.argument("file")
-@click.argument("workflow")
+@click.option("--help", "show_help", is_flag=True,
+              help="Show this message; after FILE WORKFLOW, the workflow's inputs.")
+@click.argument("file", required=False)
+@click.argument("workflow", required=False)
 @click.pass_context
-def run(ctx: click.Context, remote: bool, wait: bool, with_stack: bool, file: str,
-        workflow: str) -> None:
+def run(ctx: click.Context, remote: bool, wait: bool, with_stack: bool, show_help: bool,
+        file: str | None, workflow: str | None) -> None:
     """Run WORKFLOW from FILE, with inputs as --name value (parsed by their types)."""
+    if show_help and workflow is None:
+        click.echo(ctx.get_help())
+        return
+    for given in (file, workflow):
+        if given is not None and given.startswith("-"):
+            close = difflib.get_close_matches(given, ["--remote", "--wait", "--up", "--help"],
+                                              n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise ConfigError(f"no option {given} for graft run{hint}")
+    if file is None or workflow is None:
+        raise ConfigError("graft run needs FILE and WORKFLOW (graft run --help)")
+    for flag, on in (("--wait", wait), ("--up", with_stack)):
+        if on and not remote:
+            raise ConfigError(f"{flag} goes with --remote (graft run --remote {flag} ...); "
+                              f"an in-process run waits anyway")
     entity = load_entity_from_file(file, workflow)
+    if show_help:
+        click.echo(inputs_help(entity, file))
+        return
     inputs = parse_inputs(entity, list(ctx.args))
     if not remote:
         click.echo(repr(entity(**inputs)))
@@ -156,64 +197,6 @@ def run(ctx: click.Context, remote: bool, wait: bool, with_stack: bool, file: st
     finally:
         if stack is not None:
             stack.stop()
-
-
-@cli.command()
-@click.argument("execution_id")
-@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
-def status(execution_id: str, as_json: bool) -> None:
-    """Show an execution's status and its nodes."""
-    from sdk.remote.client import Client
-
-    client = Client()
-    check_redis(client.settings.broker_url)
-    execution = client.get(execution_id)
-    info = execution.info()
-    nodes = execution.nodes()
-    if as_json:
-        click.echo(json.dumps({
-            "id": execution_id, "workflow": info.get("workflow"), "status": info["status"],
-            "done": info.get("done", 0), "total": info.get("total", 0),
-            "error": info.get("error"), "failures": info.get("failures") or [],
-            "nodes": [n.__dict__ for n in nodes]}, indent=2))
-        return
-    click.echo(f"{execution_id}  {info.get('workflow', '?')}  {info['status']}  "
-               f"{info.get('done', 0)}/{info.get('total', 0)} nodes done")
-    if info.get("error"):
-        click.echo(f"error: {info['error']}")
-    for n in nodes:
-        click.echo(f"  {n.id:<40} {n.task:<24} {n.state:<10} {n.queue or '-':<12} "
-                   f"attempts={n.attempts}")
-    for f in info.get("failures") or []:
-        click.echo(f"\nnode {f['node_id']} ({f['task']}): {f['error_type']}: {f['message']}")
-        if f.get("traceback"):
-            click.echo(f["traceback"].rstrip())
-
-
-@cli.command()
-@click.argument("execution_id")
-@click.option("--wait", is_flag=True, help="Wait until the execution has ended.")
-@click.option("--reason", default="", help="Why, kept with the execution.")
-def cancel(execution_id: str, wait: bool, reason: str) -> None:
-    """Abort an execution: queued nodes never start, running ones are stopped."""
-    from sdk.remote.client import Client
-
-    client = Client()
-    check_redis(client.settings.broker_url)
-    execution = client.get(execution_id)
-    if not execution.cancel(reason):
-        click.echo(f"execution {execution_id} is {execution.status()} already; nothing to "
-                   f"cancel")
-        return
-    click.echo(f"execution {execution_id}: cancel sent")
-    if wait:
-        deadline = time.monotonic() + 60
-        while execution.status() not in ("SUCCEEDED", "FAILED", "ABORTED"):
-            if time.monotonic() > deadline:
-                raise GraftError(f"execution {execution_id} is still {execution.status()} 60 s "
-                                 f"after the cancel: is a scheduler running?")
-            time.sleep(0.2)
-        click.echo(f"execution {execution_id} is {execution.status()}")
 
 
 @cli.group()
@@ -364,6 +347,10 @@ def dead(purge: bool, limit: int, as_json: bool) -> None:
     if purge:
         removed = letters.purge()
         click.echo(f"purged {removed} dead letter(s)", err=True)
+
+
+for _command in COMMANDS:
+    cli.add_command(_command)
 
 
 def main() -> None:

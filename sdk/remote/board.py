@@ -4,7 +4,8 @@ The scheduler writes an execution's status, counts, outputs and failures, and on
 per node, after each committed change; `Client` and `graft status` read them. The database
 stays the source of truth: when Redis loses the board, the scheduler rewrites it from the
 database (at once after an empty restart, or when a client asks with a `refresh` message).
-Records expire after `GRAFT_BOARD_TTL_S` (default 7 days).
+Records expire after `GRAFT_BOARD_TTL_S` (default 7 days). A sorted set indexes executions
+by submission time, for `graft ls`.
 
 With `GRAFT_SECRET` set, the scheduler signs the result of a finished execution (status,
 outputs, failures, spec) and clients refuse a result whose signature does not match.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from typing import Any
 
 import redis
@@ -48,6 +50,9 @@ class Board:
     def _key(self, execution_id: str) -> str:
         return f"{self.prefix}:ex:{execution_id}"
 
+    def _index(self) -> str:
+        return f"{self.prefix}:exs"
+
     def _unavailable(self, exc: BaseException) -> BrokerUnavailable:
         return BrokerUnavailable(f"the status board: {explain(exc, self.url)}")
 
@@ -66,6 +71,9 @@ class Board:
                 if fields:
                     pipe.hset(key, mapping={k: json.dumps(v) for k, v in fields.items()})
                     pipe.expire(key, self.ttl_s)
+                if "workflow" in fields:  # a first write, or one rebuilt from the state
+                    pipe.zadd(self._index(), {execution_id: float(
+                        fields.get("submitted_at") or time.time())}, nx=True)
                 if nodes:
                     pipe.hset(key + ":nodes",
                               mapping={k: json.dumps(v) for k, v in nodes.items()})
@@ -91,6 +99,37 @@ class Board:
                                       f"is not signed with this GRAFT_SECRET (altered in "
                                       f"Redis, or written by another installation)")
         return record
+
+    def executions(self, limit: int = 20, status: str | None = None
+                   ) -> list[tuple[str, dict[str, Any]]]:
+        """The newest `limit` executions the board holds (with `status` only, when given),
+        newest first, as (id, record). Ids whose record expired leave the index."""
+        found: list[tuple[str, dict[str, Any]]] = []
+        start, chunk = 0, max(50, limit)
+        try:
+            while len(found) < limit:
+                ids = [i.decode() for i in
+                       self.redis.zrevrange(self._index(), start, start + chunk - 1)]
+                if not ids:
+                    break
+                start += chunk
+                with self.redis.pipeline(transaction=False) as pipe:
+                    for eid in ids:
+                        pipe.hgetall(self._key(eid))
+                    raws = pipe.execute()
+                gone = [eid for eid, raw in zip(ids, raws) if not raw]
+                if gone:
+                    self.redis.zrem(self._index(), *gone)
+                    start -= len(gone)
+                for eid, raw in zip(ids, raws):
+                    if not raw:
+                        continue
+                    record = {k.decode(): json.loads(v) for k, v in raw.items()}
+                    if status is None or record.get("status") == status:
+                        found.append((eid, record))
+        except (redis.RedisError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+        return found[:limit]
 
     def nodes(self, execution_id: str) -> dict[str, dict[str, Any]]:
         try:

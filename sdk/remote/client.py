@@ -24,6 +24,7 @@ from sdk.model.engine import ExecutionState
 from sdk.model.entity import Runnable
 from sdk.model.errors import (
     BrokerUnavailable,
+    CompileError,
     ExecutionAborted,
     ExecutionFailed,
     GraftError,
@@ -39,6 +40,7 @@ from sdk.remote.signing import sign
 from sdk.remote.submissions import Submissions
 from sdk.runtime.bundle import source_root, upload_bundle
 from sdk.runtime.context import log_key
+from sdk.values.literals import load, value_binding
 from sdk.values.shapes import encode_inputs, shape_outputs
 from sdk.values.store import get_verified, open_store, put_blob
 
@@ -109,18 +111,52 @@ class Client:
         if main:  # types defined in the script: workers import it under its module name
             spec = _renamed_refs(spec, "__main__", main)
         spec_key = put_blob(self.store, spec.dumps().encode(), prefix="specs")
+        return self._queue(spec.name, spec_key, encode_inputs(entity, bound, self.store))
+
+    def relaunch(self, execution_id: str, overrides: dict[str, Any] | None = None
+                 ) -> Execution:
+        """Submit again what execution `execution_id` ran (its spec, so its code as it was
+        then), with the same inputs except `overrides` (native values by input name)."""
+        info = self.get(execution_id).info()
+        spec_key, inputs = info.get("spec"), info.get("inputs")
+        if not isinstance(spec_key, str) or not isinstance(inputs, dict):
+            raise GraftError(f"execution {execution_id} was submitted by a version of graft "
+                             f"that kept no inputs on the board; it cannot be relaunched")
+        spec = GraphSpec.loads(get_verified(self.store, spec_key))
+        unknown = set(overrides or {}) - set(spec.inputs)
+        if unknown:
+            raise CompileError(f"workflow {spec.name!r} has no input(s) "
+                               f"{', '.join(sorted(unknown))} (inputs: "
+                               f"{', '.join(spec.inputs) or 'none'})")
+        inputs = dict(inputs)
+        for name, value in (overrides or {}).items():
+            inputs[name] = value_binding(value, spec.inputs[name], self.store,
+                                         f"input {name!r} of workflow {spec.name!r}")
+        return self._queue(spec.name, spec_key, inputs)
+
+    def _queue(self, workflow: str, spec_key: str, inputs: dict[str, Any]) -> Execution:
+        check_redis(self.settings.broker_url)
         execution_id = uuid.uuid4().hex[:20]
+        now = time.time()
         body = {"type": "submit", "execution": execution_id, "spec": spec_key,
-                "inputs": encode_inputs(entity, bound, self.store), "workflow": spec.name,
-                "submitted_at": time.time()}
+                "inputs": inputs, "workflow": workflow, "submitted_at": now}
         # Kept in the store first: if Redis loses the stream entry, the scheduler still
         # finds the submission there.
         Submissions(self.store).put(execution_id, encode(sign(body, self.settings.secret)))
         self.board.write(execution_id, {"status": ExecutionState.QUEUED.value,
-                                        "workflow": spec.name, "spec": spec_key,
-                                        "done": 0, "total": 0, "submitted_at": time.time()})
+                                        "workflow": workflow, "spec": spec_key,
+                                        "inputs": inputs, "done": 0, "total": 0,
+                                        "submitted_at": now})
         self.control.publish(body)
         return Execution(self, execution_id)
+
+    def executions(self, limit: int = 20, status: str | None = None) -> list[dict[str, Any]]:
+        """The newest `limit` executions on the status board (only those in `status`, when
+        given), newest first: id, workflow, status, done, total, submitted_at."""
+        return [{"id": eid, "workflow": r.get("workflow"), "status": r.get("status"),
+                 "done": r.get("done", 0), "total": r.get("total", 0),
+                 "submitted_at": r.get("submitted_at")}
+                for eid, r in self.board.executions(limit, status)]
 
     @property
     def control(self) -> ControlChannel:
@@ -306,6 +342,17 @@ class Execution:
     def outputs(self) -> Any:
         """The outputs of a finished execution (ExecutionFailed if it failed)."""
         return self._result(self.info())
+
+    def inputs(self) -> dict[str, Any]:
+        """The inputs it was submitted with, as native values by name."""
+        info = self.info()
+        if not isinstance(info.get("inputs"), dict):
+            raise GraftError(f"execution {self.id} was submitted by a version of graft that "
+                             f"kept no inputs on the board")
+        spec = GraphSpec.loads(get_verified(self.client.store, info["spec"]))
+        return {name: load(binding, spec.inputs[name], self.client.store,
+                           f"input {name!r} of execution {self.id}")
+                for name, binding in info["inputs"].items() if name in spec.inputs}
 
     def cancel(self, reason: str = "") -> bool:
         """Abort this execution: queued nodes never start, running attempts are stopped at

@@ -41,6 +41,10 @@ def cli(tmp_path):
 NO_BROKER_COMMANDS = {
     "status": ["status", "x"],
     "status-json": ["status", "x", "--json"],
+    "ls": ["ls"],
+    "outputs": ["outputs", "x"],
+    "relaunch": ["relaunch", "x"],
+    "cancel": ["cancel", "x", "--json"],
     "run-remote": ["run", "--remote", CHAIN_WF, "chain", "--n", "3"],
     "run-remote-wait": ["run", "--remote", "--wait", CHAIN_WF, "chain"],
     "worker": ["worker", "--tier", "1Gi", "-c", "1"],
@@ -172,3 +176,29 @@ def test_unknown_workflow_name(cli):
     lines = proc.stderr.splitlines()
     assert len(lines) == 1, proc.stderr
     assert "no workflow or task named 'no_such_wf'" in lines[0] and "typed_wf" in lines[0]
+
+
+def test_run_help_lists_the_workflows_inputs(cli):
+    proc = cli("run", CLUSTER_WF, "typed_wf", "--help")
+    assert proc.returncode == 0, proc.stderr
+    assert f"graft run [--remote [--wait] [--up]] {CLUSTER_WF} typed_wf" in proc.stdout
+    for line in ("--n int", "--x float", "--xs List[int]", "--opts Dict[str, float]"):
+        assert line in proc.stdout
+    assert "default 'graft'" in proc.stdout  # name: str = "graft"
+    assert "Run WORKFLOW from FILE" in cli("run", "--help").stdout
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--wiat", CHAIN_WF, "chain"], "no option --wiat for graft run; did you mean --wait?"),
+    (["nope.py", "chain"], "nope.py: no such file"),
+    ([CHAIN_WF + "x", "chain"], "no such file"),
+    (["--wait", CHAIN_WF, "chain"], "--wait goes with --remote"),
+    (["--up", CHAIN_WF, "chain"], "--up goes with --remote"),
+    (["--remote"], "graft run needs FILE and WORKFLOW"),
+], ids=["misspelt-flag", "missing-file", "missing-file-2", "wait-alone", "up-alone",
+        "no-file"])
+def test_run_usage_errors_are_one_clear_line(cli, args, expected):
+    proc = cli("run", *args)
+    assert proc.returncode == 1, proc.stdout
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and expected in lines[0], proc.stderr

@@ -1,0 +1,215 @@
+"""`graft ls`, `status`, `outputs`, `relaunch` and `cancel`: executions on a cluster, read
+from its status board. Each takes `--json`; an unknown id or an unreachable Redis is one line
+on stderr and a non-zero exit (`sdk.cli.main`)."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from sdk.model.errors import ConfigError, GraftError
+from sdk.model.resources import format_memory
+from sdk.model.spec import GraphSpec
+from sdk.values.handlers import parse_text
+from sdk.values.store import get_verified
+
+if TYPE_CHECKING:
+    from sdk.remote.client import Client, Execution, NodeRecord
+
+STATES = ("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "ABORTED")
+FINAL = ("SUCCEEDED", "FAILED", "ABORTED")
+
+
+def _client() -> Client:
+    """A client of the configured cluster (imported here: `graft run` in-process needs no
+    Redis client)."""
+    from sdk.remote.client import Client
+    from sdk.remote.connections import check_redis
+
+    client = Client()
+    check_redis(client.settings.broker_url)
+    return client
+
+
+def _when(ts: Any) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
+
+
+def _seconds(node: NodeRecord) -> float | None:
+    if node.started_at is None or node.ended_at is None:
+        return None
+    return max(0.0, node.ended_at - node.started_at)
+
+
+def node_summary(node: NodeRecord) -> dict[str, Any]:
+    """What `graft status` shows of a node: its last attempt's worker and the highest peak
+    memory of its attempts."""
+    last = node.history[-1] if node.history else {}
+    peaks = [h["peak_memory_bytes"] for h in node.history
+             if isinstance(h.get("peak_memory_bytes"), int)]
+    return {"id": node.id, "task": node.task, "state": node.state,
+            "tier": (node.queue or "").removeprefix("mem-") or None,
+            "attempts": node.attempts, "duration_s": _seconds(node),
+            "worker": last.get("worker") or None, "peak_memory_bytes": max(peaks, default=None),
+            "cached": node.cached}
+
+
+@click.command("ls")
+@click.option("--status", "status_", type=click.Choice(STATES), default=None,
+              help="Only executions in this state.")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def ls(status_: str | None, limit: int, as_json: bool) -> None:
+    """List executions, newest first."""
+    rows = _client().executions(limit, status_)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no executions" + (f" {status_}" if status_ else ""))
+        return
+    click.echo(f"{'ID':<22}{'WORKFLOW':<28}{'STATUS':<11}{'NODES':>11}  SUBMITTED")
+    for r in rows:
+        nodes = f"{r['done']}/{r['total']}"
+        click.echo(f"{r['id']:<22}{str(r['workflow'])[:26]:<28}{r['status']:<11}{nodes:>11}  "
+                   f"{_when(r['submitted_at'])}")
+
+
+@click.command()
+@click.argument("execution_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+def status(execution_id: str, as_json: bool) -> None:
+    """Show an execution's status and a table of its nodes."""
+    execution = _client().get(execution_id)
+    info = execution.info()
+    nodes = [node_summary(n) for n in execution.nodes()]
+    if as_json:
+        click.echo(json.dumps({
+            "id": execution_id, "workflow": info.get("workflow"), "status": info["status"],
+            "done": info.get("done", 0), "total": info.get("total", 0),
+            "error": info.get("error"), "failures": info.get("failures") or [],
+            "nodes": nodes}, indent=2))
+        return
+    click.echo(f"{execution_id}  {info.get('workflow', '?')}  {info['status']}  "
+               f"{info.get('done', 0)}/{info.get('total', 0)} nodes done")
+    if info.get("error"):
+        click.echo(f"error: {info['error']}")
+    if nodes:
+        width = min(48, max(len(n["id"]) for n in nodes) + 2)
+        click.echo(f"{'NODE':<{width}}{'TASK':<22}{'STATE':<11}{'TIER':<7}{'TRIES':>5}"
+                   f"{'SECONDS':>9}  {'PEAK':>8}  {'CACHE':<6}WORKER")
+    for n in nodes:
+        seconds = "-" if n["duration_s"] is None else f"{n['duration_s']:.2f}"
+        peak = "-" if n["peak_memory_bytes"] is None else format_memory(n["peak_memory_bytes"])
+        click.echo(f"{n['id'][:width - 2]:<{width}}{n['task'][:20]:<22}{n['state']:<11}"
+                   f"{n['tier'] or '-':<7}{n['attempts']:>5}{seconds:>9}  {peak:>8}  "
+                   f"{'hit' if n['cached'] else '':<6}{n['worker'] or '-'}")
+    for f in info.get("failures") or []:
+        who = f"node {f['node_id']} ({f['task']})" if f["node_id"] else "the execution"
+        click.echo(f"\n{who}: {f['error_type']}: {f['message']}")
+        if f.get("traceback"):
+            click.echo(f["traceback"].rstrip())
+
+
+@click.command()
+@click.argument("execution_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (values as their repr).")
+def outputs(execution_id: str, as_json: bool) -> None:
+    """Show an execution's inputs and, once it succeeded, its outputs."""
+    execution = _client().get(execution_id)
+    info = execution.info()
+    shown: dict[str, Any] = {"id": execution_id, "status": info["status"],
+                             "inputs": {k: repr(v) for k, v in execution.inputs().items()}}
+    if info["status"] == "SUCCEEDED":
+        shown["outputs"] = repr(execution.outputs())
+    elif info["status"] in FINAL:
+        shown["error"] = info.get("error")
+    if as_json:
+        click.echo(json.dumps(shown, indent=2))
+        return
+    click.echo(f"{execution_id}  {info['status']}")
+    click.echo("inputs:")
+    for name, value in shown["inputs"].items():
+        click.echo(f"  {name} = {value}")
+    if "outputs" in shown:
+        click.echo(f"outputs: {shown['outputs']}")
+    elif "error" in shown:
+        click.echo(f"no outputs: {shown['error']}")
+    else:
+        click.echo(f"no outputs yet: it is {info['status']}")
+
+
+def _overrides(client: Client, execution: Execution, given: tuple[str, ...]) -> dict[str, Any]:
+    """`--input name=value` pairs parsed by the types of the execution's workflow inputs."""
+    if not given:
+        return {}
+    spec = GraphSpec.loads(get_verified(client.store, execution.info()["spec"]))
+    values: dict[str, Any] = {}
+    for pair in given:
+        name, eq, raw = pair.partition("=")
+        if not eq:
+            raise ConfigError(f"--input {pair!r}: give it as NAME=VALUE")
+        if name not in spec.inputs:
+            raise ConfigError(f"workflow {spec.name!r} has no input {name!r}; its inputs are: "
+                              f"{', '.join(spec.inputs) or 'none'}")
+        try:
+            values[name] = parse_text(raw, spec.inputs[name])
+        except (ValueError, GraftError) as exc:
+            raise ConfigError(f"--input {name}: cannot read {raw!r} ({exc})") from exc
+    return values
+
+
+@click.command()
+@click.argument("execution_id")
+@click.option("--input", "inputs", multiple=True, metavar="NAME=VALUE",
+              help="Change one input (repeatable); the others stay as they were.")
+@click.option("--wait", is_flag=True, help="Wait and print the outputs.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def relaunch(execution_id: str, inputs: tuple[str, ...], wait: bool, as_json: bool) -> None:
+    """Run an execution again: the same workflow as it was submitted, the same inputs unless
+    --input changes some."""
+    client = _client()
+    old = client.get(execution_id)
+    new = client.relaunch(execution_id, _overrides(client, old, inputs))
+    result = repr(new.wait()) if wait else None
+    if as_json:
+        click.echo(json.dumps({"id": new.id, "relaunch_of": execution_id,
+                               **({"outputs": result} if wait else {})}))
+        return
+    click.echo(new.id)
+    if wait:
+        click.echo(result)
+
+
+@click.command()
+@click.argument("execution_id")
+@click.option("--wait", is_flag=True, help="Wait until the execution has ended.")
+@click.option("--reason", default="", help="Why, kept with the execution.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def cancel(execution_id: str, wait: bool, reason: str, as_json: bool) -> None:
+    """Abort an execution: queued nodes never start, running ones are stopped."""
+    execution = _client().get(execution_id)
+    sent = execution.cancel(reason)
+    if sent and wait:
+        deadline = time.monotonic() + 60
+        while execution.status() not in FINAL:
+            if time.monotonic() > deadline:
+                raise GraftError(f"execution {execution_id} is still {execution.status()} 60 s "
+                                 f"after the cancel: is a scheduler running?")
+            time.sleep(0.2)
+    if as_json:
+        click.echo(json.dumps({"id": execution_id, "cancelled": sent,
+                               "status": execution.status()}))
+    elif not sent:
+        click.echo(f"execution {execution_id} is {execution.status()} already; nothing to "
+                   f"cancel")
+    else:
+        click.echo(f"execution {execution_id}: cancel sent")
+        if wait:
+            click.echo(f"execution {execution_id} is {execution.status()}")
+
+
+COMMANDS = (ls, status, outputs, relaunch, cancel)

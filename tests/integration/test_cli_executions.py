@@ -1,0 +1,91 @@
+"""`graft ls`, `status`, `outputs`, `relaunch` and `cancel` against a real cluster."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from workflows import cached, faults
+from workflows.basic import chain
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+
+
+def cli_json(cluster, *args: str):
+    proc = cluster.run_cli(*args, "--json")
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_ls_lists_executions_newest_first_and_filters_by_status(cluster, tmp_path):
+    client = cluster.client()
+    first = client.submit(chain, n=2)
+    first.wait(timeout=60)
+    failed = client.submit(faults.hanging, path=str(tmp_path / "m"))  # times out in 2 s
+    with pytest.raises(Exception):  # noqa: B017 (ExecutionFailed, tested elsewhere)
+        failed.wait(timeout=60)
+    listed = cli_json(cluster, "ls", "--limit", "500")
+    ids = [r["id"] for r in listed]
+    assert ids.index(failed.id) < ids.index(first.id)  # newest first
+    row = next(r for r in listed if r["id"] == first.id)
+    assert row["workflow"] == "chain" and row["status"] == "SUCCEEDED"
+    assert row["done"] == row["total"] > 0
+    only_failed = cli_json(cluster, "ls", "--status", "FAILED", "--limit", "500")
+    assert failed.id in {r["id"] for r in only_failed}
+    assert all(r["status"] == "FAILED" for r in only_failed)
+    assert len(cli_json(cluster, "ls", "--limit", "1")) == 1
+    table = cluster.run_cli("ls", "--limit", "500").stdout
+    assert first.id in table and "SUCCEEDED" in table
+
+
+def test_status_shows_tier_attempts_worker_peak_memory_and_cache_hits(cluster, tmp_path):
+    client = cluster.client()
+    counter = str(tmp_path)
+    client.submit(cached.stored_range_wf, n=10, counter_dir=counter).wait(timeout=60)
+    again = client.submit(cached.stored_range_wf, n=10, counter_dir=counter)
+    again.wait(timeout=60)
+    shown = cli_json(cluster, "status", again.id)
+    assert shown["status"] == "SUCCEEDED"
+    nodes = {n["id"]: n for n in shown["nodes"]}
+    assert nodes["cached_range"]["cached"] is True
+    summed = nodes["uncached_sum"]
+    assert summed["cached"] is False and summed["tier"] == "256Mi" and summed["attempts"] == 1
+    assert summed["worker"].startswith("mem-256Mi-")
+    assert summed["peak_memory_bytes"] > 10 * 2**20 and summed["duration_s"] >= 0
+    table = cluster.run_cli("status", again.id).stdout
+    assert "PEAK" in table and "hit" in table and "mem-256Mi-" in table
+
+
+def test_outputs_and_relaunch_with_an_input_changed(cluster):
+    client = cluster.client()
+    ran = client.submit(chain, n=3)
+    assert ran.wait(timeout=60) == "squares=14"
+    shown = cli_json(cluster, "outputs", ran.id)
+    assert shown["inputs"] == {"n": "3"} and shown["outputs"] == "'squares=14'"
+    again = cli_json(cluster, "relaunch", ran.id, "--input", "n=4", "--wait")
+    assert again["relaunch_of"] == ran.id and again["outputs"] == "'squares=30'"
+    same = cluster.run_cli("relaunch", ran.id, "--wait")
+    assert same.returncode == 0, same.stderr
+    new_id, result = same.stdout.split()
+    assert result == "'squares=14'" and new_id != ran.id
+    assert client.get(new_id).inputs() == {"n": 3}
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["status", "nosuchexecution"], "no execution 'nosuchexecution'"),
+    (["outputs", "nosuchexecution"], "no execution 'nosuchexecution'"),
+    (["relaunch", "nosuchexecution"], "no execution 'nosuchexecution'"),
+    (["ls", "--status", "DONE"], "Invalid value for '--status'"),
+], ids=["status", "outputs", "relaunch", "ls-status"])
+def test_bad_ids_and_values_are_one_clear_line(cluster, args, expected):
+    proc = cluster.run_cli(*args)
+    assert proc.returncode != 0
+    assert expected in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_relaunch_refuses_an_unknown_input(cluster):
+    ran = cluster.client().submit(chain, n=2)
+    ran.wait(timeout=60)
+    proc = cluster.run_cli("relaunch", ran.id, "--input", "m=4")
+    assert proc.returncode == 1
+    assert "workflow 'chain' has no input 'm'; its inputs are: n" in proc.stderr
