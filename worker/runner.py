@@ -34,6 +34,7 @@ from sdk.values.store import open_store
 
 _HEADER = struct.Struct(">I")
 PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
 
 
 def read_message(stream: BinaryIO) -> Any:
@@ -55,9 +56,13 @@ def write_message(stream: BinaryIO, message: Any) -> None:
 
 
 def _die_with_parent() -> None:
-    """Ask the kernel to SIGKILL this process when the pool process that started it dies."""
+    """Ask the kernel to SIGKILL this process when the pool process that started it dies,
+    and to make it the parent of any process a task starts that outlives its own parent (so
+    that the pool process sees every process an attempt left among the runner's children)."""
     with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1)
     if os.getppid() == 1:  # the parent died before the request above took effect
         os._exit(1)
 
@@ -75,6 +80,13 @@ def _peak() -> int:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+def _reap() -> None:
+    """Collect the exit status of every child that ended (adopted orphans included)."""
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0] != 0:
+            pass
 
 
 def _empty(folder: str) -> None:
@@ -114,6 +126,7 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
             finally:
                 os.chdir(workdir)
                 _empty(workdir)
+                _reap()
             reply["peak_memory_bytes"] = _peak()
             write_message(replies, reply)
     finally:

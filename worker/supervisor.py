@@ -155,7 +155,7 @@ class Runner:
                 reply = read_message(self._replies)
                 if reply is None:
                     return self._ended("died", self._exit_status(), peak)
-                if _group(self.proc.pid) != [self.proc.pid] or (
+                if _has_children(self.proc.pid) or (
                         limits.tier_bytes is not None
                         and _rss(self.proc.pid) > limits.tier_bytes // 2):
                     self.stop()  # a fresh runner for the next attempt
@@ -196,6 +196,22 @@ def _memory(pid: int, whole_tree: bool) -> int:
     if not whole_tree:
         return _rss(pid)
     return sum(_pss(member) or _rss(member) for member in _group(pid))
+
+
+def _has_children(pid: int) -> bool:
+    """Whether process `pid` has live children (cheap: its threads' `children` files; a scan
+    of its process group where the kernel lacks them)."""
+    try:
+        for task in os.scandir(f"/proc/{pid}/task"):
+            with open(f"{task.path}/children", "rb") as fh:
+                for child in fh.read().split():
+                    if _rss(int(child)) > 0:  # a zombie holds no memory and is not counted
+                        return True
+    except FileNotFoundError:
+        return _group(pid) != [pid]
+    except OSError:
+        return False
+    return False
 
 
 def _group(pgid: int) -> list[int]:

@@ -182,3 +182,19 @@ def test_a_stop_signal_meant_for_another_attempt_is_ignored(cluster, tmp_path):
     assert execution.wait(timeout=30) == 1
     [node] = execution.nodes()
     assert node.attempts == 1 and node.state == "SUCCEEDED"
+
+
+def test_processes_an_attempt_leaves_behind_are_ended(cluster):
+    """A daemon a task starts and abandons (its parent shell exits) does not outlive the
+    attempt: the runner adopts it, and a runner with children left is replaced."""
+    orphan = cluster.client().submit(faults.orphan_wf).wait(timeout=60)
+
+    def gone() -> bool:
+        try:
+            os.kill(orphan, 0)
+        except ProcessLookupError:
+            return True
+        with open(f"/proc/{orphan}/stat", "rb") as fh:  # a zombie is gone too
+            return fh.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+
+    wait(gone, 10, f"process {orphan} to end")

@@ -165,3 +165,18 @@ def bounded(path: str, first: float, second: float) -> float:
     """A workflow with a timeout of 3 s: two naps in a row."""
     nap_then_mark(path=path, seconds=first) >> (last := nap_then_mark(path=path, seconds=second))
     return last
+
+
+@task
+def leave_orphan() -> int:
+    """Start a process that outlives its parent shell (a daemon left behind); its pid."""
+    import subprocess
+
+    out = subprocess.run(["sh", "-c", "sleep 300 >/dev/null 2>&1 & echo $!"],
+                         capture_output=True, text=True, check=True).stdout
+    return int(out.strip())
+
+
+@workflow
+def orphan_wf() -> int:
+    return leave_orphan()
