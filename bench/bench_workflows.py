@@ -54,3 +54,26 @@ def fan_wf(n: int) -> List[int]:
 def map_wf(xs: List[int]) -> List[int]:
     """One map node over `xs`: returns [x + 1 for x in xs]."""
     return map_task(noop)(x=xs)
+
+
+@task
+def hold(i: int, folder: str, seconds: float) -> int:
+    """Record this process's pid in `folder/<i>`, then hold the slot for `seconds`."""
+    import os
+    import time
+
+    with open(os.path.join(folder, str(i)), "w") as fh:
+        fh.write(str(os.getpid()))
+    time.sleep(seconds)
+    return i
+
+
+@dynamic
+def holds(n: int, folder: str, seconds: float) -> List[int]:
+    """n `hold` nodes side by side (bench/cancel.py)."""
+    return [hold(i=i, folder=folder, seconds=seconds) for i in range(n)]
+
+
+@workflow
+def holds_wf(n: int, folder: str, seconds: float) -> List[int]:
+    return holds(n=n, folder=folder, seconds=seconds)

@@ -27,7 +27,7 @@ app.conf.update(
     worker_send_task_events=True,
     task_send_sent_event=False,  # as graft's workers (worker/app.py): worker events only
     task_default_queue=QUEUE,
-    task_routes={"celery_baseline.noop": {"queue": QUEUE}},
+    task_routes={"celery_baseline.*": {"queue": QUEUE}},
     result_expires=3600,
     broker_connection_retry_on_startup=True,
     worker_hijack_root_logger=False,
@@ -37,3 +37,14 @@ app.conf.update(
 @app.task(name="celery_baseline.noop")
 def noop(x: int) -> int:
     return x + 1
+
+
+@app.task(name="celery_baseline.hold")
+def hold(i: int, folder: str, seconds: float) -> int:
+    """Record this process's pid in `folder/<i>`, then hold the slot (bench/cancel.py)."""
+    import time
+
+    with open(os.path.join(folder, str(i)), "w") as fh:
+        fh.write(str(os.getpid()))
+    time.sleep(seconds)
+    return i

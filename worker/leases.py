@@ -43,7 +43,9 @@ class LeaseKeeper:
         self._outbox: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._wake = threading.Event()
+        self._given_up = False  # the scheduler said it gave attempts up: look at once
         self._thread: threading.Thread | None = None
+        self._listener: threading.Thread | None = None
 
     def hold(self, key: AttemptKey) -> None:
         """Renew `key`'s lease from the next tick on (the claim that starts the attempt takes
@@ -102,28 +104,52 @@ class LeaseKeeper:
         if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(target=self._run, name="graft-leases", daemon=True)
             self._thread.start()
+        if self._listener is None or not self._listener.is_alive():
+            self._listener = threading.Thread(target=self._listen, name="graft-given-up",
+                                              daemon=True)
+            self._listener.start()
+
+    def _listen(self) -> None:
+        """Wake the lease thread as soon as the scheduler publishes that it gave attempts up,
+        so that a cancel stops running attempts in well under a tick. Best effort: while
+        Redis is away, the tick that follows its return does the same."""
+        while True:
+            try:
+                pubsub = redis_client(self.settings.broker_url, timeout_s=30).pubsub(
+                    ignore_subscribe_messages=True)
+                pubsub.subscribe(self.leases.given_up_channel)
+                while True:
+                    message = pubsub.get_message(timeout=5.0)
+                    if message is not None and message.get("type") == "message":
+                        self._given_up = True
+                        self._wake.set()
+            except (redis.RedisError, OSError):
+                time.sleep(1.0)
 
     def _run(self) -> None:
         """Each tick (TTL / 3): renew the held leases, stop given-up attempts, drop released
-        leases. A report wakes it early; holds and releases never do, so the cost per attempt
-        stays off the Redis round trips of a tick (a released lease lives at most one tick
-        more, well inside its TTL)."""
+        leases. A report wakes it early, and so does the scheduler's word that it gave
+        attempts up (then it only stops those); holds and releases never do, so the cost
+        per attempt stays off the Redis round trips of a tick (a released lease lives at most
+        one tick more, well inside its TTL)."""
         next_tick = 0.0
         while True:
             self._wake.wait(max(0.0, next_tick - time.monotonic()))
             self._wake.clear()
             tick = time.monotonic() >= next_tick
+            look, self._given_up = tick or self._given_up, False
             with self._lock:
                 held = list(self._held) if tick else []
-                running = list(self._pids) if tick else []
+                running = list(self._pids) if look else []
                 released, self._released = (self._released, []) if tick else ([], [])
                 outbox, self._outbox = self._outbox, []
             try:
                 if tick:
                     next_tick = time.monotonic() + self.interval_s
                     self.leases.renew(held)
-                    self._stop_given_up(running)
                     self.leases.release([k for k in released if k not in self._held])
+                if look:
+                    self._stop_given_up(running)
                 while outbox:
                     self.control.publish(outbox[0])
                     outbox.pop(0)

@@ -157,14 +157,22 @@ class Leases:
         """Every attempt a worker holds a lease on, expired or not."""
         return {k for k in (parse_member(m) for m in self.redis.zrange(self.key, 0, -1)) if k}
 
+    @property
+    def given_up_channel(self) -> str:
+        """The pub/sub channel that tells workers at once that attempts were given up (a
+        worker that misses it learns on its next lease tick)."""
+        return f"{self.prefix}:given-up"
+
     def supersede(self, keys: list[AttemptKey]) -> None:
-        """Give up on attempts: drop their leases and mark them so no copy ever runs."""
+        """Give up on attempts: drop their leases, mark them so no copy ever runs, and tell
+        the workers running them."""
         if not keys:
             return
         with self.redis.pipeline(transaction=False) as pipe:
             pipe.zrem(self.key, *(member(k) for k in keys))
             for key in keys:
                 pipe.set(self._attempt_key("superseded", key), "1", ex=self.claim_ttl_s)
+            pipe.publish(self.given_up_channel, str(len(keys)))
             pipe.execute()
 
 

@@ -198,3 +198,23 @@ def test_processes_an_attempt_leaves_behind_are_ended(cluster):
             return fh.read().rsplit(b")", 1)[1].split()[0] == b"Z"
 
     wait(gone, 10, f"process {orphan} to end")
+
+
+def test_a_cancel_stops_the_running_process_within_a_second_or_two(cluster, tmp_path):
+    """Workers learn of a cancel from the scheduler's message, not their next lease tick
+    (every TTL / 3, 3.3 s here)."""
+    marks = tmp_path / "marks"
+    execution = cluster.client().submit(faults.marked, path=str(marks), seconds=30.0)
+    runner = int(wait(lambda: _lines(marks), 30, "the node to start")[0].split()[0])
+    cancelled_at = time.monotonic()
+    assert execution.cancel("test")
+
+    def gone() -> bool:
+        try:
+            os.kill(runner, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    wait(gone, 10, f"runner {runner} to be stopped", interval_s=0.02)
+    assert time.monotonic() - cancelled_at < 2.0
