@@ -123,7 +123,7 @@ def worker_kill() -> tuple[float, float]:
         marks = tmp / "marks"
         execution = stack.client().submit(faults.marked, path=str(marks), seconds=2.0)
         first = wait_for(lambda: lines(marks), 30, "the node to start")[0]
-        parent = int(first.split()[1])
+        parent = int(first.split()[2])  # the worker: the task runs in its runner
         [holder] = [n for n, p in stack.procs.items() if p.pid == parent]
         log = stack.logs["scheduler"]
         stack.kill(holder)
