@@ -212,4 +212,67 @@ def cancel(execution_id: str, wait: bool, reason: str, as_json: bool) -> None:
             click.echo(f"execution {execution_id} is {execution.status()}")
 
 
-COMMANDS = (ls, status, outputs, relaunch, cancel)
+def _attempt_logs(execution: Execution, node: str, attempt: int | None) -> dict[str, Any]:
+    out = execution.output(node, attempt)
+    return {"node": node, "attempt": attempt, "stdout": out["stdout"], "stderr": out["stderr"],
+            "records": execution.log_records(node, attempt)}
+
+
+def _print_logs(entry: dict[str, Any], seen: dict[tuple[str, str], int]) -> None:
+    """What of `entry` was not printed yet, under a header per node and stream."""
+    node = entry["node"]
+    for stream in ("stdout", "stderr"):
+        text = entry[stream]
+        new = text[seen.get((node, stream), 0):]
+        if new:
+            if (node, stream) not in seen:
+                click.echo(f"==> {node} (attempt {entry['attempt']}) {stream} <==")
+            click.echo(new, nl=False)
+            seen[(node, stream)] = len(text)
+    records = entry["records"]
+    for r in records[seen.get((node, "records"), 0):]:
+        click.echo(f"{node}: {_when(r.get('at'))} {r.get('level')} {r.get('message')}")
+    seen[(node, "records")] = len(records)
+
+
+@click.command()
+@click.argument("execution_id")
+@click.argument("node", required=False)
+@click.option("--attempt", type=click.IntRange(1), default=None,
+              help="This attempt of NODE (default: its last).")
+@click.option("--follow", "-f", is_flag=True,
+              help="Keep printing what running nodes write until the execution ends.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def logs(execution_id: str, node: str | None, attempt: int | None, follow: bool,
+         as_json: bool) -> None:
+    """Show what nodes wrote on their workers: standard output, standard error and log
+    records (current_context().logging). Without NODE: every node's last attempt."""
+    if attempt is not None and node is None:
+        raise ConfigError("--attempt needs a NODE")
+    if follow and as_json:
+        raise ConfigError("--follow prints as it goes; it does not go with --json")
+    execution = _client().get(execution_id)
+
+    def entries() -> list[dict[str, Any]]:
+        records = {n.id: n for n in execution.nodes()}
+        if node is not None and node not in records:
+            raise GraftError(f"execution {execution_id} has no node {node!r}")
+        chosen = [node] if node is not None else [
+            nid for nid, n in records.items() if n.kind in ("task", "dynamic")]
+        return [_attempt_logs(execution, nid, attempt if node else None)
+                | {"attempt": attempt or max(1, records[nid].attempts)} for nid in chosen]
+
+    if as_json:
+        click.echo(json.dumps(entries(), indent=2))
+        return
+    seen: dict[tuple[str, str], int] = {}
+    while True:
+        ended = execution.status() in FINAL
+        for entry in entries():
+            _print_logs(entry, seen)
+        if not follow or ended:
+            return
+        time.sleep(1.0)
+
+
+COMMANDS = (ls, status, outputs, logs, relaunch, cancel)

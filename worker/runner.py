@@ -11,7 +11,8 @@ Messages are a 4-byte big-endian length, then JSON. A request:
     {"store": url, "execution": id, "node": id, "attempt": n, "payload": {...},
      "worker": name, "locks": {"url": redis url, "prefix": key prefix}}
 and the reply is the attempt's report message (`sdk.remote.attempt.run_attempt`). While an
-attempt runs, `GRAFT_WORKER` in its environment names the worker (`mem-<tier>-<pid>@<host>`).
+attempt runs, `GRAFT_WORKER` in its environment names the worker (`mem-<tier>-<pid>@<host>`),
+and what it writes to its standard output and error is kept in the store (`worker.output`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from sdk.model.store import Store
 from sdk.remote.attempt import run_attempt
 from sdk.remote.cache_lock import CacheLocks
 from sdk.values.store import open_store
+from worker.output import Captured
 
 _HEADER = struct.Struct(">I")
 PR_SET_PDEATHSIG = 1
@@ -120,9 +122,12 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
             os.environ["GRAFT_WORKER"] = str(request.get("worker") or "")
             _reset_peak()
             try:
-                reply = run_attempt(stores[url], request["execution"], request["node"],
-                                    request["attempt"], request["payload"],
-                                    worker=request.get("worker", ""), locks=locks.get(lock_id))
+                with Captured(stores[url], request["execution"], request["node"],
+                              request["attempt"]):
+                    reply = run_attempt(stores[url], request["execution"], request["node"],
+                                        request["attempt"], request["payload"],
+                                        worker=request.get("worker", ""),
+                                        locks=locks.get(lock_id))
             finally:
                 os.chdir(workdir)
                 _empty(workdir)

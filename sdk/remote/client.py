@@ -39,7 +39,7 @@ from sdk.remote.control import ControlChannel, encode
 from sdk.remote.signing import sign
 from sdk.remote.submissions import Submissions
 from sdk.runtime.bundle import source_root, upload_bundle
-from sdk.runtime.context import log_key
+from sdk.runtime.context import log_key, output_key
 from sdk.values.literals import load, value_binding
 from sdk.values.shapes import encode_inputs, shape_outputs
 from sdk.values.store import get_verified, open_store, put_blob
@@ -290,16 +290,33 @@ class Execution:
     def log_records(self, node_id: str, attempt: int | None = None) -> list[dict[str, Any]]:
         """The records a node's attempt (default: its last) logged through
         `current_context().logging`: `{"at", "level", "message"}` each."""
-        if attempt is None:
-            found = self.client.board.nodes(self.id).get(node_id)
-            if found is None:
-                raise GraftError(f"execution {self.id} has no node {node_id!r}")
-            attempt = int(found.get("attempts", 1))
+        attempt = self._attempt(node_id, attempt)
         try:
             data = self.client.store.get(log_key(self.id, node_id, attempt))
         except StoreObjectMissing:
             return []
         return list(json.loads(data).get("records", []))
+
+    def output(self, node_id: str, attempt: int | None = None) -> dict[str, str]:
+        """What a node's attempt (default: its last) wrote to its standard output and error on
+        a worker, so far while it runs: `{"stdout": ..., "stderr": ...}` ("" for nothing)."""
+        attempt = self._attempt(node_id, attempt)
+        found = {}
+        for stream in ("stdout", "stderr"):
+            try:
+                data = self.client.store.get(output_key(self.id, node_id, attempt, stream))
+            except StoreObjectMissing:
+                data = b""
+            found[stream] = data.decode(errors="replace")
+        return found
+
+    def _attempt(self, node_id: str, attempt: int | None) -> int:
+        if attempt is not None:
+            return attempt
+        found = self.client.board.nodes(self.id).get(node_id)
+        if found is None:
+            raise GraftError(f"execution {self.id} has no node {node_id!r}")
+        return max(1, int(found.get("attempts", 1)))
 
     def wait(self, timeout: float | None = None,
              progress: Callable[[dict[str, Any]], None] | None = None) -> Any:

@@ -125,6 +125,11 @@ def log_key(execution_id: str, node_id: str, attempt: int) -> str:
     return f"logs/{execution_id}/{node_id}/{attempt}.json"
 
 
+def output_key(execution_id: str, node_id: str, attempt: int, stream: str) -> str:
+    """Where a worker keeps what an attempt wrote to `stream` ("stdout" or "stderr")."""
+    return f"logs/{execution_id}/{node_id}/{attempt}.{stream}"
+
+
 @contextmanager
 def attempt_context(store: Store, execution_id: str, node_id: str, attempt: int
                     ) -> Iterator[ExecutionParameters]:

@@ -180,3 +180,26 @@ def leave_orphan() -> int:
 @workflow
 def orphan_wf() -> int:
     return leave_orphan()
+
+
+@task
+def chatty(n: int, pause: float) -> int:
+    """Prints n lines (one every `pause` s), writes to stderr, logs a record, and has a
+    child process print too."""
+    import subprocess
+    import sys
+
+    from sdk import current_context
+
+    for i in range(n):
+        print(f"line {i}", flush=True)
+        time.sleep(pause)
+    print("to stderr", file=sys.stderr, flush=True)
+    subprocess.run(["echo", "from a child process"], check=True)
+    current_context().logging.info("counted %d", n)
+    return n
+
+
+@workflow
+def chatty_wf(n: int, pause: float) -> int:
+    return chatty(n=n, pause=pause)
