@@ -275,4 +275,21 @@ def logs(execution_id: str, node: str | None, attempt: int | None, follow: bool,
         time.sleep(1.0)
 
 
-COMMANDS = (ls, status, outputs, logs, relaunch, cancel)
+@click.command()
+@click.argument("execution_id")
+@click.option("--format", "fmt", type=click.Choice(("mermaid", "dot")), default="mermaid",
+              show_default=True, help="Mermaid flowchart or Graphviz dot.")
+def graph(execution_id: str, fmt: str) -> None:
+    """Print an execution's graph, nodes coloured by state (render it with mermaid-cli or
+    `dot -Tsvg`)."""
+    from sdk.remote.graph_text import render
+
+    client = _client()
+    execution = client.get(execution_id)
+    spec = GraphSpec.loads(get_verified(client.store, execution.info()["spec"]))
+    nodes = {n.id: {"task": n.task, "state": n.state, "kind": n.kind, "parent": n.parent}
+             for n in execution.nodes()}
+    click.echo(render(spec, nodes, fmt), nl=False)
+
+
+COMMANDS = (ls, status, outputs, logs, graph, relaunch, cancel)

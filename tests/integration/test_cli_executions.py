@@ -89,3 +89,22 @@ def test_relaunch_refuses_an_unknown_input(cluster):
     proc = cluster.run_cli("relaunch", ran.id, "--input", "m=4")
     assert proc.returncode == 1
     assert "workflow 'chain' has no input 'm'; its inputs are: n" in proc.stderr
+
+
+def test_graph_draws_dynamics_and_maps_as_boxes(cluster, tmp_path):
+    import pydot
+
+    execution = cluster.client().submit(cached.cached_all, n=2, xs=[1, 2],
+                                        counter_dir=str(tmp_path))
+    execution.wait(timeout=120)
+    dot = cluster.run_cli("graph", execution.id, "--format", "dot")
+    assert dot.returncode == 0, dot.stderr
+    [graph] = pydot.graph_from_dot_data(dot.stdout)
+    boxes = {sub.get_label().strip('"'): sub for sub in graph.get_subgraphs()}
+    assert set(boxes) == {"cached_fan (SUCCEEDED)", "map_cached_cube (SUCCEEDED)"}
+    items = [n.get_label().strip('"') for n in boxes["map_cached_cube (SUCCEEDED)"].get_nodes()]
+    assert "0: cached_cube (SUCCEEDED)" in items and "1: cached_cube (SUCCEEDED)" in items
+    assert len(graph.get_edges()) >= 2  # cached_fan -> cached_total, map -> uncached_sum
+    mermaid = cluster.run_cli("graph", execution.id)
+    assert mermaid.returncode == 0 and mermaid.stdout.startswith("flowchart TD")
+    assert mermaid.stdout.count("subgraph ") == 2
