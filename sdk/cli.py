@@ -112,19 +112,52 @@ def _fail(message: str) -> None:
 
 
 class _Progress:
-    def __init__(self) -> None:
+    """`graft run --wait`'s progress on stderr: a bar of nodes done out of the total (which
+    grows as dynamics graft and maps expand) on a terminal, one line per change elsewhere;
+    each failed node is printed as soon as the status board shows it."""
+
+    def __init__(self, execution: Any) -> None:
+        self.execution = execution
         self.last = ""
-        self.tty = sys.stderr.isatty()
+        self.reported: set[str] = set()
+        self.bar: Any = None
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=0, file=sys.stderr, dynamic_ncols=True,
+                            bar_format="{desc} {bar} {n_fmt}/{total_fmt} nodes [{elapsed}]")
 
     def __call__(self, info: dict[str, Any]) -> None:
-        line = f"[{info['status']}] {info.get('done', 0)}/{info.get('total', 0)} nodes done"
-        if line != self.last:
-            click.echo(("\r" if self.tty else "") + line, err=True, nl=not self.tty)
-            self.last = line
+        done, total = int(info.get("done", 0)), int(info.get("total", 0))
+        if self.bar is not None:
+            self.bar.total, self.bar.n = total, done
+            self.bar.set_description_str(f"[{info['status']}]", refresh=False)
+            self.bar.refresh()
+        else:
+            line = f"[{info['status']}] {done}/{total} nodes done"
+            if line != self.last:
+                click.echo(line, err=True)
+                self.last = line
+        if int(info.get("failed", 0)) > len(self.reported):
+            self._failures()
+
+    def _failures(self) -> None:
+        for node in self.execution.nodes():
+            if node.state == "FAILED" and node.id not in self.reported:
+                self.reported.add(node.id)
+                err = node.error or {}
+                self._say(f"node {node.id} ({node.task}) failed: {err.get('type', 'Error')}: "
+                          f"{err.get('message', '')}")
+
+    def _say(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.write(text, file=sys.stderr)
+        else:
+            click.echo(text, err=True)
 
     def close(self) -> None:
-        if self.tty and self.last:
-            click.echo("", err=True)
+        if self.bar is not None:
+            self.bar.close()
 
 
 _DEBUG: list[bool] = [False]
@@ -188,7 +221,7 @@ def run(ctx: click.Context, remote: bool, wait: bool, with_stack: bool, show_hel
         execution = client.submit(entity, inputs=inputs)
         click.echo(execution.id)
         if wait or with_stack:
-            progress = _Progress()
+            progress = _Progress(execution)
             try:
                 result = execution.wait(progress=progress)
             finally:

@@ -108,3 +108,62 @@ def test_graph_draws_dynamics_and_maps_as_boxes(cluster, tmp_path):
     mermaid = cluster.run_cli("graph", execution.id)
     assert mermaid.returncode == 0 and mermaid.stdout.startswith("flowchart TD")
     assert mermaid.stdout.count("subgraph ") == 2
+
+
+def test_run_wait_prints_each_failure_as_it_happens(cluster, tmp_path):
+    from pathlib import Path
+
+    from workflows import control_flow
+
+    proc = cluster.run_cli("run", "--remote", "--wait", str(Path(control_flow.__file__)),
+                           "fails_after_the_rest", "--path", str(tmp_path / "log"), "--x=-1")
+    assert proc.returncode == 1
+    lines = proc.stderr.splitlines()
+    failure = "node fail_on (fail_on) failed: RuntimeError: negative: -1"
+    assert failure in lines, proc.stderr
+    before = lines[:lines.index(failure)]
+    assert before and before[-1].startswith("[RUNNING]")  # while the others still ran
+    assert any(line.startswith("[FAILED]") for line in lines[lines.index(failure):])
+
+
+def test_run_wait_on_a_terminal_draws_a_progress_bar(cluster):
+    import fcntl
+    import os
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+    import threading
+    from pathlib import Path
+
+    from workflows import basic
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    proc = subprocess.Popen([sys.executable, "-m", "sdk.cli", "run", "--remote", "--wait",
+                             str(Path(basic.__file__)), "chain", "--n", "3"],
+                            cwd=cluster.cwd, env=cluster.env, stdout=subprocess.PIPE,
+                            stderr=follower, text=True)
+    os.close(follower)
+    chunks: list[bytes] = []
+
+    def pump() -> None:  # read while it writes: a full terminal buffer would block it
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal closed with the process
+                return
+            if not chunk:
+                return
+            chunks.append(chunk)
+
+    reader = threading.Thread(target=pump)
+    reader.start()
+    out, _ = proc.communicate(timeout=60)
+    reader.join(timeout=10)
+    os.close(leader)
+    seen = b"".join(chunks)
+    assert proc.returncode == 0 and out.strip().endswith("'squares=14'")
+    drawn = seen.decode(errors="replace")
+    assert "[SUCCEEDED]" in drawn and "nodes [" in drawn and "\r" in drawn  # redrawn in place
