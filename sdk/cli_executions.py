@@ -85,13 +85,14 @@ def status(execution_id: str, as_json: bool) -> None:
     """Show an execution's status and a table of its nodes."""
     execution = _client().get(execution_id)
     info = execution.info()
-    nodes = [node_summary(n) for n in execution.nodes()]
-    if as_json:
+    records = execution.nodes()
+    nodes = [node_summary(n) for n in records]
+    if as_json:  # each node: its whole record (queue, error, history, ...) and the summary
         click.echo(json.dumps({
             "id": execution_id, "workflow": info.get("workflow"), "status": info["status"],
             "done": info.get("done", 0), "total": info.get("total", 0),
             "error": info.get("error"), "failures": info.get("failures") or [],
-            "nodes": nodes}, indent=2))
+            "nodes": [{**r.__dict__, **n} for r, n in zip(records, nodes)]}, indent=2))
         return
     click.echo(f"{execution_id}  {info.get('workflow', '?')}  {info['status']}  "
                f"{info.get('done', 0)}/{info.get('total', 0)} nodes done")
