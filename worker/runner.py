@@ -32,7 +32,7 @@ from sdk.model.store import Store
 from sdk.remote.attempt import run_attempt
 from sdk.remote.cache_lock import CacheLocks
 from sdk.values.store import open_store
-from worker.output import Captured
+from worker.output import OutputCapture
 
 _HEADER = struct.Struct(">I")
 PR_SET_PDEATHSIG = 1
@@ -105,6 +105,7 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
     """Run attempts until the pool process closes the request pipe."""
     stores: dict[str, Store] = {}
     locks: dict[tuple[str, str], CacheLocks] = {}
+    capture = OutputCapture()
     workdir = tempfile.mkdtemp(prefix=f"graft-node-{os.getpid()}-")
     os.chdir(workdir)
     try:
@@ -122,8 +123,8 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
             os.environ["GRAFT_WORKER"] = str(request.get("worker") or "")
             _reset_peak()
             try:
-                with Captured(stores[url], request["execution"], request["node"],
-                              request["attempt"]):
+                with capture.attempt(stores[url], request["execution"], request["node"],
+                                     request["attempt"]):
                     reply = run_attempt(stores[url], request["execution"], request["node"],
                                         request["attempt"], request["payload"],
                                         worker=request.get("worker", ""),
