@@ -213,7 +213,7 @@ def cancel(execution_id: str, wait: bool, reason: str, as_json: bool) -> None:
             click.echo(f"execution {execution_id} is {execution.status()}")
 
 
-def _attempt_logs(execution: Execution, node: str, attempt: int | None) -> dict[str, Any]:
+def _attempt_logs(execution: Execution, node: str, attempt: int) -> dict[str, Any]:
     out = execution.output(node, attempt)
     return {"node": node, "attempt": attempt, "stdout": out["stdout"], "stderr": out["stderr"],
             "records": execution.log_records(node, attempt)}
@@ -260,8 +260,8 @@ def logs(execution_id: str, node: str | None, attempt: int | None, follow: bool,
             raise GraftError(f"execution {execution_id} has no node {node!r}")
         chosen = [node] if node is not None else [
             nid for nid, n in records.items() if n.kind in ("task", "dynamic")]
-        return [_attempt_logs(execution, nid, attempt if node else None)
-                | {"attempt": attempt or max(1, records[nid].attempts)} for nid in chosen]
+        return [_attempt_logs(execution, nid, attempt or max(1, records[nid].attempts))
+                for nid in chosen]
 
     if as_json:
         click.echo(json.dumps(entries(), indent=2))

@@ -117,6 +117,7 @@ class Client:
                  ) -> Execution:
         """Submit again what execution `execution_id` ran (its spec, so its code as it was
         then), with the same inputs except `overrides` (native values by input name)."""
+        check_redis(self.settings.broker_url)
         info = self.get(execution_id).info()
         spec_key, inputs = info.get("spec"), info.get("inputs")
         if not isinstance(spec_key, str) or not isinstance(inputs, dict):
@@ -135,7 +136,7 @@ class Client:
         return self._queue(spec.name, spec_key, inputs)
 
     def _queue(self, workflow: str, spec_key: str, inputs: dict[str, Any]) -> Execution:
-        check_redis(self.settings.broker_url)
+        """Queue an execution of a stored spec (the broker was checked by the caller)."""
         execution_id = uuid.uuid4().hex[:20]
         now = time.time()
         body = {"type": "submit", "execution": execution_id, "spec": spec_key,
