@@ -17,6 +17,7 @@ import time
 
 import redis
 
+from sdk.remote.cache_lock import RELEASE_IF_HELD
 from sdk.remote.connections import Outage, explain
 
 log = logging.getLogger("graft.scheduler")
@@ -38,13 +39,6 @@ end
 return holder
 """
 
-# Delete the lock only if it is still ours.
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-    return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
 
 
 class SchedulerLock:
@@ -72,7 +66,7 @@ class SchedulerLock:
         self.outage = outage or Outage(log)
         self.renewed = 0.0  # monotonic time before the last successful SET/renewal
         self._renew_script = self.redis.register_script(_RENEW)
-        self._release_script = self.redis.register_script(_RELEASE)
+        self._release_script = self.redis.register_script(RELEASE_IF_HELD)  # if still ours
         self._lost = threading.Event()
         self._lost_reason = ""
         self._losing = threading.Lock()

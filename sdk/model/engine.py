@@ -417,12 +417,7 @@ class Engine:
         self._closing.clear()
         self._stopped = True
         for run in list(self.nodes.values()):
-            if run.state == NodeState.PENDING:
-                self._set(run, NodeState.SKIPPED)
-            elif run.state == NodeState.QUEUED:
-                self._set(run, NodeState.CANCELLED)
-            elif run.state == NodeState.RUNNING:
-                self._set(run, NodeState.ABORTED)
+            self._halt(run)
         self._released.clear()
         self.state = ExecutionState.ABORTED
         return True
@@ -653,12 +648,17 @@ class Engine:
             if FAILURE_HANDLER_ID in run.id[len(prefix):].split("/") \
                     or run.id in self._failing_scopes:
                 continue
-            if run.state == NodeState.PENDING:
-                self._set(run, NodeState.SKIPPED)
-            elif run.state == NodeState.QUEUED:
-                self._set(run, NodeState.CANCELLED)
-            elif run.state == NodeState.RUNNING:
-                self._set(run, NodeState.ABORTED)
+            self._halt(run)
+
+    def _halt(self, run: NodeRun) -> None:
+        """Stop a node that has not ended: waiting, it is skipped; released, cancelled (its
+        attempt is given up); open (a sub-graph, a map), aborted."""
+        if run.state == NodeState.PENDING:
+            self._set(run, NodeState.SKIPPED)
+        elif run.state == NodeState.QUEUED:
+            self._set(run, NodeState.CANCELLED)
+        elif run.state == NodeState.RUNNING:
+            self._set(run, NodeState.ABORTED)
 
     def _maybe_end(self) -> None:
         """A failing execution ends once nothing can run: after its failure handler, if it

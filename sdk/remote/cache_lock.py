@@ -29,8 +29,9 @@ end
 return 0
 """
 
-# KEYS[1] = lock; ARGV[1] = holder. Delete only a lock this holder has.
-_RELEASE = """
+# KEYS[1] = lock; ARGV[1] = holder. Delete only a lock this holder has (the scheduler's lock
+# releases itself with it too).
+RELEASE_IF_HELD = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
     return redis.call('DEL', KEYS[1])
 end
@@ -47,7 +48,7 @@ class CacheLocks:
         self.ttl_ms = int(ttl_s * 1000)
         self.poll_s = poll_s
         self._renew = self.client.register_script(_RENEW)
-        self._release = self.client.register_script(_RELEASE)
+        self._release = self.client.register_script(RELEASE_IF_HELD)
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}cache-lock:{key}"
