@@ -102,6 +102,16 @@ class Report:
     peak_memory_bytes: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def attempt_info(self) -> dict[str, Any]:
+        """Where the attempt ran, how long and its peak memory, the fields that are set (what
+        report messages and events carry beside the outcome)."""
+        info: dict[str, Any] = {"worker": self.worker} if self.worker else {}
+        if self.duration_s is not None:
+            info["duration_s"] = self.duration_s
+        if self.peak_memory_bytes is not None:
+            info["peak_memory_bytes"] = self.peak_memory_bytes
+        return info
+
     @classmethod
     def values(cls, node: str, attempt: int, outputs: dict[str, Binding],
                **info: Any) -> Report:

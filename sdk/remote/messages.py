@@ -122,13 +122,7 @@ def report_message(execution_id: str, token: str, report: Report,
     else:
         assert report.error is not None
         body["error"] = report.error.to_json()
-    if report.worker:
-        body["worker"] = report.worker
-    if report.duration_s is not None:
-        body["duration_s"] = report.duration_s
-    if report.peak_memory_bytes is not None:
-        body["peak_memory_bytes"] = report.peak_memory_bytes
-    return body
+    return {**body, **report.attempt_info()}
 
 
 # ---- task messages (scheduler -> workers) ------------------------------------------------
