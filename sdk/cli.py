@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from sdk.cli_executions import COMMANDS
+from sdk.cli_ui import ui
 from sdk.model.config import Settings
 from sdk.model.entity import Runnable
 from sdk.model.errors import ConfigError, GraftError
@@ -384,6 +385,7 @@ def dead(purge: bool, limit: int, as_json: bool) -> None:
 
 for _command in COMMANDS:
     cli.add_command(_command)
+cli.add_command(ui)
 
 
 def main() -> None:
