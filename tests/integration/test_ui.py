@@ -1,0 +1,203 @@
+"""`graft ui` as a real process against a real cluster, looked at in a real headless browser
+(Debian's chromium, driven by Playwright; no browser download).
+
+The browser test saves screenshots under $GRAFT_TEST_ARTIFACTS (default tests/artifacts/,
+which ignores itself in git). Without chromium or Playwright it skips saying why, and fails
+under CI=true.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from workflows import ui_flows
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("GRAFT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def artifacts() -> Path:
+    folder = Path(os.environ.get("GRAFT_TEST_ARTIFACTS") or REPO / "tests" / "artifacts")
+    folder.mkdir(parents=True, exist_ok=True)
+    ignore = folder / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("*\n")
+    return folder
+
+
+def _browser_or_skip():
+    """Playwright's sync API, or skip (fail under CI=true) saying what is missing."""
+    reason = None
+    if not os.path.exists(CHROMIUM):
+        reason = f"no chromium at {CHROMIUM} (Debian: apt-get install chromium)"
+    else:
+        try:
+            from playwright import sync_api
+        except ImportError:
+            reason = "playwright is not installed (pip install -e '.[dev]')"
+    if reason:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"cannot run the browser test: {reason}", pytrace=False)
+        pytest.skip(f"cannot run the browser test: {reason}")
+    return sync_api
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def ui(cluster, wait_for):
+    """`graft ui` serving `cluster`'s executions; its base URL."""
+    port = free_port()
+    proc = cluster._spawn("ui", ["ui", "--host", "127.0.0.1", "--port", str(port)],
+                          "graft ui serving on")
+    try:
+        wait_for(lambda: proc.is_ready() or not proc.alive(), 30, "graft ui to listen")
+        assert proc.alive(), proc.log.read_text(errors="replace")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.stop()
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def drawn(page) -> dict[str, str]:
+    """Node id -> state of every node the page draws (its mirrored node list)."""
+    return page.eval_on_selector_all(
+        "#node-list li", "items => Object.fromEntries(items.map(i => [i.dataset.id, "
+                         "i.dataset.state]))")
+
+
+def click_node(page, node_id: str) -> None:
+    """A real mouse click on the node where cytoscape drew it."""
+    x, y = page.evaluate("""id => {
+        const cy = window.graft.cy, node = cy.getElementById(id);
+        const box = cy.container().getBoundingClientRect(), at = node.renderedPosition();
+        return [box.left + at.x, box.top + at.y];
+    }""", node_id)
+    page.mouse.click(x, y)
+
+
+@pytest.mark.parametrize("cluster_session", ["sqlite"], indirect=True)
+def test_the_page_draws_a_running_dynamic_live_and_shows_a_node(cluster, ui):
+    sync_api = _browser_or_skip()
+    children = ["naps/nap", "naps/nap-1", "naps/nap-2", "naps/nap-3"]
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                     args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            execution = cluster.client().submit(ui_flows.napping_wf, n=4, seconds=2.5)
+            page.goto(f"{ui}/executions/{execution.id}")
+            page.evaluate("window.loadedOnce = 'yes'")  # gone if the page ever reloads
+
+            # While it runs: the dynamic is RUNNING and its grafted nodes are drawn in it.
+            snapshots = []
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                states = drawn(page)
+                snapshots.append(states)
+                if all(states.get(c) == "SUCCEEDED" for c in children) \
+                        and states.get("add_up") == "SUCCEEDED":
+                    break
+                time.sleep(0.2)
+            running = [s for s in snapshots if s.get("naps") == "RUNNING"
+                       and all(c in s for c in children)
+                       and any(s[c] != "SUCCEEDED" for c in children)]
+            assert running, f"the page never showed the dynamic running: {snapshots[-3:]}"
+            final = snapshots[-1]
+            assert final == {"numbers": "SUCCEEDED", "map_double": "SUCCEEDED",
+                             "naps": "SUCCEEDED", **dict.fromkeys(children, "SUCCEEDED"),
+                             "add_up": "SUCCEEDED"}, final
+            assert execution.wait(timeout=60) == 72
+            page.wait_for_selector("#status .badge:has-text('SUCCEEDED')", timeout=10_000)
+            assert page.evaluate("window.loadedOnce") == "yes"  # updated in place
+
+            # The children sit inside the dynamic; the map is one node with its counts.
+            items = page.eval_on_selector_all("#node-list li", "xs => xs.map(x => "
+                                              "({...x.dataset}))")
+            by_id = {i["id"]: i for i in items}
+            assert {by_id[c].get("parent") for c in children} == {"naps"}
+            assert by_id["map_double"]["group"] == "shut"
+            assert json.loads(by_id["map_double"]["counts"]) == {"SUCCEEDED": 4}
+            edges = set(page.evaluate(
+                "window.graft.cy.edges().map(e => e.source().id() + '>' + e.target().id())"))
+            assert {"numbers>map_double", "map_double>add_up", "naps>add_up"} <= edges
+
+            # Clicking a node shows its panel: values, attempts and what it wrote.
+            click_node(page, "naps/nap-2")
+            page.wait_for_selector("#panel[data-node='naps/nap-2']", timeout=10_000)
+            page.wait_for_selector("#panel-stdout:has-text('nap 2 starts')", timeout=10_000)
+            assert "nap 2 sleeps 2.5 s" in page.inner_text("#panel-records")
+            assert page.inner_text("#panel-inputs")
+            assert "mem-256Mi-" in page.inner_text("#panel-attempts")
+            page.screenshot(path=str(artifacts() / "ui-execution.png"))
+
+            # The map's panel lists its items.
+            page.click("#fit")  # the panel took half the width: bring every node in sight
+            click_node(page, "map_double")
+            page.wait_for_selector("#panel[data-node='map_double'] #panel-children", timeout=10_000)
+            listed = page.inner_text("#panel-children")
+            assert "map_double/0" in listed and "map_double/3" in listed
+
+            # The start page lists it and links to it.
+            page.goto(ui + "/")
+            row = page.wait_for_selector(f"tr[data-id='{execution.id}'][data-status='SUCCEEDED']",
+                                         timeout=10_000)
+            page.screenshot(path=str(artifacts() / "ui-executions.png"))
+            row.query_selector("a").click()
+            page.wait_for_url(f"**/executions/{execution.id}")
+            page.wait_for_selector("#node-list li[data-id='add_up'][data-state='SUCCEEDED']")
+            assert not errors, errors
+        finally:
+            browser.close()
+
+
+@pytest.mark.parametrize("cluster_session", ["sqlite"], indirect=True)
+def test_unknown_ids_answer_404_with_a_message(cluster, ui):
+    status, body = get(f"{ui}/api/executions/nosuchexecution")
+    assert status == 404 and "no execution 'nosuchexecution'" in json.loads(body)["error"]
+    status, body = get(f"{ui}/executions/nosuchexecution")
+    assert status == 404 and "no execution &#x27;nosuchexecution&#x27;" in body
+
+    ran = cluster.client().submit(ui_flows.napping_wf, n=1, seconds=0.0)
+    assert ran.wait(timeout=60) == 0
+    status, body = get(f"{ui}/api/executions/{ran.id}/node?id=nosuchnode")
+    assert status == 404
+    assert json.loads(body)["error"] == f"execution {ran.id} has no node 'nosuchnode'"
+    status, body = get(f"{ui}/api/executions/{ran.id}/node?id=naps/nap&attempt=zero")
+    assert status == 400 and "attempt" in json.loads(body)["error"]
+    status, body = get(f"{ui}/api/executions?status=DONE")
+    assert status == 400 and "status must be one of" in json.loads(body)["error"]
+
+    status, body = get(f"{ui}/api/executions?limit=500")
+    assert status == 200
+    assert {"id": ran.id, "status": "SUCCEEDED"}.items() <= next(
+        r for r in json.loads(body) if r["id"] == ran.id).items()
+    status, body = get(f"{ui}/api/executions/{ran.id}")
+    shown = json.loads(body)
+    assert status == 200 and shown["status"] == "SUCCEEDED"
+    assert {n["id"] for n in shown["nodes"]} >= {"naps", "naps/nap", "map_double", "add_up"}
+    unchanged = json.loads(get(f"{ui}/api/executions/{ran.id}?v={shown['version']}")[1])
+    assert unchanged == {"version": shown["version"], "unchanged": True}
