@@ -322,8 +322,7 @@ def graph(execution_id: str, fmt: str) -> None:
     client = _client()
     execution = client.get(execution_id)
     spec = GraphSpec.loads(get_verified(client.store, execution.info()["spec"]))
-    nodes = {n.id: {"task": n.task, "state": n.state, "kind": n.kind, "parent": n.parent}
-             for n in execution.nodes()}
+    nodes = client.board.nodes(execution_id)
     click.echo(render(spec, nodes, fmt), nl=False)
 
 

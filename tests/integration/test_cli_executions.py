@@ -138,6 +138,30 @@ def test_graph_draws_dynamics_and_maps_as_boxes(cluster, tmp_path):
     assert mermaid.stdout.count("subgraph ") == 2
 
 
+def test_graph_links_the_nodes_a_dynamic_grafted(cluster):
+    import pydot
+
+    execution = cluster.client().submit(dynamics.recursive_wf, n=3)
+    assert execution.wait(timeout=120)[0] == 2
+    [graph] = pydot.graph_from_dot_data(cluster.run_cli("graph", execution.id, "--format",
+                                                        "dot").stdout)
+    label = {}
+    for sub in [graph, *graph.get_subgraphs()]:
+        stack = [sub]
+        while stack:
+            g = stack.pop()
+            stack.extend(g.get_subgraphs())
+            label.update({n.get_name(): n.get_label().strip('"') for n in g.get_nodes()
+                          if n.get_label()})
+    linked = [(e.get_source(), e.get_destination()) for e in graph.get_edges()]
+    # fib(3) grafts fib(2), fib(1) and add(fib(2), fib(1)): add reads both; so does fib(2)'s
+    assert len(linked) == 4 and len({b for _, b in linked}) == 2
+    assert all(label[b] == "add (SUCCEEDED)" for _, b in linked)
+    assert sorted(label[a] for a, _ in linked) == ["fib (SUCCEEDED)", "fib (SUCCEEDED)",
+                                                   "fib-1: fib (SUCCEEDED)",
+                                                   "fib-1: fib (SUCCEEDED)"]
+
+
 def test_run_wait_prints_each_failure_as_it_happens(cluster, tmp_path):
     from pathlib import Path
 
