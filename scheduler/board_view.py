@@ -38,14 +38,16 @@ class BoardView:
                 "task": run.spec.task.name, "kind": run.spec.kind, "state": run.state.value,
                 "attempt": run.attempt, "queue": self.queue(run), "error": run.error,
                 "token": token, "history": list(run.history), "cached": run.cached,
-                "started_at": started, "ended_at": ended, "image": run.spec.image}
+                "started_at": started, "ended_at": ended, "image": run.spec.image,
+                "inputs": run.bindings, "outputs": run.outputs}
 
     def node(self, run: NodeRun, times: list[float | None] | None) -> dict[str, Any]:
         started, ended = times or (None, None)
         return {"task": run.spec.task.name, "kind": run.spec.kind, "state": run.state.value,
                 "queue": self.queue(run), "attempts": run.attempt, "parent": run.parent,
                 "error": run.error, "history": list(run.history), "cached": run.cached,
-                "started_at": started, "ended_at": ended, "image": run.spec.image}
+                "started_at": started, "ended_at": ended, "image": run.spec.image,
+                "inputs": run.bindings, "outputs": run.outputs}
 
     @staticmethod
     def node_row(row: NodeRow) -> dict[str, Any]:
@@ -53,7 +55,8 @@ class BoardView:
                 "queue": row["queue"], "attempts": row["attempt"], "parent": row["parent"],
                 "error": row["error"], "history": row["history"] or [],
                 "cached": bool(row["cached"]), "started_at": row["started_at"],
-                "ended_at": row["ended_at"], "image": row["image"]}
+                "ended_at": row["ended_at"], "image": row["image"],
+                "inputs": row["inputs"], "outputs": row["outputs"]}
 
     # ---- executions ------------------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
     graft_executions  one row per execution: status, spec key, inputs, outputs, error
     graft_nodes       one row per node: state, current attempt and its token, queue, parent,
-                      error, the record of each attempt, start and end times
+                      error, the record of each attempt, start and end times, input
+                      bindings and outputs
     graft_events      the accepted reports of an execution, in order; replaying them through
                       the engine rebuilds its state after a restart
 """
@@ -99,6 +100,8 @@ class NodeRow(Base):
     started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     image: Mapped[str | None] = mapped_column(Text, nullable=True)
+    inputs: Mapped[Any | None] = mapped_column(JsonText, nullable=True)
+    outputs: Mapped[Any | None] = mapped_column(JsonText, nullable=True)
     updated_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True),
                                                           default=utcnow, onupdate=utcnow)
 

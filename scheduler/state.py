@@ -21,7 +21,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 NODE_FIELDS = ("execution_id", "node_id", "parent", "task", "kind", "state", "attempt",
-               "queue", "error", "token", "history", "cached", "started_at", "ended_at", "image")
+               "queue", "error", "token", "history", "cached", "started_at", "ended_at", "image",
+               "inputs", "outputs")
 NodeRow = dict[str, Any]
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from sdk.authoring.entities import TaskDef
 from sdk.cli_executions import COMMANDS
 from sdk.cli_ui import ui
 from sdk.model.config import Settings
@@ -56,6 +57,19 @@ def load_entity_from_file(path: str, name: str) -> Runnable:
                          f"{', '.join(found) or 'none'}")
     source_root(module_name)
     return entity
+
+
+def _task_memories(entity: Runnable) -> list[int | None]:
+    """The memory of every task defined in `entity`'s module: what its dynamics may call."""
+    name = getattr(entity, "module", None) or getattr(getattr(entity, "workflow", None),
+                                                      "module", None)
+    module = sys.modules.get(name or "")
+    found = []
+    for value in vars(module).values() if module else ():
+        if isinstance(value, TaskDef):
+            limits, requests = value.limits.to_json(), value.requests.to_json()
+            found.append(limits.get("mem_bytes") or requests.get("mem_bytes"))
+    return found
 
 
 def parse_input(raw: str, desc: TypeDesc, where: str) -> Any:
@@ -209,15 +223,18 @@ def run(ctx: click.Context, remote: bool, wait: bool, with_stack: bool, show_hel
         click.echo(repr(entity(**inputs)))
         return
     from sdk.remote.client import Client
-    from sdk.remote.stack import Stack, default_log_path
+    from sdk.remote.stack import Stack, default_log_path, tiers_used, worker_sizes
 
     client = Client()
     stack = None
     if with_stack:
         check_redis(client.settings.broker_url)
-        stack = Stack(client.settings, default_log_path())
+        tiers = tiers_used(client.settings, entity.graph(), _task_memories(entity))
+        stack = Stack(client.settings, default_log_path(), tiers)
         stack.start()
-        click.echo(f"local stack started (logs: {default_log_path()})", err=True)
+        sizes = ", ".join(f"mem-{format_memory(t)} x{c}"
+                          for t, c in worker_sizes(client.settings, tiers))
+        click.echo(f"local stack started: {sizes} (logs: {default_log_path()})", err=True)
     try:
         execution = client.submit(entity, inputs=inputs)
         click.echo(execution.id)

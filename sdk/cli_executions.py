@@ -117,10 +117,16 @@ def status(execution_id: str, as_json: bool) -> None:
 
 @click.command()
 @click.argument("execution_id")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (values as their repr).")
-def outputs(execution_id: str, as_json: bool) -> None:
-    """Show an execution's inputs and, once it succeeded, its outputs."""
+@click.argument("node", required=False)
+@click.option("--json", "as_json", is_flag=True,
+              help="Print JSON (an execution's values as their repr, a node's as literals).")
+def outputs(execution_id: str, node: str | None, as_json: bool) -> None:
+    """Show an execution's inputs and, once it succeeded, its outputs; with NODE, that
+    node's inputs and outputs (as literals: the JSON form of each value)."""
     execution = _client().get(execution_id)
+    if node is not None:
+        _node_outputs(execution, node, as_json)
+        return
     info = execution.info()
     shown: dict[str, Any] = {"id": execution_id, "status": info["status"],
                              "inputs": {k: repr(v) for k, v in execution.inputs().items()}}
@@ -141,6 +147,34 @@ def outputs(execution_id: str, as_json: bool) -> None:
         click.echo(f"no outputs: {shown['error']}")
     else:
         click.echo(f"no outputs yet: it is {info['status']}")
+
+
+def _node_outputs(execution: Execution, node: str, as_json: bool) -> None:
+    record = next((n for n in execution.nodes() if n.id == node), None)
+    if record is None:
+        raise GraftError(f"execution {execution.id} has no node {node!r} "
+                         f"(`graft status {execution.id}` lists them)")
+    shown: dict[str, Any] = {"id": execution.id, "node": node, "task": record.task,
+                             "state": record.state, "inputs": execution.node_inputs(node),
+                             "outputs": execution.node_outputs(node)}
+    if record.error:
+        shown["error"] = record.error
+    if as_json:
+        click.echo(json.dumps(shown, indent=2, default=repr))
+        return
+    click.echo(f"{execution.id} {node} ({record.task})  {record.state}")
+    click.echo("inputs:")
+    for name, value in shown["inputs"].items():
+        click.echo(f"  {name} = {json.dumps(value, default=repr)}")
+    if shown["outputs"] is not None:
+        click.echo("outputs:")
+        for name, value in shown["outputs"].items():
+            click.echo(f"  {name} = {json.dumps(value, default=repr)}")
+    elif record.error:
+        click.echo(f"no outputs: {record.error.get('type', 'Error')}: "
+                   f"{record.error.get('message', '')}")
+    else:
+        click.echo(f"no outputs yet: it is {record.state}")
 
 
 def _overrides(client: Client, execution: Execution, given: tuple[str, ...]) -> dict[str, Any]:
@@ -288,8 +322,7 @@ def graph(execution_id: str, fmt: str) -> None:
     client = _client()
     execution = client.get(execution_id)
     spec = GraphSpec.loads(get_verified(client.store, execution.info()["spec"]))
-    nodes = {n.id: {"task": n.task, "state": n.state, "kind": n.kind, "parent": n.parent}
-             for n in execution.nodes()}
+    nodes = client.board.nodes(execution_id)
     click.echo(render(spec, nodes, fmt), nl=False)
 
 

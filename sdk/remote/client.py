@@ -36,6 +36,7 @@ from sdk.model.store import Store
 from sdk.remote import board as board_mod
 from sdk.remote.connections import check_redis, redact, redis_client
 from sdk.remote.control import ControlChannel, encode
+from sdk.remote.node_io import node_values
 from sdk.remote.signing import sign
 from sdk.remote.submissions import Submissions
 from sdk.runtime.bundle import source_root, upload_bundle
@@ -310,6 +311,21 @@ class Execution:
                 data = b""
             found[stream] = data.decode(errors="replace")
         return found
+
+    def node_inputs(self, node_id: str) -> dict[str, Any]:
+        """The inputs of node `node_id` by name, as literals (the JSON form of each value;
+        files are store keys). An input whose producer has not succeeded says so."""
+        return self._node_values(node_id, "inputs") or {}
+
+    def node_outputs(self, node_id: str) -> dict[str, Any] | None:
+        """The outputs of node `node_id` by name, as literals; None until it succeeded."""
+        return self._node_values(node_id, "outputs")
+
+    def _node_values(self, node_id: str, which: str) -> dict[str, Any] | None:
+        records = self.client.board.nodes(self.id)
+        if node_id not in records:
+            raise GraftError(f"execution {self.id} has no node {node_id!r}")
+        return node_values(records, node_id, which, self.client.store)
 
     def _attempt(self, node_id: str, attempt: int | None) -> int:
         if attempt is not None:

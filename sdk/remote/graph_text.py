@@ -2,10 +2,10 @@
 
 Vertices are the execution's nodes as the status board has them, labelled with their task and
 state and coloured by state; a node with children (a dynamic's sub-graph, a map's items, a
-sub-workflow, a conditional's cases) is a box around them. Edges are the data and ordering
-dependencies the submitted spec declares (sub-workflows and conditional cases included). A
-dynamic's sub-graph is generated at run time and its spec is not on the board, so its nodes
-show inside the dynamic's box without edges between them.
+sub-workflow, a conditional's cases) is a box around them. Edges are the ordering
+dependencies the submitted spec declares and the data dependencies of every node's input
+bindings as the board has them, so the nodes of a dynamic's sub-graph, generated at run time,
+are linked as they were grafted.
 """
 
 from __future__ import annotations
@@ -32,6 +32,15 @@ def edges(spec: GraphSpec) -> Iterator[tuple[str, str]]:
             yield scope + source, node_id
 
 
+def board_edges(nodes: dict[str, dict[str, Any]]) -> Iterator[tuple[str, str]]:
+    """(from, to) for every output a node's input bindings read, from its board record."""
+    for node_id, node in nodes.items():
+        inputs = node.get("inputs")
+        if isinstance(inputs, dict):
+            for source in sorted({ref for b in inputs.values() for ref, _ in bindings.refs(b)}):
+                yield source, node_id
+
+
 def _tree(nodes: dict[str, dict[str, Any]]) -> dict[str | None, list[str]]:
     children: dict[str | None, list[str]] = {}
     for nid in sorted(nodes):
@@ -41,10 +50,12 @@ def _tree(nodes: dict[str, dict[str, Any]]) -> dict[str | None, list[str]]:
 
 
 def render(spec: GraphSpec, nodes: dict[str, dict[str, Any]], fmt: str) -> str:
-    """`nodes`: node id -> {"task", "state", "kind", "parent"}; `fmt`: "mermaid" or "dot"."""
+    """`nodes`: node id -> {"task", "state", "kind", "parent", "inputs"}; `fmt`: "mermaid"
+    or "dot"."""
     names = {nid: f"n{i}" for i, nid in enumerate(sorted(nodes))}
     children = _tree(nodes)
-    links = sorted({(a, b) for a, b in edges(spec) if a in names and b in names})
+    found = [*edges(spec), *board_edges(nodes)]
+    links = sorted({(a, b) for a, b in found if a in names and b in names})
     if fmt == "mermaid":
         return _mermaid(nodes, names, children, links)
     if fmt == "dot":

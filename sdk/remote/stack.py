@@ -1,4 +1,7 @@
-"""A local graft stack: the scheduler plus one worker per memory tier, as child processes."""
+"""A local graft stack: the scheduler plus one worker per memory tier, as child processes.
+
+`graft up` starts a worker for every tier; `graft run --remote --up` only for the tiers its
+workflow uses (`tiers_used`), the machine's cores shared among them."""
 
 from __future__ import annotations
 
@@ -7,29 +10,45 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
 
 from sdk.model.config import Settings, data_dir
 from sdk.model.resources import format_memory
+from sdk.model.spec import GraphSpec
 
 
 def machine_memory_bytes() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def worker_sizes(settings: Settings) -> list[tuple[int, int]]:
-    """(tier, concurrency) per tier, sized to this machine: no more processes than cores,
-    and no more memory than the machine has."""
+def worker_sizes(settings: Settings, tiers: Iterable[int] | None = None
+                 ) -> list[tuple[int, int]]:
+    """(tier, concurrency) for `tiers` (default: every tier), sized to this machine: the
+    cores shared among the tiers (one process each at least), and no more memory than the
+    machine has."""
+    chosen = sorted(set(settings.tiers if tiers is None else tiers))
     cores = os.cpu_count() or 1
     memory = machine_memory_bytes()
-    return [(tier, max(1, min(cores, memory // tier))) for tier in settings.tiers]
+    share = max(1, cores // max(1, len(chosen)))
+    return [(tier, max(1, min(share, memory // tier))) for tier in chosen]
 
 
-def stack_commands(settings: Settings) -> list[list[str]]:
+def tiers_used(settings: Settings, spec: GraphSpec, memories: Iterable[int | None] = ()
+               ) -> list[int]:
+    """The tiers that `spec`'s task nodes need, and those of `memories` (the memory limits
+    of tasks a dynamic may call, which the spec cannot know before it runs). A need larger
+    than every tier is left out: submitting names it."""
+    needed = [node.memory_bytes for _, node in spec.walk() if node.kind != "workflow"]
+    tiers = {settings.tier_for(m) for m in (*needed, *memories)} - {None}
+    return sorted(tiers) or settings.tiers[:1]
+
+
+def stack_commands(settings: Settings, tiers: Iterable[int] | None = None) -> list[list[str]]:
     graft = [sys.executable, "-m", "sdk.cli"]
     commands = [[*graft, "scheduler"]]
-    for tier, concurrency in worker_sizes(settings):
+    for tier, concurrency in worker_sizes(settings, tiers):
         commands.append([*graft, "worker", "--tier", format_memory(tier),
                          "--memory", format_memory(tier * concurrency),
                          "--concurrency", str(concurrency)])
@@ -39,9 +58,11 @@ def stack_commands(settings: Settings) -> list[list[str]]:
 class Stack:
     """Start with `start()`, stop with `stop()` (SIGTERM, then SIGKILL after `grace_s`)."""
 
-    def __init__(self, settings: Settings, log_path: Path | None = None):
+    def __init__(self, settings: Settings, log_path: Path | None = None,
+                 tiers: Iterable[int] | None = None):
         self.settings = settings
         self.log_path = log_path
+        self.tiers = None if tiers is None else list(tiers)
         self.procs: list[subprocess.Popen[bytes]] = []
         self._log: IO[bytes] | None = None
 
@@ -51,7 +72,7 @@ class Stack:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = open(self.log_path, "ab")  # noqa: SIM115
             out = self._log
-        for cmd in stack_commands(self.settings):
+        for cmd in stack_commands(self.settings, self.tiers):
             self.procs.append(subprocess.Popen(cmd, stdout=out, stderr=out,
                                                start_new_session=out is not None))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from workflows import cached, faults
+from workflows import cached, dynamics, faults
 from workflows.basic import chain
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
@@ -71,6 +71,34 @@ def test_outputs_and_relaunch_with_an_input_changed(cluster):
     assert client.get(new_id).inputs() == {"n": 3}
 
 
+def test_outputs_of_one_node_inside_a_dynamic_and_of_a_dataclass(cluster):
+    client = cluster.client()
+    ran = client.submit(dynamics.fan_out_wf, n=3)
+    assert ran.wait(timeout=60) == 5
+    nodes = {n["id"]: n for n in cli_json(cluster, "status", ran.id)["nodes"]}
+    squares = sorted(nid for nid, n in nodes.items() if n["task"].endswith("square"))
+    assert len(squares) == 3 and all(nodes[nid]["parent"] for nid in squares)
+    shown = [cli_json(cluster, "outputs", ran.id, nid) for nid in squares]
+    assert sorted((s["inputs"]["x"], s["outputs"]["o0"]) for s in shown) == [
+        (0, 0), (1, 1), (2, 4)]
+    total = next(nid for nid, n in nodes.items() if n["task"].endswith("total"))
+    summed = cli_json(cluster, "outputs", ran.id, total)
+    assert summed["inputs"] == {"xs": [0, 1, 4]} and summed["outputs"] == {"o0": 5}
+    text = cluster.run_cli("outputs", ran.id, squares[2]).stdout
+    assert "x = 2" in text and "o0 = 4" in text
+
+    stats = client.submit(chain, n=2)
+    stats.wait(timeout=60)
+    nodes = {n["task"].rsplit(".", 1)[-1]: n["id"]
+             for n in cli_json(cluster, "status", stats.id)["nodes"]}
+    summary = cli_json(cluster, "outputs", stats.id, nodes["summarize"])
+    assert summary["inputs"] == {"xs": [1, 4], "label": "squares"}
+    described = cli_json(cluster, "outputs", stats.id, nodes["describe"])
+    assert described["inputs"] == {"total": 5, "label": "squares"}  # fields of the dataclass
+    missing = cluster.run_cli("outputs", stats.id, "n99")
+    assert missing.returncode != 0 and "has no node 'n99'" in missing.stderr
+
+
 @pytest.mark.parametrize("args, expected", [
     (["status", "nosuchexecution"], "no execution 'nosuchexecution'"),
     (["outputs", "nosuchexecution"], "no execution 'nosuchexecution'"),
@@ -108,6 +136,30 @@ def test_graph_draws_dynamics_and_maps_as_boxes(cluster, tmp_path):
     mermaid = cluster.run_cli("graph", execution.id)
     assert mermaid.returncode == 0 and mermaid.stdout.startswith("flowchart TD")
     assert mermaid.stdout.count("subgraph ") == 2
+
+
+def test_graph_links_the_nodes_a_dynamic_grafted(cluster):
+    import pydot
+
+    execution = cluster.client().submit(dynamics.recursive_wf, n=3)
+    assert execution.wait(timeout=120)[0] == 2
+    [graph] = pydot.graph_from_dot_data(cluster.run_cli("graph", execution.id, "--format",
+                                                        "dot").stdout)
+    label = {}
+    for sub in [graph, *graph.get_subgraphs()]:
+        stack = [sub]
+        while stack:
+            g = stack.pop()
+            stack.extend(g.get_subgraphs())
+            label.update({n.get_name(): n.get_label().strip('"') for n in g.get_nodes()
+                          if n.get_label()})
+    linked = [(e.get_source(), e.get_destination()) for e in graph.get_edges()]
+    # fib(3) grafts fib(2), fib(1) and add(fib(2), fib(1)): add reads both; so does fib(2)'s
+    assert len(linked) == 4 and len({b for _, b in linked}) == 2
+    assert all(label[b] == "add (SUCCEEDED)" for _, b in linked)
+    assert sorted(label[a] for a, _ in linked) == ["fib (SUCCEEDED)", "fib (SUCCEEDED)",
+                                                   "fib-1: fib (SUCCEEDED)",
+                                                   "fib-1: fib (SUCCEEDED)"]
 
 
 def test_run_wait_prints_each_failure_as_it_happens(cluster, tmp_path):

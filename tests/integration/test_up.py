@@ -125,7 +125,8 @@ def test_run_with_up_starts_and_stops_its_own_stack(stack_env, tmp_path):
     done = _graft("run", "--remote", "--up", str(flow), "wf", "--n", "3", env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[0, 2, 4]"
-    assert "local stack started" in done.stderr
+    started = next(line for line in done.stderr.splitlines() if "local stack started" in line)
+    assert "mem-256Mi x" in started and "mem-1Gi" not in started  # only the tier it uses
     assert _processes_with(f"GRAFT_HOME={env['GRAFT_HOME']}") == []
     lock = redis.Redis.from_url(env["GRAFT_BROKER_URL"]).get("graft:scheduler:lock")
     assert lock is None  # the scheduler stopped cleanly and let go of its lock

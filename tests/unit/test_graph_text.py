@@ -45,3 +45,17 @@ def test_an_unknown_format_is_refused():
     spec, nodes = _nodes()
     with pytest.raises(ValueError, match="unknown graph format 'svg'"):
         render(spec, nodes, "svg")
+
+
+def test_a_dynamics_grafted_nodes_are_linked_by_their_board_inputs():
+    spec, nodes = _nodes()
+    nodes["square_all/n0"] = {"task": "square", "state": "SUCCEEDED", "parent": "square_all",
+                              "inputs": {"x": {"val": {"v": 1}}}}
+    nodes["square_all/n1"] = {"task": "add", "state": "RUNNING", "parent": "square_all",
+                              "inputs": {"a": {"list": [{"ref": ["square_all/n0", "o0"]}]},
+                                         "b": {"ref": ["make_numbers", "o0"]}}}
+    mermaid = render(spec, nodes, "mermaid")
+    names = {nid: f"n{i}" for i, nid in enumerate(sorted(nodes))}
+    assert f"{names['square_all/n0']} --> {names['square_all/n1']}" in mermaid
+    assert f"{names['make_numbers']} --> {names['square_all/n1']}" in mermaid
+    assert mermaid.count(" --> ") == 5

@@ -1,0 +1,162 @@
+"""docker-compose.yml's graft services, run natively: there is no Docker engine here, so this
+test reads each service's command and environment from the file and starts those exact
+commands (the image's ENTRYPOINT, `graft`, before each) as processes on this machine.
+
+What differs from a container is only where things are: `redis:6379` and `postgres:5432`
+become this test's private servers, the store volume's host side is a temporary folder, and
+the listening ports are free ones. Redis gets the file's password; PostgreSQL gets the file's
+role, password and database. Then every service's health check (run natively too) must pass,
+workflows must run through the worker services of all three tiers, Flower must answer its
+API with the file's basic auth, and the graph page and the metrics port must answer.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from base64 import b64encode
+from pathlib import Path
+
+import pytest
+from compose_file import dockerfile_entrypoint, graft_services, load, read_env_file, start_order
+from servers import free_port
+from workflows import cluster_wf
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+
+BIN = Path(sys.executable).parent
+
+
+def _postgres(postgres_server, password: str) -> tuple[str, str]:
+    """Role `graft` with the file's password and a fresh database `graft`; (host:port, db)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(postgres_server.url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        exists = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = 'graft'")).first()
+        verb = "ALTER" if exists else "CREATE"
+        conn.execute(text(f"{verb} ROLE graft LOGIN PASSWORD '{password}'"))
+    engine.dispose()
+    postgres_server.drop_database("graft")
+    postgres_server.create_database("graft")
+    engine = create_engine(postgres_server.url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("ALTER DATABASE graft OWNER TO graft"))
+    engine.dispose()
+    where = postgres_server.url_for("graft").split("@", 1)[1].split("/", 1)[0]
+    return where, "graft"
+
+
+def _native_env(service: dict, places: dict[str, str], folders: Path) -> dict[str, str]:
+    env = {"PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+           "HOME": str(folders / "home"), "PYTHONUNBUFFERED": "1",
+           # the image's ENV, with its folders here
+           "GRAFT_HOME": str(folders / "home"), "GRAFT_CACHE_DIR": str(folders / "cache")}
+    for name, value in service["environment"].items():
+        for inside, outside in places.items():
+            value = value.replace(inside, outside)
+        env[name] = value
+    return env
+
+
+def _get(url: str, auth: str | None = None, timeout: float = 5) -> tuple[int, bytes]:
+    request = urllib.request.Request(url)
+    if auth:
+        request.add_header("Authorization", "Basic " + b64encode(auth.encode()).decode())
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def _healthy(service: dict, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    test = service["healthcheck"]["test"]
+    argv = ["sh", "-c", test[1]] if test[0] == "CMD-SHELL" else test[1:]
+    return subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=60)
+
+
+def test_the_compose_services_run_workflows_natively(private_redis, postgres_server, tmp_path):
+    dotenv = read_env_file()
+    project = load(dotenv)
+    redis = private_redis(password=dotenv["REDIS_PASSWORD"])
+    pg_where, _ = _postgres(postgres_server, dotenv["POSTGRES_PASSWORD"])
+    store = tmp_path / "graft-store"  # the host side of the store volume
+    store.mkdir()
+    ports = {"GRAFT_METRICS_PORT": free_port(), "FLOWER_PORT": free_port(),
+             "GRAFT_UI_PORT": free_port()}
+    places = {"@redis:6379": f"@127.0.0.1:{redis.port}", "@postgres:5432": f"@{pg_where}",
+              "/var/lib/graft/store": str(store), "0.0.0.0": "127.0.0.1"}
+    services = graft_services(project)
+    entrypoint = [str(BIN / dockerfile_entrypoint()[0])]
+    procs: dict[str, subprocess.Popen] = {}
+    envs: dict[str, dict[str, str]] = {}
+    try:
+        for name in start_order(project, list(services)):
+            service = services[name]
+            env = _native_env(service, places, tmp_path / name)
+            env.update({k: str(v) for k, v in ports.items() if k in env})
+            envs[name] = env
+            (tmp_path / name).mkdir()
+            log = open(tmp_path / f"{name}.log", "w")  # noqa: SIM115
+            procs[name] = subprocess.Popen([*entrypoint, *service["command"]], env=env,
+                                           cwd=tmp_path / name, stdout=log,
+                                           stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 120
+        waiting = set(services)
+        while waiting and time.monotonic() < deadline:
+            for name in sorted(waiting):
+                assert procs[name].poll() is None, (
+                    f"{name} exited:\n{(tmp_path / f'{name}.log').read_text()[-3000:]}")
+                if _healthy(services[name], envs[name], tmp_path / name).returncode == 0:
+                    waiting.discard(name)
+            time.sleep(1)
+        assert not waiting, f"not healthy within 120 s: {sorted(waiting)}"
+
+        from sdk.model.config import Settings, parse_tiers
+        from sdk.remote.client import Client
+
+        scheduler_env = envs["scheduler"]
+        client = Client(Settings(
+            broker_url=scheduler_env["GRAFT_BROKER_URL"], store_url=str(store),
+            database_url=scheduler_env["GRAFT_DATABASE_URL"],
+            tiers=parse_tiers(scheduler_env["GRAFT_TIERS"]),
+            key_prefix=scheduler_env["GRAFT_KEY_PREFIX"],
+            secret=scheduler_env["GRAFT_SECRET"].encode()))
+        small = client.submit(cluster_wf.tiers_wf, x=1)
+        big = client.submit(cluster_wf.big_wf, x=4)
+        remote = small.wait(timeout=120)
+        assert [r.split("@")[0] for r in remote] == [r.split("@")[0] for r in
+                                                     cluster_wf.tiers_wf(x=1)]
+        assert [r.split("@")[1].split("-")[1] for r in remote] == ["1Gi", "1Gi", "256Mi"]
+        value, worker = big.wait(timeout=120).split("@")
+        assert value == "40" and worker.startswith("mem-4Gi-")
+
+        flower = f"http://127.0.0.1:{ports['FLOWER_PORT']}"
+        assert _get(f"{flower}/api/workers")[0] == 401
+        deadline = time.monotonic() + 30
+        while True:
+            status, body = _get(f"{flower}/api/tasks", auth=dotenv["FLOWER_BASIC_AUTH"])
+            if (status == 200 and small.id.encode() in body) or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert status == 200 and small.id.encode() in body and b"limit_600mi" in body
+        ui = _get(f"http://127.0.0.1:{ports['GRAFT_UI_PORT']}/")
+        assert ui[0] == 200
+        metrics = _get(f"http://127.0.0.1:{ports['GRAFT_METRICS_PORT']}/metrics")
+        assert metrics[0] == 200 and b"graft_" in metrics[1]
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs.values():
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        postgres_server.drop_database("graft")
