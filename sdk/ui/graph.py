@@ -31,7 +31,7 @@ class Limits:
     """How much the page draws (node counts)."""
 
     group_nodes: int = 30  # a group with more descendants than this starts shut
-    shown_children: int = 200  # an open group draws at most this many children
+    shown_children: int = 60  # an open group draws at most this many children
     map_items: int = 200  # a map with more items than this cannot be opened
     budget: int = 400  # groups stop opening by themselves once this many nodes are drawn
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import reprlib
 import threading
 from collections import OrderedDict
 from typing import Any
@@ -14,12 +13,13 @@ from typing import Any
 from sdk.model.errors import BrokerUnavailable, GraftError
 from sdk.model.spec import GraphSpec
 from sdk.remote.client import Client, Execution
-from sdk.remote.graph_text import edges
+from sdk.remote.graph_text import board_edges, edges
+from sdk.remote.node_io import node_values
 from sdk.ui.graph import Limits, children_summary, elements
 from sdk.values.store import get_verified
 
 TEXT_LIMIT = 64 * 1024  # characters of a stream shown in a node's panel (its end)
-VALUE_LIMIT = 4000  # characters of a value's repr
+VALUE_LIMIT = 4000  # characters of a value's JSON shown
 
 
 class NotFound(GraftError):
@@ -51,9 +51,11 @@ class Reader:
         changes when anything drawn does."""
         execution = self.execution(execution_id)
         info = execution.info()
-        nodes = {n.id: {"task": n.task, "state": n.state, "kind": n.kind, "parent": n.parent}
-                 for n in execution.nodes()}
-        links = self._spec_links(info.get("spec"))
+        records = self.client.board.nodes(execution_id)
+        nodes = {nid: {"task": r.get("task", ""), "state": r.get("state", ""),
+                       "kind": r.get("kind", "task"), "parent": r.get("parent")}
+                 for nid, r in records.items()}
+        links = [*self._spec_links(info.get("spec")), *board_edges(records)]
         if not nodes and isinstance(info.get("spec"), str):
             # Not started yet: the spec's top-level nodes, waiting.
             spec = self._spec(info["spec"])
@@ -70,43 +72,35 @@ class Reader:
         return body
 
     def node(self, execution_id: str, node_id: str, attempt: int | None) -> dict[str, Any]:
-        """A node's panel: its record, error, attempts, what it wrote, its values, and for a
-        group its children."""
+        """A node's panel: its record, error, attempts, what it wrote, its inputs and outputs
+        (literals: the JSON form of values), and for a group its children."""
         execution = self.execution(execution_id)
-        records = {n.id: n for n in execution.nodes()}
+        records = self.client.board.nodes(execution_id)
         record = records.get(node_id)
         if record is None:
             raise NotFound(f"execution {execution_id} has no node {node_id!r}")
-        shown: dict[str, Any] = {**record.__dict__, "execution": execution_id}
-        plain = {n.id: {"task": n.task, "state": n.state, "kind": n.kind, "parent": n.parent}
-                 for n in records.values()}
-        if any(n.parent == node_id for n in records.values()):
+        shown: dict[str, Any] = {
+            "id": node_id, "execution": execution_id,
+            **{k: v for k, v in record.items() if k not in ("inputs", "outputs", "token")}}
+        shown["attempts"] = attempts = int(record.get("attempts") or 0)
+        plain = {nid: {"task": r.get("task", ""), "state": r.get("state", ""),
+                       "kind": r.get("kind", "task"), "parent": r.get("parent")}
+                 for nid, r in records.items()}
+        if any(r["parent"] == node_id for r in plain.values()):
             shown["group"] = children_summary(plain, node_id)
-        if record.kind in ("task", "dynamic") and record.attempts > 0:
-            chosen = attempt or record.attempts
+        if record.get("kind", "task") in ("task", "dynamic") and attempts > 0:
+            chosen = attempt or attempts
             out = execution.output(node_id, chosen)
             shown["attempt"] = chosen
             shown["stdout"] = _tail(out["stdout"])
             shown["stderr"] = _tail(out["stderr"])
             shown["log_records"] = execution.log_records(node_id, chosen)[-500:]
-        shown["values"] = self._values(execution, node_id, record.state)
+        shown["values"] = {
+            "inputs": _literals(lambda: node_values(records, node_id, "inputs",
+                                                    self.client.store)),
+            "outputs": _literals(lambda: node_values(records, node_id, "outputs",
+                                                     self.client.store))}
         return shown
-
-    def _values(self, execution: Execution, node_id: str, state: str) -> dict[str, Any]:
-        """The node's inputs and outputs as reprs; `scope` says whose they are."""
-        values: dict[str, Any] = {"scope": "execution"}
-        node_inputs = getattr(execution, "node_inputs", None)
-        node_outputs = getattr(execution, "node_outputs", None)
-        if node_inputs is not None and node_outputs is not None:
-            values["scope"] = "node"
-            values["inputs"] = _reprs(lambda: node_inputs(node_id))
-            if state == "SUCCEEDED":
-                values["outputs"] = _reprs(lambda: node_outputs(node_id))
-            return values
-        values["inputs"] = _reprs(execution.inputs)
-        if execution.status() == "SUCCEEDED":
-            values["outputs"] = _reprs(lambda: {"result": execution.outputs()})
-        return values
 
     def _spec(self, spec_key: str) -> GraphSpec:
         return GraphSpec.loads(get_verified(self.client.store, spec_key))
@@ -133,20 +127,18 @@ def _tail(text: str) -> str:
     return f"[... {len(text) - TEXT_LIMIT} characters before ...]\n" + text[-TEXT_LIMIT:]
 
 
-_repr = reprlib.Repr()
-_repr.maxstring = VALUE_LIMIT
-_repr.maxother = VALUE_LIMIT
-_repr.maxlist = _repr.maxdict = _repr.maxtuple = _repr.maxset = 50
-_repr.maxlevel = 4
-
-
-def _reprs(read: Any) -> dict[str, str] | str:
-    """`{name: repr}` of what `read()` returns, or one line saying why it could not be read
-    (a value whose class this server cannot import, an execution that failed, ...)."""
+def _literals(read: Any) -> dict[str, str] | str | None:
+    """`{name: JSON text}` of the literals `read()` returns (None: the board has none), or one
+    line saying why they could not be read."""
     try:
         values = read()
     except Exception as exc:  # shown in the panel, not raised: the rest of it is still useful
         return f"{type(exc).__name__}: {exc}"
-    if not isinstance(values, dict):
-        values = {"value": values}
-    return {str(k): _repr.repr(v)[:VALUE_LIMIT] for k, v in values.items()}
+    if values is None:
+        return None
+    shown = {}
+    for name, value in values.items():
+        text = json.dumps(value, indent=1, default=str, ensure_ascii=False)
+        shown[str(name)] = text if len(text) <= VALUE_LIMIT else \
+            text[:VALUE_LIMIT] + f"\n[... {len(text) - VALUE_LIMIT} more characters]"
+    return shown

@@ -15,6 +15,7 @@ import socket
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,15 @@ def drawn(page) -> dict[str, str]:
                          "i.dataset.state]))")
 
 
+def panel_values(page, section: str) -> dict[str, str]:
+    """The names and values a panel section (inputs or outputs) lists."""
+    return page.evaluate("""id => {
+        const dts = [...document.querySelectorAll(`#${id} dt`)];
+        return Object.fromEntries(dts.map(dt => [dt.textContent,
+                                                 dt.nextElementSibling.textContent]));
+    }""", section)
+
+
 def click_node(page, node_id: str) -> None:
     """A real mouse click on the node where cytoscape drew it."""
     x, y = page.evaluate("""id => {
@@ -113,7 +123,7 @@ def test_the_page_draws_a_running_dynamic_live_and_shows_a_node(cluster, ui):
             page.evaluate("window.loadedOnce = 'yes'")  # gone if the page ever reloads
 
             # While it runs: the dynamic is RUNNING and its grafted nodes are drawn in it.
-            snapshots = []
+            snapshots, shot = [], False
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
                 states = drawn(page)
@@ -122,6 +132,9 @@ def test_the_page_draws_a_running_dynamic_live_and_shows_a_node(cluster, ui):
                         and states.get("add_up") == "SUCCEEDED":
                     break
                 time.sleep(0.2)
+                if not shot and states.get("naps") == "RUNNING" and children[0] in states:
+                    page.screenshot(path=str(artifacts() / "ui-running.png"))
+                    shot = True
             running = [s for s in snapshots if s.get("naps") == "RUNNING"
                        and all(c in s for c in children)
                        and any(s[c] != "SUCCEEDED" for c in children)]
@@ -150,7 +163,8 @@ def test_the_page_draws_a_running_dynamic_live_and_shows_a_node(cluster, ui):
             page.wait_for_selector("#panel[data-node='naps/nap-2']", timeout=10_000)
             page.wait_for_selector("#panel-stdout:has-text('nap 2 starts')", timeout=10_000)
             assert "nap 2 sleeps 2.5 s" in page.inner_text("#panel-records")
-            assert page.inner_text("#panel-inputs")
+            assert panel_values(page, "panel-inputs") == {"i": "2", "seconds": "2.5"}
+            assert panel_values(page, "panel-outputs") == {"o0": "20"}
             assert "mem-256Mi-" in page.inner_text("#panel-attempts")
             page.screenshot(path=str(artifacts() / "ui-execution.png"))
 
@@ -201,3 +215,87 @@ def test_unknown_ids_answer_404_with_a_message(cluster, ui):
     assert {n["id"] for n in shown["nodes"]} >= {"naps", "naps/nap", "map_double", "add_up"}
     unchanged = json.loads(get(f"{ui}/api/executions/{ran.id}?v={shown['version']}")[1])
     assert unchanged == {"version": shown["version"], "unchanged": True}
+
+
+def big_board(cluster, spec_key: str, width: int = 5000) -> str:
+    """A running execution of napping_wf with a `width`-node dynamic and a `width`-item map,
+    written straight onto the status board as the scheduler would write it: running 10,000
+    tasks on two cores would take minutes, and the page reads only the board. Its id."""
+    from sdk.remote.board import Board
+
+    eid = "ui-big-" + uuid.uuid4().hex[:8]
+    nodes = {"numbers": {"task": "numbers", "kind": "task", "state": "SUCCEEDED"},
+             "naps": {"task": "naps", "kind": "dynamic", "state": "RUNNING"},
+             "map_double": {"task": "double", "kind": "map", "state": "RUNNING"},
+             "add_up": {"task": "add_up", "kind": "task", "state": "PENDING"}}
+    for i in range(width):
+        nodes[f"naps/nap-{i}" if i else "naps/nap"] = {
+            "task": "nap", "kind": "task", "parent": "naps",
+            "state": "FAILED" if i == 3 else "SUCCEEDED" if i < width // 2 else "QUEUED"}
+        nodes[f"map_double/{i}"] = {"task": "double", "kind": "task", "parent": "map_double",
+                                    "state": "SUCCEEDED" if i % 4 else "QUEUED"}
+    nodes["naps/nap-3"]["error"] = {"kind": "USER", "type": "ValueError",
+                                    "message": "nap 3 had a bad dream",
+                                    "traceback": "Traceback (most recent call last):\n..."}
+    Board(cluster.settings).write(eid, {"status": "RUNNING", "workflow": "napping_wf",
+                                        "spec": spec_key, "inputs": {}, "done": width,
+                                        "total": len(nodes), "submitted_at": time.time()},
+                                  nodes)
+    return eid
+
+
+@pytest.mark.parametrize("cluster_session", ["sqlite"], indirect=True)
+def test_ten_thousand_nodes_stay_usable(cluster, ui):
+    sync_api = _browser_or_skip()
+    ran = cluster.client().submit(ui_flows.napping_wf, n=1, seconds=0.0)
+    assert ran.wait(timeout=60) == 0
+    eid = big_board(cluster, ran.info()["spec"])
+    started = time.monotonic()
+    status, body = get(f"{ui}/api/executions/{eid}")
+    assert status == 200 and time.monotonic() - started < 10
+    assert len(json.loads(body)["nodes"]) == 4
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                     args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"{ui}/executions/{eid}")
+            page.wait_for_selector("#node-list li[data-id='naps'][data-group='shut']",
+                                   timeout=30_000)
+            assert drawn(page) == {"numbers": "SUCCEEDED", "naps": "RUNNING",
+                                   "map_double": "RUNNING", "add_up": "PENDING"}
+            counts = page.eval_on_selector_all(
+                "#node-list li[data-counts]",
+                "xs => Object.fromEntries(xs.map(x => [x.dataset.id, "
+                "JSON.parse(x.dataset.counts)]))")
+            assert counts == {"naps": {"SUCCEEDED": 2499, "FAILED": 1, "QUEUED": 2500},
+                              "map_double": {"SUCCEEDED": 3750, "QUEUED": 1250}}
+
+            # A click opens the dynamic: its first 60 nodes and one for the other 4,940.
+            click_node(page, "naps")
+            page.wait_for_selector("#node-list li[data-id='naps#more']", timeout=30_000)
+            shown = drawn(page)
+            inside = [n for n in shown if n.startswith("naps/")]
+            assert len(inside) == 60 and "naps/nap-59" in shown
+            assert len(shown) == 4 + 60 + 1
+            page.wait_for_selector("#panel[data-node='naps'] #panel-children", timeout=10_000)
+            assert "naps/nap-3" in page.inner_text("#panel-children")  # failed ones first
+            page.screenshot(path=str(artifacts() / "ui-10000-nodes.png"))
+
+            # Any node is reachable from its group's panel; a failed one shows its error.
+            page.click("#panel-children a:text-is('naps/nap-3')")
+            error = page.wait_for_selector("#panel[data-node='naps/nap-3'] #panel-error",
+                                           timeout=10_000)
+            assert "ValueError: nap 3 had a bad dream" in error.inner_text()
+            page.click("#panel-body a:text-is('naps')")  # back to the group, by its link
+            page.wait_for_selector("#panel[data-node='naps'] #panel-children", timeout=10_000)
+
+            # And a second click on its panel's button shuts it again.
+            page.click("#panel-children button:has-text('Collapse')")
+            page.wait_for_function(
+                "document.querySelectorAll('#node-list li').length === 4", timeout=30_000)
+            assert not errors, errors
+        finally:
+            browser.close()

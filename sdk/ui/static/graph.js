@@ -107,13 +107,30 @@
     mirror(body.nodes);
   }
 
+  // Each change of the drawn nodes lays the graph out again. The view follows it (fit) until
+  // the user pans or zooms; after a click opened or shut a group, it shows that group.
   function layout() {
-    const first = state.laidOut === 0;
     cy.layout({name: "dagre", rankDir: "TB", nodeSep: 24, rankSep: 46, edgeSep: 8,
-               animate: false, fit: first, padding: 24}).run();
-    if (first && cy.zoom() > 1.4) { cy.zoom(1.4); cy.center(); }
+               animate: false, fit: false}).run();
+    const focus = state.focus && cy.getElementById(state.focus);
+    state.focus = null;
+    if (focus && focus.nonempty()) {
+      cy.fit(focus, 40);
+      if (cy.zoom() < 0.7) { cy.zoom(0.7); cy.center(focus); }
+    } else if (!state.userMoved) {
+      fit();
+    }
     state.laidOut += 1;
   }
+
+  function fit() {
+    cy.fit(undefined, 24);
+    if (cy.zoom() > 1.4) { cy.zoom(1.4); cy.center(); }
+  }
+
+  const container = document.getElementById("cy");
+  container.addEventListener("wheel", () => { state.userMoved = true; }, {passive: true});
+  cy.on("tapstart", (event) => { if (event.target === cy) state.userMoved = true; });
 
   function mirror(nodes) {
     document.getElementById("node-list").replaceChildren(...nodes.map((n) =>
@@ -150,7 +167,10 @@
       state.polls += 1;
       if (!body.unchanged) apply(body);
       banner("");
-      if (state.selected && !state.selectedFinal) showPanel(state.selected, null, true);
+      // A running node's logs grow; a group's panel says whether it is open.
+      if (state.selected && (!state.selectedFinal || !body.unchanged)) {
+        showPanel(state.selected, state.selectedAttempt, true);
+      }
     } catch (e) {
       banner(e.message);
     } finally {
@@ -163,6 +183,7 @@
   // ---- clicks -----------------------------------------------------------------------------
 
   function toggle(id, open) {
+    state.focus = id;
     (open ? expand : collapse).add(id);
     (open ? collapse : expand).delete(id);
     state.version = null;
@@ -177,7 +198,10 @@
   });
   cy.on("tap", (event) => { if (event.target === cy) closePanel(); });
   document.getElementById("panel-close").addEventListener("click", closePanel);
-  document.getElementById("fit").addEventListener("click", () => cy.fit(undefined, 24));
+  document.getElementById("fit").addEventListener("click", () => {
+    state.userMoved = false;
+    fit();
+  });
 
   function closePanel() {
     state.selected = null;
@@ -192,6 +216,7 @@
   async function showPanel(nodeId, attempt, quiet) {
     const request = ++panelRequest;
     state.selected = nodeId;
+    state.selectedAttempt = attempt || null;
     const drawn = cy.getElementById(nodeId);
     if (!quiet && drawn.nonempty()) { cy.nodes().unselect(); drawn.select(); }
     const panel = document.getElementById("panel");
@@ -222,6 +247,7 @@
     if (panel.hidden) {
       panel.hidden = false;
       cy.resize();
+      if (!state.userMoved && !state.focus) fit();
     }
     if (quiet || drawn.empty()) return;
     const at = drawn.renderedPosition();
@@ -232,8 +258,10 @@
     return el("section", {id}, el("h3", {text: title}), ...content);
   }
 
-  function values(title, id, shown) {
-    if (shown === undefined) return null;
+  function values(title, id, shown, missing) {
+    if (shown === undefined || shown === null) {
+      return section(title, id, el("p", {class: "muted", text: missing}));
+    }
     if (typeof shown === "string") return section(title, id, el("p", {class: "muted", text: shown}));
     const names = Object.keys(shown);
     if (!names.length) return section(title, id, el("p", {class: "muted", text: "none"}));
@@ -264,9 +292,9 @@
         err.traceback ? el("pre", {class: "traceback", text: err.traceback}) : null));
     }
     const v = node.values || {};
-    const whose = v.scope === "node" ? "" : " (the workflow's: this graft keeps no node values)";
-    parts.push(values("Inputs" + whose, "panel-inputs", v.inputs));
-    parts.push(values("Outputs" + whose, "panel-outputs", v.outputs));
+    parts.push(values("Inputs", "panel-inputs", v.inputs, "not recorded"));
+    parts.push(values("Outputs", "panel-outputs", v.outputs,
+                      node.state === "SUCCEEDED" ? "not recorded" : `none yet: ${node.state}`));
     if (node.history && node.history.length) parts.push(historySection(node));
     if ("stdout" in node) {
       parts.push(section(`Log (attempt ${node.attempt})`, "panel-log",
