@@ -6,9 +6,10 @@ import click
 
 
 @click.command("ui")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on (0.0.0.0 for every interface).")
-@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="GRAFT_UI_HOST",
+              show_envvar=True, help="Address to listen on (0.0.0.0 for every interface).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True,
+              envvar="GRAFT_UI_PORT", show_envvar=True, help="Port to listen on.")
 def ui(host: str, port: int) -> None:
     """Serve a web page of executions: each one's graph, coloured by node state and updated
     live, with every node's inputs, outputs, error and logs. It reads the status board and the

@@ -78,6 +78,8 @@ async def execution_page(request: web.Request) -> web.StreamResponse:
     execution_id = request.match_info["execution_id"]
     try:
         await _blocking(request, request.app[READER].execution, execution_id)
+    except BrokerUnavailable:
+        pass  # the page shows why in its banner, and recovers once Redis is back
     except NotFound as exc:
         return web.Response(status=404, content_type="text/html", text=(
             "<!doctype html><meta charset='utf-8'><title>graft: not found</title>"
