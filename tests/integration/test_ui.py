@@ -82,10 +82,14 @@ def get(url: str) -> tuple[int, str]:
 
 
 def drawn(page) -> dict[str, str]:
-    """Node id -> state of every node the page draws (its mirrored node list)."""
-    return page.eval_on_selector_all(
-        "#node-list li", "items => Object.fromEntries(items.map(i => [i.dataset.id, "
-                         "i.dataset.state]))")
+    """Node id -> state of every node the page draws, read from cytoscape's elements; the
+    page's node list (for screen readers and these tests) must say the same."""
+    listed, graph = page.evaluate("""() => [
+        Object.fromEntries([...document.querySelectorAll('#node-list li')].map(
+            i => [i.dataset.id, i.dataset.state])),
+        Object.fromEntries(window.graft.cy.nodes().map(n => [n.id(), n.data('state')]))]""")
+    assert listed == graph
+    return graph
 
 
 def panel_values(page, section: str) -> dict[str, str]:

@@ -104,7 +104,7 @@
       }
     });
     if (changed) layout();
-    mirror(body.nodes);
+    mirror();
   }
 
   // Each change of the drawn nodes lays the graph out again. The view follows it (fit) until
@@ -132,12 +132,17 @@
   container.addEventListener("wheel", () => { state.userMoved = true; }, {passive: true});
   cy.on("tapstart", (event) => { if (event.target === cy) state.userMoved = true; });
 
-  function mirror(nodes) {
-    document.getElementById("node-list").replaceChildren(...nodes.map((n) =>
-      el("li", {"data-id": n.id, "data-state": n.state, "data-kind": n.kind,
-                "data-group": n.group, "data-parent": n.parent,
-                "data-counts": n.counts ? JSON.stringify(n.counts) : undefined},
-         `${n.id}: ${n.state}` + (n.count_text ? ` (${n.count_text})` : ""))));
+  // The list is read from cytoscape's own elements, so it shows what is drawn.
+  function mirror() {
+    document.getElementById("node-list").replaceChildren(...cy.nodes().map((n) => {
+      const counts = n.data("counts");
+      return el("li", {"data-id": n.id(), "data-state": n.data("state"),
+                       "data-kind": n.data("kind"), "data-group": n.data("group"),
+                       "data-parent": n.parent().nonempty() ? n.parent().id() : undefined,
+                       "data-counts": counts ? JSON.stringify(counts) : undefined},
+                `${n.id()}: ${n.data("state")}` +
+                (n.data("count_text") ? ` (${n.data("count_text")})` : ""));
+    }));
   }
 
   function failures(list, error) {
