@@ -53,8 +53,8 @@ def node_summary(node: NodeRecord) -> dict[str, Any]:
     return {"id": node.id, "task": node.task, "state": node.state,
             "tier": (node.queue or "").removeprefix("mem-") or None,
             "attempts": node.attempts, "duration_s": _seconds(node),
-            "worker": last.get("worker") or None, "peak_memory_bytes": max(peaks, default=None),
-            "cached": node.cached}
+            "worker": node.worker or last.get("worker") or None,
+            "peak_memory_bytes": max(peaks, default=None), "cached": node.cached}
 
 
 @click.command("ls")

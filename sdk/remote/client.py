@@ -20,7 +20,7 @@ from typing import Any
 
 from sdk.authoring.options import timeout_seconds
 from sdk.model.config import Settings
-from sdk.model.engine import ExecutionState
+from sdk.model.engine import ExecutionState, NodeState
 from sdk.model.entity import Runnable
 from sdk.model.errors import (
     BrokerUnavailable,
@@ -36,6 +36,7 @@ from sdk.model.store import Store
 from sdk.remote import board as board_mod
 from sdk.remote.connections import check_redis, redact, redis_client
 from sdk.remote.control import ControlChannel, encode
+from sdk.remote.leases import REPORTED, Leases
 from sdk.remote.node_io import node_values
 from sdk.remote.signing import sign
 from sdk.remote.submissions import Submissions
@@ -68,6 +69,7 @@ class NodeRecord:
     started_at: float | None = None
     ended_at: float | None = None
     image: str | None = None
+    worker: str | None = None
 
 
 class Client:
@@ -78,6 +80,7 @@ class Client:
         self.store: Store = open_store(self.settings.store_url)
         self._board: board_mod.Board | None = None
         self._control: ControlChannel | None = None
+        self._leases: Leases | None = None
 
     @property
     def board(self) -> board_mod.Board:
@@ -159,6 +162,13 @@ class Client:
                  "done": r.get("done", 0), "total": r.get("total", 0),
                  "submitted_at": r.get("submitted_at")}
                 for eid, r in self.board.executions(limit, status)]
+
+    @property
+    def leases(self) -> Leases:
+        if self._leases is None:
+            self._leases = Leases(redis_client(self.settings.broker_url),
+                                  self.settings.key_prefix, self.settings.lease_ttl_s)
+        return self._leases
 
     @property
     def control(self) -> ControlChannel:
@@ -280,14 +290,29 @@ class Execution:
     def nodes(self) -> list[NodeRecord]:
         """Every node (grafted ones included) with its state and the record of each
         attempt."""
-        records = self.client.board.nodes(self.id)
+        records = self.node_records()
         return [NodeRecord(id=nid, task=r.get("task", ""), state=r.get("state", ""),
                            queue=r.get("queue"), attempts=int(r.get("attempts", 0)),
                            parent=r.get("parent"), error=r.get("error"),
                            kind=r.get("kind", "task"), history=r.get("history") or [],
                            cached=bool(r.get("cached")), started_at=r.get("started_at"),
-                           ended_at=r.get("ended_at"), image=r.get("image"))
+                           ended_at=r.get("ended_at"), image=r.get("image"),
+                           worker=r.get("worker"))
                 for nid, r in sorted(records.items())]
+
+    def node_records(self) -> dict[str, dict[str, Any]]:
+        """The status board's record of each node, by id. The scheduler hears of an attempt
+        only when it ends, so a queued node whose attempt a worker has claimed is shown
+        RUNNING here, with that worker's name as `worker`."""
+        records = self.client.board.nodes(self.id)
+        queued = [(self.id, nid, max(1, int(r.get("attempts") or 1)))
+                  for nid, r in records.items() if r.get("state") == NodeState.QUEUED.value]
+        for (_, nid, _), holder in self.client.leases.claims(queued).items():
+            if holder is not None:
+                records[nid]["state"] = NodeState.RUNNING.value
+                if holder != REPORTED:
+                    records[nid]["worker"] = holder
+        return records
 
     def log_records(self, node_id: str, attempt: int | None = None) -> list[dict[str, Any]]:
         """The records a node's attempt (default: its last) logged through

@@ -51,7 +51,7 @@ class Reader:
         changes when anything drawn does."""
         execution = self.execution(execution_id)
         info = execution.info()
-        records = self.client.board.nodes(execution_id)
+        records = execution.node_records()
         nodes = {nid: {"task": r.get("task", ""), "state": r.get("state", ""),
                        "kind": r.get("kind", "task"), "parent": r.get("parent")}
                  for nid, r in records.items()}
@@ -75,7 +75,7 @@ class Reader:
         """A node's panel: its record, error, attempts, what it wrote, its inputs and outputs
         (literals: the JSON form of values), and for a group its children."""
         execution = self.execution(execution_id)
-        records = self.client.board.nodes(execution_id)
+        records = execution.node_records()
         record = records.get(node_id)
         if record is None:
             raise NotFound(f"execution {execution_id} has no node {node_id!r}")

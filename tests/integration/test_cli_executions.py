@@ -99,6 +99,26 @@ def test_outputs_of_one_node_inside_a_dynamic_and_of_a_dataclass(cluster):
     assert missing.returncode != 0 and "has no node 'n99'" in missing.stderr
 
 
+def test_a_node_a_worker_runs_shows_as_running_with_its_worker(cluster):
+    import time
+
+    from workflows import ui_flows
+
+    execution = cluster.client().submit(ui_flows.napping_wf, n=1, seconds=4.0)
+    deadline, running = time.monotonic() + 60, None
+    while running is None and time.monotonic() < deadline:
+        nodes = cli_json(cluster, "status", execution.id)["nodes"]
+        running = next((n for n in nodes if n["task"].endswith("nap")
+                        and n["state"] == "RUNNING"), None)
+        time.sleep(0.3)
+    assert running is not None, nodes
+    assert running["worker"].startswith("mem-256Mi-")
+    assert "RUNNING" in cluster.run_cli("status", execution.id).stdout
+    assert execution.wait(timeout=60) == 0
+    done = {n.id: n for n in execution.nodes()}[running["id"]]
+    assert done.state == "SUCCEEDED" and done.worker is None
+
+
 @pytest.mark.parametrize("args, expected", [
     (["status", "nosuchexecution"], "no execution 'nosuchexecution'"),
     (["outputs", "nosuchexecution"], "no execution 'nosuchexecution'"),
