@@ -1,5 +1,6 @@
 """A scheduled launch plan on a real cluster: `graft launchplan activate` starts it, the
-scheduler is SIGKILLed and restarted meanwhile, and every tick has exactly one execution,
+scheduler is SIGKILLed and restarted meanwhile, then SIGKILLed again with a standby
+scheduler waiting, and every tick has exactly one execution,
 with the tick time as its input; the ticks missed while the scheduler was down are caught
 up; `graft launchplan deactivate` stops it."""
 
@@ -48,6 +49,20 @@ def test_a_fixed_rate_plan_fires_each_tick_once_across_a_scheduler_kill(cluster,
         restarted_at = time.time()
         wait_for(lambda: _ticks(cluster)[-1][0] >= restarted_at + 2 * RATE_S, 30,
                  "ticks after the restart")
+
+        # A standby waits for the lock; SIGKILL the serving scheduler: the standby serves.
+        standby = cluster._spawn("scheduler", ["scheduler"], "scheduler serving")
+        wait_for(lambda: "another scheduler" in standby.log.read_text(errors="replace"), 30,
+                 "the standby to wait for the lock")
+        cluster.kill_scheduler()
+        cluster.scheduler = standby
+        wait_for(standby.is_ready, 30, "the standby to serve")
+        taken_over_at = time.time()
+        wait_for(lambda: _ticks(cluster)[-1][0] >= taken_over_at + 2 * RATE_S, 30,
+                 "ticks after the standby took over")
+        listed = cluster.run_cli("launchplan", "ls")
+        assert listed.returncode == 0, listed.stderr
+        assert listed.stdout.startswith("NAME") and PLAN in listed.stdout
     finally:
         stopped = cluster.run_cli("launchplan", "deactivate", PLAN)
     assert stopped.returncode == 0, stopped.stderr
