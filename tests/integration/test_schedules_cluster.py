@@ -101,3 +101,19 @@ def test_activate_refuses_what_is_not_a_scheduled_launch_plan(cluster):
     assert "not a launch plan" in out.stderr and len(out.stderr.strip().splitlines()) == 1
     out = cluster.run_cli("launchplan", "deactivate", "no_such_plan")
     assert out.returncode != 0 and "no launch plan 'no_such_plan'" in out.stderr
+
+
+@pytest.mark.parametrize("args", [["ls"], ["ls", "--json"], ["deactivate", PLAN],
+                                  ["activate", FILE, PLAN]])
+def test_launchplan_commands_without_redis_say_so_in_one_line(args, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRAFT_")}
+    env.update(GRAFT_BROKER_URL="redis://127.0.0.1:1/0", GRAFT_STORE=str(tmp_path / "store"),
+               GRAFT_HOME=str(tmp_path / "home"), GRAFT_CACHE_DIR=str(tmp_path / "cache"))
+    out = subprocess.run([sys.executable, "-m", "sdk.cli", "launchplan", *args], cwd=tmp_path,
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and out.stdout == ""
+    assert len(out.stderr.splitlines()) == 1 and "no Redis answers" in out.stderr
