@@ -34,6 +34,7 @@ from scheduler.service import CONTROL, Batch, Refusal, Scheduler
 from scheduler.state import LaunchPlanRecord, StateTx, TickRecord
 from sdk.authoring.schedule import describe_json, due_ticks, next_tick, tick_datetime
 from sdk.model.config import _env_number
+from sdk.model.errors import GraftError
 from sdk.model.spec import GraphSpec
 from sdk.remote.schedules import LaunchPlanBoard
 from sdk.values.literals import value_binding
@@ -169,19 +170,24 @@ class Ticker:
     def _submission(self, plan: LaunchPlanRecord, tick: TickRecord) -> dict[str, Any]:
         """The submit message a tick amounts to: the plan's inputs, and the tick time."""
         inputs = dict(plan.inputs)
+        submit = {"type": "submit", "execution": tick.execution_id, "spec": plan.spec_key,
+                  "inputs": inputs, "workflow": plan.name, "submitted_at": tick.fired_at}
         arg = plan.schedule.get("kickoff_arg")
         if arg:
             types = self._inputs.get(plan.spec_key)
             if types is None:
-                spec = GraphSpec.loads(get_verified(self.scheduler.store, plan.spec_key))
+                try:
+                    spec = GraphSpec.loads(get_verified(self.scheduler.store, plan.spec_key))
+                except GraftError as exc:
+                    if self.scheduler.is_transient(exc):
+                        raise
+                    return submit  # the spec is gone or altered: its execution fails, saying so
                 types = self._inputs[plan.spec_key] = dict(spec.inputs)
             if arg in types:  # otherwise the execution is refused for its missing input
                 inputs[arg] = value_binding(tick_datetime(tick.tick_s), types[arg],
                                             self.scheduler.store,
                                             f"kickoff time of launch plan {plan.name!r}")
-        return {"type": "submit", "execution": tick.execution_id, "spec": plan.spec_key,
-                "inputs": inputs, "workflow": plan.name, "submitted_at": tick.fired_at,
-                "launch_plan": plan.name, "tick_s": tick.tick_s}
+        return submit
 
 
 def _board_record(plan: LaunchPlanRecord, next_s: int | None, last: TickRecord | None

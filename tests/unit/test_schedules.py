@@ -297,6 +297,20 @@ def test_a_fixed_rate_plan_ticks_from_its_activation(state):
     assert [t.tick_s for t in cron.ticker.tick()] == [T0 + 3, T0 + 6, T0 + 9]
 
 
+def test_a_plan_whose_spec_is_gone_starts_failed_executions_saying_so(state):
+    store = MemoryStore()
+    clock = Clock(T0 + 10)
+    cron = Cron(state, store, clock)
+    cron.activate(_every_minute())
+    store.delete(store.keys("specs")[0])
+    clock.now = T0 + 61
+    fired = cron.ticker.tick()
+    assert len(fired) == 1
+    with state.transaction() as tx:
+        record = tx.get_execution(fired[0].execution_id)
+        assert record.status == "FAILED" and record.error["type"] == "StoreObjectMissing"
+
+
 def test_malformed_launch_plan_messages_are_refused():
     for body, reason in [
         ({"type": "activate", "launch_plan": "x", "workflow": "w", "spec": "k", "inputs": {},
