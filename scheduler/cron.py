@@ -118,12 +118,14 @@ class Ticker:
 
         def work(tx: StateTx) -> None:
             for plan in tx.launch_plans(active=True):
+                mark, created = len(batch.outbox), []
                 try:
                     with tx.savepoint():
-                        fired.extend(self._fire(tx, plan, now, batch))
+                        fired.extend(self._fire(tx, plan, now, batch, created))
                 except Exception as exc:
                     if self.scheduler.is_transient(exc):
                         raise
+                    self._undo(batch, mark, created)
                     failed.add(plan.name)
                     log.warning("launch plan %s: its due ticks were not fired (%s: %s); "
                                 "trying again in %g s", plan.name, type(exc).__name__, exc,
@@ -148,8 +150,17 @@ class Ticker:
                               for p in plans])
         return fired
 
-    def _fire(self, tx: StateTx, plan: LaunchPlanRecord, now: float, batch: Batch
-              ) -> list[TickRecord]:
+    def _undo(self, batch: Batch, mark: int, created: list[str]) -> None:
+        """Forget what a rolled-back plan's executions left in memory and in the batch, so
+        nothing is sent or shown for executions that do not exist."""
+        del batch.outbox[mark:]
+        for eid in created:
+            self.scheduler.live.pop(eid, None)
+            for held in (batch.board, batch.board_nodes, batch.touched):
+                held.pop(eid, None)
+
+    def _fire(self, tx: StateTx, plan: LaunchPlanRecord, now: float, batch: Batch,
+              created: list[str]) -> list[TickRecord]:
         ticks, skipped, cursor = due_ticks(plan.schedule, plan.cursor_s, now, plan.anchor_s,
                                            self.max_catchup)
         if cursor == plan.cursor_s:
@@ -162,6 +173,8 @@ class Ticker:
         for tick_s in ticks:
             record = TickRecord(plan.name, tick_s, uuid.uuid4().hex[:20], time.time())
             tx.add_tick(record)  # the guard: raises if this tick was fired already
+            created.append(record.execution_id)
+            batch.seen.add(record.execution_id)
             self.scheduler._submit(tx, self._submission(plan, record), batch)
             fired.append(record)
         tx.put_launch_plan(replace(plan, cursor_s=cursor, skipped=plan.skipped + skipped))

@@ -254,6 +254,23 @@ def test_a_tick_recorded_already_is_not_fired_again(state):
     assert cron.ticker.next_due_s() == pytest.approx(5)  # tried again soon
 
 
+def test_a_plan_rolled_back_midway_sends_nothing(state):
+    """Two ticks are due and the second was fired elsewhere: the plan's savepoint rolls back,
+    and the first tick's execution, created in it, is neither sent nor kept in memory."""
+    store = MemoryStore()
+    clock = Clock(T0 + 10)
+    cron = Cron(state, store, clock)
+    cron.activate(_every_minute())
+    from scheduler.state import TickRecord
+
+    with state.transaction() as tx:
+        tx.add_tick(TickRecord("sched_minutely", T0 + 120, "elsewhere"))
+    clock.now = T0 + 121
+    assert cron.ticker.tick() == []
+    assert cron.dispatcher.sent == [] and cron.scheduler.live == {}
+    assert cron.executions() == {}
+
+
 def test_deactivate_stops_and_reactivating_starts_from_now(state):
     store = MemoryStore()
     clock = Clock(T0 + 10)
