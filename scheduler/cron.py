@@ -169,8 +169,16 @@ class Ticker:
             log.warning("launch plan %s: %d missed ticks before %s are skipped (catch-up runs "
                         "the newest %d; GRAFT_SCHEDULE_MAX_CATCHUP)", plan.name, skipped,
                         tick_datetime(ticks[0]).isoformat(), self.max_catchup)
+        # Ticks recorded already are passed over (a cursor behind its records, which only a
+        # hand-edited database shows, would otherwise stop the plan for good); a tick another
+        # scheduler records meanwhile fails `add_tick` below and rolls the plan back.
+        recorded = {t.tick_s for t in tx.ticks(plan.name, limit=len(ticks))} if ticks else set()
         fired = []
         for tick_s in ticks:
+            if tick_s in recorded:
+                log.warning("launch plan %s: tick %s was fired already; passed over",
+                            plan.name, tick_datetime(tick_s).isoformat())
+                continue
             record = TickRecord(plan.name, tick_s, uuid.uuid4().hex[:20], time.time())
             tx.add_tick(record)  # the guard: raises if this tick was fired already
             created.append(record.execution_id)

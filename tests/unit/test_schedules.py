@@ -5,6 +5,7 @@ scheduler through restarts)."""
 from __future__ import annotations
 
 import datetime
+from contextlib import contextmanager
 
 import pytest
 
@@ -238,8 +239,8 @@ def test_catch_up_after_a_long_outage_is_capped_and_counted(state):
 
 
 def test_a_tick_recorded_already_is_not_fired_again(state):
-    """The guard: a tick row that exists (another scheduler fired it and committed, while this
-    one still read the old cursor) makes the second firing fail, and nothing is started."""
+    """A tick row that exists while the cursor is behind it is passed over: the plan goes on
+    with the next tick."""
     store = MemoryStore()
     clock = Clock(T0 + 10)
     cron = Cron(state, store, clock)
@@ -248,18 +249,51 @@ def test_a_tick_recorded_already_is_not_fired_again(state):
 
     with state.transaction() as tx:
         tx.add_tick(TickRecord("sched_minutely", T0 + 60, "elsewhere"))
+    clock.now = T0 + 121
+    assert [t.tick_s for t in cron.ticker.tick()] == [T0 + 120]
+    assert sorted(cron.executions()) == [T0 + 120]
+
+
+class StaleTicks:
+    """`state` as a transaction sees it that read the tick records before another
+    scheduler committed its own: it does not see them (the race of two schedulers, which
+    tests/integration/test_schedule_race.py runs for real on PostgreSQL)."""
+
+    def __init__(self, state):
+        self.state, self.url = state, state.url
+
+    @contextmanager
+    def transaction(self):
+        with self.state.transaction() as tx:
+            tx.ticks = lambda *args, **kwargs: []
+            yield tx
+
+    def is_transient(self, exc):
+        return self.state.is_transient(exc)
+
+
+def test_a_tick_another_scheduler_records_meanwhile_is_not_fired_again(state):
+    """The guard: the unique key fails the second insert of a tick; the plan's part of the
+    transaction rolls back, nothing starts, and the plan is tried again soon."""
+    from scheduler.state import TickRecord
+
+    clock = Clock(T0 + 10)
+    cron = Cron(StaleTicks(state), MemoryStore(), clock)
+    cron.activate(_every_minute())
+    with state.transaction() as tx:
+        tx.add_tick(TickRecord("sched_minutely", T0 + 60, "elsewhere"))
     clock.now = T0 + 61
     assert cron.ticker.tick() == []
     assert cron.executions() == {}
-    assert cron.ticker.next_due_s() == pytest.approx(5)  # tried again soon
+    assert cron.ticker.next_due_s() == pytest.approx(5)
 
 
 def test_a_plan_rolled_back_midway_sends_nothing(state):
-    """Two ticks are due and the second was fired elsewhere: the plan's savepoint rolls back,
-    and the first tick's execution, created in it, is neither sent nor kept in memory."""
-    store = MemoryStore()
+    """Two ticks are due and the second is fired elsewhere meanwhile: the plan's savepoint
+    rolls back, and the first tick's execution, created in it, is neither sent nor kept in
+    memory."""
     clock = Clock(T0 + 10)
-    cron = Cron(state, store, clock)
+    cron = Cron(StaleTicks(state), MemoryStore(), clock)
     cron.activate(_every_minute())
     from scheduler.state import TickRecord
 
