@@ -67,6 +67,7 @@ def test_a_fixed_rate_plan_fires_each_tick_once_across_a_scheduler_kill(cluster,
         stopped = cluster.run_cli("launchplan", "deactivate", PLAN)
     assert stopped.returncode == 0, stopped.stderr
     assert _plan(cluster)["active"] is False
+    assert [p["active"] for p in cluster.client().launch_plans() if p["name"] == PLAN] == [False]
     stopped_at = time.time()
 
     # Deactivated: no tick after it.
