@@ -6,6 +6,10 @@
                       bindings and outputs
     graft_events      the accepted reports of an execution, in order; replaying them through
                       the engine rebuilds its state after a restart
+    graft_launch_plans    one row per launch plan registered for a schedule: its spec, inputs,
+                          schedule, whether it is active, and the newest tick handled
+    graft_schedule_ticks  one row per fired tick (launch plan, tick time): the execution it
+                          started; the key is what makes a tick fire once
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -117,6 +122,32 @@ class EventRow(Base):
     body: Mapped[Any] = mapped_column(JsonText)
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True),
                                                           default=utcnow)
+
+
+class LaunchPlanRow(Base):
+    __tablename__ = "graft_launch_plans"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    workflow: Mapped[str] = mapped_column(String(255))
+    spec_key: Mapped[str] = mapped_column(Text)
+    inputs: Mapped[Any] = mapped_column(JsonText)
+    schedule: Mapped[Any] = mapped_column(JsonText)
+    active: Mapped[bool] = mapped_column(Boolean, index=True)
+    anchor_s: Mapped[int] = mapped_column(BigInteger)
+    cursor_s: Mapped[int] = mapped_column(BigInteger)
+    skipped: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True),
+                                                          default=utcnow, onupdate=utcnow)
+
+
+class TickRow(Base):
+    __tablename__ = "graft_schedule_ticks"
+
+    launch_plan: Mapped[str] = mapped_column(String(255), primary_key=True)
+    tick_s: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    execution_id: Mapped[str] = mapped_column(String(64))
+    fired_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True),
+                                                        default=utcnow)
 
 
 def open_database(url: str) -> SqlEngine:

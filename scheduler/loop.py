@@ -27,6 +27,7 @@ from typing import Any
 
 import redis
 
+from scheduler.cron import Ticker
 from scheduler.dispatch import CeleryDispatcher, Dispatcher
 from scheduler.inflight import in_flight
 from scheduler.lock import SchedulerLock
@@ -38,6 +39,7 @@ from sdk.remote.connections import Outage, explain, redact, redis_client
 from sdk.remote.control import ControlChannel, Entry
 from sdk.remote.dead import DeadLetters
 from sdk.remote.leases import REPORTED, Leases
+from sdk.remote.schedules import LaunchPlanBoard
 from sdk.remote.signing import Unauthenticated, verify
 from sdk.remote.submissions import Submissions
 from sdk.values.store import open_store
@@ -72,6 +74,8 @@ class Loop:
         self.scheduler = Scheduler(settings, state or open_state(settings.database_url),
                                    dispatcher or CeleryDispatcher(settings), self.store,
                                    Board(settings))
+        self.ticker = Ticker(self.scheduler, LaunchPlanBoard(self.scheduler.board.redis,
+                                                             settings.key_prefix))
         self.outage = Outage(log)
         self.state_outage = Outage(logging.getLogger("graft.scheduler.database"))
         self.lock = SchedulerLock(settings.broker_url, settings.key_prefix, outage=self.outage)
@@ -251,6 +255,7 @@ class Loop:
             if now >= self._reconcile_at:
                 self._reconcile()
         self.scheduler.flush()
+        self.ticker.tick()  # launch plan schedules: fire the due ticks (scheduler/cron.py)
         timed_out = self.scheduler.expire()
         if timed_out.superseded:
             self.leases.supersede(timed_out.superseded)
@@ -260,6 +265,7 @@ class Loop:
         due = self.scheduler.next_due_s()
         if due is not None:
             block_s = min(block_s, due)
+        block_s = min(block_s, self.ticker.next_due_s())
         entries = self.control.read(self.consumer, BATCH_SIZE, max(1, int(block_s * 1000)))
         if entries:
             self._handle(entries)

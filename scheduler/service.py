@@ -100,6 +100,8 @@ class Scheduler:
         self._delay_seq = 0
         self._deadlines: list[tuple[float, str]] = []  # (ends_at, execution id)
         self._stale: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}  # board backlog
+        # Applies `activate` and `deactivate` messages: a `scheduler.cron.Ticker` sets itself.
+        self.launch_plans: Any = None
 
     # ---- entry points ---------------------------------------------------------------------
 
@@ -172,6 +174,8 @@ class Scheduler:
         self._delayed.clear()
         self._deadlines.clear()
         self._stale.clear()
+        if self.launch_plans is not None:
+            self.launch_plans.forget()
 
     def queued_attempts(self) -> list[AttemptKey]:
         """The attempts live executions wait for that were sent (not those waiting for their
@@ -257,6 +261,9 @@ class Scheduler:
         except messages.MessageError as exc:
             batch.refused.append(Refusal(CONTROL, str(exc), body))
             return
+        if msg["type"] in messages.LAUNCH_PLAN_MESSAGES:
+            self._launch_plan(tx, msg, batch)
+            return
         eid = msg["execution"]
         batch.seen.add(eid)
         mark = len(batch.outbox)
@@ -280,6 +287,23 @@ class Scheduler:
                                          f"not be applied: {type(exc).__name__}: {exc}", body))
             if msg["type"] == "report":
                 self._fail_unapplied(tx, msg, exc, batch)
+
+    def _launch_plan(self, tx: StateTx, msg: dict[str, Any], batch: Batch) -> None:
+        """An `activate` or `deactivate` message, in its own savepoint (scheduler/cron.py)."""
+        if self.launch_plans is None:
+            batch.refused.append(Refusal(CONTROL, f"{msg['type']}: this scheduler runs no "
+                                         f"launch plan schedules", msg))
+            return
+        try:
+            with tx.savepoint():
+                self.launch_plans.apply(tx, msg, batch)
+        except Exception as exc:
+            if self.is_transient(exc):
+                raise
+            log.exception("%s of launch plan %s failed", msg["type"], msg["launch_plan"])
+            batch.refused.append(Refusal(CONTROL, f"{msg['type']} of launch plan "
+                                         f"{msg['launch_plan']!r} could not be applied: "
+                                         f"{type(exc).__name__}: {exc}", msg))
 
     def _fail_unapplied(self, tx: StateTx, msg: dict[str, Any], exc: Exception,
                         batch: Batch) -> None:

@@ -7,6 +7,10 @@ a message that fails rolls back alone. `scheduler.state_sql.SqlState` keeps the 
 SQLAlchemy tables (SQLite, PostgreSQL); `MemoryState` keeps it in this process, for tests and
 for runs that need no durability. One contract test suite runs against all of them.
 
+Launch plans registered for a schedule (`LaunchPlanRecord`) and the ticks fired for them
+(`TickRecord`, unique per launch plan and tick time) live in the same state, so that a tick
+and the execution it starts commit together (`scheduler/cron.py`).
+
 Node rows are plain dicts with the keys of `NODE_FIELDS`, so that thousands of them can be
 written in one statement.
 """
@@ -54,6 +58,36 @@ class EventRecord:
     body: Any
 
 
+@dataclass(frozen=True)
+class LaunchPlanRecord:
+    """A launch plan registered for its schedule. Times are unix seconds.
+
+    `schedule` is the schedule's JSON (`sdk.authoring.schedule`); `inputs` the bindings of
+    every input but the tick time; `anchor_s` what a fixed rate counts from (its activation);
+    `cursor_s` the newest tick handled (fired, or skipped by the catch-up limit)."""
+
+    name: str
+    workflow: str
+    spec_key: str
+    inputs: Any
+    schedule: Any
+    active: bool
+    anchor_s: int
+    cursor_s: int
+    skipped: int = 0
+    updated_at: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class TickRecord:
+    """A tick fired: the execution it started."""
+
+    launch_plan: str
+    tick_s: int
+    execution_id: str
+    fired_at: float = field(default_factory=time.time)
+
+
 class StateTx(Protocol):
     """One unit of work on the scheduler's state."""
 
@@ -91,6 +125,22 @@ class StateTx(Protocol):
     def savepoint(self) -> AbstractContextManager[None]:
         """A nested scope: an exception inside it rolls back what it did, and propagates."""
 
+    def get_launch_plan(self, name: str) -> LaunchPlanRecord | None:
+        """The registered launch plan `name`, or None."""
+
+    def put_launch_plan(self, record: LaunchPlanRecord) -> None:
+        """Register a launch plan, or replace the one of that name."""
+
+    def launch_plans(self, active: bool | None = None) -> list[LaunchPlanRecord]:
+        """Registered launch plans by name; only active (or inactive) ones when given."""
+
+    def add_tick(self, tick: TickRecord) -> None:
+        """Record a fired tick; raises when `(launch_plan, tick_s)` was recorded already (the
+        guard that makes each tick fire once, whoever fires it)."""
+
+    def ticks(self, launch_plan: str, limit: int | None = None) -> list[TickRecord]:
+        """A launch plan's fired ticks, newest first."""
+
 
 class StateStore(Protocol):
     url: str
@@ -125,11 +175,14 @@ class _Data:
     executions: dict[str, ExecutionRecord] = field(default_factory=dict)
     nodes: dict[str, dict[str, NodeRow]] = field(default_factory=dict)
     events: dict[str, list[EventRecord]] = field(default_factory=dict)
+    launch_plans: dict[str, LaunchPlanRecord] = field(default_factory=dict)
+    ticks: dict[tuple[str, int], TickRecord] = field(default_factory=dict)
 
     def copy(self) -> _Data:
         return _Data(dict(self.executions),
                      {eid: dict(rows) for eid, rows in self.nodes.items()},
-                     {eid: list(evs) for eid, evs in self.events.items()})
+                     {eid: list(evs) for eid, evs in self.events.items()},
+                     dict(self.launch_plans), dict(self.ticks))
 
 
 class _MemoryTx:
@@ -192,6 +245,28 @@ class _MemoryTx:
         except BaseException:
             self.data = saved
             raise
+
+    def get_launch_plan(self, name: str) -> LaunchPlanRecord | None:
+        return self.data.launch_plans.get(name)
+
+    def put_launch_plan(self, record: LaunchPlanRecord) -> None:
+        self.data.launch_plans[record.name] = replace(record, updated_at=time.time())
+
+    def launch_plans(self, active: bool | None = None) -> list[LaunchPlanRecord]:
+        return [r for _, r in sorted(self.data.launch_plans.items())
+                if active is None or r.active == active]
+
+    def add_tick(self, tick: TickRecord) -> None:
+        key = (tick.launch_plan, tick.tick_s)
+        if key in self.data.ticks:
+            raise KeyError(f"tick {tick.tick_s} of launch plan {tick.launch_plan} was fired "
+                           f"already")
+        self.data.ticks[key] = tick
+
+    def ticks(self, launch_plan: str, limit: int | None = None) -> list[TickRecord]:
+        found = sorted((t for (lp, _), t in self.data.ticks.items() if lp == launch_plan),
+                       key=lambda t: t.tick_s, reverse=True)
+        return found[:limit] if limit is not None else found
 
 
 def _node_row(row: NodeRow) -> NodeRow:

@@ -13,8 +13,16 @@ from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
-from scheduler.db import EventRow, ExecutionRow, NodeRow, open_database, utcnow
-from scheduler.state import NODE_FIELDS, EventRecord, ExecutionRecord
+from scheduler.db import (
+    EventRow,
+    ExecutionRow,
+    LaunchPlanRow,
+    NodeRow,
+    TickRow,
+    open_database,
+    utcnow,
+)
+from scheduler.state import NODE_FIELDS, EventRecord, ExecutionRecord, LaunchPlanRecord, TickRecord
 from scheduler.state import NodeRow as NodeDict
 
 _EXECUTION_FIELDS = ("workflow", "status", "spec_key", "inputs", "outputs", "error",
@@ -30,6 +38,15 @@ def _execution(row: ExecutionRow) -> ExecutionRecord:
                            spec_key=row.spec_key, inputs=row.inputs, outputs=row.outputs,
                            error=row.error, submitted_at=row.submitted_at,
                            created_at=_ts(row.created_at), updated_at=_ts(row.updated_at))
+
+
+_LAUNCH_PLAN_FIELDS = ("workflow", "spec_key", "inputs", "schedule", "active", "anchor_s",
+                       "cursor_s", "skipped")
+
+
+def _launch_plan(row: LaunchPlanRow) -> LaunchPlanRecord:
+    return LaunchPlanRecord(name=row.name, updated_at=_ts(row.updated_at),
+                            **{k: getattr(row, k) for k in _LAUNCH_PLAN_FIELDS})
 
 
 class SqlState:
@@ -115,3 +132,41 @@ class _SqlTx:
             nested.rollback()
             raise
         nested.commit()
+
+    def get_launch_plan(self, name: str) -> LaunchPlanRecord | None:
+        row = self.session.get(LaunchPlanRow, name)
+        return _launch_plan(row) if row is not None else None
+
+    def put_launch_plan(self, record: LaunchPlanRecord) -> None:
+        fields = {k: getattr(record, k) for k in _LAUNCH_PLAN_FIELDS}
+        row = self.session.get(LaunchPlanRow, record.name)
+        if row is None:
+            self.session.add(LaunchPlanRow(name=record.name, updated_at=utcnow(), **fields))
+        else:
+            for key, value in fields.items():
+                setattr(row, key, value)
+            row.updated_at = utcnow()
+        self.session.flush()
+
+    def launch_plans(self, active: bool | None = None) -> list[LaunchPlanRecord]:
+        query = select(LaunchPlanRow).order_by(LaunchPlanRow.name)
+        if active is not None:
+            query = query.where(LaunchPlanRow.active == active)
+        return [_launch_plan(r) for r in self.session.scalars(query)]
+
+    def add_tick(self, tick: TickRecord) -> None:
+        # Flushed at once: a second scheduler's row for the same tick fails here, inside the
+        # caller's savepoint, not at commit.
+        self.session.add(TickRow(launch_plan=tick.launch_plan, tick_s=tick.tick_s,
+                                 execution_id=tick.execution_id,
+                                 fired_at=datetime.datetime.fromtimestamp(
+                                     tick.fired_at, datetime.timezone.utc)))
+        self.session.flush()
+
+    def ticks(self, launch_plan: str, limit: int | None = None) -> list[TickRecord]:
+        query = select(TickRow).where(TickRow.launch_plan == launch_plan) \
+            .order_by(TickRow.tick_s.desc())
+        if limit is not None:
+            query = query.limit(limit)
+        return [TickRecord(r.launch_plan, r.tick_s, r.execution_id, _ts(r.fired_at))
+                for r in self.session.scalars(query)]

@@ -29,6 +29,7 @@ from sdk.authoring.launch_plan import LaunchPlan
 from sdk.authoring.map_task import map_task
 from sdk.authoring.node import create_node
 from sdk.authoring.options import ImageSpec
+from sdk.authoring.schedule import CronSchedule, FixedRate
 from sdk.model.errors import (
     BrokerUnavailable,
     CompileError,
@@ -60,7 +61,7 @@ __all__ = [
     # authoring
     "task", "workflow", "dynamic", "map_task", "conditional", "create_node", "LaunchPlan",
     "Workflow", "WorkflowFailurePolicy", "Resources", "ImageSpec", "current_context",
-    "TaskDef", "DynamicDef", "WorkflowDef", "Cache", "HashMethod",
+    "TaskDef", "DynamicDef", "WorkflowDef", "Cache", "HashMethod", "CronSchedule", "FixedRate",
     # values
     "StructuredDataset", "kwtypes", "FlyteError",
     # running on a cluster

@@ -15,6 +15,7 @@ import click
 
 from sdk.authoring.entities import TaskDef
 from sdk.cli_executions import COMMANDS
+from sdk.cli_launchplan import COMMANDS as LAUNCH_PLAN_COMMANDS
 from sdk.cli_ui import ui
 from sdk.model.config import Settings
 from sdk.model.entity import Runnable
@@ -403,6 +404,8 @@ def dead(purge: bool, limit: int, as_json: bool) -> None:
 for _command in COMMANDS:
     cli.add_command(_command)
 cli.add_command(ui)
+for _command in LAUNCH_PLAN_COMMANDS:
+    cli.add_command(_command)
 
 
 def main() -> None:

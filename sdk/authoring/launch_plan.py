@@ -5,6 +5,10 @@
     lp(n=5)                       # in-process, or as a node inside another workflow
     Client().submit(lp, n=5)      # on a cluster; `graft run FILE.py nightly` too
 
+With `schedule=CronSchedule(...)` or `FixedRate(...)` (`sdk.authoring.schedule`) the plan
+runs by itself once `graft launchplan activate FILE nightly` registered it: every input must
+then have a value (fixed, default, or the tick time through `kickoff_time_input_arg`).
+
 A fixed input cannot be given: doing so is a clear error, in-process, in a workflow and at
 submission alike (flytekit uses the given value in-process and silently drops it on a
 cluster).
@@ -15,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from sdk.authoring.compiler import Called, current_builder, workflow_node
+from sdk.authoring.schedule import Schedule, tick_datetime
 from sdk.model import bindings as binding_ops
 from sdk.model.bindings import Binding
 from sdk.model.errors import CompileError, ConfigError, GraftError
@@ -43,20 +48,21 @@ class LaunchPlan(Called):
         if options:
             raise ConfigError(f"LaunchPlan.get_or_create: option {next(iter(options))!r} is not "
                               f"taken by graft (it takes name, default_inputs, fixed_inputs)")
-        if schedule is not None:
-            raise ConfigError(f"LaunchPlan {name or workflow.name!r}: schedules are not "
-                              f"supported yet")
+        if schedule is not None and not isinstance(schedule, Schedule):
+            raise ConfigError(f"launch plan {name or getattr(workflow, 'name', '?')!r}: "
+                              f"schedule must be a CronSchedule or a FixedRate, got "
+                              f"{schedule!r}")
         if getattr(workflow, "kind", None) != "workflow" or isinstance(workflow, LaunchPlan):
             raise ConfigError(f"LaunchPlan.get_or_create takes a @workflow, got {workflow!r}")
-        if name is None and (default_inputs or fixed_inputs):
+        if name is None and (default_inputs or fixed_inputs or schedule is not None):
             raise ConfigError(f"the default launch plan of {workflow.name!r} takes no inputs; "
                               f"give the launch plan a name")
         plan_name = name or workflow.name
-        key = (workflow, dict(default_inputs or {}), dict(fixed_inputs or {}))
+        key = (workflow, dict(default_inputs or {}), dict(fixed_inputs or {}), schedule)
         known = cls.CACHE.get(plan_name)
         if known is not None:
-            if (known.workflow.ref, known.default_inputs, known.fixed_inputs) != \
-                    (workflow.ref, *key[1:]):
+            if (known.workflow.ref, known.default_inputs, known.fixed_inputs,
+                    known.schedule) != (workflow.ref, *key[1:]):
                 raise ConfigError(f"launch plan {plan_name!r} exists already with other "
                                   f"settings; use another name")
             if known.workflow is workflow:
@@ -69,9 +75,11 @@ class LaunchPlan(Called):
 
     @classmethod
     def create(cls, name: str, workflow: Any, default_inputs: dict[str, Any] | None = None,
-               fixed_inputs: dict[str, Any] | None = None, **options: Any) -> LaunchPlan:
+               fixed_inputs: dict[str, Any] | None = None, schedule: Any = None,
+               **options: Any) -> LaunchPlan:
         """flytekit's other spelling: `get_or_create` with a name."""
-        return cls.get_or_create(workflow, name, default_inputs, fixed_inputs, **options)
+        return cls.get_or_create(workflow, name, default_inputs, fixed_inputs, schedule,
+                                 **options)
 
     @classmethod
     def get_default_launch_plan(cls, ctx: Any, workflow: Any) -> LaunchPlan:
@@ -79,7 +87,7 @@ class LaunchPlan(Called):
         return cls.get_or_create(workflow)
 
     def __init__(self, name: str, workflow: Any, default_inputs: dict[str, Any],
-                 fixed_inputs: dict[str, Any]):
+                 fixed_inputs: dict[str, Any], schedule: Schedule | None = None):
         where = f"launch plan {name!r}"
         inputs = workflow.interface.inputs
         for label, given in (("default_inputs", default_inputs), ("fixed_inputs", fixed_inputs)):
@@ -106,6 +114,34 @@ class LaunchPlan(Called):
         self.interface = Interface(free, dict(iface.outputs), iface.style, defaults,
                                    iface.namedtuple)
         self._graphs: dict[str, GraphSpec] = {}
+        self.schedule = schedule
+        if schedule is not None:
+            self._check_schedule(schedule, where)
+
+    def _check_schedule(self, schedule: Schedule, where: str) -> None:
+        """A scheduled plan must be launchable with no inputs but the tick time."""
+        schedule.check(where)
+        arg = schedule.kickoff_time_input_arg
+        inputs = self.interface.inputs
+        if arg is not None:
+            if arg not in inputs:
+                raise ConfigError(f"{where}: kickoff_time_input_arg {arg!r} is not a free input "
+                                  f"of workflow {self.workflow.name!r} (free inputs: "
+                                  f"{', '.join(inputs) or 'none'})")
+            reason = check_value(tick_datetime(0), inputs[arg])
+            if reason:
+                raise ConfigError(f"{where}: kickoff_time_input_arg {arg!r} must take a "
+                                  f"datetime.datetime: {reason}")
+        missing = [k for k in inputs if k != arg and k not in self.interface.defaults]
+        if missing:
+            raise ConfigError(f"{where}: a scheduled launch plan needs a value for every input; "
+                              f"give {', '.join(missing)} in default_inputs or fixed_inputs")
+
+    def scheduled_inputs(self) -> dict[str, Any]:
+        """The values a scheduled run starts with, but the tick time."""
+        arg = self.schedule.kickoff_time_input_arg if self.schedule is not None else None
+        return {k: v for k, v in self.interface.defaults.items()
+                if k in self.interface.inputs and k != arg}
 
     @property
     def ref(self) -> str:

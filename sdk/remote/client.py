@@ -191,6 +191,27 @@ class Client:
                              f"TTL)")
         return execution
 
+    # ---- scheduled launch plans (sdk.remote.schedules, docs/schedules.md) ---------------------
+
+    def activate(self, plan: Any, wait_s: float = 15.0) -> dict[str, Any] | None:
+        """Register a scheduled launch plan with the scheduler and start its schedule; its
+        board record once a scheduler confirmed it within `wait_s` seconds, else None."""
+        from sdk.remote import schedules
+
+        return schedules.activate(self, plan, wait_s)
+
+    def deactivate(self, name: str, wait_s: float = 15.0) -> dict[str, Any] | None:
+        """Stop launch plan `name`'s schedule; its record once confirmed, else None."""
+        from sdk.remote import schedules
+
+        return schedules.deactivate(self, name, wait_s)
+
+    def launch_plans(self) -> list[dict[str, Any]]:
+        """The registered launch plans: schedule, active, next run, last tick."""
+        from sdk.remote import schedules
+
+        return schedules.launch_plans(self)
+
 
 def _left(deadline: float | None) -> float:
     return 3600.0 if deadline is None else max(0.0, deadline - time.monotonic())

@@ -10,6 +10,9 @@
      "error": {"kind": "USER" | "SYSTEM" | "DATA", "type", "message", "traceback"}}
     {"type": "refresh", "execution": id}      rewrite the execution's status board record
     {"type": "cancel", "execution": id, "reason": text}   abort the execution
+    {"type": "activate", "launch_plan": name, "workflow": name, "spec": store key,
+     "inputs": {name: binding}, "schedule": {"cron": expr | "rate_s": n, "kickoff_arg": name}}
+    {"type": "deactivate", "launch_plan": name}     stop a launch plan's schedule
 
 `token` is the random value the scheduler issued with the attempt's dispatch; a report that
 does not echo the current one is refused. With GRAFT_SECRET set, each message also carries
@@ -63,11 +66,37 @@ def _check_values(values: dict[str, Any], what: str) -> None:
             raise MessageError(str(exc)) from None
 
 
+LAUNCH_PLAN_MESSAGES = ("activate", "deactivate")
+
+
+def check_launch_plan(body: dict[str, Any]) -> dict[str, Any]:
+    """Validate an `activate` or `deactivate` message (they name a launch plan, no
+    execution)."""
+    from sdk.authoring.schedule import check_json
+
+    name = body.get("launch_plan")
+    if not isinstance(name, str) or len(name) > MAX_NAME_CHARS or not name:
+        raise MessageError(f"{body['type']}: launch_plan must be a name of 1 to "
+                           f"{MAX_NAME_CHARS} characters")
+    if body["type"] == "activate":
+        _require(body, "spec", str)
+        _check_values(_require(body, "inputs", dict), f"activate {name}: input")
+        workflow = _require(body, "workflow", str)
+        if len(workflow) > MAX_NAME_CHARS:
+            raise MessageError(f"activate {name}: workflow name longer than {MAX_NAME_CHARS}")
+        reason = check_json(body.get("schedule"))
+        if reason:
+            raise MessageError(f"activate {name}: {reason}")
+    return body
+
+
 def check(body: Any) -> dict[str, Any]:
     """Validate a control message; MessageError says what is wrong."""
     if not isinstance(body, dict):
         raise MessageError(f"a control message is a JSON object, got {type(body).__name__}")
     kind = body.get("type")
+    if kind in LAUNCH_PLAN_MESSAGES:
+        return check_launch_plan(body)
     check_execution_id(body.get("execution"))
     if kind == "submit":
         _require(body, "spec", str)

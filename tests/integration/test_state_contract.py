@@ -138,3 +138,51 @@ def test_duplicates_are_refused(state):
 
 def test_transient_errors_are_told_apart(state):
     assert state.is_transient(ValueError("data")) is False
+
+
+# ---- launch plans and their ticks ------------------------------------------------------------
+
+def _plan(name: str = "lp", **fields):
+    from scheduler.state import LaunchPlanRecord
+
+    values = dict(name=name, workflow="wf", spec_key="specs/x",
+                  inputs={"n": {"val": {"v": 1}}}, schedule={"cron": "*/5 * * * *",
+                                                             "kickoff_arg": "t"},
+                  active=True, anchor_s=1_700_000_000, cursor_s=1_700_000_000)
+    values.update(fields)
+    return LaunchPlanRecord(**values)
+
+
+def test_launch_plans_are_registered_replaced_and_listed(state):
+    with state.transaction() as tx:
+        assert tx.get_launch_plan("lp") is None
+        tx.put_launch_plan(_plan())
+        tx.put_launch_plan(_plan("other", active=False))
+    with state.transaction() as tx:
+        got = tx.get_launch_plan("lp")
+        assert (got.schedule, got.inputs, got.active, got.cursor_s) == (
+            {"cron": "*/5 * * * *", "kickoff_arg": "t"}, {"n": {"val": {"v": 1}}}, True,
+            1_700_000_000)
+        tx.put_launch_plan(_plan(cursor_s=1_700_000_300, skipped=4))
+    with state.transaction() as tx:
+        assert [p.name for p in tx.launch_plans()] == ["lp", "other"]
+        assert [p.name for p in tx.launch_plans(active=True)] == ["lp"]
+        assert [p.name for p in tx.launch_plans(active=False)] == ["other"]
+        got = tx.get_launch_plan("lp")
+        assert (got.cursor_s, got.skipped) == (1_700_000_300, 4) and got.updated_at > 0
+
+
+def test_a_tick_is_recorded_once(state):
+    from scheduler.state import TickRecord
+
+    with state.transaction() as tx:
+        tx.add_tick(TickRecord("lp", 1_700_000_300, "e1", 5.0))
+        tx.add_tick(TickRecord("lp", 1_700_000_600, "e2"))
+        tx.add_tick(TickRecord("other", 1_700_000_300, "e3"))
+    with pytest.raises(Exception), state.transaction() as tx:  # noqa: B017
+        tx.add_tick(TickRecord("lp", 1_700_000_300, "e4"))
+    with state.transaction() as tx:
+        assert [(t.tick_s, t.execution_id) for t in tx.ticks("lp")] == [
+            (1_700_000_600, "e2"), (1_700_000_300, "e1")]
+        assert [t.execution_id for t in tx.ticks("lp", limit=1)] == ["e2"]
+        assert tx.ticks("none") == []

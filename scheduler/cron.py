@@ -1,0 +1,222 @@
+"""Launch plan schedules: the scheduler starts an execution at each tick, once.
+
+`graft launchplan activate` sends an `activate` message with the plan's compiled spec, its
+inputs (all but the tick time) and its schedule; the `Ticker` records it in the state
+(`graft_launch_plans`). On each turn of the scheduler's loop, when a tick is due, one
+transaction does, for every active launch plan:
+
+    the due ticks := the ticks after its cursor, up to now (at most the newest
+                     `max_catchup` of them: the catch-up policy, docs/schedules.md)
+    for each due tick, oldest first:
+        record the tick (launch plan, tick time)  -- unique: a second scheduler, or this
+        create its execution                          one after a restart, cannot fire it again
+    move the cursor to the newest due tick
+
+and only after it commits are the executions' first nodes sent (`Scheduler.after_commit`).
+A scheduler killed before the commit fired nothing (its successor fires the tick late); one
+killed after it fired it exactly once. Ticks are whole unix seconds (UTC); the tick time, not
+the time it actually fired, is what `kickoff_time_input_arg` receives.
+
+The state of each launch plan is also written to the status board (`<prefix>:launchplans`),
+which `graft launchplan ls` reads.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from scheduler.service import CONTROL, Batch, Refusal, Scheduler
+from scheduler.state import LaunchPlanRecord, StateTx, TickRecord
+from sdk.authoring.schedule import describe_json, due_ticks, next_tick, tick_datetime
+from sdk.model.config import _env_number
+from sdk.model.errors import GraftError
+from sdk.model.spec import GraphSpec
+from sdk.remote.schedules import LaunchPlanBoard
+from sdk.values.literals import value_binding
+from sdk.values.store import get_verified
+
+log = logging.getLogger("graft.scheduler.cron")
+
+DEFAULT_MAX_CATCHUP = 10
+RECHECK_S = 60.0  # read the launch plans again at least this often
+RETRY_S = 5.0  # after a launch plan failed to fire
+
+
+def max_catchup_from_env() -> int:
+    """`GRAFT_SCHEDULE_MAX_CATCHUP`: how many missed ticks of one launch plan run at most."""
+    return int(_env_number("GRAFT_SCHEDULE_MAX_CATCHUP", DEFAULT_MAX_CATCHUP, int, 1))
+
+
+class Ticker:
+    """Fires the active launch plans' ticks through `scheduler`, and applies the `activate`
+    and `deactivate` messages the scheduler hands it (`Scheduler.launch_plans`)."""
+
+    def __init__(self, scheduler: Scheduler, board: LaunchPlanBoard | None = None, *,
+                 clock: Callable[[], float] | None = None, max_catchup: int | None = None):
+        self.scheduler = scheduler
+        self.board = board
+        self.clock = clock or scheduler.clock
+        self.max_catchup = max_catchup if max_catchup is not None else max_catchup_from_env()
+        self._due_at = 0.0  # wall-clock time to read the launch plans again
+        self._inputs: dict[str, dict[str, Any]] = {}  # spec key -> its graph's input types
+        scheduler.launch_plans = self
+
+    # ---- messages ---------------------------------------------------------------------------
+
+    def apply(self, tx: StateTx, msg: dict[str, Any], batch: Batch) -> None:
+        """Apply an `activate` or `deactivate` message inside the scheduler's transaction.
+
+        Activating a plan that is active with the same schedule replaces its spec and inputs
+        and keeps its cursor (no tick fires twice); otherwise its ticks count from now: the
+        ticks of a time it was inactive never run."""
+        name = msg["launch_plan"]
+        now = int(self.clock())
+        old = tx.get_launch_plan(name)
+        self._due_at = 0.0
+        if msg["type"] == "deactivate":
+            if old is None:
+                batch.refused.append(Refusal(CONTROL, f"deactivate: no launch plan {name!r} "
+                                             f"is registered", msg))
+                return
+            tx.put_launch_plan(replace(old, active=False))
+            log.info("launch plan %s deactivated", name)
+            return
+        keep = old is not None and old.active and old.schedule == msg["schedule"]
+        tx.put_launch_plan(LaunchPlanRecord(
+            name=name, workflow=msg["workflow"], spec_key=msg["spec"], inputs=msg["inputs"],
+            schedule=msg["schedule"], active=True,
+            anchor_s=old.anchor_s if keep and old else now,
+            cursor_s=old.cursor_s if keep and old else now,
+            skipped=old.skipped if keep and old else 0))
+        log.info("launch plan %s activated: %s", name, describe_json(msg["schedule"]))
+
+    def forget(self) -> None:
+        """This scheduler stops serving: read everything again when it serves next."""
+        self._due_at = 0.0
+
+    # ---- ticks ------------------------------------------------------------------------------
+
+    def next_due_s(self) -> float:
+        """Seconds until the ticker needs a turn."""
+        return max(0.0, self._due_at - self.clock())
+
+    def tick(self) -> list[TickRecord]:
+        """Fire every due tick of the active launch plans; return the ticks fired."""
+        now = self.clock()
+        if now < self._due_at:
+            return []
+        batch = Batch()
+        fired: list[TickRecord] = []
+        failed: set[str] = set()
+        plans: list[LaunchPlanRecord] = []
+        last: dict[str, TickRecord] = {}
+
+        def work(tx: StateTx) -> None:
+            for plan in tx.launch_plans(active=True):
+                mark, created = len(batch.outbox), []
+                try:
+                    with tx.savepoint():
+                        fired.extend(self._fire(tx, plan, now, batch, created))
+                except Exception as exc:
+                    if self.scheduler.is_transient(exc):
+                        raise
+                    self._undo(batch, mark, created)
+                    failed.add(plan.name)
+                    log.warning("launch plan %s: its due ticks were not fired (%s: %s); "
+                                "trying again in %g s", plan.name, type(exc).__name__, exc,
+                                RETRY_S)
+            plans.extend(tx.launch_plans())
+            for plan in plans:
+                newest = tx.ticks(plan.name, limit=1)
+                if newest:
+                    last[plan.name] = newest[0]
+
+        self.scheduler._in_transaction(batch, work)
+        self.scheduler.after_commit(batch)
+        for t in fired:
+            log.info("launch plan %s: tick %s started execution %s", t.launch_plan,
+                     tick_datetime(t.tick_s).isoformat(), t.execution_id)
+        upcoming = {p.name: next_tick(p.schedule, p.cursor_s, p.anchor_s)
+                    for p in plans if p.active}
+        due = [at for name, at in upcoming.items() if name not in failed]
+        self._due_at = min([now + RECHECK_S, *due, *([now + RETRY_S] if failed else [])])
+        if self.board is not None:
+            self.board.write([_board_record(p, upcoming.get(p.name), last.get(p.name))
+                              for p in plans])
+        return fired
+
+    def _undo(self, batch: Batch, mark: int, created: list[str]) -> None:
+        """Forget what a rolled-back plan's executions left in memory and in the batch, so
+        nothing is sent or shown for executions that do not exist."""
+        del batch.outbox[mark:]
+        for eid in created:
+            self.scheduler.live.pop(eid, None)
+            for held in (batch.board, batch.board_nodes, batch.touched):
+                held.pop(eid, None)
+
+    def _fire(self, tx: StateTx, plan: LaunchPlanRecord, now: float, batch: Batch,
+              created: list[str]) -> list[TickRecord]:
+        ticks, skipped, cursor = due_ticks(plan.schedule, plan.cursor_s, now, plan.anchor_s,
+                                           self.max_catchup)
+        if cursor == plan.cursor_s:
+            return []
+        if skipped:
+            log.warning("launch plan %s: %d missed ticks before %s are skipped (catch-up runs "
+                        "the newest %d; GRAFT_SCHEDULE_MAX_CATCHUP)", plan.name, skipped,
+                        tick_datetime(ticks[0]).isoformat(), self.max_catchup)
+        # Ticks recorded already are passed over (a cursor behind its records, which only a
+        # hand-edited database shows, would otherwise stop the plan for good); a tick another
+        # scheduler records meanwhile fails `add_tick` below and rolls the plan back.
+        recorded = {t.tick_s for t in tx.ticks(plan.name, limit=len(ticks))} if ticks else set()
+        fired = []
+        for tick_s in ticks:
+            if tick_s in recorded:
+                log.warning("launch plan %s: tick %s was fired already; passed over",
+                            plan.name, tick_datetime(tick_s).isoformat())
+                continue
+            record = TickRecord(plan.name, tick_s, uuid.uuid4().hex[:20], time.time())
+            tx.add_tick(record)  # the guard: raises if this tick was fired already
+            created.append(record.execution_id)
+            batch.seen.add(record.execution_id)
+            self.scheduler._submit(tx, self._submission(plan, record), batch)
+            fired.append(record)
+        tx.put_launch_plan(replace(plan, cursor_s=cursor, skipped=plan.skipped + skipped))
+        return fired
+
+    def _submission(self, plan: LaunchPlanRecord, tick: TickRecord) -> dict[str, Any]:
+        """The submit message a tick amounts to: the plan's inputs, and the tick time."""
+        inputs = dict(plan.inputs)
+        submit = {"type": "submit", "execution": tick.execution_id, "spec": plan.spec_key,
+                  "inputs": inputs, "workflow": plan.name, "submitted_at": tick.fired_at}
+        arg = plan.schedule.get("kickoff_arg")
+        if arg:
+            types = self._inputs.get(plan.spec_key)
+            if types is None:
+                try:
+                    spec = GraphSpec.loads(get_verified(self.scheduler.store, plan.spec_key))
+                except GraftError as exc:
+                    if self.scheduler.is_transient(exc):
+                        raise
+                    return submit  # the spec is gone or altered: its execution fails, saying so
+                types = self._inputs[plan.spec_key] = dict(spec.inputs)
+            if arg in types:  # otherwise the execution is refused for its missing input
+                inputs[arg] = value_binding(tick_datetime(tick.tick_s), types[arg],
+                                            self.scheduler.store,
+                                            f"kickoff time of launch plan {plan.name!r}")
+        return submit
+
+
+def _board_record(plan: LaunchPlanRecord, next_s: int | None, last: TickRecord | None
+                  ) -> dict[str, Any]:
+    return {"name": plan.name, "workflow": plan.workflow, "schedule": plan.schedule,
+            "describe": describe_json(plan.schedule), "active": plan.active,
+            "next_run_s": next_s if plan.active else None,
+            "last_tick_s": last.tick_s if last else None,
+            "last_execution": last.execution_id if last else None,
+            "skipped": plan.skipped, "spec": plan.spec_key, "anchor_s": plan.anchor_s,
+            "updated_at": plan.updated_at}
