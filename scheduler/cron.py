@@ -33,7 +33,7 @@ from typing import Any
 from scheduler.service import CONTROL, Batch, Refusal, Scheduler
 from scheduler.state import LaunchPlanRecord, StateTx, TickRecord
 from sdk.authoring.schedule import describe_json, due_ticks, next_tick, tick_datetime
-from sdk.model.config import _env_number
+from sdk.model.config import env_number
 from sdk.model.errors import GraftError
 from sdk.model.spec import GraphSpec
 from sdk.remote.schedules import LaunchPlanBoard
@@ -49,7 +49,7 @@ RETRY_S = 5.0  # after a launch plan failed to fire
 
 def max_catchup_from_env() -> int:
     """`GRAFT_SCHEDULE_MAX_CATCHUP`: how many missed ticks of one launch plan run at most."""
-    return int(_env_number("GRAFT_SCHEDULE_MAX_CATCHUP", DEFAULT_MAX_CATCHUP, int, 1))
+    return int(env_number("GRAFT_SCHEDULE_MAX_CATCHUP", DEFAULT_MAX_CATCHUP, int, 1))
 
 
 class Ticker:
@@ -136,7 +136,7 @@ class Ticker:
                 if newest:
                     last[plan.name] = newest[0]
 
-        self.scheduler._in_transaction(batch, work)
+        self.scheduler.in_transaction(batch, work)
         self.scheduler.after_commit(batch)
         for t in fired:
             log.info("launch plan %s: tick %s started execution %s", t.launch_plan,
@@ -183,7 +183,7 @@ class Ticker:
             tx.add_tick(record)  # the guard: raises if this tick was fired already
             created.append(record.execution_id)
             batch.seen.add(record.execution_id)
-            self.scheduler._submit(tx, self._submission(plan, record), batch)
+            self.scheduler.submit(tx, self._submission(plan, record), batch)
             fired.append(record)
         tx.put_launch_plan(replace(plan, cursor_s=cursor, skipped=plan.skipped + skipped))
         return fired

@@ -110,7 +110,7 @@ class Scheduler:
         made ready. Raises (rolling the whole batch back) only for failures of the state or
         the store that another try may not meet."""
         batch = Batch()
-        self._in_transaction(batch, lambda tx: [self._apply_one(tx, b, batch) for b in bodies])
+        self.in_transaction(batch, lambda tx: [self._apply_one(tx, b, batch) for b in bodies])
         self.after_commit(batch)
         return batch
 
@@ -130,7 +130,7 @@ class Scheduler:
                                          f"of node {node!r} {why}")
                 self._apply_report(tx, eid, live, Report.failed(node, attempt, failure), batch)
 
-        self._in_transaction(batch, apply)
+        self.in_transaction(batch, apply)
         self.after_commit(batch)
         return batch
 
@@ -150,7 +150,7 @@ class Scheduler:
                         queued.append((record.id, run.id, run.attempt))
                 self._refresh(tx, record.id, batch)
 
-        self._in_transaction(batch, apply)
+        self.in_transaction(batch, apply)
         self.after_commit(batch)
         return queued
 
@@ -199,7 +199,7 @@ class Scheduler:
             for eid in ids:
                 self._refresh(tx, eid, batch)
 
-        self._in_transaction(batch, apply)
+        self.in_transaction(batch, apply)
         self.after_commit(batch)
         return len(batch.board)
 
@@ -234,7 +234,9 @@ class Scheduler:
 
     # ---- transactions ---------------------------------------------------------------------
 
-    def _in_transaction(self, batch: Batch, work: Callable[[StateTx], Any]) -> None:
+    def in_transaction(self, batch: Batch, work: Callable[[StateTx], Any]) -> None:
+        """Run `work` in one transaction of the state; on failure, forget the engines of the
+        batch's executions (they may hold what was rolled back) and re-raise."""
         try:
             with self.state.transaction() as tx:
                 work(tx)
@@ -270,7 +272,7 @@ class Scheduler:
         try:
             with tx.savepoint():
                 if msg["type"] == "submit":
-                    self._submit(tx, msg, batch)
+                    self.submit(tx, msg, batch)
                 elif msg["type"] == "report":
                     self._report(tx, msg, batch)
                 elif msg["type"] == "cancel":
@@ -322,7 +324,9 @@ class Scheduler:
             self.live.pop(eid, None)
             log.exception("could not fail node %s of %s either", msg["node"], eid)
 
-    def _submit(self, tx: StateTx, msg: dict[str, Any], batch: Batch) -> None:
+    def submit(self, tx: StateTx, msg: dict[str, Any], batch: Batch) -> None:
+        """Create the execution a checked submission message describes, in `tx` (nothing
+        when it exists already), and queue its first nodes on `batch`."""
         eid = msg["execution"]
         if eid in self.live or tx.get_execution(eid) is not None:
             return  # delivered twice
@@ -459,7 +463,7 @@ class Scheduler:
                     self._changed(tx, eid, live, [], batch)
 
         try:
-            self._in_transaction(batch, apply)
+            self.in_transaction(batch, apply)
         except Exception:
             for eid in due:  # rolled back: judge them again next turn
                 heapq.heappush(self._deadlines, (now, eid))

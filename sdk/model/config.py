@@ -51,7 +51,7 @@ def _env_bool(name: str, default: bool) -> bool:
     raise ConfigError(f"{name}={raw!r}: expected true/false (1/0, yes/no, on/off)")
 
 
-def _env_number(name: str, default: Any, kind: type, minimum: float) -> Any:
+def env_number(name: str, default: Any, kind: type, minimum: float) -> Any:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
@@ -89,8 +89,8 @@ class Settings:
             key_prefix=os.environ.get("GRAFT_KEY_PREFIX") or "graft",
             local_cache=_env_bool("GRAFT_LOCAL_CACHE", True),
             secret=(os.environ.get("GRAFT_SECRET") or "").encode() or None,
-            system_retries=_env_number("GRAFT_SYSTEM_RETRIES", 3, int, minimum=0),
-            lease_ttl_s=_env_number("GRAFT_LEASE_TTL_S", 10.0, float, minimum=1.0),
+            system_retries=env_number("GRAFT_SYSTEM_RETRIES", 3, int, minimum=0),
+            lease_ttl_s=env_number("GRAFT_LEASE_TTL_S", 10.0, float, minimum=1.0),
         )
 
 

@@ -50,14 +50,14 @@ def test_two_schedulers_firing_one_tick_start_one_execution(database):
 
     # The first scheduler stops inside its transaction, its tick row written, not committed.
     inside, go_on = threading.Event(), threading.Event()
-    submit = schedulers[0]._submit
+    submit = schedulers[0].submit
 
     def paused_submit(*args, **kwargs):
         submit(*args, **kwargs)
         inside.set()
         assert go_on.wait(30)
 
-    schedulers[0]._submit = paused_submit
+    schedulers[0].submit = paused_submit
     results: dict[str, list] = {}
     threads = [threading.Thread(target=lambda: results.setdefault("first", first.tick()))]
     threads[0].start()

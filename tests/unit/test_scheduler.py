@@ -268,7 +268,7 @@ def test_a_database_error_hands_the_whole_batch_back(h, monkeypatch):
     spec_key = put_blob(h.store, sum_of_squares.compile().dumps().encode(), prefix="specs")
     body = {"type": "submit", "execution": "e1", "spec": spec_key,
             "inputs": encode_inputs(sum_of_squares, {"n": 2}, h.store)}
-    real = Scheduler._submit
+    real = Scheduler.submit
 
     class Locked(Exception):
         pass
@@ -276,13 +276,13 @@ def test_a_database_error_hands_the_whole_batch_back(h, monkeypatch):
     def locked(self, *args):
         raise Locked("database is locked")
 
-    monkeypatch.setattr(Scheduler, "_submit", locked)
+    monkeypatch.setattr(Scheduler, "submit", locked)
     monkeypatch.setattr(h.state, "is_transient", lambda exc: isinstance(exc, Locked),
                         raising=False)
     with pytest.raises(Locked):
         h.handle([body])
     assert h.execution("e1") is None and h.dispatcher.sent == []
-    monkeypatch.setattr(Scheduler, "_submit", real)
+    monkeypatch.setattr(Scheduler, "submit", real)
     assert h.handle([body]) == []  # handed back; now it goes through
     h.run_to_end()
     assert h.outputs(sum_of_squares, "e1") == 1
