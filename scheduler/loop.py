@@ -31,6 +31,7 @@ from scheduler.cron import Ticker
 from scheduler.dispatch import CeleryDispatcher, Dispatcher
 from scheduler.inflight import in_flight
 from scheduler.lock import SchedulerLock
+from scheduler.metrics import Observer
 from scheduler.service import CONTROL, Refusal, Scheduler
 from scheduler.state import MemoryState, StateStore
 from sdk.model.config import Settings
@@ -62,8 +63,9 @@ def open_state(url: str) -> StateStore:
 
 class Loop:
     def __init__(self, settings: Settings, state: StateStore | None = None,
-                 dispatcher: Dispatcher | None = None):
+                 dispatcher: Dispatcher | None = None, metrics: Observer | None = None):
         self.settings = settings
+        self.metrics = metrics or Observer()
         self.stopping = threading.Event()
         self.redis = redis_client(settings.broker_url, timeout_s=10.0)
         self.control = ControlChannel(self.redis, settings)
@@ -73,7 +75,7 @@ class Loop:
         self.submissions = Submissions(self.store)
         self.scheduler = Scheduler(settings, state or open_state(settings.database_url),
                                    dispatcher or CeleryDispatcher(settings), self.store,
-                                   Board(settings))
+                                   Board(settings), metrics=self.metrics)
         self.ticker = Ticker(self.scheduler, LaunchPlanBoard(self.scheduler.board.redis,
                                                              settings.key_prefix))
         self.outage = Outage(log)
@@ -102,9 +104,11 @@ class Loop:
                 return
             try:
                 if self._until_up(self._start):
+                    self.metrics.serving(True)
                     while not self.stopping.is_set() and self._until_up(self._turn):
                         pass
             finally:
+                self.metrics.serving(False)
                 self.lock.release()
             if not self.stopping.is_set():
                 self.scheduler.forget()
@@ -144,6 +148,7 @@ class Loop:
     def _start(self) -> None:
         self.control.ensure_group()
         self._check_epoch()
+        self.metrics.started(self.redis, self.scheduler.state)
         claimed = self.control.claim_all(self.consumer)
         self._drain_pending()
         taken = self._take_submissions()
@@ -243,6 +248,7 @@ class Loop:
         now = time.monotonic()
         if now >= self._next_timer:
             self._next_timer = now + TIMER_S
+            self.metrics.sync_clock(self.redis)
             if self._check_epoch():
                 self._recover_wiped()
             if now >= self._judge_leases_after:
@@ -283,7 +289,8 @@ class Loop:
                 return
 
     def _handle(self, entries: list[Entry]) -> None:
-        bodies, refused = [], []
+        started = time.perf_counter()
+        bodies, refused, reports = [], [], []
         for entry in entries:
             raw = entry.body()
             body = self._decode(raw, CONTROL) if raw is not None else None
@@ -293,10 +300,15 @@ class Loop:
                                            errors="replace") for k, v in entry.fields.items()}))
             if body is not None:
                 bodies.append(body)
+                if body.get("type") == "report":
+                    reports.append(entry.id)
         self._dead(refused)
         if not self._apply(bodies, [e.id for e in entries]):
             self._retry_pending = True
             self.stopping.wait(1.0)
+            return
+        self.metrics.reports_applied(reports)
+        self.metrics.batch_applied(len(entries), time.perf_counter() - started)
 
     def _apply(self, bodies: list[dict[str, Any]], ids: list[bytes]) -> bool:
         """Apply decoded messages; acknowledge their entries once committed. False when the

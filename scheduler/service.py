@@ -24,6 +24,7 @@ from typing import Any
 
 from scheduler.board_view import BoardView
 from scheduler.dispatch import Dispatch, Dispatcher, make_dispatch
+from scheduler.metrics import Observation, Observer
 from scheduler.state import EventRecord, ExecutionRecord, StateStore, StateTx
 from sdk.model import bindings
 from sdk.model.engine import TERMINAL_NODE_STATES, Engine, ExecutionState, NodeState, RetryPolicy
@@ -42,6 +43,7 @@ from sdk.values.store import get_verified
 log = logging.getLogger("graft.scheduler")
 
 CONTROL = "control stream"
+RUN_ON_WORKERS = ("task", "dynamic")  # node kinds sent to a tier queue
 
 
 @dataclass
@@ -81,12 +83,15 @@ class Batch:
     seen: set[str] = field(default_factory=set)
     superseded: list[AttemptKey] = field(default_factory=list)
     cached: list[tuple[str, NodeSpec, dict[str, Any], str, str]] = field(default_factory=list)
+    observed: list[Observation] = field(default_factory=list)  # for the metrics, once committed
 
 
 class Scheduler:
     def __init__(self, settings: Any, state: StateStore, dispatcher: Dispatcher, store: Store,
-                 board: Board | None = None, *, clock: Callable[[], float] = time.time):
+                 board: Board | None = None, *, clock: Callable[[], float] = time.time,
+                 metrics: Observer | None = None):
         self.settings = settings
+        self.metrics = metrics or Observer()
         self.state = state
         self.dispatcher = dispatcher
         self.store = store
@@ -268,7 +273,7 @@ class Scheduler:
             return
         eid = msg["execution"]
         batch.seen.add(eid)
-        mark = len(batch.outbox)
+        mark, observed_mark = len(batch.outbox), len(batch.observed)
         try:
             with tx.savepoint():
                 if msg["type"] == "submit":
@@ -283,6 +288,7 @@ class Scheduler:
             if self.is_transient(exc):
                 raise  # the whole batch goes back for another try
             del batch.outbox[mark:]
+            del batch.observed[observed_mark:]
             self.live.pop(eid, None)
             log.exception("control message for execution %s failed", eid)
             batch.refused.append(Refusal(CONTROL, f"{msg['type']} for execution {eid} could "
@@ -348,9 +354,11 @@ class Scheduler:
                                                 "status": ExecutionState.FAILED.value,
                                                 "error": error}))
             batch.board[eid] = self.view.refused(eid, record, str(exc))
+            batch.observed.append(("execution", eid, None, ExecutionState.FAILED.value))
             log.warning("execution %s refused: %s", eid, exc)
             return
         tx.add_execution(record)
+        batch.observed.append(("execution", eid, None, ExecutionState.RUNNING.value))
         live = self.live[eid] = Live(engine, record.spec_key)
         self._track_deadline(live, eid, record.created_at)
         batch.board[eid] = self.view.submitted(record)
@@ -375,7 +383,10 @@ class Scheduler:
                                          f"token issued with that attempt (forged, or from "
                                          f"another installation)", msg))
             return
+        started = time.perf_counter()
         self._apply_report(tx, eid, live, self._as_report(msg), batch)
+        if msg["outcome"] == Outcome.SUBGRAPH.value:
+            batch.observed.append(("graft", time.perf_counter() - started))
 
     def _as_report(self, msg: dict[str, Any]) -> Report:
         node_id, attempt = msg["node"], msg["attempt"]
@@ -524,6 +535,8 @@ class Scheduler:
             error = {"type": type(exc).__name__, "message": str(exc)}
             tx.update_execution(eid, status=ExecutionState.FAILED.value, error=error)
             batch.board[eid] = self.view.refused(eid, record, f"cannot be rebuilt: {exc}")
+            batch.observed.append(("execution", eid, record.status,
+                                   ExecutionState.FAILED.value))
             return None
         engine.drain_changes()
         rows = tx.nodes(eid)
@@ -598,6 +611,9 @@ class Scheduler:
             run = engine.nodes[nid]
             times = live.times.setdefault(nid, [None, None])
             if run.state in TERMINAL_NODE_STATES:
+                if nid not in live.done and run.spec.kind in RUN_ON_WORKERS:
+                    batch.observed.append(("finished", self.settings.queue_for(
+                        run.spec.memory_bytes, f"node {nid!r}"), run.state.value))
                 live.done.add(nid)
                 times[1] = times[1] or now
                 key = live.cache_keys.pop(nid, None)
@@ -622,6 +638,8 @@ class Scheduler:
             else:
                 fields["error"] = {"failures": self.view.failures(engine)}
             tx.update_execution(eid, **fields)
+            batch.observed.append(("execution", eid, ExecutionState.RUNNING.value,
+                                   engine.state.value))
 
     def _dispatch(self, eid: str, live: Live, node_id: str) -> Dispatch:
         run = live.engine.nodes[node_id]
@@ -643,8 +661,11 @@ class Scheduler:
         except Exception as exc:  # committed already: keep them and try again next turn
             log.error("could not send %d ready nodes (%s); will retry", len(outbox), exc)
             self._unsent.extend(outbox)
+            return
+        self.metrics.dispatched(d.queue for d in outbox)
 
     def after_commit(self, batch: Batch) -> None:
+        self.metrics.committed(batch.observed)
         self._send(batch.outbox)
         self._save_cached(batch.cached)
         if self.board is None:

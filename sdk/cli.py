@@ -321,7 +321,13 @@ def up() -> None:
 
 @cli.command()
 @click.option("--loglevel", default="INFO", show_default=True)
-def scheduler(loglevel: str) -> None:
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              envvar="GRAFT_METRICS_PORT", show_envvar=True,
+              help="Serve Prometheus metrics on this port at /metrics (0: off).")
+@click.option("--metrics-host", default="0.0.0.0", show_default=True,
+              envvar="GRAFT_METRICS_HOST", show_envvar=True,
+              help="Address the metrics server listens on (127.0.0.1: this host only).")
+def scheduler(loglevel: str, metrics_port: int, metrics_host: str) -> None:
     """Run the scheduler: consume the control queue, keep state in GRAFT_DATABASE_URL."""
     import logging
 
@@ -333,7 +339,13 @@ def scheduler(loglevel: str) -> None:
     settings = Settings.from_env()
     check_redis(settings.broker_url)
     state = open_state(settings.database_url)
-    Loop(settings, state=state).run()
+    metrics = None
+    if metrics_port:
+        from scheduler.metrics import PrometheusMetrics, serve
+
+        metrics = PrometheusMetrics(settings)
+        serve(metrics, metrics_host, metrics_port)
+    Loop(settings, state=state, metrics=metrics).run()
 
 
 @cli.command()
