@@ -74,7 +74,7 @@ class FakeRedis:
         self.queued: list[str] = []
 
     def time(self) -> tuple[int, int]:
-        return int(self.now_s), int(round((self.now_s % 1) * 1e6))
+        return int(self.now_s), round((self.now_s % 1) * 1e6)
 
     def pipeline(self, transaction: bool = True) -> FakeRedis:
         self.queued = []
