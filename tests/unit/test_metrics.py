@@ -25,7 +25,7 @@ from scheduler.metrics import (
 from scheduler.service import Scheduler
 from scheduler.state import MemoryState
 from scheduler.state_sql import SqlState
-from sdk import Resources, dynamic, task, workflow
+from sdk import Resources, dynamic, map_task, task, workflow
 from sdk.model.config import Settings
 from sdk.model.errors import ConfigError
 from sdk.remote.attempt import run_attempt
@@ -284,3 +284,16 @@ def test_serve_answers_metrics_and_says_when_the_port_is_taken():
     finally:
         server.shutdown()
         server.server_close()
+
+
+@workflow
+def metric_map_wf(xs: typing.List[int]) -> typing.List[int]:
+    return map_task(metric_square)(x=xs)
+
+
+def test_map_items_count_and_the_map_node_does_not(h):
+    h.submit(metric_map_wf, "ex-m", xs=[1, 2, 3])
+    h.run_to_end()
+    assert h.value("graft_nodes_dispatched_total", tier="256Mi") == 3
+    assert h.value("graft_nodes_finished_total", tier="256Mi", state="SUCCEEDED") == 3
+    assert h.value("graft_executions", state="SUCCEEDED") == 1
