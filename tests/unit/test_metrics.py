@@ -6,6 +6,7 @@ depths read from a stand-in Redis, and the HTTP endpoint."""
 from __future__ import annotations
 
 import socket
+import time
 import typing
 import urllib.request
 
@@ -297,3 +298,32 @@ def test_map_items_count_and_the_map_node_does_not(h):
     assert h.value("graft_nodes_dispatched_total", tier="256Mi") == 3
     assert h.value("graft_nodes_finished_total", tier="256Mi", state="SUCCEEDED") == 3
     assert h.value("graft_executions", state="SUCCEEDED") == 1
+
+
+@workflow
+def metric_cron_wf(n: int = 2) -> int:
+    return metric_square(x=n)
+
+
+def test_executions_a_launch_plan_schedule_starts_are_counted(h):
+    from scheduler.cron import Ticker
+    from sdk import CronSchedule, LaunchPlan
+    from sdk.remote.messages import check
+
+    now = [0.0]
+    ticker = Ticker(h.scheduler, clock=lambda: now[0])  # before activating: it applies that
+    plan = LaunchPlan.get_or_create(metric_cron_wf, name="metric_minutely",
+                                    schedule=CronSchedule(schedule="* * * * *"))
+    spec_key = put_blob(h.store, plan.graph().dumps().encode(), prefix="specs")
+    assert not h.scheduler.handle([check({
+        "type": "activate", "launch_plan": plan.name, "workflow": plan.workflow.name,
+        "spec": spec_key, "schedule": plan.schedule.to_json(),
+        "inputs": encode_inputs(plan, plan.scheduled_inputs(), h.store)})]).refused
+    now[0] = time.time() + 120  # two ticks due (three, if a minute began meanwhile)
+    n = len(ticker.tick())
+    assert n >= 2
+    assert h.value("graft_executions", state="RUNNING") == n
+    h.run_to_end()
+    assert h.value("graft_executions", state="SUCCEEDED") == n
+    assert h.value("graft_executions", state="RUNNING") == 0
+    assert h.value("graft_nodes_finished_total", tier="256Mi", state="SUCCEEDED") == n
