@@ -118,7 +118,7 @@ class Ticker:
 
         def work(tx: StateTx) -> None:
             for plan in tx.launch_plans(active=True):
-                mark, created = len(batch.outbox), []
+                mark, created = (len(batch.outbox), len(batch.observed)), []
                 try:
                     with tx.savepoint():
                         fired.extend(self._fire(tx, plan, now, batch, created))
@@ -150,10 +150,11 @@ class Ticker:
                               for p in plans])
         return fired
 
-    def _undo(self, batch: Batch, mark: int, created: list[str]) -> None:
+    def _undo(self, batch: Batch, mark: tuple[int, int], created: list[str]) -> None:
         """Forget what a rolled-back plan's executions left in memory and in the batch, so
-        nothing is sent or shown for executions that do not exist."""
-        del batch.outbox[mark:]
+        nothing is sent, shown or counted for executions that do not exist."""
+        del batch.outbox[mark[0]:]
+        del batch.observed[mark[1]:]
         for eid in created:
             self.scheduler.live.pop(eid, None)
             for held in (batch.board, batch.board_nodes, batch.touched):

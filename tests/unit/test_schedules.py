@@ -292,10 +292,20 @@ def test_a_plan_rolled_back_midway_sends_nothing(state):
     """Two ticks are due and the second is fired elsewhere meanwhile: the plan's savepoint
     rolls back, and the first tick's execution, created in it, is neither sent nor kept in
     memory."""
+    from scheduler.metrics import Observer
+    from scheduler.state import TickRecord
+
+    class Counted(Observer):
+        def __init__(self) -> None:
+            self.seen: list = []
+
+        def committed(self, observed: list) -> None:
+            self.seen.extend(observed)
+
     clock = Clock(T0 + 10)
     cron = Cron(StaleTicks(state), MemoryStore(), clock)
     cron.activate(_every_minute())
-    from scheduler.state import TickRecord
+    cron.scheduler.metrics = counted = Counted()
 
     with state.transaction() as tx:
         tx.add_tick(TickRecord("sched_minutely", T0 + 120, "elsewhere"))
@@ -303,6 +313,7 @@ def test_a_plan_rolled_back_midway_sends_nothing(state):
     assert cron.ticker.tick() == []
     assert cron.dispatcher.sent == [] and cron.scheduler.live == {}
     assert cron.executions() == {}
+    assert counted.seen == []  # nor counted by the metrics
 
 
 def test_deactivate_stops_and_reactivating_starts_from_now(state):
