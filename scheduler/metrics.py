@@ -187,7 +187,7 @@ class PrometheusMetrics(Observer):
 
     def started(self, client: Any, state: Any) -> None:
         with state.transaction() as tx:
-            self.executions_counted(count_executions(tx))
+            self.executions_counted(tx.count_by_status())
         self.sync_clock(client)
 
     def executions_counted(self, counts: dict[str, int]) -> None:
@@ -239,24 +239,6 @@ class QueueDepth(Collector):
             for queue, depth in zip(self.queues, depths):
                 family.add_metric([tier_of(queue)], depth)
         yield family
-
-
-def count_executions(tx: Any) -> dict[str, int]:
-    """How many executions the state holds in each status. One `GROUP BY` for SQL state (it
-    has a session); the memory state is counted record by record."""
-    session = getattr(tx, "session", None)
-    if session is not None:
-        from sqlalchemy import func, select
-
-        from scheduler.db import ExecutionRow
-
-        rows = session.execute(select(ExecutionRow.status, func.count())
-                               .group_by(ExecutionRow.status))
-        return {status: int(n) for status, n in rows}
-    counts: dict[str, int] = {}
-    for record in tx.executions():
-        counts[record.status] = counts.get(record.status, 0) + 1
-    return counts
 
 
 def serve(metrics: PrometheusMetrics, host: str, port: int) -> Any:

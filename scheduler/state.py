@@ -104,6 +104,9 @@ class StateTx(Protocol):
                    ) -> list[ExecutionRecord]:
         """Executions, newest first; only those in `status` when given."""
 
+    def count_by_status(self) -> dict[str, int]:
+        """How many executions there are in each status (statuses with none left out)."""
+
     def node_ids(self, execution_id: str) -> set[str]:
         """The ids of the nodes that have a row."""
 
@@ -206,6 +209,12 @@ class _MemoryTx:
         found = [r for r in self.data.executions.values() if status is None or r.status == status]
         found.sort(key=lambda r: (r.created_at, r.id), reverse=True)
         return found[:limit] if limit is not None else found
+
+    def count_by_status(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for record in self.data.executions.values():
+            counts[record.status] = counts.get(record.status, 0) + 1
+        return counts
 
     def node_ids(self, execution_id: str) -> set[str]:
         return set(self.data.nodes.get(execution_id, {}))

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -92,6 +92,11 @@ class _SqlTx:
         if limit is not None:
             query = query.limit(limit)
         return [_execution(r) for r in self.session.scalars(query)]
+
+    def count_by_status(self) -> dict[str, int]:
+        rows = self.session.execute(select(ExecutionRow.status, func.count())
+                                    .group_by(ExecutionRow.status))
+        return {status: int(n) for status, n in rows}
 
     def node_ids(self, execution_id: str) -> set[str]:
         return set(self.session.scalars(select(NodeRow.node_id)

@@ -70,6 +70,7 @@ def test_executions_list_newest_first_by_status_and_limit(state):
         assert [r.id for r in tx.executions()] == ["e3", "e2", "e1", "e0"]
         assert [r.id for r in tx.executions(status="FAILED")] == ["e3", "e1"]
         assert [r.id for r in tx.executions(limit=2)] == ["e3", "e2"]
+        assert tx.count_by_status() == {"FAILED": 2, _execution("x").status: 2}
 
 
 def test_node_rows_round_trip_and_update_in_bulk(state):

@@ -19,7 +19,6 @@ from scheduler.metrics import (
     Observer,
     PrometheusMetrics,
     QueueDepth,
-    count_executions,
     entry_time_s,
     serve,
 )
@@ -207,7 +206,7 @@ def test_count_executions_by_status(h):
     h.run_to_end()
     h.submit(metric_wf, "ex-c", n=1)
     with h.state.transaction() as tx:
-        assert count_executions(tx) == {"SUCCEEDED": 1, "FAILED": 1, "RUNNING": 1}
+        assert tx.count_by_status() == {"SUCCEEDED": 1, "FAILED": 1, "RUNNING": 1}
 
 
 def test_report_latency_from_the_stream_entry_id_and_redis_clock():
