@@ -5,7 +5,8 @@ the `task_received` signal) until its request ends, whether it succeeded or fail
 that starts the attempt takes the lease, and the lease thread renews it on each tick. When the pool
 process running it dies (killed, out of memory, crashed), the parent learns at once and
 reports the attempt as lost (a SYSTEM failure), so the scheduler runs a new attempt without
-waiting for the lease to run out.
+waiting for the lease to run out. The task-failed and task-retried events of a failed attempt
+carry the user's traceback (`worker.monitor`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from billiard.einfo import ExceptionWithTraceback
 from billiard.exceptions import WorkerLostError
+from celery.exceptions import Retry
 from celery.worker.request import Request
 
 from sdk.model.config import Settings
@@ -23,6 +25,7 @@ from sdk.model.errors import GraftError
 from sdk.model.report import Failure, Report, system_failure, user_failure
 from sdk.remote.messages import check_task, report_message
 from worker.leases import attempt_of, keeper
+from worker.monitor import NodeFailed
 from worker.supervisor import TERMINATE
 
 log = logging.getLogger("graft.worker")
@@ -65,6 +68,9 @@ class GraftRequest(Request):
                 exc = exc.exc
             if isinstance(exc, WorkerLostError):
                 self._report_lost(exc)
+            failed = exc.exc if isinstance(exc, Retry) else exc
+            if isinstance(failed, NodeFailed) and failed.traceback:
+                exc_info.traceback = failed.traceback  # the user's, not run_node's raise
             super().on_failure(exc_info, send_failed_event=send_failed_event,
                                return_ok=return_ok)
         finally:
