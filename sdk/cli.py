@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from sdk.cli_executions import COMMANDS
+from sdk.cli_flower import COMMANDS as FLOWER_COMMANDS
 from sdk.model.config import Settings
 from sdk.model.entity import Runnable
 from sdk.model.errors import ConfigError, GraftError
@@ -382,7 +383,7 @@ def dead(purge: bool, limit: int, as_json: bool) -> None:
         click.echo(f"purged {removed} dead letter(s)", err=True)
 
 
-for _command in COMMANDS:
+for _command in (*COMMANDS, *FLOWER_COMMANDS):
     cli.add_command(_command)
 
 
