@@ -89,6 +89,8 @@ def test_flower_names_nodes_shows_failures_retries_and_queued_nodes(stack, wait_
     first = next(t for t in shown if t["name"] == "workflows.basic.make_numbers")
     assert "node=make_numbers attempt=1 inputs={n: 3}" in first["args"], first["args"]
     assert "token" not in first["args"] and "sig" not in first["args"]
+    status, body = api(port, f"/api/tasks?search=args:{ok.id}&limit=1000")
+    assert status == 200 and {t["name"] for t in json.loads(body).values()} == names
 
     # failing_wf: add succeeds, explode raises ValueError and fails for good.
     shown = wait_for(lambda: settled(failed.id, 2), 60, "failing_wf's nodes in Flower")
