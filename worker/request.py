@@ -52,13 +52,35 @@ class GraftRequest(Request):
         instead of dying, which would make it a lost attempt to run again."""
         super().terminate(pool, TERMINATE)
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Celery's worker runs a subclass of this class made per task
+        (`celery.worker.request.create_request_cls`), whose own `on_success` never calls
+        this class's: wrap it, so that a finished attempt's lease is dropped there too."""
+        super().__init_subclass__(**kwargs)
+        generated = cls.__dict__.get("on_success")
+        if generated is None:
+            return
+
+        def on_success(self: GraftRequest, failed__retval__runtime: Any, **kw: Any) -> None:
+            try:
+                generated(self, failed__retval__runtime, **kw)
+            finally:
+                self._succeeded(failed__retval__runtime)
+
+        cls.on_success = on_success  # type: ignore[method-assign]
+
     def on_success(self, failed__retval__runtime: Any, **kwargs: Any) -> None:
         try:
             super().on_success(failed__retval__runtime, **kwargs)
         finally:
-            _failed, retval, _runtime = failed__retval__runtime
-            # A copy dropped unrun leaves the lease to the worker that runs the attempt.
-            self._drop_lease(release=retval not in DROPPED)
+            self._succeeded(failed__retval__runtime)
+
+    def _succeeded(self, failed__retval__runtime: Any) -> None:
+        failed, retval, _runtime = failed__retval__runtime
+        if failed:
+            return  # it went on to on_failure, which dropped the lease
+        # A copy dropped unrun leaves the lease to the worker that runs the attempt.
+        self._drop_lease(release=retval not in DROPPED)
 
     def on_failure(self, exc_info: Any, send_failed_event: bool = True,
                    return_ok: bool = False) -> None:
