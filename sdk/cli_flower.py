@@ -66,9 +66,11 @@ def flower(port: int, address: str, basic_auth: str | None,
     if basic_auth is None and not os.environ.get("FLOWER_BASIC_AUTH") and \
             not any(a.lstrip("-").startswith(("basic_auth", "basic-auth", "auth")) for a in
                     flower_args):
-        click.echo("graft flower: no authentication (--basic-auth or FLOWER_BASIC_AUTH): "
-                   "the pages are open to anyone who reaches the port, and the HTTP API "
-                   "answers 401 unless FLOWER_UNAUTHENTICATED_API=1", err=True)
+        api = ("open too (FLOWER_UNAUTHENTICATED_API)" if os.environ.get(
+            "FLOWER_UNAUTHENTICATED_API") else "answers 401 unless FLOWER_UNAUTHENTICATED_API=1")
+        click.echo(f"graft flower: no authentication (--basic-auth or FLOWER_BASIC_AUTH): the "
+                   f"pages are open to anyone who reaches the port; the HTTP API {api}",
+                   err=True)
     list_every_queue([queue_for_tier(t) for t in settings.tiers])
     code = make_app(settings).start(argv)
     if code:
