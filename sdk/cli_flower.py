@@ -45,10 +45,13 @@ def flower_argv(port: int, address: str, basic_auth: str | None,
     return argv + list(extra)
 
 
+# FLOWER_PORT and FLOWER_ADDRESS are read here, not left to Flower: the options are always
+# passed on to it, and its command line wins over its environment.
 @click.command(context_settings={"ignore_unknown_options": True})
-@click.option("--port", type=int, default=5555, show_default=True)
-@click.option("--address", default="127.0.0.1", show_default=True,
-              help="Address to listen on (0.0.0.0: every interface).")
+@click.option("--port", type=int, default=5555, show_default=True, envvar="FLOWER_PORT",
+              help="Port to listen on (or FLOWER_PORT).")
+@click.option("--address", default="127.0.0.1", show_default=True, envvar="FLOWER_ADDRESS",
+              help="Address to listen on, 0.0.0.0 for every interface (or FLOWER_ADDRESS).")
 @click.option("--basic-auth", default=None, metavar="USER:PASSWORD",
               help="HTTP basic auth for the pages and the API (several: a,b). Default: "
                    "$FLOWER_BASIC_AUTH. Without auth Flower's API answers 401 unless "

@@ -121,3 +121,25 @@ def test_flower_argv():
         "flower", "--port=5555", "--address=127.0.0.1"]
     with pytest.raises(ConfigError, match="user:password"):
         flower_argv(5555, "127.0.0.1", "justauser", ())
+
+
+def test_graft_flower_reads_flowers_port_and_address_variables(monkeypatch):
+    """docker-compose sets FLOWER_ADDRESS=0.0.0.0: graft's own defaults must not hide it."""
+    from click.testing import CliRunner
+
+    import sdk.cli_flower
+    import sdk.remote.celery_app
+    import sdk.remote.connections
+
+    started = []
+    app = type("App", (), {"start": lambda self, argv: started.append(argv)})()
+    monkeypatch.setattr(sdk.remote.connections, "check_redis", lambda url: None)
+    monkeypatch.setattr(sdk.remote.celery_app, "make_app", lambda settings: app)
+    monkeypatch.setattr(sdk.cli_flower, "list_every_queue", lambda names: None)
+    monkeypatch.setenv("FLOWER_PORT", "6001")
+    monkeypatch.setenv("FLOWER_ADDRESS", "0.0.0.0")
+    monkeypatch.setenv("FLOWER_BASIC_AUTH", "u:p")
+    result = CliRunner().invoke(sdk.cli_flower.flower, ["--persistent=True"])
+    assert result.exit_code == 0, result.output
+    assert started == [["flower", "--port=6001", "--address=0.0.0.0", "--persistent=True"]]
+    assert "no authentication" not in result.output
