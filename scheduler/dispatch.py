@@ -9,6 +9,7 @@ the `Dispatcher` protocol.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -18,12 +19,13 @@ from sdk.model.config import Settings
 from sdk.model.engine import NodeRun
 from sdk.model.spec import node_to_json
 from sdk.model.store import Store
-from sdk.remote.celery_app import TASK_NAME, make_app
+from sdk.remote.celery_app import TASK_NAME, make_app, tier_queues
 from sdk.remote.messages import task_body
 from sdk.values.literals import dumps
 from sdk.values.store import put_blob
 
 INLINE_INPUTS_BYTES = 64 * 1024
+PREVIEW_CHARS = 100  # of a node's inputs, in what monitors show as its arguments
 
 
 @dataclass(frozen=True)
@@ -36,18 +38,48 @@ class Dispatch:
     node_id: str
     attempt: int
     payload: dict[str, Any]
+    inputs_preview: str = ""
 
     @property
     def args(self) -> list[Any]:
         return [self.execution_id, self.node_id, self.attempt, self.payload]
 
+    @property
+    def argsrepr(self) -> str:
+        """The arguments as monitors (Flower, worker logs) show them: execution, node,
+        attempt and a preview of the inputs, never the token or the signature."""
+        return (f"execution={self.execution_id} node={self.node_id} attempt={self.attempt} "
+                f"inputs={self.inputs_preview or '{}'}")
+
+
+def inputs_preview(inputs: dict[str, Binding], limit: int = PREVIEW_CHARS) -> str:
+    """`{name: value, ...}` of a node's resolved inputs, cut to about `limit` characters:
+    inline literals as compact JSON, values kept in the store as `<stored>`."""
+    parts = []
+    for name, binding in inputs.items():
+        ref = binding.get("val") if isinstance(binding, dict) else None
+        if isinstance(ref, dict) and "v" in ref:
+            text = json.dumps(ref["v"], separators=(",", ":"), default=str)
+        elif isinstance(ref, dict) and "u" in ref:
+            text = "<stored>"
+        else:
+            text = json.dumps(binding, separators=(",", ":"), default=str)
+        parts.append(f"{name}: {text}")
+    text = "{" + ", ".join(parts) + "}"
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
 
 def make_dispatch(settings: Settings, store: Store, eid: str, run: NodeRun,
                   inputs: dict[str, Binding], token: str) -> Dispatch:
     """The message for the current attempt of `run`: its node spec without bindings or
-    sub-graph, its resolved inputs (in the store when large) and its token, signed."""
+    sub-graph, its resolved inputs (in the store when large), its token, and how many more
+    attempts a failure of each kind would get (`retries_left`: what the worker tells
+    monitors, a failure to retry showing as RETRY), signed."""
     node = node_to_json(dataclasses.replace(run.spec, inputs={}, subgraph=None))
-    payload: dict[str, Any] = {"spec": node, "token": token}
+    payload: dict[str, Any] = {"spec": node, "token": token, "retries_left": {
+        "USER": max(0, run.spec.retries - run.user_failures),
+        "SYSTEM": max(0, settings.system_retries - run.system_failures),
+    }}
     data = dumps(inputs)
     if len(data) > INLINE_INPUTS_BYTES:
         payload["inputs_key"] = put_blob(store, data, prefix="inputs")
@@ -56,7 +88,8 @@ def make_dispatch(settings: Settings, store: Store, eid: str, run: NodeRun,
     queue = settings.queue_for(run.spec.memory_bytes, f"node {run.id!r}")
     task = run.spec.task
     return Dispatch(queue, f"{task.module}.{task.qualname}", eid, run.id, run.attempt,
-                    task_body(eid, run.id, run.attempt, payload, settings.secret))
+                    task_body(eid, run.id, run.attempt, payload, settings.secret),
+                    inputs_preview(inputs))
 
 
 class Dispatcher(Protocol):
@@ -65,20 +98,29 @@ class Dispatcher(Protocol):
 
 class CeleryDispatcher:
     """Sends each node as the Celery task `graft.run_node` to its tier's queue, with the
-    user's task name as Celery `shadow` (what Flower and events show) and the attempt in a
-    message header (so the scheduler can find it in a queue after a restart)."""
+    user's task name as Celery `shadow` (what Flower and events show), its arguments
+    summarised in `argsrepr`, and the attempt in a message header (so the scheduler can find
+    it in a queue after a restart). Before its first message it declares every tier's queue,
+    so a tier no worker serves yet is known to the broker too."""
 
     def __init__(self, settings: Settings) -> None:
         self.app = make_app(settings)
+        self.queues = tier_queues(settings)
+        self._declared = False
 
     def send(self, batch: list[Dispatch]) -> None:
         if not batch:
             return
         with self.app.producer_or_acquire() as producer:
+            if not self._declared:
+                for queue in self.queues:
+                    queue(producer.channel).declare()
+                self._declared = True
             for d in batch:
                 self.app.send_task(
                     TASK_NAME, args=d.args, queue=d.queue, routing_key=d.queue,
-                    shadow=d.task_name, producer=producer,
+                    shadow=d.task_name, producer=producer, argsrepr=d.argsrepr,
+                    kwargsrepr="{}",
                     headers={"graft_attempt": [d.execution_id, d.node_id, d.attempt]},
                 )
 

@@ -15,6 +15,7 @@ import click
 
 from sdk.authoring.entities import TaskDef
 from sdk.cli_executions import COMMANDS
+from sdk.cli_flower import COMMANDS as FLOWER_COMMANDS
 from sdk.cli_launchplan import COMMANDS as LAUNCH_PLAN_COMMANDS
 from sdk.cli_ui import ui
 from sdk.model.config import Settings
@@ -413,10 +414,7 @@ def dead(purge: bool, limit: int, as_json: bool) -> None:
         click.echo(f"purged {removed} dead letter(s)", err=True)
 
 
-for _command in COMMANDS:
-    cli.add_command(_command)
-cli.add_command(ui)
-for _command in LAUNCH_PLAN_COMMANDS:
+for _command in (*COMMANDS, *FLOWER_COMMANDS, *LAUNCH_PLAN_COMMANDS, ui):
     cli.add_command(_command)
 
 

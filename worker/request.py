@@ -5,7 +5,8 @@ the `task_received` signal) until its request ends, whether it succeeded or fail
 that starts the attempt takes the lease, and the lease thread renews it on each tick. When the pool
 process running it dies (killed, out of memory, crashed), the parent learns at once and
 reports the attempt as lost (a SYSTEM failure), so the scheduler runs a new attempt without
-waiting for the lease to run out.
+waiting for the lease to run out. The task-failed and task-retried events of a failed attempt
+carry the user's traceback (`worker.monitor`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from billiard.einfo import ExceptionWithTraceback
 from billiard.exceptions import WorkerLostError
+from celery.exceptions import Retry
 from celery.worker.request import Request
 
 from sdk.model.config import Settings
@@ -23,6 +25,7 @@ from sdk.model.errors import GraftError
 from sdk.model.report import Failure, Report, system_failure, user_failure
 from sdk.remote.messages import check_task, report_message
 from worker.leases import attempt_of, keeper
+from worker.monitor import NodeFailed
 from worker.supervisor import TERMINATE
 
 log = logging.getLogger("graft.worker")
@@ -49,13 +52,35 @@ class GraftRequest(Request):
         instead of dying, which would make it a lost attempt to run again."""
         super().terminate(pool, TERMINATE)
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Celery's worker runs a subclass of this class made per task
+        (`celery.worker.request.create_request_cls`), whose own `on_success` never calls
+        this class's: wrap it, so that a finished attempt's lease is dropped there too."""
+        super().__init_subclass__(**kwargs)
+        generated = cls.__dict__.get("on_success")
+        if generated is None:
+            return
+
+        def on_success(self: GraftRequest, failed__retval__runtime: Any, **kw: Any) -> None:
+            try:
+                generated(self, failed__retval__runtime, **kw)
+            finally:
+                self._succeeded(failed__retval__runtime)
+
+        cls.on_success = on_success  # type: ignore[method-assign]
+
     def on_success(self, failed__retval__runtime: Any, **kwargs: Any) -> None:
         try:
             super().on_success(failed__retval__runtime, **kwargs)
         finally:
-            _failed, retval, _runtime = failed__retval__runtime
-            # A copy dropped unrun leaves the lease to the worker that runs the attempt.
-            self._drop_lease(release=retval not in DROPPED)
+            self._succeeded(failed__retval__runtime)
+
+    def _succeeded(self, failed__retval__runtime: Any) -> None:
+        failed, retval, _runtime = failed__retval__runtime
+        if failed:
+            return  # it went on to on_failure, which dropped the lease
+        # A copy dropped unrun leaves the lease to the worker that runs the attempt.
+        self._drop_lease(release=retval not in DROPPED)
 
     def on_failure(self, exc_info: Any, send_failed_event: bool = True,
                    return_ok: bool = False) -> None:
@@ -65,6 +90,9 @@ class GraftRequest(Request):
                 exc = exc.exc
             if isinstance(exc, WorkerLostError):
                 self._report_lost(exc)
+            failed = exc.exc if isinstance(exc, Retry) else exc
+            if isinstance(failed, NodeFailed) and failed.traceback:
+                exc_info.traceback = failed.traceback  # the user's, not run_node's raise
             super().on_failure(exc_info, send_failed_event=send_failed_event,
                                return_ok=return_ok)
         finally:

@@ -6,7 +6,8 @@ one that started elsewhere (the broker redelivered it, or a restarted scheduler 
 again) and one the scheduler gave up on are dropped unrun. An attempt runs in this pool
 process's runner, held to its timeout and memory limit (`worker.supervisor`). Every attempt
 that runs ends in a report on the control stream (one given up while it ran aside); while
-Redis is away, the report waits for it.
+Redis is away, the report waits for it. After a failed attempt's report, the task raises so
+that Celery monitors show it as FAILURE or RETRY (`worker.monitor`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sdk.remote.control import ControlChannel
 from sdk.remote.leases import Leases
 from sdk.remote.messages import check_task
 from worker.app import GraftTask, app, settings
+from worker.monitor import NodeFailed, failure_for_monitors
 from worker.outage import OUTAGE
 from worker.refuse import refuse
 from worker.supervisor import Runner, failed_message, install_signals, limits_of
@@ -33,9 +35,13 @@ from worker.supervisor import Runner, failed_message, install_signals, limits_of
 log = logging.getLogger("graft.worker")
 
 
-@app.task(name=TASK_NAME, bind=True, base=GraftTask)
+# `throws`: a failed node is logged by Celery in one INFO line, not as an unexpected error
+# with graft's traceback (the user's traceback is in the report, `graft logs` and Flower).
+@app.task(name=TASK_NAME, bind=True, base=GraftTask, throws=(NodeFailed,))
 def run_node(self: Any, *args: Any) -> str:
-    """Run one node attempt; the monitored name is the user's task (Celery `shadow`)."""
+    """Run one node attempt; the monitored name is the user's task (Celery `shadow`). Returns
+    the outcome of an attempt that did not fail; raises, once a failed attempt is reported,
+    for monitors only (`worker.monitor`)."""
     queue = str((self.request.delivery_info or {}).get("routing_key") or "?")
     try:
         eid, node, attempt, payload = check_task(args, settings.secret)
@@ -64,6 +70,8 @@ def run_node(self: Any, *args: Any) -> str:
     _until_redis(lambda: _leases().report((eid, node, attempt), control.key,
                                           control.fields(message)),
                  f"reporting node {node} of {eid}")
+    if message["outcome"] == "error":
+        raise failure_for_monitors(message, payload)
     return str(message["outcome"])
 
 
