@@ -133,7 +133,7 @@ def test_the_compose_services_run_workflows_natively(private_redis, postgres_ser
         assert [r.split("@")[0] for r in remote] == [r.split("@")[0] for r in
                                                      cluster_wf.tiers_wf(x=1)]
         assert [r.split("@")[1].split("-")[1] for r in remote] == ["1Gi", "1Gi", "256Mi"]
-        value, worker = big.wait(timeout=120).split("@")
+        value, worker = big.wait(timeout=120).split("@", 1)
         assert value == "40" and worker.startswith("mem-4Gi-")
 
         flower = f"http://127.0.0.1:{ports['FLOWER_PORT']}"
