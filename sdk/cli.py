@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import difflib
-import importlib
 import json
 import os
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import click
 
-from sdk.authoring.entities import TaskDef
 from sdk.cli_executions import COMMANDS
 from sdk.cli_flower import COMMANDS as FLOWER_COMMANDS
 from sdk.cli_launchplan import COMMANDS as LAUNCH_PLAN_COMMANDS
@@ -24,54 +21,8 @@ from sdk.model.errors import ConfigError, GraftError
 from sdk.model.resources import format_memory, parse_memory
 from sdk.model.typesys import TypeDesc, type_name
 from sdk.remote.connections import check_redis
-from sdk.runtime.bundle import source_root
+from sdk.runtime.loading import load_entity_from_file, task_memories
 from sdk.values.handlers import parse_text
-
-
-def load_entity_from_file(path: str, name: str) -> Runnable:
-    """Import `path` (its folder, or the top of its package, on sys.path) and return `name`:
-    a module attribute, or failing that the runnable (a launch plan, say) of that name."""
-    file = Path(path).resolve()
-    if not file.exists():
-        raise GraftError(f"{path}: no such file")
-    if not file.is_file() or file.suffix != ".py":
-        raise GraftError(f"{path}: not a Python file")
-    parts = [] if file.name == "__init__.py" else [file.stem]
-    folder = file.parent
-    while (folder / "__init__.py").exists():
-        parts.insert(0, folder.name)
-        folder = folder.parent
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
-    module_name = ".".join(parts)
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as exc:
-        raise GraftError(f"importing {path} raised {type(exc).__name__}: {exc}") from exc
-    entity = getattr(module, name, None)
-    if not isinstance(entity, Runnable):
-        named = [v for v in vars(module).values()
-                 if isinstance(v, Runnable) and getattr(v, "name", None) == name]
-        entity = named[0] if named else None
-    if entity is None:
-        found = sorted(k for k, v in vars(module).items() if isinstance(v, Runnable))
-        raise GraftError(f"{path} has no workflow or task named {name!r}; it defines: "
-                         f"{', '.join(found) or 'none'}")
-    source_root(module_name)
-    return entity
-
-
-def _task_memories(entity: Runnable) -> list[int | None]:
-    """The memory of every task defined in `entity`'s module: what its dynamics may call."""
-    name = getattr(entity, "module", None) or getattr(getattr(entity, "workflow", None),
-                                                      "module", None)
-    module = sys.modules.get(name or "")
-    found = []
-    for value in vars(module).values() if module else ():
-        if isinstance(value, TaskDef):
-            limits, requests = value.limits.to_json(), value.requests.to_json()
-            found.append(limits.get("mem_bytes") or requests.get("mem_bytes"))
-    return found
 
 
 def parse_input(raw: str, desc: TypeDesc, where: str) -> Any:
@@ -231,7 +182,7 @@ def run(ctx: click.Context, remote: bool, wait: bool, with_stack: bool, show_hel
     stack = None
     if with_stack:
         check_redis(client.settings.broker_url)
-        tiers = tiers_used(client.settings, entity.graph(), _task_memories(entity))
+        tiers = tiers_used(client.settings, entity.graph(), task_memories(entity))
         stack = Stack(client.settings, default_log_path(), tiers)
         stack.start()
         sizes = ", ".join(f"mem-{format_memory(t)} x{c}"

@@ -45,15 +45,14 @@ def launchplan() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the plan's record as JSON.")
 def activate(file: str, name: str, wait_s: float, as_json: bool) -> None:
     """Register launch plan NAME of FILE with the scheduler and start its schedule."""
-    from sdk.cli import load_entity_from_file
-    from sdk.remote import schedules
+    from sdk.runtime.loading import load_entity_from_file
 
     plan = load_entity_from_file(file, name)
     if getattr(plan, "what", None) != "launch plan":
         raise GraftError(f"{file}: {name!r} is a {getattr(plan, 'kind', 'thing')}, not a launch "
                          f"plan; define one with LaunchPlan.get_or_create(wf, name=..., "
                          f"schedule=CronSchedule(...))")
-    record = schedules.activate(_client(), plan, wait_s)
+    record = _client().activate(plan, wait_s)
     if record is None:
         click.echo(f"launch plan {plan.name!r} sent, but no scheduler confirmed it within "
                    f"{wait_s:g} s; it is activated when a scheduler runs", err=True)
@@ -71,9 +70,8 @@ def activate(file: str, name: str, wait_s: float, as_json: bool) -> None:
               help="Seconds to wait for the scheduler to confirm.")
 def deactivate(name: str, wait_s: float) -> None:
     """Stop launch plan NAME's schedule (executions it started go on)."""
-    from sdk.remote import schedules
 
-    record = schedules.deactivate(_client(), name, wait_s)
+    record = _client().deactivate(name, wait_s)
     if record is None:
         click.echo(f"deactivation of {name!r} sent, but no scheduler confirmed it within "
                    f"{wait_s:g} s", err=True)
@@ -85,9 +83,8 @@ def deactivate(name: str, wait_s: float) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def ls(as_json: bool) -> None:
     """List registered launch plans: schedule, active, next and last run."""
-    from sdk.remote import schedules
 
-    rows = schedules.launch_plans(_client())
+    rows = _client().launch_plans()
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return

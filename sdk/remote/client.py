@@ -31,20 +31,21 @@ from sdk.model.errors import (
     NodeFailure,
     StoreObjectMissing,
 )
-from sdk.model.spec import GraphSpec, NodeSpec, TaskRef, map_nodes
+from sdk.model.spec import GraphSpec
 from sdk.model.store import Store
 from sdk.remote import board as board_mod
 from sdk.remote.connections import check_redis, redact, redis_client
 from sdk.remote.control import ControlChannel, encode
 from sdk.remote.leases import REPORTED, Leases
 from sdk.remote.node_io import node_values
+from sdk.remote.schedules import Schedules
 from sdk.remote.signing import sign
+from sdk.remote.specs import check_tiers, main_module_name, renamed_refs, upload_spec
 from sdk.remote.submissions import Submissions
-from sdk.runtime.bundle import source_root, upload_bundle
 from sdk.runtime.context import log_key, output_key
 from sdk.values.literals import load, value_binding
 from sdk.values.shapes import encode_inputs, shape_outputs
-from sdk.values.store import get_verified, open_store, put_blob
+from sdk.values.store import get_verified, open_store
 
 FINAL = (ExecutionState.SUCCEEDED.value, ExecutionState.FAILED.value,
          ExecutionState.ABORTED.value)
@@ -105,16 +106,9 @@ class Client:
         if timeout is not None:
             spec = dataclasses.replace(spec, timeout_s=timeout_seconds(
                 timeout, f"submit({entity.name})"))
-        for node_id, node in spec.walk():
-            if node.kind != "workflow":
-                self.settings.queue_for(node.memory_bytes,
-                                        f"node {node_id!r} (task {node.task.name})")
+        check_tiers(spec, self.settings)
         check_redis(self.settings.broker_url)
-        spec = _with_bundles(spec, self.store, {})
-        main = _main_module_name()
-        if main:  # types defined in the script: workers import it under its module name
-            spec = _renamed_refs(spec, "__main__", main)
-        spec_key = put_blob(self.store, spec.dumps().encode(), prefix="specs")
+        spec_key = upload_spec(spec, self.store)
         return self._queue(spec.name, spec_key, encode_inputs(entity, bound, self.store))
 
     def relaunch(self, execution_id: str, overrides: dict[str, Any] | None = None
@@ -193,82 +187,26 @@ class Client:
 
     # ---- scheduled launch plans (sdk.remote.schedules, docs/schedules.md) ---------------------
 
+    @property
+    def schedules(self) -> Schedules:
+        return Schedules(self.settings, self.store, self.control, self.board.redis)
+
     def activate(self, plan: Any, wait_s: float = 15.0) -> dict[str, Any] | None:
         """Register a scheduled launch plan with the scheduler and start its schedule; its
         board record once a scheduler confirmed it within `wait_s` seconds, else None."""
-        from sdk.remote import schedules
-
-        return schedules.activate(self, plan, wait_s)
+        return self.schedules.activate(plan, wait_s)
 
     def deactivate(self, name: str, wait_s: float = 15.0) -> dict[str, Any] | None:
         """Stop launch plan `name`'s schedule; its record once confirmed, else None."""
-        from sdk.remote import schedules
-
-        return schedules.deactivate(self, name, wait_s)
+        return self.schedules.deactivate(name, wait_s)
 
     def launch_plans(self) -> list[dict[str, Any]]:
         """The registered launch plans: schedule, active, next run, last tick."""
-        from sdk.remote import schedules
-
-        return schedules.launch_plans(self)
+        return self.schedules.launch_plans()
 
 
 def _left(deadline: float | None) -> float:
     return 3600.0 if deadline is None else max(0.0, deadline - time.monotonic())
-
-
-def _with_bundles(spec: GraphSpec, store: Store, roots: dict[str, tuple[str, str | None]]
-                  ) -> GraphSpec:
-    """The spec with every task reference made importable on workers (bundle id, and the
-    real module name where the code was run as `__main__`)."""
-
-    def ref_for(task: TaskRef) -> TaskRef:
-        if task.module not in roots:
-            name, root = source_root(task.module)
-            if name == "__main__":
-                raise GraftError(f"task {task.name!r} is defined in an interactive session; "
-                                 f"workers can only import code from a .py file: move it "
-                                 f"into one and import it from there")
-            roots[task.module] = (name, upload_bundle(root, store) if root else None)
-        name, bundle = roots[task.module]
-        return dataclasses.replace(task, module=name, bundle=bundle)
-
-    return map_nodes(spec, lambda n: dataclasses.replace(n, task=ref_for(n.task)))
-
-
-def _main_module_name() -> str | None:
-    """The importable name of `__main__` when it is a script file (`python script.py`)."""
-    file = getattr(sys.modules.get("__main__"), "__file__", None) or ""
-    name, _ = source_root("__main__")
-    return name if file.endswith(".py") and name != "__main__" else None
-
-
-def _renamed_refs(spec: GraphSpec, old: str, new: str) -> GraphSpec:
-    """`spec` with every type reference `old:X` (dataclasses, Enums, NamedTuple outputs, File
-    subclasses; sub-workflows included) made `new:X`. Bindings are left as they are."""
-
-    def rename(ref: Any) -> Any:
-        return new + ref[len(old):] if isinstance(ref, str) and ref.startswith(old + ":") else ref
-
-    def desc(d: Any) -> Any:
-        if isinstance(d, dict):
-            return {k: rename(v) if k == "ref" else desc(v) for k, v in d.items()}
-        return [desc(v) for v in d] if isinstance(d, list) else d
-
-    def types(ds: dict[str, Any]) -> dict[str, Any]:
-        return {name: desc(d) for name, d in ds.items()}
-
-    def node(n: NodeSpec) -> NodeSpec:
-        return dataclasses.replace(n, inputs_types=types(n.inputs_types),
-                                   outputs_types=types(n.outputs_types))
-
-    def graph(g: GraphSpec) -> GraphSpec:
-        return dataclasses.replace(
-            g, inputs=types(g.inputs), outputs=[dataclasses.replace(o, type=desc(o.type))
-                                                for o in g.outputs],
-            output_ref=rename(g.output_ref))
-
-    return map_nodes(spec, node, graph)
 
 
 class Execution:
@@ -454,8 +392,8 @@ class Execution:
         if info["status"] != ExecutionState.SUCCEEDED.value:
             raise GraftError(f"execution {self.id} is {info['status']}, not finished")
         spec = GraphSpec.loads(get_verified(self.client.store, info["spec"]))
-        main = _main_module_name()
+        main = main_module_name()
         if main and main not in sys.modules:
             # Submitted from this script: give back its own classes, as a local run does.
-            spec = _renamed_refs(spec, main, "__main__")
+            spec = renamed_refs(spec, main, "__main__")
         return shape_outputs(spec, info.get("outputs") or {}, self.client.store)

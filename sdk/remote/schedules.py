@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import redis
 
+from sdk.model.config import Settings
 from sdk.model.errors import ConfigError, GraftError
+from sdk.model.store import Store
 from sdk.remote.connections import check_redis
-
-if TYPE_CHECKING:
-    from sdk.remote.client import Client
+from sdk.remote.control import ControlChannel
+from sdk.remote.specs import check_tiers, upload_spec
+from sdk.values.shapes import encode_inputs
 
 
 class LaunchPlanBoard:
@@ -55,67 +57,58 @@ class LaunchPlanBoard:
         return json.loads(raw) if raw is not None else None
 
 
-def board(client: Client) -> LaunchPlanBoard:
-    return LaunchPlanBoard(client.board.redis, client.settings.key_prefix)
+class Schedules:
+    """A client's view of scheduled launch plans: activate, deactivate, list."""
 
+    def __init__(self, settings: Settings, store: Store, control: ControlChannel,
+                 client: redis.Redis):
+        self.settings, self.store, self.control = settings, store, control
+        self.board = LaunchPlanBoard(client, settings.key_prefix)
 
-def activate(client: Client, plan: Any, wait_s: float = 15.0) -> dict[str, Any] | None:
-    """Register `plan` (a scheduled LaunchPlan) with the scheduler and activate it. Returns
-    its board record once the scheduler confirmed it, or None when no scheduler did within
-    `wait_s` (the message stays on the stream: it applies when a scheduler runs).
+    def activate(self, plan: Any, wait_s: float = 15.0) -> dict[str, Any] | None:
+        """Register `plan` (a scheduled LaunchPlan) with the scheduler and activate it.
+        Returns its board record once the scheduler confirmed it, or None when no scheduler
+        did within `wait_s` (the message stays on the stream: it applies when a scheduler
+        runs).
 
-    Raises ConfigError when the plan has no schedule, TierError when a node needs more
-    memory than the largest tier, BrokerUnavailable without Redis."""
-    from sdk.remote.client import _main_module_name, _renamed_refs, _with_bundles
-    from sdk.values.shapes import encode_inputs
-    from sdk.values.store import put_blob
+        Raises ConfigError when the plan has no schedule, TierError when a node needs more
+        memory than the largest tier, BrokerUnavailable without Redis."""
+        if getattr(plan, "schedule", None) is None:
+            raise ConfigError(f"{plan!r} has no schedule: give LaunchPlan.get_or_create a "
+                              f"schedule=CronSchedule(...) or FixedRate(...) to activate it")
+        spec = plan.graph()
+        check_tiers(spec, self.settings)
+        check_redis(self.settings.broker_url)
+        spec_key = upload_spec(spec, self.store)
+        inputs = encode_inputs(plan, plan.scheduled_inputs(), self.store)
+        self.control.publish({"type": "activate", "launch_plan": plan.name,
+                              "workflow": plan.workflow.name, "spec": spec_key,
+                              "inputs": inputs, "schedule": plan.schedule.to_json()})
+        return self._confirmed(plan.name, wait_s,
+                               lambda r: r.get("active") is True and r.get("spec") == spec_key)
 
-    if getattr(plan, "schedule", None) is None:
-        raise ConfigError(f"{plan!r} has no schedule: give LaunchPlan.get_or_create a "
-                          f"schedule=CronSchedule(...) or FixedRate(...) to activate it")
-    spec = plan.graph()
-    for node_id, node in spec.walk():
-        if node.kind != "workflow":
-            client.settings.queue_for(node.memory_bytes,
-                                      f"node {node_id!r} (task {node.task.name})")
-    check_redis(client.settings.broker_url)
-    spec = _with_bundles(spec, client.store, {})
-    main = _main_module_name()
-    if main:
-        spec = _renamed_refs(spec, "__main__", main)
-    spec_key = put_blob(client.store, spec.dumps().encode(), prefix="specs")
-    inputs = encode_inputs(plan, plan.scheduled_inputs(), client.store)
-    client.control.publish({"type": "activate", "launch_plan": plan.name,
-                            "workflow": plan.workflow.name, "spec": spec_key, "inputs": inputs,
-                            "schedule": plan.schedule.to_json()})
-    return _confirmed(client, plan.name, wait_s,
-                      lambda r: r.get("active") is True and r.get("spec") == spec_key)
+    def deactivate(self, name: str, wait_s: float = 15.0) -> dict[str, Any] | None:
+        """Stop launch plan `name`'s schedule; its record once the scheduler confirmed, or
+        None. GraftError when the board knows no such plan."""
+        check_redis(self.settings.broker_url)
+        if self.board.get(name) is None:
+            known = [r["name"] for r in self.board.read()]
+            raise GraftError(f"no launch plan {name!r} is registered (registered: "
+                             f"{', '.join(known) or 'none'})")
+        self.control.publish({"type": "deactivate", "launch_plan": name})
+        return self._confirmed(name, wait_s, lambda r: r.get("active") is False)
 
+    def launch_plans(self) -> list[dict[str, Any]]:
+        """The registered launch plans, by name, as the scheduler last wrote them."""
+        check_redis(self.settings.broker_url)
+        return self.board.read()
 
-def deactivate(client: Client, name: str, wait_s: float = 15.0) -> dict[str, Any] | None:
-    """Stop launch plan `name`'s schedule; its record once the scheduler confirmed, or None.
-    GraftError when the board knows no such plan."""
-    check_redis(client.settings.broker_url)
-    if board(client).get(name) is None:
-        known = [r["name"] for r in board(client).read()]
-        raise GraftError(f"no launch plan {name!r} is registered (registered: "
-                         f"{', '.join(known) or 'none'})")
-    client.control.publish({"type": "deactivate", "launch_plan": name})
-    return _confirmed(client, name, wait_s, lambda r: r.get("active") is False)
-
-
-def launch_plans(client: Client) -> list[dict[str, Any]]:
-    """The registered launch plans, by name, as the scheduler last wrote them."""
-    check_redis(client.settings.broker_url)
-    return board(client).read()
-
-
-def _confirmed(client: Client, name: str, wait_s: float, done: Any) -> dict[str, Any] | None:
-    deadline = time.monotonic() + wait_s
-    while True:
-        record = board(client).get(name)
-        if record is not None and done(record):
-            return record
-        if time.monotonic() >= deadline:
-            return None
-        time.sleep(0.2)
+    def _confirmed(self, name: str, wait_s: float, done: Any) -> dict[str, Any] | None:
+        deadline = time.monotonic() + wait_s
+        while True:
+            record = self.board.get(name)
+            if record is not None and done(record):
+                return record
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.2)

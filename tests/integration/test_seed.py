@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from sdk.cli import load_entity_from_file
+from sdk.runtime.loading import load_entity_from_file
 
 KNN = Path(__file__).resolve().parents[2] / "examples" / "knn.py"
 

@@ -6,9 +6,9 @@ import sys
 import typing
 
 from sdk import Resources, dynamic, task, workflow
-from sdk.cli import _task_memories
 from sdk.model.config import Settings, parse_tiers
 from sdk.remote import stack
+from sdk.runtime.loading import task_memories
 
 
 @task(limits=Resources(mem="3Gi"))
@@ -40,7 +40,7 @@ def test_spec_nodes_and_the_tasks_a_dynamic_may_call_choose_the_tiers(monkeypatc
     settings = Settings(tiers=parse_tiers("256Mi,1Gi,4Gi,16Gi"))
     gi = 2**30
     assert stack.tiers_used(settings, wf.graph()) == [256 * 2**20, gi]  # fan, medium
-    memories = _task_memories(wf)
+    memories = task_memories(wf)
     assert sorted(m for m in memories if m) == [600 * 2**20, 3 * gi]
     assert stack.tiers_used(settings, wf.graph(), memories) == [256 * 2**20, gi, 4 * gi]
 

@@ -1,0 +1,86 @@
+"""Getting a compiled graph spec ready for a cluster: every node within a tier, every task
+importable on workers (its code uploaded as a bundle), then the spec itself in the store.
+`Client.submit` and launch plan activation both go through `upload_spec`."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from typing import Any
+
+from sdk.model.config import Settings
+from sdk.model.errors import GraftError
+from sdk.model.spec import GraphSpec, NodeSpec, TaskRef, map_nodes
+from sdk.model.store import Store
+from sdk.runtime.bundle import source_root, upload_bundle
+from sdk.values.store import put_blob
+
+
+def check_tiers(spec: GraphSpec, settings: Settings) -> None:
+    """TierError naming the first node that needs more memory than the largest tier."""
+    for node_id, node in spec.walk():
+        if node.kind != "workflow":
+            settings.queue_for(node.memory_bytes, f"node {node_id!r} (task {node.task.name})")
+
+
+def upload_spec(spec: GraphSpec, store: Store) -> str:
+    """Upload the code of 's tasks as bundles and the spec itself; the spec's key."""
+    spec = with_bundles(spec, store, {})
+    main = main_module_name()
+    if main:  # types defined in the script: workers import it under its module name
+        spec = renamed_refs(spec, "__main__", main)
+    return put_blob(store, spec.dumps().encode(), prefix="specs")
+
+
+def with_bundles(spec: GraphSpec, store: Store, roots: dict[str, tuple[str, str | None]]
+                  ) -> GraphSpec:
+    """The spec with every task reference made importable on workers (bundle id, and the
+    real module name where the code was run as `__main__`)."""
+
+    def ref_for(task: TaskRef) -> TaskRef:
+        if task.module not in roots:
+            name, root = source_root(task.module)
+            if name == "__main__":
+                raise GraftError(f"task {task.name!r} is defined in an interactive session; "
+                                 f"workers can only import code from a .py file: move it "
+                                 f"into one and import it from there")
+            roots[task.module] = (name, upload_bundle(root, store) if root else None)
+        name, bundle = roots[task.module]
+        return dataclasses.replace(task, module=name, bundle=bundle)
+
+    return map_nodes(spec, lambda n: dataclasses.replace(n, task=ref_for(n.task)))
+
+
+def main_module_name() -> str | None:
+    """The importable name of `__main__` when it is a script file (`python script.py`)."""
+    file = getattr(sys.modules.get("__main__"), "__file__", None) or ""
+    name, _ = source_root("__main__")
+    return name if file.endswith(".py") and name != "__main__" else None
+
+
+def renamed_refs(spec: GraphSpec, old: str, new: str) -> GraphSpec:
+    """`spec` with every type reference `old:X` (dataclasses, Enums, NamedTuple outputs, File
+    subclasses; sub-workflows included) made `new:X`. Bindings are left as they are."""
+
+    def rename(ref: Any) -> Any:
+        return new + ref[len(old):] if isinstance(ref, str) and ref.startswith(old + ":") else ref
+
+    def desc(d: Any) -> Any:
+        if isinstance(d, dict):
+            return {k: rename(v) if k == "ref" else desc(v) for k, v in d.items()}
+        return [desc(v) for v in d] if isinstance(d, list) else d
+
+    def types(ds: dict[str, Any]) -> dict[str, Any]:
+        return {name: desc(d) for name, d in ds.items()}
+
+    def node(n: NodeSpec) -> NodeSpec:
+        return dataclasses.replace(n, inputs_types=types(n.inputs_types),
+                                   outputs_types=types(n.outputs_types))
+
+    def graph(g: GraphSpec) -> GraphSpec:
+        return dataclasses.replace(
+            g, inputs=types(g.inputs), outputs=[dataclasses.replace(o, type=desc(o.type))
+                                                for o in g.outputs],
+            output_ref=rename(g.output_ref))
+
+    return map_nodes(spec, node, graph)
