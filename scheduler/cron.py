@@ -30,7 +30,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from scheduler.service import CONTROL, Batch, Refusal, Scheduler
+from scheduler.batch import CONTROL, Batch, Refusal
+from scheduler.service import Scheduler
 from scheduler.state import LaunchPlanRecord, StateTx, TickRecord
 from sdk.authoring.schedule import describe_json, due_ticks, next_tick, tick_datetime
 from sdk.model.config import env_number

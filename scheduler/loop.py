@@ -27,12 +27,13 @@ from typing import Any
 
 import redis
 
+from scheduler.batch import CONTROL, Refusal
 from scheduler.cron import Ticker
 from scheduler.dispatch import CeleryDispatcher, Dispatcher
 from scheduler.inflight import in_flight
 from scheduler.lock import SchedulerLock
 from scheduler.metrics import Observer
-from scheduler.service import CONTROL, Refusal, Scheduler
+from scheduler.service import Scheduler
 from scheduler.state import MemoryState, StateStore
 from sdk.model.config import Settings
 from sdk.remote.board import Board

@@ -15,16 +15,17 @@ from __future__ import annotations
 
 import heapq
 import logging
-import random
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
+from scheduler.batch import CONTROL, Batch, Live, Refusal
 from scheduler.board_view import BoardView
 from scheduler.dispatch import Dispatch, Dispatcher, make_dispatch
-from scheduler.metrics import Observation, Observer
+from scheduler.events import event_body, replayed
+from scheduler.metrics import Observer
+from scheduler.outbox import Outbox
 from scheduler.state import EventRecord, ExecutionRecord, StateStore, StateTx
 from sdk.model import bindings
 from sdk.model.engine import TERMINAL_NODE_STATES, Engine, ExecutionState, NodeState, RetryPolicy
@@ -36,54 +37,14 @@ from sdk.model.validate import validate
 from sdk.remote import messages
 from sdk.remote.board import Board
 from sdk.remote.leases import AttemptKey
+from sdk.remote.specs import check_tiers
 from sdk.runtime.cache import cluster_index
 from sdk.runtime.expand import EXPANDED, expand
 from sdk.values.store import get_verified
 
 log = logging.getLogger("graft.scheduler")
 
-CONTROL = "control stream"
 RUN_ON_WORKERS = ("task", "dynamic")  # node kinds sent to a tier queue
-
-
-@dataclass
-class Live:
-    """An execution the scheduler holds in memory."""
-
-    engine: Engine
-    spec_key: str
-    seq: int = 0
-    known: set[str] = field(default_factory=set)  # node ids that have a row
-    done: set[str] = field(default_factory=set)  # node ids in a terminal state
-    tokens: dict[str, str] = field(default_factory=dict)  # node id -> current attempt's token
-    times: dict[str, list[float | None]] = field(default_factory=dict)  # [started, ended]
-    cancel_reason: str = ""
-    cache_keys: dict[str, str] = field(default_factory=dict)  # dynamic node id -> cache key
-    ends_at: float | None = None  # wall-clock time its workflow timeout ends it
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """A message refused: where it came from, why, and what it was."""
-
-    queue: str
-    reason: str
-    body: Any
-
-
-@dataclass
-class Batch:
-    """What applying some messages produced, to act on once it is committed."""
-
-    outbox: list[Dispatch] = field(default_factory=list)
-    touched: dict[str, set[str]] = field(default_factory=dict)
-    refused: list[Refusal] = field(default_factory=list)
-    board: dict[str, dict[str, Any]] = field(default_factory=dict)
-    board_nodes: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
-    seen: set[str] = field(default_factory=set)
-    superseded: list[AttemptKey] = field(default_factory=list)
-    cached: list[tuple[str, NodeSpec, dict[str, Any], str, str]] = field(default_factory=list)
-    observed: list[Observation] = field(default_factory=list)  # for the metrics, once committed
 
 
 class Scheduler:
@@ -91,22 +52,36 @@ class Scheduler:
                  board: Board | None = None, *, clock: Callable[[], float] = time.time,
                  metrics: Observer | None = None):
         self.settings = settings
-        self.metrics = metrics or Observer()
         self.state = state
         self.dispatcher = dispatcher
         self.store = store
-        self.board = board
         self.clock = clock
         self.policy = RetryPolicy(system_retries=settings.system_retries)
         self.live: dict[str, Live] = {}
         self.view = BoardView(settings)
-        self._unsent: list[Dispatch] = []  # committed, not yet sent (broker away)
-        self._delayed: list[tuple[float, int, Dispatch]] = []  # (due, seq, dispatch)
-        self._delay_seq = 0
+        self.outbox = Outbox(dispatcher, board, metrics or Observer())
         self._deadlines: list[tuple[float, str]] = []  # (ends_at, execution id)
-        self._stale: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}  # board backlog
         # Applies `activate` and `deactivate` messages: a `scheduler.cron.Ticker` sets itself.
         self.launch_plans: Any = None
+
+    @property
+    def board(self) -> Board | None:
+        """Where the status board is written (None: not at all)."""
+        return self.outbox.board
+
+    @board.setter
+    def board(self, board: Board | None) -> None:
+        self.outbox.board = board
+
+    @property
+    def metrics(self) -> Observer:
+        """What this scheduler reports to its metrics (an `Observer` that ignores it all, by
+        default)."""
+        return self.outbox.metrics
+
+    @metrics.setter
+    def metrics(self, metrics: Observer) -> None:
+        self.outbox.metrics = metrics
 
     # ---- entry points ---------------------------------------------------------------------
 
@@ -168,25 +143,22 @@ class Scheduler:
             if live is None or not live.engine.is_waiting(node, attempt):
                 continue
             out.append(self._dispatch(eid, live, node))
-        self._send(out)
+        self.outbox.send(out)
         return len(out)
 
     def forget(self) -> None:
         """Drop everything held in memory (this scheduler stops serving; whoever serves next
         rebuilds from the state)."""
         self.live.clear()
-        self._unsent.clear()
-        self._delayed.clear()
+        self.outbox.clear()
         self._deadlines.clear()
-        self._stale.clear()
         if self.launch_plans is not None:
             self.launch_plans.forget()
 
     def queued_attempts(self) -> list[AttemptKey]:
         """The attempts live executions wait for that were sent (not those waiting for their
         backoff or for the broker)."""
-        held = {(d.execution_id, d.node_id, d.attempt) for _, _, d in self._delayed}
-        held.update((d.execution_id, d.node_id, d.attempt) for d in self._unsent)
+        held = self.outbox.held()
         return [(eid, run.id, run.attempt) for eid, live in self.live.items()
                 for run in live.engine.nodes.values()
                 if run.state == NodeState.QUEUED and (eid, run.id, run.attempt) not in held]
@@ -211,23 +183,14 @@ class Scheduler:
     def flush(self) -> None:
         """Send what could not be sent and what is due, and write what could not be written
         to the board (the broker or Redis was away). Called by the loop each turn."""
-        due = []
-        now = time.monotonic()
-        while self._delayed and self._delayed[0][0] <= now:
-            due.append(heapq.heappop(self._delayed)[2])
-        if self._unsent or due:
-            unsent, self._unsent = self._unsent, []
-            self._send(unsent + due)
-        if self._stale and self.board is not None:
-            stale, self._stale = self._stale, {}
-            for eid, (fields, nodes) in stale.items():
-                self._board_write(eid, fields, nodes)
+        self.outbox.flush()
 
     def next_due_s(self) -> float | None:
         """Seconds until the next delayed dispatch or workflow timeout is due, if any."""
         waits = []
-        if self._delayed:
-            waits.append(self._delayed[0][0] - time.monotonic())
+        delayed = self.outbox.next_due_s()
+        if delayed is not None:
+            waits.append(delayed)
         if self._deadlines:
             waits.append(self._deadlines[0][0] - self.clock())
         return max(0.0, min(waits)) if waits else None
@@ -235,7 +198,7 @@ class Scheduler:
     @property
     def backlog(self) -> int:
         """How many dispatches and board writes wait (for the broker, or for their time)."""
-        return len(self._unsent) + len(self._stale) + len(self._delayed)
+        return self.outbox.backlog
 
     # ---- transactions ---------------------------------------------------------------------
 
@@ -344,7 +307,7 @@ class Scheduler:
                 bindings.check_resolved(binding, f"input {name!r}")
             spec = GraphSpec.loads(get_verified(self.store, msg["spec"]))
             validate(spec)
-            self._check_tiers(spec, "")
+            check_tiers(spec, self.settings)
             engine = Engine(spec, msg["inputs"], self.policy)
         except GraftError as exc:
             if self.is_transient(exc):
@@ -403,7 +366,7 @@ class Scheduler:
             return Report.failed(node_id, attempt, Failure.from_json(msg["error"]), **info)
         try:
             sub = GraphSpec.loads(get_verified(self.store, msg["subgraph"]))
-            self._check_tiers(sub, f"{node_id}/")
+            check_tiers(sub, self.settings, f"{node_id}/")
         except GraftError as exc:
             if self.is_transient(exc):
                 raise
@@ -423,7 +386,7 @@ class Scheduler:
             live.cache_keys[report.node] = report.extra["cache_key"]
         live.seq += 1
         tx.append_event(EventRecord(eid, live.seq, report.node, report.attempt,
-                                    report.outcome.value, _event_body(report)))
+                                    report.outcome.value, event_body(report)))
         self._changed(tx, eid, live, released, batch)
 
     def _cancel(self, tx: StateTx, msg: dict[str, Any], batch: Batch) -> None:
@@ -524,7 +487,7 @@ class Scheduler:
             cache_keys: dict[str, str] = {}
             for ev in tx.events(eid):
                 seq = ev.seq
-                report = self._replayed(ev)
+                report = replayed(ev, self.store)
                 engine.apply(report)
                 if report.extra.get("cache_key"):
                     cache_keys[report.node] = report.extra["cache_key"]
@@ -555,34 +518,6 @@ class Scheduler:
                          for run in untokened if run.id in live.known])
         return live
 
-    def _replayed(self, ev: EventRecord) -> Report:
-        """The report an event recorded, rebuilt to replay it through a fresh engine."""
-        body = ev.body
-        info = {k: body[k] for k in ("worker", "duration_s", "peak_memory_bytes") if k in body}
-        node, attempt, outcome = ev.node_id, ev.attempt, ev.outcome
-        if outcome in (Outcome.VALUES.value, Outcome.CACHED.value):
-            return Report(node, attempt, Outcome(outcome), outputs=body["outputs"], **info)
-        if outcome == Outcome.SUBGRAPH.value:
-            sub = GraphSpec.loads(get_verified(self.store, body["subgraph"]))
-            extra = {"key": body["subgraph"]}
-            if body.get("cache_key"):
-                extra["cache_key"] = body["cache_key"]
-            return Report.grafted(node, attempt, sub, extra=extra, **info)
-        if outcome == Outcome.MAPPED.value:
-            return Report.mapped(node, attempt, int(body["items"]), **info)
-        if outcome == Outcome.BRANCHED.value:
-            return Report.branched(node, attempt, int(body["case"]), **info)
-        error = body["error"]
-        if "kind" not in error:  # recorded before failures had kinds
-            error = {**error, "kind": "SYSTEM" if body.get("retriable", True) else "DATA"}
-        return Report.failed(node, attempt, Failure.from_json(error), **info)
-
-    def _check_tiers(self, spec: GraphSpec, prefix: str) -> None:
-        for node_id, node in spec.walk(prefix):
-            if node.kind != "workflow":
-                self.settings.queue_for(node.memory_bytes,
-                                        f"node {node_id!r} (task {node.task.name})")
-
     def _changed(self, tx: StateTx, eid: str, live: Live, released: list[str],
                  batch: Batch) -> None:
         engine = live.engine
@@ -597,7 +532,7 @@ class Scheduler:
             dispatch = self._dispatch(eid, live, nid)
             delay = engine.nodes[nid].retry_delay_s
             if delay > 0:
-                self._delay(dispatch, delay)
+                self.outbox.delay(dispatch, delay)
             else:
                 batch.outbox.append(dispatch)
         for nid in expanded:  # read its inputs here and expand it now
@@ -646,27 +581,11 @@ class Scheduler:
         return make_dispatch(self.settings, self.store, eid, run,
                              live.engine.resolved_inputs(node_id), live.tokens[node_id])
 
-    def _delay(self, dispatch: Dispatch, delay_s: float) -> None:
-        due = time.monotonic() + delay_s * random.uniform(0.5, 1.0)
-        self._delay_seq += 1
-        heapq.heappush(self._delayed, (due, self._delay_seq, dispatch))
-
     # ---- after commit ---------------------------------------------------------------------
-
-    def _send(self, outbox: list[Dispatch]) -> None:
-        if not outbox:
-            return
-        try:
-            self.dispatcher.send(outbox)
-        except Exception as exc:  # committed already: keep them and try again next turn
-            log.error("could not send %d ready nodes (%s); will retry", len(outbox), exc)
-            self._unsent.extend(outbox)
-            return
-        self.metrics.dispatched(d.queue for d in outbox)
 
     def after_commit(self, batch: Batch) -> None:
         self.metrics.committed(batch.observed)
-        self._send(batch.outbox)
+        self.outbox.send(batch.outbox)
         self._save_cached(batch.cached)
         if self.board is None:
             for eid in batch.touched:
@@ -675,7 +594,7 @@ class Scheduler:
                     del self.live[eid]
             return
         for eid, fields in batch.board.items():
-            self._board_write(eid, fields, batch.board_nodes.get(eid))
+            self.outbox.write_board(eid, fields, batch.board_nodes.get(eid))
         for eid, changed in batch.touched.items():
             live = self.live.get(eid)
             if live is None:
@@ -684,7 +603,7 @@ class Scheduler:
             fields = self.view.execution(eid, engine, len(live.done), live.spec_key)
             nodes = {nid: self.view.node(engine.nodes[nid], live.times.get(nid))
                      for nid in changed}
-            self._board_write(eid, fields, nodes)
+            self.outbox.write_board(eid, fields, nodes)
             if engine.done:
                 del self.live[eid]
 
@@ -698,33 +617,3 @@ class Scheduler:
                 index.save(key, spec, outputs, execution=eid, node=nid)
             except GraftError as exc:
                 log.warning("cache entry of dynamic node %s of %s not saved: %s", nid, eid, exc)
-
-    def _board_write(self, eid: str, fields: dict[str, Any],
-                     nodes: dict[str, dict[str, Any]] | None) -> None:
-        assert self.board is not None
-        try:
-            self.board.write(eid, fields, nodes)
-        except GraftError as exc:
-            log.debug("status board not updated for %s (%s); will retry", eid, exc)
-            old_fields, old_nodes = self._stale.get(eid, ({}, {}))
-            self._stale[eid] = ({**old_fields, **fields}, {**old_nodes, **(nodes or {})})
-
-
-def _event_body(report: Report) -> dict[str, Any]:
-    """What an event keeps of a report: enough to replay the engine's decision exactly, and
-    where and how long the attempt ran."""
-    body: dict[str, Any]
-    if report.outcome in (Outcome.VALUES, Outcome.CACHED):
-        body = {"outputs": report.outputs}
-    elif report.outcome == Outcome.SUBGRAPH:
-        body = {"subgraph": report.extra["key"]}
-        if report.extra.get("cache_key"):
-            body["cache_key"] = report.extra["cache_key"]
-    elif report.outcome == Outcome.MAPPED:
-        body = {"items": report.items}
-    elif report.outcome == Outcome.BRANCHED:
-        body = {"case": report.case}
-    else:
-        assert report.error is not None
-        body = {"error": report.error.to_json()}
-    return {**body, **report.attempt_info()}

@@ -16,9 +16,10 @@ from sdk.runtime.bundle import source_root, upload_bundle
 from sdk.values.store import put_blob
 
 
-def check_tiers(spec: GraphSpec, settings: Settings) -> None:
-    """TierError naming the first node that needs more memory than the largest tier."""
-    for node_id, node in spec.walk():
+def check_tiers(spec: GraphSpec, settings: Settings, prefix: str = "") -> None:
+    """TierError naming the first node that needs more memory than the largest tier (node
+    ids under `prefix`, for a sub-graph)."""
+    for node_id, node in spec.walk(prefix):
         if node.kind != "workflow":
             settings.queue_for(node.memory_bytes, f"node {node_id!r} (task {node.task.name})")
 

@@ -403,7 +403,7 @@ def test_each_attempt_gets_a_new_token_kept_in_the_state(h):
     assert len(token) == 16 and h.nodes("e1")["squares"]["token"] == token
     h.dispatcher.sent.clear()
     h.scheduler.lost([("e1", "squares", 1)], "was killed")
-    h.scheduler._delayed[0] = (0.0, *h.scheduler._delayed[0][1:])  # due now
+    h.scheduler.outbox.delayed[0] = (0.0, *h.scheduler.outbox.delayed[0][1:])  # due now
     h.scheduler.flush()
     [d2] = h.dispatcher.sent
     assert d2.attempt == 2 and d2.payload["token"] not in (token, "")
@@ -428,7 +428,7 @@ def test_a_lost_attempt_is_a_system_retry_with_backoff_not_a_user_retry(h):
         assert batch.superseded == [("e1", "fragile", attempt)]
         assert h.dispatcher.sent == []  # held back for its backoff, not sent at once
         assert 0 < h.scheduler.next_due_s() <= 2.0 ** (attempt - 1)
-        h.scheduler._delayed[0] = (0.0, *h.scheduler._delayed[0][1:])
+        h.scheduler.outbox.delayed[0] = (0.0, *h.scheduler.outbox.delayed[0][1:])
         h.scheduler.flush()
         [d] = h.dispatcher.sent
         h.dispatcher.sent.clear()

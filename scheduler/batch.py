@@ -1,0 +1,55 @@
+"""What the scheduler holds between messages: an execution in memory (`Live`), and what
+applying a batch of messages produced (`Batch`), acted on only once the batch committed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from scheduler.dispatch import Dispatch
+from scheduler.metrics import Observation
+from sdk.model.engine import Engine
+from sdk.model.spec import NodeSpec
+from sdk.remote.leases import AttemptKey
+
+CONTROL = "control stream"
+
+
+@dataclass
+class Live:
+    """An execution the scheduler holds in memory."""
+
+    engine: Engine
+    spec_key: str
+    seq: int = 0
+    known: set[str] = field(default_factory=set)  # node ids that have a row
+    done: set[str] = field(default_factory=set)  # node ids in a terminal state
+    tokens: dict[str, str] = field(default_factory=dict)  # node id -> current attempt's token
+    times: dict[str, list[float | None]] = field(default_factory=dict)  # [started, ended]
+    cancel_reason: str = ""
+    cache_keys: dict[str, str] = field(default_factory=dict)  # dynamic node id -> cache key
+    ends_at: float | None = None  # wall-clock time its workflow timeout ends it
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A message refused: where it came from, why, and what it was."""
+
+    queue: str
+    reason: str
+    body: Any
+
+
+@dataclass
+class Batch:
+    """What applying some messages produced, to act on once it is committed."""
+
+    outbox: list[Dispatch] = field(default_factory=list)
+    touched: dict[str, set[str]] = field(default_factory=dict)
+    refused: list[Refusal] = field(default_factory=list)
+    board: dict[str, dict[str, Any]] = field(default_factory=dict)
+    board_nodes: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)
+    superseded: list[AttemptKey] = field(default_factory=list)
+    cached: list[tuple[str, NodeSpec, dict[str, Any], str, str]] = field(default_factory=list)
+    observed: list[Observation] = field(default_factory=list)  # for the metrics, once committed
