@@ -102,7 +102,8 @@ class _Progress:
             self.bar.set_description_str(f"[{info['status']}]", refresh=False)
             self.bar.refresh()
         else:
-            line = f"[{info['status']}] {done}/{total} nodes done"
+            line = (f"[{info['status']}] {done}/{total} nodes done" if total else
+                    f"[{info['status']}] waiting for the scheduler to start it")
             if line != self.last:
                 click.echo(line, err=True)
                 self.last = line

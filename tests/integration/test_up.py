@@ -95,6 +95,7 @@ def test_up_serves_runs_and_stops_everything_on_ctrl_c(stack_env, tmp_path):
         execution_id, outputs = done.stdout.strip().splitlines()
         assert outputs == "[0, 2, 4, 6]"
         assert "[SUCCEEDED] 5/5 nodes done" in done.stderr
+        assert "0/0" not in done.stderr  # before the scheduler has it, no count is shown
         local = _graft("run", str(flow), "wf", "--n", "4", env=env, cwd=tmp_path)
         assert local.stdout.strip() == outputs
         status = _graft("status", execution_id, env=env, cwd=tmp_path)
