@@ -10,7 +10,7 @@ from pathlib import Path
 
 from workflows import basic
 
-from sdk import map_task, task, workflow
+from sdk import dynamic, map_task, task, workflow
 from sdk.remote.specs import upload_spec
 from sdk.types import File
 from sdk.values.staging import staged
@@ -75,3 +75,19 @@ def test_a_spec_compiled_once_runs_against_another_store(graft_dirs, tmp_path, m
     monkeypatch.setenv("GRAFT_STORE", str(tmp_path / "other-store"))
     assert files_under(tmp_path / "other-store") == []
     assert basic.big_literal() == sum(range(2000))
+
+
+@dynamic
+def calls_big_literal(n: int) -> list[int]:
+    return [basic.big_literal() for _ in range(n)]
+
+
+@workflow
+def dynamic_of_big_literal(n: int) -> list[int]:
+    return calls_big_literal(n=n)
+
+
+def test_a_dynamic_publishes_what_the_workflows_in_its_body_staged(tmp_path, monkeypatch):
+    basic.big_literal.compile()  # staged here; the sub-graph below refers to it
+    monkeypatch.setenv("GRAFT_STORE", str(tmp_path / "worker-store"))
+    assert dynamic_of_big_literal(n=2) == [sum(range(2000))] * 2
