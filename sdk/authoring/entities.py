@@ -16,7 +16,6 @@ from sdk.authoring.interface import read_interface, return_annotation
 from sdk.authoring.promise import Promise
 from sdk.model import entity as registry
 from sdk.model.bindings import Binding
-from sdk.model.config import Settings
 from sdk.model.engine import FAILURE_HANDLER_ID
 from sdk.model.errors import CompileError, ConfigError, GraftError
 from sdk.model.interface import Interface
@@ -34,7 +33,7 @@ from sdk.model.typesys import TypeDesc, is_assignable, type_name
 from sdk.model.validate import validate
 from sdk.values.failure import FlyteError
 from sdk.values.handlers import describe
-from sdk.values.store import open_store
+from sdk.values.staging import staged
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -176,16 +175,14 @@ class WorkflowDef(Entity):
         self.failure_policy = (failure_policy or WorkflowFailurePolicy.FAIL_IMMEDIATELY).value
         self.on_failure = on_failure
         super().__init__(fn)
-        # Compiled once per store: large literals in the body are offloaded to the store, so a
-        # spec compiled against one GRAFT_STORE refers to objects that another store lacks.
-        self._specs: dict[str, GraphSpec] = {}
+        self._spec: GraphSpec | None = None
 
     def compile(self) -> GraphSpec:
-        """The workflow's graph spec (compiled once per store; CompileError on a faulty body)."""
-        url = Settings.from_env().store_url
-        spec = self._specs.get(url)
+        """The workflow's graph spec (compiled once; CompileError on a faulty body). Its large
+        literals and files are staged in memory (`sdk.values.staging`), not uploaded."""
+        spec = self._spec
         if spec is None:
-            builder = GraphBuilder(self.name, lambda: open_store(url))
+            builder = GraphBuilder(self.name, staged)
             args = {name: Promise({"input": name}, desc, f"input {name!r} of workflow "
                                   f"{self.name!r}")
                     for name, desc in self.interface.inputs.items()}
@@ -196,7 +193,7 @@ class WorkflowDef(Entity):
                                        on_failure=self._handler(builder),
                                        timeout_s=self.timeout_s)
             validate(spec)
-            self._specs[url] = spec
+            self._spec = spec
         return spec
 
     def graph(self) -> GraphSpec:

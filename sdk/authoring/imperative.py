@@ -24,7 +24,7 @@ from sdk.model.store import Store
 from sdk.model.typesys import TypeDesc
 from sdk.model.validate import validate
 from sdk.values.handlers import describe
-from sdk.values.store import default_store
+from sdk.values.staging import staged
 
 
 class Workflow(Called):
@@ -43,7 +43,7 @@ class Workflow(Called):
         self.name = name
         self.module, self.qualname = "imperative", name
         self.failure_policy = failure_policy.value if failure_policy else FAIL_IMMEDIATELY
-        self._builder = GraphBuilder(name, default_store)
+        self._builder = GraphBuilder(name, staged)
         self._inputs: dict[str, TypeDesc] = {}
         self._promises: dict[str, Promise] = {}
         self._outputs: list[tuple[str, TypeDesc, Promise]] = []

@@ -28,7 +28,7 @@ from sdk.model.spec import GraphSpec, NodeSpec, TaskRef
 from sdk.model.store import Store
 from sdk.values.handlers import check_value
 from sdk.values.literals import value_binding
-from sdk.values.store import default_store
+from sdk.values.staging import staged
 
 
 class LaunchPlan(Called):
@@ -113,7 +113,7 @@ class LaunchPlan(Called):
         iface = workflow.interface
         self.interface = Interface(free, dict(iface.outputs), iface.style, defaults,
                                    iface.namedtuple)
-        self._graphs: dict[str, GraphSpec] = {}
+        self._graph: GraphSpec | None = None
         self.schedule = schedule
         if schedule is not None:
             self._check_schedule(schedule, where)
@@ -167,12 +167,9 @@ class LaunchPlan(Called):
 
     def graph(self) -> GraphSpec:
         """The workflow's graph with the fixed inputs in place of graph inputs."""
-        store = default_store()
-        spec = self._graphs.get(store.url)
-        if spec is None:
-            spec = self._fixed(self.workflow.graph(), store)
-            self._graphs[store.url] = spec
-        return spec
+        if self._graph is None:
+            self._graph = self._fixed(self.workflow.graph(), staged())
+        return self._graph
 
     def _fixed(self, graph: GraphSpec, store: Store) -> GraphSpec:
         types = self.workflow.interface.inputs

@@ -23,7 +23,7 @@ from sdk.model.interface import Interface
 from sdk.model.spec import GraphSpec, MapSpec, NodeSpec, OutputSpec, TaskRef
 from sdk.model.store import Store
 from sdk.model.typesys import TypeDesc
-from sdk.values.store import default_store
+from sdk.values.staging import staged
 
 
 def map_task(target: Any, concurrency: int | None = None,
@@ -159,9 +159,8 @@ class MapTask:
 
     def graph(self) -> GraphSpec:
         """One map node, reading the lists from the graph's inputs."""
-        store = default_store()
         bindings: dict[str, Binding] = {n: {"input": n} for n in self.mapped}
-        bindings.update(self._bound_bindings(_literal_binder(store)))
+        bindings.update(self._bound_bindings(_literal_binder(staged())))
         node = self.node_spec(self.name, bindings)
         outputs = [OutputSpec(n, d, {"ref": [node.id, n]})
                    for n, d in self.interface.outputs.items()]

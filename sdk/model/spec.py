@@ -23,7 +23,7 @@ from sdk.model.bindings import Binding
 from sdk.model.errors import SpecError
 from sdk.model.typesys import TypeDesc
 
-SPEC_VERSION = 1
+SPEC_VERSION = 2  # what to_json writes; from_json reads 1 and 2
 NODE_KINDS = ("task", "dynamic", "workflow", "map", "branch")
 FAIL_IMMEDIATELY = "fail_immediately"
 FAIL_AFTER_EXECUTABLE_NODES_COMPLETE = "fail_after_executable_nodes_complete"
@@ -154,24 +154,20 @@ class GraphSpec:
             yield from _inner(self.on_failure, f"{prefix}{self.on_failure.id}/")
 
     def to_json(self) -> dict[str, Any]:
-        return {"version": SPEC_VERSION, **_graph_to_json(self)}
+        """The graph's JSON form (version 2: `sdk.model.spec_json`)."""
+        from sdk.model import spec_json
+
+        return spec_json.graph_to_json(self)
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), separators=(",", ":"))
 
     @classmethod
     def from_json(cls, data: Any) -> GraphSpec:
-        if not isinstance(data, dict):
-            raise SpecError(f"a graph spec is a JSON object, got {type(data).__name__}")
-        version = data.get("version", SPEC_VERSION)
-        if version != SPEC_VERSION:
-            raise SpecError(f"graph spec version {version!r} is not supported (expected 1)")
-        try:
-            return _graph_from_json(data)
-        except SpecError:
-            raise
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise SpecError(f"malformed graph spec {data.get('name', '?')!r}: {exc!r}") from exc
+        """Parse a spec of version 1 or 2; SpecError when malformed or of another version."""
+        from sdk.model import spec_json
+
+        return spec_json.graph_from_json(data)
 
     @classmethod
     def loads(cls, text: str | bytes) -> GraphSpec:
@@ -222,120 +218,21 @@ def with_bundle(graph: GraphSpec, bundle: str) -> GraphSpec:
                      else replace(n, task=replace(n.task, bundle=bundle)))
 
 
-# ---- JSON -------------------------------------------------------------------------------------
-
-def _graph_to_json(g: GraphSpec) -> dict[str, Any]:
-    out = {
-        "name": g.name,
-        "inputs": g.inputs,
-        "nodes": [_node_to_json(n) for n in g.nodes],
-        "outputs": [{"name": o.name, "type": o.type, "binding": o.binding} for o in g.outputs],
-        "output_style": g.output_style,
-        "output_ref": g.output_ref,
-    }
-    if g.failure_policy != FAIL_IMMEDIATELY:
-        out["failure_policy"] = g.failure_policy
-    if g.on_failure is not None:
-        out["on_failure"] = _node_to_json(g.on_failure)
-    if g.timeout_s is not None:
-        out["timeout_s"] = g.timeout_s
-    return out
-
-
-def _node_to_json(n: NodeSpec) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "id": n.id,
-        "kind": n.kind,
-        "task": {"module": n.task.module, "qualname": n.task.qualname, "name": n.task.name,
-                 "bundle": n.task.bundle},
-        "interface": {"inputs": n.inputs_types, "outputs": n.outputs_types},
-        "inputs": n.inputs,
-        "resources": {"requests": n.requests, "limits": n.limits},
-        "cache": _cache_to_json(n),
-        "retries": n.retries,
-        "timeout_s": n.timeout_s,
-        "subgraph": _graph_to_json(n.subgraph) if n.subgraph is not None else None,
-    }
-    if n.after:
-        out["after"] = list(n.after)
-    if n.image:
-        out["image"] = n.image
-    if n.map is not None:
-        m = n.map
-        out["map"] = {"template": _node_to_json(m.template), "mapped": list(m.mapped),
-                      "concurrency": m.concurrency, "min_success_ratio": m.min_success_ratio,
-                      "min_successes": m.min_successes}
-    if n.branch is not None:
-        out["branch"] = {"name": n.branch.name, "cases": [
-            {"label": c.label, "when": c.when, "fail": c.fail,
-             "graph": _graph_to_json(c.graph) if c.graph is not None else None}
-            for c in n.branch.cases]}
-    return out
-
-
-def _cache_to_json(n: NodeSpec) -> dict[str, Any]:
-    out: dict[str, Any] = {"enabled": n.cache, "version": n.cache_version}
-    if n.cache_serialize:
-        out["serialize"] = True
-    if n.cache_ignored:
-        out["ignored"] = list(n.cache_ignored)
-    return out
-
-
-def _graph_from_json(d: dict[str, Any]) -> GraphSpec:
-    return GraphSpec(
-        name=str(d["name"]),
-        inputs=dict(d.get("inputs") or {}),
-        nodes=[_node_from_json(n) for n in d["nodes"]],
-        outputs=[OutputSpec(o["name"], o["type"], o["binding"]) for o in d["outputs"]],
-        output_style=d.get("output_style", "single"),
-        output_ref=d.get("output_ref"),
-        failure_policy=str(d.get("failure_policy") or FAIL_IMMEDIATELY),
-        on_failure=_node_from_json(d["on_failure"]) if d.get("on_failure") else None,
-        timeout_s=float(d["timeout_s"]) if d.get("timeout_s") is not None else None,
-    )
-
-
-def _node_from_json(d: dict[str, Any]) -> NodeSpec:
-    t, iface, res, cache = d["task"], d["interface"], d.get("resources") or {}, d.get("cache") or {}
-    mapped = d.get("map")
-    branch = d.get("branch")
-    return NodeSpec(
-        id=str(d["id"]),
-        kind=d["kind"],
-        task=TaskRef(t["module"], t["qualname"], t.get("name") or t["qualname"], t.get("bundle")),
-        inputs_types=dict(iface["inputs"]),
-        outputs_types=dict(iface["outputs"]),
-        inputs=dict(d["inputs"]),
-        requests=dict(res.get("requests") or {}),
-        limits=dict(res.get("limits") or {}),
-        cache=bool(cache.get("enabled", False)),
-        cache_version=str(cache.get("version", "")),
-        cache_serialize=bool(cache.get("serialize", False)),
-        cache_ignored=tuple(str(x) for x in cache.get("ignored") or ()),
-        retries=int(d.get("retries", 0)),
-        timeout_s=d.get("timeout_s"),
-        subgraph=_graph_from_json(d["subgraph"]) if d.get("subgraph") else None,
-        after=tuple(str(a) for a in d.get("after") or ()),
-        image=d.get("image"),
-        map=MapSpec(_node_from_json(mapped["template"]), tuple(mapped["mapped"]),
-                    mapped.get("concurrency"), float(mapped.get("min_success_ratio", 1.0)),
-                    mapped.get("min_successes")) if mapped else None,
-        branch=BranchSpec(str(branch["name"]), tuple(
-            Case(str(c["label"]), c.get("when"),
-                 _graph_from_json(c["graph"]) if c.get("graph") else None, c.get("fail"))
-            for c in branch["cases"])) if branch else None,
-    )
-
+# ---- JSON: sdk.model.spec_json (version 2) and sdk.model.spec_v1 ----------------------------
 
 def node_to_json(node: NodeSpec) -> dict[str, Any]:
-    """One node's JSON form (what a task message carries)."""
-    return _node_to_json(node)
+    """One node's self-contained JSON form, its task definition included (what a task message
+    carries to a worker: the version 1 node form, which workers of every version read)."""
+    from sdk.model import spec_v1
+
+    return spec_v1.node_to_json(node)
 
 
 def node_from_json(data: dict[str, Any]) -> NodeSpec:
-    """Parse one node's JSON form; SpecError when malformed."""
+    """Parse one node's self-contained JSON form; SpecError when malformed."""
+    from sdk.model import spec_v1
+
     try:
-        return _node_from_json(data)
+        return spec_v1.node_from_json(data)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise SpecError(f"malformed node spec: {exc!r}") from exc

@@ -13,6 +13,7 @@ from sdk.model.errors import GraftError
 from sdk.model.spec import GraphSpec, NodeSpec, TaskRef, map_nodes
 from sdk.model.store import Store
 from sdk.runtime.bundle import source_root, upload_bundle
+from sdk.values.staging import publish
 from sdk.values.store import put_blob
 
 
@@ -25,7 +26,9 @@ def check_tiers(spec: GraphSpec, settings: Settings, prefix: str = "") -> None:
 
 
 def upload_spec(spec: GraphSpec, store: Store) -> str:
-    """Upload the code of 's tasks as bundles and the spec itself; the spec's key."""
+    """Upload the code of `spec`'s tasks as bundles, the literals and files compiling staged
+    (`sdk.values.staging`), and the spec itself; the spec's key."""
+    publish(spec, store)
     spec = with_bundles(spec, store, {})
     main = main_module_name()
     if main:  # types defined in the script: workers import it under its module name

@@ -32,6 +32,7 @@ from sdk.model.spec import NodeSpec
 from sdk.model.store import Store
 from sdk.runtime.context import attempt_context
 from sdk.values.literals import load, value_binding
+from sdk.values.staging import publish
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,10 @@ def _execute(spec: NodeSpec, entity: Runnable, inputs: dict[str, Binding], store
                 sub = entity.expand(values, store, bundle)
         except Exception as exc:
             return failed(exc, user_code=True, skip=2)
+        try:
+            publish(sub, store)  # what sub-workflows and map tasks in the body staged
+        except Exception as exc:  # a store failure
+            return failed(exc)
         return Ran(Report.grafted(node_id, attempt, sub))
     if entity.kind != TASK:
         return failed(GraftError(f"{entity.ref} is a {entity.kind}, which does not run on a "

@@ -20,6 +20,7 @@ from sdk.runtime.cache import CacheIndex, key_for, local_index
 from sdk.runtime.execute import execute
 from sdk.runtime.expand import EXPANDED, expand
 from sdk.values.shapes import encode_inputs, shape_outputs
+from sdk.values.staging import publish
 from sdk.values.store import default_store
 
 
@@ -28,6 +29,7 @@ def run_local(entity: Runnable, args: tuple, kwargs: dict[str, Any]) -> Any:
     bound = entity.bind(args, kwargs)
     store = default_store()
     spec = entity.graph()
+    publish(spec, store)  # what compiling staged: large literals, files
     engine = Engine(spec, encode_inputs(entity, bound, store))
     exceptions = _drive(engine, store, f"local-{uuid.uuid4().hex[:12]}")
     if engine.state == ExecutionState.FAILED:

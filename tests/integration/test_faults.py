@@ -21,6 +21,7 @@ from conftest import BACKENDS, Cluster
 from conftest import _wait_for as _wait
 from workflows import faults
 
+from sdk.model.spec import GraphSpec, node_to_json
 from sdk.remote.control import GROUP, control_key
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -208,8 +209,8 @@ def test_garbage_and_forged_messages_on_every_queue_are_refused(make_cluster, tm
     assert good.wait(timeout=30) == 4
     pwned = tmp_path / "pwned"
     bundle = json.loads(cluster.redis().hget(f"{cluster.key_prefix}:ex:{good.id}", "spec"))
-    spec = json.loads((Path(cluster.store_url) / bundle).read_bytes())
-    node = spec["nodes"][0]
+    spec = GraphSpec.loads((Path(cluster.store_url) / bundle).read_bytes())
+    node = node_to_json(spec.nodes[0])  # the self-contained form a task message carries
     forged_spec = {**node, "interface": {"inputs": {"x": {
         "t": "dataclass", "ref": "os:system", "fields": {"command": {"t": "str"}}}},
         "outputs": node["interface"]["outputs"]}}

@@ -5,6 +5,7 @@ processes)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import typing
 
 import pytest
@@ -14,6 +15,7 @@ from scheduler.service import Scheduler
 from scheduler.state import MemoryState
 from scheduler.state_sql import SqlState
 from sdk import Resources, dynamic, map_task, task, workflow
+from sdk.model import spec_v1
 from sdk.model.config import Settings
 from sdk.model.spec import GraphSpec
 from sdk.remote.attempt import run_attempt
@@ -239,6 +241,28 @@ def test_bad_subgraph_fails_its_node_and_the_scheduler_keeps_serving(h):
     h.submit(sum_of_squares, "e2", n=2)
     h.run_to_end()
     assert h.execution("e2").status == "SUCCEEDED"
+
+
+def v1_text(spec: GraphSpec) -> bytes:
+    """`spec` as graft wrote it before spec v2."""
+    return json.dumps({"version": 1, **spec_v1.graph_to_json(spec)}).encode()
+
+
+def test_v1_spec_and_v1_subgraph_from_an_older_worker_still_run(h):
+    spec_key = put_blob(h.store, v1_text(sum_of_squares.compile()), prefix="specs")
+    assert h.handle([{"type": "submit", "execution": "e1", "spec": spec_key,
+                      "inputs": encode_inputs(sum_of_squares, {"n": 3}, h.store),
+                      "workflow": sum_of_squares.name}]) == []
+    [report] = h.work()
+    assert json.loads(h.store.get(report["subgraph"]))["version"] == 2
+    old = v1_text(GraphSpec.loads(h.store.get(report["subgraph"])))
+    report["subgraph"] = put_blob(h.store, old, prefix="subgraphs")
+    h.handle([report])
+    h.scheduler = h.new_scheduler()  # a restart rebuilds it from the v1 spec and sub-graph
+    assert len(h.scheduler.recover()) == 3
+    h.run_to_end()
+    assert h.execution("e1").status == "SUCCEEDED"
+    assert h.outputs(sum_of_squares, "e1") == 5
 
 
 def test_subgraph_node_above_the_largest_tier_fails_the_dynamic(h):

@@ -50,11 +50,13 @@ def test_json_round_trip_keeps_every_field():
                      [OutputSpec("o0", STR, ref("train"))], "namedtuple", "pkg.mod:Result")
     data = spec.to_json()
     assert data["version"] == SPEC_VERSION
-    assert data["nodes"][0]["task"] == {"module": "pkg.mod", "qualname": "Outer.train",
-                                        "name": "train", "bundle": "bundle-1"}
-    assert data["nodes"][0]["resources"] == {"requests": {"cpu": 0.5, "mem_bytes": 1024},
-                                             "limits": {"mem_bytes": 2048}}
-    assert data["nodes"][0]["cache"] == {"enabled": True, "version": "0.3"}
+    assert data["nodes"][0]["task"] == "train"
+    template = data["tasks"]["train"]
+    assert template["task"] == {"module": "pkg.mod", "qualname": "Outer.train",
+                                "name": "train", "bundle": "bundle-1"}
+    assert (template["requests"], template["limits"]) == ({"cpu": 0.5, "mem_bytes": 1024},
+                                                          {"mem_bytes": 2048})
+    assert template["cache"] == {"enabled": True, "version": "0.3"}
     back = GraphSpec.from_json(json.loads(json.dumps(data)))
     assert back == spec
     assert back.nodes[0].task.ref == "pkg.mod:Outer.train"
@@ -106,10 +108,12 @@ def test_defaults_fill_optional_fields():
 
 @pytest.mark.parametrize(("data", "message"), [
     ([], "a graph spec is a JSON object, got list"),
-    ({"version": 2, "name": "g", "nodes": [], "outputs": []},
-     "graph spec version 2 is not supported (expected 1)"),
+    ({"version": 3, "name": "g", "nodes": [], "outputs": []},
+     "graph spec version 3 is not supported (expected 1 or 2)"),
     ({"version": "1", "name": "g", "nodes": [], "outputs": []},
-     "graph spec version '1' is not supported (expected 1)"),
+     "graph spec version '1' is not supported (expected 1 or 2)"),
+    ({"version": True, "name": "g", "nodes": [], "outputs": []},
+     "graph spec version True is not supported (expected 1 or 2)"),
     ({"name": "g", "outputs": []}, "malformed graph spec 'g': KeyError('nodes')"),
     ({"name": "g", "nodes": [{"id": "a"}], "outputs": []},
      "malformed graph spec 'g': KeyError('task')"),
