@@ -37,7 +37,7 @@ from sdk.authoring.schedule import describe_json, due_ticks, next_tick, tick_dat
 from sdk.model.config import env_number
 from sdk.model.errors import GraftError
 from sdk.model.spec import GraphSpec
-from sdk.remote.schedules import LaunchPlanBoard
+from sdk.remote.schedules import LaunchPlanBoard, inputs_digest
 from sdk.values.literals import value_binding
 from sdk.values.store import get_verified
 
@@ -119,6 +119,12 @@ class Ticker:
 
         def work(tx: StateTx) -> None:
             for plan in tx.launch_plans(active=True):
+                if _next(plan) is None:  # e.g. `0 0 30 2 *`, registered by a hand-made message
+                    tx.put_launch_plan(replace(plan, active=False))
+                    log.error("launch plan %s deactivated: its schedule (%s) names no time "
+                              "after %s", plan.name, describe_json(plan.schedule),
+                              tick_datetime(plan.cursor_s).isoformat())
+                    continue
                 mark, created = (len(batch.outbox), len(batch.observed)), []
                 try:
                     with tx.savepoint():
@@ -142,9 +148,8 @@ class Ticker:
         for t in fired:
             log.info("launch plan %s: tick %s started execution %s", t.launch_plan,
                      tick_datetime(t.tick_s).isoformat(), t.execution_id)
-        upcoming = {p.name: next_tick(p.schedule, p.cursor_s, p.anchor_s)
-                    for p in plans if p.active}
-        due = [at for name, at in upcoming.items() if name not in failed]
+        upcoming = {p.name: _next(p) for p in plans if p.active}
+        due = [at for name, at in upcoming.items() if name not in failed and at is not None]
         self._due_at = min([now + RECHECK_S, *due, *([now + RETRY_S] if failed else [])])
         if self.board is not None:
             self.board.write([_board_record(p, upcoming.get(p.name), last.get(p.name))
@@ -213,6 +218,14 @@ class Ticker:
         return submit
 
 
+def _next(plan: LaunchPlanRecord) -> int | None:
+    """The plan's next tick after its cursor; None when its schedule names no later time."""
+    try:
+        return next_tick(plan.schedule, plan.cursor_s, plan.anchor_s)
+    except ValueError:  # croniter's CroniterBadDateError
+        return None
+
+
 def _board_record(plan: LaunchPlanRecord, next_s: int | None, last: TickRecord | None
                   ) -> dict[str, Any]:
     return {"name": plan.name, "workflow": plan.workflow, "schedule": plan.schedule,
@@ -221,4 +234,4 @@ def _board_record(plan: LaunchPlanRecord, next_s: int | None, last: TickRecord |
             "last_tick_s": last.tick_s if last else None,
             "last_execution": last.execution_id if last else None,
             "skipped": plan.skipped, "spec": plan.spec_key, "anchor_s": plan.anchor_s,
-            "updated_at": plan.updated_at}
+            "inputs_digest": inputs_digest(plan.inputs), "updated_at": plan.updated_at}

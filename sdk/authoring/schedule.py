@@ -30,6 +30,7 @@ from sdk.model.errors import ConfigError
 
 UTC = datetime.timezone.utc
 SKIP_COUNT_CAP = 100_000
+MAX_RATE_S = 100 * 365 * 24 * 3600  # a fixed rate longer than a century is a mistake
 
 
 class Schedule:
@@ -130,10 +131,21 @@ def cron_error(expression: str) -> str | None:
     if expression.strip().startswith("@reboot"):
         return "@reboot has no time to fire at"
     try:
-        croniter(expression, datetime.datetime(2000, 1, 1, tzinfo=UTC))
+        it = croniter(expression, datetime.datetime.now(UTC))
     except (ValueError, KeyError, TypeError) as exc:
         return str(exc) or type(exc).__name__
+    if not fires(it):
+        return "it names no time from now on (a date that does not exist, or a past year)"
     return None
+
+
+def fires(it: Any) -> bool:
+    """Whether croniter iterator `it` has a next time (`0 0 30 2 *` never has)."""
+    try:
+        it.get_next(float)
+    except (ValueError, KeyError, TypeError):
+        return False
+    return True
 
 
 def check_json(schedule: Any) -> str | None:
@@ -146,9 +158,10 @@ def check_json(schedule: Any) -> str | None:
     if "cron" in schedule:
         return cron_error(schedule["cron"])
     rate = schedule.get("rate_s")
-    if isinstance(rate, int) and not isinstance(rate, bool) and rate >= 1:
+    if isinstance(rate, int) and not isinstance(rate, bool) and 1 <= rate <= MAX_RATE_S:
         return None
-    return "a schedule has 'cron' (an expression) or 'rate_s' (whole seconds >= 1)"
+    return (f"a schedule has 'cron' (an expression) or 'rate_s' (whole seconds from 1 to "
+            f"{MAX_RATE_S})")
 
 
 def describe_json(schedule: dict[str, Any]) -> str:

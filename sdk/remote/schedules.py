@@ -10,6 +10,7 @@ record per plan: schedule, active, next run, last tick and its execution), which
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from typing import Any
@@ -22,7 +23,14 @@ from sdk.model.store import Store
 from sdk.remote.connections import check_redis
 from sdk.remote.control import ControlChannel
 from sdk.remote.specs import check_tiers, upload_spec
+from sdk.values.literals import dumps
 from sdk.values.shapes import encode_inputs
+
+
+def inputs_digest(inputs: Any) -> str:
+    """A short digest of a launch plan's input bindings: the board shows it, so that a client
+    that re-activated a plan with other inputs knows when the scheduler has them."""
+    return hashlib.sha256(dumps(inputs)).hexdigest()[:16]
 
 
 class LaunchPlanBoard:
@@ -81,11 +89,14 @@ class Schedules:
         check_redis(self.settings.broker_url)
         spec_key = upload_spec(spec, self.store)
         inputs = encode_inputs(plan, plan.scheduled_inputs(), self.store)
+        schedule = plan.schedule.to_json()
         self.control.publish({"type": "activate", "launch_plan": plan.name,
                               "workflow": plan.workflow.name, "spec": spec_key,
-                              "inputs": inputs, "schedule": plan.schedule.to_json()})
-        return self._confirmed(plan.name, wait_s,
-                               lambda r: r.get("active") is True and r.get("spec") == spec_key)
+                              "inputs": inputs, "schedule": schedule})
+        digest = inputs_digest(inputs)
+        return self._confirmed(plan.name, wait_s, lambda r: (
+            r.get("active") is True and r.get("spec") == spec_key
+            and r.get("schedule") == schedule and r.get("inputs_digest") == digest))
 
     def deactivate(self, name: str, wait_s: float = 15.0) -> dict[str, Any] | None:
         """Stop launch plan `name`'s schedule; its record once the scheduler confirmed, or

@@ -64,7 +64,7 @@ def test_a_cron_launch_plan_is_defined_as_in_flytekit():
 
 
 @pytest.mark.parametrize("expression", ["*/5 * * *", "61 * * * *", "every minute", "",
-                                        "@reboot"])
+                                        "@reboot", "0 0 30 2 *", "0 0 31 4 *"])
 def test_a_bad_cron_string_is_an_error_naming_the_launch_plan(expression):
     with pytest.raises(ConfigError, match=r"launch plan 'sched_bad'.*not valid"):
         LaunchPlan.get_or_create(stamped, name="sched_bad",
@@ -379,6 +379,31 @@ def test_malformed_launch_plan_messages_are_refused():
           "schedule": {"cron": "nope"}}, "columns"),
         ({"type": "activate", "launch_plan": "x", "workflow": "w", "spec": "k", "inputs": {},
           "schedule": {"rate_s": 0}}, "rate_s"),
+        ({"type": "activate", "launch_plan": "x", "workflow": "w", "spec": "k", "inputs": {},
+          "schedule": {"rate_s": 10**12}}, "rate_s"),
+        ({"type": "activate", "launch_plan": "x", "workflow": "w", "spec": "k", "inputs": {},
+          "schedule": {"cron": "0 0 30 2 *"}}, "names no time"),
         ({"type": "deactivate", "launch_plan": ""}, "launch_plan must be a name")]:
         with pytest.raises(MessageError, match=reason):
             check(body)
+
+
+def test_a_plan_whose_schedule_never_fires_is_deactivated_and_the_scheduler_goes_on(state):
+    """A plan registered before its schedule could be checked (or by a hand-made message)
+    whose cron expression names no later time is switched off, and the others still fire."""
+    from scheduler.state import LaunchPlanRecord
+
+    clock = Clock(T0 + 10)
+    cron = Cron(state, MemoryStore(), clock)
+    assert cron.activate(_every_minute()) == []
+    with state.transaction() as tx:
+        good = tx.get_launch_plan("sched_minutely")
+        tx.put_launch_plan(LaunchPlanRecord(
+            name="never", workflow=good.workflow, spec_key=good.spec_key, inputs=good.inputs,
+            schedule={"cron": "0 0 30 2 *", "kickoff_arg": "kickoff_time"}, active=True,
+            anchor_s=T0, cursor_s=T0))
+    clock.now = T0 + 60
+    assert [t.launch_plan for t in cron.ticker.tick()] == ["sched_minutely"]
+    with state.transaction() as tx:
+        assert tx.get_launch_plan("never").active is False
+        assert tx.get_launch_plan("sched_minutely").active is True
