@@ -52,21 +52,37 @@ class Dispatch:
                 f"inputs={self.inputs_preview or '{}'}")
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
+
+
 def inputs_preview(inputs: dict[str, Binding], limit: int = PREVIEW_CHARS) -> str:
     """`{name: value, ...}` of a node's resolved inputs, cut to about `limit` characters:
-    inline literals as compact JSON, values kept in the store as `<stored>`."""
-    parts = []
+    inline literals as compact JSON, values kept in the store as `<stored>`. Encoding stops
+    once the preview is full: a dispatch pays for `limit` characters, not for its inputs."""
+    parts, size = [], 0
     for name, binding in inputs.items():
+        if size > limit:
+            break
         ref = binding.get("val") if isinstance(binding, dict) else None
-        if isinstance(ref, dict) and "v" in ref:
-            text = json.dumps(ref["v"], separators=(",", ":"), default=str)
-        elif isinstance(ref, dict) and "u" in ref:
+        if isinstance(ref, dict) and "u" in ref:
             text = "<stored>"
         else:
-            text = json.dumps(binding, separators=(",", ":"), default=str)
+            value = ref["v"] if isinstance(ref, dict) and "v" in ref else binding
+            text = "".join(_chunks(value, limit - size))
         parts.append(f"{name}: {text}")
+        size += len(parts[-1]) + 2
     text = "{" + ", ".join(parts) + "}"
     return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _chunks(value: Any, limit: int) -> Any:
+    """Compact JSON of `value`, up to about `limit` characters."""
+    size = 0
+    for chunk in _ENCODER.iterencode(value):
+        yield chunk
+        size += len(chunk)
+        if size > limit:
+            return
 
 
 def make_dispatch(settings: Settings, store: Store, eid: str, run: NodeRun,

@@ -547,8 +547,9 @@ class Scheduler:
             times = live.times.setdefault(nid, [None, None])
             if run.state in TERMINAL_NODE_STATES:
                 if nid not in live.done and run.spec.kind in RUN_ON_WORKERS:
-                    batch.observed.append(("finished", self.settings.queue_for(
-                        run.spec.memory_bytes, f"node {nid!r}"), run.state.value))
+                    queue = self.view.queue(run)
+                    if queue is not None:  # None: no tier fits it (GRAFT_TIERS changed)
+                        batch.observed.append(("finished", queue, run.state.value))
                 live.done.add(nid)
                 times[1] = times[1] or now
                 key = live.cache_keys.pop(nid, None)

@@ -183,7 +183,7 @@ def run(ctx: click.Context, remote: bool, wait: bool, with_stack: bool, show_hel
     stack = None
     if with_stack:
         check_redis(client.settings.broker_url)
-        tiers = tiers_used(client.settings, entity.graph(), task_memories(entity))
+        tiers = tiers_used(client.settings, entity.graph(), task_memories())
         stack = Stack(client.settings, default_log_path(), tiers)
         stack.start()
         sizes = ", ".join(f"mem-{format_memory(t)} x{c}"

@@ -150,19 +150,25 @@ def outputs(execution_id: str, node: str | None, as_json: bool) -> None:
 
 
 def _node_outputs(execution: Execution, node: str, as_json: bool) -> None:
-    record = next((n for n in execution.nodes() if n.id == node), None)
+    from sdk.remote.node_io import node_values
+
+    records = execution.node_records()
+    record = records.get(node)
     if record is None:
         raise GraftError(f"execution {execution.id} has no node {node!r} "
                          f"(`graft status {execution.id}` lists them)")
-    shown: dict[str, Any] = {"id": execution.id, "node": node, "task": record.task,
-                             "state": record.state, "inputs": execution.node_inputs(node),
-                             "outputs": execution.node_outputs(node)}
-    if record.error:
-        shown["error"] = record.error
+    store = execution.client.store
+    error = record.get("error")
+    shown: dict[str, Any] = {"id": execution.id, "node": node, "task": record.get("task", ""),
+                             "state": record.get("state", ""),
+                             "inputs": node_values(records, node, "inputs", store) or {},
+                             "outputs": node_values(records, node, "outputs", store)}
+    if error:
+        shown["error"] = error
     if as_json:
         click.echo(json.dumps(shown, indent=2, default=repr))
         return
-    click.echo(f"{execution.id} {node} ({record.task})  {record.state}")
+    click.echo(f"{execution.id} {node} ({shown['task']})  {shown['state']}")
     click.echo("inputs:")
     for name, value in shown["inputs"].items():
         click.echo(f"  {name} = {json.dumps(value, default=repr)}")
@@ -170,11 +176,10 @@ def _node_outputs(execution: Execution, node: str, as_json: bool) -> None:
         click.echo("outputs:")
         for name, value in shown["outputs"].items():
             click.echo(f"  {name} = {json.dumps(value, default=repr)}")
-    elif record.error:
-        click.echo(f"no outputs: {record.error.get('type', 'Error')}: "
-                   f"{record.error.get('message', '')}")
+    elif error:
+        click.echo(f"no outputs: {error.get('type', 'Error')}: {error.get('message', '')}")
     else:
-        click.echo(f"no outputs yet: it is {record.state}")
+        click.echo(f"no outputs yet: it is {shown['state']}")
 
 
 def _overrides(client: Client, execution: Execution, given: tuple[str, ...]) -> dict[str, Any]:
@@ -322,7 +327,7 @@ def graph(execution_id: str, fmt: str) -> None:
     client = _client()
     execution = client.get(execution_id)
     spec = GraphSpec.loads(get_verified(client.store, execution.info()["spec"]))
-    nodes = client.board.nodes(execution_id)
+    nodes = execution.node_records()
     click.echo(render(spec, nodes, fmt), nl=False)
 
 

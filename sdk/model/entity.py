@@ -52,6 +52,11 @@ def register(entity: Runnable) -> None:
     _REGISTRY[entity.ref] = entity
 
 
+def defined() -> list[Runnable]:
+    """Every entity defined in this process so far, in definition order."""
+    return list(_REGISTRY.values())
+
+
 def lookup(ref: str) -> Runnable | None:
     """The task, dynamic or workflow defined in this process under `module:qualname`."""
     return _REGISTRY.get(ref)

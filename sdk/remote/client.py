@@ -37,6 +37,7 @@ from sdk.remote import board as board_mod
 from sdk.remote.connections import check_redis, redact, redis_client
 from sdk.remote.control import ControlChannel, encode
 from sdk.remote.leases import REPORTED, Leases
+from sdk.remote.messages import MessageError, check_execution_id
 from sdk.remote.node_io import node_values
 from sdk.remote.schedules import Schedules
 from sdk.remote.signing import sign
@@ -174,7 +175,12 @@ class Client:
     def get(self, execution_id: str, timeout: float = 5.0) -> Execution:
         """Reattach to an execution by id. When the board lost it (Redis was emptied, or it
         expired), ask the scheduler to rewrite it from its database and wait up to
-        `timeout` seconds; GraftError when no one knows the execution."""
+        `timeout` seconds; GraftError when no one knows the execution, or when the id is
+        not one graft makes (then nothing is asked of the scheduler)."""
+        try:
+            check_execution_id(execution_id)
+        except MessageError as exc:
+            raise GraftError(f"no execution {str(execution_id)[:80]!r}: {exc}") from None
         execution = Execution(self, execution_id)
         if self.board.execution(execution_id) is None \
                 and execution.refreshed(timeout) is None:
@@ -269,8 +275,8 @@ class Execution:
         for (_, nid, _), holder in self.client.leases.claims(queued).items():
             if holder is not None:
                 records[nid]["state"] = NodeState.RUNNING.value
-                if holder != REPORTED:
-                    records[nid]["worker"] = holder
+                if holder != REPORTED:  # "<worker>|<pid>": the worker as history names it
+                    records[nid]["worker"] = holder.split("|", 1)[0]
         return records
 
     def log_records(self, node_id: str, attempt: int | None = None) -> list[dict[str, Any]]:

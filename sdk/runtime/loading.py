@@ -7,7 +7,7 @@ import importlib
 import sys
 from pathlib import Path
 
-from sdk.model.entity import Runnable
+from sdk.model.entity import Runnable, defined
 from sdk.model.errors import GraftError
 from sdk.runtime.bundle import source_root
 
@@ -45,14 +45,13 @@ def load_entity_from_file(path: str, name: str) -> Runnable:
     return entity
 
 
-def task_memories(entity: Runnable) -> list[int | None]:
-    """The memory of every task defined in `entity`'s module: what its dynamics may call."""
-    name = getattr(entity, "module", None) or getattr(getattr(entity, "workflow", None),
-                                                      "module", None)
-    module = sys.modules.get(name or "")
+def task_memories() -> list[int | None]:
+    """The memory of every task and dynamic defined in this process (the workflow's file and
+    every module it imported): what a workflow's dynamics may call, which its spec cannot
+    know before they run."""
     found = []
-    for value in vars(module).values() if module else ():
-        if isinstance(value, Runnable) and getattr(value, "kind", "") in ("task", "dynamic"):
+    for value in defined():
+        if getattr(value, "kind", "") in ("task", "dynamic"):
             limits, requests = value.limits.to_json(), value.requests.to_json()
             found.append(limits.get("mem_bytes") or requests.get("mem_bytes"))
     return found

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from collections import OrderedDict
 from typing import Any
 
@@ -20,6 +21,7 @@ from sdk.values.store import get_verified
 
 TEXT_LIMIT = 64 * 1024  # characters of a stream shown in a node's panel (its end)
 VALUE_LIMIT = 4000  # characters of a value's JSON shown
+MISSING_S = 10.0  # how long an unknown execution id is answered without asking again
 
 
 class NotFound(GraftError):
@@ -32,17 +34,28 @@ class Reader:
         self.limits = limits
         self._links: OrderedDict[str, list[tuple[str, str]]] = OrderedDict()  # spec key ->
         self._lock = threading.Lock()
+        self._missing: OrderedDict[str, tuple[float, str]] = OrderedDict()  # id -> (when, why)
 
     def executions(self, limit: int, status: str | None) -> list[dict[str, Any]]:
         return self.client.executions(limit, status)
 
     def execution(self, execution_id: str) -> Execution:
-        """The execution, NotFound when neither the board nor the scheduler knows it."""
+        """The execution, NotFound when neither the board nor the scheduler knows it. An id
+        the scheduler could not restore is answered from memory for `MISSING_S` seconds, so
+        that requests for unknown ids cannot flood the control stream or hold threads."""
+        with self._lock:
+            missed = self._missing.get(execution_id)
+        if missed is not None and time.monotonic() - missed[0] < MISSING_S:
+            raise NotFound(missed[1])
         try:
             return self.client.get(execution_id, timeout=1.0)
         except BrokerUnavailable:
             raise
         except GraftError as exc:
+            with self._lock:
+                self._missing[execution_id] = (time.monotonic(), str(exc))
+                while len(self._missing) > 1000:
+                    self._missing.popitem(last=False)
             raise NotFound(str(exc)) from None
 
     def graph(self, execution_id: str, expand: list[str], collapse: list[str]

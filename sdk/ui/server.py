@@ -117,7 +117,8 @@ async def api_node(request: web.Request) -> web.StreamResponse:
     if not node_id:
         return _error(400, "give the node as ?id=NODE_ID")
     attempt = request.query.get("attempt")
-    if attempt is not None and not (attempt.isdigit() and int(attempt) >= 1):
+    if attempt is not None and not (attempt.isdecimal() and attempt.isascii()
+                                    and int(attempt) >= 1):
         return _error(400, f"attempt must be a number from 1, not {attempt!r}")
     body = await _blocking(request, request.app[READER].node,
                            request.match_info["execution_id"], node_id,

@@ -124,7 +124,8 @@ def test_a_node_a_worker_runs_shows_as_running_with_its_worker(cluster):
     (["outputs", "nosuchexecution"], "no execution 'nosuchexecution'"),
     (["relaunch", "nosuchexecution"], "no execution 'nosuchexecution'"),
     (["ls", "--status", "DONE"], "Invalid value for '--status'"),
-], ids=["status", "outputs", "relaunch", "ls-status"])
+    (["status", "../x y"], "no execution '../x y': execution id"),
+], ids=["status", "outputs", "relaunch", "ls-status", "malformed-id"])
 def test_bad_ids_and_values_are_one_clear_line(cluster, args, expected):
     proc = cluster.run_cli(*args)
     assert proc.returncode != 0

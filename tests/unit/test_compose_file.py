@@ -10,6 +10,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+import yaml
 from compose_file import (
     REPO,
     MissingVariable,
@@ -83,6 +84,11 @@ def test_the_stack_has_every_service_graft_needs(project):
     assert graft["flower"]["environment"]["FLOWER_BASIC_AUTH"] == \
         read_env_file()["FLOWER_BASIC_AUTH"]
     assert start_order(project, list(services))[:2] == ["redis", "postgres"]
+    # what has no login of its own (the graph page) or must not face a network (Redis) is
+    # published on this host only unless GRAFT_PUBLISH says otherwise
+    assert services["ui"]["ports"] == ["127.0.0.1:8080:8080"]
+    assert services["redis"]["ports"] == ["127.0.0.1:6379:6379"]
+    assert "ports" not in services["postgres"]
 
 
 def test_each_tier_has_a_worker_service_that_can_be_scaled(project):
@@ -97,9 +103,10 @@ def test_each_tier_has_a_worker_service_that_can_be_scaled(project):
 def test_prometheus_scrapes_the_schedulers_metrics_port(project):
     prometheus = project["services"]["prometheus"]
     assert prometheus["profiles"] == ["monitoring"]
-    config = (REPO / "deploy" / "prometheus.yml").read_text()
+    config = yaml.safe_load((REPO / "deploy" / "prometheus.yml").read_text())
     port = project["services"]["scheduler"]["environment"]["GRAFT_METRICS_PORT"]
-    assert f"scheduler:{port}" in config
+    [dns] = config["scrape_configs"][0]["dns_sd_configs"]
+    assert dns["names"] == ["scheduler"] and str(dns["port"]) == port
 
 
 def test_the_dockerfile_builds_graft_from_this_tree():

@@ -36,13 +36,13 @@ def wf(n: int = 2) -> typing.List[int]:
     return fan(n=medium(x=n))
 
 
-def test_spec_nodes_and_the_tasks_a_dynamic_may_call_choose_the_tiers(monkeypatch):
+def test_spec_nodes_and_the_tasks_defined_choose_the_tiers(monkeypatch):
     settings = Settings(tiers=parse_tiers("256Mi,1Gi,4Gi,16Gi"))
     gi = 2**30
     assert stack.tiers_used(settings, wf.graph()) == [256 * 2**20, gi]  # fan, medium
-    memories = task_memories(wf)
-    assert sorted(m for m in memories if m) == [600 * 2**20, 3 * gi]
-    assert stack.tiers_used(settings, wf.graph(), memories) == [256 * 2**20, gi, 4 * gi]
+    memories = task_memories()  # every task defined in this process, these among them
+    assert {600 * 2**20, 3 * gi} <= set(memories)
+    assert 4 * gi in stack.tiers_used(settings, wf.graph(), memories)
 
     monkeypatch.setattr(stack.os, "cpu_count", lambda: 4)
     monkeypatch.setattr(stack, "machine_memory_bytes", lambda: 64 * gi)

@@ -82,6 +82,9 @@ def test_answers_and_errors():
         assert r.status == 400
         r = await http.get("/api/executions/e1/node", params={"id": "a/b", "attempt": "0"})
         assert r.status == 400
+        for odd in ("²", "1.5", "-1", "x"):
+            r = await http.get("/api/executions/e1/node", params={"id": "a/b", "attempt": odd})
+            assert r.status == 400, odd
 
     run(check)
 
@@ -103,3 +106,27 @@ def test_pages_and_static_files():
             assert r.status == 200, path
 
     run(check)
+
+
+def test_the_reader_asks_the_scheduler_about_an_unknown_id_once_in_a_while():
+    """An id the board lacks costs one refresh request, then is answered from memory; a
+    malformed one costs none."""
+    from sdk.model.errors import GraftError
+    from sdk.ui.reader import Reader
+
+    class Client:
+        def __init__(self) -> None:
+            self.asked: list[str] = []
+
+        def get(self, execution_id: str, timeout: float) -> None:
+            self.asked.append(execution_id)
+            raise GraftError(f"no execution {execution_id!r}")
+
+    client = Client()
+    reader = Reader(client)  # type: ignore[arg-type]
+    for _ in range(5):
+        try:
+            reader.execution("e404")
+        except NotFound as exc:
+            assert "no execution 'e404'" in str(exc)
+    assert client.asked == ["e404"]
