@@ -155,9 +155,7 @@ class GraphSpec:
 
     def to_json(self) -> dict[str, Any]:
         """The graph's JSON form (version 2: `sdk.model.spec_json`)."""
-        from sdk.model import spec_json
-
-        return spec_json.graph_to_json(self)
+        return _codec().graph_to_json(self)
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), separators=(",", ":"))
@@ -165,9 +163,7 @@ class GraphSpec:
     @classmethod
     def from_json(cls, data: Any) -> GraphSpec:
         """Parse a spec of version 1 or 2; SpecError when malformed or of another version."""
-        from sdk.model import spec_json
-
-        return spec_json.graph_from_json(data)
+        return _codec().graph_from_json(data)
 
     @classmethod
     def loads(cls, text: str | bytes) -> GraphSpec:
@@ -219,20 +215,35 @@ def with_bundle(graph: GraphSpec, bundle: str) -> GraphSpec:
 
 
 # ---- JSON: sdk.model.spec_json (version 2) and sdk.model.spec_v1 ----------------------------
+#
+# The JSON forms live in modules that import this one. `sdk.model.spec_json` installs itself
+# here when imported, and `sdk.model`'s package import does that, so a spec can always be
+# written and read while this module imports neither.
+
+_CODECS: list[Any] = []
+
+
+def install_codec(codec: Any) -> None:
+    """Set what writes and reads specs: an object with `graph_to_json`, `graph_from_json`,
+    `node_to_json` and `node_from_json`."""
+    _CODECS[:] = [codec]
+
+
+def _codec() -> Any:
+    if not _CODECS:
+        raise SpecError("no graph spec codec is installed (import sdk.model.spec_json)")
+    return _CODECS[0]
+
 
 def node_to_json(node: NodeSpec) -> dict[str, Any]:
     """One node's self-contained JSON form, its task definition included (what a task message
     carries to a worker: the version 1 node form, which workers of every version read)."""
-    from sdk.model import spec_v1
-
-    return spec_v1.node_to_json(node)
+    return _codec().node_to_json(node)
 
 
 def node_from_json(data: dict[str, Any]) -> NodeSpec:
     """Parse one node's self-contained JSON form; SpecError when malformed."""
-    from sdk.model import spec_v1
-
     try:
-        return spec_v1.node_from_json(data)
+        return _codec().node_from_json(data)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise SpecError(f"malformed node spec: {exc!r}") from exc

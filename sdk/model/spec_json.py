@@ -41,6 +41,7 @@ from sdk.model.spec import (
     NodeSpec,
     OutputSpec,
     TaskRef,
+    install_codec,
 )
 
 VERSION = SPEC_VERSION
@@ -326,3 +327,16 @@ def _template(d: Any, at: str) -> _Template:
         timeout_s=float(timeout) if timeout is not None else None,
         image=want(d.get("image"), (str, type(None)), "image"),
     )
+
+
+class _Codec:
+    """What `sdk.model.spec` writes and reads specs with: whole graphs in version 2, single
+    nodes (task messages) in the self-contained version 1 node form."""
+
+    graph_to_json = staticmethod(graph_to_json)
+    graph_from_json = staticmethod(graph_from_json)
+    node_to_json = staticmethod(spec_v1.node_to_json)
+    node_from_json = staticmethod(spec_v1.node_from_json)
+
+
+install_codec(_Codec())
