@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from scheduler.dispatch import Dispatch
 from scheduler.metrics import Observation
 from sdk.model.engine import Engine
 from sdk.model.spec import NodeSpec
@@ -29,6 +28,7 @@ class Live:
     cancel_reason: str = ""
     cache_keys: dict[str, str] = field(default_factory=dict)  # dynamic node id -> cache key
     ends_at: float | None = None  # wall-clock time its workflow timeout ends it
+    priority: int = 0  # higher: its attempts are sent before those of lower ones
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,8 @@ class Refusal:
 class Batch:
     """What applying some messages produced, to act on once it is committed."""
 
-    outbox: list[Dispatch] = field(default_factory=list)
+    # Attempts made ready: (tier queue, execution priority, attempt, backoff in seconds).
+    ready: list[tuple[str, int, AttemptKey, float]] = field(default_factory=list)
     touched: dict[str, set[str]] = field(default_factory=dict)
     refused: list[Refusal] = field(default_factory=list)
     board: dict[str, dict[str, Any]] = field(default_factory=dict)

@@ -63,7 +63,8 @@ class BoardView:
     @staticmethod
     def submitted(record: ExecutionRecord) -> dict[str, Any]:
         return {"status": record.status, "workflow": record.workflow, "spec": record.spec_key,
-                "inputs": record.inputs, "submitted_at": record.submitted_at}
+                "inputs": record.inputs, "submitted_at": record.submitted_at,
+                "priority": record.priority}
 
     def refused(self, eid: str, record: ExecutionRecord, reason: str) -> dict[str, Any]:
         return {**self.submitted(record), "status": ExecutionState.FAILED.value,

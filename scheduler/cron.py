@@ -125,7 +125,7 @@ class Ticker:
                               "after %s", plan.name, describe_json(plan.schedule),
                               tick_datetime(plan.cursor_s).isoformat())
                     continue
-                mark, created = (len(batch.outbox), len(batch.observed)), []
+                mark, created = (len(batch.ready), len(batch.observed)), []
                 try:
                     with tx.savepoint():
                         fired.extend(self._fire(tx, plan, now, batch, created))
@@ -159,7 +159,7 @@ class Ticker:
     def _undo(self, batch: Batch, mark: tuple[int, int], created: list[str]) -> None:
         """Forget what a rolled-back plan's executions left in memory and in the batch, so
         nothing is sent, shown or counted for executions that do not exist."""
-        del batch.outbox[mark[0]:]
+        del batch.ready[mark[0]:]
         del batch.observed[mark[1]:]
         for eid in created:
             self.scheduler.live.pop(eid, None)

@@ -81,6 +81,7 @@ class ExecutionRow(Base):
     outputs: Mapped[Any | None] = mapped_column(JsonText, nullable=True)
     error: Mapped[Any | None] = mapped_column(JsonText, nullable=True)
     submitted_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True),
                                                           default=utcnow)
     updated_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True),

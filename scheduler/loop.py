@@ -77,6 +77,7 @@ class Loop:
         self.scheduler = Scheduler(settings, state or open_state(settings.database_url),
                                    dispatcher or CeleryDispatcher(settings), self.store,
                                    Board(settings), metrics=self.metrics)
+        self.scheduler.queue_depth = self._queue_depths
         self.ticker = Ticker(self.scheduler, LaunchPlanBoard(self.scheduler.board.redis,
                                                              settings.key_prefix))
         self.outage = Outage(log)
@@ -154,12 +155,14 @@ class Loop:
         self._drain_pending()
         taken = self._take_submissions()
         queued = self.scheduler.recover()
+        settled = self.scheduler.settle_boards()
         self._judge_leases_after = time.monotonic() + self.settings.lease_ttl_s
         resent = self._reconcile(queued, grace_s=0.0)
         log.info("scheduler serving %s (database %s); %d unacknowledged messages taken over, "
-                 "%d submissions taken from the store, %d queued attempts sent again",
+                 "%d submissions taken from the store, %d queued attempts sent again, %d "
+                 "status board records of ended executions rewritten",
                  redact(self.settings.broker_url), redact(self.scheduler.state.url), claimed,
-                 taken, resent)
+                 taken, resent, settled)
 
     def _check_epoch(self) -> bool:
         """True when Redis lost what graft keeps in it since the last check (it was emptied,
@@ -242,6 +245,13 @@ class Loop:
             log.warning("sent again %d queued attempts that no worker holds and no queue "
                         "carries", sent)
         return sent
+
+    def _queue_depths(self, queues: list[str]) -> dict[str, int]:
+        """How many messages wait in each of these tier queues (one round trip)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for queue in queues:
+            pipe.llen(queue)
+        return dict(zip(queues, pipe.execute()))
 
     # ---- each turn -------------------------------------------------------------------------
 

@@ -1,14 +1,11 @@
 """What the scheduler has committed but not yet handed on: dispatches the broker refused
-(sent again each turn), dispatches waiting out a retry's backoff, and status board writes
-Redis refused. Nothing here decides anything: the transaction that produced it has
-committed."""
+(sent again each turn) and status board writes Redis refused. Nothing here decides anything:
+the transaction that produced it has committed. (Attempts held back for their turn or their
+backoff are in `scheduler.fair.ReadyQueue`.)"""
 
 from __future__ import annotations
 
-import heapq
 import logging
-import random
-import time
 from typing import Any
 
 from scheduler.dispatch import Dispatch, Dispatcher
@@ -26,8 +23,6 @@ class Outbox:
         self.board = board
         self.metrics = metrics
         self.unsent: list[Dispatch] = []  # committed, not yet sent (broker away)
-        self.delayed: list[tuple[float, int, Dispatch]] = []  # (due, seq, dispatch)
-        self._delay_seq = 0
         self.stale: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}  # board backlog
 
     def send(self, dispatches: list[Dispatch]) -> None:
@@ -42,12 +37,6 @@ class Outbox:
             return
         self.metrics.dispatched(d.queue for d in dispatches)
 
-    def delay(self, dispatch: Dispatch, delay_s: float) -> None:
-        """Send after between half and all of `delay_s` seconds (a retry's backoff)."""
-        due = time.monotonic() + delay_s * random.uniform(0.5, 1.0)
-        self._delay_seq += 1
-        heapq.heappush(self.delayed, (due, self._delay_seq, dispatch))
-
     def write_board(self, eid: str, fields: dict[str, Any],
                     nodes: dict[str, dict[str, Any]] | None) -> None:
         """Write an execution's board record; kept and merged with later writes while Redis
@@ -61,35 +50,23 @@ class Outbox:
             self.stale[eid] = ({**old_fields, **fields}, {**old_nodes, **(nodes or {})})
 
     def flush(self) -> None:
-        """Send what could not be sent and what is due, and write what could not be
-        written."""
-        due = []
-        now = time.monotonic()
-        while self.delayed and self.delayed[0][0] <= now:
-            due.append(heapq.heappop(self.delayed)[2])
-        if self.unsent or due:
+        """Send what could not be sent, and write what could not be written."""
+        if self.unsent:
             unsent, self.unsent = self.unsent, []
-            self.send(unsent + due)
+            self.send(unsent)
         if self.stale and self.board is not None:
             stale, self.stale = self.stale, {}
             for eid, (fields, nodes) in stale.items():
                 self.write_board(eid, fields, nodes)
 
-    def next_due_s(self) -> float | None:
-        """Seconds until the next delayed dispatch is due (negative when overdue)."""
-        return self.delayed[0][0] - time.monotonic() if self.delayed else None
-
     def held(self) -> set[AttemptKey]:
         """The attempts waiting here to be sent."""
-        found = {(d.execution_id, d.node_id, d.attempt) for _, _, d in self.delayed}
-        found.update((d.execution_id, d.node_id, d.attempt) for d in self.unsent)
-        return found
+        return {(d.execution_id, d.node_id, d.attempt) for d in self.unsent}
 
     def clear(self) -> None:
         self.unsent.clear()
-        self.delayed.clear()
         self.stale.clear()
 
     @property
     def backlog(self) -> int:
-        return len(self.unsent) + len(self.stale) + len(self.delayed)
+        return len(self.unsent) + len(self.stale)

@@ -24,6 +24,7 @@ from scheduler.batch import CONTROL, Batch, Live, Refusal
 from scheduler.board_view import BoardView
 from scheduler.dispatch import Dispatch, Dispatcher, make_dispatch
 from scheduler.events import event_body, replayed
+from scheduler.fair import ReadyQueue
 from scheduler.metrics import Observer
 from scheduler.outbox import Outbox
 from scheduler.state import EventRecord, ExecutionRecord, StateStore, StateTx
@@ -45,6 +46,7 @@ from sdk.values.store import get_verified
 log = logging.getLogger("graft.scheduler")
 
 RUN_ON_WORKERS = ("task", "dynamic")  # node kinds sent to a tier queue
+PUMP_S = 0.1  # how often tier queues are topped up while ready attempts wait for room
 
 
 class Scheduler:
@@ -60,6 +62,11 @@ class Scheduler:
         self.live: dict[str, Live] = {}
         self.view = BoardView(settings)
         self.outbox = Outbox(dispatcher, board, metrics or Observer())
+        # Ready attempts held back, sent a tier queue's depth at a time (scheduler/fair.py).
+        self.ready = ReadyQueue(settings.queue_ahead_s)
+        # The depth of tier queues (messages waiting in the broker); None: send all at once.
+        self.queue_depth: Callable[[list[str]], dict[str, int]] | None = None
+        self._revive: dict[str, list[AttemptKey]] = {}  # held attempts of dropped executions
         self._deadlines: list[tuple[float, str]] = []  # (ends_at, execution id)
         # Applies `activate` and `deactivate` messages: a `scheduler.cron.Ticker` sets itself.
         self.launch_plans: Any = None
@@ -136,29 +143,78 @@ class Scheduler:
 
     def resend(self, attempts: list[AttemptKey]) -> int:
         """Send again attempts whose message may be gone (same attempt, same token: a worker
-        that already started it drops the copy). Returns how many were sent."""
-        out = []
-        for eid, node, attempt in attempts:
+        that already started it drops the copy), in their turn with the other ready ones.
+        Returns how many were taken."""
+        count = 0
+        for key in attempts:
+            eid, node, attempt = key
             live = self.live.get(eid)
-            if live is None or not live.engine.is_waiting(node, attempt):
+            if live is None or not live.engine.is_waiting(node, attempt) or key in self.ready:
                 continue
-            out.append(self._dispatch(eid, live, node))
+            self.ready.push(self._queue_of(live, node), live.priority, key)
+            count += 1
+        self.pump()
+        return count
+
+    def pump(self) -> int:
+        """Send the held ready attempts each tier queue has room for (scheduler/fair.py).
+        Returns how many were sent. Without Redis it sends nothing and holds on to them."""
+        queues = self.ready.queues()
+        if not queues:
+            return 0
+        depths = None
+        if self.queue_depth is not None:
+            try:
+                depths = self.queue_depth(queues)
+            except Exception as exc:  # the broker is away: try again next turn
+                log.debug("queue depths not read (%s); ready attempts stay held", exc)
+                return 0
+        out = []
+        for key in self.ready.take(depths):
+            dispatch = self._build(key)
+            if dispatch is not None:
+                out.append(dispatch)
         self.outbox.send(out)
         return len(out)
+
+    def _build(self, key: AttemptKey) -> Dispatch | None:
+        """The message of a held attempt, or None when it is no longer awaited (its
+        execution ended or was cancelled, or another attempt replaced it) or its execution
+        is not in memory (a rolled-back batch dropped it: `flush` rebuilds it and holds the
+        attempt again)."""
+        eid, node, attempt = key
+        live = self.live.get(eid)
+        if live is None:
+            self._revive.setdefault(eid, []).append(key)
+            return None
+        if not live.engine.is_waiting(node, attempt):
+            return None
+        try:
+            return self._dispatch(eid, live, node)
+        except GraftError as exc:  # the store refused its inputs: hold it and try again
+            log.warning("attempt %d of node %s of %s not sent yet: %s", attempt, node, eid, exc)
+            self.ready.push(self._queue_of(live, node), live.priority, key, delay_s=2.0)
+            return None
+
+    def _queue_of(self, live: Live, node: str) -> str:
+        return self.settings.queue_for(live.engine.nodes[node].spec.memory_bytes,
+                                       f"node {node!r}")
 
     def forget(self) -> None:
         """Drop everything held in memory (this scheduler stops serving; whoever serves next
         rebuilds from the state)."""
         self.live.clear()
         self.outbox.clear()
+        self.ready.clear()
+        self._revive.clear()
         self._deadlines.clear()
         if self.launch_plans is not None:
             self.launch_plans.forget()
 
     def queued_attempts(self) -> list[AttemptKey]:
-        """The attempts live executions wait for that were sent (not those waiting for their
-        backoff or for the broker)."""
-        held = self.outbox.held()
+        """The attempts live executions wait for that were sent (not those held back, waiting
+        for their backoff, their turn or the broker)."""
+        held = self.outbox.held() | self.ready.held()
         return [(eid, run.id, run.attempt) for eid, live in self.live.items()
                 for run in live.engine.nodes.values()
                 if run.state == NodeState.QUEUED and (eid, run.id, run.attempt) not in held]
@@ -180,25 +236,74 @@ class Scheduler:
         self.after_commit(batch)
         return len(batch.board)
 
+    def settle_boards(self, limit: int = 1000) -> int:
+        """Rewrite the board records of the newest `limit` executions that show one queued or
+        running when the state says it ended (a scheduler killed between a commit and its
+        board write leaves such records). Returns how many were rewritten."""
+        if self.board is None:
+            return 0
+        showing = [eid for eid, record in self.board.executions(limit)
+                   if record.get("status") in (ExecutionState.QUEUED.value,
+                                               ExecutionState.RUNNING.value)]
+        batch = Batch()
+
+        def apply(tx: StateTx) -> None:
+            for eid in showing:
+                record = tx.get_execution(eid)
+                if record is not None and record.status != ExecutionState.RUNNING.value:
+                    self._refresh(tx, eid, batch)
+
+        self.in_transaction(batch, apply)
+        self.after_commit(batch)
+        return len(batch.board)
+
     def flush(self) -> None:
         """Send what could not be sent and what is due, and write what could not be written
-        to the board (the broker or Redis was away). Called by the loop each turn."""
+        to the board (the broker or Redis was away), and top the tier queues up. Called by
+        the loop each turn."""
         self.outbox.flush()
+        if self._revive:
+            self._rebuild_held()
+        self.ready.release_due()
+        self.pump()
+
+    def _rebuild_held(self) -> None:
+        """Rebuild the executions whose held attempts were taken while they were not in
+        memory, and hold again those attempts they still wait for."""
+        revive, self._revive = self._revive, {}
+        batch = Batch()
+        try:
+            self.in_transaction(batch, lambda tx: [self._live(tx, eid, batch, quiet=True)
+                                                   for eid in revive])
+        except Exception:
+            for eid, keys in revive.items():  # the state is away: try again next turn
+                self._revive.setdefault(eid, []).extend(keys)
+            raise
+        for eid, keys in revive.items():
+            live = self.live.get(eid)
+            for key in keys if live is not None else ():
+                if live.engine.is_waiting(key[1], key[2]):
+                    self.ready.push(self._queue_of(live, key[1]), live.priority, key)
+        self.after_commit(batch)
 
     def next_due_s(self) -> float | None:
-        """Seconds until the next delayed dispatch or workflow timeout is due, if any."""
+        """Seconds until the next delayed dispatch or workflow timeout is due, if any; soon
+        when ready attempts wait for room in their queue (the workers drain it meanwhile)."""
         waits = []
-        delayed = self.outbox.next_due_s()
+        delayed = self.ready.next_due_s()
         if delayed is not None:
             waits.append(delayed)
+        if self.ready.queues() and self.queue_depth is not None:
+            waits.append(PUMP_S)
         if self._deadlines:
             waits.append(self._deadlines[0][0] - self.clock())
         return max(0.0, min(waits)) if waits else None
 
     @property
     def backlog(self) -> int:
-        """How many dispatches and board writes wait (for the broker, or for their time)."""
-        return self.outbox.backlog
+        """How many dispatches and board writes wait (for the broker, their time or their
+        turn)."""
+        return self.outbox.backlog + len(self.ready)
 
     # ---- transactions ---------------------------------------------------------------------
 
@@ -236,7 +341,7 @@ class Scheduler:
             return
         eid = msg["execution"]
         batch.seen.add(eid)
-        mark, observed_mark = len(batch.outbox), len(batch.observed)
+        mark, observed_mark = len(batch.ready), len(batch.observed)
         try:
             with tx.savepoint():
                 if msg["type"] == "submit":
@@ -250,7 +355,7 @@ class Scheduler:
         except Exception as exc:
             if self.is_transient(exc):
                 raise  # the whole batch goes back for another try
-            del batch.outbox[mark:]
+            del batch.ready[mark:]
             del batch.observed[observed_mark:]
             self.live.pop(eid, None)
             log.exception("control message for execution %s failed", eid)
@@ -301,7 +406,8 @@ class Scheduler:
             return  # delivered twice
         record = ExecutionRecord(id=eid, workflow=str(msg.get("workflow") or "?"),
                                  status=ExecutionState.RUNNING.value, spec_key=msg["spec"],
-                                 inputs=msg["inputs"], submitted_at=msg.get("submitted_at"))
+                                 inputs=msg["inputs"], submitted_at=msg.get("submitted_at"),
+                                 priority=msg.get("priority", 0))
         try:
             for name, binding in msg["inputs"].items():
                 bindings.check_resolved(binding, f"input {name!r}")
@@ -322,7 +428,7 @@ class Scheduler:
             return
         tx.add_execution(record)
         batch.observed.append(("execution", eid, None, ExecutionState.RUNNING.value))
-        live = self.live[eid] = Live(engine, record.spec_key)
+        live = self.live[eid] = Live(engine, record.spec_key, priority=record.priority)
         self._track_deadline(live, eid, record.created_at)
         batch.board[eid] = self.view.submitted(record)
         self._changed(tx, eid, live, engine.start(), batch)
@@ -508,7 +614,7 @@ class Scheduler:
             {nid for nid, r in engine.nodes.items() if r.state in TERMINAL_NODE_STATES},
             {r["node_id"]: r["token"] for r in rows if r["token"]},
             {r["node_id"]: [r["started_at"], r["ended_at"]] for r in rows},
-            cache_keys=cache_keys)
+            cache_keys=cache_keys, priority=record.priority)
         self._track_deadline(live, eid, record.created_at)
         untokened = [run for nid, run in engine.nodes.items()
                      if run.state == NodeState.QUEUED and nid not in live.tokens]
@@ -529,12 +635,9 @@ class Scheduler:
             live.tokens[nid] = secrets.token_hex(8)
             times = live.times.setdefault(nid, [None, None])
             times[0] = times[0] or now
-            dispatch = self._dispatch(eid, live, nid)
-            delay = engine.nodes[nid].retry_delay_s
-            if delay > 0:
-                self.outbox.delay(dispatch, delay)
-            else:
-                batch.outbox.append(dispatch)
+            run = engine.nodes[nid]
+            batch.ready.append((self._queue_of(live, nid), live.priority, (eid, nid, run.attempt),
+                                run.retry_delay_s))
         for nid in expanded:  # read its inputs here and expand it now
             run = engine.nodes[nid]
             report = expand(run.spec, engine.resolved_inputs(nid), self.store, nid, run.attempt,
@@ -555,7 +658,8 @@ class Scheduler:
                 key = live.cache_keys.pop(nid, None)
                 if key and run.state == NodeState.SUCCEEDED and run.outputs is not None:
                     batch.cached.append((key, run.spec, run.outputs, eid, nid))
-                if run.state == NodeState.CANCELLED and nid in live.tokens:
+                if run.state == NodeState.CANCELLED and nid in live.tokens \
+                        and (eid, nid, run.attempt) not in self.ready:  # held: never sent
                     batch.superseded.append((eid, nid, run.attempt))
             elif run.state == NodeState.RUNNING and times[0] is None:
                 times[0] = now
@@ -586,7 +690,13 @@ class Scheduler:
 
     def after_commit(self, batch: Batch) -> None:
         self.metrics.committed(batch.observed)
-        self.outbox.send(batch.outbox)
+        for queue, priority, key, delay_s in batch.ready:
+            self.ready.push(queue, priority, key, delay_s)
+        for eid in batch.touched:
+            live = self.live.get(eid)
+            if live is not None and live.engine.done:
+                self.ready.drop(eid)
+        self.pump()
         self._save_cached(batch.cached)
         if self.board is None:
             for eid in batch.touched:

@@ -42,6 +42,7 @@ class ExecutionRecord:
     outputs: Any = None
     error: Any = None
     submitted_at: float | None = None
+    priority: int = 0
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
 

@@ -26,7 +26,7 @@ from scheduler.state import NODE_FIELDS, EventRecord, ExecutionRecord, LaunchPla
 from scheduler.state import NodeRow as NodeDict
 
 _EXECUTION_FIELDS = ("workflow", "status", "spec_key", "inputs", "outputs", "error",
-                     "submitted_at")
+                     "submitted_at", "priority")
 
 
 def _ts(value: datetime.datetime | None) -> float:
@@ -37,6 +37,7 @@ def _execution(row: ExecutionRow) -> ExecutionRecord:
     return ExecutionRecord(id=row.id, workflow=row.workflow, status=row.status,
                            spec_key=row.spec_key, inputs=row.inputs, outputs=row.outputs,
                            error=row.error, submitted_at=row.submitted_at,
+                           priority=row.priority,
                            created_at=_ts(row.created_at), updated_at=_ts(row.updated_at))
 
 

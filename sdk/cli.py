@@ -145,26 +145,28 @@ def cli(debug: bool) -> None:
 @click.option("--wait", is_flag=True, help="With --remote: follow progress, print outputs.")
 @click.option("--up", "with_stack", is_flag=True,
               help="With --remote: start a local stack for this run and stop it after.")
+@click.option("--priority", type=click.IntRange(-1000, 1000), default=0, show_default=True,
+              help="With --remote: higher runs first; equal priorities share the workers.")
 @click.option("--help", "show_help", is_flag=True,
               help="Show this message; after FILE WORKFLOW, the workflow's inputs.")
 @click.argument("file", required=False)
 @click.argument("workflow", required=False)
 @click.pass_context
-def run(ctx: click.Context, remote: bool, wait: bool, with_stack: bool, show_help: bool,
-        file: str | None, workflow: str | None) -> None:
+def run(ctx: click.Context, remote: bool, wait: bool, with_stack: bool, priority: int,
+        show_help: bool, file: str | None, workflow: str | None) -> None:
     """Run WORKFLOW from FILE, with inputs as --name value (parsed by their types)."""
     if show_help and workflow is None:
         click.echo(ctx.get_help())
         return
     for given in (file, workflow):
         if given is not None and given.startswith("-"):
-            close = difflib.get_close_matches(given, ["--remote", "--wait", "--up", "--help"],
-                                              n=1)
+            close = difflib.get_close_matches(
+                given, ["--remote", "--wait", "--up", "--priority", "--help"], n=1)
             hint = f"; did you mean {close[0]}?" if close else ""
             raise ConfigError(f"no option {given} for graft run{hint}")
     if file is None or workflow is None:
         raise ConfigError("graft run needs FILE and WORKFLOW (graft run --help)")
-    for flag, on in (("--wait", wait), ("--up", with_stack)):
+    for flag, on in (("--wait", wait), ("--up", with_stack), ("--priority", priority != 0)):
         if on and not remote:
             raise ConfigError(f"{flag} goes with --remote (graft run --remote {flag} ...); "
                               f"an in-process run waits anyway")
@@ -190,7 +192,7 @@ def run(ctx: click.Context, remote: bool, wait: bool, with_stack: bool, show_hel
                           for t, c in worker_sizes(client.settings, tiers))
         click.echo(f"local stack started: {sizes} (logs: {default_log_path()})", err=True)
     try:
-        execution = client.submit(entity, inputs=inputs)
+        execution = client.submit(entity, inputs=inputs, priority=priority)
         click.echo(execution.id)
         if wait or with_stack:
             progress = _Progress(execution)

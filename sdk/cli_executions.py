@@ -206,14 +206,17 @@ def _overrides(client: Client, execution: Execution, given: tuple[str, ...]) -> 
 @click.argument("execution_id")
 @click.option("--input", "inputs", multiple=True, metavar="NAME=VALUE",
               help="Change one input (repeatable); the others stay as they were.")
+@click.option("--priority", type=click.IntRange(-1000, 1000), default=None,
+              help="Its priority (default: the one it had).")
 @click.option("--wait", is_flag=True, help="Wait and print the outputs.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def relaunch(execution_id: str, inputs: tuple[str, ...], wait: bool, as_json: bool) -> None:
+def relaunch(execution_id: str, inputs: tuple[str, ...], priority: int | None, wait: bool,
+             as_json: bool) -> None:
     """Run an execution again: the same workflow as it was submitted, the same inputs unless
-    --input changes some."""
+    --input changes some, at the same priority unless --priority changes it."""
     client = _client()
     old = client.get(execution_id)
-    new = client.relaunch(execution_id, _overrides(client, old, inputs))
+    new = client.relaunch(execution_id, _overrides(client, old, inputs), priority=priority)
     result = repr(new.wait()) if wait else None
     if as_json:
         click.echo(json.dumps({"id": new.id, "relaunch_of": execution_id,

@@ -77,6 +77,8 @@ class Settings:
     secret: bytes | None = field(default=None, repr=False)
     system_retries: int = 3
     lease_ttl_s: float = 10.0
+    # Seconds of work the scheduler keeps waiting in each tier's queue (scheduler/fair.py).
+    queue_ahead_s: float = 0.5
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -91,6 +93,7 @@ class Settings:
             secret=(os.environ.get("GRAFT_SECRET") or "").encode() or None,
             system_retries=env_number("GRAFT_SYSTEM_RETRIES", 3, int, minimum=0),
             lease_ttl_s=env_number("GRAFT_LEASE_TTL_S", 10.0, float, minimum=1.0),
+            queue_ahead_s=env_number("GRAFT_QUEUE_AHEAD_S", 0.5, float, minimum=0.0),
         )
 
 

@@ -25,6 +25,7 @@ from sdk.model.entity import Runnable
 from sdk.model.errors import (
     BrokerUnavailable,
     CompileError,
+    ConfigError,
     ExecutionAborted,
     ExecutionFailed,
     GraftError,
@@ -37,7 +38,7 @@ from sdk.remote import board as board_mod
 from sdk.remote.connections import check_redis, redact, redis_client
 from sdk.remote.control import ControlChannel, encode
 from sdk.remote.leases import REPORTED, Leases
-from sdk.remote.messages import MessageError, check_execution_id
+from sdk.remote.messages import MAX_PRIORITY, MessageError, check_execution_id, is_priority
 from sdk.remote.node_io import node_values
 from sdk.remote.schedules import Schedules
 from sdk.remote.signing import sign
@@ -74,6 +75,13 @@ class NodeRecord:
     worker: str | None = None
 
 
+def check_priority(priority: object) -> None:
+    """ConfigError unless `priority` is a valid execution priority."""
+    if not is_priority(priority):
+        raise ConfigError(f"priority must be an integer from {-MAX_PRIORITY} to "
+                          f"{MAX_PRIORITY} (higher runs first), got {priority!r}")
+
+
 class Client:
     """Submit workflows and reattach to executions. Reads `GRAFT_*` unless given settings."""
 
@@ -90,18 +98,22 @@ class Client:
             self._board = board_mod.Board(self.settings)
         return self._board
 
-    def submit(self, entity: Runnable, /, *, timeout: Any = None,
+    def submit(self, entity: Runnable, /, *, timeout: Any = None, priority: int = 0,
                inputs: dict[str, Any] | None = None, **kw_inputs: Any) -> Execution:
         """Compile, upload code and inputs, and queue an execution; return it at once.
 
         Inputs are keywords (`submit(wf, x=1)`), or a dict (`inputs={...}`) for inputs named
         like an option. `timeout` (seconds or a timedelta) ends the execution FAILED with a
         WorkflowTimeout when it runs longer; it replaces the workflow's own `timeout`.
+        `priority` (an integer from -1000 to 1000, default 0): the scheduler sends the ready
+        nodes of executions of higher priority first, and shares the workers equally among
+        executions of the same priority.
 
         Raises CompileError/TypeConversionError on bad workflow or inputs, TierError when a
         node needs more memory than the largest tier, BrokerUnavailable without a broker,
         ConfigError on a malformed timeout.
         """
+        check_priority(priority)
         bound = entity.bind((), {**(inputs or {}), **kw_inputs})
         spec = entity.graph()
         if timeout is not None:
@@ -110,12 +122,14 @@ class Client:
         check_tiers(spec, self.settings)
         check_redis(self.settings.broker_url)
         spec_key = upload_spec(spec, self.store)
-        return self._queue(spec.name, spec_key, encode_inputs(entity, bound, self.store))
+        return self._queue(spec.name, spec_key, encode_inputs(entity, bound, self.store),
+                           priority)
 
-    def relaunch(self, execution_id: str, overrides: dict[str, Any] | None = None
-                 ) -> Execution:
+    def relaunch(self, execution_id: str, overrides: dict[str, Any] | None = None,
+                 priority: int | None = None) -> Execution:
         """Submit again what execution `execution_id` ran (its spec, so its code as it was
-        then), with the same inputs except `overrides` (native values by input name)."""
+        then), with the same inputs except `overrides` (native values by input name), at its
+        priority unless `priority` is given."""
         check_redis(self.settings.broker_url)
         info = self.get(execution_id).info()
         spec_key, inputs = info.get("spec"), info.get("inputs")
@@ -132,21 +146,27 @@ class Client:
         for name, value in (overrides or {}).items():
             inputs[name] = value_binding(value, spec.inputs[name], self.store,
                                          f"input {name!r} of workflow {spec.name!r}")
-        return self._queue(spec.name, spec_key, inputs)
+        if priority is None:
+            priority = info.get("priority") if is_priority(info.get("priority")) else 0
+        check_priority(priority)
+        return self._queue(spec.name, spec_key, inputs, priority)
 
-    def _queue(self, workflow: str, spec_key: str, inputs: dict[str, Any]) -> Execution:
+    def _queue(self, workflow: str, spec_key: str, inputs: dict[str, Any],
+               priority: int = 0) -> Execution:
         """Queue an execution of a stored spec (the broker was checked by the caller)."""
         execution_id = uuid.uuid4().hex[:20]
         now = time.time()
         body = {"type": "submit", "execution": execution_id, "spec": spec_key,
                 "inputs": inputs, "workflow": workflow, "submitted_at": now}
+        if priority:
+            body["priority"] = priority
         # Kept in the store first: if Redis loses the stream entry, the scheduler still
         # finds the submission there.
         Submissions(self.store).put(execution_id, encode(sign(body, self.settings.secret)))
         self.board.write(execution_id, {"status": ExecutionState.QUEUED.value,
                                         "workflow": workflow, "spec": spec_key,
                                         "inputs": inputs, "done": 0, "total": 0,
-                                        "submitted_at": now})
+                                        "submitted_at": now, "priority": priority})
         self.control.publish(body)
         return Execution(self, execution_id)
 

@@ -1,7 +1,7 @@
 """Control messages: what clients and workers put on the scheduler's control stream.
 
     {"type": "submit", "execution": id, "spec": store key, "inputs": {name: binding},
-     "workflow": name, "submitted_at": unix seconds}
+     "workflow": name, "submitted_at": unix seconds, "priority": integer (optional, 0)}
     {"type": "report", "execution": id, "node": node id, "attempt": n, "token": t,
      "outcome": "values" | "cached", "outputs": {name: binding}, "worker": name,
      "duration_s": seconds}
@@ -31,6 +31,7 @@ from sdk.model.report import Failure, Outcome, Report
 
 MAX_ID_CHARS = 64
 MAX_NAME_CHARS = 255
+MAX_PRIORITY = 1000  # an execution's priority is an integer in [-MAX_PRIORITY, MAX_PRIORITY]
 MAX_NODE_ID_CHARS = 4096
 _ID = re.compile(r"^[A-Za-z0-9_.-]+$")
 _CACHE_KEY = re.compile(r"^[0-9a-f]{64}$")
@@ -90,6 +91,12 @@ def check_launch_plan(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def is_priority(value: Any) -> bool:
+    """Whether `value` is a valid execution priority."""
+    return isinstance(value, int) and not isinstance(value, bool) \
+        and -MAX_PRIORITY <= value <= MAX_PRIORITY
+
+
 def check(body: Any) -> dict[str, Any]:
     """Validate a control message; MessageError says what is wrong."""
     if not isinstance(body, dict):
@@ -105,6 +112,10 @@ def check(body: Any) -> dict[str, Any]:
         if not isinstance(workflow, str) or len(workflow) > MAX_NAME_CHARS:
             raise MessageError(f"submit {body['execution']}: workflow name must be a string of "
                                f"at most {MAX_NAME_CHARS} characters")
+        priority = body.get("priority", 0)
+        if not is_priority(priority):
+            raise MessageError(f"submit {body['execution']}: priority must be an integer from "
+                               f"{-MAX_PRIORITY} to {MAX_PRIORITY}, got {str(priority)[:40]!r}")
     elif kind == "report":
         node = _require(body, "node", str)
         if not node or len(node) > MAX_NODE_ID_CHARS:

@@ -101,6 +101,20 @@ def test_a_scheduler_killed_again_and_again_loses_nothing(make_cluster, backend)
     assert cluster.redis().xpending(control_key(cluster.settings), GROUP)["pending"] == 0
 
 
+def test_a_board_left_running_by_a_killed_scheduler_is_rewritten_on_restart(cluster):
+    """A scheduler killed between committing an execution's end and writing its board
+    record leaves the board saying RUNNING: the next one to serve rewrites it."""
+    client = cluster.client()
+    done = client.submit(faults.chain3, x=1, delay=0.0)
+    assert done.wait(timeout=30) == 4
+    cluster.kill_scheduler()
+    client.board.write(done.id, {"status": "RUNNING", "done": 2})  # the write it never made
+    assert client.get(done.id).status() == "RUNNING"
+    cluster.start_scheduler()
+    assert client.get(done.id).wait(timeout=20) == 4
+    assert client.get(done.id).info()["done"] == 3
+
+
 def test_a_standby_scheduler_takes_over_within_10_s(make_cluster, tmp_path):
     cluster = make_cluster()
     standby = cluster._spawn("standby", ["scheduler"], "scheduler serving")

@@ -427,7 +427,7 @@ def test_each_attempt_gets_a_new_token_kept_in_the_state(h):
     assert len(token) == 16 and h.nodes("e1")["squares"]["token"] == token
     h.dispatcher.sent.clear()
     h.scheduler.lost([("e1", "squares", 1)], "was killed")
-    h.scheduler.outbox.delayed[0] = (0.0, *h.scheduler.outbox.delayed[0][1:])  # due now
+    h.scheduler.ready._delayed[0] = (0.0, *h.scheduler.ready._delayed[0][1:])  # due now
     h.scheduler.flush()
     [d2] = h.dispatcher.sent
     assert d2.attempt == 2 and d2.payload["token"] not in (token, "")
@@ -452,7 +452,7 @@ def test_a_lost_attempt_is_a_system_retry_with_backoff_not_a_user_retry(h):
         assert batch.superseded == [("e1", "fragile", attempt)]
         assert h.dispatcher.sent == []  # held back for its backoff, not sent at once
         assert 0 < h.scheduler.next_due_s() <= 2.0 ** (attempt - 1)
-        h.scheduler.outbox.delayed[0] = (0.0, *h.scheduler.outbox.delayed[0][1:])
+        h.scheduler.ready._delayed[0] = (0.0, *h.scheduler.ready._delayed[0][1:])
         h.scheduler.flush()
         [d] = h.dispatcher.sent
         h.dispatcher.sent.clear()
@@ -556,3 +556,106 @@ def test_a_store_blip_while_expanding_a_map_rolls_the_batch_back(h):
     assert h.execution("e1").status == "SUCCEEDED"
     assert h.outputs(map_of_squares, "e1") == [i * i for i in range(1000)]
     assert h.nodes("e1")["map_square"]["attempt"] == 1
+
+
+class Queues:
+    """Tier queue depths as a broker would report them: what was sent and not yet taken."""
+
+    def __init__(self, h):
+        self.h = h
+        self.taken = 0
+        h.scheduler.ready.clock = lambda: 1000.0  # depths stay at their minimum
+
+    def __call__(self, queues):
+        waiting = len(self.h.dispatcher.sent) - self.taken
+        return {q: waiting for q in queues}
+
+    def take(self, n):
+        """Workers take the oldest `n` waiting messages; return them."""
+        got = self.h.dispatcher.sent[self.taken:self.taken + n]
+        self.taken += len(got)
+        return got
+
+
+def submit_with(h, wf, eid, priority=0, **inputs):
+    spec_key = put_blob(h.store, wf.compile().dumps().encode(), prefix="specs")
+    body = {"type": "submit", "execution": eid, "spec": spec_key, "workflow": wf.name,
+            "inputs": encode_inputs(wf, inputs, h.store), "priority": priority}
+    assert h.handle([body]) == []
+
+
+def test_a_small_execution_is_not_queued_behind_a_large_ones_backlog(h):
+    queues = h.scheduler.queue_depth = Queues(h)
+    submit_with(h, map_of_squares, "big", n=2000)
+    h.handle([run_attempt(h.store, *d.args) for d in queues.take(1)])  # `numbers` ran
+    assert len(h.dispatcher.sent) - queues.taken == h.scheduler.ready.min_depth
+    assert len(h.scheduler.ready) == 2000 - h.scheduler.ready.min_depth
+    submit_with(h, sum_of_squares, "small", n=3)
+    for _ in range(2):  # room for one more each time: the large one's turn, then the small's
+        h.handle([run_attempt(h.store, *d.args) for d in queues.take(1)])
+    assert [d.execution_id for d in h.dispatcher.sent[-2:]] == ["big", "small"]
+    # Both finish, the small one long before the large one.
+    finished = []
+    while len(finished) < 2:
+        reports = [run_attempt(h.store, *d.args) for d in queues.take(50)]
+        h.handle(reports)
+        h.scheduler.flush()
+        finished += [e for e in ("small", "big") if e not in finished
+                     and h.execution(e).status == "SUCCEEDED"]
+    assert finished == ["small", "big"]
+    assert h.outputs(map_of_squares, "big") == [i * i for i in range(2000)]
+    assert len(h.scheduler.ready) == 0
+
+
+def test_higher_priority_executions_are_sent_first(h):
+    queues = h.scheduler.queue_depth = Queues(h)
+    submit_with(h, map_of_squares, "low", priority=-1, n=50)
+    submit_with(h, map_of_squares, "high", priority=5, n=50)
+    h.handle([run_attempt(h.store, *d.args) for d in queues.take(2)])  # both `numbers`
+    order = []
+    while len(order) < 100:
+        got = queues.take(10)
+        order += [d.execution_id for d in got]
+        h.handle([run_attempt(h.store, *d.args) for d in got])
+    assert order[:50].count("high") >= 50 - h.scheduler.ready.min_depth
+    assert h.execution("high").priority == 5 and h.execution("low").priority == -1
+
+
+def test_cancelling_a_large_execution_supersedes_only_what_was_sent(h):
+    queues = h.scheduler.queue_depth = Queues(h)
+    submit_with(h, map_of_squares, "big", n=5000)
+    h.handle([run_attempt(h.store, *d.args) for d in queues.take(1)])
+    sent = len(h.dispatcher.sent) - 1
+    batch = h.scheduler.handle([{"type": "cancel", "execution": "big"}])
+    assert len(batch.superseded) == sent
+    assert len(h.scheduler.ready) == 0 and h.execution("big").status == "ABORTED"
+
+
+def test_a_submission_with_a_bad_priority_is_refused(h):
+    spec_key = put_blob(h.store, sum_of_squares.compile().dumps().encode(), prefix="specs")
+    for bad in (True, 1.5, "3", 10**6):
+        body = {"type": "submit", "execution": "e1", "spec": spec_key, "inputs": {},
+                "priority": bad}
+        [reason] = h.handle([body])
+        assert "priority must be an integer" in reason
+
+
+def test_held_attempts_of_an_execution_dropped_by_a_rollback_are_sent_after_all(h):
+    queues = h.scheduler.queue_depth = Queues(h)
+    submit_with(h, map_of_squares, "e1", n=20)
+    h.handle([run_attempt(h.store, *d.args) for d in queues.take(1)])
+    assert len(h.scheduler.ready) == 20 - h.scheduler.ready.min_depth
+    h.scheduler.live.clear()  # what a rolled-back batch does to the engines it touched
+    taken = queues.take(4)
+    h.scheduler.flush()  # finds the execution gone from memory, rebuilds it ...
+    h.scheduler.flush()  # ... and sends its held attempts in turn
+    assert len(h.dispatcher.sent) - queues.taken == 4
+    h.handle([run_attempt(h.store, *d.args) for d in taken])
+    sent = {d.node_id for d in taken}
+    while len(sent) < 20:
+        got = queues.take(50)
+        h.handle([run_attempt(h.store, *d.args) for d in got])
+        h.scheduler.flush()
+        sent |= {d.node_id for d in got}
+    assert h.execution("e1").status == "SUCCEEDED"
+    assert h.outputs(map_of_squares, "e1") == [i * i for i in range(20)]
