@@ -125,6 +125,15 @@ def test_a_savepoint_rolls_back_alone(state):
         assert tx.get_execution("e1").status == "RUNNING"
 
 
+def test_a_released_savepoint_is_rolled_back_with_its_transaction(state):
+    with pytest.raises(RuntimeError), state.transaction() as tx:
+        with tx.savepoint():  # the transaction's first statement
+            tx.add_execution(_execution())
+        raise RuntimeError("the batch failed after its first message")
+    with state.transaction() as tx:
+        assert tx.get_execution("e1") is None
+
+
 def test_a_refused_write_rolls_back_its_savepoint_alone(state):
     with state.transaction() as tx:
         tx.add_execution(_execution())
