@@ -63,7 +63,11 @@ _GET_LAUNCH_PLAN = select(_LAUNCH_PLANS).where(_LAUNCH_PLANS.c.name == bindparam
 
 
 def _ts(value: datetime.datetime | None) -> float:
-    return value.timestamp() if value is not None else 0.0
+    if value is None:
+        return 0.0
+    if value.tzinfo is None:  # SQLite keeps no zone: the times it holds were written in UTC
+        value = value.replace(tzinfo=datetime.timezone.utc)
+    return value.timestamp()
 
 
 def _execution(row: Any) -> ExecutionRecord:

@@ -4,6 +4,7 @@ SQLite and PostgreSQL (a throwaway database on the session's private server)."""
 from __future__ import annotations
 
 import math
+import time
 import uuid
 
 import pytest
@@ -58,6 +59,22 @@ def test_an_execution_is_added_read_and_updated(state):
         got = tx.get_execution("e1")
         assert got.status == "SUCCEEDED" and got.outputs == {"o0": {"val": {"v": math.inf}}}
         assert got.updated_at >= got.created_at > 0
+
+
+def test_times_are_unix_seconds_whatever_the_local_zone(state, monkeypatch):
+    monkeypatch.setenv("TZ", "Asia/Tokyo")  # UTC+9 all year
+    time.tzset()
+    try:
+        before = time.time()
+        with state.transaction() as tx:
+            tx.add_execution(_execution())
+        with state.transaction() as tx:
+            got = tx.get_execution("e1")
+        assert before - 1 <= got.created_at <= time.time() + 1
+        assert before - 1 <= got.updated_at <= time.time() + 1
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 def test_executions_list_newest_first_by_status_and_limit(state):
