@@ -182,6 +182,15 @@ def open_database(url: str) -> SqlEngine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
+            # Python's sqlite3 opens a transaction only before INSERT, UPDATE or DELETE: a
+            # SAVEPOINT before any of them became the outermost transaction, and releasing it
+            # committed it, whatever the enclosing transaction then did. SQLAlchemy's recipe
+            # (its SQLite dialect's "Transactions" section): the driver opens none, we BEGIN.
+            dbapi_conn.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN")
     try:
         migrate(engine)
     except (OperationalError, InterfaceError) as exc:

@@ -4,6 +4,7 @@ SQLite and PostgreSQL (a throwaway database on the session's private server)."""
 from __future__ import annotations
 
 import math
+import time
 import uuid
 
 import pytest
@@ -58,6 +59,22 @@ def test_an_execution_is_added_read_and_updated(state):
         got = tx.get_execution("e1")
         assert got.status == "SUCCEEDED" and got.outputs == {"o0": {"val": {"v": math.inf}}}
         assert got.updated_at >= got.created_at > 0
+
+
+def test_times_are_unix_seconds_whatever_the_local_zone(state, monkeypatch):
+    monkeypatch.setenv("TZ", "Asia/Tokyo")  # UTC+9 all year
+    time.tzset()
+    try:
+        before = time.time()
+        with state.transaction() as tx:
+            tx.add_execution(_execution())
+        with state.transaction() as tx:
+            got = tx.get_execution("e1")
+        assert before - 1 <= got.created_at <= time.time() + 1
+        assert before - 1 <= got.updated_at <= time.time() + 1
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 def test_executions_list_newest_first_by_status_and_limit(state):
@@ -123,6 +140,60 @@ def test_a_savepoint_rolls_back_alone(state):
     with state.transaction() as tx:
         assert tx.node_ids("e1") == {"b"}
         assert tx.get_execution("e1").status == "RUNNING"
+
+
+def test_a_released_savepoint_is_rolled_back_with_its_transaction(state):
+    with pytest.raises(RuntimeError), state.transaction() as tx:
+        with tx.savepoint():  # the transaction's first statement
+            tx.add_execution(_execution())
+        raise RuntimeError("the batch failed after its first message")
+    with state.transaction() as tx:
+        assert tx.get_execution("e1") is None
+
+
+def test_a_refused_write_rolls_back_its_savepoint_alone(state):
+    with state.transaction() as tx:
+        tx.add_execution(_execution())
+        tx.insert_nodes([_row("a")])
+    with state.transaction() as tx:
+        with pytest.raises(Exception), tx.savepoint():  # noqa: B017
+            tx.append_event(EventRecord("e1", 1, "a", 1, "values", {}))
+            tx.insert_nodes([_row("b"), _row("a")])
+        with tx.savepoint():
+            tx.insert_nodes([_row("c")])
+            tx.append_event(EventRecord("e1", 1, "c", 1, "values", {}))
+    with state.transaction() as tx:
+        assert tx.node_ids("e1") == {"a", "c"}
+        assert [(e.seq, e.node_id) for e in tx.events("e1")] == [(1, "c")]
+
+
+def test_events_go_and_stay_with_their_savepoint(state):
+    with state.transaction() as tx:
+        tx.add_execution(_execution())
+        tx.append_event(EventRecord("e1", 1, "a", 1, "values", {}))
+        with pytest.raises(RuntimeError), tx.savepoint():
+            tx.append_event(EventRecord("e1", 2, "b", 1, "values", {}))
+            raise RuntimeError("this message failed")
+        with pytest.raises(Exception), tx.savepoint():  # noqa: B017
+            tx.append_event(EventRecord("e1", 3, "c", 1, "values", {}))
+            tx.append_event(EventRecord("e1", 1, "a", 1, "values", {}))  # a duplicate
+        with tx.savepoint():
+            tx.append_event(EventRecord("e1", 2, "d", 1, "values", {}))
+            assert [e.seq for e in tx.events("e1")] == [1, 2]
+        tx.append_event(EventRecord("e1", 3, "e", 1, "values", {}))
+    with state.transaction() as tx:
+        assert [(e.seq, e.node_id) for e in tx.events("e1")] == [(1, "a"), (2, "d"), (3, "e")]
+
+
+def test_updating_a_node_without_a_row_is_refused(state):
+    with state.transaction() as tx:
+        tx.add_execution(_execution())
+        tx.insert_nodes([_row("a")])
+    for rows in ([_row("b")], [_row("a", state="RUNNING"), _row("b")]):
+        with pytest.raises(KeyError), state.transaction() as tx:
+            tx.update_nodes(rows)
+    with state.transaction() as tx:
+        assert [r["state"] for r in tx.nodes("e1")] == ["QUEUED"]
 
 
 def test_duplicates_are_refused(state):
