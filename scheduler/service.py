@@ -28,6 +28,7 @@ from scheduler.fair import ReadyQueue
 from scheduler.metrics import Observer
 from scheduler.outbox import Outbox
 from scheduler.state import EventRecord, ExecutionRecord, StateStore, StateTx
+from scheduler.subgraphs import Subgraphs
 from sdk.model import bindings
 from sdk.model.engine import TERMINAL_NODE_STATES, Engine, ExecutionState, NodeState, RetryPolicy
 from sdk.model.errors import GraftError, StoreError, StoreIntegrityError, StoreObjectMissing
@@ -47,6 +48,9 @@ log = logging.getLogger("graft.scheduler")
 
 RUN_ON_WORKERS = ("task", "dynamic")  # node kinds sent to a tier queue
 PUMP_S = 0.1  # how often tier queues are topped up while ready attempts wait for room
+# A node gets its row when it is sent or moves on: a grafted sub-graph's waiting nodes cost
+# no SQL until then.
+UNSENT_STATES = (NodeState.PENDING, NodeState.QUEUED)
 
 
 class Scheduler:
@@ -67,6 +71,8 @@ class Scheduler:
         # The depth of tier queues (messages waiting in the broker); None: send all at once.
         self.queue_depth: Callable[[list[str]], dict[str, int]] | None = None
         self._revive: dict[str, list[AttemptKey]] = {}  # held attempts of dropped executions
+        # Sub-graph specs read and parsed off the loop (scheduler/subgraphs.py).
+        self.subgraphs = Subgraphs(self._load_subgraph)
         self._deadlines: list[tuple[float, str]] = []  # (ends_at, execution id)
         # Applies `activate` and `deactivate` messages: a `scheduler.cron.Ticker` sets itself.
         self.launch_plans: Any = None
@@ -169,13 +175,40 @@ class Scheduler:
             except Exception as exc:  # the broker is away: try again next turn
                 log.debug("queue depths not read (%s); ready attempts stay held", exc)
                 return 0
-        out = []
+        out, rowless = [], []
         for key in self.ready.take(depths):
             dispatch = self._build(key)
             if dispatch is not None:
                 out.append(dispatch)
+                if key[1] not in self.live[key[0]].known:
+                    rowless.append(key)
+        if rowless and not self._write_rows(rowless):
+            for d in out:  # not sent without their token on record: try again soon
+                key = (d.execution_id, d.node_id, d.attempt)
+                live = self.live[d.execution_id]
+                self.ready.push(self._queue_of(live, d.node_id), live.priority, key, 1.0)
+            return 0
         self.outbox.send(out)
         return len(out)
+
+    def _write_rows(self, keys: list[AttemptKey]) -> bool:
+        """Insert the rows (with their tokens) of attempts about to be sent for the first
+        time; False when the state refused."""
+        rows = []
+        for eid, node, _ in keys:
+            live = self.live[eid]
+            rows.append(self.view.row(eid, live.engine.nodes[node], live.tokens[node],
+                                      live.times.get(node)))
+        try:
+            with self.state.transaction() as tx:
+                tx.insert_nodes(rows)
+        except Exception as exc:
+            log.warning("rows of %d attempts not written (%s: %s); they are sent later",
+                        len(rows), type(exc).__name__, exc)
+            return False
+        for eid, node, _ in keys:
+            self.live[eid].known.add(node)
+        return True
 
     def _build(self, key: AttemptKey) -> Dispatch | None:
         """The message of a held attempt, or None when it is no longer awaited (its
@@ -207,6 +240,7 @@ class Scheduler:
         self.outbox.clear()
         self.ready.clear()
         self._revive.clear()
+        self.subgraphs.clear()
         self._deadlines.clear()
         if self.launch_plans is not None:
             self.launch_plans.forget()
@@ -471,8 +505,7 @@ class Scheduler:
         if outcome == Outcome.ERROR.value:
             return Report.failed(node_id, attempt, Failure.from_json(msg["error"]), **info)
         try:
-            sub = GraphSpec.loads(get_verified(self.store, msg["subgraph"]))
-            check_tiers(sub, self.settings, f"{node_id}/")
+            sub = self.subgraphs.take(msg["subgraph"], node_id)
         except GraftError as exc:
             if self.is_transient(exc):
                 raise
@@ -482,6 +515,13 @@ class Scheduler:
         if msg.get("cache_key"):
             extra["cache_key"] = msg["cache_key"]
         return Report.grafted(node_id, attempt, sub, extra=extra, **info)
+
+    def _load_subgraph(self, key: str, node_id: str) -> GraphSpec:
+        """A dynamic node's reported sub-graph, read, verified and checked against the
+        tiers (in `Subgraphs`' thread, or inline)."""
+        sub = GraphSpec.loads(get_verified(self.store, key))
+        check_tiers(sub, self.settings, f"{node_id}/")
+        return sub
 
     def _apply_report(self, tx: StateTx, eid: str, live: Live, report: Report,
                       batch: Batch) -> None:
@@ -663,8 +703,14 @@ class Scheduler:
                     batch.superseded.append((eid, nid, run.attempt))
             elif run.state == NodeState.RUNNING and times[0] is None:
                 times[0] = now
-            row = self.view.row(eid, run, live.tokens.get(nid), times)
-            (old if nid in live.known else new).append(row)
+            if nid in live.known:
+                old.append(self.view.row(eid, run, live.tokens.get(nid), times))
+            elif run.state not in UNSENT_STATES or engine.done:
+                new.append(self.view.row(eid, run, live.tokens.get(nid), times))
+        if engine.done:  # rows for every node, those never sent too
+            new.extend(self.view.row(eid, run, live.tokens.get(nid), live.times.get(nid))
+                       for nid, run in engine.nodes.items()
+                       if nid not in live.known and nid not in changed)
         tx.insert_nodes(new)
         live.known.update(r["node_id"] for r in new)
         tx.update_nodes(old)
