@@ -51,6 +51,7 @@ log = logging.getLogger("graft.scheduler")
 BATCH_SIZE = 500
 TIMER_S = 2.0  # lease scan and epoch check
 RECONCILE_S = 60.0
+SUBGRAPH_POLL_S = 0.05  # how often the loop looks for loaded sub-graphs while one loads
 
 
 def open_state(url: str) -> StateStore:
@@ -276,6 +277,9 @@ class Loop:
         timed_out = self.scheduler.expire()
         if timed_out.superseded:
             self.leases.supersede(timed_out.superseded)
+        if self.scheduler.subgraphs.finished.is_set():
+            self.scheduler.subgraphs.finished.clear()
+            self._retry_pending = True  # the reports put off for their sub-graphs
         if self._retry_pending:
             self._drain_pending()
         block_s = min(TIMER_S, max(0.0, self._next_timer - time.monotonic()))
@@ -283,6 +287,8 @@ class Loop:
         if due is not None:
             block_s = min(block_s, due)
         block_s = min(block_s, self.ticker.next_due_s())
+        if self.scheduler.subgraphs.loading():
+            block_s = min(block_s, SUBGRAPH_POLL_S)
         entries = self.control.read(self.consumer, BATCH_SIZE, max(1, int(block_s * 1000)))
         if entries:
             self._handle(entries)
@@ -295,13 +301,16 @@ class Loop:
             if not entries:
                 self._retry_pending = False
                 return
-            self._handle(entries)
+            if self._handle(entries) == 0 and not self._retry_pending:
+                return  # all put off until their sub-graphs are loaded (`_turn` comes back)
             if self._retry_pending:
                 return
 
-    def _handle(self, entries: list[Entry]) -> None:
+    def _handle(self, entries: list[Entry]) -> int:
+        """Apply a batch of entries; return how many were handled (the others, sub-graph
+        reports still loading and what follows them in their execution, stay pending)."""
         started = time.perf_counter()
-        bodies, refused, reports = [], [], []
+        bodies, body_ids, refused = [], [], []
         for entry in entries:
             raw = entry.body()
             body = self._decode(raw, CONTROL) if raw is not None else None
@@ -311,15 +320,20 @@ class Loop:
                                            errors="replace") for k, v in entry.fields.items()}))
             if body is not None:
                 bodies.append(body)
-                if body.get("type") == "report":
-                    reports.append(entry.id)
+                body_ids.append(entry.id)
         self._dead(refused)
-        if not self._apply(bodies, [e.id for e in entries]):
+        later = self.scheduler.subgraphs.start(bodies)
+        put_off = {body_ids[i] for i in later}
+        now = [b for i, b in enumerate(bodies) if i not in later]
+        if not self._apply(now, [e.id for e in entries if e.id not in put_off]):
             self._retry_pending = True
             self.stopping.wait(1.0)
-            return
-        self.metrics.reports_applied(reports)
-        self.metrics.batch_applied(len(entries), time.perf_counter() - started)
+            return 0
+        self.scheduler.subgraphs.discard(now)
+        self.metrics.reports_applied([body_ids[i] for i, b in enumerate(bodies)
+                                      if i not in later and b.get("type") == "report"])
+        self.metrics.batch_applied(len(entries) - len(put_off), time.perf_counter() - started)
+        return len(entries) - len(put_off)
 
     def _apply(self, bodies: list[dict[str, Any]], ids: list[bytes]) -> bool:
         """Apply decoded messages; acknowledge their entries once committed. False when the
