@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from scheduler.dispatch import Dispatch
 from scheduler.metrics import Observation
 from sdk.model.engine import Engine
 from sdk.model.spec import NodeSpec
@@ -46,6 +47,9 @@ class Batch:
 
     # Attempts made ready: (tier queue, execution priority, attempt, backoff in seconds).
     ready: list[tuple[str, int, AttemptKey, float]] = field(default_factory=list)
+    # Attempts taken from the ready queue to send once committed, and their messages.
+    taken: list[tuple[str, int, AttemptKey]] = field(default_factory=list)
+    outbox: list[Dispatch] = field(default_factory=list)
     touched: dict[str, set[str]] = field(default_factory=dict)
     refused: list[Refusal] = field(default_factory=list)
     board: dict[str, dict[str, Any]] = field(default_factory=dict)

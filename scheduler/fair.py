@@ -2,7 +2,8 @@
 
 The scheduler does not hand every ready attempt to the broker at once. It keeps them here and
 tops each tier's queue up to a *depth* at a time: about `ahead_s` seconds of the work that
-tier's workers take (its drain rate, measured), at least `min_depth` messages. What waits in
+tier's workers take (its drain rate, measured), at least `min_depth` messages, and twice as
+deep each time the workers are found to have emptied it. What waits in
 the broker is therefore bounded whatever the size of the executions, and an execution
 submitted behind a large one has its attempts sent after at most a queue's depth of the
 other's, not after its whole backlog.
@@ -48,6 +49,7 @@ class _Window:
     last_depth: int = 0  # what waited after the last top-up
     since: float = 0.0
     taken: int = 0  # taken by workers since `since`
+    dry: bool = False  # found empty since `since`
     rate: float | None = None  # messages a second, smoothed
 
 
@@ -147,7 +149,11 @@ class ReadyQueue:
         """What to send now: for each queue with ready attempts, as many as it has room for
         given its current depth (`depths[queue]`, messages waiting in the broker), chosen
         fairly. `depths=None` takes everything (no broker to fill: tests, inline runs)."""
-        out: list[AttemptKey] = []
+        return [key for _, _, key in self.take_placed(depths)]
+
+    def take_placed(self, depths: dict[str, int] | None) -> list[tuple[str, int, AttemptKey]]:
+        """`take`, each attempt with its queue and priority (to `push` it back)."""
+        out: list[tuple[str, int, AttemptKey]] = []
         for queue in list(self._queues):
             if depths is None:
                 out.extend(self._take(queue, None))
@@ -158,15 +164,15 @@ class ReadyQueue:
             out.extend(taken)
         return out
 
-    def _take(self, queue: str, room: int | None) -> list[AttemptKey]:
+    def _take(self, queue: str, room: int | None) -> list[tuple[str, int, AttemptKey]]:
         levels = self._queues[queue]
-        out: list[AttemptKey] = []
+        out: list[tuple[str, int, AttemptKey]] = []
         for priority in sorted(levels, reverse=True):
             level = levels[priority]
             while level.turns and (room is None or len(out) < room):
                 eid = level.turns.popleft()
                 items = level.items[eid]
-                out.append(items.popleft())
+                out.append((queue, priority, items.popleft()))
                 if items:
                     level.turns.append(eid)
                 else:
@@ -180,7 +186,7 @@ class ReadyQueue:
                 break
         if not levels:
             del self._queues[queue]
-        self._held.difference_update(out)
+        self._held.difference_update(key for _, _, key in out)
         return out
 
     def _room(self, queue: str, depth: int) -> int:
@@ -191,14 +197,20 @@ class ReadyQueue:
             window = self._windows[queue] = _Window(target=self.min_depth, last_depth=depth,
                                                     since=now)
         window.taken += max(0, window.last_depth - depth)
+        if depth == 0 and window.last_depth > 0:
+            # The workers took all there was: they could have taken more. Grow at once (the
+            # rate, measured over a window, only follows).
+            window.dry = True
+            window.target = min(self.max_depth, window.target * 2)
         elapsed = now - window.since
         if elapsed >= RATE_WINDOW_S:
             sample = window.taken / elapsed
             window.rate = sample if window.rate is None else 0.5 * window.rate + 0.5 * sample
             window.taken, window.since = 0, now
             target = int(window.rate * self.ahead_s) + 1
-            if depth == 0:  # the workers emptied it: they could take more than was there
-                target = max(target, window.target * 2)
+            if window.dry:
+                target = max(target, window.target)
+            window.dry = False
             window.target = max(self.min_depth, min(self.max_depth, target))
         return max(0, window.target - depth)
 

@@ -103,8 +103,13 @@ class Scheduler:
         made ready. Raises (rolling the whole batch back) only for failures of the state or
         the store that another try may not meet."""
         batch = Batch()
-        self.in_transaction(batch, lambda tx: [self._apply_one(tx, b, batch) for b in bodies])
-        self.after_commit(batch)
+
+        def work(tx: StateTx) -> None:
+            for body in bodies:
+                self._apply_one(tx, body, batch)
+            self._select(tx, batch)
+
+        self._run(batch, work)
         return batch
 
     def lost(self, attempts: list[AttemptKey], why: str) -> Batch:
@@ -163,52 +168,60 @@ class Scheduler:
         return count
 
     def pump(self) -> int:
-        """Send the held ready attempts each tier queue has room for (scheduler/fair.py).
-        Returns how many were sent. Without Redis it sends nothing and holds on to them."""
+        """Send the held ready attempts each tier queue has room for (scheduler/fair.py), in a
+        transaction of their own (it writes the rows of those sent for the first time).
+        Returns how many were sent."""
+        if not self.ready.queues():
+            return 0
+        batch = Batch()
+        self._run(batch, lambda tx: self._select(tx, batch))
+        return len(batch.outbox)
+
+    def _run(self, batch: Batch, work: Callable[[StateTx], Any]) -> None:
+        """`work` in one transaction, then what it produced; the attempts it took from the
+        ready queue go back there when the transaction fails."""
+        try:
+            self.in_transaction(batch, work)
+        except Exception:
+            for queue, priority, key in batch.taken:
+                self.ready.push(queue, priority, key)
+            raise
+        self.after_commit(batch)
+
+    def _select(self, tx: StateTx, batch: Batch) -> None:
+        """Hold what `batch` made ready, then take the attempts each tier queue has room for
+        onto `batch.outbox`, writing in `tx` the rows of those that have none yet (with their
+        tokens): they are sent once `tx` committed. Without Redis it takes nothing."""
+        for queue, priority, key, delay_s in batch.ready:
+            self.ready.push(queue, priority, key, delay_s)
+        batch.ready.clear()
         queues = self.ready.queues()
         if not queues:
-            return 0
+            return
         depths = None
         if self.queue_depth is not None:
             try:
                 depths = self.queue_depth(queues)
             except Exception as exc:  # the broker is away: try again next turn
                 log.debug("queue depths not read (%s); ready attempts stay held", exc)
-                return 0
-        out, rowless = [], []
-        for key in self.ready.take(depths):
+                return
+        rows, rowless = [], []
+        for queue, priority, key in self.ready.take_placed(depths):
+            batch.taken.append((queue, priority, key))
             dispatch = self._build(key)
-            if dispatch is not None:
-                out.append(dispatch)
-                if key[1] not in self.live[key[0]].known:
-                    rowless.append(key)
-        if rowless and not self._write_rows(rowless):
-            for d in out:  # not sent without their token on record: try again soon
-                key = (d.execution_id, d.node_id, d.attempt)
-                live = self.live[d.execution_id]
-                self.ready.push(self._queue_of(live, d.node_id), live.priority, key, 1.0)
-            return 0
-        self.outbox.send(out)
-        return len(out)
-
-    def _write_rows(self, keys: list[AttemptKey]) -> bool:
-        """Insert the rows (with their tokens) of attempts about to be sent for the first
-        time; False when the state refused."""
-        rows = []
-        for eid, node, _ in keys:
+            if dispatch is None:
+                continue
+            eid, node, _ = key
             live = self.live[eid]
-            rows.append(self.view.row(eid, live.engine.nodes[node], live.tokens[node],
-                                      live.times.get(node)))
-        try:
-            with self.state.transaction() as tx:
-                tx.insert_nodes(rows)
-        except Exception as exc:
-            log.warning("rows of %d attempts not written (%s: %s); they are sent later",
-                        len(rows), type(exc).__name__, exc)
-            return False
-        for eid, node, _ in keys:
-            self.live[eid].known.add(node)
-        return True
+            batch.seen.add(eid)  # a rollback forgets its engine (and what `known` gained)
+            batch.outbox.append(dispatch)
+            if node not in live.known:
+                rows.append(self.view.row(eid, live.engine.nodes[node], live.tokens[node],
+                                          live.times.get(node)))
+                rowless.append((live, node))
+        tx.insert_nodes(rows)
+        for live, node in rowless:
+            live.known.add(node)
 
     def _build(self, key: AttemptKey) -> Dispatch | None:
         """The message of a held attempt, or None when it is no longer awaited (its
@@ -735,14 +748,22 @@ class Scheduler:
     # ---- after commit ---------------------------------------------------------------------
 
     def after_commit(self, batch: Batch) -> None:
+        """Act on a committed batch: count it, send what it took, save cache entries, write
+        the board; and send what it made ready if `handle` did not (launch plans, lost
+        attempts, a restart)."""
+        self._acted_on(batch)
+        if batch.ready:  # sent from the held ones in a transaction of their own
+            self.pump()
+
+    def _acted_on(self, batch: Batch) -> None:
         self.metrics.committed(batch.observed)
-        for queue, priority, key, delay_s in batch.ready:
+        for queue, priority, key, delay_s in batch.ready:  # made ready outside `handle`
             self.ready.push(queue, priority, key, delay_s)
         for eid in batch.touched:
             live = self.live.get(eid)
             if live is not None and live.engine.done:
                 self.ready.drop(eid)
-        self.pump()
+        self.outbox.send(batch.outbox)
         self._save_cached(batch.cached)
         if self.board is None:
             for eid in batch.touched:

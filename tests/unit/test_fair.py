@@ -122,3 +122,11 @@ def test_pushing_an_attempt_held_already_keeps_one_copy():
     ready.push("q", 0, ("e", "n", 1))
     ready.push("q", 0, ("e", "n", 1))
     assert ready.take(None) == [("e", "n", 1)]
+
+
+def test_workers_that_empty_the_queue_double_its_depth_at_once():
+    ready = ReadyQueue(min_depth=4, clock=Clock())  # the clock stands still: no rate yet
+    for key in keys("e", 1000):
+        ready.push("q", 0, key)
+    assert [len(ready.take({"q": 0})) for _ in range(4)] == [4, 8, 16, 32]
+    assert len(ready.take({"q": 32})) == 0  # nothing taken: no deeper

@@ -588,8 +588,9 @@ def test_a_small_execution_is_not_queued_behind_a_large_ones_backlog(h):
     queues = h.scheduler.queue_depth = Queues(h)
     submit_with(h, map_of_squares, "big", n=2000)
     h.handle([run_attempt(h.store, *d.args) for d in queues.take(1)])  # `numbers` ran
-    assert len(h.dispatcher.sent) - queues.taken == h.scheduler.ready.min_depth
-    assert len(h.scheduler.ready) == 2000 - h.scheduler.ready.min_depth
+    depth = h.scheduler.ready.depth_target("mem-256Mi")
+    assert depth < 20 and len(h.dispatcher.sent) - queues.taken == depth
+    assert len(h.scheduler.ready) == 2000 - depth
     submit_with(h, sum_of_squares, "small", n=3)
     for _ in range(2):  # room for one more each time: the large one's turn, then the small's
         h.handle([run_attempt(h.store, *d.args) for d in queues.take(1)])
@@ -644,18 +645,18 @@ def test_held_attempts_of_an_execution_dropped_by_a_rollback_are_sent_after_all(
     queues = h.scheduler.queue_depth = Queues(h)
     submit_with(h, map_of_squares, "e1", n=20)
     h.handle([run_attempt(h.store, *d.args) for d in queues.take(1)])
-    assert len(h.scheduler.ready) == 20 - h.scheduler.ready.min_depth
+    held = len(h.scheduler.ready)
+    assert 0 < held < 20
     h.scheduler.live.clear()  # what a rolled-back batch does to the engines it touched
-    taken = queues.take(4)
+    taken = queues.take(100)  # the workers took what was sent
     h.scheduler.flush()  # finds the execution gone from memory, rebuilds it ...
     h.scheduler.flush()  # ... and sends its held attempts in turn
-    assert len(h.dispatcher.sent) - queues.taken == 4
+    assert len(h.dispatcher.sent) - queues.taken > 0
     h.handle([run_attempt(h.store, *d.args) for d in taken])
-    sent = {d.node_id for d in taken}
-    while len(sent) < 20:
-        got = queues.take(50)
-        h.handle([run_attempt(h.store, *d.args) for d in got])
+    for _ in range(50):
+        if h.execution("e1").status != "RUNNING":
+            break
+        h.handle([run_attempt(h.store, *d.args) for d in queues.take(50)])
         h.scheduler.flush()
-        sent |= {d.node_id for d in got}
     assert h.execution("e1").status == "SUCCEEDED"
     assert h.outputs(map_of_squares, "e1") == [i * i for i in range(20)]
