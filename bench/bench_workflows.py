@@ -75,6 +75,12 @@ def probe_wf(x: int) -> int:
     return probe(x=x)
 
 
+@workflow
+def noop_wf(x: int) -> int:
+    """One noop node on the 256Mi tier: bench/scale.py's probe with --probe-shared."""
+    return noop(x=x)
+
+
 @task
 def hold(i: int, folder: str, seconds: float) -> int:
     """Record this process's pid in `folder/<i>`, then hold the slot for `seconds`."""

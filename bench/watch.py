@@ -123,12 +123,13 @@ class StallSampler:
 
 @dataclass
 class Probe:
-    """A second client: every `every_s` (the first after `first_s`) it submits `probe_wf`,
-    a one-node workflow on a tier of its own, waits for it, polling the status board every
-    `poll_s`, and records the seconds from submit to done. One probe at a time: one that
-    takes longer than `every_s` delays the next. Use as a context manager around the run;
-    on exit it waits for the probe in flight."""
+    """A second client: every `every_s` (the first after `first_s`) it submits `entity`, a
+    one-node workflow taking `x: int` and returning x + 1, waits for it, polling the status
+    board every `poll_s`, and records the seconds from submit to done. One probe at a time:
+    one that takes longer than `every_s` delays the next. Use as a context manager around
+    the run; on exit it waits for the probe in flight."""
 
+    entity: Any
     every_s: float = 2.0
     first_s: float = 1.0
     poll_s: float = 0.01
@@ -141,8 +142,6 @@ class Probe:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        import bench_workflows as wf
-
         from sdk.remote.client import Client
 
         client = Client()
@@ -151,7 +150,7 @@ class Probe:
         while not self._stop.wait(max(0.0, next_at - time.monotonic())):
             started = time.monotonic()
             try:
-                latency = once(client, wf.probe_wf, i, self.poll_s, self.timeout_s)
+                latency = once(client, self.entity, i, self.poll_s, self.timeout_s)
             except Exception as exc:
                 self.errors.append(f"{type(exc).__name__}: {exc}")
                 return
