@@ -1,5 +1,5 @@
-"""The graft side of bench/cluster.py: a no-op task, a sequential chain, a dynamic fan-out,
-a map.
+"""The graft side of bench/cluster.py and bench/scale.py: a no-op task, a sequential chain, a
+dynamic fan-out, a map, and a one-node probe on a tier of its own.
 
 The chain length is fixed when the workflow compiles (a Python loop in the body), so each
 length is its own workflow: `chain_wf` (CHAIN_NODES tasks) and `chain_warmup_wf` (a short one
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import List
 
-from sdk import dynamic, map_task, task, workflow
+from sdk import Resources, dynamic, map_task, task, workflow
 
 CHAIN_NODES = 200
 WARMUP_CHAIN_NODES = 5
@@ -51,9 +51,34 @@ def fan_wf(n: int) -> List[int]:
 
 
 @workflow
+def fan_4gi_wf(n: int) -> List[int]:
+    """fan_wf with the dynamic on the 4Gi tier (its children stay on 256Mi): building a
+    sub-graph of 100,000 nodes takes a little more than the 256Mi tier allows."""
+    return fan(n=n).with_overrides(limits=Resources(mem="4Gi"))
+
+
+@workflow
 def map_wf(xs: List[int]) -> List[int]:
     """One map node over `xs`: returns [x + 1 for x in xs]."""
     return map_task(noop)(x=xs)
+
+
+@task(limits=Resources(mem="1Gi"))
+def probe(x: int) -> int:
+    """noop on the 1Gi tier, so that bench/scale.py's probes do not queue behind the 256Mi
+    tier's backlog: their latency is the scheduler's, not the queue's."""
+    return x + 1
+
+
+@workflow
+def probe_wf(x: int) -> int:
+    return probe(x=x)
+
+
+@workflow
+def noop_wf(x: int) -> int:
+    """One noop node on the 256Mi tier: bench/scale.py's probe with --probe-shared."""
+    return noop(x=x)
 
 
 @task
