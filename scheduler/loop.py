@@ -110,6 +110,8 @@ class Loop:
                     self.metrics.serving(True)
                     while not self.stopping.is_set() and self._until_up(self._turn):
                         pass
+                if not self.lock.lost:
+                    self._write_boards()
             finally:
                 self.metrics.serving(False)
                 self.lock.release()
@@ -117,6 +119,14 @@ class Loop:
                 self.scheduler.forget()
                 self._retry_pending = True
                 self.epoch = ""
+
+    def _write_boards(self) -> None:
+        """Write the board records still waiting, before stopping serving (best effort: the
+        next scheduler rewrites them from the state anyway)."""
+        try:
+            self.scheduler.outbox.write_boards(force=True)
+        except Exception as exc:
+            log.warning("status board records not written before stopping: %s", exc)
 
     def _until_up(self, step: Any) -> bool:
         """Run `step`; while the broker is away, log once and retry with backoff. False when

@@ -337,9 +337,9 @@ class Scheduler:
         """Seconds until the next delayed dispatch or workflow timeout is due, if any; soon
         when ready attempts wait for room in their queue (the workers drain it meanwhile)."""
         waits = []
-        delayed = self.ready.next_due_s()
-        if delayed is not None:
-            waits.append(delayed)
+        for due in (self.ready.next_due_s(), self.outbox.next_due_s()):
+            if due is not None:
+                waits.append(due)
         if self.ready.queues() and self.queue_depth is not None:
             waits.append(PUMP_S)
         if self._deadlines:

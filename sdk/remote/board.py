@@ -60,27 +60,37 @@ class Board:
               nodes: dict[str, dict[str, Any]] | None = None) -> None:
         """Set execution fields (JSON-encoded) and node records in one round trip; a final
         status is signed with the other result fields when GRAFT_SECRET is set."""
+        self.write_many({execution_id: (fields, nodes or {})})
+
+    def write_many(self, records: dict[str, tuple[dict[str, Any], dict[str, dict[str, Any]]]]
+                   ) -> None:
+        """`write` for several executions (id -> (fields, node records)), in one round
+        trip."""
+        try:
+            with self.redis.pipeline(transaction=False) as pipe:
+                for execution_id, (fields, nodes) in records.items():
+                    self._queue_write(pipe, execution_id, fields, nodes)
+                pipe.execute()
+        except (redis.RedisError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+
+    def _queue_write(self, pipe: Any, execution_id: str, fields: dict[str, Any],
+                     nodes: dict[str, dict[str, Any]]) -> None:
         key = self._key(execution_id)
         if fields.get("status") in FINAL:
             # A result is written whole, so that no field of an earlier write lingers in it.
             fields = {**{k: None for k in RESULT_FIELDS}, **fields}
             if self.secret:
                 fields["sig"] = result_mac(self.secret, execution_id, fields)
-        try:
-            with self.redis.pipeline(transaction=False) as pipe:
-                if fields:
-                    pipe.hset(key, mapping={k: json.dumps(v) for k, v in fields.items()})
-                    pipe.expire(key, self.ttl_s)
-                if "workflow" in fields:  # a first write, or one rebuilt from the state
-                    pipe.zadd(self._index(), {execution_id: float(
-                        fields.get("submitted_at") or time.time())}, nx=True)
-                if nodes:
-                    pipe.hset(key + ":nodes",
-                              mapping={k: json.dumps(v) for k, v in nodes.items()})
-                    pipe.expire(key + ":nodes", self.ttl_s)
-                pipe.execute()
-        except (redis.RedisError, OSError) as exc:
-            raise self._unavailable(exc) from exc
+        if fields:
+            pipe.hset(key, mapping={k: json.dumps(v) for k, v in fields.items()})
+            pipe.expire(key, self.ttl_s)
+        if "workflow" in fields:  # a first write, or one rebuilt from the state
+            pipe.zadd(self._index(), {execution_id: float(
+                fields.get("submitted_at") or time.time())}, nx=True)
+        if nodes:
+            pipe.hset(key + ":nodes", mapping={k: json.dumps(v) for k, v in nodes.items()})
+            pipe.expire(key + ":nodes", self.ttl_s)
 
     def execution(self, execution_id: str) -> dict[str, Any] | None:
         """The execution's record, or None when the board does not hold it. Unauthenticated

@@ -485,6 +485,10 @@ class RecordingBoard:
         self.records.setdefault(eid, {}).update(fields)
         self.nodes.setdefault(eid, {}).update(nodes or {})
 
+    def write_many(self, records):
+        for eid, (fields, nodes) in records.items():
+            self.write(eid, fields, nodes)
+
 
 def test_a_refresh_rewrites_a_finished_executions_board_from_the_state(h):
     h.submit(sum_of_squares, "e1", n=3)
@@ -660,3 +664,25 @@ def test_held_attempts_of_an_execution_dropped_by_a_rollback_are_sent_after_all(
         h.scheduler.flush()
     assert h.execution("e1").status == "SUCCEEDED"
     assert h.outputs(map_of_squares, "e1") == [i * i for i in range(20)]
+
+
+def test_board_writes_are_merged_and_written_together_at_most_every_50_ms(h):
+    from scheduler import outbox as outbox_mod
+
+    board = h.scheduler.board = RecordingBoard()
+    calls = []
+    board.write_many = lambda records: calls.append(dict(records))
+    out = h.scheduler.outbox
+    out.write_board("a", {"status": "RUNNING", "done": 1, "failures": ["x"]}, {"n1": {"s": 1}})
+    out.write_board("a", {"done": 2}, {"n2": {"s": 2}})
+    out.write_board("b", {"status": "SUCCEEDED", "done": 3}, None)
+    assert len(calls) == 1 and out.next_due_s() is not None  # the first at once, then wait
+    out._board_due -= outbox_mod.BOARD_EVERY_S
+    out.write_boards()
+    assert calls[1] == {"a": ({"done": 2}, {"n2": {"s": 2}}),
+                        "b": ({"status": "SUCCEEDED", "done": 3}, {})}
+    out.write_board("a", {"status": "RUNNING", "failures": ["y"], "done": 4}, None)
+    out.write_board("a", {"status": "FAILED", "done": 5}, None)  # a result replaces results
+    out.write_boards(force=True)
+    assert calls[2] == {"a": ({"done": 5, "status": "FAILED"}, {})}
+    assert out.next_due_s() is None
