@@ -216,6 +216,7 @@ def main() -> int:
         for w in workers:
             w.stop()
         redis.Redis.from_url(url + "/0").shutdown(nosave=True)
+        shutil.rmtree(tmp, ignore_errors=True)
     print(f"\nmedians of {args.rounds} rounds of {args.attempts} attempts, µs per attempt")
     base = None
     for name, runs in results.items():
@@ -225,7 +226,6 @@ def main() -> int:
         print(f"  {name:>8}: wall {med[0]:6.0f}  worker CPU {med[1]:5.0f}  redis CPU "
               f"{med[2]:4.0f}  main {med[3]:4.0f}  pool {med[4]:4.0f}  runner {med[5]:4.0f}"
               f"   (ratios to {trees[0][0]}: {ratios})")
-    shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 
