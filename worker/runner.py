@@ -77,10 +77,12 @@ def _reset_peak() -> None:
 
 def _peak() -> int:
     """This process's peak resident bytes since `_reset_peak` (0 where /proc lacks it)."""
-    with contextlib.suppress(OSError, ValueError), open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
+    with contextlib.suppress(OSError, ValueError, IndexError), \
+            open("/proc/self/status", "rb") as fh:
+        status = fh.read()  # one read, no line decoding: this runs after every attempt
+        at = status.find(b"\nVmHWM:")
+        if at >= 0:
+            return int(status[at + 7:status.index(b"\n", at + 1)].split()[0]) * 1024
     return 0
 
 

@@ -63,6 +63,17 @@ redis.call('ZADD', KEYS[3], 'GT', expires, ARGV[4])
 return {'ok', ''}
 """
 
+# KEYS[1] = control stream, KEYS[2] = claim key; ARGV[1] = the reported mark, ARGV[2..] = the
+# entry's field, value pairs.
+# Append the report and mark the claim reported, in one script (one command and one reply,
+# where MULTI, XADD, SET, EXEC were four of each); a script runs atomically, as a
+# transaction did.
+_REPORT = """
+local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))
+redis.call('SET', KEYS[2], ARGV[1], 'XX', 'KEEPTTL')
+return id
+"""
+
 
 def member(key: AttemptKey) -> str:
     return json.dumps([key[0], key[1], key[2]], separators=(",", ":"))
@@ -91,6 +102,7 @@ class Leases:
         self._renew = client.register_script(_RENEW)
         self._expired = client.register_script(_EXPIRED)
         self._start = client.register_script(_START)
+        self._report = client.register_script(_REPORT)
 
     def _attempt_key(self, kind: str, key: AttemptKey) -> str:
         return f"{self.prefix}:{kind}:{key[0]}:{key[2]}:{key[1]}"
@@ -106,10 +118,10 @@ class Leases:
         """Append an attempt's report to the control stream and mark its claim reported, in
         one transaction: a claimed attempt without a report was lost, one with a report was
         not."""
-        with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(stream, fields)
-            pipe.set(self._attempt_key("claim", key), REPORTED, xx=True, keepttl=True)
-            pipe.execute()
+        args: list[bytes | str] = [REPORTED]
+        for name, value in fields.items():
+            args += (name, value)
+        self._report(keys=[stream, self._attempt_key("claim", key)], args=args)
 
     def claims(self, keys: list[AttemptKey]) -> dict[AttemptKey, str | None]:
         """Who claimed each attempt (`REPORTED` once it reported), None for unclaimed ones."""
