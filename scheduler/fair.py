@@ -31,6 +31,7 @@ from sdk.remote.leases import AttemptKey
 MIN_DEPTH = 4
 MAX_DEPTH = 5_000
 RATE_WINDOW_S = 0.25  # the drain rate is sampled over at least this long
+IDLE_S = 1.0  # a queue not topped up for this long starts over from `min_depth`
 
 
 @dataclass
@@ -50,6 +51,7 @@ class _Window:
     since: float = 0.0
     taken: int = 0  # taken by workers since `since`
     dry: bool = False  # found empty since `since`
+    topped_at: float = 0.0  # when it was last topped up
     rate: float | None = None  # messages a second, smoothed
 
 
@@ -193,9 +195,11 @@ class ReadyQueue:
         """How many more messages `queue` may get now that `depth` wait in it."""
         now = self.clock()
         window = self._windows.get(queue)
-        if window is None:
+        if window is None or now - window.topped_at > IDLE_S:
+            # New, or idle for a while: what its workers took then says nothing of now.
             window = self._windows[queue] = _Window(target=self.min_depth, last_depth=depth,
                                                     since=now)
+        window.topped_at = now
         window.taken += max(0, window.last_depth - depth)
         if depth == 0 and window.last_depth > 0:
             # The workers took all there was: they could have taken more. Grow at once (the

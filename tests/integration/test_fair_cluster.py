@@ -12,7 +12,7 @@ from workflows import fair
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
-BIG = 1500  # naps of 20 ms on two slots: a backlog of about 15 s of work
+BIG = 3000  # naps of 20 ms on two slots: a backlog of about 30 s of work
 NAP_MS = 20
 
 
@@ -47,7 +47,8 @@ def test_a_small_execution_is_not_stuck_behind_a_large_backlog(cluster):
     finally:
         stop.set()
         watcher.join()
-    assert still_running, "the large execution ended before the small ones were measured"
+    assert still_running, f"the large execution ended before the small ones were measured " \
+                          f"(they took {latencies} s)"
     assert max(latencies) < 5.0, latencies
     # Redis held a bounded part of the backlog, never the backlog itself.
     assert max(depths) < BIG / 4, max(depths)

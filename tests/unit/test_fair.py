@@ -130,3 +130,17 @@ def test_workers_that_empty_the_queue_double_its_depth_at_once():
         ready.push("q", 0, key)
     assert [len(ready.take({"q": 0})) for _ in range(4)] == [4, 8, 16, 32]
     assert len(ready.take({"q": 32})) == 0  # nothing taken: no deeper
+
+
+def test_a_queue_left_alone_for_a_while_starts_over_from_its_minimum_depth():
+    clock = Clock()
+    ready = ReadyQueue(min_depth=4, clock=clock)
+    for key in keys("first", 100):
+        ready.push("q", 0, key)
+    for _ in range(5):
+        ready.take({"q": 0})  # emptied each time: the depth grows to 64
+    assert ready.depth_target("q") == 64
+    for key in keys("later", 1000):
+        ready.push("q", 0, key)
+    clock.now += 60  # a minute later, another large execution
+    assert len(ready.take({"q": 0})) == 4
