@@ -311,14 +311,18 @@ class Loop:
             if not entries:
                 self._retry_pending = False
                 return
-            if self._handle(entries) == 0 and not self._retry_pending:
-                return  # all put off until their sub-graphs are loaded (`_turn` comes back)
+            if self._handle(entries) == 0:
+                # All put off until their sub-graphs are loaded: `Subgraphs.finished` brings
+                # them back, rather than every turn reading them again.
+                self._retry_pending = False
+                return
             if self._retry_pending:
                 return
 
     def _handle(self, entries: list[Entry]) -> int:
         """Apply a batch of entries; return how many were handled (the others, sub-graph
-        reports still loading and what follows them in their execution, stay pending)."""
+        reports still loading and what follows them in their execution, stay pending), or -1
+        when the batch was rolled back (all stay pending and are read again)."""
         started = time.perf_counter()
         bodies, body_ids, refused = [], [], []
         for entry in entries:
@@ -338,7 +342,7 @@ class Loop:
         if not self._apply(now, [e.id for e in entries if e.id not in put_off]):
             self._retry_pending = True
             self.stopping.wait(1.0)
-            return 0
+            return -1
         self.scheduler.subgraphs.discard(now)
         self.metrics.reports_applied([body_ids[i] for i, b in enumerate(bodies)
                                       if i not in later and b.get("type") == "report"])
