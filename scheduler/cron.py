@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -186,7 +185,8 @@ class Ticker:
                 log.warning("launch plan %s: tick %s was fired already; passed over",
                             plan.name, tick_datetime(tick_s).isoformat())
                 continue
-            record = TickRecord(plan.name, tick_s, uuid.uuid4().hex[:20], time.time())
+            record = TickRecord(plan.name, tick_s, self.scheduler.new_execution_id(),
+                                time.time())
             tx.add_tick(record)  # the guard: raises if this tick was fired already
             created.append(record.execution_id)
             batch.seen.add(record.execution_id)

@@ -10,6 +10,10 @@
                           schedule, whether it is active, and the newest tick handled
     graft_schedule_ticks  one row per fired tick (launch plan, tick time): the execution it
                           started; the key is what makes a tick fire once
+    graft_shards      one row per shard of the executions: the scheduler whose lease holds it,
+                      until when, and its fencing token (scheduler/shards.py)
+    graft_schedulers  one row per running scheduler: when it last renewed its leases, so that
+                      the others know how many share the shards
 """
 
 from __future__ import annotations
@@ -149,6 +153,23 @@ class TickRow(Base):
     execution_id: Mapped[str] = mapped_column(String(64))
     fired_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True),
                                                         default=utcnow)
+
+
+class ShardRow(Base):
+    __tablename__ = "graft_shards"
+
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    owner: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    fence: Mapped[int] = mapped_column(BigInteger, default=0)
+    expires_at: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class SchedulerRow(Base):
+    __tablename__ = "graft_schedulers"
+
+    owner: Mapped[str] = mapped_column(String(255), primary_key=True)
+    seen_at: Mapped[float] = mapped_column(Float)
+    shards: Mapped[int] = mapped_column(Integer, default=0)
 
 
 def open_database(url: str) -> SqlEngine:

@@ -1,4 +1,6 @@
-"""One active scheduler per broker and key prefix: a lock in Redis, renewed while it serves.
+"""One active scheduler per broker and key prefix on a `memory://` state: a lock in Redis,
+renewed while it serves. (On a SQL database, schedulers share the work through shard leases,
+scheduler/shards.py.)
 
 `SchedulerLock` holds a Redis key that a background thread renews every `ttl_s / 3`. A second
 `graft scheduler` started beside it is a standby: it waits and takes the lock over within
@@ -19,6 +21,7 @@ import redis
 
 from sdk.remote.cache_lock import RELEASE_IF_HELD
 from sdk.remote.connections import Outage, explain
+from sdk.remote.control import ALL_SHARDS
 
 log = logging.getLogger("graft.scheduler")
 
@@ -72,6 +75,12 @@ class SchedulerLock:
         self._losing = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.shards = ALL_SHARDS  # the one scheduler serves every execution
+
+    @property
+    def changed(self) -> bool:
+        """Never: the lock holder serves every shard."""
+        return False
 
     @property
     def lost(self) -> bool:
@@ -151,8 +160,9 @@ class SchedulerLock:
         self.renewed = started
         return True
 
-    def release(self) -> None:
-        """Stop renewing and delete the lock if it is still ours."""
+    def release(self, final: bool = True) -> None:
+        """Stop renewing and delete the lock if it is still ours (`final` or not: a standby
+        may take it meanwhile)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=self.interval_s + 5)

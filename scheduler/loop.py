@@ -6,9 +6,14 @@ attempts whose lease ran out, sends delayed retries when due, and once a minute 
 any attempt it cannot prove in flight.
 
 It never exits on a Redis failure: it logs one line when the broker is lost and one when it
-is back, and retries with backoff meanwhile. When it loses the scheduler lock (another
-scheduler took it over, or Redis was away longer than the lock's TTL) it forgets what it
-held in memory and stands by; whoever holds the lock next rebuilds from the database.
+is back, and retries with backoff meanwhile.
+
+On a SQL database several schedulers share the executions: each serves the shards it holds
+leases on (scheduler/shards.py), reads only their streams, and passes on to its shard a
+message that arrived on another's stream. When a lease is lost, or the scheduler should hold
+another set of shards (one joined or died), it forgets what it held in memory and serves
+again with the shards it then holds, rebuilt from the database. On a `memory://` state one
+scheduler serves at a time, holding a lock in Redis (scheduler/lock.py).
 
 When Redis comes back empty (restarted without persistence, or flushed) it recreates the
 stream's group, rewrites the status board from the database, takes in submissions the stream
@@ -34,11 +39,11 @@ from scheduler.inflight import in_flight
 from scheduler.lock import SchedulerLock
 from scheduler.metrics import Observer
 from scheduler.service import Scheduler
-from scheduler.state import MemoryState, StateStore
+from scheduler.state import Fenced, MemoryState, StateStore
 from sdk.model.config import Settings
 from sdk.remote.board import Board
 from sdk.remote.connections import Outage, explain, redact, redis_client
-from sdk.remote.control import ControlChannel, Entry
+from sdk.remote.control import ControlChannel, Entry, shard_of, shard_of_message, stream_key
 from sdk.remote.dead import DeadLetters
 from sdk.remote.leases import REPORTED, Leases
 from sdk.remote.schedules import LaunchPlanBoard
@@ -51,6 +56,9 @@ log = logging.getLogger("graft.scheduler")
 BATCH_SIZE = 500
 TIMER_S = 2.0  # lease scan and epoch check
 RECONCILE_S = 60.0
+# Entries pending this long are taken over from whoever read them: a scheduler that held
+# their shard before and read them after this one started serving it.
+ORPHANED_MS = 10_000
 SUBGRAPH_POLL_S = 0.05  # how often the loop looks for loaded sub-graphs while one loads
 
 
@@ -83,7 +91,7 @@ class Loop:
                                                              settings.key_prefix))
         self.outage = Outage(log)
         self.state_outage = Outage(logging.getLogger("graft.scheduler.database"))
-        self.lock = SchedulerLock(settings.broker_url, settings.key_prefix, outage=self.outage)
+        self.lock: Any = self._ownership()
         self.consumer = f"{self.lock.owner}:{uuid.uuid4().hex[:6]}"
         self.epoch_key = f"{settings.key_prefix}:epoch"
         self.epoch = ""
@@ -96,6 +104,24 @@ class Loop:
     def stop(self, *_: Any) -> None:
         self.stopping.set()
 
+    def _ownership(self) -> Any:
+        """Shard leases in the database when the state is SQL; else the Redis lock."""
+        engine = getattr(self.scheduler.state, "engine", None)
+        if engine is None:
+            return SchedulerLock(self.settings.broker_url, self.settings.key_prefix,
+                                 outage=self.outage)
+        from scheduler.shards import ShardLeases
+
+        return ShardLeases(engine, self.scheduler.state.url,
+                           ttl_s=self.settings.scheduler_lease_s)
+
+    def _serve(self, shards: frozenset[int]) -> None:
+        """Read the streams of `shards`, and serve their executions only."""
+        self.control.shards = shards
+        self.scheduler.owns = lambda eid: shard_of(eid) in shards
+        self.scheduler.fence = getattr(self.lock, "fence", None)
+        self.metrics.shards(len(shards))
+
     # ---- the run ---------------------------------------------------------------------------
 
     def run(self) -> None:
@@ -105,6 +131,7 @@ class Loop:
         while not self.stopping.is_set():
             if not self.lock.acquire(self.stopping):
                 return
+            self._serve(self.lock.shards)
             try:
                 if self._until_up(self._start):
                     self.metrics.serving(True)
@@ -114,7 +141,7 @@ class Loop:
                     self._write_boards()
             finally:
                 self.metrics.serving(False)
-                self.lock.release()
+                self.lock.release(final=self.stopping.is_set())
             if not self.stopping.is_set():
                 self.scheduler.forget()
                 self._retry_pending = True
@@ -133,10 +160,12 @@ class Loop:
         the lock was lost (serving must stop)."""
         delay = 0.5
         while not self.stopping.is_set():
-            if self.lock.lost:
+            if self.lock.lost or self.lock.changed:
                 return False
             try:
                 step()
+            except Fenced:
+                return False
             except (redis.RedisError, OSError) as exc:
                 self.outage.lost(explain(exc, self.settings.broker_url))
                 self.stopping.wait(delay)
@@ -215,10 +244,10 @@ class Loop:
         bodies = []
         for key, raw in self.submissions.pending():
             body = self._decode(raw, "store " + key)
-            if body is not None:
-                bodies.append(body)
-            else:
+            if body is None:
                 self.submissions.remove(key)
+            elif shard_of_message(body) in self.control.shards:
+                bodies.append(body)
         if bodies:
             self._apply(bodies, [])
         return len(bodies)
@@ -273,8 +302,11 @@ class Loop:
             self.metrics.sync_clock(self.redis)
             if self._check_epoch():
                 self._recover_wiped()
+            if self.control.claim_all(self.consumer, ORPHANED_MS):
+                self._retry_pending = True
             if now >= self._judge_leases_after:
-                expired = self.leases.expired()
+                expired = [key for key in self.leases.expired()
+                           if self.scheduler.owns(key[0])]
                 if expired:
                     batch = self.scheduler.lost(expired, "stopped renewing its lease: the "
                                                 "worker was killed, ran out of memory, or "
@@ -283,7 +315,8 @@ class Loop:
             if now >= self._reconcile_at:
                 self._reconcile()
         self.scheduler.flush()
-        self.ticker.tick()  # launch plan schedules: fire the due ticks (scheduler/cron.py)
+        if 0 in self.control.shards:  # launch plan schedules (scheduler/cron.py)
+            self.ticker.tick()
         timed_out = self.scheduler.expire()
         if timed_out.superseded:
             self.leases.supersede(timed_out.superseded)
@@ -296,7 +329,8 @@ class Loop:
         due = self.scheduler.next_due_s()
         if due is not None:
             block_s = min(block_s, due)
-        block_s = min(block_s, self.ticker.next_due_s())
+        if 0 in self.control.shards:
+            block_s = min(block_s, self.ticker.next_due_s())
         if self.scheduler.subgraphs.loading():
             block_s = min(block_s, SUBGRAPH_POLL_S)
         entries = self.control.read(self.consumer, BATCH_SIZE, max(1, int(block_s * 1000)))
@@ -324,7 +358,7 @@ class Loop:
         reports still loading and what follows them in their execution, stay pending), or -1
         when the batch was rolled back (all stay pending and are read again)."""
         started = time.perf_counter()
-        bodies, body_ids, refused = [], [], []
+        bodies, body_ids, refused, elsewhere = [], [], [], []
         for entry in entries:
             raw = entry.body()
             body = self._decode(raw, CONTROL) if raw is not None else None
@@ -332,14 +366,20 @@ class Loop:
                 refused.append(Refusal(CONTROL, "a stream entry without graft's message "
                                        "field", {k.decode(errors="replace"): v.decode(
                                            errors="replace") for k, v in entry.fields.items()}))
-            if body is not None:
+            if body is not None and shard_of_message(body) not in self.control.shards:
+                elsewhere.append((entry, stream_key(self.settings.key_prefix,
+                                                    shard_of_message(body))))
+            elif body is not None:
                 bodies.append(body)
                 body_ids.append(entry.id)
         self._dead(refused)
+        if elsewhere:  # put there by an older client, or before the shards moved
+            self.control.forward(elsewhere)
+            entries = [e for e in entries if all(e is not f for f, _ in elsewhere)]
         later = self.scheduler.subgraphs.start(bodies)
         put_off = {body_ids[i] for i in later}
         now = [b for i, b in enumerate(bodies) if i not in later]
-        if not self._apply(now, [e.id for e in entries if e.id not in put_off]):
+        if not self._apply(now, [e for e in entries if e.id not in put_off]):
             self._retry_pending = True
             self.stopping.wait(1.0)
             return -1
@@ -349,12 +389,12 @@ class Loop:
         self.metrics.batch_applied(len(entries) - len(put_off), time.perf_counter() - started)
         return len(entries) - len(put_off)
 
-    def _apply(self, bodies: list[dict[str, Any]], ids: list[bytes]) -> bool:
+    def _apply(self, bodies: list[dict[str, Any]], entries: list[Entry]) -> bool:
         """Apply decoded messages; acknowledge their entries once committed. False when the
         batch was rolled back (state or store away): the entries stay pending."""
         try:
             batch = self.scheduler.handle(bodies)
-        except (redis.RedisError, OSError):
+        except (redis.RedisError, OSError, Fenced):
             raise
         except Exception as exc:
             log.error("batch of %d messages not applied (%s: %s); it will be retried",
@@ -362,7 +402,7 @@ class Loop:
             return False
         self._dead(batch.refused)
         self.leases.supersede(batch.superseded)
-        self.control.ack(ids)
+        self.control.ack(entries)
         for body in bodies:
             if body.get("type") == "submit":
                 self.submissions.remove_execution(body.get("execution", ""))

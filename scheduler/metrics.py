@@ -96,6 +96,9 @@ class Observer:
     def serving(self, serving: bool) -> None:
         """This scheduler took the lock and serves (True), or stands by (False)."""
 
+    def shards(self, count: int) -> None:
+        """This scheduler serves `count` shards of the executions."""
+
     def sync_clock(self, client: Any) -> None:
         """Measure the offset from this host's clock to Redis's (`client`: a redis.Redis)."""
 
@@ -137,6 +140,8 @@ class PrometheusMetrics(Observer):
             buckets=BATCH_SIZE_BUCKETS, registry=r)
         self.is_serving = Gauge("graft_scheduler_serving", "1 while this scheduler holds the "
                                 "lock and serves, 0 while it stands by.", registry=r)
+        self.shards_held = Gauge("graft_scheduler_shards", "Shards of the executions this "
+                                 "scheduler serves (its leases).", registry=r)
         self.clock_offset = Gauge("graft_scheduler_redis_clock_offset_seconds", "Redis's clock "
                                   "minus this host's, as last measured.", registry=r)
         for state in ExecutionState:
@@ -197,6 +202,9 @@ class PrometheusMetrics(Observer):
 
     def serving(self, serving: bool) -> None:
         self.is_serving.set(1 if serving else 0)
+
+    def shards(self, count: int) -> None:
+        self.shards_held.set(count)
 
     def sync_clock(self, client: Any) -> None:
         before = self.clock()

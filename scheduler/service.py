@@ -17,6 +17,7 @@ import heapq
 import logging
 import secrets
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -77,6 +78,10 @@ class Scheduler(Sending):
         self._deadlines: list[tuple[float, str]] = []  # (ends_at, execution id)
         # Applies `activate` and `deactivate` messages: a `scheduler.cron.Ticker` sets itself.
         self.launch_plans: Any = None
+        # With several schedulers (scheduler/shards.py): which executions this one serves, and
+        # the check that refuses a transaction once another took its shards over.
+        self.owns: Callable[[str], bool] = lambda eid: True
+        self.fence: Callable[[StateTx], None] | None = None
 
     @property
     def board(self) -> Board | None:
@@ -141,6 +146,8 @@ class Scheduler(Sending):
 
         def apply(tx: StateTx) -> None:
             for record in tx.executions(status=ExecutionState.RUNNING.value):
+                if not self.owns(record.id):
+                    continue
                 live = self._live(tx, record.id, batch)
                 if live is None:
                     continue
@@ -184,7 +191,8 @@ class Scheduler(Sending):
             if ids is None:
                 ids = [r.id for r in tx.executions(limit=limit)]
             for eid in ids:
-                self._refresh(tx, eid, batch)
+                if self.owns(eid):
+                    self._refresh(tx, eid, batch)
 
         self.in_transaction(batch, apply)
         self.after_commit(batch)
@@ -197,7 +205,7 @@ class Scheduler(Sending):
         if self.board is None:
             return 0
         showing = [eid for eid, record in self.board.executions(limit)
-                   if record.get("status") in (ExecutionState.QUEUED.value,
+                   if self.owns(eid) and record.get("status") in (ExecutionState.QUEUED.value,
                                                ExecutionState.RUNNING.value)]
         batch = Batch()
 
@@ -247,6 +255,8 @@ class Scheduler(Sending):
         batch's executions (they may hold what was rolled back) and re-raise."""
         try:
             with self.state.transaction() as tx:
+                if self.fence is not None:
+                    self.fence(tx)
                 work(tx)
         except Exception:
             # The engines may hold changes that were not committed: rebuild them from the
@@ -254,6 +264,14 @@ class Scheduler(Sending):
             for eid in batch.seen:
                 self.live.pop(eid, None)
             raise
+
+    def new_execution_id(self) -> str:
+        """A fresh execution id of a shard this scheduler serves (for what it starts itself,
+        such as launch plan ticks)."""
+        while True:
+            eid = uuid.uuid4().hex[:20]
+            if self.owns(eid):
+                return eid
 
     def is_transient(self, exc: BaseException) -> bool:
         """Errors of the infrastructure, not of the message, that another try may not meet:

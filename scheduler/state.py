@@ -24,10 +24,17 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from sdk.model.errors import GraftError
+
 NODE_FIELDS = ("execution_id", "node_id", "parent", "task", "kind", "state", "attempt",
                "queue", "error", "token", "history", "cached", "started_at", "ended_at", "image",
                "inputs", "outputs")
 NodeRow = dict[str, Any]
+
+
+class Fenced(GraftError):
+    """This scheduler's lease on a shard was taken over: its transaction is refused
+    (scheduler/shards.py)."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +135,10 @@ class StateTx(Protocol):
 
     def savepoint(self) -> AbstractContextManager[None]:
         """A nested scope: an exception inside it rolls back what it did, and propagates."""
+
+    def hold_shards(self, token: str) -> int:
+        """How many shard leases name `token` (scheduler/shards.py), locking their rows until
+        the transaction ends."""
 
     def get_launch_plan(self, name: str) -> LaunchPlanRecord | None:
         """The registered launch plan `name`, or None."""
@@ -246,6 +257,9 @@ class _MemoryTx:
 
     def events(self, execution_id: str) -> list[EventRecord]:
         return sorted(self.data.events.get(execution_id, []), key=lambda e: e.seq)
+
+    def hold_shards(self, token: str) -> int:
+        return 0  # one process holds a memory state: it has no shard leases
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:

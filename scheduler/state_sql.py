@@ -26,6 +26,7 @@ from scheduler.db import (
     ExecutionRow,
     LaunchPlanRow,
     NodeRow,
+    ShardRow,
     TickRow,
     open_database,
     utcnow,
@@ -38,6 +39,7 @@ _NODES = cast(Table, NodeRow.__table__)
 _EVENTS = cast(Table, EventRow.__table__)
 _LAUNCH_PLANS = cast(Table, LaunchPlanRow.__table__)
 _TICKS = cast(Table, TickRow.__table__)
+_SHARDS = cast(Table, ShardRow.__table__)
 
 _EXECUTION_FIELDS = ("workflow", "status", "spec_key", "inputs", "outputs", "error",
                      "submitted_at", "priority")
@@ -200,6 +202,10 @@ class _SqlTx:
     def events(self, execution_id: str) -> list[EventRecord]:
         self.flush_events()
         return [EventRecord(*r) for r in self.conn.execute(_EVENTS_OF, {"pk_id": execution_id})]
+
+    def hold_shards(self, token: str) -> int:
+        return self.conn.execute(update(_SHARDS).where(_SHARDS.c.owner == token)
+                                 .values(owner=_SHARDS.c.owner)).rowcount
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:

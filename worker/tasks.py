@@ -67,7 +67,7 @@ def run_node(self: Any, *args: Any) -> str:
     if message["outcome"] == "error":
         log.info("node %s of %s failed: %s", node, eid, message["error"].get("message"))
     control = _control()
-    _until_redis(lambda: _leases().report((eid, node, attempt), control.key,
+    _until_redis(lambda: _leases().report((eid, node, attempt), control.key_for(message),
                                           control.fields(message)),
                  f"reporting node {node} of {eid}")
     if message["outcome"] == "error":

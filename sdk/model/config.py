@@ -79,6 +79,8 @@ class Settings:
     lease_ttl_s: float = 10.0
     # Seconds of work the scheduler keeps waiting in each tier's queue (scheduler/fair.py).
     queue_ahead_s: float = 0.5
+    # How long a scheduler's lease on its shards lasts without renewal (scheduler/shards.py).
+    scheduler_lease_s: float = 5.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -94,6 +96,7 @@ class Settings:
             system_retries=env_number("GRAFT_SYSTEM_RETRIES", 3, int, minimum=0),
             lease_ttl_s=env_number("GRAFT_LEASE_TTL_S", 10.0, float, minimum=1.0),
             queue_ahead_s=env_number("GRAFT_QUEUE_AHEAD_S", 0.5, float, minimum=0.0),
+            scheduler_lease_s=env_number("GRAFT_SCHEDULER_LEASE_S", 5.0, float, minimum=1.0),
         )
 
 

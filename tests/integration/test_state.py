@@ -11,7 +11,7 @@ import uuid
 import pytest
 from workflows import basic, cluster_wf
 
-from sdk.remote.control import GROUP, control_key
+from sdk.remote.control import GROUP, control_keys
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -59,7 +59,8 @@ def forged(outputs, value):
 
 def control_messages_held(cluster) -> int:
     """Control messages the scheduler has read from its stream but not acknowledged yet."""
-    return cluster.redis().xpending(control_key(cluster.settings), GROUP)["pending"]
+    return sum(cluster.redis().xpending(key, GROUP)["pending"]
+               for key in control_keys(cluster.settings))
 
 
 # ---- idempotence ------------------------------------------------------------------------

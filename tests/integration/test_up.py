@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 import redis
@@ -129,5 +131,9 @@ def test_run_with_up_starts_and_stops_its_own_stack(stack_env, tmp_path):
     started = next(line for line in done.stderr.splitlines() if "local stack started" in line)
     assert "mem-256Mi x" in started and "mem-1Gi" not in started  # only the tier it uses
     assert _processes_with(f"GRAFT_HOME={env['GRAFT_HOME']}") == []
-    lock = redis.Redis.from_url(env["GRAFT_BROKER_URL"]).get("graft:scheduler:lock")
-    assert lock is None  # the scheduler stopped cleanly and let go of its lock
+    # The scheduler stopped cleanly and gave its shard leases back.
+    with sqlite3.connect(Path(env["GRAFT_HOME"]) / "graft.db") as db:
+        assert db.execute("SELECT count(*) FROM graft_shards").fetchone() == (16,)
+        assert db.execute("SELECT count(*) FROM graft_shards WHERE owner IS NOT NULL"
+                          ).fetchone() == (0,)
+        assert db.execute("SELECT count(*) FROM graft_schedulers").fetchone() == (0,)

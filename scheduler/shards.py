@@ -1,0 +1,267 @@
+"""Several schedulers on one database: each holds some of the shards through leases in SQL.
+
+An execution belongs to one of `SHARDS` shards (by its id, `sdk.remote.control.shard_of`),
+and a shard to the scheduler holding its row in `graft_shards`: an owner token, unique to
+one scheduler's one spell of serving, and a deadline that a background thread pushes forward
+every `ttl_s / 3`. Every scheduler also renews its row in `graft_schedulers`, so each knows
+how many share the shards and aims at an even part of them (`SHARDS / n`, rounded up).
+
+- **Taking a shard.** A shard whose row has no owner, whose deadline passed, or whose owner
+  ran on this machine and provably died, is taken with one conditional UPDATE, which also
+  counts its fence up; two schedulers racing for it cannot both win.
+- **Fencing.** Each of the scheduler's transactions first updates the rows it holds, on
+  condition that they still name its token (`fence`). A scheduler that stalled past its
+  deadline while another adopted its shards finds fewer rows than it holds: its transaction
+  is refused before it wrote anything, and it stops serving. On PostgreSQL that UPDATE also
+  locks the rows until the commit, so an adoption waits for a batch in progress and never
+  overlaps it.
+- **Balance.** When a scheduler joins, the others find that they hold more than their part
+  and stop serving to give the excess back; when one dies, the others find free shards and
+  take them (within the lease's TTL, at once for a holder that died on the same machine).
+  Stopping serving rebuilds what the scheduler holds from the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import threading
+import time
+import uuid
+from collections.abc import Collection
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Engine as SqlEngine
+from sqlalchemy.exc import SQLAlchemyError
+
+from scheduler.db import SchedulerRow, ShardRow
+from scheduler.lock import holder_gone, holder_id
+from scheduler.state import Fenced, StateTx
+from sdk.remote.control import SHARDS
+
+log = logging.getLogger("graft.scheduler")
+
+LEASE_TTL_S = 5.0
+FORGET_AFTER_S = 3600.0  # rows of schedulers not seen for this long are deleted
+
+
+class ShardLeases:
+    """The shards this scheduler holds, their leases and the fencing of its transactions.
+
+    Used by the loop like a lock: `acquire` waits for at least one shard; `lost` turns true
+    when a lease was lost (another took it over, or it could not be renewed in time) and
+    `changed` when the scheduler should hold another set (one joined or died); either way
+    the loop stops serving, calls `release`, and acquires again.
+    """
+
+    def __init__(self, engine: SqlEngine, url: str = "", owner: str | None = None,
+                 ttl_s: float = LEASE_TTL_S, shards: int = SHARDS):
+        self.engine = engine
+        self.url = url
+        self.owner = owner or holder_id()
+        self.ttl_s = ttl_s
+        self.interval_s = ttl_s / 3
+        self.count = shards
+        self.token = ""
+        self.shards: frozenset[int] = frozenset()
+        self.renewed = 0.0  # wall-clock time before the last renewal that held every shard
+        self._lost = threading.Event()
+        self._changed = threading.Event()
+        self._reason = ""
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ---- the loop's side -------------------------------------------------------------------
+
+    @property
+    def lost(self) -> bool:
+        """True once a lease may be someone else's: never false again in this spell."""
+        if self._lost.is_set():
+            return True
+        if self._thread is not None and time.time() - self.renewed >= self.ttl_s:
+            self._lose(f"its leases could not be renewed for {self.ttl_s:g} s and may have "
+                       "expired")
+            return True
+        return False
+
+    @property
+    def changed(self) -> bool:
+        """True when this scheduler should hold another set of shards."""
+        return self._changed.is_set()
+
+    @property
+    def lost_reason(self) -> str:
+        return self._reason
+
+    def acquire(self, stopping: threading.Event | None = None) -> bool:
+        """Join, then wait until this scheduler holds at least one shard, and start renewing.
+        Shards it held before (kept by `release`) are held again under a new token. False
+        when `stopping` was set first. Survives the database being away meanwhile."""
+        old, self.token = self.token, f"{self.owner}/{uuid.uuid4().hex[:8]}"
+        warned = False
+        while stopping is None or not stopping.is_set():
+            try:
+                held = self._take(old)
+            except SQLAlchemyError as exc:
+                log.warning("scheduler leases: the database does not answer (%s); trying "
+                            "again", type(exc).__name__)
+                held = frozenset()
+            if held:
+                break
+            if not warned:
+                log.warning("every shard is held by another scheduler; standing by to take "
+                            "some over")
+                warned = True
+            (stopping or threading.Event()).wait(min(1.0, self.interval_s))
+        else:
+            return False
+        self.shards = held
+        self._lost.clear()
+        self._changed.clear()
+        self._reason = ""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._renew_forever, args=(self._stop,),
+                                        name="graft-scheduler-leases", daemon=True)
+        self._thread.start()
+        log.info("holding %d of %d shards: %s", len(held), self.count,
+                 ", ".join(map(str, sorted(held))))
+        return True
+
+    def release(self, final: bool = True) -> None:
+        """Stop renewing. `final` (the scheduler stops) gives every shard back; otherwise
+        only those above this scheduler's part (or all, when a lease was lost)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.interval_s + 5)
+            self._thread = None
+        try:
+            with self.engine.begin() as conn:
+                give: Collection[int] = self.shards
+                if not final and not self._lost.is_set():
+                    part = self._part(conn, time.time())
+                    give = sorted(self.shards)[part:]
+                if give:
+                    conn.execute(update(ShardRow).where(
+                        ShardRow.owner == self.token, ShardRow.shard.in_(give)).values(
+                            owner=None, expires_at=0.0))
+                if final:
+                    conn.execute(delete(SchedulerRow).where(SchedulerRow.owner == self.owner))
+        except SQLAlchemyError as exc:
+            log.warning("scheduler leases not given back (%s); they expire within %g s",
+                        type(exc).__name__, self.ttl_s)
+        if final:
+            self.token = ""
+        self.shards = frozenset()
+
+    def fence(self, tx: StateTx) -> None:
+        """Refuse the transaction `tx` unless this scheduler still holds every shard it
+        serves (and lock their rows until it ends)."""
+        held = tx.hold_shards(self.token)
+        if held != len(self.shards):
+            self._lose(f"another scheduler took over {len(self.shards) - held} of its "
+                       "shards")
+            raise Fenced(f"scheduler {self.token} no longer holds all of shards "
+                         f"{sorted(self.shards)}: the transaction is refused")
+
+    # ---- leases ----------------------------------------------------------------------------
+
+    def _take(self, old: str) -> frozenset[int]:
+        """Hold again what `old` held, and take free shards up to this scheduler's part."""
+        now = time.time()
+        with self.engine.begin() as conn:
+            self._seen(conn, now, 0)
+            if old:
+                conn.execute(update(ShardRow).where(ShardRow.owner == old).values(
+                    owner=self.token, fence=ShardRow.fence + 1, expires_at=now + self.ttl_s))
+            part = self._part(conn, now)
+            held = set(conn.scalars(select(ShardRow.shard).where(
+                ShardRow.owner == self.token)))
+            free = self._free(conn, now)
+            random.shuffle(free)
+            for shard, owner in free:
+                if len(held) >= part:
+                    break
+                taken = conn.execute(update(ShardRow).where(
+                    ShardRow.shard == shard,
+                    ShardRow.owner.is_(None) if owner is None else ShardRow.owner == owner,
+                ).values(owner=self.token, fence=ShardRow.fence + 1,
+                         expires_at=now + self.ttl_s)).rowcount
+                if taken:
+                    held.add(shard)
+                    if owner is not None:
+                        log.warning("took over shard %d from %s", shard, owner)
+            self._seen(conn, now, len(held))
+        if held:
+            self.renewed = now
+        return frozenset(held)
+
+    def _free(self, conn: Connection, now: float) -> list[tuple[int, str | None]]:
+        """Shards nobody holds: no owner, an expired lease, or a holder provably dead."""
+        rows = conn.execute(select(ShardRow.shard, ShardRow.owner, ShardRow.expires_at)
+                            .order_by(ShardRow.shard)).all()
+        return [(shard, owner) for shard, owner, expires in rows
+                if shard < self.count and owner != self.token
+                and (owner is None or expires < now or holder_gone(owner.split("/")[0]))]
+
+    def _part(self, conn: Connection, now: float) -> int:
+        """How many shards this scheduler should hold: an even part, rounded up."""
+        owners = conn.scalars(select(SchedulerRow.owner).where(
+            SchedulerRow.seen_at > now - self.ttl_s))
+        alive = {o for o in owners if o == self.owner or not holder_gone(o)} | {self.owner}
+        return math.ceil(self.count / len(alive))
+
+    def _seen(self, conn: Connection, now: float, held: int) -> None:
+        """Say this scheduler is alive (and forget those long gone)."""
+        if not conn.execute(update(SchedulerRow).where(
+                SchedulerRow.owner == self.owner).values(seen_at=now, shards=held)).rowcount:
+            conn.execute(insert(SchedulerRow).values(
+                owner=self.owner, seen_at=now, shards=held))
+        conn.execute(delete(SchedulerRow).where(
+            SchedulerRow.seen_at < now - FORGET_AFTER_S))
+
+    def renew(self) -> bool:
+        """Extend the leases once, and look whether this scheduler should hold another set;
+        False when a lease is lost (then it stays lost)."""
+        if self.lost:
+            return False
+        now = time.time()
+        try:
+            with self.engine.begin() as conn:
+                held = conn.execute(update(ShardRow).where(ShardRow.owner == self.token)
+                                    .values(expires_at=now + self.ttl_s)).rowcount
+                self._seen(conn, now, held)
+                part = self._part(conn, now)
+                free = len(self._free(conn, now))
+        except SQLAlchemyError as exc:
+            log.warning("scheduler leases not renewed (%s: %s)", type(exc).__name__,
+                        str(exc).splitlines()[0] if str(exc) else "")
+            return not self.lost
+        if held < len(self.shards):
+            self._lose(f"another scheduler took over {len(self.shards) - held} of its shards")
+            return False
+        if self.lost:  # renewed, but too late: a lease may have been someone else's meanwhile
+            return False
+        self.renewed = now
+        if held > part or (free and held < part):
+            log.info("holding %d shards where its part is %d (%d free): serving again with "
+                     "its part", held, part, free)
+            self._changed.set()
+        return True
+
+    def _renew_forever(self, stop: threading.Event) -> None:
+        while not stop.wait(self.interval_s):
+            try:
+                if not self.renew():
+                    return
+            except Exception:  # never let the thread die silently while the loop serves
+                log.exception("unexpected error renewing the scheduler leases")
+
+    def _lose(self, reason: str) -> None:
+        if self._lost.is_set():
+            return
+        self._reason = reason
+        self._lost.set()
+        log.error("scheduler leases lost: %s; this scheduler stops serving and serves again "
+                  "with the shards it can hold", reason)
