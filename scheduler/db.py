@@ -10,10 +10,10 @@
                           schedule, whether it is active, and the newest tick handled
     graft_schedule_ticks  one row per fired tick (launch plan, tick time): the execution it
                           started; the key is what makes a tick fire once
-    graft_shards      one row per shard of the executions: the scheduler whose lease holds it,
-                      until when, and its fencing token (scheduler/shards.py)
-    graft_schedulers  one row per running scheduler: when it last renewed its leases, so that
-                      the others know how many share the shards
+    graft_shards      one row per shard of the executions: the token of the scheduler that
+                      holds it, and how many times it changed hands (scheduler/shards.py)
+    graft_schedulers  one row per serving scheduler (by token): when it last said it was
+                      alive, which keeps its shards' leases; the others count these rows
 """
 
 from __future__ import annotations
@@ -161,7 +161,6 @@ class ShardRow(Base):
     shard: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     owner: Mapped[str | None] = mapped_column(String(255), nullable=True)
     fence: Mapped[int] = mapped_column(BigInteger, default=0)
-    expires_at: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 class SchedulerRow(Base):

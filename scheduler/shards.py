@@ -1,24 +1,27 @@
 """Several schedulers on one database: each holds some of the shards through leases in SQL.
 
 An execution belongs to one of `SHARDS` shards (by its id, `sdk.remote.control.shard_of`),
-and a shard to the scheduler holding its row in `graft_shards`: an owner token, unique to
-one scheduler's one spell of serving, and a deadline that a background thread pushes forward
-every `ttl_s / 3`. Every scheduler also renews its row in `graft_schedulers`, so each knows
-how many share the shards and aims at an even part of them (`SHARDS / n`, rounded up).
+and a shard to the scheduler whose token its row in `graft_shards` names. A token is unique
+to one scheduler's one spell of serving. The lease on the shards a token holds lasts while
+that token's row in `graft_schedulers` is fresh: a background thread renews it every
+`ttl_s / 3`, in a transaction of its own that no batch of the scheduler holds up. Counting
+the fresh rows, each scheduler knows how many share the shards and aims at an even part of
+them (`SHARDS / n`, rounded up).
 
-- **Taking a shard.** A shard whose row has no owner, whose deadline passed, or whose owner
-  ran on this machine and provably died, is taken with one conditional UPDATE, which also
-  counts its fence up; two schedulers racing for it cannot both win.
+- **Taking a shard.** A shard is free when its row names no token, or a token whose row is
+  missing or older than `ttl_s`, or one of a scheduler that ran on this machine and provably
+  died. It is taken with one conditional UPDATE, which counts its fence up: two schedulers
+  racing for it cannot both win.
 - **Fencing.** Each of the scheduler's transactions first updates the rows it holds, on
   condition that they still name its token (`fence`). A scheduler that stalled past its
-  deadline while another adopted its shards finds fewer rows than it holds: its transaction
-  is refused before it wrote anything, and it stops serving. On PostgreSQL that UPDATE also
+  lease while another adopted its shards finds fewer rows than it serves: its transaction is
+  refused before it wrote anything, and it stops serving. On PostgreSQL that UPDATE also
   locks the rows until the commit, so an adoption waits for a batch in progress and never
-  overlaps it.
+  overlaps it. Safety rests on this check alone; a long batch does not cost the lease.
 - **Balance.** When a scheduler joins, the others find that they hold more than their part
   and stop serving to give the excess back; when one dies, the others find free shards and
-  take them (within the lease's TTL, at once for a holder that died on the same machine).
-  Stopping serving rebuilds what the scheduler holds from the database.
+  take them (after `ttl_s`, at once for a holder that died on the same machine). Stopping
+  serving rebuilds what the scheduler holds from the database.
 """
 
 from __future__ import annotations
@@ -51,9 +54,9 @@ class ShardLeases:
     """The shards this scheduler holds, their leases and the fencing of its transactions.
 
     Used by the loop like a lock: `acquire` waits for at least one shard; `lost` turns true
-    when a lease was lost (another took it over, or it could not be renewed in time) and
-    `changed` when the scheduler should hold another set (one joined or died); either way
-    the loop stops serving, calls `release`, and acquires again.
+    when another scheduler took one over, and `changed` when this one should hold another
+    set (one joined or died); either way the loop stops serving, calls `release`, and
+    acquires again.
     """
 
     def __init__(self, engine: SqlEngine, url: str = "", owner: str | None = None,
@@ -66,7 +69,6 @@ class ShardLeases:
         self.count = shards
         self.token = ""
         self.shards: frozenset[int] = frozenset()
-        self.renewed = 0.0  # wall-clock time before the last renewal that held every shard
         self._lost = threading.Event()
         self._changed = threading.Event()
         self._reason = ""
@@ -77,14 +79,8 @@ class ShardLeases:
 
     @property
     def lost(self) -> bool:
-        """True once a lease may be someone else's: never false again in this spell."""
-        if self._lost.is_set():
-            return True
-        if self._thread is not None and time.time() - self.renewed >= self.ttl_s:
-            self._lose(f"its leases could not be renewed for {self.ttl_s:g} s and may have "
-                       "expired")
-            return True
-        return False
+        """True once another scheduler took a shard of this one over."""
+        return self._lost.is_set()
 
     @property
     def changed(self) -> bool:
@@ -96,9 +92,9 @@ class ShardLeases:
         return self._reason
 
     def acquire(self, stopping: threading.Event | None = None) -> bool:
-        """Join, then wait until this scheduler holds at least one shard, and start renewing.
-        Shards it held before (kept by `release`) are held again under a new token. False
-        when `stopping` was set first. Survives the database being away meanwhile."""
+        """Wait until this scheduler holds at least one shard, and start renewing. Shards it
+        held before (kept by `release`) are held again under a new token. False when
+        `stopping` was set first. Survives the database being away meanwhile."""
         old, self.token = self.token, f"{self.owner}/{uuid.uuid4().hex[:8]}"
         warned = False
         while stopping is None or not stopping.is_set():
@@ -131,7 +127,8 @@ class ShardLeases:
 
     def release(self, final: bool = True) -> None:
         """Stop renewing. `final` (the scheduler stops) gives every shard back; otherwise
-        only those above this scheduler's part (or all, when a lease was lost)."""
+        only those above this scheduler's part (or all, when a lease was lost), and the
+        next `acquire` holds the rest again."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=self.interval_s + 5)
@@ -140,16 +137,15 @@ class ShardLeases:
             with self.engine.begin() as conn:
                 give: Collection[int] = self.shards
                 if not final and not self._lost.is_set():
-                    part = self._part(conn, time.time())
-                    give = sorted(self.shards)[part:]
+                    give = sorted(self.shards)[self._part(conn, time.time()):]
                 if give:
                     conn.execute(update(ShardRow).where(
                         ShardRow.owner == self.token, ShardRow.shard.in_(give)).values(
-                            owner=None, expires_at=0.0))
+                            owner=None))
                 if final:
-                    conn.execute(delete(SchedulerRow).where(SchedulerRow.owner == self.owner))
+                    conn.execute(delete(SchedulerRow).where(SchedulerRow.owner == self.token))
         except SQLAlchemyError as exc:
-            log.warning("scheduler leases not given back (%s); they expire within %g s",
+            log.warning("scheduler leases not given back (%s); they lapse within %g s",
                         type(exc).__name__, self.ttl_s)
         if final:
             self.token = ""
@@ -174,11 +170,13 @@ class ShardLeases:
             self._seen(conn, now, 0)
             if old:
                 conn.execute(update(ShardRow).where(ShardRow.owner == old).values(
-                    owner=self.token, fence=ShardRow.fence + 1, expires_at=now + self.ttl_s))
-            part = self._part(conn, now)
+                    owner=self.token, fence=ShardRow.fence + 1))
+                conn.execute(delete(SchedulerRow).where(SchedulerRow.owner == old))
+            alive = self._alive(conn, now)
+            part = math.ceil(self.count / len(alive))
             held = set(conn.scalars(select(ShardRow.shard).where(
                 ShardRow.owner == self.token)))
-            free = self._free(conn, now)
+            free = self._free(conn, alive)
             random.shuffle(free)
             for shard, owner in free:
                 if len(held) >= part:
@@ -186,64 +184,61 @@ class ShardLeases:
                 taken = conn.execute(update(ShardRow).where(
                     ShardRow.shard == shard,
                     ShardRow.owner.is_(None) if owner is None else ShardRow.owner == owner,
-                ).values(owner=self.token, fence=ShardRow.fence + 1,
-                         expires_at=now + self.ttl_s)).rowcount
+                ).values(owner=self.token, fence=ShardRow.fence + 1)).rowcount
                 if taken:
                     held.add(shard)
                     if owner is not None:
                         log.warning("took over shard %d from %s", shard, owner)
             self._seen(conn, now, len(held))
-        if held:
-            self.renewed = now
         return frozenset(held)
 
-    def _free(self, conn: Connection, now: float) -> list[tuple[int, str | None]]:
-        """Shards nobody holds: no owner, an expired lease, or a holder provably dead."""
-        rows = conn.execute(select(ShardRow.shard, ShardRow.owner, ShardRow.expires_at)
+    def _alive(self, conn: Connection, now: float) -> set[str]:
+        """The tokens of the schedulers alive: renewed within a TTL, not provably dead."""
+        tokens = conn.scalars(select(SchedulerRow.owner).where(
+            SchedulerRow.seen_at > now - self.ttl_s))
+        return {t for t in tokens if not holder_gone(t.split("/")[0])} | {self.token}
+
+    def _free(self, conn: Connection, alive: set[str]) -> list[tuple[int, str | None]]:
+        """Shards no live scheduler holds."""
+        rows = conn.execute(select(ShardRow.shard, ShardRow.owner)
                             .order_by(ShardRow.shard)).all()
-        return [(shard, owner) for shard, owner, expires in rows
-                if shard < self.count and owner != self.token
-                and (owner is None or expires < now or holder_gone(owner.split("/")[0]))]
+        return [(shard, owner) for shard, owner in rows
+                if shard < self.count and owner not in alive]
 
     def _part(self, conn: Connection, now: float) -> int:
         """How many shards this scheduler should hold: an even part, rounded up."""
-        owners = conn.scalars(select(SchedulerRow.owner).where(
-            SchedulerRow.seen_at > now - self.ttl_s))
-        alive = {o for o in owners if o == self.owner or not holder_gone(o)} | {self.owner}
-        return math.ceil(self.count / len(alive))
+        return math.ceil(self.count / len(self._alive(conn, now)))
 
     def _seen(self, conn: Connection, now: float, held: int) -> None:
         """Say this scheduler is alive (and forget those long gone)."""
         if not conn.execute(update(SchedulerRow).where(
-                SchedulerRow.owner == self.owner).values(seen_at=now, shards=held)).rowcount:
-            conn.execute(insert(SchedulerRow).values(
-                owner=self.owner, seen_at=now, shards=held))
-        conn.execute(delete(SchedulerRow).where(
-            SchedulerRow.seen_at < now - FORGET_AFTER_S))
+                SchedulerRow.owner == self.token).values(seen_at=now, shards=held)).rowcount:
+            conn.execute(insert(SchedulerRow).values(owner=self.token, seen_at=now,
+                                                     shards=held))
+        conn.execute(delete(SchedulerRow).where(SchedulerRow.seen_at < now - FORGET_AFTER_S))
 
     def renew(self) -> bool:
-        """Extend the leases once, and look whether this scheduler should hold another set;
-        False when a lease is lost (then it stays lost)."""
+        """Say this scheduler is alive, and look whether it still holds its shards and
+        should hold another set; False when a shard was taken over (then it stays lost)."""
         if self.lost:
             return False
         now = time.time()
         try:
             with self.engine.begin() as conn:
-                held = conn.execute(update(ShardRow).where(ShardRow.owner == self.token)
-                                    .values(expires_at=now + self.ttl_s)).rowcount
-                self._seen(conn, now, held)
-                part = self._part(conn, now)
-                free = len(self._free(conn, now))
+                self._seen(conn, now, len(self.shards))
+            with self.engine.connect() as conn:
+                held = len(conn.scalars(select(ShardRow.shard).where(
+                    ShardRow.owner == self.token)).all())
+                alive = self._alive(conn, now)
+                free = len(self._free(conn, alive))
         except SQLAlchemyError as exc:
             log.warning("scheduler leases not renewed (%s: %s)", type(exc).__name__,
                         str(exc).splitlines()[0] if str(exc) else "")
-            return not self.lost
+            return True
         if held < len(self.shards):
             self._lose(f"another scheduler took over {len(self.shards) - held} of its shards")
             return False
-        if self.lost:  # renewed, but too late: a lease may have been someone else's meanwhile
-            return False
-        self.renewed = now
+        part = math.ceil(self.count / len(alive))
         if held > part or (free and held < part):
             log.info("holding %d shards where its part is %d (%d free): serving again with "
                      "its part", held, part, free)

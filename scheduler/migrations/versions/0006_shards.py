@@ -1,5 +1,6 @@
 """Executions fall into 16 shards (`sdk.remote.control.SHARDS`); several schedulers share
-them through one lease row per shard, and say they are alive in graft_schedulers.
+them: a row per shard names its holder, and a holder's lease lasts while its row in
+graft_schedulers says it is alive.
 
 Revision ID: 0006
 Revises: 0005
@@ -22,10 +23,8 @@ def upgrade() -> None:
         sa.Column("shard", sa.Integer(), primary_key=True, autoincrement=False),
         sa.Column("owner", sa.String(255), nullable=True),
         sa.Column("fence", sa.BigInteger(), nullable=False, server_default="0"),
-        sa.Column("expires_at", sa.Float(), nullable=False, server_default="0"),
     )
-    op.bulk_insert(shards, [{"shard": s, "fence": 0, "expires_at": 0.0}
-                            for s in range(SHARDS)])
+    op.bulk_insert(shards, [{"shard": s, "fence": 0} for s in range(SHARDS)])
     op.create_table(
         "graft_schedulers",
         sa.Column("owner", sa.String(255), primary_key=True),
