@@ -37,6 +37,7 @@ class Sending:
     view: BoardView
     queue_depth: Callable[[list[str]], dict[str, int]] | None
     _revive: dict[str, list[AttemptKey]]
+    _queues: dict[int | None, str]  # a node's memory limit -> its tier queue
 
     def resend(self, attempts: list[AttemptKey]) -> int:
         """Send again attempts whose message may be gone (same attempt, same token: a worker
@@ -134,8 +135,11 @@ class Sending:
 
 
     def _queue_of(self, live: Live, node: str) -> str:
-        return self.settings.queue_for(live.engine.nodes[node].spec.memory_bytes,
-                                       f"node {node!r}")
+        memory = live.engine.nodes[node].spec.memory_bytes
+        queue = self._queues.get(memory)
+        if queue is None:  # a node of no tier raises, naming itself
+            queue = self._queues[memory] = self.settings.queue_for(memory, f"node {node!r}")
+        return queue
 
 
     def _rebuild_held(self) -> None:

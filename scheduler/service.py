@@ -14,6 +14,7 @@ neither a database nor a broker.
 from __future__ import annotations
 
 import heapq
+import itertools
 import logging
 import secrets
 import time
@@ -50,6 +51,7 @@ log = logging.getLogger("graft.scheduler")
 
 RUN_ON_WORKERS = ("task", "dynamic")  # node kinds sent to a tier queue
 PUMP_S = 0.1  # how often tier queues are topped up while ready attempts wait for room
+BOARD_NODES = 5000  # node board records written per execution and turn
 # A node gets its row when it is sent or moves on: a grafted sub-graph's waiting nodes cost
 # no SQL until then.
 UNSENT_STATES = (NodeState.PENDING, NodeState.QUEUED)
@@ -73,6 +75,9 @@ class Scheduler(Sending):
         # The depth of tier queues (messages waiting in the broker); None: send all at once.
         self.queue_depth: Callable[[list[str]], dict[str, int]] | None = None
         self._revive: dict[str, list[AttemptKey]] = {}  # held attempts of dropped executions
+        self._queues: dict[int | None, str] = {}
+        # Node board records still to write, a chunk a turn (a graft changes many at once).
+        self._board_later: dict[str, set[str]] = {}
         # Sub-graph specs read and parsed off the loop (scheduler/subgraphs.py).
         self.subgraphs = Subgraphs(self._load_subgraph)
         self._deadlines: list[tuple[float, str]] = []  # (ends_at, execution id)
@@ -164,6 +169,7 @@ class Scheduler(Sending):
         """Drop everything held in memory (this scheduler stops serving; whoever serves next
         rebuilds from the state)."""
         self.live.clear()
+        self._board_later.clear()
         self.outbox.clear()
         self.ready.clear()
         self._revive.clear()
@@ -224,6 +230,12 @@ class Scheduler(Sending):
         to the board (the broker or Redis was away), and top the tier queues up. Called by
         the loop each turn."""
         self.outbox.flush()
+        for eid in list(self._board_later):
+            live = self.live.get(eid)
+            if live is None:
+                self._board_later.pop(eid)
+            else:
+                self._write_board(eid, live)
         if self._revive:
             self._rebuild_held()
         self.ready.release_due()
@@ -238,6 +250,8 @@ class Scheduler(Sending):
                 waits.append(due)
         if self.ready.queues() and self.queue_depth is not None:
             waits.append(PUMP_S)
+        if self._board_later:
+            waits.append(0.0)
         if self._deadlines:
             waits.append(self._deadlines[0][0] - self.clock())
         return max(0.0, min(waits)) if waits else None
@@ -436,10 +450,11 @@ class Scheduler(Sending):
         return Report.grafted(node_id, attempt, sub, extra=extra, **info)
 
     def _load_subgraph(self, key: str, node_id: str) -> GraphSpec:
-        """A dynamic node's reported sub-graph, read, verified and checked against the
-        tiers (in `Subgraphs`' thread, or inline)."""
+        """A dynamic node's reported sub-graph, read, verified, validated and checked against
+        the tiers (in `Subgraphs`' thread, or inline)."""
         sub = GraphSpec.loads(get_verified(self.store, key))
         check_tiers(sub, self.settings, f"{node_id}/")
+        validate(sub, f"sub-graph of dynamic node {node_id!r}")  # the engine's check, early
         return sub
 
     def _apply_report(self, tx: StateTx, eid: str, live: Live, report: Report,
@@ -604,6 +619,7 @@ class Scheduler(Sending):
             self._apply_report(tx, eid, live, report, batch)
         changed = engine.drain_changes()
         new, old = [], []
+        done = engine.done
         for nid in changed:
             run = engine.nodes[nid]
             times = live.times.setdefault(nid, [None, None])
@@ -624,9 +640,9 @@ class Scheduler(Sending):
                 times[0] = now
             if nid in live.known:
                 old.append(self.view.row(eid, run, live.tokens.get(nid), times))
-            elif run.state not in UNSENT_STATES or engine.done:
+            elif run.state not in UNSENT_STATES or done:
                 new.append(self.view.row(eid, run, live.tokens.get(nid), times))
-        if engine.done:  # rows for every node, those never sent too
+        if done:  # rows for every node, those never sent too
             new.extend(self.view.row(eid, run, live.tokens.get(nid), live.times.get(nid))
                        for nid, run in engine.nodes.items()
                        if nid not in live.known and nid not in changed)
@@ -676,15 +692,27 @@ class Scheduler(Sending):
             self.outbox.write_board(eid, fields, batch.board_nodes.get(eid))
         for eid, changed in batch.touched.items():
             live = self.live.get(eid)
-            if live is None:
-                continue
-            engine = live.engine
-            fields = self.view.execution(eid, engine, len(live.done), live.spec_key)
-            nodes = {nid: self.view.node(engine.nodes[nid], live.times.get(nid))
-                     for nid in changed}
-            self.outbox.write_board(eid, fields, nodes)
-            if engine.done:
-                del self.live[eid]
+            if live is not None:
+                self._write_board(eid, live, changed)
+                if live.engine.done:
+                    del self.live[eid]
+
+    def _write_board(self, eid: str, live: Live, changed: set[str] | None = None) -> None:
+        """Write an execution's board record with up to `BOARD_NODES` of its changed nodes'
+        records (all of them once it ended); the others are written on the next turns, from
+        the state the nodes have then."""
+        later = self._board_later.pop(eid, set())
+        if changed:
+            later |= changed
+        engine = live.engine
+        if len(later) > BOARD_NODES and not engine.done:
+            now = set(itertools.islice(later, BOARD_NODES))
+            self._board_later[eid] = later - now
+            later = now
+        fields = self.view.execution(eid, engine, len(live.done), live.spec_key)
+        self.outbox.write_board(eid, fields, {nid: self.view.node(engine.nodes[nid],
+                                                                  live.times.get(nid))
+                                              for nid in later})
 
     def _save_cached(self, entries: list[tuple[str, NodeSpec, dict[str, Any], str, str]]
                      ) -> None:

@@ -11,6 +11,7 @@ from sdk.model.spec import FAILURE_POLICIES, NODE_KINDS, GraphSpec, NodeSpec
 from sdk.model.typesys import TypeDesc, is_assignable, step_type, type_name
 
 _KIND_NAMES = {"workflow": "sub-workflow", "branch": "conditional"}
+_VALID = "_graft_validated"
 
 
 def validate(graph: GraphSpec, where: str = "") -> None:
@@ -20,7 +21,13 @@ def validate(graph: GraphSpec, where: str = "") -> None:
     an existing node and output, every `input` binding names a graph input, every path fits
     the type it reads, bound types fit, `after` names nodes of the graph, no cycles; map
     templates, conditional cases and the failure handler likewise.
+
+    A graph found valid is marked so, and checking it again costs nothing: specs are not
+    changed once built, and the scheduler checks a sub-graph in the thread that loads it, so
+    that the engine's own check on its loop finds it done.
     """
+    if getattr(graph, _VALID, False):
+        return
     where = where or f"graph {graph.name!r}"
     if graph.failure_policy not in FAILURE_POLICIES:
         raise SpecError(f"{where}: unknown failure policy {graph.failure_policy!r}")
@@ -43,6 +50,7 @@ def validate(graph: GraphSpec, where: str = "") -> None:
         scope = GraphSpec(graph.name, {**graph.inputs, "err": {"t": "any"}}, [], [])
         _check_node(handler, scope, {}, f"{where} > failure handler")
     _check_acyclic(deps, where)
+    object.__setattr__(graph, _VALID, True)  # a frozen dataclass: marked past its fields
 
 
 def _check_kind(node: NodeSpec, where: str) -> None:

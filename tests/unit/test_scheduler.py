@@ -39,6 +39,11 @@ def squares(n: int) -> typing.List[int]:
 
 
 @workflow
+def squares_wf(n: int) -> typing.List[int]:
+    return squares(n=n)
+
+
+@workflow
 def sum_of_squares(n: int) -> int:
     return total(xs=squares(n=n))
 
@@ -502,6 +507,23 @@ def test_a_refresh_rewrites_a_finished_executions_board_from_the_state(h):
     assert board.nodes["e1"]["squares"]["history"][0]["outcome"] == "subgraph"
     problems = h.handle([{"type": "refresh", "execution": "nobody"}])
     assert problems == ["refresh for unknown execution nobody"]
+
+
+def test_a_large_grafts_node_records_reach_the_board_a_chunk_a_turn(h):
+    from scheduler.service import BOARD_NODES
+
+    board = h.scheduler.board = RecordingBoard()
+    h.submit(squares_wf, "e1", n=2 * BOARD_NODES + 10)
+    h.handle(h.work())  # the sub-graph: 2 x BOARD_NODES + 10 new nodes
+    h.scheduler.outbox.write_boards(force=True)
+    assert len(board.nodes["e1"]) <= BOARD_NODES + 1
+    assert h.scheduler.next_due_s() == 0.0  # the rest: on the next turns
+    for _ in range(3):
+        h.scheduler.flush()
+        h.scheduler.outbox.write_boards(force=True)
+    assert len(board.nodes["e1"]) == 2 * BOARD_NODES + 10 + 1
+    assert sorted({n["state"] for n in board.nodes["e1"].values()}) == ["QUEUED", "RUNNING"]
+    assert h.scheduler.next_due_s() is None
 
 
 def test_the_inline_dispatcher_runs_a_whole_execution_in_this_process():

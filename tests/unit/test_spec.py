@@ -211,6 +211,27 @@ def test_int_output_fits_float_input_and_optional():
                         node("b", {"x": ref("a")})]))
 
 
+def test_a_graph_found_valid_is_not_checked_again_but_a_changed_copy_is(monkeypatch):
+    import dataclasses
+
+    import sdk.model.validate as checks
+
+    good = graph([node("a"), node("b", {"x": ref("a")})])
+    validate(good)
+    calls = []
+    monkeypatch.setattr(checks, "_check_acyclic", lambda *a: calls.append(a))
+    validate(good)
+    assert calls == []  # marked valid: nothing checked again
+    assert good == graph([node("a"), node("b", {"x": ref("a")})])  # the mark is no field
+    monkeypatch.undo()
+    changed = dataclasses.replace(good, nodes=[node("a", {"x": ref("b")}),
+                                               node("b", {"x": ref("a")})])
+    with pytest.raises(SpecError, match="cycle among nodes a, b"):
+        validate(changed)
+    with pytest.raises(SpecError, match="cycle among nodes a, b"):
+        validate(changed)  # an invalid graph is never marked
+
+
 def test_validation_runs_on_loaded_specs():
     text = graph([node("a", {"x": ref("b")}), node("b", {"x": ref("a")})]).dumps()
     spec = GraphSpec.loads(text)  # loading only parses
