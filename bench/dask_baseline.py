@@ -13,7 +13,11 @@ process of C nannies. One worker process with C threads would run C no-ops under
 skip the hops between processes that graft and Celery pay; it is what Dask does by default on
 one machine, but not the same work. The scheduler runs in a process of its own, as graft's does
 (a `LocalCluster` would run it in this process, next to the client that submits and times).
-Dask's settings are its defaults (work stealing on, no dashboard: bokeh is not installed).
+Dask's settings are its defaults (work stealing on, no dashboard: bokeh is not installed). Among
+them, `distributed.scheduler.worker-saturation` 1.1 queues tasks without dependencies on the
+scheduler, so that a one-thread worker holds at most two, much as Celery's and graft's prefetch
+of 1; `DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION=inf` in the environment (the processes
+get it) turns that off, and the fan-out and map then run several times faster.
 
 The shapes: A, `client.submit(noop, prev)` 200 times, the last future's result; B, a loop of
 1,000 `client.submit(noop, i)` (what Celery's `group` and graft's `@dynamic` build node by node),
