@@ -196,11 +196,14 @@ def start_celery_worker(procs: Processes, env: dict[str, str], concurrency: int)
                                          "--loglevel=INFO"], env, BENCH)
 
 
-def start_stacks(procs: Processes, env: dict[str, str], concurrency: int) -> None:
-    """A graft scheduler, a 256Mi graft worker and a Celery worker, `concurrency` each."""
+def start_stacks(procs: Processes, env: dict[str, str], concurrency: int,
+                 celery: bool = True) -> None:
+    """A graft scheduler, a 256Mi graft worker and (unless not `celery`) a Celery worker,
+    `concurrency` each."""
     start_scheduler(procs, env)
     start_graft_worker(procs, env, concurrency)
-    start_celery_worker(procs, env, concurrency)
+    if celery:
+        start_celery_worker(procs, env, concurrency)
 
 
 # ---- measuring --------------------------------------------------------------------------------
