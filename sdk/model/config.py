@@ -79,6 +79,8 @@ class Settings:
     lease_ttl_s: float = 10.0
     # Seconds of work the scheduler keeps waiting in each tier's queue (scheduler/fair.py).
     queue_ahead_s: float = 0.5
+    # Most items of one map a task message carries (scheduler/chunks.py); 1: one each.
+    map_chunk_items: int = 64
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -94,6 +96,7 @@ class Settings:
             system_retries=env_number("GRAFT_SYSTEM_RETRIES", 3, int, minimum=0),
             lease_ttl_s=env_number("GRAFT_LEASE_TTL_S", 10.0, float, minimum=1.0),
             queue_ahead_s=env_number("GRAFT_QUEUE_AHEAD_S", 0.5, float, minimum=0.0),
+            map_chunk_items=env_number("GRAFT_MAP_CHUNK_ITEMS", 64, int, minimum=1),
         )
 
 
