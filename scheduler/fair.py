@@ -232,9 +232,10 @@ class ReadyQueue:
                                                     since=now)
         window.topped_at = now
         window.taken += max(0, window.last_depth - depth)
-        if depth == 0 and window.last_depth > 0:
-            # The workers took all there was: they could have taken more. Grow at once (the
-            # rate, measured over a window, only follows).
+        if depth == 0 and window.last_depth >= window.target:
+            # The workers took all of a full queue: they could have taken more. Grow at once
+            # (the rate, measured over a window, only follows). A queue topped up short of
+            # its depth (fewer attempts were held) and emptied says nothing of that.
             window.dry = True
             window.target = min(self.max_depth, window.target * 2)
         elapsed = now - window.since
