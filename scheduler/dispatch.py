@@ -23,7 +23,9 @@ from sdk.model.engine import NodeRun
 from sdk.model.errors import BrokerUnavailable
 from sdk.model.spec import node_to_json
 from sdk.model.store import Store
-from sdk.remote.celery_app import TASK_NAME, make_app, tier_queues
+from sdk.remote.celery_app import CHUNK_TASK_NAME, TASK_NAME, make_app, tier_queues
+from sdk.remote.chunks import chunk_body, item_payload
+from sdk.remote.leases import AttemptKey
 from sdk.remote.messages import task_body
 from sdk.values.literals import dumps
 from sdk.values.store import put_blob
@@ -34,7 +36,9 @@ PREVIEW_CHARS = 100  # of a node's inputs, in what monitors show as its argument
 
 @dataclass(frozen=True)
 class Dispatch:
-    """One node attempt to send: its queue, the name monitors show, and its arguments."""
+    """One node attempt to send: its queue, the name monitors show, and its arguments. A
+    chunk (`items` not empty) carries several items of map `node_id` (`sdk.remote.chunks`):
+    `attempt` is 0 and `payload` holds the items."""
 
     queue: str
     task_name: str
@@ -43,17 +47,53 @@ class Dispatch:
     attempt: int
     payload: dict[str, Any]
     inputs_preview: str = ""
+    items: tuple[AttemptKey, ...] = ()
+
+    @property
+    def task(self) -> str:
+        """The Celery task that runs it."""
+        return CHUNK_TASK_NAME if self.items else TASK_NAME
 
     @property
     def args(self) -> list[Any]:
+        if self.items:
+            return [self.execution_id, self.node_id, self.payload]
         return [self.execution_id, self.node_id, self.attempt, self.payload]
+
+    @property
+    def attempts(self) -> list[AttemptKey]:
+        """The attempts it carries."""
+        return list(self.items) or [(self.execution_id, self.node_id, self.attempt)]
+
+    @property
+    def header(self) -> tuple[str, list[Any]]:
+        """The message header naming its attempts (how the scheduler finds them in a queue
+        after a restart, `scheduler.inflight`)."""
+        if self.items:
+            return "graft_attempts", [list(k) for k in self.items]
+        return "graft_attempt", [self.execution_id, self.node_id, self.attempt]
 
     @property
     def argsrepr(self) -> str:
         """The arguments as monitors (Flower, worker logs) show them: execution, node,
         attempt and a preview of the inputs, never the token or the signature."""
+        if self.items:
+            first, last = self.items[0], self.items[-1]
+            return (f"execution={self.execution_id} map={self.node_id} items="
+                    f"{len(self.items)} ({first[1]} .. {last[1]}) "
+                    f"inputs={self.inputs_preview or '{}'}")
         return (f"execution={self.execution_id} node={self.node_id} attempt={self.attempt} "
                 f"inputs={self.inputs_preview or '{}'}")
+
+    def singles(self, secret: bytes | None = None) -> list[Dispatch]:
+        """The single-attempt dispatches a chunk stands for (itself when it is one)."""
+        if not self.items:
+            return [self]
+        return [Dispatch(self.queue, self.task_name, self.execution_id, item["node"],
+                         item["attempt"],
+                         task_body(self.execution_id, item["node"], item["attempt"],
+                                   item_payload(self.payload, item), secret))
+                for item in self.payload["items"]]
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
@@ -112,6 +152,33 @@ def make_dispatch(settings: Settings, store: Store, eid: str, run: NodeRun,
                     inputs_preview(inputs))
 
 
+def chunk_item(settings: Settings, store: Store, run: NodeRun, inputs: dict[str, Binding],
+               token: str) -> tuple[dict[str, Any], int]:
+    """One item of a chunk (`sdk.remote.chunks`) and its inputs' bytes in the message: the
+    same fields a single message's payload holds, but for the spec."""
+    item: dict[str, Any] = {"node": run.id, "attempt": run.attempt, "token": token,
+                            "retries_left": {
+                                "USER": max(0, run.spec.retries - run.user_failures),
+                                "SYSTEM": max(0, settings.system_retries - run.system_failures),
+                            }}
+    data = dumps(inputs)
+    if len(data) > INLINE_INPUTS_BYTES:
+        item["inputs_key"] = put_blob(store, data, prefix="inputs")
+        return item, 80
+    item["inputs"] = inputs
+    return item, len(data)
+
+
+def make_chunk(settings: Settings, eid: str, map_id: str, spec: dict[str, Any],
+               queue: str, task_name: str, items: list[dict[str, Any]],
+               preview: str) -> Dispatch:
+    """The chunk message of items of map `map_id` (built by `chunk_item`), signed; `spec` is
+    the node spec of the map's item template (`node_to_json`, as a single message's)."""
+    payload = chunk_body(eid, map_id, {"spec": spec, "items": items}, settings.secret)
+    return Dispatch(queue, task_name, eid, map_id, 0, payload, preview,
+                    tuple((eid, item["node"], item["attempt"]) for item in items))
+
+
 class Dispatcher(Protocol):
     def send(self, batch: list[Dispatch]) -> None: ...
 
@@ -153,11 +220,11 @@ class CeleryDispatcher:
             self._publish(producer, batch)
 
     def _send_task(self, producer: Any, d: Dispatch) -> None:
+        name, value = d.header
         self.app.send_task(
-            TASK_NAME, args=d.args, queue=d.queue, routing_key=d.queue,
+            d.task, args=d.args, queue=d.queue, routing_key=d.queue,
             shadow=d.task_name, producer=producer, argsrepr=d.argsrepr,
-            kwargsrepr="{}",
-            headers={"graft_attempt": [d.execution_id, d.node_id, d.attempt]},
+            kwargsrepr="{}", headers={name: value},
         )
 
     def _publish(self, producer: Any, batch: list[Dispatch]) -> None:
@@ -176,9 +243,10 @@ class CeleryDispatcher:
             with producer.batch():
                 for d in batch:
                     headers, properties, body, _ = amqp.create_task_message(
-                        uuid(), TASK_NAME, d.args, {}, reply_to=reply_to, shadow=d.task_name,
+                        uuid(), d.task, d.args, {}, reply_to=reply_to, shadow=d.task_name,
                         argsrepr=d.argsrepr, kwargsrepr="{}", ignore_result=None)
-                    headers["graft_attempt"] = [d.execution_id, d.node_id, d.attempt]
+                    name, value = d.header
+                    headers[name] = value
                     producer.publish(
                         body, exchange="", routing_key=d.queue,
                         serializer=conf.task_serializer, compression=conf.task_compression,
@@ -192,7 +260,8 @@ class CeleryDispatcher:
 
 class InlineDispatcher:
     """Runs each attempt in this process with `run(dispatch)`, which returns the report
-    message; `deliver` receives it (typically: queue it for `Scheduler.handle`)."""
+    message; `deliver` receives it (typically: queue it for `Scheduler.handle`). A chunk runs
+    item by item, each reported alone."""
 
     def __init__(self, run: Callable[[Dispatch], dict[str, Any]],
                  deliver: Callable[[dict[str, Any]], None]):
@@ -200,8 +269,9 @@ class InlineDispatcher:
         self.deliver = deliver
 
     def send(self, batch: list[Dispatch]) -> None:
-        for d in batch:
-            self.deliver(self.run(d))
+        for chunk in batch:
+            for d in chunk.singles():
+                self.deliver(self.run(d))
 
 
 class RecordingDispatcher:

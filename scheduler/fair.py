@@ -15,6 +15,13 @@ a retry's backoff is held here too, and joins the others when its time comes.
 
 Nothing here touches the broker: `take` is given the depth of each queue and returns what to
 send; the scheduler builds and sends the messages.
+
+Depths count messages, not attempts. With `take_units` and a `chunk_of` function, consecutive
+held attempts of one execution that `chunk_of` puts in the same group (items of one map) leave
+together, up to the group's limit, as one unit: one message (a chunk, `scheduler/chunks.py`),
+counted once against the depth. The drain rate is then measured in messages too, so the depth
+still holds about `ahead_s` seconds of work whatever the chunks' sizes; keeping each chunk's
+work short (the chunk limit) is what keeps a small execution's wait short.
 """
 
 from __future__ import annotations
@@ -23,10 +30,13 @@ import heapq
 import random
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
 from sdk.remote.leases import AttemptKey
+
+# What may travel together: (queue, attempt) -> (group, most attempts per message), or None.
+ChunkOf = Callable[[str, AttemptKey], "tuple[Hashable, int] | None"]
 
 MIN_DEPTH = 4
 MAX_DEPTH = 5_000
@@ -155,26 +165,47 @@ class ReadyQueue:
 
     def take_placed(self, depths: dict[str, int] | None) -> list[tuple[str, int, AttemptKey]]:
         """`take`, each attempt with its queue and priority (to `push` it back)."""
-        out: list[tuple[str, int, AttemptKey]] = []
+        return [(queue, priority, key) for queue, priority, keys in self.take_units(depths)
+                for key in keys]
+
+    def take_units(self, depths: dict[str, int] | None,
+                   chunk_of: ChunkOf | None = None
+                   ) -> list[tuple[str, int, tuple[AttemptKey, ...]]]:
+        """`take_placed` by message: each unit is one attempt, or with `chunk_of` several
+        consecutive attempts of one execution in one group (`chunk_of(queue, key)`: the
+        group and its most attempts per message, or None for an attempt that goes alone);
+        the room in a queue is counted in units."""
+        out: list[tuple[str, int, tuple[AttemptKey, ...]]] = []
         for queue in list(self._queues):
             if depths is None:
-                out.extend(self._take(queue, None))
+                out.extend(self._take(queue, None, chunk_of))
                 continue
             depth = depths.get(queue, 0)
-            taken = self._take(queue, self._room(queue, depth))
+            taken = self._take(queue, self._room(queue, depth), chunk_of)
             self._windows[queue].last_depth = depth + len(taken)
             out.extend(taken)
         return out
 
-    def _take(self, queue: str, room: int | None) -> list[tuple[str, int, AttemptKey]]:
+    def _take(self, queue: str, room: int | None, chunk_of: ChunkOf | None
+              ) -> list[tuple[str, int, tuple[AttemptKey, ...]]]:
         levels = self._queues[queue]
-        out: list[tuple[str, int, AttemptKey]] = []
+        out: list[tuple[str, int, tuple[AttemptKey, ...]]] = []
         for priority in sorted(levels, reverse=True):
             level = levels[priority]
             while level.turns and (room is None or len(out) < room):
                 eid = level.turns.popleft()
                 items = level.items[eid]
-                out.append((queue, priority, items.popleft()))
+                first = items.popleft()
+                unit = [first]
+                chunk = chunk_of(queue, first) if chunk_of is not None else None
+                if chunk is not None:
+                    group, limit = chunk
+                    while items and len(unit) < limit:
+                        following = chunk_of(queue, items[0])  # type: ignore[misc]
+                        if following is None or following[0] != group:
+                            break
+                        unit.append(items.popleft())
+                out.append((queue, priority, tuple(unit)))
                 if items:
                     level.turns.append(eid)
                 else:
@@ -188,7 +219,7 @@ class ReadyQueue:
                 break
         if not levels:
             del self._queues[queue]
-        self._held.difference_update(key for _, _, key in out)
+        self._held.difference_update(key for _, _, keys in out for key in keys)
         return out
 
     def _room(self, queue: str, depth: int) -> int:
@@ -201,9 +232,10 @@ class ReadyQueue:
                                                     since=now)
         window.topped_at = now
         window.taken += max(0, window.last_depth - depth)
-        if depth == 0 and window.last_depth > 0:
-            # The workers took all there was: they could have taken more. Grow at once (the
-            # rate, measured over a window, only follows).
+        if depth == 0 and window.last_depth >= window.target:
+            # The workers took all of a full queue: they could have taken more. Grow at once
+            # (the rate, measured over a window, only follows). A queue topped up short of
+            # its depth (fewer attempts were held) and emptied says nothing of that.
             window.dry = True
             window.target = min(self.max_depth, window.target * 2)
         elapsed = now - window.since

@@ -24,15 +24,26 @@ UNACKED_INDEX_KEY = "unacked_index"
 
 def attempt_of(envelope: Any) -> AttemptKey | None:
     """The attempt a kombu message envelope (JSON text or dict) carries in its headers."""
+    found = attempts_of(envelope)
+    return found[0] if len(found) == 1 else None
+
+
+def attempts_of(envelope: Any) -> list[AttemptKey]:
+    """The attempts a kombu message envelope carries in its headers: one (`graft_attempt`),
+    or the items of a chunk (`graft_attempts`)."""
     try:
         if isinstance(envelope, (bytes, str)):
             envelope = json.loads(envelope)
-        eid, node, attempt = envelope["headers"]["graft_attempt"]
+        headers = envelope["headers"]
+        listed = headers["graft_attempts"] if "graft_attempts" in headers \
+            else [headers["graft_attempt"]]
+        found = []
+        for eid, node, attempt in listed:
+            if isinstance(eid, str) and isinstance(node, str) and isinstance(attempt, int):
+                found.append((eid, node, attempt))
+        return found
     except (ValueError, TypeError, KeyError):
-        return None
-    if isinstance(eid, str) and isinstance(node, str) and isinstance(attempt, int):
-        return eid, node, attempt
-    return None
+        return []
 
 
 def in_flight(client: redis.Redis, settings: Settings, leases: Leases,
@@ -42,9 +53,7 @@ def in_flight(client: redis.Redis, settings: Settings, leases: Leases,
     found = set(leases.held())
     for tier in settings.tiers:
         for raw in client.lrange(queue_for_tier(tier), 0, -1):
-            key = attempt_of(raw)
-            if key is not None:
-                found.add(key)
+            found.update(attempts_of(raw))
     recent = time.time() - grace_s
     delivered = {tag: score for tag, score in client.zrange(UNACKED_INDEX_KEY, 0, -1,
                                                               withscores=True)}
@@ -55,7 +64,5 @@ def in_flight(client: redis.Redis, settings: Settings, leases: Leases,
             envelope = json.loads(raw)[0]
         except (ValueError, TypeError, IndexError, KeyError):
             continue
-        key = attempt_of(envelope)
-        if key is not None:
-            found.add(key)
+        found.update(attempts_of(envelope))
     return found

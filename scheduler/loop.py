@@ -387,7 +387,8 @@ class Loop:
             return -1
         self.scheduler.subgraphs.discard(now)
         self.metrics.reports_applied([body_ids[i] for i, b in enumerate(bodies)
-                                      if i not in later and b.get("type") == "report"])
+                                      if i not in later
+                                      and b.get("type") in ("report", "reports")])
         self.metrics.batch_applied(len(entries) - len(put_off), time.perf_counter() - started)
         return len(entries) - len(put_off)
 

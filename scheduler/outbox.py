@@ -43,7 +43,7 @@ class Outbox:
             log.error("could not send %d ready nodes (%s); will retry", len(dispatches), exc)
             self.unsent.extend(dispatches)
             return
-        self.metrics.dispatched(d.queue for d in dispatches)
+        self.metrics.dispatched(d.queue for d in dispatches for _ in d.attempts)
 
     def write_board(self, eid: str, fields: dict[str, Any],
                     nodes: dict[str, dict[str, Any]] | None) -> None:
@@ -85,7 +85,7 @@ class Outbox:
 
     def held(self) -> set[AttemptKey]:
         """The attempts waiting here to be sent."""
-        return {(d.execution_id, d.node_id, d.attempt) for d in self.unsent}
+        return {key for d in self.unsent for key in d.attempts}
 
     def clear(self) -> None:
         self.unsent.clear()

@@ -2,26 +2,35 @@
 from its `ReadyQueue` (scheduler/fair.py) in turn, writes the rows of those sent for the first
 time in the same transaction, builds their messages, and sends them once committed.
 
+Items of one map may leave together, as one message (a chunk: `scheduler/chunks.py` says how
+many, `sdk.remote.chunks` what the message holds); each item keeps its own attempt, token and
+row. A worker reports a chunk's outcomes in one `reports` message, which `split` turns back
+into the `report` messages it stands for.
+
 `Sending` is a base class of `scheduler.service.Scheduler`, which provides what it uses: the
-settings, the state, the store, the engines in memory (`live`), the ready queue, the outbox,
-the board view, `in_transaction`, `after_commit` and `_live`.
+settings, the state, the store, the engines in memory (`live`), the ready queue, the chunk
+sizing (`chunks`), the outbox, the board view, `in_transaction`, `after_commit` and `_live`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
 from scheduler.batch import Batch, Live
 from scheduler.board_view import BoardView
-from scheduler.dispatch import Dispatch, make_dispatch
+from scheduler.chunks import CHUNK_BYTES, Chunks, task_ref
+from scheduler.dispatch import Dispatch, chunk_item, inputs_preview, make_chunk, make_dispatch
 from scheduler.fair import ReadyQueue
 from scheduler.outbox import Outbox
 from scheduler.state import StateStore, StateTx
 from sdk.model.config import Settings
 from sdk.model.errors import GraftError
+from sdk.model.spec import node_to_json
 from sdk.model.store import Store
+from sdk.remote.chunks import split_reports
 from sdk.remote.leases import AttemptKey
 
 log = logging.getLogger("graft.scheduler")
@@ -33,6 +42,7 @@ class Sending:
     store: Store
     live: dict[str, Live]
     ready: ReadyQueue
+    chunks: Chunks
     outbox: Outbox
     view: BoardView
     queue_depth: Callable[[list[str]], dict[str, int]] | None
@@ -96,19 +106,23 @@ class Sending:
                 log.debug("queue depths not read (%s); ready attempts stay held", exc)
                 return
         rows, rowless = [], []
-        for queue, priority, key in self.ready.take_placed(depths):
-            batch.taken.append((queue, priority, key))
-            dispatch = self._build(key)
-            if dispatch is None:
-                continue
-            eid, node, _ = key
-            live = self.live[eid]
-            batch.seen.add(eid)  # a rollback forgets its engine (and what `known` gained)
-            batch.outbox.append(dispatch)
-            if node not in live.known:
-                rows.append(self.view.row(eid, live.engine.nodes[node], live.tokens[node],
-                                          live.times.get(node)))
-                rowless.append((live, node))
+        for queue, priority, keys in self.ready.take_units(depths, self._chunk_of):
+            batch.taken.extend((queue, priority, key) for key in keys)
+            if len(keys) == 1:
+                single = self._build(keys[0])
+                dispatches = [single] if single is not None else []
+            else:
+                dispatches = self._build_chunk(queue, priority, keys)
+            for dispatch in dispatches:
+                eid = dispatch.execution_id
+                live = self.live[eid]
+                batch.seen.add(eid)  # a rollback forgets its engine (and what `known` gained)
+                batch.outbox.append(dispatch)
+                for _, node, _ in dispatch.attempts:
+                    if node not in live.known:
+                        rows.append(self.view.row(eid, live.engine.nodes[node],
+                                                  live.tokens[node], live.times.get(node)))
+                        rowless.append((live, node))
         tx.insert_nodes(rows)
         for live, node in rowless:
             live.known.add(node)
@@ -133,6 +147,83 @@ class Sending:
             self.ready.push(self._queue_of(live, node), live.priority, key, delay_s=2.0)
             return None
 
+
+    def _chunk_of(self, queue: str, key: AttemptKey) -> tuple[Hashable, int] | None:
+        """The map a held attempt is an item of and how many of its items one message may
+        carry now (`scheduler/chunks.py`); None when it goes alone."""
+        live = self.live.get(key[0])
+        if live is None:
+            return None
+        run = live.engine.nodes.get(key[1])
+        if run is None or run.parent is None or run.spec.kind != "task":
+            return None
+        parent = live.engine.nodes.get(run.parent)
+        if parent is None or parent.map is None:
+            return None
+        limit = self.chunks.limit(task_ref(run.spec), parent.children_left,
+                                  self.ready.depth_target(queue))
+        return (run.parent, limit) if limit > 1 else None
+
+    def _build_chunk(self, queue: str, priority: int,
+                     keys: tuple[AttemptKey, ...]) -> list[Dispatch]:
+        """The messages of held items of one map: one chunk, or more when their inline
+        inputs outgrow `CHUNK_BYTES`; an item no longer awaited is left out, one alone goes
+        as a single message, one whose inputs the store refused is held again for 2 s."""
+        eid, map_id = keys[0][0], keys[0][1].rsplit("/", 1)[0]
+        live = self.live.get(eid)
+        if live is None:
+            self._revive.setdefault(eid, []).extend(keys)
+            return []
+        engine = live.engine
+        waiting = [k for k in keys if engine.is_waiting(k[1], k[2])]
+        if len(waiting) <= 1:
+            return [d for d in map(self._build, waiting) if d is not None]
+        first = engine.nodes[waiting[0][1]]
+        spec = node_to_json(dataclasses.replace(first.spec, inputs={}, subgraph=None))
+        task = first.spec.task
+        name = f"{task.module}.{task.qualname}"
+        out: list[Dispatch] = []
+        items: list[dict[str, Any]] = []
+        size, preview = 0, ""
+        for key in waiting:
+            run = engine.nodes[key[1]]
+            inputs = engine.resolved_inputs(run.id)
+            try:
+                item, item_bytes = chunk_item(self.settings, self.store, run, inputs,
+                                              live.tokens[run.id])
+            except GraftError as exc:  # the store refused its inputs: hold it, try again
+                log.warning("attempt %d of node %s of %s not sent yet: %s", key[2], key[1],
+                            eid, exc)
+                self.ready.push(queue, priority, key, delay_s=2.0)
+                continue
+            if items and size + item_bytes > CHUNK_BYTES:
+                out.append(make_chunk(self.settings, eid, map_id, spec, queue, name, items,
+                                      preview))
+                items, size = [], 0
+            if not items:
+                preview = inputs_preview(inputs)
+            items.append(item)
+            size += item_bytes
+        if items:
+            out.append(make_chunk(self.settings, eid, map_id, spec, queue, name, items,
+                                  preview))
+        return out
+
+    def split(self, bodies: Iterable[Any]) -> list[Any]:
+        """The control messages `bodies` stand for, a worker's `reports` message split into
+        its `report`s (`sdk.remote.chunks`); the duration each report gives is measured
+        against its task, for the chunk limit."""
+        out = list(split_reports(bodies))
+        for body in out:
+            if not isinstance(body, dict) or body.get("type") != "report":
+                continue
+            duration, live = body.get("duration_s"), self.live.get(body.get("execution"))
+            if live is None or not isinstance(duration, (int, float)):
+                continue
+            run = live.engine.nodes.get(body.get("node"))  # type: ignore[arg-type]
+            if run is not None and run.spec.kind == "task":
+                self.chunks.observe(task_ref(run.spec), float(duration))
+        return out
 
     def _queue_of(self, live: Live, node: str) -> str:
         memory = live.engine.nodes[node].spec.memory_bytes

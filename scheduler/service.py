@@ -24,6 +24,7 @@ from typing import Any
 
 from scheduler.batch import CONTROL, Batch, Live, Refusal
 from scheduler.board_view import BoardView
+from scheduler.chunks import Chunks
 from scheduler.dispatch import Dispatcher
 from scheduler.events import event_body, replayed
 from scheduler.fair import ReadyQueue
@@ -72,6 +73,8 @@ class Scheduler(Sending):
         self.outbox = Outbox(dispatcher, board, metrics or Observer())
         # Ready attempts held back, sent a tier queue's depth at a time (scheduler/fair.py).
         self.ready = ReadyQueue(settings.queue_ahead_s)
+        # How many items of a map one message carries (scheduler/chunks.py).
+        self.chunks = Chunks(getattr(settings, "map_chunk_items", 64))
         # The depth of tier queues (messages waiting in the broker); None: send all at once.
         self.queue_depth: Callable[[list[str]], dict[str, int]] | None = None
         self._revive: dict[str, list[AttemptKey]] = {}  # held attempts of dropped executions
@@ -116,7 +119,7 @@ class Scheduler(Sending):
         batch = Batch()
 
         def work(tx: StateTx) -> None:
-            for body in bodies:
+            for body in self.split(bodies):  # a chunk's `reports`: one `report` per item
                 self._apply_one(tx, body, batch)
             self._select(tx, batch)
 

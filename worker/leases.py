@@ -21,6 +21,7 @@ from typing import Any
 import redis
 
 from sdk.model.config import Settings
+from sdk.remote.chunks import attempts_in
 from sdk.remote.connections import explain, redis_client
 from sdk.remote.control import ControlChannel
 from sdk.remote.leases import AttemptKey, Leases
@@ -170,6 +171,13 @@ def keeper() -> LeaseKeeper:
     if not _KEEPER:
         _KEEPER.append(LeaseKeeper(Settings.from_env()))
     return _KEEPER[0]
+
+
+def attempts_of(args: Any) -> list[AttemptKey]:
+    """The attempts a task message's arguments name, if they are well formed: one for
+    `graft.run_node`, the items of a chunk for `graft.run_items`."""
+    key = attempt_of(args)
+    return [key] if key is not None else attempts_in(args)
 
 
 def attempt_of(args: Any) -> AttemptKey | None:

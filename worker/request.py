@@ -23,8 +23,9 @@ from celery.worker.request import Request
 from sdk.model.config import Settings
 from sdk.model.errors import GraftError
 from sdk.model.report import Failure, Report, system_failure, user_failure
+from sdk.remote.chunks import check_chunk, reports_message
 from sdk.remote.messages import check_task, report_message
-from worker.leases import attempt_of, keeper
+from worker.leases import attempt_of, attempts_of, keeper
 from worker.monitor import NodeFailed
 from worker.supervisor import TERMINATE
 
@@ -34,16 +35,14 @@ DROPPED = ("duplicate", "superseded", "refused")  # what run_node returns for co
 
 
 def on_received(request: Any) -> None:
-    key = attempt_of(request.args)
-    if key is not None:
+    for key in attempts_of(request.args):
         keeper().hold(key)
 
 
 class GraftRequest(Request):
     def on_accepted(self, pid: int, time_accepted: float) -> None:
         super().on_accepted(pid, time_accepted)
-        key = attempt_of(self.args)
-        if key is not None:
+        for key in attempts_of(self.args):
             keeper().running(key, pid)
 
     def terminate(self, pool: Any, signal: Any = None) -> None:
@@ -80,6 +79,11 @@ class GraftRequest(Request):
         if failed:
             return  # it went on to on_failure, which dropped the lease
         # A copy dropped unrun leaves the lease to the worker that runs the attempt.
+        if isinstance(retval, dict):  # a chunk: its items dropped unrun are listed
+            kept = {tuple(k) for k in retval.get("dropped") or () if isinstance(k, list)}
+            for key in attempts_of(self.args):
+                keeper().drop(key, self.worker_pid, release=key not in kept)
+            return
         self._drop_lease(release=retval not in DROPPED)
 
     def on_failure(self, exc_info: Any, send_failed_event: bool = True,
@@ -99,11 +103,13 @@ class GraftRequest(Request):
             self._drop_lease()
 
     def _drop_lease(self, release: bool = True) -> None:
-        key = attempt_of(self.args)
-        if key is not None:
+        for key in attempts_of(self.args):
             keeper().drop(key, self.worker_pid, release=release)
 
     def _report_lost(self, exc: BaseException) -> None:
+        if attempt_of(self.args) is None:
+            self._report_chunk_lost(exc)
+            return
         try:
             eid, node, attempt, payload = check_task(self.args, Settings.from_env().secret)
         except GraftError:
@@ -114,6 +120,26 @@ class GraftRequest(Request):
                                  Report.failed(node, attempt, lost_failure(attempt, node, exc)))
         message["worker"] = self.hostname or ""
         keeper().report(message)
+
+
+    def _report_chunk_lost(self, exc: BaseException) -> None:
+        """The pool process running a chunk died: report every item of it lost, in one
+        message. Those it had reported already are not awaited any more, and the scheduler
+        ignores their copy; the others are retried, each alone."""
+        try:
+            eid, map_id, payload = check_chunk(self.args, Settings.from_env().secret)
+        except GraftError:
+            return
+        log.warning("the process running %d items of map %s of %s died (%s); reporting those "
+                    "not reported lost", len(payload["items"]), map_id, eid, exc)
+        messages = []
+        for item in payload["items"]:
+            node, attempt = item["node"], item["attempt"]
+            message = report_message(eid, item["token"], Report.failed(
+                node, attempt, lost_failure(attempt, node, exc)))
+            message["worker"] = self.hostname or ""
+            messages.append(message)
+        keeper().report(reports_message(eid, messages))
 
 
 def lost_failure(attempt: int, node: str, exc: BaseException) -> Failure:

@@ -8,6 +8,12 @@ process's runner, held to its timeout and memory limit (`worker.supervisor`). Ev
 that runs ends in a report on the control stream (one given up while it ran aside); while
 Redis is away, the report waits for it. After a failed attempt's report, the task raises so
 that Celery monitors show it as FAILURE or RETRY (`worker.monitor`).
+
+`graft.run_items` runs a chunk: several items of one map in one message (`sdk.remote.chunks`).
+Each item is an attempt of its own, claimed (all in one round trip), run in turn by the same
+runner under its own limits, and reported; the outcomes go out together, one `reports` entry
+on the control stream about every `REPORT_EVERY_S` and at the end. An item the scheduler gave
+up (its execution was cancelled or timed out) is skipped, or stopped if it runs.
 """
 
 from __future__ import annotations
@@ -21,10 +27,11 @@ import redis
 from celery import signals
 
 from sdk.model.errors import GraftError
-from sdk.remote.celery_app import TASK_NAME
+from sdk.remote.celery_app import CHUNK_TASK_NAME, TASK_NAME
+from sdk.remote.chunks import check_chunk, item_keys, item_payload, reports_message
 from sdk.remote.connections import explain, redis_client
 from sdk.remote.control import ControlChannel
-from sdk.remote.leases import Leases
+from sdk.remote.leases import AttemptKey, Leases
 from sdk.remote.messages import check_task
 from worker.app import GraftTask, app, settings
 from worker.monitor import NodeFailed, failure_for_monitors
@@ -33,6 +40,9 @@ from worker.refuse import refuse
 from worker.supervisor import Runner, failed_message, install_signals, limits_of
 
 log = logging.getLogger("graft.worker")
+
+REPORT_EVERY_S = 0.2  # a chunk's outcomes wait at most about this long to be reported
+LOOK_EVERY_S = 1.0  # how often a chunk looks whether its next items were given up
 
 
 # `throws`: a failed node is logged by Celery in one INFO line, not as an unexpected error
@@ -73,6 +83,93 @@ def run_node(self: Any, *args: Any) -> str:
     if message["outcome"] == "error":
         raise failure_for_monitors(message, payload)
     return str(message["outcome"])
+
+
+@app.task(name=CHUNK_TASK_NAME, bind=True, base=GraftTask)
+def run_items(self: Any, *args: Any) -> dict[str, Any]:
+    """Run the items of a chunk in turn (the monitored name is the user's task). Returns what
+    became of them; `dropped` lists the items left to another copy or given up before they
+    started (their leases are not this worker's to release)."""
+    queue = str((self.request.delivery_info or {}).get("routing_key") or "?")
+    try:
+        eid, map_id, payload = check_chunk(args, settings.secret)
+    except GraftError as exc:
+        refuse(queue, str(exc), {"args": list(args)})
+        return {"refused": str(exc)}
+    holder = f"{self.request.hostname or '?'}|{os.getpid()}"
+    keys = item_keys(eid, payload)
+    claims = _until_redis(lambda: _leases().start_many(keys, holder),
+                          f"claiming {len(keys)} items of map {map_id} of {eid}")
+    todo, dropped = [], []
+    for key, item, (status, who) in zip(keys, payload["items"], claims):
+        if status == "ok":
+            todo.append((key, item))
+            continue
+        dropped.append(list(key))
+        log.info("item %s of %s attempt %s %s: not run", key[1], eid, key[2],
+                 "was given up by the scheduler" if status == "superseded"
+                 else f"already started ({who})")
+    given_up: set[AttemptKey] = set()
+    outbox = _ChunkReports(eid, map_id)
+    looked = time.monotonic()
+    ran = failed = 0
+    for i, (key, item) in enumerate(todo):
+        rest = [k for k, _ in todo[i:]]
+        if time.monotonic() - looked > LOOK_EVERY_S:
+            looked = time.monotonic()
+            given_up |= _superseded(rest)
+        if key in given_up:
+            log.info("item %s of %s attempt %s was given up by the scheduler: not run",
+                     key[1], eid, key[2])
+            continue
+        message = _run(eid, key[1], key[2], item_payload(payload, item), queue,
+                       self.request.hostname or "", watch=rest, given_up=given_up)
+        if message is None:
+            log.info("item %s of %s attempt %s was given up by the scheduler: stopped",
+                     key[1], eid, key[2])
+            continue
+        ran += 1
+        if message["outcome"] == "error":
+            failed += 1
+            log.info("item %s of %s failed: %s", key[1], eid, message["error"].get("message"))
+        outbox.add(key, message)
+    outbox.flush()
+    return {"items": len(keys), "ran": ran, "failed": failed, "dropped": dropped}
+
+
+class _ChunkReports:
+    """A chunk's outcomes waiting to be reported: one stream entry for several items, which
+    marks their claims reported with it."""
+
+    def __init__(self, eid: str, map_id: str) -> None:
+        self.eid, self.map_id = eid, map_id
+        self.keys: list[AttemptKey] = []
+        self.messages: list[dict[str, Any]] = []
+        self.since = 0.0
+
+    def add(self, key: AttemptKey, message: dict[str, Any]) -> None:
+        if not self.keys:
+            self.since = time.monotonic()
+        self.keys.append(key)
+        self.messages.append(message)
+        if time.monotonic() - self.since >= REPORT_EVERY_S:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.keys:
+            return
+        message = reports_message(self.eid, self.messages)
+        keys, fields, stream = self.keys, _control().fields(message), _control().key_for(message)
+        _until_redis(lambda: _leases().report_many(keys, stream, fields),
+                     f"reporting {len(keys)} items of map {self.map_id} of {self.eid}")
+        self.keys, self.messages = [], []
+
+
+def _superseded(keys: list[AttemptKey]) -> set[AttemptKey]:
+    try:
+        return _leases().superseded(keys)
+    except (redis.RedisError, OSError):
+        return set()  # not proven: they run, and their reports change nothing
 
 
 _CLIENTS: dict[str, Any] = {}
@@ -124,22 +221,28 @@ def _pool_process_ending(**_: Any) -> None:
 
 
 def _run(eid: str, node: str, attempt: int, payload: dict[str, Any], queue: str,
-         worker: str) -> dict[str, Any] | None:
+         worker: str, watch: list[AttemptKey] | None = None,
+         given_up: set[AttemptKey] | None = None) -> dict[str, Any] | None:
     """The report of one attempt, run by this pool process's runner and held to its limits;
-    None when the scheduler gave it up while it ran."""
+    None when the scheduler gave it up while it ran. In a chunk, a GIVE_UP signal looks at
+    the attempts of `watch` (this one and those after it) and adds those given up to
+    `given_up`."""
     limits = limits_of(payload, queue)
     request = {"store": settings.store_url, "execution": eid, "node": node,
                "attempt": attempt, "payload": payload, "worker": worker,
                "locks": {"url": settings.broker_url, "prefix": settings.key_prefix}}
     key = (eid, node, attempt)
 
-    def given_up() -> bool:
+    def was_given_up() -> bool:
         try:
-            return key in _leases().superseded([key])
+            found = _leases().superseded(watch or [key])
         except (redis.RedisError, OSError):
             return False  # not proven: the attempt runs on, its report changes nothing
+        if given_up is not None:
+            given_up.update(found)
+        return key in found
 
-    why, detail, peak = RUNNER.run(request, limits, given_up)
+    why, detail, peak = RUNNER.run(request, limits, was_given_up)
     if why == "reply":
         message: dict[str, Any] = detail
         message["peak_memory_bytes"] = max(peak, int(message.get("peak_memory_bytes") or 0))

@@ -13,6 +13,7 @@ from kombu import Exchange, Queue
 from sdk.model.config import Settings, queue_for_tier
 
 TASK_NAME = "graft.run_node"
+CHUNK_TASK_NAME = "graft.run_items"  # several items of one map (sdk.remote.chunks)
 
 
 class GraftAMQP(AMQP):

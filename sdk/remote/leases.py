@@ -74,6 +74,38 @@ redis.call('SET', KEYS[2], ARGV[1], 'XX', 'KEEPTTL')
 return id
 """
 
+# Several attempts at once (the items of a chunk): KEYS = claim, superseded key pairs, then
+# the leases zset last; ARGV[1] = holder, ARGV[2] = claim ttl (s), ARGV[3] = lease ttl (ms),
+# ARGV[4..] = members. One reply per attempt, as _START's.
+_START_MANY = """
+local t = redis.call('TIME')
+local expires = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[3])
+local zset = KEYS[#KEYS]
+local out = {}
+for i = 4, #ARGV do
+    local claim, superseded = KEYS[2 * (i - 3) - 1], KEYS[2 * (i - 3)]
+    if redis.call('EXISTS', superseded) == 1 then
+        out[#out + 1] = {'superseded', ''}
+    elseif not redis.call('SET', claim, ARGV[1], 'NX', 'EX', ARGV[2]) then
+        out[#out + 1] = {'claimed', redis.call('GET', claim) or ''}
+    else
+        redis.call('ZADD', zset, 'GT', expires, ARGV[i])
+        out[#out + 1] = {'ok', ''}
+    end
+end
+return out
+"""
+
+# KEYS[1] = control stream, KEYS[2..] = claim keys; ARGV as _REPORT's. One entry reporting
+# several attempts, their claims all marked reported with it.
+_REPORT_MANY = """
+local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))
+for i = 2, #KEYS do
+    redis.call('SET', KEYS[i], ARGV[1], 'XX', 'KEEPTTL')
+end
+return id
+"""
+
 
 def member(key: AttemptKey) -> str:
     return json.dumps([key[0], key[1], key[2]], separators=(",", ":"))
@@ -103,6 +135,8 @@ class Leases:
         self._expired = client.register_script(_EXPIRED)
         self._start = client.register_script(_START)
         self._report = client.register_script(_REPORT)
+        self._start_many = client.register_script(_START_MANY)
+        self._report_many = client.register_script(_REPORT_MANY)
 
     def _attempt_key(self, kind: str, key: AttemptKey) -> str:
         return f"{self.prefix}:{kind}:{key[0]}:{key[2]}:{key[1]}"
@@ -122,6 +156,16 @@ class Leases:
         for name, value in fields.items():
             args += (name, value)
         self._report(keys=[stream, self._attempt_key("claim", key)], args=args)
+
+    def report_many(self, keys: list[AttemptKey], stream: str,
+                    fields: dict[bytes, bytes]) -> None:
+        """`report` for several attempts whose outcomes one stream entry carries (a chunk's
+        `reports` message): one round trip, one transaction."""
+        args: list[bytes | str] = [REPORTED]
+        for name, value in fields.items():
+            args += (name, value)
+        self._report_many(keys=[stream, *(self._attempt_key("claim", k) for k in keys)],
+                          args=args)
 
     def claims(self, keys: list[AttemptKey]) -> dict[AttemptKey, str | None]:
         """Who claimed each attempt (`REPORTED` once it reported), None for unclaimed ones."""
@@ -150,6 +194,19 @@ class Leases:
                   self.key],
             args=[holder, self.claim_ttl_s, self.ttl_ms, member(key)])
         return _text(status), _text(who)
+
+    def start_many(self, keys: list[AttemptKey], holder: str) -> list[tuple[str, str]]:
+        """`start` for several attempts in one round trip (the items of a chunk): one
+        (status, holder) per attempt, in order."""
+        if not keys:
+            return []
+        redis_keys = []
+        for key in keys:
+            redis_keys += (self._attempt_key("claim", key), self._attempt_key("superseded", key))
+        replies = self._start_many(
+            keys=[*redis_keys, self.key],
+            args=[holder, self.claim_ttl_s, self.ttl_ms, *(member(k) for k in keys)])
+        return [(_text(status), _text(who)) for status, who in replies]
 
     # ---- the scheduler ---------------------------------------------------------------------
 

@@ -8,6 +8,8 @@
     {"type": "report", ..., "outcome": "subgraph", "subgraph": store key}
     {"type": "report", ..., "outcome": "error",
      "error": {"kind": "USER" | "SYSTEM" | "DATA", "type", "message", "traceback"}}
+    {"type": "reports", "execution": id, "reports": [...]}   a map chunk's items' reports,
+                                              split into `report`s (`sdk.remote.chunks`)
     {"type": "refresh", "execution": id}      rewrite the execution's status board record
     {"type": "cancel", "execution": id, "reason": text}   abort the execution
     {"type": "activate", "launch_plan": name, "workflow": name, "spec": store key,

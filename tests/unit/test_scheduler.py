@@ -603,6 +603,11 @@ class Queues:
         return got
 
 
+def run_all(h, dispatches):
+    """The reports of these dispatches, a chunk's items each reported alone."""
+    return [run_attempt(h.store, *one.args) for d in dispatches for one in d.singles()]
+
+
 def submit_with(h, wf, eid, priority=0, **inputs):
     spec_key = put_blob(h.store, wf.compile().dumps().encode(), prefix="specs")
     body = {"type": "submit", "execution": eid, "spec": spec_key, "workflow": wf.name,
@@ -613,18 +618,18 @@ def submit_with(h, wf, eid, priority=0, **inputs):
 def test_a_small_execution_is_not_queued_behind_a_large_ones_backlog(h):
     queues = h.scheduler.queue_depth = Queues(h)
     submit_with(h, map_of_squares, "big", n=2000)
-    h.handle([run_attempt(h.store, *d.args) for d in queues.take(1)])  # `numbers` ran
+    h.handle(run_all(h, queues.take(1)))  # `numbers` ran
     depth = h.scheduler.ready.depth_target("mem-256Mi")
     assert depth < 20 and len(h.dispatcher.sent) - queues.taken == depth
     assert len(h.scheduler.ready) == 2000 - depth
     submit_with(h, sum_of_squares, "small", n=3)
     for _ in range(2):  # room for one more each time: the large one's turn, then the small's
-        h.handle([run_attempt(h.store, *d.args) for d in queues.take(1)])
+        h.handle(run_all(h, queues.take(1)))
     assert [d.execution_id for d in h.dispatcher.sent[-2:]] == ["big", "small"]
     # Both finish, the small one long before the large one.
     finished = []
     while len(finished) < 2:
-        reports = [run_attempt(h.store, *d.args) for d in queues.take(50)]
+        reports = run_all(h, queues.take(50))
         h.handle(reports)
         h.scheduler.flush()
         finished += [e for e in ("small", "big") if e not in finished
@@ -638,12 +643,12 @@ def test_higher_priority_executions_are_sent_first(h):
     queues = h.scheduler.queue_depth = Queues(h)
     submit_with(h, map_of_squares, "low", priority=-1, n=50)
     submit_with(h, map_of_squares, "high", priority=5, n=50)
-    h.handle([run_attempt(h.store, *d.args) for d in queues.take(2)])  # both `numbers`
+    h.handle(run_all(h, queues.take(2)))  # both `numbers`
     order = []
     while len(order) < 100:
         got = queues.take(10)
-        order += [d.execution_id for d in got]
-        h.handle([run_attempt(h.store, *d.args) for d in got])
+        order += [d.execution_id for d in got for _ in d.attempts]
+        h.handle(run_all(h, got))
     assert order[:50].count("high") >= 50 - h.scheduler.ready.min_depth
     assert h.execution("high").priority == 5 and h.execution("low").priority == -1
 
@@ -651,8 +656,8 @@ def test_higher_priority_executions_are_sent_first(h):
 def test_cancelling_a_large_execution_supersedes_only_what_was_sent(h):
     queues = h.scheduler.queue_depth = Queues(h)
     submit_with(h, map_of_squares, "big", n=5000)
-    h.handle([run_attempt(h.store, *d.args) for d in queues.take(1)])
-    sent = len(h.dispatcher.sent) - 1
+    h.handle(run_all(h, queues.take(1)))
+    sent = sum(len(d.attempts) for d in h.dispatcher.sent) - 1
     batch = h.scheduler.handle([{"type": "cancel", "execution": "big"}])
     assert len(batch.superseded) == sent
     assert len(h.scheduler.ready) == 0 and h.execution("big").status == "ABORTED"

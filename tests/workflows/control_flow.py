@@ -517,3 +517,24 @@ def wrap(n: int) -> StructuredDataset:
 def tables(n: int) -> typing.Tuple[str, typing.List[int], typing.List[int]]:
     df = people(n=n)
     return oldest(df=df), ages(sd=df), ages(sd=wrap(n=n))
+
+
+@task(retries=1)
+def shaky(x: int) -> int:
+    """Fails the first attempt of every seventh item and every attempt of items 13 and 113:
+    in a map sent in chunks, each failed item retries on its own."""
+    if x in (13, 113):
+        raise ValueError(f"{x} always fails")
+    if x % 7 == 0 and current_context().attempt == 1:
+        raise RuntimeError(f"first try of {x}")
+    return x * 3
+
+
+@workflow
+def chunked_map(n: int) -> typing.List[Optional[int]]:
+    return map_task(shaky, min_success_ratio=0.9)(x=ints(n=n))
+
+
+@workflow
+def chunked_map_strict(n: int) -> typing.List[int]:
+    return map_task(shaky)(x=ints(n=n))

@@ -1,0 +1,70 @@
+"""How many items of a map go out in one task message (a chunk, `sdk.remote.chunks`).
+
+Sending each of a 10,000-item map's items alone costs a Celery message, a claim and a report
+round trip per item, which for short items is most of the work. Ready items of one map leave
+the ready queue together (`ReadyQueue.take_units`), up to a limit chosen per map each time:
+
+- by time: the items' measured duration (the `duration_s` of the reports of that task, a
+  moving average) times the limit stays near `CHUNK_S`, so a chunk occupies a worker slot
+  about as long as a short task, and the fair depth (counted in messages, measured in
+  seconds) still bounds how long another execution waits. A task not measured yet goes one
+  item a message until its first reports come back; items longer than `CHUNK_S` always do;
+- by spread: at most the map's unfinished items over twice the queue's depth, so the end of a
+  map spreads over every message the queue holds (and so over the workers) instead of
+  sitting in one chunk;
+- by size: `GRAFT_MAP_CHUNK_ITEMS` items (`Settings.map_chunk_items`, default 64; 1 turns
+  chunks off), and a message's inline inputs up to `CHUNK_BYTES` (more items make a second
+  message).
+
+Only items of kind `task` are chunked; a chunk's items share the map's item template, so the
+message carries its spec once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+CHUNK_S = 0.2  # seconds of item work a chunk holds, at most about
+CHUNK_BYTES = 256 * 1024  # of inline inputs in one chunk message
+MIN_ITEM_S = 0.0002  # items measured faster count as this long
+SMOOTHING = 0.2  # weight of a new duration in the moving average
+MAX_TASKS = 10_000  # task references whose durations are kept (then it starts afresh)
+
+
+class Chunks:
+    """Measured item durations, and the chunk limit they give."""
+
+    def __init__(self, max_items: int = 64) -> None:
+        self.max_items = max_items
+        self._item_s: dict[str, float] = {}  # task reference -> seconds per item
+
+    def observe(self, task: str, duration_s: float) -> None:
+        """A report of task `task` took `duration_s` seconds to run."""
+        if self.max_items <= 1:
+            return
+        old = self._item_s.get(task)
+        if old is None and len(self._item_s) >= MAX_TASKS:
+            self._item_s.clear()
+        self._item_s[task] = duration_s if old is None \
+            else (1 - SMOOTHING) * old + SMOOTHING * duration_s
+
+    def item_s(self, task: str) -> float | None:
+        """The measured seconds per item of `task`, if any."""
+        return self._item_s.get(task)
+
+    def limit(self, task: str, items_left: int, depth: int) -> int:
+        """Most items of a map of `task` one message may carry, with `items_left` of its
+        items unfinished and `depth` messages the queue is kept at."""
+        if self.max_items <= 1:
+            return 1
+        item_s = self._item_s.get(task)
+        if item_s is None:
+            return 1
+        by_time = int(CHUNK_S / max(item_s, MIN_ITEM_S))
+        spread = -(-items_left // (2 * max(1, depth)))
+        return max(1, min(self.max_items, by_time, spread))
+
+
+def task_ref(spec: Any) -> str:
+    """The key durations are kept under: the task's module and name."""
+    return f"{spec.task.module}:{spec.task.qualname}"

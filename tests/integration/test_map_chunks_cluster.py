@@ -1,0 +1,46 @@
+"""A large map travels in chunks (several items a message, `sdk.remote.chunks`) and gives what
+the in-process runner gives: items that fail retry on their own, a tolerant map keeps None for
+those that failed for good, a strict one fails naming them."""
+
+from __future__ import annotations
+
+import pytest
+from workflows import control_flow as cf
+
+from sdk import ExecutionFailed
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+
+ITEMS = 600
+
+
+def chunk_lines(cluster) -> list[str]:
+    """The worker log lines of chunks that ran."""
+    lines = []
+    for path in sorted(cluster.logs.glob("*worker*.log")):
+        lines += [line for line in path.read_text(errors="replace").splitlines()
+                  if "'ran':" in line]
+    return lines
+
+
+def test_a_chunked_map_with_failing_and_retried_items_equals_in_process(cluster):
+    client = cluster.client()
+    before = len(chunk_lines(cluster))
+    tolerant = client.submit(cf.chunked_map, n=ITEMS)
+    strict = client.submit(cf.chunked_map_strict, n=ITEMS)
+    local = cf.chunked_map(n=ITEMS)
+    assert local[13] is None and local[113] is None and local[14] == 42
+    assert tolerant.wait(timeout=180) == local
+    with pytest.raises(ExecutionFailed) as remote:
+        strict.wait(timeout=180)
+    with pytest.raises(ExecutionFailed) as in_process:
+        cf.chunked_map_strict(n=ITEMS)
+    [r], [p] = remote.value.failures, in_process.value.failures
+    assert (r.node_id, r.error_type, r.message) == (p.node_id, p.error_type, p.message)
+    # The items went out in chunks, and each retried item has the attempts it would alone.
+    assert len(chunk_lines(cluster)) > before
+    nodes = {n.id: n for n in tolerant.nodes()}
+    item = next(nid for nid in nodes if nid.endswith("/7"))
+    assert nodes[item].attempts == 2 and nodes[item].state == "SUCCEEDED"
+    gone = next(nid for nid in nodes if nid.endswith("/13"))
+    assert nodes[gone].attempts == 2 and nodes[gone].state == "FAILED"
