@@ -20,40 +20,48 @@ from typing import Any
 
 from harness import BenchError
 
-# One atomic look at the control stream (KEYS[1]) and its consumer group (ARGV[1]): Redis's
-# time in ms; how long the oldest entry not yet delivered to the group has waited (-1: none);
-# how long ago the consumer whose name contains ARGV[2] was last handed entries (-1: no such
-# consumer). Redis 7.0 refreshes a consumer's idle time when XREADGROUP hands it entries, not
-# when a read finds nothing, so the idle time alone would count waiting for work as busy; the
-# smaller of the two is how long the loop has been away while work waited.
+# One atomic look at the control streams (KEYS, one per shard) and their consumer group
+# (ARGV[1]): Redis's time in ms, and the longest the loop has been away while work waited. Per
+# stream: how long the oldest entry not yet delivered to the group has waited (none: skip it),
+# and how long ago the consumer whose name contains ARGV[2] was last handed entries there. Redis
+# 7.0 refreshes a consumer's idle time when XREADGROUP hands it entries, not when a read finds
+# nothing, so the idle time alone would count waiting for work as busy; the smaller of the two
+# is how long the loop has been away from that stream while work waited. -1: nothing waited.
 _LOOK = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local groups = redis.pcall('XINFO', 'GROUPS', KEYS[1])
-if type(groups) ~= 'table' or groups.err then return {now, -1, -1} end
-local last = nil
-for _, g in ipairs(groups) do
-  local name, delivered
-  for i = 1, #g, 2 do
-    if g[i] == 'name' then name = g[i + 1] end
-    if g[i] == 'last-delivered-id' then delivered = g[i + 1] end
+local away = -1
+for _, key in ipairs(KEYS) do
+  local groups = redis.pcall('XINFO', 'GROUPS', key)
+  local last = nil
+  if type(groups) == 'table' and not groups.err then
+    for _, g in ipairs(groups) do
+      local name, delivered
+      for i = 1, #g, 2 do
+        if g[i] == 'name' then name = g[i + 1] end
+        if g[i] == 'last-delivered-id' then delivered = g[i + 1] end
+      end
+      if name == ARGV[1] then last = delivered end
+    end
   end
-  if name == ARGV[1] then last = delivered end
-end
-if last == nil then return {now, -1, -1} end
-local waiting = -1
-local first = redis.call('XRANGE', KEYS[1], '(' .. last, '+', 'COUNT', 1)
-if #first > 0 then waiting = now - tonumber(string.match(first[1][1], '^(%d+)')) end
-local idle = -1
-for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
-  local name, seen
-  for i = 1, #c, 2 do
-    if c[i] == 'name' then name = c[i + 1] end
-    if c[i] == 'idle' then seen = c[i + 1] end
+  if last ~= nil then
+    local first = redis.call('XRANGE', key, '(' .. last, '+', 'COUNT', 1)
+    if #first > 0 then
+      local waiting = now - tonumber(string.match(first[1][1], '^(%d+)'))
+      local idle = waiting
+      for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', key, ARGV[1])) do
+        local name, seen
+        for i = 1, #c, 2 do
+          if c[i] == 'name' then name = c[i + 1] end
+          if c[i] == 'idle' then seen = c[i + 1] end
+        end
+        if string.find(name, ARGV[2], 1, true) then idle = seen end
+      end
+      away = math.max(away, math.min(waiting, idle))
+    end
   end
-  if string.find(name, ARGV[2], 1, true) then idle = seen end
 end
-return {now, waiting, idle}
+return {now, away}
 """
 
 
@@ -73,11 +81,12 @@ class StallSampler:
                  keep_s: float = 0.5):
         import redis
 
-        from sdk.remote.control import GROUP
+        from sdk.remote.control import GROUP, SHARDS, stream_key
 
         self.redis = redis.Redis.from_url(broker_url, socket_timeout=10)
         self.look = self.redis.register_script(_LOOK)
-        self.key, self.group, self.me = f"{key_prefix}:control", GROUP, f":{pid}:"
+        self.keys = [stream_key(key_prefix, shard) for shard in range(SHARDS)]
+        self.group, self.me = GROUP, f":{pid}:"
         self.interval_s, self.keep_s = interval_s, keep_s
         self.stalls: list[Stall] = []
         self.longest_s = 0.0
@@ -90,12 +99,12 @@ class StallSampler:
         current = 0.0
         while not self._stop.is_set():
             try:
-                _now, waiting, idle = self.look(keys=[self.key], args=[self.group, self.me])
+                _now, away_ms = self.look(keys=self.keys, args=[self.group, self.me])
             except Exception:  # a missed sample is not worth stopping the run for
                 self._stop.wait(self.interval_s)
                 continue
             self.samples += 1
-            away = min(waiting, idle) / 1000 if waiting >= 0 and idle >= 0 else 0.0
+            away = away_ms / 1000 if away_ms >= 0 else 0.0
             if away < current:  # the loop read again: the stall that was growing is over
                 self._keep(current)
             current = away

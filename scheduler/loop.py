@@ -377,7 +377,8 @@ class Loop:
         self._dead(refused)
         if elsewhere:  # put there by an older client, or before the shards moved
             self.control.forward(elsewhere)
-            entries = [e for e in entries if all(e is not f for f, _ in elsewhere)]
+            moved = {(f.stream, f.id) for f, _ in elsewhere}
+            entries = [e for e in entries if (e.stream, e.id) not in moved]
         later = self.scheduler.subgraphs.start(bodies)
         put_off = {body_ids[i] for i in later}
         now = [b for i, b in enumerate(bodies) if i not in later]

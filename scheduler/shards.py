@@ -34,7 +34,7 @@ import time
 import uuid
 from collections.abc import Collection
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.exc import SQLAlchemyError
@@ -137,7 +137,7 @@ class ShardLeases:
             with self.engine.begin() as conn:
                 give: Collection[int] = self.shards
                 if not final and not self._lost.is_set():
-                    give = sorted(self.shards)[self._part(conn, time.time()):]
+                    give = sorted(self.shards)[self._part(conn, _now(conn)):]
                 if give:
                     conn.execute(update(ShardRow).where(
                         ShardRow.owner == self.token, ShardRow.shard.in_(give)).values(
@@ -165,8 +165,8 @@ class ShardLeases:
 
     def _take(self, old: str) -> frozenset[int]:
         """Hold again what `old` held, and take free shards up to this scheduler's part."""
-        now = time.time()
         with self.engine.begin() as conn:
+            now = _now(conn)
             self._seen(conn, now, 0)
             if old:
                 conn.execute(update(ShardRow).where(ShardRow.owner == old).values(
@@ -222,9 +222,9 @@ class ShardLeases:
         should hold another set; False when a shard was taken over (then it stays lost)."""
         if self.lost:
             return False
-        now = time.time()
         try:
             with self.engine.begin() as conn:
+                now = _now(conn)
                 self._seen(conn, now, len(self.shards))
             with self.engine.connect() as conn:
                 held = len(conn.scalars(select(ShardRow.shard).where(
@@ -260,3 +260,13 @@ class ShardLeases:
         self._lost.set()
         log.error("scheduler leases lost: %s; this scheduler stops serving and serves again "
                   "with the shards it can hold", reason)
+
+
+def _now(conn: Connection) -> float:
+    """The database's clock in unix seconds (PostgreSQL), or this host's (SQLite, which
+    serves one host): every scheduler judges liveness by the same clock, whatever the skew
+    between their hosts."""
+    if conn.dialect.name == "postgresql":
+        return float(conn.execute(text("SELECT extract(epoch FROM clock_timestamp())"))
+                     .scalar_one())
+    return time.time()
