@@ -227,18 +227,20 @@ def test_scheduler_killed_mid_fan_out_recovers(cluster, wait_for):
 def test_scheduler_killed_inside_a_batch_loses_nothing(cluster):
     """The loop acks a batch only after committing it, so a scheduler killed inside a batch
     must get the batch's messages again when it restarts. We catch it holding a submit it has
-    not committed yet: freeze it, submit, and let it run in 2 ms steps until it does."""
+    not committed yet: freeze it, submit, and let it run in steps of 0.5 to 2 ms until it
+    does."""
     client = cluster.client()
     pid = cluster.scheduler.pid
     caught = None
     try:
-        for _attempt in range(20):
+        for attempt in range(60):
             os.kill(pid, signal.SIGSTOP)
             execution = client.submit(basic.chain, n=5)
             deadline = time.monotonic() + 5
+            step_s = (0.002, 0.001, 0.0005)[attempt % 3]  # a batch may take less than 2 ms
             while time.monotonic() < deadline:
                 os.kill(pid, signal.SIGCONT)
-                time.sleep(0.002)
+                time.sleep(step_s)
                 os.kill(pid, signal.SIGSTOP)
                 committed = cluster.query("SELECT count(*) FROM graft_executions "
                                           "WHERE id = :e", e=execution.id) != [(0,)]
