@@ -47,7 +47,8 @@ from sdk.remote.control import SHARDS
 log = logging.getLogger("graft.scheduler")
 
 LEASE_TTL_S = 5.0
-FORGET_AFTER_S = 3600.0  # rows of schedulers not seen for this long are deleted
+FORGET_AFTER_S = 3600.0
+GIVE_BACK_TRIES = 5  # rows of schedulers not seen for this long are deleted
 
 
 class ShardLeases:
@@ -133,23 +134,29 @@ class ShardLeases:
         if self._thread is not None:
             self._thread.join(timeout=self.interval_s + 5)
             self._thread = None
-        try:
-            with self.engine.begin() as conn:
-                give: Collection[int] = self.shards
-                if not final and not self._lost.is_set():
-                    give = sorted(self.shards)[self._part(conn, _now(conn)):]
-                if give:
-                    conn.execute(update(ShardRow).where(
-                        ShardRow.owner == self.token, ShardRow.shard.in_(give)).values(
-                            owner=None))
-                if final:
-                    conn.execute(delete(SchedulerRow).where(SchedulerRow.owner == self.token))
-        except SQLAlchemyError as exc:
-            log.warning("scheduler leases not given back (%s); they lapse within %g s",
-                        type(exc).__name__, self.ttl_s)
+        for attempt in range(GIVE_BACK_TRIES):  # SQLite: a joining scheduler may hold the lock
+            try:
+                self._give_back(final)
+                break
+            except SQLAlchemyError as exc:
+                if attempt + 1 == GIVE_BACK_TRIES:
+                    log.warning("scheduler leases not given back (%s); they lapse within "
+                                "%g s", type(exc).__name__, self.ttl_s)
+                time.sleep(0.2)
         if final:
             self.token = ""
         self.shards = frozenset()
+
+    def _give_back(self, final: bool) -> None:
+        with self.engine.begin() as conn:
+            give: Collection[int] = self.shards
+            if not final and not self._lost.is_set():
+                give = sorted(self.shards)[self._part(conn, _now(conn)):]
+            if give:
+                conn.execute(update(ShardRow).where(
+                    ShardRow.owner == self.token, ShardRow.shard.in_(give)).values(owner=None))
+            if final:
+                conn.execute(delete(SchedulerRow).where(SchedulerRow.owner == self.token))
 
     def fence(self, tx: StateTx) -> None:
         """Refuse the transaction `tx` unless this scheduler still holds every shard it
