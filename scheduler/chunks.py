@@ -1,28 +1,32 @@
-"""How many items of a map go out in one task message (a chunk, `sdk.remote.chunks`).
+"""How many attempts go out in one task message (a chunk, `sdk.remote.chunks`).
 
 Sending each of a 10,000-item map's items alone costs a Celery message, a claim and a report
-round trip per item, which for short items is most of the work. Ready items of one map leave
-the ready queue together (`ReadyQueue.take_units`), up to a limit chosen per map each time:
+round trip per item, which for short items is most of the work; so does each node of a dynamic
+that fans out to a thousand calls of one task. Ready attempts that one message can carry
+leave the ready queue together (`ReadyQueue.take_units`): items of one map, or sibling task
+nodes (children of one dynamic or sub-workflow) made from one task template, so that they
+share a spec (`template_key`). The limit is chosen per group each time:
 
-- by time: the items' measured duration (the `duration_s` of the reports of that task, a
-  moving average) times the limit stays near `CHUNK_S`, so a chunk occupies a worker slot
-  about as long as a short task, and the fair depth (counted in messages, measured in
-  seconds) still bounds how long another execution waits. A task not measured yet goes one
-  item a message until its first reports come back; items longer than `CHUNK_S` always do;
-- by spread: at most the map's unfinished items over twice the queue's depth, so the end of a
-  map spreads over every message the queue holds (and so over the workers) instead of
-  sitting in one chunk;
-- by size: `GRAFT_MAP_CHUNK_ITEMS` items (`Settings.map_chunk_items`, default 64; 1 turns
-  chunks off), and a message's inline inputs up to `CHUNK_BYTES` (more items make a second
-  message).
+- by time: the task's measured duration (the `duration_s` of its reports, a moving average)
+  times the limit stays near `CHUNK_S`, so a chunk occupies a worker slot about as long as a
+  short task, and the fair depth (counted in messages, measured in seconds) still bounds how
+  long another execution waits. A task not measured yet goes one attempt a message until its
+  first reports come back; attempts longer than `CHUNK_S` always do;
+- by spread: at most the parent's unfinished children over twice the queue's depth, so the
+  end of a map or fan-out spreads over every message the queue holds (and so over the
+  workers) instead of sitting in one chunk;
+- by size: `GRAFT_CHUNK_ITEMS` attempts (`Settings.chunk_items`, default 64; 1 turns chunks
+  off), and a message's inline inputs up to `CHUNK_BYTES` (more make a second message).
 
-Only items of kind `task` are chunked; a chunk's items share the map's item template, so the
-message carries its spec once.
+Only nodes of kind `task` are chunked.
 """
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
+
+from sdk.model.spec import NodeSpec
 
 CHUNK_S = 0.2  # seconds of item work a chunk holds, at most about
 CHUNK_BYTES = 256 * 1024  # of inline inputs in one chunk message
@@ -53,8 +57,8 @@ class Chunks:
         return self._item_s.get(task)
 
     def limit(self, task: str, items_left: int, depth: int) -> int:
-        """Most items of a map of `task` one message may carry, with `items_left` of its
-        items unfinished and `depth` messages the queue is kept at."""
+        """Most attempts of `task` one message may carry, with `items_left` children of
+        their parent unfinished and `depth` messages the queue is kept at."""
         if self.max_items <= 1:
             return 1
         item_s = self._item_s.get(task)
@@ -63,6 +67,16 @@ class Chunks:
         by_time = int(CHUNK_S / max(item_s, MIN_ITEM_S))
         spread = -(-items_left // (2 * max(1, depth)))
         return max(1, min(self.max_items, by_time, spread))
+
+
+def template_key(spec: NodeSpec) -> Hashable:
+    """What sibling nodes must share to travel in one chunk: everything of the spec a worker
+    reads but the node's id and inputs. Parsing gives the nodes of one template the same
+    objects (`sdk.model.spec_json`), so the dicts are compared by identity: two equal dicts of
+    different templates only keep their nodes in separate chunks."""
+    return (spec.kind, spec.task, id(spec.inputs_types), id(spec.outputs_types),
+            id(spec.requests), id(spec.limits), spec.cache, spec.cache_version,
+            spec.cache_serialize, spec.cache_ignored, spec.retries, spec.timeout_s, spec.image)
 
 
 def task_ref(spec: Any) -> str:

@@ -37,7 +37,7 @@ PREVIEW_CHARS = 100  # of a node's inputs, in what monitors show as its argument
 @dataclass(frozen=True)
 class Dispatch:
     """One node attempt to send: its queue, the name monitors show, and its arguments. A
-    chunk (`items` not empty) carries several items of map `node_id` (`sdk.remote.chunks`):
+    chunk (`items` not empty) carries several children of node `node_id` (`sdk.remote.chunks`):
     `attempt` is 0 and `payload` holds the items."""
 
     queue: str
@@ -79,7 +79,7 @@ class Dispatch:
         attempt and a preview of the inputs, never the token or the signature."""
         if self.items:
             first, last = self.items[0], self.items[-1]
-            return (f"execution={self.execution_id} map={self.node_id} items="
+            return (f"execution={self.execution_id} parent={self.node_id} items="
                     f"{len(self.items)} ({first[1]} .. {last[1]}) "
                     f"inputs={self.inputs_preview or '{}'}")
         return (f"execution={self.execution_id} node={self.node_id} attempt={self.attempt} "
@@ -169,13 +169,13 @@ def chunk_item(settings: Settings, store: Store, run: NodeRun, inputs: dict[str,
     return item, len(data)
 
 
-def make_chunk(settings: Settings, eid: str, map_id: str, spec: dict[str, Any],
+def make_chunk(settings: Settings, eid: str, parent_id: str, spec: dict[str, Any],
                queue: str, task_name: str, items: list[dict[str, Any]],
                preview: str) -> Dispatch:
-    """The chunk message of items of map `map_id` (built by `chunk_item`), signed; `spec` is
-    the node spec of the map's item template (`node_to_json`, as a single message's)."""
-    payload = chunk_body(eid, map_id, {"spec": spec, "items": items}, settings.secret)
-    return Dispatch(queue, task_name, eid, map_id, 0, payload, preview,
+    """The chunk message of children of node `parent_id` (built by `chunk_item`), signed;
+    `spec` is the node spec they share (`node_to_json`, as a single message's)."""
+    payload = chunk_body(eid, parent_id, {"spec": spec, "items": items}, settings.secret)
+    return Dispatch(queue, task_name, eid, parent_id, 0, payload, preview,
                     tuple((eid, item["node"], item["attempt"]) for item in items))
 
 

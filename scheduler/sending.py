@@ -2,10 +2,11 @@
 from its `ReadyQueue` (scheduler/fair.py) in turn, writes the rows of those sent for the first
 time in the same transaction, builds their messages, and sends them once committed.
 
-Items of one map may leave together, as one message (a chunk: `scheduler/chunks.py` says how
-many, `sdk.remote.chunks` what the message holds); each item keeps its own attempt, token and
-row. A worker reports a chunk's outcomes in one `reports` message, which `split` turns back
-into the `report` messages it stands for.
+Items of one map, or sibling nodes made from one task template, may leave together, as one
+message (a chunk: `scheduler/chunks.py` says which and how many, `sdk.remote.chunks` what the
+message holds); each keeps its own attempt, token and row. A worker reports a chunk's
+outcomes in one `reports` message, which `split` turns back into the `report` messages it
+stands for.
 
 `Sending` is a base class of `scheduler.service.Scheduler`, which provides what it uses: the
 settings, the state, the store, the engines in memory (`live`), the ready queue, the chunk
@@ -21,7 +22,7 @@ from typing import Any
 
 from scheduler.batch import Batch, Live
 from scheduler.board_view import BoardView
-from scheduler.chunks import CHUNK_BYTES, Chunks, task_ref
+from scheduler.chunks import CHUNK_BYTES, Chunks, task_ref, template_key
 from scheduler.dispatch import Dispatch, chunk_item, inputs_preview, make_chunk, make_dispatch
 from scheduler.fair import ReadyQueue
 from scheduler.outbox import Outbox
@@ -149,8 +150,9 @@ class Sending:
 
 
     def _chunk_of(self, queue: str, key: AttemptKey) -> tuple[Hashable, int] | None:
-        """The map a held attempt is an item of and how many of its items one message may
-        carry now (`scheduler/chunks.py`); None when it goes alone."""
+        """The group a held attempt may share a message with (the items of its map, or its
+        siblings of the same task template) and how many of the group one message may carry
+        now (`scheduler/chunks.py`); None when it goes alone."""
         live = self.live.get(key[0])
         if live is None:
             return None
@@ -158,18 +160,21 @@ class Sending:
         if run is None or run.parent is None or run.spec.kind != "task":
             return None
         parent = live.engine.nodes.get(run.parent)
-        if parent is None or parent.map is None:
+        if parent is None:
             return None
+        group: Hashable = run.parent if parent.map is not None \
+            else (run.parent, template_key(run.spec))
         limit = self.chunks.limit(task_ref(run.spec), parent.children_left,
                                   self.ready.depth_target(queue))
-        return (run.parent, limit) if limit > 1 else None
+        return (group, limit) if limit > 1 else None
 
     def _build_chunk(self, queue: str, priority: int,
                      keys: tuple[AttemptKey, ...]) -> list[Dispatch]:
-        """The messages of held items of one map: one chunk, or more when their inline
-        inputs outgrow `CHUNK_BYTES`; an item no longer awaited is left out, one alone goes
-        as a single message, one whose inputs the store refused is held again for 2 s."""
-        eid, map_id = keys[0][0], keys[0][1].rsplit("/", 1)[0]
+        """The messages of held attempts of one group (children of one parent sharing a
+        spec): one chunk, or more when their inline inputs outgrow `CHUNK_BYTES`; one no
+        longer awaited is left out, one alone goes as a single message, one whose inputs
+        the store refused is held again for 2 s."""
+        eid = keys[0][0]
         live = self.live.get(eid)
         if live is None:
             self._revive.setdefault(eid, []).extend(keys)
@@ -179,7 +184,10 @@ class Sending:
         if len(waiting) <= 1:
             return [d for d in map(self._build, waiting) if d is not None]
         first = engine.nodes[waiting[0][1]]
-        spec = node_to_json(dataclasses.replace(first.spec, inputs={}, subgraph=None))
+        parent = first.parent
+        assert parent is not None
+        spec = node_to_json(dataclasses.replace(first.spec, inputs={}, subgraph=None,
+                                                after=()))
         task = first.spec.task
         name = f"{task.module}.{task.qualname}"
         out: list[Dispatch] = []
@@ -196,8 +204,10 @@ class Sending:
                             eid, exc)
                 self.ready.push(queue, priority, key, delay_s=2.0)
                 continue
+            if run.spec.id != first.spec.id:
+                item["id"] = run.spec.id
             if items and size + item_bytes > CHUNK_BYTES:
-                out.append(make_chunk(self.settings, eid, map_id, spec, queue, name, items,
+                out.append(make_chunk(self.settings, eid, parent, spec, queue, name, items,
                                       preview))
                 items, size = [], 0
             if not items:
@@ -205,7 +215,7 @@ class Sending:
             items.append(item)
             size += item_bytes
         if items:
-            out.append(make_chunk(self.settings, eid, map_id, spec, queue, name, items,
+            out.append(make_chunk(self.settings, eid, parent, spec, queue, name, items,
                                   preview))
         return out
 

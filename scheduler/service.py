@@ -73,8 +73,8 @@ class Scheduler(Sending):
         self.outbox = Outbox(dispatcher, board, metrics or Observer())
         # Ready attempts held back, sent a tier queue's depth at a time (scheduler/fair.py).
         self.ready = ReadyQueue(settings.queue_ahead_s)
-        # How many items of a map one message carries (scheduler/chunks.py).
-        self.chunks = Chunks(getattr(settings, "map_chunk_items", 64))
+        # How many attempts one message carries (scheduler/chunks.py).
+        self.chunks = Chunks(settings.chunk_items)
         # The depth of tier queues (messages waiting in the broker); None: send all at once.
         self.queue_depth: Callable[[list[str]], dict[str, int]] | None = None
         self._revive: dict[str, list[AttemptKey]] = {}  # held attempts of dropped executions

@@ -127,11 +127,11 @@ class GraftRequest(Request):
         message. Those it had reported already are not awaited any more, and the scheduler
         ignores their copy; the others are retried, each alone."""
         try:
-            eid, map_id, payload = check_chunk(self.args, Settings.from_env().secret)
+            eid, parent_id, payload = check_chunk(self.args, Settings.from_env().secret)
         except GraftError:
             return
-        log.warning("the process running %d items of map %s of %s died (%s); reporting those "
-                    "not reported lost", len(payload["items"]), map_id, eid, exc)
+        log.warning("the process running %d items under node %s of %s died (%s); reporting those "
+                    "not reported lost", len(payload["items"]), parent_id, eid, exc)
         messages = []
         for item in payload["items"]:
             node, attempt = item["node"], item["attempt"]

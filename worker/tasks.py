@@ -9,7 +9,8 @@ that runs ends in a report on the control stream (one given up while it ran asid
 Redis is away, the report waits for it. After a failed attempt's report, the task raises so
 that Celery monitors show it as FAILURE or RETRY (`worker.monitor`).
 
-`graft.run_items` runs a chunk: several items of one map in one message (`sdk.remote.chunks`).
+`graft.run_items` runs a chunk: attempts of several children of one node in one message
+(`sdk.remote.chunks`).
 Each item is an attempt of its own, claimed (all in one round trip), run in turn by the same
 runner under its own limits, and reported; the outcomes go out together, one `reports` entry
 on the control stream about every `REPORT_EVERY_S` and at the end. An item the scheduler gave
@@ -92,14 +93,14 @@ def run_items(self: Any, *args: Any) -> dict[str, Any]:
     started (their leases are not this worker's to release)."""
     queue = str((self.request.delivery_info or {}).get("routing_key") or "?")
     try:
-        eid, map_id, payload = check_chunk(args, settings.secret)
+        eid, parent_id, payload = check_chunk(args, settings.secret)
     except GraftError as exc:
         refuse(queue, str(exc), {"args": list(args)})
         return {"refused": str(exc)}
     holder = f"{self.request.hostname or '?'}|{os.getpid()}"
     keys = item_keys(eid, payload)
     claims = _until_redis(lambda: _leases().start_many(keys, holder),
-                          f"claiming {len(keys)} items of map {map_id} of {eid}")
+                          f"claiming {len(keys)} items under node {parent_id} of {eid}")
     todo, dropped = [], []
     for key, item, (status, who) in zip(keys, payload["items"], claims):
         if status == "ok":
@@ -110,7 +111,7 @@ def run_items(self: Any, *args: Any) -> dict[str, Any]:
                  "was given up by the scheduler" if status == "superseded"
                  else f"already started ({who})")
     given_up: set[AttemptKey] = set()
-    outbox = _ChunkReports(eid, map_id)
+    outbox = _ChunkReports(eid, parent_id)
     looked = time.monotonic()
     ran = failed = 0
     for i, (key, item) in enumerate(todo):
@@ -141,8 +142,8 @@ class _ChunkReports:
     """A chunk's outcomes waiting to be reported: one stream entry for several items, which
     marks their claims reported with it."""
 
-    def __init__(self, eid: str, map_id: str) -> None:
-        self.eid, self.map_id = eid, map_id
+    def __init__(self, eid: str, parent_id: str) -> None:
+        self.eid, self.parent_id = eid, parent_id
         self.keys: list[AttemptKey] = []
         self.messages: list[dict[str, Any]] = []
         self.since = 0.0
@@ -161,7 +162,7 @@ class _ChunkReports:
         message = reports_message(self.eid, self.messages)
         keys, fields, stream = self.keys, _control().fields(message), _control().key_for(message)
         _until_redis(lambda: _leases().report_many(keys, stream, fields),
-                     f"reporting {len(keys)} items of map {self.map_id} of {self.eid}")
+                     f"reporting {len(keys)} items under node {self.parent_id} of {self.eid}")
         self.keys, self.messages = [], []
 
 

@@ -64,6 +64,13 @@ def env_number(name: str, default: Any, kind: type, minimum: float) -> Any:
     return value
 
 
+def _chunk_items_name() -> str:
+    """GRAFT_CHUNK_ITEMS, or its older name GRAFT_MAP_CHUNK_ITEMS when only that is set."""
+    if os.environ.get("GRAFT_CHUNK_ITEMS") or not os.environ.get("GRAFT_MAP_CHUNK_ITEMS"):
+        return "GRAFT_CHUNK_ITEMS"
+    return "GRAFT_MAP_CHUNK_ITEMS"
+
+
 @dataclass(frozen=True)
 class Settings:
     """A snapshot of graft's configuration. `Settings.from_env()` reads the environment."""
@@ -81,8 +88,8 @@ class Settings:
     queue_ahead_s: float = 0.5
     # How long a scheduler's lease on its shards lasts without renewal (scheduler/shards.py).
     scheduler_lease_s: float = 5.0
-    # Most items of one map a task message carries (scheduler/chunks.py); 1: one each.
-    map_chunk_items: int = 64
+    # Most attempts one task message carries (scheduler/chunks.py); 1: one each.
+    chunk_items: int = 64
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -99,7 +106,7 @@ class Settings:
             lease_ttl_s=env_number("GRAFT_LEASE_TTL_S", 10.0, float, minimum=1.0),
             queue_ahead_s=env_number("GRAFT_QUEUE_AHEAD_S", 0.5, float, minimum=0.0),
             scheduler_lease_s=env_number("GRAFT_SCHEDULER_LEASE_S", 5.0, float, minimum=1.0),
-            map_chunk_items=env_number("GRAFT_MAP_CHUNK_ITEMS", 64, int, minimum=1),
+            chunk_items=env_number(_chunk_items_name(), 64, int, minimum=1),
         )
 
 

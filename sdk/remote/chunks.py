@@ -1,13 +1,15 @@
-"""Map items in chunks: several items of one map travel in one task message and come back in
-one control message.
+"""Attempts in chunks: several task nodes that share a spec travel in one task message and
+come back in one control message. They are children of one parent: the items of a map, or
+sibling nodes of one task template inside a dynamic's sub-graph or a sub-workflow.
 
-A chunk is the Celery task `graft.run_items(execution_id, map_node_id, payload)`:
+A chunk is the Celery task `graft.run_items(execution_id, parent_node_id, payload)`:
 
-    payload = {"spec": node spec of the map's item template (as in a single task message),
-               "items": [{"node": "<map>/<i>", "attempt": n, "token": t,
+    payload = {"spec": the node spec they share (as in a single task message),
+               "items": [{"node": "<parent>/<id>", "attempt": n, "token": t,
+                          "id": the node's own id in its graph, when not the spec's,
                           "retries_left": {"USER": n, "SYSTEM": n},
                           "inputs": {name: binding} | "inputs_key": store key}, ...],
-               "sig": ... (with GRAFT_SECRET, over execution, map and the rest)}
+               "sig": ... (with GRAFT_SECRET, over execution, parent and the rest)}
 
 Each item keeps its own attempt and token: it is claimed, leased, run, reported, retried and
 cancelled as an attempt of its own, exactly as if it had come alone (`graft.run_node`); the
@@ -38,55 +40,59 @@ from sdk.remote.messages import (
 REPORTS = "reports"
 
 
-def chunk_body(execution_id: str, map_id: str, payload: dict[str, Any],
+def chunk_body(execution_id: str, parent_id: str, payload: dict[str, Any],
                secret: bytes | None) -> dict[str, Any]:
     """The payload of a chunk's task message, signed (with a secret) together with the
-    execution and map that travel beside it as arguments."""
+    execution and parent node that travel beside it as arguments (signed under the name
+    "map", which chunks of map items had first)."""
     from sdk.remote.signing import sign
 
-    signed = sign({"execution": execution_id, "map": map_id, **payload}, secret)
+    signed = sign({"execution": execution_id, "map": parent_id, **payload}, secret)
     return {k: v for k, v in signed.items() if k not in ("execution", "map")}
 
 
 def check_chunk(args: Any, secret: bytes | None) -> tuple[str, str, dict[str, Any]]:
-    """`(execution, map node, payload)` of a chunk message's arguments, every item checked;
+    """`(execution, parent node, payload)` of a chunk message's arguments, every item checked;
     MessageError (or Unauthenticated) naming what is wrong."""
     from sdk.remote.signing import verify
 
     if not isinstance(args, (list, tuple)) or len(args) != 3:
-        raise MessageError(f"a chunk's task message has 3 arguments (execution, map node, "
+        raise MessageError(f"a chunk's task message has 3 arguments (execution, parent node, "
                            f"payload), got {str(args)[:200]}")
-    eid, map_id, payload = args
+    eid, parent_id, payload = args
     check_execution_id(eid)
-    if not isinstance(map_id, str) or not map_id or len(map_id) > MAX_NODE_ID_CHARS:
-        raise MessageError(f"chunk message: malformed map node id {str(map_id)[:80]!r}")
+    if not isinstance(parent_id, str) or not parent_id or len(parent_id) > MAX_NODE_ID_CHARS:
+        raise MessageError(f"chunk message: malformed parent node id {str(parent_id)[:80]!r}")
     if not isinstance(payload, dict):
         raise MessageError(f"chunk message: the payload is a JSON object, got "
                            f"{type(payload).__name__}")
-    unsigned = verify({"execution": eid, "map": map_id, **payload}, secret,
-                      f"chunk message for map {map_id!r} of execution {eid}")
+    unsigned = verify({"execution": eid, "map": parent_id, **payload}, secret,
+                      f"chunk message for node {parent_id!r} of execution {eid}")
     payload = {k: v for k, v in unsigned.items() if k not in ("execution", "map")}
     items = payload.get("items")
     if not isinstance(payload.get("spec"), dict) or not isinstance(items, list) or not items:
-        raise MessageError(f"chunk message for map {map_id!r} of execution {eid}: the payload "
+        raise MessageError(f"chunk message for node {parent_id!r} of execution {eid}: the payload "
                            f"needs a node spec and a list of items")
     for item in items:
-        _check_item(item, map_id)
-    return eid, map_id, payload
+        _check_item(item, parent_id)
+    return eid, parent_id, payload
 
 
-def _check_item(item: Any, map_id: str) -> None:
-    where = f"chunk message for map {map_id!r}: item"
+def _check_item(item: Any, parent_id: str) -> None:
+    where = f"chunk message for node {parent_id!r}: item"
     if not isinstance(item, dict):
         raise MessageError(f"{where} is a JSON object, got {type(item).__name__}")
     node, attempt = item.get("node"), item.get("attempt")
-    if not isinstance(node, str) or not node.startswith(map_id + "/") \
+    if not isinstance(node, str) or not node.startswith(parent_id + "/") \
             or len(node) > MAX_NODE_ID_CHARS:
-        raise MessageError(f"{where} {str(node)[:80]!r} is not an item of the map")
+        raise MessageError(f"{where} {str(node)[:80]!r} is not a child of that node")
     if not isinstance(attempt, int) or isinstance(attempt, bool) or attempt < 1:
         raise MessageError(f"{where} {node!r}: malformed attempt {attempt!r}")
     if not isinstance(item.get("token"), str):
         raise MessageError(f"{where} {node!r}: no token")
+    if "id" in item and (not isinstance(item["id"], str) or not node.endswith("/" + item["id"])):
+        raise MessageError(f"{where} {node!r}: its id {str(item['id'])[:80]!r} is not the "
+                           f"node's own")
     if "inputs" in item:
         if not isinstance(item["inputs"], dict):
             raise MessageError(f"{where} {node!r}: inputs must be an object")
@@ -102,7 +108,10 @@ def item_keys(eid: str, payload: dict[str, Any]) -> list[AttemptKey]:
 
 def item_payload(payload: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
     """What a single task message would carry for this item of a checked chunk payload."""
-    out = {"spec": payload["spec"], "token": item["token"],
+    spec = payload["spec"]
+    if "id" in item:
+        spec = {**spec, "id": item["id"]}
+    out = {"spec": spec, "token": item["token"],
            "retries_left": item.get("retries_left") or {}}
     if "inputs" in item:
         out["inputs"] = item["inputs"]
@@ -116,7 +125,7 @@ def attempts_in(args: Any) -> list[AttemptKey]:
     worker's main process holds leases on); empty when they are malformed."""
     if not (isinstance(args, (list, tuple)) and len(args) == 3):
         return []
-    eid, _map_id, payload = args
+    eid, _parent_id, payload = args
     items = payload.get("items") if isinstance(payload, dict) else None
     if not isinstance(eid, str) or not isinstance(items, list):
         return []

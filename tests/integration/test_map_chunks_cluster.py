@@ -44,3 +44,25 @@ def test_a_chunked_map_with_failing_and_retried_items_equals_in_process(cluster)
     assert nodes[item].attempts == 2 and nodes[item].state == "SUCCEEDED"
     gone = next(nid for nid in nodes if nid.endswith("/13"))
     assert nodes[gone].attempts == 2 and nodes[gone].state == "FAILED"
+
+
+def test_a_chunked_dynamic_fan_out_equals_in_process(cluster):
+    """A dynamic's siblings of one task template share messages; the failures and retries
+    are each node's own, as in process."""
+    client = cluster.client()
+    before = len(chunk_lines(cluster))
+    fan = client.submit(cf.chunked_fan, n=ITEMS)
+    failing = client.submit(cf.chunked_fan_failing, n=ITEMS)
+    assert fan.wait(timeout=180) == cf.chunked_fan(n=ITEMS)
+    with pytest.raises(ExecutionFailed) as remote:
+        failing.wait(timeout=180)
+    with pytest.raises(ExecutionFailed) as in_process:
+        cf.chunked_fan_failing(n=ITEMS)
+    assert [(f.node_id, f.error_type, f.message) for f in remote.value.failures] == \
+        [(f.node_id, f.error_type, f.message) for f in in_process.value.failures]
+    assert len(chunk_lines(cluster)) > before
+    nodes = {n.id: n for n in fan.nodes()}
+    retried = [n for n in nodes.values() if n.attempts == 2]
+    assert retried and all(n.state == "SUCCEEDED" for n in retried)
+    assert all(n.attempts == 1 for n in nodes.values()
+               if n.id.count("/") == 1 and n.id not in {r.id for r in retried})

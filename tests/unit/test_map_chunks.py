@@ -1,6 +1,7 @@
-"""Map items in chunks: how many go together (scheduler/chunks.py, ReadyQueue.take_units), what
-a chunk message and a `reports` message hold (sdk/remote/chunks.py), and that the scheduler
-applies a chunk's outcomes item by item, as if each had come alone."""
+"""Map items and sibling nodes in chunks: how many go together (scheduler/chunks.py,
+ReadyQueue.take_units), what a chunk message and a `reports` message hold
+(sdk/remote/chunks.py), and that the scheduler applies a chunk's outcomes item by item, as if
+each had come alone."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from scheduler.dispatch import RecordingDispatcher
 from scheduler.fair import ReadyQueue
 from scheduler.service import Scheduler
 from scheduler.state import MemoryState
+from sdk import ExecutionFailed
 from sdk.model.config import Settings
 from sdk.remote.attempt import run_attempt
 from sdk.remote.chunks import (
@@ -116,7 +118,7 @@ def test_a_chunk_message_is_checked_signed_and_split_into_single_payloads():
 
 
 @pytest.mark.parametrize("bad, why", [
-    ({"node": "other/0", "attempt": 1, "token": "t", "inputs": {}}, "not an item of the map"),
+    ({"node": "other/0", "attempt": 1, "token": "t", "inputs": {}}, "not a child of that node"),
     ({"node": "m/0", "attempt": 0, "token": "t", "inputs": {}}, "malformed attempt"),
     ({"node": "m/0", "attempt": 1, "inputs": {}}, "no token"),
     ({"node": "m/0", "attempt": 1, "token": "t"}, "no inputs"),
@@ -218,3 +220,77 @@ def test_a_duplicate_or_late_chunk_report_changes_nothing():
     assert scheduler.handle(bodies).refused == []  # delivered twice
     with scheduler.state.transaction() as tx:
         assert len(tx.events("e1")) == events
+
+
+# ---- sibling nodes of a dynamic ----------------------------------------------------------------
+
+def run_fan(wf, n):
+    """Run `wf(n=n)` through a scheduler whose `shaky` task is measured (so it chunks), a
+    'worker' running each chunk item by item; the execution row, its node rows and the chunks
+    sent."""
+    store, dispatcher = MemoryStore(), RecordingDispatcher()
+    scheduler = Scheduler(Settings(), MemoryState(), dispatcher, store)
+    depths = scheduler.queue_depth = Depths(scheduler, dispatcher)
+    scheduler.chunks.observe("workflows.control_flow:shaky", 0.001)
+    spec_key = put_blob(store, wf.compile().dumps().encode(), prefix="specs")
+    scheduler.handle([{"type": "submit", "execution": "e1", "spec": spec_key,
+                       "workflow": wf.name, "inputs": encode_inputs(wf, {"n": n}, store)}])
+    chunks = []
+    for _ in range(300):
+        sent = depths.take()
+        if not sent:
+            break
+        bodies = []
+        for d in sent:
+            if d.items:
+                chunks.append(d)
+            bodies += chunk_reports(store, d)
+        assert [r.reason for r in scheduler.handle(bodies).refused] == []
+        scheduler.flush()
+    with scheduler.state.transaction() as tx:
+        execution = tx.get_execution("e1")
+        nodes = {r["node_id"]: r for r in tx.nodes("e1")}
+    return store, execution, nodes, chunks
+
+
+def test_siblings_of_one_template_travel_in_chunks_and_run_as_if_alone():
+    n = 300
+    store, execution, nodes, chunks = run_fan(cf.chunked_fan, n)
+    assert execution.status == "SUCCEEDED"
+    assert shape_outputs(cf.chunked_fan.compile(), execution.outputs, store) == \
+        cf.chunked_fan(n=n)
+    assert chunks and sum(len(c.items) for c in chunks) > n // 2
+    for chunk in chunks:
+        payload = check_chunk(chunk.args, None)[2]
+        xs = [item["inputs"]["x"]["val"]["v"] for item in payload["items"]]
+        # One template a chunk: the nodes with an extra retry never ride with the others.
+        assert len({x % 10 == 5 for x in xs}) == 1, xs
+        assert payload["spec"]["retries"] == (2 if xs[0] % 10 == 5 else 1)
+        # Each item runs under its own node id, not the first item's.
+        for item in payload["items"]:
+            assert item_payload(payload, item)["spec"]["id"] == item["node"].rsplit("/", 1)[1]
+    # A node that failed once was retried on its own; its neighbours ran once.
+    retried = [row for row in nodes.values() if row["attempt"] == 2]
+    assert retried and all(row["state"] == "SUCCEEDED" for row in retried)
+    assert sum(row["attempt"] for row in nodes.values() if "/" in row["node_id"]) \
+        == len([r for r in nodes.values() if "/" in r["node_id"]]) + len(retried)
+
+
+def test_a_sibling_that_fails_for_good_fails_the_execution_as_in_process():
+    _, execution, nodes, chunks = run_fan(cf.chunked_fan_failing, 200)
+    assert chunks and execution.status == "FAILED"
+    with pytest.raises(ExecutionFailed) as in_process:
+        cf.chunked_fan_failing(n=200)
+    assert "13 always fails" in str(in_process.value)
+    failed = [row for row in nodes.values() if row["state"] == "FAILED" and "/" in row["node_id"]]
+    assert failed and failed[0]["attempt"] == 2
+
+
+def test_a_chunk_item_s_id_must_be_its_node_s_own():
+    d = chunk_args()
+    good = {**d.payload["items"][0], "id": "0"}
+    payload = check_chunk([d.args[0], d.args[1], {**d.payload, "items": [good]}], None)[2]
+    assert item_payload(payload, payload["items"][0])["spec"] == {"id": "0", "kind": "task"}
+    forged = {**d.payload["items"][0], "id": "7"}
+    with pytest.raises(MessageError, match="is not the node's own"):
+        check_chunk([d.args[0], d.args[1], {**d.payload, "items": [forged]}], None)

@@ -538,3 +538,22 @@ def chunked_map(n: int) -> typing.List[Optional[int]]:
 @workflow
 def chunked_map_strict(n: int) -> typing.List[int]:
     return map_task(shaky)(x=ints(n=n))
+
+
+@dynamic
+def shaky_fan(n: int, fail: bool) -> typing.List[int]:
+    """`shaky` over range(n) side by side (without 13 and 113 unless `fail`); every tenth node
+    gets one more retry, which gives it a task template of its own, so it never shares a
+    chunk with its plain siblings."""
+    xs = [x for x in range(n) if fail or x not in (13, 113)]
+    return [shaky(x=x).with_overrides(retries=2) if x % 10 == 5 else shaky(x=x) for x in xs]
+
+
+@workflow
+def chunked_fan(n: int) -> typing.List[int]:
+    return shaky_fan(n=n, fail=False)
+
+
+@workflow
+def chunked_fan_failing(n: int) -> typing.List[int]:
+    return shaky_fan(n=n, fail=True)
