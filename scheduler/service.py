@@ -13,6 +13,7 @@ neither a database nor a broker.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import logging
@@ -56,6 +57,10 @@ BOARD_NODES = 5000  # node board records written per execution and turn
 # A node gets its row when it is sent or moves on: a grafted sub-graph's waiting nodes cost
 # no SQL until then.
 UNSENT_STATES = (NodeState.PENDING, NodeState.QUEUED)
+
+
+class _Unguarded(Exception):
+    """A message applied without a savepoint of its own failed (`Scheduler.handle`)."""
 
 
 class Scheduler(Sending):
@@ -116,15 +121,25 @@ class Scheduler(Sending):
         """Apply a batch of decoded control messages in one transaction, then send what it
         made ready. Raises (rolling the whole batch back) only for failures of the state or
         the store that another try may not meet."""
-        batch = Batch()
+        split = self.split(bodies)  # a chunk's `reports`: one `report` per item
+        # A lone message needs no savepoint of its own (two round trips on PostgreSQL): when
+        # it fails, nothing else of the batch is there to keep, so the whole transaction is
+        # rolled back and the message applied again, in a savepoint, to be refused alone.
+        guarded = len(split) != 1
+        while True:
+            batch = Batch()
 
-        def work(tx: StateTx) -> None:
-            for body in self.split(bodies):  # a chunk's `reports`: one `report` per item
-                self._apply_one(tx, body, batch)
-            self._select(tx, batch)
+            def work(tx: StateTx, batch: Batch = batch, guarded: bool = guarded) -> None:
+                for body in split:
+                    self._apply_one(tx, body, batch, guarded)
+                self._select(tx, batch)
 
-        self._run(batch, work)
-        return batch
+            try:
+                self._run(batch, work)
+            except _Unguarded:
+                guarded = True
+                continue
+            return batch
 
     def lost(self, attempts: list[AttemptKey], why: str) -> Batch:
         """Fail attempts whose worker is gone (their lease ran out) as SYSTEM, so the engine
@@ -300,7 +315,10 @@ class Scheduler(Sending):
 
     # ---- messages -------------------------------------------------------------------------
 
-    def _apply_one(self, tx: StateTx, body: Any, batch: Batch) -> None:
+    def _apply_one(self, tx: StateTx, body: Any, batch: Batch, guarded: bool = True) -> None:
+        """Apply one checked message; with `guarded`, in a savepoint, so that a failure of
+        its own refuses it and keeps the rest of the batch; without, such a failure raises
+        `_Unguarded` (the caller rolls back and applies it again, guarded)."""
         try:
             msg = messages.check(body)
         except messages.MessageError as exc:
@@ -313,7 +331,7 @@ class Scheduler(Sending):
         batch.seen.add(eid)
         mark, observed_mark = len(batch.ready), len(batch.observed)
         try:
-            with tx.savepoint():
+            with tx.savepoint() if guarded else contextlib.nullcontext():
                 if msg["type"] == "submit":
                     self.submit(tx, msg, batch)
                 elif msg["type"] == "report":
@@ -325,6 +343,8 @@ class Scheduler(Sending):
         except Exception as exc:
             if self.is_transient(exc):
                 raise  # the whole batch goes back for another try
+            if not guarded:
+                raise _Unguarded from exc
             del batch.ready[mark:]
             del batch.observed[observed_mark:]
             self.live.pop(eid, None)

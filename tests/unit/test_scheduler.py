@@ -12,7 +12,7 @@ import pytest
 
 from scheduler.dispatch import RecordingDispatcher
 from scheduler.service import Scheduler
-from scheduler.state import MemoryState
+from scheduler.state import EventRecord, MemoryState
 from scheduler.state_sql import SqlState
 from sdk import Resources, dynamic, map_task, task, workflow
 from sdk.model import spec_v1
@@ -713,3 +713,41 @@ def test_board_writes_are_merged_and_written_together_at_most_every_50_ms(h):
     out.write_boards(force=True)
     assert calls[2] == {"a": ({"done": 5, "status": "FAILED"}, {})}
     assert out.next_due_s() is None
+
+
+def test_a_lone_message_goes_without_a_savepoint_and_a_failure_still_rolls_back(h, monkeypatch):
+    with h.state.transaction() as tx:
+        tx_class = type(tx)
+    opened = []
+    savepoint = tx_class.savepoint
+
+    def counted(self):
+        opened.append(1)
+        return savepoint(self)
+
+    monkeypatch.setattr(tx_class, "savepoint", counted)
+    h.submit(sum_of_squares, "e1", n=2)
+    [report] = h.work()
+    assert h.handle([report]) == [] and opened == []  # one message, no savepoint
+    first, second = h.work()
+    apply_report = Scheduler._apply_report
+
+    def half_applied(self, tx, eid, live, report, batch):
+        if report.node == second["node"] and report.outcome.value == "values":
+            tx.append_event(EventRecord(eid, 10_000, report.node, 1, "values", {}))
+            raise ValueError("broken half-way")
+        return apply_report(self, tx, eid, live, report, batch)
+
+    monkeypatch.setattr(Scheduler, "_apply_report", half_applied)
+    events = h.events("e1")
+    [why] = h.handle([second])
+    assert "broken half-way" in why
+    # Rolled back and applied again in a savepoint: refused alone, its node failed, and
+    # nothing of the half-applied attempt written.
+    assert opened
+    with h.state.transaction() as tx:
+        seqs = [e.seq for e in tx.events("e1")]
+    assert 10_000 not in seqs and len(seqs) == events + 1
+    node = h.nodes("e1")[second["node"]]
+    assert node["state"] == "FAILED" and "ReportNotApplied" in json.dumps(node["error"])
+    assert h.handle([first]) == []  # the next lone message still goes bare
