@@ -317,6 +317,8 @@ class Loop:
             if now >= self._reconcile_at:
                 self._reconcile()
         self.scheduler.flush()
+        if self.scheduler.grafting:  # a slice of each large graph, between batches
+            self.scheduler.graft_more()
         if 0 in self.control.shards:  # launch plan schedules (scheduler/cron.py)
             self.ticker.tick()
         timed_out = self.scheduler.expire()

@@ -54,6 +54,9 @@ log = logging.getLogger("graft.scheduler")
 RUN_ON_WORKERS = ("task", "dynamic")  # node kinds sent to a tier queue
 PUMP_S = 0.1  # how often tier queues are topped up while ready attempts wait for room
 BOARD_NODES = 5000  # node board records written per execution and turn
+# Nodes of a large graph inserted per execution and turn (`Engine.graft_slice`): grafting a
+# 100,000-node sub-graph at once held the loop, and every other execution, for over a second.
+GRAFT_SLICE = 10_000
 # A node gets its row when it is sent or moves on: a grafted sub-graph's waiting nodes cost
 # no SQL until then.
 UNSENT_STATES = (NodeState.PENDING, NodeState.QUEUED)
@@ -89,6 +92,9 @@ class Scheduler(Sending):
         # Sub-graph specs read and parsed off the loop (scheduler/subgraphs.py).
         self.subgraphs = Subgraphs(self._load_subgraph)
         self._deadlines: list[tuple[float, str]] = []  # (ends_at, execution id)
+        # Executions with a graph partly inserted: `graft_more` inserts a slice a turn.
+        self.graft_slice: int | None = GRAFT_SLICE
+        self.grafting: set[str] = set()
         # Applies `activate` and `deactivate` messages: a `scheduler.cron.Ticker` sets itself.
         self.launch_plans: Any = None
         # With several schedulers (scheduler/shards.py): which executions this one serves, and
@@ -183,10 +189,31 @@ class Scheduler(Sending):
         self.after_commit(batch)
         return queued
 
+    def graft_more(self) -> Batch:
+        """Insert the next slice of each graph being grafted, in one transaction, and send
+        what that made ready (the loop calls this each turn while `grafting`)."""
+        batch = Batch()
+        eids = [eid for eid in self.grafting
+                if eid in self.live and self.live[eid].engine.grafting]
+        self.grafting = set(eids)
+        if not eids:
+            return batch
+
+        def work(tx: StateTx) -> None:
+            for eid in eids:
+                live = self.live[eid]
+                batch.seen.add(eid)
+                self._changed(tx, eid, live, live.engine.graft_more(), batch)
+            self._select(tx, batch)
+
+        self._run(batch, work)
+        return batch
+
     def forget(self) -> None:
         """Drop everything held in memory (this scheduler stops serving; whoever serves next
         rebuilds from the state)."""
         self.live.clear()
+        self.grafting.clear()
         self._board_later.clear()
         self.outbox.clear()
         self.ready.clear()
@@ -268,7 +295,7 @@ class Scheduler(Sending):
                 waits.append(due)
         if self.ready.queues() and self.queue_depth is not None:
             waits.append(PUMP_S)
-        if self._board_later:
+        if self._board_later or self.grafting:
             waits.append(0.0)
         if self._deadlines:
             waits.append(self._deadlines[0][0] - self.clock())
@@ -404,7 +431,7 @@ class Scheduler(Sending):
             spec = GraphSpec.loads(get_verified(self.store, msg["spec"]))
             validate(spec)
             check_tiers(spec, self.settings)
-            engine = Engine(spec, msg["inputs"], self.policy)
+            engine = Engine(spec, msg["inputs"], self.policy, self.graft_slice)
         except GraftError as exc:
             if self.is_transient(exc):
                 raise
@@ -613,12 +640,18 @@ class Scheduler(Sending):
             {r["node_id"]: [r["started_at"], r["ended_at"]] for r in rows},
             cache_keys=cache_keys, priority=record.priority)
         self._track_deadline(live, eid, record.created_at)
+        engine.graft_slice = self.graft_slice
         untokened = [run for nid, run in engine.nodes.items()
                      if run.state == NodeState.QUEUED and nid not in live.tokens]
         for run in untokened:  # queued by a version of graft that issued no tokens
             live.tokens[run.id] = secrets.token_hex(8)
         tx.update_nodes([self.view.row(eid, run, live.tokens[run.id], live.times.get(run.id))
                          for run in untokened if run.id in live.known])
+        # Queued nodes without a row were never sent: held when the execution was dropped
+        # from memory, or not yet inserted then (a graft in slices). Ready them again.
+        unsent = [run.id for run in untokened if run.id not in live.known]
+        if unsent:
+            self._changed(tx, eid, live, unsent, batch)
         return live
 
     def _changed(self, tx: StateTx, eid: str, live: Live, released: list[str],
@@ -640,6 +673,8 @@ class Scheduler(Sending):
             report = expand(run.spec, engine.resolved_inputs(nid), self.store, nid, run.attempt,
                             raise_transient=True)
             self._apply_report(tx, eid, live, report, batch)
+        if engine.grafting:
+            self.grafting.add(eid)
         changed = engine.drain_changes()
         new, old = [], []
         done = engine.done

@@ -103,11 +103,29 @@ class NodeRun:
     first_failed: str | None = None  # a failing sub-workflow: the node whose failure it carries
 
 
+@dataclass(eq=False, slots=True)
+class _Graft:
+    """A graph being inserted a slice at a time: its nodes from `next` on are not in yet."""
+
+    graph: GraphSpec
+    prefix: str
+    parent: str | None
+    scope: dict[str, Binding]
+    next: int = 0
+
+
 class Engine:
-    """The state of one execution of `spec` with resolved `inputs` ({name: binding})."""
+    """The state of one execution of `spec` with resolved `inputs` ({name: binding}).
+
+    With `graft_slice`, a graph of more nodes than that (a large sub-graph, mostly) is inserted
+    `graft_slice` nodes at a time: the first slice when it opens, each next one when the driver
+    calls `graft_more` (while `grafting`), so no single call costs in proportion to the whole
+    graph. Its nodes not yet inserted cannot have run, so nothing but time tells the
+    difference; whatever must see every node (a failure going up, a stop, a cancel) first
+    inserts the rest. Without it, as by default, a graph goes in whole."""
 
     def __init__(self, spec: GraphSpec, inputs: dict[str, Binding],
-                 policy: RetryPolicy | None = None):
+                 policy: RetryPolicy | None = None, graft_slice: int | None = None):
         missing = set(spec.inputs) - set(inputs)
         if missing:
             names = ", ".join(sorted(missing))
@@ -132,6 +150,8 @@ class Engine:
         # its handler) when its count reaches 0; the ids to look at are queued in _closing.
         self._failing_scopes: dict[str, int] = {}
         self._closing: list[str] = []
+        self.graft_slice = graft_slice
+        self._grafts: list[_Graft] = []  # graphs partly inserted, oldest first
 
     def start(self) -> list[str]:
         """Insert the top-level graph; return the ids of the nodes ready to run."""
@@ -142,6 +162,24 @@ class Engine:
             if self._root_left == 0:
                 self._finish_root()
         return self._drain()
+
+    @property
+    def grafting(self) -> bool:
+        """Whether a graph is partly inserted (`graft_more` inserts its next slice)."""
+        return bool(self._grafts)
+
+    def graft_more(self) -> list[str]:
+        """Insert the next slice of the oldest partly inserted graph; return the ids of the
+        nodes that makes ready."""
+        if self._grafts:
+            self._insert_slice(self._grafts[0], self.graft_slice or 0)
+        return self._drain()
+
+    def _finish_grafts(self) -> None:
+        """Insert every node still waiting to be (before anything that must see them all)."""
+        while self._grafts:
+            graft = self._grafts[0]
+            self._insert_slice(graft, len(graft.graph.nodes) - graft.next)
 
     # ---- reports --------------------------------------------------------------------------
 
@@ -300,6 +338,9 @@ class Engine:
         fails by its policy, now or once nothing else runs. What waited for `child` is
         skipped, after its parent knows of the failure."""
         parent = self.nodes.get(child.parent) if child.parent is not None else None
+        if self._grafts and (parent is None or parent.state != NodeState.RUNNING
+                             or parent.map is None):
+            self._finish_grafts()  # what waits for `child` must be in, to be skipped
         if parent is None:
             if leaf not in self.failed:
                 self.failed.append(leaf)
@@ -413,6 +454,7 @@ class Engine:
         False when the execution had ended already (nothing changes)."""
         if self.done:
             return False
+        self._finish_grafts()
         self._failing_scopes.clear()
         self._closing.clear()
         self._stopped = True
@@ -477,31 +519,64 @@ class Engine:
 
     def _insert(self, graph: GraphSpec, prefix: str, parent: str | None,
                 scope: dict[str, Binding]) -> None:
-        """Add `graph`'s nodes under `prefix`, record its output bindings on `parent` (or the
-        root), then release the ready nodes. The outputs are recorded first because a released
-        sub-workflow may finish at once and complete its parent before this call returns."""
-        new: list[NodeRun] = []
-        for node in graph.nodes:
-            run = NodeRun(prefix + node.id, node, parent,
-                          {k: bindings.rebase(b, prefix, scope) for k, b in node.inputs.items()})
-            self._add(run)
-            new.append(run)
-        for run in new:
-            sources = {s for b in run.bindings.values() for s, _ in bindings.refs(b)}
-            sources.update(prefix + before for before in run.spec.after)
-            for src in sources:
+        """Add `graph`'s nodes under `prefix` (a slice of them now, the rest later, when it
+        has more than `graft_slice`), wire each to the nodes it waits for, and release those
+        that wait for none."""
+        graft = _Graft(graph, prefix, parent, scope)
+        if self.graft_slice is not None and len(graph.nodes) > self.graft_slice:
+            self._grafts.append(graft)
+            self._insert_slice(graft, self.graft_slice)
+        else:
+            self._insert_slice(graft, len(graph.nodes))
+
+    def _insert_slice(self, graft: _Graft, count: int) -> None:
+        """Insert the next `count` nodes of `graft` (all that are left, if one of them waits
+        for a node further on). With the last slice its output bindings are recorded on its
+        parent (or the root) before its ready nodes are released: a released sub-workflow may
+        finish at once and complete that parent before this call returns."""
+        graph, prefix, scope = graft.graph, graft.prefix, graft.scope
+        nodes = graph.nodes[graft.next:graft.next + max(1, count)]
+        graft.next += len(nodes)
+        new = [self._new_run(node, graft) for node in nodes]
+        sources = [self._sources(run, prefix) for run in new]
+        if graft.next < len(graph.nodes) and any(
+                src not in self.nodes for srcs in sources for src in srcs):
+            rest = [self._new_run(node, graft) for node in graph.nodes[graft.next:]]
+            graft.next = len(graph.nodes)
+            new += rest
+            sources += [self._sources(run, prefix) for run in rest]
+        for run, srcs in zip(new, sources):
+            for src in srcs:
                 src_run = self.nodes[src]
                 if src_run.state != NodeState.SUCCEEDED:
                     src_run.dependents.append(run.id)
                     run.waiting += 1
-        out = {o.name: bindings.rebase(o.binding, prefix, scope) for o in graph.outputs}
-        if parent is None:
-            self._root_out = out
-        else:
-            self.nodes[parent].out_bindings = out
+        if graft.next >= len(graph.nodes):
+            if graft in self._grafts:
+                self._grafts.remove(graft)
+            out = {o.name: bindings.rebase(o.binding, prefix, scope) for o in graph.outputs}
+            if graft.parent is None:
+                self._root_out = out
+            else:
+                self.nodes[graft.parent].out_bindings = out
         for run in new:
             if run.waiting == 0 and run.state == NodeState.PENDING:
                 self._release(run)
+
+    def _new_run(self, node: NodeSpec, graft: _Graft) -> NodeRun:
+        run = NodeRun(graft.prefix + node.id, node, graft.parent,
+                      {k: bindings.rebase(b, graft.prefix, graft.scope)
+                       for k, b in node.inputs.items()})
+        self._add(run)
+        return run
+
+    @staticmethod
+    def _sources(run: NodeRun, prefix: str) -> set[str]:
+        """The ids of the nodes `run` waits for: those its inputs read, and those it runs
+        after."""
+        sources = {s for b in run.bindings.values() for s, _ in bindings.refs(b)}
+        sources.update(prefix + before for before in run.spec.after)
+        return sources
 
     def _release(self, run: NodeRun) -> None:
         if self._stopped and not _is_handler(run.id):
@@ -640,6 +715,7 @@ class Engine:
         given up, open sub-graphs are aborted. With `prefix`, only in that sub-workflow.
         Failure handlers below `prefix` and failing sub-workflows (which end themselves, after
         their handlers) are left to run."""
+        self._finish_grafts()
         if not prefix:
             self._stopped = True
         for run in list(self.nodes.values()):
@@ -692,9 +768,11 @@ class Engine:
             self._maybe_end()
 
     def _drain(self) -> list[str]:
+        """The nodes released since the last call that are still to run (a failure may have
+        given some up since, such as those of a graph inserted whole at that failure)."""
         self._settle()
         released, self._released = self._released, []
-        return released
+        return [nid for nid in released if self.nodes[nid].state == NodeState.QUEUED]
 
 
 def _is_handler(node_id: str) -> bool:

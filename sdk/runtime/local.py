@@ -82,8 +82,12 @@ def _drive(engine: Engine, store: Store, execution_id: str) -> dict[str, BaseExc
         return None if ends_at is None else ends_at - time.monotonic()
 
     release(engine.start())
-    while ready or later:
+    while ready or later or engine.grafting:
+        if engine.grafting:  # an engine that inserts large graphs in slices
+            release(engine.graft_more())
         if not ready:
+            if engine.grafting or not later:
+                continue
             due, nid = heapq.heappop(later)
             remaining = left()
             wait = due - time.monotonic()

@@ -95,8 +95,10 @@ class Harness:
     def run_to_end(self, limit: int = 20) -> list[dict]:
         seen = []
         for _ in range(limit):
+            if self.scheduler.grafting:  # as the loop does between batches
+                self.scheduler.graft_more()
             reports = self.work()
-            if not reports:
+            if not reports and not self.scheduler.grafting:
                 return seen
             seen.extend(reports)
             self.handle(reports)
@@ -513,6 +515,7 @@ def test_a_large_grafts_node_records_reach_the_board_a_chunk_a_turn(h):
     from scheduler.service import BOARD_NODES
 
     board = h.scheduler.board = RecordingBoard()
+    h.scheduler.graft_slice = None  # the sub-graph in whole: the board's chunks alone
     h.submit(squares_wf, "e1", n=2 * BOARD_NODES + 10)
     h.handle(h.work())  # the sub-graph: 2 x BOARD_NODES + 10 new nodes
     h.scheduler.outbox.write_boards(force=True)
@@ -524,6 +527,33 @@ def test_a_large_grafts_node_records_reach_the_board_a_chunk_a_turn(h):
     assert len(board.nodes["e1"]) == 2 * BOARD_NODES + 10 + 1
     assert sorted({n["state"] for n in board.nodes["e1"].values()}) == ["QUEUED", "RUNNING"]
     assert h.scheduler.next_due_s() is None
+
+
+def test_a_large_sub_graph_is_grafted_a_slice_a_turn(h):
+    h.scheduler.graft_slice = 4
+    h.submit(squares_wf, "e1", n=10)
+    h.handle(h.work())  # the sub-graph: four of its ten nodes go in now
+    assert len(h.dispatcher.sent) == 4 and h.scheduler.grafting == {"e1"}
+    assert h.scheduler.next_due_s() == 0.0  # the loop does not wait for messages meanwhile
+    h.scheduler.graft_more()
+    assert len(h.dispatcher.sent) == 8
+    h.run_to_end()
+    assert h.outputs(squares_wf, "e1") == [i * i for i in range(10)]
+    assert not h.scheduler.grafting
+    assert len(h.nodes("e1")) == 11 and h.execution("e1").status == "SUCCEEDED"
+
+
+def test_nodes_not_yet_grafted_when_the_execution_was_dropped_are_sent_after_its_rebuild(h):
+    """A rolled-back batch drops its executions from memory; rebuilt from the events, the
+    whole sub-graph is in at once, and what was never sent must be sent then (not wait for
+    the minute's reconciliation)."""
+    h.scheduler.graft_slice = 4
+    h.submit(squares_wf, "e1", n=10)
+    h.handle(h.work())
+    del h.scheduler.live["e1"]  # as `in_transaction` does when a batch rolls back
+    assert h.scheduler.graft_more().outbox == [] and not h.scheduler.grafting
+    h.run_to_end()  # the first four report: the rebuild readies the other six
+    assert h.outputs(squares_wf, "e1") == [i * i for i in range(10)]
 
 
 def test_the_inline_dispatcher_runs_a_whole_execution_in_this_process():
