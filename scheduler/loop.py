@@ -55,6 +55,10 @@ from sdk.values.store import open_store
 log = logging.getLogger("graft.scheduler")
 
 BATCH_SIZE = 500
+# About how many reports a batch applies: a worker's `reports` entry (a chunk's) carries up to
+# 64, and 500 such entries held the loop for seconds. The next read takes fewer entries when
+# the last ones carried many.
+BATCH_REPORTS = 1_000
 GC_YOUNG = 50_000
 TIMER_S = 2.0  # lease scan and epoch check
 RECONCILE_S = 60.0
@@ -100,6 +104,7 @@ class Loop:
         self._retry_pending = True
         self._suspects: dict[Any, float] = {}
         self._judge_leases_after = 0.0
+        self._read_count = BATCH_SIZE
         self._next_timer = 0.0
         self._reconcile_at = 0.0
 
@@ -337,7 +342,8 @@ class Loop:
             block_s = min(block_s, self.ticker.next_due_s())
         if self.scheduler.subgraphs.loading():
             block_s = min(block_s, SUBGRAPH_POLL_S)
-        entries = self.control.read(self.consumer, BATCH_SIZE, max(1, int(block_s * 1000)))
+        entries = self.control.read(self.consumer, self._read_count,
+                                    max(1, int(block_s * 1000)))
         if entries:
             self._handle(entries)
 
@@ -345,7 +351,7 @@ class Loop:
         """Apply the entries this consumer holds unacknowledged (taken over from a dead
         scheduler, or handed back by a batch that failed)."""
         while True:
-            entries = self.control.read(self.consumer, BATCH_SIZE, None, pending=True)
+            entries = self.control.read(self.consumer, self._read_count, None, pending=True)
             if not entries:
                 self._retry_pending = False
                 return
@@ -377,6 +383,7 @@ class Loop:
                 bodies.append(body)
                 body_ids.append(entry.id)
         self._dead(refused)
+        self._read_count = read_count(bodies)
         if elsewhere:  # put there by an older client, or before the shards moved
             self.control.forward(elsewhere)
             moved = {(f.stream, f.id) for f, _ in elsewhere}
@@ -435,6 +442,16 @@ class Loop:
     def _dead(self, refused: list[Refusal]) -> None:
         for r in refused:
             self.dead.add(r.queue, r.reason, r.body)
+
+
+def read_count(bodies: list[dict[str, Any]]) -> int:
+    """How many entries the next read takes: `BATCH_SIZE`, or fewer, so that entries like
+    these carry about `BATCH_REPORTS` reports."""
+    if not bodies:
+        return BATCH_SIZE
+    reports = sum(len(b["reports"]) if b.get("type") == "reports"
+                  and isinstance(b.get("reports"), list) else 1 for b in bodies)
+    return max(1, min(BATCH_SIZE, BATCH_REPORTS * len(bodies) // max(1, reports)))
 
 
 def serve(settings: Settings | None = None) -> None:

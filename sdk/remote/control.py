@@ -176,12 +176,12 @@ class ControlChannel:
              pending: bool = False) -> list[Entry]:
         """About `count` entries of this consumer's streams: new ones (waiting up to
         `block_ms`), or with `pending` the ones this consumer holds unacknowledged. Redis
-        counts per stream: each gives up to `count / streams`, but at least `MIN_PER_STREAM`,
-        so one busy shard still fills a batch."""
+        counts per stream: each gives up to `count / streams`, but at least `MIN_PER_STREAM`
+        (or `count`, when less), so one busy shard still fills a batch."""
         keys = self.keys
         if not keys:
             return []
-        per_stream = max(MIN_PER_STREAM, -(-count // len(keys)))
+        per_stream = max(min(count, MIN_PER_STREAM), -(-count // len(keys)))
         try:
             reply = self.redis.xreadgroup(GROUP, consumer,
                                           {key: "0" if pending else ">" for key in keys},

@@ -95,3 +95,16 @@ def test_a_new_owner_claims_what_the_last_one_read_and_left(settings: Any) -> No
     assert channel.claim_all("new") == 3
     assert len(channel.read("new", 10, None, pending=True)) == 3
     assert channel.read("old", 10, None, pending=True) == []
+
+
+def test_a_read_of_fewer_entries_than_a_streams_minimum_takes_that_many(settings: Any) -> None:
+    """After entries that carried many reports the loop asks for few (scheduler/loop.py,
+    `read_count`): a busy shard then gives that many, not its usual minimum."""
+    client = redis.Redis.from_url(settings.broker_url)
+    channel = ControlChannel(client, settings)
+    channel.ensure_group()
+    (eid,) = ids_in(7, 1)
+    for _ in range(100):
+        channel.publish({"type": "refresh", "execution": eid})
+    assert len(channel.read("c1", 5, None)) == 5
+    assert len(channel.read("c1", 500, None)) == 64  # one stream's minimum share of 500

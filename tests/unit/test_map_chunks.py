@@ -294,3 +294,14 @@ def test_a_chunk_item_s_id_must_be_its_node_s_own():
     forged = {**d.payload["items"][0], "id": "7"}
     with pytest.raises(MessageError, match="is not the node's own"):
         check_chunk([d.args[0], d.args[1], {**d.payload, "items": [forged]}], None)
+
+
+def test_the_loop_reads_fewer_entries_after_entries_that_carried_many_reports():
+    from scheduler.loop import BATCH_REPORTS, BATCH_SIZE, read_count
+
+    assert read_count([]) == BATCH_SIZE
+    assert read_count([{"type": "report"}] * 10) == BATCH_SIZE
+    chunk = {"type": "reports", "reports": [{}] * 64}
+    assert read_count([chunk] * 40) == BATCH_REPORTS // 64
+    assert read_count([chunk, {"type": "submit"}]) == 2 * BATCH_REPORTS // 65
+    assert read_count([{"type": "reports", "reports": [{}] * 5000}]) == 1
