@@ -169,30 +169,34 @@ class ReadyQueue:
                 for key in keys]
 
     def take_units(self, depths: dict[str, int] | None,
-                   chunk_of: ChunkOf | None = None
+                   chunk_of: ChunkOf | None = None, most: int | None = None
                    ) -> list[tuple[str, int, tuple[AttemptKey, ...]]]:
         """`take_placed` by message: each unit is one attempt, or with `chunk_of` several
         consecutive attempts of one execution in one group (`chunk_of(queue, key)`: the
         group and its most attempts per message, or None for an attempt that goes alone);
-        the room in a queue is counted in units."""
+        the room in a queue is counted in units. With `most`, about that many attempts in
+        all, shared among the queues (the rest wait for the next call)."""
         out: list[tuple[str, int, tuple[AttemptKey, ...]]] = []
+        share = None if most is None else -(-most // max(1, len(self._queues)))
         for queue in list(self._queues):
             if depths is None:
-                out.extend(self._take(queue, None, chunk_of))
+                out.extend(self._take(queue, None, chunk_of, share))
                 continue
             depth = depths.get(queue, 0)
-            taken = self._take(queue, self._room(queue, depth), chunk_of)
+            taken = self._take(queue, self._room(queue, depth), chunk_of, share)
             self._windows[queue].last_depth = depth + len(taken)
             out.extend(taken)
         return out
 
-    def _take(self, queue: str, room: int | None, chunk_of: ChunkOf | None
-              ) -> list[tuple[str, int, tuple[AttemptKey, ...]]]:
+    def _take(self, queue: str, room: int | None, chunk_of: ChunkOf | None,
+              most: int | None = None) -> list[tuple[str, int, tuple[AttemptKey, ...]]]:
         levels = self._queues[queue]
         out: list[tuple[str, int, tuple[AttemptKey, ...]]] = []
+        attempts = 0
         for priority in sorted(levels, reverse=True):
             level = levels[priority]
-            while level.turns and (room is None or len(out) < room):
+            while level.turns and (room is None or len(out) < room) \
+                    and (most is None or attempts < most):
                 eid = level.turns.popleft()
                 items = level.items[eid]
                 first = items.popleft()
@@ -206,6 +210,7 @@ class ReadyQueue:
                             break
                         unit.append(items.popleft())
                 out.append((queue, priority, tuple(unit)))
+                attempts += len(unit)
                 if items:
                     level.turns.append(eid)
                 else:
@@ -215,7 +220,7 @@ class ReadyQueue:
                         del self._where[eid]
             if not level.turns:
                 del levels[priority]
-            if room is not None and len(out) >= room:
+            if (room is not None and len(out) >= room) or (most is not None and attempts >= most):
                 break
         if not levels:
             del self._queues[queue]

@@ -144,3 +144,18 @@ def test_a_queue_left_alone_for_a_while_starts_over_from_its_minimum_depth():
         ready.push("q", 0, key)
     clock.now += 60  # a minute later, another large execution
     assert len(ready.take({"q": 0})) == 4
+
+
+def test_one_take_is_bounded_in_attempts_shared_among_the_queues():
+    """However deep the queues may be filled, one take holds the loop for at most about
+    `most` attempts (their rows and messages): each queue gets its share, the rest wait."""
+    ready = ReadyQueue(min_depth=MAX_DEPTH)
+    for key in keys("a", 5000):
+        ready.push("q1", 0, key)
+    for key in keys("b", 5000):
+        ready.push("q2", 0, key)
+    units = ready.take_units({"q1": 0, "q2": 0}, lambda queue, key: ("g", 64), most=1000)
+    per_queue = {q: sum(len(u) for qq, _, u in units if qq == q) for q in ("q1", "q2")}
+    assert per_queue == {"q1": 512, "q2": 512}  # 500 each, in whole chunks of 64
+    assert len(ready) == 10_000 - 1024
+    assert sum(len(u) for u in (x[2] for x in ready.take_units(None))) == 10_000 - 1024
