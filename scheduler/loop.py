@@ -58,7 +58,11 @@ BATCH_SIZE = 500
 # About how many reports a batch applies: a worker's `reports` entry (a chunk's) carries up to
 # 64, and 500 such entries held the loop for seconds. The next read takes fewer entries when
 # the last ones carried many.
-BATCH_REPORTS = 1_000
+BATCH_REPORTS = 500
+# Reports waiting in the control streams (read from their lengths with the queue depths) past
+# which no attempt is sent: workers that report faster than the scheduler applies would only
+# grow that backlog, and the small executions of a shard wait behind it in its stream.
+BACKLOG_REPORTS = 4 * BATCH_REPORTS
 GC_YOUNG = 50_000
 TIMER_S = 2.0  # lease scan and epoch check
 RECONCILE_S = 60.0
@@ -93,6 +97,7 @@ class Loop:
                                    dispatcher or CeleryDispatcher(settings), self.store,
                                    Board(settings), metrics=self.metrics)
         self.scheduler.queue_depth = self._queue_depths
+        self.scheduler.backlogged = lambda: self._backlog > BACKLOG_REPORTS
         self.ticker = Ticker(self.scheduler, LaunchPlanBoard(self.scheduler.board.redis,
                                                              settings.key_prefix))
         self.outage = Outage(log)
@@ -105,6 +110,8 @@ class Loop:
         self._suspects: dict[Any, float] = {}
         self._judge_leases_after = 0.0
         self._read_count = BATCH_SIZE
+        self._per_entry = 1.0  # reports per control stream entry, lately
+        self._backlog = 0.0  # reports waiting in the control streams, at the last depth read
         self._next_timer = 0.0
         self._reconcile_at = 0.0
 
@@ -294,11 +301,17 @@ class Loop:
         return sent
 
     def _queue_depths(self, queues: list[str]) -> dict[str, int]:
-        """How many messages wait in each of these tier queues (one round trip)."""
+        """How many messages wait in each of these tier queues; in the same round trip, how
+        many reports wait in this scheduler's control streams (`_backlog`)."""
         pipe = self.redis.pipeline(transaction=False)
         for queue in queues:
             pipe.llen(queue)
-        return dict(zip(queues, pipe.execute()))
+        streams = self.control.keys
+        for key in streams:
+            pipe.xlen(key)
+        replies = pipe.execute()
+        self._backlog = sum(replies[len(queues):]) * self._per_entry
+        return dict(zip(queues, replies[:len(queues)]))
 
     # ---- each turn -------------------------------------------------------------------------
 
@@ -384,6 +397,8 @@ class Loop:
                 body_ids.append(entry.id)
         self._dead(refused)
         self._read_count = read_count(bodies)
+        if bodies:
+            self._per_entry = reports_in(bodies) / len(bodies)
         if elsewhere:  # put there by an older client, or before the shards moved
             self.control.forward(elsewhere)
             moved = {(f.stream, f.id) for f, _ in elsewhere}
@@ -444,14 +459,19 @@ class Loop:
             self.dead.add(r.queue, r.reason, r.body)
 
 
+def reports_in(bodies: list[dict[str, Any]]) -> int:
+    """How many reports these control messages carry (a chunk's `reports`: one per item;
+    any other message counts as one)."""
+    return sum(len(b["reports"]) if b.get("type") == "reports"
+               and isinstance(b.get("reports"), list) else 1 for b in bodies)
+
+
 def read_count(bodies: list[dict[str, Any]]) -> int:
     """How many entries the next read takes: `BATCH_SIZE`, or fewer, so that entries like
     these carry about `BATCH_REPORTS` reports."""
     if not bodies:
         return BATCH_SIZE
-    reports = sum(len(b["reports"]) if b.get("type") == "reports"
-                  and isinstance(b.get("reports"), list) else 1 for b in bodies)
-    return max(1, min(BATCH_SIZE, BATCH_REPORTS * len(bodies) // max(1, reports)))
+    return max(1, min(BATCH_SIZE, BATCH_REPORTS * len(bodies) // max(1, reports_in(bodies))))
 
 
 def serve(settings: Settings | None = None) -> None:

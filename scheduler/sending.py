@@ -53,6 +53,7 @@ class Sending:
     outbox: Outbox
     view: BoardView
     queue_depth: Callable[[list[str]], dict[str, int]] | None
+    backlogged: Callable[[], bool]
     _revive: dict[str, list[AttemptKey]]
     _queues: dict[int | None, str]  # a node's memory limit -> its tier queue
 
@@ -112,6 +113,8 @@ class Sending:
             except Exception as exc:  # the broker is away: try again next turn
                 log.debug("queue depths not read (%s); ready attempts stay held", exc)
                 return
+            if self.backlogged():
+                return  # reports wait to be applied: more sent now would only wait longer
         rows, rowless = [], []
         most = SELECT_ATTEMPTS if depths is not None else None
         for queue, priority, keys in self.ready.take_units(depths, self._chunk_of, most):

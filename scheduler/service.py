@@ -56,7 +56,7 @@ PUMP_S = 0.1  # how often tier queues are topped up while ready attempts wait fo
 BOARD_NODES = 5000  # node board records written per execution and turn
 # Nodes of a large graph inserted per execution and turn (`Engine.graft_slice`): grafting a
 # 100,000-node sub-graph at once held the loop, and every other execution, for over a second.
-GRAFT_SLICE = 10_000
+GRAFT_SLICE = 2_000
 # A node gets its row when it is sent or moves on: a grafted sub-graph's waiting nodes cost
 # no SQL until then.
 UNSENT_STATES = (NodeState.PENDING, NodeState.QUEUED)
@@ -85,6 +85,9 @@ class Scheduler(Sending):
         self.chunks = Chunks(settings.chunk_items)
         # The depth of tier queues (messages waiting in the broker); None: send all at once.
         self.queue_depth: Callable[[list[str]], dict[str, int]] | None = None
+        # Whether, as last read with those depths, so many reports wait in the control streams
+        # that nothing more is sent until they are applied (set by the loop).
+        self.backlogged: Callable[[], bool] = lambda: False
         self._revive: dict[str, list[AttemptKey]] = {}  # held attempts of dropped executions
         self._queues: dict[int | None, str] = {}
         # Node board records still to write, a chunk a turn (a graft changes many at once).

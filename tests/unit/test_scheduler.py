@@ -556,6 +556,19 @@ def test_nodes_not_yet_grafted_when_the_execution_was_dropped_are_sent_after_its
     assert h.outputs(squares_wf, "e1") == [i * i for i in range(10)]
 
 
+def test_nothing_more_is_sent_while_reports_wait_in_the_control_streams(h):
+    """Workers that report faster than the scheduler applies would only grow the streams'
+    backlog, and a small execution's messages wait behind it: while the loop finds too many
+    reports waiting, ready attempts stay held."""
+    h.scheduler.queue_depth = lambda queues: {q: 0 for q in queues}
+    h.scheduler.backlogged = lambda: True
+    h.submit(squares_wf, "e1", n=3)
+    assert h.dispatcher.sent == [] and len(h.scheduler.ready) == 1
+    h.scheduler.backlogged = lambda: False
+    h.scheduler.flush()
+    assert len(h.dispatcher.sent) == 1 and len(h.scheduler.ready) == 0
+
+
 def test_the_inline_dispatcher_runs_a_whole_execution_in_this_process():
     """The scheduler's logic with nothing outside this process: memory state, inline
     dispatch, the reports fed back as the next batches."""
