@@ -1,8 +1,11 @@
 """The scheduler's state in SQL tables (SQLAlchemy 2): SQLite or PostgreSQL.
 
 Every statement is SQLAlchemy Core on one connection: no ORM session, identity map or unit of
-work. The scheduler writes node rows and events by the hundred per transaction and never reads
-back what it wrote as objects, so the ORM's bookkeeping was most of the cost of a report
+work. On PostgreSQL the driver runs in autocommit mode and the transaction is begun by hand,
+in the same round trip as its first statement when that is the shard fence (`hold_shards`):
+a scheduler's turn in a chain is a handful of round trips, and the driver's own BEGIN was
+one of them. The scheduler writes node rows and events by the hundred per transaction and
+never reads back what it wrote as objects, so the ORM's bookkeeping was most of the cost of a report
 (`bench/state_writes.py`). Node rows are written with one executemany per call; events are
 buffered and inserted in one executemany when their scope ends (before a savepoint is opened
 or released, before `events()` reads them, before commit).
@@ -94,11 +97,25 @@ class SqlState:
 
     @contextmanager
     def transaction(self) -> Iterator[_SqlTx]:
-        with self.engine.begin() as conn:
-            tx = _SqlTx(conn)
+        if self.engine.dialect.name != "postgresql":
+            with self.engine.begin() as conn:
+                tx = _SqlTx(conn)
+                try:
+                    yield tx
+                    tx.flush_events()
+                finally:
+                    tx.close()
+            return
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            tx = _SqlTx(conn, begin="BEGIN")
             try:
                 yield tx
                 tx.flush_events()
+                tx.end("COMMIT")
+            except BaseException:
+                tx.abandon()
+                raise
             finally:
                 tx.close()
 
@@ -108,11 +125,48 @@ class SqlState:
 
 
 class _SqlTx:
-    def __init__(self, conn: Connection):
+    """One transaction on `conn`. With `begin`, the driver is in autocommit mode and that
+    statement is sent before the first one of the transaction (see `hold_shards`), and `end`
+    commits or rolls back."""
+
+    def __init__(self, conn: Connection, begin: str | None = None):
         self.conn = conn
+        self._begin = begin  # not sent yet
+        self._open = False  # begun by hand, not ended
         self._events: list[dict[str, Any]] = []  # appended, not yet inserted
         self._savepoints = 0  # open now
         self._cursor: Any = None  # the driver's, for savepoints
+        self._held: tuple[str, int] | None = None  # (token, shards held), once fenced
+
+    def _run(self, statement: Any, params: Any = None) -> Any:
+        """`conn.execute`, after the transaction's BEGIN if that was not sent yet."""
+        self._start()
+        return self.conn.execute(statement, params)
+
+    def _start(self, then: str = "") -> None:
+        """Send the pending BEGIN, with `then` (more statements, no parameters) in the same
+        round trip."""
+        if self._begin is not None:
+            self._plain(f"{self._begin}; {then}" if then else self._begin)
+            self._begin = None
+            self._open = True
+
+    def end(self, statement: str) -> None:
+        """COMMIT or ROLLBACK a transaction begun by hand (nothing if it sent nothing)."""
+        if self._open:
+            self._open = False
+            self._plain(statement)
+
+    def abandon(self) -> None:
+        """Roll back a transaction begun by hand, as far as the connection still allows: the
+        error that ended it is the one to report, and a connection that cannot roll back is
+        broken (the pool discards it when it is returned)."""
+        if not self._open or self.conn.invalidated:
+            return
+        try:
+            self.end("ROLLBACK")
+        except DBAPIError:
+            self.conn.invalidate()
 
     def close(self) -> None:
         if self._cursor is not None:
@@ -136,18 +190,18 @@ class _SqlTx:
         """Insert the buffered events (a duplicate `(execution_id, seq)` raises here)."""
         if self._events:
             rows, self._events = self._events, []
-            self.conn.execute(_INSERT_EVENTS, rows)
+            self._run(_INSERT_EVENTS, rows)
 
     def get_execution(self, execution_id: str) -> ExecutionRecord | None:
-        row = self.conn.execute(_GET_EXECUTION, {"pk_id": execution_id}).first()
+        row = self._run(_GET_EXECUTION, {"pk_id": execution_id}).first()
         return _execution(row) if row is not None else None
 
     def add_execution(self, record: ExecutionRecord) -> None:
-        self.conn.execute(insert(_EXECUTIONS).values(
+        self._run(insert(_EXECUTIONS).values(
             id=record.id, **{k: getattr(record, k) for k in _EXECUTION_FIELDS}))
 
     def update_execution(self, execution_id: str, **fields: Any) -> None:
-        self.conn.execute(update(_EXECUTIONS).where(_EXECUTIONS.c.id == execution_id)
+        self._run(update(_EXECUTIONS).where(_EXECUTIONS.c.id == execution_id)
                           .values(updated_at=utcnow(), **fields))
 
     def executions(self, status: str | None = None, limit: int | None = None
@@ -158,23 +212,23 @@ class _SqlTx:
             query = query.where(_EXECUTIONS.c.status == status)
         if limit is not None:
             query = query.limit(limit)
-        return [_execution(r) for r in self.conn.execute(query)]
+        return [_execution(r) for r in self._run(query)]
 
     def count_by_status(self) -> dict[str, int]:
-        rows = self.conn.execute(select(_EXECUTIONS.c.status, func.count())
+        rows = self._run(select(_EXECUTIONS.c.status, func.count())
                                  .group_by(_EXECUTIONS.c.status))
         return {status: int(n) for status, n in rows}
 
     def node_ids(self, execution_id: str) -> set[str]:
-        return set(self.conn.execute(_NODE_IDS, {"pk_id": execution_id}).scalars())
+        return set(self._run(_NODE_IDS, {"pk_id": execution_id}).scalars())
 
     def nodes(self, execution_id: str) -> list[NodeDict]:
-        return [r._asdict() for r in self.conn.execute(_NODES_OF, {"pk_id": execution_id})]
+        return [r._asdict() for r in self._run(_NODES_OF, {"pk_id": execution_id})]
 
     def insert_nodes(self, rows: list[NodeDict]) -> None:
         if rows:
             now = utcnow()
-            self.conn.execute(_INSERT_NODES, [{**{k: r[k] for k in NODE_FIELDS},
+            self._run(_INSERT_NODES, [{**{k: r[k] for k in NODE_FIELDS},
                                                "updated_at": now} for r in rows])
 
     def update_nodes(self, rows: list[NodeDict]) -> None:
@@ -183,7 +237,7 @@ class _SqlTx:
         now = utcnow()
         params = [{"pk_execution_id": r["execution_id"], "pk_node_id": r["node_id"],
                    **{k: r[k] for k in _NODE_VALUES}, "updated_at": now} for r in rows]
-        result = self.conn.execute(_UPDATE_NODES, params)
+        result = self._run(_UPDATE_NODES, params)
         dialect = self.conn.dialect
         sane = dialect.supports_sane_multi_rowcount if len(rows) > 1 \
             else dialect.supports_sane_rowcount
@@ -201,15 +255,29 @@ class _SqlTx:
 
     def events(self, execution_id: str) -> list[EventRecord]:
         self.flush_events()
-        return [EventRecord(*r) for r in self.conn.execute(_EVENTS_OF, {"pk_id": execution_id})]
+        return [EventRecord(*r) for r in self._run(_EVENTS_OF, {"pk_id": execution_id})]
 
     def hold_shards(self, token: str) -> int:
-        return self.conn.execute(update(_SHARDS).where(_SHARDS.c.owner == token)
-                                 .values(owner=_SHARDS.c.owner)).rowcount
+        if self._held is not None and self._held[0] == token:
+            return self._held[1]
+        if self._begin is None:
+            held = self._run(update(_SHARDS).where(_SHARDS.c.owner == token)
+                             .values(owner=_SHARDS.c.owner)).rowcount
+        else:
+            # BEGIN and the fence in one simple query (one round trip). The protocol that
+            # carries several statements takes no parameters: the token is quoted here (it is
+            # the scheduler's own `owner/hex`, quotes doubled all the same).
+            quoted = "'" + token.replace("'", "''") + "'"
+            self._start(f"UPDATE {_SHARDS.name} SET owner = owner WHERE owner = {quoted}")
+            self._cursor.nextset()
+            held = self._cursor.rowcount
+        self._held = (token, held)
+        return held
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
         self.flush_events()  # those appended before belong to the enclosing scope
+        self._start()
         self._savepoints += 1
         name = f"graft_savepoint_{self._savepoints}"
         try:
@@ -228,28 +296,28 @@ class _SqlTx:
             self._savepoints -= 1
 
     def get_launch_plan(self, name: str) -> LaunchPlanRecord | None:
-        row = self.conn.execute(_GET_LAUNCH_PLAN, {"pk_name": name}).first()
+        row = self._run(_GET_LAUNCH_PLAN, {"pk_name": name}).first()
         return _launch_plan(row) if row is not None else None
 
     def put_launch_plan(self, record: LaunchPlanRecord) -> None:
         fields = {k: getattr(record, k) for k in _LAUNCH_PLAN_FIELDS}
         fields["updated_at"] = utcnow()
-        replaced = self.conn.execute(update(_LAUNCH_PLANS)
+        replaced = self._run(update(_LAUNCH_PLANS)
                                      .where(_LAUNCH_PLANS.c.name == record.name)
                                      .values(**fields))
         if replaced.rowcount == 0:
-            self.conn.execute(insert(_LAUNCH_PLANS).values(name=record.name, **fields))
+            self._run(insert(_LAUNCH_PLANS).values(name=record.name, **fields))
 
     def launch_plans(self, active: bool | None = None) -> list[LaunchPlanRecord]:
         query = select(_LAUNCH_PLANS).order_by(_LAUNCH_PLANS.c.name)
         if active is not None:
             query = query.where(_LAUNCH_PLANS.c.active == active)
-        return [_launch_plan(r) for r in self.conn.execute(query)]
+        return [_launch_plan(r) for r in self._run(query)]
 
     def add_tick(self, tick: TickRecord) -> None:
         # Inserted at once: a second scheduler's row for the same tick fails here, inside the
         # caller's savepoint, not at commit.
-        self.conn.execute(insert(_TICKS).values(
+        self._run(insert(_TICKS).values(
             launch_plan=tick.launch_plan, tick_s=tick.tick_s, execution_id=tick.execution_id,
             fired_at=datetime.datetime.fromtimestamp(tick.fired_at, datetime.timezone.utc)))
 
@@ -259,4 +327,4 @@ class _SqlTx:
         if limit is not None:
             query = query.limit(limit)
         return [TickRecord(r.launch_plan, r.tick_s, r.execution_id, _ts(r.fired_at))
-                for r in self.conn.execute(query)]
+                for r in self._run(query)]
