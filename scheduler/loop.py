@@ -1,7 +1,8 @@
 """`graft scheduler`: serve the control stream, keep attempts alive, survive Redis.
 
 Each turn the loop reads a batch of control messages, has the `Scheduler` apply it in one
-transaction, sends what became ready, and only then acknowledges the entries; it also fails
+transaction, sends what became ready, and only then acknowledges the entries (in the round
+trip of the next read); it also fails
 attempts whose lease ran out, sends delayed retries when due, and once a minute sends again
 any attempt it cannot prove in flight. So that no turn holds it long: a large graph is grafted
 a slice a turn, a read takes fewer entries after entries that carried many reports
@@ -155,6 +156,7 @@ class Loop:
                         pass
                 if not self.lock.lost:
                     self._write_boards()
+                self._flush_acks()
             finally:
                 self.metrics.serving(False)
                 self.lock.release(final=self.stopping.is_set())
@@ -162,6 +164,15 @@ class Loop:
                 self.scheduler.forget()
                 self._retry_pending = True
                 self.epoch = ""
+
+    def _flush_acks(self) -> None:
+        """Acknowledge the committed entries still held for the next read (best effort: an
+        entry left unacknowledged is applied again by the next owner, and refused as stale)."""
+        try:
+            self.control.flush_acks()
+        except (redis.RedisError, OSError) as exc:
+            log.warning("%d applied control entries not acknowledged before stopping: %s",
+                        self.control.acks_held, exc)
 
     def _write_boards(self) -> None:
         """Write the board records still waiting, before stopping serving (best effort: the
@@ -432,7 +443,7 @@ class Loop:
             return False
         self._dead(batch.refused)
         self.leases.supersede(batch.superseded)
-        self.control.ack(entries)
+        self.control.ack_later(entries)
         for body in bodies:
             if body.get("type") == "submit":
                 self.submissions.remove_execution(body.get("execution", ""))

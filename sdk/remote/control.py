@@ -93,6 +93,7 @@ class ControlChannel:
         self.redis = client
         self.settings = settings
         self.shards = frozenset(shards)
+        self._acks: list[Entry] = []  # committed, acknowledged with the next read
 
     @property
     def keys(self) -> list[str]:
@@ -177,21 +178,27 @@ class ControlChannel:
         """About `count` entries of this consumer's streams: new ones (waiting up to
         `block_ms`), or with `pending` the ones this consumer holds unacknowledged. Redis
         counts per stream: each gives up to `count / streams`, but at least `MIN_PER_STREAM`
-        (or `count`, when less), so one busy shard still fills a batch."""
+        (or `count`, when less), so one busy shard still fills a batch. The entries given to
+        `ack_later` are acknowledged first, in the same round trip."""
         keys = self.keys
         if not keys:
             return []
         per_stream = max(min(count, MIN_PER_STREAM), -(-count // len(keys)))
+        acks, self._acks = self._acks, []
         try:
-            reply = self.redis.xreadgroup(GROUP, consumer,
-                                          {key: "0" if pending else ">" for key in keys},
-                                          count=per_stream,
-                                          block=None if pending else block_ms)
+            with self.redis.pipeline(transaction=False) as pipe:
+                self._queue_acks(pipe, acks)
+                pipe.xreadgroup(GROUP, consumer, {key: "0" if pending else ">" for key in keys},
+                                count=per_stream, block=None if pending else block_ms)
+                reply = pipe.execute()[-1]
         except redis.ResponseError as exc:
             if "NOGROUP" not in str(exc):
                 raise
             self.ensure_group()  # Redis lost a stream: what it held is recovered elsewhere
             return []
+        except BaseException:
+            self._acks = acks + self._acks  # not known to be acknowledged: again next time
+            raise
         entries: list[Entry] = []
         for stream, items in reply or []:
             key = stream.decode() if isinstance(stream, bytes) else str(stream)
@@ -202,15 +209,39 @@ class ControlChannel:
                 entries.append(Entry(entry_id, dict(fields), key))
         return entries
 
+    def ack_later(self, entries: list[Entry]) -> None:
+        """Acknowledge and delete entries whose effects are committed, with the next `read`
+        (a round trip less per batch; an entry read again after a crash meanwhile is applied
+        again, as one read before a crash between commit and `ack` always was)."""
+        self._acks.extend(entries)
+
+    @property
+    def acks_held(self) -> int:
+        """How many committed entries wait for the next read to be acknowledged."""
+        return len(self._acks)
+
+    def flush_acks(self) -> None:
+        """Acknowledge now what `ack_later` holds."""
+        acks, self._acks = self._acks, []
+        try:
+            self.ack(acks)
+        except BaseException:
+            self._acks = acks + self._acks
+            raise
+
     def ack(self, entries: list[Entry]) -> None:
         """Acknowledge and delete entries whose effects are committed."""
         if not entries:
             return
+        with self.redis.pipeline(transaction=True) as pipe:
+            self._queue_acks(pipe, entries)
+            pipe.execute()
+
+    @staticmethod
+    def _queue_acks(pipe: Any, entries: list[Entry]) -> None:
         by_stream: dict[str, list[bytes]] = {}
         for entry in entries:
             by_stream.setdefault(entry.stream, []).append(entry.id)
-        with self.redis.pipeline(transaction=True) as pipe:
-            for key, ids in by_stream.items():
-                pipe.xack(key, GROUP, *ids)
-                pipe.xdel(key, *ids)
-            pipe.execute()
+        for key, ids in by_stream.items():
+            pipe.xack(key, GROUP, *ids)
+            pipe.xdel(key, *ids)

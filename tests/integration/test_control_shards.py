@@ -108,3 +108,40 @@ def test_a_read_of_fewer_entries_than_a_streams_minimum_takes_that_many(settings
         channel.publish({"type": "refresh", "execution": eid})
     assert len(channel.read("c1", 5, None)) == 5
     assert len(channel.read("c1", 500, None)) == 64  # one stream's minimum share of 500
+
+
+def test_acks_held_for_the_next_read_go_before_it(settings: Any) -> None:
+    """The scheduler acknowledges a committed batch in the round trip of its next read: a
+    read of pending entries then never returns that batch, and a stop flushes what is held."""
+    client = redis.Redis.from_url(settings.broker_url)
+    channel = ControlChannel(client, settings, shards={4})
+    channel.ensure_group()
+    key = stream_key(settings.key_prefix, 4)
+    for eid in ids_in(4, 3):
+        channel.publish({"type": "refresh", "execution": eid})
+    first = channel.read("c1", 2, None)
+    channel.ack_later(first)
+    assert channel.acks_held == 2
+    assert client.xpending(key, GROUP)["pending"] == 2  # not yet: no round trip of its own
+    pending = channel.read("c1", 10, None, pending=True)
+    assert pending == [] and channel.acks_held == 0  # acknowledged before that read
+    assert client.xlen(key) == 1
+    (last,) = channel.read("c1", 10, None)
+    channel.ack_later([last])
+    channel.flush_acks()
+    assert client.xpending(key, GROUP)["pending"] == 0 and client.xlen(key) == 0
+
+
+def test_acks_held_survive_a_read_that_failed(settings: Any) -> None:
+    client = redis.Redis.from_url(settings.broker_url)
+    channel = ControlChannel(client, settings, shards={6})
+    channel.ensure_group()
+    for eid in ids_in(6, 2):
+        channel.publish({"type": "refresh", "execution": eid})
+    entries = channel.read("c1", 10, None)
+    broken = ControlChannel(redis.Redis(port=1, socket_connect_timeout=0.2), settings,
+                            shards={6})
+    broken.ack_later(entries)
+    with pytest.raises(redis.ConnectionError):
+        broken.read("c1", 10, None)
+    assert broken.acks_held == 2  # kept for the next read, not lost
