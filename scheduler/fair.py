@@ -227,6 +227,26 @@ class ReadyQueue:
         self._held.difference_update(key for _, _, keys in out for key in keys)
         return out
 
+    def bounds(self, queues: list[str]) -> dict[str, int] | None:
+        """The depths of `queues` as known without asking the broker, when that is enough:
+        what each held after its last top-up (its workers have only taken from it since).
+        None when any must be asked: it was not topped up lately, its drain rate is due for
+        a sample (which needs a true depth), or its held attempts may not all fit under its
+        depth. So a trickle of single attempts (a chain) costs no depth read a turn."""
+        now = self.clock()
+        known: dict[str, int] = {}
+        for queue in queues:
+            window = self._windows.get(queue)
+            if window is None or now - window.topped_at > IDLE_S \
+                    or now - window.since >= RATE_WINDOW_S:
+                return None
+            held = sum(len(items) for level in self._queues.get(queue, {}).values()
+                       for items in level.items.values())
+            if window.last_depth + held > window.target:
+                return None
+            known[queue] = window.last_depth
+        return known
+
     def _room(self, queue: str, depth: int) -> int:
         """How many more messages `queue` may get now that `depth` wait in it."""
         now = self.clock()

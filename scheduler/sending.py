@@ -108,11 +108,14 @@ class Sending:
             return
         depths = None
         if self.queue_depth is not None:
-            try:
-                depths = self.queue_depth(queues)
-            except Exception as exc:  # the broker is away: try again next turn
-                log.debug("queue depths not read (%s); ready attempts stay held", exc)
-                return
+            if not self.backlogged():
+                depths = self.ready.bounds(queues)
+            if depths is None:
+                try:
+                    depths = self.queue_depth(queues)
+                except Exception as exc:  # the broker is away: try again next turn
+                    log.debug("queue depths not read (%s); ready attempts stay held", exc)
+                    return
             if self.backlogged():
                 return  # reports wait to be applied: more sent now would only wait longer
         rows, rowless = [], []

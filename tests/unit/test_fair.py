@@ -159,3 +159,37 @@ def test_one_take_is_bounded_in_attempts_shared_among_the_queues():
     assert per_queue == {"q1": 512, "q2": 512}  # 500 each, in whole chunks of 64
     assert len(ready) == 10_000 - 1024
     assert sum(len(u) for u in (x[2] for x in ready.take_units(None))) == 10_000 - 1024
+
+
+def test_depths_are_known_without_asking_while_a_trickle_fits():
+    """A chain holds one attempt at a time: after a true depth read, what the queue held
+    after its top-ups bounds its depth, until the rate is due for a sample, the queue went
+    idle, or the held attempts might not fit."""
+    clock = Clock()
+    ready = ReadyQueue(min_depth=4, clock=clock)
+    assert ready.bounds(["q"]) is None  # never topped up: ask the broker
+    ready.push("q", 0, ("a", "n0", 1))
+    assert len(ready.take({"q": 0})) == 1
+    clock.now += 0.01
+    ready.push("q", 0, ("a", "n1", 1))
+    assert ready.bounds(["q"]) == {"q": 1}  # the one sent may still wait there
+    ready.take({"q": 1})
+    clock.now += 0.01
+    ready.push("q", 0, ("a", "n2", 1))
+    ready.push("q", 0, ("a", "n3", 1))
+    assert ready.bounds(["q"]) == {"q": 2}  # 2 sent + 2 held fit under 4
+    ready.push("q", 0, ("a", "n4", 1))
+    assert ready.bounds(["q"]) is None  # 2 + 3 may not: ask
+    assert ready.bounds(["q", "other"]) is None  # a queue never topped up: ask
+    clock.now += 0.3
+    assert ready.bounds(["q"]) is None  # a rate sample is due: it needs a true depth
+
+
+def test_a_queue_idle_for_a_while_is_asked_again():
+    clock = Clock()
+    ready = ReadyQueue(min_depth=4, clock=clock)
+    ready.push("q", 0, ("a", "n0", 1))
+    ready.take({"q": 0})
+    ready.push("q", 0, ("a", "n1", 1))
+    clock.now += 2.0
+    assert ready.bounds(["q"]) is None

@@ -794,3 +794,31 @@ def test_a_lone_message_goes_without_a_savepoint_and_a_failure_still_rolls_back(
     node = h.nodes("e1")[second["node"]]
     assert node["state"] == "FAILED" and "ReportNotApplied" in json.dumps(node["error"])
     assert h.handle([first]) == []  # the next lone message still goes bare
+
+
+@workflow
+def chain_of_squares(x: int) -> int:
+    for _ in range(6):
+        x = square(x=x)
+    return x
+
+
+def test_a_chain_reads_queue_depths_only_now_and_then(h):
+    """One attempt ready at a time fits under the depth last read: sending it needs no depth
+    read (a round trip of every turn, before), until the drain rate is due for a sample."""
+    clock = [1000.0]
+    queues = h.scheduler.queue_depth = Queues(h)
+    h.scheduler.ready.clock = lambda: clock[0]
+    reads = []
+    h.scheduler.queue_depth = lambda qs: reads.append(qs) or queues(qs)
+    submit_with(h, chain_of_squares, "c", x=2)
+    while h.execution("c").status == "RUNNING":
+        clock[0] += 0.01
+        h.handle(run_all(h, queues.take(1)))
+    assert h.outputs(chain_of_squares, "c") == 2 ** (2 ** 6)
+    # At the starting depth (4), what was sent bounds the depth: reads at the first attempt
+    # and at the fifth, when four sent and one held might not fit; none at the other four.
+    assert len(reads) == 2
+    clock[0] += 0.3  # a rate sample is due: the next attempt asks again
+    submit_with(h, chain_of_squares, "d", x=1)
+    assert len(reads) == 3
