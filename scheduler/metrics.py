@@ -125,7 +125,7 @@ class PrometheusMetrics(Observer):
         self.report_latency = Histogram(
             "graft_report_latency_seconds", "From a report's append to the control stream "
             "(Redis's clock) to the scheduler having applied it (its batch committed, the "
-            "nodes it made ready sent, its entry acknowledged).",
+            "nodes it made ready sent; its entry is acknowledged with the next read).",
             buckets=LATENCY_BUCKETS_S, registry=r)
         self.graft_duration = Histogram(
             "graft_graft_duration_seconds", "Time to graft a dynamic's sub-graph into its "
@@ -133,7 +133,8 @@ class PrometheusMetrics(Observer):
             buckets=GRAFT_BUCKETS_S, registry=r)
         self.batch_duration = Histogram(
             "graft_scheduler_batch_duration_seconds", "Time to apply one batch of control "
-            "messages, from decoding to acknowledging (the commit and sends included).",
+            "messages, from decoding to the sends after its commit (its entries are "
+            "acknowledged with the next read).",
             buckets=LATENCY_BUCKETS_S, registry=r)
         self.batch_messages = Histogram(
             "graft_scheduler_batch_messages", "Control messages per batch.",
