@@ -5,8 +5,8 @@ work. On PostgreSQL the driver runs in autocommit mode and the transaction is be
 in the same round trip as its first statement when that is the shard fence (`hold_shards`):
 a scheduler's turn in a chain is a handful of round trips, and the driver's own BEGIN was
 one of them. The scheduler writes node rows and events by the hundred per transaction and
-never reads back what it wrote as objects, so the ORM's bookkeeping was most of the cost of a report
-(`bench/state_writes.py`). Node rows are written with one executemany per call; events are
+never reads back what it wrote as objects, so the ORM's bookkeeping was most of the cost of a
+report (`bench/state_writes.py`). Node rows are written with one executemany per call; events are
 buffered and inserted in one executemany when their scope ends (before a savepoint is opened
 or released, before `events()` reads them, before commit).
 """
@@ -202,7 +202,7 @@ class _SqlTx:
 
     def update_execution(self, execution_id: str, **fields: Any) -> None:
         self._run(update(_EXECUTIONS).where(_EXECUTIONS.c.id == execution_id)
-                          .values(updated_at=utcnow(), **fields))
+                  .values(updated_at=utcnow(), **fields))
 
     def executions(self, status: str | None = None, limit: int | None = None
                    ) -> list[ExecutionRecord]:
@@ -216,7 +216,7 @@ class _SqlTx:
 
     def count_by_status(self) -> dict[str, int]:
         rows = self._run(select(_EXECUTIONS.c.status, func.count())
-                                 .group_by(_EXECUTIONS.c.status))
+                         .group_by(_EXECUTIONS.c.status))
         return {status: int(n) for status, n in rows}
 
     def node_ids(self, execution_id: str) -> set[str]:
@@ -229,7 +229,7 @@ class _SqlTx:
         if rows:
             now = utcnow()
             self._run(_INSERT_NODES, [{**{k: r[k] for k in NODE_FIELDS},
-                                               "updated_at": now} for r in rows])
+                                       "updated_at": now} for r in rows])
 
     def update_nodes(self, rows: list[NodeDict]) -> None:
         if not rows:
@@ -303,8 +303,8 @@ class _SqlTx:
         fields = {k: getattr(record, k) for k in _LAUNCH_PLAN_FIELDS}
         fields["updated_at"] = utcnow()
         replaced = self._run(update(_LAUNCH_PLANS)
-                                     .where(_LAUNCH_PLANS.c.name == record.name)
-                                     .values(**fields))
+                             .where(_LAUNCH_PLANS.c.name == record.name)
+                             .values(**fields))
         if replaced.rowcount == 0:
             self._run(insert(_LAUNCH_PLANS).values(name=record.name, **fields))
 
