@@ -2,11 +2,11 @@
 
 Each turn the loop reads a batch of control messages, has the `Scheduler` apply it in one
 transaction, sends what became ready, and only then acknowledges the entries (in the round
-trip of the next read); it also fails
-attempts whose lease ran out, sends delayed retries when due, and once a minute sends again
-any attempt it cannot prove in flight. So that no turn holds it long: a large graph is grafted
-a slice a turn, a read takes fewer entries after entries that carried many reports
-(`read_count`), and nothing is sent while reports back up in its streams (`BACKLOG_REPORTS`).
+trip of the next read); it also fails attempts whose lease ran out, sends delayed retries when
+due, and once a minute sends again any attempt it cannot prove in flight. So that no turn
+holds it long: a large graph is grafted a slice a turn, a read takes fewer entries after
+entries that carried many reports (`read_count`), and nothing is sent while reports back up
+in its streams (`BACKLOG_REPORTS`).
 
 It never exits on a Redis failure: it logs one line when the broker is lost and one when it
 is back, and retries with backoff meanwhile.
