@@ -6,7 +6,8 @@ trip of the next read); it also fails attempts whose lease ran out, sends delaye
 due, and once a minute sends again any attempt it cannot prove in flight. So that no turn
 holds it long: a large graph is grafted a slice a turn, a read takes fewer entries after
 entries that carried many reports (`read_count`), and nothing is sent while reports back up
-in its streams (`BACKLOG_REPORTS`).
+in its streams (`BACKLOG_REPORTS`); and while it holds large graphs, what each turn leaves
+is frozen out of the garbage collector's full passes (scheduler/collector.py).
 
 It never exits on a Redis failure: it logs one line when the broker is lost and one when it
 is back, and retries with backoff meanwhile.
@@ -37,6 +38,7 @@ from typing import Any
 import redis
 
 from scheduler.batch import CONTROL, Refusal
+from scheduler.collector import GraphCollector
 from scheduler.cron import Ticker
 from scheduler.dispatch import CeleryDispatcher, Dispatcher
 from scheduler.inflight import in_flight
@@ -101,6 +103,7 @@ class Loop:
                                    Board(settings), metrics=self.metrics)
         self.scheduler.queue_depth = self._queue_depths
         self.scheduler.backlogged = lambda: self._backlog > BACKLOG_REPORTS
+        self.collector = GraphCollector(self.scheduler.nodes_held)
         self.ticker = Ticker(self.scheduler, LaunchPlanBoard(self.scheduler.board.redis,
                                                              settings.key_prefix))
         self.outage = Outage(log)
@@ -162,6 +165,7 @@ class Loop:
                 self.lock.release(final=self.stopping.is_set())
             if not self.stopping.is_set():
                 self.scheduler.forget()
+                self.collector.release()
                 self._retry_pending = True
                 self.epoch = ""
 
@@ -372,6 +376,7 @@ class Loop:
                                     max(1, int(block_s * 1000)))
         if entries:
             self._handle(entries)
+        self.collector.after_turn()
 
     def _drain_pending(self) -> None:
         """Apply the entries this consumer holds unacknowledged (taken over from a dead

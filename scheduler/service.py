@@ -226,6 +226,10 @@ class Scheduler(Sending):
         if self.launch_plans is not None:
             self.launch_plans.forget()
 
+    def nodes_held(self) -> int:
+        """How many nodes the executions held in memory have (see `Engine.size`)."""
+        return sum(live.engine.size for live in self.live.values())
+
     def queued_attempts(self) -> list[AttemptKey]:
         """The attempts live executions wait for that were sent (not those held back, waiting
         for their backoff, their turn or the broker)."""

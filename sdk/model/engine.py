@@ -168,6 +168,12 @@ class Engine:
         """Whether a graph is partly inserted (`graft_more` inserts its next slice)."""
         return bool(self._grafts)
 
+    @property
+    def size(self) -> int:
+        """How many nodes this execution holds in memory: those inserted, and those of graphs
+        partly inserted that are still to go in."""
+        return len(self.nodes) + sum(len(g.graph.nodes) - g.next for g in self._grafts)
+
     def graft_more(self) -> list[str]:
         """Insert the next slice of the oldest partly inserted graph; return the ids of the
         nodes that makes ready."""

@@ -141,3 +141,12 @@ def test_the_top_level_graph_goes_in_slices_too():
     finish(engine, ["c0"])
     assert engine.outputs == {"o0": {"list": [val(1), val(2), val(3)]}}
 
+
+
+def test_size_counts_the_nodes_not_yet_inserted():
+    engine = sliced_engine(2)
+    assert engine.size == 1
+    graft(engine, "d", 1, fan(5))
+    assert len(engine.nodes) == 3 and engine.size == 6
+    engine.graft_more()
+    assert len(engine.nodes) == 5 and engine.size == 6
