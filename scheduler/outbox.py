@@ -4,7 +4,11 @@ written together, all executions in one round trip, at most every `BOARD_EVERY_S
 busy execution's board lags its state by that much, and a batch of one report costs no
 round trip of its own); those Redis refuses are kept and merged with later ones. Nothing
 here decides anything: the transaction that produced it has committed. (Attempts held back
-for their turn or their backoff are in `scheduler.fair.ReadyQueue`.)"""
+for their turn or their backoff are in `scheduler.fair.ReadyQueue`.)
+
+It also keeps which attempts it handed to the broker (`sent`), so that the scheduler's search
+for attempts lost on the way looks at those only, not at every node it holds; the scheduler
+prunes them as they end."""
 
 from __future__ import annotations
 
@@ -32,6 +36,9 @@ class Outbox:
         # Board writes not yet made: execution -> (fields, node records), merged.
         self.stale: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
         self._board_due = 0.0  # monotonic time of the next board write
+        # Attempts handed to the broker: execution -> {node: attempt}. A superset of those
+        # still waited for; the scheduler removes those that ended.
+        self.sent: dict[str, dict[str, int]] = {}
 
     def send(self, dispatches: list[Dispatch]) -> None:
         """Send now; what the broker refuses is kept and sent again by `flush`."""
@@ -43,6 +50,13 @@ class Outbox:
             log.error("could not send %d ready nodes (%s); will retry", len(dispatches), exc)
             self.unsent.extend(dispatches)
             return
+        sent = self.sent
+        for d in dispatches:
+            for eid, node, attempt in d.attempts:
+                nodes = sent.get(eid)
+                if nodes is None:
+                    nodes = sent[eid] = {}
+                nodes[node] = attempt
         self.metrics.dispatched(d.queue for d in dispatches for _ in d.attempts)
 
     def write_board(self, eid: str, fields: dict[str, Any],
@@ -90,6 +104,7 @@ class Outbox:
     def clear(self) -> None:
         self.unsent.clear()
         self.stale.clear()
+        self.sent.clear()
 
     @property
     def backlog(self) -> int:

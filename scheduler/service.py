@@ -232,11 +232,24 @@ class Scheduler(Sending):
 
     def queued_attempts(self) -> list[AttemptKey]:
         """The attempts live executions wait for that were sent (not those held back, waiting
-        for their backoff, their turn or the broker)."""
-        held = self.outbox.held() | self.ready.held()
-        return [(eid, run.id, run.attempt) for eid, live in self.live.items()
-                for run in live.engine.nodes.values()
-                if run.state == NodeState.QUEUED and (eid, run.id, run.attempt) not in held]
+        for their backoff, their turn or the broker). It looks only at the attempts handed to
+        the broker (`Outbox.sent`), dropping those that ended, so its cost follows what is in
+        flight, not the size of the graphs held."""
+        held = self.outbox.held()
+        found: list[AttemptKey] = []
+        for eid in list(self.outbox.sent):
+            live = self.live.get(eid)
+            if live is None:  # dropped from memory: its rebuild lists what it sent again
+                del self.outbox.sent[eid]
+                continue
+            nodes, sent = live.engine.nodes, self.outbox.sent[eid]
+            for node, attempt in list(sent.items()):
+                run = nodes.get(node)
+                if run is None or run.state != NodeState.QUEUED or run.attempt != attempt:
+                    del sent[node]
+                elif (key := (eid, node, attempt)) not in held and key not in self.ready:
+                    found.append(key)
+        return found
 
     def refresh_boards(self, execution_ids: list[str] | None = None,
                        limit: int = 10_000) -> int:
@@ -659,6 +672,11 @@ class Scheduler(Sending):
         unsent = [run.id for run in untokened if run.id not in live.known]
         if unsent:
             self._changed(tx, eid, live, unsent, batch)
+        # Queued nodes with a row were sent (or wait for a retry's turn): look for them in
+        # flight again (`queued_attempts`).
+        self.outbox.sent.setdefault(eid, {}).update(
+            (nid, run.attempt) for nid, run in engine.nodes.items()
+            if run.state == NodeState.QUEUED and nid in live.known)
         return live
 
     def _changed(self, tx: StateTx, eid: str, live: Live, released: list[str],
@@ -746,6 +764,7 @@ class Scheduler(Sending):
             if live is not None and live.engine.done:
                 self.ready.drop(eid)
         self.outbox.send(batch.outbox)
+        self._prune_sent(batch.touched)
         self._save_cached(batch.cached)
         if self.board is None:
             for eid in batch.touched:
@@ -761,6 +780,22 @@ class Scheduler(Sending):
                 self._write_board(eid, live, changed)
                 if live.engine.done:
                     del self.live[eid]
+
+    def _prune_sent(self, touched: dict[str, set[str]]) -> None:
+        """Forget the sent attempts that a batch ended (all of an execution's, once it ended)."""
+        for eid, changed in touched.items():
+            sent = self.outbox.sent.get(eid)
+            if not sent:
+                continue
+            live = self.live.get(eid)
+            if live is None or live.engine.done:
+                del self.outbox.sent[eid]
+                continue
+            nodes = live.engine.nodes
+            for node in changed.intersection(sent):
+                run = nodes.get(node)
+                if run is None or run.state != NodeState.QUEUED or run.attempt != sent[node]:
+                    del sent[node]
 
     def _write_board(self, eid: str, live: Live, changed: set[str] | None = None) -> None:
         """Write an execution's board record with up to `BOARD_NODES` of its changed nodes'

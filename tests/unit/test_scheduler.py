@@ -822,3 +822,56 @@ def test_a_chain_reads_queue_depths_only_now_and_then(h):
     clock[0] += 0.3  # a rate sample is due: the next attempt asks again
     submit_with(h, chain_of_squares, "d", x=1)
     assert len(reads) == 3
+
+
+class Unwalkable(dict):
+    """A node table that refuses to be walked whole (lookups by id are allowed)."""
+
+    def _refuse(self, *_):
+        raise AssertionError("walked every node")
+
+    values = items = keys = __iter__ = _refuse
+
+
+def test_the_attempts_to_look_for_in_flight_are_those_sent_and_not_yet_ended(h):
+    h.submit(squares_wf, "e1", n=3)
+    assert h.scheduler.queued_attempts() == [("e1", "squares", 1)]
+    h.handle(h.work())  # the dynamic reports its sub-graph; its three children are sent
+    sent, h.dispatcher.sent = h.dispatcher.sent, []
+    children = [(d.execution_id, d.node_id, d.attempt) for d in sent]
+    assert len(children) == 3
+    assert sorted(h.scheduler.queued_attempts()) == sorted(children)
+    h.handle([run_attempt(h.store, *sent[0].args)])
+    assert sorted(h.scheduler.queued_attempts()) == sorted(children[1:])
+    h.handle([run_attempt(h.store, *d.args) for d in sent[1:]])
+    assert h.execution("e1").status == "SUCCEEDED"
+    assert h.scheduler.queued_attempts() == [] and h.scheduler.outbox.sent == {}
+
+
+def test_looking_for_attempts_in_flight_does_not_walk_the_graphs_held(h):
+    h.submit(squares_wf, "e1", n=50)
+    h.handle(h.work())
+    live = h.scheduler.live["e1"]
+    live.engine.nodes = Unwalkable(live.engine.nodes)
+    assert len(h.scheduler.queued_attempts()) == 50
+
+
+def test_an_attempt_held_for_its_retry_backoff_is_not_looked_for_in_flight(h):
+    h.submit(fragile_wf, "e1", x=1)
+    assert h.scheduler.queued_attempts() == [("e1", "fragile", 1)]
+    h.scheduler.lost([("e1", "fragile", 1)], "stopped renewing its lease")
+    assert h.scheduler.queued_attempts() == []  # attempt 2 waits for its backoff
+    h.scheduler.ready._delayed[0] = (0.0, *h.scheduler.ready._delayed[0][1:])
+    h.scheduler.flush()
+    assert h.scheduler.queued_attempts() == [("e1", "fragile", 2)]
+
+
+def test_a_rebuilt_execution_looks_for_what_it_had_sent(h):
+    h.submit(squares_wf, "e1", n=3)
+    h.handle(h.work())
+    sent, h.dispatcher.sent = h.dispatcher.sent, []
+    h.scheduler = h.new_scheduler()  # a restart: nothing in memory
+    assert h.scheduler.queued_attempts() == []
+    h.handle([run_attempt(h.store, *sent[0].args)])  # rebuilds the execution from the state
+    assert sorted(h.scheduler.queued_attempts()) == sorted(
+        (d.execution_id, d.node_id, d.attempt) for d in sent[1:])
