@@ -78,6 +78,22 @@ class MapProgress:
     failed: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class GraphOutputs:
+    """A graph's output bindings as written inside it, with where the graph sits: node ids
+    go under `prefix`, graph inputs read `scope`. They are rebased and resolved in one pass
+    when the graph completes (`Engine.resolve_outputs`), so inserting a sub-graph whose output
+    lists its N nodes costs nothing in N."""
+
+    bindings: dict[str, Binding]
+    prefix: str
+    scope: dict[str, Binding]
+
+    def rebased(self) -> dict[str, Binding]:
+        """The bindings as seen from outside the graph (node ids under `prefix`)."""
+        return {k: bindings.rebase(b, self.prefix, self.scope) for k, b in self.bindings.items()}
+
+
 @dataclass(eq=False, slots=True)
 class NodeRun:
     """One node of a running execution. `bindings` use absolute ids or resolved values."""
@@ -91,7 +107,7 @@ class NodeRun:
     waiting: int = 0
     dependents: list[str] = field(default_factory=list)
     children_left: int = 0
-    out_bindings: dict[str, Binding] | None = None
+    out_bindings: GraphOutputs | None = None
     outputs: dict[str, Binding] | None = None
     error: dict[str, Any] | None = None
     user_failures: int = 0
@@ -142,7 +158,7 @@ class Engine:
         self.active = 0  # nodes PENDING, QUEUED or RUNNING
         self._released: list[str] = []
         self._root_left = 0
-        self._root_out: dict[str, Binding] = {}
+        self._root_out = GraphOutputs({}, "", {})
         self._started = False
         self._stopped = False  # a failure stopped new work (FAIL_IMMEDIATELY)
         self._failing = False  # the execution will fail once nothing else runs
@@ -440,6 +456,19 @@ class Engine:
             raise SpecError(f"output {out!r} of node {src!r} is read before it exists")
         return run.outputs[out]
 
+    def resolve_outputs(self, outs: GraphOutputs) -> dict[str, Binding]:
+        """A completed graph's outputs: its output bindings rebased and resolved in one pass."""
+        prefix, scope = outs.prefix, outs.scope
+
+        def leaf(kind: str, body: Any) -> Binding:
+            if kind == "ref":
+                return self._resolve_leaf("ref", (prefix + body[0], body[1]))
+            if kind == "input":
+                return self.resolve(scope[body])
+            return {kind: body}
+
+        return {k: bindings.transform(b, leaf) for k, b in outs.bindings.items()}
+
     def resolved_inputs(self, node_id: str) -> dict[str, Binding]:
         run = self.nodes[node_id]
         return {name: self.resolve(b) for name, b in run.bindings.items()}
@@ -560,7 +589,7 @@ class Engine:
         if graft.next >= len(graph.nodes):
             if graft in self._grafts:
                 self._grafts.remove(graft)
-            out = {o.name: bindings.rebase(o.binding, prefix, scope) for o in graph.outputs}
+            out = GraphOutputs({o.name: o.binding for o in graph.outputs}, prefix, scope)
             if graft.parent is None:
                 self._root_out = out
             else:
@@ -601,7 +630,7 @@ class Engine:
         self._insert(graph, prefix, run.id, scope)
         if run.children_left == 0 and run.state == NodeState.RUNNING:
             assert run.out_bindings is not None
-            self._succeed(run, {k: self.resolve(b) for k, b in run.out_bindings.items()})
+            self._succeed(run, self.resolve_outputs(run.out_bindings))
 
     def _succeed(self, run: NodeRun, outputs: dict[str, Binding]) -> None:
         self._set(run, NodeState.SUCCEEDED)
@@ -633,7 +662,7 @@ class Engine:
         parent.children_left -= 1
         if parent.children_left == 0:
             assert parent.out_bindings is not None
-            self._succeed(parent, {k: self.resolve(b) for k, b in parent.out_bindings.items()})
+            self._succeed(parent, self.resolve_outputs(parent.out_bindings))
 
     def _map_item_done(self, run: NodeRun, item: NodeRun, ok: bool) -> None:
         progress = run.map
@@ -768,7 +797,7 @@ class Engine:
 
     def _finish_root(self) -> None:
         if self.state == ExecutionState.RUNNING and not self._failing:
-            self.outputs = {k: self.resolve(b) for k, b in self._root_out.items()}
+            self.outputs = self.resolve_outputs(self._root_out)
             self.state = ExecutionState.SUCCEEDED
         else:
             self._maybe_end()
