@@ -13,13 +13,22 @@ turn's work) and moving whatever survives into the permanent generation with `gc
 which splices lists in constant time and which collections never walk. Once the scheduler
 holds fewer than half that, `gc.unfreeze()` hands everything back to the collector: cyclic
 garbage made of objects frozen meanwhile is found then.
+
+Sub-graphs are parsed in background threads (scheduler/subgraphs.py), but `json.loads` holds
+the interpreter lock for the whole text, and the collections its millions of new objects set
+off ran inside it: a 1,000,000-node spec took 3.4 s to parse, 1.6 s with the collector
+paused, and the loop waited that long. `collection_paused` pauses it around such a load (the
+loading threads share one count), and a parsed graph of `FREEZE_ABOVE` nodes or more is frozen
+at once, so the next young collection does not walk it either.
 """
 
 from __future__ import annotations
 
 import gc
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 FREEZE_ABOVE = 50_000  # nodes held: about 0.75 million objects, a full pass of ~0.25 s
 CHECK_S = 0.2  # how often the size held is looked at (summing it walks the executions)
@@ -57,3 +66,30 @@ class GraphCollector:
         if self.frozen:
             self.frozen = False
             gc.unfreeze()
+
+
+class _Pause:
+    """How many threads want the collector paused, and whether to turn it back on after."""
+
+    lock = threading.Lock()
+    count = 0
+    restore = False
+
+
+@contextmanager
+def collection_paused() -> Iterator[None]:
+    """Turn automatic collection off while the block runs (in any thread; nested and
+    concurrent blocks share one count, and the collector is turned back on after the last
+    only if it was on before the first)."""
+    with _Pause.lock:
+        if _Pause.count == 0:
+            _Pause.restore = gc.isenabled()
+            gc.disable()
+        _Pause.count += 1
+    try:
+        yield
+    finally:
+        with _Pause.lock:
+            _Pause.count -= 1
+            if _Pause.count == 0 and _Pause.restore:
+                gc.enable()

@@ -8,16 +8,18 @@ sub-graph is still loading is put off, with the messages of its execution that f
 and applied on a later turn (its stream entry stays unacknowledged until then, so a restart
 loses nothing). What the thread produced, spec or error, is taken by `take` when the report
 is applied; a report nobody preloaded (tests, `Scheduler.handle` called directly) is loaded
-there and then.
+there and then. The threads load with the garbage collector paused (scheduler/collector.py).
 """
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
+from scheduler.collector import FREEZE_ABOVE, collection_paused
 from sdk.model.report import Outcome
 from sdk.model.spec import GraphSpec
 
@@ -47,7 +49,7 @@ class Subgraphs:
             if future is None:
                 if self._pool is None:
                     self._pool = ThreadPoolExecutor(THREADS, thread_name_prefix="graft-subgraphs")
-                future = self._loading[key] = self._pool.submit(self._load, key,
+                future = self._loading[key] = self._pool.submit(self._load_quietly, key,
                                                                 str(body.get("node")))
             started.append((i, future))
         if not started:
@@ -60,6 +62,15 @@ class Subgraphs:
                 first.setdefault(bodies[i].get("execution"), i)
         return {i for i, body in enumerate(bodies)
                 if isinstance(body, dict) and i >= first.get(body.get("execution"), len(bodies))}
+
+    def _load_quietly(self, key: str, node_id: str) -> GraphSpec:
+        """Load a sub-graph with the garbage collector paused, and freeze it when it is large
+        (scheduler/collector.py): what the loop waits for while a thread parses."""
+        with collection_paused():
+            spec = self._load(key, node_id)
+            if len(spec.nodes) >= FREEZE_ABOVE:
+                gc.freeze()
+        return spec
 
     def discard(self, bodies: list[Any]) -> None:
         """Forget what was loaded for these messages once they were applied (a report that
