@@ -35,7 +35,14 @@ from scheduler.sending import Sending
 from scheduler.state import EventRecord, ExecutionRecord, StateStore, StateTx
 from scheduler.subgraphs import Subgraphs
 from sdk.model import bindings
-from sdk.model.engine import TERMINAL_NODE_STATES, Engine, ExecutionState, NodeState, RetryPolicy
+from sdk.model.engine import (
+    TERMINAL_NODE_STATES,
+    Engine,
+    ExecutionState,
+    NodeRun,
+    NodeState,
+    RetryPolicy,
+)
 from sdk.model.errors import GraftError, StoreError, StoreIntegrityError, StoreObjectMissing
 from sdk.model.report import Failure, Outcome, Report, data_failure, system_failure
 from sdk.model.spec import GraphSpec, NodeSpec
@@ -244,8 +251,7 @@ class Scheduler(Sending):
                 continue
             nodes, sent = live.engine.nodes, self.outbox.sent[eid]
             for node, attempt in list(sent.items()):
-                run = nodes.get(node)
-                if run is None or run.state != NodeState.QUEUED or run.attempt != attempt:
+                if _ended(nodes, node, attempt):
                     del sent[node]
                 elif (key := (eid, node, attempt)) not in held and key not in self.ready:
                     found.append(key)
@@ -793,8 +799,7 @@ class Scheduler(Sending):
                 continue
             nodes = live.engine.nodes
             for node in changed.intersection(sent):
-                run = nodes.get(node)
-                if run is None or run.state != NodeState.QUEUED or run.attempt != sent[node]:
+                if _ended(nodes, node, sent[node]):
                     del sent[node]
 
     def _write_board(self, eid: str, live: Live, changed: set[str] | None = None) -> None:
@@ -824,3 +829,9 @@ class Scheduler(Sending):
                 index.save(key, spec, outputs, execution=eid, node=nid)
             except GraftError as exc:
                 log.warning("cache entry of dynamic node %s of %s not saved: %s", nid, eid, exc)
+
+
+def _ended(nodes: dict[str, NodeRun], node: str, attempt: int) -> bool:
+    """Whether a sent attempt is no longer waited for (reported, given up or superseded)."""
+    run = nodes.get(node)
+    return run is None or run.state != NodeState.QUEUED or run.attempt != attempt

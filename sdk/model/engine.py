@@ -89,10 +89,6 @@ class GraphOutputs:
     prefix: str
     scope: dict[str, Binding]
 
-    def rebased(self) -> dict[str, Binding]:
-        """The bindings as seen from outside the graph (node ids under `prefix`)."""
-        return {k: bindings.rebase(b, self.prefix, self.scope) for k, b in self.bindings.items()}
-
 
 @dataclass(eq=False, slots=True)
 class NodeRun:
