@@ -178,6 +178,12 @@ class SchedulerRow(Base):
     shards: Mapped[int] = mapped_column(Integer, default=0)
 
 
+# A session idle this long inside a transaction is ended by PostgreSQL. A scheduler stopped
+# (SIGSTOP, a hung host) inside a batch holds the row locks of its shard fence: without this,
+# the others could never adopt its shards. A healthy batch sends its statements far faster.
+IDLE_IN_TRANSACTION_S = 8.0
+
+
 def open_database(url: str) -> SqlEngine:
     """Connect to `url` and bring its schema to the newest migration.
 
@@ -190,8 +196,10 @@ def open_database(url: str) -> SqlEngine:
         if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "",
                                                                                ":memory:"):
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        connect_args = {"connect_timeout": 10} if parsed.drivername.startswith("postgresql") \
-            else {}
+        connect_args: dict[str, Any] = {}
+        if parsed.drivername.startswith("postgresql"):
+            connect_args = {"connect_timeout": 10, "options": "-c idle_in_transaction_session_"
+                            f"timeout={int(IDLE_IN_TRANSACTION_S * 1000)}"}
         engine = create_engine(url, future=True, connect_args=connect_args)
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:
         raise ConfigError(f"GRAFT_DATABASE_URL={shown} is not a usable database URL: "

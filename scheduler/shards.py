@@ -17,7 +17,9 @@ them (`SHARDS / n`, rounded up).
   lease while another adopted its shards finds fewer rows than it serves: its transaction is
   refused before it wrote anything, and it stops serving. On PostgreSQL that UPDATE also
   locks the rows until the commit, so an adoption waits for a batch in progress and never
-  overlaps it. Safety rests on this check alone; a long batch does not cost the lease.
+  overlaps it (a scheduler stopped inside a batch is ended by the server after
+  `scheduler.db.IDLE_IN_TRANSACTION_S`, which frees them). Safety rests on this check
+  alone; a long batch does not cost the lease.
 - **Balance.** When a scheduler joins, the others find that they hold more than their part
   and stop serving to give the excess back; when one dies, the others find free shards and
   take them (after `ttl_s`, at once for a holder that died on the same machine). Stopping

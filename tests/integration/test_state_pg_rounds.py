@@ -149,3 +149,29 @@ def test_a_busy_pooled_connection_is_not_pinged(pg, monkeypatch):
         with pg.transaction() as tx:
             tx.hold_shards("me/1")
     assert pings == []
+
+
+def test_a_session_left_idle_inside_a_transaction_is_ended_and_frees_its_locks(
+        postgres_server, monkeypatch):
+    """A scheduler stopped inside a batch (SIGSTOP, a hung host) must not keep the locks of
+    its shard fence: the others could never adopt its shards. The server ends such a
+    session after `IDLE_IN_TRANSACTION_S`."""
+    from scheduler.state_sql import SqlState
+
+    monkeypatch.setattr(db, "IDLE_IN_TRANSACTION_S", 1.0)
+    name = f"graft_idle_{uuid.uuid4().hex[:10]}"
+    postgres_server.create_database(name)
+    state = SqlState(postgres_server.url_for(name))
+    try:
+        stalled = state.engine.connect()
+        stalled.begin()
+        stalled.execute(text("UPDATE graft_shards SET owner = owner WHERE shard = 0"))
+        assert _locked(state, 0)
+        time.sleep(2.0)  # the holder is stopped: it sends nothing more
+        assert not _locked(state, 0)
+        with pytest.raises(Exception, match=r"idle-in-transaction|terminat|closed"):
+            stalled.execute(text("SELECT 1"))
+        stalled.invalidate()
+    finally:
+        state.engine.dispose()
+        postgres_server.drop_database(name)
