@@ -36,7 +36,12 @@ def test_a_chunked_map_with_failing_and_retried_items_equals_in_process(cluster)
     with pytest.raises(ExecutionFailed) as in_process:
         cf.chunked_map_strict(n=ITEMS)
     [r], [p] = remote.value.failures, in_process.value.failures
-    assert (r.node_id, r.error_type, r.message) == (p.node_id, p.error_type, p.message)
+    # Items 13 and 113 always fail, and the strict map fails with the first that runs out of
+    # attempts: 13 in process; on the cluster either, as their retries happen to run.
+    either = {p.message, p.message.replace("map_shaky/13: ValueError: 13 ",
+                                           "map_shaky/113: ValueError: 113 ")}
+    assert len(either) == 2
+    assert (r.node_id, r.error_type) == (p.node_id, p.error_type) and r.message in either
     # The items went out in chunks, and each retried item has the attempts it would alone.
     assert len(chunk_lines(cluster)) > before
     nodes = {n.id: n for n in tolerant.nodes()}
