@@ -31,6 +31,11 @@ class Live:
     ends_at: float | None = None  # wall-clock time its workflow timeout ends it
     priority: int = 0  # higher: its attempts are sent before those of lower ones
 
+    @property
+    def finished(self) -> int:
+        """How many of its nodes ended, those dropped from memory included."""
+        return len(self.done) + self.engine.evicted
+
 
 @dataclass(frozen=True)
 class Refusal:

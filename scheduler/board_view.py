@@ -72,7 +72,7 @@ class BoardView:
 
     def execution(self, eid: str, engine: Engine, done: int, spec_key: str) -> dict[str, Any]:
         fields: dict[str, Any] = {"status": engine.state.value, "done": done,
-                                  "total": len(engine.nodes), "failed": len(engine.failed),
+                                  "total": engine.total, "failed": len(engine.failed),
                                   "spec": spec_key}
         if engine.state == ExecutionState.SUCCEEDED:
             fields["outputs"] = engine.outputs

@@ -14,6 +14,7 @@ neither a database nor a broker.
 from __future__ import annotations
 
 import contextlib
+import functools
 import heapq
 import itertools
 import logging
@@ -64,6 +65,10 @@ BOARD_NODES = 5000  # node board records written per execution and turn
 # Nodes of a large graph inserted per execution and turn (`Engine.graft_slice`): grafting a
 # 100,000-node sub-graph at once held the loop, and every other execution, for over a second.
 GRAFT_SLICE = 2_000
+# Active nodes per execution past which no next slice is inserted: with nodes that succeeded
+# and that nothing reads dropped from memory (`Engine.evict`), what a large graph holds is
+# this window, not the graph.
+GRAFT_WINDOW = 20_000
 # A node gets its row when it is sent or moves on: a grafted sub-graph's waiting nodes cost
 # no SQL until then.
 UNSENT_STATES = (NodeState.PENDING, NodeState.QUEUED)
@@ -104,7 +109,9 @@ class Scheduler(Sending):
         self._deadlines: list[tuple[float, str]] = []  # (ends_at, execution id)
         # Executions with a graph partly inserted: `graft_more` inserts a slice a turn.
         self.graft_slice: int | None = GRAFT_SLICE
+        self.graft_window: int | None = GRAFT_WINDOW
         self.grafting: set[str] = set()
+        self._tx: StateTx | None = None  # the transaction open now (`_spilled` reads in it)
         # Applies `activate` and `deactivate` messages: a `scheduler.cron.Ticker` sets itself.
         self.launch_plans: Any = None
         # With several schedulers (scheduler/shards.py): which executions this one serves, and
@@ -203,9 +210,9 @@ class Scheduler(Sending):
         """Insert the next slice of each graph being grafted, in one transaction, and send
         what that made ready (the loop calls this each turn while `grafting`)."""
         batch = Batch()
-        eids = [eid for eid in self.grafting
-                if eid in self.live and self.live[eid].engine.grafting]
-        self.grafting = set(eids)
+        self.grafting = {eid for eid in self.grafting
+                         if eid in self.live and self.live[eid].engine.grafting}
+        eids = [eid for eid in self.grafting if self.live[eid].engine.can_graft]
         if not eids:
             return batch
 
@@ -232,6 +239,11 @@ class Scheduler(Sending):
         self._deadlines.clear()
         if self.launch_plans is not None:
             self.launch_plans.forget()
+
+    def can_graft(self) -> bool:
+        """Whether an execution has a next slice to insert now (`graft_more`)."""
+        return any(eid in self.live and self.live[eid].engine.can_graft
+                   for eid in self.grafting)
 
     def nodes_held(self) -> int:
         """How many nodes the executions held in memory have (see `Engine.size`)."""
@@ -321,7 +333,7 @@ class Scheduler(Sending):
                 waits.append(due)
         if self.ready.queues() and self.queue_depth is not None:
             waits.append(PUMP_S)
-        if self._board_later or self.grafting:
+        if self._board_later or self.can_graft():
             waits.append(0.0)
         if self._deadlines:
             waits.append(self._deadlines[0][0] - self.clock())
@@ -342,7 +354,11 @@ class Scheduler(Sending):
             with self.state.transaction() as tx:
                 if self.fence is not None:
                     self.fence(tx)
-                work(tx)
+                self._tx = tx
+                try:
+                    work(tx)
+                finally:
+                    self._tx = None
         except Exception:
             # The engines may hold changes that were not committed: rebuild them from the
             # state when their next message comes.
@@ -458,6 +474,7 @@ class Scheduler(Sending):
             validate(spec)
             check_tiers(spec, self.settings)
             engine = Engine(spec, msg["inputs"], self.policy, self.graft_slice)
+            self._hold_little(eid, engine)
         except GraftError as exc:
             if self.is_transient(exc):
                 raise
@@ -483,6 +500,9 @@ class Scheduler(Sending):
             return
         engine = live.engine
         if node_id not in engine.nodes:
+            if engine.evicted and tx.node_outputs(eid, [node_id]):
+                log.debug("ignored report for %s/%s, which succeeded", eid, node_id)
+                return
             batch.refused.append(Refusal(CONTROL, f"report for unknown node {node_id!r} of "
                                          f"execution {eid}", msg))
             return
@@ -610,11 +630,15 @@ class Scheduler(Sending):
             return
         live = self.live.get(eid)
         if live is not None and record.status == ExecutionState.RUNNING.value:
+            engine = live.engine
             batch.board[eid] = {**self.view.submitted(record),
-                                **self.view.execution(eid, live.engine, len(live.done),
+                                **self.view.execution(eid, engine, live.finished,
                                                       record.spec_key)}
-            batch.board_nodes[eid] = {nid: self.view.node(run, live.times.get(nid))
-                                      for nid, run in live.engine.nodes.items()}
+            nodes = batch.board_nodes[eid] = {nid: self.view.node(run, live.times.get(nid))
+                                              for nid, run in engine.nodes.items()}
+            if engine.evicted:  # those dropped from memory, from their rows
+                nodes.update((r["node_id"], self.view.node_row(r)) for r in tx.nodes(eid)
+                             if r["node_id"] not in engine.nodes)
         else:
             rows = tx.nodes(eid)
             batch.board[eid] = self.view.from_record(record, rows)
@@ -667,6 +691,8 @@ class Scheduler(Sending):
             cache_keys=cache_keys, priority=record.priority)
         self._track_deadline(live, eid, record.created_at)
         engine.graft_slice = self.graft_slice
+        self._hold_little(eid, engine)
+        self._evict(eid, live)  # every node that succeeded has its row
         untokened = [run for nid, run in engine.nodes.items()
                      if run.state == NodeState.QUEUED and nid not in live.tokens]
         for run in untokened:  # queued by a version of graft that issued no tokens
@@ -772,20 +798,40 @@ class Scheduler(Sending):
         self.outbox.send(batch.outbox)
         self._prune_sent(batch.touched)
         self._save_cached(batch.cached)
-        if self.board is None:
-            for eid in batch.touched:
-                live = self.live.get(eid)
-                if live is not None and live.engine.done:
-                    del self.live[eid]
-            return
-        for eid, fields in batch.board.items():
-            self.outbox.write_board(eid, fields, batch.board_nodes.get(eid))
+        if self.board is not None:
+            for eid, fields in batch.board.items():
+                self.outbox.write_board(eid, fields, batch.board_nodes.get(eid))
         for eid, changed in batch.touched.items():
             live = self.live.get(eid)
-            if live is not None:
+            if live is None:
+                continue
+            if self.board is not None:
                 self._write_board(eid, live, changed)
-                if live.engine.done:
-                    del self.live[eid]
+            if live.engine.done:
+                del self.live[eid]
+            else:
+                self._evict(eid, live)
+
+    def _evict(self, eid: str, live: Live) -> None:
+        """Drop from memory the nodes of a running execution that succeeded, are read by no
+        node held and have their rows (`Engine.evict`), and what is kept beside them."""
+        for nid in live.engine.evict(self._board_later.get(eid, ())):
+            live.known.discard(nid)
+            live.done.discard(nid)
+            live.tokens.pop(nid, None)
+            live.times.pop(nid, None)
+
+    def _hold_little(self, eid: str, engine: Engine) -> None:
+        """Let `engine` insert a large graph only as its window allows and drop what it no
+        longer needs (`GRAFT_WINDOW`), reading dropped outputs back from the node rows."""
+        engine.window = self.graft_window
+        engine.spill = functools.partial(self._spilled, eid)
+
+    def _spilled(self, eid: str, node_ids: list[str]) -> dict[str, dict[str, Any]]:
+        if self._tx is None:
+            raise GraftError(f"outputs of nodes of execution {eid} dropped from memory were "
+                             "read outside a transaction")
+        return self._tx.node_outputs(eid, node_ids)
 
     def _prune_sent(self, touched: dict[str, set[str]]) -> None:
         """Forget the sent attempts that a batch ended (all of an execution's, once it ended)."""
@@ -814,7 +860,7 @@ class Scheduler(Sending):
             now = set(itertools.islice(later, BOARD_NODES))
             self._board_later[eid] = later - now
             later = now
-        fields = self.view.execution(eid, engine, len(live.done), live.spec_key)
+        fields = self.view.execution(eid, engine, live.finished, live.spec_key)
         self.outbox.write_board(eid, fields, {nid: self.view.node(engine.nodes[nid],
                                                                   live.times.get(nid))
                                               for nid in later})

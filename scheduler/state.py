@@ -121,6 +121,10 @@ class StateTx(Protocol):
     def nodes(self, execution_id: str) -> list[NodeRow]:
         """The node rows of an execution, in id order."""
 
+    def node_outputs(self, execution_id: str, node_ids: list[str]
+                     ) -> dict[str, dict[str, Any]]:
+        """The outputs of those of `node_ids` whose rows hold outputs: {node id: outputs}."""
+
     def insert_nodes(self, rows: list[NodeRow]) -> None:
         """Add node rows (their ids must be new)."""
 
@@ -234,6 +238,12 @@ class _MemoryTx:
     def nodes(self, execution_id: str) -> list[NodeRow]:
         rows = self.data.nodes.get(execution_id, {})
         return [copy.deepcopy(rows[nid]) for nid in sorted(rows)]
+
+    def node_outputs(self, execution_id: str, node_ids: list[str]
+                     ) -> dict[str, dict[str, Any]]:
+        rows = self.data.nodes.get(execution_id, {})
+        return {nid: copy.deepcopy(rows[nid]["outputs"]) for nid in node_ids
+                if nid in rows and rows[nid]["outputs"] is not None}
 
     def insert_nodes(self, rows: list[NodeRow]) -> None:
         for row in rows:

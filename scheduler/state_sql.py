@@ -60,6 +60,16 @@ _UPDATE_NODES = update(_NODES).where(_NODES.c.execution_id == bindparam("pk_exec
 _NODE_IDS = select(_NODES.c.node_id).where(_NODES.c.execution_id == bindparam("pk_id"))
 _NODES_OF = (select(*(_NODES.c[k] for k in NODE_FIELDS))
              .where(_NODES.c.execution_id == bindparam("pk_id")).order_by(_NODES.c.node_id))
+# The outputs of some nodes (expanding IN), or of every node of an execution that has them.
+_OUTPUTS_OF = (select(_NODES.c.node_id, _NODES.c.outputs)
+               .where(_NODES.c.execution_id == bindparam("pk_id"),
+                      _NODES.c.node_id.in_(bindparam("ids", expanding=True))))
+_ALL_OUTPUTS_OF = (select(_NODES.c.node_id, _NODES.c.outputs)
+                   .where(_NODES.c.execution_id == bindparam("pk_id"),
+                          _NODES.c.outputs.is_not(None)))
+# Above this many ids one read of all the execution's outputs is cheaper than lookups by id.
+_OUTPUTS_BY_ID = 2_000
+_OUTPUTS_PER_READ = 500
 _INSERT_EVENTS = insert(_EVENTS)
 _EVENTS_OF = (select(_EVENTS.c.execution_id, _EVENTS.c.seq, _EVENTS.c.node_id,
                      _EVENTS.c.attempt, _EVENTS.c.outcome, _EVENTS.c.body)
@@ -224,6 +234,20 @@ class _SqlTx:
 
     def nodes(self, execution_id: str) -> list[NodeDict]:
         return [r._asdict() for r in self._run(_NODES_OF, {"pk_id": execution_id})]
+
+    def node_outputs(self, execution_id: str, node_ids: list[str]
+                     ) -> dict[str, dict[str, Any]]:
+        if len(node_ids) > _OUTPUTS_BY_ID:
+            wanted = set(node_ids)
+            return {nid: out for nid, out in self._run(_ALL_OUTPUTS_OF, {"pk_id": execution_id})
+                    if nid in wanted and out is not None}
+        found: dict[str, dict[str, Any]] = {}
+        for i in range(0, len(node_ids), _OUTPUTS_PER_READ):
+            ids = node_ids[i:i + _OUTPUTS_PER_READ]
+            found.update((nid, out) for nid, out in
+                         self._run(_OUTPUTS_OF, {"pk_id": execution_id, "ids": ids})
+                         if out is not None)
+        return found
 
     def insert_nodes(self, rows: list[NodeDict]) -> None:
         if rows:

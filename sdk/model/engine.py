@@ -12,6 +12,7 @@ duplicate and late reports change nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -113,6 +114,8 @@ class NodeRun:
     history: list[dict[str, Any]] = field(default_factory=list)  # one record per attempt
     map: MapProgress | None = None
     first_failed: str | None = None  # a failing sub-workflow: the node whose failure it carries
+    readers: int = 0  # nodes inserted, not ended, whose inputs read this one's outputs
+    counted: bool = False  # this node's reads are counted in its sources' `readers`
 
 
 @dataclass(eq=False, slots=True)
@@ -124,6 +127,12 @@ class _Graft:
     parent: str | None
     scope: dict[str, Binding]
     next: int = 0
+    index: dict[str, int] | None = None  # node id -> position, built when first needed
+
+
+# Where the outputs of nodes dropped from memory are read back: {node id: outputs} for the
+# ids asked for that it has.
+Spill = Callable[[list[str]], dict[str, dict[str, Binding]]]
 
 
 class Engine:
@@ -134,7 +143,14 @@ class Engine:
     calls `graft_more` (while `grafting`), so no single call costs in proportion to the whole
     graph. Its nodes not yet inserted cannot have run, so nothing but time tells the
     difference; whatever must see every node (a failure going up, a stop, a cancel) first
-    inserts the rest. Without it, as by default, a graph goes in whole."""
+    inserts the rest. Without it, as by default, a graph goes in whole. With `window` too, a
+    next slice goes in only while fewer than `window` nodes are active (or none is queued, so
+    that what waits on the rest is never stuck).
+
+    With `spill`, nodes that succeeded and that no node in memory still reads may be dropped
+    from memory (`evict`): their driver keeps their outputs (the scheduler in its node rows)
+    and `spill` reads them back when a graph's or a map's outputs are resolved. Held are the
+    frontier (what waits, runs or was just done), failed nodes and failure handlers."""
 
     def __init__(self, spec: GraphSpec, inputs: dict[str, Binding],
                  policy: RetryPolicy | None = None, graft_slice: int | None = None):
@@ -152,6 +168,7 @@ class Engine:
         self.error: dict[str, Any] | None = None  # a failure of the whole execution (timeout)
         self.changed: set[str] = set()
         self.active = 0  # nodes PENDING, QUEUED or RUNNING
+        self.queued = 0  # nodes QUEUED
         self._released: list[str] = []
         self._root_left = 0
         self._root_out = GraphOutputs({}, "", {})
@@ -164,6 +181,11 @@ class Engine:
         self._closing: list[str] = []
         self.graft_slice = graft_slice
         self._grafts: list[_Graft] = []  # graphs partly inserted, oldest first
+        self.window: int | None = None
+        self.spill: Spill | None = None
+        self.evicted = 0  # nodes dropped from memory (`evict`)
+        self._settled: list[str] = []  # succeeded nodes no node reads any more
+        self._fetched: dict[str, dict[str, Binding]] = {}  # outputs read back for one pass
 
     def start(self) -> list[str]:
         """Insert the top-level graph; return the ids of the nodes ready to run."""
@@ -181,6 +203,19 @@ class Engine:
         return bool(self._grafts)
 
     @property
+    def can_graft(self) -> bool:
+        """Whether `graft_more` would insert a slice now: a graph is partly inserted, and
+        fewer than `window` nodes are active or none is queued (what is active then waits for
+        nodes still to be inserted, or for graphs opened under them)."""
+        return bool(self._grafts) and (self.window is None or self.active < self.window
+                                       or not self.queued)
+
+    @property
+    def total(self) -> int:
+        """How many nodes this execution has inserted, those dropped from memory included."""
+        return len(self.nodes) + self.evicted
+
+    @property
     def size(self) -> int:
         """How many nodes this execution holds in memory: those inserted, and those of graphs
         partly inserted that are still to go in."""
@@ -188,8 +223,8 @@ class Engine:
 
     def graft_more(self) -> list[str]:
         """Insert the next slice of the oldest partly inserted graph; return the ids of the
-        nodes that makes ready."""
-        if self._grafts:
+        nodes that makes ready (none while `window` nodes or more are active)."""
+        if self.can_graft:
             self._insert_slice(self._grafts[0], self.graft_slice or 0)
         return self._drain()
 
@@ -447,10 +482,31 @@ class Engine:
         if kind != "ref":
             return {kind: body}
         src, out = body
-        run = self.nodes[src]
-        if run.outputs is None:
+        outputs = self._outputs_of(src)
+        if outputs is None:
             raise SpecError(f"output {out!r} of node {src!r} is read before it exists")
-        return run.outputs[out]
+        return outputs[out]
+
+    def _outputs_of(self, node_id: str) -> dict[str, Binding] | None:
+        """A node's outputs, read back through `spill` if it was dropped from memory."""
+        run = self.nodes.get(node_id)
+        if run is not None:
+            return run.outputs
+        outputs = self._fetched.get(node_id)
+        if outputs is None:
+            outputs = self._fetch([node_id]).get(node_id)
+        if outputs is None:
+            raise SpecError(f"node {node_id!r} is read but is not in the execution")
+        return outputs
+
+    def _fetch(self, ids: list[str]) -> dict[str, dict[str, Binding]]:
+        return self.spill(ids) if ids and self.spill is not None and self.evicted else {}
+
+    def _prefetch(self, ids: Iterable[str]) -> None:
+        """Read back in one call the outputs of those of `ids` dropped from memory, for the
+        pass about to resolve them (which clears `_fetched` when done)."""
+        if self.evicted:
+            self._fetched = self._fetch([nid for nid in ids if nid not in self.nodes])
 
     def resolve_outputs(self, outs: GraphOutputs) -> dict[str, Binding]:
         """A completed graph's outputs: its output bindings rebased and resolved in one pass."""
@@ -463,11 +519,44 @@ class Engine:
                 return self.resolve(scope[body])
             return {kind: body}
 
-        return {k: bindings.transform(b, leaf) for k, b in outs.bindings.items()}
+        self._prefetch(prefix + src for b in outs.bindings.values()
+                       for src, _ in bindings.refs(b))
+        try:
+            return {k: bindings.transform(b, leaf) for k, b in outs.bindings.items()}
+        finally:
+            self._fetched = {}
+
+    def evict(self, hold: Container[str] = ()) -> list[str]:
+        """Drop from memory the nodes that succeeded and that no node held still reads,
+        except those in `hold` or changed since `drain_changes` (kept for a later call); return
+        their ids. Nothing is dropped without `spill`, nor failure handlers (whether one ran is
+        read from memory)."""
+        if self.spill is None or not self._settled:
+            return []
+        dropped, kept = [], []
+        for nid in self._settled:
+            run = self.nodes.get(nid)
+            if run is None or run.state != NodeState.SUCCEEDED or run.readers \
+                    or _is_handler(nid):
+                continue
+            if nid in hold or nid in self.changed:
+                kept.append(nid)
+                continue
+            del self.nodes[nid]
+            dropped.append(nid)
+        self._settled = kept
+        self.evicted += len(dropped)
+        return dropped
 
     def resolved_inputs(self, node_id: str) -> dict[str, Binding]:
         run = self.nodes[node_id]
-        return {name: self.resolve(b) for name, b in run.bindings.items()}
+        if not self.evicted:
+            return {name: self.resolve(b) for name, b in run.bindings.items()}
+        self._prefetch(_reads(run))
+        try:
+            return {name: self.resolve(b) for name, b in run.bindings.items()}
+        finally:
+            self._fetched = {}
 
     def drain_changes(self) -> set[str]:
         """The ids of nodes changed since the last call."""
@@ -523,10 +612,23 @@ class Engine:
         """Move a node to `state`, keeping the counts of active nodes."""
         delta = (state in ACTIVE_STATES) - (run.state in ACTIVE_STATES)
         self.active += delta
+        self.queued += (state == NodeState.QUEUED) - (run.state == NodeState.QUEUED)
         run.state = state
         self.changed.add(run.id)
         if delta and self._failing_scopes:
             self._count_in_scopes(run, delta)
+        if delta < 0 and run.counted:
+            run.counted = False
+            self._read_done(run)
+
+    def _read_done(self, run: NodeRun) -> None:
+        """`run` ended: it no longer reads its sources (which may be evictable now)."""
+        for src in _reads(run):
+            src_run = self.nodes.get(src)
+            if src_run is not None and src_run.readers:
+                src_run.readers -= 1
+                if not src_run.readers and src_run.state == NodeState.SUCCEEDED:
+                    self._settled.append(src)
 
     def _add(self, run: NodeRun) -> None:
         self.nodes[run.id] = run
@@ -571,17 +673,23 @@ class Engine:
         new = [self._new_run(node, graft) for node in nodes]
         sources = [self._sources(run, prefix) for run in new]
         if graft.next < len(graph.nodes) and any(
-                src not in self.nodes for srcs in sources for src in srcs):
+                src not in self.nodes and self._later(graft, src)
+                for srcs in sources for src in srcs):
             rest = [self._new_run(node, graft) for node in graph.nodes[graft.next:]]
             graft.next = len(graph.nodes)
             new += rest
             sources += [self._sources(run, prefix) for run in rest]
         for run, srcs in zip(new, sources):
             for src in srcs:
-                src_run = self.nodes[src]
-                if src_run.state != NodeState.SUCCEEDED:
+                src_run = self.nodes.get(src)
+                if src_run is not None and src_run.state != NodeState.SUCCEEDED:
                     src_run.dependents.append(run.id)
                     run.waiting += 1
+            for src in _reads(run):  # a source not held succeeded and was evicted
+                src_run = self.nodes.get(src)
+                if src_run is not None:
+                    src_run.readers += 1
+            run.counted = True
         if graft.next >= len(graph.nodes):
             if graft in self._grafts:
                 self._grafts.remove(graft)
@@ -594,6 +702,17 @@ class Engine:
             if run.waiting == 0 and run.state == NodeState.PENDING:
                 self._release(run)
 
+    def _later(self, graft: _Graft, node_id: str) -> bool:
+        """Whether `node_id`, not held, is a node of `graft` still to be inserted (rather than
+        one inserted, succeeded and evicted)."""
+        if not self.evicted:
+            return True
+        if graft.index is None:
+            graft.index = {node.id: i for i, node in enumerate(graft.graph.nodes)}
+        position = graft.index.get(node_id[len(graft.prefix):], -1) \
+            if node_id.startswith(graft.prefix) else -1
+        return position >= graft.next
+
     def _new_run(self, node: NodeSpec, graft: _Graft) -> NodeRun:
         run = NodeRun(graft.prefix + node.id, node, graft.parent,
                       {k: bindings.rebase(b, graft.prefix, graft.scope)
@@ -605,7 +724,7 @@ class Engine:
     def _sources(run: NodeRun, prefix: str) -> set[str]:
         """The ids of the nodes `run` waits for: those its inputs read, and those it runs
         after."""
-        sources = {s for b in run.bindings.values() for s, _ in bindings.refs(b)}
+        sources = _reads(run)
         sources.update(prefix + before for before in run.spec.after)
         return sources
 
@@ -632,6 +751,8 @@ class Engine:
         self._set(run, NodeState.SUCCEEDED)
         run.outputs = outputs
         run.error = None
+        if not run.readers:
+            self._settled.append(run.id)
         for dep_id in run.dependents:
             dep = self.nodes[dep_id]
             dep.waiting -= 1
@@ -681,12 +802,15 @@ class Engine:
         assert progress is not None
         none = {"val": {"v": None}}
         outputs: dict[str, Binding] = {}
+        ids = [f"{run.id}/{i}" for i in range(progress.items)]
+        failed = set(progress.failed)
+        self._prefetch(nid for nid in ids if nid not in failed)
+        try:
+            items = [None if nid in failed else self._outputs_of(nid) for nid in ids]
+        finally:
+            self._fetched = {}
         for name in run.spec.outputs_types:
-            values = []
-            for i in range(progress.items):
-                item = self.nodes[f"{run.id}/{i}"]
-                values.append(item.outputs[name] if item.outputs is not None else none)
-            outputs[name] = {"list": values}
+            outputs[name] = {"list": [out[name] if out is not None else none for out in items]}
         self._succeed(run, outputs)
 
     def _fail_map(self, run: NodeRun) -> None:
@@ -695,8 +819,8 @@ class Engine:
         progress = run.map
         assert progress is not None and run.spec.map is not None
         for i in range(progress.items):
-            item = self.nodes[f"{run.id}/{i}"]
-            if item.state in (NodeState.PENDING, NodeState.QUEUED):
+            item = self.nodes.get(f"{run.id}/{i}")  # None: succeeded, evicted
+            if item is not None and item.state in (NodeState.PENDING, NodeState.QUEUED):
                 self._set(item, NodeState.SKIPPED if item.state == NodeState.PENDING
                           else NodeState.CANCELLED)
         failed = sorted(progress.failed, key=lambda item: int(item.rsplit("/", 1)[1]))
@@ -804,6 +928,11 @@ class Engine:
         self._settle()
         released, self._released = self._released, []
         return [nid for nid in released if self.nodes[nid].state == NodeState.QUEUED]
+
+
+def _reads(run: NodeRun) -> set[str]:
+    """The ids of the nodes whose outputs `run`'s inputs read."""
+    return {src for b in run.bindings.values() for src, _ in bindings.refs(b)}
 
 
 def _is_handler(node_id: str) -> bool:

@@ -86,7 +86,7 @@ def _drive(engine: Engine, store: Store, execution_id: str) -> dict[str, BaseExc
         if engine.grafting:  # an engine that inserts large graphs in slices
             release(engine.graft_more())
         if not ready:
-            if engine.grafting or not later:
+            if engine.can_graft or not later:
                 continue
             due, nid = heapq.heappop(later)
             remaining = left()

@@ -88,9 +88,10 @@ class Harness:
         return body
 
     def work(self) -> list[dict]:
-        """Run every dispatched node once; return the reports they produced."""
+        """Run every dispatched node once (a chunk's items each alone); return the reports
+        they produced."""
         sent, self.dispatcher.sent = self.dispatcher.sent, []
-        return [run_attempt(self.store, *d.args) for d in sent]
+        return [run_attempt(self.store, *one.args) for d in sent for one in d.singles()]
 
     def run_to_end(self, limit: int = 20) -> list[dict]:
         seen = []
@@ -554,6 +555,82 @@ def test_nodes_not_yet_grafted_when_the_execution_was_dropped_are_sent_after_its
     assert h.scheduler.graft_more().outbox == [] and not h.scheduler.grafting
     h.run_to_end()  # the first four report: the rebuild readies the other six
     assert h.outputs(squares_wf, "e1") == [i * i for i in range(10)]
+
+
+def run_held(h, eid: str) -> tuple[int, int]:
+    """Run an execution to its end a turn at a time; return the most nodes its engine held,
+    and how many it had dropped from memory at most."""
+    most = dropped = 0
+    for _ in range(100):
+        if h.scheduler.grafting:
+            h.scheduler.graft_more()
+        live = h.scheduler.live.get(eid)
+        if live is not None:
+            most, dropped = max(most, len(live.engine.nodes)), live.engine.evicted
+        reports = h.work()
+        if not reports and not h.scheduler.grafting:
+            return most, dropped
+        assert h.handle(reports) == []
+    raise AssertionError("execution did not finish")
+
+
+def test_a_large_sub_graph_is_held_a_window_at_a_time(h):
+    """Nodes that succeeded and that nothing held reads leave memory once their rows are
+    written; the next slice goes in as the window frees up. The outputs are read back from
+    the rows, a late report for a node gone from memory is ignored, and a refresh still
+    lists every node."""
+    h.scheduler.graft_slice, h.scheduler.graft_window = 4, 6
+    board = h.scheduler.board = RecordingBoard()
+    h.submit(squares_wf, "e1", n=40)
+    h.handle(h.work())  # the dynamic: its sub-graph of 40 goes in as the window allows
+    reports = h.work()
+    late = reports[0]
+    assert h.handle(reports) == []
+    most, _ = run_held(h, "e1")
+    assert h.outputs(squares_wf, "e1") == [i * i for i in range(40)]
+    assert most <= 6 + 4 + 2  # the window, a slice past it, the dynamic and what just ended
+    rows = h.nodes("e1")
+    assert len(rows) == 41 and {r["state"] for r in rows.values()} == {"SUCCEEDED"}
+    assert h.handle([late]) == []  # the execution ended: a late report changes nothing
+    h.scheduler.outbox.write_boards(force=True)
+    assert board.records["e1"]["total"] == 41 and board.records["e1"]["done"] == 41
+
+
+def test_nodes_gone_from_memory_are_read_back_and_listed_while_it_runs(h):
+    h.scheduler.graft_slice, h.scheduler.graft_window = 4, 6
+    board = h.scheduler.board = RecordingBoard()
+    h.submit(squares_wf, "e1", n=20)
+    h.handle(h.work())
+    for _ in range(3):
+        h.handle(h.work())
+        h.scheduler.graft_more()
+    engine = h.scheduler.live["e1"].engine
+    assert engine.evicted >= 8
+    gone = next(nid for nid, r in h.nodes("e1").items()
+                if r["state"] == "SUCCEEDED" and nid not in engine.nodes)
+    duplicate = {"type": "report", "execution": "e1", "node": gone, "attempt": 1,
+                 "outcome": "values", "outputs": {"o0": {"val": {"v": 0}}}, "token": "x"}
+    assert h.handle([duplicate]) == []  # it succeeded: ignored, not refused as unknown
+    assert h.handle([{"type": "refresh", "execution": "e1"}]) == []
+    h.scheduler.outbox.write_boards(force=True)
+    listed = board.nodes["e1"]
+    assert gone in listed and len(listed) == len(h.nodes("e1"))
+    assert board.records["e1"]["done"] == sum(
+        r["state"] == "SUCCEEDED" for r in h.nodes("e1").values())
+    del h.scheduler.live["e1"]  # dropped (a rolled-back batch): rebuilt from the events
+    run_held(h, "e1")
+    assert h.outputs(squares_wf, "e1") == [i * i for i in range(20)]
+
+
+def test_a_map_reads_its_items_back_from_their_rows(h):
+    h.submit(map_of_squares, "e1", n=30)
+    h.handle(h.work())  # `numbers`: the map expands, its items are released
+    reports = h.work()
+    assert h.handle(reports[:20]) == []  # twenty items succeed and leave memory
+    assert h.scheduler.live["e1"].engine.evicted == 20  # not `numbers`: the map reads it
+    assert h.handle(reports[20:]) == []
+    run_held(h, "e1")
+    assert h.outputs(map_of_squares, "e1") == [i * i for i in range(30)]
 
 
 def test_nothing_more_is_sent_while_reports_wait_in_the_control_streams(h):
