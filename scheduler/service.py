@@ -52,7 +52,7 @@ from sdk.model.validate import validate
 from sdk.remote import messages
 from sdk.remote.board import Board
 from sdk.remote.leases import AttemptKey
-from sdk.remote.specs import check_tiers
+from sdk.remote.specs import check_tiers, tier_check
 from sdk.runtime.cache import cluster_index
 from sdk.runtime.expand import EXPANDED, expand
 from sdk.values.store import get_verified
@@ -549,8 +549,9 @@ class Scheduler(Sending):
         """A dynamic node's reported sub-graph, read, verified, validated and checked against
         the tiers (in `Subgraphs`' thread, or inline)."""
         sub = GraphSpec.loads(get_verified(self.store, key))
-        check_tiers(sub, self.settings, f"{node_id}/")
-        validate(sub, f"sub-graph of dynamic node {node_id!r}")  # the engine's check, early
+        # the engine's check, early; and the tiers, in the same read of the nodes
+        validate(sub, f"sub-graph of dynamic node {node_id!r}",
+                 visit=tier_check(self.settings, f"{node_id}/"))
         return sub
 
     def _apply_report(self, tx: StateTx, eid: str, live: Live, report: Report,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -132,7 +132,7 @@ class GraphSpec:
 
     name: str
     inputs: dict[str, TypeDesc]
-    nodes: list[NodeSpec]
+    nodes: Sequence[NodeSpec]  # a list, or a large graph's `spec_lazy.LazyNodes`
     outputs: list[OutputSpec]
     output_style: str = "single"
     output_ref: str | None = None
@@ -147,11 +147,9 @@ class GraphSpec:
         """Every node with its absolute id, the nodes of sub-workflows, map templates and
         conditional cases included (dynamic sub-graphs are not known until run time)."""
         for node in self.nodes:
-            yield prefix + node.id, node
-            yield from _inner(node, f"{prefix}{node.id}/")
+            yield from walk_node(node, prefix)
         if self.on_failure is not None:
-            yield prefix + self.on_failure.id, self.on_failure
-            yield from _inner(self.on_failure, f"{prefix}{self.on_failure.id}/")
+            yield from walk_node(self.on_failure, prefix)
 
     def to_json(self) -> dict[str, Any]:
         """The graph's JSON form (version 2: `sdk.model.spec_json`)."""
@@ -167,10 +165,22 @@ class GraphSpec:
 
     @classmethod
     def loads(cls, text: str | bytes) -> GraphSpec:
+        """Parse a spec's JSON text (a large one's nodes as they are read, when the codec
+        can: `sdk.model.spec_lazy`)."""
+        large = getattr(_codec(), "graph_from_text", None)
+        graph = large(text) if large is not None else None
+        if graph is not None:
+            return graph
         try:
             return cls.from_json(json.loads(text))
         except json.JSONDecodeError as exc:
             raise SpecError(f"graph spec is not valid JSON: {exc}") from exc
+
+
+def walk_node(node: NodeSpec, prefix: str = "") -> Iterator[tuple[str, NodeSpec]]:
+    """`node` with its id under `prefix`, then the nodes inside it, as `GraphSpec.walk`."""
+    yield prefix + node.id, node
+    yield from _inner(node, f"{prefix}{node.id}/")
 
 
 def _inner(node: NodeSpec, prefix: str) -> Iterator[tuple[str, NodeSpec]]:

@@ -25,10 +25,11 @@ Version 1 specs are read by `sdk.model.spec_v1`.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sdk.model import spec_v1
+from sdk.model import spec_lazy, spec_v1
 from sdk.model.errors import SpecError
 from sdk.model.spec import (
     FAIL_IMMEDIATELY,
@@ -184,6 +185,35 @@ def graph_from_json(data: Any) -> GraphSpec:
         raise SpecError(f"malformed graph spec {name!r}: {exc!r}") from exc
 
 
+def graph_from_text(text: str | bytes) -> GraphSpec | None:
+    """A large version 2 document (`spec_lazy.LAZY_CHARS` or more) parsed but for its top
+    graph's nodes, which are parsed as they are read (`spec_lazy.LazyNodes`); None for any
+    other text, to be parsed whole."""
+    if len(text) < spec_lazy.LAZY_CHARS:
+        return None
+    if isinstance(text, (bytes, bytearray)):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    found = spec_lazy.scan(text)
+    if found is None:
+        return None
+    fields, start, count = found
+    tasks = fields.get("tasks")
+    if fields.get("version") != VERSION or not isinstance(tasks, dict):
+        return None
+    name = fields.get("name", "?")
+    reader = _Reader(tasks, f"graph spec {name!r}")
+    nodes = spec_lazy.LazyNodes(text, start, count, lambda d, i: reader.node(d, "", i))
+    try:
+        return reader.graph({**fields, "nodes": []}, "", nodes)
+    except SpecError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise SpecError(f"malformed graph spec {name!r}: {exc!r}") from exc
+
+
 @dataclass(frozen=True)
 class _Template:
     kind: str
@@ -209,7 +239,8 @@ class _Reader:
         self.where = where
         self.templates: dict[str, _Template] = {}
 
-    def graph(self, d: Any, prefix: str) -> GraphSpec:
+    def graph(self, d: Any, prefix: str, lazy: Sequence[NodeSpec] | None = None) -> GraphSpec:
+        """The graph `d`; with `lazy`, its nodes are those (`d`'s own list left unread)."""
         if not isinstance(d, dict):
             raise SpecError(f"{self.where}: the graph at {prefix or 'the top'!r} is not an "
                             f"object")
@@ -219,7 +250,8 @@ class _Reader:
         return GraphSpec(
             name=str(d["name"]),
             inputs=dict(d.get("inputs") or {}),
-            nodes=[self.node(n, prefix, i) for i, n in enumerate(nodes)],
+            nodes=lazy if lazy is not None
+            else [self.node(n, prefix, i) for i, n in enumerate(nodes)],
             outputs=[OutputSpec(o["name"], o["type"], o["binding"]) for o in d["outputs"]],
             output_style=d.get("output_style", "single"),
             output_ref=d.get("output_ref"),
@@ -335,6 +367,7 @@ class _Codec:
 
     graph_to_json = staticmethod(graph_to_json)
     graph_from_json = staticmethod(graph_from_json)
+    graph_from_text = staticmethod(graph_from_text)
     node_to_json = staticmethod(spec_v1.node_to_json)
     node_from_json = staticmethod(spec_v1.node_from_json)
 

@@ -3,6 +3,7 @@ fault."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from sdk.model import bindings
@@ -14,7 +15,8 @@ _KIND_NAMES = {"workflow": "sub-workflow", "branch": "conditional"}
 _VALID = "_graft_validated"
 
 
-def validate(graph: GraphSpec, where: str = "") -> None:
+def validate(graph: GraphSpec, where: str = "",
+             visit: Callable[[NodeSpec], None] | None = None) -> None:
     """Check a graph and every graph inside it.
 
     Checks: node ids unique and free of '/', kinds known and complete, every reference names
@@ -25,32 +27,82 @@ def validate(graph: GraphSpec, where: str = "") -> None:
     A graph found valid is marked so, and checking it again costs nothing: specs are not
     changed once built, and the scheduler checks a sub-graph in the thread that loads it, so
     that the engine's own check on its loop finds it done.
+
+    A large graph whose nodes are parsed as they are read (`sdk.model.spec_lazy`) is read
+    once, or twice when a node refers to one further on, and holds a small record per node
+    meanwhile rather than its nodes. `visit`, when given, is called with each node of the top
+    graph and its failure handler in that pass (the scheduler checks tiers there).
     """
     if getattr(graph, _VALID, False):
         return
     where = where or f"graph {graph.name!r}"
     if graph.failure_policy not in FAILURE_POLICIES:
         raise SpecError(f"{where}: unknown failure policy {graph.failure_policy!r}")
-    nodes: dict[str, NodeSpec] = {}
-    for node in graph.nodes:
+    # What a binding's check reads of the node it refers to is its outputs: a graph whose
+    # nodes are parsed as they are read keeps one `_Outputs` per template, not its nodes.
+    lazy = not isinstance(graph.nodes, list)
+    outputs: dict[int, _Outputs] = {}
+    nodes: dict[str, Any] = {}
+    deps: dict[str, set[str]] = {}  # the nodes that wait for others
+
+    def check(node: NodeSpec) -> None:
+        waits = _check_node(node, graph, nodes, where)
+        if waits:
+            deps[node.id] = waits
+
+    later: set[int] = set()  # nodes of a lazy graph that refer to nodes further on
+    for i, node in enumerate(graph.nodes):
         if not node.id or "/" in node.id:
             raise SpecError(f"{where}: node id {node.id!r} must be non-empty and contain no '/'")
         if node.id in nodes:
             raise SpecError(f"{where}: node id {node.id!r} appears twice")
         _check_kind(node, where)
-        nodes[node.id] = node
-    deps: dict[str, set[str]] = {}
-    for node in graph.nodes:
-        deps[node.id] = _check_node(node, graph, nodes, where)
+        if visit is not None:
+            visit(node)
+        if not lazy:
+            nodes[node.id] = node
+            continue
+        key = id(node.outputs_types)
+        nodes[node.id] = outputs.get(key) or outputs.setdefault(key, _Outputs(node.outputs_types))
+        if all(src in nodes for src in _sources(node)):
+            check(node)
+        else:
+            later.add(i)
+    if not lazy:
+        for node in graph.nodes:
+            check(node)
+    elif later:
+        for i, node in enumerate(graph.nodes):
+            if i in later:
+                check(node)
     for out in graph.outputs:
         _check_binding(out.binding, out.type, graph, nodes, f"{where}: output {out.name!r}")
     if graph.on_failure is not None:
         handler = graph.on_failure
         _check_kind(handler, where)
+        if visit is not None:
+            visit(handler)
         scope = GraphSpec(graph.name, {**graph.inputs, "err": {"t": "any"}}, [], [])
         _check_node(handler, scope, {}, f"{where} > failure handler")
     _check_acyclic(deps, where)
     object.__setattr__(graph, _VALID, True)  # a frozen dataclass: marked past its fields
+
+
+def _sources(node: NodeSpec) -> Iterator[str]:
+    """The ids of the nodes `node` reads or runs after."""
+    for binding in node.inputs.values():
+        for src, _ in bindings.refs(binding):
+            yield src
+    yield from node.after
+
+
+class _Outputs:
+    """What checks read of a node another refers to."""
+
+    __slots__ = ("outputs_types",)
+
+    def __init__(self, outputs_types: dict[str, TypeDesc]):
+        self.outputs_types = outputs_types
 
 
 def _check_kind(node: NodeSpec, where: str) -> None:
@@ -224,20 +276,18 @@ def _check_types(src: TypeDesc, want: TypeDesc | None, at: str, what: str) -> No
 
 
 def _check_acyclic(deps: dict[str, set[str]], where: str) -> None:
+    """`deps`: the nodes that wait for others, and those they wait for (all existing)."""
     indegree = {n: len(d) for n, d in deps.items()}
-    users: dict[str, list[str]] = {n: [] for n in deps}
+    users: dict[str, list[str]] = {}
     for n, d in deps.items():
         for src in d:
-            users[src].append(n)
-    ready = [n for n, k in indegree.items() if k == 0]
-    seen = 0
+            users.setdefault(src, []).append(n)
+    ready = [n for n in users if n not in deps]
     while ready:
-        n = ready.pop()
-        seen += 1
-        for user in users[n]:
+        for user in users.get(ready.pop(), ()):
             indegree[user] -= 1
             if indegree[user] == 0:
                 ready.append(user)
-    if seen != len(deps):
-        stuck = sorted(n for n, k in indegree.items() if k > 0)
+    stuck = sorted(n for n, k in indegree.items() if k > 0)
+    if stuck:
         raise SpecError(f"{where}: cycle among nodes {', '.join(stuck[:10])}")

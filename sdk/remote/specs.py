@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from sdk.model.config import Settings
 from sdk.model.errors import GraftError
-from sdk.model.spec import GraphSpec, NodeSpec, TaskRef, map_nodes
+from sdk.model.spec import GraphSpec, NodeSpec, TaskRef, map_nodes, walk_node
 from sdk.model.store import Store
 from sdk.runtime.bundle import source_root, upload_bundle
 from sdk.values.staging import publish
@@ -20,9 +21,27 @@ from sdk.values.store import put_blob
 def check_tiers(spec: GraphSpec, settings: Settings, prefix: str = "") -> None:
     """TierError naming the first node that needs more memory than the largest tier (node
     ids under `prefix`, for a sub-graph)."""
-    for node_id, node in spec.walk(prefix):
-        if node.kind != "workflow":
-            settings.queue_for(node.memory_bytes, f"node {node_id!r} (task {node.task.name})")
+    check = tier_check(settings, prefix)
+    for node in spec.nodes:
+        check(node)
+    if spec.on_failure is not None:
+        check(spec.on_failure)
+
+
+def tier_check(settings: Settings, prefix: str = "") -> Callable[[NodeSpec], None]:
+    """What `check_tiers` does to each node of a graph (and the nodes inside it), to run in
+    a pass that reads the nodes anyway (`validate`'s `visit`). Each memory need is looked up
+    once."""
+    fits: set[int | None] = set()
+
+    def check(top: NodeSpec) -> None:
+        for node_id, node in walk_node(top, prefix):
+            memory = node.memory_bytes
+            if node.kind != "workflow" and memory not in fits:
+                settings.queue_for(memory, f"node {node_id!r} (task {node.task.name})")
+                fits.add(memory)
+
+    return check
 
 
 def upload_spec(spec: GraphSpec, store: Store) -> str:

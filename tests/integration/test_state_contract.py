@@ -108,6 +108,29 @@ def test_node_rows_round_trip_and_update_in_bulk(state):
         assert tx.nodes("other") == [] and tx.node_ids("other") == set()
 
 
+def test_node_outputs_are_read_by_id_or_all_at_once(state, monkeypatch):
+    """The outputs of nodes an engine dropped from memory, read back (`Engine.spill`): by id
+    for a few, in one read of the execution's rows for many."""
+    with state.transaction() as tx:
+        tx.add_execution(_execution())
+        tx.add_execution(_execution("e2"))
+        tx.insert_nodes([_row(f"d/c{i}", state="SUCCEEDED", outputs={"o0": {"val": {"v": i}}})
+                         for i in range(30)] + [_row("q"), _row("d/c0", "e2", outputs={})])
+    with state.transaction() as tx:
+        assert tx.node_outputs("e1", ["d/c3", "q", "gone"]) == {"d/c3": {"o0": {"val": {"v": 3}}}}
+        assert tx.node_outputs("e1", []) == {}
+        if hasattr(tx, "conn"):
+            import scheduler.state_sql as state_sql
+
+            monkeypatch.setattr(state_sql, "_OUTPUTS_BY_ID", 5)
+            monkeypatch.setattr(state_sql, "_OUTPUTS_PER_READ", 2)
+            assert tx.node_outputs("e1", ["d/c1", "d/c2", "d/c4"]) == {
+                f"d/c{i}": {"o0": {"val": {"v": i}}} for i in (1, 2, 4)}
+        ids = [f"d/c{i}" for i in range(0, 30, 3)] + ["q"]
+        assert tx.node_outputs("e1", ids) == {f"d/c{i}": {"o0": {"val": {"v": i}}}
+                                             for i in range(0, 30, 3)}
+
+
 def test_events_keep_their_order(state):
     with state.transaction() as tx:
         tx.add_execution(_execution())

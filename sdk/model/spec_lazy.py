@@ -1,0 +1,158 @@
+"""Large graph specs read as their nodes are needed.
+
+A dynamic's sub-graph of 1,000,000 nodes is about 97 MB of version 2 JSON and 1.2 GB once
+parsed into `NodeSpec`s: held while the scheduler grafts it a slice at a time, the parsed graph
+was most of the scheduler's memory, and parsing it whole held the interpreter for seconds.
+`loads_large` parses every part of such a document but the top graph's node list, which it
+only scans (to count the nodes and find the list's end); `LazyNodes` then parses nodes from the
+kept text when they are read. Read in order, as a graft reads them, a slice costs its own nodes
+only; reading from anywhere else starts again from the first node.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Sequence
+from itertools import islice
+from typing import Any, overload
+
+from sdk.model.spec import GraphSpec, NodeSpec
+
+# Documents shorter than this are parsed whole: their nodes cost little, and a list is faster.
+LAZY_CHARS = 4 << 20
+
+_WS = re.compile(r"[ \t\n\r]*")
+_DECODER = json.JSONDecoder()
+
+
+class LazyNodes(Sequence[NodeSpec]):
+    """The nodes of a graph whose JSON list starts at `start` in `text`, parsed by `read`
+    (`read(node_json, index)`) as they are read; the position after the last read is kept,
+    so reading on from there costs only the nodes read."""
+
+    def __init__(self, text: str, start: int, count: int, read: Any):
+        self._text = text
+        self._start = start
+        self._count = count
+        self._read = read
+        self._next = (0, start)  # the index of the next node, and where its JSON starts
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[NodeSpec]:
+        for node, _ in self._parse(0, self._start):
+            yield node
+
+    @overload
+    def __getitem__(self, key: int) -> NodeSpec: ...
+
+    @overload
+    def __getitem__(self, key: slice) -> list[NodeSpec]: ...
+
+    def __getitem__(self, key: int | slice) -> NodeSpec | list[NodeSpec]:
+        if isinstance(key, int):
+            index = key + self._count if key < 0 else key
+            if not 0 <= index < self._count:
+                raise IndexError("node index out of range")
+            return self[index:index + 1][0]
+        first, stop, step = key.indices(self._count)
+        if step != 1:
+            return list(self)[key]
+        if stop <= first:
+            return []
+        index, pos = self._next if self._next[0] <= first else (0, self._start)
+        nodes = self._parse(index, pos)
+        for _ in islice(nodes, first - index):
+            pass
+        out = []
+        for node, after in islice(nodes, stop - first):
+            out.append(node)
+            pos = after
+        self._next = (stop, pos)
+        return out
+
+    def _parse(self, index: int, pos: int) -> Iterator[tuple[NodeSpec, int]]:
+        """Nodes from number `index` (whose JSON starts at `pos`) on, each with where the
+        next one starts."""
+        text = self._text
+        while index < self._count:
+            data, pos = _DECODER.raw_decode(text, pos)
+            pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
+            if text[pos] == ",":
+                pos = _WS.match(text, pos + 1).end()  # type: ignore[union-attr]
+            yield self._read(data, index), pos
+            index += 1
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"LazyNodes({self._count} nodes)"
+
+
+def scan(text: str) -> tuple[dict[str, Any], int, int] | None:
+    """The top-level fields of a JSON object but its "nodes" list, where that list's first
+    node starts, and how many nodes it has; None when the text is not such an object."""
+    try:
+        return _scan(text)
+    except (ValueError, IndexError):
+        return None
+
+
+def _scan(text: str) -> tuple[dict[str, Any], int, int] | None:
+    pos = _skip(text, 0)
+    if text[pos] != "{":
+        return None
+    fields: dict[str, Any] = {}
+    nodes: tuple[int, int] | None = None
+    pos = _skip(text, pos + 1)
+    while text[pos] != "}":
+        key, pos = _DECODER.raw_decode(text, pos)
+        pos = _skip(text, pos)
+        if not isinstance(key, str) or text[pos] != ":":
+            return None
+        pos = _skip(text, pos + 1)
+        if key == "nodes" and text[pos] == "[":
+            start, count, pos = _count_list(text, pos)
+            nodes = (start, count)
+        else:
+            fields[key], pos = _DECODER.raw_decode(text, pos)
+        pos = _skip(text, pos)
+        if text[pos] == ",":
+            pos = _skip(text, pos + 1)
+        elif text[pos] != "}":
+            return None
+    if nodes is None or _skip(text, pos + 1) != len(text):
+        return None
+    return fields, nodes[0], nodes[1]
+
+
+def _count_list(text: str, pos: int) -> tuple[int, int, int]:
+    """The list starting at `pos`: where its first item starts, how many items it has, and
+    where it ends. Each item is parsed, and dropped."""
+    start = pos = _skip(text, pos + 1)
+    count = 0
+    while text[pos] != "]":
+        _, pos = _DECODER.raw_decode(text, pos)
+        count += 1
+        pos = _skip(text, pos)
+        if text[pos] == ",":
+            pos = _skip(text, pos + 1)
+        elif text[pos] != "]":
+            raise ValueError("malformed list")
+    return start, count, pos + 1
+
+
+def _skip(text: str, pos: int) -> int:
+    return _WS.match(text, pos).end()  # type: ignore[union-attr]
+
+
+def is_lazy(graph: GraphSpec) -> bool:
+    """Whether `graph`'s nodes are parsed as they are read."""
+    return isinstance(graph.nodes, LazyNodes)
