@@ -12,7 +12,7 @@ duplicate and late reports change nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Iterable
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -21,7 +21,7 @@ from sdk.model import bindings
 from sdk.model.bindings import Binding
 from sdk.model.errors import SpecError
 from sdk.model.report import Failure, FailureKind, Outcome, Report, data_failure
-from sdk.model.spec import FAIL_IMMEDIATELY, GraphSpec, NodeSpec
+from sdk.model.spec import FAIL_IMMEDIATELY, GraphSpec, NodeSpec, OutputSpec
 from sdk.model.typesys import is_assignable, type_name
 from sdk.model.validate import validate
 
@@ -81,14 +81,19 @@ class MapProgress:
 
 @dataclass(frozen=True, slots=True)
 class GraphOutputs:
-    """A graph's output bindings as written inside it, with where the graph sits: node ids
-    go under `prefix`, graph inputs read `scope`. They are rebased and resolved in one pass
-    when the graph completes (`Engine.resolve_outputs`), so inserting a sub-graph whose output
-    lists its N nodes costs nothing in N."""
+    """A graph's outputs as written inside it, with where the graph sits: node ids go under
+    `prefix`, graph inputs read `scope`. They are rebased and resolved in one pass when the
+    graph completes (`Engine.resolve_outputs`), so inserting a sub-graph whose output lists
+    its N nodes costs nothing in N (and a large spec's outputs are parsed only then)."""
 
-    bindings: dict[str, Binding]
+    outputs: Sequence[OutputSpec]
     prefix: str
     scope: dict[str, Binding]
+
+    @property
+    def bindings(self) -> dict[str, Binding]:
+        """The output bindings by name (parsed again at each read, for a large spec)."""
+        return {o.name: o.binding for o in self.outputs}
 
 
 @dataclass(eq=False, slots=True)
@@ -171,7 +176,7 @@ class Engine:
         self.queued = 0  # nodes QUEUED
         self._released: list[str] = []
         self._root_left = 0
-        self._root_out = GraphOutputs({}, "", {})
+        self._root_out = GraphOutputs([], "", {})
         self._started = False
         self._stopped = False  # a failure stopped new work (FAIL_IMMEDIATELY)
         self._failing = False  # the execution will fail once nothing else runs
@@ -519,10 +524,10 @@ class Engine:
                 return self.resolve(scope[body])
             return {kind: body}
 
-        self._prefetch(prefix + src for b in outs.bindings.values()
-                       for src, _ in bindings.refs(b))
+        bound = outs.bindings
+        self._prefetch(prefix + src for b in bound.values() for src, _ in bindings.refs(b))
         try:
-            return {k: bindings.transform(b, leaf) for k, b in outs.bindings.items()}
+            return {k: bindings.transform(b, leaf) for k, b in bound.items()}
         finally:
             self._fetched = {}
 
@@ -693,7 +698,7 @@ class Engine:
         if graft.next >= len(graph.nodes):
             if graft in self._grafts:
                 self._grafts.remove(graft)
-            out = GraphOutputs({o.name: o.binding for o in graph.outputs}, prefix, scope)
+            out = GraphOutputs(graph.outputs, prefix, scope)
             if graft.parent is None:
                 self._root_out = out
             else:

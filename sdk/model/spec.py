@@ -133,7 +133,7 @@ class GraphSpec:
     name: str
     inputs: dict[str, TypeDesc]
     nodes: Sequence[NodeSpec]  # a list, or a large graph's `spec_lazy.LazyNodes`
-    outputs: list[OutputSpec]
+    outputs: Sequence[OutputSpec]  # a list, or a large graph's `spec_lazy.LazyOutputs`
     output_style: str = "single"
     output_ref: str | None = None
     failure_policy: str = FAIL_IMMEDIATELY

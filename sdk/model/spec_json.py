@@ -187,8 +187,8 @@ def graph_from_json(data: Any) -> GraphSpec:
 
 def graph_from_text(text: str | bytes) -> GraphSpec | None:
     """A large version 2 document (`spec_lazy.LAZY_CHARS` or more) parsed but for its top
-    graph's nodes, which are parsed as they are read (`spec_lazy.LazyNodes`); None for any
-    other text, to be parsed whole."""
+    graph's nodes and outputs, which are parsed as they are read (`spec_lazy.LazyNodes`,
+    `LazyOutputs`); None for any other text, to be parsed whole."""
     if len(text) < spec_lazy.LAZY_CHARS:
         return None
     if isinstance(text, (bytes, bytearray)):
@@ -199,15 +199,17 @@ def graph_from_text(text: str | bytes) -> GraphSpec | None:
     found = spec_lazy.scan(text)
     if found is None:
         return None
-    fields, start, count = found
+    fields, (start, _, count), (first, end, outputs) = found
     tasks = fields.get("tasks")
     if fields.get("version") != VERSION or not isinstance(tasks, dict):
         return None
     name = fields.get("name", "?")
     reader = _Reader(tasks, f"graph spec {name!r}")
     nodes = spec_lazy.LazyNodes(text, start, count, lambda d, i: reader.node(d, "", i))
+    outs = spec_lazy.LazyOutputs(text, first, end, outputs, reader.where)
     try:
-        return reader.graph({**fields, "nodes": []}, "", nodes)
+        list(outs)  # malformed outputs fail now, as in a whole parse
+        return reader.graph({**fields, "nodes": [], "outputs": []}, "", (nodes, outs))
     except SpecError:
         raise
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -239,8 +241,10 @@ class _Reader:
         self.where = where
         self.templates: dict[str, _Template] = {}
 
-    def graph(self, d: Any, prefix: str, lazy: Sequence[NodeSpec] | None = None) -> GraphSpec:
-        """The graph `d`; with `lazy`, its nodes are those (`d`'s own list left unread)."""
+    def graph(self, d: Any, prefix: str,
+              lazy: tuple[Sequence[NodeSpec], Sequence[OutputSpec]] | None = None) -> GraphSpec:
+        """The graph `d`; with `lazy`, its nodes and outputs are those (`d`'s own lists left
+        unread)."""
         if not isinstance(d, dict):
             raise SpecError(f"{self.where}: the graph at {prefix or 'the top'!r} is not an "
                             f"object")
@@ -250,9 +254,10 @@ class _Reader:
         return GraphSpec(
             name=str(d["name"]),
             inputs=dict(d.get("inputs") or {}),
-            nodes=lazy if lazy is not None
+            nodes=lazy[0] if lazy is not None
             else [self.node(n, prefix, i) for i, n in enumerate(nodes)],
-            outputs=[OutputSpec(o["name"], o["type"], o["binding"]) for o in d["outputs"]],
+            outputs=lazy[1] if lazy is not None
+            else [OutputSpec(o["name"], o["type"], o["binding"]) for o in d["outputs"]],
             output_style=d.get("output_style", "single"),
             output_ref=d.get("output_ref"),
             failure_policy=str(d.get("failure_policy") or FAIL_IMMEDIATELY),

@@ -3,10 +3,12 @@
 A dynamic's sub-graph of 1,000,000 nodes is about 97 MB of version 2 JSON and 1.2 GB once
 parsed into `NodeSpec`s: held while the scheduler grafts it a slice at a time, the parsed graph
 was most of the scheduler's memory, and parsing it whole held the interpreter for seconds.
-`loads_large` parses every part of such a document but the top graph's node list, which it
-only scans (to count the nodes and find the list's end); `LazyNodes` then parses nodes from the
-kept text when they are read. Read in order, as a graft reads them, a slice costs its own nodes
-only; reading from anywhere else starts again from the first node.
+`scan` parses every part of such a document but the top graph's node and output lists, which
+it only reads through (to count them and find where they end). `LazyNodes` then parses nodes
+from the kept text when they are read: in order, as a graft reads them, a slice costs its own
+nodes only; from anywhere else, reading starts again from the first node. `LazyOutputs` parses
+the outputs each time they are read: a fan-out's output lists every node, and the engine reads
+it when the graph completes.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from collections.abc import Iterator, Sequence
 from itertools import islice
 from typing import Any, overload
 
-from sdk.model.spec import GraphSpec, NodeSpec
+from sdk.model.errors import SpecError
+from sdk.model.spec import GraphSpec, NodeSpec, OutputSpec
 
 # Documents shorter than this are parsed whole: their nodes cost little, and a list is faster.
 LAZY_CHARS = 4 << 20
@@ -96,21 +99,67 @@ class LazyNodes(Sequence[NodeSpec]):
         return f"LazyNodes({self._count} nodes)"
 
 
-def scan(text: str) -> tuple[dict[str, Any], int, int] | None:
-    """The top-level fields of a JSON object but its "nodes" list, where that list's first
-    node starts, and how many nodes it has; None when the text is not such an object."""
+class LazyOutputs(Sequence[OutputSpec]):
+    """A graph's outputs, the JSON list `text[start:end]` of `count` items, parsed each time
+    they are read."""
+
+    def __init__(self, text: str, start: int, end: int, count: int, where: str):
+        self._text, self._start, self._end, self._count = text, start, end, count
+        self._where = where
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[OutputSpec]:
+        return iter(self._parse())
+
+    @overload
+    def __getitem__(self, key: int) -> OutputSpec: ...
+
+    @overload
+    def __getitem__(self, key: slice) -> list[OutputSpec]: ...
+
+    def __getitem__(self, key: int | slice) -> OutputSpec | list[OutputSpec]:
+        return self._parse()[key]
+
+    def _parse(self) -> list[OutputSpec]:
+        try:
+            return [OutputSpec(o["name"], o["type"], o["binding"])
+                    for o in json.loads(self._text[self._start:self._end])]
+        except (KeyError, TypeError) as exc:
+            raise SpecError(f"{self._where}: malformed outputs: {exc!r}") from exc
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"LazyOutputs({self._count} outputs)"
+
+
+# Where a list read through by `scan` is: its start, its end and how many items it has.
+Span = tuple[int, int, int]
+
+
+def scan(text: str) -> tuple[dict[str, Any], Span, Span] | None:
+    """The top-level fields of a JSON object but its "nodes" and "outputs" lists, and where
+    those are (for the nodes, from the first node's start); None when the text is not such
+    an object."""
     try:
         return _scan(text)
     except (ValueError, IndexError):
         return None
 
 
-def _scan(text: str) -> tuple[dict[str, Any], int, int] | None:
+def _scan(text: str) -> tuple[dict[str, Any], Span, Span] | None:
     pos = _skip(text, 0)
     if text[pos] != "{":
         return None
     fields: dict[str, Any] = {}
-    nodes: tuple[int, int] | None = None
+    lists: dict[str, Span] = {}
     pos = _skip(text, pos + 1)
     while text[pos] != "}":
         key, pos = _DECODER.raw_decode(text, pos)
@@ -118,9 +167,10 @@ def _scan(text: str) -> tuple[dict[str, Any], int, int] | None:
         if not isinstance(key, str) or text[pos] != ":":
             return None
         pos = _skip(text, pos + 1)
-        if key == "nodes" and text[pos] == "[":
-            start, count, pos = _count_list(text, pos)
-            nodes = (start, count)
+        if key in ("nodes", "outputs") and text[pos] == "[":
+            start, count, end = _count_list(text, pos)
+            lists[key] = (start if key == "nodes" else pos, end, count)
+            pos = end
         else:
             fields[key], pos = _DECODER.raw_decode(text, pos)
         pos = _skip(text, pos)
@@ -128,9 +178,9 @@ def _scan(text: str) -> tuple[dict[str, Any], int, int] | None:
             pos = _skip(text, pos + 1)
         elif text[pos] != "}":
             return None
-    if nodes is None or _skip(text, pos + 1) != len(text):
+    if len(lists) < 2 or _skip(text, pos + 1) != len(text):
         return None
-    return fields, nodes[0], nodes[1]
+    return fields, lists["nodes"], lists["outputs"]
 
 
 def _count_list(text: str, pos: int) -> tuple[int, int, int]:
