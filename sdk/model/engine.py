@@ -147,8 +147,8 @@ class Engine:
     `graft_slice` nodes at a time: the first slice when it opens, each next one when the driver
     calls `graft_more` (while `grafting`), so no single call costs in proportion to the whole
     graph. Its nodes not yet inserted cannot have run, so nothing but time tells the
-    difference; whatever must see every node (a failure going up, a stop, a cancel) first
-    inserts the rest. Without it, as by default, a graph goes in whole. With `window` too, a
+    difference; whatever must see every node (a failure going up, a stop) first inserts the
+    rest, and a cancel drops it. Without it, as by default, a graph goes in whole. With `window` too, a
     next slice goes in only while fewer than `window` nodes are active (or none is queued, so
     that what waits on the rest is never stuck).
 
@@ -575,11 +575,13 @@ class Engine:
 
     def cancel(self) -> bool:
         """Abort the execution: nothing new starts, what waits is skipped, what was released
-        is cancelled, open sub-graphs and maps are aborted, and no failure handler runs.
-        False when the execution had ended already (nothing changes)."""
+        is cancelled, open sub-graphs and maps are aborted, and no failure handler runs. The
+        nodes of graphs partly inserted that are not in yet never will be: a cancel costs
+        what the execution holds, not its whole graph. False when the execution had ended
+        already (nothing changes)."""
         if self.done:
             return False
-        self._finish_grafts()
+        self._grafts.clear()
         self._failing_scopes.clear()
         self._closing.clear()
         self._stopped = True

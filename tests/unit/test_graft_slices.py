@@ -117,14 +117,15 @@ def test_a_failure_while_grafting_skips_the_nodes_not_yet_in():
     assert engine.state == ExecutionState.FAILED and engine.failed == ["d/c0"]
 
 
-def test_a_cancel_while_grafting_ends_every_node_of_the_graph():
+def test_a_cancel_while_grafting_ends_the_nodes_in_and_never_inserts_the_rest():
     engine = sliced_engine(2)
     graft(engine, "d", 1, fan(6))
     assert engine.cancel()
-    assert not engine.grafting and len(engine.nodes) == 7
+    assert not engine.grafting and engine.size == len(engine.nodes) == 3
     states = {nid: run.state for nid, run in engine.nodes.items()}
-    assert states["d"] == NodeState.ABORTED
-    assert {states[f"d/c{i}"] for i in range(6)} == {NodeState.CANCELLED}
+    assert states == {"d": NodeState.ABORTED, "d/c0": NodeState.CANCELLED,
+                      "d/c1": NodeState.CANCELLED}
+    assert engine.graft_more() == [] and engine.state == ExecutionState.ABORTED
 
 
 def test_a_slice_size_of_none_inserts_whole():
