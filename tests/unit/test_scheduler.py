@@ -622,6 +622,21 @@ def test_nodes_gone_from_memory_are_read_back_and_listed_while_it_runs(h):
     assert h.outputs(squares_wf, "e1") == [i * i for i in range(20)]
 
 
+def test_a_cancel_ends_what_a_held_graph_has_in_and_never_inserts_the_rest(h):
+    h.scheduler.graft_slice, h.scheduler.graft_window = 4, 6
+    h.submit(squares_wf, "e1", n=40)
+    h.handle(h.work())
+    for _ in range(2):
+        h.handle(h.work())
+        h.scheduler.graft_more()
+    assert h.scheduler.live["e1"].engine.total < 20
+    assert h.handle([{"type": "cancel", "execution": "e1"}]) == []
+    rows = h.nodes("e1")
+    assert h.execution("e1").status == "ABORTED" and len(rows) < 20
+    assert {r["state"] for r in rows.values()} <= {"SUCCEEDED", "CANCELLED", "ABORTED"}
+    assert h.scheduler.graft_more().outbox == [] and not h.scheduler.grafting
+
+
 def test_a_map_reads_its_items_back_from_their_rows(h):
     h.submit(map_of_squares, "e1", n=30)
     h.handle(h.work())  # `numbers`: the map expands, its items are released
