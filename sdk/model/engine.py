@@ -148,9 +148,9 @@ class Engine:
     calls `graft_more` (while `grafting`), so no single call costs in proportion to the whole
     graph. Its nodes not yet inserted cannot have run, so nothing but time tells the
     difference; whatever must see every node (a failure going up, a stop) first inserts the
-    rest, and a cancel drops it. Without it, as by default, a graph goes in whole. With `window` too, a
-    next slice goes in only while fewer than `window` nodes are active (or none is queued, so
-    that what waits on the rest is never stuck).
+    rest, and a cancel drops it. Without it, as by default, a graph goes in whole. With
+    `window` too, a next slice goes in only while fewer than `window` nodes are active (or
+    none is queued, so that what waits on the rest is never stuck).
 
     With `spill`, nodes that succeeded and that no node in memory still reads may be dropped
     from memory (`evict`): their driver keeps their outputs (the scheduler in its node rows)
@@ -288,13 +288,13 @@ class Engine:
         if unknown:
             raise SpecError(f"{where}: reads input(s) {', '.join(unknown)}, which the dynamic "
                             f"does not have (inputs: {', '.join(run.spec.inputs_types) or 'none'})")
-        outs = {o.name: o for o in subgraph.outputs}
+        outs = subgraph.output_types()
         if set(outs) != set(run.spec.outputs_types):
             raise SpecError(f"{where}: outputs {sorted(outs)} do not match the dynamic's "
                             f"declared outputs {sorted(run.spec.outputs_types)}")
         for name, want in run.spec.outputs_types.items():
-            if not is_assignable(outs[name].type, want):
-                raise SpecError(f"{where}: output {name!r} is {type_name(outs[name].type)}, "
+            if not is_assignable(outs[name], want):
+                raise SpecError(f"{where}: output {name!r} is {type_name(outs[name])}, "
                                 f"declared {type_name(want)}")
         self._record(run, report)
         self._open(run, subgraph, run.id + "/")

@@ -140,6 +140,11 @@ class GraphSpec:
     on_failure: NodeSpec | None = None
     timeout_s: float | None = None
 
+    def output_types(self) -> dict[str, TypeDesc]:
+        """The graph's output types by name (without parsing a large spec's bindings)."""
+        types = getattr(self.outputs, "types", None)
+        return types() if types is not None else {o.name: o.type for o in self.outputs}
+
     def node_map(self) -> dict[str, NodeSpec]:
         return {n.id: n for n in self.nodes}
 

@@ -206,9 +206,8 @@ def graph_from_text(text: str | bytes) -> GraphSpec | None:
     name = fields.get("name", "?")
     reader = _Reader(tasks, f"graph spec {name!r}")
     nodes = spec_lazy.LazyNodes(text, start, count, lambda d, i: reader.node(d, "", i))
-    outs = spec_lazy.LazyOutputs(text, first, end, outputs, reader.where)
     try:
-        list(outs)  # malformed outputs fail now, as in a whole parse
+        outs = spec_lazy.LazyOutputs(text, first, end, outputs, reader.where)
         return reader.graph({**fields, "nodes": [], "outputs": []}, "", (nodes, outs))
     except SpecError:
         raise

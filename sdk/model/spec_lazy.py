@@ -101,11 +101,16 @@ class LazyNodes(Sequence[NodeSpec]):
 
 class LazyOutputs(Sequence[OutputSpec]):
     """A graph's outputs, the JSON list `text[start:end]` of `count` items, parsed each time
-    they are read."""
+    they are read (their names and types once: `types`)."""
 
     def __init__(self, text: str, start: int, end: int, count: int, where: str):
         self._text, self._start, self._end, self._count = text, start, end, count
         self._where = where
+        self._types = {o.name: o.type for o in self._parse()}  # malformed: fails now
+
+    def types(self) -> dict[str, Any]:
+        """The outputs' types by name, parsed once."""
+        return dict(self._types)
 
     def __len__(self) -> int:
         return self._count

@@ -104,7 +104,7 @@ def test_a_lazy_graph_fails_validation_as_the_whole_one_does(change, error):
 
 def test_a_node_may_refer_to_one_further_on_and_the_visit_sees_each_node_once():
     spec = fan(50)
-    forward = GraphSpec(spec.name, {}, [node("first", {"x": ref("c49")})] + list(spec.nodes),
+    forward = GraphSpec(spec.name, {}, [node("first", {"x": ref("c49")}), *spec.nodes],
                         spec.outputs)
     seen = []
     validate(lazy(forward), visit=lambda n: seen.append(n.id))
@@ -138,3 +138,17 @@ def test_an_engine_grafts_a_lazy_sub_graph_in_slices():
         ready += complete(engine, nid, 1, {"o0": val(int(nid[3:]) * 2)})
     assert engine.state == ExecutionState.SUCCEEDED
     assert engine.outputs == {"o0": {"list": [val(i * 2) for i in range(50)]}}
+
+
+def test_grafting_reads_the_output_types_without_parsing_the_output_list(monkeypatch):
+    top = graph([node("d", kind="dynamic", outputs={"o0": INTS})],
+                outputs={"o0": (INTS, ref("d"))})
+    engine = Engine(top, {}, graft_slice=7)
+    engine.start()
+    sub = lazy(fan(50))
+    assert sub.output_types() == {"o0": INTS}
+    parsed = []
+    monkeypatch.setattr(spec_lazy.LazyOutputs, "_parse",
+                        lambda self: parsed.append(1) or [])
+    assert len(engine.apply(Report.grafted("d", 1, sub))) == 7
+    assert parsed == []
