@@ -146,6 +146,7 @@ def test_grafting_reads_the_output_types_without_parsing_the_output_list(monkeyp
     engine = Engine(top, {}, graft_slice=7)
     engine.start()
     sub = lazy(fan(50))
+    validate(sub)  # as the scheduler's loading thread does, off its loop
     assert sub.output_types() == {"o0": INTS}
     parsed = []
     monkeypatch.setattr(spec_lazy.LazyOutputs, "_parse",
