@@ -72,6 +72,7 @@ _ALL_OUTPUTS_OF = (select(_NODES.c.node_id, type_coerce(_NODES.c.outputs, Text))
 # Above this many ids one read of all the execution's outputs is cheaper than lookups by id.
 _OUTPUTS_BY_ID = 2_000
 _OUTPUTS_PER_READ = 500
+_OUTPUTS_PARSED = 20_000  # rows of a read of all parsed in one call
 _INSERT_EVENTS = insert(_EVENTS)
 _EVENTS_OF = (select(_EVENTS.c.execution_id, _EVENTS.c.seq, _EVENTS.c.node_id,
                      _EVENTS.c.attempt, _EVENTS.c.outcome, _EVENTS.c.body)
@@ -241,10 +242,13 @@ class _SqlTx:
                      ) -> dict[str, dict[str, Any]]:
         if len(node_ids) > _OUTPUTS_BY_ID:
             wanted = set(node_ids)
-            rows = [(nid, text) for nid, text in
-                    self._run(_ALL_OUTPUTS_OF, {"pk_id": execution_id}) if nid in wanted]
-            values = json.loads("[" + ",".join(text for _, text in rows) + "]")
-            return {nid: out for (nid, _), out in zip(rows, values) if out is not None}
+            result = self._run(_ALL_OUTPUTS_OF, {"pk_id": execution_id})
+            found = {}
+            while chunk := result.fetchmany(_OUTPUTS_PARSED):
+                rows = [r for r in chunk if r[0] in wanted]
+                values = json.loads("[" + ",".join(text for _, text in rows) + "]")
+                found.update((nid, out) for (nid, _), out in zip(rows, values) if out is not None)
+            return found
         found: dict[str, dict[str, Any]] = {}
         for i in range(0, len(node_ids), _OUTPUTS_PER_READ):
             ids = node_ids[i:i + _OUTPUTS_PER_READ]
