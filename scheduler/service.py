@@ -27,6 +27,7 @@ from typing import Any
 from scheduler.batch import CONTROL, Batch, Live, Refusal
 from scheduler.board_view import BoardView
 from scheduler.chunks import Chunks
+from scheduler.collector import FREEZE_ABOVE, collection_paused
 from scheduler.dispatch import Dispatcher
 from scheduler.events import event_body, replayed
 from scheduler.fair import ReadyQueue
@@ -556,6 +557,16 @@ class Scheduler(Sending):
 
     def _apply_report(self, tx: StateTx, eid: str, live: Live, report: Report,
                       batch: Batch) -> None:
+        # A report that completes a large graph builds its whole output at once (the outputs
+        # of its dropped nodes read back, a list of them): Python's collections, set off by
+        # those millions of new objects, walked them over and over.
+        paused = collection_paused() if live.engine.evicted >= FREEZE_ABOVE \
+            else contextlib.nullcontext()
+        with paused:
+            self._apply_one_report(tx, eid, live, report, batch)
+
+    def _apply_one_report(self, tx: StateTx, eid: str, live: Live, report: Report,
+                          batch: Batch) -> None:
         released = live.engine.apply(report)
         if released is None:
             return

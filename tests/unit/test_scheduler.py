@@ -637,6 +637,26 @@ def test_a_cancel_ends_what_a_held_graph_has_in_and_never_inserts_the_rest(h):
     assert h.scheduler.graft_more().outbox == [] and not h.scheduler.grafting
 
 
+def test_reports_of_an_execution_that_dropped_many_nodes_apply_without_collections(
+        h, monkeypatch):
+    import gc
+
+    import scheduler.service as service
+    from sdk.model.engine import Engine
+
+    monkeypatch.setattr(service, "FREEZE_ABOVE", 10)
+    seen = []
+    apply = Engine.apply
+    monkeypatch.setattr(Engine, "apply", lambda self, r: seen.append(
+        (self.evicted >= 10, gc.isenabled())) or apply(self, r))
+    h.scheduler.graft_slice, h.scheduler.graft_window = 4, 6
+    h.submit(squares_wf, "e1", n=30)
+    run_held(h, "e1")
+    assert h.outputs(squares_wf, "e1") == [i * i for i in range(30)]
+    assert {many for many, _ in seen} == {False, True}
+    assert all(enabled != many for many, enabled in seen) and gc.isenabled()
+
+
 def test_a_map_reads_its_items_back_from_their_rows(h):
     h.submit(map_of_squares, "e1", n=30)
     h.handle(h.work())  # `numbers`: the map expands, its items are released
