@@ -132,7 +132,6 @@ class _Graft:
     parent: str | None
     scope: dict[str, Binding]
     next: int = 0
-    index: dict[str, int] | None = None  # node id -> position, built when first needed
 
 
 # Where the outputs of nodes dropped from memory are read back: {node id: outputs} for the
@@ -679,9 +678,7 @@ class Engine:
         graft.next += len(nodes)
         new = [self._new_run(node, graft) for node in nodes]
         sources = [self._sources(run, prefix) for run in new]
-        if graft.next < len(graph.nodes) and any(
-                src not in self.nodes and self._later(graft, src)
-                for srcs in sources for src in srcs):
+        if graft.next < len(graph.nodes) and self._waits_for_later(sources):
             rest = [self._new_run(node, graft) for node in graph.nodes[graft.next:]]
             graft.next = len(graph.nodes)
             new += rest
@@ -709,16 +706,13 @@ class Engine:
             if run.waiting == 0 and run.state == NodeState.PENDING:
                 self._release(run)
 
-    def _later(self, graft: _Graft, node_id: str) -> bool:
-        """Whether `node_id`, not held, is a node of `graft` still to be inserted (rather than
-        one inserted, succeeded and evicted)."""
-        if not self.evicted:
-            return True
-        if graft.index is None:
-            graft.index = {node.id: i for i, node in enumerate(graft.graph.nodes)}
-        position = graft.index.get(node_id[len(graft.prefix):], -1) \
-            if node_id.startswith(graft.prefix) else -1
-        return position >= graft.next
+    def _waits_for_later(self, sources: list[set[str]]) -> bool:
+        """Whether a node of a slice waits for one not inserted yet: a source not held that
+        `spill` does not know (it would know one that succeeded and was dropped)."""
+        missing = {src for srcs in sources for src in srcs if src not in self.nodes}
+        if not missing or not self.evicted:
+            return bool(missing)
+        return not missing.issubset(self._fetch(sorted(missing)))
 
     def _new_run(self, node: NodeSpec, graft: _Graft) -> NodeRun:
         run = NodeRun(graft.prefix + node.id, node, graft.parent,

@@ -178,7 +178,8 @@ def test_a_node_read_by_a_node_held_stays_until_that_one_ended():
 
 def test_a_later_slice_reading_a_dropped_node_reads_it_back():
     sub = graph([node("c0", {"x": val(1)}), node("c1", {"x": val(2)}),
-                 node("c2", {"x": val(3)}), node("c3", {"x": ref("c0")})],
+                 node("c2", {"x": val(3)}), node("c3", {"x": ref("c0")}),
+                 node("c4", {"x": val(4)})],
                 outputs={"o0": (INTS, {"list": [ref("c3")]})})
     engine, rows = windowed(slice_=1, window=1)
     assert graft(engine, "d", 1, sub) == ["d/c0"]
@@ -190,9 +191,13 @@ def test_a_later_slice_reading_a_dropped_node_reads_it_back():
         complete(engine, nid, 1, {"o0": val(0)})
         step(engine, rows)
     assert engine.graft_more() == ["d/c3"]  # d/c0 left memory, succeeded: c3 need not wait
+    assert rows.reads == [["d/c0"]]  # asked whether it succeeded (rather than comes later)
     assert engine.resolved_inputs("d/c3") == {"x": val(7)}
-    assert rows.reads == [["d/c0"]]
+    assert rows.reads == [["d/c0"], ["d/c0"]]
     complete(engine, "d/c3", 1, {"o0": val(8)})
+    step(engine, rows)
+    assert engine.graft_more() == ["d/c4"]
+    complete(engine, "d/c4", 1, {"o0": val(9)})
     assert engine.outputs == {"o0": {"list": [val(8)]}}
 
 
