@@ -554,9 +554,8 @@ class Engine:
 
     def resolved_inputs(self, node_id: str) -> dict[str, Binding]:
         run = self.nodes[node_id]
-        if not self.evicted:
-            return {name: self.resolve(b) for name, b in run.bindings.items()}
-        self._prefetch(_reads(run))
+        if self.evicted:
+            self._prefetch(_reads(run))
         try:
             return {name: self.resolve(b) for name, b in run.bindings.items()}
         finally:
