@@ -81,11 +81,12 @@ class StallSampler:
                  keep_s: float = 0.5):
         import redis
 
-        from sdk.remote.control import GROUP, SHARDS, stream_key
+        from sdk.wire.control import SHARDS
+        from sdk.wire.keys import GROUP, Keys
 
         self.redis = redis.Redis.from_url(broker_url, socket_timeout=10)
         self.look = self.redis.register_script(_LOOK)
-        self.keys = [stream_key(key_prefix, shard) for shard in range(SHARDS)]
+        self.keys = [Keys(key_prefix).control(shard) for shard in range(SHARDS)]
         self.group, self.me = GROUP, f":{pid}:"
         self.interval_s, self.keep_s = interval_s, keep_s
         self.stalls: list[Stall] = []

@@ -38,8 +38,9 @@ from bench_workflows import chain_warmup_wf  # noqa: E402
 from scheduler.dispatch import CeleryDispatcher, make_dispatch  # noqa: E402
 from sdk.model.config import Settings  # noqa: E402
 from sdk.model.engine import NodeRun  # noqa: E402
-from sdk.remote.control import shard_of, stream_key  # noqa: E402
 from sdk.values.store import MemoryStore  # noqa: E402
+from sdk.wire.control import shard_of  # noqa: E402
+from sdk.wire.keys import Keys  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -123,7 +124,7 @@ class Worker:
         batch = [make_dispatch(self.settings, self.store, eid,
                                NodeRun(f"n-{i}", self.spec, None, {}),
                                {"x": {"val": {"v": i}}}, "t" * 43) for i in range(n)]
-        stream = stream_key(self.prefix, shard_of(eid))
+        stream = Keys(self.prefix).control(shard_of(eid))
         self.redis.delete(stream)
         roles = split(self.popen.pid, tree(self.popen.pid))
         redis_pid = int(self.redis.info("server")["process_id"])

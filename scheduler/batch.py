@@ -10,7 +10,7 @@ from scheduler.dispatch import Dispatch
 from scheduler.metrics import Observation
 from sdk.model.engine import Engine
 from sdk.model.spec import NodeSpec
-from sdk.remote.leases import AttemptKey
+from sdk.wire.leases import AttemptKey
 
 CONTROL = "control stream"
 

@@ -11,6 +11,7 @@ from typing import Any
 from scheduler.state import ExecutionRecord, NodeRow
 from sdk.model.engine import Engine, ExecutionState, NodeRun
 from sdk.model.errors import GraftError
+from sdk.wire.tiers import queue_for
 
 
 class BoardView:
@@ -24,7 +25,7 @@ class BoardView:
         memory = run.spec.memory_bytes
         if memory not in self._queues:
             try:
-                self._queues[memory] = self.settings.queue_for(memory, f"node {run.id!r}")
+                self._queues[memory] = queue_for(self.settings, memory, f"node {run.id!r}")
             except GraftError:
                 self._queues[memory] = None
         return self._queues[memory]

@@ -1,4 +1,4 @@
-"""How many attempts go out in one task message (a chunk, `sdk.remote.chunks`).
+"""How many attempts go out in one task message (a chunk, `sdk.wire.chunks`).
 
 Sending each of a 10,000-item map's items alone costs a Celery message, a claim and a report
 round trip per item, which for short items is most of the work; so does each node of a dynamic

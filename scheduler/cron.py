@@ -36,9 +36,9 @@ from sdk.authoring.schedule import describe_json, due_ticks, next_tick, tick_dat
 from sdk.model.config import env_number
 from sdk.model.errors import GraftError
 from sdk.model.spec import GraphSpec
-from sdk.remote.schedules import LaunchPlanBoard, inputs_digest
 from sdk.values.literals import value_binding
 from sdk.values.store import get_verified
+from sdk.wire.launch_plans import LaunchPlanBoard, inputs_digest
 
 log = logging.getLogger("graft.scheduler.cron")
 

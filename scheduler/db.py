@@ -50,7 +50,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from sdk.model.errors import ConfigError, GraftError
-from sdk.remote.connections import redact
+from sdk.wire.connections import redact
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

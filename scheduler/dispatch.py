@@ -23,12 +23,13 @@ from sdk.model.engine import NodeRun
 from sdk.model.errors import BrokerUnavailable
 from sdk.model.spec import node_to_json
 from sdk.model.store import Store
-from sdk.remote.celery_app import CHUNK_TASK_NAME, TASK_NAME, make_app, tier_queues
-from sdk.remote.chunks import chunk_body, item_payload
-from sdk.remote.leases import AttemptKey
-from sdk.remote.messages import task_body
 from sdk.values.literals import dumps
 from sdk.values.store import put_blob
+from sdk.wire.celery_app import CHUNK_TASK_NAME, TASK_NAME, make_app, tier_queues
+from sdk.wire.chunks import chunk_body, item_payload
+from sdk.wire.leases import AttemptKey
+from sdk.wire.messages import task_body
+from sdk.wire.tiers import queue_for
 
 INLINE_INPUTS_BYTES = 64 * 1024
 PREVIEW_CHARS = 100  # of a node's inputs, in what monitors show as its arguments
@@ -37,7 +38,7 @@ PREVIEW_CHARS = 100  # of a node's inputs, in what monitors show as its argument
 @dataclass(frozen=True)
 class Dispatch:
     """One node attempt to send: its queue, the name monitors show, and its arguments. A
-    chunk (`items` not empty) carries several children of node `node_id` (`sdk.remote.chunks`):
+    chunk (`items` not empty) carries several children of node `node_id` (`sdk.wire.chunks`):
     `attempt` is 0 and `payload` holds the items."""
 
     queue: str
@@ -145,7 +146,7 @@ def make_dispatch(settings: Settings, store: Store, eid: str, run: NodeRun,
         payload["inputs_key"] = put_blob(store, data, prefix="inputs")
     else:
         payload["inputs"] = inputs
-    queue = settings.queue_for(run.spec.memory_bytes, f"node {run.id!r}")
+    queue = queue_for(settings, run.spec.memory_bytes, f"node {run.id!r}")
     task = run.spec.task
     return Dispatch(queue, f"{task.module}.{task.qualname}", eid, run.id, run.attempt,
                     task_body(eid, run.id, run.attempt, payload, settings.secret),
@@ -154,7 +155,7 @@ def make_dispatch(settings: Settings, store: Store, eid: str, run: NodeRun,
 
 def chunk_item(settings: Settings, store: Store, run: NodeRun, inputs: dict[str, Binding],
                token: str) -> tuple[dict[str, Any], int]:
-    """One item of a chunk (`sdk.remote.chunks`) and its inputs' bytes in the message: the
+    """One item of a chunk (`sdk.wire.chunks`) and its inputs' bytes in the message: the
     same fields a single message's payload holds, but for the spec."""
     item: dict[str, Any] = {"node": run.id, "attempt": run.attempt, "token": token,
                             "retries_left": {

@@ -14,12 +14,9 @@ from typing import Any
 
 import redis
 
-from sdk.model.config import Settings, queue_for_tier
-from sdk.remote.leases import AttemptKey, Leases
-
-# kombu's Redis transport keeps messages handed to a consumer, not yet acknowledged, here.
-UNACKED_KEY = "unacked"
-UNACKED_INDEX_KEY = "unacked_index"
+from sdk.model.config import Settings
+from sdk.wire.keys import UNACKED, UNACKED_INDEX, tier_queue
+from sdk.wire.leases import AttemptKey, Leases
 
 
 def attempt_of(envelope: Any) -> AttemptKey | None:
@@ -52,12 +49,12 @@ def in_flight(client: redis.Redis, settings: Settings, leases: Leases,
     than `grace_s` seconds ago (it takes a lease as soon as it receives one)."""
     found = set(leases.held())
     for tier in settings.tiers:
-        for raw in client.lrange(queue_for_tier(tier), 0, -1):
+        for raw in client.lrange(tier_queue(tier), 0, -1):
             found.update(attempts_of(raw))
     recent = time.time() - grace_s
-    delivered = {tag: score for tag, score in client.zrange(UNACKED_INDEX_KEY, 0, -1,
+    delivered = {tag: score for tag, score in client.zrange(UNACKED_INDEX, 0, -1,
                                                               withscores=True)}
-    for tag, raw in client.hgetall(UNACKED_KEY).items():
+    for tag, raw in client.hgetall(UNACKED).items():
         if delivered.get(tag, 0.0) < recent:
             continue
         try:

@@ -19,9 +19,10 @@ import time
 
 import redis
 
-from sdk.remote.cache_lock import RELEASE_IF_HELD
-from sdk.remote.connections import Outage, explain
-from sdk.remote.control import ALL_SHARDS
+from sdk.wire.cache_lock import RELEASE_IF_HELD
+from sdk.wire.connections import Outage, explain
+from sdk.wire.control import ALL_SHARDS
+from sdk.wire.keys import Keys
 
 log = logging.getLogger("graft.scheduler")
 
@@ -64,7 +65,7 @@ class SchedulerLock:
         self.redis: redis.Redis = redis.Redis.from_url(
             url, socket_connect_timeout=min(3.0, self.interval_s),
             socket_timeout=self.interval_s)
-        self.key = f"{prefix}:scheduler:lock"
+        self.key = Keys(prefix).scheduler_lock
         self.owner = owner or holder_id()
         self.outage = outage or Outage(log)
         self.renewed = 0.0  # monotonic time before the last successful SET/renewal

@@ -47,15 +47,16 @@ from scheduler.metrics import Observer
 from scheduler.service import Scheduler
 from scheduler.state import Fenced, MemoryState, StateStore
 from sdk.model.config import Settings
-from sdk.remote.board import Board
-from sdk.remote.connections import Outage, explain, redact, redis_client
-from sdk.remote.control import ControlChannel, Entry, shard_of, shard_of_message, stream_key
-from sdk.remote.dead import DeadLetters
-from sdk.remote.leases import REPORTED, Leases
-from sdk.remote.schedules import LaunchPlanBoard
-from sdk.remote.signing import Unauthenticated, verify
-from sdk.remote.submissions import Submissions
 from sdk.values.store import open_store
+from sdk.wire.board import Board
+from sdk.wire.connections import Outage, explain, redact, redis_client
+from sdk.wire.control import ControlChannel, Entry, shard_of, shard_of_message
+from sdk.wire.dead import DeadLetters
+from sdk.wire.keys import Keys
+from sdk.wire.launch_plans import LaunchPlanBoard
+from sdk.wire.leases import REPORTED, Leases
+from sdk.wire.signing import Unauthenticated, verify
+from sdk.wire.submissions import Submissions
 
 log = logging.getLogger("graft.scheduler")
 
@@ -110,7 +111,7 @@ class Loop:
         self.state_outage = Outage(logging.getLogger("graft.scheduler.database"))
         self.lock: Any = self._ownership()
         self.consumer = f"{self.lock.owner}:{uuid.uuid4().hex[:6]}"
-        self.epoch_key = f"{settings.key_prefix}:epoch"
+        self.epoch_key = Keys(settings.key_prefix).epoch
         self.epoch = ""
         self._retry_pending = True
         self._suspects: dict[Any, float] = {}
@@ -408,8 +409,7 @@ class Loop:
                                        "field", {k.decode(errors="replace"): v.decode(
                                            errors="replace") for k, v in entry.fields.items()}))
             if body is not None and shard_of_message(body) not in self.control.shards:
-                elsewhere.append((entry, stream_key(self.settings.key_prefix,
-                                                    shard_of_message(body))))
+                elsewhere.append((entry, self.control.names.control(shard_of_message(body))))
             elif body is not None:
                 bodies.append(body)
                 body_ids.append(entry.id)

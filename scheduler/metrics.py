@@ -35,10 +35,11 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from sdk.model.config import Settings, queue_for_tier
+from sdk.model.config import Settings
 from sdk.model.engine import ExecutionState
 from sdk.model.errors import ConfigError
-from sdk.remote.connections import redis_client
+from sdk.wire.connections import redis_client
+from sdk.wire.keys import queue_tier, tier_queue
 
 log = logging.getLogger("graft.scheduler.metrics")
 
@@ -47,7 +48,6 @@ LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.
 GRAFT_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
                    10.0, 30.0)
 BATCH_SIZE_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500)
-QUEUE_PREFIX = "mem-"
 SCRAPE_REDIS_TIMEOUT_S = 2.0
 
 # What a committed batch observed (`Batch.observed`), applied by `Observer.committed`:
@@ -56,11 +56,6 @@ SCRAPE_REDIS_TIMEOUT_S = 2.0
 #                                        the first old and the last new of a batch count)
 #   ("graft", seconds)                   a dynamic's sub-graph was grafted
 Observation = tuple[Any, ...]
-
-
-def tier_of(queue: str) -> str:
-    """The tier label of a tier queue: `mem-1Gi` -> `1Gi`."""
-    return queue[len(QUEUE_PREFIX):] if queue.startswith(QUEUE_PREFIX) else queue
 
 
 def entry_time_s(entry_id: bytes | str) -> float | None:
@@ -148,7 +143,7 @@ class PrometheusMetrics(Observer):
         for state in ExecutionState:
             self.executions.labels(state.value)
         for tier in settings.tiers:
-            self.nodes_dispatched.labels(tier_of(queue_for_tier(tier)))
+            self.nodes_dispatched.labels(queue_tier(tier_queue(tier)))
         if queue_depth:
             r.register(QueueDepth(settings))
         ProcessCollector(registry=r)
@@ -160,14 +155,14 @@ class PrometheusMetrics(Observer):
         for queue in queues:
             counts[queue] = counts.get(queue, 0) + 1
         for queue, n in counts.items():
-            self.nodes_dispatched.labels(tier_of(queue)).inc(n)
+            self.nodes_dispatched.labels(queue_tier(queue)).inc(n)
 
     def committed(self, observed: list[Observation]) -> None:
         moves: dict[str, list[str | None]] = {}  # execution id -> [status before, after]
         for item in observed:
             kind = item[0]
             if kind == "finished":
-                self.nodes_finished.labels(tier_of(item[1]), item[2]).inc()
+                self.nodes_finished.labels(queue_tier(item[1]), item[2]).inc()
             elif kind == "execution":
                 moves.setdefault(item[1], [item[2], item[3]])[1] = item[3]
             elif kind == "graft":
@@ -221,7 +216,7 @@ class QueueDepth(Collector):
     short timeout). While Redis does not answer, the metric has no samples."""
 
     def __init__(self, settings: Settings):
-        self.queues = [queue_for_tier(t) for t in settings.tiers]
+        self.queues = [tier_queue(t) for t in settings.tiers]
         self.url = settings.broker_url
         self._client: Any = None
 
@@ -246,7 +241,7 @@ class QueueDepth(Collector):
             log.debug("queue depths not read: %s", exc)
         else:
             for queue, depth in zip(self.queues, depths):
-                family.add_metric([tier_of(queue)], depth)
+                family.add_metric([queue_tier(queue)], depth)
         yield family
 
 

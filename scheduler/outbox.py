@@ -19,8 +19,8 @@ from typing import Any
 from scheduler.dispatch import Dispatch, Dispatcher
 from scheduler.metrics import Observer
 from sdk.model.errors import GraftError
-from sdk.remote.board import FINAL, RESULT_FIELDS, Board
-from sdk.remote.leases import AttemptKey
+from sdk.wire.board import FINAL, RESULT_FIELDS, Board
+from sdk.wire.leases import AttemptKey
 
 log = logging.getLogger("graft.scheduler")
 

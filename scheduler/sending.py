@@ -3,7 +3,7 @@ from its `ReadyQueue` (scheduler/fair.py) in turn, writes the rows of those sent
 time in the same transaction, builds their messages, and sends them once committed.
 
 Items of one map, or sibling nodes made from one task template, may leave together, as one
-message (a chunk: `scheduler/chunks.py` says which and how many, `sdk.remote.chunks` what the
+message (a chunk: `scheduler/chunks.py` says which and how many, `sdk.wire.chunks` what the
 message holds); each keeps its own attempt, token and row. A worker reports a chunk's
 outcomes in one `reports` message, which `split` turns back into the `report` messages it
 stands for.
@@ -31,8 +31,9 @@ from sdk.model.config import Settings
 from sdk.model.errors import GraftError
 from sdk.model.spec import node_to_json
 from sdk.model.store import Store
-from sdk.remote.chunks import split_reports
-from sdk.remote.leases import AttemptKey
+from sdk.wire.chunks import split_reports
+from sdk.wire.leases import AttemptKey
+from sdk.wire.tiers import queue_for
 
 log = logging.getLogger("graft.scheduler")
 
@@ -234,7 +235,7 @@ class Sending:
 
     def split(self, bodies: Iterable[Any]) -> list[Any]:
         """The control messages `bodies` stand for, a worker's `reports` message split into
-        its `report`s (`sdk.remote.chunks`); the duration each report gives is measured
+        its `report`s (`sdk.wire.chunks`); the duration each report gives is measured
         against its task, for the chunk limit."""
         out = list(split_reports(bodies))
         for body in out:
@@ -252,7 +253,7 @@ class Sending:
         memory = live.engine.nodes[node].spec.memory_bytes
         queue = self._queues.get(memory)
         if queue is None:  # a node of no tier raises, naming itself
-            queue = self._queues[memory] = self.settings.queue_for(memory, f"node {node!r}")
+            queue = self._queues[memory] = queue_for(self.settings, memory, f"node {node!r}")
         return queue
 
 

@@ -50,13 +50,13 @@ from sdk.model.report import Failure, Outcome, Report, data_failure, system_fail
 from sdk.model.spec import GraphSpec, NodeSpec
 from sdk.model.store import Store
 from sdk.model.validate import validate
-from sdk.remote import messages
-from sdk.remote.board import Board
-from sdk.remote.leases import AttemptKey
-from sdk.remote.specs import check_tiers, tier_check
 from sdk.runtime.cache import cluster_index
 from sdk.runtime.expand import EXPANDED, expand
 from sdk.values.store import get_verified
+from sdk.wire import messages
+from sdk.wire.board import Board
+from sdk.wire.leases import AttemptKey
+from sdk.wire.tiers import check_tiers, tier_check
 
 log = logging.getLogger("graft.scheduler")
 

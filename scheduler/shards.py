@@ -1,6 +1,6 @@
 """Several schedulers on one database: each holds some of the shards through leases in SQL.
 
-An execution belongs to one of `SHARDS` shards (by its id, `sdk.remote.control.shard_of`),
+An execution belongs to one of `SHARDS` shards (by its id, `sdk.wire.control.shard_of`),
 and a shard to the scheduler whose token its row in `graft_shards` names. A token is unique
 to one scheduler's one spell of serving. The lease on the shards a token holds lasts while
 that token's row in `graft_schedulers` is fresh: a background thread renews it every
@@ -44,7 +44,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from scheduler.db import SchedulerRow, ShardRow
 from scheduler.lock import holder_gone, holder_id
 from scheduler.state import Fenced, StateTx
-from sdk.remote.control import SHARDS
+from sdk.wire.control import SHARDS
 
 log = logging.getLogger("graft.scheduler")
 

@@ -49,10 +49,10 @@ from sdk.model.errors import (
 )
 from sdk.model.hashing import HashMethod
 from sdk.model.resources import Resources
-from sdk.remote.signing import Unauthenticated
 from sdk.runtime.context import current_context
 from sdk.values.failure import FlyteError
 from sdk.values.structured import StructuredDataset, kwtypes
+from sdk.wire.signing import Unauthenticated
 
 if TYPE_CHECKING:
     from sdk.remote.client import Client, Execution

@@ -20,9 +20,9 @@ from sdk.model.entity import Runnable
 from sdk.model.errors import ConfigError, GraftError
 from sdk.model.resources import format_memory, parse_memory
 from sdk.model.typesys import TypeDesc, type_name
-from sdk.remote.connections import check_redis
 from sdk.runtime.loading import load_entity_from_file, task_memories
 from sdk.values.handlers import parse_text
+from sdk.wire.connections import check_redis
 
 
 def parse_input(raw: str, desc: TypeDesc, where: str) -> Any:
@@ -313,8 +313,8 @@ def scheduler(loglevel: str, metrics_port: int, metrics_host: str) -> None:
 @click.option("--loglevel", default="INFO", show_default=True)
 def worker(tier: str | None, memory: str | None, concurrency: int | None, loglevel: str) -> None:
     """Run a Celery worker for one memory tier (queue mem-<tier>)."""
-    from sdk.model.config import queue_for_tier
     from sdk.remote.stack import machine_memory_bytes
+    from sdk.wire.keys import tier_queue
 
     settings = Settings.from_env()
     tier_bytes = parse_memory(tier, what="--tier") if tier else settings.tiers[0]
@@ -333,7 +333,7 @@ def worker(tier: str | None, memory: str | None, concurrency: int | None, loglev
     check_redis(settings.broker_url)
     from worker.app import app
 
-    queue = queue_for_tier(tier_bytes)
+    queue = tier_queue(tier_bytes)
     app.worker_main(["worker", "-Q", queue, "-c", str(concurrency), "-P", "prefork", "-E",
                      "-n", f"{queue}-{os.getpid()}@%h", f"--loglevel={loglevel}"])
 
@@ -345,8 +345,8 @@ def worker(tier: str | None, memory: str | None, concurrency: int | None, loglev
 @click.option("--json", "as_json", is_flag=True, help="Print them as JSON.")
 def dead(purge: bool, limit: int, as_json: bool) -> None:
     """List (and with --purge, delete) the messages graft refused, newest first."""
-    from sdk.remote.connections import redis_client
-    from sdk.remote.dead import DeadLetters
+    from sdk.wire.connections import redis_client
+    from sdk.wire.dead import DeadLetters
 
     settings = Settings.from_env()
     check_redis(settings.broker_url)

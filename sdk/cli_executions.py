@@ -15,6 +15,7 @@ from sdk.model.resources import format_memory
 from sdk.model.spec import GraphSpec
 from sdk.values.handlers import parse_text
 from sdk.values.store import get_verified
+from sdk.wire.keys import queue_tier
 
 if TYPE_CHECKING:
     from sdk.remote.client import Client, Execution, NodeRecord
@@ -27,7 +28,7 @@ def _client() -> Client:
     """A client of the configured cluster (imported here: `graft run` in-process needs no
     Redis client)."""
     from sdk.remote.client import Client
-    from sdk.remote.connections import check_redis
+    from sdk.wire.connections import check_redis
 
     client = Client()
     check_redis(client.settings.broker_url)
@@ -51,7 +52,7 @@ def node_summary(node: NodeRecord) -> dict[str, Any]:
     peaks = [h["peak_memory_bytes"] for h in node.history
              if isinstance(h.get("peak_memory_bytes"), int)]
     return {"id": node.id, "task": node.task, "state": node.state,
-            "tier": (node.queue or "").removeprefix("mem-") or None,
+            "tier": queue_tier(node.queue or "") or None,
             "attempts": node.attempts, "duration_s": _seconds(node),
             "worker": node.worker or last.get("worker") or None,
             "peak_memory_bytes": max(peaks, default=None), "cached": node.cached}

@@ -1,7 +1,7 @@
 """`graft flower`: Flower, Celery's monitor, on graft's Celery app (docs/flower.md).
 
 Flower runs in this process on the app the scheduler and the workers use
-(`sdk.remote.celery_app.make_app`), so it reads the same broker with the same settings. Every
+(`sdk.wire.celery_app.make_app`), so it reads the same broker with the same settings. Every
 other Flower option passes through (`graft flower --max_tasks=50000`), and Flower's own
 `FLOWER_*` environment variables apply (`FLOWER_BASIC_AUTH`, `FLOWER_UNAUTHENTICATED_API`).
 """
@@ -13,8 +13,9 @@ from typing import Any
 
 import click
 
-from sdk.model.config import Settings, queue_for_tier
+from sdk.model.config import Settings
 from sdk.model.errors import ConfigError
+from sdk.wire.keys import tier_queue
 
 
 def list_every_queue(names: list[str]) -> None:
@@ -60,8 +61,8 @@ def flower_argv(port: int, address: str, basic_auth: str | None,
 def flower(port: int, address: str, basic_auth: str | None,
            flower_args: tuple[str, ...]) -> None:
     """Run Flower on graft's Celery app: nodes under their task names, failures, queues."""
-    from sdk.remote.celery_app import make_app
-    from sdk.remote.connections import check_redis
+    from sdk.wire.celery_app import make_app
+    from sdk.wire.connections import check_redis
 
     settings = Settings.from_env()
     check_redis(settings.broker_url)
@@ -74,7 +75,7 @@ def flower(port: int, address: str, basic_auth: str | None,
         click.echo(f"graft flower: no authentication (--basic-auth or FLOWER_BASIC_AUTH): the "
                    f"pages are open to anyone who reaches the port; the HTTP API {api}",
                    err=True)
-    list_every_queue([queue_for_tier(t) for t in settings.tiers])
+    list_every_queue([tier_queue(t) for t in settings.tiers])
     code = make_app(settings).start(argv)
     if code:
         raise SystemExit(code)

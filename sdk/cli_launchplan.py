@@ -18,7 +18,7 @@ from sdk.model.errors import GraftError
 
 def _client() -> Any:
     from sdk.remote.client import Client
-    from sdk.remote.connections import check_redis
+    from sdk.wire.connections import check_redis
 
     client = Client()
     check_redis(client.settings.broker_url)

@@ -16,8 +16,8 @@ def ui(host: str, port: int) -> None:
     store, as `graft status` does."""
     from sdk.model.errors import BrokerUnavailable
     from sdk.remote.client import Client
-    from sdk.remote.connections import check_redis, redact
     from sdk.ui.server import serve
+    from sdk.wire.connections import check_redis, redact
 
     client = Client()
     try:

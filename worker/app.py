@@ -1,6 +1,6 @@
 """The Celery app every graft worker runs: `celery -A worker.app worker -Q mem-1Gi -c 8`.
 
-Settings come from `sdk.remote.celery_app` (shared with the scheduler). On top of them the
+Settings come from `sdk.wire.celery_app` (shared with the scheduler). On top of them the
 worker reads its queues through a transport that moves garbage to the dead-letter list
 instead of dying (`worker.transport`), refuses undecodable or unknown messages in one line
 each (`worker.consumer`), holds a lease on every attempt it has (`worker.request`), and obeys
@@ -14,7 +14,7 @@ import ssl
 from celery import Task, signals
 
 from sdk.model.config import Settings
-from sdk.remote.celery_app import make_app
+from sdk.wire.celery_app import make_app
 from worker import control, outage
 from worker.request import on_received
 

@@ -1,6 +1,6 @@
 """The worker's side of attempt leases: one thread in the worker's main process renews the
 lease of every attempt the worker holds, from the moment a message arrives until its request
-ends (see `sdk.remote.leases`).
+ends (see `sdk.wire.leases`).
 
 The Celery event loop only updates the set of held attempts; every Redis call happens on this
 thread, so a Redis outage never blocks the loop. While Redis is away the thread logs one line,
@@ -21,10 +21,10 @@ from typing import Any
 import redis
 
 from sdk.model.config import Settings
-from sdk.remote.chunks import attempts_in
-from sdk.remote.connections import explain, redis_client
-from sdk.remote.control import ControlChannel
-from sdk.remote.leases import AttemptKey, Leases
+from sdk.wire.chunks import attempts_in
+from sdk.wire.connections import explain, redis_client
+from sdk.wire.control import ControlChannel
+from sdk.wire.leases import AttemptKey, Leases
 from worker.outage import OUTAGE
 from worker.supervisor import GIVE_UP
 

@@ -12,7 +12,7 @@ import warnings
 
 from celery.exceptions import CPendingDeprecationWarning
 
-from sdk.remote.connections import Outage
+from sdk.wire.connections import Outage
 
 log = logging.getLogger("graft.worker")
 

@@ -7,8 +7,8 @@ import logging
 from typing import Any
 
 from sdk.model.config import Settings
-from sdk.remote.connections import redis_client
-from sdk.remote.dead import DeadLetters
+from sdk.wire.connections import redis_client
+from sdk.wire.dead import DeadLetters
 
 log = logging.getLogger("graft.worker")
 

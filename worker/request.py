@@ -23,8 +23,8 @@ from celery.worker.request import Request
 from sdk.model.config import Settings
 from sdk.model.errors import GraftError
 from sdk.model.report import Failure, Report, system_failure, user_failure
-from sdk.remote.chunks import check_chunk, reports_message
-from sdk.remote.messages import check_task, report_message
+from sdk.wire.chunks import check_chunk, reports_message
+from sdk.wire.messages import check_task, report_message
 from worker.leases import attempt_of, attempts_of, keeper
 from worker.monitor import NodeFailed
 from worker.supervisor import TERMINATE

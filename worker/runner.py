@@ -10,7 +10,7 @@ and ends it by killing its whole process group. The runner dies with its pool pr
 Messages are a 4-byte big-endian length, then JSON. A request:
     {"store": url, "execution": id, "node": id, "attempt": n, "payload": {...},
      "worker": name, "locks": {"url": redis url, "prefix": key prefix}}
-and the reply is the attempt's report message (`sdk.remote.attempt.run_attempt`). While an
+and the reply is the attempt's report message (`worker.attempt.run_attempt`). While an
 attempt runs, `GRAFT_WORKER` in its environment names the worker (`mem-<tier>-<pid>@<host>`),
 and what it writes to its standard output and error is kept in the store (`worker.output`).
 """
@@ -29,9 +29,9 @@ import tempfile
 from typing import Any, BinaryIO
 
 from sdk.model.store import Store
-from sdk.remote.attempt import run_attempt
-from sdk.remote.cache_lock import CacheLocks
 from sdk.values.store import open_store
+from sdk.wire.cache_lock import CacheLocks
+from worker.attempt import run_attempt
 from worker.output import OutputCapture
 
 _HEADER = struct.Struct(">I")

@@ -38,7 +38,8 @@ from sdk.model.errors import GraftError
 from sdk.model.report import Failure, FailureKind, Report
 from sdk.model.resources import parse_memory
 from sdk.model.spec import node_from_json
-from sdk.remote.messages import report_message
+from sdk.wire.keys import queue_tier
+from sdk.wire.messages import report_message
 from worker.runner import read_message, write_message
 
 log = logging.getLogger("graft.worker")
@@ -294,7 +295,7 @@ def failed_message(eid: str, node: str, attempt: int, token: str, why: str, deta
 def limits_of(payload: dict[str, Any], queue: str) -> Limits:
     """An attempt's timeout and memory limit: its own (`limits.mem`, else its request), else
     its tier's size (the queue it came from, `mem-<tier>`)."""
-    tier = queue[4:] if queue.startswith("mem-") else queue
+    tier = queue_tier(queue)
     try:
         spec = node_from_json(payload["spec"])
         timeout, memory = spec.timeout_s, spec.memory_bytes

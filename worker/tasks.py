@@ -10,7 +10,7 @@ Redis is away, the report waits for it. After a failed attempt's report, the tas
 that Celery monitors show it as FAILURE or RETRY (`worker.monitor`).
 
 `graft.run_items` runs a chunk: attempts of several children of one node in one message
-(`sdk.remote.chunks`).
+(`sdk.wire.chunks`).
 Each item is an attempt of its own, claimed (all in one round trip), run in turn by the same
 runner under its own limits, and reported; the outcomes go out together, one `reports` entry
 on the control stream about every `REPORT_EVERY_S` and at the end. An item the scheduler gave
@@ -28,12 +28,12 @@ import redis
 from celery import signals
 
 from sdk.model.errors import GraftError
-from sdk.remote.celery_app import CHUNK_TASK_NAME, TASK_NAME
-from sdk.remote.chunks import check_chunk, item_keys, item_payload, reports_message
-from sdk.remote.connections import explain, redis_client
-from sdk.remote.control import ControlChannel
-from sdk.remote.leases import AttemptKey, Leases
-from sdk.remote.messages import check_task
+from sdk.wire.celery_app import CHUNK_TASK_NAME, TASK_NAME
+from sdk.wire.chunks import check_chunk, item_keys, item_payload, reports_message
+from sdk.wire.connections import explain, redis_client
+from sdk.wire.control import ControlChannel
+from sdk.wire.leases import AttemptKey, Leases
+from sdk.wire.messages import check_task
 from worker.app import GraftTask, app, settings
 from worker.monitor import NodeFailed, failure_for_monitors
 from worker.outage import OUTAGE

@@ -9,7 +9,7 @@ from typing import Any
 
 import platformdirs
 
-from sdk.model.errors import ConfigError, TierError
+from sdk.model.errors import ConfigError
 from sdk.model.resources import format_memory, parse_memory
 
 DEFAULT_BROKER_URL = "redis://localhost:6379/0"
@@ -33,11 +33,6 @@ def parse_tiers(text: str) -> list[int]:
     if sizes[0] <= 0:
         raise ConfigError("GRAFT_TIERS: a tier must be larger than 0 bytes")
     return sizes
-
-
-def queue_for_tier(tier_bytes: int) -> str:
-    """The Celery queue a memory tier consumes, e.g. `mem-1Gi`."""
-    return f"mem-{format_memory(tier_bytes)}"
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -118,14 +113,3 @@ class Settings:
 
     def tier_names(self) -> str:
         return ", ".join(format_memory(t) for t in self.tiers)
-
-    def queue_for(self, memory_bytes: int | None, what: str) -> str:
-        """The queue of the smallest tier that fits; TierError naming `what` when none does."""
-        tier = self.tier_for(memory_bytes)
-        if tier is None:
-            assert memory_bytes is not None
-            raise TierError(
-                f"{what} needs {format_memory(memory_bytes)} of memory, more than the largest "
-                f"tier; the tiers are {self.tier_names()} (set GRAFT_TIERS to add a larger one)"
-            )
-        return queue_for_tier(tier)

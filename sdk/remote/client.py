@@ -34,20 +34,21 @@ from sdk.model.errors import (
 )
 from sdk.model.spec import GraphSpec
 from sdk.model.store import Store
-from sdk.remote import board as board_mod
-from sdk.remote.connections import check_redis, redact, redis_client
-from sdk.remote.control import ControlChannel, encode
-from sdk.remote.leases import REPORTED, Leases
-from sdk.remote.messages import MAX_PRIORITY, MessageError, check_execution_id, is_priority
 from sdk.remote.node_io import node_values
 from sdk.remote.schedules import Schedules
-from sdk.remote.signing import sign
-from sdk.remote.specs import check_tiers, main_module_name, renamed_refs, upload_spec
-from sdk.remote.submissions import Submissions
+from sdk.remote.specs import main_module_name, renamed_refs, upload_spec
 from sdk.runtime.context import log_key, output_key
 from sdk.values.literals import load, value_binding
 from sdk.values.shapes import encode_inputs, shape_outputs
 from sdk.values.store import get_verified, open_store
+from sdk.wire import board as board_mod
+from sdk.wire.connections import check_redis, redact, redis_client
+from sdk.wire.control import ControlChannel, encode
+from sdk.wire.leases import REPORTED, Leases
+from sdk.wire.messages import MAX_PRIORITY, MessageError, check_execution_id, is_priority
+from sdk.wire.signing import sign
+from sdk.wire.submissions import Submissions
+from sdk.wire.tiers import check_tiers
 
 FINAL = (ExecutionState.SUCCEEDED.value, ExecutionState.FAILED.value,
          ExecutionState.ABORTED.value)

@@ -10,8 +10,6 @@ record per plan: schedule, active, next run, last tick and its execution), which
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from typing import Any
 
@@ -20,49 +18,12 @@ import redis
 from sdk.model.config import Settings
 from sdk.model.errors import ConfigError, GraftError
 from sdk.model.store import Store
-from sdk.remote.connections import check_redis
-from sdk.remote.control import ControlChannel
-from sdk.remote.specs import check_tiers, upload_spec
-from sdk.values.literals import dumps
+from sdk.remote.specs import upload_spec
 from sdk.values.shapes import encode_inputs
-
-
-def inputs_digest(inputs: Any) -> str:
-    """A short digest of a launch plan's input bindings: the board shows it, so that a client
-    that re-activated a plan with other inputs knows when the scheduler has them."""
-    return hashlib.sha256(dumps(inputs)).hexdigest()[:16]
-
-
-class LaunchPlanBoard:
-    """The registered launch plans as the scheduler last wrote them."""
-
-    def __init__(self, client: redis.Redis, key_prefix: str):
-        self.redis = client
-        self.key = f"{key_prefix}:launchplans"
-
-    def write(self, records: list[dict[str, Any]]) -> None:
-        """Replace the board with `records` (each has a `name`)."""
-        fields = {r["name"]: json.dumps(r, separators=(",", ":")) for r in records}
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.delete(self.key)
-        if fields:
-            pipe.hset(self.key, mapping=fields)
-        pipe.execute()
-
-    def read(self) -> list[dict[str, Any]]:
-        """Every plan on the board, by name."""
-        raw = self.redis.hgetall(self.key)
-        records = []
-        for value in raw.values():
-            try:
-                records.append(json.loads(value))
-            except ValueError:
-                continue
-        return sorted(records, key=lambda r: str(r.get("name")))
-
-    def get(self, name: str) -> dict[str, Any] | None:
-        raw = self.redis.hget(self.key, name)
-        return json.loads(raw) if raw is not None else None
+from sdk.wire.connections import check_redis
+from sdk.wire.control import ControlChannel
+from sdk.wire.launch_plans import LaunchPlanBoard, inputs_digest
+from sdk.wire.tiers import check_tiers
 
 
 class Schedules:

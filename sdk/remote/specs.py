@@ -1,47 +1,19 @@
-"""Getting a compiled graph spec ready for a cluster: every node within a tier, every task
-importable on workers (its code uploaded as a bundle), then the spec itself in the store.
+"""Getting a compiled graph spec ready for a cluster: every task importable on workers (its
+code uploaded as a bundle), then the spec itself in the store (tiers: `sdk.wire.tiers`).
 `Client.submit` and launch plan activation both go through `upload_spec`."""
 
 from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Callable
 from typing import Any
 
-from sdk.model.config import Settings
 from sdk.model.errors import GraftError
-from sdk.model.spec import GraphSpec, NodeSpec, TaskRef, map_nodes, walk_node
+from sdk.model.spec import GraphSpec, NodeSpec, TaskRef, map_nodes
 from sdk.model.store import Store
 from sdk.runtime.bundle import source_root, upload_bundle
 from sdk.values.staging import publish
 from sdk.values.store import put_blob
-
-
-def check_tiers(spec: GraphSpec, settings: Settings, prefix: str = "") -> None:
-    """TierError naming the first node that needs more memory than the largest tier (node
-    ids under `prefix`, for a sub-graph)."""
-    check = tier_check(settings, prefix)
-    for node in spec.nodes:
-        check(node)
-    if spec.on_failure is not None:
-        check(spec.on_failure)
-
-
-def tier_check(settings: Settings, prefix: str = "") -> Callable[[NodeSpec], None]:
-    """What `check_tiers` does to each node of a graph (and the nodes inside it), to run in
-    a pass that reads the nodes anyway (`validate`'s `visit`). Each memory need is looked up
-    once."""
-    fits: set[int | None] = set()
-
-    def check(top: NodeSpec) -> None:
-        for node_id, node in walk_node(top, prefix):
-            memory = node.memory_bytes
-            if node.kind != "workflow" and memory not in fits:
-                settings.queue_for(memory, f"node {node_id!r} (task {node.task.name})")
-                fits.add(memory)
-
-    return check
 
 
 def upload_spec(spec: GraphSpec, store: Store) -> str:

@@ -380,7 +380,7 @@ class Cluster:
 
     def publish(self, body: Any) -> None:
         """Put a raw control message on the scheduler's control stream (no validation)."""
-        from sdk.remote.control import ControlChannel
+        from sdk.wire.control import ControlChannel
 
         ControlChannel(self.redis(), self.settings).publish(body)
 
@@ -390,12 +390,12 @@ class Cluster:
 
     def add_raw_entry(self, fields: dict[bytes, bytes]) -> None:
         """XADD an entry with arbitrary fields onto the control stream."""
-        from sdk.remote.control import control_key
+        from sdk.wire.control import control_key
 
         self.redis().xadd(control_key(self.settings), fields)
 
     def dead_letters(self) -> list[dict[str, Any]]:
-        from sdk.remote.dead import DeadLetters
+        from sdk.wire.dead import DeadLetters
 
         return DeadLetters(self.redis(), self.key_prefix).list(1000)
 

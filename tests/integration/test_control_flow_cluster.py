@@ -17,6 +17,7 @@ import pytest
 from workflows import control_flow as cf
 
 from sdk import ExecutionFailed
+from sdk.wire.tiers import queue_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -135,7 +136,7 @@ def test_each_item_retries_on_its_own_and_takes_its_tier(cluster, submitted):
     roomy = submitted["roomy-map"]
     roomy.wait(timeout=120)
     queues = {n.queue for n in roomy.nodes() if n.parent == "map_roomy_square"}
-    assert queues == {cluster.settings.queue_for(1 << 30, "test")}
+    assert queues == {queue_for(cluster.settings, 1 << 30, "test")}
 
 
 def test_concurrency_caps_items_running_at_once(cluster, submitted):

@@ -10,13 +10,8 @@ import pytest
 import redis
 
 from sdk.model.config import Settings
-from sdk.remote.control import (
-    GROUP,
-    SHARDS,
-    ControlChannel,
-    shard_of,
-    stream_key,
-)
+from sdk.wire.control import SHARDS, ControlChannel, shard_of
+from sdk.wire.keys import GROUP, Keys
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -56,14 +51,14 @@ def test_messages_go_to_their_shard_and_a_consumer_reads_only_its_own(settings: 
     producer.publish({"type": "refresh", "execution": mine})
     producer.publish({"type": "refresh", "execution": theirs})
     producer.publish({"type": "deactivate", "launch_plan": "nightly"})  # no execution
-    assert client.xlen(stream_key(settings.key_prefix, 3)) == 1
-    assert client.xlen(stream_key(settings.key_prefix, 5)) == 1
+    assert client.xlen(Keys(settings.key_prefix).control(3)) == 1
+    assert client.xlen(Keys(settings.key_prefix).control(5)) == 1
 
     entries = consumer.read("c1", 100, 100)
-    assert sorted(e.stream for e in entries) == [stream_key(settings.key_prefix, 0),
-                                                 stream_key(settings.key_prefix, 3)]
+    assert sorted(e.stream for e in entries) == [Keys(settings.key_prefix).control(0),
+                                                 Keys(settings.key_prefix).control(3)]
     consumer.ack(entries)
-    assert client.xlen(stream_key(settings.key_prefix, 3)) == 0
+    assert client.xlen(Keys(settings.key_prefix).control(3)) == 0
     assert consumer.read("c1", 100, None, pending=True) == []
 
 
@@ -75,11 +70,11 @@ def test_an_entry_on_the_wrong_stream_moves_to_its_shard(settings: Any) -> None:
     zero.ensure_group()
     nine.ensure_group()
     fields = zero.fields({"type": "refresh", "execution": eid})
-    client.xadd(stream_key(settings.key_prefix, 0), fields)  # as graft before shards did
+    client.xadd(Keys(settings.key_prefix).control(0), fields)  # as graft before shards did
     (entry,) = zero.read("c0", 10, 100)
-    zero.forward([(entry, stream_key(settings.key_prefix, 9))])
-    assert client.xpending(stream_key(settings.key_prefix, 0), GROUP)["pending"] == 0
-    assert client.xlen(stream_key(settings.key_prefix, 0)) == 0
+    zero.forward([(entry, Keys(settings.key_prefix).control(9))])
+    assert client.xpending(Keys(settings.key_prefix).control(0), GROUP)["pending"] == 0
+    assert client.xlen(Keys(settings.key_prefix).control(0)) == 0
     (moved,) = nine.read("c9", 10, 100)
     assert moved.fields == fields
 
@@ -116,7 +111,7 @@ def test_acks_held_for_the_next_read_go_before_it(settings: Any) -> None:
     client = redis.Redis.from_url(settings.broker_url)
     channel = ControlChannel(client, settings, shards={4})
     channel.ensure_group()
-    key = stream_key(settings.key_prefix, 4)
+    key = Keys(settings.key_prefix).control(4)
     for eid in ids_in(4, 3):
         channel.publish({"type": "refresh", "execution": eid})
     first = channel.read("c1", 2, None)

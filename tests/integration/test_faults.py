@@ -22,7 +22,8 @@ from conftest import _wait_for as _wait
 from workflows import faults
 
 from sdk.model.spec import GraphSpec, node_to_json
-from sdk.remote.control import GROUP, control_keys
+from sdk.wire.control import control_keys
+from sdk.wire.keys import GROUP
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -277,7 +278,7 @@ def test_with_a_secret_only_signed_messages_are_obeyed(make_cluster, tmp_path):
     unsigned = dict(cluster.settings.__dict__)
     unsigned["secret"] = None
     from sdk.model.config import Settings
-    from sdk.remote.control import ControlChannel
+    from sdk.wire.control import ControlChannel
 
     ControlChannel(cluster.redis(), Settings(**unsigned)).publish(
         {"type": "refresh", "execution": execution.id})
@@ -291,7 +292,7 @@ def test_with_a_secret_only_signed_messages_are_obeyed(make_cluster, tmp_path):
 
 def test_a_celery_shutdown_broadcast_does_not_stop_workers(make_cluster):
     cluster = make_cluster()
-    from sdk.remote.celery_app import make_app
+    from sdk.wire.celery_app import make_app
 
     app = make_app(cluster.settings)
     assert app.control.inspect(timeout=2).ping()  # read-only commands still answer

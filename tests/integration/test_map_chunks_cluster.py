@@ -1,4 +1,4 @@
-"""A large map travels in chunks (several items a message, `sdk.remote.chunks`) and gives what
+"""A large map travels in chunks (several items a message, `sdk.wire.chunks`) and gives what
 the in-process runner gives: items that fail retry on their own, a tolerant map keeps None for
 those that failed for good, a strict one fails naming them."""
 

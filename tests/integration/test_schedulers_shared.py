@@ -11,7 +11,8 @@ import pytest
 from conftest import wait_ready
 from workflows import fair
 
-from sdk.remote.control import GROUP, SHARDS, control_keys
+from sdk.wire.control import SHARDS, control_keys
+from sdk.wire.keys import GROUP
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 ADOPT_S = 10.0

@@ -15,7 +15,7 @@ from scheduler.db import open_database
 from scheduler.shards import ShardLeases
 from scheduler.state import ExecutionRecord, Fenced
 from scheduler.state_sql import SqlState
-from sdk.remote.control import SHARDS
+from sdk.wire.control import SHARDS
 
 pytestmark = pytest.mark.timeout(120)
 TTL_S = 1.5

@@ -11,7 +11,8 @@ import uuid
 import pytest
 from workflows import basic, cluster_wf
 
-from sdk.remote.control import GROUP, control_keys
+from sdk.wire.control import control_keys
+from sdk.wire.keys import GROUP
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

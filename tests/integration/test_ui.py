@@ -225,7 +225,7 @@ def big_board(cluster, spec_key: str, width: int = 5000) -> str:
     """A running execution of napping_wf with a `width`-node dynamic and a `width`-item map,
     written straight onto the status board as the scheduler would write it: running 10,000
     tasks on two cores would take minutes, and the page reads only the board. Its id."""
-    from sdk.remote.board import Board
+    from sdk.wire.board import Board
 
     eid = "ui-big-" + uuid.uuid4().hex[:8]
     nodes = {"numbers": {"task": "numbers", "kind": "task", "state": "SUCCEEDED"},

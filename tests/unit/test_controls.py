@@ -10,7 +10,7 @@ from workflows import control_flow as cf
 from sdk.model.engine import Engine, ExecutionState, NodeState
 from sdk.model.report import Report
 from sdk.model.spec import node_to_json
-from sdk.remote import messages
+from sdk.wire import messages
 from worker.supervisor import failed_message, limits_of
 
 

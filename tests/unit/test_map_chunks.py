@@ -1,6 +1,6 @@
 """Map items and sibling nodes in chunks: how many go together (scheduler/chunks.py,
 ReadyQueue.take_units), what a chunk message and a `reports` message hold
-(sdk/remote/chunks.py), and that the scheduler applies a chunk's outcomes item by item, as if
+(sdk/wire/chunks.py), and that the scheduler applies a chunk's outcomes item by item, as if
 each had come alone."""
 
 from __future__ import annotations
@@ -15,18 +15,18 @@ from scheduler.service import Scheduler
 from scheduler.state import MemoryState
 from sdk import ExecutionFailed
 from sdk.model.config import Settings
-from sdk.remote.attempt import run_attempt
-from sdk.remote.chunks import (
+from sdk.values.shapes import encode_inputs, shape_outputs
+from sdk.values.store import MemoryStore, put_blob
+from sdk.wire.chunks import (
     check_chunk,
     item_keys,
     item_payload,
     reports_message,
     split_reports,
 )
-from sdk.remote.messages import MessageError, check_task
-from sdk.remote.signing import Unauthenticated
-from sdk.values.shapes import encode_inputs, shape_outputs
-from sdk.values.store import MemoryStore, put_blob
+from sdk.wire.messages import MessageError, check_task
+from sdk.wire.signing import Unauthenticated
+from worker.attempt import run_attempt
 
 Q = "mem-256Mi"
 

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from sdk.model.errors import GraftError
-from sdk.remote import messages
-from sdk.remote.signing import Unauthenticated, sign, verify
+from sdk.wire import messages
+from sdk.wire.signing import Unauthenticated, sign, verify
 from worker import transport
 
 SECRET = b"s3cret"

@@ -27,9 +27,9 @@ from scheduler.state_sql import SqlState
 from sdk import Resources, dynamic, map_task, task, workflow
 from sdk.model.config import Settings
 from sdk.model.errors import ConfigError
-from sdk.remote.attempt import run_attempt
 from sdk.values.shapes import encode_inputs
 from sdk.values.store import MemoryStore, put_blob
+from worker.attempt import run_attempt
 
 
 @task
@@ -306,7 +306,7 @@ def metric_cron_wf(n: int = 2) -> int:
 def test_executions_a_launch_plan_schedule_starts_are_counted(h):
     from scheduler.cron import Ticker
     from sdk import CronSchedule, LaunchPlan
-    from sdk.remote.messages import check
+    from sdk.wire.messages import check
 
     start = 1767225600.0 + 10  # 2026-01-01 00:00:10 UTC
     now = [start]

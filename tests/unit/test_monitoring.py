@@ -15,10 +15,10 @@ from sdk import task, workflow
 from sdk.cli_flower import flower_argv
 from sdk.model.config import Settings
 from sdk.model.errors import ConfigError
-from sdk.remote.attempt import run_attempt
-from sdk.remote.celery_app import TASK_NAME, make_app, tier_queues
 from sdk.values.shapes import encode_inputs
 from sdk.values.store import MemoryStore, put_blob
+from sdk.wire.celery_app import TASK_NAME, make_app, tier_queues
+from worker.attempt import run_attempt
 from worker.monitor import NodeFailed, failure_for_monitors, will_retry
 
 
@@ -128,13 +128,13 @@ def test_graft_flower_reads_flowers_port_and_address_variables(monkeypatch):
     from click.testing import CliRunner
 
     import sdk.cli_flower
-    import sdk.remote.celery_app
-    import sdk.remote.connections
+    import sdk.wire.celery_app
+    import sdk.wire.connections
 
     started = []
     app = type("App", (), {"start": lambda self, argv: started.append(argv)})()
-    monkeypatch.setattr(sdk.remote.connections, "check_redis", lambda url: None)
-    monkeypatch.setattr(sdk.remote.celery_app, "make_app", lambda settings: app)
+    monkeypatch.setattr(sdk.wire.connections, "check_redis", lambda url: None)
+    monkeypatch.setattr(sdk.wire.celery_app, "make_app", lambda settings: app)
     monkeypatch.setattr(sdk.cli_flower, "list_every_queue", lambda names: None)
     monkeypatch.setenv("FLOWER_PORT", "6001")
     monkeypatch.setenv("FLOWER_ADDRESS", "0.0.0.0")

@@ -18,9 +18,9 @@ from sdk import Resources, dynamic, map_task, task, workflow
 from sdk.model import spec_v1
 from sdk.model.config import Settings
 from sdk.model.spec import GraphSpec
-from sdk.remote.attempt import run_attempt
 from sdk.values.shapes import encode_inputs, shape_outputs
 from sdk.values.store import MemoryStore, put_blob
+from worker.attempt import run_attempt
 
 
 @task

@@ -17,9 +17,9 @@ from scheduler.state_sql import SqlState
 from sdk import ConfigError, CronSchedule, FixedRate, LaunchPlan, task, workflow
 from sdk.authoring.schedule import due_ticks, next_tick
 from sdk.model.config import Settings
-from sdk.remote.messages import MessageError, check
 from sdk.values.shapes import encode_inputs
 from sdk.values.store import MemoryStore, put_blob
+from sdk.wire.messages import MessageError, check
 
 UTC = datetime.timezone.utc
 T0 = int(datetime.datetime(2026, 1, 1, tzinfo=UTC).timestamp())  # a Thursday, 00:00 UTC

@@ -12,13 +12,14 @@ import pytest
 from workflows.values import Color, Opaque, Point, Segment
 
 from sdk import ConfigError, Resources, StoreError, StoreIntegrityError, TypeConversionError
-from sdk.model.config import parse_tiers, queue_for_tier
+from sdk.model.config import parse_tiers
 from sdk.model.resources import format_memory, parse_cpu, parse_memory
 from sdk.model.typesys import is_assignable, type_name
 from sdk.types import Directory, File, JoblibSerializedFile
 from sdk.values.handlers import describe
 from sdk.values.literals import INLINE_LIMIT_BYTES, decode, encode, from_ref, to_ref
 from sdk.values.store import FsspecStore, MemoryStore, open_store
+from sdk.wire.keys import tier_queue
 
 
 @pytest.fixture(params=["memory", "fsspec"])
@@ -404,8 +405,8 @@ def test_malformed_gpu_count_fails_at_decoration(gpu):
 
 def test_tiers_parse_sorted_and_name_queues():
     assert parse_tiers("4Gi, 256Mi,1Gi") == [256 * 2**20, 2**30, 4 * 2**30]
-    assert queue_for_tier(2**30) == "mem-1Gi"
-    assert queue_for_tier(256 * 2**20) == "mem-256Mi"
+    assert tier_queue(2**30) == "mem-1Gi"
+    assert tier_queue(256 * 2**20) == "mem-256Mi"
     with pytest.raises(ConfigError, match="GRAFT_TIERS is empty"):
         parse_tiers(" , ")
     with pytest.raises(ConfigError, match="GRAFT_TIERS entry '1X': malformed quantity"):

@@ -1,4 +1,4 @@
-"""Executions fall into 16 shards (`sdk.remote.control.SHARDS`); several schedulers share
+"""Executions fall into 16 shards (`sdk.wire.control.SHARDS`); several schedulers share
 them: a row per shard names its holder, and a holder's lease lasts while its row in
 graft_schedulers says it is alive.
 

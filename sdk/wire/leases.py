@@ -26,6 +26,8 @@ from typing import Any
 
 import redis
 
+from sdk.wire.keys import Keys
+
 AttemptKey = tuple[str, str, int]
 REPORTED = "reported"
 
@@ -127,8 +129,8 @@ class Leases:
     def __init__(self, client: redis.Redis, prefix: str, ttl_s: float,
                  claim_ttl_s: int = 7 * 24 * 3600):
         self.redis = client
-        self.prefix = prefix
-        self.key = f"{prefix}:leases"
+        self.names = Keys(prefix)
+        self.key = self.names.leases
         self.ttl_ms = int(ttl_s * 1000)
         self.claim_ttl_s = claim_ttl_s
         self._renew = client.register_script(_RENEW)
@@ -139,7 +141,7 @@ class Leases:
         self._report_many = client.register_script(_REPORT_MANY)
 
     def _attempt_key(self, kind: str, key: AttemptKey) -> str:
-        return f"{self.prefix}:{kind}:{key[0]}:{key[2]}:{key[1]}"
+        return self.names.attempt(kind, key[0], key[1], key[2])
 
     # ---- workers ---------------------------------------------------------------------------
 
@@ -230,7 +232,7 @@ class Leases:
     def given_up_channel(self) -> str:
         """The pub/sub channel that tells workers at once that attempts were given up (a
         worker that misses it learns on its next lease tick)."""
-        return f"{self.prefix}:given-up"
+        return self.names.given_up
 
     def supersede(self, keys: list[AttemptKey]) -> None:
         """Give up on attempts: drop their leases, mark them so no copy ever runs, and tell

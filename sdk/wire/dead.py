@@ -15,6 +15,8 @@ from typing import Any
 
 import redis
 
+from sdk.wire.keys import Keys
+
 log = logging.getLogger("graft.dead")
 
 MAX_DEAD = 10_000
@@ -22,7 +24,7 @@ MAX_BODY_BYTES = 64 * 1024
 
 
 def dead_key(prefix: str) -> str:
-    return f"{prefix}:dead"
+    return Keys(prefix).dead
 
 
 def _body_text(raw: Any) -> dict[str, str]:

@@ -9,7 +9,7 @@
     {"type": "report", ..., "outcome": "error",
      "error": {"kind": "USER" | "SYSTEM" | "DATA", "type", "message", "traceback"}}
     {"type": "reports", "execution": id, "reports": [...]}   a map chunk's items' reports,
-                                              split into `report`s (`sdk.remote.chunks`)
+                                              split into `report`s (`sdk.wire.chunks`)
     {"type": "refresh", "execution": id}      rewrite the execution's status board record
     {"type": "cancel", "execution": id, "reason": text}   abort the execution
     {"type": "activate", "launch_plan": name, "workflow": name, "spec": store key,
@@ -18,7 +18,7 @@
 
 `token` is the random value the scheduler issued with the attempt's dispatch; a report that
 does not echo the current one is refused. With GRAFT_SECRET set, each message also carries
-`sig` (see `sdk.remote.signing`). Each is checked on arrival; a malformed one is refused with
+`sig` (see `sdk.wire.signing`). Each is checked on arrival; a malformed one is refused with
 a reason naming what is wrong, and the scheduler goes on.
 """
 
@@ -173,7 +173,7 @@ def task_body(execution_id: str, node_id: str, attempt: int, payload: dict[str, 
               secret: bytes | None) -> dict[str, Any]:
     """The payload of a node's Celery task message, signed (with a secret) together with the
     execution, node and attempt that travel beside it as arguments."""
-    from sdk.remote.signing import sign
+    from sdk.wire.signing import sign
 
     signed = sign({"execution": execution_id, "node": node_id, "attempt": attempt,
                    **payload}, secret)
@@ -183,7 +183,7 @@ def task_body(execution_id: str, node_id: str, attempt: int, payload: dict[str, 
 def check_task(args: Any, secret: bytes | None) -> tuple[str, str, int, dict[str, Any]]:
     """`(execution, node, attempt, payload)` of a task message's arguments; MessageError (or
     Unauthenticated) naming what is wrong with a malformed, unsigned or forged one."""
-    from sdk.remote.signing import verify
+    from sdk.wire.signing import verify
 
     if not isinstance(args, (list, tuple)) or len(args) != 4:
         raise MessageError(f"a node's task message has 4 arguments (execution, node, "

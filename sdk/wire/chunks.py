@@ -29,8 +29,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sdk.remote.leases import AttemptKey
-from sdk.remote.messages import (
+from sdk.wire.leases import AttemptKey
+from sdk.wire.messages import (
     MAX_NODE_ID_CHARS,
     MessageError,
     _check_values,
@@ -45,7 +45,7 @@ def chunk_body(execution_id: str, parent_id: str, payload: dict[str, Any],
     """The payload of a chunk's task message, signed (with a secret) together with the
     execution and parent node that travel beside it as arguments (signed under the name
     "map", which chunks of map items had first)."""
-    from sdk.remote.signing import sign
+    from sdk.wire.signing import sign
 
     signed = sign({"execution": execution_id, "map": parent_id, **payload}, secret)
     return {k: v for k, v in signed.items() if k not in ("execution", "map")}
@@ -54,7 +54,7 @@ def chunk_body(execution_id: str, parent_id: str, payload: dict[str, Any],
 def check_chunk(args: Any, secret: bytes | None) -> tuple[str, str, dict[str, Any]]:
     """`(execution, parent node, payload)` of a chunk message's arguments, every item checked;
     MessageError (or Unauthenticated) naming what is wrong."""
-    from sdk.remote.signing import verify
+    from sdk.wire.signing import verify
 
     if not isinstance(args, (list, tuple)) or len(args) != 3:
         raise MessageError(f"a chunk's task message has 3 arguments (execution, parent node, "

@@ -14,12 +14,12 @@ from sdk.model.errors import GraftError, StoreError, TypeConversionError
 from sdk.model.report import Outcome, Report, data_failure, system_failure
 from sdk.model.spec import NodeSpec, node_from_json
 from sdk.model.store import Store
-from sdk.remote.cache_lock import CacheLocks
-from sdk.remote.messages import report_message
 from sdk.runtime.bundle import load_entity
 from sdk.runtime.cache import cluster_index, key_for
 from sdk.runtime.execute import execute, failure_kind, failure_of
 from sdk.values.store import get_verified, put_blob
+from sdk.wire.cache_lock import CacheLocks
+from sdk.wire.messages import report_message
 
 
 def run_attempt(store: Store, execution_id: str, node_id: str, attempt: int,

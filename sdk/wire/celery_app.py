@@ -10,10 +10,11 @@ from celery import Celery
 from celery.app.amqp import AMQP
 from kombu import Exchange, Queue
 
-from sdk.model.config import Settings, queue_for_tier
+from sdk.model.config import Settings
+from sdk.wire.keys import tier_queue
 
 TASK_NAME = "graft.run_node"
-CHUNK_TASK_NAME = "graft.run_items"  # several items of one map (sdk.remote.chunks)
+CHUNK_TASK_NAME = "graft.run_items"  # several items of one map (sdk.wire.chunks)
 
 
 class GraftAMQP(AMQP):
@@ -34,7 +35,7 @@ def tier_queues(settings: Settings) -> list[Queue]:
     """One queue per memory tier (`mem-256Mi`, ...), declared by the scheduler and listed
     by Flower even while no worker consumes it."""
     # As Celery makes a missing queue (`task_create_missing_queues`): its own direct exchange.
-    names = [queue_for_tier(t) for t in settings.tiers]
+    names = [tier_queue(t) for t in settings.tiers]
     return [Queue(name, Exchange(name), routing_key=name) for name in names]
 
 
@@ -74,7 +75,7 @@ def make_app(settings: Settings, include: list[str] | None = None) -> Celery:
         worker_hijack_root_logger=False,
         broker_transport_options={
             # Longer than the longest task: Redis hands an unacknowledged message out again
-            # after this. Lost attempts are found sooner by their leases (sdk.remote.leases).
+            # after this. Lost attempts are found sooner by their leases (sdk.wire.leases).
             "visibility_timeout": int(os.environ.get("GRAFT_VISIBILITY_TIMEOUT_S")
                                       or 12 * 3600),
             "socket_timeout": 30,

@@ -22,8 +22,9 @@ import redis
 
 from sdk.model.config import Settings
 from sdk.model.errors import BrokerUnavailable, ConfigError
-from sdk.remote.connections import explain, redact, redis_client
-from sdk.remote.signing import Unauthenticated, mac
+from sdk.wire.connections import explain, redact, redis_client
+from sdk.wire.keys import Keys
+from sdk.wire.signing import Unauthenticated, mac
 
 FINAL = ("SUCCEEDED", "FAILED", "ABORTED")
 RESULT_FIELDS = ("status", "outputs", "failures", "error", "spec")
@@ -43,15 +44,15 @@ class Board:
                               "URL; set GRAFT_BOARD_URL to one")
         self.url = url
         self.redis = redis_client(url, timeout_s=30)
-        self.prefix = settings.key_prefix
+        self.names = Keys(settings.key_prefix)
         self.secret = settings.secret
         self.ttl_s = int(os.environ.get("GRAFT_BOARD_TTL_S") or 7 * 24 * 3600)
 
     def _key(self, execution_id: str) -> str:
-        return f"{self.prefix}:ex:{execution_id}"
+        return self.names.execution(execution_id)
 
     def _index(self) -> str:
-        return f"{self.prefix}:exs"
+        return self.names.executions
 
     def _unavailable(self, exc: BaseException) -> BrokerUnavailable:
         return BrokerUnavailable(f"the status board: {explain(exc, self.url)}")
@@ -89,8 +90,9 @@ class Board:
             pipe.zadd(self._index(), {execution_id: float(
                 fields.get("submitted_at") or time.time())}, nx=True)
         if nodes:
-            pipe.hset(key + ":nodes", mapping={k: json.dumps(v) for k, v in nodes.items()})
-            pipe.expire(key + ":nodes", self.ttl_s)
+            nodes_key = self.names.execution_nodes(execution_id)
+            pipe.hset(nodes_key, mapping={k: json.dumps(v) for k, v in nodes.items()})
+            pipe.expire(nodes_key, self.ttl_s)
 
     def execution(self, execution_id: str) -> dict[str, Any] | None:
         """The execution's record, or None when the board does not hold it. Unauthenticated
@@ -143,7 +145,7 @@ class Board:
 
     def nodes(self, execution_id: str) -> dict[str, dict[str, Any]]:
         try:
-            raw = self.redis.hgetall(self._key(execution_id) + ":nodes")
+            raw = self.redis.hgetall(self.names.execution_nodes(execution_id))
         except (redis.RedisError, OSError) as exc:
             raise self._unavailable(exc) from exc
         return {k.decode(): json.loads(v) for k, v in raw.items()}

@@ -25,9 +25,9 @@ from typing import Any
 import redis
 
 from sdk.model.config import Settings
-from sdk.remote.signing import sign
+from sdk.wire.keys import GROUP, Keys
+from sdk.wire.signing import sign
 
-GROUP = "graft-schedulers"
 FIELD = b"m"
 # Part of the contract between clients, workers and schedulers: all must agree on it, and the
 # database has one lease row per shard (migration 0006).
@@ -47,20 +47,15 @@ def shard_of_message(body: Any) -> int:
     return shard_of(eid) if isinstance(eid, str) else 0
 
 
-def stream_key(prefix: str, shard: int) -> str:
-    """Shard 0's stream keeps the name of graft's one stream before shards, so messages
-    that older clients put there are read (and passed on to their shard)."""
-    return f"{prefix}:control" if shard == 0 else f"{prefix}:control:{shard}"
-
-
 def control_key(settings: Settings) -> str:
     """Shard 0's stream."""
-    return stream_key(settings.key_prefix, 0)
+    return Keys(settings.key_prefix).control(0)
 
 
 def control_keys(settings: Settings) -> list[str]:
     """Every shard's stream."""
-    return [stream_key(settings.key_prefix, shard) for shard in range(SHARDS)]
+    keys = Keys(settings.key_prefix)
+    return [keys.control(shard) for shard in range(SHARDS)]
 
 
 @dataclass(frozen=True)
@@ -92,17 +87,18 @@ class ControlChannel:
                  shards: Collection[int] = ALL_SHARDS):
         self.redis = client
         self.settings = settings
+        self.names = Keys(settings.key_prefix)
         self.shards = frozenset(shards)
         self._acks: list[Entry] = []  # committed, acknowledged with the next read
 
     @property
     def keys(self) -> list[str]:
         """The streams this consumer reads."""
-        return [stream_key(self.settings.key_prefix, s) for s in sorted(self.shards)]
+        return [self.names.control(s) for s in sorted(self.shards)]
 
     def key_for(self, body: dict[str, Any]) -> str:
         """The stream `body` goes to."""
-        return stream_key(self.settings.key_prefix, shard_of_message(body))
+        return self.names.control(shard_of_message(body))
 
     # ---- producers (clients, workers) ------------------------------------------------------
 

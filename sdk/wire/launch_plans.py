@@ -1,0 +1,55 @@
+"""The launch plan board: the scheduler's list of registered launch plans, in Redis.
+
+The scheduler writes every registered plan to one Redis hash (one JSON record per plan:
+schedule, active, next run, last tick and its execution), and `graft launchplan ls` reads it:
+clients never read the scheduler's database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import redis
+
+from sdk.values.literals import dumps
+from sdk.wire.keys import Keys
+
+
+def inputs_digest(inputs: Any) -> str:
+    """A short digest of a launch plan's input bindings: the board shows it, so that a client
+    that re-activated a plan with other inputs knows when the scheduler has them."""
+    return hashlib.sha256(dumps(inputs)).hexdigest()[:16]
+
+
+class LaunchPlanBoard:
+    """The registered launch plans as the scheduler last wrote them."""
+
+    def __init__(self, client: redis.Redis, key_prefix: str):
+        self.redis = client
+        self.key = Keys(key_prefix).launch_plans
+
+    def write(self, records: list[dict[str, Any]]) -> None:
+        """Replace the board with `records` (each has a `name`)."""
+        fields = {r["name"]: json.dumps(r, separators=(",", ":")) for r in records}
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.delete(self.key)
+        if fields:
+            pipe.hset(self.key, mapping=fields)
+        pipe.execute()
+
+    def read(self) -> list[dict[str, Any]]:
+        """Every plan on the board, by name."""
+        raw = self.redis.hgetall(self.key)
+        records = []
+        for value in raw.values():
+            try:
+                records.append(json.loads(value))
+            except ValueError:
+                continue
+        return sorted(records, key=lambda r: str(r.get("name")))
+
+    def get(self, name: str) -> dict[str, Any] | None:
+        raw = self.redis.hget(self.key, name)
+        return json.loads(raw) if raw is not None else None
