@@ -6,8 +6,8 @@ The transactions are the ones `Scheduler` makes (scheduler/service.py): a real
 `sdk.model.engine.Engine` takes the reports, and each message's writes are built as
 `Scheduler._changed` builds them (node rows by `BoardView.row`, split into `insert_nodes` for
 new rows and `update_nodes` for known ones, an `append_event` per accepted report with
-`event_body`), inside one `savepoint()` per message. The writes are built before the clock
-starts; only the state's calls and the commit are timed. Shapes (a workflow holding one
+`sdk.wire.reports.encode`), inside one `savepoint()` per message. The writes are built before
+the clock starts; only the state's calls and the commit are timed. Shapes (a workflow holding one
 dynamic node `d` that grafts the sub-graph, as in bench/engine_scaling.py):
 
 * chain: `d` grafts --chain task nodes in sequence; every report is its own transaction (one
@@ -60,12 +60,12 @@ import sqlalchemy  # noqa: E402
 from scheduler import state_sql  # noqa: E402
 from scheduler.board_view import BoardView  # noqa: E402
 from scheduler.db import open_database  # noqa: E402
-from scheduler.events import event_body  # noqa: E402
 from scheduler.state import EventRecord, ExecutionRecord  # noqa: E402
 from sdk.model.config import Settings  # noqa: E402
 from sdk.model.engine import TERMINAL_NODE_STATES, Engine  # noqa: E402
 from sdk.model.report import Report  # noqa: E402
 from sdk.model.spec import GraphSpec, NodeSpec, OutputSpec, TaskRef  # noqa: E402
+from sdk.wire import reports  # noqa: E402
 
 INT = {"t": "int"}
 LIST_INT = {"t": "list", "of": INT}
@@ -129,7 +129,7 @@ class Writer:
         assert released is not None, f"report for {report.node} not taken"
         self.seq += 1
         event = EventRecord(self.eid, self.seq, report.node, report.attempt,
-                            report.outcome.value, event_body(report))
+                            report.outcome.value, reports.encode(report))
         return [("append_event", event), *self.changed(released)]
 
     def graft(self) -> Message:

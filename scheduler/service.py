@@ -29,7 +29,6 @@ from scheduler.board_view import BoardView
 from scheduler.chunks import Chunks
 from scheduler.collector import FREEZE_ABOVE, collection_paused
 from scheduler.dispatch import Dispatcher
-from scheduler.events import event_body, replayed
 from scheduler.fair import ReadyQueue
 from scheduler.metrics import Observer
 from scheduler.outbox import Outbox
@@ -45,15 +44,16 @@ from sdk.model.engine import (
     NodeState,
     RetryPolicy,
 )
-from sdk.model.errors import GraftError, StoreError, StoreIntegrityError, StoreObjectMissing
-from sdk.model.report import Failure, Outcome, Report, data_failure, system_failure
+from sdk.model.errors import GraftError
+from sdk.model.failures import is_transient
+from sdk.model.report import Outcome, Report, data_failure, system_failure
 from sdk.model.spec import GraphSpec, NodeSpec
 from sdk.model.store import Store
 from sdk.model.validate import validate
 from sdk.runtime.cache import cluster_index
 from sdk.runtime.expand import EXPANDED, expand
 from sdk.values.store import get_verified
-from sdk.wire import messages
+from sdk.wire import messages, reports
 from sdk.wire.board import Board
 from sdk.wire.leases import AttemptKey
 from sdk.wire.tiers import check_tiers, tier_check
@@ -379,9 +379,7 @@ class Scheduler(Sending):
         """Errors of the infrastructure, not of the message, that another try may not meet:
         the state store unreachable or locked, the value store failing. Data the database
         refuses, a store object gone or altered, and malformed messages are final."""
-        if isinstance(exc, StoreError):
-            return not isinstance(exc, (StoreObjectMissing, StoreIntegrityError))
-        return self.state.is_transient(exc)
+        return is_transient(exc) or self.state.is_transient(exc)
 
     # ---- messages -------------------------------------------------------------------------
 
@@ -523,28 +521,17 @@ class Scheduler(Sending):
 
     def _as_report(self, msg: dict[str, Any]) -> Report:
         node_id, attempt = msg["node"], msg["attempt"]
-        info: dict[str, Any] = {"worker": str(msg.get("worker") or "")[:255]}
-        if isinstance(msg.get("duration_s"), (int, float)):
-            info["duration_s"] = float(msg["duration_s"])
-        peak = msg.get("peak_memory_bytes")
-        if isinstance(peak, int) and not isinstance(peak, bool) and peak >= 0:
-            info["peak_memory_bytes"] = peak
-        outcome = msg["outcome"]
-        if outcome in (Outcome.VALUES.value, Outcome.CACHED.value):
-            return Report(node_id, attempt, Outcome(outcome), outputs=msg["outputs"], **info)
-        if outcome == Outcome.ERROR.value:
-            return Report.failed(node_id, attempt, Failure.from_json(msg["error"]), **info)
         try:
-            sub = self.subgraphs.take(msg["subgraph"], node_id)
-        except GraftError as exc:
+            return reports.decode(node_id, attempt, msg["outcome"], msg,
+                                  lambda key: self.subgraphs.take(key, node_id))
+        except GraftError as exc:  # its sub-graph is gone, altered or invalid
             if self.is_transient(exc):
                 raise
             return Report.failed(node_id, attempt, data_failure(type(exc).__name__, str(exc)),
-                                 **info)
-        extra = {"key": msg["subgraph"]}
-        if msg.get("cache_key"):
-            extra["cache_key"] = msg["cache_key"]
-        return Report.grafted(node_id, attempt, sub, extra=extra, **info)
+                                 **reports.attempt_info(msg))
+
+    def _stored_subgraph(self, key: str) -> GraphSpec:
+        return GraphSpec.loads(get_verified(self.store, key))
 
     def _load_subgraph(self, key: str, node_id: str) -> GraphSpec:
         """A dynamic node's reported sub-graph, read, verified, validated and checked against
@@ -574,7 +561,7 @@ class Scheduler(Sending):
             live.cache_keys[report.node] = report.extra["cache_key"]
         live.seq += 1
         tx.append_event(EventRecord(eid, live.seq, report.node, report.attempt,
-                                    report.outcome.value, event_body(report)))
+                                    report.outcome.value, reports.encode(report)))
         self._changed(tx, eid, live, released, batch)
 
     def _cancel(self, tx: StateTx, msg: dict[str, Any], batch: Batch) -> None:
@@ -679,7 +666,8 @@ class Scheduler(Sending):
             cache_keys: dict[str, str] = {}
             for ev in tx.events(eid):
                 seq = ev.seq
-                report = replayed(ev, self.store)
+                report = reports.decode(ev.node_id, ev.attempt, ev.outcome, ev.body,
+                                        self._stored_subgraph)
                 engine.apply(report)
                 if report.extra.get("cache_key"):
                     cache_keys[report.node] = report.extra["cache_key"]

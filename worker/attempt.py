@@ -4,6 +4,7 @@ the scheduler's own process)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -11,12 +12,13 @@ from typing import Any
 
 from sdk.model.bindings import Binding
 from sdk.model.errors import GraftError, StoreError, TypeConversionError
+from sdk.model.failures import failure_kind, failure_of
 from sdk.model.report import Outcome, Report, data_failure, system_failure
 from sdk.model.spec import NodeSpec, node_from_json
 from sdk.model.store import Store
 from sdk.runtime.bundle import load_entity
 from sdk.runtime.cache import cluster_index, key_for
-from sdk.runtime.execute import execute, failure_kind, failure_of
+from sdk.runtime.execute import execute
 from sdk.values.store import get_verified, put_blob
 from sdk.wire.cache_lock import CacheLocks
 from sdk.wire.messages import report_message
@@ -38,12 +40,9 @@ def run_attempt(store: Store, execution_id: str, node_id: str, attempt: int,
             subgraph_key = put_blob(store, report.subgraph.dumps().encode(), prefix="subgraphs")
         except StoreError as exc:
             report = Report.failed(node_id, attempt, failure_of(exc, failure_kind(exc)))
-    message = report_message(execution_id, token, report, subgraph_key)
-    if report.extra.get("cache_key"):
-        message["cache_key"] = report.extra["cache_key"]
-    message["worker"] = worker
-    message["duration_s"] = round(time.monotonic() - started, 6)
-    return message
+    report = dataclasses.replace(report, worker=worker,
+                                 duration_s=round(time.monotonic() - started, 6))
+    return report_message(execution_id, token, report, subgraph_key)
 
 
 def _run(store: Store, execution_id: str, node_id: str, attempt: int,

@@ -22,7 +22,8 @@ from celery.worker.request import Request
 
 from sdk.model.config import Settings
 from sdk.model.errors import GraftError
-from sdk.model.report import Failure, Report, system_failure, user_failure
+from sdk.model.failures import process_ended
+from sdk.model.report import Failure, Report
 from sdk.wire.chunks import check_chunk, reports_message
 from sdk.wire.messages import check_task, report_message
 from worker.leases import attempt_of, attempts_of, keeper
@@ -116,10 +117,8 @@ class GraftRequest(Request):
             return  # not a message this worker would have run
         log.warning("the process running attempt %d of node %s of %s died (%s); reporting "
                     "it lost", attempt, node, eid, exc)
-        message = report_message(eid, payload["token"],
-                                 Report.failed(node, attempt, lost_failure(attempt, node, exc)))
-        message["worker"] = self.hostname or ""
-        keeper().report(message)
+        keeper().report(report_message(eid, payload["token"], Report.failed(
+            node, attempt, lost_failure(attempt, node, exc), worker=self.hostname or "")))
 
 
     def _report_chunk_lost(self, exc: BaseException) -> None:
@@ -135,23 +134,15 @@ class GraftRequest(Request):
         messages = []
         for item in payload["items"]:
             node, attempt = item["node"], item["attempt"]
-            message = report_message(eid, item["token"], Report.failed(
-                node, attempt, lost_failure(attempt, node, exc)))
-            message["worker"] = self.hostname or ""
-            messages.append(message)
+            messages.append(report_message(eid, item["token"], Report.failed(
+                node, attempt, lost_failure(attempt, node, exc), worker=self.hostname or "")))
         keeper().report(reports_message(eid, messages))
 
 
 def lost_failure(attempt: int, node: str, exc: BaseException) -> Failure:
-    """Why the process running an attempt died. Exiting with a code is the task's own doing
-    (it called exit, or crashed the interpreter): a USER failure, retried per its `retries`.
-    Death by a signal came from outside (the kernel's OOM killer, an operator): SYSTEM."""
+    """Why the pool process running an attempt died, from what billiard says of it (an exit
+    code when it exited; a signal is classified by its text)."""
     text = str(exc)
-    code = re.search(r"exitcode (-?\d+)", text)
-    if code and int(code.group(1)) >= 0:
-        return user_failure("WorkerLost", f"the process running attempt {attempt} of node "
-                            f"{node!r} exited with code {code.group(1)} before reporting (the "
-                            f"task called exit, or crashed the interpreter)")
-    return system_failure("WorkerLost", f"the process running attempt {attempt} of node "
-                          f"{node!r} was killed before reporting ({text}): the kernel's "
-                          f"out-of-memory killer, an operator, or a crash")
+    code = re.search(r"exitcode (\d+)", text)
+    return process_ended(f"attempt {attempt} of node {node!r}", "died",
+                         exitcode=int(code.group(1)) if code else None, cause=text)

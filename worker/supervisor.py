@@ -35,7 +35,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sdk.model.errors import GraftError
-from sdk.model.report import Failure, FailureKind, Report
+from sdk.model.failures import process_ended
+from sdk.model.report import Report
 from sdk.model.resources import parse_memory
 from sdk.model.spec import node_from_json
 from sdk.wire.keys import queue_tier
@@ -259,37 +260,15 @@ def failed_message(eid: str, node: str, attempt: int, token: str, why: str, deta
                    limits: Limits, worker: str) -> dict[str, Any] | None:
     """The report of an attempt its runner did not finish, or None when it was given up
     (the scheduler expects no report of it)."""
-    where = f"attempt {attempt} of node {node!r}"
     if why == "given_up":
         return None
-    if why == "timeout":
-        failure = Failure(FailureKind.USER, "TaskTimeout",
-                          f"{where} ran past its timeout of {limits.timeout_s:g} s and was "
-                          f"stopped")
-    elif why == "memory":
-        failure = Failure(FailureKind.USER, "OutOfMemory",
-                          f"{where} used {_mib(detail)}, over its memory limit of "
-                          f"{_mib(limits.memory_bytes or 0)} (tier {limits.tier}), and was "
-                          f"stopped; raise its limits (Resources(mem=...))")
-    elif why == "terminated":
-        failure = Failure(FailureKind.DATA, "Terminated",
-                          f"{where} was terminated by an operator (Flower's Terminate, or "
-                          f"celery control revoke --terminate)")
-    elif isinstance(detail, int) and detail == -signal.SIGKILL:
-        failure = Failure(FailureKind.SYSTEM, "OutOfMemory",
-                          f"the process running {where} was killed (SIGKILL): the kernel's "
-                          f"out-of-memory killer, most likely, with its memory limit "
-                          f"{_mib(limits.memory_bytes or 0)} (tier {limits.tier}) not reached")
-    elif isinstance(detail, int) and detail < 0:
-        failure = Failure(FailureKind.SYSTEM, "WorkerLost",
-                          f"the process running {where} was killed by signal {-detail}")
-    else:
-        failure = Failure(FailureKind.USER, "WorkerLost",
-                          f"the process running {where} exited with code {detail} before "
-                          f"reporting (the task called exit, or crashed the interpreter)")
-    message = report_message(eid, token, Report.failed(node, attempt, failure))
-    message["worker"] = worker
-    return message
+    failure = process_ended(
+        f"attempt {attempt} of node {node!r}", why,
+        exitcode=detail if why == "died" and isinstance(detail, int) else None,
+        cause="its exit status was not read", timeout_s=limits.timeout_s,
+        used=_mib(detail) if why == "memory" else "",
+        limit=f"{_mib(limits.memory_bytes or 0)} (tier {limits.tier})")
+    return report_message(eid, token, Report.failed(node, attempt, failure, worker=worker))
 
 
 def limits_of(payload: dict[str, Any], queue: str) -> Limits:

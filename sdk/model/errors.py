@@ -1,24 +1,55 @@
-"""graft's exceptions: one root, user errors apart from infrastructure errors."""
+"""graft's exceptions: one root, user errors apart from infrastructure errors.
+
+Each class says what kind of failure it makes of a node attempt it ends (`kind`), and so
+whether another try may help (`sdk.model.failures` classifies by it):
+
+| kind   | what failed                                 | retried                              |
+| ------ | ------------------------------------------- | ------------------------------------ |
+| USER   | the task's code (raised, ran too long)      | per the task's `retries`             |
+| SYSTEM | graft's infrastructure (store, broker)      | system retries, with backoff: another |
+|        |                                             | try may not meet it                  |
+| DATA   | the data: a value, a spec, a store object   | never: no try can succeed            |
+|        | gone or altered                             |                                      |
+
+A class of no kind of its own (`None`) takes the kind of where it was raised: USER inside
+user code, DATA outside it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
+from typing import ClassVar
+
+
+class FailureKind(str, Enum):
+    USER = "USER"
+    SYSTEM = "SYSTEM"
+    DATA = "DATA"
 
 
 class GraftError(Exception):
     """Root of every error graft raises on purpose."""
 
+    kind: ClassVar[FailureKind | None] = None
+
 
 class CompileError(GraftError):
     """A workflow or dynamic body could not be turned into a graph (raised before anything runs)."""
+
+    kind = FailureKind.DATA
 
 
 class SpecError(GraftError):
     """A graph spec is malformed: unknown node, cycle, type mismatch, bad JSON."""
 
+    kind = FailureKind.DATA
+
 
 class TypeConversionError(GraftError):
     """A value does not match the type its interface declares."""
+
+    kind = FailureKind.DATA
 
 
 class ConfigError(GraftError):
@@ -28,9 +59,13 @@ class ConfigError(GraftError):
 class StoreError(GraftError):
     """The value store failed, or an object it should hold is gone."""
 
+    kind = FailureKind.SYSTEM
+
 
 class StoreObjectMissing(StoreError):
     """An object the store should hold is not there (as opposed to the store failing)."""
+
+    kind = FailureKind.DATA
 
 
 class TierError(GraftError):
@@ -40,13 +75,19 @@ class TierError(GraftError):
 class StoreIntegrityError(StoreError):
     """A content-addressed store object does not match the hash in its key."""
 
+    kind = FailureKind.DATA
+
 
 class BrokerUnavailable(GraftError):
     """No message broker answers at the configured URL."""
 
+    kind = FailureKind.SYSTEM
+
 
 class TaskError(GraftError):
     """User code raised inside a task or dynamic body."""
+
+    kind = FailureKind.USER
 
     def __init__(self, message: str, *, node_id: str = "", task: str = "", traceback: str = ""):
         super().__init__(message)
@@ -57,6 +98,8 @@ class TaskError(GraftError):
 
 class TaskTimeout(GraftError):
     """A task or dynamic body ran past its `timeout` (retried per its `retries`)."""
+
+    kind = FailureKind.USER
 
 
 class FlyteRecoverableException(Exception):

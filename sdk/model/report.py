@@ -14,6 +14,9 @@ Failures are of three kinds, and the kind alone decides what happens next:
 |        | broker blip                                       | exponential backoff and jitter    |
 | DATA   | bad input, type conversion, integrity check,      | never                             |
 |        | unimportable code                                 |                                   |
+
+Which kind an exception or a process's early end is: `sdk.model.failures`, by the error
+tree of `sdk.model.errors`.
 """
 
 from __future__ import annotations
@@ -23,14 +26,8 @@ from enum import Enum
 from typing import Any
 
 from sdk.model.bindings import Binding
-from sdk.model.errors import SpecError
+from sdk.model.errors import FailureKind, SpecError
 from sdk.model.spec import GraphSpec
-
-
-class FailureKind(str, Enum):
-    USER = "USER"
-    SYSTEM = "SYSTEM"
-    DATA = "DATA"
 
 
 class Outcome(str, Enum):

@@ -1,7 +1,7 @@
 """Running one node attempt in this process: shared by the local runner and the workers.
 
 `execute` never raises for anything a task, its inputs or the store do: every outcome comes
-back as a `Report`, failures classified by `failure_kind`. A task or dynamic body with a
+back as a `Report`, failures classified by `sdk.model.failures`. A task or dynamic body with a
 `timeout` is stopped by `TaskTimeout` when it runs past it.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,16 +17,12 @@ from typing import Any
 from sdk.model.bindings import Binding
 from sdk.model.entity import DYNAMIC, TASK, Runnable
 from sdk.model.errors import (
-    CompileError,
     GraftError,
-    SpecError,
-    StoreError,
-    StoreIntegrityError,
-    StoreObjectMissing,
     TaskTimeout,
     TypeConversionError,
 )
-from sdk.model.report import Failure, FailureKind, Report
+from sdk.model.failures import failure_kind, failure_of
+from sdk.model.report import Report
 from sdk.model.spec import NodeSpec
 from sdk.model.store import Store
 from sdk.runtime.context import attempt_context
@@ -41,31 +36,6 @@ class Ran:
 
     report: Report
     exception: BaseException | None = None
-
-
-def failure_kind(exc: BaseException, *, user_code: bool = False) -> FailureKind:
-    """The failure model's kind for an exception: a store that failed is SYSTEM (another try
-    may not meet it); a store object gone or changed, a value of the wrong type, a malformed
-    graph and anything else outside user code are DATA (no try can succeed); anything else
-    user code raised is USER."""
-    if isinstance(exc, (StoreObjectMissing, StoreIntegrityError)):
-        return FailureKind.DATA
-    if isinstance(exc, StoreError):
-        return FailureKind.SYSTEM
-    if isinstance(exc, (TypeConversionError, SpecError, CompileError)):
-        return FailureKind.DATA
-    return FailureKind.USER if user_code else FailureKind.DATA
-
-
-def failure_of(exc: BaseException, kind: FailureKind, skip_frames: int = 0) -> Failure:
-    """A `Failure` of `kind` from an exception, with its traceback minus graft's own
-    `skip_frames` outermost frames."""
-    tb = exc.__traceback__
-    for _ in range(skip_frames):
-        if tb is not None and tb.tb_next is not None:
-            tb = tb.tb_next
-    return Failure(kind, type(exc).__name__, str(exc),
-                   "".join(traceback.format_exception(type(exc), exc, tb)))
 
 
 def load_inputs(spec: NodeSpec, inputs: dict[str, Binding], store: Store) -> dict[str, Any]:

@@ -10,11 +10,11 @@ from typing import Any
 
 from sdk.model import bindings
 from sdk.model.bindings import Binding
-from sdk.model.errors import GraftError, StoreError
-from sdk.model.report import Failure, FailureKind, Report, data_failure
+from sdk.model.errors import FailureKind, GraftError
+from sdk.model.failures import failure_kind, failure_of, is_transient
+from sdk.model.report import Failure, Report, data_failure
 from sdk.model.spec import NodeSpec
 from sdk.model.store import Store
-from sdk.runtime.execute import failure_kind, failure_of
 from sdk.values.literals import materialize
 
 EXPANDED = ("map", "branch")  # node kinds expanded by their driver, not run on a worker
@@ -26,9 +26,13 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
 class ConditionError(GraftError):
     """A condition of a conditional cannot be evaluated (e.g. comparing None with a number)."""
 
+    kind = FailureKind.USER
+
 
 class MapInputError(GraftError):
     """A map's list inputs are not lists, or not of one length."""
+
+    kind = FailureKind.USER
 
 
 def expand(spec: NodeSpec, inputs: dict[str, Binding], store: Store, node_id: str,
@@ -42,14 +46,13 @@ def expand(spec: NodeSpec, inputs: dict[str, Binding], store: Store, node_id: st
         if spec.kind == "map":
             return Report.mapped(node_id, attempt, _map_items(spec, inputs, store, node_id))
         return Report.branched(node_id, attempt, _case(spec, inputs, store))
-    except (ConditionError, MapInputError) as exc:
-        return Report.failed(node_id, attempt, Failure(FailureKind.USER, type(exc).__name__,
+    except (ConditionError, MapInputError) as exc:  # what the user wrote does not fit
+        return Report.failed(node_id, attempt, Failure(failure_kind(exc), type(exc).__name__,
                                                        str(exc)))
-    except (StoreError, GraftError) as exc:
-        kind = failure_kind(exc)
-        if raise_transient and kind == FailureKind.SYSTEM:
+    except GraftError as exc:
+        if raise_transient and is_transient(exc):
             raise
-        return Report.failed(node_id, attempt, failure_of(exc, kind))
+        return Report.failed(node_id, attempt, failure_of(exc))
     except (TypeError, ValueError, KeyError) as exc:
         return Report.failed(node_id, attempt, data_failure(type(exc).__name__, str(exc)))
 

@@ -30,6 +30,7 @@ from typing import Any
 from sdk.model import bindings
 from sdk.model.errors import GraftError, SpecError
 from sdk.model.report import Failure, Outcome, Report
+from sdk.wire import reports
 
 MAX_ID_CHARS = 64
 MAX_NAME_CHARS = 255
@@ -153,18 +154,11 @@ def check(body: Any) -> dict[str, Any]:
 
 def report_message(execution_id: str, token: str, report: Report,
                    subgraph_key: str | None = None) -> dict[str, Any]:
-    """The control message for `report` (a dynamic's sub-graph travels by its store key)."""
-    body: dict[str, Any] = {"type": "report", "execution": execution_id, "node": report.node,
-                            "attempt": report.attempt, "token": token,
-                            "outcome": report.outcome.value}
-    if report.outcome in (Outcome.VALUES, Outcome.CACHED):
-        body["outputs"] = report.outputs
-    elif report.outcome == Outcome.SUBGRAPH:
-        body["subgraph"] = subgraph_key
-    else:
-        assert report.error is not None
-        body["error"] = report.error.to_json()
-    return {**body, **report.attempt_info()}
+    """The control message for `report` (`sdk.wire.reports`: a dynamic's sub-graph travels
+    by its store key)."""
+    return {"type": "report", "execution": execution_id, "node": report.node,
+            "attempt": report.attempt, "token": token, "outcome": report.outcome.value,
+            **reports.encode(report, subgraph_key)}
 
 
 # ---- task messages (scheduler -> workers) ------------------------------------------------

@@ -8,8 +8,9 @@ import pytest
 import sdk.runtime.execute
 from sdk import task
 from sdk.model.errors import StoreError, StoreIntegrityError, TypeConversionError
+from sdk.model.failures import failure_kind
 from sdk.model.report import FailureKind, Outcome
-from sdk.runtime.execute import execute, failure_kind
+from sdk.runtime.execute import execute
 from sdk.values.store import MemoryStore, put_blob
 
 
