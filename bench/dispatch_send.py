@@ -27,7 +27,8 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
 
 import redis  # noqa: E402
 
-from scheduler.dispatch import CeleryDispatcher, Dispatch, make_dispatch  # noqa: E402
+from scheduler.celery_dispatch import CeleryDispatcher  # noqa: E402
+from scheduler.dispatch import Dispatch, make_dispatch  # noqa: E402
 from sdk.model.config import Settings  # noqa: E402
 from sdk.model.engine import NodeRun  # noqa: E402
 from sdk.model.spec import node_from_json  # noqa: E402

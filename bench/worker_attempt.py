@@ -35,7 +35,8 @@ sys.path[:0] = [str(BENCH), str(ROOT)]
 import redis  # noqa: E402
 from bench_workflows import chain_warmup_wf  # noqa: E402
 
-from scheduler.dispatch import CeleryDispatcher, make_dispatch  # noqa: E402
+from scheduler.celery_dispatch import CeleryDispatcher  # noqa: E402
+from scheduler.dispatch import make_dispatch  # noqa: E402
 from sdk.model.config import Settings  # noqa: E402
 from sdk.model.engine import NodeRun  # noqa: E402
 from sdk.values.store import MemoryStore  # noqa: E402

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scheduler.dispatch import Dispatch
-from scheduler.metrics import Observation
+from scheduler.observer import Observation
 from sdk.model.engine import Engine
 from sdk.model.spec import NodeSpec
-from sdk.wire.leases import AttemptKey
+from sdk.wire.keys import AttemptKey
 
 CONTROL = "control stream"
 

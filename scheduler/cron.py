@@ -38,7 +38,8 @@ from sdk.model.errors import GraftError
 from sdk.model.spec import GraphSpec
 from sdk.values.literals import value_binding
 from sdk.values.store import get_verified
-from sdk.wire.launch_plans import LaunchPlanBoard, inputs_digest
+from sdk.wire.launch_plans import LaunchPlanBoard
+from sdk.wire.messages import inputs_digest
 
 log = logging.getLogger("graft.scheduler.cron")
 

@@ -33,7 +33,7 @@ from collections import deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
-from sdk.wire.leases import AttemptKey
+from sdk.wire.keys import AttemptKey
 
 # What may travel together: (queue, attempt) -> (group, most attempts per message), or None.
 ChunkOf = Callable[[str, AttemptKey], "tuple[Hashable, int] | None"]

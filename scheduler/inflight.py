@@ -15,8 +15,8 @@ from typing import Any
 import redis
 
 from sdk.model.config import Settings
-from sdk.wire.keys import UNACKED, UNACKED_INDEX, tier_queue
-from sdk.wire.leases import AttemptKey, Leases
+from sdk.wire.keys import UNACKED, UNACKED_INDEX, AttemptKey, tier_queue
+from sdk.wire.leases import Leases
 
 
 def attempt_of(envelope: Any) -> AttemptKey | None:

@@ -38,12 +38,13 @@ from typing import Any
 import redis
 
 from scheduler.batch import CONTROL, Refusal
+from scheduler.celery_dispatch import CeleryDispatcher
 from scheduler.collector import GraphCollector
 from scheduler.cron import Ticker
-from scheduler.dispatch import CeleryDispatcher, Dispatcher
+from scheduler.dispatch import Dispatcher
 from scheduler.inflight import in_flight
 from scheduler.lock import SchedulerLock
-from scheduler.metrics import Observer
+from scheduler.observer import Observer
 from scheduler.service import Scheduler
 from scheduler.state import Fenced, MemoryState, StateStore
 from sdk.model.config import Settings

@@ -35,6 +35,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from scheduler.observer import Observation, Observer
 from sdk.model.config import Settings
 from sdk.model.engine import ExecutionState
 from sdk.model.errors import ConfigError
@@ -50,14 +51,6 @@ GRAFT_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 BATCH_SIZE_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500)
 SCRAPE_REDIS_TIMEOUT_S = 2.0
 
-# What a committed batch observed (`Batch.observed`), applied by `Observer.committed`:
-#   ("finished", queue, node_state)      a node that runs on a worker reached a final state
-#   ("execution", id, old_status, new)   an execution's status changed (old None: it is new;
-#                                        the first old and the last new of a batch count)
-#   ("graft", seconds)                   a dynamic's sub-graph was grafted
-Observation = tuple[Any, ...]
-
-
 def entry_time_s(entry_id: bytes | str) -> float | None:
     """When Redis appended a stream entry (seconds since the epoch, Redis's clock): the
     millisecond part of its id `<ms>-<seq>`. None for an id of another shape."""
@@ -66,36 +59,6 @@ def entry_time_s(entry_id: bytes | str) -> float | None:
         return int(text.split("-", 1)[0]) / 1000.0
     except ValueError:
         return None
-
-
-class Observer:
-    """What the scheduler reports to its metrics. This base ignores everything: it is what
-    the scheduler holds when metrics are off, and costs a method call per event."""
-
-    def dispatched(self, queues: Iterable[str]) -> None:
-        """Attempt messages were sent, one per item, to these tier queues."""
-
-    def committed(self, observed: list[Observation]) -> None:
-        """A batch committed; `observed` lists what it changed."""
-
-    def reports_applied(self, entry_ids: list[bytes]) -> None:
-        """The reports these control-stream entries carried were applied and committed."""
-
-    def batch_applied(self, messages: int, seconds: float) -> None:
-        """The loop applied a batch of `messages` control messages in `seconds`."""
-
-    def started(self, client: Any, state: Any) -> None:
-        """This scheduler took over: count the executions `state` (a StateStore) holds, and
-        measure the clock offset to Redis (`client`)."""
-
-    def serving(self, serving: bool) -> None:
-        """This scheduler took the lock and serves (True), or stands by (False)."""
-
-    def shards(self, count: int) -> None:
-        """This scheduler serves `count` shards of the executions."""
-
-    def sync_clock(self, client: Any) -> None:
-        """Measure the offset from this host's clock to Redis's (`client`: a redis.Redis)."""
 
 
 class PrometheusMetrics(Observer):

@@ -17,10 +17,11 @@ import time
 from typing import Any
 
 from scheduler.dispatch import Dispatch, Dispatcher
-from scheduler.metrics import Observer
+from scheduler.observer import Observer
 from sdk.model.errors import GraftError
-from sdk.wire.board import FINAL, RESULT_FIELDS, Board
-from sdk.wire.leases import AttemptKey
+from sdk.wire.board import Board
+from sdk.wire.keys import AttemptKey
+from sdk.wire.results import FINAL, RESULT_FIELDS
 
 log = logging.getLogger("graft.scheduler")
 

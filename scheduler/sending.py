@@ -32,7 +32,7 @@ from sdk.model.errors import GraftError
 from sdk.model.spec import node_to_json
 from sdk.model.store import Store
 from sdk.wire.chunks import split_reports
-from sdk.wire.leases import AttemptKey
+from sdk.wire.keys import AttemptKey
 from sdk.wire.tiers import queue_for
 
 log = logging.getLogger("graft.scheduler")

@@ -30,7 +30,7 @@ from scheduler.chunks import Chunks
 from scheduler.collector import FREEZE_ABOVE, collection_paused
 from scheduler.dispatch import Dispatcher
 from scheduler.fair import ReadyQueue
-from scheduler.metrics import Observer
+from scheduler.observer import Observer
 from scheduler.outbox import Outbox
 from scheduler.sending import Sending
 from scheduler.state import EventRecord, ExecutionRecord, StateStore, StateTx
@@ -55,7 +55,7 @@ from sdk.runtime.expand import EXPANDED, expand
 from sdk.values.store import get_verified
 from sdk.wire import messages, reports
 from sdk.wire.board import Board
-from sdk.wire.leases import AttemptKey
+from sdk.wire.keys import AttemptKey
 from sdk.wire.tiers import check_tiers, tier_check
 
 log = logging.getLogger("graft.scheduler")

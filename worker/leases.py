@@ -24,7 +24,8 @@ from sdk.model.config import Settings
 from sdk.wire.chunks import attempts_in
 from sdk.wire.connections import explain, redis_client
 from sdk.wire.control import ControlChannel
-from sdk.wire.leases import AttemptKey, Leases
+from sdk.wire.keys import AttemptKey
+from sdk.wire.leases import Leases
 from worker.outage import OUTAGE
 from worker.supervisor import GIVE_UP
 

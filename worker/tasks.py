@@ -28,11 +28,11 @@ import redis
 from celery import signals
 
 from sdk.model.errors import GraftError
-from sdk.wire.celery_app import CHUNK_TASK_NAME, TASK_NAME
 from sdk.wire.chunks import check_chunk, item_keys, item_payload, reports_message
 from sdk.wire.connections import explain, redis_client
 from sdk.wire.control import ControlChannel
-from sdk.wire.leases import AttemptKey, Leases
+from sdk.wire.keys import CHUNK_TASK_NAME, TASK_NAME, AttemptKey
+from sdk.wire.leases import Leases
 from sdk.wire.messages import check_task
 from worker.app import GraftTask, app, settings
 from worker.monitor import NodeFailed, failure_for_monitors

@@ -22,7 +22,8 @@ from sdk.remote.specs import upload_spec
 from sdk.values.shapes import encode_inputs
 from sdk.wire.connections import check_redis
 from sdk.wire.control import ControlChannel
-from sdk.wire.launch_plans import LaunchPlanBoard, inputs_digest
+from sdk.wire.launch_plans import LaunchPlanBoard
+from sdk.wire.messages import inputs_digest
 from sdk.wire.tiers import check_tiers
 
 

@@ -24,16 +24,8 @@ from sdk.model.config import Settings
 from sdk.model.errors import BrokerUnavailable, ConfigError
 from sdk.wire.connections import explain, redact, redis_client
 from sdk.wire.keys import Keys
-from sdk.wire.signing import Unauthenticated, mac
-
-FINAL = ("SUCCEEDED", "FAILED", "ABORTED")
-RESULT_FIELDS = ("status", "outputs", "failures", "error", "spec")
-
-
-def result_mac(secret: bytes, execution_id: str, fields: dict[str, Any]) -> str:
-    """The signature of a finished execution's result fields."""
-    return mac(secret, {"execution": execution_id,
-                        **{k: fields.get(k) for k in RESULT_FIELDS}})
+from sdk.wire.results import FINAL, RESULT_FIELDS, result_mac
+from sdk.wire.signing import Unauthenticated
 
 
 class Board:

@@ -13,9 +13,6 @@ from kombu import Exchange, Queue
 from sdk.model.config import Settings
 from sdk.wire.keys import tier_queue
 
-TASK_NAME = "graft.run_node"
-CHUNK_TASK_NAME = "graft.run_items"  # several items of one map (sdk.wire.chunks)
-
 
 class GraftAMQP(AMQP):
     """Celery's message factory, except that a message sent with a `shadow` name announces

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sdk.wire.leases import AttemptKey
+from sdk.wire.keys import AttemptKey
 from sdk.wire.messages import (
     MAX_NODE_ID_CHARS,
     MessageError,

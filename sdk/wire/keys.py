@@ -1,5 +1,5 @@
 """Every name graft gives a thing in Redis: keys, streams, channels and queues, built here and
-nowhere else.
+nowhere else; with them the Celery task names its messages carry, and the key of an attempt.
 
 Everything lives under `GRAFT_KEY_PREFIX` (default `graft`), so installations that share a
 Redis keep apart, except the tier queues, which Celery names (`mem-<tier>`), and the keys
@@ -28,8 +28,14 @@ from dataclasses import dataclass
 
 from sdk.model.resources import format_memory
 
+# A node attempt: (execution id, node id, attempt number).
+AttemptKey = tuple[str, str, int]
+
 # The schedulers' consumer group on the control streams.
 GROUP = "graft-schedulers"
+# The Celery tasks of a node attempt, and of several items of one parent (sdk.wire.chunks).
+TASK_NAME = "graft.run_node"
+CHUNK_TASK_NAME = "graft.run_items"
 TIER_QUEUE_PREFIX = "mem-"
 # kombu's Redis transport: the hash of delivered, unacknowledged messages, and its index.
 UNACKED = "unacked"

@@ -7,20 +7,12 @@ clients never read the scheduler's database.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
 import redis
 
-from sdk.values.literals import dumps
 from sdk.wire.keys import Keys
-
-
-def inputs_digest(inputs: Any) -> str:
-    """A short digest of a launch plan's input bindings: the board shows it, so that a client
-    that re-activated a plan with other inputs knows when the scheduler has them."""
-    return hashlib.sha256(dumps(inputs)).hexdigest()[:16]
 
 
 class LaunchPlanBoard:

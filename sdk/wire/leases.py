@@ -26,9 +26,8 @@ from typing import Any
 
 import redis
 
-from sdk.wire.keys import Keys
+from sdk.wire.keys import AttemptKey, Keys
 
-AttemptKey = tuple[str, str, int]
 REPORTED = "reported"
 
 # KEYS[1] = leases zset; ARGV[1] = ttl in ms; ARGV[2..] = members. Extend each lease to

@@ -24,12 +24,14 @@ a reason naming what is wrong, and the scheduler goes on.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
 from sdk.model import bindings
 from sdk.model.errors import GraftError, SpecError
 from sdk.model.report import Failure, Outcome, Report
+from sdk.values.literals import dumps
 from sdk.wire import reports
 
 MAX_ID_CHARS = 64
@@ -92,6 +94,13 @@ def check_launch_plan(body: dict[str, Any]) -> dict[str, Any]:
         if reason:
             raise MessageError(f"activate {name}: {reason}")
     return body
+
+
+def inputs_digest(inputs: Any) -> str:
+    """A short digest of an `activate` message's inputs: the launch plan board shows it, so
+    that a client that re-activated a plan with other inputs knows when the scheduler has
+    them."""
+    return hashlib.sha256(dumps(inputs)).hexdigest()[:16]
 
 
 def is_priority(value: Any) -> bool:

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 import redis
 
-from scheduler.dispatch import CeleryDispatcher, Dispatch
+from scheduler.celery_dispatch import CeleryDispatcher
+from scheduler.dispatch import Dispatch
 from scheduler.inflight import attempt_of
 from sdk.model.config import Settings
 from sdk.model.errors import BrokerUnavailable

@@ -14,13 +14,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from scheduler.dispatch import RecordingDispatcher
-from scheduler.metrics import (
-    Observer,
-    PrometheusMetrics,
-    QueueDepth,
-    entry_time_s,
-    serve,
-)
+from scheduler.metrics import PrometheusMetrics, QueueDepth, entry_time_s, serve
+from scheduler.observer import Observer
 from scheduler.service import Scheduler
 from scheduler.state import MemoryState
 from scheduler.state_sql import SqlState

@@ -17,7 +17,8 @@ from sdk.model.config import Settings
 from sdk.model.errors import ConfigError
 from sdk.values.shapes import encode_inputs
 from sdk.values.store import MemoryStore, put_blob
-from sdk.wire.celery_app import TASK_NAME, make_app, tier_queues
+from sdk.wire.celery_app import make_app, tier_queues
+from sdk.wire.keys import TASK_NAME
 from worker.attempt import run_attempt
 from worker.monitor import NodeFailed, failure_for_monitors, will_retry
 

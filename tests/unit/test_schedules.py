@@ -292,7 +292,7 @@ def test_a_plan_rolled_back_midway_sends_nothing(state):
     """Two ticks are due and the second is fired elsewhere meanwhile: the plan's savepoint
     rolls back, and the first tick's execution, created in it, is neither sent nor kept in
     memory."""
-    from scheduler.metrics import Observer
+    from scheduler.observer import Observer
     from scheduler.state import TickRecord
 
     class Counted(Observer):
