@@ -40,8 +40,9 @@ from dataclasses import dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from sdk.model.engine import Engine, ExecutionState
+from sdk.model.engine import Engine
 from sdk.model.spec import GraphSpec, NodeSpec, OutputSpec, TaskRef
+from sdk.model.states import ExecutionState
 
 INT = {"t": "int"}
 LIST_INT = {"t": "list", "of": INT}

@@ -37,7 +37,7 @@ from bench_workflows import chain_warmup_wf  # noqa: E402
 
 from scheduler.dispatch import CeleryDispatcher, make_dispatch  # noqa: E402
 from sdk.model.config import Settings  # noqa: E402
-from sdk.model.engine import NodeRun  # noqa: E402
+from sdk.model.runs import NodeRun  # noqa: E402
 from sdk.remote.control import shard_of, stream_key  # noqa: E402
 from sdk.values.store import MemoryStore  # noqa: E402
 

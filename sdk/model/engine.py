@@ -12,115 +12,32 @@ duplicate and late reports change nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Iterable, Sequence
-from dataclasses import dataclass, field
-from enum import Enum
+from collections.abc import Callable, Container, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sdk.model import bindings
 from sdk.model.bindings import Binding
 from sdk.model.errors import SpecError
 from sdk.model.report import Failure, FailureKind, Outcome, Report, data_failure
-from sdk.model.spec import FAIL_IMMEDIATELY, GraphSpec, NodeSpec, OutputSpec
+from sdk.model.retry import RetryPolicy
+from sdk.model.runs import (
+    FAILURE_HANDLER_ID,
+    GraphOutputs,
+    MapProgress,
+    NodeRun,
+    is_handler,
+    reads,
+)
+from sdk.model.spec import FAIL_IMMEDIATELY, GraphSpec, NodeSpec
+from sdk.model.states import ACTIVE_STATES, ExecutionState, NodeState
 from sdk.model.typesys import is_assignable, type_name
 from sdk.model.validate import validate
 
-FAILURE_HANDLER_ID = "on-failure"  # never a compiled node's id: those are task names
-
-
-class NodeState(str, Enum):
-    PENDING = "PENDING"  # waiting for upstream nodes (or, a map item, for a free slot)
-    QUEUED = "QUEUED"  # released: to run, or running on a worker (a map or conditional: to
-    # be expanded by the driver)
-    RUNNING = "RUNNING"  # a dynamic, sub-workflow, map or conditional whose children run
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-    SKIPPED = "SKIPPED"  # never ran: the execution failed first, or an untaken branch
-    ABORTED = "ABORTED"  # a dynamic or sub-workflow whose sub-graph was cut off by a failure
-    CANCELLED = "CANCELLED"  # released, then given up because the execution failed
-
-
-class ExecutionState(str, Enum):
-    QUEUED = "QUEUED"
-    RUNNING = "RUNNING"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-    ABORTED = "ABORTED"  # cancelled by a user
-
-
-TERMINAL_NODE_STATES = (NodeState.SUCCEEDED, NodeState.FAILED, NodeState.SKIPPED,
-                        NodeState.ABORTED, NodeState.CANCELLED)
-ACTIVE_STATES = (NodeState.PENDING, NodeState.QUEUED, NodeState.RUNNING)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How SYSTEM failures are retried: up to `system_retries` more attempts, each released
-    after `backoff_s(n)` seconds (doubling from `backoff_base_s`, at most `backoff_max_s`);
-    drivers add jitter. USER failures follow the task's own `retries`; DATA failures are
-    never retried."""
-
-    system_retries: int = 3
-    backoff_base_s: float = 1.0
-    backoff_max_s: float = 30.0
-
-    def backoff_s(self, failures: int) -> float:
-        """The delay before the attempt that follows the `failures`-th system failure."""
-        return min(self.backoff_max_s, self.backoff_base_s * 2 ** max(0, failures - 1))
-
-
-@dataclass(eq=False, slots=True)
-class MapProgress:
-    """A running map: how many items it has, which come next, how many may still fail."""
-
-    items: int
-    required: int
-    next_item: int = 0
-    failed: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class GraphOutputs:
-    """A graph's outputs as written inside it, with where the graph sits: node ids go under
-    `prefix`, graph inputs read `scope`. They are rebased and resolved in one pass when the
-    graph completes (`Engine.resolve_outputs`), so inserting a sub-graph whose output lists
-    its N nodes costs nothing in N (and a large spec's outputs are parsed only then)."""
-
-    outputs: Sequence[OutputSpec]
-    prefix: str
-    scope: dict[str, Binding]
-
-    @property
-    def bindings(self) -> dict[str, Binding]:
-        """The output bindings by name (parsed again at each read, for a large spec)."""
-        return {o.name: o.binding for o in self.outputs}
-
-
-@dataclass(eq=False, slots=True)
-class NodeRun:
-    """One node of a running execution. `bindings` use absolute ids or resolved values."""
-
-    id: str
-    spec: NodeSpec
-    parent: str | None
-    bindings: dict[str, Binding]
-    state: NodeState = NodeState.PENDING
-    attempt: int = 1
-    waiting: int = 0
-    dependents: list[str] = field(default_factory=list)
-    children_left: int = 0
-    out_bindings: GraphOutputs | None = None
-    outputs: dict[str, Binding] | None = None
-    error: dict[str, Any] | None = None
-    user_failures: int = 0
-    system_failures: int = 0
-    retry_delay_s: float = 0.0  # set when released again after a SYSTEM failure
-    cached: bool = False
-    history: list[dict[str, Any]] = field(default_factory=list)  # one record per attempt
-    map: MapProgress | None = None
-    first_failed: str | None = None  # a failing sub-workflow: the node whose failure it carries
-    readers: int = 0  # nodes inserted, not ended, whose inputs read this one's outputs
-    counted: bool = False  # this node's reads are counted in its sources' `readers`
+# isort: split
+# moved: importers outside sdk/model still read these here until they are updated (and
+# NodeState, ExecutionState, NodeRun and RetryPolicy, which the engine imports for itself)
+from sdk.model.states import TERMINAL_NODE_STATES  # noqa: F401
 
 
 @dataclass(eq=False, slots=True)
@@ -268,7 +185,7 @@ class Engine:
             return self._fail(run, data_failure(
                 "OutputMismatch", f"task {run.spec.task.name} reported outputs "
                 f"{sorted(outputs)} but declares {sorted(expected)}"), report)
-        self._record(run, report)
+        run.record(report)
         run.cached = report.outcome == Outcome.CACHED
         self._succeed(run, outputs)
         return self._drain()
@@ -295,7 +212,7 @@ class Engine:
             if not is_assignable(outs[name], want):
                 raise SpecError(f"{where}: output {name!r} is {type_name(outs[name])}, "
                                 f"declared {type_name(want)}")
-        self._record(run, report)
+        run.record(report)
         self._open(run, subgraph, run.id + "/")
         return self._drain()
 
@@ -305,7 +222,7 @@ class Engine:
         spec = run.spec.map
         if run.spec.kind != "map" or spec is None or report.items is None or report.items < 0:
             raise SpecError(f"node {run.id!r} cannot be expanded as a map")
-        self._record(run, report)
+        run.record(report)
         count = report.items
         self._set(run, NodeState.RUNNING)
         run.map = MapProgress(count, spec.required(count))
@@ -330,7 +247,7 @@ class Engine:
         assert progress is not None and spec is not None
         limit = spec.concurrency or progress.items
         running = progress.next_item - (progress.items - run.children_left)
-        may = not self._stopped or _is_handler(run.id)
+        may = not self._stopped or is_handler(run.id)
         while progress.next_item < progress.items and running < limit and may:
             self._release(self.nodes[f"{run.id}/{progress.next_item}"])
             progress.next_item += 1
@@ -342,7 +259,7 @@ class Engine:
         if run.spec.kind != "branch" or branch is None or report.case is None \
                 or not 0 <= report.case < len(branch.cases):
             raise SpecError(f"node {run.id!r} cannot take case {report.case!r}")
-        self._record(run, report)
+        run.record(report)
         chosen = branch.cases[report.case]
         for case in branch.cases:
             if case is not chosen and case.graph is not None:
@@ -361,25 +278,18 @@ class Engine:
 
     def _fail(self, run: NodeRun, failure: Failure, report: Report | None) -> list[str]:
         """Record a failed attempt. While the execution may go on and the failure's kind has
-        attempts left, the node is released again with attempt + 1; otherwise it fails."""
+        attempts left (`RetryPolicy.another_try`), the node is released again with attempt + 1;
+        otherwise it fails. A failure no attempt reported (`report` None: the engine's own
+        finding, such as a conditional's failing case) is never retried."""
         self.changed.add(run.id)
         run.error = failure.to_json()
         if report is not None:
-            self._record(run, report, failure)
-        if failure.kind == FailureKind.USER and report is not None:
-            run.user_failures += 1
-            again = run.user_failures <= run.spec.retries
-            run.retry_delay_s = 0.0
-        elif failure.kind == FailureKind.SYSTEM:
-            run.system_failures += 1
-            again = run.system_failures <= self.policy.system_retries
-            run.retry_delay_s = self.policy.backoff_s(run.system_failures)
-        else:
-            again = False
-        if again and (not self._stopped or _is_handler(run.id)):
-            run.attempt += 1
-            self._released.append(run.id)
-            return self._drain()
+            run.record(report, failure)
+            if self.policy.another_try(run, failure.kind) \
+                    and (not self._stopped or is_handler(run.id)):
+                run.attempt += 1
+                self._released.append(run.id)
+                return self._drain()
         self._node_failed(run, failure)
         return self._drain()
 
@@ -462,20 +372,6 @@ class Engine:
             if self._failing_scopes.get(scope_id) == 0:
                 self._close_scope(self.nodes[scope_id])
 
-    @staticmethod
-    def _record(run: NodeRun, report: Report, failure: Failure | None = None) -> None:
-        record: dict[str, Any] = {"attempt": report.attempt, "outcome": report.outcome.value}
-        if failure is not None:
-            record.update(kind=failure.kind.value, type=failure.type, message=failure.message)
-        if report.worker:
-            record["worker"] = report.worker
-        if report.duration_s is not None:
-            record["duration_s"] = report.duration_s
-        if report.peak_memory_bytes is not None:
-            record["peak_memory_bytes"] = report.peak_memory_bytes
-        record.update(report.extra)
-        run.history.append(record)
-
     # ---- queries --------------------------------------------------------------------------
 
     def resolve(self, binding: Binding) -> Binding:
@@ -541,7 +437,7 @@ class Engine:
         for nid in self._settled:
             run = self.nodes.get(nid)
             if run is None or run.state != NodeState.SUCCEEDED or run.readers \
-                    or _is_handler(nid):
+                    or is_handler(nid):
                 continue
             if nid in hold or nid in self.changed:
                 kept.append(nid)
@@ -555,7 +451,7 @@ class Engine:
     def resolved_inputs(self, node_id: str) -> dict[str, Binding]:
         run = self.nodes[node_id]
         if self.evicted:
-            self._prefetch(_reads(run))
+            self._prefetch(reads(run))
         try:
             return {name: self.resolve(b) for name, b in run.bindings.items()}
         finally:
@@ -628,7 +524,7 @@ class Engine:
 
     def _read_done(self, run: NodeRun) -> None:
         """`run` ended: it no longer reads its sources (which may be evictable now)."""
-        for src in _reads(run):
+        for src in reads(run):
             src_run = self.nodes.get(src)
             if src_run is not None and src_run.readers:
                 src_run.readers -= 1
@@ -688,7 +584,7 @@ class Engine:
                 if src_run is not None and src_run.state != NodeState.SUCCEEDED:
                     src_run.dependents.append(run.id)
                     run.waiting += 1
-            for src in _reads(run):  # a source not held succeeded and was evicted
+            for src in reads(run):  # a source not held succeeded and was evicted
                 src_run = self.nodes.get(src)
                 if src_run is not None:
                     src_run.readers += 1
@@ -724,12 +620,12 @@ class Engine:
     def _sources(run: NodeRun, prefix: str) -> set[str]:
         """The ids of the nodes `run` waits for: those its inputs read, and those it runs
         after."""
-        sources = _reads(run)
+        sources = reads(run)
         sources.update(prefix + before for before in run.spec.after)
         return sources
 
     def _release(self, run: NodeRun) -> None:
-        if self._stopped and not _is_handler(run.id):
+        if self._stopped and not is_handler(run.id):
             return
         if run.spec.kind == "workflow":
             assert run.spec.subgraph is not None
@@ -928,16 +824,6 @@ class Engine:
         self._settle()
         released, self._released = self._released, []
         return [nid for nid in released if self.nodes[nid].state == NodeState.QUEUED]
-
-
-def _reads(run: NodeRun) -> set[str]:
-    """The ids of the nodes whose outputs `run`'s inputs read."""
-    return {src for b in run.bindings.values() for src, _ in bindings.refs(b)}
-
-
-def _is_handler(node_id: str) -> bool:
-    """Whether a node is a failure handler or inside one (these run after a stop)."""
-    return FAILURE_HANDLER_ID in node_id.split("/")
 
 
 def _item_binding(binding: Binding, index: int, mapped: bool, source: str) -> Binding:

@@ -21,8 +21,9 @@ from workflows import control_flow as cf
 from workflows import dynamics
 
 from sdk import map_task, workflow
-from sdk.model.engine import Engine, ExecutionState, NodeState
+from sdk.model.engine import Engine
 from sdk.model.report import Report
+from sdk.model.states import ExecutionState, NodeState
 from sdk.runtime import local
 
 INT = {"t": "int"}

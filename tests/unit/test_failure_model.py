@@ -10,10 +10,12 @@ import pytest
 
 import sdk.runtime.local
 from sdk import ExecutionFailed, task, workflow
-from sdk.model.engine import Engine, NodeState, RetryPolicy
+from sdk.model.engine import Engine
 from sdk.model.errors import StoreError
 from sdk.model.report import Failure, FailureKind, Report
+from sdk.model.retry import RetryPolicy
 from sdk.model.spec import GraphSpec, NodeSpec, OutputSpec, TaskRef
+from sdk.model.states import NodeState
 
 INT = {"t": "int"}
 
