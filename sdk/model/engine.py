@@ -12,13 +12,14 @@ duplicate and late reports change nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Iterable
+from collections.abc import Container
 from dataclasses import dataclass
 from typing import Any
 
 from sdk.model import bindings
 from sdk.model.bindings import Binding
 from sdk.model.errors import SpecError
+from sdk.model.evict import Evictor, Spill
 from sdk.model.report import Failure, FailureKind, Outcome, Report, data_failure
 from sdk.model.retry import RetryPolicy
 from sdk.model.runs import (
@@ -49,11 +50,6 @@ class _Graft:
     parent: str | None
     scope: dict[str, Binding]
     next: int = 0
-
-
-# Where the outputs of nodes dropped from memory are read back: {node id: outputs} for the
-# ids asked for that it has.
-Spill = Callable[[list[str]], dict[str, dict[str, Binding]]]
 
 
 class Engine:
@@ -103,10 +99,7 @@ class Engine:
         self.graft_slice = graft_slice
         self._grafts: list[_Graft] = []  # graphs partly inserted, oldest first
         self.window: int | None = None
-        self.spill: Spill | None = None
-        self.evicted = 0  # nodes dropped from memory (`evict`)
-        self._settled: list[str] = []  # succeeded nodes no node reads any more
-        self._fetched: dict[str, dict[str, Binding]] = {}  # outputs read back for one pass
+        self._evictor = Evictor(self.nodes, None)
 
     def start(self) -> list[str]:
         """Insert the top-level graph; return the ids of the nodes ready to run."""
@@ -130,6 +123,19 @@ class Engine:
         nodes still to be inserted, or for graphs opened under them)."""
         return bool(self._grafts) and (self.window is None or self.active < self.window
                                        or not self.queued)
+
+    @property
+    def spill(self) -> Spill | None:
+        return self._evictor.spill
+
+    @spill.setter
+    def spill(self, spill: Spill | None) -> None:
+        self._evictor.spill = spill
+
+    @property
+    def evicted(self) -> int:
+        """How many nodes were dropped from memory (`evict`)."""
+        return self._evictor.evicted
 
     @property
     def total(self) -> int:
@@ -382,31 +388,10 @@ class Engine:
         if kind != "ref":
             return {kind: body}
         src, out = body
-        outputs = self._outputs_of(src)
+        outputs = self._evictor.outputs_of(src)
         if outputs is None:
             raise SpecError(f"output {out!r} of node {src!r} is read before it exists")
         return outputs[out]
-
-    def _outputs_of(self, node_id: str) -> dict[str, Binding] | None:
-        """A node's outputs, read back through `spill` if it was dropped from memory."""
-        run = self.nodes.get(node_id)
-        if run is not None:
-            return run.outputs
-        outputs = self._fetched.get(node_id)
-        if outputs is None:
-            outputs = self._fetch([node_id]).get(node_id)
-        if outputs is None:
-            raise SpecError(f"node {node_id!r} is read but is not in the execution")
-        return outputs
-
-    def _fetch(self, ids: list[str]) -> dict[str, dict[str, Binding]]:
-        return self.spill(ids) if ids and self.spill is not None and self.evicted else {}
-
-    def _prefetch(self, ids: Iterable[str]) -> None:
-        """Read back in one call the outputs of those of `ids` dropped from memory, for the
-        pass about to resolve them (which clears `_fetched` when done)."""
-        if self.evicted:
-            self._fetched = self._fetch([nid for nid in ids if nid not in self.nodes])
 
     def resolve_outputs(self, outs: GraphOutputs) -> dict[str, Binding]:
         """A completed graph's outputs: its output bindings rebased and resolved in one pass."""
@@ -420,42 +405,29 @@ class Engine:
             return {kind: body}
 
         bound = outs.bindings
-        self._prefetch(prefix + src for b in bound.values() for src, _ in bindings.refs(b))
+        evictor = self._evictor
+        evictor.prefetch(prefix + src for b in bound.values() for src, _ in bindings.refs(b))
         try:
             return {k: bindings.transform(b, leaf) for k, b in bound.items()}
         finally:
-            self._fetched = {}
+            evictor.fetched = {}
 
     def evict(self, hold: Container[str] = ()) -> list[str]:
         """Drop from memory the nodes that succeeded and that no node held still reads,
         except those in `hold` or changed since `drain_changes` (kept for a later call); return
         their ids. Nothing is dropped without `spill`, nor failure handlers (whether one ran is
         read from memory)."""
-        if self.spill is None or not self._settled:
-            return []
-        dropped, kept = [], []
-        for nid in self._settled:
-            run = self.nodes.get(nid)
-            if run is None or run.state != NodeState.SUCCEEDED or run.readers \
-                    or is_handler(nid):
-                continue
-            if nid in hold or nid in self.changed:
-                kept.append(nid)
-                continue
-            del self.nodes[nid]
-            dropped.append(nid)
-        self._settled = kept
-        self.evicted += len(dropped)
-        return dropped
+        return self._evictor.evict(hold, self.changed)
 
     def resolved_inputs(self, node_id: str) -> dict[str, Binding]:
         run = self.nodes[node_id]
-        if self.evicted:
-            self._prefetch(reads(run))
+        evictor = self._evictor
+        if evictor.evicted:
+            evictor.prefetch(reads(run))
         try:
             return {name: self.resolve(b) for name, b in run.bindings.items()}
         finally:
-            self._fetched = {}
+            evictor.fetched = {}
 
     def drain_changes(self) -> set[str]:
         """The ids of nodes changed since the last call."""
@@ -519,17 +491,7 @@ class Engine:
         if delta and self._failing_scopes:
             self._count_in_scopes(run, delta)
         if delta < 0 and run.counted:
-            run.counted = False
-            self._read_done(run)
-
-    def _read_done(self, run: NodeRun) -> None:
-        """`run` ended: it no longer reads its sources (which may be evictable now)."""
-        for src in reads(run):
-            src_run = self.nodes.get(src)
-            if src_run is not None and src_run.readers:
-                src_run.readers -= 1
-                if not src_run.readers and src_run.state == NodeState.SUCCEEDED:
-                    self._settled.append(src)
+            self._evictor.read_done(run)
 
     def _add(self, run: NodeRun) -> None:
         self.nodes[run.id] = run
@@ -584,11 +546,7 @@ class Engine:
                 if src_run is not None and src_run.state != NodeState.SUCCEEDED:
                     src_run.dependents.append(run.id)
                     run.waiting += 1
-            for src in reads(run):  # a source not held succeeded and was evicted
-                src_run = self.nodes.get(src)
-                if src_run is not None:
-                    src_run.readers += 1
-            run.counted = True
+            self._evictor.count_reads(run)
         if graft.next >= len(graph.nodes):
             if graft in self._grafts:
                 self._grafts.remove(graft)
@@ -607,7 +565,7 @@ class Engine:
         missing = {src for srcs in sources for src in srcs if src not in self.nodes}
         if not missing or not self.evicted:
             return bool(missing)
-        return not missing.issubset(self._fetch(sorted(missing)))
+        return not missing.issubset(self._evictor.fetch(sorted(missing)))
 
     def _new_run(self, node: NodeSpec, graft: _Graft) -> NodeRun:
         run = NodeRun(graft.prefix + node.id, node, graft.parent,
@@ -648,7 +606,7 @@ class Engine:
         run.outputs = outputs
         run.error = None
         if not run.readers:
-            self._settled.append(run.id)
+            self._evictor.settled.append(run.id)
         for dep_id in run.dependents:
             dep = self.nodes[dep_id]
             dep.waiting -= 1
@@ -700,11 +658,8 @@ class Engine:
         outputs: dict[str, Binding] = {}
         ids = [f"{run.id}/{i}" for i in range(progress.items)]
         failed = set(progress.failed)
-        self._prefetch(nid for nid in ids if nid not in failed)
-        try:
-            items = [None if nid in failed else self._outputs_of(nid) for nid in ids]
-        finally:
-            self._fetched = {}
+        read = iter(self._evictor.read([nid for nid in ids if nid not in failed]))
+        items = [None if nid in failed else next(read) for nid in ids]
         for name in run.spec.outputs_types:
             outputs[name] = {"list": [out[name] if out is not None else none for out in items]}
         self._succeed(run, outputs)

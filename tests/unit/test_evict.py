@@ -38,7 +38,7 @@ class Rows:
         self.reads = []
 
     def keep(self, engine):
-        for nid in engine._settled:
+        for nid in engine._evictor.settled:
             run = engine.nodes.get(nid)
             if run is not None and run.outputs is not None:
                 self.outputs[nid] = run.outputs
