@@ -13,7 +13,6 @@ duplicate and late reports change nothing.
 from __future__ import annotations
 
 from collections.abc import Container
-from dataclasses import dataclass
 from typing import Any
 
 from sdk.model import bindings
@@ -34,22 +33,12 @@ from sdk.model.spec import FAIL_IMMEDIATELY, GraphSpec, NodeSpec
 from sdk.model.states import ACTIVE_STATES, ExecutionState, NodeState
 from sdk.model.typesys import is_assignable, type_name
 from sdk.model.validate import validate
+from sdk.model.window import Window
 
 # isort: split
 # moved: importers outside sdk/model still read these here until they are updated (and
 # NodeState, ExecutionState, NodeRun and RetryPolicy, which the engine imports for itself)
 from sdk.model.states import TERMINAL_NODE_STATES  # noqa: F401
-
-
-@dataclass(eq=False, slots=True)
-class _Graft:
-    """A graph being inserted a slice at a time: its nodes from `next` on are not in yet."""
-
-    graph: GraphSpec
-    prefix: str
-    parent: str | None
-    scope: dict[str, Binding]
-    next: int = 0
 
 
 class Engine:
@@ -96,17 +85,16 @@ class Engine:
         # its handler) when its count reaches 0; the ids to look at are queued in _closing.
         self._failing_scopes: dict[str, int] = {}
         self._closing: list[str] = []
-        self.graft_slice = graft_slice
-        self._grafts: list[_Graft] = []  # graphs partly inserted, oldest first
-        self.window: int | None = None
         self._evictor = Evictor(self.nodes, None)
+        self._window = Window(self.nodes, self._evictor, self._add, self._release,
+                              self._outputs_in, graft_slice, None)
 
     def start(self) -> list[str]:
         """Insert the top-level graph; return the ids of the nodes ready to run."""
         if not self._started:
             self._started = True
             self._root_left = len(self.spec.nodes)
-            self._insert(self.spec, "", None, self.inputs)
+            self._window.insert(self.spec, "", None, self.inputs)
             if self._root_left == 0:
                 self._finish_root()
         return self._drain()
@@ -114,15 +102,30 @@ class Engine:
     @property
     def grafting(self) -> bool:
         """Whether a graph is partly inserted (`graft_more` inserts its next slice)."""
-        return bool(self._grafts)
+        return bool(self._window.grafts)
 
     @property
     def can_graft(self) -> bool:
         """Whether `graft_more` would insert a slice now: a graph is partly inserted, and
         fewer than `window` nodes are active or none is queued (what is active then waits for
         nodes still to be inserted, or for graphs opened under them)."""
-        return bool(self._grafts) and (self.window is None or self.active < self.window
-                                       or not self.queued)
+        return self._window.can_graft(self.active, self.queued)
+
+    @property
+    def graft_slice(self) -> int | None:
+        return self._window.graft_slice
+
+    @graft_slice.setter
+    def graft_slice(self, n: int | None) -> None:
+        self._window.graft_slice = n
+
+    @property
+    def window(self) -> int | None:
+        return self._window.window
+
+    @window.setter
+    def window(self, n: int | None) -> None:
+        self._window.window = n
 
     @property
     def spill(self) -> Spill | None:
@@ -146,20 +149,14 @@ class Engine:
     def size(self) -> int:
         """How many nodes this execution holds in memory: those inserted, and those of graphs
         partly inserted that are still to go in."""
-        return len(self.nodes) + sum(len(g.graph.nodes) - g.next for g in self._grafts)
+        return len(self.nodes) + self._window.left
 
     def graft_more(self) -> list[str]:
         """Insert the next slice of the oldest partly inserted graph; return the ids of the
         nodes that makes ready (none while `window` nodes or more are active)."""
         if self.can_graft:
-            self._insert_slice(self._grafts[0], self.graft_slice or 0)
+            self._window.more()
         return self._drain()
-
-    def _finish_grafts(self) -> None:
-        """Insert every node still waiting to be (before anything that must see them all)."""
-        while self._grafts:
-            graft = self._grafts[0]
-            self._insert_slice(graft, len(graft.graph.nodes) - graft.next)
 
     # ---- reports --------------------------------------------------------------------------
 
@@ -311,9 +308,9 @@ class Engine:
         fails by its policy, now or once nothing else runs. What waited for `child` is
         skipped, after its parent knows of the failure."""
         parent = self.nodes.get(child.parent) if child.parent is not None else None
-        if self._grafts and (parent is None or parent.state != NodeState.RUNNING
+        if self._window.grafts and (parent is None or parent.state != NodeState.RUNNING
                              or parent.map is None):
-            self._finish_grafts()  # what waits for `child` must be in, to be skipped
+            self._window.finish()  # what waits for `child` must be in, to be skipped
         if parent is None:
             if leaf not in self.failed:
                 self.failed.append(leaf)
@@ -447,7 +444,7 @@ class Engine:
         already (nothing changes)."""
         if self.done:
             return False
-        self._grafts.clear()
+        self._window.clear()
         self._failing_scopes.clear()
         self._closing.clear()
         self._stopped = True
@@ -513,74 +510,13 @@ class Engine:
                     self._closing.append(parent)
             parent = self.nodes[parent].parent
 
-    def _insert(self, graph: GraphSpec, prefix: str, parent: str | None,
-                scope: dict[str, Binding]) -> None:
-        """Add `graph`'s nodes under `prefix` (a slice of them now, the rest later, when it
-        has more than `graft_slice`), wire each to the nodes it waits for, and release those
-        that wait for none."""
-        graft = _Graft(graph, prefix, parent, scope)
-        if self.graft_slice is not None and len(graph.nodes) > self.graft_slice:
-            self._grafts.append(graft)
-            self._insert_slice(graft, self.graft_slice)
+    def _outputs_in(self, parent: str | None, outputs: GraphOutputs) -> None:
+        """A graph is in whole: its output bindings are recorded on its parent (or the
+        execution's, for the top graph)."""
+        if parent is None:
+            self._root_out = outputs
         else:
-            self._insert_slice(graft, len(graph.nodes))
-
-    def _insert_slice(self, graft: _Graft, count: int) -> None:
-        """Insert the next `count` nodes of `graft` (all that are left, if one of them waits
-        for a node further on). With the last slice its output bindings are recorded on its
-        parent (or the root) before its ready nodes are released: a released sub-workflow may
-        finish at once and complete that parent before this call returns."""
-        graph, prefix, scope = graft.graph, graft.prefix, graft.scope
-        nodes = graph.nodes[graft.next:graft.next + max(1, count)]
-        graft.next += len(nodes)
-        new = [self._new_run(node, graft) for node in nodes]
-        sources = [self._sources(run, prefix) for run in new]
-        if graft.next < len(graph.nodes) and self._waits_for_later(sources):
-            rest = [self._new_run(node, graft) for node in graph.nodes[graft.next:]]
-            graft.next = len(graph.nodes)
-            new += rest
-            sources += [self._sources(run, prefix) for run in rest]
-        for run, srcs in zip(new, sources):
-            for src in srcs:
-                src_run = self.nodes.get(src)
-                if src_run is not None and src_run.state != NodeState.SUCCEEDED:
-                    src_run.dependents.append(run.id)
-                    run.waiting += 1
-            self._evictor.count_reads(run)
-        if graft.next >= len(graph.nodes):
-            if graft in self._grafts:
-                self._grafts.remove(graft)
-            out = GraphOutputs(graph.outputs, prefix, scope)
-            if graft.parent is None:
-                self._root_out = out
-            else:
-                self.nodes[graft.parent].out_bindings = out
-        for run in new:
-            if run.waiting == 0 and run.state == NodeState.PENDING:
-                self._release(run)
-
-    def _waits_for_later(self, sources: list[set[str]]) -> bool:
-        """Whether a node of a slice waits for one not inserted yet: a source not held that
-        `spill` does not know (it would know one that succeeded and was dropped)."""
-        missing = {src for srcs in sources for src in srcs if src not in self.nodes}
-        if not missing or not self.evicted:
-            return bool(missing)
-        return not missing.issubset(self._evictor.fetch(sorted(missing)))
-
-    def _new_run(self, node: NodeSpec, graft: _Graft) -> NodeRun:
-        run = NodeRun(graft.prefix + node.id, node, graft.parent,
-                      {k: bindings.rebase(b, graft.prefix, graft.scope)
-                       for k, b in node.inputs.items()})
-        self._add(run)
-        return run
-
-    @staticmethod
-    def _sources(run: NodeRun, prefix: str) -> set[str]:
-        """The ids of the nodes `run` waits for: those its inputs read, and those it runs
-        after."""
-        sources = reads(run)
-        sources.update(prefix + before for before in run.spec.after)
-        return sources
+            self.nodes[parent].out_bindings = outputs
 
     def _release(self, run: NodeRun) -> None:
         if self._stopped and not is_handler(run.id):
@@ -596,7 +532,7 @@ class Engine:
         self._set(run, NodeState.RUNNING)
         run.children_left = len(graph.nodes)
         scope = self.resolved_inputs(run.id)
-        self._insert(graph, prefix, run.id, scope)
+        self._window.insert(graph, prefix, run.id, scope)
         if run.children_left == 0 and run.state == NodeState.RUNNING:
             assert run.out_bindings is not None
             self._succeed(run, self.resolve_outputs(run.out_bindings))
@@ -721,7 +657,7 @@ class Engine:
         given up, open sub-graphs are aborted. With `prefix`, only in that sub-workflow.
         Failure handlers below `prefix` and failing sub-workflows (which end themselves, after
         their handlers) are left to run."""
-        self._finish_grafts()
+        self._window.finish()
         if not prefix:
             self._stopped = True
         for run in list(self.nodes.values()):
