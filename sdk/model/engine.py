@@ -17,14 +17,14 @@ from __future__ import annotations
 from collections.abc import Container
 from typing import Any
 
-from sdk.model import bindings
 from sdk.model.bindings import Binding
 from sdk.model.errors import SpecError
-from sdk.model.evict import Evictor, Spill
+from sdk.model.evict import Evictor
 from sdk.model.machine import Scope
 from sdk.model.report import Failure, Outcome, Report, data_failure
+from sdk.model.resolve import Resolver
 from sdk.model.retry import RetryPolicy
-from sdk.model.runs import FAILURE_HANDLER_ID, GraphOutputs, NodeRun, is_handler, reads
+from sdk.model.runs import FAILURE_HANDLER_ID, GraphOutputs, NodeRun, is_handler
 from sdk.model.scope_map import Map
 from sdk.model.scopes import Branch, Dynamic, Root, SubWorkflow
 from sdk.model.spec import GraphSpec
@@ -40,23 +40,16 @@ from sdk.model.states import TERMINAL_NODE_STATES  # noqa: F401
 class Engine:
     """The state of one execution of `spec` with resolved `inputs` ({name: binding}).
 
-    With `graft_slice`, a graph of more nodes than that (a large sub-graph, mostly) is inserted
-    `graft_slice` nodes at a time: the first slice when it opens, each next one when the driver
-    calls `graft_more` (while `grafting`), so no single call costs in proportion to the whole
-    graph. Its nodes not yet inserted cannot have run, so nothing but time tells the
-    difference; whatever must see every node (a failure going up, a stop) first inserts the
-    rest, and a cancel drops it. Without it, as by default, a graph goes in whole. With
-    `window` too, a next slice goes in only while fewer than `window` nodes are active (or
-    none is queued, so that what waits on the rest is never stuck).
+    With `graft_slice`, a graph of more nodes than that goes in `graft_slice` nodes at a time,
+    the next slice at each `graft_more` (while `grafting`); with `window` too, only while fewer
+    than `window` nodes are active or none is queued (`sdk.model.window`). Without it, as by
+    default, a graph goes in whole. With `spill`, nodes that succeeded and that no node held
+    still reads may be dropped from memory (`evict`), their driver keeping their outputs for
+    `spill` to read back (`sdk.model.evict`).
 
-    With `spill`, nodes that succeeded and that no node in memory still reads may be dropped
-    from memory (`evict`): their driver keeps their outputs (the scheduler in its node rows)
-    and `spill` reads them back when a graph's or a map's outputs are resolved. Held are the
-    frontier (what waits, runs or was just done), failed nodes and failure handlers.
-
-    Drivers call `start`, `apply`, `graft_more`, `evict`, `cancel`, `time_out` and the
-    queries. The transitions below them (`succeed`, `fail`, `propagate`...) are what the
-    scopes drive (`sdk.model.machine.Machine`), not for drivers."""
+    Drivers call `start`, `apply`, `graft_more`, `evict`, `cancel`, `time_out`
+    and the queries. The transitions below them (`succeed`, `fail`, `propagate`...) are what
+    the scopes drive (`sdk.model.machine.Machine`), not for drivers."""
 
     def __init__(self, spec: GraphSpec, inputs: dict[str, Binding],
                  policy: RetryPolicy | None = None, graft_slice: int | None = None):
@@ -77,8 +70,9 @@ class Engine:
         self.queued = 0  # nodes QUEUED
         self._released: list[str] = []
         self._started = False
-        self._stopped = False  # a failure stopped new work (FAIL_IMMEDIATELY)
+        self.stopped = False  # a failure (FAIL_IMMEDIATELY) or a cancel stopped new work
         self._evictor = Evictor(self.nodes, None)
+        self._resolver = Resolver(self.nodes, self._evictor)
         self._window = Window(self.nodes, self._evictor, self.add, self.release,
                               self._outputs_in, graft_slice, None)
         self._root = Root(self)
@@ -111,18 +105,16 @@ class Engine:
         outcome = report.outcome
         if outcome in (Outcome.VALUES, Outcome.CACHED):
             self._complete(run, report)
-            return self._drain()
-        scope = self._opened_by.get(outcome)
-        if scope is None:
+        elif outcome not in self._opened_by:
             assert report.error is not None
             self.fail(run, report.error, report)
-            return self._drain()
-        try:
-            scope.open(run, report)
-            return self._drain()
-        except SpecError as exc:
-            self.fail(run, data_failure("SpecError", str(exc)), report)
-            return self._drain()
+        else:
+            try:
+                self._opened_by[outcome].open(run, report)
+                return self._drain()
+            except SpecError as exc:
+                self.fail(run, data_failure("SpecError", str(exc)), report)
+        return self._drain()
 
     def graft_more(self) -> list[str]:
         """Insert the next slice of the oldest partly inserted graph; return the ids of the
@@ -153,7 +145,7 @@ class Engine:
             return False
         self._window.clear()
         self._workflows.clear()
-        self._stopped = True
+        self.stopped = True
         for run in list(self.nodes.values()):
             self._halt(run)
         self._released.clear()
@@ -186,34 +178,8 @@ class Engine:
 
     @property
     def can_graft(self) -> bool:
-        """Whether `graft_more` would insert a slice now: a graph is partly inserted, and
-        fewer than `window` nodes are active or none is queued (what is active then waits for
-        nodes still to be inserted, or for graphs opened under them)."""
+        """Whether `graft_more` would insert a slice now (`Window.can_graft`)."""
         return self._window.can_graft(self.active, self.queued)
-
-    @property
-    def graft_slice(self) -> int | None:
-        return self._window.graft_slice
-
-    @graft_slice.setter
-    def graft_slice(self, n: int | None) -> None:
-        self._window.graft_slice = n
-
-    @property
-    def window(self) -> int | None:
-        return self._window.window
-
-    @window.setter
-    def window(self, n: int | None) -> None:
-        self._window.window = n
-
-    @property
-    def spill(self) -> Spill | None:
-        return self._evictor.spill
-
-    @spill.setter
-    def spill(self, spill: Spill | None) -> None:
-        self._evictor.spill = spill
 
     @property
     def evicted(self) -> int:
@@ -237,48 +203,20 @@ class Engine:
 
     def resolve(self, binding: Binding) -> Binding:
         """Replace node references by the outputs they name (the nodes must have succeeded)."""
-        return bindings.transform(binding, self._resolve_leaf)
+        return self._resolver.resolve(binding)
 
     def resolved_inputs(self, node_id: str) -> dict[str, Binding]:
-        run = self.nodes[node_id]
-        evictor = self._evictor
-        if evictor.evicted:
-            evictor.prefetch(reads(run))
-        try:
-            return {name: self.resolve(b) for name, b in run.bindings.items()}
-        finally:
-            evictor.fetched = {}
+        return self._resolver.resolved_inputs(self.nodes[node_id])
 
     def resolve_outputs(self, outs: GraphOutputs) -> dict[str, Binding]:
         """A completed graph's outputs: its output bindings rebased and resolved in one pass."""
-        prefix, scope = outs.prefix, outs.scope
-
-        def leaf(kind: str, body: Any) -> Binding:
-            if kind == "ref":
-                return self._resolve_leaf("ref", (prefix + body[0], body[1]))
-            if kind == "input":
-                return self.resolve(scope[body])
-            return {kind: body}
-
-        bound = outs.bindings
-        evictor = self._evictor
-        evictor.prefetch(prefix + src for b in bound.values() for src, _ in bindings.refs(b))
-        try:
-            return {k: bindings.transform(b, leaf) for k, b in bound.items()}
-        finally:
-            evictor.fetched = {}
+        return self._resolver.resolve_outputs(outs)
 
     def read_outputs(self, ids: list[str]) -> list[dict[str, Binding] | None]:
         """The outputs of nodes `ids`, those dropped from memory read back in one call."""
-        return self._evictor.read(ids)
+        return self._resolver.read(ids)
 
     # ---- transitions (what the scopes drive) ------------------------------------------------
-
-    @property
-    def stopped(self) -> bool:
-        """Whether a failure stopped new work, or a cancel did (only failure handlers are
-        released, after a failure)."""
-        return self._stopped
 
     def add(self, run: NodeRun) -> None:
         """Hold a new node, counted among the active ones if it is."""
@@ -304,7 +242,7 @@ class Engine:
     def release(self, run: NodeRun) -> None:
         """Queue a node whose upstream nodes are done, for its driver to run (or expand); a
         sub-workflow opens at once. After a stop only failure handlers are released."""
-        if self._stopped and not is_handler(run.id):
+        if self.stopped and not is_handler(run.id):
             return
         scope = self._opened_when_released.get(run.spec.kind)
         if scope is not None:
@@ -315,8 +253,7 @@ class Engine:
 
     def insert(self, graph: GraphSpec, prefix: str, parent: str | None,
                scope: dict[str, Binding]) -> None:
-        """Add `graph`'s nodes under `prefix`, with `parent`, its inputs bound to `scope`
-        (`Window.insert`)."""
+        """Add `graph`'s nodes under `prefix`, with `parent` (`Window.insert`)."""
         self._window.insert(graph, prefix, parent, scope)
 
     def succeed(self, run: NodeRun, outputs: dict[str, Binding]) -> None:
@@ -356,7 +293,7 @@ class Engine:
         if report is not None:
             run.record(report, failure)
             if self.policy.another_try(run, failure.kind) \
-                    and (not self._stopped or is_handler(run.id)):
+                    and (not self.stopped or is_handler(run.id)):
                 run.attempt += 1
                 self._released.append(run.id)
                 return
@@ -369,10 +306,8 @@ class Engine:
 
     def propagate(self, child: NodeRun, leaf: str, kind: str) -> None:
         """`child` failed for good, carrying the failure of node `leaf`: the scope of its
-        running parent hears of it (a map absorbs it while it may still succeed, a sub-workflow
-        starts failing by its own policy, a dynamic or conditional fails with it), and at the
-        top the execution fails by its policy, now or once nothing else runs. What waited for
-        `child` is skipped, after its parent knows of the failure."""
+        running parent hears of it (at the top, the execution's). What waited for `child` is
+        skipped, after its parent knows of the failure."""
         parent = self.nodes.get(child.parent) if child.parent is not None else None
         scope = self._scopes[parent.spec.kind] \
             if parent is not None and parent.state == NodeState.RUNNING else None
@@ -416,7 +351,7 @@ class Engine:
         their handlers) are left to run."""
         self._window.finish()
         if not prefix:
-            self._stopped = True
+            self.stopped = True
         failing = self._workflows.failing
         for run in list(self.nodes.values()):
             if prefix and not run.id.startswith(prefix):
@@ -470,11 +405,10 @@ class Engine:
             return None
         return run
 
-    def _resolve_leaf(self, kind: str, body: Any) -> Binding:
-        if kind != "ref":
-            return {kind: body}
-        src, out = body
-        outputs = self._evictor.outputs_of(src)
-        if outputs is None:
-            raise SpecError(f"output {out!r} of node {src!r} is read before it exists")
-        return outputs[out]
+    # set after construction (the scheduler's engines)
+    graft_slice = property(lambda self: self._window.graft_slice,
+                           lambda self, n: setattr(self._window, "graft_slice", n))
+    window = property(lambda self: self._window.window,
+                      lambda self, n: setattr(self._window, "window", n))
+    spill = property(lambda self: self._evictor.spill,
+                     lambda self, fn: setattr(self._evictor, "spill", fn))

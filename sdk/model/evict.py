@@ -1,21 +1,20 @@
-"""Memory eviction: which nodes of an execution may leave memory, and reading their outputs
-back (`Evictor`).
+"""Memory eviction: which nodes of an execution may leave memory, and where their outputs
+are read back from (`Evictor`).
 
 A node that succeeded and that no node held still reads is *settled*: its driver keeps its
-outputs (the scheduler in its node rows), so `evict` may drop it, and `spill` reads its outputs
-back when a graph's or a map's outputs are resolved. Each node counts the inserted, not yet
-ended nodes whose inputs read it (`NodeRun.readers`); a node read by one held stays. Failed
-nodes stay held (failure messages and handlers read them), and so do failure handlers
-(whether one ran is read from memory).
+outputs (the scheduler in its node rows), so `evict` may drop it, and `spill` reads its
+outputs back when a graph's or a map's outputs are resolved (`sdk.model.resolve`). Each node
+counts the inserted, not yet ended nodes whose inputs read it (`NodeRun.readers`); a node read
+by one held stays. Failed nodes stay held (failure messages and handlers read them), and so
+do failure handlers (whether one ran is read from memory).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Iterable
+from collections.abc import Callable, Container
 from typing import TypeAlias
 
 from sdk.model.bindings import Binding
-from sdk.model.errors import SpecError
 from sdk.model.runs import NodeRun, is_handler, reads
 from sdk.model.states import NodeState
 
@@ -25,16 +24,14 @@ Spill: TypeAlias = Callable[[list[str]], dict[str, dict[str, Binding]]]
 
 
 class Evictor:
-    """The settled nodes of `nodes` (an engine's, shared) and those dropped, read back through
-    `spill`. Without `spill` nothing is dropped. Outputs read back for one pass of resolution
-    are in `fetched`, which the pass clears when done."""
+    """The settled nodes of `nodes` (an engine's, shared) and those dropped, whose outputs
+    `spill` reads back (`fetch`). Without `spill` nothing is dropped."""
 
     def __init__(self, nodes: dict[str, NodeRun], spill: Spill | None) -> None:
         self.nodes = nodes
         self.spill = spill
         self.evicted = 0  # nodes dropped from memory
         self.settled: list[str] = []  # succeeded nodes no node reads any more
-        self.fetched: dict[str, dict[str, Binding]] = {}  # outputs read back for one pass
 
     def count_reads(self, run: NodeRun) -> None:
         """`run` is in: count it among the readers of the nodes its inputs read (a source not
@@ -75,32 +72,6 @@ class Evictor:
         self.evicted += len(dropped)
         return dropped
 
-    def outputs_of(self, node_id: str) -> dict[str, Binding] | None:
-        """A node's outputs, read back through `spill` if it was dropped from memory."""
-        run = self.nodes.get(node_id)
-        if run is not None:
-            return run.outputs
-        outputs = self.fetched.get(node_id)
-        if outputs is None:
-            outputs = self.fetch([node_id]).get(node_id)
-        if outputs is None:
-            raise SpecError(f"node {node_id!r} is read but is not in the execution")
-        return outputs
-
     def fetch(self, ids: list[str]) -> dict[str, dict[str, Binding]]:
         """The outputs `spill` has of `ids` (none asked for while nothing was dropped)."""
         return self.spill(ids) if ids and self.spill is not None and self.evicted else {}
-
-    def prefetch(self, ids: Iterable[str]) -> None:
-        """Read back in one call the outputs of those of `ids` dropped from memory, for the
-        pass about to resolve them (which clears `fetched` when done)."""
-        if self.evicted:
-            self.fetched = self.fetch([nid for nid in ids if nid not in self.nodes])
-
-    def read(self, ids: list[str]) -> list[dict[str, Binding] | None]:
-        """The outputs of the nodes `ids`, those dropped read back in one call."""
-        self.prefetch(ids)
-        try:
-            return [self.outputs_of(nid) for nid in ids]
-        finally:
-            self.fetched = {}

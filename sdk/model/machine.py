@@ -31,14 +31,10 @@ class Machine(Protocol):
     outputs: dict[str, Binding] | None
     failed: list[str]
     active: int
+    stopped: bool  # a failure stopped new work: only failure handlers are released
 
     @property
     def done(self) -> bool: ...
-
-    @property
-    def stopped(self) -> bool:
-        """Whether a failure stopped new work (only failure handlers are released)."""
-        ...
 
     def add(self, run: NodeRun) -> None:
         """Hold a new node (counted among the active ones if it is)."""
