@@ -14,12 +14,12 @@ duplicate and late reports change nothing.
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Container, Iterable
 from typing import Any
 
 from sdk.model.bindings import Binding
 from sdk.model.errors import SpecError
-from sdk.model.evict import Evictor
+from sdk.model.evict import Evictor, Spill
 from sdk.model.machine import Scope
 from sdk.model.report import Failure, Outcome, Report, data_failure
 from sdk.model.resolve import Resolver
@@ -47,12 +47,15 @@ class Engine:
     still reads may be dropped from memory (`evict`), their driver keeping their outputs for
     `spill` to read back (`sdk.model.evict`).
 
-    Drivers call `start`, `apply`, `graft_more`, `evict`, `cancel`, `time_out`
+    Drivers call `start` (or `replay`), `apply`, `graft_more`, `evict`, `cancel`, `time_out`
     and the queries. The transitions below them (`succeed`, `fail`, `propagate`...) are what
     the scopes drive (`sdk.model.machine.Machine`), not for drivers."""
 
     def __init__(self, spec: GraphSpec, inputs: dict[str, Binding],
-                 policy: RetryPolicy | None = None, graft_slice: int | None = None):
+                 policy: RetryPolicy | None = None,
+                 # moved: positional too until the scheduler passes it by name
+                 graft_slice: int | None = None,
+                 *, window: int | None = None, spill: Spill | None = None) -> None:
         missing = set(spec.inputs) - set(inputs)
         if missing:
             names = ", ".join(sorted(missing))
@@ -71,10 +74,10 @@ class Engine:
         self._released: list[str] = []
         self._started = False
         self.stopped = False  # a failure (FAIL_IMMEDIATELY) or a cancel stopped new work
-        self._evictor = Evictor(self.nodes, None)
+        self._evictor = Evictor(self.nodes, spill)
         self._resolver = Resolver(self.nodes, self._evictor)
         self._window = Window(self.nodes, self._evictor, self.add, self.release,
-                              self._outputs_in, graft_slice, None)
+                              self._outputs_in, graft_slice, window)
         self._root = Root(self)
         self._workflows = SubWorkflow(self)
         # The scope of each kind of node with children: a new kind is one more entry.
@@ -93,6 +96,22 @@ class Engine:
             self._started = True
             self._root.open()
         return self._drain()
+
+    def replay(self, reports: Iterable[Report]) -> None:
+        """Rebuild the state a run reached from the reports it took, in order: start (if not
+        started yet), then apply each. Meanwhile every graph goes in whole (those partly
+        inserted first), since a later report may name any node of a sub-graph; the slicing
+        given to the constructor holds again after. What the reports released is not
+        returned: the driver reads the nodes QUEUED."""
+        window = self._window
+        graft_slice, window.graft_slice = window.graft_slice, None
+        try:
+            window.finish()
+            self.start()
+            for report in reports:
+                self.apply(report)
+        finally:
+            window.graft_slice = graft_slice
 
     def apply(self, report: Report) -> list[str] | None:
         """Take the outcome of one attempt; return the ids of the nodes it makes ready, or
@@ -405,7 +424,8 @@ class Engine:
             return None
         return run
 
-    # set after construction (the scheduler's engines)
+    # moved: the scheduler still sets these after construction until it passes them to the
+    # constructor and rebuilds an engine through `replay`
     graft_slice = property(lambda self: self._window.graft_slice,
                            lambda self, n: setattr(self._window, "graft_slice", n))
     window = property(lambda self: self._window.window,
