@@ -1,7 +1,8 @@
-"""The pure graph engine: readiness, binding resolution and the state machine that moves an
-execution's nodes, driving the modules beside it: node states (`states`), node records
-(`runs`), retries (`retry`), sliced grafting (`window`), memory eviction (`evict`) and the
-scopes a node's end is reported to, one per kind of parent (`scopes`, `scope_map`).
+"""The pure graph engine: the state machine that moves an execution's nodes (readiness,
+success, failure going up, stops), driving the modules beside it: node states (`states`),
+node records (`runs`), retries (`retry`), sliced grafting (`window`), memory eviction
+(`evict`), binding resolution (`resolve`) and the scopes a node's end is reported to, one per
+kind of parent (`scopes`, `scope_map`, which drive the engine through `machine.Machine`).
 
 It does no I/O and imports neither Celery nor SQLAlchemy. The local runner and the scheduler
 both drive it: they run what it releases and hand every outcome back as a `Report` to
