@@ -264,9 +264,9 @@ class Engine:
         sub-workflow opens at once. After a stop only failure handlers are released."""
         if self.stopped and not is_handler(run.id):
             return
-        scope = self._opened_when_released.get(run.spec.kind)
-        if scope is not None:
-            scope.open(run, None)
+        kind = run.spec.kind
+        if kind in self._opened_when_released:
+            self._opened_when_released[kind].open(run, None)
         else:
             self.set_state(run, NodeState.QUEUED)
             self._released.append(run.id)
