@@ -103,7 +103,7 @@ class GraphScope(Scope):
     """A node whose children are a graph inserted under it: it succeeds when they all have,
     and fails when one fails for good or ends without outputs."""
 
-    def open_graph(self, run: NodeRun, graph: GraphSpec, prefix: str) -> None:
+    def _open_graph(self, run: NodeRun, graph: GraphSpec, prefix: str) -> None:
         """Insert `graph` under `prefix` as `run`'s children, its inputs bound to `run`'s
         (an empty graph completes `run` at once)."""
         m = self.machine
@@ -170,7 +170,7 @@ class Dynamic(GraphScope):
                 raise SpecError(f"{where}: output {name!r} is {type_name(outs[name])}, "
                                 f"declared {type_name(want)}")
         run.record(report)
-        self.open_graph(run, subgraph, run.id + "/")
+        self._open_graph(run, subgraph, run.id + "/")
 
 
 class Branch(GraphScope):
@@ -200,7 +200,7 @@ class Branch(GraphScope):
                                 f"conditional {branch.name!r}: {chosen.fail}"), None)
             return
         assert chosen.graph is not None
-        self.open_graph(run, chosen.graph, f"{run.id}/{chosen.label}/")
+        self._open_graph(run, chosen.graph, f"{run.id}/{chosen.label}/")
 
 
 class SubWorkflow(GraphScope):
@@ -220,7 +220,7 @@ class SubWorkflow(GraphScope):
 
     def open(self, run: NodeRun, report: Report | None) -> None:
         assert run.spec.subgraph is not None
-        self.open_graph(run, run.spec.subgraph, run.id + "/")
+        self._open_graph(run, run.spec.subgraph, run.id + "/")
 
     def failed(self, parent: NodeRun, child: NodeRun, leaf: str, kind: str) -> None:
         self._start_failing(parent, leaf, kind)
