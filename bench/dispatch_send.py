@@ -30,7 +30,7 @@ import redis  # noqa: E402
 from scheduler.celery_dispatch import CeleryDispatcher  # noqa: E402
 from scheduler.dispatch import Dispatch, make_dispatch  # noqa: E402
 from sdk.model.config import Settings  # noqa: E402
-from sdk.model.engine import NodeRun  # noqa: E402
+from sdk.model.runs import NodeRun  # noqa: E402
 from sdk.model.spec import node_from_json  # noqa: E402
 from sdk.values.store import MemoryStore  # noqa: E402
 from sdk.wire.celery_app import TASK_NAME, make_app  # noqa: E402

@@ -4,12 +4,14 @@ What it measures (no Celery, no database, no I/O: only `sdk.model.engine.Engine`
 
 * fan-out: a root graph holding one dynamic node; the dynamic reports a generated sub-graph
   of N no-op task nodes (literal input `{"val": {"v": i}}`, one int output "o0") whose output
-  is a list binding of all N refs. We time `graft` (validation + insertion, reported per node)
-  and then every `complete(child, 1, {"o0": {"val": {"v": i}}})` call on its own.
+  is a list binding of all N refs. We time the graft (`apply` of the SUBGRAPH report:
+  validation + insertion, reported per node) and then every
+  `apply(Report.values(child, 1, {"o0": {"val": {"v": i}}}))` call on its own (the report is
+  built outside the timing).
 * chain: the same dynamic grafts N task nodes in sequence, each bound to the previous one's
-  output; each `complete` releases the next node.
+  output; each completion releases the next node.
 
-Per-event figures are the median and 90th percentile of single `complete` calls over the middle
+Per-event figures are the median and 90th percentile of single `apply` calls over the middle
 of the run (events 10%..90%), so the first events and the final completion are left out. The
 final completion is reported on its own: in the fan-out it resolves the N-element output list
 and is expected to cost O(N). Between events the driver's `drain_changes()` is called (untimed),
@@ -40,8 +42,10 @@ from dataclasses import dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from sdk.model.engine import Engine, ExecutionState
+from sdk.model.engine import Engine
+from sdk.model.report import Report
 from sdk.model.spec import GraphSpec, NodeSpec, OutputSpec, TaskRef
+from sdk.model.states import ExecutionState
 
 INT = {"t": "int"}
 LIST_INT = {"t": "list", "of": INT}
@@ -106,13 +110,13 @@ def run_once(shape: str, n: int) -> Run:
         assert engine.start() == ["d"]
         engine.drain_changes()
         t0 = time.perf_counter_ns()
-        ready = engine.graft("d", 1, sub)
+        ready = engine.apply(Report.grafted("d", 1, sub))
         graft_ns = time.perf_counter_ns() - t0
         engine.drain_changes()
         assert ready, "graft released nothing"
 
         clock = time.perf_counter_ns
-        complete = engine.complete
+        apply = engine.apply
         drain = engine.drain_changes
         times: list[int] = []
         append = times.append
@@ -123,10 +127,11 @@ def run_once(shape: str, n: int) -> Run:
             node_id = pending.popleft()
             outputs = {"o0": {"val": {"v": i}}}
             if i == n // 2:
-                released, calls = count_calls(complete, node_id, 1, outputs)
+                released, calls = count_calls(apply, Report.values(node_id, 1, outputs))
             else:
+                report = Report.values(node_id, 1, outputs)
                 t0 = clock()
-                released = complete(node_id, 1, outputs)
+                released = apply(report)
                 append(clock() - t0)
             drain()
             if released:
@@ -187,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"graft engine scaling  python {platform.python_version()}  "
           f"{platform.machine()}  {os.cpu_count()} cpus  repeats={REPEATS} (medians)")
-    print("per-event = one Engine.complete call, events 10%..90% of the run; "
+    print("per-event = one Engine.apply call of a VALUES report, events 10%..90% of the run; "
           "final = the last complete\n")
     header = (f"{'shape':<8} {'N':>8} {'median µs/event':>16} {'p90 µs':>8} {'ratio':>6} "
               f"{'/10k':>5} {'calls/event':>11} {'graft µs/node':>14} {'final µs':>10}")

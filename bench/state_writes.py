@@ -62,9 +62,10 @@ from scheduler.board_view import BoardView  # noqa: E402
 from scheduler.db import open_database  # noqa: E402
 from scheduler.state import EventRecord, ExecutionRecord  # noqa: E402
 from sdk.model.config import Settings  # noqa: E402
-from sdk.model.engine import TERMINAL_NODE_STATES, Engine  # noqa: E402
+from sdk.model.engine import Engine  # noqa: E402
 from sdk.model.report import Report  # noqa: E402
 from sdk.model.spec import GraphSpec, NodeSpec, OutputSpec, TaskRef  # noqa: E402
+from sdk.model.states import TERMINAL_NODE_STATES  # noqa: E402
 from sdk.wire import reports  # noqa: E402
 
 INT = {"t": "int"}

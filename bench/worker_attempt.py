@@ -38,7 +38,7 @@ from bench_workflows import chain_warmup_wf  # noqa: E402
 from scheduler.celery_dispatch import CeleryDispatcher  # noqa: E402
 from scheduler.dispatch import make_dispatch  # noqa: E402
 from sdk.model.config import Settings  # noqa: E402
-from sdk.model.engine import NodeRun  # noqa: E402
+from sdk.model.runs import NodeRun  # noqa: E402
 from sdk.values.store import MemoryStore  # noqa: E402
 from sdk.wire.control import shard_of  # noqa: E402
 from sdk.wire.keys import Keys  # noqa: E402

@@ -16,10 +16,10 @@ from sdk.authoring.interface import read_interface, return_annotation
 from sdk.authoring.promise import Promise
 from sdk.model import entity as registry
 from sdk.model.bindings import Binding
-from sdk.model.engine import FAILURE_HANDLER_ID
 from sdk.model.errors import CompileError, ConfigError, GraftError
 from sdk.model.interface import Interface
 from sdk.model.resources import Resources
+from sdk.model.runs import FAILURE_HANDLER_ID
 from sdk.model.spec import (
     FAIL_AFTER_EXECUTABLE_NODES_COMPLETE,
     FAIL_IMMEDIATELY,

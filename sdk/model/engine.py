@@ -1,5 +1,8 @@
-"""The pure graph engine: readiness, binding resolution, sub-graph grafting, maps,
-conditionals, failure policies and retries.
+"""The pure graph engine: the state machine that moves an execution's nodes (readiness,
+success, failure going up, stops), driving the modules beside it: node states (`states`),
+node records (`runs`), retries (`retry`), sliced grafting (`window`), memory eviction
+(`evict`), binding resolution (`resolve`) and the scopes a node's end is reported to, one per
+kind of parent (`scopes`, `scope_map`, which drive the engine through `machine.Machine`).
 
 It does no I/O and imports neither Celery nor SQLAlchemy. The local runner and the scheduler
 both drive it: they run what it releases and hand every outcome back as a `Report` to
@@ -12,152 +15,48 @@ duplicate and late reports change nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Iterable, Sequence
-from dataclasses import dataclass, field
-from enum import Enum
+from collections.abc import Container, Iterable
 from typing import Any
 
-from sdk.model import bindings
 from sdk.model.bindings import Binding
 from sdk.model.errors import SpecError
-from sdk.model.report import Failure, FailureKind, Outcome, Report, data_failure
-from sdk.model.spec import FAIL_IMMEDIATELY, GraphSpec, NodeSpec, OutputSpec
-from sdk.model.typesys import is_assignable, type_name
-from sdk.model.validate import validate
+from sdk.model.evict import Evictor, Spill
+from sdk.model.machine import Scope
+from sdk.model.report import Failure, Outcome, Report, data_failure
+from sdk.model.resolve import Resolver
+from sdk.model.retry import RetryPolicy
+from sdk.model.runs import FAILURE_HANDLER_ID, GraphOutputs, NodeRun, is_handler
+from sdk.model.scope_map import Map
+from sdk.model.scopes import Branch, Dynamic, Root, SubWorkflow
+from sdk.model.spec import GraphSpec
+from sdk.model.states import ACTIVE_STATES, ExecutionState, NodeState
+from sdk.model.window import Window
 
-FAILURE_HANDLER_ID = "on-failure"  # never a compiled node's id: those are task names
-
-
-class NodeState(str, Enum):
-    PENDING = "PENDING"  # waiting for upstream nodes (or, a map item, for a free slot)
-    QUEUED = "QUEUED"  # released: to run, or running on a worker (a map or conditional: to
-    # be expanded by the driver)
-    RUNNING = "RUNNING"  # a dynamic, sub-workflow, map or conditional whose children run
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-    SKIPPED = "SKIPPED"  # never ran: the execution failed first, or an untaken branch
-    ABORTED = "ABORTED"  # a dynamic or sub-workflow whose sub-graph was cut off by a failure
-    CANCELLED = "CANCELLED"  # released, then given up because the execution failed
-
-
-class ExecutionState(str, Enum):
-    QUEUED = "QUEUED"
-    RUNNING = "RUNNING"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-    ABORTED = "ABORTED"  # cancelled by a user
-
-
-TERMINAL_NODE_STATES = (NodeState.SUCCEEDED, NodeState.FAILED, NodeState.SKIPPED,
-                        NodeState.ABORTED, NodeState.CANCELLED)
-ACTIVE_STATES = (NodeState.PENDING, NodeState.QUEUED, NodeState.RUNNING)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How SYSTEM failures are retried: up to `system_retries` more attempts, each released
-    after `backoff_s(n)` seconds (doubling from `backoff_base_s`, at most `backoff_max_s`);
-    drivers add jitter. USER failures follow the task's own `retries`; DATA failures are
-    never retried."""
-
-    system_retries: int = 3
-    backoff_base_s: float = 1.0
-    backoff_max_s: float = 30.0
-
-    def backoff_s(self, failures: int) -> float:
-        """The delay before the attempt that follows the `failures`-th system failure."""
-        return min(self.backoff_max_s, self.backoff_base_s * 2 ** max(0, failures - 1))
-
-
-@dataclass(eq=False, slots=True)
-class MapProgress:
-    """A running map: how many items it has, which come next, how many may still fail."""
-
-    items: int
-    required: int
-    next_item: int = 0
-    failed: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class GraphOutputs:
-    """A graph's outputs as written inside it, with where the graph sits: node ids go under
-    `prefix`, graph inputs read `scope`. They are rebased and resolved in one pass when the
-    graph completes (`Engine.resolve_outputs`), so inserting a sub-graph whose output lists
-    its N nodes costs nothing in N (and a large spec's outputs are parsed only then)."""
-
-    outputs: Sequence[OutputSpec]
-    prefix: str
-    scope: dict[str, Binding]
-
-    @property
-    def bindings(self) -> dict[str, Binding]:
-        """The output bindings by name (parsed again at each read, for a large spec)."""
-        return {o.name: o.binding for o in self.outputs}
-
-
-@dataclass(eq=False, slots=True)
-class NodeRun:
-    """One node of a running execution. `bindings` use absolute ids or resolved values."""
-
-    id: str
-    spec: NodeSpec
-    parent: str | None
-    bindings: dict[str, Binding]
-    state: NodeState = NodeState.PENDING
-    attempt: int = 1
-    waiting: int = 0
-    dependents: list[str] = field(default_factory=list)
-    children_left: int = 0
-    out_bindings: GraphOutputs | None = None
-    outputs: dict[str, Binding] | None = None
-    error: dict[str, Any] | None = None
-    user_failures: int = 0
-    system_failures: int = 0
-    retry_delay_s: float = 0.0  # set when released again after a SYSTEM failure
-    cached: bool = False
-    history: list[dict[str, Any]] = field(default_factory=list)  # one record per attempt
-    map: MapProgress | None = None
-    first_failed: str | None = None  # a failing sub-workflow: the node whose failure it carries
-    readers: int = 0  # nodes inserted, not ended, whose inputs read this one's outputs
-    counted: bool = False  # this node's reads are counted in its sources' `readers`
-
-
-@dataclass(eq=False, slots=True)
-class _Graft:
-    """A graph being inserted a slice at a time: its nodes from `next` on are not in yet."""
-
-    graph: GraphSpec
-    prefix: str
-    parent: str | None
-    scope: dict[str, Binding]
-    next: int = 0
-
-
-# Where the outputs of nodes dropped from memory are read back: {node id: outputs} for the
-# ids asked for that it has.
-Spill = Callable[[list[str]], dict[str, dict[str, Binding]]]
+# isort: split
+# moved: importers outside sdk/model still read these here until they are updated (and
+# NodeState, ExecutionState, NodeRun and RetryPolicy, which the engine imports for itself)
+from sdk.model.states import TERMINAL_NODE_STATES  # noqa: F401
 
 
 class Engine:
     """The state of one execution of `spec` with resolved `inputs` ({name: binding}).
 
-    With `graft_slice`, a graph of more nodes than that (a large sub-graph, mostly) is inserted
-    `graft_slice` nodes at a time: the first slice when it opens, each next one when the driver
-    calls `graft_more` (while `grafting`), so no single call costs in proportion to the whole
-    graph. Its nodes not yet inserted cannot have run, so nothing but time tells the
-    difference; whatever must see every node (a failure going up, a stop) first inserts the
-    rest, and a cancel drops it. Without it, as by default, a graph goes in whole. With
-    `window` too, a next slice goes in only while fewer than `window` nodes are active (or
-    none is queued, so that what waits on the rest is never stuck).
+    With `graft_slice`, a graph of more nodes than that goes in `graft_slice` nodes at a time,
+    the next slice at each `graft_more` (while `grafting`); with `window` too, only while fewer
+    than `window` nodes are active or none is queued (`sdk.model.window`). Without it, as by
+    default, a graph goes in whole. With `spill`, nodes that succeeded and that no node held
+    still reads may be dropped from memory (`evict`), their driver keeping their outputs for
+    `spill` to read back (`sdk.model.evict`).
 
-    With `spill`, nodes that succeeded and that no node in memory still reads may be dropped
-    from memory (`evict`): their driver keeps their outputs (the scheduler in its node rows)
-    and `spill` reads them back when a graph's or a map's outputs are resolved. Held are the
-    frontier (what waits, runs or was just done), failed nodes and failure handlers."""
+    Drivers call `start` (or `replay`), `apply`, `graft_more`, `evict`, `cancel`, `time_out`
+    and the queries. The transitions below them (`succeed`, `fail`, `propagate`...) are what
+    the scopes drive (`sdk.model.machine.Machine`), not for drivers."""
 
     def __init__(self, spec: GraphSpec, inputs: dict[str, Binding],
-                 policy: RetryPolicy | None = None, graft_slice: int | None = None):
+                 policy: RetryPolicy | None = None,
+                 # moved: positional too until the scheduler passes it by name
+                 graft_slice: int | None = None,
+                 *, window: int | None = None, spill: Spill | None = None) -> None:
         missing = set(spec.inputs) - set(inputs)
         if missing:
             names = ", ".join(sorted(missing))
@@ -174,402 +73,87 @@ class Engine:
         self.active = 0  # nodes PENDING, QUEUED or RUNNING
         self.queued = 0  # nodes QUEUED
         self._released: list[str] = []
-        self._root_left = 0
-        self._root_out = GraphOutputs([], "", {})
         self._started = False
-        self._stopped = False  # a failure stopped new work (FAIL_IMMEDIATELY)
-        self._failing = False  # the execution will fail once nothing else runs
-        # Failing sub-workflows: how many nodes under each are still active. One fails (after
-        # its handler) when its count reaches 0; the ids to look at are queued in _closing.
-        self._failing_scopes: dict[str, int] = {}
-        self._closing: list[str] = []
-        self.graft_slice = graft_slice
-        self._grafts: list[_Graft] = []  # graphs partly inserted, oldest first
-        self.window: int | None = None
-        self.spill: Spill | None = None
-        self.evicted = 0  # nodes dropped from memory (`evict`)
-        self._settled: list[str] = []  # succeeded nodes no node reads any more
-        self._fetched: dict[str, dict[str, Binding]] = {}  # outputs read back for one pass
+        self.stopped = False  # a failure (FAIL_IMMEDIATELY) or a cancel stopped new work
+        self._evictor = Evictor(self.nodes, spill)
+        self._resolver = Resolver(self.nodes, self._evictor)
+        self._window = Window(self.nodes, self._evictor, self.add, self.release,
+                              self._outputs_in, graft_slice, window)
+        self._root = Root(self)
+        self._workflows = SubWorkflow(self)
+        # The scope of each kind of node with children: a new kind is one more entry.
+        self._scopes: dict[str, Scope] = {scope.kind: scope for scope in (
+            Dynamic(self), Branch(self), self._workflows, Map(self))}
+        self._opened_by = {scope.opened_by: scope for scope in self._scopes.values()
+                           if scope.opened_by is not None}
+        self._opened_when_released = {kind: scope for kind, scope in self._scopes.items()
+                                      if scope.opened_by is None}
+
+    # ---- driving ----------------------------------------------------------------------------
 
     def start(self) -> list[str]:
         """Insert the top-level graph; return the ids of the nodes ready to run."""
         if not self._started:
             self._started = True
-            self._root_left = len(self.spec.nodes)
-            self._insert(self.spec, "", None, self.inputs)
-            if self._root_left == 0:
-                self._finish_root()
+            self._root.open()
         return self._drain()
 
-    @property
-    def grafting(self) -> bool:
-        """Whether a graph is partly inserted (`graft_more` inserts its next slice)."""
-        return bool(self._grafts)
-
-    @property
-    def can_graft(self) -> bool:
-        """Whether `graft_more` would insert a slice now: a graph is partly inserted, and
-        fewer than `window` nodes are active or none is queued (what is active then waits for
-        nodes still to be inserted, or for graphs opened under them)."""
-        return bool(self._grafts) and (self.window is None or self.active < self.window
-                                       or not self.queued)
-
-    @property
-    def total(self) -> int:
-        """How many nodes this execution has inserted, those dropped from memory included."""
-        return len(self.nodes) + self.evicted
-
-    @property
-    def size(self) -> int:
-        """How many nodes this execution holds in memory: those inserted, and those of graphs
-        partly inserted that are still to go in."""
-        return len(self.nodes) + sum(len(g.graph.nodes) - g.next for g in self._grafts)
-
-    def graft_more(self) -> list[str]:
-        """Insert the next slice of the oldest partly inserted graph; return the ids of the
-        nodes that makes ready (none while `window` nodes or more are active)."""
-        if self.can_graft:
-            self._insert_slice(self._grafts[0], self.graft_slice or 0)
-        return self._drain()
-
-    def _finish_grafts(self) -> None:
-        """Insert every node still waiting to be (before anything that must see them all)."""
-        while self._grafts:
-            graft = self._grafts[0]
-            self._insert_slice(graft, len(graft.graph.nodes) - graft.next)
-
-    # ---- reports --------------------------------------------------------------------------
+    def replay(self, reports: Iterable[Report]) -> None:
+        """Rebuild the state a run reached from the reports it took, in order: start (if not
+        started yet), then apply each. Meanwhile every graph goes in whole (those partly
+        inserted first), since a later report may name any node of a sub-graph; the slicing
+        given to the constructor holds again after. What the reports released is not
+        returned: the driver reads the nodes QUEUED."""
+        window = self._window
+        graft_slice, window.graft_slice = window.graft_slice, None
+        try:
+            window.finish()
+            self.start()
+            for report in reports:
+                self.apply(report)
+        finally:
+            window.graft_slice = graft_slice
 
     def apply(self, report: Report) -> list[str] | None:
         """Take the outcome of one attempt; return the ids of the nodes it makes ready, or
-        None when no node waits for that attempt (a duplicate or late report)."""
+        None when no node waits for that attempt (a duplicate or late report). A report that
+        opens a node (a sub-graph, a map's items, a conditional's case) goes to the scope of
+        that node's kind; when it cannot, the node fails as DATA."""
         run = self._waiting(report.node, report.attempt)
         if run is None:
             return None
         outcome = report.outcome
         if outcome in (Outcome.VALUES, Outcome.CACHED):
-            return self._complete(run, report)
-        try:
-            if outcome == Outcome.SUBGRAPH:
-                return self._graft(run, report)
-            if outcome == Outcome.MAPPED:
-                return self._expand_map(run, report)
-            if outcome == Outcome.BRANCHED:
-                return self._take_branch(run, report)
-        except SpecError as exc:
-            return self._fail(run, data_failure("SpecError", str(exc)), report)
-        assert report.error is not None
-        return self._fail(run, report.error, report)
-
-    def _complete(self, run: NodeRun, report: Report) -> list[str]:
-        outputs = report.outputs or {}
-        expected = set(run.spec.outputs_types)
-        if set(outputs) != expected:
-            return self._fail(run, data_failure(
-                "OutputMismatch", f"task {run.spec.task.name} reported outputs "
-                f"{sorted(outputs)} but declares {sorted(expected)}"), report)
-        self._record(run, report)
-        run.cached = report.outcome == Outcome.CACHED
-        self._succeed(run, outputs)
-        return self._drain()
-
-    def _graft(self, run: NodeRun, report: Report) -> list[str]:
-        """Merge a dynamic node's generated sub-graph under its id (SpecError, leaving the
-        engine unchanged, when the sub-graph is invalid)."""
-        node_id, subgraph = run.id, report.subgraph
-        assert subgraph is not None
-        if run.spec.kind != "dynamic":
-            raise SpecError(f"node {node_id!r} is a {run.spec.kind}, not a dynamic: it cannot "
-                            "report a sub-graph")
-        where = f"sub-graph of dynamic node {node_id!r}"
-        validate(subgraph, where)
-        unknown = sorted(set(subgraph.inputs) - set(run.spec.inputs_types))
-        if unknown:
-            raise SpecError(f"{where}: reads input(s) {', '.join(unknown)}, which the dynamic "
-                            f"does not have (inputs: {', '.join(run.spec.inputs_types) or 'none'})")
-        outs = subgraph.output_types()
-        if set(outs) != set(run.spec.outputs_types):
-            raise SpecError(f"{where}: outputs {sorted(outs)} do not match the dynamic's "
-                            f"declared outputs {sorted(run.spec.outputs_types)}")
-        for name, want in run.spec.outputs_types.items():
-            if not is_assignable(outs[name], want):
-                raise SpecError(f"{where}: output {name!r} is {type_name(outs[name])}, "
-                                f"declared {type_name(want)}")
-        self._record(run, report)
-        self._open(run, subgraph, run.id + "/")
-        return self._drain()
-
-    def _expand_map(self, run: NodeRun, report: Report) -> list[str]:
-        """Create a map's items (`<map>/<index>`) and release as many as its concurrency
-        allows."""
-        spec = run.spec.map
-        if run.spec.kind != "map" or spec is None or report.items is None or report.items < 0:
-            raise SpecError(f"node {run.id!r} cannot be expanded as a map")
-        self._record(run, report)
-        count = report.items
-        self._set(run, NodeState.RUNNING)
-        run.map = MapProgress(count, spec.required(count))
-        run.children_left = count
-        resolved = self.resolved_inputs(run.id)
-        template = spec.template
-        for i in range(count):
-            item = NodeRun(f"{run.id}/{i}", template, run.id,
-                           {name: _item_binding(resolved[name], i, name in spec.mapped,
-                                                f"{run.id}.{name}")
-                            for name in template.inputs_types})
-            self._add(item)
-        if count == 0:
-            self._finish_map(run)
+            self._complete(run, report)
+        elif outcome not in self._opened_by:
+            assert report.error is not None
+            self.fail(run, report.error, report)
         else:
-            self._release_items(run)
+            try:
+                self._opened_by[outcome].open(run, report)
+                return self._drain()
+            except SpecError as exc:
+                self.fail(run, data_failure("SpecError", str(exc)), report)
         return self._drain()
 
-    def _release_items(self, run: NodeRun) -> None:
-        """Release a map's next items while it has free slots."""
-        progress, spec = run.map, run.spec.map
-        assert progress is not None and spec is not None
-        limit = spec.concurrency or progress.items
-        running = progress.next_item - (progress.items - run.children_left)
-        may = not self._stopped or _is_handler(run.id)
-        while progress.next_item < progress.items and running < limit and may:
-            self._release(self.nodes[f"{run.id}/{progress.next_item}"])
-            progress.next_item += 1
-            running += 1
-
-    def _take_branch(self, run: NodeRun, report: Report) -> list[str]:
-        """Open the case of a conditional that holds; show the other cases' nodes SKIPPED."""
-        branch = run.spec.branch
-        if run.spec.kind != "branch" or branch is None or report.case is None \
-                or not 0 <= report.case < len(branch.cases):
-            raise SpecError(f"node {run.id!r} cannot take case {report.case!r}")
-        self._record(run, report)
-        chosen = branch.cases[report.case]
-        for case in branch.cases:
-            if case is not chosen and case.graph is not None:
-                for node in case.graph.nodes:
-                    skipped = NodeRun(f"{run.id}/{case.label}/{node.id}", node, run.id, {},
-                                      state=NodeState.SKIPPED)
-                    self.nodes[skipped.id] = skipped
-                    self.changed.add(skipped.id)
-        if chosen.fail is not None:
-            return self._fail(run, Failure(FailureKind.USER, "ConditionalFailed",
-                                           f"conditional {branch.name!r}: {chosen.fail}"),
-                              None)
-        assert chosen.graph is not None
-        self._open(run, chosen.graph, f"{run.id}/{chosen.label}/")
+    def graft_more(self) -> list[str]:
+        """Insert the next slice of the oldest partly inserted graph; return the ids of the
+        nodes that makes ready (none while `window` nodes or more are active)."""
+        if self.can_graft:
+            self._window.more()
         return self._drain()
-
-    def _fail(self, run: NodeRun, failure: Failure, report: Report | None) -> list[str]:
-        """Record a failed attempt. While the execution may go on and the failure's kind has
-        attempts left, the node is released again with attempt + 1; otherwise it fails."""
-        self.changed.add(run.id)
-        run.error = failure.to_json()
-        if report is not None:
-            self._record(run, report, failure)
-        if failure.kind == FailureKind.USER and report is not None:
-            run.user_failures += 1
-            again = run.user_failures <= run.spec.retries
-            run.retry_delay_s = 0.0
-        elif failure.kind == FailureKind.SYSTEM:
-            run.system_failures += 1
-            again = run.system_failures <= self.policy.system_retries
-            run.retry_delay_s = self.policy.backoff_s(run.system_failures)
-        else:
-            again = False
-        if again and (not self._stopped or _is_handler(run.id)):
-            run.attempt += 1
-            self._released.append(run.id)
-            return self._drain()
-        self._node_failed(run, failure)
-        return self._drain()
-
-    def _node_failed(self, run: NodeRun, failure: Failure) -> None:
-        """A node failed for good: the failure goes up its parents (`_propagate`)."""
-        self._set(run, NodeState.FAILED)
-        self._propagate(run, run.id, failure.kind.value)
-
-    def _propagate(self, child: NodeRun, leaf: str, kind: str) -> None:
-        """`child` failed for good, carrying the failure of node `leaf`. Its map absorbs it
-        while the map may still succeed; a sub-workflow starts failing by its own policy
-        (`_scope_failing`); a dynamic or conditional fails with it; at the top the execution
-        fails by its policy, now or once nothing else runs. What waited for `child` is
-        skipped, after its parent knows of the failure."""
-        parent = self.nodes.get(child.parent) if child.parent is not None else None
-        if self._grafts and (parent is None or parent.state != NodeState.RUNNING
-                             or parent.map is None):
-            self._finish_grafts()  # what waits for `child` must be in, to be skipped
-        if parent is None:
-            if leaf not in self.failed:
-                self.failed.append(leaf)
-            self._cut_off(child)
-            self._failing = True
-            if self.spec.failure_policy == FAIL_IMMEDIATELY:
-                self._stop()
-            self._maybe_end()
-        elif parent.state != NodeState.RUNNING:
-            self._cut_off(child)
-            self._maybe_end()
-        elif parent.map is not None:
-            self._map_item_done(parent, child, ok=False)
-        elif parent.spec.kind == "workflow":
-            self._scope_failing(parent, leaf, kind)
-            self._cut_off(child)
-        else:
-            self._set(parent, NodeState.FAILED)
-            parent.error = {"kind": kind, "type": "SubNodeFailed",
-                            "message": f"sub-node {leaf!r} failed"}
-            self._cut_off(child)
-            self._propagate(parent, leaf, kind)
-
-    def _scope_failing(self, scope: NodeRun, leaf: str, kind: str) -> None:
-        """A node of sub-workflow `scope` failed: under FAIL_IMMEDIATELY its other nodes stop;
-        under FAIL_AFTER_EXECUTABLE_NODES_COMPLETE those that do not depend on the failure run
-        on. Once nothing in it runs, its handler runs, then it fails (`_close_scope`)."""
-        if scope.id not in self._failing_scopes:
-            prefix = scope.id + "/"
-            scope.first_failed = leaf
-            scope.error = {"kind": kind, "type": "SubNodeFailed",
-                           "message": f"sub-node {leaf!r} failed"}
-            self._failing_scopes[scope.id] = sum(
-                1 for nid, n in self.nodes.items()
-                if n.state in ACTIVE_STATES and nid.startswith(prefix))
-        sub = scope.spec.subgraph
-        if sub is None or sub.failure_policy == FAIL_IMMEDIATELY:
-            self._stop(scope.id + "/")
-        self._closing.append(scope.id)
-
-    def _close_scope(self, scope: NodeRun) -> None:
-        """Nothing runs in failing sub-workflow `scope` any more: run its handler if it has
-        one and it has not run; once that is done too, the sub-workflow fails."""
-        sub = scope.spec.subgraph
-        handler_id = f"{scope.id}/{FAILURE_HANDLER_ID}"
-        if sub is not None and sub.on_failure is not None and handler_id not in self.nodes:
-            assert scope.first_failed is not None
-            self._run_handler(sub.on_failure, scope.id + "/", scope.first_failed,
-                              self.resolved_inputs(scope.id), scope.id)
-            if self._failing_scopes[scope.id]:
-                return
-        del self._failing_scopes[scope.id]
-        self._set(scope, NodeState.FAILED)
-        error = scope.error or {}
-        self._propagate(scope, scope.first_failed or scope.id,
-                        error.get("kind", FailureKind.USER.value))
-
-    def _settle(self) -> None:
-        """Close the failing sub-workflows in which nothing runs any more."""
-        while self._closing:
-            scope_id = self._closing.pop()
-            if self._failing_scopes.get(scope_id) == 0:
-                self._close_scope(self.nodes[scope_id])
-
-    @staticmethod
-    def _record(run: NodeRun, report: Report, failure: Failure | None = None) -> None:
-        record: dict[str, Any] = {"attempt": report.attempt, "outcome": report.outcome.value}
-        if failure is not None:
-            record.update(kind=failure.kind.value, type=failure.type, message=failure.message)
-        if report.worker:
-            record["worker"] = report.worker
-        if report.duration_s is not None:
-            record["duration_s"] = report.duration_s
-        if report.peak_memory_bytes is not None:
-            record["peak_memory_bytes"] = report.peak_memory_bytes
-        record.update(report.extra)
-        run.history.append(record)
-
-    # ---- queries --------------------------------------------------------------------------
-
-    def resolve(self, binding: Binding) -> Binding:
-        """Replace node references by the outputs they name (the nodes must have succeeded)."""
-        return bindings.transform(binding, self._resolve_leaf)
-
-    def _resolve_leaf(self, kind: str, body: Any) -> Binding:
-        if kind != "ref":
-            return {kind: body}
-        src, out = body
-        outputs = self._outputs_of(src)
-        if outputs is None:
-            raise SpecError(f"output {out!r} of node {src!r} is read before it exists")
-        return outputs[out]
-
-    def _outputs_of(self, node_id: str) -> dict[str, Binding] | None:
-        """A node's outputs, read back through `spill` if it was dropped from memory."""
-        run = self.nodes.get(node_id)
-        if run is not None:
-            return run.outputs
-        outputs = self._fetched.get(node_id)
-        if outputs is None:
-            outputs = self._fetch([node_id]).get(node_id)
-        if outputs is None:
-            raise SpecError(f"node {node_id!r} is read but is not in the execution")
-        return outputs
-
-    def _fetch(self, ids: list[str]) -> dict[str, dict[str, Binding]]:
-        return self.spill(ids) if ids and self.spill is not None and self.evicted else {}
-
-    def _prefetch(self, ids: Iterable[str]) -> None:
-        """Read back in one call the outputs of those of `ids` dropped from memory, for the
-        pass about to resolve them (which clears `_fetched` when done)."""
-        if self.evicted:
-            self._fetched = self._fetch([nid for nid in ids if nid not in self.nodes])
-
-    def resolve_outputs(self, outs: GraphOutputs) -> dict[str, Binding]:
-        """A completed graph's outputs: its output bindings rebased and resolved in one pass."""
-        prefix, scope = outs.prefix, outs.scope
-
-        def leaf(kind: str, body: Any) -> Binding:
-            if kind == "ref":
-                return self._resolve_leaf("ref", (prefix + body[0], body[1]))
-            if kind == "input":
-                return self.resolve(scope[body])
-            return {kind: body}
-
-        bound = outs.bindings
-        self._prefetch(prefix + src for b in bound.values() for src, _ in bindings.refs(b))
-        try:
-            return {k: bindings.transform(b, leaf) for k, b in bound.items()}
-        finally:
-            self._fetched = {}
 
     def evict(self, hold: Container[str] = ()) -> list[str]:
         """Drop from memory the nodes that succeeded and that no node held still reads,
         except those in `hold` or changed since `drain_changes` (kept for a later call); return
         their ids. Nothing is dropped without `spill`, nor failure handlers (whether one ran is
         read from memory)."""
-        if self.spill is None or not self._settled:
-            return []
-        dropped, kept = [], []
-        for nid in self._settled:
-            run = self.nodes.get(nid)
-            if run is None or run.state != NodeState.SUCCEEDED or run.readers \
-                    or _is_handler(nid):
-                continue
-            if nid in hold or nid in self.changed:
-                kept.append(nid)
-                continue
-            del self.nodes[nid]
-            dropped.append(nid)
-        self._settled = kept
-        self.evicted += len(dropped)
-        return dropped
-
-    def resolved_inputs(self, node_id: str) -> dict[str, Binding]:
-        run = self.nodes[node_id]
-        if self.evicted:
-            self._prefetch(_reads(run))
-        try:
-            return {name: self.resolve(b) for name, b in run.bindings.items()}
-        finally:
-            self._fetched = {}
+        return self._evictor.evict(hold, self.changed)
 
     def drain_changes(self) -> set[str]:
         """The ids of nodes changed since the last call."""
         changed, self.changed = self.changed, set()
         return changed
-
-    @property
-    def done(self) -> bool:
-        return self.state in (ExecutionState.SUCCEEDED, ExecutionState.FAILED,
-                              ExecutionState.ABORTED)
 
     def cancel(self) -> bool:
         """Abort the execution: nothing new starts, what waits is skipped, what was released
@@ -579,10 +163,9 @@ class Engine:
         already (nothing changes)."""
         if self.done:
             return False
-        self._grafts.clear()
-        self._failing_scopes.clear()
-        self._closing.clear()
-        self._stopped = True
+        self._window.clear()
+        self._workflows.clear()
+        self.stopped = True
         for run in list(self.nodes.values()):
             self._halt(run)
         self._released.clear()
@@ -601,243 +184,164 @@ class Engine:
                                  f"{self.spec.timeout_s:g} s"}
         return True
 
+    # ---- queries ----------------------------------------------------------------------------
+
+    @property
+    def done(self) -> bool:
+        return self.state in (ExecutionState.SUCCEEDED, ExecutionState.FAILED,
+                              ExecutionState.ABORTED)
+
+    @property
+    def grafting(self) -> bool:
+        """Whether a graph is partly inserted (`graft_more` inserts its next slice)."""
+        return bool(self._window.grafts)
+
+    @property
+    def can_graft(self) -> bool:
+        """Whether `graft_more` would insert a slice now (`Window.can_graft`)."""
+        return self._window.can_graft(self.active, self.queued)
+
+    @property
+    def evicted(self) -> int:
+        """How many nodes were dropped from memory (`evict`)."""
+        return self._evictor.evicted
+
+    @property
+    def total(self) -> int:
+        """How many nodes this execution has inserted, those dropped from memory included."""
+        return len(self.nodes) + self.evicted
+
+    @property
+    def size(self) -> int:
+        """How many nodes this execution holds in memory: those inserted, and those of graphs
+        partly inserted that are still to go in."""
+        return len(self.nodes) + self._window.left
+
     def is_waiting(self, node_id: str, attempt: int) -> bool:
         """Whether a report for this attempt of this node would be taken."""
         return self._waiting(node_id, attempt) is not None
 
-    def _waiting(self, node_id: str, attempt: int) -> NodeRun | None:
-        run = self.nodes.get(node_id)
-        if run is None or run.state != NodeState.QUEUED or run.attempt != attempt:
-            return None
-        return run
+    def resolve(self, binding: Binding) -> Binding:
+        """Replace node references by the outputs they name (the nodes must have succeeded)."""
+        return self._resolver.resolve(binding)
 
-    # ---- the graph --------------------------------------------------------------------------
+    def resolved_inputs(self, node_id: str) -> dict[str, Binding]:
+        return self._resolver.resolved_inputs(self.nodes[node_id])
 
-    def _set(self, run: NodeRun, state: NodeState) -> None:
+    def resolve_outputs(self, outs: GraphOutputs) -> dict[str, Binding]:
+        """A completed graph's outputs: its output bindings rebased and resolved in one pass."""
+        return self._resolver.resolve_outputs(outs)
+
+    def read_outputs(self, ids: list[str]) -> list[dict[str, Binding] | None]:
+        """The outputs of nodes `ids`, those dropped from memory read back in one call."""
+        return self._resolver.read(ids)
+
+    # ---- transitions (what the scopes drive) ------------------------------------------------
+
+    def add(self, run: NodeRun) -> None:
+        """Hold a new node, counted among the active ones if it is."""
+        self.nodes[run.id] = run
+        self.changed.add(run.id)
+        if run.state in ACTIVE_STATES:
+            self.active += 1
+            if self._workflows.failing:
+                self._workflows.count(run, 1)
+
+    def set_state(self, run: NodeRun, state: NodeState) -> None:
         """Move a node to `state`, keeping the counts of active nodes."""
         delta = (state in ACTIVE_STATES) - (run.state in ACTIVE_STATES)
         self.active += delta
         self.queued += (state == NodeState.QUEUED) - (run.state == NodeState.QUEUED)
         run.state = state
         self.changed.add(run.id)
-        if delta and self._failing_scopes:
-            self._count_in_scopes(run, delta)
+        if delta and self._workflows.failing:
+            self._workflows.count(run, delta)
         if delta < 0 and run.counted:
-            run.counted = False
-            self._read_done(run)
+            self._evictor.read_done(run)
 
-    def _read_done(self, run: NodeRun) -> None:
-        """`run` ended: it no longer reads its sources (which may be evictable now)."""
-        for src in _reads(run):
-            src_run = self.nodes.get(src)
-            if src_run is not None and src_run.readers:
-                src_run.readers -= 1
-                if not src_run.readers and src_run.state == NodeState.SUCCEEDED:
-                    self._settled.append(src)
-
-    def _add(self, run: NodeRun) -> None:
-        self.nodes[run.id] = run
-        self.changed.add(run.id)
-        if run.state in ACTIVE_STATES:
-            self.active += 1
-            if self._failing_scopes:
-                self._count_in_scopes(run, 1)
-
-    def _count_in_scopes(self, run: NodeRun, delta: int) -> None:
-        """Add `delta` to the active count of every failing sub-workflow above `run` (walked
-        only while some sub-workflow is failing, so the common path pays nothing)."""
-        parent = run.parent
-        while parent is not None:
-            left = self._failing_scopes.get(parent)
-            if left is not None:
-                self._failing_scopes[parent] = left + delta
-                if left + delta == 0:
-                    self._closing.append(parent)
-            parent = self.nodes[parent].parent
-
-    def _insert(self, graph: GraphSpec, prefix: str, parent: str | None,
-                scope: dict[str, Binding]) -> None:
-        """Add `graph`'s nodes under `prefix` (a slice of them now, the rest later, when it
-        has more than `graft_slice`), wire each to the nodes it waits for, and release those
-        that wait for none."""
-        graft = _Graft(graph, prefix, parent, scope)
-        if self.graft_slice is not None and len(graph.nodes) > self.graft_slice:
-            self._grafts.append(graft)
-            self._insert_slice(graft, self.graft_slice)
-        else:
-            self._insert_slice(graft, len(graph.nodes))
-
-    def _insert_slice(self, graft: _Graft, count: int) -> None:
-        """Insert the next `count` nodes of `graft` (all that are left, if one of them waits
-        for a node further on). With the last slice its output bindings are recorded on its
-        parent (or the root) before its ready nodes are released: a released sub-workflow may
-        finish at once and complete that parent before this call returns."""
-        graph, prefix, scope = graft.graph, graft.prefix, graft.scope
-        nodes = graph.nodes[graft.next:graft.next + max(1, count)]
-        graft.next += len(nodes)
-        new = [self._new_run(node, graft) for node in nodes]
-        sources = [self._sources(run, prefix) for run in new]
-        if graft.next < len(graph.nodes) and self._waits_for_later(sources):
-            rest = [self._new_run(node, graft) for node in graph.nodes[graft.next:]]
-            graft.next = len(graph.nodes)
-            new += rest
-            sources += [self._sources(run, prefix) for run in rest]
-        for run, srcs in zip(new, sources):
-            for src in srcs:
-                src_run = self.nodes.get(src)
-                if src_run is not None and src_run.state != NodeState.SUCCEEDED:
-                    src_run.dependents.append(run.id)
-                    run.waiting += 1
-            for src in _reads(run):  # a source not held succeeded and was evicted
-                src_run = self.nodes.get(src)
-                if src_run is not None:
-                    src_run.readers += 1
-            run.counted = True
-        if graft.next >= len(graph.nodes):
-            if graft in self._grafts:
-                self._grafts.remove(graft)
-            out = GraphOutputs(graph.outputs, prefix, scope)
-            if graft.parent is None:
-                self._root_out = out
-            else:
-                self.nodes[graft.parent].out_bindings = out
-        for run in new:
-            if run.waiting == 0 and run.state == NodeState.PENDING:
-                self._release(run)
-
-    def _waits_for_later(self, sources: list[set[str]]) -> bool:
-        """Whether a node of a slice waits for one not inserted yet: a source not held that
-        `spill` does not know (it would know one that succeeded and was dropped)."""
-        missing = {src for srcs in sources for src in srcs if src not in self.nodes}
-        if not missing or not self.evicted:
-            return bool(missing)
-        return not missing.issubset(self._fetch(sorted(missing)))
-
-    def _new_run(self, node: NodeSpec, graft: _Graft) -> NodeRun:
-        run = NodeRun(graft.prefix + node.id, node, graft.parent,
-                      {k: bindings.rebase(b, graft.prefix, graft.scope)
-                       for k, b in node.inputs.items()})
-        self._add(run)
-        return run
-
-    @staticmethod
-    def _sources(run: NodeRun, prefix: str) -> set[str]:
-        """The ids of the nodes `run` waits for: those its inputs read, and those it runs
-        after."""
-        sources = _reads(run)
-        sources.update(prefix + before for before in run.spec.after)
-        return sources
-
-    def _release(self, run: NodeRun) -> None:
-        if self._stopped and not _is_handler(run.id):
+    def release(self, run: NodeRun) -> None:
+        """Queue a node whose upstream nodes are done, for its driver to run (or expand); a
+        sub-workflow opens at once. After a stop only failure handlers are released."""
+        if self.stopped and not is_handler(run.id):
             return
-        if run.spec.kind == "workflow":
-            assert run.spec.subgraph is not None
-            self._open(run, run.spec.subgraph, run.id + "/")
+        kind = run.spec.kind
+        if kind in self._opened_when_released:
+            self._opened_when_released[kind].open(run, None)
         else:
-            self._set(run, NodeState.QUEUED)
+            self.set_state(run, NodeState.QUEUED)
             self._released.append(run.id)
 
-    def _open(self, run: NodeRun, graph: GraphSpec, prefix: str) -> None:
-        self._set(run, NodeState.RUNNING)
-        run.children_left = len(graph.nodes)
-        scope = self.resolved_inputs(run.id)
-        self._insert(graph, prefix, run.id, scope)
-        if run.children_left == 0 and run.state == NodeState.RUNNING:
-            assert run.out_bindings is not None
-            self._succeed(run, self.resolve_outputs(run.out_bindings))
+    def insert(self, graph: GraphSpec, prefix: str, parent: str | None,
+               scope: dict[str, Binding]) -> None:
+        """Add `graph`'s nodes under `prefix`, with `parent` (`Window.insert`)."""
+        self._window.insert(graph, prefix, parent, scope)
 
-    def _succeed(self, run: NodeRun, outputs: dict[str, Binding]) -> None:
-        self._set(run, NodeState.SUCCEEDED)
+    def succeed(self, run: NodeRun, outputs: dict[str, Binding]) -> None:
+        """`run` succeeded with `outputs`: release what waited only for it, and tell the scope
+        of its parent (a failure handler's end, or one under a parent that ended, can only end
+        a failing execution)."""
+        self.set_state(run, NodeState.SUCCEEDED)
         run.outputs = outputs
         run.error = None
         if not run.readers:
-            self._settled.append(run.id)
+            self._evictor.settled.append(run.id)
         for dep_id in run.dependents:
             dep = self.nodes[dep_id]
             dep.waiting -= 1
             if dep.waiting == 0 and dep.state == NodeState.PENDING:
-                self._release(dep)
+                self.release(dep)
         run.dependents = []
         if run.id.rpartition("/")[2] == FAILURE_HANDLER_ID:  # a handler: not one of the children
-            self._maybe_end()
+            self._root.maybe_end()
             return
         if run.parent is None:
-            self._root_left -= 1
-            if self._root_left == 0:
-                self._finish_root()
-            else:
-                self._maybe_end()
+            self._root.succeeded(run)
             return
         parent = self.nodes[run.parent]
         if parent.state != NodeState.RUNNING:
-            self._maybe_end()
+            self._root.maybe_end()
             return
-        if parent.map is not None:
-            self._map_item_done(parent, run, ok=True)
-            return
-        parent.children_left -= 1
-        if parent.children_left == 0:
-            assert parent.out_bindings is not None
-            self._succeed(parent, self.resolve_outputs(parent.out_bindings))
+        self._scopes[parent.spec.kind].succeeded(parent, run)
 
-    def _map_item_done(self, run: NodeRun, item: NodeRun, ok: bool) -> None:
-        progress = run.map
-        assert progress is not None
-        run.children_left -= 1
-        if not ok:
-            progress.failed.append(item.id)
-            if progress.items - len(progress.failed) < progress.required:
-                self._fail_map(run)
-                return
-        if run.children_left == 0:
-            self._finish_map(run)
-        else:
-            self._release_items(run)
-
-    def _finish_map(self, run: NodeRun) -> None:
-        """All items are done and enough succeeded: outputs are lists in item order, None for
-        the items that failed."""
-        progress = run.map
-        assert progress is not None
-        none = {"val": {"v": None}}
-        outputs: dict[str, Binding] = {}
-        ids = [f"{run.id}/{i}" for i in range(progress.items)]
-        failed = set(progress.failed)
-        self._prefetch(nid for nid in ids if nid not in failed)
-        try:
-            items = [None if nid in failed else self._outputs_of(nid) for nid in ids]
-        finally:
-            self._fetched = {}
-        for name in run.spec.outputs_types:
-            outputs[name] = {"list": [out[name] if out is not None else none for out in items]}
-        self._succeed(run, outputs)
-
-    def _fail_map(self, run: NodeRun) -> None:
-        """Too many items failed: the map fails, naming each failed item and its error; the
-        items not yet done are given up."""
-        progress = run.map
-        assert progress is not None and run.spec.map is not None
-        for i in range(progress.items):
-            item = self.nodes.get(f"{run.id}/{i}")  # None: succeeded, evicted
-            if item is not None and item.state in (NodeState.PENDING, NodeState.QUEUED):
-                self._set(item, NodeState.SKIPPED if item.state == NodeState.PENDING
-                          else NodeState.CANCELLED)
-        failed = sorted(progress.failed, key=lambda item: int(item.rsplit("/", 1)[1]))
-        lines = [f"{item}: {(self.nodes[item].error or {}).get('type', 'Error')}: "
-                 f"{(self.nodes[item].error or {}).get('message', '')}"
-                 for item in failed[:20]]
-        more = len(progress.failed) - len(lines)
-        first = self.nodes[failed[0]].error or {}
-        kind = FailureKind(first.get("kind", FailureKind.USER.value))
-        failure = Failure(kind, "MapFailed", f"map {run.id!r}: {len(progress.failed)} of "
-                          f"{progress.items} items failed, at most "
-                          f"{progress.items - progress.required} may: " + "; ".join(lines)
-                          + (f"; and {more} more" if more > 0 else ""))
+    def fail(self, run: NodeRun, failure: Failure, report: Report | None) -> None:
+        """Record a failed attempt. While the execution may go on and the failure's kind has
+        attempts left (`RetryPolicy.another_try`), the node is released again with attempt + 1;
+        otherwise it fails. A failure no attempt reported (`report` None: the engine's own
+        finding, such as a conditional's failing case) is never retried."""
+        self.changed.add(run.id)
         run.error = failure.to_json()
-        self._node_failed(run, failure)
+        if report is not None:
+            run.record(report, failure)
+            if self.policy.another_try(run, failure.kind) \
+                    and (not self.stopped or is_handler(run.id)):
+                run.attempt += 1
+                self._released.append(run.id)
+                return
+        self.node_failed(run, failure)
 
-    def _cut_off(self, run: NodeRun) -> None:
+    def node_failed(self, run: NodeRun, failure: Failure) -> None:
+        """A node failed for good: the failure goes up its parents (`propagate`)."""
+        self.set_state(run, NodeState.FAILED)
+        self.propagate(run, run.id, failure.kind.value)
+
+    def propagate(self, child: NodeRun, leaf: str, kind: str) -> None:
+        """`child` failed for good, carrying the failure of node `leaf`: the scope of its
+        running parent hears of it (at the top, the execution's). What waited for `child` is
+        skipped, after its parent knows of the failure."""
+        parent = self.nodes.get(child.parent) if child.parent is not None else None
+        scope = self._scopes[parent.spec.kind] \
+            if parent is not None and parent.state == NodeState.RUNNING else None
+        if self._window.grafts and (scope is None or scope.cuts_off):
+            self._window.finish()  # what waits for `child` must be in, to be skipped
+        if parent is None:
+            self._root.failed(child, leaf, kind)
+        elif scope is None:
+            self.cut_off(child)
+            self._root.maybe_end()
+        else:
+            scope.failed(parent, child, leaf, kind)
+
+    def cut_off(self, run: NodeRun) -> None:
         """Skip every node that waits, directly or not, for `run` (it will never have
         outputs)."""
         stack = list(run.dependents)
@@ -845,105 +349,87 @@ class Engine:
         while stack:
             dep = self.nodes[stack.pop()]
             if dep.state == NodeState.PENDING:
-                self._set(dep, NodeState.SKIPPED)
+                self.set_state(dep, NodeState.SKIPPED)
                 stack.extend(dep.dependents)
                 dep.dependents = []
-                self._child_ended(dep)
+                self.child_ended(dep)
 
-    def _child_ended(self, run: NodeRun) -> None:
-        """A node ended without outputs: its parent can no longer succeed (a failing
-        sub-workflow knows already)."""
+    def child_ended(self, run: NodeRun) -> None:
+        """A node ended without outputs: the scope of its parent, if still running, hears of
+        it (the top graph counts it as done)."""
         if run.parent is None:
-            self._root_left -= 1
+            self._root.skipped(run)
             return
         parent = self.nodes[run.parent]
-        if parent.state == NodeState.RUNNING and parent.map is None \
-                and parent.id not in self._failing_scopes:
-            self._set(parent, NodeState.FAILED)
-            parent.error = {"kind": "DATA", "type": "SubNodeSkipped",
-                            "message": f"sub-node {run.id!r} could not run"}
-            self._cut_off(parent)
-            self._child_ended(parent)
+        if parent.state == NodeState.RUNNING:
+            self._scopes[parent.spec.kind].skipped(parent, run)
 
-    def _stop(self, prefix: str = "") -> None:
+    def stop(self, prefix: str = "") -> None:
         """FAIL_IMMEDIATELY: nothing new starts; what waits is skipped, what was released is
         given up, open sub-graphs are aborted. With `prefix`, only in that sub-workflow.
         Failure handlers below `prefix` and failing sub-workflows (which end themselves, after
         their handlers) are left to run."""
-        self._finish_grafts()
+        self._window.finish()
         if not prefix:
-            self._stopped = True
+            self.stopped = True
+        failing = self._workflows.failing
         for run in list(self.nodes.values()):
             if prefix and not run.id.startswith(prefix):
                 continue
-            if FAILURE_HANDLER_ID in run.id[len(prefix):].split("/") \
-                    or run.id in self._failing_scopes:
+            if FAILURE_HANDLER_ID in run.id[len(prefix):].split("/") or run.id in failing:
                 continue
             self._halt(run)
+
+    # ---- within ----------------------------------------------------------------------------
+
+    def _complete(self, run: NodeRun, report: Report) -> None:
+        outputs = report.outputs or {}
+        expected = set(run.spec.outputs_types)
+        if set(outputs) != expected:
+            self.fail(run, data_failure(
+                "OutputMismatch", f"task {run.spec.task.name} reported outputs "
+                f"{sorted(outputs)} but declares {sorted(expected)}"), report)
+            return
+        run.record(report)
+        run.cached = report.outcome == Outcome.CACHED
+        self.succeed(run, outputs)
 
     def _halt(self, run: NodeRun) -> None:
         """Stop a node that has not ended: waiting, it is skipped; released, cancelled (its
         attempt is given up); open (a sub-graph, a map), aborted."""
         if run.state == NodeState.PENDING:
-            self._set(run, NodeState.SKIPPED)
+            self.set_state(run, NodeState.SKIPPED)
         elif run.state == NodeState.QUEUED:
-            self._set(run, NodeState.CANCELLED)
+            self.set_state(run, NodeState.CANCELLED)
         elif run.state == NodeState.RUNNING:
-            self._set(run, NodeState.ABORTED)
+            self.set_state(run, NodeState.ABORTED)
 
-    def _maybe_end(self) -> None:
-        """A failing execution ends once nothing can run: after its failure handler, if it
-        has one and it has not run yet."""
-        if not self._failing or self.done or self.active:
-            return
-        handler = self.spec.on_failure
-        if handler is not None and FAILURE_HANDLER_ID not in self.nodes:
-            self._run_handler(handler, "", self.failed[0], self.inputs, None)
-            if self.active:
-                return
-        self.state = ExecutionState.FAILED
-
-    def _run_handler(self, handler: NodeSpec, prefix: str, failed: str,
-                     inputs: dict[str, Binding], parent: str | None) -> None:
-        """Run a workflow's failure handler, `prefix + "on-failure"`, with the workflow's
-        `inputs` and `err` naming the node `failed`; it runs even after a stop."""
-        first = self.nodes[failed]
-        err = {"message": (first.error or {}).get("message", ""), "failed_node_id": first.id}
-        scope: dict[str, Binding] = {**inputs, "err": {"val": {"v": err}}}
-        run = NodeRun(prefix + FAILURE_HANDLER_ID, handler, parent,
-                      {k: bindings.rebase(b, prefix, scope) for k, b in handler.inputs.items()})
-        self._add(run)
-        self._release(run)
-
-    def _finish_root(self) -> None:
-        if self.state == ExecutionState.RUNNING and not self._failing:
-            self.outputs = self.resolve_outputs(self._root_out)
-            self.state = ExecutionState.SUCCEEDED
+    def _outputs_in(self, parent: str | None, outputs: GraphOutputs) -> None:
+        """A graph is in whole: its output bindings are recorded on its parent (or the
+        execution's, for the top graph)."""
+        if parent is None:
+            self._root.out = outputs
         else:
-            self._maybe_end()
+            self.nodes[parent].out_bindings = outputs
 
     def _drain(self) -> list[str]:
         """The nodes released since the last call that are still to run (a failure may have
         given some up since, such as those of a graph inserted whole at that failure)."""
-        self._settle()
+        self._workflows.settle()
         released, self._released = self._released, []
         return [nid for nid in released if self.nodes[nid].state == NodeState.QUEUED]
 
+    def _waiting(self, node_id: str, attempt: int) -> NodeRun | None:
+        run = self.nodes.get(node_id)
+        if run is None or run.state != NodeState.QUEUED or run.attempt != attempt:
+            return None
+        return run
 
-def _reads(run: NodeRun) -> set[str]:
-    """The ids of the nodes whose outputs `run`'s inputs read."""
-    return {src for b in run.bindings.values() for src, _ in bindings.refs(b)}
-
-
-def _is_handler(node_id: str) -> bool:
-    """Whether a node is a failure handler or inside one (these run after a stop)."""
-    return FAILURE_HANDLER_ID in node_id.split("/")
-
-
-def _item_binding(binding: Binding, index: int, mapped: bool, source: str) -> Binding:
-    """What a map item binds to: item `index` of a mapped list input, or the bound input."""
-    if not mapped:
-        return binding
-    if "list" in binding:
-        return binding["list"][index]
-    return {"path": {"of": binding, "steps": [["index", index]], "from": source}}
+    # moved: the scheduler still sets these after construction until it passes them to the
+    # constructor and rebuilds an engine through `replay`
+    graft_slice = property(lambda self: self._window.graft_slice,
+                           lambda self, n: setattr(self._window, "graft_slice", n))
+    window = property(lambda self: self._window.window,
+                      lambda self, n: setattr(self._window, "window", n))
+    spill = property(lambda self: self._evictor.spill,
+                     lambda self, fn: setattr(self._evictor, "spill", fn))

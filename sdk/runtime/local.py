@@ -11,10 +11,11 @@ from collections import deque
 from typing import Any
 
 from sdk.model import entity as registry
-from sdk.model.engine import Engine, ExecutionState, NodeState
+from sdk.model.engine import Engine
 from sdk.model.entity import DYNAMIC, Runnable
 from sdk.model.errors import ExecutionFailed, NodeFailure
 from sdk.model.report import Outcome, Report, data_failure
+from sdk.model.states import ExecutionState, NodeState
 from sdk.model.store import Store
 from sdk.runtime.cache import CacheIndex, key_for, local_index
 from sdk.runtime.execute import execute

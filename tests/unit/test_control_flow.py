@@ -24,8 +24,9 @@ from sdk import (
     task,
     workflow,
 )
-from sdk.model.engine import Engine, NodeState
+from sdk.model.engine import Engine
 from sdk.model.report import Report, user_failure
+from sdk.model.states import NodeState
 
 # ---- maps ---------------------------------------------------------------------------------
 

@@ -7,9 +7,10 @@ from dataclasses import replace
 import pytest
 from workflows import control_flow as cf
 
-from sdk.model.engine import Engine, ExecutionState, NodeState
+from sdk.model.engine import Engine
 from sdk.model.report import Report
 from sdk.model.spec import node_to_json
+from sdk.model.states import ExecutionState, NodeState
 from sdk.wire import messages
 from worker.supervisor import failed_message, limits_of
 

@@ -4,10 +4,11 @@ import time
 
 import pytest
 
-from sdk.model.engine import Engine, ExecutionState, NodeState
+from sdk.model.engine import Engine
 from sdk.model.errors import SpecError
 from sdk.model.report import Failure, FailureKind, Report
 from sdk.model.spec import GraphSpec, NodeSpec, OutputSpec, TaskRef
+from sdk.model.states import ExecutionState, NodeState
 from sdk.model.validate import validate
 
 INT = {"t": "int"}

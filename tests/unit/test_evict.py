@@ -1,7 +1,7 @@
-"""Large graphs held as their frontier (`Engine.window`, `Engine.evict`): the scheduler's
+"""Large graphs held as their frontier (`Engine(window=...)`, `Engine.evict`): the scheduler's
 engines insert a next slice only while few nodes are active, and drop from memory the nodes
 that succeeded and that no node held still reads, reading their outputs back from the node
-rows (`Engine.spill`) when a graph's or a map's outputs are resolved. Outcomes must be the
+rows (`Engine(spill=...)`) when a graph's or a map's outputs are resolved. Outcomes must be the
 same as with every node held.
 
 Besides the tests below, every local-run test of the control-flow, controls, local and
@@ -21,8 +21,9 @@ from workflows import control_flow as cf
 from workflows import dynamics
 
 from sdk import map_task, workflow
-from sdk.model.engine import Engine, ExecutionState, NodeState
+from sdk.model.engine import Engine
 from sdk.model.report import Report
+from sdk.model.states import ExecutionState, NodeState
 from sdk.runtime import local
 
 INT = {"t": "int"}
@@ -37,7 +38,7 @@ class Rows:
         self.reads = []
 
     def keep(self, engine):
-        for nid in engine._settled:
+        for nid in engine._evictor.settled:
             run = engine.nodes.get(nid)
             if run is not None and run.outputs is not None:
                 self.outputs[nid] = run.outputs
@@ -55,9 +56,9 @@ class Evicting(Engine):
     most_held = 0
 
     def __init__(self, *args, **kwargs):
-        super().__init__(*args, **{**kwargs, "graft_slice": 1})
-        self.window = 2
-        self.spill = self.rows = Rows()
+        self.rows = Rows()
+        super().__init__(*args, **{**kwargs, "graft_slice": 1, "window": 2,
+                                   "spill": self.rows})
 
     def drain_changes(self):
         self.rows.keep(self)
@@ -109,9 +110,8 @@ def top():
 
 
 def windowed(slice_=5, window=10):
-    engine = Engine(top(), {}, graft_slice=slice_)
-    engine.window = window
-    engine.spill = rows = Rows()
+    rows = Rows()
+    engine = Engine(top(), {}, graft_slice=slice_, window=window, spill=rows)
     assert engine.start() == ["d"]
     return engine, rows
 
@@ -146,8 +146,7 @@ def test_a_fan_out_is_held_a_window_at_a_time_and_read_back_once():
 
 
 def test_without_a_spill_nothing_is_dropped():
-    engine = Engine(top(), {}, graft_slice=5)
-    engine.window = 10
+    engine = Engine(top(), {}, graft_slice=5, window=10)
     engine.start()
     ready = graft(engine, "d", 1, fan(20))
     run_all(engine, Rows(), ready)
@@ -222,8 +221,8 @@ def test_a_failing_map_names_its_failed_items_with_the_others_dropped():
     def squares(xs: typing.List[int]) -> typing.List[int]:
         return map_task(cf.square)(x=xs)
 
-    engine = Engine(squares.compile(), {"xs": {"val": {"v": list(range(6))}}})
-    engine.spill = rows = Rows()
+    rows = Rows()
+    engine = Engine(squares.compile(), {"xs": {"val": {"v": list(range(6))}}}, spill=rows)
     [m] = engine.start()
     items = engine.apply(Report.mapped(m, 1, 6))
     for nid in items[:4]:

@@ -10,10 +10,13 @@ import pytest
 
 import sdk.runtime.local
 from sdk import ExecutionFailed, task, workflow
-from sdk.model.engine import Engine, NodeState, RetryPolicy
+from sdk.model.engine import Engine
 from sdk.model.errors import StoreError
 from sdk.model.report import Failure, FailureKind, Report
+from sdk.model.retry import RetryPolicy
+from sdk.model.runs import NodeRun
 from sdk.model.spec import GraphSpec, NodeSpec, OutputSpec, TaskRef
+from sdk.model.states import NodeState
 
 INT = {"t": "int"}
 
@@ -60,6 +63,17 @@ def test_data_failures_are_never_retried():
     assert _fail(engine, 1, FailureKind.DATA) == []
     assert engine.nodes["a"].state == NodeState.FAILED
     assert engine.nodes["a"].error["kind"] == "DATA"
+
+
+def test_the_policy_counts_each_failed_attempt_by_its_kind():
+    policy = RetryPolicy(system_retries=1, backoff_base_s=2.0)
+    run = NodeRun("a", _graph(retries=1).nodes[0], None, {})
+    assert policy.another_try(run, FailureKind.USER) and run.retry_delay_s == 0.0
+    assert policy.another_try(run, FailureKind.SYSTEM) and run.retry_delay_s == 2.0
+    assert not policy.another_try(run, FailureKind.USER)
+    assert not policy.another_try(run, FailureKind.SYSTEM)
+    assert not policy.another_try(run, FailureKind.DATA)
+    assert (run.user_failures, run.system_failures) == (2, 2)
 
 
 def test_history_keeps_where_and_how_long_each_attempt_ran():

@@ -15,8 +15,9 @@ from test_failure_model import *  # noqa: F403
 from test_local import *  # noqa: F403
 from workflows import dynamics
 
-from sdk.model.engine import Engine, ExecutionState, NodeState
+from sdk.model.engine import Engine
 from sdk.model.spec import GraphSpec
+from sdk.model.states import ExecutionState, NodeState
 from sdk.runtime import local
 
 INT = {"t": "int"}

@@ -9,10 +9,11 @@ import pytest
 from test_engine import complete, graph, node, ref, val
 
 from sdk.model import spec_lazy
-from sdk.model.engine import Engine, ExecutionState
+from sdk.model.engine import Engine
 from sdk.model.errors import SpecError
 from sdk.model.report import Report
 from sdk.model.spec import GraphSpec, OutputSpec
+from sdk.model.states import ExecutionState
 from sdk.model.validate import validate
 
 INT = {"t": "int"}

@@ -1,0 +1,39 @@
+"""Whether a failed attempt gets another try, and after how long (`RetryPolicy`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sdk.model.report import FailureKind
+from sdk.model.runs import NodeRun
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How SYSTEM failures are retried: up to `system_retries` more attempts, each released
+    after `backoff_s(n)` seconds (doubling from `backoff_base_s`, at most `backoff_max_s`);
+    drivers add jitter. USER failures follow the task's own `retries`; DATA failures are
+    never retried."""
+
+    system_retries: int = 3
+    backoff_base_s: float = 1.0
+    backoff_max_s: float = 30.0
+
+    def backoff_s(self, failures: int) -> float:
+        """The delay before the attempt that follows the `failures`-th system failure."""
+        return min(self.backoff_max_s, self.backoff_base_s * 2 ** max(0, failures - 1))
+
+    def another_try(self, run: NodeRun, kind: FailureKind) -> bool:
+        """Count a failed attempt of `run` by its `kind` and say whether another may follow:
+        a USER failure while the task's `retries` allow (at once), a SYSTEM failure while
+        `system_retries` do (after `backoff_s`, set as `run.retry_delay_s`), a DATA failure
+        never (nothing is counted)."""
+        if kind == FailureKind.USER:
+            run.user_failures += 1
+            run.retry_delay_s = 0.0
+            return run.user_failures <= run.spec.retries
+        if kind == FailureKind.SYSTEM:
+            run.system_failures += 1
+            run.retry_delay_s = self.backoff_s(run.system_failures)
+            return run.system_failures <= self.system_retries
+        return False

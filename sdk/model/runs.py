@@ -1,0 +1,96 @@
+"""The records of a running execution's nodes: a node's state, wiring and attempts (`NodeRun`),
+a running map's progress (`MapProgress`) and a graph's outputs as written inside it
+(`GraphOutputs`), with the id rules every part of the engine reads them by."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sdk.model import bindings
+from sdk.model.bindings import Binding
+from sdk.model.report import Failure, Report
+from sdk.model.spec import NodeSpec, OutputSpec
+from sdk.model.states import NodeState
+
+FAILURE_HANDLER_ID = "on-failure"  # never a compiled node's id: those are task names
+
+
+@dataclass(eq=False, slots=True)
+class MapProgress:
+    """A running map: how many items it has, which come next, how many may still fail."""
+
+    items: int
+    required: int
+    next_item: int = 0
+    failed: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class GraphOutputs:
+    """A graph's outputs as written inside it, with where the graph sits: node ids go under
+    `prefix`, graph inputs read `scope`. They are rebased and resolved in one pass when the
+    graph completes (`Engine.resolve_outputs`), so inserting a sub-graph whose output lists
+    its N nodes costs nothing in N (and a large spec's outputs are parsed only then)."""
+
+    outputs: Sequence[OutputSpec]
+    prefix: str
+    scope: dict[str, Binding]
+
+    @property
+    def bindings(self) -> dict[str, Binding]:
+        """The output bindings by name (parsed again at each read, for a large spec)."""
+        return {o.name: o.binding for o in self.outputs}
+
+
+@dataclass(eq=False, slots=True)
+class NodeRun:
+    """One node of a running execution. `bindings` use absolute ids or resolved values."""
+
+    id: str
+    spec: NodeSpec
+    parent: str | None
+    bindings: dict[str, Binding]
+    state: NodeState = NodeState.PENDING
+    attempt: int = 1
+    waiting: int = 0
+    dependents: list[str] = field(default_factory=list)
+    children_left: int = 0
+    out_bindings: GraphOutputs | None = None
+    outputs: dict[str, Binding] | None = None
+    error: dict[str, Any] | None = None
+    user_failures: int = 0
+    system_failures: int = 0
+    retry_delay_s: float = 0.0  # set when released again after a SYSTEM failure
+    cached: bool = False
+    history: list[dict[str, Any]] = field(default_factory=list)  # one record per attempt
+    map: MapProgress | None = None
+    first_failed: str | None = None  # a failing sub-workflow: the node whose failure it carries
+    readers: int = 0  # nodes inserted, not ended, whose inputs read this one's outputs
+    counted: bool = False  # this node's reads are counted in its sources' `readers`
+
+    def record(self, report: Report, failure: Failure | None = None) -> None:
+        """Add the attempt `report` tells of to `history`: its outcome, the failure if it
+        failed, where it ran and what the driver added (`report.extra`)."""
+        record: dict[str, Any] = {"attempt": report.attempt, "outcome": report.outcome.value}
+        if failure is not None:
+            record.update(kind=failure.kind.value, type=failure.type, message=failure.message)
+        if report.worker:
+            record["worker"] = report.worker
+        if report.duration_s is not None:
+            record["duration_s"] = report.duration_s
+        if report.peak_memory_bytes is not None:
+            record["peak_memory_bytes"] = report.peak_memory_bytes
+        record.update(report.extra)
+        self.history.append(record)
+
+
+def reads(run: NodeRun) -> set[str]:
+    """The ids of the nodes whose outputs `run`'s inputs read."""
+    return {src for b in run.bindings.values() for src, _ in bindings.refs(b)}
+
+
+def is_handler(node_id: str) -> bool:
+    """Whether a node is a failure handler or inside one (these run after a stop)."""
+    return FAILURE_HANDLER_ID in node_id.split("/")
