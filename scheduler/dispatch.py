@@ -17,7 +17,8 @@ from typing import Any, Protocol
 
 from sdk.model.bindings import Binding
 from sdk.model.config import Settings
-from sdk.model.engine import NodeRun
+from sdk.model.retry import RetryPolicy
+from sdk.model.runs import NodeRun
 from sdk.model.spec import node_to_json
 from sdk.model.store import Store
 from sdk.values.literals import dumps
@@ -133,10 +134,8 @@ def make_dispatch(settings: Settings, store: Store, eid: str, run: NodeRun,
     attempts a failure of each kind would get (`retries_left`: what the worker tells
     monitors, a failure to retry showing as RETRY), signed."""
     node = node_to_json(dataclasses.replace(run.spec, inputs={}, subgraph=None))
-    payload: dict[str, Any] = {"spec": node, "token": token, "retries_left": {
-        "USER": max(0, run.spec.retries - run.user_failures),
-        "SYSTEM": max(0, settings.system_retries - run.system_failures),
-    }}
+    payload: dict[str, Any] = {"spec": node, "token": token,
+                               "retries_left": _retries_left(settings, run)}
     data = dumps(inputs)
     if len(data) > INLINE_INPUTS_BYTES:
         payload["inputs_key"] = put_blob(store, data, prefix="inputs")
@@ -154,16 +153,18 @@ def chunk_item(settings: Settings, store: Store, run: NodeRun, inputs: dict[str,
     """One item of a chunk (`sdk.wire.chunks`) and its inputs' bytes in the message: the
     same fields a single message's payload holds, but for the spec."""
     item: dict[str, Any] = {"node": run.id, "attempt": run.attempt, "token": token,
-                            "retries_left": {
-                                "USER": max(0, run.spec.retries - run.user_failures),
-                                "SYSTEM": max(0, settings.system_retries - run.system_failures),
-                            }}
+                            "retries_left": _retries_left(settings, run)}
     data = dumps(inputs)
     if len(data) > INLINE_INPUTS_BYTES:
         item["inputs_key"] = put_blob(store, data, prefix="inputs")
         return item, 80
     item["inputs"] = inputs
     return item, len(data)
+
+
+def _retries_left(settings: Settings, run: NodeRun) -> dict[str, int]:
+    """`RetryPolicy.retries_left` under the scheduler's policy (`GRAFT_SYSTEM_RETRIES`)."""
+    return RetryPolicy(system_retries=settings.system_retries).retries_left(run)
 
 
 def make_chunk(settings: Settings, eid: str, parent_id: str, spec: dict[str, Any],

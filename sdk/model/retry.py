@@ -37,3 +37,9 @@ class RetryPolicy:
             run.retry_delay_s = self.backoff_s(run.system_failures)
             return run.system_failures <= self.system_retries
         return False
+
+    def retries_left(self, run: NodeRun) -> dict[str, int]:
+        """How many more attempts a failure of each retried kind would give `run` now (what
+        its task message tells the worker, so monitors show a failure to retry as RETRY)."""
+        return {FailureKind.USER.value: max(0, run.spec.retries - run.user_failures),
+                FailureKind.SYSTEM.value: max(0, self.system_retries - run.system_failures)}
