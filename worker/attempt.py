@@ -12,7 +12,7 @@ from typing import Any
 
 from sdk.model.bindings import Binding
 from sdk.model.errors import GraftError, StoreError, TypeConversionError
-from sdk.model.failures import failure_kind, failure_of
+from sdk.model.failures import failure_of
 from sdk.model.report import Outcome, Report, data_failure, system_failure
 from sdk.model.spec import NodeSpec, node_from_json
 from sdk.model.store import Store
@@ -39,7 +39,7 @@ def run_attempt(store: Store, execution_id: str, node_id: str, attempt: int,
         try:
             subgraph_key = put_blob(store, report.subgraph.dumps().encode(), prefix="subgraphs")
         except StoreError as exc:
-            report = Report.failed(node_id, attempt, failure_of(exc, failure_kind(exc)))
+            report = Report.failed(node_id, attempt, failure_of(exc))
     report = dataclasses.replace(report, worker=worker,
                                  duration_s=round(time.monotonic() - started, 6))
     return report_message(execution_id, token, report, subgraph_key)
@@ -53,10 +53,8 @@ def _run(store: Store, execution_id: str, node_id: str, attempt: int,
         if inputs is None:
             inputs = json.loads(get_verified(store, payload["inputs_key"]))
         entity = load_entity(spec.task, store)
-    except StoreError as exc:
-        return Report.failed(node_id, attempt, failure_of(exc, failure_kind(exc)))
-    except GraftError as exc:
-        return Report.failed(node_id, attempt, data_failure(type(exc).__name__, str(exc)))
+    except GraftError as exc:  # the store failing (SYSTEM), the inputs or the code (DATA)
+        return Report.failed(node_id, attempt, failure_of(exc))
     except (KeyError, TypeError, ValueError) as exc:
         return Report.failed(node_id, attempt, data_failure(
             "MalformedTask", f"node {node_id!r}: malformed task message ({exc!r})"))
@@ -77,7 +75,7 @@ def _run(store: Store, execution_id: str, node_id: str, attempt: int,
         return _cached(spec, inputs, store, run, locks, execution_id, node_id, attempt,
                        worker)
     except StoreError as exc:  # reading the inputs for the key, or the cache index
-        return Report.failed(node_id, attempt, failure_of(exc, failure_kind(exc)))
+        return Report.failed(node_id, attempt, failure_of(exc))
     except Exception as exc:  # a defect of graft's own: still report, never go silent
         return Report.failed(node_id, attempt, system_failure(
             type(exc).__name__, f"graft failed running node {node_id!r}: {exc}"))
@@ -92,7 +90,7 @@ def _cached(spec: NodeSpec, inputs: dict[str, Binding], store: Store,
     try:
         key = key_for(spec, inputs, store)
     except (TypeConversionError, ValueError) as exc:
-        return Report.failed(node_id, attempt, failure_of(exc, failure_kind(exc)))
+        return Report.failed(node_id, attempt, failure_of(exc))
     index = cluster_index(store)
 
     def hit() -> dict[str, Binding] | None:
