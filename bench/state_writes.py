@@ -4,11 +4,12 @@
 It drives `scheduler.state_sql.SqlState` directly: no broker, no worker, no scheduler loop.
 The transactions are the ones `Scheduler` makes (scheduler/service.py): a real
 `sdk.model.engine.Engine` takes the reports, and each message's writes are built as
-`Scheduler._changed` builds them (node rows by `BoardView.row`, split into `insert_nodes` for
-new rows and `update_nodes` for known ones, an `append_event` per accepted report with
-`sdk.wire.reports.encode`), inside one `savepoint()` per message. The writes are built before
-the clock starts; only the state's calls and the commit are timed. Shapes (a workflow holding one
-dynamic node `d` that grafts the sub-graph, as in bench/engine_scaling.py):
+`Recorder.changed` (scheduler/recorder.py) builds them (node rows by `BoardView.row`, split
+into `insert_nodes` for new rows and `update_nodes` for known ones, an `append_event` per
+accepted report with `sdk.wire.reports.encode`), inside one `savepoint()` per message. The
+writes are built before the clock starts; only the state's calls and the commit are timed.
+Shapes (a workflow holding one dynamic node `d` that grafts the sub-graph, as in
+bench/engine_scaling.py):
 
 * chain: `d` grafts --chain task nodes in sequence; every report is its own transaction (one
   message per batch, as on a chain in the cluster): an event, the finished node's row and the
@@ -108,7 +109,8 @@ def _fan(n: int) -> GraphSpec:
 
 class Writer:
     """One execution's engine and what `Scheduler` keeps beside it (`scheduler.batch.Live`):
-    the rows it knows, the tokens and times; turns reports into the writes `_changed` makes."""
+    the rows it knows, the tokens and times; turns reports into the writes `Recorder.changed`
+    makes."""
 
     def __init__(self, eid: str, sub: GraphSpec, out_type: dict):
         self.eid, self.sub = eid, sub

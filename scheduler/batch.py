@@ -1,5 +1,6 @@
 """What the scheduler holds between messages: an execution in memory (`Live`), and what
-applying a batch of messages produced (`Batch`), acted on only once the batch committed."""
+applying a batch of messages produced (`Batch`), acted on only once the batch committed
+(`scheduler.work.UnitOfWork`)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,9 @@ class Live:
     cache_keys: dict[str, str] = field(default_factory=dict)  # dynamic node id -> cache key
     ends_at: float | None = None  # wall-clock time its workflow timeout ends it
     priority: int = 0  # higher: its attempts are sent before those of lower ones
+    # Attempts handed to the broker and not seen to end: node id -> attempt. A superset of
+    # those still waited for (`Sender.queued_attempts` prunes it); a rebuild lists them again.
+    sent: dict[str, int] = field(default_factory=dict)
 
     @property
     def finished(self) -> int:

@@ -9,8 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from scheduler.state import ExecutionRecord, NodeRow
-from sdk.model.engine import Engine, ExecutionState, NodeRun
+from sdk.model.engine import Engine
 from sdk.model.errors import GraftError
+from sdk.model.runs import NodeRun
+from sdk.model.states import ExecutionState
 from sdk.wire.tiers import queue_for
 
 

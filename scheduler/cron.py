@@ -12,13 +12,18 @@ transaction does, for every active launch plan:
         create its execution                          one after a restart, cannot fire it again
     move the cursor to the newest due tick
 
-and only after it commits are the executions' first nodes sent (`Scheduler.after_commit`).
+and only after it commits are the executions' first nodes sent (`scheduler.work`).
 A scheduler killed before the commit fired nothing (its successor fires the tick late); one
 killed after it fired it exactly once. Ticks are whole unix seconds (UTC); the tick time, not
 the time it actually fired, is what `kickoff_time_input_arg` receives.
 
 The state of each launch plan is also written to the status board (`<prefix>:launchplans`),
 which `graft launchplan ls` reads.
+
+The ticker needs little of the scheduler, and sees only that (`Launcher`): a unit of work to
+fire ticks in, a way to start an execution in it, and the registry of launch plans
+(`LaunchPlans`), which applies the `activate` and `deactivate` messages the scheduler hands
+it and tells the ticker to read the plans again.
 """
 
 from __future__ import annotations
@@ -27,18 +32,17 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 from scheduler.batch import CONTROL, Batch, Refusal
-from scheduler.service import Scheduler
 from scheduler.state import LaunchPlanRecord, StateTx, TickRecord
 from sdk.authoring.schedule import describe_json, due_ticks, next_tick, tick_datetime
 from sdk.model.config import env_number
 from sdk.model.errors import GraftError
 from sdk.model.spec import GraphSpec
+from sdk.model.store import Store
 from sdk.values.literals import value_binding
 from sdk.values.store import get_verified
-from sdk.wire.launch_plans import LaunchPlanBoard
 from sdk.wire.messages import inputs_digest
 
 log = logging.getLogger("graft.scheduler.cron")
@@ -53,21 +57,13 @@ def max_catchup_from_env() -> int:
     return int(env_number("GRAFT_SCHEDULE_MAX_CATCHUP", DEFAULT_MAX_CATCHUP, int, 1))
 
 
-class Ticker:
-    """Fires the active launch plans' ticks through `scheduler`, and applies the `activate`
-    and `deactivate` messages the scheduler hands it (`Scheduler.launch_plans`)."""
+class LaunchPlans:
+    """The launch plans registered in the state: applies `activate` and `deactivate`
+    messages in the scheduler's transaction, and notes that the ticker must read them again."""
 
-    def __init__(self, scheduler: Scheduler, board: LaunchPlanBoard | None = None, *,
-                 clock: Callable[[], float] | None = None, max_catchup: int | None = None):
-        self.scheduler = scheduler
-        self.board = board
-        self.clock = clock or scheduler.clock
-        self.max_catchup = max_catchup if max_catchup is not None else max_catchup_from_env()
-        self._due_at = 0.0  # wall-clock time to read the launch plans again
-        self._inputs: dict[str, dict[str, Any]] = {}  # spec key -> its graph's input types
-        scheduler.launch_plans = self
-
-    # ---- messages ---------------------------------------------------------------------------
+    def __init__(self, clock: Callable[[], float]):
+        self.clock = clock
+        self.changed = True  # the ticker reads the plans again before its next tick
 
     def apply(self, tx: StateTx, msg: dict[str, Any], batch: Batch) -> None:
         """Apply an `activate` or `deactivate` message inside the scheduler's transaction.
@@ -78,7 +74,7 @@ class Ticker:
         name = msg["launch_plan"]
         now = int(self.clock())
         old = tx.get_launch_plan(name)
-        self._due_at = 0.0
+        self.changed = True
         if msg["type"] == "deactivate":
             if old is None:
                 batch.refused.append(Refusal(CONTROL, f"deactivate: no launch plan {name!r} "
@@ -98,17 +94,68 @@ class Ticker:
 
     def forget(self) -> None:
         """This scheduler stops serving: read everything again when it serves next."""
-        self._due_at = 0.0
+        self.changed = True
 
-    # ---- ticks ------------------------------------------------------------------------------
+    def take_changed(self) -> bool:
+        """Whether the plans changed since the last call (they must be read again)."""
+        changed, self.changed = self.changed, False
+        return changed
+
+
+class Launcher(Protocol):
+    """What the ticker needs of the scheduler."""
+
+    clock: Callable[[], float]
+    store: Store
+    launch_plans: LaunchPlans
+
+    def commit(self, batch: Batch, work: Callable[[StateTx], Any]) -> None:
+        """Run `work` in one transaction; act on `batch` once it committed."""
+        ...
+
+    def submit(self, tx: StateTx, msg: dict[str, Any], batch: Batch) -> None:
+        """Create the execution a checked submit message describes."""
+        ...
+
+    def discard(self, execution_id: str) -> None:
+        """Forget what an execution created in a rolled-back savepoint left in memory."""
+        ...
+
+    def new_execution_id(self) -> str: ...
+
+    def is_transient(self, exc: BaseException) -> bool: ...
+
+
+class PlanBoard(Protocol):
+    """Where the launch plans are shown (`sdk.wire.launch_plans.LaunchPlanBoard`)."""
+
+    def write(self, records: list[dict[str, Any]]) -> None: ...
+
+
+class Ticker:
+    """Fires the active launch plans' ticks through `launcher`."""
+
+    def __init__(self, launcher: Launcher, board: PlanBoard | None = None, *,
+                 clock: Callable[[], float] | None = None, max_catchup: int | None = None):
+        self.launcher = launcher
+        self.plans = launcher.launch_plans
+        self.board = board
+        self.clock = clock or launcher.clock
+        self.max_catchup = max_catchup if max_catchup is not None else max_catchup_from_env()
+        self._due_at = 0.0  # wall-clock time to read the launch plans again
+        self._inputs: dict[str, dict[str, Any]] = {}  # spec key -> its graph's input types
 
     def next_due_s(self) -> float:
         """Seconds until the ticker needs a turn."""
+        if self.plans.changed:
+            return 0.0
         return max(0.0, self._due_at - self.clock())
 
     def tick(self) -> list[TickRecord]:
         """Fire every due tick of the active launch plans; return the ticks fired."""
         now = self.clock()
+        if self.plans.take_changed():
+            self._due_at = 0.0
         if now < self._due_at:
             return []
         batch = Batch()
@@ -130,7 +177,7 @@ class Ticker:
                     with tx.savepoint():
                         fired.extend(self._fire(tx, plan, now, batch, created))
                 except Exception as exc:
-                    if self.scheduler.is_transient(exc):
+                    if self.launcher.is_transient(exc):
                         raise
                     self._undo(batch, mark, created)
                     failed.add(plan.name)
@@ -143,8 +190,7 @@ class Ticker:
                 if newest:
                     last[plan.name] = newest[0]
 
-        self.scheduler.in_transaction(batch, work)
-        self.scheduler.after_commit(batch)
+        self.launcher.commit(batch, work)
         for t in fired:
             log.info("launch plan %s: tick %s started execution %s", t.launch_plan,
                      tick_datetime(t.tick_s).isoformat(), t.execution_id)
@@ -162,7 +208,7 @@ class Ticker:
         del batch.ready[mark[0]:]
         del batch.observed[mark[1]:]
         for eid in created:
-            self.scheduler.live.pop(eid, None)
+            self.launcher.discard(eid)
             for held in (batch.board, batch.board_nodes, batch.touched):
                 held.pop(eid, None)
 
@@ -186,12 +232,12 @@ class Ticker:
                 log.warning("launch plan %s: tick %s was fired already; passed over",
                             plan.name, tick_datetime(tick_s).isoformat())
                 continue
-            record = TickRecord(plan.name, tick_s, self.scheduler.new_execution_id(),
+            record = TickRecord(plan.name, tick_s, self.launcher.new_execution_id(),
                                 time.time())
             tx.add_tick(record)  # the guard: raises if this tick was fired already
             created.append(record.execution_id)
             batch.seen.add(record.execution_id)
-            self.scheduler.submit(tx, self._submission(plan, record), batch)
+            self.launcher.submit(tx, self._submission(plan, record), batch)
             fired.append(record)
         tx.put_launch_plan(replace(plan, cursor_s=cursor, skipped=plan.skipped + skipped))
         return fired
@@ -206,15 +252,15 @@ class Ticker:
             types = self._inputs.get(plan.spec_key)
             if types is None:
                 try:
-                    spec = GraphSpec.loads(get_verified(self.scheduler.store, plan.spec_key))
+                    spec = GraphSpec.loads(get_verified(self.launcher.store, plan.spec_key))
                 except GraftError as exc:
-                    if self.scheduler.is_transient(exc):
+                    if self.launcher.is_transient(exc):
                         raise
                     return submit  # the spec is gone or altered: its execution fails, saying so
                 types = self._inputs[plan.spec_key] = dict(spec.inputs)
             if arg in types:  # otherwise the execution is refused for its missing input
                 inputs[arg] = value_binding(tick_datetime(tick.tick_s), types[arg],
-                                            self.scheduler.store,
+                                            self.launcher.store,
                                             f"kickoff time of launch plan {plan.name!r}")
         return submit
 

@@ -6,8 +6,8 @@ trip of the next read); it also fails attempts whose lease ran out, sends delaye
 due, and once a minute sends again any attempt it cannot prove in flight. So that no turn
 holds it long: a large graph is grafted a slice a turn, a read takes fewer entries after
 entries that carried many reports (`read_count`), and nothing is sent while reports back up
-in its streams (`BACKLOG_REPORTS`); and while it holds large graphs, what each turn leaves
-is frozen out of the garbage collector's full passes (scheduler/collector.py).
+in its streams (`scheduler/serving.py`); and while it holds large graphs, what each turn
+leaves is frozen out of the garbage collector's full passes (scheduler/collector.py).
 
 It never exits on a Redis failure: it logs one line when the broker is lost and one when it
 is back, and retries with backoff meanwhile.
@@ -46,12 +46,13 @@ from scheduler.inflight import in_flight
 from scheduler.lock import SchedulerLock
 from scheduler.observer import Observer
 from scheduler.service import Scheduler
+from scheduler.serving import Depths, Shards
 from scheduler.state import Fenced, MemoryState, StateStore
 from sdk.model.config import Settings
 from sdk.values.store import open_store
 from sdk.wire.board import Board
 from sdk.wire.connections import Outage, explain, redact, redis_client
-from sdk.wire.control import ControlChannel, Entry, shard_of, shard_of_message
+from sdk.wire.control import ControlChannel, Entry, shard_of_message
 from sdk.wire.dead import DeadLetters
 from sdk.wire.keys import Keys
 from sdk.wire.launch_plans import LaunchPlanBoard
@@ -66,10 +67,6 @@ BATCH_SIZE = 500
 # 64, and 500 such entries held the loop for seconds. The next read takes fewer entries when
 # the last ones carried many.
 BATCH_REPORTS = 500
-# Reports waiting in the control streams (read from their lengths with the queue depths) past
-# which no attempt is sent: workers that report faster than the scheduler applies would only
-# grow that backlog, and the small executions of a shard wait behind it in its stream.
-BACKLOG_REPORTS = 4 * BATCH_REPORTS
 GC_YOUNG = 50_000
 TIMER_S = 2.0  # lease scan and epoch check
 RECONCILE_S = 60.0
@@ -100,17 +97,18 @@ class Loop:
         self.dead = DeadLetters(self.redis, settings.key_prefix)
         self.store = open_store(settings.store_url)
         self.submissions = Submissions(self.store)
-        self.scheduler = Scheduler(settings, state or open_state(settings.database_url),
-                                   dispatcher or CeleryDispatcher(settings), self.store,
-                                   Board(settings), metrics=self.metrics)
-        self.scheduler.queue_depth = self._queue_depths
-        self.scheduler.backlogged = lambda: self._backlog > BACKLOG_REPORTS
-        self.collector = GraphCollector(self.scheduler.nodes_held)
-        self.ticker = Ticker(self.scheduler, LaunchPlanBoard(self.scheduler.board.redis,
-                                                             settings.key_prefix))
+        self.state = state or open_state(settings.database_url)
         self.outage = Outage(log)
         self.state_outage = Outage(logging.getLogger("graft.scheduler.database"))
         self.lock: Any = self._ownership()
+        self.tenure = Shards(self.lock)
+        self.depths = Depths(self.redis, self.control)
+        board = Board(settings)
+        self.scheduler = Scheduler(settings, self.state, dispatcher or CeleryDispatcher(settings),
+                                   self.store, board, metrics=self.metrics, tenure=self.tenure,
+                                   depths=self.depths)
+        self.collector = GraphCollector(self.scheduler.nodes_held)
+        self.ticker = Ticker(self.scheduler, LaunchPlanBoard(board.redis, settings.key_prefix))
         self.consumer = f"{self.lock.owner}:{uuid.uuid4().hex[:6]}"
         self.epoch_key = Keys(settings.key_prefix).epoch
         self.epoch = ""
@@ -118,8 +116,6 @@ class Loop:
         self._suspects: dict[Any, float] = {}
         self._judge_leases_after = 0.0
         self._read_count = BATCH_SIZE
-        self._per_entry = 1.0  # reports per control stream entry, lately
-        self._backlog = 0.0  # reports waiting in the control streams, at the last depth read
         self._next_timer = 0.0
         self._reconcile_at = 0.0
 
@@ -128,20 +124,19 @@ class Loop:
 
     def _ownership(self) -> Any:
         """Shard leases in the database when the state is SQL; else the Redis lock."""
-        engine = getattr(self.scheduler.state, "engine", None)
+        engine = getattr(self.state, "engine", None)
         if engine is None:
             return SchedulerLock(self.settings.broker_url, self.settings.key_prefix,
                                  outage=self.outage)
         from scheduler.shards import ShardLeases
 
-        return ShardLeases(engine, self.scheduler.state.url,
+        return ShardLeases(engine, self.state.url,
                            ttl_s=self.settings.scheduler_lease_s)
 
     def _serve(self, shards: frozenset[int]) -> None:
         """Read the streams of `shards`, and serve their executions only."""
-        self.control.shards = shards
-        self.scheduler.owns = lambda eid: shard_of(eid) in shards
-        self.scheduler.fence = getattr(self.lock, "fence", None)
+        self.control.serve(shards)
+        self.tenure.serve(shards)
         self.metrics.shards(len(shards))
 
     # ---- the run ---------------------------------------------------------------------------
@@ -184,7 +179,7 @@ class Loop:
         """Write the board records still waiting, before stopping serving (best effort: the
         next scheduler rewrites them from the state anyway)."""
         try:
-            self.scheduler.outbox.write_boards(force=True)
+            self.scheduler.boards.write_now()
         except Exception as exc:
             log.warning("status board records not written before stopping: %s", exc)
 
@@ -223,7 +218,7 @@ class Loop:
     def _start(self) -> None:
         self.control.ensure_group()
         self._check_epoch()
-        self.metrics.started(self.redis, self.scheduler.state)
+        self.metrics.started(self.redis, self.state)
         claimed = self.control.claim_all(self.consumer)
         self._drain_pending()
         taken = self._take_submissions()
@@ -234,7 +229,7 @@ class Loop:
         log.info("scheduler serving %s (database %s); %d unacknowledged messages taken over, "
                  "%d submissions taken from the store, %d queued attempts sent again, %d "
                  "status board records of ended executions rewritten",
-                 redact(self.settings.broker_url), redact(self.scheduler.state.url), claimed,
+                 redact(self.settings.broker_url), redact(self.state.url), claimed,
                  taken, resent, settled)
 
     def _check_epoch(self) -> bool:
@@ -319,19 +314,6 @@ class Loop:
                         "carries", sent)
         return sent
 
-    def _queue_depths(self, queues: list[str]) -> dict[str, int]:
-        """How many messages wait in each of these tier queues; in the same round trip, how
-        many reports wait in this scheduler's control streams (`_backlog`)."""
-        pipe = self.redis.pipeline(transaction=False)
-        for queue in queues:
-            pipe.llen(queue)
-        streams = self.control.keys
-        for key in streams:
-            pipe.xlen(key)
-        replies = pipe.execute()
-        self._backlog = sum(replies[len(queues):]) * self._per_entry
-        return dict(zip(queues, replies[:len(queues)]))
-
     # ---- each turn -------------------------------------------------------------------------
 
     def _turn(self) -> None:
@@ -345,7 +327,7 @@ class Loop:
                 self._retry_pending = True
             if now >= self._judge_leases_after:
                 expired = [key for key in self.leases.expired()
-                           if self.scheduler.owns(key[0])]
+                           if self.tenure.owns(key[0])]
                 if expired:
                     batch = self.scheduler.lost(expired, "stopped renewing its lease: the "
                                                 "worker was killed, ran out of memory, or "
@@ -417,7 +399,7 @@ class Loop:
         self._dead(refused)
         self._read_count = read_count(bodies)
         if bodies:
-            self._per_entry = reports_in(bodies) / len(bodies)
+            self.depths.observe(reports_in(bodies), len(bodies))
         if elsewhere:  # put there by an older client, or before the shards moved
             self.control.forward(elsewhere)
             moved = {(f.stream, f.id) for f, _ in elsewhere}

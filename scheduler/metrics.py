@@ -37,8 +37,8 @@ from prometheus_client.registry import Collector
 
 from scheduler.observer import Observation, Observer
 from sdk.model.config import Settings
-from sdk.model.engine import ExecutionState
 from sdk.model.errors import ConfigError
+from sdk.model.states import ExecutionState
 from sdk.wire.connections import redis_client
 from sdk.wire.keys import queue_tier, tier_queue
 

@@ -4,22 +4,18 @@ written together, all executions in one round trip, at most every `BOARD_EVERY_S
 busy execution's board lags its state by that much, and a batch of one report costs no
 round trip of its own); those Redis refuses are kept and merged with later ones. Nothing
 here decides anything: the transaction that produced it has committed. (Attempts held back
-for their turn or their backoff are in `scheduler.fair.ReadyQueue`.)
-
-It also keeps which attempts it handed to the broker (`sent`), so that the scheduler's search
-for attempts lost on the way looks at those only, not at every node it holds; the scheduler
-prunes them as they end."""
+for their turn or their backoff are in `scheduler.fair.ReadyQueue`.)"""
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 from scheduler.dispatch import Dispatch, Dispatcher
 from scheduler.observer import Observer
 from sdk.model.errors import GraftError
-from sdk.wire.board import Board
 from sdk.wire.keys import AttemptKey
 from sdk.wire.results import FINAL, RESULT_FIELDS
 
@@ -28,8 +24,17 @@ log = logging.getLogger("graft.scheduler")
 BOARD_EVERY_S = 0.05
 
 
+class StatusBoard(Protocol):
+    """What the scheduler needs of the status board (`sdk.wire.board.Board`)."""
+
+    def write_many(self, records: dict[str, tuple[dict[str, Any], dict[str, Any]]]) -> None:
+        ...
+
+    def executions(self, limit: int) -> Iterable[tuple[str, dict[str, Any]]]: ...
+
+
 class Outbox:
-    def __init__(self, dispatcher: Dispatcher, board: Board | None, metrics: Observer):
+    def __init__(self, dispatcher: Dispatcher, board: StatusBoard | None, metrics: Observer):
         self.dispatcher = dispatcher
         self.board = board
         self.metrics = metrics
@@ -37,28 +42,20 @@ class Outbox:
         # Board writes not yet made: execution -> (fields, node records), merged.
         self.stale: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
         self._board_due = 0.0  # monotonic time of the next board write
-        # Attempts handed to the broker: execution -> {node: attempt}. A superset of those
-        # still waited for; the scheduler removes those that ended.
-        self.sent: dict[str, dict[str, int]] = {}
 
-    def send(self, dispatches: list[Dispatch]) -> None:
-        """Send now; what the broker refuses is kept and sent again by `flush`."""
+    def send(self, dispatches: list[Dispatch]) -> list[Dispatch]:
+        """Send now; what the broker refuses is kept and sent again by `flush`. Returns what
+        was handed to the broker."""
         if not dispatches:
-            return
+            return []
         try:
             self.dispatcher.send(dispatches)
         except Exception as exc:  # committed already: keep them and try again next turn
             log.error("could not send %d ready nodes (%s); will retry", len(dispatches), exc)
             self.unsent.extend(dispatches)
-            return
-        sent = self.sent
-        for d in dispatches:
-            for eid, node, attempt in d.attempts:
-                nodes = sent.get(eid)
-                if nodes is None:
-                    nodes = sent[eid] = {}
-                nodes[node] = attempt
+            return []
         self.metrics.dispatched(d.queue for d in dispatches for _ in d.attempts)
+        return dispatches
 
     def write_board(self, eid: str, fields: dict[str, Any],
                     nodes: dict[str, dict[str, Any]] | None) -> None:
@@ -91,12 +88,15 @@ class Outbox:
         """Seconds until waiting board records are due to be written, if any."""
         return max(0.0, self._board_due - time.monotonic()) if self.stale else None
 
-    def flush(self) -> None:
-        """Send what could not be sent, and write what could not be written."""
+    def flush(self) -> list[Dispatch]:
+        """Send what could not be sent, and write what could not be written. Returns what
+        was handed to the broker now."""
+        sent: list[Dispatch] = []
         if self.unsent:
             unsent, self.unsent = self.unsent, []
-            self.send(unsent)
+            sent = self.send(unsent)
         self.write_boards()
+        return sent
 
     def held(self) -> set[AttemptKey]:
         """The attempts waiting here to be sent."""
@@ -105,7 +105,6 @@ class Outbox:
     def clear(self) -> None:
         self.unsent.clear()
         self.stale.clear()
-        self.sent.clear()
 
     @property
     def backlog(self) -> int:

@@ -32,11 +32,6 @@ from sdk.model.spec import GraphSpec
 from sdk.model.states import ACTIVE_STATES, ExecutionState, NodeState
 from sdk.model.window import Window
 
-# isort: split
-# moved: importers outside sdk/model still read these here until they are updated (and
-# NodeState, ExecutionState, NodeRun and RetryPolicy, which the engine imports for itself)
-from sdk.model.states import TERMINAL_NODE_STATES  # noqa: F401
-
 
 class Engine:
     """The state of one execution of `spec` with resolved `inputs` ({name: binding}).
@@ -53,10 +48,8 @@ class Engine:
     the scopes drive (`sdk.model.machine.Machine`), not for drivers."""
 
     def __init__(self, spec: GraphSpec, inputs: dict[str, Binding],
-                 policy: RetryPolicy | None = None,
-                 # moved: positional too until the scheduler passes it by name
-                 graft_slice: int | None = None,
-                 *, window: int | None = None, spill: Spill | None = None) -> None:
+                 policy: RetryPolicy | None = None, *, graft_slice: int | None = None,
+                 window: int | None = None, spill: Spill | None = None) -> None:
         missing = set(spec.inputs) - set(inputs)
         if missing:
             names = ", ".join(sorted(missing))
@@ -424,12 +417,3 @@ class Engine:
         if run is None or run.state != NodeState.QUEUED or run.attempt != attempt:
             return None
         return run
-
-    # moved: the scheduler still sets these after construction until it passes them to the
-    # constructor and rebuilds an engine through `replay`
-    graft_slice = property(lambda self: self._window.graft_slice,
-                           lambda self, n: setattr(self._window, "graft_slice", n))
-    window = property(lambda self: self._window.window,
-                      lambda self, n: setattr(self._window, "window", n))
-    spill = property(lambda self: self._evictor.spill,
-                     lambda self, fn: setattr(self._evictor, "spill", fn))

@@ -20,7 +20,6 @@ from typing import Any
 
 from sdk.authoring.options import timeout_seconds
 from sdk.model.config import Settings
-from sdk.model.engine import ExecutionState, NodeState
 from sdk.model.entity import Runnable
 from sdk.model.errors import (
     BrokerUnavailable,
@@ -33,6 +32,7 @@ from sdk.model.errors import (
     StoreObjectMissing,
 )
 from sdk.model.spec import GraphSpec
+from sdk.model.states import ExecutionState, NodeState
 from sdk.model.store import Store
 from sdk.remote.node_io import node_values
 from sdk.remote.schedules import Schedules

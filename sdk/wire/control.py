@@ -91,6 +91,10 @@ class ControlChannel:
         self.shards = frozenset(shards)
         self._acks: list[Entry] = []  # committed, acknowledged with the next read
 
+    def serve(self, shards: Collection[int]) -> None:
+        """Read the streams of `shards` from now on."""
+        self.shards = frozenset(shards)
+
     @property
     def keys(self) -> list[str]:
         """The streams this consumer reads."""

@@ -49,3 +49,18 @@ def tier_check(settings: Settings, prefix: str = "") -> Callable[[NodeSpec], Non
                 fits.add(memory)
 
     return check
+
+
+class TierQueues:
+    """`queue_for`, each memory need looked up once."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._queues: dict[int | None, str] = {}
+
+    def of(self, memory_bytes: int | None, what: str) -> str:
+        """The queue of the smallest tier that fits; TierError naming `what` when none does."""
+        queue = self._queues.get(memory_bytes)
+        if queue is None:
+            queue = self._queues[memory_bytes] = queue_for(self.settings, memory_bytes, what)
+        return queue

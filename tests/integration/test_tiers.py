@@ -10,7 +10,7 @@ import time
 import pytest
 from workflows import cluster_wf
 
-from sdk.model.config import TierError
+from sdk.model.errors import TierError
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

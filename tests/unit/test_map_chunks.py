@@ -145,17 +145,28 @@ def test_a_reports_message_splits_into_the_reports_it_stands_for():
 class Depths:
     """Tier queue depths as a broker would report them: what was sent and not yet taken."""
 
-    def __init__(self, scheduler, dispatcher):
+    def __init__(self, dispatcher):
         self.dispatcher, self.taken = dispatcher, 0
-        scheduler.ready.clock = lambda: 1000.0
 
-    def __call__(self, queues):
+    def read(self, queues):
         return {q: len(self.dispatcher.sent) - self.taken for q in queues}
+
+    def backlogged(self):
+        return False
 
     def take(self):
         got = self.dispatcher.sent[self.taken:]
         self.taken += len(got)
         return got
+
+
+def paced(state, dispatcher, store):
+    """A scheduler sending by the depths of broker-like queues (at their minimum: the ready
+    queue's clock stands still), and those depths."""
+    depths = Depths(dispatcher)
+    scheduler = Scheduler(Settings(), state, dispatcher, store, depths=depths)
+    scheduler.sender.ready.clock = lambda: 1000.0
+    return scheduler, depths
 
 
 def chunk_reports(store, d):
@@ -166,9 +177,9 @@ def chunk_reports(store, d):
 
 def test_a_chunk_s_outcomes_apply_as_if_each_item_reported_alone():
     store, dispatcher = MemoryStore(), RecordingDispatcher()
-    scheduler = Scheduler(Settings(), MemoryState(), dispatcher, store)
-    depths = scheduler.queue_depth = Depths(scheduler, dispatcher)
-    scheduler.chunks.observe("workflows.control_flow:shaky", 0.001)  # measured: chunks
+    state = MemoryState()
+    scheduler, depths = paced(state, dispatcher, store)
+    scheduler.sender.chunks.observe("workflows.control_flow:shaky", 0.001)  # measured: chunks
     n = 300
     spec_key = put_blob(store, cf.chunked_map.compile().dumps().encode(), prefix="specs")
     scheduler.handle([{"type": "submit", "execution": "e1", "spec": spec_key,
@@ -186,8 +197,7 @@ def test_a_chunk_s_outcomes_apply_as_if_each_item_reported_alone():
             bodies += chunk_reports(store, d)
         assert [r.reason for r in scheduler.handle(bodies).refused] == []
         scheduler.flush()
-    record = scheduler.state.transaction
-    with record() as tx:
+    with state.transaction() as tx:
         execution = tx.get_execution("e1")
         nodes = {r["node_id"]: r for r in tx.nodes("e1")}
     assert chunked > 0
@@ -203,9 +213,9 @@ def test_a_chunk_s_outcomes_apply_as_if_each_item_reported_alone():
 
 def test_a_duplicate_or_late_chunk_report_changes_nothing():
     store, dispatcher = MemoryStore(), RecordingDispatcher()
-    scheduler = Scheduler(Settings(), MemoryState(), dispatcher, store)
-    depths = scheduler.queue_depth = Depths(scheduler, dispatcher)
-    scheduler.chunks.observe("workflows.control_flow:shaky", 0.001)
+    state = MemoryState()
+    scheduler, depths = paced(state, dispatcher, store)
+    scheduler.sender.chunks.observe("workflows.control_flow:shaky", 0.001)
     spec_key = put_blob(store, cf.chunked_map.compile().dumps().encode(), prefix="specs")
     scheduler.handle([{"type": "submit", "execution": "e1", "spec": spec_key,
                        "workflow": "chunked_map",
@@ -215,10 +225,10 @@ def test_a_duplicate_or_late_chunk_report_changes_nothing():
     chunk = next(d for d in depths.take() if d.items)
     bodies = chunk_reports(store, chunk)
     scheduler.handle(bodies)
-    with scheduler.state.transaction() as tx:
+    with state.transaction() as tx:
         events = len(tx.events("e1"))
     assert scheduler.handle(bodies).refused == []  # delivered twice
-    with scheduler.state.transaction() as tx:
+    with state.transaction() as tx:
         assert len(tx.events("e1")) == events
 
 
@@ -229,9 +239,9 @@ def run_fan(wf, n):
     'worker' running each chunk item by item; the execution row, its node rows and the chunks
     sent."""
     store, dispatcher = MemoryStore(), RecordingDispatcher()
-    scheduler = Scheduler(Settings(), MemoryState(), dispatcher, store)
-    depths = scheduler.queue_depth = Depths(scheduler, dispatcher)
-    scheduler.chunks.observe("workflows.control_flow:shaky", 0.001)
+    state = MemoryState()
+    scheduler, depths = paced(state, dispatcher, store)
+    scheduler.sender.chunks.observe("workflows.control_flow:shaky", 0.001)
     spec_key = put_blob(store, wf.compile().dumps().encode(), prefix="specs")
     scheduler.handle([{"type": "submit", "execution": "e1", "spec": spec_key,
                        "workflow": wf.name, "inputs": encode_inputs(wf, {"n": n}, store)}])
@@ -247,7 +257,7 @@ def run_fan(wf, n):
             bodies += chunk_reports(store, d)
         assert [r.reason for r in scheduler.handle(bodies).refused] == []
         scheduler.flush()
-    with scheduler.state.transaction() as tx:
+    with state.transaction() as tx:
         execution = tx.get_execution("e1")
         nodes = {r["node_id"]: r for r in tx.nodes("e1")}
     return store, execution, nodes, chunks

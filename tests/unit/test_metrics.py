@@ -100,12 +100,12 @@ class Harness:
         self.dispatcher = RecordingDispatcher()
         self.new_scheduler()
 
-    def new_scheduler(self) -> None:
+    def new_scheduler(self, **options) -> None:
         """A fresh scheduler with fresh metrics on the same state (a restart)."""
         self.registry = CollectorRegistry()
         self.metrics = PrometheusMetrics(self.settings, self.registry, queue_depth=False)
         self.scheduler = Scheduler(self.settings, self.state, self.dispatcher, self.store,
-                                   metrics=self.metrics)
+                                   metrics=self.metrics, **options)
         self.metrics.started(FakeRedis(), self.state)
 
     def submit(self, wf, execution_id: str, **inputs) -> None:
@@ -305,7 +305,8 @@ def test_executions_a_launch_plan_schedule_starts_are_counted(h):
 
     start = 1767225600.0 + 10  # 2026-01-01 00:00:10 UTC
     now = [start]
-    ticker = Ticker(h.scheduler, clock=lambda: now[0])  # before activating: it applies that
+    h.new_scheduler(clock=lambda: now[0])  # the time an activation counts its ticks from
+    ticker = Ticker(h.scheduler)
     plan = LaunchPlan.get_or_create(metric_cron_wf, name="metric_minutely",
                                     schedule=CronSchedule(schedule="* * * * *"))
     spec_key = put_blob(h.store, plan.graph().dumps().encode(), prefix="specs")

@@ -11,6 +11,8 @@ import typing
 import pytest
 
 from scheduler.dispatch import RecordingDispatcher
+from scheduler.inbox import Inbox
+from scheduler.recorder import Recorder
 from scheduler.service import Scheduler
 from scheduler.state import EventRecord, MemoryState
 from scheduler.state_sql import SqlState
@@ -73,8 +75,8 @@ class Harness:
         self.dispatcher = RecordingDispatcher()
         self.scheduler = self.new_scheduler()
 
-    def new_scheduler(self) -> Scheduler:
-        return Scheduler(self.settings, self.state, self.dispatcher, self.store)
+    def new_scheduler(self, **options) -> Scheduler:
+        return Scheduler(self.settings, self.state, self.dispatcher, self.store, **options)
 
     def handle(self, bodies) -> list[str]:
         """Apply messages; return the reasons of those refused."""
@@ -300,7 +302,7 @@ def test_a_database_error_hands_the_whole_batch_back(h, monkeypatch):
     spec_key = put_blob(h.store, sum_of_squares.compile().dumps().encode(), prefix="specs")
     body = {"type": "submit", "execution": "e1", "spec": spec_key,
             "inputs": encode_inputs(sum_of_squares, {"n": 2}, h.store)}
-    real = Scheduler.submit
+    real = Inbox.submit
 
     class Locked(Exception):
         pass
@@ -308,13 +310,13 @@ def test_a_database_error_hands_the_whole_batch_back(h, monkeypatch):
     def locked(self, *args):
         raise Locked("database is locked")
 
-    monkeypatch.setattr(Scheduler, "submit", locked)
+    monkeypatch.setattr(Inbox, "submit", locked)
     monkeypatch.setattr(h.state, "is_transient", lambda exc: isinstance(exc, Locked),
                         raising=False)
     with pytest.raises(Locked):
         h.handle([body])
     assert h.execution("e1") is None and h.dispatcher.sent == []
-    monkeypatch.setattr(Scheduler, "submit", real)
+    monkeypatch.setattr(Inbox, "submit", real)
     assert h.handle([body]) == []  # handed back; now it goes through
     h.run_to_end()
     assert h.outputs(sum_of_squares, "e1") == 1
@@ -406,7 +408,7 @@ def test_a_report_that_cannot_be_applied_fails_its_node(h, monkeypatch):
     def broken(self, *args):
         raise KeyError("a defect")
 
-    monkeypatch.setattr(Scheduler, "_as_report", broken)
+    monkeypatch.setattr(Inbox, "decode", broken)
     problems = h.handle([report])
     assert problems and "KeyError" in problems[0]
     row = h.execution("e1")
@@ -428,6 +430,12 @@ def test_a_report_without_the_attempts_token_is_refused(h):
     assert h.outputs(sum_of_squares, "e1") == 1
 
 
+def due_now(h):
+    """Make the first retry waiting out its backoff due now."""
+    ready = h.scheduler.sender.ready
+    ready._delayed[0] = (0.0, *ready._delayed[0][1:])
+
+
 def test_each_attempt_gets_a_new_token_kept_in_the_state(h):
     h.submit(sum_of_squares, "e1", n=1)
     [d] = h.dispatcher.sent
@@ -435,7 +443,7 @@ def test_each_attempt_gets_a_new_token_kept_in_the_state(h):
     assert len(token) == 16 and h.nodes("e1")["squares"]["token"] == token
     h.dispatcher.sent.clear()
     h.scheduler.lost([("e1", "squares", 1)], "was killed")
-    h.scheduler.ready._delayed[0] = (0.0, *h.scheduler.ready._delayed[0][1:])  # due now
+    due_now(h)
     h.scheduler.flush()
     [d2] = h.dispatcher.sent
     assert d2.attempt == 2 and d2.payload["token"] not in (token, "")
@@ -460,7 +468,7 @@ def test_a_lost_attempt_is_a_system_retry_with_backoff_not_a_user_retry(h):
         assert batch.superseded == [("e1", "fragile", attempt)]
         assert h.dispatcher.sent == []  # held back for its backoff, not sent at once
         assert 0 < h.scheduler.next_due_s() <= 2.0 ** (attempt - 1)
-        h.scheduler.ready._delayed[0] = (0.0, *h.scheduler.ready._delayed[0][1:])
+        due_now(h)
         h.scheduler.flush()
         [d] = h.dispatcher.sent
         h.dispatcher.sent.clear()
@@ -501,7 +509,8 @@ class RecordingBoard:
 def test_a_refresh_rewrites_a_finished_executions_board_from_the_state(h):
     h.submit(sum_of_squares, "e1", n=3)
     h.run_to_end()
-    board = h.scheduler.board = RecordingBoard()
+    board = RecordingBoard()
+    h.scheduler = h.new_scheduler(board=board)
     assert h.handle([{"type": "refresh", "execution": "e1"}]) == []
     record = board.records["e1"]
     assert record["status"] == "SUCCEEDED" and record["total"] == 5 and record["done"] == 5
@@ -513,28 +522,29 @@ def test_a_refresh_rewrites_a_finished_executions_board_from_the_state(h):
 
 
 def test_a_large_grafts_node_records_reach_the_board_a_chunk_a_turn(h):
-    from scheduler.service import BOARD_NODES
+    from scheduler.boards import BOARD_NODES
 
-    board = h.scheduler.board = RecordingBoard()
-    h.scheduler.graft_slice = None  # the sub-graph in whole: the board's chunks alone
+    board = RecordingBoard()
+    # the sub-graph in whole: the board's chunks alone
+    h.scheduler = h.new_scheduler(board=board, graft_slice=None)
     h.submit(squares_wf, "e1", n=2 * BOARD_NODES + 10)
     h.handle(h.work())  # the sub-graph: 2 x BOARD_NODES + 10 new nodes
-    h.scheduler.outbox.write_boards(force=True)
+    h.scheduler.boards.write_now()
     assert len(board.nodes["e1"]) <= BOARD_NODES + 1
     assert h.scheduler.next_due_s() == 0.0  # the rest: on the next turns
     for _ in range(3):
         h.scheduler.flush()
-        h.scheduler.outbox.write_boards(force=True)
+        h.scheduler.boards.write_now()
     assert len(board.nodes["e1"]) == 2 * BOARD_NODES + 10 + 1
     assert sorted({n["state"] for n in board.nodes["e1"].values()}) == ["QUEUED", "RUNNING"]
     assert h.scheduler.next_due_s() is None
 
 
 def test_a_large_sub_graph_is_grafted_a_slice_a_turn(h):
-    h.scheduler.graft_slice = 4
+    h.scheduler = h.new_scheduler(graft_slice=4)
     h.submit(squares_wf, "e1", n=10)
     h.handle(h.work())  # the sub-graph: four of its ten nodes go in now
-    assert len(h.dispatcher.sent) == 4 and h.scheduler.grafting == {"e1"}
+    assert len(h.dispatcher.sent) == 4 and h.scheduler.executions.grafting == {"e1"}
     assert h.scheduler.next_due_s() == 0.0  # the loop does not wait for messages meanwhile
     h.scheduler.graft_more()
     assert len(h.dispatcher.sent) == 8
@@ -548,10 +558,10 @@ def test_nodes_not_yet_grafted_when_the_execution_was_dropped_are_sent_after_its
     """A rolled-back batch drops its executions from memory; rebuilt from the events, the
     whole sub-graph is in at once, and what was never sent must be sent then (not wait for
     the minute's reconciliation)."""
-    h.scheduler.graft_slice = 4
+    h.scheduler = h.new_scheduler(graft_slice=4)
     h.submit(squares_wf, "e1", n=10)
     h.handle(h.work())
-    del h.scheduler.live["e1"]  # as `in_transaction` does when a batch rolls back
+    h.scheduler.executions.forget(["e1"])  # as a batch that rolls back does
     assert h.scheduler.graft_more().outbox == [] and not h.scheduler.grafting
     h.run_to_end()  # the first four report: the rebuild readies the other six
     assert h.outputs(squares_wf, "e1") == [i * i for i in range(10)]
@@ -564,7 +574,7 @@ def run_held(h, eid: str) -> tuple[int, int]:
     for _ in range(100):
         if h.scheduler.grafting:
             h.scheduler.graft_more()
-        live = h.scheduler.live.get(eid)
+        live = h.scheduler.executions.get(eid)
         if live is not None:
             most, dropped = max(most, len(live.engine.nodes)), live.engine.evicted
         reports = h.work()
@@ -579,8 +589,8 @@ def test_a_large_sub_graph_is_held_a_window_at_a_time(h):
     written; the next slice goes in as the window frees up. The outputs are read back from
     the rows, a late report for a node gone from memory is ignored, and a refresh still
     lists every node."""
-    h.scheduler.graft_slice, h.scheduler.graft_window = 4, 6
-    board = h.scheduler.board = RecordingBoard()
+    board = RecordingBoard()
+    h.scheduler = h.new_scheduler(board=board, graft_slice=4, window=6)
     h.submit(squares_wf, "e1", n=40)
     h.handle(h.work())  # the dynamic: its sub-graph of 40 goes in as the window allows
     reports = h.work()
@@ -592,19 +602,19 @@ def test_a_large_sub_graph_is_held_a_window_at_a_time(h):
     rows = h.nodes("e1")
     assert len(rows) == 41 and {r["state"] for r in rows.values()} == {"SUCCEEDED"}
     assert h.handle([late]) == []  # the execution ended: a late report changes nothing
-    h.scheduler.outbox.write_boards(force=True)
+    h.scheduler.boards.write_now()
     assert board.records["e1"]["total"] == 41 and board.records["e1"]["done"] == 41
 
 
 def test_nodes_gone_from_memory_are_read_back_and_listed_while_it_runs(h):
-    h.scheduler.graft_slice, h.scheduler.graft_window = 4, 6
-    board = h.scheduler.board = RecordingBoard()
+    board = RecordingBoard()
+    h.scheduler = h.new_scheduler(board=board, graft_slice=4, window=6)
     h.submit(squares_wf, "e1", n=20)
     h.handle(h.work())
     for _ in range(3):
         h.handle(h.work())
         h.scheduler.graft_more()
-    engine = h.scheduler.live["e1"].engine
+    engine = h.scheduler.executions.live["e1"].engine
     assert engine.evicted >= 8
     gone = next(nid for nid, r in h.nodes("e1").items()
                 if r["state"] == "SUCCEEDED" and nid not in engine.nodes)
@@ -612,24 +622,24 @@ def test_nodes_gone_from_memory_are_read_back_and_listed_while_it_runs(h):
                  "outcome": "values", "outputs": {"o0": {"val": {"v": 0}}}, "token": "x"}
     assert h.handle([duplicate]) == []  # it succeeded: ignored, not refused as unknown
     assert h.handle([{"type": "refresh", "execution": "e1"}]) == []
-    h.scheduler.outbox.write_boards(force=True)
+    h.scheduler.boards.write_now()
     listed = board.nodes["e1"]
     assert gone in listed and len(listed) == len(h.nodes("e1"))
     assert board.records["e1"]["done"] == sum(
         r["state"] == "SUCCEEDED" for r in h.nodes("e1").values())
-    del h.scheduler.live["e1"]  # dropped (a rolled-back batch): rebuilt from the events
+    h.scheduler.executions.forget(["e1"])  # as a rolled-back batch: rebuilt from the events
     run_held(h, "e1")
     assert h.outputs(squares_wf, "e1") == [i * i for i in range(20)]
 
 
 def test_a_cancel_ends_what_a_held_graph_has_in_and_never_inserts_the_rest(h):
-    h.scheduler.graft_slice, h.scheduler.graft_window = 4, 6
+    h.scheduler = h.new_scheduler(graft_slice=4, window=6)
     h.submit(squares_wf, "e1", n=40)
     h.handle(h.work())
     for _ in range(2):
         h.handle(h.work())
         h.scheduler.graft_more()
-    assert h.scheduler.live["e1"].engine.total < 20
+    assert h.scheduler.executions.live["e1"].engine.total < 20
     assert h.handle([{"type": "cancel", "execution": "e1"}]) == []
     rows = h.nodes("e1")
     assert h.execution("e1").status == "ABORTED" and len(rows) < 20
@@ -641,15 +651,15 @@ def test_reports_of_an_execution_that_dropped_many_nodes_apply_without_collectio
         h, monkeypatch):
     import gc
 
-    import scheduler.service as service
+    import scheduler.recorder as recorder
     from sdk.model.engine import Engine
 
-    monkeypatch.setattr(service, "FREEZE_ABOVE", 10)
+    monkeypatch.setattr(recorder, "FREEZE_ABOVE", 10)
     seen = []
     apply = Engine.apply
     monkeypatch.setattr(Engine, "apply", lambda self, r: seen.append(
         (self.evicted >= 10, gc.isenabled())) or apply(self, r))
-    h.scheduler.graft_slice, h.scheduler.graft_window = 4, 6
+    h.scheduler = h.new_scheduler(graft_slice=4, window=6)
     h.submit(squares_wf, "e1", n=30)
     run_held(h, "e1")
     assert h.outputs(squares_wf, "e1") == [i * i for i in range(30)]
@@ -662,7 +672,8 @@ def test_a_map_reads_its_items_back_from_their_rows(h):
     h.handle(h.work())  # `numbers`: the map expands, its items are released
     reports = h.work()
     assert h.handle(reports[:20]) == []  # twenty items succeed and leave memory
-    assert h.scheduler.live["e1"].engine.evicted == 20  # not `numbers`: the map reads it
+    live = h.scheduler.executions.live["e1"]
+    assert live.engine.evicted == 20  # not `numbers`: the map reads it
     assert h.handle(reports[20:]) == []
     run_held(h, "e1")
     assert h.outputs(map_of_squares, "e1") == [i * i for i in range(30)]
@@ -672,13 +683,22 @@ def test_nothing_more_is_sent_while_reports_wait_in_the_control_streams(h):
     """Workers that report faster than the scheduler applies would only grow the streams'
     backlog, and a small execution's messages wait behind it: while the loop finds too many
     reports waiting, ready attempts stay held."""
-    h.scheduler.queue_depth = lambda queues: {q: 0 for q in queues}
-    h.scheduler.backlogged = lambda: True
+    class Backlogged:
+        backlog = True
+
+        def read(self, queues):
+            return {q: 0 for q in queues}
+
+        def backlogged(self):
+            return self.backlog
+
+    depths = Backlogged()
+    h.scheduler = h.new_scheduler(depths=depths)
     h.submit(squares_wf, "e1", n=3)
-    assert h.dispatcher.sent == [] and len(h.scheduler.ready) == 1
-    h.scheduler.backlogged = lambda: False
+    assert h.dispatcher.sent == [] and len(h.scheduler.sender.ready) == 1
+    depths.backlog = False
     h.scheduler.flush()
-    assert len(h.dispatcher.sent) == 1 and len(h.scheduler.ready) == 0
+    assert len(h.dispatcher.sent) == 1 and len(h.scheduler.sender.ready) == 0
 
 
 def test_the_inline_dispatcher_runs_a_whole_execution_in_this_process():
@@ -689,14 +709,15 @@ def test_the_inline_dispatcher_runs_a_whole_execution_in_this_process():
     store = MemoryStore()
     reports: list[dict] = []
     dispatcher = InlineDispatcher(lambda d: run_attempt(store, *d.args), reports.append)
-    scheduler = Scheduler(Settings(), MemoryState(), dispatcher, store)
+    state = MemoryState()
+    scheduler = Scheduler(Settings(), state, dispatcher, store)
     spec_key = put_blob(store, sum_of_squares.compile().dumps().encode(), prefix="specs")
     scheduler.handle([{"type": "submit", "execution": "e1", "spec": spec_key,
                        "inputs": encode_inputs(sum_of_squares, {"n": 4}, store)}])
     while reports:
         batch, reports[:] = list(reports), []
         assert scheduler.handle(batch).refused == []
-    with scheduler.state.transaction() as tx:
+    with state.transaction() as tx:
         record = tx.get_execution("e1")
     assert record.status == "SUCCEEDED"
     assert shape_outputs(sum_of_squares.compile(), record.outputs, store) == 14
@@ -745,17 +766,30 @@ class Queues:
     def __init__(self, h):
         self.h = h
         self.taken = 0
-        h.scheduler.ready.clock = lambda: 1000.0  # depths stay at their minimum
+        self.reads: list[list[str]] = []
 
-    def __call__(self, queues):
+    def read(self, queues):
+        self.reads.append(queues)
         waiting = len(self.h.dispatcher.sent) - self.taken
         return {q: waiting for q in queues}
+
+    def backlogged(self):
+        return False
 
     def take(self, n):
         """Workers take the oldest `n` waiting messages; return them."""
         got = self.h.dispatcher.sent[self.taken:self.taken + n]
         self.taken += len(got)
         return got
+
+
+def paced(h, clock=lambda: 1000.0) -> Queues:
+    """Have `h` run a scheduler that sends by the depths of broker-like queues; return them.
+    With the ready queue's clock standing still, the depths stay at their minimum."""
+    queues = Queues(h)
+    h.scheduler = h.new_scheduler(depths=queues)
+    h.scheduler.sender.ready.clock = clock
+    return queues
 
 
 def run_all(h, dispatches):
@@ -771,12 +805,12 @@ def submit_with(h, wf, eid, priority=0, **inputs):
 
 
 def test_a_small_execution_is_not_queued_behind_a_large_ones_backlog(h):
-    queues = h.scheduler.queue_depth = Queues(h)
+    queues = paced(h)
     submit_with(h, map_of_squares, "big", n=2000)
     h.handle(run_all(h, queues.take(1)))  # `numbers` ran
-    depth = h.scheduler.ready.depth_target("mem-256Mi")
+    depth = h.scheduler.sender.ready.depth_target("mem-256Mi")
     assert depth < 20 and len(h.dispatcher.sent) - queues.taken == depth
-    assert len(h.scheduler.ready) == 2000 - depth
+    assert len(h.scheduler.sender.ready) == 2000 - depth
     submit_with(h, sum_of_squares, "small", n=3)
     for _ in range(2):  # room for one more each time: the large one's turn, then the small's
         h.handle(run_all(h, queues.take(1)))
@@ -791,11 +825,11 @@ def test_a_small_execution_is_not_queued_behind_a_large_ones_backlog(h):
                      and h.execution(e).status == "SUCCEEDED"]
     assert finished == ["small", "big"]
     assert h.outputs(map_of_squares, "big") == [i * i for i in range(2000)]
-    assert len(h.scheduler.ready) == 0
+    assert len(h.scheduler.sender.ready) == 0
 
 
 def test_higher_priority_executions_are_sent_first(h):
-    queues = h.scheduler.queue_depth = Queues(h)
+    queues = paced(h)
     submit_with(h, map_of_squares, "low", priority=-1, n=50)
     submit_with(h, map_of_squares, "high", priority=5, n=50)
     h.handle(run_all(h, queues.take(2)))  # both `numbers`
@@ -804,18 +838,18 @@ def test_higher_priority_executions_are_sent_first(h):
         got = queues.take(10)
         order += [d.execution_id for d in got for _ in d.attempts]
         h.handle(run_all(h, got))
-    assert order[:50].count("high") >= 50 - h.scheduler.ready.min_depth
+    assert order[:50].count("high") >= 50 - h.scheduler.sender.ready.min_depth
     assert h.execution("high").priority == 5 and h.execution("low").priority == -1
 
 
 def test_cancelling_a_large_execution_supersedes_only_what_was_sent(h):
-    queues = h.scheduler.queue_depth = Queues(h)
+    queues = paced(h)
     submit_with(h, map_of_squares, "big", n=5000)
     h.handle(run_all(h, queues.take(1)))
     sent = sum(len(d.attempts) for d in h.dispatcher.sent) - 1
     batch = h.scheduler.handle([{"type": "cancel", "execution": "big"}])
     assert len(batch.superseded) == sent
-    assert len(h.scheduler.ready) == 0 and h.execution("big").status == "ABORTED"
+    assert len(h.scheduler.sender.ready) == 0 and h.execution("big").status == "ABORTED"
 
 
 def test_a_submission_with_a_bad_priority_is_refused(h):
@@ -828,12 +862,12 @@ def test_a_submission_with_a_bad_priority_is_refused(h):
 
 
 def test_held_attempts_of_an_execution_dropped_by_a_rollback_are_sent_after_all(h):
-    queues = h.scheduler.queue_depth = Queues(h)
+    queues = paced(h)
     submit_with(h, map_of_squares, "e1", n=20)
     h.handle([run_attempt(h.store, *d.args) for d in queues.take(1)])
-    held = len(h.scheduler.ready)
+    held = len(h.scheduler.sender.ready)
     assert 0 < held < 20
-    h.scheduler.live.clear()  # what a rolled-back batch does to the engines it touched
+    h.scheduler.executions.live.clear()  # what a rolled-back batch does to its engines
     taken = queues.take(100)  # the workers took what was sent
     h.scheduler.flush()  # finds the execution gone from memory, rebuilds it ...
     h.scheduler.flush()  # ... and sends its held attempts in turn
@@ -851,10 +885,11 @@ def test_held_attempts_of_an_execution_dropped_by_a_rollback_are_sent_after_all(
 def test_board_writes_are_merged_and_written_together_at_most_every_50_ms(h):
     from scheduler import outbox as outbox_mod
 
-    board = h.scheduler.board = RecordingBoard()
+    board = RecordingBoard()
+    h.scheduler = h.new_scheduler(board=board)
     calls = []
     board.write_many = lambda records: calls.append(dict(records))
-    out = h.scheduler.outbox
+    out = h.scheduler.boards.outbox
     out.write_board("a", {"status": "RUNNING", "done": 1, "failures": ["x"]}, {"n1": {"s": 1}})
     out.write_board("a", {"done": 2}, {"n2": {"s": 2}})
     out.write_board("b", {"status": "SUCCEEDED", "done": 3}, None)
@@ -885,7 +920,7 @@ def test_a_lone_message_goes_without_a_savepoint_and_a_failure_still_rolls_back(
     [report] = h.work()
     assert h.handle([report]) == [] and opened == []  # one message, no savepoint
     first, second = h.work()
-    apply_report = Scheduler._apply_report
+    apply_report = Recorder.apply
 
     def half_applied(self, tx, eid, live, report, batch):
         if report.node == second["node"] and report.outcome.value == "values":
@@ -893,7 +928,7 @@ def test_a_lone_message_goes_without_a_savepoint_and_a_failure_still_rolls_back(
             raise ValueError("broken half-way")
         return apply_report(self, tx, eid, live, report, batch)
 
-    monkeypatch.setattr(Scheduler, "_apply_report", half_applied)
+    monkeypatch.setattr(Recorder, "apply", half_applied)
     events = h.events("e1")
     [why] = h.handle([second])
     assert "broken half-way" in why
@@ -919,10 +954,8 @@ def test_a_chain_reads_queue_depths_only_now_and_then(h):
     """One attempt ready at a time fits under the depth last read: sending it needs no depth
     read (a round trip of every turn, before), until the drain rate is due for a sample."""
     clock = [1000.0]
-    queues = h.scheduler.queue_depth = Queues(h)
-    h.scheduler.ready.clock = lambda: clock[0]
-    reads = []
-    h.scheduler.queue_depth = lambda qs: reads.append(qs) or queues(qs)
+    queues = paced(h, lambda: clock[0])
+    reads = queues.reads
     submit_with(h, chain_of_squares, "c", x=2)
     while h.execution("c").status == "RUNNING":
         clock[0] += 0.01
@@ -957,13 +990,13 @@ def test_the_attempts_to_look_for_in_flight_are_those_sent_and_not_yet_ended(h):
     assert sorted(h.scheduler.queued_attempts()) == sorted(children[1:])
     h.handle([run_attempt(h.store, *d.args) for d in sent[1:]])
     assert h.execution("e1").status == "SUCCEEDED"
-    assert h.scheduler.queued_attempts() == [] and h.scheduler.outbox.sent == {}
+    assert h.scheduler.queued_attempts() == [] and h.scheduler.executions.live == {}
 
 
 def test_looking_for_attempts_in_flight_does_not_walk_the_graphs_held(h):
     h.submit(squares_wf, "e1", n=50)
     h.handle(h.work())
-    live = h.scheduler.live["e1"]
+    live = h.scheduler.executions.live["e1"]
     live.engine.nodes = Unwalkable(live.engine.nodes)
     assert len(h.scheduler.queued_attempts()) == 50
 
@@ -973,7 +1006,7 @@ def test_an_attempt_held_for_its_retry_backoff_is_not_looked_for_in_flight(h):
     assert h.scheduler.queued_attempts() == [("e1", "fragile", 1)]
     h.scheduler.lost([("e1", "fragile", 1)], "stopped renewing its lease")
     assert h.scheduler.queued_attempts() == []  # attempt 2 waits for its backoff
-    h.scheduler.ready._delayed[0] = (0.0, *h.scheduler.ready._delayed[0][1:])
+    due_now(h)
     h.scheduler.flush()
     assert h.scheduler.queued_attempts() == [("e1", "fragile", 2)]
 

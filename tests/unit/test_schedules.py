@@ -150,11 +150,12 @@ def state(request, tmp_path):
 class Cron:
     """A scheduler with a ticker on `state`, driven by an injected clock."""
 
-    def __init__(self, state, store: MemoryStore, clock: Clock, max_catchup: int = 10):
+    def __init__(self, state, store: MemoryStore, clock: Clock, max_catchup: int = 10,
+                 metrics=None):
         self.state, self.store, self.clock = state, store, clock
         self.dispatcher = RecordingDispatcher()
         self.scheduler = Scheduler(Settings(database_url=state.url), state, self.dispatcher,
-                                   store, clock=clock)
+                                   store, clock=clock, metrics=metrics)
         self.ticker = Ticker(self.scheduler, clock=clock, max_catchup=max_catchup)
 
     def activate(self, plan: LaunchPlan) -> list[str]:
@@ -303,15 +304,16 @@ def test_a_plan_rolled_back_midway_sends_nothing(state):
             self.seen.extend(observed)
 
     clock = Clock(T0 + 10)
-    cron = Cron(StaleTicks(state), MemoryStore(), clock)
+    counted = Counted()
+    cron = Cron(StaleTicks(state), MemoryStore(), clock, metrics=counted)
     cron.activate(_every_minute())
-    cron.scheduler.metrics = counted = Counted()
+    assert counted.seen == []  # an activation starts no execution
 
     with state.transaction() as tx:
         tx.add_tick(TickRecord("sched_minutely", T0 + 120, "elsewhere"))
     clock.now = T0 + 121
     assert cron.ticker.tick() == []
-    assert cron.dispatcher.sent == [] and cron.scheduler.live == {}
+    assert cron.dispatcher.sent == [] and cron.scheduler.executions.live == {}
     assert cron.executions() == {}
     assert counted.seen == []  # nor counted by the metrics
 

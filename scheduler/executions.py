@@ -1,0 +1,261 @@
+"""The live executions: the engines the scheduler holds in memory.
+
+An execution's engine is built when it is submitted, and rebuilt from the state when a
+message concerns one not in memory (after a restart, a takeover, or a batch that rolled back):
+its events are replayed through a fresh engine, which then knows everything the state
+recorded. One that cannot be rebuilt (its spec gone or altered) is failed, saying why.
+
+A large graph is held as its frontier: an engine inserts a graph of more than `graft_slice`
+nodes a slice at a time, only while fewer than `window` of its nodes are active, and after
+each committed batch drops from memory the nodes that succeeded and that no node held still
+reads, reading their outputs back from their rows in the open transaction when a graph or a
+map completes (`Engine`'s `spill`). Workflow timeouts are kept in a heap of deadlines.
+"""
+
+from __future__ import annotations
+
+import functools
+import heapq
+import logging
+import secrets
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from scheduler.batch import CONTROL, Batch, Live, Refusal
+from scheduler.board_view import BoardView
+from scheduler.boards import BoardWriter
+from scheduler.recorder import Recorder
+from scheduler.state import ExecutionRecord, StateTx
+from scheduler.transactions import Transactions
+from sdk.model.bindings import Binding
+from sdk.model.engine import Engine
+from sdk.model.errors import GraftError
+from sdk.model.report import Report
+from sdk.model.retry import RetryPolicy
+from sdk.model.spec import GraphSpec
+from sdk.model.states import TERMINAL_NODE_STATES, ExecutionState, NodeState
+from sdk.model.store import Store
+from sdk.values.store import get_verified
+from sdk.wire import reports
+
+log = logging.getLogger("graft.scheduler")
+
+# Nodes of a large graph inserted per execution and turn (`Engine`'s `graft_slice`): grafting
+# a 100,000-node sub-graph at once held the loop, and every other execution, for over a second.
+GRAFT_SLICE = 2_000
+# Active nodes per execution past which no next slice is inserted: with nodes that succeeded
+# and that nothing reads dropped from memory (`Engine.evict`), what a large graph holds is
+# this window, not the graph.
+GRAFT_WINDOW = 20_000
+
+
+class Executions:
+    """The executions held in memory, by id."""
+
+    def __init__(self, store: Store, policy: RetryPolicy, view: BoardView, recorder: Recorder,
+                 boards: BoardWriter, transactions: Transactions, *,
+                 graft_slice: int | None = GRAFT_SLICE, window: int | None = GRAFT_WINDOW):
+        self.store = store
+        self.policy = policy
+        self.view = view
+        self.recorder = recorder
+        self.boards = boards
+        self.transactions = transactions
+        self.graft_slice = graft_slice
+        self.window = window
+        self.live: dict[str, Live] = {}
+        # Executions with a graph partly inserted: `Scheduler.graft_more` inserts a slice a
+        # turn.
+        self.grafting: set[str] = set()
+        self._deadlines: list[tuple[float, str]] = []  # (ends at, execution id)
+
+    def get(self, eid: str) -> Live | None:
+        return self.live.get(eid)
+
+    def engine(self, eid: str, spec: GraphSpec, inputs: dict[str, Binding]) -> Engine:
+        """A new engine for execution `eid`, holding a large graph a window at a time."""
+        return Engine(spec, inputs, self.policy, graft_slice=self.graft_slice,
+                      window=self.window, spill=functools.partial(self._spilled, eid))
+
+    def add(self, eid: str, live: Live, started_at: float) -> None:
+        """Hold a new execution, and its workflow timeout."""
+        self.live[eid] = live
+        self._track_deadline(live, eid, started_at)
+
+    def load(self, tx: StateTx, eid: str, batch: Batch, *, quiet: bool = False,
+             body: Any = None) -> Live | None:
+        """Execution `eid` in memory, rebuilt from the state if it is not; None when it has
+        ended (late messages change nothing) or cannot be rebuilt (then it is failed), or is
+        unknown (then a message about it is refused, naming `body`, unless `quiet`). A batch
+        that rolls back forgets it again (`batch.seen`)."""
+        live = self.live.get(eid)
+        if live is None:
+            live = self._rebuild(tx, eid, batch, quiet, body)
+        if live is not None:
+            batch.seen.add(eid)
+        return live
+
+    def _rebuild(self, tx: StateTx, eid: str, batch: Batch, quiet: bool,
+                 body: Any) -> Live | None:
+        record = tx.get_execution(eid)
+        if record is None:
+            if not quiet:
+                batch.refused.append(Refusal(CONTROL, f"report for unknown execution {eid}",
+                                             body if body is not None else {"execution": eid}))
+            return None
+        if record.status != ExecutionState.RUNNING.value:
+            return None  # finished: late reports change nothing
+        replay = _Replay(tx, eid, self.store)
+        try:
+            engine = self.engine(eid, GraphSpec.loads(get_verified(self.store, record.spec_key)),
+                                 record.inputs)
+            engine.replay(replay)
+        except GraftError as exc:
+            if self.transactions.is_transient(exc):
+                raise
+            self._unbuildable(tx, eid, record, exc, batch)
+            return None
+        engine.drain_changes()
+        rows = tx.nodes(eid)
+        live = Live(
+            engine, record.spec_key, replay.seq, {r["node_id"] for r in rows},
+            {nid for nid, r in engine.nodes.items() if r.state in TERMINAL_NODE_STATES},
+            {r["node_id"]: r["token"] for r in rows if r["token"]},
+            {r["node_id"]: [r["started_at"], r["ended_at"]] for r in rows},
+            cache_keys=replay.cache_keys, priority=record.priority)
+        self.add(eid, live, record.created_at)
+        self._evict(eid, live)  # every node that succeeded has its row
+        untokened = [run for nid, run in engine.nodes.items()
+                     if run.state == NodeState.QUEUED and nid not in live.tokens]
+        for run in untokened:  # queued by a version of graft that issued no tokens
+            live.tokens[run.id] = secrets.token_hex(8)
+        tx.update_nodes([self.view.row(eid, run, live.tokens[run.id], live.times.get(run.id))
+                         for run in untokened if run.id in live.known])
+        # Queued nodes without a row were never sent: held when the execution was dropped
+        # from memory, or not yet inserted then (a graft in slices). Ready them again.
+        unsent = [run.id for run in untokened if run.id not in live.known]
+        if unsent:
+            self.recorder.changed(tx, eid, live, unsent, batch)
+        # Queued nodes with a row were sent (or wait for a retry's turn): look for them in
+        # flight again (`Sender.queued_attempts`).
+        live.sent.update((nid, run.attempt) for nid, run in engine.nodes.items()
+                         if run.state == NodeState.QUEUED and nid in live.known)
+        return live
+
+    def _unbuildable(self, tx: StateTx, eid: str, record: ExecutionRecord, exc: GraftError,
+                     batch: Batch) -> None:
+        log.error("execution %s cannot be rebuilt and is failed: %s", eid, exc)
+        error = {"type": type(exc).__name__, "message": str(exc)}
+        tx.update_execution(eid, status=ExecutionState.FAILED.value, error=error)
+        batch.board[eid] = self.view.refused(eid, record, f"cannot be rebuilt: {exc}")
+        batch.observed.append(("execution", eid, record.status, ExecutionState.FAILED.value))
+
+    def _spilled(self, eid: str, node_ids: list[str]) -> dict[str, dict[str, Binding]]:
+        """The outputs of nodes of `eid` dropped from memory, from their rows (in the open
+        transaction: what it wrote is read back too)."""
+        tx = self.transactions.current
+        if tx is None:
+            raise GraftError(f"outputs of nodes of execution {eid} dropped from memory were "
+                             "read outside a transaction")
+        return tx.node_outputs(eid, node_ids)
+
+    def _evict(self, eid: str, live: Live) -> None:
+        """Drop from memory the nodes of a running execution that succeeded, are read by no
+        node held and have their rows (`Engine.evict`), and what is kept beside them; not
+        those whose board records are still to be written."""
+        for nid in live.engine.evict(self.boards.waiting(eid)):
+            live.known.discard(nid)
+            live.done.discard(nid)
+            live.tokens.pop(nid, None)
+            live.times.pop(nid, None)
+
+    # ---- after a batch --------------------------------------------------------------------
+
+    def committed(self, batch: Batch) -> None:
+        """Once `batch` committed: drop the executions it ended, and from the others what
+        they no longer need; note those with a graph to insert further."""
+        for eid in batch.touched:
+            live = self.live.get(eid)
+            if live is None:
+                continue
+            if live.engine.done:
+                del self.live[eid]
+                continue
+            self._evict(eid, live)
+            if live.engine.grafting:
+                self.grafting.add(eid)
+
+    def forget(self, eids: Iterable[str]) -> None:
+        """Drop these engines (a batch that touched them rolled back: they may hold what it
+        did); they are rebuilt from the state when their next message comes."""
+        for eid in eids:
+            self.live.pop(eid, None)
+
+    def clear(self) -> None:
+        """Drop everything (this scheduler stops serving)."""
+        self.live.clear()
+        self.grafting.clear()
+        self._deadlines.clear()
+
+    # ---- large graphs ---------------------------------------------------------------------
+
+    def graftable(self) -> list[str]:
+        """The executions with a next slice of a graph to insert now."""
+        self.grafting = {eid for eid in self.grafting
+                         if eid in self.live and self.live[eid].engine.grafting}
+        return [eid for eid in self.grafting if self.live[eid].engine.can_graft]
+
+    def can_graft(self) -> bool:
+        """Whether an execution has a next slice to insert now."""
+        return any(eid in self.live and self.live[eid].engine.can_graft
+                   for eid in self.grafting)
+
+    def nodes_held(self) -> int:
+        """How many nodes the executions held have in memory (see `Engine.size`)."""
+        return sum(live.engine.size for live in self.live.values())
+
+    # ---- workflow timeouts ----------------------------------------------------------------
+
+    def _track_deadline(self, live: Live, eid: str, started_at: float) -> None:
+        timeout_s = live.engine.spec.timeout_s
+        if timeout_s is not None:
+            live.ends_at = started_at + timeout_s
+            heapq.heappush(self._deadlines, (live.ends_at, eid))
+
+    def due(self, now: float) -> list[str]:
+        """The executions whose workflow timeout ended by `now` (taken off the heap)."""
+        due = []
+        while self._deadlines and self._deadlines[0][0] <= now:
+            due.append(heapq.heappop(self._deadlines)[1])
+        return due
+
+    def due_again(self, eids: list[str], now: float) -> None:
+        """Judge these again on the next turn (the batch that judged them rolled back)."""
+        for eid in eids:
+            heapq.heappush(self._deadlines, (now, eid))
+
+    def next_deadline(self) -> float | None:
+        """When the next workflow timeout ends, if any (wall-clock seconds)."""
+        return self._deadlines[0][0] if self._deadlines else None
+
+
+class _Replay:
+    """An execution's recorded reports, in order, as a replay reads them; what it passes
+    keeps the last event's number and the cache keys its dynamics reported."""
+
+    def __init__(self, tx: StateTx, eid: str, store: Store):
+        self.tx, self.eid, self.store = tx, eid, store
+        self.seq = 0
+        self.cache_keys: dict[str, str] = {}
+
+    def __iter__(self) -> Iterator[Report]:
+        for ev in self.tx.events(self.eid):
+            self.seq = ev.seq
+            report = reports.decode(ev.node_id, ev.attempt, ev.outcome, ev.body,
+                                    self._subgraph)
+            if report.extra.get("cache_key"):
+                self.cache_keys[report.node] = report.extra["cache_key"]
+            yield report
+
+    def _subgraph(self, key: str) -> GraphSpec:
+        return GraphSpec.loads(get_verified(self.store, key))

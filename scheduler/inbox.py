@@ -1,0 +1,229 @@
+"""The inbox: control messages applied to the state, each checked first, and each in a
+savepoint of its own, so that one that fails is refused (with its reason) and the rest of its
+batch goes on.
+
+- `submit` creates an execution and releases its first nodes; one whose spec is gone,
+  invalid or needs a tier that does not exist is recorded FAILED, saying why.
+- `report` hands an attempt's outcome to its engine. A report the engine does not wait for
+  (duplicate, late, superseded attempt) changes nothing; one whose token is not the
+  attempt's is refused; one that cannot be applied fails its node, so the execution cannot
+  hang.
+- `cancel` aborts an execution; `refresh` rewrites its board record; `activate` and
+  `deactivate` go to the launch plans (scheduler/cron.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from typing import Any
+
+from scheduler.batch import CONTROL, Batch, Live, Refusal
+from scheduler.board_view import BoardView
+from scheduler.boards import BoardWriter
+from scheduler.cron import LaunchPlans
+from scheduler.executions import Executions
+from scheduler.recorder import Recorder
+from scheduler.state import ExecutionRecord, StateTx
+from scheduler.subgraphs import Subgraphs
+from scheduler.transactions import Transactions
+from sdk.model import bindings
+from sdk.model.config import Settings
+from sdk.model.errors import GraftError
+from sdk.model.report import Outcome, Report, data_failure
+from sdk.model.spec import GraphSpec
+from sdk.model.states import ExecutionState
+from sdk.model.store import Store
+from sdk.model.validate import validate
+from sdk.values.store import get_verified
+from sdk.wire import messages, reports
+from sdk.wire.tiers import check_tiers
+
+log = logging.getLogger("graft.scheduler")
+
+
+class Unguarded(Exception):
+    """A message applied without a savepoint of its own failed (`Inbox.apply`)."""
+
+
+class Inbox:
+    """Applies control messages in the open transaction."""
+
+    def __init__(self, settings: Settings, store: Store, executions: Executions,
+                 recorder: Recorder, boards: BoardWriter, subgraphs: Subgraphs,
+                 launch_plans: LaunchPlans, transactions: Transactions, view: BoardView):
+        self.settings = settings
+        self.store = store
+        self.executions = executions
+        self.recorder = recorder
+        self.boards = boards
+        self.subgraphs = subgraphs
+        self.launch_plans = launch_plans
+        self.transactions = transactions
+        self.view = view
+
+    def apply(self, tx: StateTx, body: Any, batch: Batch, guarded: bool = True) -> None:
+        """Apply one message; with `guarded`, in a savepoint, so that a failure of its own
+        refuses it and keeps the rest of the batch; without, such a failure raises
+        `Unguarded` (the caller rolls back and applies it again, guarded). A failure of the
+        state or the store that another try may not meet raises as it is."""
+        try:
+            msg = messages.check(body)
+        except messages.MessageError as exc:
+            batch.refused.append(Refusal(CONTROL, str(exc), body))
+            return
+        if msg["type"] in messages.LAUNCH_PLAN_MESSAGES:
+            self._launch_plan(tx, msg, batch)
+            return
+        eid = msg["execution"]
+        batch.seen.add(eid)
+        mark, observed_mark = len(batch.ready), len(batch.observed)
+        try:
+            with tx.savepoint() if guarded else contextlib.nullcontext():
+                if msg["type"] == "submit":
+                    self.submit(tx, msg, batch)
+                elif msg["type"] == "report":
+                    self._report(tx, msg, batch)
+                elif msg["type"] == "cancel":
+                    self._cancel(tx, msg, batch)
+                else:
+                    self.boards.refresh(tx, eid, batch, self.executions.get(eid), body)
+        except Exception as exc:
+            if self.transactions.is_transient(exc):
+                raise  # the whole batch goes back for another try
+            if not guarded:
+                raise Unguarded from exc
+            del batch.ready[mark:]
+            del batch.observed[observed_mark:]
+            self.executions.forget([eid])
+            log.exception("control message for execution %s failed", eid)
+            batch.refused.append(Refusal(CONTROL, f"{msg['type']} for execution {eid} could "
+                                         f"not be applied: {type(exc).__name__}: {exc}", body))
+            if msg["type"] == "report":
+                self._fail_unapplied(tx, msg, exc, batch)
+
+    def _launch_plan(self, tx: StateTx, msg: dict[str, Any], batch: Batch) -> None:
+        """An `activate` or `deactivate` message, in its own savepoint."""
+        try:
+            with tx.savepoint():
+                self.launch_plans.apply(tx, msg, batch)
+        except Exception as exc:
+            if self.transactions.is_transient(exc):
+                raise
+            log.exception("%s of launch plan %s failed", msg["type"], msg["launch_plan"])
+            batch.refused.append(Refusal(CONTROL, f"{msg['type']} of launch plan "
+                                         f"{msg['launch_plan']!r} could not be applied: "
+                                         f"{type(exc).__name__}: {exc}", msg))
+
+    def _fail_unapplied(self, tx: StateTx, msg: dict[str, Any], exc: Exception,
+                        batch: Batch) -> None:
+        """A report that could not be applied fails its node, so the execution cannot hang."""
+        eid = msg["execution"]
+        try:
+            with tx.savepoint():
+                live = self.executions.load(tx, eid, batch, quiet=True)
+                if live is not None:
+                    failure = data_failure("ReportNotApplied", f"the scheduler could not apply "
+                                           f"the report of this node: {type(exc).__name__}: "
+                                           f"{exc}")
+                    self.recorder.apply(tx, eid, live,
+                                        Report.failed(msg["node"], msg["attempt"], failure),
+                                        batch)
+        except Exception:
+            self.executions.forget([eid])
+            log.exception("could not fail node %s of %s either", msg["node"], eid)
+
+    def submit(self, tx: StateTx, msg: dict[str, Any], batch: Batch) -> None:
+        """Create the execution a checked submission message describes, in `tx` (nothing
+        when it exists already), and queue its first nodes on `batch`."""
+        eid = msg["execution"]
+        if self.executions.get(eid) is not None or tx.get_execution(eid) is not None:
+            return  # delivered twice
+        record = ExecutionRecord(id=eid, workflow=str(msg.get("workflow") or "?"),
+                                 status=ExecutionState.RUNNING.value, spec_key=msg["spec"],
+                                 inputs=msg["inputs"], submitted_at=msg.get("submitted_at"),
+                                 priority=msg.get("priority", 0))
+        try:
+            for name, binding in msg["inputs"].items():
+                bindings.check_resolved(binding, f"input {name!r}")
+            spec = GraphSpec.loads(get_verified(self.store, msg["spec"]))
+            validate(spec)
+            check_tiers(spec, self.settings)
+            engine = self.executions.engine(eid, spec, msg["inputs"])
+        except GraftError as exc:
+            if self.transactions.is_transient(exc):
+                raise
+            error = {"type": type(exc).__name__, "message": str(exc)}
+            tx.add_execution(ExecutionRecord(**{**record.__dict__,
+                                                "status": ExecutionState.FAILED.value,
+                                                "error": error}))
+            batch.board[eid] = self.view.refused(eid, record, str(exc))
+            batch.observed.append(("execution", eid, None, ExecutionState.FAILED.value))
+            log.warning("execution %s refused: %s", eid, exc)
+            return
+        tx.add_execution(record)
+        batch.observed.append(("execution", eid, None, ExecutionState.RUNNING.value))
+        live = Live(engine, record.spec_key, priority=record.priority)
+        self.executions.add(eid, live, record.created_at)
+        batch.board[eid] = self.view.submitted(record)
+        self.recorder.changed(tx, eid, live, engine.start(), batch)
+
+    def _report(self, tx: StateTx, msg: dict[str, Any], batch: Batch) -> None:
+        eid, node_id, attempt = msg["execution"], msg["node"], msg["attempt"]
+        live = self.executions.load(tx, eid, batch, body=msg)
+        if live is None:
+            return
+        engine = live.engine
+        if node_id not in engine.nodes:
+            if engine.evicted and tx.node_outputs(eid, [node_id]):
+                log.debug("ignored report for %s/%s, which succeeded", eid, node_id)
+                return
+            batch.refused.append(Refusal(CONTROL, f"report for unknown node {node_id!r} of "
+                                         f"execution {eid}", msg))
+            return
+        if not engine.is_waiting(node_id, attempt):
+            log.debug("ignored report for %s/%s attempt %s", eid, node_id, attempt)
+            return
+        if msg["token"] != live.tokens.get(node_id):
+            batch.refused.append(Refusal(CONTROL, f"report for attempt {attempt} of node "
+                                         f"{node_id!r} of execution {eid} does not carry the "
+                                         f"token issued with that attempt (forged, or from "
+                                         f"another installation)", msg))
+            return
+        started = time.perf_counter()
+        self.recorder.apply(tx, eid, live, self.decode(msg), batch)
+        if msg["outcome"] == Outcome.SUBGRAPH.value:
+            batch.observed.append(("graft", time.perf_counter() - started))
+
+    def decode(self, msg: dict[str, Any]) -> Report:
+        """The report a checked report message carries; a dynamic's sub-graph that is gone,
+        altered or invalid fails its node as DATA."""
+        node_id, attempt = msg["node"], msg["attempt"]
+        try:
+            return reports.decode(node_id, attempt, msg["outcome"], msg,
+                                  lambda key: self.subgraphs.take(key, node_id))
+        except GraftError as exc:
+            if self.transactions.is_transient(exc):
+                raise
+            return Report.failed(node_id, attempt, data_failure(type(exc).__name__, str(exc)),
+                                 **reports.attempt_info(msg))
+
+    def _cancel(self, tx: StateTx, msg: dict[str, Any], batch: Batch) -> None:
+        """Abort a running execution: its queued and running attempts are superseded (the
+        workers stop those that run), nothing new starts. A cancel of a finished execution
+        changes nothing; one of an unknown execution is refused."""
+        eid = msg["execution"]
+        record = tx.get_execution(eid)
+        if record is None:
+            batch.refused.append(Refusal(CONTROL, f"cancel for unknown execution {eid}", msg))
+            return
+        live = self.executions.load(tx, eid, batch, quiet=True)
+        if live is None or not live.engine.cancel():
+            log.info("cancel of execution %s: it is %s already", eid, record.status)
+            self.boards.refresh(tx, eid, batch, self.executions.get(eid))
+            return
+        why = msg.get("reason") or "cancelled"
+        log.info("execution %s aborted: %s", eid, why)
+        live.cancel_reason = why
+        self.recorder.changed(tx, eid, live, [], batch)
