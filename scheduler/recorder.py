@@ -87,7 +87,7 @@ class Recorder:
             times = live.times.setdefault(nid, [None, None])
             times[0] = times[0] or now
             run = engine.nodes[nid]
-            queue = self.queues.of(run.spec.memory_bytes, f"node {nid!r}")
+            queue = self.queues.of(run.spec.memory_bytes, nid)
             batch.ready.append((queue, live.priority, (eid, nid, run.attempt),
                                 run.retry_delay_s))
         for nid in expanded:  # read its inputs here and expand it now

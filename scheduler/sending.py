@@ -332,7 +332,7 @@ class Sender:
 
     def queue_of(self, run: NodeRun) -> str:
         """The tier queue of a node (TierError naming it when no tier fits)."""
-        return self.queues.of(run.spec.memory_bytes, f"node {run.id!r}")
+        return self.queues.of(run.spec.memory_bytes, run.id)
 
     def next_due_s(self) -> float | None:
         """Seconds until a held retry or a board write is due, if any."""

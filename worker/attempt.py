@@ -4,7 +4,6 @@ the scheduler's own process)."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -40,9 +39,8 @@ def run_attempt(store: Store, execution_id: str, node_id: str, attempt: int,
             subgraph_key = put_blob(store, report.subgraph.dumps().encode(), prefix="subgraphs")
         except StoreError as exc:
             report = Report.failed(node_id, attempt, failure_of(exc))
-    report = dataclasses.replace(report, worker=worker,
-                                 duration_s=round(time.monotonic() - started, 6))
-    return report_message(execution_id, token, report, subgraph_key)
+    return report_message(execution_id, token, report, subgraph_key, worker=worker,
+                          duration_s=round(time.monotonic() - started, 6))
 
 
 def _run(store: Store, execution_id: str, node_id: str, attempt: int,

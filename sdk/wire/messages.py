@@ -162,12 +162,12 @@ def check(body: Any) -> dict[str, Any]:
 
 
 def report_message(execution_id: str, token: str, report: Report,
-                   subgraph_key: str | None = None) -> dict[str, Any]:
+                   subgraph_key: str | None = None, **info: Any) -> dict[str, Any]:
     """The control message for `report` (`sdk.wire.reports`: a dynamic's sub-graph travels
-    by its store key)."""
+    by its store key; `info`, where and how long it ran, when the report does not say)."""
     return {"type": "report", "execution": execution_id, "node": report.node,
             "attempt": report.attempt, "token": token, "outcome": report.outcome.value,
-            **reports.encode(report, subgraph_key)}
+            **reports.encode(report, subgraph_key, **info)}
 
 
 # ---- task messages (scheduler -> workers) ------------------------------------------------

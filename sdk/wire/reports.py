@@ -29,9 +29,11 @@ from sdk.model.spec import GraphSpec
 MAX_WORKER_CHARS = 255
 
 
-def encode(report: Report, subgraph_key: str | None = None) -> dict[str, Any]:
+def encode(report: Report, subgraph_key: str | None = None, **info: Any) -> dict[str, Any]:
     """The fields of `report` beside its node, attempt and outcome. A sub-graph is written as
-    its store key: `subgraph_key`, else the key it was read from (`extra["key"]`)."""
+    its store key: `subgraph_key`, else the key it was read from (`extra["key"]`). `info`
+    (`worker`, `duration_s`, `peak_memory_bytes`) stands for the report's own, known only once
+    it was made (a worker times the whole attempt)."""
     outcome = report.outcome
     body: dict[str, Any]
     if outcome in (Outcome.VALUES, Outcome.CACHED):
@@ -47,7 +49,7 @@ def encode(report: Report, subgraph_key: str | None = None) -> dict[str, Any]:
     else:
         assert report.error is not None
         body = {"error": report.error.to_json()}
-    return {**body, **report.attempt_info()}
+    return {**body, **report.attempt_info(), **info}
 
 
 def decode(node: str, attempt: int, outcome: str, body: Mapping[str, Any],

@@ -58,9 +58,11 @@ class TierQueues:
         self.settings = settings
         self._queues: dict[int | None, str] = {}
 
-    def of(self, memory_bytes: int | None, what: str) -> str:
-        """The queue of the smallest tier that fits; TierError naming `what` when none does."""
+    def of(self, memory_bytes: int | None, node_id: str) -> str:
+        """The queue of the smallest tier that fits node `node_id`'s memory need; TierError
+        naming the node when none does."""
         queue = self._queues.get(memory_bytes)
         if queue is None:
-            queue = self._queues[memory_bytes] = queue_for(self.settings, memory_bytes, what)
+            queue = self._queues[memory_bytes] = queue_for(self.settings, memory_bytes,
+                                                           f"node {node_id!r}")
         return queue
