@@ -124,7 +124,6 @@ class Engine:
         else:
             try:
                 self._opened_by[outcome].open(run, report)
-                return self._drain()
             except SpecError as exc:
                 self.fail(run, data_failure("SpecError", str(exc)), report)
         return self._drain()
@@ -277,7 +276,7 @@ class Engine:
         run.outputs = outputs
         run.error = None
         if not run.readers:
-            self._evictor.settled.append(run.id)
+            self._evictor.settle(run)
         for dep_id in run.dependents:
             dep = self.nodes[dep_id]
             dep.waiting -= 1

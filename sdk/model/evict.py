@@ -42,6 +42,10 @@ class Evictor:
                 src_run.readers += 1
         run.counted = True
 
+    def settle(self, run: NodeRun) -> None:
+        """`run` succeeded and no node reads it: it may leave memory at the next `evict`."""
+        self.settled.append(run.id)
+
     def read_done(self, run: NodeRun) -> None:
         """`run` ended: it no longer reads its sources (which may be evictable now)."""
         run.counted = False
