@@ -213,7 +213,7 @@ def cache() -> None:
 
 
 def _cache_index(local: bool) -> Any:
-    from sdk.runtime.cache import LOCAL_FOLDER, CacheIndex, cluster_index
+    from sdk.runtime.cache import LOCAL_FOLDER, CacheIndex, cluster_index, entry_key
     from sdk.values.store import open_store
 
     settings = Settings.from_env()
@@ -221,8 +221,8 @@ def _cache_index(local: bool) -> Any:
         from sdk.model.config import cache_dir
 
         return CacheIndex(open_store(str(cache_dir())), LOCAL_FOLDER,
-                          open_store(settings.store_url))
-    return cluster_index(open_store(settings.store_url))
+                          open_store(settings.store_url), signing_key=entry_key(settings.secret))
+    return cluster_index(open_store(settings.store_url), entry_key(settings.secret))
 
 
 @cache.command("ls")
@@ -279,9 +279,9 @@ def up() -> None:
 @click.option("--metrics-port", type=click.IntRange(0, 65535), default=0, show_default=True,
               envvar="GRAFT_METRICS_PORT", show_envvar=True,
               help="Serve Prometheus metrics on this port at /metrics (0: off).")
-@click.option("--metrics-host", default="0.0.0.0", show_default=True,
+@click.option("--metrics-host", default="127.0.0.1", show_default=True,
               envvar="GRAFT_METRICS_HOST", show_envvar=True,
-              help="Address the metrics server listens on (127.0.0.1: this host only).")
+              help="Address the metrics server listens on (0.0.0.0: every interface).")
 def scheduler(loglevel: str, metrics_port: int, metrics_host: str) -> None:
     """Run the scheduler: consume the control queue, keep state in GRAFT_DATABASE_URL."""
     import logging

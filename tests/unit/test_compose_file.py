@@ -105,6 +105,8 @@ def test_prometheus_scrapes_the_schedulers_metrics_port(project):
     assert prometheus["profiles"] == ["monitoring"]
     config = yaml.safe_load((REPO / "deploy" / "prometheus.yml").read_text())
     port = project["services"]["scheduler"]["environment"]["GRAFT_METRICS_PORT"]
+    # graft listens on 127.0.0.1 by default; Prometheus scrapes from another container.
+    assert project["services"]["scheduler"]["environment"]["GRAFT_METRICS_HOST"] == "0.0.0.0"
     [dns] = config["scrape_configs"][0]["dns_sd_configs"]
     assert dns["names"] == ["scheduler"] and str(dns["port"]) == port
 
