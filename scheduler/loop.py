@@ -57,7 +57,7 @@ from sdk.wire.dead import DeadLetters
 from sdk.wire.keys import Keys
 from sdk.wire.launch_plans import LaunchPlanBoard
 from sdk.wire.leases import REPORTED, Leases
-from sdk.wire.signing import Unauthenticated, verify
+from sdk.wire.signing import UNSET_WARNING, Unauthenticated, verify
 from sdk.wire.submissions import Submissions
 
 log = logging.getLogger("graft.scheduler")
@@ -145,6 +145,8 @@ class Loop:
         """Serve until SIGTERM/SIGINT, standing by whenever another scheduler holds the lock."""
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
+        if not self.settings.secret:
+            log.warning("%s", UNSET_WARNING)
         while not self.stopping.is_set():
             if not self.lock.acquire(self.stopping):
                 return

@@ -46,8 +46,10 @@ class Recorder:
     transaction, and lists on the batch what is to be sent, saved and shown once it commits."""
 
     def __init__(self, store: Store, view: BoardView, queues: TierQueues,
-                 held: Container[AttemptKey], clock: Callable[[], float]):
+                 held: Container[AttemptKey], clock: Callable[[], float],
+                 cache_signing_key: bytes | None = None):
         self.store = store
+        self.cache_signing_key = cache_signing_key  # entry_key(GRAFT_SECRET)
         self.view = view
         self.queues = queues
         self.held = held  # attempts ready but held back, never sent (the sender's queue)
@@ -157,7 +159,7 @@ class Recorder:
         that could not be written is a later miss, nothing worse)."""
         if not entries:
             return
-        index = cluster_index(self.store)
+        index = cluster_index(self.store, self.cache_signing_key)
         for key, spec, outputs, eid, nid in entries:
             try:
                 index.save(key, spec, outputs, execution=eid, node=nid)

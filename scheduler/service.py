@@ -49,6 +49,7 @@ from sdk.model.report import Report, system_failure
 from sdk.model.retry import RetryPolicy
 from sdk.model.states import ExecutionState, NodeState
 from sdk.model.store import Store
+from sdk.runtime.cache import entry_key
 from sdk.wire.chunks import split_reports
 from sdk.wire.keys import AttemptKey
 from sdk.wire.tiers import TierQueues
@@ -79,7 +80,8 @@ class Scheduler:
         outbox = Outbox(dispatcher, board, metrics)
         self.transactions = Transactions(state, self.tenure)
         self.boards = BoardWriter(view, outbox)
-        self.recorder = Recorder(store, view, queues, ready, clock)
+        self.recorder = Recorder(store, view, queues, ready, clock,
+                                 entry_key(settings.secret))
         self.executions = Executions(store, RetryPolicy(system_retries=settings.system_retries),
                                      view, self.recorder, self.boards, self.transactions,
                                      graft_slice=graft_slice, window=window)

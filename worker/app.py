@@ -9,12 +9,14 @@ only the remote-control commands `GRAFT_REMOTE_CONTROL` allows (`worker.control`
 
 from __future__ import annotations
 
+import logging
 import ssl
 
 from celery import Task, signals
 
 from sdk.model.config import Settings
 from sdk.wire.celery_app import make_app
+from sdk.wire.signing import UNSET_WARNING
 from worker import control, outage
 from worker.request import on_received
 
@@ -34,6 +36,12 @@ outage.install()
 
 class GraftTask(Task):
     Request = "worker.request:GraftRequest"
+
+
+@signals.celeryd_after_setup.connect
+def _starting(**_: object) -> None:
+    if not settings.secret:
+        logging.getLogger("graft.worker").warning("%s", UNSET_WARNING)
 
 
 @signals.task_received.connect

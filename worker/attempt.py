@@ -16,7 +16,7 @@ from sdk.model.report import Outcome, Report, data_failure, system_failure
 from sdk.model.spec import NodeSpec, node_from_json
 from sdk.model.store import Store
 from sdk.runtime.bundle import load_entity
-from sdk.runtime.cache import cluster_index, key_for
+from sdk.runtime.cache import CacheIndex, cluster_index, key_for
 from sdk.runtime.execute import execute
 from sdk.values.store import get_verified, put_blob
 from sdk.wire.cache_lock import CacheLocks
@@ -25,26 +25,34 @@ from sdk.wire.messages import report_message
 
 def run_attempt(store: Store, execution_id: str, node_id: str, attempt: int,
                 payload: dict[str, Any], worker: str = "",
-                locks: CacheLocks | None = None) -> dict[str, Any]:
+                locks: CacheLocks | None = None,
+                cache_signing_key: bytes | None = None) -> dict[str, Any]:
     """Run a verified task payload; return the report message (never raises for anything
     the task, its inputs, its code or the store do). A cached task's result comes from the
     cluster's cache when it is there, and goes into it when the task succeeds; `locks`
-    serialize the runs of `cache_serialize` tasks."""
+    serialize the runs of `cache_serialize` tasks. With `cache_signing_key`
+    (`entry_key(GRAFT_SECRET)`), entries are signed and an entry not signed with it is a
+    miss, named in the message's `cache_refused` field."""
     started = time.monotonic()
     token = payload["token"]
-    report = _run(store, execution_id, node_id, attempt, payload, locks, worker)
+    index = cluster_index(store, cache_signing_key)
+    report = _run(store, execution_id, node_id, attempt, payload, locks, worker, index)
     subgraph_key = None
     if report.subgraph is not None:
         try:
             subgraph_key = put_blob(store, report.subgraph.dumps().encode(), prefix="subgraphs")
         except StoreError as exc:
             report = Report.failed(node_id, attempt, failure_of(exc))
-    return report_message(execution_id, token, report, subgraph_key, worker=worker,
-                          duration_s=round(time.monotonic() - started, 6))
+    message = report_message(execution_id, token, report, subgraph_key, worker=worker,
+                             duration_s=round(time.monotonic() - started, 6))
+    if index.refusals:
+        message["cache_refused"] = index.refusals[-1]
+    return message
 
 
 def _run(store: Store, execution_id: str, node_id: str, attempt: int,
-         payload: dict[str, Any], locks: CacheLocks | None, worker: str) -> Report:
+         payload: dict[str, Any], locks: CacheLocks | None, worker: str,
+         index: CacheIndex) -> Report:
     try:
         spec = node_from_json(payload["spec"])
         inputs = payload.get("inputs")
@@ -70,8 +78,8 @@ def _run(store: Store, execution_id: str, node_id: str, attempt: int,
     try:
         if not spec.cache:
             return run()
-        return _cached(spec, inputs, store, run, locks, execution_id, node_id, attempt,
-                       worker)
+        return _cached(spec, inputs, store, run, locks, index, execution_id, node_id,
+                       attempt, worker)
     except StoreError as exc:  # reading the inputs for the key, or the cache index
         return Report.failed(node_id, attempt, failure_of(exc))
     except Exception as exc:  # a defect of graft's own: still report, never go silent
@@ -80,8 +88,8 @@ def _run(store: Store, execution_id: str, node_id: str, attempt: int,
 
 
 def _cached(spec: NodeSpec, inputs: dict[str, Binding], store: Store,
-            run: Callable[[], Report], locks: CacheLocks | None, execution_id: str,
-            node_id: str, attempt: int, worker: str) -> Report:
+            run: Callable[[], Report], locks: CacheLocks | None, index: CacheIndex,
+            execution_id: str, node_id: str, attempt: int, worker: str) -> Report:
     """The cache's outputs for this node's key, or its run's report (a successful task's
     outputs saved under the key; a dynamic's key sent with its sub-graph, for the scheduler
     to save its outputs when the sub-graph has run)."""
@@ -89,7 +97,6 @@ def _cached(spec: NodeSpec, inputs: dict[str, Binding], store: Store,
         key = key_for(spec, inputs, store)
     except (TypeConversionError, ValueError) as exc:
         return Report.failed(node_id, attempt, failure_of(exc))
-    index = cluster_index(store)
 
     def hit() -> dict[str, Binding] | None:
         return index.lookup(key, spec)

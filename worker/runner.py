@@ -9,10 +9,13 @@ and ends it by killing its whole process group. The runner dies with its pool pr
 
 Messages are a 4-byte big-endian length, then JSON. A request:
     {"store": url, "execution": id, "node": id, "attempt": n, "payload": {...},
-     "worker": name, "locks": {"url": redis url, "prefix": key prefix}}
+     "worker": name, "locks": {"url": redis url, "prefix": key prefix},
+     "cache_signing_key": hex key or ""}
 and the reply is the attempt's report message (`worker.attempt.run_attempt`). While an
 attempt runs, `GRAFT_WORKER` in its environment names the worker (`mem-<tier>-<pid>@<host>`),
 and what it writes to its standard output and error is kept in the store (`worker.output`).
+The runner's environment lacks GRAFT_SECRET and the broker's and database's passwords
+(`worker.environment`): what it needs of them comes in each request.
 """
 
 from __future__ import annotations
@@ -130,7 +133,9 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
                     reply = run_attempt(stores[url], request["execution"], request["node"],
                                         request["attempt"], request["payload"],
                                         worker=request.get("worker", ""),
-                                        locks=locks.get(lock_id))
+                                        locks=locks.get(lock_id),
+                                        cache_signing_key=bytes.fromhex(
+                                            request.get("cache_signing_key") or "") or None)
             finally:
                 os.chdir(workdir)
                 _empty(workdir)

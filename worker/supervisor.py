@@ -41,6 +41,7 @@ from sdk.model.resources import parse_memory
 from sdk.model.spec import node_from_json
 from sdk.wire.keys import queue_tier
 from sdk.wire.messages import report_message
+from worker.environment import task_environment
 from worker.runner import read_message, write_message
 
 log = logging.getLogger("graft.worker")
@@ -107,7 +108,8 @@ class Runner:
         rep_r, rep_w = os.pipe()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "worker.runner", str(req_r), str(rep_w)],
-            pass_fds=(req_r, rep_w), start_new_session=True, stdin=subprocess.DEVNULL)
+            pass_fds=(req_r, rep_w), start_new_session=True, stdin=subprocess.DEVNULL,
+            env=task_environment(os.environ))
         os.close(req_r)
         os.close(rep_w)
         self._requests = os.fdopen(req_w, "wb")

@@ -28,6 +28,7 @@ import redis
 from celery import signals
 
 from sdk.model.errors import GraftError
+from sdk.runtime.cache import entry_key
 from sdk.wire.chunks import check_chunk, item_keys, item_payload, reports_message
 from sdk.wire.connections import explain, redis_client
 from sdk.wire.control import ControlChannel
@@ -206,6 +207,8 @@ def _until_redis(call: Any, what: str) -> Any:
 
 
 RUNNER = Runner()
+# The runner gets the key cache entries are signed with, never GRAFT_SECRET itself.
+CACHE_SIGNING_KEY = (entry_key(settings.secret) or b"").hex()
 
 
 @signals.worker_process_init.connect
@@ -231,7 +234,8 @@ def _run(eid: str, node: str, attempt: int, payload: dict[str, Any], queue: str,
     limits = limits_of(payload, queue)
     request = {"store": settings.store_url, "execution": eid, "node": node,
                "attempt": attempt, "payload": payload, "worker": worker,
-               "locks": {"url": settings.broker_url, "prefix": settings.key_prefix}}
+               "locks": {"url": settings.broker_url, "prefix": settings.key_prefix},
+               "cache_signing_key": CACHE_SIGNING_KEY}
     key = (eid, node, attempt)
 
     def was_given_up() -> bool:
@@ -246,6 +250,9 @@ def _run(eid: str, node: str, attempt: int, payload: dict[str, Any], queue: str,
     why, detail, peak = RUNNER.run(request, limits, was_given_up)
     if why == "reply":
         message: dict[str, Any] = detail
+        refused = message.pop("cache_refused", None)
+        if refused:
+            log.warning("node %s of %s: %s", node, eid, refused)
         message["peak_memory_bytes"] = max(peak, int(message.get("peak_memory_bytes") or 0))
         return message
     message = failed_message(eid, node, attempt, payload["token"], why, detail, limits,

@@ -8,11 +8,20 @@ Entries are JSON objects in a store, one per key, under a folder: `local-cache/`
 cache dir (`$GRAFT_CACHE_DIR`) for in-process runs, as flytekit keeps its local cache apart,
 and `cache/` in the cluster's store for the workers and the scheduler, which every execution,
 client and scheduler of that store shares. An entry whose store objects are gone is a miss.
+
+With `GRAFT_SECRET` set, each entry carries an HMAC-SHA256 over its key and content, made with
+a key derived from the secret (`entry_key`), and an entry without a valid one is refused as a
+miss, with one log line naming it: an entry names the stored outputs a downstream task will
+decode, and some decode by unpickling, so whoever can write to the store must not be able to
+write one. The derived key is what a task's runner holds, never the secret itself.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +38,24 @@ from sdk.values.store import open_store, sha256
 
 CLUSTER_FOLDER = "cache"
 LOCAL_FOLDER = "local-cache"
+SIG_FIELD = "sig"
+_ENTRY_KEY_CONTEXT = b"graft cache entries v1"
+
+log = logging.getLogger("graft.cache")
+
+
+def entry_key(secret: bytes | None) -> bytes | None:
+    """The key cache entries are signed with, derived from `secret` (GRAFT_SECRET); None
+    without one. Knowing it lets one sign cache entries and nothing else."""
+    if not secret:
+        return None
+    return hmac.new(secret, _ENTRY_KEY_CONTEXT, hashlib.sha256).digest()
+
+
+def _entry_mac(signing_key: bytes, key: str, body: dict[str, Any]) -> str:
+    """The MAC of the entry `body` kept under cache key `key` (so an entry cannot be moved to
+    another key, whose inputs it was not made from)."""
+    return hmac.new(signing_key, dumps({"key": key, "entry": body}), hashlib.sha256).hexdigest()
 
 
 def key_for(spec: NodeSpec, inputs: dict[str, Binding], store: Store) -> str:
@@ -80,16 +107,21 @@ class Entry:
     saved_at: float
     execution: str = ""
     node: str = ""
+    refused: str = ""  # why a lookup would refuse it ("" for an entry it may use)
 
 
 class CacheIndex:
     """Entries kept in `store` under `folder`, for values kept in `values` (by default the
-    same store)."""
+    same store). With `signing_key` (`entry_key(GRAFT_SECRET)`), entries are signed when
+    saved, and a lookup refuses one whose signature is missing or wrong."""
 
-    def __init__(self, store: Store, folder: str, values: Store | None = None):
+    def __init__(self, store: Store, folder: str, values: Store | None = None, *,
+                 signing_key: bytes | None = None):
         self.store = store
         self.folder = folder
         self.values = values if values is not None else store
+        self.signing_key = signing_key
+        self.refusals: list[str] = []  # what lookups refused, one line each
 
     def _key(self, key: str) -> str:
         return f"{self.folder}/{key}.json"
@@ -99,6 +131,11 @@ class CacheIndex:
         is still there; None is a miss."""
         entry = self.read(self._key(key))
         if entry is None:
+            return None
+        if entry.refused:
+            line = f"cache entry {self._key(key)} refused, treated as a miss: {entry.refused}"
+            log.warning("%s", line)
+            self.refusals.append(line)
             return None
         outputs = entry.outputs
         if set(outputs) != set(spec.outputs_types):
@@ -114,13 +151,16 @@ class CacheIndex:
 
     def save(self, key: str, spec: NodeSpec, outputs: dict[str, Binding], *,
              execution: str = "", node: str = "") -> None:
-        self.store.put(self._key(key), dumps({
-            "task": spec.task.name, "ref": spec.task.ref, "version": spec.cache_version,
-            "outputs": outputs, "saved_at": time.time(), "execution": execution,
-            "node": node}))
+        body = {"task": spec.task.name, "ref": spec.task.ref, "version": spec.cache_version,
+                "outputs": outputs, "saved_at": time.time(), "execution": execution,
+                "node": node}
+        if self.signing_key:
+            body[SIG_FIELD] = _entry_mac(self.signing_key, key, body)
+        self.store.put(self._key(key), dumps(body))
 
     def read(self, store_key: str) -> Entry | None:
-        """The entry kept under store key `store_key`; None when it is gone or unreadable."""
+        """The entry kept under store key `store_key`; None when it is gone or unreadable.
+        Its `refused` says why a lookup may not use it (unsigned, or signed wrongly)."""
         try:
             data = json.loads(self.store.get(store_key))
             outputs = data["outputs"]
@@ -129,9 +169,26 @@ class CacheIndex:
         if not isinstance(outputs, dict):
             return None
         key = store_key.rsplit("/", 1)[-1].removesuffix(".json")
-        return Entry(key, str(data.get("task") or "?"), str(data.get("version") or ""),
-                     outputs, float(data.get("saved_at") or 0.0),
-                     str(data.get("execution") or ""), str(data.get("node") or ""))
+        try:
+            return Entry(key, str(data.get("task") or "?"), str(data.get("version") or ""),
+                         outputs, float(data.get("saved_at") or 0.0),
+                         str(data.get("execution") or ""), str(data.get("node") or ""),
+                         self._refusal(key, data))
+        except (TypeError, ValueError):
+            return None
+
+    def _refusal(self, key: str, data: dict[str, Any]) -> str:
+        """Why an entry read under `key` may not be used; "" when it may."""
+        if not self.signing_key:
+            return ""
+        sig = data.get(SIG_FIELD)
+        if not isinstance(sig, str):
+            return "it is not signed, and GRAFT_SECRET is set"
+        body = {k: v for k, v in data.items() if k != SIG_FIELD}
+        if not hmac.compare_digest(sig, _entry_mac(self.signing_key, key, body)):
+            return ("its signature is wrong (altered in the store, written by hand, or "
+                    "signed with another GRAFT_SECRET)")
+        return ""
 
     def entries(self) -> list[Entry]:
         """Every readable entry, oldest first."""
@@ -154,12 +211,15 @@ class CacheIndex:
 
 def local_index(values: Store) -> CacheIndex | None:
     """The in-process cache for values kept in `values` (None when `GRAFT_LOCAL_CACHE=0`
-    turns it off)."""
-    if not Settings.from_env().local_cache:
+    turns it off), signed when GRAFT_SECRET is set."""
+    settings = Settings.from_env()
+    if not settings.local_cache:
         return None
-    return CacheIndex(open_store(str(cache_dir())), LOCAL_FOLDER, values)
+    return CacheIndex(open_store(str(cache_dir())), LOCAL_FOLDER, values,
+                      signing_key=entry_key(settings.secret))
 
 
-def cluster_index(store: Store) -> CacheIndex:
-    """The cache the workers and schedulers of `store` share."""
-    return CacheIndex(store, CLUSTER_FOLDER)
+def cluster_index(store: Store, signing_key: bytes | None) -> CacheIndex:
+    """The cache the workers and schedulers of `store` share, its entries signed with
+    `signing_key` (`entry_key(GRAFT_SECRET)`; None: unsigned, as without a secret)."""
+    return CacheIndex(store, CLUSTER_FOLDER, signing_key=signing_key)

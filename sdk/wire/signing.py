@@ -19,6 +19,11 @@ from sdk.model.errors import GraftError
 SIG_FIELD = "sig"
 
 
+UNSET_WARNING = ("GRAFT_SECRET is not set: messages, results and cache entries are not "
+                 "authenticated, so whoever can write to Redis or the store can make the "
+                 "workers run code (see docs/guarantees.md)")
+
+
 class Unauthenticated(GraftError):
     """A message that must be signed is not, or its signature does not match."""
 

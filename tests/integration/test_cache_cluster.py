@@ -67,7 +67,7 @@ def test_an_entry_whose_store_objects_are_gone_is_a_miss(cluster, tmp_path):
         assert runs[-1].wait(timeout=60) == 499500
     assert count(str(tmp_path), "cached_range") == 1
     store = open_store(cluster.store_url)
-    [entry] = [e for e in cluster_index(store).entries()
+    [entry] = [e for e in cluster_index(store, None).entries()
                if e.task == "cached_range" and e.execution in {r.id for r in runs}]
     store.delete(entry.outputs["o0"]["val"]["u"])  # the stored list the entry points at
     execution = client.submit(cached.stored_range_wf, n=1000, counter_dir=str(tmp_path))

@@ -1,0 +1,29 @@
+"""What a task's process inherits: the worker's environment without the cluster's secret or
+the broker's and database's passwords."""
+
+from __future__ import annotations
+
+from worker.environment import task_environment
+
+WORKER = {
+    "PATH": "/usr/bin", "HOME": "/home/graft", "GRAFT_STORE": "/var/lib/graft/store",
+    "GRAFT_TIERS": "256Mi,1Gi", "GRAFT_SECRET": "0123456789abcdef",
+    "GRAFT_BROKER_URL": "redis://:redis%2Fpass@redis:6379/0",
+    "GRAFT_DATABASE_URL": "postgresql+psycopg://graft:pg-pass@postgres:5432/graft",
+    "REDIS_PASSWORD": "redis/pass", "MY_COPY": "x-0123456789abcdef-y",
+    "DSN": "host=pg password=pg-pass", "USER_SETTING": "kept",
+}
+
+
+def test_the_secret_and_the_passwords_are_withheld_wherever_they_appear():
+    env = task_environment(WORKER)
+    assert env == {"PATH": "/usr/bin", "HOME": "/home/graft",
+                   "GRAFT_STORE": "/var/lib/graft/store", "GRAFT_TIERS": "256Mi,1Gi",
+                   "USER_SETTING": "kept"}
+
+
+def test_urls_without_passwords_withhold_only_the_named_variables():
+    env = task_environment({"GRAFT_BROKER_URL": "redis://127.0.0.1:6379/0",
+                            "GRAFT_DATABASE_URL": "sqlite:////tmp/graft.db",
+                            "GRAFT_KEY_PREFIX": "graft", "EMPTY": ""})
+    assert env == {"GRAFT_KEY_PREFIX": "graft", "EMPTY": ""}
