@@ -240,7 +240,9 @@ def cache_ls(local: bool, task_name: str | None) -> None:
     for e in rows:
         saved = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.saved_at))
         origin = f"{e.execution}/{e.node}" if e.execution else ""
-        click.echo(f"{e.key[:12]:<14}{e.task[:26]:<28}{e.version[:10]:<12}{saved:<21}{origin}")
+        refused = f"  refused: {e.refused}" if e.refused else ""
+        click.echo(f"{e.key[:12]:<14}{e.task[:26]:<28}{e.version[:10]:<12}{saved:<21}{origin}"
+                   f"{refused}")
 
 
 @cache.command("clear")

@@ -66,6 +66,9 @@ def test_with_a_secret_a_forged_cache_entry_is_a_miss_and_tasks_see_no_credentia
         data = json.loads(store.get(path))
         forge(data)
         store.put(path, json.dumps(data).encode())
+        listed = cluster.run_cli("cache", "ls", "--task", "cached_box")
+        assert f"refused: {'it is not signed' if 'not' in reason else 'its ' + reason}" \
+            in listed.stdout, listed.stdout + listed.stderr
         runs = count(counter, "cached_box")
         assert boxed() == 7
         assert not marker.exists(), "a forged cache entry's pickle was unpickled"
