@@ -188,8 +188,13 @@ class ListHandler(ListRule, TypeHandler):
         return None
 
     def encode(self, value: Any, desc: TypeDesc, store: Store, where: str) -> Any:
-        return [handlers.encode_checked(v, d, store, where)
-                for v, d in zip(value, self._items(value, desc))]
+        out: list[Any] = []
+        try:
+            for v, d in zip(value, self._items(value, desc)):
+                out.append(handlers.encode_checked(v, d, store, where))
+        except TypeConversionError as exc:
+            raise handlers.located(exc, where, f"item {len(out)}") from exc.__cause__
+        return out
 
     def decode(self, lit: Any, desc: TypeDesc, store: Store, where: str) -> Any:
         if not isinstance(lit, list):
@@ -254,9 +259,14 @@ class DictHandler(DictRule, TypeHandler):
 
     def encode(self, value: Any, desc: TypeDesc, store: Store, where: str) -> Any:
         keyed = desc["key"]["t"] != "str"
-        return {json.dumps(k) if keyed else k: handlers.encode_checked(v, desc["of"], store,
-                                                                       where)
-                for k, v in value.items()}
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            try:
+                out[json.dumps(k) if keyed else k] = handlers.encode_checked(v, desc["of"], store,
+                                                                             where)
+            except TypeConversionError as exc:
+                raise handlers.located(exc, where, f"key {k!r}") from exc.__cause__
+        return out
 
     def decode(self, lit: Any, desc: TypeDesc, store: Store, where: str) -> Any:
         if not isinstance(lit, dict):

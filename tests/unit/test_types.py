@@ -286,6 +286,17 @@ def test_missing_file_is_a_type_conversion_error(tmp_path):
                                       "be read (No such file or directory; working directory")
 
 
+def test_a_missing_file_inside_containers_is_named_by_item_and_key(tmp_path):
+    found = tmp_path / "here.txt"
+    found.write_text("x")
+    missing = str(tmp_path / "nope.txt")
+    value = {"ok": [str(found)], "files": [str(found), missing]}
+    with pytest.raises(TypeConversionError) as info:
+        encode(value, describe(dict[str, list[File]]), MemoryStore(), "output 'o0' of task 't'")
+    assert str(info.value).startswith(f"output 'o0' of task 't', key 'files', item 1: file "
+                                      f"{missing!r} cannot be read (No such file")
+
+
 def test_directory_round_trip(tmp_path, store):
     root = tmp_path / "data"
     (root / "sub" / "deeper").mkdir(parents=True)
