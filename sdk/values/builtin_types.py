@@ -1,5 +1,5 @@
 """Handlers for Python's own types: scalars, containers, dataclasses, Enums, and the pickle
-fallback for everything else."""
+fallback for everything else (`typing.Any`: `sdk.values.any_type`)."""
 
 from __future__ import annotations
 
@@ -46,14 +46,6 @@ def _json(raw: str, want: type, shape: str, desc: TypeDesc) -> Any:
                  int: "a number", float: "a number", type(None): "null"}
         raise ValueError(f"expected {shape}, got {kinds.get(type(value), 'JSON')}")
     return handlers.decode(value, desc, MemoryStore(), "command-line value")
-
-
-class AnyHandler(ScalarRule, TypeHandler):
-    kind = "any"
-    display = "Any"
-
-    def parse_text(self, raw: str, desc: TypeDesc) -> Any:
-        return raw
 
 
 class NoneHandler(ScalarRule, TypeHandler):
@@ -420,7 +412,6 @@ class PickleHandler(PickleRule, TypeHandler):
             yield lit["pickle"]
 
 
-register(AnyHandler())
 register(NoneHandler())
 for _py, _kind in ((bool, "bool"), (int, "int"), (float, "float"), (str, "str")):
     register(ScalarHandler(_py, _kind))
