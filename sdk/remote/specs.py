@@ -6,41 +6,65 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from pathlib import Path
 from typing import Any
 
 from sdk.model.errors import GraftError
 from sdk.model.spec import GraphSpec, NodeSpec, TaskRef, map_nodes
 from sdk.model.store import Store
-from sdk.runtime.bundle import source_root, upload_bundle
+from sdk.runtime.bundle import module_bundle, source_root
 from sdk.values.staging import publish
 from sdk.values.store import put_blob
 
 
 def upload_spec(spec: GraphSpec, store: Store) -> str:
     """Upload the code of `spec`'s tasks as bundles, the literals and files compiling staged
-    (`sdk.values.staging`), and the spec itself; the spec's key."""
+    (`sdk.values.staging`), and the spec itself; the spec's key. GraftError, before anything
+    is stored, when a task's code cannot be bundled (`code_bundles`)."""
+    bundles = code_bundles(spec)
     publish(spec, store)
-    spec = with_bundles(spec, store, {})
+    spec = with_bundles(spec, store, bundles)
     main = main_module_name()
     if main:  # types defined in the script: workers import it under its module name
         spec = renamed_refs(spec, "__main__", main)
     return put_blob(store, spec.dumps().encode(), prefix="specs")
 
 
-def with_bundles(spec: GraphSpec, store: Store, roots: dict[str, tuple[str, str | None]]
-                  ) -> GraphSpec:
+def code_bundles(spec: GraphSpec) -> dict[str, tuple[str, bytes | None]]:
+    """The bundle of each module that defines one of `spec`'s tasks (by module name: its
+    importable name and the bundle's bytes, None when installed). Stores nothing; GraftError
+    when a task was defined in an interactive session, or a module's bundle would not hold
+    it (`sdk.runtime.bundle.module_bundle`)."""
+    bundles: dict[str, tuple[str, bytes | None]] = {}
+    made: dict[Path, bytes] = {}
+    for _, node in spec.walk():
+        task = node.task
+        if task.module in bundles:
+            continue
+        name, data = module_bundle(task.module, made)
+        if name == "__main__":
+            raise GraftError(f"task {task.name!r} is defined in an interactive session; "
+                             f"workers can only import code from a .py file: move it "
+                             f"into one and import it from there")
+        bundles[task.module] = (name, data)
+    return bundles
+
+
+def with_bundles(spec: GraphSpec, store: Store,
+                 bundles: dict[str, tuple[str, bytes | None]]) -> GraphSpec:
     """The spec with every task reference made importable on workers (bundle id, and the
-    real module name where the code was run as `__main__`)."""
+    real module name where the code was run as `__main__`), the `code_bundles` of `spec`
+    stored."""
+    ids: dict[str, tuple[str, str | None]] = {}
 
     def ref_for(task: TaskRef) -> TaskRef:
-        if task.module not in roots:
-            name, root = source_root(task.module)
-            if name == "__main__":
-                raise GraftError(f"task {task.name!r} is defined in an interactive session; "
-                                 f"workers can only import code from a .py file: move it "
-                                 f"into one and import it from there")
-            roots[task.module] = (name, upload_bundle(root, store) if root else None)
-        name, bundle = roots[task.module]
+        if task.module not in ids:
+            name, data = (bundles[task.module] if task.module in bundles
+                          else module_bundle(task.module))
+            bundle = (put_blob(store, data, prefix="bundles").rpartition("/")[2]
+                      if data is not None else None)
+            ids[task.module] = (name, bundle)
+        name, bundle = ids[task.module]
         return dataclasses.replace(task, module=name, bundle=bundle)
 
     return map_nodes(spec, lambda n: dataclasses.replace(n, task=ref_for(n.task)))

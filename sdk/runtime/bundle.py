@@ -4,7 +4,9 @@ At submission the client zips the Python sources of the workflow's folder (the s
 folder, or the top of the package it lives in) into the store, content-addressed. A worker
 fetches the bundle, unpacks it once under its cache folder and imports from there, so it runs
 the code that was submitted even where it never saw the file. Installed modules (site-packages)
-are never bundled; workers import them as installed.
+are never bundled; workers import them as installed. A module whose bundle would not hold it
+(its source was removed or moved since it was imported) is refused before anything is stored:
+its nodes could only fail on the workers with "No module named".
 """
 
 from __future__ import annotations
@@ -71,6 +73,48 @@ def make_bundle(root: Path) -> bytes:
                 info.compress_type = zipfile.ZIP_DEFLATED
                 zf.writestr(info, data)
     return buf.getvalue()
+
+
+def module_bundle(module_name: str, made: dict[Path, bytes] | None = None
+                  ) -> tuple[str, bytes | None]:
+    """The importable name of an imported module and the bundle workers import it from
+    (None: installed, imported as installed; see `source_root`). `made` keeps the bundles
+    already made by folder, for modules that share one.
+
+    Raises GraftError, naming the module and the folder it was imported from, when that bundle
+    would not hold the module's source: the file or its folder was removed or moved since it
+    was imported (the bundle may then hold nothing at all), it lies in a folder bundles skip,
+    or it is no .py file. Workers could not import it: its nodes would fail with "No module
+    named".
+    """
+    name, root = source_root(module_name)
+    if root is None:
+        return name, None
+    made = {} if made is None else made
+    if root not in made:
+        made[root] = make_bundle(root)
+    data = made[root]
+    source = Path(sys.modules[module_name].__file__ or "").resolve()
+    entry = source.relative_to(root).as_posix()
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        held = zf.namelist()
+    if entry in held:
+        return name, data
+    shown = f"module {module_name!r}" + (f" ({name})" if module_name == "__main__" else "")
+    if not source.exists():
+        why = (f"{source.name} is no longer there" if source.parent.is_dir()
+               else "that folder is gone")
+        why += (f", so the code bundle of {root} would hold "
+                f"{'no Python file at all' if not held else 'everything but it'}")
+    elif source.suffix != ".py":
+        why = f"code bundles hold .py files only, not {source.name}"
+    else:
+        why = (f"the code bundle of {root} skips {entry} (bundles leave out hidden folders "
+               f"and folders named {', '.join(sorted(_SKIP_DIRS))})")
+    raise GraftError(f"{shown} cannot be sent to the workers: it was imported from "
+                     f"{source.parent}, but {why}, and every node of it would fail there with "
+                     f"\"No module named {name!r}\". Import the workflow from where its code "
+                     f"is now (or install it on the workers) and submit again")
 
 
 def upload_bundle(root: Path, store: Store) -> str:

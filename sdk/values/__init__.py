@@ -1,3 +1,8 @@
 """Values: Python values <-> JSON literals (one handler per type), and the value store."""
 
-from sdk.values import builtin_types, file_types, structured  # noqa: F401  (register handlers)
+from sdk.values import (  # noqa: F401  (register handlers)
+    any_type,
+    builtin_types,
+    file_types,
+    structured,
+)

@@ -1,5 +1,5 @@
 """Handlers for Python's own types: scalars, containers, dataclasses, Enums, and the pickle
-fallback for everything else."""
+fallback for everything else (`typing.Any`: `sdk.values.any_type`)."""
 
 from __future__ import annotations
 
@@ -46,14 +46,6 @@ def _json(raw: str, want: type, shape: str, desc: TypeDesc) -> Any:
                  int: "a number", float: "a number", type(None): "null"}
         raise ValueError(f"expected {shape}, got {kinds.get(type(value), 'JSON')}")
     return handlers.decode(value, desc, MemoryStore(), "command-line value")
-
-
-class AnyHandler(ScalarRule, TypeHandler):
-    kind = "any"
-    display = "Any"
-
-    def parse_text(self, raw: str, desc: TypeDesc) -> Any:
-        return raw
 
 
 class NoneHandler(ScalarRule, TypeHandler):
@@ -188,8 +180,13 @@ class ListHandler(ListRule, TypeHandler):
         return None
 
     def encode(self, value: Any, desc: TypeDesc, store: Store, where: str) -> Any:
-        return [handlers.encode_checked(v, d, store, where)
-                for v, d in zip(value, self._items(value, desc))]
+        out: list[Any] = []
+        try:
+            for v, d in zip(value, self._items(value, desc)):
+                out.append(handlers.encode_checked(v, d, store, where))
+        except TypeConversionError as exc:
+            raise handlers.located(exc, where, f"item {len(out)}") from exc.__cause__
+        return out
 
     def decode(self, lit: Any, desc: TypeDesc, store: Store, where: str) -> Any:
         if not isinstance(lit, list):
@@ -254,9 +251,14 @@ class DictHandler(DictRule, TypeHandler):
 
     def encode(self, value: Any, desc: TypeDesc, store: Store, where: str) -> Any:
         keyed = desc["key"]["t"] != "str"
-        return {json.dumps(k) if keyed else k: handlers.encode_checked(v, desc["of"], store,
-                                                                       where)
-                for k, v in value.items()}
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            try:
+                out[json.dumps(k) if keyed else k] = handlers.encode_checked(v, desc["of"], store,
+                                                                             where)
+            except TypeConversionError as exc:
+                raise handlers.located(exc, where, f"key {k!r}") from exc.__cause__
+        return out
 
     def decode(self, lit: Any, desc: TypeDesc, store: Store, where: str) -> Any:
         if not isinstance(lit, dict):
@@ -410,7 +412,6 @@ class PickleHandler(PickleRule, TypeHandler):
             yield lit["pickle"]
 
 
-register(AnyHandler())
 register(NoneHandler())
 for _py, _kind in ((bool, "bool"), (int, "int"), (float, "float"), (str, "str")):
     register(ScalarHandler(_py, _kind))

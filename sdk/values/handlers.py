@@ -112,6 +112,15 @@ def encode_checked(value: Any, desc: TypeDesc, store: Store, where: str) -> Any:
     return handler(desc).encode(value, desc, store, where)
 
 
+def located(exc: TypeConversionError, where: str, part: str) -> TypeConversionError:
+    """`exc`, an error about the value at `where`, said of `part` of it ("item 3", "key 'a'").
+    Containers name the part only when one fails, so encoding builds no text per item."""
+    text = str(exc)
+    if not text.startswith(where):
+        return exc
+    return TypeConversionError(f"{where}, {part}{text[len(where):]}")
+
+
 def decode(lit: Any, desc: TypeDesc, store: Store, where: str) -> Any:
     """The Python value of a literal of type `desc`; TypeConversionError naming `where` when
     the literal does not have that type's shape."""

@@ -1,12 +1,19 @@
-"""Code bundles: a workflow file the workers never had runs remotely, helper module included."""
+"""Code bundles: a workflow file the workers never had runs remotely, helper module included;
+a submit whose code is gone from where it was imported is refused."""
 
+import importlib
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
 import uuid
 
 import pytest
+
+from sdk.model.errors import GraftError
+from sdk.values.store import open_store
+from sdk.wire.submissions import PREFIX as SUBMISSIONS
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -259,3 +266,78 @@ def test_script_run_as_main_submits_its_own_types(cluster, tmp_path):
     assert local.endswith("/pt.txt'), norm=6.4031242374328485)")
     assert remote == local
     assert checks == "True True [True, True, True, True] 5.0,4.0,warm"
+
+
+GONE_TASKS = """
+from sdk import task, workflow
+
+
+@task
+def plus(x: int) -> int:
+    return x + 1
+
+
+@workflow
+def wf(x: int = 1) -> int:
+    return plus(x=x)
+"""
+
+
+def _submitted(cluster) -> tuple[set, set]:
+    """The executions on the board and what submitting stores (specs, bundles, submissions)."""
+    store = open_store(cluster.store_url)
+    ids = {e["id"] for e in cluster.client().executions(limit=100_000)}
+    return ids, {k for p in ("specs", "bundles", SUBMISSIONS) for k in store.keys(p)}
+
+
+def test_a_submit_whose_code_folder_is_gone_is_refused(cluster, tmp_path, monkeypatch):
+    """The folder a workflow module was imported from is removed before submit: its code
+    bundle would be empty and every node would fail on the workers with "No module named".
+    The submit is refused, naming the module and the folder, and nothing is submitted."""
+    name = f"gonewf_{uuid.uuid4().hex[:10]}"
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / f"{name}.py").write_text(GONE_TASKS)
+    monkeypatch.syspath_prepend(str(folder))
+    module = importlib.import_module(name)
+    shutil.rmtree(folder)
+    before = _submitted(cluster)
+    with pytest.raises(GraftError) as info:
+        cluster.client().submit(module.wf, x=1)
+    assert str(info.value).startswith(
+        f"module {name!r} cannot be sent to the workers: it was imported from {folder}, but "
+        f"that folder is gone")
+    assert f"No module named {name!r}" in str(info.value)
+    after = _submitted(cluster)
+    assert after[0] <= before[0] and after[1] <= before[1]
+
+
+def test_graft_run_remote_refuses_code_gone_from_its_folder_in_one_line(cluster, tmp_path):
+    """`graft run --remote` of a workflow whose tasks come from a folder removed after they
+    were imported: one line on stderr, exit code 1, no execution."""
+    tag = uuid.uuid4().hex[:10]
+    lib = tmp_path / "project" / "lib"
+    lib.mkdir(parents=True)
+    (lib / f"gonehelp_{tag}.py").write_text(GONE_TASKS)
+    wf_file = tmp_path / "project" / f"usesgone_{tag}.py"
+    wf_file.write_text(textwrap.dedent(f'''
+        import os
+        import shutil
+        import sys
+
+        LIB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib")
+        sys.path.insert(0, LIB)
+        from gonehelp_{tag} import wf  # noqa: E402
+
+        shutil.rmtree(LIB)  # removed after the import, before the submit
+        '''))
+    before = _submitted(cluster)
+    proc = cluster.run_cli("run", "--remote", str(wf_file), "wf", "--x", "2", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.stdout == ""
+    assert proc.stderr.endswith("\n") and proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith(f"graft: module 'gonehelp_{tag}' cannot be sent to the "
+                                  f"workers: it was imported from {lib}, but that folder is "
+                                  f"gone"), proc.stderr
+    after = _submitted(cluster)
+    assert after[0] <= before[0] and after[1] <= before[1]

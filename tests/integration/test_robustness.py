@@ -1,6 +1,7 @@
 """Edges of the cluster: values PostgreSQL's JSON refuses, node ids deeper than any column
-width, a task that kills its worker, an output JSON cannot hold, and a scheduler restart while
-a node runs. Each ends with a result or a clear failure, never with a hung execution."""
+width, a task that kills its worker, outputs JSON cannot hold (and `typing.Any` ones nothing can
+encode), and a scheduler restart while a node runs. Each ends with a result or a clear failure,
+never with a hung execution."""
 
 import math
 import time
@@ -43,6 +44,30 @@ def test_an_enum_json_cannot_hold_travels_pickled(cluster):
     remote = cluster.client().submit(robust.unjsonable).wait(timeout=60)
     assert remote is robust.When.EPOCH
     assert robust.unjsonable() is robust.When.EPOCH
+
+
+def test_any_values_travel_and_fail_on_the_cluster_as_in_process(cluster):
+    """A `typing.Any` value JSON cannot hold comes back as it was sent; one nothing can encode
+    fails its node with the TypeConversionError it gives in-process, naming output and task."""
+    client = cluster.client()
+    pickled = client.submit(robust.any_out, kind="pickled")
+    failing = [(client.submit(wf, kind=kind), wf, kind)
+               for wf, kind in ((robust.any_out, "lock"), (robust.any_in_containers, "generator"))]
+    remote = pickled.wait(timeout=60)
+    assert remote == robust.any_out(kind="pickled") and type(remote) is tuple
+    for execution, wf, kind in failing:
+        with pytest.raises(ExecutionFailed) as on_cluster:
+            execution.wait(timeout=60)
+        with pytest.raises(ExecutionFailed) as in_process:
+            wf(kind=kind)
+        (got,), (want,) = on_cluster.value.failures, in_process.value.failures
+        assert (got.node_id, got.error_type, got.kind, got.message) == (
+            want.node_id, want.error_type, want.kind, want.message)
+        assert got.error_type == "TypeConversionError" and got.kind == "DATA"
+        assert got.message.startswith(f"output 'o0' of task {got.node_id!r} (node "
+                                      f"{got.node_id!r})")
+        assert f"cannot encode a {'_thread.lock' if kind == 'lock' else kind} value as Any" \
+            in got.message
 
 
 def test_scheduler_restart_resends_a_running_node_without_running_it_twice(cluster, tmp_path):

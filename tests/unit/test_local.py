@@ -4,9 +4,11 @@ calls, failures, retries and the local cache."""
 import os
 import pathlib
 import shutil
+import threading
+import typing
 
 import pytest
-from workflows import basic, cached, dynamics, failing, files
+from workflows import basic, cached, dynamics, failing, files, robust
 from workflows.basic import Stats
 from workflows.cases import CASES
 from workflows.failing import count
@@ -85,6 +87,41 @@ def test_wrong_inputs_at_the_top_level():
         basic.chain(m=4)
     with pytest.raises(CompileError, match=r"call to task 'add' is missing input 'b' \(int\)"):
         basic.add(a=1)
+
+
+def test_any_values_json_cannot_hold_come_back_as_they_were_sent():
+    assert robust.any_out(kind="json") == {"json": [1, 2.5, None, "x"]}
+    back = robust.any_out(kind="pickled")
+    assert back == (robust.When.EPOCH, {1: "one"}, {2.5}) and type(back) is tuple
+
+
+def test_an_any_output_nothing_can_encode_fails_its_node_naming_output_and_task():
+    with pytest.raises(ExecutionFailed) as info:
+        robust.any_out(kind="lock")
+    (failure,) = info.value.failures
+    assert (failure.node_id, failure.error_type, failure.kind) == (
+        "anything", "TypeConversionError", "DATA")
+    assert failure.message.startswith("output 'o0' of task 'anything' (node 'anything'): cannot "
+                                      "encode a _thread.lock value as Any: ")
+    with pytest.raises(ExecutionFailed) as info:
+        robust.any_in_containers(kind="generator")
+    (failure,) = info.value.failures
+    assert failure.error_type == "TypeConversionError"
+    assert failure.message.startswith("output 'o0' of task 'any_items' (node 'any_items'), key "
+                                      "'items', item 1: cannot encode a generator value as Any: ")
+
+
+def test_an_any_input_nothing_can_encode_is_refused_before_anything_runs():
+    with pytest.raises(TypeConversionError, match=r"^input 'x' of task 'echo_any': cannot encode "
+                                                  r"a _thread.lock value as Any: "):
+        robust.echo_any(x=threading.Lock())
+
+    @workflow
+    def binds_a_lock() -> typing.Any:
+        return robust.echo_any(x=threading.Lock())
+
+    with pytest.raises(CompileError, match=r"input 'x'.*: cannot encode a _thread.lock value"):
+        binds_a_lock()
 
 
 # ---- files --------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 import textwrap
 import uuid
@@ -10,6 +11,7 @@ import pytest
 
 from sdk.model.errors import GraftError, StoreError
 from sdk.model.spec import TaskRef
+from sdk.remote.specs import code_bundles, upload_spec
 from sdk.runtime.bundle import load_entity, make_bundle, source_root, upload_bundle
 from sdk.values.store import FsspecStore, MemoryStore, put_blob
 
@@ -154,3 +156,59 @@ def test_a_bundle_never_replaces_installed_modules(tmp_path):
                          store)
     assert entity.fn() == 7
     assert sys.modules["sdk"] is sdk
+
+
+WORKFLOW_SOURCE = """
+from sdk import task, workflow
+
+@task
+def plus(x: int) -> int:
+    return x + 1
+
+@workflow
+def wf(x: int = 1) -> int:
+    return plus(x=x)
+"""
+
+
+def _import_from(folder, name, monkeypatch):
+    """Module `name` written to `folder` and imported from there (names are unique per test:
+    the module stays imported)."""
+    _write_module(folder, name, WORKFLOW_SOURCE)
+    monkeypatch.syspath_prepend(str(folder))
+    return __import__(name)
+
+
+def test_a_module_whose_folder_is_gone_is_refused_before_anything_is_stored(tmp_path,
+                                                                             monkeypatch):
+    name = f"gonewf_{uuid.uuid4().hex[:10]}"
+    folder = tmp_path / "gone"
+    module = _import_from(folder, name, monkeypatch)
+    shutil.rmtree(folder)
+    store = MemoryStore()
+    with pytest.raises(GraftError) as info:
+        upload_spec(module.wf.graph(), store)
+    assert str(info.value).startswith(
+        f"module {name!r} cannot be sent to the workers: it was imported from {folder}, but "
+        f"that folder is gone, so the code bundle of {folder} would hold no Python file at "
+        f"all, and every node of it would fail there with \"No module named {name!r}\".")
+    assert store.keys("") == []
+
+
+def test_a_module_whose_file_is_gone_is_refused(tmp_path, monkeypatch):
+    name = f"gonefile_{uuid.uuid4().hex[:10]}"
+    module = _import_from(tmp_path, name, monkeypatch)
+    _write_module(tmp_path, "neighbour", "X = 1\n")
+    (tmp_path / f"{name}.py").unlink()
+    with pytest.raises(GraftError, match=rf"^module {name!r} cannot be sent to the workers: it "
+                                         rf"was imported from {tmp_path}, but {name}.py is no "
+                                         rf"longer there, so the code bundle of {tmp_path} would "
+                                         rf"hold everything but it"):
+        code_bundles(module.wf.graph())
+
+
+def test_modules_of_one_folder_share_one_bundle(tmp_path, monkeypatch):
+    name = f"kept_{uuid.uuid4().hex[:10]}"
+    module = _import_from(tmp_path, name, monkeypatch)
+    (bundle_name, data), = code_bundles(module.wf.graph()).values()
+    assert bundle_name == name and data == make_bundle(tmp_path)

@@ -1,9 +1,11 @@
 """Values through their type handlers, literals and the store (sdk.values, sdk.types), and
 resource quantities (sdk.model.resources)."""
 
+import datetime
 import json
 import os
 import pathlib
+import threading
 import typing
 from typing import Any, Optional
 
@@ -239,6 +241,56 @@ def test_unpicklable_value():
         encode(Opaque({"f": lambda: 1}, 1.0), describe(Opaque), MemoryStore(), "where")
 
 
+# ---- typing.Any ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value", [None, True, -3, 2.5, "s", [1, [2.0, "x"]], {"a": {"b": [None]}},
+                                   {"pickle": 1}])
+def test_an_any_value_json_holds_travels_as_its_json(value, store):
+    assert encode(value, describe(Any), store, "x") == value
+    back = roundtrip(value, Any, store)
+    assert back == value and type(back) is type(value)
+
+
+class Label(str):
+    pass
+
+
+@pytest.mark.parametrize("value", [
+    (1, "two"), [1, (2, 3)], {1: "one"}, {"k": {2.5}}, datetime.date(2020, 1, 2), Color.RED,
+    Opaque({"k": [1]}, 0.5), Label("a str subclass"), {"pickle": "looks like a pickled value"},
+], ids=["tuple", "tuple-in-list", "int-keys", "set", "date", "enum", "object", "str-subclass",
+        "pickle-shaped-dict"])
+def test_an_any_value_json_cannot_hold_exactly_travels_pickled(value, store):
+    """As flytekit pickles every typing.Any value: what comes back is what was sent, not what
+    JSON made of it."""
+    literal = encode(value, describe(Any), store, "x")
+    assert list(literal) == ["pickle"] and store.exists(literal["pickle"])
+    back = roundtrip(value, Any, store)
+    assert back == value and type(back) is type(value)
+
+
+def test_a_cyclic_any_value_travels_pickled(store):
+    cyclic: list = [1]
+    cyclic.append(cyclic)
+    back = roundtrip(cyclic, Any, store)
+    assert back[0] == 1 and back[1] is back
+
+
+@pytest.mark.parametrize(("value", "tp", "where", "kind"), [
+    (threading.Lock(), Any, "", "_thread.lock"),
+    ((i for i in range(3)), Any, "", "generator"),
+    ([1, threading.Lock()], list[Any], ", item 1", "_thread.lock"),
+    ({"ok": 1, "bad": (i for i in "")}, dict[str, Any], ", key 'bad'", "generator"),
+    ({"xs": [threading.RLock()]}, dict[str, list[Any]], ", key 'xs', item 0", "_thread.RLock"),
+])
+def test_an_any_value_nothing_can_encode_is_a_type_conversion_error(value, tp, where, kind):
+    with pytest.raises(TypeConversionError) as info:
+        encode(value, describe(tp), MemoryStore(), "output 'o0' of task 't'")
+    assert str(info.value).startswith(
+        f"output 'o0' of task 't'{where}: cannot encode a {kind} value as Any: JSON cannot hold "
+        f"it and pickling it failed (TypeError: cannot pickle ")
+
+
 # ---- files and folders --------------------------------------------------------------------
 
 def test_file_round_trip_keeps_base_name(tmp_path, store):
@@ -284,6 +336,17 @@ def test_missing_file_is_a_type_conversion_error(tmp_path):
         encode(str(missing), describe(File), MemoryStore(), "output 'o0' of task 't'")
     assert str(info.value).startswith(f"output 'o0' of task 't': file {str(missing)!r} cannot "
                                       "be read (No such file or directory; working directory")
+
+
+def test_a_missing_file_inside_containers_is_named_by_item_and_key(tmp_path):
+    found = tmp_path / "here.txt"
+    found.write_text("x")
+    missing = str(tmp_path / "nope.txt")
+    value = {"ok": [str(found)], "files": [str(found), missing]}
+    with pytest.raises(TypeConversionError) as info:
+        encode(value, describe(dict[str, list[File]]), MemoryStore(), "output 'o0' of task 't'")
+    assert str(info.value).startswith(f"output 'o0' of task 't', key 'files', item 1: file "
+                                      f"{missing!r} cannot be read (No such file")
 
 
 def test_directory_round_trip(tmp_path, store):

@@ -1,10 +1,12 @@
 """Workflows that push on graft's edges: odd floats, deep recursion, dying workers, values
-JSON cannot hold, and a slow node to restart the scheduler under."""
+JSON cannot hold (and `typing.Any` values nothing can encode), and a slow node to restart the
+scheduler under."""
 
 import datetime
 import enum
 import math
 import os
+import threading
 import time
 import typing
 
@@ -58,6 +60,43 @@ def when() -> When:
 @workflow
 def unjsonable() -> When:
     return when()
+
+
+def value_of(kind: str) -> typing.Any:
+    if kind == "lock":
+        return threading.Lock()
+    if kind == "generator":
+        return (i for i in range(3))
+    if kind == "pickled":
+        return (When.EPOCH, {1: "one"}, {2.5})
+    return {"json": [1, 2.5, None, "x"]}
+
+
+@task
+def anything(kind: str) -> typing.Any:
+    """A `typing.Any` output: JSON when JSON holds it exactly, pickled when it does not, and a
+    TypeConversionError when pickle cannot hold it either (a lock, a generator)."""
+    return value_of(kind)
+
+
+@task
+def echo_any(x: typing.Any) -> typing.Any:
+    return x
+
+
+@workflow
+def any_out(kind: str) -> typing.Any:
+    return echo_any(x=anything(kind=kind))
+
+
+@task
+def any_items(kind: str) -> typing.Dict[str, typing.List[typing.Any]]:
+    return {"items": [1, value_of(kind)]}
+
+
+@workflow
+def any_in_containers(kind: str) -> typing.Dict[str, typing.List[typing.Any]]:
+    return any_items(kind=kind)
 
 
 @task
