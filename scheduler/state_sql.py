@@ -32,6 +32,7 @@ from scheduler.db import (
     NodeRow,
     ShardRow,
     TickRow,
+    explain,
     open_database,
     utcnow,
 )
@@ -135,6 +136,13 @@ class SqlState:
     def is_transient(self, exc: BaseException) -> bool:
         return isinstance(exc, (OperationalError, InterfaceError, DisconnectionError,
                                 PoolTimeout, OSError))
+
+    def explain(self, exc: BaseException) -> str:
+        return explain(exc, self.url)
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
 
 
 class _SqlTx:

@@ -144,8 +144,10 @@ def test_a_connection_lost_at_its_begin_is_discarded_without_the_pools_traceback
         tx.hold_shards("me/1")
     assert [r.getMessage() for r in caplog.records if r.name.startswith("sqlalchemy")] == []
     assert pg.is_transient(caught.value) and caught.value.connection_invalidated
+    assert "does not answer" in pg.explain(caught.value)
     with pg.transaction() as tx:
         assert tx.hold_shards("me/1") == 2
+    pg.ping()
 
 
 def test_an_idle_pooled_connection_is_pinged_and_replaced_when_dead(pg, monkeypatch):
