@@ -1,10 +1,10 @@
 """A worker's broker outages, told in one line when lost and one when back.
 
 Celery's consumer logs a line for every reconnection attempt (and a multi-line deprecation
-warning on each loss); graft's own lease and report loops notice the same outage. All of
-them report to one `Outage` per process, which logs the loss once and the recovery once. Only
-an answer from Redis says it is back: a command that succeeded, or Celery's "Connected to"
-(its connection answered a PING).
+warning on each loss, and at times a traceback of a step it restarts); graft's own lease and
+report loops notice the same outage. All of them report to one `Outage` per process, which
+logs the loss once and the recovery once. Only an answer from Redis says it is back: a
+command that succeeded, or Celery's "Connected to" (its connection answered a PING).
 """
 
 from __future__ import annotations
@@ -59,6 +59,18 @@ class LossWarning(logging.Filter):
         return LOSS_WARNING not in record.getMessage()
 
 
+class ClosedStepChannels(logging.Filter):
+    """Drops Celery's "Error on restarting Gossip" traceback after a connection loss. Celery
+    5.7 sets the consumer's connection to None before it restarts the consumer's steps, and
+    a step closing its channel then passes that None to `kombu.common.ignore_errors`, which
+    fails with an AttributeError when the close meets the dead broker. The channel belonged
+    to the lost connection, and the step opens a new one when Celery reconnects."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (str(record.msg).startswith("Error on") and isinstance(exc, AttributeError)
+                    and "'NoneType' object has no attribute 'connection_errors'" in str(exc))
+
 
 def install(broker_url: str) -> None:
     """Quiet Celery's reconnection lines and its per-loss deprecation warning (graft acks
@@ -67,5 +79,6 @@ def install(broker_url: str) -> None:
     for name in ("celery.worker.consumer.consumer", "celery.worker.consumer.connection"):
         logging.getLogger(name).addFilter(line_filter)
     logging.getLogger("py.warnings").addFilter(LossWarning())
+    logging.getLogger("celery.bootsteps").addFilter(ClosedStepChannels())
     warnings.filterwarnings("ignore", category=CPendingDeprecationWarning,
                             message=f"(?s).*{LOSS_WARNING}")

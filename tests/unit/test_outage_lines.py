@@ -131,10 +131,17 @@ def test_celerys_lost_and_connected_lines_become_the_one_pair(outage, caplog):
         "Error 111")
 
 
-def test_celerys_loss_warning_is_dropped():
+def test_celerys_loss_warning_and_its_step_restart_traceback_are_dropped():
     warning = _record("py.warnings", "%s", (
         "/x/consumer.py:427: CPendingDeprecationWarning: \nIn Celery 5.1 we introduced an "
         "optional breaking change which\non connection loss cancels all currently executed "
         "tasks with late acknowledgement enabled.",))
     assert not outage_mod.LossWarning().filter(warning)
     assert outage_mod.LossWarning().filter(_record("py.warnings", "another warning", ()))
+    steps = outage_mod.ClosedStepChannels()
+    none_conn = AttributeError("'NoneType' object has no attribute 'connection_errors'")
+    assert not steps.filter(_record("celery.bootsteps", "Error on %s %s: %r",
+                                    ("restarting", "Gossip", none_conn), none_conn, 40))
+    other = AttributeError("'Gossip' object has no attribute 'x'")
+    assert steps.filter(_record("celery.bootsteps", "Error on %s %s: %r",
+                                ("restarting", "Gossip", other), other, 40))
