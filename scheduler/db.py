@@ -264,6 +264,13 @@ def _ping_when_idle(engine: SqlEngine) -> None:
             raise DisconnectionError("pooled connection failed its ping")
 
 
+def explain(exc: BaseException, url: str) -> str:
+    """Why the database at `url` failed a request, in one line that names it with its
+    password hidden (SQLAlchemy's own text adds the statement and a link on more lines)."""
+    cause = getattr(exc, "orig", None) or exc
+    return f"{redact(url)} does not answer ({type(cause).__name__}: {_first_line(cause)})"
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__

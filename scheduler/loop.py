@@ -9,8 +9,9 @@ entries that carried many reports (`read_count`), and nothing is sent while repo
 in its streams (`scheduler/serving.py`); and while it holds large graphs, what each turn
 leaves is frozen out of the garbage collector's full passes (scheduler/collector.py).
 
-It never exits on a Redis failure: it logs one line when the broker is lost and one when it
-is back, and retries with backoff meanwhile.
+It never exits on a Redis, database or store failure: it logs one line when the broker (the
+database, the store) is lost and one when it is back, and retries with backoff meanwhile. The
+database is said to be back only once it answered a query (an idle turn does not use it).
 
 On a SQL database several schedulers share the executions: each serves the shards it holds
 leases on (scheduler/shards.py), reads only their streams, and passes on to its shard a
@@ -99,7 +100,10 @@ class Loop:
         self.submissions = Submissions(self.store)
         self.state = state or open_state(settings.database_url)
         self.outage = Outage(log)
-        self.state_outage = Outage(logging.getLogger("graft.scheduler.database"))
+        self.state_outage = Outage(logging.getLogger("graft.scheduler.database"), "database",
+                                   "retrying")
+        self.store_outage = Outage(logging.getLogger("graft.scheduler.store"), "value store",
+                                   "retrying")
         self.lock: Any = self._ownership()
         self.tenure = Shards(self.lock)
         self.depths = Depths(self.redis, self.control)
@@ -130,8 +134,8 @@ class Loop:
                                  outage=self.outage)
         from scheduler.shards import ShardLeases
 
-        return ShardLeases(engine, self.state.url,
-                           ttl_s=self.settings.scheduler_lease_s)
+        return ShardLeases(engine, self.state.url, ttl_s=self.settings.scheduler_lease_s,
+                           outage=self.state_outage)
 
     def _serve(self, shards: frozenset[int]) -> None:
         """Read the streams of `shards`, and serve their executions only."""
@@ -186,8 +190,8 @@ class Loop:
             log.warning("status board records not written before stopping: %s", exc)
 
     def _until_up(self, step: Any) -> bool:
-        """Run `step`; while the broker is away, log once and retry with backoff. False when
-        the lock was lost (serving must stop)."""
+        """Run `step`; while the broker, the database or the value store is away, log once
+        and retry with backoff. False when the lock was lost (serving must stop)."""
         delay = 0.5
         while not self.stopping.is_set():
             if self.lock.lost or self.lock.changed:
@@ -202,17 +206,33 @@ class Loop:
                 delay = min(delay * 2, 5.0)
                 continue
             except Exception as exc:
-                if not self.scheduler.is_transient(exc):
+                if self.state.is_transient(exc):
+                    self.state_outage.lost(self.state.explain(exc))
+                elif self.scheduler.is_transient(exc):
+                    self.store_outage.lost(f"{type(exc).__name__}: {exc}")
+                else:
                     raise
-                self.state_outage.lost(f"{type(exc).__name__}: {exc}")
                 self.stopping.wait(delay)
                 delay = min(delay * 2, 5.0)
                 continue
-            self.state_outage.back()
+            self.store_outage.back()
+            if self.state_outage.down and self._database_answers():
+                self.state_outage.back()
             if self.outage.down:
                 self.outage.back()
                 self._after_outage()
             return True
+        return True
+
+    def _database_answers(self) -> bool:
+        """Whether the database answers now: a turn that succeeded may not have used it (an
+        idle one), and only an answer proves it back."""
+        try:
+            self.state.ping()
+        except Exception as exc:
+            if not self.state.is_transient(exc):
+                raise
+            return False
         return True
 
     # ---- start and recovery ----------------------------------------------------------------
@@ -422,12 +442,18 @@ class Loop:
 
     def _apply(self, bodies: list[dict[str, Any]], entries: list[Entry]) -> bool:
         """Apply decoded messages; acknowledge their entries once committed. False when the
-        batch was rolled back (state or store away): the entries stay pending."""
+        batch was rolled back: the entries stay pending. The broker, the database or the
+        store away raises (the entries stay pending too)."""
         try:
             batch = self.scheduler.handle(bodies)
         except (redis.RedisError, OSError, Fenced):
             raise
         except Exception as exc:
+            if self.scheduler.is_transient(exc):
+                # The database or the store is away: the entries stay pending, and `_until_up`
+                # says so once and retries, rather than a line for each batch tried meanwhile.
+                self._retry_pending = True
+                raise
             log.error("batch of %d messages not applied (%s: %s); it will be retried",
                       len(bodies), type(exc).__name__, exc)
             return False

@@ -41,9 +41,10 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.exc import SQLAlchemyError
 
-from scheduler.db import SchedulerRow, ShardRow
+from scheduler.db import SchedulerRow, ShardRow, explain
 from scheduler.lock import holder_gone, holder_id
 from scheduler.state import Fenced, StateTx
+from sdk.wire.connections import Outage
 from sdk.wire.control import SHARDS
 
 log = logging.getLogger("graft.scheduler")
@@ -60,12 +61,19 @@ class ShardLeases:
     when another scheduler took one over, and `changed` when this one should hold another
     set (one joined or died); either way the loop stops serving, calls `release`, and
     acquires again.
+
+    While the database does not answer, it tells `outage` (the loop's, which logs one line
+    for the whole scheduler) and keeps trying. An acquisition that commits says the database
+    is back; a renewal that succeeds says nothing (the loop says so once a turn of its own
+    has had an answer).
     """
 
     def __init__(self, engine: SqlEngine, url: str = "", owner: str | None = None,
-                 ttl_s: float = LEASE_TTL_S, shards: int = SHARDS):
+                 ttl_s: float = LEASE_TTL_S, shards: int = SHARDS,
+                 outage: Outage | None = None):
         self.engine = engine
         self.url = url
+        self.outage = outage or Outage(log, "database", "retrying")
         self.owner = owner or holder_id()
         self.ttl_s = ttl_s
         self.interval_s = ttl_s / 3
@@ -104,9 +112,10 @@ class ShardLeases:
             try:
                 held = self._take(old)
             except SQLAlchemyError as exc:
-                log.warning("scheduler leases: the database does not answer (%s); trying "
-                            "again", type(exc).__name__)
-                held = frozenset()
+                self.outage.lost(explain(exc, self.url))
+                (stopping or threading.Event()).wait(min(1.0, self.interval_s))
+                continue
+            self.outage.back()  # it answered: `_take` committed
             if held:
                 break
             if not warned:
@@ -241,8 +250,7 @@ class ShardLeases:
                 alive = self._alive(conn, now)
                 free = len(self._free(conn, alive))
         except SQLAlchemyError as exc:
-            log.warning("scheduler leases not renewed (%s: %s)", type(exc).__name__,
-                        str(exc).splitlines()[0] if str(exc) else "")
+            self.outage.lost(explain(exc, self.url))
             return True
         if held < len(self.shards):
             self._lose(f"another scheduler took over {len(self.shards) - held} of its shards")

@@ -171,6 +171,13 @@ class StateStore(Protocol):
         """Whether `exc` (raised by this store) may not recur on another try: the database
         unreachable or locked, as opposed to data it refuses."""
 
+    def explain(self, exc: BaseException) -> str:
+        """Why this store failed with `exc` (transient), in one line naming the store
+        without its password: what the scheduler logs when it loses the database."""
+
+    def ping(self) -> None:
+        """Return once the store answers a request; raise (transient) when it does not."""
+
 
 class MemoryState:
     """The state in this process's memory: nothing survives the process."""
@@ -187,6 +194,12 @@ class MemoryState:
 
     def is_transient(self, exc: BaseException) -> bool:
         return False
+
+    def explain(self, exc: BaseException) -> str:
+        return f"{type(exc).__name__}: {exc}"
+
+    def ping(self) -> None:
+        return None
 
 
 @dataclass

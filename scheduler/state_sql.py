@@ -32,6 +32,7 @@ from scheduler.db import (
     NodeRow,
     ShardRow,
     TickRow,
+    explain,
     open_database,
     utcnow,
 )
@@ -136,6 +137,13 @@ class SqlState:
         return isinstance(exc, (OperationalError, InterfaceError, DisconnectionError,
                                 PoolTimeout, OSError))
 
+    def explain(self, exc: BaseException) -> str:
+        return explain(exc, self.url)
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
 
 class _SqlTx:
     """One transaction on `conn`. With `begin`, the driver is in autocommit mode and that
@@ -196,8 +204,17 @@ class _SqlTx:
         try:
             self._cursor.execute(statement)
         except self.conn.dialect.loaded_dbapi.Error as exc:
+            # What SQLAlchemy does for its own statements: a connection the server dropped
+            # is invalidated, so that the pool does not roll it back when it is returned
+            # (that fails too, and the pool logs the failure as an ERROR with tracebacks).
+            lost = self.conn.dialect.is_disconnect(exc, self.conn.connection.dbapi_connection,
+                                                   self._cursor)
+            if lost:
+                self.close()
+                self.conn.invalidate(exc)
             raise DBAPIError.instance(statement, None, exc,
-                                      self.conn.dialect.loaded_dbapi.Error) from exc
+                                      self.conn.dialect.loaded_dbapi.Error,
+                                      connection_invalidated=lost) from exc
 
     def flush_events(self) -> None:
         """Insert the buffered events (a duplicate `(execution_id, seq)` raises here)."""

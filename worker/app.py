@@ -31,7 +31,7 @@ if settings.broker_url.startswith("rediss://"):
     # kombu turns TLS on by the transport's name, which a transport class does not have.
     app.conf.broker_use_ssl = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
 remote_control = control.apply(app)
-outage.install()
+outage.install(settings.broker_url)
 
 
 class GraftTask(Task):

@@ -139,30 +139,43 @@ class LeaseKeeper:
             self._wake.wait(max(0.0, next_tick - time.monotonic()))
             self._wake.clear()
             tick = time.monotonic() >= next_tick
-            look, self._given_up = tick or self._given_up, False
-            with self._lock:
-                held = list(self._held) if tick else []
-                running = list(self._pids) if look else []
-                released, self._released = (self._released, []) if tick else ([], [])
-                outbox, self._outbox = self._outbox, []
-            try:
-                if tick:
-                    next_tick = time.monotonic() + self.interval_s
-                    self.leases.renew(held)
-                    self.leases.release([k for k in released if k not in self._held])
-                if look:
-                    self._stop_given_up(running)
-                while outbox:
-                    self.control.publish(outbox[0])
-                    outbox.pop(0)
-            except (redis.RedisError, OSError) as exc:
-                with self._lock:
-                    self._released[:0] = released
-                    self._outbox[:0] = outbox
-                OUTAGE.lost(explain(exc, self.settings.broker_url))
+            if tick:
+                next_tick = time.monotonic() + self.interval_s
+            if not self._pass(tick):
                 time.sleep(1.0)
-                continue
+
+    def _pass(self, tick: bool) -> bool:
+        """One pass of the thread (with `tick`, renewing and releasing too). False when Redis
+        failed: what it was to release or publish is kept for the next pass."""
+        look, self._given_up = tick or self._given_up, False
+        with self._lock:
+            held = list(self._held) if tick else []
+            running = list(self._pids) if look else []
+            released, self._released = (self._released, []) if tick else ([], [])
+            outbox, self._outbox = self._outbox, []
+        dropped = [k for k in released if k not in self._held]
+        # Whether this pass sends Redis anything: one with nothing to renew, release, look up
+        # or publish sends nothing, and its "success" says nothing of Redis (said to be back,
+        # it was lost again at Celery's next retry: a false line every few seconds).
+        sends = bool(held or dropped or running or outbox)
+        try:
+            if tick:
+                self.leases.renew(held)
+                self.leases.release(dropped)
+            if look:
+                self._stop_given_up(running)
+            while outbox:
+                self.control.publish(outbox[0])
+                outbox.pop(0)
+        except (redis.RedisError, OSError) as exc:
+            with self._lock:
+                self._released[:0] = released
+                self._outbox[:0] = outbox
+            OUTAGE.lost(explain(exc, self.settings.broker_url))
+            return False
+        if sends:
             OUTAGE.back()
+        return True
 
 
 _KEEPER: list[LeaseKeeper] = []

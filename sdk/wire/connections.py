@@ -66,11 +66,18 @@ def check_redis(url: str, timeout_s: float = 3.0) -> None:
 
 
 class Outage:
-    """One line when the broker is lost and one when it is back, however many parts of a
-    process notice (retry loops stay silent in between)."""
+    """One line when a server the process needs is lost and one when it is back, however many
+    parts of the process notice (retry loops stay silent in between). `what` names it in
+    those lines: "broker" (Redis), or "database" (the scheduler's state).
 
-    def __init__(self, logger: logging.Logger):
+    Say `back` only once the server has answered a request: a retry loop that sent nothing
+    (nothing to renew, an idle turn) has not seen it come back."""
+
+    def __init__(self, logger: logging.Logger, what: str = "broker",
+                 meanwhile: str = "reconnecting"):
         self.log = logger
+        self.what = what
+        self.meanwhile = meanwhile
         self.since: float | None = None
         self._lock = threading.Lock()
 
@@ -79,14 +86,14 @@ class Outage:
             if self.since is not None:
                 return
             self.since = time.monotonic()
-        self.log.error("broker lost: %s; reconnecting", reason)
+        self.log.error("%s lost: %s; %s", self.what, reason, self.meanwhile)
 
     def back(self) -> None:
         with self._lock:
             if self.since is None:
                 return
             took, self.since = time.monotonic() - self.since, None
-        self.log.warning("broker is back after %.1f s", took)
+        self.log.warning("%s is back after %.1f s", self.what, took)
 
     @property
     def down(self) -> bool:

@@ -146,6 +146,23 @@ def private_redis() -> Iterator[Callable[..., RedisServer]]:
         server.close()
 
 
+@pytest.fixture
+def private_postgres() -> Iterator[Callable[[], PostgresServer]]:
+    """`private_postgres()` starts one more throwaway PostgresServer, this test's to stop,
+    kill or `restart()`; all of them are stopped when the test ends. It always starts a new
+    cluster (initdb: a few seconds), even when GRAFT_IT_POSTGRES is set."""
+    started: list[PostgresServer] = []
+
+    def start() -> PostgresServer:
+        server = _start(PostgresServer, "postgres")
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.close()
+
+
 # ---- processes ------------------------------------------------------------------------------
 
 def tail(path: Path, lines: int = 40) -> str:
@@ -479,17 +496,20 @@ def wait_for() -> Any:
 
 
 @pytest.fixture
-def make_cluster(private_redis: Any, tmp_path_factory: pytest.TempPathFactory,
+def make_cluster(private_redis: Any, private_postgres: Any,
+                 tmp_path_factory: pytest.TempPathFactory,
                  request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """`make_cluster(backend="sqlite", env={}, redis=None)`: a started cluster on a new private
-    Redis (or on `redis`), stopped after the test; this process's GRAFT_STORE points at it."""
+    """`make_cluster(backend="sqlite", env={}, redis=None, postgres=None)`: a started cluster
+    on a new private Redis (or on `redis`), and for "postgresql" on the session's PostgreSQL
+    (or on `postgres`), stopped after the test; this process's GRAFT_STORE points at it.
+    (It asks for `private_postgres` so that its clusters stop before those servers do.)"""
     made: list[Cluster] = []
 
     def make(backend: str = "sqlite", env: dict[str, str] | None = None,
-             redis: Any = None) -> Cluster:
+             redis: Any = None, postgres: Any = None) -> Cluster:
         server = redis or private_redis()
-        postgres = request.getfixturevalue("postgres_server") if backend == "postgresql" \
-            else None
+        if backend == "postgresql" and postgres is None:
+            postgres = request.getfixturevalue("postgres_server")
         cluster = Cluster(backend, tmp_path_factory.mktemp(f"fault-{backend}"),
                           redis_url=server.url, postgres=postgres)
         cluster.redis_server = server

@@ -131,6 +131,25 @@ def test_a_connection_killed_mid_transaction_fails_as_transient_then_the_next_wo
         assert tx.get_execution("e5") is None and tx.get_execution("e6") is not None
 
 
+def test_a_connection_lost_at_its_begin_is_discarded_without_the_pools_traceback(
+        pg, monkeypatch, caplog):
+    """The BEGIN and the fence go on the driver's own cursor: a connection the server dropped
+    is invalidated there too, so the pool does not try (and fail) to roll it back, which it
+    logs as an ERROR with three tracebacks."""
+    monkeypatch.setattr(db, "PING_IDLE_S", 60.0)  # the dead connection is handed out unpinged
+    with pg.transaction() as tx:
+        tx.hold_shards("me/1")
+    assert _kill_others(pg) >= 1
+    with pytest.raises(Exception) as caught, pg.transaction() as tx:
+        tx.hold_shards("me/1")
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("sqlalchemy")] == []
+    assert pg.is_transient(caught.value) and caught.value.connection_invalidated
+    assert "does not answer" in pg.explain(caught.value)
+    with pg.transaction() as tx:
+        assert tx.hold_shards("me/1") == 2
+    pg.ping()
+
+
 def test_an_idle_pooled_connection_is_pinged_and_replaced_when_dead(pg, monkeypatch):
     monkeypatch.setattr(db, "PING_IDLE_S", 0.2)
     with pg.transaction() as tx:
