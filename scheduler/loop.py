@@ -347,7 +347,10 @@ class Loop:
                 self._recover_wiped()
             if self.control.claim_all(self.consumer, ORPHANED_MS):
                 self._retry_pending = True
-            if now >= self._judge_leases_after:
+            # Leases run out while Redis is away, renewed by no one: they are judged only a
+            # lease's time after it is back (`_after_outage`), never in the turn that finds
+            # it back.
+            if now >= self._judge_leases_after and not self.outage.down:
                 expired = [key for key in self.leases.expired()
                            if self.tenure.owns(key[0])]
                 if expired:

@@ -172,6 +172,8 @@ def test_everything_stays_up_through_a_60_s_redis_outage(make_cluster, private_r
     scheduler_log = [name for name in lines if name.endswith("scheduler.log")][-1]
     lost, back, tracebacks = lines[scheduler_log]
     assert lost == 1 and back == 1 and tracebacks == 0, lines
+    # Leases could not be renewed while Redis was away: that is no worker's death.
+    assert "stopped renewing its lease" not in cluster.scheduler_log()
 
 
 def test_an_emptied_redis_loses_no_execution_and_no_result(make_cluster, private_redis):
