@@ -8,11 +8,13 @@ import pytest
 from workflows import control_flow as cf
 
 from sdk.model.engine import Engine
+from sdk.model.failures import KillEvidence
 from sdk.model.report import Report
 from sdk.model.spec import node_to_json
 from sdk.model.states import ExecutionState, NodeState
 from sdk.wire import messages
-from worker.supervisor import failed_message, limits_of
+from worker import oom
+from worker.supervisor import Died, failed_message, limits_of
 
 
 def test_cancel_aborts_everything_and_runs_no_handler(tmp_path):
@@ -64,7 +66,46 @@ def test_reports_of_stopped_attempts_say_why():
     assert "used 400 MiB, over its memory limit of 100 MiB (tier 256Mi)" in memory["message"]
     terminated = report("terminated")["error"]
     assert (terminated["type"], terminated["kind"]) == ("Terminated", "DATA")
-    killed = report("died", -signal.SIGKILL)["error"]
-    assert (killed["type"], killed["kind"]) == ("OutOfMemory", "SYSTEM")
-    exited = report("died", 3)["error"]
+    mib = 2**20
+    killed = report("died", Died(-signal.SIGKILL, KillEvidence(0, 0, 30 * mib, 100 * mib)))
+    killed = killed["error"]
+    assert (killed["type"], killed["kind"]) == ("WorkerLost", "SYSTEM")
+    assert "Killed by SIGKILL; not by graft's memory watch, which last saw it use 30 MiB of " \
+           "its limit of 100 MiB (tier 256Mi)" in killed["message"]
+    oom = report("died", Died(-signal.SIGKILL, KillEvidence(1, 3, 30 * mib, 100 * mib)))["error"]
+    assert (oom["type"], oom["kind"]) == ("OutOfMemory", "SYSTEM")
+    assert "killed by the kernel's out-of-memory killer" in oom["message"]
+    exited = report("died", Died(3, KillEvidence()))["error"]
     assert (exited["type"], exited["kind"]) == ("WorkerLost", "USER")
+
+
+V1_MOUNTS = """\
+31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+"""
+V2_MOUNTS = """\
+22 1 0:21 / / rw shared:1 - ext4 /dev/sda1 rw
+30 22 0:26 / /sys/fs/cgroup rw,nosuid shared:4 - cgroup2 cgroup2 rw,nsdelegate
+"""
+
+
+def test_the_oom_kill_counts_are_found_in_the_workers_cgroup(tmp_path):
+    v1 = "4:memory:/workers/w1\n1:cpu:/\n0::/\n"
+    assert oom.counter_files(v1, V1_MOUNTS) == [
+        "/sys/fs/cgroup/memory/workers/w1/memory.oom_control",
+        "/sys/fs/cgroup/unified/memory.events"]
+    assert oom.counter_files("0::/system.slice/graft-worker.service\n", V2_MOUNTS) == [
+        "/sys/fs/cgroup/system.slice/graft-worker.service/memory.events"]
+    # a container's cgroup namespace: the mount's root is its cgroup
+    inside = "30 22 0:26 /kubepods/pod1 /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n"
+    assert oom.counter_files("0::/kubepods/pod1/c1\n", inside) == [
+        "/sys/fs/cgroup/c1/memory.events"]
+    events = tmp_path / "memory.events"
+    events.write_text("low 0\nhigh 0\nmax 4\noom 2\noom_kill 2\noom_group_kill 0\n")
+    assert oom._oom_kill(str(events)) == 2
+    control = tmp_path / "memory.oom_control"
+    control.write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 7\n")
+    assert oom._oom_kill(str(control)) == 7
+    assert oom._oom_kill(str(tmp_path / "missing")) is None
