@@ -13,6 +13,7 @@ Messages are a 4-byte big-endian length, then JSON. A request:
 and the reply is the attempt's report message (`worker.attempt.run_attempt`). While an
 attempt runs, `GRAFT_WORKER` in its environment names the worker (`mem-<tier>-<pid>@<host>`),
 and what it writes to its standard output and error is kept in the store (`worker.output`).
+Each attempt starts in the runner's working folder (`worker.folders`), emptied after it.
 """
 
 from __future__ import annotations
@@ -25,12 +26,12 @@ import shutil
 import signal
 import struct
 import sys
-import tempfile
 from typing import Any, BinaryIO
 
 from sdk.model.store import Store
 from sdk.values.store import open_store
 from sdk.wire.cache_lock import CacheLocks
+from worker import folders
 from worker.attempt import run_attempt
 from worker.output import OutputCapture
 
@@ -108,7 +109,7 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
     stores: dict[str, Store] = {}
     locks: dict[tuple[str, str], CacheLocks] = {}
     capture = OutputCapture()
-    workdir = tempfile.mkdtemp(prefix=f"graft-node-{os.getpid()}-")
+    workdir, _lock = folders.make()  # locked until this process ends, however it ends
     os.chdir(workdir)
     try:
         while True:

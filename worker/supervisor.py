@@ -17,7 +17,8 @@ While an attempt runs, the pool process:
   killer by the kernel's OOM-kill counts (`worker.oom`), read before the attempt and after
   its death: `OutOfMemory` only when they rose (`sdk.model.failures.process_ended`).
 
-Killing means SIGKILL to the runner's process group; the next attempt starts a new runner.
+Killing means SIGKILL to the runner's process group, then removing the runner's working
+folder (`worker.folders`); the next attempt starts a new runner.
 So does a runner whose attempt left processes running (joblib keeps its workers for reuse)
 or that holds more than half its tier's size after an attempt (CPython keeps memory it has
 freed): the next attempt starts alone, and is not charged for what this one left.
@@ -44,7 +45,7 @@ from sdk.model.resources import parse_memory
 from sdk.model.spec import node_from_json
 from sdk.wire.keys import queue_tier
 from sdk.wire.messages import report_message
-from worker import oom
+from worker import folders, oom
 from worker.runner import read_message, write_message
 
 log = logging.getLogger("graft.worker")
@@ -129,12 +130,15 @@ class Runner:
         self._replies = os.fdopen(rep_r, "rb")
 
     def stop(self) -> None:
-        """Kill the runner and everything it started."""
+        """Kill the runner and everything it started, and remove its working folder (a
+        runner killed cannot)."""
         if self.proc is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=5)
+            if self.proc.returncode is not None:  # else the next worker start removes it
+                folders.remove_of(self.proc.pid)
         for stream in (self._requests, self._replies):
             if stream is not None:
                 with contextlib.suppress(OSError):
