@@ -7,8 +7,10 @@ that rose means the kernel killed a process meanwhile. Each is read where the ke
 - the worker's cgroup (the runner is in its pool process's): `oom_kill` in memory.events
   (cgroup v2, which counts the cgroups below too) or memory.oom_control (cgroup v1, Linux
   4.13+), found through /proc/self/cgroup and /proc/self/mountinfo;
-- the machine: `oom_kill` in /proc/vmstat (Linux 4.13+).
+- else the machine: `oom_kill` in /proc/vmstat (Linux 4.13+).
 
+The machine's count is read only where the worker's cgroup has none: it costs ~25 µs to read
+(the kernel writes out every counter), the cgroup's ~1 µs, and this runs at every attempt.
 The kernel counts a kill before it sends the SIGKILL, so a runner seen dead is counted.
 """
 
@@ -47,38 +49,50 @@ def counter_files(cgroups: str, mountinfo: str) -> list[str]:
 
 
 @functools.cache
-def _cgroup_files() -> tuple[str, ...]:
-    """This process's files that count OOM kills (those that exist; the root cgroup has
-    none)."""
+def _counters() -> tuple[tuple[int, ...], int | None]:
+    """This process's counter files, opened once and kept open (a count is then read again
+    in a microsecond or two): those of its cgroup, and /proc/vmstat (None: missing)."""
     try:
         with open("/proc/self/cgroup") as fh, open("/proc/self/mountinfo") as mi:
             files = counter_files(fh.read(), mi.read())
     except OSError:
-        return ()
-    return tuple(f for f in files if os.path.exists(f))
+        files = []
+    return tuple(fd for fd in map(_open, files) if fd is not None), _open(VMSTAT)
 
 
-def _oom_kill(path: str) -> int | None:
-    """The `oom_kill N` line of a counter file, or None where it is missing."""
+def _open(path: str) -> int | None:
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
+        return os.open(path, os.O_RDONLY)
+    except OSError:
+        return None  # the root cgroup has no memory.events; old kernels have no count
+
+
+def parse(text: bytes) -> int | None:
+    """The count of an `oom_kill N` line (None: there is none)."""
+    at = (b"\n" + text).find(b"\noom_kill ")
+    if at < 0:
+        return None
+    try:
+        return int(text[at:].split(b"\n", 1)[0].split()[1])
+    except (ValueError, IndexError):
+        return None
+
+
+def _count(fd: int) -> int | None:
+    try:
+        return parse(os.pread(fd, 1 << 16, 0))
     except OSError:
         return None
-    for line in data.splitlines():
-        if line.startswith(b"oom_kill "):
-            try:
-                return int(line.split()[1])
-            except (ValueError, IndexError):
-                return None
-    return None
 
 
 def read() -> tuple[int | None, int | None]:
     """The OOM kills counted so far: by the worker's cgroup (None: no count of it could be
-    read) and by the machine (None: the kernel has no count)."""
-    counts = [n for n in (_oom_kill(f) for f in _cgroup_files()) if n is not None]
-    return (sum(counts) if counts else None), _oom_kill(VMSTAT)
+    read), else by the machine (None: not read, or the kernel has no count)."""
+    cgroup_fds, vmstat_fd = _counters()
+    counts = [n for n in map(_count, cgroup_fds) if n is not None]
+    if counts:
+        return sum(counts), None  # the machine's count is not needed, and 20 times dearer
+    return None, None if vmstat_fd is None else _count(vmstat_fd)
 
 
 def since(before: tuple[int | None, int | None]) -> tuple[int | None, int | None]:

@@ -91,7 +91,7 @@ V2_MOUNTS = """\
 """
 
 
-def test_the_oom_kill_counts_are_found_in_the_workers_cgroup(tmp_path):
+def test_the_oom_kill_counts_are_found_in_the_workers_cgroup():
     v1 = "4:memory:/workers/w1\n1:cpu:/\n0::/\n"
     assert oom.counter_files(v1, V1_MOUNTS) == [
         "/sys/fs/cgroup/memory/workers/w1/memory.oom_control",
@@ -102,10 +102,12 @@ def test_the_oom_kill_counts_are_found_in_the_workers_cgroup(tmp_path):
     inside = "30 22 0:26 /kubepods/pod1 /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n"
     assert oom.counter_files("0::/kubepods/pod1/c1\n", inside) == [
         "/sys/fs/cgroup/c1/memory.events"]
-    events = tmp_path / "memory.events"
-    events.write_text("low 0\nhigh 0\nmax 4\noom 2\noom_kill 2\noom_group_kill 0\n")
-    assert oom._oom_kill(str(events)) == 2
-    control = tmp_path / "memory.oom_control"
-    control.write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 7\n")
-    assert oom._oom_kill(str(control)) == 7
-    assert oom._oom_kill(str(tmp_path / "missing")) is None
+    assert oom.parse(b"low 0\nhigh 0\nmax 4\noom 2\noom_kill 2\noom_group_kill 0\n") == 2
+    assert oom.parse(b"oom_kill_disable 0\nunder_oom 0\noom_kill 7\n") == 7  # cgroup v1
+    assert oom.parse(b"oom_kill 3") == 3
+    assert oom.parse(b"oom_kill_disable 0\nunder_oom 0\n") is None  # a kernel before 4.13
+    cgroup, machine = oom.read()  # this machine's: the cgroup's when it has one
+    assert cgroup is not None or machine is not None
+    assert oom.since((cgroup, machine)) == (0 if cgroup is not None else None,
+                                           0 if machine is not None else None)
+
