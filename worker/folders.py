@@ -38,14 +38,17 @@ def make() -> tuple[str, int]:
     file descriptor (keep it open; it is not inherited by programs the task runs)."""
     folder = tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-")
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # new: nobody else has it
+    with contextlib.suppress(OSError):  # a file system without flock: the pid tells alone
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # new: nobody else has it
     return folder, fd
 
 
 def remove_of(pid: int, tmp: str | None = None) -> None:
-    """Remove the folder of runner `pid`, which is dead."""
+    """Remove the folder of runner `pid`, which is dead (not one of the same name whose lock
+    is held: a live runner's of another pid namespace)."""
     for path, _ in _folders(tmp, pid):
-        shutil.rmtree(path, ignore_errors=True)
+        if not _locked(path):
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def remove_orphans(tmp: str | None = None) -> list[str]:
@@ -94,15 +97,18 @@ def _live_runner(pid: int) -> bool:
 
 
 def _locked(path: str) -> bool:
-    """Whether a process holds the lock on folder `path` (when it cannot be told: yes)."""
+    """Whether a process holds the lock on folder `path` (one that cannot be opened: yes; on
+    a file system without flock: no, the pid tells alone)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     except OSError:
         return True
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    except BlockingIOError:
         return True
+    except OSError:
+        return False
     finally:
         os.close(fd)  # lets go of the lock, if taken
     return False

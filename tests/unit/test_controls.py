@@ -111,3 +111,24 @@ def test_the_oom_kill_counts_are_found_in_the_workers_cgroup():
     assert oom.since((cgroup, machine)) == (0 if cgroup is not None else None,
                                            0 if machine is not None else None)
 
+
+def test_a_dead_runners_folder_goes_but_not_a_namesake_whose_lock_is_held(tmp_path):
+    import fcntl
+    import os
+
+    from worker import folders
+
+    mine = tmp_path / "graft-node-4242-aaaa1111"
+    (mine / "sub").mkdir(parents=True)
+    (mine / "sub" / "scratch").write_bytes(b"x" * 4096)
+    namesake = tmp_path / "graft-node-4242-bbbb2222"  # runner 4242 of another pid namespace
+    namesake.mkdir()
+    other = tmp_path / "graft-node-42420-cccc3333"
+    other.mkdir()
+    lock = os.open(namesake, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        folders.remove_of(4242, str(tmp_path))
+    finally:
+        os.close(lock)
+    assert sorted(tmp_path.glob("graft-node-*")) == [namesake, other]
