@@ -8,8 +8,8 @@ its pool process. So:
 
 - the pool process removes its runner's folder once the runner is dead (`Runner.stop`);
 - a worker removes, when it starts and when it stops, the folders of runners that are gone
-  (a worker killed outright leaves its runners' folders; a pool process stopped by SIGTERM
-  ends its runner by `PR_SET_PDEATHSIG`).
+  (a worker or a pool process killed outright takes its runners with it, by
+  `PR_SET_PDEATHSIG`, and leaves their folders).
 
 A folder is a gone runner's when it is this user's, its pid is not a live `worker.runner`
 process, and no process holds the lock its runner takes on it while it lives (an flock on the
