@@ -118,7 +118,7 @@ def _drive(engine: Engine, store: Store, execution_id: str) -> dict[str, BaseExc
             release(engine.apply(Report.cached(node_id, run.attempt, hit)))
         else:
             ran = execute(spec, entity, inputs, store, node_id=node_id, attempt=run.attempt,
-                          execution_id=execution_id, budget_s=left())
+                          execution_id=execution_id, budget_s=left(), local=True)
             remaining = left()
             if remaining is not None and remaining <= 0:
                 engine.time_out()
