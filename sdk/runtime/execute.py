@@ -25,6 +25,7 @@ from sdk.model.failures import failure_kind, failure_of
 from sdk.model.report import Report
 from sdk.model.spec import NodeSpec
 from sdk.model.store import Store
+from sdk.runtime import mocks
 from sdk.runtime.context import attempt_context
 from sdk.values.literals import load, value_binding
 from sdk.values.staging import publish
@@ -76,7 +77,7 @@ def _execute(spec: NodeSpec, entity: Runnable, inputs: dict[str, Binding], store
     if entity.kind == DYNAMIC:
         try:
             with deadline(limit, f"dynamic {spec.task.name!r} (node {node_id!r})"):
-                sub = entity.expand(values, store, bundle)
+                sub = mocks.substituted(entity.expand(values, store, bundle))
         except Exception as exc:
             return failed(exc, user_code=True, skip=2)
         try:
