@@ -108,9 +108,7 @@ def _drive(engine: Engine, store: Store, execution_id: str) -> dict[str, BaseExc
         if spec.kind in EXPANDED:
             release(engine.apply(expand(spec, inputs, store, node_id, run.attempt)))
             continue
-        entity = registry.lookup(spec.task.ref)
-        if entity is not None:
-            entity = mocks.stand_in(entity)
+        entity = mocks.replacement(spec.task.ref) or registry.lookup(spec.task.ref)
         if entity is None:
             release(engine.apply(Report.failed(node_id, run.attempt, data_failure(
                 "GraftError", f"{spec.task.ref} is not defined in this process"))))

@@ -35,7 +35,7 @@ from sdk.model.store import Store
 _log = logging.getLogger("graft.testing")
 
 # The mocks installed now, by the reference of what they replace (the last one wins).
-_active: dict[str, list[Callable[..., Any]]] = {}
+_active: dict[str, list[Mocked]] = {}
 
 
 def _check(target: Any, refusal: str) -> None:
@@ -48,13 +48,14 @@ def _check(target: Any, refusal: str) -> None:
 def installed(target: Runnable, call: Callable[..., Any]) -> Iterator[None]:
     """Run `call` in place of `target` in in-process runs, until the block ends (also when it
     raises: flytekit leaves the mock installed then)."""
+    mocked = Mocked(target, call)
     stack = _active.setdefault(target.ref, [])
-    stack.append(call)
+    stack.append(mocked)
     try:
         yield
     finally:
         for i in range(len(stack) - 1, -1, -1):
-            if stack[i] is call:
+            if stack[i] is mocked:
                 del stack[i]
                 break
         if not stack:
@@ -158,10 +159,16 @@ class Mocked:
         raise GraftError(f"{self.ref} is mocked: it runs as a task")
 
 
+def replacement(ref: str) -> Mocked | None:
+    """The mock installed in place of the entity `ref` names (one an imperative workflow,
+    which no registry holds, included), or None."""
+    stack = _active.get(ref) if _active else None
+    return stack[-1] if stack else None
+
+
 def stand_in(entity: Runnable) -> Runnable:
     """`entity`, or the mock installed in its place."""
-    calls = _active.get(entity.ref) if _active else None
-    return Mocked(entity, calls[-1]) if calls else entity
+    return replacement(entity.ref) or entity
 
 
 def substituted(graph: GraphSpec) -> GraphSpec:

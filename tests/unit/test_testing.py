@@ -150,6 +150,27 @@ def test_patch_on_a_workflow():
     assert wf.outer_wf(x=3) == 8  # only for the duration of that test
 
 
+def test_patch_on_an_imperative_workflow_and_a_task_of_it():
+    # flytekit's test_imperative_with_patching.py
+    assert wf.wb(in1="hello") == "hello world"
+
+    @patch(wf.wb)
+    def test_imperative_patching(mock_wb):
+        mock_wb.return_value = "hi"
+        assert wf.my_functional_wf(a="hello") == "hi"
+        assert wf.wb(in1="x") == "hi"
+        assert [c.kwargs for c in mock_wb.call_args_list] == [{"in1": "hello"}, {"in1": "x"}]
+
+    @patch(wf.hello)
+    def test_none_conversion(mock_t1):
+        mock_t1.return_value = None  # flytekit: TypeError, as None is no str
+        assert error_type(lambda: wf.wb(in1="hello")) == "TypeConversionError"
+
+    test_imperative_patching()
+    test_none_conversion()
+    assert wf.my_functional_wf(a="hello") == "hello world"
+
+
 def test_a_mocked_cached_task_neither_reads_nor_fills_the_cache(tmp_path):
     # flytekit answers from the cache without calling the mock, and caches the mock's value,
     # which later real runs then return.

@@ -9,7 +9,7 @@ import typing
 
 import pandas as pd
 
-from sdk import conditional, dynamic, map_task, task, workflow
+from sdk import Workflow, conditional, dynamic, map_task, task, workflow
 from workflows.failing import bump
 
 
@@ -104,3 +104,21 @@ def cached_add(x: int, counter_dir: str) -> int:
 @workflow
 def cached_wf(x: int, counter_dir: str) -> int:
     return cached_add(x=x, counter_dir=counter_dir)
+
+
+# flytekit's tests/flytekit/unit/core/test_imperative_with_patching.py
+@task
+def hello(a: str) -> str:
+    return a + " world"
+
+
+wb = Workflow(name="my.workflow")
+wb.add_workflow_input("in1", str)
+node = wb.add_entity(hello, a=wb.inputs["in1"])
+wb.add_workflow_output("from_n0t1", node.outputs["o0"])
+
+
+@workflow
+def my_functional_wf(a: str) -> str:
+    x = wb(in1=a)
+    return x
