@@ -49,6 +49,7 @@ from sdk.model.errors import (
 )
 from sdk.model.hashing import HashMethod
 from sdk.model.resources import Resources
+from sdk.model.security import Secret
 from sdk.runtime.context import current_context
 from sdk.values.failure import FlyteError
 from sdk.values.structured import StructuredDataset, kwtypes
@@ -62,6 +63,7 @@ __all__ = [
     "task", "workflow", "dynamic", "map_task", "conditional", "create_node", "LaunchPlan",
     "Workflow", "WorkflowFailurePolicy", "Resources", "ImageSpec", "current_context",
     "TaskDef", "DynamicDef", "WorkflowDef", "Cache", "HashMethod", "CronSchedule", "FixedRate",
+    "Secret",
     # values
     "StructuredDataset", "kwtypes", "FlyteError",
     # running on a cluster

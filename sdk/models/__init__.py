@@ -1,0 +1,2 @@
+"""`sdk.models`, as `flytekit.models`: only `sdk.models.security` (graft's own model layer is
+`sdk.model`)."""
