@@ -1,7 +1,8 @@
 """`current_context()`: what a running task knows about its attempt.
 
     ctx = current_context()
-    ctx.execution_id.name, ctx.node_id, ctx.attempt, ctx.working_directory
+    ctx.execution_id.name, ctx.node_id, ctx.attempt
+    ctx.working_directory                  # a new empty folder of this attempt's own
     state = ctx.checkpoint.read()          # bytes a previous attempt of this node wrote, or None
     ctx.checkpoint.write(b"...")           # kept in the store for the next attempt
     ctx.logging.info("step %d", i)         # records kept per attempt (Execution.log_records)
@@ -11,6 +12,10 @@ The checkpoint of a node lives in the store under `checkpoints/<execution>/<node
 (a file beside its children's folders, for a dynamic), so a retried
 attempt resumes where the last one stopped, wherever it runs. `read()` also sees what this
 attempt wrote (flytekit's does not).
+
+As in flytekit, `working_directory` is a new temporary folder for each attempt, so attempts
+running at once on one machine never write each other's files; it is removed when the attempt
+ends (its outputs are in the store by then). The process's current directory is left alone.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import contextvars
 import json
 import logging
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -149,7 +156,8 @@ def attempt_context(store: Store, execution_id: str, node_id: str, attempt: int,
     logger.parent = _TASKS
     records = _Records()
     logger.addHandler(records)
-    ctx = ExecutionParameters(ExecutionId(execution_id), node_id, attempt, os.getcwd(),
+    workdir = tempfile.mkdtemp(prefix="graft-attempt-")
+    ctx = ExecutionParameters(ExecutionId(execution_id), node_id, attempt, workdir,
                               Checkpoint(store, f"checkpoints/{execution_id}/{node_id}/checkpoint"),
                               logger)
     token = _current.set(ctx)
@@ -158,6 +166,7 @@ def attempt_context(store: Store, execution_id: str, node_id: str, attempt: int,
             yield ctx
     finally:
         _current.reset(token)
+        shutil.rmtree(workdir, ignore_errors=True)
         logger.removeHandler(records)
         if records.records:
             try:

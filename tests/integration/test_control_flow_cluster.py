@@ -275,3 +275,11 @@ def test_a_fixed_input_given_at_submission_is_refused(cluster):
     with pytest.raises(ConfigError, match="fixed"):
         cluster.client().submit(cf.affine_lp, x=2, a=5)
 
+
+
+def test_each_attempt_has_a_new_working_directory_on_a_worker_too(cluster):
+    a_dir, a_found, a_back, b_dir, b_found, b_back = \
+        cluster.client().submit(cf.scratch_pair).wait(timeout=60)
+    assert a_dir != b_dir
+    assert (a_found, a_back, b_found, b_back) == ([], "a", [], "b")
+    assert not os.path.exists(a_dir) and not os.path.exists(b_dir)  # removed after

@@ -483,8 +483,23 @@ def checkpointed(goal: int) -> typing.Tuple[int, str, int]:
 
 
 @task
-def where_am_i() -> bool:
-    return os.path.samefile(current_context().working_directory, os.getcwd())
+def scratch(tag: str) -> typing.Tuple[str, typing.List[str], str]:
+    """Its working directory, what was in it at start, and what its `out.txt` holds after a
+    pause (a task writing the same name at the same time must not change it)."""
+    workdir = current_context().working_directory
+    found = sorted(os.listdir(workdir))
+    with open(os.path.join(workdir, "out.txt"), "w") as fh:
+        fh.write(tag)
+    time.sleep(0.3)
+    with open(os.path.join(workdir, "out.txt")) as fh:
+        return workdir, found, fh.read()
+
+
+@workflow
+def scratch_pair() -> typing.Tuple[str, typing.List[str], str, str, typing.List[str], str]:
+    a_dir, a_found, a_back = scratch(tag="a")
+    b_dir, b_found, b_back = scratch(tag="b")
+    return a_dir, a_found, a_back, b_dir, b_found, b_back
 
 
 # ---- tables -------------------------------------------------------------------------------
