@@ -1,0 +1,2 @@
+"""`sdk.models`, as `flytekit.models`: the literal and type models user code builds
+(`sdk.models.literals`, `sdk.models.types`, `sdk.models.core.types`)."""
