@@ -50,7 +50,10 @@ from sdk.model.errors import (
 from sdk.model.hashing import HashMethod
 from sdk.model.resources import Resources
 from sdk.runtime.context import current_context
+from sdk.runtime.flyte_context import FlyteContext, FlyteContextManager
 from sdk.values.failure import FlyteError
+from sdk.values.flyte_literals import Blob, BlobMetadata, Literal, Scalar
+from sdk.values.flyte_types import BlobType, LiteralType, StructuredDatasetType
 from sdk.values.structured import StructuredDataset, kwtypes
 from sdk.wire.signing import Unauthenticated
 
@@ -64,6 +67,9 @@ __all__ = [
     "TaskDef", "DynamicDef", "WorkflowDef", "Cache", "HashMethod", "CronSchedule", "FixedRate",
     # values
     "StructuredDataset", "kwtypes", "FlyteError",
+    # extending (sdk.extend): flytekit's context and literal models
+    "FlyteContext", "FlyteContextManager", "Literal", "Scalar", "Blob", "BlobMetadata",
+    "BlobType", "LiteralType", "StructuredDatasetType",
     # running on a cluster
     "Client", "Execution",
     # errors

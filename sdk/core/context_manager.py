@@ -1,5 +1,7 @@
 """`sdk.core.context_manager`, as `flytekit.core.context_manager`."""
 
 from sdk.runtime.context import Checkpoint, ExecutionParameters, current_context
+from sdk.runtime.flyte_context import ExecutionState, FlyteContext, FlyteContextManager
 
-__all__ = ["Checkpoint", "ExecutionParameters", "current_context"]
+__all__ = ["Checkpoint", "ExecutionParameters", "ExecutionState", "FlyteContext",
+           "FlyteContextManager", "current_context"]

@@ -26,6 +26,7 @@ from sdk.model.report import Report
 from sdk.model.spec import NodeSpec
 from sdk.model.store import Store
 from sdk.runtime.context import attempt_context
+from sdk.runtime.flyte_context import attempt_files
 from sdk.values.literals import load, value_binding
 from sdk.values.staging import publish
 
@@ -52,7 +53,8 @@ def execute(spec: NodeSpec, entity: Runnable, inputs: dict[str, Binding], store:
     """Run attempt `attempt` of node `node_id` (`entity` for `spec`) with resolved `inputs`;
     `current_context()` describes the attempt while it runs. `budget_s` (what is left of a
     workflow's timeout) stops the code earlier than its own timeout would."""
-    with attempt_context(store, execution_id, node_id, attempt):
+    with attempt_context(store, execution_id, node_id, attempt) as params, \
+            attempt_files(params, in_process=execution_id.startswith("local")):
         return _execute(spec, entity, inputs, store, node_id, attempt, bundle, budget_s)
 
 
