@@ -24,9 +24,6 @@ What the transformer wrote under the raw output prefix is removed once it is sto
 
 from __future__ import annotations
 
-import os
-import re
-import shutil
 import typing
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -36,17 +33,12 @@ from sdk.model.store import Store
 from sdk.model.typesys import KindRule, TypeDesc, qualified_name
 from sdk.values import handlers
 from sdk.values.builtin_transformers import using_store
-from sdk.values.file_access import FileAccessProvider, is_under
 from sdk.values.flyte_context import FlyteContextManager
 from sdk.values.flyte_literals import Literal
 from sdk.values.flyte_types import LiteralType
 from sdk.values.handlers import TypeHandler, register
+from sdk.values.stowed import LOCATED, fetch, located_keys, stow
 from sdk.values.type_engine import TypeEngine, TypeTransformer, run_sync
-
-_DIR: TypeDesc = {"t": "dir"}
-_FILE: TypeDesc = {"t": "file", "format": ""}
-_LOCATED = ("uri", "file", "dir")  # how a blob or a structured dataset says where it is
-_RANDOM_NAME = re.compile(r"^[0-9a-f]{32}$")  # FileAccessProvider.get_random_string()
 
 
 def _base(tp: Any) -> Any:
@@ -55,51 +47,6 @@ def _base(tp: Any) -> Any:
 
 def _has_user_transformer(cls: type) -> bool:
     return TypeEngine.user_transformer(cls) is not None
-
-
-def stow(uri: str, store: Store, where: str, fa: FileAccessProvider | None) -> dict[str, Any]:
-    """Where `uri` is, as a literal keeps it: a URL as itself (`{"uri": url}`), a local file
-    or folder put into `store` (`{"file": ...}`, `{"dir": ...}`). A local one under `fa`'s raw
-    output prefix is removed once stored (and named "blob" when its name is a random one).
-TypeConversionError when there is nothing there."""
-    if not isinstance(uri, str) or not uri:
-        raise TypeConversionError(f"{where}: the literal names no uri ({uri!r})")
-    if FileAccessProvider.is_remote(uri):
-        return {"uri": uri}
-    path = FileAccessProvider.strip_file_header(uri)
-    if os.path.isdir(path):
-        stored = {"dir": handlers.encode_checked(path, _DIR, store, where)}
-    elif os.path.isfile(path):
-        stored = {"file": handlers.encode_checked(path, _FILE, store, where)}
-    else:
-        raise TypeConversionError(f"{where}: the literal points at {uri!r}, where there is no "
-                                  f"file or folder (write it before returning the literal)")
-    if fa is not None and is_under(path, FileAccessProvider.strip_file_header(
-            fa.raw_output_prefix)):
-        for part in stored.values():  # a random name would make equal contents differ
-            if _RANDOM_NAME.match(part["name"]):
-                part["name"] = "blob"
-        if os.path.isdir(path):
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            os.remove(path)
-    return stored
-
-
-def fetch(located: dict[str, Any], store: Store, where: str) -> str:
-    """The local path (or the URL) of what `stow` kept."""
-    if "dir" in located:
-        return handlers.decode(located["dir"], _DIR, store, where).path
-    if "file" in located:
-        return handlers.decode(located["file"], _FILE, store, where).path
-    return str(located["uri"])
-
-
-def located_keys(located: dict[str, Any]) -> Iterator[str]:
-    if "dir" in located:
-        yield from handlers.store_keys(located["dir"], _DIR)
-    elif "file" in located:
-        yield from handlers.store_keys(located["file"], _FILE)
 
 
 def _map_located(lit: dict[str, Any], fn: Callable[[dict[str, Any]], dict[str, Any]]
@@ -198,7 +145,7 @@ class TransformerHandler(TransformerRule, TypeHandler):
         fa = ctx.file_access
 
         def keep(part: dict[str, Any]) -> dict[str, Any]:
-            rest = {k: v for k, v in part.items() if k not in _LOCATED}
+            rest = {k: v for k, v in part.items() if k not in LOCATED}
             return {**rest, **stow(part.get("uri", ""), store, where, fa)}
 
         return _map_located(lv.to_json(), keep)
@@ -207,7 +154,7 @@ class TransformerHandler(TransformerRule, TypeHandler):
         cls, transformer = self._resolve(desc, where)
 
         def local(part: dict[str, Any]) -> dict[str, Any]:
-            rest = {k: v for k, v in part.items() if k not in _LOCATED}
+            rest = {k: v for k, v in part.items() if k not in LOCATED}
             return {**rest, "uri": fetch(part, store, where)}
 
         lv = Literal.from_json(_map_located(lit, local))
