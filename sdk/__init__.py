@@ -29,7 +29,9 @@ from sdk.authoring.launch_plan import LaunchPlan
 from sdk.authoring.map_task import map_task
 from sdk.authoring.node import create_node
 from sdk.authoring.options import ImageSpec
+from sdk.authoring.python_task import PythonInstanceTask, TaskMetadata
 from sdk.authoring.schedule import CronSchedule, FixedRate
+from sdk.core.task import PythonFunctionTask
 from sdk.model.errors import (
     BrokerUnavailable,
     CompileError,
@@ -67,9 +69,10 @@ __all__ = [
     "TaskDef", "DynamicDef", "WorkflowDef", "Cache", "HashMethod", "CronSchedule", "FixedRate",
     # values
     "StructuredDataset", "kwtypes", "FlyteError",
-    # extending (sdk.extend): flytekit's context and literal models
-    "FlyteContext", "FlyteContextManager", "Literal", "Scalar", "Blob", "BlobMetadata",
-    "BlobType", "LiteralType", "StructuredDatasetType",
+    # extending (sdk.extend): task classes, flytekit's context and literal models
+    "TaskMetadata", "PythonFunctionTask", "PythonInstanceTask", "FlyteContext",
+    "FlyteContextManager", "Literal", "Scalar", "Blob", "BlobMetadata", "BlobType",
+    "LiteralType", "StructuredDatasetType",
     # running on a cluster
     "Client", "Execution",
     # errors
