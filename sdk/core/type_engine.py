@@ -3,6 +3,7 @@
 from sdk.values.builtin_transformers import DictTransformer, ListTransformer
 from sdk.values.type_engine import (
     AsyncTypeTransformer,
+    BatchSize,
     RestrictedTypeError,
     SimpleTransformer,
     T,
@@ -11,6 +12,6 @@ from sdk.values.type_engine import (
     TypeTransformerFailedError,
 )
 
-__all__ = ["AsyncTypeTransformer", "DictTransformer", "ListTransformer", "RestrictedTypeError",
-           "SimpleTransformer", "T", "TypeEngine", "TypeTransformer",
+__all__ = ["AsyncTypeTransformer", "BatchSize", "DictTransformer", "ListTransformer",
+           "RestrictedTypeError", "SimpleTransformer", "T", "TypeEngine", "TypeTransformer",
            "TypeTransformerFailedError"]

@@ -37,6 +37,18 @@ from sdk.values.flyte_types import LiteralType
 T = TypeVar("T")
 
 
+class BatchSize:
+    """`Annotated[List[T], BatchSize(n)]`: flytekit pickles such a list in batches of `n`;
+    graft accepts the annotation and keeps the list as it keeps any other."""
+
+    def __init__(self, val: int):
+        self._val = val
+
+    @property
+    def val(self) -> int:
+        return self._val
+
+
 class TypeTransformerFailedError(TypeError, AssertionError, ValueError):
     """A value that a transformer cannot convert (flytekit's, caught as any of its bases)."""
 
