@@ -64,6 +64,20 @@ def test_blobs_are_stored_by_content_and_the_raw_output_is_removed(tmp_path):
     assert os.listdir(raw) == []
 
 
+def test_a_cached_task_is_keyed_by_the_content_of_a_transformed_input(tmp_path):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    for name in ("one", "two"):  # two folders, the same files: one run
+        folder = ex.Folder(str(tmp_path / name))
+        os.makedirs(folder.base_dir)
+        folder.write("a", "1")
+        assert ex.count_files(folder=folder, runs_dir=str(runs)) == 1
+    assert len(os.listdir(runs)) == 1
+    folder.write("b", "2")
+    assert ex.count_files(folder=folder, runs_dir=str(runs)) == 2
+    assert len(os.listdir(runs)) == 2
+
+
 def test_primitive_list_and_subclass_values_round_trip():
     shown, first = ex.money_wf(cents=[150, 275])
     assert shown == "Money 425 EUR"

@@ -159,6 +159,13 @@ def folder_wf(n: int = 3) -> str:
     return read_folder(folder=make_folder(n=n))
 
 
+@task(cache=True, cache_version="1")
+def count_files(folder: Folder, runs_dir: str) -> int:
+    """Cached: keyed by the folder's content. Leaves a file in runs_dir per run."""
+    Path(tempfile.mkstemp(dir=runs_dir)[1]).write_text("ran")
+    return len(folder.read())
+
+
 @task
 def price(cents: int) -> Money:
     return Money(cents, "EUR")
