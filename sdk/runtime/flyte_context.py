@@ -44,10 +44,12 @@ def attempt_files(params: ExecutionParameters, in_process: bool) -> Iterator[Fly
     mode = ExecutionState.Mode.LOCAL_TASK_EXECUTION if in_process else \
         ExecutionState.Mode.TASK_EXECUTION
     state = ExecutionState(params.working_directory, mode, user_space_params=params)
+    files = new_provider(root, lazy=True)
     builder = FlyteContextManager.current_context().new_builder()
-    builder.with_file_access(new_provider(root)).with_execution_state(state)
+    builder.with_file_access(files).with_execution_state(state)
     try:
         with FlyteContextManager.with_context(builder) as ctx:
             yield ctx
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        if files.made:
+            shutil.rmtree(root, ignore_errors=True)

@@ -39,29 +39,46 @@ class FileAccessProvider:
     `raw_output_prefix`, and fsspec for everything with a protocol."""
 
     def __init__(self, local_sandbox_dir: str | os.PathLike, raw_output_prefix: str,
-                 data_config: Any = None, execution_metadata: dict | None = None):
+                 data_config: Any = None, execution_metadata: dict | None = None,
+                 lazy: bool = False):
+        """`lazy`: make the folders when first used, not now (each attempt gets a provider
+        that most never use)."""
         if not local_sandbox_dir:
             raise ValueError("FileAccessProvider needs to be created with a valid "
                              "local_sandbox_dir")
-        self._local_sandbox_dir = pathlib.Path(local_sandbox_dir, "local_flytekit")
-        self._local_sandbox_dir.mkdir(parents=True, exist_ok=True)
+        self._sandbox = pathlib.Path(local_sandbox_dir, "local_flytekit")
         sep = "/" if _protocol(raw_output_prefix) not in _REMOTE_PROTOCOLS_LOCAL else os.sep
-        self._raw_output_prefix = raw_output_prefix if raw_output_prefix.endswith(sep) \
+        self._prefix = raw_output_prefix if raw_output_prefix.endswith(sep) \
             else raw_output_prefix + sep
-        if not self.is_remote(self._raw_output_prefix):
-            os.makedirs(self.strip_file_header(self._raw_output_prefix), exist_ok=True)
+        self._made = False
         self._data_config = data_config
         self._execution_metadata = execution_metadata
+        if not lazy:
+            self._make()
+
+    def _make(self) -> None:
+        if not self._made:
+            self._sandbox.mkdir(parents=True, exist_ok=True)
+            if not self.is_remote(self._prefix):
+                os.makedirs(self.strip_file_header(self._prefix), exist_ok=True)
+            self._made = True
+
+    @property
+    def made(self) -> bool:
+        """Whether its folders exist (were used, or it is not lazy)."""
+        return self._made
 
     # --- where things go ---------------------------------------------------------------
 
     @property
     def raw_output_prefix(self) -> str:
-        return self._raw_output_prefix
+        self._make()
+        return self._prefix
 
     @property
     def local_sandbox_dir(self) -> os.PathLike:
-        return self._local_sandbox_dir
+        self._make()
+        return self._sandbox
 
     @property
     def data_config(self) -> Any:
@@ -73,7 +90,7 @@ class FileAccessProvider:
 
     @property
     def raw_output_fs(self) -> Any:
-        return self.get_filesystem(_protocol(self._raw_output_prefix))
+        return self.get_filesystem(_protocol(self.raw_output_prefix))
 
     @staticmethod
     def get_random_string() -> str:
@@ -113,8 +130,8 @@ class FileAccessProvider:
         when given (nothing is created)."""
         key = self.get_random_string()
         tail = os.path.split(file_path_or_file_name)[1] if file_path_or_file_name else ""
-        return os.path.join(self._local_sandbox_dir, key, tail) if tail else \
-            os.path.join(self._local_sandbox_dir, key)
+        return os.path.join(self.local_sandbox_dir, key, tail) if tail else \
+            os.path.join(self.local_sandbox_dir, key)
 
     def get_random_local_directory(self) -> str:
         """A new, empty folder in the local sandbox."""
@@ -123,17 +140,17 @@ class FileAccessProvider:
         return path
 
     def get_random_remote_path(self, file_path_or_file_name: str | None = None) -> str:
-        parts = [self._raw_output_prefix, self.get_random_string()]
+        parts = [self.raw_output_prefix, self.get_random_string()]
         if file_path_or_file_name:
             parts.append(self.get_file_tail(file_path_or_file_name))
         return self.join(*parts)
 
     def get_random_remote_directory(self) -> str:
-        return self.join(self._raw_output_prefix, self.get_random_string())
+        return self.join(self.raw_output_prefix, self.get_random_string())
 
     def generate_new_custom_path(self, fs: Any = None, alt: str | None = None,
                                  stem: str | None = None) -> str:
-        return self.join(self._raw_output_prefix, stem or self.get_random_string())
+        return self.join(self.raw_output_prefix, stem or self.get_random_string())
 
     # --- file systems ------------------------------------------------------------------
 
@@ -187,7 +204,7 @@ class FileAccessProvider:
         """Put a local file or folder, or bytes, a string or a file object, under the raw
         output prefix (or `upload_prefix`); the path it went to."""
         prefix = upload_prefix if upload_prefix is not None else \
-            self.join(self._raw_output_prefix, self.get_random_string())
+            self.join(self.raw_output_prefix, self.get_random_string())
         if isinstance(lpath, (str, os.PathLike)):
             source = self.strip_file_header(str(lpath))
             name = file_name or os.path.basename(source.rstrip(os.sep))
@@ -280,9 +297,9 @@ def _remove(pid: int, path: str) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def new_provider(root: str) -> FileAccessProvider:
+def new_provider(root: str, lazy: bool = False) -> FileAccessProvider:
     """A provider whose sandbox and raw output prefix are folders under `root`."""
-    return FileAccessProvider(root, os.path.join(root, "raw"))
+    return FileAccessProvider(root, os.path.join(root, "raw"), lazy=lazy)
 
 
 def is_under(path: str, folder: str) -> bool:
