@@ -142,8 +142,8 @@ def extract_cols_and_format(t: Any) -> tuple[Any, collections.OrderedDict[str, A
     for extra in extras:
         if isinstance(extra, type) and dataclasses.is_dataclass(extra):
             columns = collections.OrderedDict(typing.get_type_hints(extra))
-        elif hasattr(extra, "__annotations__") and not isinstance(extra, dict):
-            columns = collections.OrderedDict(extra.__annotations__)
+        elif isinstance(extra, type) and getattr(extra, "__annotations__", None):
+            columns = collections.OrderedDict(extra.__annotations__)  # a class's fields
         elif isinstance(extra, dict):
             if columns is not None and isinstance(extra, collections.OrderedDict):
                 raise ValueError(f"Column information was already found {columns}, cannot "
