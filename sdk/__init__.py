@@ -51,6 +51,7 @@ from sdk.model.errors import (
 )
 from sdk.model.hashing import HashMethod
 from sdk.model.resources import Resources
+from sdk.model.security import Secret
 from sdk.runtime.context import current_context
 from sdk.runtime.flyte_context import FlyteContext, FlyteContextManager
 from sdk.values.failure import FlyteError
@@ -67,6 +68,7 @@ __all__ = [
     "task", "workflow", "dynamic", "map_task", "conditional", "create_node", "LaunchPlan",
     "Workflow", "WorkflowFailurePolicy", "Resources", "ImageSpec", "current_context",
     "TaskDef", "DynamicDef", "WorkflowDef", "Cache", "HashMethod", "CronSchedule", "FixedRate",
+    "Secret",
     # values
     "StructuredDataset", "kwtypes", "FlyteError",
     # extending (sdk.extend): task classes, flytekit's context and literal models

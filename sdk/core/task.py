@@ -2,7 +2,8 @@
 
 from sdk.authoring.echo import Echo
 from sdk.authoring.entities import TaskDef, task
+from sdk.model.security import Secret
 
 PythonFunctionTask = TaskDef
 
-__all__ = ["Echo", "PythonFunctionTask", "TaskDef", "task"]
+__all__ = ["Echo", "PythonFunctionTask", "Secret", "TaskDef", "task"]

@@ -5,6 +5,7 @@
     state = ctx.checkpoint.read()          # bytes a previous attempt of this node wrote, or None
     ctx.checkpoint.write(b"...")           # kept in the store for the next attempt
     ctx.logging.info("step %d", i)         # records kept per attempt (Execution.log_records)
+    ctx.secrets.get("group", "key")        # a secret, read where it runs (sdk.runtime.secrets)
 
 The checkpoint of a node lives in the store under `checkpoints/<execution>/<node>/checkpoint`
 (a file beside its children's folders, for a dynamic), so a retried
@@ -26,6 +27,7 @@ from typing import Any
 
 from sdk.model.errors import GraftError, StoreError, StoreObjectMissing
 from sdk.model.store import Store
+from sdk.runtime.secrets import SecretsManager, task_running
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,11 @@ class ExecutionParameters:
     checkpoint: Checkpoint
     logging: logging.Logger
 
+    @property
+    def secrets(self) -> SecretsManager:
+        """The secrets of the process the task runs in (`sdk.runtime.secrets`)."""
+        return SecretsManager()
+
 
 _TASKS = logging.getLogger("graft.task")
 _current: contextvars.ContextVar[ExecutionParameters | None] = contextvars.ContextVar(
@@ -131,10 +138,11 @@ def output_key(execution_id: str, node_id: str, attempt: int, stream: str) -> st
 
 
 @contextmanager
-def attempt_context(store: Store, execution_id: str, node_id: str, attempt: int
-                    ) -> Iterator[ExecutionParameters]:
+def attempt_context(store: Store, execution_id: str, node_id: str, attempt: int, *,
+                    local: bool = False) -> Iterator[ExecutionParameters]:
     """Make `current_context()` describe this attempt while it runs, and keep its log records
-    in the store afterwards."""
+    in the store afterwards. `local`: the attempt runs in-process, not on a worker (secrets
+    are then also found under their unprefixed names, as in flytekit)."""
     # Not from logging.getLogger: registering a logger per attempt clears every logger's
     # cache, a cost that grows with each attempt the process has run.
     logger = logging.Logger(f"graft.task.{node_id}", logging.DEBUG)
@@ -146,7 +154,8 @@ def attempt_context(store: Store, execution_id: str, node_id: str, attempt: int
                               logger)
     token = _current.set(ctx)
     try:
-        yield ctx
+        with task_running(local=local):
+            yield ctx
     finally:
         _current.reset(token)
         logger.removeHandler(records)

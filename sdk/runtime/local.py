@@ -17,6 +17,7 @@ from sdk.model.errors import ExecutionFailed, NodeFailure
 from sdk.model.report import Outcome, Report, data_failure
 from sdk.model.states import ExecutionState, NodeState
 from sdk.model.store import Store
+from sdk.runtime import mocks
 from sdk.runtime.cache import CacheIndex, key_for, local_index
 from sdk.runtime.execute import execute
 from sdk.runtime.expand import EXPANDED, expand
@@ -29,7 +30,7 @@ def run_local(entity: Runnable, args: tuple, kwargs: dict[str, Any]) -> Any:
     """Run a workflow, dynamic or task in this process; ExecutionFailed on a failed node."""
     bound = entity.bind(args, kwargs)
     store = default_store()
-    spec = entity.graph()
+    spec = mocks.substituted(mocks.stand_in(entity).graph())  # sdk.testing's mocks
     publish(spec, store)  # what compiling staged: large literals, files
     engine = Engine(spec, encode_inputs(entity, bound, store))
     exceptions = _drive(engine, store, f"local-{uuid.uuid4().hex[:12]}")
@@ -107,7 +108,7 @@ def _drive(engine: Engine, store: Store, execution_id: str) -> dict[str, BaseExc
         if spec.kind in EXPANDED:
             release(engine.apply(expand(spec, inputs, store, node_id, run.attempt)))
             continue
-        entity = registry.lookup(spec.task.ref)
+        entity = mocks.replacement(spec.task.ref) or registry.lookup(spec.task.ref)
         if entity is None:
             release(engine.apply(Report.failed(node_id, run.attempt, data_failure(
                 "GraftError", f"{spec.task.ref} is not defined in this process"))))
@@ -118,7 +119,7 @@ def _drive(engine: Engine, store: Store, execution_id: str) -> dict[str, BaseExc
             release(engine.apply(Report.cached(node_id, run.attempt, hit)))
         else:
             ran = execute(spec, entity, inputs, store, node_id=node_id, attempt=run.attempt,
-                          execution_id=execution_id, budget_s=left())
+                          execution_id=execution_id, budget_s=left(), local=True)
             remaining = left()
             if remaining is not None and remaining <= 0:
                 engine.time_out()
