@@ -7,9 +7,10 @@
 from sdk.authoring.python_task import Interface, PythonTask
 from sdk.core import context_manager
 from sdk.runtime.flyte_context import ExecutionState
+from sdk.runtime.secrets import SecretsManager
 from sdk.values.builtin_transformers import DictTransformer
 from sdk.values.file_access import FileAccessProvider
 from sdk.values.type_engine import T, TypeEngine, TypeTransformer
 
 __all__ = ["DictTransformer", "ExecutionState", "FileAccessProvider", "Interface", "PythonTask",
-           "T", "TypeEngine", "TypeTransformer", "context_manager"]
+           "SecretsManager", "T", "TypeEngine", "TypeTransformer", "context_manager"]
