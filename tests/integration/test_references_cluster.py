@@ -16,6 +16,7 @@ import uuid
 
 import pytest
 
+from sdk import ExecutionFailed
 from sdk.remote.registry import Registry, RegistryError, registry_key, store_key
 from sdk.values.store import open_store
 
@@ -46,7 +47,8 @@ fixed = LaunchPlan.get_or_create(pipeline, name="fixed_{tag}", fixed_inputs={{"b
 CLIENT = '''
 import typing
 
-from sdk import reference_launch_plan, reference_task, reference_workflow, task, workflow
+from sdk import (dynamic, reference_launch_plan, reference_task, reference_workflow, task,
+                 workflow)
 
 @reference_task(project="flytesnacks", domain="development", name="{module}.add",
                 version="v1")
@@ -75,6 +77,10 @@ def triple(n: int) -> int:
 @workflow
 def main(x: int) -> typing.List[int]:
     return [triple(n=add(x=x)), scaled(a=x), fixed(a=x), pipeline(a=x, b=5)]
+
+@dynamic
+def fan(n: int) -> typing.List[int]:
+    return [add(x=i) for i in range(n)]
 
 @reference_task(project="flytesnacks", domain="development", name="{module}.add",
                 version="{version}")
@@ -127,6 +133,11 @@ def test_registered_code_runs_for_references_and_forged_entries_are_refused(
     assert {nodes[n].kind for n in ("scaled", "fixed", "pipeline")} == {"workflow"}
     assert execution.node_inputs("scaled/add") == {"x": 1, "y": 100}
     assert client.submit(refs.scaled, a=2).wait(timeout=120) == 102  # a plan submitted alone
+
+    # A dynamic's body is built on a worker, after the client resolved references.
+    with pytest.raises(ExecutionFailed) as failed:
+        client.submit(refs.fan, n=1).wait(timeout=120)
+    assert "was called inside a @dynamic" in str(failed.value), failed.value
 
     # A version nobody registered: a clear error at submit, nothing queued.
     missing = client_module(tmp_path / "client", module, tag, "v2")
