@@ -10,7 +10,7 @@ import json
 import pickle
 import types
 import typing
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from sdk.model.errors import TypeConversionError
@@ -28,6 +28,7 @@ from sdk.model.typesys import (
 )
 from sdk.values import handlers
 from sdk.values.handlers import TypeHandler, register
+from sdk.values.iterators import FlyteIterator, is_iterator_annotation
 
 _KEY_KINDS = {"str", "int", "float", "bool"}
 
@@ -156,18 +157,31 @@ class OptionalHandler(OptionalRule, TypeHandler):
 
 
 class ListHandler(ListRule, TypeHandler):
+    """Lists, and `Iterator[T]` (`"iter": True`: kept as the list of its items, given to a
+    task as a `FlyteIterator`; `sdk.values.iterators`)."""
+
     kind = "list"
+
+    def name(self, desc: TypeDesc) -> str:
+        return f"Iterator[{type_name(desc['of'])}]" if desc.get("iter") else super().name(desc)
 
     def describe(self, tp: Any) -> TypeDesc | None:
         if typing.get_origin(tp) is list or tp is list:
             args = typing.get_args(tp)
             return {"t": "list", "of": handlers.describe(args[0]) if args else {"t": "any"}}
+        if is_iterator_annotation(tp):
+            args = typing.get_args(tp)
+            return {"t": "list", "of": handlers.describe(args[0]) if args else {"t": "any"},
+                    "iter": True}
         return None
 
     def _items(self, value: Any, desc: TypeDesc) -> list[TypeDesc]:
         return [desc["of"]] * len(value)
 
     def check(self, value: Any, desc: TypeDesc) -> str | None:
+        if desc.get("iter") and not isinstance(value, (list, tuple)):
+            # an iterator not run yet: its items are checked when it is encoded
+            return None if isinstance(value, Iterable) else _expected(desc, value)
         if not isinstance(value, (list, tuple)):
             return _expected(desc, value)
         items = self._items(value, desc)
@@ -180,6 +194,11 @@ class ListHandler(ListRule, TypeHandler):
         return None
 
     def encode(self, value: Any, desc: TypeDesc, store: Store, where: str) -> Any:
+        if desc.get("iter") and not isinstance(value, (list, tuple)):
+            value = list(value)
+            reason = self.check(value, desc)
+            if reason:
+                raise TypeConversionError(f"{where}: {reason}")
         out: list[Any] = []
         try:
             for v, d in zip(value, self._items(value, desc)):
@@ -191,7 +210,8 @@ class ListHandler(ListRule, TypeHandler):
     def decode(self, lit: Any, desc: TypeDesc, store: Store, where: str) -> Any:
         if not isinstance(lit, list):
             raise TypeError(f"a list literal is a JSON list, got {type(lit).__name__}")
-        return [handlers.decode(v, d, store, where) for v, d in zip(lit, self._items(lit, desc))]
+        items = [handlers.decode(v, d, store, where) for v, d in zip(lit, self._items(lit, desc))]
+        return FlyteIterator(items) if desc.get("iter") else items
 
     def normalise(self, lit: Any, desc: TypeDesc) -> Any:
         if not isinstance(lit, list):
