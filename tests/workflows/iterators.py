@@ -1,13 +1,27 @@
-"""Iterators as outputs and inputs (`Iterator[T]`, `Iterator[JSON]`), as flytekit's examples
-use them."""
+"""Iterators as outputs and inputs (`Iterator[T]`, `Iterator[JSON]`) and lists pickled in
+batches (`Annotated[List[T], BatchSize(n)]`), as flytekit's examples use them."""
 
 from __future__ import annotations
 
 import typing
-from typing import Iterator, List
+from typing import Annotated, Any, Iterator, List
 
-from sdk import task, workflow
+from sdk import BatchSize, map_task, task, workflow
 from sdk.types.iterator import JSON
+
+
+class Hero:
+    """A class no handler converts: it is pickled."""
+
+    def __init__(self, name: str, power: str):
+        self.name = name
+        self.power = power
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Hero) and (self.name, self.power) == (other.name, other.power)
+
+    def __hash__(self) -> int:
+        return hash(self.name)
 
 
 @task
@@ -83,3 +97,58 @@ def json_wf(n: int = 2) -> typing.Tuple[Iterator[JSON], str]:
 @task
 def no_records() -> Iterator[JSON]:
     return iter([])
+
+
+@task
+def heroes(names: List[str]) -> Annotated[List[Hero], BatchSize(3)]:
+    return [Hero(n, n.upper()) for n in names]
+
+
+@task
+def greet(heroes: List[Hero]) -> Iterator[str]:
+    for h in heroes:
+        yield f"{h.name}:{h.power}"
+
+
+@task
+def first_power(hero: Hero) -> str:
+    return hero.power
+
+
+@task
+def same_batch_shared(heroes: List[Hero]) -> bool:
+    """Items of one batch that were one object when pickled are one object again."""
+    return heroes[0].power is heroes[1].power
+
+
+@task
+def shared_heroes() -> Annotated[List[Hero], BatchSize(2)]:
+    power = "shared power"
+    return [Hero("a", power), Hero("b", power), Hero("c", power)]
+
+
+@workflow
+def shared_wf() -> bool:
+    return same_batch_shared(heroes=shared_heroes())
+
+
+@workflow
+def heroes_wf(names: List[str]) -> typing.Tuple[List[Hero], Iterator[str], List[str], str]:
+    hs = heroes(names=names)
+    return hs, greet(heroes=hs), map_task(first_power)(hero=hs), first_power(hero=hs[3])
+
+
+@task
+def mixed() -> Annotated[List[Any], BatchSize(2)]:
+    return [1, "a", {1, 2}, (3, 4), None, Hero("x", "y"), {"k": [1]}]
+
+
+@task
+def mixed_kinds(items: List[Any]) -> List[str]:
+    return [type(i).__name__ for i in items]
+
+
+@workflow
+def mixed_wf() -> typing.Tuple[List[Any], List[str]]:
+    items = mixed()
+    return items, mixed_kinds(items=items)
