@@ -26,6 +26,7 @@ gives its path or uri.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import sys
@@ -80,6 +81,7 @@ def _expected(desc: TypeDesc, value: Any) -> str:
     return f"expected {type_name(desc)}, got {type(value).__name__}"
 
 
+@functools.cache
 def _by_name(cls: Any) -> dict[str, Any]:
     """`model_validate`'s option to take fields by name even when they have an alias
     (pydantic >= 2.11)."""
