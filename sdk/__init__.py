@@ -60,6 +60,7 @@ from sdk.values.failure import FlyteError
 from sdk.values.flyte_literals import Blob, BlobMetadata, Literal, Scalar
 from sdk.values.flyte_types import BlobType, LiteralType, StructuredDatasetType
 from sdk.values.structured import StructuredDataset, kwtypes
+from sdk.values.type_engine import BatchSize
 from sdk.wire.signing import Unauthenticated
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ __all__ = [
     "TaskDef", "DynamicDef", "WorkflowDef", "Cache", "HashMethod", "CronSchedule", "FixedRate",
     "Secret", "reference_task", "reference_launch_plan", "reference_workflow",
     # values
-    "StructuredDataset", "kwtypes", "FlyteError",
+    "StructuredDataset", "kwtypes", "FlyteError", "BatchSize",
     # extending (sdk.extend): task classes, flytekit's context and literal models
     "TaskMetadata", "PythonFunctionTask", "PythonInstanceTask", "FlyteContext",
     "FlyteContextManager", "Literal", "Scalar", "Blob", "BlobMetadata", "BlobType",

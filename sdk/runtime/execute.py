@@ -28,6 +28,7 @@ from sdk.model.store import Store
 from sdk.runtime import mocks
 from sdk.runtime.context import attempt_context
 from sdk.runtime.flyte_context import attempt_files
+from sdk.values.iterators import drain_outputs
 from sdk.values.literals import load, value_binding
 from sdk.values.staging import publish
 
@@ -92,7 +93,7 @@ def _execute(spec: NodeSpec, entity: Runnable, inputs: dict[str, Binding], store
                                  f"worker"))
     try:
         with deadline(limit, f"task {spec.task.name!r} (node {node_id!r})"):
-            result = entity.run(values)
+            result = drain_outputs(entity.interface.outputs, entity.run(values))
     except Exception as exc:
         return failed(exc, user_code=True, skip=2)
     try:

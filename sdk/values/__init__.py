@@ -2,8 +2,10 @@
 
 from sdk.values import (  # noqa: F401  (register handlers; a user's transformers come first)
     any_type,
+    basemodel,
     builtin_types,
     file_types,
+    iterators,
     structured,
     transformer_handler,
 )
