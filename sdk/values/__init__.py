@@ -4,6 +4,7 @@ from sdk.values import (  # noqa: F401  (register handlers; a user's transformer
     any_type,
     builtin_types,
     file_types,
+    schema,
     structured,
     transformer_handler,
 )
