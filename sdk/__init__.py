@@ -31,6 +31,7 @@ from sdk.authoring.node import create_node
 from sdk.authoring.options import ImageSpec
 from sdk.authoring.python_task import PythonInstanceTask, TaskMetadata
 from sdk.authoring.schedule import CronSchedule, FixedRate
+from sdk.authoring.sql_task import SQLTask
 from sdk.core.task import PythonFunctionTask
 from sdk.model.errors import (
     BrokerUnavailable,
@@ -73,7 +74,7 @@ __all__ = [
     "StructuredDataset", "kwtypes", "FlyteError",
     # extending (sdk.extend): task classes, flytekit's context and literal models
     "TaskMetadata", "PythonFunctionTask", "PythonInstanceTask", "FlyteContext",
-    "FlyteContextManager", "Literal", "Scalar", "Blob", "BlobMetadata", "BlobType",
+    "FlyteContextManager", "SQLTask", "Literal", "Scalar", "Blob", "BlobMetadata", "BlobType",
     "LiteralType", "StructuredDatasetType",
     # running on a cluster
     "Client", "Execution",
