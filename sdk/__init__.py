@@ -32,6 +32,7 @@ from sdk.authoring.options import ImageSpec
 from sdk.authoring.python_task import PythonInstanceTask, TaskMetadata
 from sdk.authoring.reference import reference_launch_plan, reference_task, reference_workflow
 from sdk.authoring.schedule import CronSchedule, FixedRate
+from sdk.authoring.sql_task import SQLTask
 from sdk.core.task import PythonFunctionTask
 from sdk.model.errors import (
     BrokerUnavailable,
@@ -76,7 +77,7 @@ __all__ = [
     "StructuredDataset", "kwtypes", "FlyteError", "BatchSize",
     # extending (sdk.extend): task classes, flytekit's context and literal models
     "TaskMetadata", "PythonFunctionTask", "PythonInstanceTask", "FlyteContext",
-    "FlyteContextManager", "Literal", "Scalar", "Blob", "BlobMetadata", "BlobType",
+    "FlyteContextManager", "SQLTask", "Literal", "Scalar", "Blob", "BlobMetadata", "BlobType",
     "LiteralType", "StructuredDatasetType",
     # running on a cluster
     "Client", "Execution",

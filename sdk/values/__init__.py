@@ -6,6 +6,7 @@ from sdk.values import (  # noqa: F401  (register handlers; a user's transformer
     builtin_types,
     file_types,
     iterators,
+    schema,
     structured,
     transformer_handler,
 )
