@@ -77,9 +77,13 @@ def _box_svg(name: str, values: list[float]) -> str:
     def y(v: float) -> float:
         return round(pad + (top - v) / span * (height - 2 * pad), 2)
 
+    labelled: list[float] = []  # values whose tick is at least 12 px from the others
+    for v in (median, bottom, top, q1, q3, low, high):
+        if all(abs(y(v) - y(w)) >= 12 for w in labelled):
+            labelled.append(v)
     ticks = "".join(
         f'<text x="55" y="{y(v) + 4}" text-anchor="end" font-size="11">{v:g}</text>'
-        for v in sorted({bottom, q1, median, q3, top}))
+        for v in sorted(labelled))
     points = "".join(f'<circle cx="120" cy="{y(v)}" r="3" fill="none" stroke="#636efa"/>'
                      for v in outliers)
     return (
