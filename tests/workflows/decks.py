@@ -102,4 +102,5 @@ def fan(n: int) -> typing.List[int]:
 @workflow
 def ui_wf(n: int = 3) -> str:
     boxed(n=n)
+    plain(n=report(n=n))
     return probe()
