@@ -84,7 +84,8 @@ def _execute(spec: NodeSpec, entity: Runnable, inputs: dict[str, Binding], store
         return failed(exc)
     if entity.kind == DYNAMIC:
         try:
-            with deadline(limit, f"dynamic {spec.task.name!r} (node {node_id!r})"):
+            with deadline(limit, f"dynamic {spec.task.name!r} (node {node_id!r})"), \
+                    deck.timed("Execute user level code"):
                 sub = mocks.substituted(entity.expand(values, store, bundle))
         except Exception as exc:
             return failed(exc, user_code=True, skip=2)

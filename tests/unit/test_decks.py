@@ -116,6 +116,7 @@ def test_a_dynamic_has_a_deck_and_so_do_the_nodes_it_made():
     [run] = run_ids(store)
     html = page(store, run, "fan")
     assert tabs(html) == ["Timeline", "plan"] and "<p>2 reports</p>" in html
+    assert "Execute user level code" in tab(html, "Timeline")  # the body's time
     assert deck_attempts(store, run, "fan/report") == [1]
     assert "Report of 2" in page(store, run, "fan/report-1")
 
