@@ -253,7 +253,8 @@ def test_top_frame_and_table_renderers():
     top = TopFrameRenderer(max_rows=4).to_html(frame)
     assert top.count("<tr") == 6 and "..." in top  # header, 2 + 2 rows and the ellipsis row
     table = TableRenderer().to_html(frame.head(2), header_labels=["x", "y"], table_width=50)
-    assert "width: 50px;" in table and "<th>x</th>" in table and 'class="dataframe table-class"' in table
+    assert "width: 50px;" in table and "<th>x</th>" in table
+    assert 'class="dataframe table-class"' in table
 
 
 def test_box_renderer_without_plotly_draws_an_svg(monkeypatch):
@@ -309,3 +310,27 @@ def test_image_renderer_embeds_a_file(tmp_path, monkeypatch):
                     f'alt="Rendered Image" />')
     with pytest.raises(ValueError, match="Unsupported image source type"):
         ImageRenderer().to_html(42)
+
+
+def test_graft_deck_reads_an_in_process_runs_deck(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from sdk.cli_executions import deck
+
+    decks.flaky_wf(n=1)
+    store = default_store()
+    [run] = run_ids(store)
+    shown = CliRunner().invoke(deck, [run, "flaky"])
+    assert shown.exit_code == 0 and shown.output == page(store, run, "flaky", 2)
+    out = tmp_path / "first.html"
+    opened = []
+    monkeypatch.setattr("webbrowser.open", opened.append)
+    written = CliRunner().invoke(deck, [run, "flaky", "--attempt", "1", "-o", str(out),
+                                        "--open"])
+    assert written.exit_code == 0, written.output
+    assert written.output == f"deck of flaky (attempt 1) written to {out}\n"
+    assert out.read_text() == page(store, run, "flaky", 1) and opened == [out.as_uri()]
+    missing = CliRunner().invoke(deck, [run, "nope"])
+    assert isinstance(missing.exception, sdk.GraftError)
+    assert str(missing.exception).startswith(f"node 'nope' of execution {run} has no deck: "
+                                             f"its task needs @task(enable_deck=True)")
