@@ -173,21 +173,30 @@ class AttemptDeck:
         self.ran = (inputs, result)
 
     def finish(self) -> None:
+        """Write the page once the attempt ended: never raises, since a deck that cannot be
+        made or kept must not change the attempt's outcome (a warning says why)."""
         if self.ran is not None:
             self._run_decks(*self.ran)
-        self.write()
-        if self.local:
+        if self.write() and self.local:
             log.info("%s task creates deck html to %s", self.params.node_id,
                      location(self.store, self.key))
 
-    def write(self) -> None:
+    def write(self) -> bool:
+        """Put the page as the decks stand in the store; whether it was kept."""
         try:
-            self.store.put(self.key, page(self.params.decks,
-                                          f"{self.params.node_id} (attempt "
-                                          f"{self.params.attempt})").encode())
+            html = page(self.params.decks,
+                        f"{self.params.node_id} (attempt {self.params.attempt})")
+        except Exception as exc:  # a deck of the user's whose `html` raised
+            log.warning("deck of node %s attempt %d not made: %s: %s", self.params.node_id,
+                        self.params.attempt, type(exc).__name__, exc)
+            return False
+        try:
+            self.store.put(self.key, html.encode())
         except StoreError as exc:
             log.warning("deck of node %s attempt %d not kept: %s", self.params.node_id,
                         self.params.attempt, exc)
+            return False
+        return True
 
     def _run_decks(self, inputs: dict[str, Any], result: Any) -> None:
         """Source Code, Dependencies, Input and Output, as `deck_fields` asks."""

@@ -334,3 +334,29 @@ def test_graft_deck_reads_an_in_process_runs_deck(tmp_path, monkeypatch):
     assert isinstance(missing.exception, sdk.GraftError)
     assert str(missing.exception).startswith(f"node 'nope' of execution {run} has no deck: "
                                              f"its task needs @task(enable_deck=True)")
+
+
+def test_a_deck_that_cannot_be_made_or_kept_changes_no_outcome(monkeypatch, caplog):
+    class Broken(Deck):
+        @property
+        def html(self):
+            raise RuntimeError("cannot draw")
+
+    @task(enable_deck=True)
+    def drawn() -> int:
+        Broken("broken")
+        return 1
+
+    assert drawn() == 1  # the page could not be made: a warning, the task succeeded
+    assert any("not made: RuntimeError: cannot draw" in r.getMessage() for r in caplog.records)
+    store = default_store()
+    put = store.put
+
+    def refuse_decks(key, data):
+        if key.startswith("decks/"):
+            raise sdk.StoreError("store is read-only")
+        put(key, data)
+
+    monkeypatch.setattr(store, "put", refuse_decks)
+    assert decks.report(n=2) == 4
+    assert any("not kept: store is read-only" in r.getMessage() for r in caplog.records)
