@@ -220,7 +220,8 @@ class PythonTask(TaskDef, Generic[T]):
         self._environment = dict(environment or {})
         for ignored in ("docs", "task_type_version", "security_ctx", "task_resolver"):
             kwargs.pop(ignored, None)  # graft has no docs or resolvers to give them to
-        given = {k: v for k, v in kwargs.items() if v is not None and v is not False}
+        given = {k: v for k, v in kwargs.items()
+                 if v is not None and (v is not False or k == "disable_deck")}
         if self._environment:
             given["environment"] = self._environment
         options.check_names(where, given, _PASSED_ON)

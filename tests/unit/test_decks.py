@@ -205,6 +205,8 @@ def test_a_task_class_takes_the_deck_options_and_shows_no_source():
             Deck("class", "<p>from execute</p>")
             return kwargs["x"] * 2
 
+    assert Doubler(name="off").enable_deck is False
+    assert Doubler(name="on", disable_deck=False).enable_deck is True
     doubler = Doubler(name="doubler", enable_deck=True)
     assert doubler(x=4) == 8
     store = default_store()
