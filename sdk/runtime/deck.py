@@ -176,7 +176,11 @@ class AttemptDeck:
         """Write the page once the attempt ended: never raises, since a deck that cannot be
         made or kept must not change the attempt's outcome (a warning says why)."""
         if self.ran is not None:
-            self._run_decks(*self.ran)
+            try:
+                self._run_decks(*self.ran)
+            except Exception as exc:  # a defect of graft's own: the page goes without them
+                log.warning("deck of node %s attempt %d lacks the decks of its run: %s: %s",
+                            self.params.node_id, self.params.attempt, type(exc).__name__, exc)
         if self.write() and self.local:
             log.info("%s task creates deck html to %s", self.params.node_id,
                      location(self.store, self.key))
@@ -292,23 +296,23 @@ _writer: contextvars.ContextVar[AttemptDeck | None] = contextvars.ContextVar(
     "graft_deck", default=None)
 
 
-class _Off:
+class NoDeck:
     """The deck of an attempt whose task has no deck: it times nothing and writes nothing."""
 
-    @contextlib.contextmanager
-    def timed(self, name: str) -> Iterator[None]:
-        yield
+    def timed(self, name: str) -> contextlib.AbstractContextManager[None]:
+        return _UNTIMED
 
     def succeeded(self, inputs: dict[str, Any], result: Any) -> None:
         pass
 
 
-OFF = _Off()
+_UNTIMED = contextlib.nullcontext()
+OFF = NoDeck()
 
 
 @contextlib.contextmanager
 def attempt_deck(params: ExecutionParameters, store: Store, entity: Any,
-                 local: bool) -> Iterator[AttemptDeck | _Off]:
+                 local: bool) -> Iterator[AttemptDeck | NoDeck]:
     """The attempt's deck while it runs; its page is written when it ends, whatever the
     outcome. A task without `enable_deck=True` gets `OFF`."""
     if not params.enable_deck:

@@ -27,7 +27,7 @@ from sdk.model.spec import NodeSpec
 from sdk.model.store import Store
 from sdk.runtime import mocks
 from sdk.runtime.context import attempt_context
-from sdk.runtime.deck import AttemptDeck, _Off, attempt_deck, deck_enabled
+from sdk.runtime.deck import AttemptDeck, NoDeck, attempt_deck, deck_enabled
 from sdk.runtime.flyte_context import attempt_files
 from sdk.values.literals import load, value_binding
 from sdk.values.staging import publish
@@ -67,7 +67,7 @@ def execute(spec: NodeSpec, entity: Runnable, inputs: dict[str, Binding], store:
 
 def _execute(spec: NodeSpec, entity: Runnable, inputs: dict[str, Binding], store: Store,
              node_id: str, attempt: int, bundle: str | None, budget_s: float | None,
-             deck: AttemptDeck | _Off) -> Ran:
+             deck: AttemptDeck | NoDeck) -> Ran:
     limit = spec.timeout_s
     if budget_s is not None:
         limit = max(0.001, budget_s if limit is None else min(limit, budget_s))
