@@ -30,6 +30,7 @@ from sdk.authoring.map_task import map_task
 from sdk.authoring.node import create_node
 from sdk.authoring.options import ImageSpec
 from sdk.authoring.python_task import PythonInstanceTask, TaskMetadata
+from sdk.authoring.reference import reference_launch_plan, reference_task, reference_workflow
 from sdk.authoring.schedule import CronSchedule, FixedRate
 from sdk.core.task import PythonFunctionTask
 from sdk.model.errors import (
@@ -40,6 +41,7 @@ from sdk.model.errors import (
     ExecutionFailed,
     GraftError,
     NodeFailure,
+    ReferenceNotRunnable,
     SpecError,
     StoreError,
     StoreIntegrityError,
@@ -69,7 +71,7 @@ __all__ = [
     "task", "workflow", "dynamic", "map_task", "conditional", "create_node", "LaunchPlan",
     "Workflow", "WorkflowFailurePolicy", "Resources", "ImageSpec", "current_context",
     "TaskDef", "DynamicDef", "WorkflowDef", "Cache", "HashMethod", "CronSchedule", "FixedRate",
-    "Secret", "Deck",
+    "Secret", "reference_task", "reference_launch_plan", "reference_workflow", "Deck",
     # values
     "StructuredDataset", "kwtypes", "FlyteError",
     # extending (sdk.extend): task classes, flytekit's context and literal models
@@ -82,7 +84,7 @@ __all__ = [
     "GraftError", "CompileError", "SpecError", "ConfigError", "TypeConversionError",
     "StoreError", "StoreObjectMissing", "StoreIntegrityError", "BrokerUnavailable", "TierError",
     "Unauthenticated", "TaskError", "TaskTimeout", "ExecutionFailed", "ExecutionAborted",
-    "NodeFailure",
+    "NodeFailure", "ReferenceNotRunnable",
 ]
 
 _LAZY = {"Client": "sdk.remote.client", "Execution": "sdk.remote.client"}

@@ -31,6 +31,7 @@ def run_local(entity: Runnable, args: tuple, kwargs: dict[str, Any]) -> Any:
     bound = entity.bind(args, kwargs)
     store = default_store()
     spec = mocks.substituted(mocks.stand_in(entity).graph())  # sdk.testing's mocks
+    mocks.check_references(spec)
     publish(spec, store)  # what compiling staged: large literals, files
     engine = Engine(spec, encode_inputs(entity, bound, store))
     exceptions = _drive(engine, store, f"local-{uuid.uuid4().hex[:12]}")

@@ -29,6 +29,7 @@ from unittest.mock import MagicMock
 
 from sdk.model.entity import DYNAMIC, TASK, WORKFLOW, Runnable
 from sdk.model.errors import GraftError
+from sdk.model.reference import not_runnable, reference_of
 from sdk.model.spec import GraphSpec, NodeSpec, OutputSpec, TaskRef
 from sdk.model.store import Store
 
@@ -169,6 +170,16 @@ def replacement(ref: str) -> Mocked | None:
 def stand_in(entity: Runnable) -> Runnable:
     """`entity`, or the mock installed in its place."""
     return replacement(entity.ref) or entity
+
+
+def check_references(graph: GraphSpec) -> None:
+    """ReferenceNotRunnable, before anything runs, naming the first reference entity in
+    `graph` (at any depth) that no mock replaces: it names code registered on a cluster,
+    which an in-process run does not have (flytekit raises when the node is reached)."""
+    for _, node in graph.walk():
+        reference = reference_of(node.task) if node.kind == TASK else None
+        if reference is not None and replacement(node.task.ref) is None:
+            raise not_runnable(reference, node.task.name)
 
 
 def substituted(graph: GraphSpec) -> GraphSpec:
