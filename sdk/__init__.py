@@ -56,6 +56,7 @@ from sdk.model.hashing import HashMethod
 from sdk.model.resources import Resources
 from sdk.model.security import Secret
 from sdk.runtime.context import current_context
+from sdk.runtime.deck import Deck
 from sdk.runtime.flyte_context import FlyteContext, FlyteContextManager
 from sdk.values.failure import FlyteError
 from sdk.values.flyte_literals import Blob, BlobMetadata, Literal, Scalar
@@ -72,7 +73,7 @@ __all__ = [
     "task", "workflow", "dynamic", "map_task", "conditional", "create_node", "LaunchPlan",
     "Workflow", "WorkflowFailurePolicy", "Resources", "ImageSpec", "current_context",
     "TaskDef", "DynamicDef", "WorkflowDef", "Cache", "HashMethod", "CronSchedule", "FixedRate",
-    "Secret", "reference_task", "reference_launch_plan", "reference_workflow",
+    "Secret", "reference_task", "reference_launch_plan", "reference_workflow", "Deck",
     # values
     "StructuredDataset", "kwtypes", "FlyteError", "BatchSize",
     # extending (sdk.extend): task classes, flytekit's context and literal models

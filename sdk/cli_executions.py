@@ -1,11 +1,13 @@
-"""`graft ls`, `status`, `outputs`, `relaunch` and `cancel`: executions on a cluster, read
-from its status board. Each takes `--json`; an unknown id or an unreachable Redis is one line
-on stderr and a non-zero exit (`sdk.cli.main`)."""
+"""`graft ls`, `status`, `outputs`, `logs`, `deck`, `graph`, `relaunch` and `cancel`:
+executions on a cluster, read from its status board. Most take `--json`; an unknown id or an
+unreachable Redis is one line on stderr and a non-zero exit (`sdk.cli.main`)."""
 
 from __future__ import annotations
 
 import json
+import os
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -321,6 +323,67 @@ def logs(execution_id: str, node: str | None, attempt: int | None, follow: bool,
 
 @click.command()
 @click.argument("execution_id")
+@click.argument("node")
+@click.option("--attempt", type=click.IntRange(1), default=None,
+              help="This attempt of NODE (default: its last).")
+@click.option("--open", "open_", is_flag=True,
+              help="Open the page in a web browser (from FILE, or a temporary file).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Write the page to FILE instead of printing it.")
+def deck(execution_id: str, node: str, attempt: int | None, open_: bool,
+         output: str | None) -> None:
+    """Print the HTML deck a node's attempt made (@task(enable_deck=True)). An in-process
+    run's id (local-...) is read from the local store (GRAFT_STORE)."""
+    if execution_id.startswith("local-"):
+        page, attempt = _local_deck(execution_id, node, attempt)
+    else:
+        execution = _client().get(execution_id)
+        attempt = execution._attempt(node, attempt)
+        page = execution.deck(node, attempt)
+    if page is None:
+        raise GraftError(f"node {node!r} of execution {execution_id} has no deck"
+                         + (f" for attempt {attempt}" if attempt else "")
+                         + ": its task needs @task(enable_deck=True), and a node taken from "
+                           "the cache or still running without Deck.publish() has none")
+    if output is None and not open_:
+        click.echo(page, nl=False)
+        return
+    if output is None:
+        import tempfile
+
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in f"{execution_id}-{node}")
+        output = os.path.join(tempfile.gettempdir(), f"graft-deck-{safe}-{attempt}.html")
+    with open(output, "w", encoding="utf-8") as fh:
+        fh.write(page)
+    click.echo(f"deck of {node} (attempt {attempt}) written to {output}")
+    if open_:
+        import webbrowser
+
+        webbrowser.open(Path(output).resolve().as_uri())
+
+
+def _local_deck(execution_id: str, node: str, attempt: int | None
+                ) -> tuple[str | None, int | None]:
+    """The page of an in-process run's node, from the local store: (page, attempt)."""
+    from sdk.model.decks import deck_key
+    from sdk.model.errors import StoreObjectMissing
+    from sdk.runtime.deck import deck_attempts
+    from sdk.values.store import default_store
+
+    store = default_store()
+    if attempt is None:
+        found = deck_attempts(store, execution_id, node)
+        if not found:
+            return None, None
+        attempt = found[-1]
+    try:
+        return store.get(deck_key(execution_id, node, attempt)).decode(errors="replace"), attempt
+    except StoreObjectMissing:
+        return None, attempt
+
+
+@click.command()
+@click.argument("execution_id")
 @click.option("--format", "fmt", type=click.Choice(("mermaid", "dot")), default="mermaid",
               show_default=True, help="Mermaid flowchart or Graphviz dot.")
 def graph(execution_id: str, fmt: str) -> None:
@@ -335,4 +398,4 @@ def graph(execution_id: str, fmt: str) -> None:
     click.echo(render(spec, nodes, fmt), nl=False)
 
 
-COMMANDS = (ls, status, outputs, logs, graph, relaunch, cancel)
+COMMANDS = (ls, status, outputs, logs, deck, graph, relaunch, cancel)

@@ -16,6 +16,7 @@ from sdk.authoring.interface import read_interface, return_annotation
 from sdk.authoring.promise import Promise
 from sdk.model import entity as registry
 from sdk.model.bindings import Binding
+from sdk.model.decks import DEFAULT_DECK_FIELDS, deck_options
 from sdk.model.errors import CompileError, ConfigError, GraftError
 from sdk.model.interface import Interface
 from sdk.model.resources import Resources
@@ -84,7 +85,8 @@ class TaskDef(Entity):
                  retries: int = 0, timeout: int | float | datetime.timedelta | None = None,
                  requests: Resources | None = None, limits: Resources | None = None,
                  resources: Resources | None = None, container_image: Any = None,
-                 secret_requests: list[Secret] | None = None):
+                 secret_requests: list[Secret] | None = None, enable_deck: bool | None = None,
+                 disable_deck: bool | None = None, deck_fields: Any = DEFAULT_DECK_FIELDS):
         where = f"@{self.kind} {fn.__qualname__}"
         if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
             raise ConfigError(f"{where}: retries must be an int >= 0, got {retries!r}")
@@ -93,6 +95,8 @@ class TaskDef(Entity):
         self.requests, self.limits = options.resources(requests, limits, resources, where)
         self.image = options.image_name(container_image, where)
         self.secret_requests = options.secret_requests(secret_requests, where)
+        self.enable_deck, self.deck_fields = deck_options(where, enable_deck, disable_deck,
+                                                          deck_fields)
         super().__init__(fn)
         self.cache_options = cache_options(where, self.interface.inputs, cache, cache_version,
                                            cache_serialize, cache_ignore_input_vars)

@@ -20,7 +20,7 @@ from sdk.model.spec import NodeSpec
 
 TASK_OPTIONS = ("cache", "cache_version", "cache_serialize", "cache_ignore_input_vars",
                 "retries", "timeout", "requests", "limits", "resources", "container_image",
-                "secret_requests")
+                "secret_requests", "enable_deck", "disable_deck", "deck_fields")
 WORKFLOW_OPTIONS = ("failure_policy", "on_failure", "timeout")
 
 # flytekit options graft does not take, and why.
@@ -39,9 +39,6 @@ UNSUPPORTED = {
     "node_dependency_hints": "a @dynamic's nodes are found when its body runs",
     "deprecated": "graft does not publish tasks to a registry",
     "docs": "graft does not publish tasks to a registry",
-    "enable_deck": "graft has no decks",
-    "disable_deck": "graft has no decks",
-    "deck_fields": "graft has no decks",
     "pickle_untyped": "graft pickles values of types it has no converter for already",
     "default_options": "graft has no launch options",
     "node_dependency_hints_override": "a @dynamic's nodes are found when its body runs",

@@ -20,6 +20,7 @@ from typing import Any
 
 from sdk.authoring.options import timeout_seconds
 from sdk.model.config import Settings
+from sdk.model.decks import deck_key
 from sdk.model.entity import Runnable
 from sdk.model.errors import (
     BrokerUnavailable,
@@ -324,6 +325,17 @@ class Execution:
                 data = b""
             found[stream] = data.decode(errors="replace")
         return found
+
+    def deck(self, node_id: str, attempt: int | None = None) -> str | None:
+        """The HTML page of the deck a node's attempt (default: its last) made, as its task
+        (`@task(enable_deck=True)`) wrote it; None when that attempt made none (its task has
+        no deck, it came from the cache, or it has not ended or published one yet)."""
+        attempt = self._attempt(node_id, attempt)
+        try:
+            data = self.client.store.get(deck_key(self.id, node_id, attempt))
+        except StoreObjectMissing:
+            return None
+        return data.decode(errors="replace")
 
     def node_inputs(self, node_id: str) -> dict[str, Any]:
         """The inputs of node `node_id` by name, as literals (the JSON form of each value;

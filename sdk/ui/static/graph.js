@@ -301,6 +301,7 @@
     parts.push(values("Outputs", "panel-outputs", v.outputs,
                       node.state === "SUCCEEDED" ? "not recorded" : `none yet: ${node.state}`));
     if (node.history && node.history.length) parts.push(historySection(node));
+    if (node.deck) parts.push(deckSection(node));
     if ("stdout" in node) {
       parts.push(section(`Log (attempt ${node.attempt})`, "panel-log",
         el("h4", {text: "stdout"}),
@@ -315,6 +316,15 @@
           : el("p", {class: "muted", text: "(none)"})));
     }
     return parts;
+  }
+
+  // A deck is the user's HTML: it opens in a page of its own, sandboxed (sdk/ui/decks.py).
+  function deckSection(node) {
+    const q = new URLSearchParams({node: node.id, attempt: node.attempt});
+    const href = `/executions/${encodeURIComponent(executionId)}/deck?${q}`;
+    return section(`Deck (attempt ${node.attempt})`, "panel-deck",
+      el("a", {href, target: "_blank", rel: "noopener noreferrer", id: "panel-deck-link",
+               text: "Open the deck"}));
   }
 
   function historySection(node) {
