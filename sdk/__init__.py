@@ -28,6 +28,7 @@ from sdk.authoring.imperative import Workflow
 from sdk.authoring.launch_plan import LaunchPlan
 from sdk.authoring.map_task import map_task
 from sdk.authoring.node import create_node
+from sdk.authoring.notification import Email, PagerDuty, Slack, WorkflowExecutionPhase
 from sdk.authoring.options import ImageSpec
 from sdk.authoring.schedule import CronSchedule, FixedRate
 from sdk.model.errors import (
@@ -63,7 +64,7 @@ __all__ = [
     "task", "workflow", "dynamic", "map_task", "conditional", "create_node", "LaunchPlan",
     "Workflow", "WorkflowFailurePolicy", "Resources", "ImageSpec", "current_context",
     "TaskDef", "DynamicDef", "WorkflowDef", "Cache", "HashMethod", "CronSchedule", "FixedRate",
-    "Secret",
+    "Secret", "Email", "Slack", "PagerDuty", "WorkflowExecutionPhase",
     # values
     "StructuredDataset", "kwtypes", "FlyteError",
     # running on a cluster

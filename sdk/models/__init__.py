@@ -1,2 +1,2 @@
-"""`sdk.models`, as `flytekit.models`: only `sdk.models.security` (graft's own model layer is
-`sdk.model`)."""
+"""`sdk.models`, as `flytekit.models`: only `sdk.models.security` and
+`sdk.models.core.execution` (graft's own model layer is `sdk.model`)."""
