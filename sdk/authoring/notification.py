@@ -177,3 +177,25 @@ def check_json(notifications: Any) -> str | None:
         except ConfigError as exc:
             return str(exc)
     return None
+
+
+# What carries each kind: all three are e-mails (Flyte sends Slack and PagerDuty
+# notifications as mails to those services' e-mail integrations).
+CHANNEL_OF_KIND = {"email": "smtp", "slack": "smtp", "pagerduty": "smtp"}
+CHANNEL_SETTINGS = {"smtp": "GRAFT_SMTP_URL"}
+
+
+def undeliverable(notifications: list[dict[str, Any]], channels: Any, where: str
+                  ) -> str | None:
+    """Why a scheduler with these `channels` ("smtp", "webhook") cannot deliver
+    `notifications` (their JSON), naming `where` (the launch plan); None when it can."""
+    lacking = {CHANNEL_OF_KIND[n["kind"]] for n in notifications} - set(channels)
+    if not lacking:
+        return None
+    kinds = sorted({n["kind"] for n in notifications if CHANNEL_OF_KIND[n["kind"]] in lacking})
+    names = ", ".join({"email": "Email", "slack": "Slack", "pagerduty": "PagerDuty"}[k]
+                      for k in kinds)
+    settings = " and ".join(CHANNEL_SETTINGS[c] for c in sorted(lacking))
+    return (f"{where} has notifications ({names}), which are sent as e-mails, but the "
+            f"scheduler has no SMTP server to send them with: set {settings} (and "
+            f"GRAFT_SMTP_FROM) in the scheduler's environment (docs/notifications.md)")
