@@ -64,9 +64,9 @@ class LaunchPlan(Called):
         if getattr(workflow, "kind", None) != "workflow" or isinstance(workflow, LaunchPlan):
             raise ConfigError(f"LaunchPlan.get_or_create takes a @workflow, got {workflow!r}")
         if name is None and (default_inputs or fixed_inputs or schedule is not None or notes):
-            raise ConfigError(f"the default launch plan of {workflow.name!r} takes no inputs, "
-                              f"schedule or notifications; "
-                              f"give the launch plan a name")
+            raise ConfigError(f"the default launch plan of {workflow.name!r} takes no inputs; "
+                              f"give the launch plan a name (a named plan takes inputs, a "
+                              f"schedule and notifications)")
         plan_name = name or workflow.name
         key = (workflow, dict(default_inputs or {}), dict(fixed_inputs or {}), schedule, notes)
         known = cls.CACHE.get(plan_name)

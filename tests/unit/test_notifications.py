@@ -93,7 +93,7 @@ def test_a_plan_keeps_its_notifications_and_runs_in_process_without_sending(caps
 
 
 def test_the_default_plan_and_wrong_objects_are_refused():
-    with pytest.raises(ConfigError, match=r"default launch plan .* notifications"):
+    with pytest.raises(ConfigError, match=r"default launch plan .* takes no inputs; give"):
         LaunchPlan.get_or_create(doubler, notifications=[
             Email(phases=[P.FAILED], recipients_email=["a@b.c"])])
     with pytest.raises(ConfigError, match="takes Email, Slack or PagerDuty"):
