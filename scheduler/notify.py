@@ -173,9 +173,8 @@ def mail(record: NotificationRecord, config: NotifyConfig) -> EmailMessage:
     url = link(b, config.ui_url)
     lines.append(f"View details at {url}" if url else
                  f"Details: graft status {b['execution']}")
-    lines += ["", f"-- graft sent this because launch plan \"{b['launch_plan']}\" has a "
-                  f"{KIND_NAMES.get(b['kind'], b['kind'])} notification on "
-                  f"{b['phase']}."]
+    lines += ["", f"-- sent by graft for launch plan \"{b['launch_plan']}\": its "
+                  f"{KIND_NAMES.get(b['kind'], b['kind'])} notification on {b['phase']}"]
     msg.set_content("\n".join(lines) + "\n")
     return msg
 
