@@ -25,6 +25,7 @@ affected.
 
 from __future__ import annotations
 
+import email.policy
 import hashlib
 import heapq
 import hmac
@@ -156,7 +157,9 @@ def mail(record: NotificationRecord, config: NotifyConfig) -> EmailMessage:
     assert config.smtp is not None
     b = record.body
     phase = PHASE_WORDS.get(b["phase"], b["phase"].lower())
-    msg = EmailMessage()
+    # Long lines are folded only past RFC 5322's limit: folded at 78, a subject naming a
+    # quoted plan name came out as "Subject:" and the text on a line of its own.
+    msg = EmailMessage(policy=email.policy.default.clone(max_line_length=998))
     msg["Subject"] = (f"Notice: execution {b['execution']} of launch plan "
                       f"\"{b['launch_plan']}\" has {phase}")
     msg["From"] = config.smtp.sender

@@ -42,10 +42,13 @@ def mail_server():
         server.stop()
 
 
+LP = "nightly_report_of_every_region"
+
+
 def _record(seq=0, phase="FAILED", channel="smtp", kind="email",
             recipients=("ops@example.com", "dev@example.com"), error="node halve (halve): "
             "ValueError: 3 is odd", created_at=None) -> NotificationRecord:
-    body = {"execution": "e42", "launch_plan": "nightly", "workflow": "halver",
+    body = {"execution": "e42", "launch_plan": LP, "workflow": "halver",
             "phase": phase, "error": error}
     if channel == "smtp":
         body.update(kind=kind, recipients=list(recipients))
@@ -81,14 +84,15 @@ def test_a_mail_names_the_execution_and_phase_and_goes_to_the_recipients(mail_se
     assert msg.rcpt_tos == ["ops@example.com", "dev@example.com"]
     assert msg.mail_from == "graft@ops.example" and msg["From"] == "graft@ops.example"
     assert msg["To"] == "ops@example.com, dev@example.com"
-    assert msg["Subject"] == 'Notice: execution e42 of launch plan "nightly" has failed'
+    # longer than 78 characters: not folded
+    assert msg["Subject"] == f'Notice: execution e42 of launch plan "{LP}" has failed'
     assert msg["X-Graft-Execution"] == "e42" and msg["Auto-Submitted"] == "auto-generated"
     body = msg.get_content().replace("\r\n", "\n")
-    assert 'Execution e42 of launch plan "nightly" (workflow "halver") has failed.' in body
+    assert f'Execution e42 of launch plan "{LP}" (workflow "halver") has failed.' in body
     assert "The execution failed with error: [node halve (halve): ValueError: 3 is odd]." \
         in body
     assert "View details at http://graft.example:8080/executions/e42" in body
-    assert body.endswith('-- sent by graft for launch plan "nightly": its Email notification '
+    assert body.endswith(f'-- sent by graft for launch plan "{LP}": its Email notification '
                          'on FAILED\n')
     time.sleep(0.2)
     assert len(server.messages) == 1
@@ -196,7 +200,7 @@ def test_the_webhook_gets_json_signed_with_the_secret():
         [call] = hook.requests
         assert call["path"] == "/hook"
         assert call["body"] == {
-            "execution": "e42", "launch_plan": "nightly", "workflow": "halver",
+            "execution": "e42", "launch_plan": LP, "workflow": "halver",
             "phase": "FAILED", "error": "node halve (halve): ValueError: 3 is odd",
             "url": "http://ui:8080/executions/e42",
             "notifications": [{"kind": "email", "phases": ["FAILED"],
