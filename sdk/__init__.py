@@ -30,7 +30,9 @@ from sdk.authoring.map_task import map_task
 from sdk.authoring.node import create_node
 from sdk.authoring.notification import Email, PagerDuty, Slack, WorkflowExecutionPhase
 from sdk.authoring.options import ImageSpec
+from sdk.authoring.python_task import PythonInstanceTask, TaskMetadata
 from sdk.authoring.schedule import CronSchedule, FixedRate
+from sdk.core.task import PythonFunctionTask
 from sdk.model.errors import (
     BrokerUnavailable,
     CompileError,
@@ -52,7 +54,10 @@ from sdk.model.hashing import HashMethod
 from sdk.model.resources import Resources
 from sdk.model.security import Secret
 from sdk.runtime.context import current_context
+from sdk.runtime.flyte_context import FlyteContext, FlyteContextManager
 from sdk.values.failure import FlyteError
+from sdk.values.flyte_literals import Blob, BlobMetadata, Literal, Scalar
+from sdk.values.flyte_types import BlobType, LiteralType, StructuredDatasetType
 from sdk.values.structured import StructuredDataset, kwtypes
 from sdk.wire.signing import Unauthenticated
 
@@ -67,6 +72,10 @@ __all__ = [
     "Secret", "Email", "Slack", "PagerDuty", "WorkflowExecutionPhase",
     # values
     "StructuredDataset", "kwtypes", "FlyteError",
+    # extending (sdk.extend): task classes, flytekit's context and literal models
+    "TaskMetadata", "PythonFunctionTask", "PythonInstanceTask", "FlyteContext",
+    "FlyteContextManager", "Literal", "Scalar", "Blob", "BlobMetadata", "BlobType",
+    "LiteralType", "StructuredDatasetType",
     # running on a cluster
     "Client", "Execution",
     # errors

@@ -5,13 +5,14 @@
     ctx.working_directory                  # a new empty folder of this attempt's own
     state = ctx.checkpoint.read()          # bytes a previous attempt of this node wrote, or None
     ctx.checkpoint.write(b"...")           # kept in the store for the next attempt
+    ctx.checkpoint.save(path)              # a file or folder; .restore() gives it back as a folder
     ctx.logging.info("step %d", i)         # records kept per attempt (Execution.log_records)
     ctx.secrets.get("group", "key")        # a secret, read where it runs (sdk.runtime.secrets)
 
-The checkpoint of a node lives in the store under `checkpoints/<execution>/<node>/checkpoint`
-(a file beside its children's folders, for a dynamic), so a retried
-attempt resumes where the last one stopped, wherever it runs. `read()` also sees what this
-attempt wrote (flytekit's does not).
+The checkpoint of a node lives in the store under `checkpoints/<execution>/<node>/`
+(`sdk.runtime.checkpoint`: bytes, or a saved file or folder), so a retried attempt resumes
+where the last one stopped, wherever it runs. `read()` also sees what this attempt wrote
+(flytekit's does not).
 
 As in flytekit, `working_directory` is a new temporary folder for each attempt, so attempts
 running at once on one machine never write each other's files; it is removed when the attempt
@@ -32,8 +33,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sdk.model.errors import GraftError, StoreError, StoreObjectMissing
+from sdk.model.errors import StoreError
 from sdk.model.store import Store
+from sdk.runtime.checkpoint import Checkpoint, NoCheckpoint
 from sdk.runtime.secrets import SecretsManager, task_running
 
 
@@ -47,30 +49,6 @@ class ExecutionId:
 
     def __str__(self) -> str:
         return self.name
-
-
-class Checkpoint:
-    """Bytes a node keeps across its attempts."""
-
-    def __init__(self, store: Store, key: str):
-        self._store = store
-        self._key = key
-
-    def read(self) -> bytes | None:
-        """What an attempt of this node last wrote, or None."""
-        try:
-            return self._store.get(self._key)
-        except StoreObjectMissing:
-            return None
-
-    def write(self, data: bytes) -> None:
-        """Keep `data` for the next attempt (replacing what was there)."""
-        if not isinstance(data, (bytes, bytearray)):
-            raise GraftError(f"checkpoint.write takes bytes, got {type(data).__name__}")
-        self._store.put(self._key, bytes(data))
-
-    def prev_exists(self) -> bool:
-        return self._store.exists(self._key)
 
 
 class _Records(logging.Handler):
@@ -105,32 +83,13 @@ _current: contextvars.ContextVar[ExecutionParameters | None] = contextvars.Conte
     "graft_context", default=None)
 
 
-class _NoCheckpoint(Checkpoint):
-    """The checkpoint of no task: every use says where checkpoints exist."""
-
-    def __init__(self) -> None:
-        pass
-
-    def _refuse(self) -> Any:
-        raise GraftError("current_context().checkpoint exists inside a running task only")
-
-    def read(self) -> bytes | None:
-        return self._refuse()
-
-    def write(self, data: bytes) -> None:
-        self._refuse()
-
-    def prev_exists(self) -> bool:
-        return bool(self._refuse())
-
-
 def current_context() -> ExecutionParameters:
     """The attempt running now. Outside a task (at import time, say, as Flyte programs call it
     for `LaunchPlan.get_default_launch_plan`) it describes no attempt: execution "local", node
     "", attempt 0, and a checkpoint that refuses to be used."""
     ctx = _current.get()
     if ctx is None:
-        return ExecutionParameters(ExecutionId("local"), "", 0, os.getcwd(), _NoCheckpoint(),
+        return ExecutionParameters(ExecutionId("local"), "", 0, os.getcwd(), NoCheckpoint(),
                                    _TASKS)
     return ctx
 
@@ -158,7 +117,7 @@ def attempt_context(store: Store, execution_id: str, node_id: str, attempt: int,
     logger.addHandler(records)
     workdir = tempfile.mkdtemp(prefix="graft-attempt-")
     ctx = ExecutionParameters(ExecutionId(execution_id), node_id, attempt, workdir,
-                              Checkpoint(store, f"checkpoints/{execution_id}/{node_id}/checkpoint"),
+                              Checkpoint(store, f"checkpoints/{execution_id}/{node_id}"),
                               logger)
     token = _current.set(ctx)
     try:

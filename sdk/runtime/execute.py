@@ -27,6 +27,7 @@ from sdk.model.spec import NodeSpec
 from sdk.model.store import Store
 from sdk.runtime import mocks
 from sdk.runtime.context import attempt_context
+from sdk.runtime.flyte_context import attempt_files
 from sdk.values.literals import load, value_binding
 from sdk.values.staging import publish
 
@@ -55,7 +56,8 @@ def execute(spec: NodeSpec, entity: Runnable, inputs: dict[str, Binding], store:
     `current_context()` describes the attempt while it runs. `budget_s` (what is left of a
     workflow's timeout) stops the code earlier than its own timeout would. `local`: run by the
     in-process runner rather than on a worker."""
-    with attempt_context(store, execution_id, node_id, attempt, local=local):
+    with attempt_context(store, execution_id, node_id, attempt, local=local) as params, \
+            attempt_files(params, in_process=local):
         return _execute(spec, entity, inputs, store, node_id, attempt, bundle, budget_s)
 
 

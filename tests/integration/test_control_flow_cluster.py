@@ -50,6 +50,8 @@ SUCCEEDS = {
     "paths": (cf.paths, {"n": 3}, (100, 16, 9)),
     "one-field-namedtuple": (cf.slope_wf, {"x": 1.5}, 3.0),
     "checkpointed": (cf.checkpointed, {"goal": 3}, (3, "resumes", 3)),
+    "folder-checkpointed": (cf.folder_checkpointed, {"goal": 3},
+                            ["attempt-1.txt", "attempt-2.txt", "attempt-3.txt"]),
     "tables": (cf.tables, {"n": 3}, ("p2", [20, 21, 22], [0, 1, 2])),
 }
 

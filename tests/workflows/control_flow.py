@@ -6,6 +6,7 @@ import functools
 import os
 import time
 import typing
+from pathlib import Path
 from typing import NamedTuple, Optional
 
 import pandas as pd
@@ -480,6 +481,26 @@ def resumes(goal: int) -> typing.Tuple[int, str, int]:
 @workflow
 def checkpointed(goal: int) -> typing.Tuple[int, str, int]:
     return resumes(goal=goal)
+
+
+@task(retries=3)
+def resumes_folder(goal: int) -> typing.List[str]:
+    """Keeps a folder with one file per attempt (flytekit's save/restore)."""
+    ctx = current_context()
+    folder = ctx.checkpoint.restore() or Path(ctx.working_directory, "state")
+    folder.mkdir(exist_ok=True)
+    (folder / "runs").mkdir(exist_ok=True)
+    (folder / "runs" / f"attempt-{ctx.attempt}.txt").write_text(str(ctx.attempt))
+    ctx.checkpoint.save(folder)
+    done = sorted(p.name for p in (folder / "runs").iterdir())
+    if len(done) < goal:
+        raise RuntimeError(f"only {len(done)} of {goal}: try again")
+    return done
+
+
+@workflow
+def folder_checkpointed(goal: int) -> typing.List[str]:
+    return resumes_folder(goal=goal)
 
 
 @task
