@@ -122,7 +122,7 @@ class Executions:
             {nid for nid, r in engine.nodes.items() if r.state in TERMINAL_NODE_STATES},
             {r["node_id"]: r["token"] for r in rows if r["token"]},
             {r["node_id"]: [r["started_at"], r["ended_at"]] for r in rows},
-            cache_keys=replay.cache_keys, priority=record.priority)
+            cache_keys=replay.cache_keys, priority=record.priority, notify=record.notify)
         self.add(eid, live, record.created_at)
         self._evict(eid, live)  # every node that succeeded has its row
         untokened = [run for nid, run in engine.nodes.items()
@@ -147,6 +147,8 @@ class Executions:
         log.error("execution %s cannot be rebuilt and is failed: %s", eid, exc)
         error = {"type": type(exc).__name__, "message": str(exc)}
         tx.update_execution(eid, status=ExecutionState.FAILED.value, error=error)
+        self.recorder.notices.ended(tx, eid, record.notify, ExecutionState.FAILED.value, error,
+                                    batch)
         batch.board[eid] = self.view.refused(eid, record, f"cannot be rebuilt: {exc}")
         batch.observed.append(("execution", eid, record.status, ExecutionState.FAILED.value))
 

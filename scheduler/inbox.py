@@ -3,7 +3,8 @@ savepoint of its own, so that one that fails is refused (with its reason) and th
 batch goes on.
 
 - `submit` creates an execution and releases its first nodes; one whose spec is gone,
-  invalid or needs a tier that does not exist is recorded FAILED, saying why.
+  invalid or needs a tier that does not exist, or whose launch plan's notifications this
+  scheduler cannot send (scheduler/notices.py), is recorded FAILED, saying why.
 - `report` hands an attempt's outcome to its engine. A report the engine does not wait for
   (duplicate, late, superseded attempt) changes nothing; one whose token is not the
   attempt's is refused; one that cannot be applied fails its node, so the execution cannot
@@ -24,13 +25,14 @@ from scheduler.board_view import BoardView
 from scheduler.boards import BoardWriter
 from scheduler.cron import LaunchPlans
 from scheduler.executions import Executions
+from scheduler.notices import Notices
 from scheduler.recorder import Recorder
 from scheduler.state import ExecutionRecord, StateTx
 from scheduler.subgraphs import Subgraphs
 from scheduler.transactions import Transactions
 from sdk.model import bindings
 from sdk.model.config import Settings
-from sdk.model.errors import GraftError
+from sdk.model.errors import ConfigError, GraftError
 from sdk.model.report import Outcome, Report, data_failure
 from sdk.model.spec import GraphSpec
 from sdk.model.states import ExecutionState
@@ -52,7 +54,8 @@ class Inbox:
 
     def __init__(self, settings: Settings, store: Store, executions: Executions,
                  recorder: Recorder, boards: BoardWriter, subgraphs: Subgraphs,
-                 launch_plans: LaunchPlans, transactions: Transactions, view: BoardView):
+                 launch_plans: LaunchPlans, transactions: Transactions, view: BoardView,
+                 notices: Notices | None = None):
         self.settings = settings
         self.store = store
         self.executions = executions
@@ -62,6 +65,7 @@ class Inbox:
         self.launch_plans = launch_plans
         self.transactions = transactions
         self.view = view
+        self.notices = notices or Notices()
 
     def apply(self, tx: StateTx, body: Any, batch: Batch, guarded: bool = True) -> None:
         """Apply one message; with `guarded`, in a savepoint, so that a failure of its own
@@ -79,10 +83,11 @@ class Inbox:
         eid = msg["execution"]
         batch.seen.add(eid)
         mark, observed_mark = len(batch.ready), len(batch.observed)
+        notices_mark = len(batch.notices)
         try:
             with tx.savepoint() if guarded else contextlib.nullcontext():
                 if msg["type"] == "submit":
-                    self.submit(tx, msg, batch)
+                    self.submit(tx, msg, batch, True)  # check_notify
                 elif msg["type"] == "report":
                     self._report(tx, msg, batch)
                 elif msg["type"] == "cancel":
@@ -96,6 +101,7 @@ class Inbox:
                 raise Unguarded from exc
             del batch.ready[mark:]
             del batch.observed[observed_mark:]
+            del batch.notices[notices_mark:]
             self.executions.forget([eid])
             log.exception("control message for execution %s failed", eid)
             batch.refused.append(Refusal(CONTROL, f"{msg['type']} for execution {eid} could "
@@ -134,17 +140,27 @@ class Inbox:
             self.executions.forget([eid])
             log.exception("could not fail node %s of %s either", msg["node"], eid)
 
-    def submit(self, tx: StateTx, msg: dict[str, Any], batch: Batch) -> None:
+    def submit(self, tx: StateTx, msg: dict[str, Any], batch: Batch,
+               check_notify: bool = False) -> None:
         """Create the execution a checked submission message describes, in `tx` (nothing
-        when it exists already), and queue its first nodes on `batch`."""
+        when it exists already), and queue its first nodes on `batch`. With `check_notify`
+        (a client's submission; not a tick of a plan activated before), one whose
+        notifications this scheduler cannot send is recorded FAILED, saying so."""
         eid = msg["execution"]
         if self.executions.get(eid) is not None or tx.get_execution(eid) is not None:
             return  # delivered twice
         record = ExecutionRecord(id=eid, workflow=str(msg.get("workflow") or "?"),
                                  status=ExecutionState.RUNNING.value, spec_key=msg["spec"],
                                  inputs=msg["inputs"], submitted_at=msg.get("submitted_at"),
-                                 priority=msg.get("priority", 0))
+                                 priority=msg.get("priority", 0), notify=msg.get("notify"))
+        notify = msg.get("notify")
+        unsendable = None
         try:
+            if check_notify and notify:
+                unsendable = self.notices.undeliverable(
+                    notify["notifications"], f"launch plan {notify['launch_plan']!r}")
+                if unsendable:
+                    raise ConfigError(unsendable)
             for name, binding in msg["inputs"].items():
                 bindings.check_resolved(binding, f"input {name!r}")
             spec = GraphSpec.loads(get_verified(self.store, msg["spec"]))
@@ -160,11 +176,13 @@ class Inbox:
                                                 "error": error}))
             batch.board[eid] = self.view.refused(eid, record, str(exc))
             batch.observed.append(("execution", eid, None, ExecutionState.FAILED.value))
+            if not unsendable:
+                self.notices.ended(tx, eid, notify, ExecutionState.FAILED.value, error, batch)
             log.warning("execution %s refused: %s", eid, exc)
             return
         tx.add_execution(record)
         batch.observed.append(("execution", eid, None, ExecutionState.RUNNING.value))
-        live = Live(engine, record.spec_key, priority=record.priority)
+        live = Live(engine, record.spec_key, priority=record.priority, notify=record.notify)
         self.executions.add(eid, live, record.created_at)
         batch.board[eid] = self.view.submitted(record)
         self.recorder.changed(tx, eid, live, engine.start(), batch)

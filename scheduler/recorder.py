@@ -23,6 +23,7 @@ from typing import Any
 from scheduler.batch import Batch, Live
 from scheduler.board_view import BoardView
 from scheduler.collector import FREEZE_ABOVE, collection_paused
+from scheduler.notices import Notices
 from scheduler.state import EventRecord, StateTx
 from sdk.model.errors import GraftError
 from sdk.model.report import Report
@@ -47,13 +48,14 @@ class Recorder:
 
     def __init__(self, store: Store, view: BoardView, queues: TierQueues,
                  held: Container[AttemptKey], clock: Callable[[], float],
-                 cache_signing_key: bytes | None = None):
+                 cache_signing_key: bytes | None = None, notices: Notices | None = None):
         self.store = store
         self.cache_signing_key = cache_signing_key  # entry_key(GRAFT_SECRET)
         self.view = view
         self.queues = queues
         self.held = held  # attempts ready but held back, never sent (the sender's queue)
         self.clock = clock
+        self.notices = notices or Notices()
 
     def apply(self, tx: StateTx, eid: str, live: Live, report: Report, batch: Batch) -> None:
         """Have the engine take `report`; if it did (it waited for that attempt), record the
@@ -150,6 +152,7 @@ class Recorder:
         else:
             fields["error"] = {"failures": self.view.failures(engine)}
         tx.update_execution(eid, **fields)
+        self.notices.ended(tx, eid, live.notify, engine.state.value, fields.get("error"), batch)
         batch.observed.append(("execution", eid, ExecutionState.RUNNING.value,
                                engine.state.value))
 

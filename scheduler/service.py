@@ -13,7 +13,9 @@ concept each, built here from its arguments and wired by their constructors:
 - `BoardWriter` (boards.py): the status board, after each commit;
 - `Sender` (sending.py): ready attempts held and sent in turn, in chunks, through the outbox;
 - `LaunchPlans` (cron.py): activated launch plans; the loop's `Ticker` fires them through the
-  narrow `Launcher` interface this class offers.
+  narrow `Launcher` interface this class offers;
+- `Notices` (notices.py): the notifications executions' ends fire, handed to the notifier
+  (`Deliveries`: the loop's is `scheduler.notify.Notifier`) and marked once sent.
 
 The state is behind `StateStore` and dispatching behind `Dispatcher`, so none of this needs a
 database or a broker.
@@ -36,6 +38,7 @@ from scheduler.dispatch import Dispatcher
 from scheduler.executions import GRAFT_SLICE, GRAFT_WINDOW, Executions
 from scheduler.fair import ReadyQueue
 from scheduler.inbox import Inbox, Unguarded
+from scheduler.notices import Deliveries, Notices
 from scheduler.observer import Observer
 from scheduler.outbox import Outbox, StatusBoard
 from scheduler.recorder import Recorder
@@ -69,7 +72,8 @@ class Scheduler:
                  store: Store, board: StatusBoard | None = None, *,
                  clock: Callable[[], float] = time.time, metrics: Observer | None = None,
                  tenure: Tenure | None = None, depths: QueueDepths | None = None,
-                 graft_slice: int | None = GRAFT_SLICE, window: int | None = GRAFT_WINDOW):
+                 graft_slice: int | None = GRAFT_SLICE, window: int | None = GRAFT_WINDOW,
+                 notifier: Deliveries | None = None):
         self.settings = settings
         self.store = store
         self.clock = clock
@@ -77,23 +81,25 @@ class Scheduler:
         metrics = metrics or Observer()
         queues, view = TierQueues(settings), BoardView(settings)
         ready = ReadyQueue(settings.queue_ahead_s)
+        self.notices = Notices(notifier)
         outbox = Outbox(dispatcher, board, metrics)
         self.transactions = Transactions(state, self.tenure)
         self.boards = BoardWriter(view, outbox)
         self.recorder = Recorder(store, view, queues, ready, clock,
-                                 entry_key(settings.secret))
+                                 entry_key(settings.secret), self.notices)
         self.executions = Executions(store, RetryPolicy(system_retries=settings.system_retries),
                                      view, self.recorder, self.boards, self.transactions,
                                      graft_slice=graft_slice, window=window)
         self.sender = Sender(settings, store, self.executions, view, queues, ready, outbox,
                              depths)
         self.work = UnitOfWork(self.transactions, self.executions, self.sender,
-                               self.recorder, self.boards, metrics)
+                               self.recorder, self.boards, metrics, self.notices)
         # Sub-graph specs read and parsed off the loop (scheduler/subgraphs.py).
         self.subgraphs = Subgraphs(functools.partial(load_subgraph, store, settings))
-        self.launch_plans = LaunchPlans(clock)
+        self.launch_plans = LaunchPlans(clock, self.notices)
         self.inbox = Inbox(settings, store, self.executions, self.recorder, self.boards,
-                           self.subgraphs, self.launch_plans, self.transactions, view)
+                           self.subgraphs, self.launch_plans, self.transactions, view,
+                           self.notices)
 
     # ---- messages -----------------------------------------------------------------------
 
@@ -159,6 +165,7 @@ class Scheduler:
                     if run.state == NodeState.QUEUED:
                         queued.append((record.id, run.id, run.attempt))
                 self.boards.refresh(tx, record.id, batch, live)
+            self.notices.recover(tx, self.tenure.owns, batch)
 
         self.work.run(batch, apply)
         return queued
@@ -255,9 +262,23 @@ class Scheduler:
         loop each turn."""
         self.sender.flush()
         self.boards.flush(self.executions.get)
+        self.mark_notified()
         if self.sender.revive:
             self._rebuild_held()
         self.work.send_ready()
+
+    def mark_notified(self) -> int:
+        """Mark in the state the notifications sent or given up since the last call; how
+        many. (A failed transaction keeps them for the next call.)"""
+        marks = self.notices.take_marks()
+        if not marks:
+            return 0
+        try:
+            self.work.run(Batch(), lambda tx: tx.mark_notifications(marks))
+        except Exception:
+            self.notices.keep(marks)
+            raise
+        return len(marks)
 
     def _rebuild_held(self) -> None:
         """Rebuild the executions whose held attempts were taken while they were not in
@@ -326,6 +347,7 @@ class Scheduler:
         self.sender.clear()
         self.subgraphs.clear()
         self.launch_plans.forget()
+        self.notices.forget()
 
     # ---- what the launch plan ticker uses (scheduler.cron.Launcher) -----------------------
 

@@ -28,6 +28,7 @@ from sdk.authoring.imperative import Workflow
 from sdk.authoring.launch_plan import LaunchPlan
 from sdk.authoring.map_task import map_task
 from sdk.authoring.node import create_node
+from sdk.authoring.notification import Email, PagerDuty, Slack, WorkflowExecutionPhase
 from sdk.authoring.options import ImageSpec
 from sdk.authoring.python_task import PythonInstanceTask, TaskMetadata
 from sdk.authoring.reference import reference_launch_plan, reference_task, reference_workflow
@@ -74,6 +75,7 @@ __all__ = [
     "Workflow", "WorkflowFailurePolicy", "Resources", "ImageSpec", "current_context",
     "TaskDef", "DynamicDef", "WorkflowDef", "Cache", "HashMethod", "CronSchedule", "FixedRate",
     "Secret", "reference_task", "reference_launch_plan", "reference_workflow", "Deck",
+    "Email", "Slack", "PagerDuty", "WorkflowExecutionPhase",
     # values
     "StructuredDataset", "kwtypes", "FlyteError", "BatchSize",
     # extending (sdk.extend): task classes, flytekit's context and literal models

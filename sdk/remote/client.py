@@ -48,6 +48,7 @@ from sdk.wire.connections import check_redis, redact, redis_client
 from sdk.wire.control import ControlChannel, encode
 from sdk.wire.leases import REPORTED, Leases
 from sdk.wire.messages import MAX_PRIORITY, MessageError, check_execution_id, is_priority
+from sdk.wire.notifiers import NotifierBoard, check_deliverable
 from sdk.wire.signing import sign
 from sdk.wire.submissions import Submissions
 from sdk.wire.tiers import check_tiers
@@ -112,10 +113,14 @@ class Client:
         nodes of executions of higher priority first, and shares the workers equally among
         executions of the same priority.
 
+        A launch plan with notifications (`Email`, `Slack`, `PagerDuty`) has the scheduler
+        send them when the execution reaches a phase they name (docs/notifications.md).
+
         Raises CompileError/TypeConversionError on bad workflow or inputs, TierError when a
         node needs more memory than the largest tier, BrokerUnavailable without a broker,
-        ConfigError on a malformed timeout, RegistryError when a reference entity it calls
-        is not registered or does not fit its stub (`sdk.remote.references`).
+        ConfigError on a malformed timeout or for notifications the scheduler said it cannot
+        send (it has no SMTP server), RegistryError when a reference entity it calls is not
+        registered or does not fit its stub (`sdk.remote.references`).
         """
         check_priority(priority)
         bound = entity.bind((), {**(inputs or {}), **kw_inputs})
@@ -125,9 +130,11 @@ class Client:
                 timeout, f"submit({entity.name})"))
         check_tiers(spec, self.settings)
         check_redis(self.settings.broker_url)
+        notify = entity.notify_json() if hasattr(entity, "notify_json") else None
+        check_deliverable(notify, NotifierBoard(self.board.redis, self.settings.key_prefix))
         spec_key = upload_spec(spec, self.store)
         return self._queue(spec.name, spec_key, encode_inputs(entity, bound, self.store),
-                           priority)
+                           priority, notify)
 
     def relaunch(self, execution_id: str, overrides: dict[str, Any] | None = None,
                  priority: int | None = None) -> Execution:
@@ -156,14 +163,17 @@ class Client:
         return self._queue(spec.name, spec_key, inputs, priority)
 
     def _queue(self, workflow: str, spec_key: str, inputs: dict[str, Any],
-               priority: int = 0) -> Execution:
-        """Queue an execution of a stored spec (the broker was checked by the caller)."""
+               priority: int = 0, notify: dict[str, Any] | None = None) -> Execution:
+        """Queue an execution of a stored spec (the broker was checked by the caller), with
+        its launch plan's notifications (`notify`) when it has some."""
         execution_id = uuid.uuid4().hex[:20]
         now = time.time()
         body = {"type": "submit", "execution": execution_id, "spec": spec_key,
                 "inputs": inputs, "workflow": workflow, "submitted_at": now}
         if priority:
             body["priority"] = priority
+        if notify:
+            body["notify"] = notify
         # Kept in the store first: if Redis loses the stream entry, the scheduler still
         # finds the submission there.
         Submissions(self.store).put(execution_id, encode(sign(body, self.settings.secret)))
