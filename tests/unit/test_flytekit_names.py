@@ -1,0 +1,74 @@
+"""More of flytekit's names and options, in-process (issue 23, point 12): each checked against
+what flytekit 1.16 does with the same program."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+from workflows import flytekit_names as fn
+
+from sdk import CompileError, ConfigError, map_task
+
+# ---- map task classes ---------------------------------------------------------------------
+
+
+def test_array_node_map_task_bound_inputs_values_fix_an_input_for_every_item():
+    assert fn.bound_values_wf(xs=[1, 2, 3]) == [3, 6, 9]
+    assert fn.scaled_by_3(x=[1, 2]) == [3, 6]
+    assert fn.scaled_by_3(x=[1, 2], a=100) == [3, 6]  # the bound value wins, as flytekit's
+    assert list(fn.scaled_by_3.interface.inputs) == ["x", "b"]
+    assert fn.scaled_by_3.bound_inputs == {"a"}
+    # over a partial: bound_inputs_values win over its keywords too
+    from sdk.core.array_node_map_task import ArrayNodeMapTask
+
+    both = ArrayNodeMapTask(functools.partial(fn.affine, a=5, b=1), bound_inputs_values={"a": 7})
+    assert both(x=[1, 2]) == [8, 15]
+
+
+def test_array_node_map_task_bound_inputs_are_given_once_at_the_call():
+    assert fn.bound_names_wf(xs=[1, 2], a=5) == [5, 10]
+    assert fn.given_once.interface.inputs["a"] == {"t": "int"}  # not a list
+    assert fn.given_once.interface.inputs["x"] == {"t": "list", "of": {"t": "int"}}
+
+
+def test_array_node_map_task_checks_as_flytekit():
+    from sdk.core.array_node_map_task import ArrayNodeMapTask
+
+    with pytest.raises(ConfigError, match="should have the same keys"):
+        ArrayNodeMapTask(fn.affine, bound_inputs={"b"}, bound_inputs_values={"a": 1})
+    with pytest.raises(CompileError, match="does not take"):
+        ArrayNodeMapTask(fn.affine, bound_inputs_values={"nope": 1})
+    with pytest.raises(ConfigError, match="run_all_sub_nodes"):
+        ArrayNodeMapTask(fn.affine, run_all_sub_nodes=True)
+    m = ArrayNodeMapTask(fn.affine, concurrency=2, min_success_ratio=0.5, run_all_sub_nodes=False)
+    assert (m.concurrency, m.min_success_ratio, m.python_function_task) == (2, 0.5, fn.affine)
+    assert m.interface.outputs["o0"] == {"t": "list", "of": {"t": "optional", "of": {"t": "int"}}}
+
+
+def test_map_task_takes_run_all_sub_nodes_false_only():
+    assert map_task(fn.affine, run_all_sub_nodes=False)(x=[1], a=[2]) == [2]
+    with pytest.raises(ConfigError, match="run_all_sub_nodes"):
+        map_task(fn.affine, run_all_sub_nodes=True)
+
+
+def test_array_node_maps_a_launch_plan_and_nothing_else():
+    from sdk.core.array_node import array_node
+
+    assert fn.array_node_wf(xs=[1, 2]) == [105, 110]
+    assert array_node(fn.affine_lp)(x=[1, 2]) == [105, 110]
+    with pytest.raises(ConfigError, match="launch plans only"):
+        array_node(fn.affine)
+
+
+def test_legacy_map_task_is_the_same_map():
+    from sdk.core.array_node_map_task import array_node_map_task
+    from sdk.core.legacy_map_task import MapPythonTask
+    from sdk.core.legacy_map_task import map_task as legacy
+
+    assert fn.legacy_wf(xs=[1, 2], bs=[3, 4]) == [4, 8]
+    assert legacy(fn.affine, concurrency=0)(x=[2], a=[3]) == [6]
+    assert MapPythonTask(fn.affine, bound_inputs={"a"})(x=[1, 2], a=3) == [3, 6]
+    assert array_node_map_task(fn.affine)(x=[1], a=[4], b=[1]) == [5]
+
+
