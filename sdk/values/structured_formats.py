@@ -22,6 +22,7 @@ from typing import Any
 
 from sdk.model.errors import ConfigError, TypeConversionError
 from sdk.model.store import Store
+from sdk.values.file_access import FileAccessProvider
 from sdk.values.flyte_literals import StructuredDataset as StructuredDatasetLiteral
 from sdk.values.flyte_literals import StructuredDatasetMetadata
 from sdk.values.store import get_verified, put_blob
@@ -221,4 +222,10 @@ def read_native(lit: dict[str, Any], store: Store, columns: list[str] | None,
                                       f"{', '.join(map(str, have))})")
     source: Any = io.BytesIO(get_verified(store, lit["key"])) if "key" in lit else \
         fetch(lit, store, where)
-    return pq.read_table(source, columns=columns, use_pandas_metadata=True)
+    filesystem = None
+    if isinstance(source, str) and FileAccessProvider.is_remote(source):
+        import fsspec  # a table at a URL (s3://, memory://, ...): read through fsspec
+
+        filesystem, source = fsspec.core.url_to_fs(source)
+    return pq.read_table(source, columns=columns, use_pandas_metadata=True,
+                         filesystem=filesystem)

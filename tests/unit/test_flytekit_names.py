@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import functools
 
+import pandas as pd
 import pytest
 from workflows import flytekit_names as fn
 
-from sdk import CompileError, ConfigError, map_task
+from sdk import CompileError, ConfigError, ExecutionFailed, map_task
+from sdk.types.structured import StructuredDataset
 
 # ---- map task classes ---------------------------------------------------------------------
 
@@ -72,3 +74,32 @@ def test_legacy_map_task_is_the_same_map():
     assert array_node_map_task(fn.affine)(x=[1], a=[4], b=[1]) == [5]
 
 
+
+
+# ---- tables at a path or a URL ------------------------------------------------------------
+
+
+def test_a_table_given_a_uri_is_written_there_and_read_back(tmp_path):
+    parquet_dir, csv_dir = tmp_path / "parquet", tmp_path / "csv"
+    assert fn.table_at_wf(parquet_dir=str(parquet_dir), csv_dir=str(csv_dir)) == \
+        ([1, 2], [1, 2], [3, 4])
+    # as flytekit's encoders: a folder holding `00000` (Parquet) or `.csv`
+    assert [p.name for p in parquet_dir.iterdir()] == ["00000"]
+    assert pd.read_parquet(parquet_dir / "00000")["b"].tolist() == ["x", "y"]
+    assert [p.name for p in csv_dir.iterdir()] == [".csv"]
+    assert pd.read_csv(csv_dir / ".csv")["a"].tolist() == [3, 4]
+
+
+def test_a_table_is_written_to_and_read_from_a_url():
+    fsspec = pytest.importorskip("fsspec")
+    where = "memory://graft-tests/table-at-url"
+    sd = fn.write_table(where=where)
+    assert fsspec.filesystem("memory").exists("/graft-tests/table-at-url/00000")
+    assert fn.column_a(sd=sd) == [1, 2]
+    assert fn.column_a(sd=StructuredDataset(uri=where)) == [1, 2]  # read at the URL
+    assert fn.column_a_at(where=where, file_format="parquet") == [1, 2]
+
+
+def test_a_structured_dataset_needs_a_dataframe_or_a_uri():
+    with pytest.raises(ExecutionFailed, match="needs a dataframe or a uri"):
+        fn.point_at_table(where="", file_format="parquet")

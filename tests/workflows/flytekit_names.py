@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import typing
 
+import pandas as pd
+from typing_extensions import Annotated
+
 from sdk import LaunchPlan, task, workflow
 from sdk.core.array_node import array_node
 from sdk.core.array_node_map_task import ArrayNodeMapTask
 from sdk.core.legacy_map_task import map_task as legacy_map_task
+from sdk.types.structured import CSV, StructuredDataset
 
 # ---- map task classes ---------------------------------------------------------------------
 
@@ -50,3 +54,47 @@ def array_node_wf(xs: typing.List[int]) -> typing.List[int]:
 @workflow
 def legacy_wf(xs: typing.List[int], bs: typing.List[int]) -> typing.List[int]:
     return legacy_map_task(affine)(x=xs, a=xs, b=bs)
+
+
+# ---- tables at a path or a URL ------------------------------------------------------------
+
+
+@task
+def write_table(where: str) -> StructuredDataset:
+    return StructuredDataset(dataframe=pd.DataFrame({"a": [1, 2], "b": ["x", "y"]}), uri=where)
+
+
+@task
+def write_csv_table(where: str) -> Annotated[StructuredDataset, CSV]:
+    return StructuredDataset(dataframe=pd.DataFrame({"a": [3, 4]}), uri=where)
+
+
+@task
+def point_at_table(where: str, file_format: str) -> StructuredDataset:
+    return StructuredDataset(uri=where, file_format=file_format)
+
+
+@task
+def column_a(sd: StructuredDataset) -> typing.List[int]:
+    return sd.open(pd.DataFrame).all()["a"].tolist()
+
+
+@task
+def column_a_at(where: str, file_format: str) -> typing.List[int]:
+    return StructuredDataset(uri=where, file_format=file_format).open(pd.DataFrame).all()[
+        "a"].tolist()
+
+
+@workflow
+def table_at_wf(parquet_dir: str, csv_dir: str) -> typing.Tuple[typing.List[int],
+                                                               typing.List[int],
+                                                               typing.List[int]]:
+    """Writes a Parquet and a CSV table at the folders given, and reads them back: from the
+    tasks' outputs, and again from the folders."""
+    written = write_table(where=parquet_dir)
+    pointed = point_at_table(where=parquet_dir, file_format="parquet")
+    written >> pointed
+    csv = write_csv_table(where=csv_dir)
+    again = column_a_at(where=csv_dir, file_format="csv")
+    csv >> again
+    return column_a(sd=written), column_a(sd=pointed), again
