@@ -44,13 +44,16 @@ class Entity(Called):
 
     kind = ""
 
-    def __init__(self, fn: Callable[..., Any]):
+    def __init__(self, fn: Callable[..., Any], pickle_untyped: bool = False):
         functools.update_wrapper(self, fn)
         self.fn = fn
         self.name: str = fn.__name__
         self.module: str = fn.__module__
         self.qualname: str = fn.__qualname__
-        self.interface: Interface = read_interface(fn, self.kind)
+        if not isinstance(pickle_untyped, bool):
+            raise ConfigError(f"@{self.kind} {self.qualname}: pickle_untyped must be True or "
+                              f"False, got {pickle_untyped!r}")
+        self.interface: Interface = read_interface(fn, self.kind, pickle_untyped)
         registry.register(self)
 
     @property
@@ -84,7 +87,7 @@ class TaskDef(Entity):
                  retries: int = 0, timeout: int | float | datetime.timedelta | None = None,
                  requests: Resources | None = None, limits: Resources | None = None,
                  resources: Resources | None = None, container_image: Any = None,
-                 secret_requests: list[Secret] | None = None):
+                 secret_requests: list[Secret] | None = None, pickle_untyped: bool = False):
         where = f"@{self.kind} {fn.__qualname__}"
         if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
             raise ConfigError(f"{where}: retries must be an int >= 0, got {retries!r}")
@@ -93,7 +96,7 @@ class TaskDef(Entity):
         self.requests, self.limits = options.resources(requests, limits, resources, where)
         self.image = options.image_name(container_image, where)
         self.secret_requests = options.secret_requests(secret_requests, where)
-        super().__init__(fn)
+        super().__init__(fn, pickle_untyped)
         self.cache_options = cache_options(where, self.interface.inputs, cache, cache_version,
                                            cache_serialize, cache_ignore_input_vars)
         self.output_hashers = output_hashers(return_annotation(fn, where),
@@ -167,7 +170,7 @@ class WorkflowDef(Entity):
     kind = "workflow"
 
     def __init__(self, fn: Callable[..., Any], failure_policy: Any = None,
-                 on_failure: Any = None, timeout: Any = None):
+                 on_failure: Any = None, timeout: Any = None, pickle_untyped: bool = False):
         where = f"@workflow {fn.__qualname__}"
         self.timeout_s = options.timeout_seconds(timeout, where)
         if failure_policy is not None and not isinstance(failure_policy, WorkflowFailurePolicy):
@@ -177,7 +180,7 @@ class WorkflowDef(Entity):
             check_handler(on_failure, where)
         self.failure_policy = (failure_policy or WorkflowFailurePolicy.FAIL_IMMEDIATELY).value
         self.on_failure = on_failure
-        super().__init__(fn)
+        super().__init__(fn, pickle_untyped)
         self._spec: GraphSpec | None = None
 
     def compile(self) -> GraphSpec:

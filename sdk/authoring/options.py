@@ -20,8 +20,8 @@ from sdk.model.spec import NodeSpec
 
 TASK_OPTIONS = ("cache", "cache_version", "cache_serialize", "cache_ignore_input_vars",
                 "retries", "timeout", "requests", "limits", "resources", "container_image",
-                "secret_requests")
-WORKFLOW_OPTIONS = ("failure_policy", "on_failure", "timeout")
+                "secret_requests", "pickle_untyped")
+WORKFLOW_OPTIONS = ("failure_policy", "on_failure", "timeout", "pickle_untyped")
 
 # flytekit options graft does not take, and why.
 UNSUPPORTED = {
@@ -42,7 +42,6 @@ UNSUPPORTED = {
     "enable_deck": "graft has no decks",
     "disable_deck": "graft has no decks",
     "deck_fields": "graft has no decks",
-    "pickle_untyped": "graft pickles values of types it has no converter for already",
     "default_options": "graft has no launch options",
     "node_dependency_hints_override": "a @dynamic's nodes are found when its body runs",
 }

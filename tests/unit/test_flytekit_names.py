@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from workflows import flytekit_names as fn
 
-from sdk import CompileError, ConfigError, ExecutionFailed, map_task
+from sdk import CompileError, ConfigError, ExecutionFailed, map_task, task
 from sdk.types.structured import StructuredDataset
 
 # ---- map task classes ---------------------------------------------------------------------
@@ -103,3 +103,36 @@ def test_a_table_is_written_to_and_read_from_a_url():
 def test_a_structured_dataset_needs_a_dataframe_or_a_uri():
     with pytest.raises(ExecutionFailed, match="needs a dataframe or a uri"):
         fn.point_at_table(where="", file_format="parquet")
+
+
+# ---- pickle_untyped -----------------------------------------------------------------------
+
+
+def test_pickle_untyped_makes_unannotated_inputs_and_outputs_any():
+    assert fn.make_point.interface.inputs == {"x": {"t": "any"}}
+    assert fn.make_point.interface.outputs == {"o0": {"t": "any"}}
+    assert fn.untyped_wf(x=3, k=2) == (6, "Point")  # the Point went pickled between tasks
+    assert fn.untyped_dynamic(x=4) == (40, "Point")
+    assert isinstance(fn.make_point(x=[1, 2]), fn.Point)
+
+
+def test_without_pickle_untyped_an_unannotated_input_is_refused():
+    with pytest.raises(CompileError, match=r"no type annotation.*pickle_untyped=True"):
+        @task
+        def bare(x):
+            return x
+
+
+def test_pickle_untyped_needs_a_return_statement_without_a_return_annotation():
+    with pytest.raises(CompileError, match="must return a value"):
+        @task(pickle_untyped=True)
+        def prints(x):
+            print(x)
+
+    @task(pickle_untyped=True)
+    def prints_typed(x) -> None:
+        print(x)
+
+    assert prints_typed.interface.outputs == {}
+    with pytest.raises(ConfigError, match="pickle_untyped must be True or False"):
+        task(pickle_untyped="yes")(prints_typed.fn)

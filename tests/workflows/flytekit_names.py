@@ -10,7 +10,7 @@ import typing
 import pandas as pd
 from typing_extensions import Annotated
 
-from sdk import LaunchPlan, task, workflow
+from sdk import LaunchPlan, dynamic, task, workflow
 from sdk.core.array_node import array_node
 from sdk.core.array_node_map_task import ArrayNodeMapTask
 from sdk.core.legacy_map_task import map_task as legacy_map_task
@@ -98,3 +98,33 @@ def table_at_wf(parquet_dir: str, csv_dir: str) -> typing.Tuple[typing.List[int]
     again = column_a_at(where=csv_dir, file_format="csv")
     csv >> again
     return column_a(sd=written), column_a(sd=pointed), again
+
+
+# ---- untyped tasks, pickled ---------------------------------------------------------------
+
+
+class Point:
+    """A class no type handler knows: its values are pickled."""
+
+    def __init__(self, x: int):
+        self.x = x
+
+
+@task(pickle_untyped=True)
+def make_point(x):  # untyped on purpose
+    return Point(x)
+
+
+@task(pickle_untyped=True)
+def point_times(p, k: int):
+    return (p.x * k, type(p).__name__)
+
+
+@workflow(pickle_untyped=True)
+def untyped_wf(x, k: int):
+    return point_times(p=make_point(x=x), k=k)
+
+
+@dynamic(pickle_untyped=True)
+def untyped_dynamic(x):
+    return point_times(p=make_point(x=x), k=10)
