@@ -276,7 +276,8 @@ def task(_fn: Callable[..., Any] | None = None, **given: Any) -> Any:
 
     Options: cache (True or `Cache(version, serialize, ignored_inputs)`), cache_version,
     cache_serialize, cache_ignore_input_vars, retries, timeout (seconds or timedelta), requests and
-    limits (`Resources`; `resources=` sets both), container_image (recorded only: graft runs
+    limits (`Resources`; `resources=` gives both: `cpu=("1", "2")` is a request and a limit, a
+    single quantity the request only), container_image (recorded only: graft runs
     without containers), secret_requests (the `Secret`s the task reads with
     `current_context().secrets`; recorded, as flytekit's local runs the lookup does not
     depend on it). Raises ConfigError on a malformed or unknown option, CompileError on a

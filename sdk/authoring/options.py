@@ -145,14 +145,20 @@ def secret_requests(requests: Any, where: str) -> tuple[Secret, ...]:
 
 
 def resources(requests: Any, limits: Any, both: Any, where: str) -> tuple[Resources, Resources]:
-    """(requests, limits); `resources=` sets both, as in flytekit."""
+    """(requests, limits). `resources=` gives both, as in flytekit: a (request, limit) pair
+    sets both, a single quantity the request only."""
     if both is not None:
         if requests is not None or limits is not None:
             raise ConfigError(f"{where}: give resources=, or requests= and limits=, not both")
-        requests = limits = both
+        if not isinstance(both, Resources):
+            raise ConfigError(f"{where}: resources must be Resources(...), got {both!r}")
+        requests, limits = both.split()
     for label, res in (("requests", requests), ("limits", limits)):
         if res is not None and not isinstance(res, Resources):
             raise ConfigError(f"{where}: {label} must be Resources(...), got {res!r}")
+        if res is not None and res.pairs():
+            raise ConfigError(f"{where}: {label}={res!r} holds a (request, limit) pair for "
+                              f"{', '.join(res.pairs())}; pairs go in resources=")
     return requests or Resources(), limits or Resources()
 
 
@@ -176,7 +182,7 @@ def overridden(node: NodeSpec, given: dict[str, Any], where: str) -> NodeSpec:
                                      given.get("resources"), where)
         if "requests" in given or "resources" in given:
             changes["requests"] = requests.to_json()
-        if "limits" in given or "resources" in given:
+        if "limits" in given or limits != Resources():  # single quantities keep the limits
             changes["limits"] = limits.to_json()
     if "container_image" in given:
         changes["image"] = image_name(given["container_image"], where)

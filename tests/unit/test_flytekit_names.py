@@ -136,3 +136,38 @@ def test_pickle_untyped_needs_a_return_statement_without_a_return_annotation():
     assert prints_typed.interface.outputs == {}
     with pytest.raises(ConfigError, match="pickle_untyped must be True or False"):
         task(pickle_untyped="yes")(prints_typed.fn)
+
+
+# ---- Resources pairs ----------------------------------------------------------------------
+
+
+def test_resources_pairs_are_request_and_limit_and_single_quantities_requests_only():
+    from sdk.model.resources import Resources
+
+    assert fn.paired.requests == Resources(cpu="1", mem="100Mi")
+    assert fn.paired.limits == Resources(cpu="2", mem="600Mi")
+    assert fn.requested.requests == Resources(cpu="1", mem="600Mi")
+    assert fn.requested.limits == Resources()  # flytekit's rule: a single value requests
+    nodes = {n.id: n for n in fn.resources_wf.compile().nodes}
+    assert nodes["paired"].requests == {"cpu": 1.0, "mem_bytes": 100 * 2**20}
+    assert nodes["paired"].limits == {"cpu": 2.0, "mem_bytes": 600 * 2**20}
+    assert nodes["paired"].memory_bytes == 600 * 2**20  # the limit picks the tier
+    assert nodes["requested"].memory_bytes == 600 * 2**20  # the request, without a limit
+    overridden = nodes["paired-1"]
+    assert overridden.requests == {"mem_bytes": 50 * 2**20}
+    assert overridden.limits == {"mem_bytes": 200 * 2**20}
+    assert fn.resources_wf(x=1) == (2, 3, 2)
+    assert Resources(cpu=["1", "2"]).cpu == ("1", "2")
+
+
+def test_resources_pairs_are_checked_as_flytekit_checks_them():
+    from sdk.model.resources import Resources
+
+    with pytest.raises(ConfigError, match="of length 2"):
+        Resources(cpu=("1", "2", "3"))
+    with pytest.raises(ConfigError, match="malformed CPU quantity None"):
+        Resources(cpu=["1", None])
+    with pytest.raises(ConfigError, match="pairs go in resources="):
+        task(requests=Resources(mem=("1Gi", "2Gi")))(fn.affine.fn)
+    with pytest.raises(ConfigError, match="not both"):
+        task(resources=Resources(cpu=("1", "2")), limits=Resources(cpu="2"))(fn.affine.fn)

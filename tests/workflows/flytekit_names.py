@@ -10,7 +10,7 @@ import typing
 import pandas as pd
 from typing_extensions import Annotated
 
-from sdk import LaunchPlan, dynamic, task, workflow
+from sdk import LaunchPlan, Resources, dynamic, task, workflow
 from sdk.core.array_node import array_node
 from sdk.core.array_node_map_task import ArrayNodeMapTask
 from sdk.core.legacy_map_task import map_task as legacy_map_task
@@ -128,3 +128,22 @@ def untyped_wf(x, k: int):
 @dynamic(pickle_untyped=True)
 def untyped_dynamic(x):
     return point_times(p=make_point(x=x), k=10)
+
+
+# ---- resources as (request, limit) pairs --------------------------------------------------
+
+
+@task(resources=Resources(cpu=("1", "2"), mem=("100Mi", "600Mi")))
+def paired(x: int) -> int:
+    return x + 1
+
+
+@task(resources=Resources(cpu="1", mem="600Mi"))
+def requested(x: int) -> int:
+    return x + 2
+
+
+@workflow
+def resources_wf(x: int) -> typing.Tuple[int, int, int]:
+    return (paired(x=x), requested(x=x),
+            paired(x=x).with_overrides(resources=Resources(mem=("50Mi", "200Mi"))))
