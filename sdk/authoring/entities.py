@@ -10,7 +10,7 @@ from enum import Enum
 from typing import Any, TypeVar, overload
 
 from sdk.authoring import options
-from sdk.authoring.caching import cache_options, output_hashers
+from sdk.authoring.caching import VersionParameters, cache_options, output_hashers
 from sdk.authoring.compiler import Called, GraphBuilder, workflow_node
 from sdk.authoring.interface import read_interface, return_annotation
 from sdk.authoring.promise import Promise
@@ -98,7 +98,8 @@ class TaskDef(Entity):
         self.secret_requests = options.secret_requests(secret_requests, where)
         super().__init__(fn, pickle_untyped)
         self.cache_options = cache_options(where, self.interface.inputs, cache, cache_version,
-                                           cache_serialize, cache_ignore_input_vars)
+                                           cache_serialize, cache_ignore_input_vars,
+                                           VersionParameters(fn, container_image))
         self.output_hashers = output_hashers(return_annotation(fn, where),
                                              list(self.interface.outputs))
 
@@ -274,8 +275,8 @@ def task(*, cache: Any = ..., cache_version: str = ..., cache_serialize: bool = 
 def task(_fn: Callable[..., Any] | None = None, **given: Any) -> Any:
     """Make a function a graft task, bare (`@task`) or with options (`@task(cache=True, ...)`).
 
-    Options: cache (True or `Cache(version, serialize, ignored_inputs)`), cache_version,
-    cache_serialize, cache_ignore_input_vars, retries, timeout (seconds or timedelta), requests and
+    Options: cache (True or `Cache(version, serialize, ignored_inputs, salt, policies)`),
+    cache_version, cache_serialize, cache_ignore_input_vars, retries, timeout (seconds or timedelta), requests and
     limits (`Resources`; `resources=` gives both: `cpu=("1", "2")` is a request and a limit, a
     single quantity the request only), container_image (recorded only: graft runs
     without containers), secret_requests (the `Secret`s the task reads with

@@ -171,3 +171,56 @@ def test_resources_pairs_are_checked_as_flytekit_checks_them():
         task(requests=Resources(mem=("1Gi", "2Gi")))(fn.affine.fn)
     with pytest.raises(ConfigError, match="not both"):
         task(resources=Resources(cpu=("1", "2")), limits=Resources(cpu="2"))(fn.affine.fn)
+
+
+# ---- Cache policies -----------------------------------------------------------------------
+
+
+def _expected_policy_version() -> str:
+    import hashlib
+    import inspect
+
+    source = hashlib.sha256(("v1" + inspect.getsource(fn.cached_by_policy.fn)).encode())
+    return hashlib.sha256((source.hexdigest() + "v1:img:1").encode()).hexdigest()
+
+
+def test_cache_policies_compute_the_version_as_flytekit_does(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAFT_CACHE_DIR", str(tmp_path))
+    assert fn.cached_by_policy.cache_version == _expected_policy_version()
+    fn.RUNS.clear()
+    assert fn.cached_by_policy_wf(x=3) == 21
+    assert fn.cached_by_policy_wf(x=3) == 21
+    assert fn.RUNS == [3]  # the second run was a cache hit
+
+
+def test_cache_policy_faces_and_errors():
+    from sdk import CachePolicy as TopCachePolicy
+    from sdk.core.cache import Cache, CachePolicy, VersionParameters
+
+    assert TopCachePolicy is CachePolicy
+    assert isinstance(fn.SourceHash(), CachePolicy) and not isinstance(object(), CachePolicy)
+    assert VersionParameters(func=print).container_image is None
+    assert Cache(version="1", ignored_inputs="a").get_ignored_inputs() == ("a",)
+    with pytest.raises(ConfigError, match="at least one cache policy"):
+        Cache()
+    with pytest.raises(ConfigError, match="takes a CachePolicy"):
+        Cache(policies=[object()])
+
+    class Boom:
+        def get_version(self, salt: str, params: VersionParameters) -> str:
+            raise RuntimeError("no source")
+
+    with pytest.raises(ConfigError, match="Failed to generate version for cache policy"):
+        task(cache=Cache(policies=Boom()))(fn.affine.fn)
+
+
+def test_a_cache_override_needs_a_version():
+    from sdk import workflow
+    from sdk.core.cache import Cache
+
+    with pytest.raises(ConfigError, match="must specify cache version when overriding"):
+        @workflow
+        def wf(x: int) -> int:
+            return fn.affine(x=x, a=1).with_overrides(cache=Cache(policies=fn.ImageName()))
+
+        wf.compile()

@@ -5,14 +5,17 @@ Run in-process (tests/unit/test_flytekit_names.py) and on the cluster
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import typing
 
 import pandas as pd
 from typing_extensions import Annotated
 
-from sdk import LaunchPlan, Resources, dynamic, task, workflow
+from sdk import Cache, LaunchPlan, Resources, dynamic, task, workflow
 from sdk.core.array_node import array_node
 from sdk.core.array_node_map_task import ArrayNodeMapTask
+from sdk.core.cache import VersionParameters
 from sdk.core.legacy_map_task import map_task as legacy_map_task
 from sdk.types.structured import CSV, StructuredDataset
 
@@ -147,3 +150,32 @@ def requested(x: int) -> int:
 def resources_wf(x: int) -> typing.Tuple[int, int, int]:
     return (paired(x=x), requested(x=x),
             paired(x=x).with_overrides(resources=Resources(mem=("50Mi", "200Mi"))))
+
+
+# ---- cache policies -----------------------------------------------------------------------
+
+
+class SourceHash:
+    """A cache policy: the version follows the task's source (and the salt)."""
+
+    def get_version(self, salt: str, params: VersionParameters) -> str:
+        return hashlib.sha256((salt + inspect.getsource(params.func)).encode()).hexdigest()
+
+
+class ImageName:
+    def get_version(self, salt: str, params: VersionParameters) -> str:
+        return f"{salt}:{params.container_image}"
+
+
+RUNS: list[int] = []
+
+
+@task(cache=Cache(policies=[SourceHash(), ImageName()], salt="v1"), container_image="img:1")
+def cached_by_policy(x: int) -> int:
+    RUNS.append(x)
+    return x * 7
+
+
+@workflow
+def cached_by_policy_wf(x: int) -> int:
+    return cached_by_policy(x=x)
