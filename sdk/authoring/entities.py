@@ -276,10 +276,11 @@ def task(_fn: Callable[..., Any] | None = None, **given: Any) -> Any:
     """Make a function a graft task, bare (`@task`) or with options (`@task(cache=True, ...)`).
 
     Options: cache (True or `Cache(version, serialize, ignored_inputs, salt, policies)`),
-    cache_version, cache_serialize, cache_ignore_input_vars, retries, timeout (seconds or timedelta), requests and
-    limits (`Resources`; `resources=` gives both: `cpu=("1", "2")` is a request and a limit, a
-    single quantity the request only), container_image (recorded only: graft runs
-    without containers), secret_requests (the `Secret`s the task reads with
+    cache_version, cache_serialize, cache_ignore_input_vars, retries, timeout (seconds or
+    timedelta), requests and limits (`Resources`; `resources=` gives both: `cpu=("1", "2")`
+    is a request and a limit, a single quantity the request only), container_image (recorded
+    only: graft runs without containers), pickle_untyped (unannotated inputs and output are
+    `typing.Any`), secret_requests (the `Secret`s the task reads with
     `current_context().secrets`; recorded, as flytekit's local runs the lookup does not
     depend on it). Raises ConfigError on a malformed or unknown option, CompileError on a
     function whose inputs lack type annotations.
