@@ -4,6 +4,7 @@ what flytekit 1.16 does with the same program."""
 from __future__ import annotations
 
 import functools
+import os
 
 import pandas as pd
 import pytest
@@ -111,8 +112,8 @@ def test_a_structured_dataset_needs_a_dataframe_or_a_uri():
 def test_pickle_untyped_makes_unannotated_inputs_and_outputs_any():
     assert fn.make_point.interface.inputs == {"x": {"t": "any"}}
     assert fn.make_point.interface.outputs == {"o0": {"t": "any"}}
-    assert fn.untyped_wf(x=3, k=2) == (6, "Point")  # the Point went pickled between tasks
-    assert fn.untyped_dynamic(x=4) == (40, "Point")
+    assert fn.untyped_wf(x=3, k=2) == [6, "Point"]  # the Point went pickled between tasks
+    assert fn.untyped_dynamic(x=4) == [40, "Point"]
     assert isinstance(fn.make_point(x=[1, 2]), fn.Point)
 
 
@@ -224,3 +225,97 @@ def test_a_cache_override_needs_a_version():
             return fn.affine(x=x, a=1).with_overrides(cache=Cache(policies=fn.ImageName()))
 
         wf.compile()
+
+
+# ---- files and folders --------------------------------------------------------------------
+
+PngFile = fn.FlyteFile["png"]
+OtherDirectory = fn.FlyteDirectory["other"]
+
+
+def test_remote_paths_new_remote_files_and_downloaded(tmp_path):
+    file_at, dir_at = tmp_path / "remote" / "f.txt", tmp_path / "remote" / "dir"
+    assert fn.remote_files_wf(file_at=str(file_at), dir_at=str(dir_at)) == (
+        "hello|False|True|f.txt", ["a.txt", "sub/b.txt"], "made|False|True|made.txt", ["x.txt"])
+    assert file_at.read_text() == "hello"  # also put where remote_path said
+    assert (dir_at / "sub" / "b.txt").read_text() == "B"
+
+
+def test_remote_paths_may_be_urls():
+    fsspec = pytest.importorskip("fsspec")
+    memory = fsspec.filesystem("memory")
+    f = fn.put_file(where="memory://graft-tests/remote/f.txt")
+    assert f.remote_source == "memory://graft-tests/remote/f.txt"  # it travels as the URL
+    assert memory.cat("/graft-tests/remote/f.txt") == b"hello"
+    assert fn.read_file(f=f) == "hello|False|True|f.txt"
+    d = fn.put_dir(where="memory://graft-tests/remote/dir")
+    assert sorted(memory.find("/graft-tests/remote/dir")) == [
+        "/graft-tests/remote/dir/a.txt", "/graft-tests/remote/dir/sub/b.txt"]
+    assert fn.read_dir(d=d) == ["a.txt", "sub/b.txt"]
+
+
+def test_a_downloader_runs_once_when_the_path_is_first_used(tmp_path):
+    from sdk.types.directory import FlyteDirectory
+    from sdk.types.file import FlyteFile
+
+    (tmp_path / "f").write_text("x")
+    calls: list[str] = []
+    f = FlyteFile(str(tmp_path / "f"), downloader=lambda: calls.append("f"))
+    d = FlyteDirectory(str(tmp_path), downloader=lambda: calls.append("d"))
+    assert (f.downloaded, d.downloaded, calls) == (False, False, [])
+    with open(f) as fh:
+        assert fh.read() == "x" and os.fspath(f) == str(tmp_path / "f")
+    assert os.listdir(d) and d.download() == str(tmp_path)
+    assert (f.downloaded, d.downloaded, calls) == (True, True, ["f", "d"])
+    assert FlyteFile("x", remote_path="s3://b/k").remote_path == "s3://b/k"
+    assert FlyteDirectory("x", remote_directory=False).remote_directory is False
+    with pytest.raises(ValueError, match="Stem should not have a file extension"):
+        FlyteDirectory.new_remote(stem="x.txt")
+
+
+def test_formats_of_files_and_folders():
+    import typing
+
+    from sdk.types import file as files
+    from sdk.types.directory import FlyteDirectory, TensorboardLogs, TFRecordsDirectory
+    from sdk.types.file import FileExt, FlyteFile
+
+    assert fn.formats_wf() == ["jpeg", "tensorboard", "", "tar.gz"]
+    assert FlyteFile[typing.TypeVar("jpeg")].extension() == "jpeg"
+    assert FlyteFile[".csv"] is FlyteFile["csv"] and FlyteFile[""] is FlyteFile
+    assert FlyteFile[None] is FlyteFile and FlyteFile[3].extension() == "3"
+    assert FlyteFile[typing.Annotated[str, FileExt("tar.gz")]].extension() == "tar.gz"
+    with pytest.raises(ValueError, match="must be of type <str>"):
+        FlyteFile[typing.Annotated[int, FileExt("x")]]
+    assert issubclass(files.JPEGImageFile, FlyteFile)
+    assert [files.CSVFile.extension(), files.PNGImageFile.extension(),
+            files.PythonPickledFile.extension(), files.TFRecordFile.extension()] == \
+        ["csv", "png", "python_pickle", "tfrecord"]
+    assert (TensorboardLogs.extension(), TFRecordsDirectory.extension()) == \
+        ("tensorboard", "tfrecords_dir")
+    assert issubclass(TensorboardLogs, FlyteDirectory)
+
+
+def test_formats_must_fit_as_on_a_flyte_cluster():
+    from sdk import workflow
+
+    @task
+    def takes_png(f: PngFile) -> str:
+        return f.path
+
+    @task
+    def takes_other(d: OtherDirectory) -> str:
+        return d.path
+
+    with pytest.raises(CompileError, match=r"File\[jpeg\], which does not fit File\[png\]"):
+        @workflow
+        def wf() -> str:
+            return takes_png(f=fn.image())
+
+        wf.compile()
+    with pytest.raises(CompileError, match=r"Directory\[tensorboard\], which does not fit"):
+        @workflow
+        def wf2() -> str:
+            return takes_other(d=fn.logs())
+
+        wf2.compile()

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import os
+import tempfile
 import typing
 
 import pandas as pd
@@ -17,7 +19,9 @@ from sdk.core.array_node import array_node
 from sdk.core.array_node_map_task import ArrayNodeMapTask
 from sdk.core.cache import VersionParameters
 from sdk.core.legacy_map_task import map_task as legacy_map_task
-from sdk.types.structured import CSV, StructuredDataset
+from sdk.types.directory import FlyteDirectory, TensorboardLogs
+from sdk.types.file import FileExt, FlyteFile, JPEGImageFile
+from sdk.types.structured.structured_dataset import CSV, StructuredDataset
 
 # ---- map task classes ---------------------------------------------------------------------
 
@@ -120,7 +124,7 @@ def make_point(x):  # untyped on purpose
 
 @task(pickle_untyped=True)
 def point_times(p, k: int):
-    return (p.x * k, type(p).__name__)
+    return [p.x * k, type(p).__name__]
 
 
 @workflow(pickle_untyped=True)
@@ -179,3 +183,93 @@ def cached_by_policy(x: int) -> int:
 @workflow
 def cached_by_policy_wf(x: int) -> int:
     return cached_by_policy(x=x)
+
+
+# ---- files and folders: remote paths, new remote ones, formats ----------------------------
+
+
+@task
+def put_file(where: str) -> FlyteFile:
+    path = os.path.join(tempfile.mkdtemp(), "local.txt")
+    with open(path, "w") as fh:
+        fh.write("hello")
+    return FlyteFile(path, remote_path=where)
+
+
+@task
+def put_dir(where: str) -> FlyteDirectory:
+    path = tempfile.mkdtemp()
+    os.makedirs(os.path.join(path, "sub"))
+    for rel, text in (("a.txt", "A"), ("sub/b.txt", "B")):
+        with open(os.path.join(path, rel), "w") as fh:
+            fh.write(text)
+    return FlyteDirectory(path, remote_directory=where)
+
+
+@task
+def read_file(f: FlyteFile) -> str:
+    before = f.downloaded
+    with open(f) as fh:
+        text = fh.read()
+    return f"{text}|{before}|{f.downloaded}|{os.path.basename(f.path)}"
+
+
+@task
+def read_dir(d: FlyteDirectory) -> typing.List[str]:
+    return sorted(os.path.relpath(os.path.join(root, name), d.path).replace(os.sep, "/")
+                  for root, _, names in os.walk(d) for name in names)
+
+
+@task
+def new_file() -> FlyteFile:
+    f = FlyteFile.new_remote_file(name="made.txt")
+    with f.open("w") as fh:
+        fh.write("made")
+    return f
+
+
+@task
+def new_dir() -> FlyteDirectory:
+    d = FlyteDirectory.new_remote(stem="made-dir")
+    with d.new_file("x.txt").open("w") as fh:
+        fh.write("x")
+    return d
+
+
+@workflow
+def remote_files_wf(file_at: str, dir_at: str) -> typing.Tuple[str, typing.List[str], str,
+                                                               typing.List[str]]:
+    return (read_file(f=put_file(where=file_at)), read_dir(d=put_dir(where=dir_at)),
+            read_file(f=new_file()), read_dir(d=new_dir()))
+
+
+tar_gz = typing.Annotated[str, FileExt("tar.gz")]
+
+
+@task
+def image() -> JPEGImageFile:
+    path = os.path.join(tempfile.mkdtemp(), "pic.jpeg")
+    with open(path, "wb") as fh:
+        fh.write(b"\xff\xd8\xff")
+    return JPEGImageFile(path)
+
+
+@task
+def logs() -> TensorboardLogs:
+    path = tempfile.mkdtemp()
+    with open(os.path.join(path, "events.out"), "w") as fh:
+        fh.write("e")
+    return TensorboardLogs(path)
+
+
+@task
+def formats_seen(pic: FlyteFile[typing.TypeVar("jpeg")], board: TensorboardLogs,
+                 anything: FlyteFile) -> typing.List[str]:
+    return [type(pic).extension(), board.extension(), type(anything).extension(),
+            FlyteFile[tar_gz].extension()]
+
+
+@workflow
+def formats_wf() -> typing.List[str]:
+    pic = image()
+    return formats_seen(pic=pic, board=logs(), anything=pic)
