@@ -319,3 +319,22 @@ def test_formats_must_fit_as_on_a_flyte_cluster():
             return takes_other(d=fn.logs())
 
         wf2.compile()
+
+
+# ---- CronSchedule(offset=), .cron_expression ----------------------------------------------
+
+
+def test_cron_schedule_keeps_an_offset_and_its_cron_expression():
+    from sdk.core.schedule import CronSchedule
+
+    plan = CronSchedule(schedule="*/5 * * * *", offset="PT1H", kickoff_time_input_arg="t")
+    assert (plan.cron_schedule.schedule, plan.cron_schedule.offset) == ("*/5 * * * *", "PT1H")
+    assert plan.cron_expression is None  # as flytekit's: only what cron_expression= gave
+    assert CronSchedule(schedule="@daily").cron_schedule.offset is None
+    for offset in ("P1D", "-PT5M", "+P1Y2M", "PT1.5S", "P"):  # flytekit's pattern takes these
+        assert CronSchedule(schedule="@daily", offset=offset).offset == offset
+    with pytest.raises(ConfigError, match="offset is invalid"):
+        CronSchedule(schedule="@daily", offset="an hour")
+    # the offset does not move the ticks (Flyte's native scheduler ignores it)
+    assert plan.to_json() == CronSchedule(schedule="*/5 * * * *",
+                                          kickoff_time_input_arg="t").to_json()
