@@ -48,7 +48,7 @@ UNSUPPORTED = {
 
 # What `.with_overrides(...)` may change on a task node, as flytekit's.
 OVERRIDES = ("retries", "timeout", "requests", "limits", "resources", "container_image",
-             "cache", "cache_version", "cache_serialize")
+             "cache", "cache_version", "cache_serialize", "aliases")
 
 
 class ImageSpec:
@@ -186,6 +186,8 @@ def overridden(node: NodeSpec, given: dict[str, Any], where: str) -> NodeSpec:
             changes["limits"] = limits.to_json()
     if "container_image" in given:
         changes["image"] = image_name(given["container_image"], where)
+    if given.get("aliases") is not None:
+        changes["aliases"] = _aliases(given["aliases"], node, where)
     if {"cache", "cache_version", "cache_serialize"} & set(given):
         if isinstance(given.get("cache"), Cache):
             opts = cache_options(where, node.inputs_types, given["cache"],
@@ -198,3 +200,17 @@ def overridden(node: NodeSpec, given: dict[str, Any], where: str) -> NodeSpec:
                                  node.cache_ignored)
         changes.update(opts.fields())
     return dataclasses.replace(node, **changes)
+
+
+def _aliases(aliases: Any, node: NodeSpec, where: str) -> tuple[tuple[str, str], ...]:
+    """flytekit's output aliases (output name -> alias), checked and recorded."""
+    if not isinstance(aliases, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in aliases.items()):
+        raise ConfigError(f"{where}: aliases should be specified as dict[str, str] (output "
+                          f"name -> alias), got {aliases!r}")
+    unknown = sorted(set(aliases) - set(node.outputs_types))
+    if unknown:
+        raise ConfigError(f"{where}: aliases name output(s) {', '.join(unknown)}, which node "
+                          f"{node.id!r} does not have (outputs: "
+                          f"{', '.join(node.outputs_types) or 'none'})")
+    return tuple(aliases.items())

@@ -338,3 +338,31 @@ def test_cron_schedule_keeps_an_offset_and_its_cron_expression():
     # the offset does not move the ticks (Flyte's native scheduler ignores it)
     assert plan.to_json() == CronSchedule(schedule="*/5 * * * *",
                                           kickoff_time_input_arg="t").to_json()
+
+
+# ---- with_overrides(aliases=) -------------------------------------------------------------
+
+
+def test_with_overrides_records_output_aliases():
+    from sdk import workflow
+    from sdk.model.spec import GraphSpec
+
+    @workflow
+    def wf(x: int) -> int:
+        return fn.affine(x=x, a=2).with_overrides(aliases={"o0": "doubled"})
+
+    [node] = wf.compile().nodes
+    assert node.aliases == (("o0", "doubled"),)
+    assert GraphSpec.from_json(wf.compile().to_json()).nodes[0].aliases == node.aliases
+    assert wf(x=4) == 8  # recorded only: outputs keep their names
+    def compile_with(aliases: object) -> None:
+        @workflow
+        def bad(x: int) -> int:
+            return fn.affine(x=x, a=2).with_overrides(aliases=aliases)
+
+        bad.compile()
+
+    with pytest.raises(ConfigError, match="dict"):
+        compile_with(["o0"])
+    with pytest.raises(ConfigError, match="does not have"):
+        compile_with({"o1": "x"})
