@@ -87,8 +87,11 @@ class TaskDef(Entity):
                  retries: int = 0, timeout: int | float | datetime.timedelta | None = None,
                  requests: Resources | None = None, limits: Resources | None = None,
                  resources: Resources | None = None, container_image: Any = None,
-                 secret_requests: list[Secret] | None = None, pickle_untyped: bool = False):
+                 secret_requests: list[Secret] | None = None, pickle_untyped: bool = False,
+                 node_dependency_hints: Any = None):
         where = f"@{self.kind} {fn.__qualname__}"
+        self.node_dependency_hints = options.dependency_hints(node_dependency_hints,
+                                                              self.kind, where)
         if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
             raise ConfigError(f"{where}: retries must be an int >= 0, got {retries!r}")
         self.retries = retries
@@ -289,7 +292,9 @@ def task(_fn: Callable[..., Any] | None = None, **given: Any) -> Any:
 
 
 def dynamic(_fn: Callable[..., Any] | None = None, **given: Any) -> Any:
-    """Make a function a dynamic workflow; takes the same options as `task`."""
+    """Make a function a dynamic workflow; takes the same options as `task`, and flytekit's
+    `node_dependency_hints` (the tasks, workflows and launch plans its body may call: checked
+    and kept as `.node_dependency_hints`, as graft finds them by name when the body runs)."""
     return _decorator(DynamicDef, _fn, given, options.TASK_OPTIONS)
 
 

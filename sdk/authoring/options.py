@@ -20,7 +20,7 @@ from sdk.model.spec import NodeSpec
 
 TASK_OPTIONS = ("cache", "cache_version", "cache_serialize", "cache_ignore_input_vars",
                 "retries", "timeout", "requests", "limits", "resources", "container_image",
-                "secret_requests", "pickle_untyped")
+                "secret_requests", "pickle_untyped", "node_dependency_hints")
 WORKFLOW_OPTIONS = ("failure_policy", "on_failure", "timeout", "pickle_untyped")
 
 # flytekit options graft does not take, and why.
@@ -36,7 +36,6 @@ UNSUPPORTED = {
     "task_config": "graft has no task plugins",
     "task_resolver": "graft imports tasks by module and name",
     "execution_mode": "graft has no execution modes",
-    "node_dependency_hints": "a @dynamic's nodes are found when its body runs",
     "deprecated": "graft does not publish tasks to a registry",
     "docs": "graft does not publish tasks to a registry",
     "enable_deck": "graft has no decks",
@@ -142,6 +141,29 @@ def secret_requests(requests: Any, where: str) -> tuple[Secret, ...]:
             raise ConfigError(f"{where}: secret_requests must hold Secret(group=..., key=...)s, "
                               f"got {secret!r}")
     return tuple(requests)
+
+
+def dependency_hints(hints: Any, kind: str, where: str) -> tuple[Any, ...] | None:
+    """flytekit's `node_dependency_hints`: the tasks, workflows and launch plans a @dynamic
+    may call (a registry needs them; graft imports them by name and only checks them).
+    ConfigError on a @task, or for anything else in the list."""
+    if hints is None:
+        return None
+    if kind != "dynamic":
+        raise ConfigError(f"{where}: node_dependency_hints should only be used on dynamic "
+                          f"tasks; on static tasks and workflows the nodes are found "
+                          f"automatically")
+    try:
+        listed = tuple(hints)
+    except TypeError:
+        raise ConfigError(f"{where}: node_dependency_hints must be a list of tasks, "
+                          f"workflows or launch plans, got {hints!r}") from None
+    for hint in listed:
+        if getattr(hint, "kind", None) not in ("task", "dynamic", "workflow") \
+                or not hasattr(hint, "node_spec"):
+            raise ConfigError(f"{where}: node_dependency_hints lists {hint!r}, which is not a "
+                              f"task, a workflow or a launch plan")
+    return listed
 
 
 def resources(requests: Any, limits: Any, both: Any, where: str) -> tuple[Resources, Resources]:

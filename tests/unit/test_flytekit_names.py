@@ -366,3 +366,20 @@ def test_with_overrides_records_output_aliases():
         compile_with(["o0"])
     with pytest.raises(ConfigError, match="does not have"):
         compile_with({"o1": "x"})
+
+
+# ---- node_dependency_hints ----------------------------------------------------------------
+
+
+def test_a_dynamic_takes_node_dependency_hints():
+    from sdk import dynamic
+
+    assert fn.hinted(x=1) == 105
+    assert fn.hinted.node_dependency_hints == (fn.affine, fn.affine_wf, fn.affine_lp)
+    assert fn.affine.node_dependency_hints is None
+    with pytest.raises(ConfigError, match="should only be used on dynamic tasks"):
+        task(node_dependency_hints=[fn.affine])(fn.affine.fn)
+    with pytest.raises(ConfigError, match="not a task, a workflow or a launch plan"):
+        dynamic(node_dependency_hints=[1])(fn.hinted.fn)
+    with pytest.raises(ConfigError, match="must be a list"):
+        dynamic(node_dependency_hints=3)(fn.hinted.fn)

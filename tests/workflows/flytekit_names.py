@@ -273,3 +273,11 @@ def formats_seen(pic: FlyteFile[typing.TypeVar("jpeg")], board: TensorboardLogs,
 def formats_wf() -> typing.List[str]:
     pic = image()
     return formats_seen(pic=pic, board=logs(), anything=pic)
+
+
+# ---- node_dependency_hints ----------------------------------------------------------------
+
+
+@dynamic(node_dependency_hints=[affine, affine_wf, affine_lp])
+def hinted(x: int) -> int:
+    return affine_lp(x=x)
