@@ -383,3 +383,56 @@ def test_a_dynamic_takes_node_dependency_hints():
         dynamic(node_dependency_hints=[1])(fn.hinted.fn)
     with pytest.raises(ConfigError, match="must be a list"):
         dynamic(node_dependency_hints=3)(fn.hinted.fn)
+
+
+# ---- the local cache's switches and LocalTaskCache ----------------------------------------
+
+
+@pytest.fixture
+def own_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAFT_CACHE_DIR", str(tmp_path))
+    fn.RUNS.clear()
+    return monkeypatch
+
+
+def test_flyte_local_cache_enabled_false_turns_the_in_process_cache_off(own_cache):
+    own_cache.setenv("FLYTE_LOCAL_CACHE_ENABLED", "false")
+    fn.cached_by_policy_wf(x=2)
+    fn.cached_by_policy_wf(x=2)
+    assert fn.RUNS == [2, 2]
+    own_cache.setenv("FLYTE_LOCAL_CACHE_ENABLED", "")  # flytekit reads "" as false too
+    fn.cached_by_policy_wf(x=2)
+    assert fn.RUNS == [2, 2, 2]
+    own_cache.setenv("FLYTE_LOCAL_CACHE_ENABLED", "True")
+    fn.cached_by_policy_wf(x=2)
+    fn.cached_by_policy_wf(x=2)
+    assert fn.RUNS == [2, 2, 2, 2]
+
+
+def test_flyte_local_cache_overwrite_runs_again_and_replaces_the_entry(own_cache):
+    from sdk.runtime.cache import LOCAL_FOLDER, CacheIndex
+    from sdk.values.store import open_store
+
+    def entries() -> list:
+        return CacheIndex(open_store(os.environ["GRAFT_CACHE_DIR"]), LOCAL_FOLDER).entries()
+
+    fn.cached_by_policy_wf(x=5)
+    [first] = entries()
+    own_cache.setenv("FLYTE_LOCAL_CACHE_OVERWRITE", "1")
+    fn.cached_by_policy_wf(x=5)
+    assert fn.RUNS == [5, 5]
+    [second] = entries()
+    assert (second.key, second.execution != first.execution) == (first.key, True)  # replaced
+    own_cache.delenv("FLYTE_LOCAL_CACHE_OVERWRITE")
+    fn.cached_by_policy_wf(x=5)
+    assert fn.RUNS == [5, 5]  # a hit again, on the replaced entry
+
+
+def test_local_task_cache_clear_empties_the_in_process_cache(own_cache):
+    from sdk.core.local_cache import LocalTaskCache
+
+    fn.cached_by_policy_wf(x=7)
+    fn.cached_by_policy_wf(x=7)
+    LocalTaskCache.clear()
+    fn.cached_by_policy_wf(x=7)
+    assert fn.RUNS == [7, 7]
