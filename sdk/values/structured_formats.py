@@ -226,6 +226,9 @@ def read_native(lit: dict[str, Any], store: Store, columns: list[str] | None,
     if isinstance(source, str) and FileAccessProvider.is_remote(source):
         import fsspec  # a table at a URL (s3://, memory://, ...): read through fsspec
 
+        web = source.split("://", 1)[0] in ("http", "https")
         filesystem, source = fsspec.core.url_to_fs(source)
+        if web:  # one file, read whole: an HTTP server need not serve byte ranges
+            source, filesystem = io.BytesIO(filesystem.cat_file(source)), None
     return pq.read_table(source, columns=columns, use_pandas_metadata=True,
                          filesystem=filesystem)

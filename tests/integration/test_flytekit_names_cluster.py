@@ -5,11 +5,16 @@ give what they give in-process."""
 
 from __future__ import annotations
 
+import functools
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
 import pandas as pd
 import pytest
 from workflows import flytekit_names as fn
 
 from sdk.model.spec import GraphSpec
+from sdk.types.structured import StructuredDataset
 from sdk.values.store import open_store
 
 pytestmark = [
@@ -18,9 +23,28 @@ pytestmark = [
 ]
 
 
-def test_flytekit_names_run_on_the_workers_as_in_process(cluster, tmp_path):
+@pytest.fixture
+def served(tmp_path):
+    """A folder holding a Parquet table, served over HTTP (without byte ranges)."""
+    root = tmp_path / "www"
+    root.mkdir()
+    pd.DataFrame({"a": [9, 8]}).to_parquet(root / "t.parquet")
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_flytekit_names_run_on_the_workers_as_in_process(cluster, tmp_path, served):
     client = cluster.client()
     runs = {
+        "table_at_url": client.submit(fn.column_a, sd=StructuredDataset(uri=f"{served}/t.parquet")),
         "bound_values": client.submit(fn.bound_values_wf, xs=[1, 2, 3]),
         "bound_names": client.submit(fn.bound_names_wf, xs=[1, 2], a=5),
         "array_node": client.submit(fn.array_node_wf, xs=[1, 2]),
@@ -41,6 +65,7 @@ def test_flytekit_names_run_on_the_workers_as_in_process(cluster, tmp_path):
     assert out["array_node"] == [105, 110]
     assert out["legacy"] == [4, 8]
 
+    assert out["table_at_url"] == [9, 8]  # read by a worker at the URL
     assert out["tables"] == ([1, 2], [1, 2], [3, 4])  # written at the paths by a worker
     assert pd.read_parquet(tmp_path / "parquet" / "00000")["a"].tolist() == [1, 2]
     assert pd.read_csv(tmp_path / "csv" / ".csv")["a"].tolist() == [3, 4]

@@ -101,6 +101,32 @@ def test_a_table_is_written_to_and_read_from_a_url():
     assert fn.column_a_at(where=where, file_format="parquet") == [1, 2]
 
 
+def test_a_table_is_read_at_an_http_url(tmp_path):
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    pd.DataFrame({"a": [9, 8]}).to_parquet(tmp_path / "t.parquet")
+    (tmp_path / "t").mkdir()
+    pd.DataFrame({"a": [7]}).to_csv(tmp_path / "t" / ".csv", index=False)
+
+    class Quiet(SimpleHTTPRequestHandler):  # serves no byte ranges, as some servers do not
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0),
+                                 functools.partial(Quiet, directory=str(tmp_path)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        assert fn.column_a(sd=StructuredDataset(uri=f"{url}/t.parquet")) == [9, 8]
+        assert fn.column_a_at(where=f"{url}/t.parquet", file_format="parquet") == [9, 8]
+        assert fn.column_a_at(where=f"{url}/t", file_format="csv") == [7]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_a_structured_dataset_needs_a_dataframe_or_a_uri():
     with pytest.raises(ExecutionFailed, match="needs a dataframe or a uri"):
         fn.point_at_table(where="", file_format="parquet")
