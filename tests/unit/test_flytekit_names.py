@@ -64,6 +64,13 @@ def test_array_node_maps_a_launch_plan_and_nothing_else():
         array_node(fn.affine)
 
 
+def test_kwtypes_is_at_flytekits_base_task_path():
+    import sdk
+    from sdk.core.base_task import kwtypes
+
+    assert kwtypes is sdk.kwtypes and list(kwtypes(a=int, b=str)) == ["a", "b"]
+
+
 def test_legacy_map_task_is_the_same_map():
     from sdk.core.array_node_map_task import array_node_map_task
     from sdk.core.legacy_map_task import MapPythonTask
