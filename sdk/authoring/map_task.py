@@ -64,13 +64,15 @@ def _check_options(target: Any, run_all_sub_nodes: Any, options: dict[str, Any])
 def array_node(target: Any, concurrency: int | None = None,
                min_success_ratio: float | None = None, min_successes: int | None = None,
                run_all_sub_nodes: bool = False) -> MapTask:
-    """flytekit's map of a launch plan (`flytekit.core.array_node.array_node`): a MapTask.
-    ConfigError for any other target, as flytekit's ValueError (use `map_task` for tasks)."""
+    """flytekit's map of a launch plan or a reference task (`flytekit.core.array_node`): a
+    MapTask. ConfigError for any other target, as flytekit's ValueError (use `map_task`)."""
     from sdk.authoring.launch_plan import LaunchPlan
+    from sdk.authoring.reference import ReferenceLaunchPlan, ReferenceTask
 
-    if not isinstance(target, LaunchPlan):
-        raise ConfigError(f"array_node maps launch plans only (use map_task for a task or a "
-                          f"workflow), got {getattr(target, 'name', target)!r}")
+    if not isinstance(target, (LaunchPlan, ReferenceLaunchPlan, ReferenceTask)):
+        raise ConfigError(f"array_node maps launch plans and reference tasks only (use "
+                          f"map_task for a task or a workflow), got "
+                          f"{getattr(target, 'name', target)!r}")
     _check_options(target, run_all_sub_nodes, {})
     return MapTask(target, concurrency, min_success_ratio, min_successes)
 

@@ -60,8 +60,19 @@ def test_array_node_maps_a_launch_plan_and_nothing_else():
 
     assert fn.array_node_wf(xs=[1, 2]) == [105, 110]
     assert array_node(fn.affine_lp)(x=[1, 2]) == [105, 110]
-    with pytest.raises(ConfigError, match="launch plans only"):
+    with pytest.raises(ConfigError, match="launch plans and reference tasks only"):
         array_node(fn.affine)
+    from sdk import reference_task, reference_workflow
+
+    @reference_task(project="p", domain="d", name="pkg.t", version="v1")
+    def referenced(x: int) -> int: ...
+
+    @reference_workflow(project="p", domain="d", name="pkg.w", version="v1")
+    def referenced_wf(x: int) -> int: ...
+
+    assert array_node(referenced).interface.inputs == {"x": {"t": "list", "of": {"t": "int"}}}
+    with pytest.raises(ConfigError, match="reference tasks only"):
+        array_node(referenced_wf)
 
 
 def test_kwtypes_is_at_flytekits_base_task_path():
