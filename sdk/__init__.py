@@ -13,7 +13,7 @@ paths have faces under `sdk.core` and `sdk.types`, so porting a Flyte program is
 from typing import TYPE_CHECKING, Any
 
 import sdk.runtime.local  # noqa: F401  (installs the in-process runner)
-from sdk.authoring.caching import Cache
+from sdk.authoring.caching import Cache, CachePolicy, VersionParameters
 from sdk.authoring.conditional import conditional
 from sdk.authoring.entities import (
     DynamicDef,
@@ -73,9 +73,10 @@ __all__ = [
     # authoring
     "task", "workflow", "dynamic", "map_task", "conditional", "create_node", "LaunchPlan",
     "Workflow", "WorkflowFailurePolicy", "Resources", "ImageSpec", "current_context",
-    "TaskDef", "DynamicDef", "WorkflowDef", "Cache", "HashMethod", "CronSchedule", "FixedRate",
-    "Secret", "reference_task", "reference_launch_plan", "reference_workflow", "Deck",
-    "Email", "Slack", "PagerDuty", "WorkflowExecutionPhase",
+    "TaskDef", "DynamicDef", "WorkflowDef", "Cache", "CachePolicy", "VersionParameters",
+    "HashMethod", "CronSchedule", "FixedRate", "Secret", "reference_task",
+    "reference_launch_plan", "reference_workflow", "Deck", "Email", "Slack", "PagerDuty",
+    "WorkflowExecutionPhase",
     # values
     "StructuredDataset", "kwtypes", "FlyteError", "BatchSize",
     # extending (sdk.extend): task classes, flytekit's context and literal models

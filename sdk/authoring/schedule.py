@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import datetime
 import math
+import re
+import types
 from typing import Any
 
 from croniter import croniter
@@ -31,6 +33,7 @@ from sdk.model.errors import ConfigError
 UTC = datetime.timezone.utc
 SKIP_COUNT_CAP = 100_000
 MAX_RATE_S = 100 * 365 * 24 * 3600  # a fixed rate longer than a century is a mistake
+_OFFSET = re.compile("([-+]?)P([-+0-9YMWD]+)?(T([-+0-9HMS.,]+)?)?")  # flytekit's check
 
 
 class Schedule:
@@ -50,17 +53,31 @@ class Schedule:
 
 class CronSchedule(Schedule):
     """Fire at the times a cron expression names (UTC). `cron_expression` is flytekit's older
-    spelling of `schedule`; `offset` (an ISO 8601 duration in Flyte) is not supported."""
+    spelling of `schedule`. `offset`, an ISO 8601 duration (`"PT1H"`), is checked and kept
+    (`.cron_schedule.offset`) but, as in Flyte's native scheduler, does not move the ticks."""
 
     def __init__(self, cron_expression: str | None = None, schedule: str | None = None,
                  offset: str | None = None, kickoff_time_input_arg: str | None = None):
         if (cron_expression is None) == (schedule is None):
             raise ConfigError("CronSchedule takes one of schedule= or cron_expression=")
-        if offset is not None:
-            raise ConfigError("CronSchedule(offset=...) is not supported by graft; write the "
-                              "offset into the cron expression")
+        if offset is not None and (not isinstance(offset, str)
+                                   or _OFFSET.fullmatch(offset) is None):
+            raise ConfigError(f"CronSchedule: offset is invalid. It must be an ISO 8601 "
+                              f"duration (e.g. 'PT1H'). Provided offset: {offset}")
         self.schedule = str(schedule if schedule is not None else cron_expression).strip()
+        self.offset = offset
         self.kickoff_time_input_arg = kickoff_time_input_arg
+        self._cron_expression = cron_expression
+
+    @property
+    def cron_expression(self) -> str | None:
+        """The `cron_expression=` given (None when `schedule=` was), as flytekit's."""
+        return self._cron_expression
+
+    @property
+    def cron_schedule(self) -> Any:
+        """flytekit's model of it: `.schedule` and `.offset`."""
+        return types.SimpleNamespace(schedule=self.schedule, offset=self.offset)
 
     def check(self, where: str) -> None:
         reason = cron_error(self.schedule)
@@ -82,7 +99,8 @@ class CronSchedule(Schedule):
         return hash(("cron", self.schedule, self.kickoff_time_input_arg))
 
     def __repr__(self) -> str:
-        return f"CronSchedule(schedule={self.schedule!r}, " \
+        offset = f", offset={self.offset!r}" if self.offset is not None else ""
+        return f"CronSchedule(schedule={self.schedule!r}{offset}, " \
                f"kickoff_time_input_arg={self.kickoff_time_input_arg!r})"
 
 

@@ -105,6 +105,9 @@ class NodeSpec:
     map: MapSpec | None = None
     branch: BranchSpec | None = None
     image: str | None = None
+    # flytekit's output aliases, `with_overrides(aliases={"o0": "total"})`: recorded only
+    # (bindings name outputs, never aliases, in graft as in flytekit's Promises)
+    aliases: tuple[tuple[str, str], ...] = ()
 
     @property
     def memory_bytes(self) -> int | None:

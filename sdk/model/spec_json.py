@@ -91,6 +91,8 @@ class _Writer:
             out["inputs"] = n.inputs
         if n.after:
             out["after"] = list(n.after)
+        if n.aliases:
+            out["aliases"] = dict(n.aliases)
         if n.subgraph is not None:
             out["subgraph"] = self.graph(n.subgraph)
         if n.map is not None:
@@ -288,6 +290,11 @@ class _Reader:
         after = d.get("after") or []
         if not isinstance(after, list) or not all(isinstance(a, str) for a in after):
             raise SpecError(f"{at}: \"after\" must be a list of node ids, got {after!r}")
+        aliases = d.get("aliases") or {}
+        if not isinstance(aliases, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in aliases.items()):
+            raise SpecError(f"{at}: \"aliases\" must map output names to aliases, got "
+                            f"{aliases!r}")
         mapped, branch = d.get("map"), d.get("branch")
         return NodeSpec(
             id=d["id"], kind=t.kind, task=t.task, inputs_types=t.inputs_types,
@@ -296,7 +303,7 @@ class _Reader:
             cache_serialize=t.cache_serialize, cache_ignored=t.cache_ignored,
             retries=t.retries, timeout_s=t.timeout_s, image=t.image,
             subgraph=self.graph(d["subgraph"], path + "/") if d.get("subgraph") else None,
-            after=tuple(after),
+            after=tuple(after), aliases=tuple(aliases.items()),
             map=MapSpec(self.node(mapped["template"], path + "/", "template"),
                         tuple(str(m) for m in mapped["mapped"]), mapped.get("concurrency"),
                         float(mapped.get("min_success_ratio", 1.0)),

@@ -149,7 +149,7 @@ def encode_table(value: Any, desc: TypeDesc, store: Store, where: str) -> dict[s
     else:
         sd = StructuredDataset(dataframe=value)
     encoder = _encoder(type(sd.dataframe), fmt, where)
-    if is_native(encoder):
+    if is_native(encoder) and not sd.uri:  # with a uri, the encoder writes the table there
         return write_native(to_table(sd.dataframe), store)
     ctx = FlyteContextManager.current_context()
     sdt = StructuredDatasetType(columns=_column_types(desc), format=fmt)
