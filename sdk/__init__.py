@@ -24,6 +24,7 @@ from sdk.authoring.entities import (
     task,
     workflow,
 )
+from sdk.authoring.gate import approve, sleep, wait_for_input
 from sdk.authoring.imperative import Workflow
 from sdk.authoring.launch_plan import LaunchPlan
 from sdk.authoring.map_task import map_task
@@ -47,6 +48,7 @@ from sdk.model.errors import (
     TierError,
     TypeConversionError,
 )
+from sdk.model.gates import FlyteDisapprovalException, GateTimeout, SignalRefused
 from sdk.model.hashing import HashMethod
 from sdk.model.resources import Resources
 from sdk.model.security import Secret
@@ -63,7 +65,7 @@ __all__ = [
     "task", "workflow", "dynamic", "map_task", "conditional", "create_node", "LaunchPlan",
     "Workflow", "WorkflowFailurePolicy", "Resources", "ImageSpec", "current_context",
     "TaskDef", "DynamicDef", "WorkflowDef", "Cache", "HashMethod", "CronSchedule", "FixedRate",
-    "Secret",
+    "Secret", "sleep", "wait_for_input", "approve",
     # values
     "StructuredDataset", "kwtypes", "FlyteError",
     # running on a cluster
@@ -72,7 +74,7 @@ __all__ = [
     "GraftError", "CompileError", "SpecError", "ConfigError", "TypeConversionError",
     "StoreError", "StoreObjectMissing", "StoreIntegrityError", "BrokerUnavailable", "TierError",
     "Unauthenticated", "TaskError", "TaskTimeout", "ExecutionFailed", "ExecutionAborted",
-    "NodeFailure",
+    "NodeFailure", "GateTimeout", "SignalRefused", "FlyteDisapprovalException",
 ]
 
 _LAZY = {"Client": "sdk.remote.client", "Execution": "sdk.remote.client"}
