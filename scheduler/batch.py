@@ -67,3 +67,5 @@ class Batch:
     superseded: list[AttemptKey] = field(default_factory=list)
     cached: list[tuple[str, NodeSpec, dict[str, Any], str, str]] = field(default_factory=list)
     observed: list[Observation] = field(default_factory=list)  # for the metrics, once committed
+    # What became of signals, for the clients that sent them: execution -> {request: answer}.
+    answers: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
