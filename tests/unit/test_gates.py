@@ -272,3 +272,69 @@ def test_typed_answers_are_read_as_the_command_line_reads_them(monkeypatch):
 
     answering(monkeypatch, "y\n")
     assert via_dynamic(x=4) == 4
+
+
+# ---- the client (sdk.remote.signals), against a fake board ------------------------------------
+
+
+class FakeClient:
+    """The parts of a Client that signals use: the board's node records and fields, the
+    control stream (which answers as the scheduler would), the store."""
+
+    def __init__(self, records: dict, answer: dict | None):
+        self.records, self.answer, self.sent = records, answer, []
+        self.store = sdk_store()
+        self.board, self.control = self, self
+
+    def nodes(self, eid):
+        return self.records
+
+    def field(self, eid, name):
+        return self.answer if self.sent and name == f"signal:{self.sent[-1]['request']}" \
+            else None
+
+    def publish(self, body):
+        self.sent.append(body)
+
+
+class FakeExecution:
+    def __init__(self, client, status="RUNNING"):
+        self.id, self.client, self._status = "e1", client, status
+
+    def status(self):
+        return self._status
+
+
+def gate_record(state: str, kind: str = "signal", t=None) -> dict:
+    return {"kind": "gate", "task": "n", "state": state, "started_at": 100.0,
+            "gate": {"kind": kind, "name": "n", "type": t or {"t": "int"}, "type_name": "int",
+                     "timeout_s": 60.0}}
+
+
+def test_the_client_checks_a_signal_against_the_boards_gates_before_sending_it():
+    from sdk import SignalRefused, TypeConversionError
+    from sdk.remote import signals
+
+    client = FakeClient({"n": gate_record("WAITING"), "t": {"kind": "task", "state": "QUEUED"}},
+                        {"ok": True, "message": "given", "nodes": ["n"]})
+    execution = FakeExecution(client)
+    [gate] = signals.gates(execution)
+    assert (gate.node, gate.kind, gate.due_at, gate.waiting) == ("n", "signal", 160.0, True)
+    assert signals.send(execution, "n", 3, wait_s=1) is True
+    assert client.sent[0]["value"] == {"val": {"v": 3}} and client.sent[0]["name"] == "n"
+    with pytest.raises(TypeConversionError, match="expected int, got str"):
+        signals.send(execution, "n", "3", wait_s=1)
+    assert signals.parse_value(execution, "n", "42") == 42
+    client.answer = {"ok": False, "message": "too late"}
+    with pytest.raises(SignalRefused, match="too late"):
+        signals.send(execution, "n", 3, wait_s=1)
+    client.answer = None
+    assert signals.send(execution, "n", 3, wait_s=0) is False  # no scheduler answered
+
+    with pytest.raises(SignalRefused, match=r"execution e1 has no gate named 'x' \(its gates: n\)"):
+        signals.send(execution, "x", 3, wait_s=1)
+    client.records = {"n": gate_record("PENDING")}
+    with pytest.raises(SignalRefused, match=r"n \(PENDING\); a gate takes its signal only while"):
+        signals.send(execution, "n", 3, wait_s=1)
+    with pytest.raises(SignalRefused, match="has ended \\(SUCCEEDED\\)"):
+        signals.send(FakeExecution(client, "SUCCEEDED"), "n", 3, wait_s=1)

@@ -198,3 +198,19 @@ def test_a_cancel_gives_up_a_waiting_gate_and_its_deadline_changes_nothing(h):
     assert not h.signal("e1", "never", 1)["ok"]
     h.scheduler.boards.write_now()
     assert "has ended (ABORTED)" in h.board.records["e1"]["signal:r"]["message"]
+
+
+def test_a_malformed_signal_message_is_refused_saying_why(h):
+    h.submit(g.gated, "e1", x=5)
+    base = {"type": "signal", "execution": "e1", "name": "n"}
+    refused = h.handle([{**base, "value": {"ref": ["double", "o0"]}},
+                        {**base, "name": "", "value": {"val": {"v": 1}}},
+                        {**base, "value": {"val": {"v": 1}}, "request": "no spaces"},
+                        {**base}])
+    assert refused == [
+        "signal 'n': value must be a value binding ({\"val\": ...}), got "
+        "{'ref': ['double', 'o0']}",
+        "signal for execution e1: name must be 1 to 4096 characters",
+        "signal 'n': request must be 1 to 64 letters, digits, '.', '_' or '-'",
+        "signal message: field 'value' must be dict, got None"]
+    assert h.states("e1")["n"] == "WAITING"

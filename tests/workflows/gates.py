@@ -8,6 +8,7 @@ import typing
 from datetime import timedelta
 
 from sdk import (
+    Resources,
     WorkflowFailurePolicy,
     approve,
     conditional,
@@ -107,13 +108,24 @@ def slept(x: int) -> int:
     return doubled
 
 
+@task(requests=Resources(mem="2Gi"))
+def nap_4gi(x: int, seconds: float) -> int:
+    """`nap` on the 4Gi tier (its queue, mem-4Gi)."""
+    time.sleep(seconds)
+    return x
+
+
 @workflow
 def beside(x: int, seconds: float) -> int:
-    """A gate waiting while two tasks run one after the other on one worker slot."""
+    """Three gates waiting while two tasks run one after the other on the 4Gi tier."""
     n = wait_for_input("go", timeout=timedelta(hours=1), expected_type=int)
-    first = nap(x=x, seconds=seconds)
-    second = nap(x=first, seconds=seconds)
-    return add(a=second, b=n)
+    wait_for_input("also", timeout=timedelta(hours=1), expected_type=int)
+    pause = sleep(timedelta(hours=1))
+    first = nap_4gi(x=x, seconds=seconds)
+    second = nap_4gi(x=first, seconds=seconds)
+    total = add(a=second, b=n)
+    pause >> total
+    return total
 
 
 @dynamic
