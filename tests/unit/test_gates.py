@@ -44,7 +44,7 @@ def answering(monkeypatch, text: str) -> None:
 def test_gates_are_importable_where_flytekit_has_them():
     assert sdk.sleep is core_gate.sleep is sleep
     assert sdk.wait_for_input is core_gate.wait_for_input and sdk.approve is core_gate.approve
-    assert core_gate.DEFAULT_TIMEOUT_S == 3600.0
+    assert timedelta(hours=1) == core_gate.DEFAULT_TIMEOUT
     assert issubclass(FlyteDisapprovalException, AssertionError)
 
 
