@@ -63,6 +63,22 @@ def test_each_gate_is_one_node_of_kind_gate_named_as_the_gate():
     assert nodes["add"].inputs == {"a": {"ref": ["check", "o0"]}, "b": {"ref": ["n", "o0"]}}
 
 
+def test_gates_chain_with_each_other_and_with_calls():
+    @workflow
+    def chained() -> int:
+        first = sleep(timedelta(seconds=1))
+        second = sleep(timedelta(seconds=2))
+        n = wait_for_input("n", timeout=timedelta(minutes=1), expected_type=int)
+        first >> second >> n
+        return g.double(x=n)
+
+    nodes = chained.compile().node_map()
+    assert nodes["sleep-gate-1"].after == ("sleep-gate",) and nodes["n"].after == ("sleep-gate-1",)
+    assert [n.gate.duration_s for n in nodes.values() if n.gate and n.gate.kind == "sleep"] == \
+        [1.0, 2.0]
+    assert g.reviewed.compile().node_map()["review"].after == ("summary",)
+
+
 def test_a_spec_with_gates_survives_its_json_forms():
     spec = g.gated.compile()
     again = GraphSpec.loads(spec.dumps())
