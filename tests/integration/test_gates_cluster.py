@@ -15,8 +15,8 @@ from workflows import gates as g
 
 from sdk import ExecutionAborted, ExecutionFailed, SignalRefused, TypeConversionError
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(240),
-              pytest.mark.parametrize("cluster_session", ["sqlite"], indirect=True)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+SQLITE = pytest.mark.parametrize("cluster_session", ["sqlite"], indirect=True)
 
 
 def waiting(execution, *names: str, timeout: float = 60) -> None:
@@ -30,6 +30,7 @@ def states(execution) -> dict[str, str]:
     return {n.id: n.state for n in execution.nodes()}
 
 
+@SQLITE
 def test_gates_are_answered_by_the_client_and_the_cli_and_refuse_wrong_values(cluster):
     client = cluster.client()
     execution = client.submit(g.gated, x=5)
@@ -80,6 +81,7 @@ def test_gates_are_answered_by_the_client_and_the_cli_and_refuse_wrong_values(cl
     assert history["check"][0]["signal"] == "check"
 
 
+@SQLITE
 def test_the_cli_gives_a_typed_value_and_a_rejection_fails_the_execution(cluster):
     execution = cluster.client().submit(g.titled, xs=[1.0, 2.0])
     waiting(execution, "title")
@@ -102,6 +104,7 @@ def test_the_cli_gives_a_typed_value_and_a_rejection_fails_the_execution(cluster
     assert passed.wait(timeout=60) == {"title": "passed", "n": 1, "total": 2.0}
 
 
+@SQLITE
 def test_a_gate_without_its_signal_fails_at_its_timeout(cluster):
     started = time.monotonic()
     execution = cluster.client().submit(g.impatient, x=1)
@@ -115,6 +118,7 @@ def test_a_gate_without_its_signal_fails_at_its_timeout(cluster):
     assert 2 <= took < 15
 
 
+@SQLITE
 def test_a_waiting_gate_holds_no_worker_slot(cluster):
     """Two gates and a sleep wait while two tasks run one after the other on the 4Gi tier,
     whose only worker has one slot."""
@@ -135,6 +139,7 @@ def test_a_waiting_gate_holds_no_worker_slot(cluster):
 
 
 def test_a_waiting_gate_and_a_sleep_survive_a_scheduler_restart(cluster):
+    """On both state backends: the gates' start times are in their rows."""
     client = cluster.client()
     gated = client.submit(g.gated, x=5)
     waiting(gated, "n", "check")
