@@ -71,3 +71,5 @@ class Batch:
     observed: list[Observation] = field(default_factory=list)  # for the metrics, once committed
     # Notifications written, to hand to the notifier once committed (scheduler/notices.py).
     notices: list[NotificationRecord] = field(default_factory=list)
+    # What became of signals, for the clients that sent them: execution -> {request: answer}.
+    answers: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)

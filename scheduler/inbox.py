@@ -11,6 +11,10 @@ batch goes on.
   hang.
 - `cancel` aborts an execution; `refresh` rewrites its board record; `activate` and
   `deactivate` go to the launch plans (scheduler/cron.py).
+- `signal` completes the gates waiting for a signal of its name, when its value fits each
+  one's type (`sdk.model.gates`); the sender learns either way from the board. A signal no
+  gate waits for (yet, or any more) is refused, changing nothing, as Flyte refuses one for a
+  gate not reached.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from scheduler.batch import CONTROL, Batch, Live, Refusal
@@ -33,11 +38,14 @@ from scheduler.transactions import Transactions
 from sdk.model import bindings
 from sdk.model.config import Settings
 from sdk.model.errors import ConfigError, GraftError
+from sdk.model.gates import answers, literal_error, signal_type, signalled
 from sdk.model.report import Outcome, Report, data_failure
 from sdk.model.spec import GraphSpec
-from sdk.model.states import ExecutionState
+from sdk.model.states import ExecutionState, NodeState
 from sdk.model.store import Store
+from sdk.model.typesys import type_name
 from sdk.model.validate import validate
+from sdk.values.literals import materialize
 from sdk.values.store import get_verified
 from sdk.wire import messages, reports
 from sdk.wire.tiers import check_tiers
@@ -55,7 +63,9 @@ class Inbox:
     def __init__(self, settings: Settings, store: Store, executions: Executions,
                  recorder: Recorder, boards: BoardWriter, subgraphs: Subgraphs,
                  launch_plans: LaunchPlans, transactions: Transactions, view: BoardView,
-                 notices: Notices | None = None):
+                 notices: Notices | None = None,
+                 clock: Callable[[], float] = time.time):
+        self.clock = clock
         self.settings = settings
         self.store = store
         self.executions = executions
@@ -92,6 +102,8 @@ class Inbox:
                     self._report(tx, msg, batch)
                 elif msg["type"] == "cancel":
                     self._cancel(tx, msg, batch)
+                elif msg["type"] == "signal":
+                    self._signal(tx, msg, batch)
                 else:
                     self.boards.refresh(tx, eid, batch, self.executions.get(eid), body)
         except Exception as exc:
@@ -245,3 +257,60 @@ class Inbox:
         log.info("execution %s aborted: %s", eid, why)
         live.cancel_reason = why
         self.recorder.changed(tx, eid, live, [], batch)
+
+    def _signal(self, tx: StateTx, msg: dict[str, Any], batch: Batch) -> None:
+        """Complete the gates of a running execution that wait for a signal of this name (or
+        the gate of this node id), if its value fits each one's type; else change nothing.
+        Either way the answer goes to the board for the sender (`signal:<request>`)."""
+        eid, name = msg["execution"], msg["name"]
+
+        def answer(ok: bool, text: str, nodes: list[str] | None = None) -> None:
+            log.info("signal %r for execution %s %s: %s", name, eid,
+                     "applied" if ok else "refused", text)
+            if msg.get("request"):
+                batch.answers.setdefault(eid, {})[msg["request"]] = {
+                    "ok": ok, "message": text, "nodes": nodes or []}
+
+        record = tx.get_execution(eid)
+        if record is None:
+            batch.refused.append(Refusal(CONTROL, f"signal for unknown execution {eid}", msg))
+            return
+        live = self.executions.load(tx, eid, batch, quiet=True)
+        if live is None:
+            answer(False, f"execution {eid} has ended ({record.status}): no gate of it waits "
+                          f"for a signal any more")
+            return
+        engine = live.engine
+        gates = [run for run in engine.nodes.values() if answers(run, name)]
+        waiting = [run for run in gates if run.state == NodeState.WAITING]
+        if not waiting:
+            shown = ", ".join(f"{run.id} ({run.state.value})" for run in gates[:10])
+            answer(False, f"no gate named {name!r} waits for a signal in execution {eid}" + (
+                f": {shown} (a gate takes its signal only while it is WAITING)" if gates
+                else ""))
+            return
+        try:
+            literal = materialize(msg["value"], self.store)
+        except GraftError as exc:
+            if self.transactions.is_transient(exc):
+                raise
+            answer(False, f"the value of signal {name!r} cannot be read: {exc}")
+            return
+        for run in waiting:
+            gate = run.spec.gate
+            assert gate is not None
+            reason = literal_error(literal, signal_type(gate))
+            if reason:
+                what = "is an approval, which takes true or false" if gate.kind == "approve" \
+                    else f"takes a value of type {type_name(gate.type or {'t': 'any'})}"
+                answer(False, f"gate {gate.name!r} (node {run.id!r}) of execution {eid} {what}: "
+                              f"{reason}")
+                return
+        now = self.clock()
+        for run in waiting:
+            started = live.times.get(run.id, [None])[0]
+            report = signalled(run, msg["value"], literal, engine.resolved_inputs(run.id),
+                               None if started is None else max(0.0, now - started))
+            self.recorder.apply(tx, eid, live, report, batch)
+        answer(True, f"signal {name!r} given to {', '.join(run.id for run in waiting)}",
+               [run.id for run in waiting])

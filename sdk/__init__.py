@@ -24,6 +24,7 @@ from sdk.authoring.entities import (
     task,
     workflow,
 )
+from sdk.authoring.gate import approve, sleep, wait_for_input
 from sdk.authoring.imperative import Workflow
 from sdk.authoring.launch_plan import LaunchPlan
 from sdk.authoring.map_task import map_task
@@ -53,6 +54,7 @@ from sdk.model.errors import (
     TierError,
     TypeConversionError,
 )
+from sdk.model.gates import FlyteDisapprovalException, GateTimeout, SignalRefused
 from sdk.model.hashing import HashMethod
 from sdk.model.resources import Resources
 from sdk.model.security import Secret
@@ -77,6 +79,7 @@ __all__ = [
     "HashMethod", "CronSchedule", "FixedRate", "Secret", "reference_task",
     "reference_launch_plan", "reference_workflow", "Deck", "Email", "Slack", "PagerDuty",
     "WorkflowExecutionPhase",
+    "sleep", "wait_for_input", "approve",
     # values
     "StructuredDataset", "kwtypes", "FlyteError", "BatchSize",
     # extending (sdk.extend): task classes, flytekit's context and literal models
@@ -89,7 +92,8 @@ __all__ = [
     "GraftError", "CompileError", "SpecError", "ConfigError", "TypeConversionError",
     "StoreError", "StoreObjectMissing", "StoreIntegrityError", "BrokerUnavailable", "TierError",
     "Unauthenticated", "TaskError", "TaskTimeout", "ExecutionFailed", "ExecutionAborted",
-    "NodeFailure", "ReferenceNotRunnable",
+    "NodeFailure", "ReferenceNotRunnable", "GateTimeout", "SignalRefused",
+    "FlyteDisapprovalException",
 ]
 
 _LAZY = {"Client": "sdk.remote.client", "Execution": "sdk.remote.client"}

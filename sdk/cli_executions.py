@@ -1,6 +1,7 @@
 """`graft ls`, `status`, `outputs`, `logs`, `deck`, `graph`, `relaunch` and `cancel`:
-executions on a cluster, read from its status board. Most take `--json`; an unknown id or an
-unreachable Redis is one line on stderr and a non-zero exit (`sdk.cli.main`)."""
+executions on a cluster, read from its status board (`graft status` says what each waiting
+gate waits for). Most take `--json`; an unknown id or an unreachable Redis is one line on
+stderr and a non-zero exit (`sdk.cli.main`)."""
 
 from __future__ import annotations
 
@@ -86,16 +87,21 @@ def ls(status_: str | None, limit: int, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 def status(execution_id: str, as_json: bool) -> None:
     """Show an execution's status and a table of its nodes."""
+    from sdk.cli_signals import gate_line
+
     execution = _client().get(execution_id)
     info = execution.info()
     records = execution.nodes()
     nodes = [node_summary(n) for n in records]
+    waiting = [g for g in execution.signals() if g.waiting] \
+        if any(n.state == "WAITING" for n in records) else []
     if as_json:  # each node: its whole record (queue, error, history, ...) and the summary
         click.echo(json.dumps({
             "id": execution_id, "workflow": info.get("workflow"), "status": info["status"],
             "done": info.get("done", 0), "total": info.get("total", 0),
             "error": info.get("error"), "failures": info.get("failures") or [],
-            "nodes": [{**r.__dict__, **n} for r, n in zip(records, nodes)]}, indent=2))
+            "nodes": [{**r.__dict__, **n} for r, n in zip(records, nodes)],
+            "waiting": [{**g.__dict__, "due_at": g.due_at} for g in waiting]}, indent=2))
         return
     click.echo(f"{execution_id}  {info.get('workflow', '?')}  {info['status']}  "
                f"{info.get('done', 0)}/{info.get('total', 0)} nodes done")
@@ -111,6 +117,8 @@ def status(execution_id: str, as_json: bool) -> None:
         click.echo(f"{n['id'][:width - 2]:<{width}}{n['task'][:20]:<22}{n['state']:<11}"
                    f"{n['tier'] or '-':<7}{n['attempts']:>5}{seconds:>9}  {peak:>8}  "
                    f"{'hit' if n['cached'] else '':<6}{n['worker'] or '-'}")
+    for gate in waiting:
+        click.echo(gate_line(execution_id, gate))
     for f in info.get("failures") or []:
         who = f"node {f['node_id']} ({f['task']})" if f["node_id"] else "the execution"
         click.echo(f"\n{who}: {f['error_type']}: {f['message']}")

@@ -35,6 +35,7 @@ from sdk.model.errors import (
 from sdk.model.spec import GraphSpec
 from sdk.model.states import ExecutionState, NodeState
 from sdk.model.store import Store
+from sdk.remote import signals as gates
 from sdk.remote.node_io import node_values
 from sdk.remote.references import resolve_references
 from sdk.remote.schedules import Schedules
@@ -432,6 +433,32 @@ class Execution:
         self.client.control.publish({"type": "cancel", "execution": self.id,
                                      "reason": reason or "cancelled by a user"})
         return True
+
+    # ---- gates (sdk.remote.signals) -----------------------------------------------------------
+
+    def signals(self) -> list[gates.GateRecord]:
+        """This execution's gates (`sleep`, `wait_for_input`, `approve` nodes) with their
+        state, waiting ones first: what each takes and until when it waits."""
+        return gates.gates(self)
+
+    def set_signal(self, name: str, value: Any, wait_s: float = 10.0) -> bool:
+        """Give the gates waiting for a signal `name` (a gate's name, or a node id for that
+        gate alone) the value `value`: a `wait_for_input` gate passes it on, an `approve`
+        gate takes True (approve) or False (reject). True once the scheduler applied it;
+        False when none did within `wait_s` seconds (it applies when one reads it).
+
+        Raises SignalRefused when no gate of that name waits (not reached yet, answered or
+        ended already: nothing changes), TypeConversionError when `value` does not fit the
+        gate's type."""
+        return gates.send(self, name, value, wait_s)
+
+    def approve(self, name: str, wait_s: float = 10.0) -> bool:
+        """Approve the approval gate `name` (`set_signal(name, True)`)."""
+        return gates.send(self, name, True, wait_s)
+
+    def reject(self, name: str, wait_s: float = 10.0) -> bool:
+        """Reject the approval gate `name`: it fails with FlyteDisapprovalException."""
+        return gates.send(self, name, False, wait_s)
 
     def _result(self, info: dict[str, Any]) -> Any:
         if info["status"] == ExecutionState.ABORTED.value:

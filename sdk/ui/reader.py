@@ -67,7 +67,8 @@ class Reader:
         info = execution.info()
         records = execution.node_records()
         nodes = {nid: {"task": r.get("task", ""), "state": r.get("state", ""),
-                       "kind": r.get("kind", "task"), "parent": r.get("parent")}
+                       "kind": r.get("kind", "task"), "parent": r.get("parent"),
+                       **({"gate": r["gate"]} if r.get("gate") else {})}
                  for nid, r in records.items()}
         links = [*self._spec_links(info.get("spec")), *board_edges(records)]
         if not nodes and isinstance(info.get("spec"), str):

@@ -14,6 +14,10 @@
                                               split into `report`s (`sdk.wire.chunks`)
     {"type": "refresh", "execution": id}      rewrite the execution's status board record
     {"type": "cancel", "execution": id, "reason": text}   abort the execution
+    {"type": "signal", "execution": id, "name": gate name or node id, "value": binding,
+     "request": id (optional)}     answer the gates waiting for a signal of that name (an
+                                   approval's value is true or false); the outcome is
+                                   written to the board's `signal:<request>` field
     {"type": "activate", "launch_plan": name, "workflow": name, "spec": store key,
      "inputs": {name: binding}, "schedule": {"cron": expr | "rate_s": n, "kickoff_arg": name},
      "notifications": [...] (optional)}
@@ -180,6 +184,21 @@ def check(body: Any) -> dict[str, Any]:
                 raise MessageError(f"report for node {node!r}: {exc}") from None
         else:
             raise MessageError(f"report for node {node!r}: unknown outcome {outcome!r}")
+    elif kind == "signal":
+        name = _require(body, "name", str)
+        if not name or len(name) > MAX_NODE_ID_CHARS:
+            raise MessageError(f"signal for execution {body['execution']}: name must be 1 to "
+                               f"{MAX_NODE_ID_CHARS} characters")
+        value = _require(body, "value", dict)
+        if set(value) != {"val"}:
+            raise MessageError(f"signal {name[:80]!r}: value must be a value binding "
+                               f"({{\"val\": ...}}), got {str(value)[:80]}")
+        _check_values({"value": value}, f"signal {name[:80]!r}:")
+        request = body.get("request")
+        if request is not None and (not isinstance(request, str) or len(request) > MAX_ID_CHARS
+                                    or not _ID.match(request)):
+            raise MessageError(f"signal {name[:80]!r}: request must be 1 to {MAX_ID_CHARS} "
+                               f"letters, digits, '.', '_' or '-'")
     elif kind == "cancel":
         reason = body.get("reason", "")
         if not isinstance(reason, str) or len(reason) > MAX_NAME_CHARS * 4:
