@@ -9,6 +9,7 @@ import io
 import typing
 from datetime import timedelta
 
+import click
 import pytest
 from workflows import gates as g
 
@@ -219,7 +220,7 @@ def test_in_process_input_gates_ask_on_the_terminal_and_a_sleep_does_not_sleep(
         monkeypatch, capsys):
     answering(monkeypatch, "3\ny\n")
     assert g.gated(x=5) == 13
-    shown = capsys.readouterr().out
+    shown = click.unstyle(capsys.readouterr().out)
     assert "[Sleep Gate] Simulating Sleep for 0:00:01" in shown
     assert "[Input Gate] Waiting for input @n of type int: " in shown
     assert "[Approval Gate] @check Approve 10? [Y/n]: " in shown
@@ -228,7 +229,7 @@ def test_in_process_input_gates_ask_on_the_terminal_and_a_sleep_does_not_sleep(
 def test_a_wrong_answer_is_asked_again_and_yes_is_the_default(monkeypatch, capsys):
     answering(monkeypatch, "three\n3\n\n")
     assert g.gated(x=1) == 5
-    assert "'three' does not read as int" in capsys.readouterr().out
+    assert "'three' does not read as int" in click.unstyle(capsys.readouterr().out)
 
 
 def test_in_process_a_no_fails_the_gate_with_flytekits_exception(monkeypatch):
