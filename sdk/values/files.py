@@ -126,11 +126,11 @@ class _Lazy:
         return self.path
 
     @staticmethod
-    def _new_remote_path(stem: str | None) -> str:
+    def _new_remote_path(stem: str | None, alt: str | None = None) -> str:
         from sdk.values.flyte_context import FlyteContextManager
 
         fa = FlyteContextManager.current_context().file_access
-        return fa.generate_new_custom_path(stem=stem)
+        return fa.generate_new_custom_path(alt=alt, stem=stem)
 
     def __fspath__(self) -> str:
         return self.download()
@@ -159,10 +159,10 @@ class File(_Lazy, os.PathLike):
 
     @classmethod
     def new_remote_file(cls, name: str | None = None, alt: str | None = None) -> File:
-        """A new file under the running task's raw output prefix, named `name` (random
-        when None; `alt`, flytekit's other bucket, has no use with graft's local prefix).
-        Write it with `f.open("wb")` and return it."""
-        return cls(cls._new_remote_path(name))
+        """A new file under the running task's raw output prefix, or under `alt` (another
+        prefix head: a folder or a URL, as flytekit's other bucket), named `name` (random
+        when None). Write it with `f.open("wb")` and return it."""
+        return cls(cls._new_remote_path(name, alt))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.path!r})"
@@ -213,12 +213,13 @@ class Directory(_Lazy, os.PathLike):
 
     @classmethod
     def new_remote(cls, stem: str | None = None, alt: str | None = None) -> Directory:
-        """A new folder under the running task's raw output prefix, named `stem` (random
-        when None); fill it with `new_file` and `new_dir` and return it. ValueError for a
-        stem with a file extension, as flytekit's."""
+        """A new folder under the running task's raw output prefix, or under `alt` (another
+        prefix head, as for `File.new_remote_file`), named `stem` (random when None); fill it
+        with `new_file` and `new_dir` and return it. ValueError for a stem with a file
+        extension, as flytekit's."""
         if stem and Path(stem).suffix:
             raise ValueError("Stem should not have a file extension.")
-        return cls(cls._new_remote_path(stem))
+        return cls(cls._new_remote_path(stem, alt))
 
     def new_file(self, name: str | None = None) -> File:
         """A file in this folder, named `name` (random when None)."""

@@ -285,6 +285,12 @@ def test_remote_paths_new_remote_files_and_downloaded(tmp_path):
     assert (dir_at / "sub" / "b.txt").read_text() == "B"
 
 
+def test_a_new_remote_file_goes_under_another_prefix_head_when_given(tmp_path):
+    f = fn.new_file_at(alt=str(tmp_path / "other"))
+    assert (tmp_path / "other" / "elsewhere.txt").read_text() == "elsewhere"
+    assert fn.read_file(f=f).startswith("elsewhere|")
+
+
 def test_remote_paths_may_be_urls():
     fsspec = pytest.importorskip("fsspec")
     memory = fsspec.filesystem("memory")

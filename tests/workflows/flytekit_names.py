@@ -229,6 +229,14 @@ def new_file() -> FlyteFile:
 
 
 @task
+def new_file_at(alt: str) -> FlyteFile:
+    f = FlyteFile.new_remote_file(name="elsewhere.txt", alt=alt)
+    with f.open("w") as fh:
+        fh.write("elsewhere")
+    return f
+
+
+@task
 def new_dir() -> FlyteDirectory:
     d = FlyteDirectory.new_remote(stem="made-dir")
     with d.new_file("x.txt").open("w") as fh:
