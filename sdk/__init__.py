@@ -31,8 +31,11 @@ from sdk.authoring.node import create_node
 from sdk.authoring.options import ImageSpec
 from sdk.authoring.schedule import CronSchedule, FixedRate
 from sdk.model.errors import (
+    BindingError,
     BrokerUnavailable,
     CompileError,
+    CompileTypeError,
+    ConditionalFailed,
     ConfigError,
     ExecutionAborted,
     ExecutionFailed,
@@ -67,7 +70,8 @@ __all__ = [
     # running on a cluster
     "Client", "Execution",
     # errors
-    "GraftError", "CompileError", "SpecError", "ConfigError", "TypeConversionError",
+    "GraftError", "CompileError", "BindingError", "CompileTypeError", "SpecError",
+    "ConfigError", "TypeConversionError", "ConditionalFailed",
     "StoreError", "StoreObjectMissing", "StoreIntegrityError", "BrokerUnavailable", "TierError",
     "Unauthenticated", "TaskError", "TaskTimeout", "ExecutionFailed", "ExecutionAborted",
     "NodeFailure",

@@ -19,7 +19,7 @@ from typing import Any
 from sdk.authoring.compiler import GraphBuilder, _current, current_builder
 from sdk.authoring.promise import Condition, Promise, Void
 from sdk.model.bindings import Binding
-from sdk.model.errors import CompileError
+from sdk.model.errors import BindingError, CompileError, CompileTypeError
 from sdk.model.interface import Interface
 from sdk.model.spec import BranchSpec, Case, GraphSpec, NodeSpec, OutputSpec, TaskRef
 from sdk.model.typesys import TypeDesc, type_name
@@ -54,7 +54,7 @@ class ConditionalSection:
         return f"conditional({self._conditional_name!r})"
 
     def __bool__(self) -> bool:
-        raise CompileError(f"conditional {self._conditional_name!r} is not finished: end it "
+        raise BindingError(f"conditional {self._conditional_name!r} is not finished: end it "
                            f"with .else_().then(...) or .else_().fail(...)")
 
     # ---- the chain --------------------------------------------------------------------------
@@ -101,7 +101,7 @@ class ConditionalSection:
         where = f"conditional {self._conditional_name!r}, {label}"
         if isinstance(condition, bool):
             if not self._builder.dynamic:
-                raise CompileError(
+                raise BindingError(
                     f"{where}: got the plain value {condition!r}, decided when the workflow "
                     f"compiled, not when it runs (`x is None`, `not x`, `a and b` are Python "
                     f"tests). Compare the Promise instead: x.is_none(), x.is_false(), "
@@ -109,7 +109,7 @@ class ConditionalSection:
             # a plain value in a @dynamic body: decided now
             return {"cmp": ["==", _literal(condition, where), _literal(True, where)]}
         if isinstance(condition, Promise):
-            raise CompileError(f"{where}: a condition compares ({condition._label} == True, "
+            raise BindingError(f"{where}: a condition compares ({condition._label} == True, "
                                f"{condition._label}.is_true(), ...); a bare Promise is not one")
         if not isinstance(condition, Condition):
             raise CompileError(f"{where}: expected a condition such as `x > 1` or "
@@ -186,7 +186,7 @@ class ConditionalSection:
         for name in shapes_list[0]:
             types = {type_name(shape[name]) for shape in shapes_list}
             if len(types) > 1:
-                raise CompileError(f"conditional {self._conditional_name!r}: its cases give "
+                raise CompileTypeError(f"conditional {self._conditional_name!r}: its cases give "
                                    f"output {name} different types ({', '.join(sorted(types))})"
                                    f"; every case must produce the same type")
             out[name] = shapes_list[0][name]

@@ -16,7 +16,7 @@ from sdk.authoring.interface import read_interface, return_annotation
 from sdk.authoring.promise import Promise
 from sdk.model import entity as registry
 from sdk.model.bindings import Binding
-from sdk.model.errors import CompileError, ConfigError, GraftError
+from sdk.model.errors import BindingError, CompileError, ConfigError, GraftError
 from sdk.model.interface import Interface
 from sdk.model.resources import Resources
 from sdk.model.runs import FAILURE_HANDLER_ID
@@ -229,19 +229,19 @@ def failure_handler(handler: Any, where: str, inputs: dict[str, TypeDesc],
     for name, desc in handler.interface.inputs.items():
         if name == "err":
             if not is_assignable(describe(FlyteError), desc):
-                raise CompileError(f"{where}: input 'err' receives the failure, a FlyteError: "
+                raise BindingError(f"{where}: input 'err' receives the failure, a FlyteError: "
                                    f"declare it err: Optional[FlyteError] = None, not "
                                    f"{type_name(desc)}")
             bindings[name] = {"input": "err"}
         elif name in inputs:
             if not is_assignable(inputs[name], desc):
-                raise CompileError(f"{where}: input {name!r} is {type_name(desc)}, but the "
+                raise BindingError(f"{where}: input {name!r} is {type_name(desc)}, but the "
                                    f"workflow's is {type_name(inputs[name])}")
             bindings[name] = {"input": name}
         elif name in handler.interface.defaults:
             bindings[name] = builder.to_binding(handler.interface.defaults[name], desc, where)
         else:
-            raise CompileError(f"{where}: takes {name!r}, which the workflow does not have "
+            raise BindingError(f"{where}: takes {name!r}, which the workflow does not have "
                                f"(it gets the workflow's inputs and err)")
     return handler.node_spec(FAILURE_HANDLER_ID, bindings)
 

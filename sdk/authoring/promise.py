@@ -13,7 +13,7 @@ import json
 from typing import Any, NoReturn
 
 from sdk.model.bindings import Binding
-from sdk.model.errors import CompileError
+from sdk.model.errors import CompileError, CompileTypeError
 from sdk.model.typesys import TypeDesc, step_type, type_name
 
 
@@ -131,7 +131,7 @@ class Promise(Orderable):
                      "@dynamic workflow, whose body runs with real values.")
 
     def __len__(self) -> NoReturn:
-        self._refuse("has no length")
+        self._refuse("has no length", error=CompileTypeError)
 
     # ---- conditions -------------------------------------------------------------------------
 

@@ -1,0 +1,136 @@
+"""Where a program or its tests can tell graft from flytekit, graft behaves as flytekit 1.16
+does (issue 23, point 13): the exceptions it raises and their builtin bases, what a failing
+workflow call raises in-process, the types a call returns, what decoration refuses and what it
+accepts. Each case was checked against flytekit itself; docs/control-flow.md lists where graft
+differs on purpose."""
+
+from __future__ import annotations
+
+import typing
+
+import pytest
+from workflows import control_flow as cf
+
+from sdk import (
+    CompileError,
+    ConfigError,
+    Resources,
+    TypeConversionError,
+    task,
+    workflow,
+)
+from sdk.exceptions import base as flyte_base
+from sdk.exceptions import user as flyte_user
+
+# ---- b. errors are the builtins flytekit raises -------------------------------------------
+
+
+def raised(call: typing.Callable[[], typing.Any]) -> BaseException:
+    with pytest.raises(Exception) as info:
+        call()
+    return info.value
+
+
+@task
+def plus_one(a: int) -> int:
+    return a + 1
+
+
+@task
+def numbers(a: int) -> typing.List[int]:
+    return [a]
+
+
+def test_compile_errors_are_the_builtins_flytekit_raises():
+    """flytekit: iterating or testing a Promise is a ValueError; a missing, unknown or doubled
+    input and a wrong output count are AssertionErrors; a literal of the wrong type is a
+    TypeTransformerFailedError (TypeError, AssertionError, ValueError); len() a TypeError."""
+
+    @workflow
+    def iterates(a: int) -> int:
+        for _ in numbers(a=a):
+            pass
+        return a
+
+    @workflow
+    def tests_truth(a: int) -> int:
+        return plus_one(a=a) if plus_one(a=a) else a
+
+    @workflow
+    def unknown_input(a: int) -> int:
+        return plus_one(b=a)
+
+    @workflow
+    def missing_input(a: int) -> int:
+        return plus_one()
+
+    @workflow
+    def two_for_one(a: int) -> int:
+        return a, a  # type: ignore[return-value]
+
+    @workflow
+    def wrong_literal(a: int) -> int:
+        return plus_one(a="x")
+
+    @workflow
+    def measures(a: int) -> int:
+        len(numbers(a=a))
+        return a
+
+    for wf in (iterates, tests_truth):
+        err = raised(lambda: wf(a=1))  # noqa: B023
+        assert isinstance(err, CompileError) and isinstance(err, ValueError)
+    for wf in (unknown_input, missing_input, two_for_one):
+        err = raised(lambda: wf(a=1))  # noqa: B023
+        assert isinstance(err, CompileError) and isinstance(err, AssertionError)
+    err = raised(lambda: wrong_literal(a=1))
+    assert isinstance(err, CompileError)
+    assert all(isinstance(err, b) for b in (TypeError, AssertionError, ValueError))
+    assert isinstance(raised(lambda: measures(a=1)), TypeError)
+
+
+def test_calls_with_wrong_arguments_are_the_builtins_flytekit_raises():
+    """flytekit: an unknown keyword or too many arguments are AssertionErrors, a missing
+    input of a direct call a TypeError, a value of the wrong type a TypeTransformerFailedError
+    (TypeError, AssertionError, ValueError)."""
+    for call in (lambda: plus_one(b=1), lambda: plus_one(1, 2), lambda: cf.square(1, 2)):
+        assert isinstance(raised(call), AssertionError)
+    assert isinstance(raised(lambda: plus_one()), TypeError)
+    err = raised(lambda: plus_one(a="x"))
+    assert isinstance(err, TypeConversionError)
+    assert all(isinstance(err, b) for b in (TypeError, AssertionError, ValueError))
+
+
+def test_refused_options_are_value_errors():
+    """flytekit refuses an unknown option or a malformed timeout with a ValueError."""
+    with pytest.raises(ValueError) as info:
+        task(retries_=3)(lambda a: a)
+    assert isinstance(info.value, ConfigError)
+    with pytest.raises(ValueError):
+        @task(timeout="soon")
+        def slow(a: int) -> int:
+            return a
+    with pytest.raises(ValueError):
+        Resources(mem="lots").to_json()
+
+
+def test_flytekit_user_exceptions_have_their_names_bases_and_messages():
+    assert issubclass(flyte_user.FlyteValueException, ValueError)
+    assert issubclass(flyte_user.FlyteTypeException, TypeError)
+    for name in ("FlyteAssertion", "FlyteValidationException", "FlyteEntityNotExistException",
+                 "FlyteEntityAlreadyExistsException", "FlyteTimeout",
+                 "FlyteFailureNodeInputMismatchException", "FlyteDisapprovalException",
+                 "FlyteAuthenticationException", "FlytePromiseAttributeResolveException"):
+        assert issubclass(getattr(flyte_user, name), AssertionError), name
+    for name in flyte_user.__all__:
+        assert issubclass(getattr(flyte_user, name), flyte_user.FlyteUserException) \
+            or name == "FlyteUserException", name
+    recoverable = flyte_user.FlyteRecoverableException("again")
+    assert isinstance(recoverable, flyte_base.FlyteRecoverableException)
+    assert isinstance(recoverable, flyte_base.FlyteException)
+    assert str(recoverable) == "USER:Recoverable: error=again"
+    assert flyte_user.FlyteRecoverableException.error_code == "USER:Recoverable"
+    assert str(flyte_user.FlyteValueException(3, "too big")) == \
+        "USER:ValueError: error=Value error!  Received: 3. too big"
+    from sdk.exceptions import FlyteRecoverableException
+    assert FlyteRecoverableException is flyte_user.FlyteRecoverableException
