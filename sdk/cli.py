@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import time
+import traceback
 from typing import Any
 
 import click
@@ -176,7 +177,16 @@ def run(ctx: click.Context, remote: bool, wait: bool, with_stack: bool, priority
         return
     inputs = parse_inputs(entity, list(ctx.args))
     if not remote:
-        click.echo(repr(entity(**inputs)))
+        try:
+            result = entity(**inputs)
+        except Exception as exc:
+            if not getattr(exc, "__notes__", None):  # graft's own refusal: one line, as ever
+                raise
+            # A failed node's own exception, as the in-process call raises it: shown as
+            # Python shows it, the user's frames and graft's note naming the node.
+            click.echo("".join(traceback.format_exception(exc)).rstrip(), err=True)
+            sys.exit(1)
+        click.echo(repr(result))
         return
     from sdk.remote.client import Client
     from sdk.remote.stack import Stack, default_log_path, tiers_used, worker_sizes

@@ -9,10 +9,13 @@ from __future__ import annotations
 import typing
 
 import pytest
+from workflows import as_flytekit as fk
 from workflows import control_flow as cf
+from workflows.failing import count
 
 from sdk import (
     CompileError,
+    ConditionalFailed,
     ConfigError,
     Resources,
     TypeConversionError,
@@ -134,3 +137,72 @@ def test_flytekit_user_exceptions_have_their_names_bases_and_messages():
         "USER:ValueError: error=Value error!  Received: 3. too big"
     from sdk.exceptions import FlyteRecoverableException
     assert FlyteRecoverableException is flyte_user.FlyteRecoverableException
+
+
+# ---- a. what a failed call raises in-process ----------------------------------------------
+
+
+def test_a_failing_task_s_own_exception_leaves_the_workflow_call(tmp_path):
+    """flytekit's local run raises the task's exception itself (it rewrites its message);
+    graft raises it as it was, with a note naming the node and the task. retries=3 changes
+    nothing in-process: flytekit does not retry locally."""
+    fk.RAISED.clear()
+    with pytest.raises(KeyError) as info:
+        fk.looks_up(key="nope", counter_dir=str(tmp_path))
+    assert info.value is fk.RAISED[-1] and len(fk.RAISED) == 1
+    assert info.value.__notes__ == [
+        "graft: raised by task 'lookup' in node 'lookup' of workflow 'looks_up'"]
+    assert count(str(tmp_path), "lookup") == 1
+    with pytest.raises(KeyError):
+        fk.lookup(key="nope", counter_dir=str(tmp_path))
+    assert count(str(tmp_path), "lookup") == 2
+
+
+def test_a_recoverable_exception_is_not_retried_in_process(tmp_path):
+    """flytekit 1.16 raises FlyteRecoverableException at once in a local run, retries or not
+    (on a cluster it is retried: tests/integration/test_as_flytekit_cluster.py)."""
+    with pytest.raises(flyte_user.FlyteRecoverableException, match="attempt 1 needs another"):
+        fk.recovers(counter_dir=str(tmp_path), fail_times=1)
+    assert count(str(tmp_path), "recovers") == 1
+
+
+def test_else_fail_raises_a_value_error():
+    """flytekit raises ValueError(message) for a conditional's `.fail(message)`."""
+    assert fk.halves(x=4) == 2
+    with pytest.raises(ValueError, match="x must not be negative") as info:
+        fk.halves(x=-4)
+    assert isinstance(info.value, ConditionalFailed)
+    assert info.value.__notes__ == [
+        "graft: raised by conditional 'sign' in node 'sign' of workflow 'halves'"]
+
+
+def test_a_map_below_its_success_ratio_raises_the_item_exception_that_failed_it():
+    """flytekit raises the exception of the item whose failure leaves too few to succeed."""
+    assert fk.mostly_even(xs=[1, 2, 3, 4]) == [None, 2, None, 4]
+    with pytest.raises(ValueError, match="5 is odd") as info:
+        fk.mostly_even(xs=[1, 2, 3, 5, 6])
+    [note] = info.value.__notes__
+    assert note.startswith("graft: raised by task 'odd_fails' in node 'map_odd_fails/3' of "
+                           "workflow 'mostly_even'; it failed the map 'map_odd_fails': 3 of 5 "
+                           "items failed, at most 2 may")
+
+
+def test_an_output_of_the_wrong_type_raises_a_type_error():
+    """flytekit raises TypeTransformerFailedError (a TypeError, AssertionError, ValueError)."""
+    with pytest.raises(TypeError) as info:
+        fk.bad_output()
+    assert isinstance(info.value, TypeConversionError)
+    assert str(info.value) == "output 'o0' of task 'says_int' (node 'says_int'): expected int, " \
+                              "got str"
+
+
+def test_graft_run_in_process_shows_the_failing_task_s_traceback():
+    from click.testing import CliRunner
+
+    from sdk.cli import cli
+
+    result = CliRunner().invoke(cli, ["run", fk.__file__, "halves", "--x", "-2"])
+    assert result.exit_code == 1
+    assert result.output.rstrip().endswith(
+        "sdk.model.errors.ConditionalFailed: conditional 'sign': x must not be negative\n"
+        "graft: raised by conditional 'sign' in node 'sign' of workflow 'halves'")
