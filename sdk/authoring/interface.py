@@ -10,7 +10,7 @@ from typing import Any
 from sdk.model.errors import CompileError
 from sdk.model.interface import Interface
 from sdk.model.typesys import TypeDesc
-from sdk.values.handlers import describe
+from sdk.values.handlers import class_ref, describe
 
 _NO_DEFAULT = inspect.Parameter.empty
 
@@ -69,6 +69,7 @@ def _outputs(ret: Any, inputs: dict[str, TypeDesc], defaults: dict[str, Any]) ->
         outs = {f"o{i}": describe(t) for i, t in enumerate(ret)}
         return Interface(inputs, outs, "tuple", defaults)
     if _is_namedtuple(ret):
+        class_ref(ret)  # one defined inside a function is rebuilt from itself, in-process
         hints = typing.get_type_hints(ret, include_extras=True)
         outs = {name: describe(hints.get(name, Any)) for name in ret._fields}
         return Interface(inputs, outs, "namedtuple", defaults, ret)

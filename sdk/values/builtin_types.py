@@ -23,7 +23,6 @@ from sdk.model.typesys import (
     ScalarRule,
     TupleRule,
     TypeDesc,
-    qualified_name,
     type_name,
 )
 from sdk.values import handlers
@@ -236,7 +235,7 @@ class DictHandler(DictRule, TypeHandler):
         args = typing.get_args(tp)
         key = handlers.describe(args[0]) if args else {"t": "str"}
         if key["t"] not in _KEY_KINDS:
-            return {"t": "pickle", "ref": qualified_name(tp) if isinstance(tp, type) else None}
+            return {"t": "pickle", "ref": handlers.class_ref(tp) if isinstance(tp, type) else None}
         return {"t": "dict", "key": key, "of": handlers.describe(args[1]) if args else
                 {"t": "any"}}
 
@@ -295,7 +294,7 @@ class DataclassHandler(TypeHandler):
         hints = typing.get_type_hints(tp, include_extras=True)
         fields = {f.name: handlers.describe(hints.get(f.name, Any))
                   for f in dataclasses.fields(tp)}
-        return {"t": "dataclass", "ref": qualified_name(tp), "fields": fields}
+        return {"t": "dataclass", "ref": handlers.class_ref(tp), "fields": fields}
 
     def check(self, value: Any, desc: TypeDesc) -> str | None:
         cls = handlers.try_class(desc.get("ref"))
@@ -351,8 +350,8 @@ class EnumHandler(TypeHandler):
             return None
         values = [m.value for m in tp]
         if all(isinstance(v, (str, int, float, bool)) for v in values):
-            return {"t": "enum", "ref": qualified_name(tp), "values": values}
-        return {"t": "pickle", "ref": qualified_name(tp)}
+            return {"t": "enum", "ref": handlers.class_ref(tp), "values": values}
+        return {"t": "pickle", "ref": handlers.class_ref(tp)}
 
     def check(self, value: Any, desc: TypeDesc) -> str | None:
         cls = handlers.try_class(desc.get("ref"))

@@ -2,10 +2,13 @@
 does (issue 23, point 13): the exceptions it raises and their builtin bases, what a failing
 workflow call raises in-process, the types a call returns, what decoration refuses and what it
 accepts. Each case was checked against flytekit itself; docs/control-flow.md lists where graft
-differs on purpose."""
+differs on purpose.
 
-from __future__ import annotations
+No `from __future__ import annotations` here: the classes and tasks defined inside test
+functions must be annotated with the classes themselves, as tests written for flytekit do."""
 
+import dataclasses
+import enum
 import typing
 
 import pytest
@@ -206,3 +209,50 @@ def test_graft_run_in_process_shows_the_failing_task_s_traceback():
     assert result.output.rstrip().endswith(
         "sdk.model.errors.ConditionalFailed: conditional 'sign': x must not be negative\n"
         "graft: raised by conditional 'sign' in node 'sign' of workflow 'halves'")
+
+
+# ---- c. classes defined inside a function --------------------------------------------------
+
+
+def test_dataclasses_enums_and_namedtuples_defined_in_a_function_pass_between_tasks():
+    """As flytekit does in-process: each value is rebuilt as the declared class, though it
+    cannot be imported by name."""
+
+    class Colour(enum.Enum):
+        RED = "red"
+        BLUE = "blue"
+
+    @dataclasses.dataclass
+    class Paint:
+        colour: Colour
+        litres: float
+
+    class Mix(typing.NamedTuple):
+        paint: Paint
+        shade: str
+
+    @task
+    def make(colour: Colour) -> Paint:
+        assert type(colour) is Colour
+        return Paint(colour, 1.5)
+
+    @task
+    def mix(paints: typing.List[Paint]) -> Mix:
+        assert all(type(p) is Paint and type(p.colour) is Colour for p in paints)
+        return Mix(paints[0], "dark")
+
+    @task
+    def name_of(paint: Paint, shade: str) -> str:
+        assert type(paint) is Paint
+        return f"{shade} {paint.colour.value}"
+
+    @workflow
+    def wf(colour: Colour) -> typing.Tuple[str, Paint, Colour]:
+        mixed = mix(paints=[make(colour=colour), make(colour=Colour.BLUE)])
+        return name_of(paint=mixed.paint, shade=mixed.shade), mixed.paint, colour
+
+    name, paint, colour = wf(colour=Colour.RED)
+    assert name == "dark red" and paint == Paint(Colour.RED, 1.5)
+    assert type(paint) is Paint and colour is Colour.RED
+    mixed = mix(paints=[Paint(Colour.BLUE, 2.0)])
+    assert type(mixed) is Mix and type(mixed.paint) is Paint
