@@ -23,6 +23,7 @@ from sdk.model.resources import format_memory, parse_memory
 from sdk.model.typesys import TypeDesc, type_name
 from sdk.runtime.loading import load_entity_from_file, task_memories
 from sdk.values.handlers import parse_text
+from sdk.values.shapes import shown
 from sdk.wire.connections import check_redis
 
 
@@ -186,7 +187,7 @@ def run(ctx: click.Context, remote: bool, wait: bool, with_stack: bool, priority
             # Python shows it, the user's frames and graft's note naming the node.
             click.echo("".join(traceback.format_exception(exc)).rstrip(), err=True)
             sys.exit(1)
-        click.echo(repr(result))
+        click.echo(shown(result))
         return
     from sdk.remote.client import Client
     from sdk.remote.stack import Stack, default_log_path, tiers_used, worker_sizes
@@ -210,7 +211,7 @@ def run(ctx: click.Context, remote: bool, wait: bool, with_stack: bool, priority
                 result = execution.wait(progress=progress)
             finally:
                 progress.close()
-            click.echo(repr(result))
+            click.echo(shown(result))
     finally:
         if stack is not None:
             stack.stop()

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from typing import Any, Protocol
 
 from sdk.authoring.options import overridden
-from sdk.authoring.promise import Condition, Promise, Void, contains_promise
+from sdk.authoring.promise import Condition, Promise, Void, call_outputs, contains_promise
 from sdk.model import entity as registry
 from sdk.model.bindings import Binding
 from sdk.model.entity import Runnable
@@ -20,6 +20,7 @@ from sdk.model.spec import GraphSpec, NodeSpec, OutputSpec, TaskRef, with_bundle
 from sdk.model.store import Store
 from sdk.model.typesys import TypeDesc, is_assignable, type_name
 from sdk.values.literals import encode, to_ref
+from sdk.values.shapes import named_outputs
 
 _current: contextvars.ContextVar[GraphBuilder | None] = contextvars.ContextVar(
     "graft_builder", default=None
@@ -170,8 +171,9 @@ class GraphBuilder:
             return promises[0]
         if iface.style == "namedtuple":
             assert iface.namedtuple is not None
-            return iface.namedtuple(*promises)
-        return tuple(promises)
+            return call_outputs(iface.namedtuple)(*promises)
+        return call_outputs(named_outputs("DefaultNamedTupleOutput", tuple(iface.outputs)))(
+            *promises)
 
     def to_binding(self, value: Any, want: TypeDesc, where: str) -> Binding:
         if isinstance(value, Promise):

@@ -48,3 +48,15 @@ def test_a_recoverable_exception_is_retried_on_the_cluster(cluster, tmp_path):
     assert execution.wait(timeout=120) == 3
     [node] = execution.nodes()
     assert node.attempts == 3
+
+
+def test_several_outputs_and_namedtuples_come_back_as_in_process(cluster):
+    client = cluster.client()
+    pair = client.submit(fk.pair, x=3)
+    summary = client.submit(fk.summary, xs=[1, 2, 3])
+    remote = pair.wait(timeout=120)
+    assert remote == fk.pair(x=3) == (3, "3")
+    assert type(remote) is type(fk.pair(x=3))
+    assert type(remote).__name__ == "DefaultNamedTupleOutput" and remote._fields == ("o0", "o1")
+    stats = summary.wait(timeout=120)
+    assert type(stats) is fk.Stats and stats == fk.Stats(6, 2.0)

@@ -68,3 +68,33 @@ def says_int() -> int:
 @workflow
 def bad_output() -> int:
     return says_int()
+
+
+# ---- d. what a call returns ------------------------------------------------------------------
+
+
+class Stats(typing.NamedTuple):
+    total: int
+    mean: float
+
+
+@task
+def split(x: int) -> typing.Tuple[int, str]:
+    return x, str(x)
+
+
+@task
+def stats(xs: typing.List[int]) -> Stats:
+    return Stats(sum(xs), sum(xs) / len(xs))
+
+
+@workflow
+def pair(x: int) -> typing.Tuple[int, str]:
+    """Several unnamed outputs, the call overridden: flytekit returns them as a named tuple
+    DefaultNamedTupleOutput(o0=..., o1=...)."""
+    return split(x=x).with_overrides(retries=1)
+
+
+@workflow
+def summary(xs: typing.List[int]) -> Stats:
+    return stats(xs=xs)
