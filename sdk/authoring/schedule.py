@@ -13,7 +13,9 @@ computes its ticks, in whole unix seconds.
 
 Cron expressions are parsed by croniter (the library flytekit itself validates cron with):
 five fields, or six with seconds last, plus the `@hourly`, `@daily`, `@weekly`, `@monthly`
-and `@yearly` aliases. A `FixedRate` ticks every `duration` from the moment the launch plan
+and `@yearly` aliases and flytekit's bare ones (`hourly`, `days`, ...). As in flytekit, a
+`CronSchedule` that croniter refuses, or that names no time to come (`0 0 31 2 *`), is refused
+when it is made. A `FixedRate` ticks every `duration` from the moment the launch plan
 was activated; unlike Flyte, which takes whole minutes only, graft takes any whole number of
 seconds from 1 up.
 """
@@ -29,6 +31,12 @@ from croniter import croniter
 from sdk.model.errors import ConfigError
 
 UTC = datetime.timezone.utc
+# flytekit's CronSchedule aliases, as croniter spells them.
+ALIASES = {
+    "hourly": "@hourly", "hours": "@hourly", "daily": "@daily", "days": "@daily",
+    "weekly": "@weekly", "weeks": "@weekly", "monthly": "@monthly", "months": "@monthly",
+    "annually": "@yearly", "@annually": "@yearly", "yearly": "@yearly", "years": "@yearly",
+}
 SKIP_COUNT_CAP = 100_000
 MAX_RATE_S = 100 * 365 * 24 * 3600  # a fixed rate longer than a century is a mistake
 
@@ -49,18 +57,26 @@ class Schedule:
 
 
 class CronSchedule(Schedule):
-    """Fire at the times a cron expression names (UTC). `cron_expression` is flytekit's older
-    spelling of `schedule`; `offset` (an ISO 8601 duration in Flyte) is not supported."""
+    """Fire at the times a cron expression names (UTC). ConfigError (a ValueError, as
+    flytekit's) when croniter refuses the expression or it names no time to come. flytekit's
+    deprecated `cron_expression` (AWS syntax, with a year) is refused, as flytekit refuses it;
+    `offset` (an ISO 8601 duration in Flyte) is not supported."""
 
     def __init__(self, cron_expression: str | None = None, schedule: str | None = None,
                  offset: str | None = None, kickoff_time_input_arg: str | None = None):
-        if (cron_expression is None) == (schedule is None):
-            raise ConfigError("CronSchedule takes one of schedule= or cron_expression=")
+        if cron_expression:
+            raise ConfigError("CronSchedule(cron_expression=...) is deprecated in flytekit and "
+                              "refused by graft, as by flytekit: use schedule= (five fields, "
+                              "minute hour day-of-month month day-of-week)")
+        if schedule is None:
+            raise ConfigError("CronSchedule takes schedule=, a cron expression")
         if offset is not None:
             raise ConfigError("CronSchedule(offset=...) is not supported by graft; write the "
                               "offset into the cron expression")
-        self.schedule = str(schedule if schedule is not None else cron_expression).strip()
+        text = str(schedule).strip()
+        self.schedule = ALIASES.get(text.lower(), text)
         self.kickoff_time_input_arg = kickoff_time_input_arg
+        self.check("CronSchedule")
 
     def check(self, where: str) -> None:
         reason = cron_error(self.schedule)

@@ -20,11 +20,14 @@ from sdk import (
     CompileError,
     ConditionalFailed,
     ConfigError,
+    CronSchedule,
+    LaunchPlan,
     Resources,
     TypeConversionError,
     task,
     workflow,
 )
+from sdk.authoring.schedule import next_tick
 from sdk.exceptions import base as flyte_base
 from sdk.exceptions import user as flyte_user
 
@@ -331,3 +334,39 @@ def test_a_workflow_compiles_at_its_first_call_not_at_decoration():
 
     with pytest.raises(ValueError, match="is not iterable"):
         faulty(x=1)
+
+
+# ---- e. cron schedules ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("expression", [
+    "nonsense", "", "0 0 31 2 *", "0 0 30 2 *", "0 0 31 4 *", "60 * * * *", "* * * * 8",
+    "@reboot", "H * * * *", "0 0 1 1 * 2030"])
+def test_a_cron_schedule_flytekit_refuses_is_refused_when_made(expression):
+    """flytekit's CronSchedule raises ValueError for what croniter refuses or for an
+    expression without a next time (Feb 31), when it is made."""
+    with pytest.raises(ValueError, match="is not valid"):
+        CronSchedule(schedule=expression)
+
+
+@pytest.mark.parametrize("expression, ticks", [
+    ("*/5 * * * *", "*/5 * * * *"),
+    ("0 0 * * * 30", "0 0 * * * 30"),  # croniter's sixth field: seconds
+    ("0 9 ? * MON", "0 9 ? * MON"),
+    ("0 0 29 2 *", "0 0 29 2 *"),
+    ("hourly", "@hourly"), ("days", "@daily"), ("weeks", "@weekly"), ("annually", "@yearly"),
+    ("@monthly", "@monthly"),
+])
+def test_a_cron_schedule_flytekit_accepts_is_accepted(expression, ticks):
+    schedule = CronSchedule(schedule=expression, kickoff_time_input_arg="kickoff_time")
+    assert schedule.schedule == ticks
+    plan = LaunchPlan.get_or_create(fk.stamped, name=f"cron_{abs(hash(expression))}",
+                                    schedule=schedule)
+    assert plan.schedule is schedule
+    assert next_tick(schedule.to_json(), 0, 0) > 0
+
+
+def test_flytekit_s_deprecated_cron_expression_is_refused():
+    """flytekit 1.16 refuses CronSchedule(cron_expression=...) (AWS syntax) outright."""
+    with pytest.raises(ConfigError, match="use schedule="):
+        CronSchedule(cron_expression="0 9 * * ? *")

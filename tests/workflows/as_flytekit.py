@@ -1,6 +1,7 @@
 """Workflows whose behaviour flytekit 1.16 fixes where a program can tell (issue 23, point
 13): what a failure raises, what a call returns; run in-process and on the cluster."""
 
+import datetime
 import typing
 
 from sdk import conditional, map_task, task, workflow
@@ -98,3 +99,16 @@ def pair(x: int) -> typing.Tuple[int, str]:
 @workflow
 def summary(xs: typing.List[int]) -> Stats:
     return stats(xs=xs)
+
+
+# ---- e. schedules ---------------------------------------------------------------------------
+
+
+@task
+def echo_time(when: datetime.datetime) -> str:
+    return when.isoformat()
+
+
+@workflow
+def stamped(kickoff_time: datetime.datetime) -> str:
+    return echo_time(when=kickoff_time)
