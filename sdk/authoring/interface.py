@@ -32,10 +32,20 @@ def read_interface(fn: Callable[..., Any], kind: str) -> Interface:
         if name not in hints:
             raise CompileError(f"{where}: input {name!r} has no type annotation; graft needs "
                                "one to move its value between tasks")
-        inputs[name] = describe(hints[name])
+        inputs[name] = _described(hints[name], f"{where}: input {name!r}")
         if param.default is not _NO_DEFAULT:
             defaults[name] = param.default
-    return _outputs(hints.get("return", _NO_DEFAULT), inputs, defaults)
+    try:
+        return _outputs(hints.get("return", _NO_DEFAULT), inputs, defaults)
+    except CompileError as exc:
+        raise CompileError(f"{where}: its output: {exc}") from None
+
+
+def _described(tp: Any, where: str) -> TypeDesc:
+    try:
+        return describe(tp)
+    except CompileError as exc:  # an annotation refused (a bare tuple)
+        raise CompileError(f"{where}: {exc}") from None
 
 
 def return_annotation(fn: Callable[..., Any], where: str) -> Any:

@@ -9,6 +9,7 @@ functions must be annotated with the classes themselves, as tests written for fl
 
 import dataclasses
 import enum
+import types
 import typing
 
 import pytest
@@ -24,12 +25,14 @@ from sdk import (
     LaunchPlan,
     Resources,
     TypeConversionError,
+    map_task,
     task,
     workflow,
 )
 from sdk.authoring.schedule import next_tick
 from sdk.exceptions import base as flyte_base
 from sdk.exceptions import user as flyte_user
+from sdk.types import FlyteError
 
 # ---- b. errors are the builtins flytekit raises -------------------------------------------
 
@@ -370,3 +373,111 @@ def test_flytekit_s_deprecated_cron_expression_is_refused():
     """flytekit 1.16 refuses CronSchedule(cron_expression=...) (AWS syntax) outright."""
     with pytest.raises(ConfigError, match="use schedule="):
         CronSchedule(cron_expression="0 9 * * ? *")
+
+
+# ---- f. what decoration refuses, and what it accepts ------------------------------------
+
+
+NESTED = '''
+from sdk import task
+
+def make():
+    @task
+    def inner(x: int) -> int:
+        return x
+    return inner
+'''
+
+
+def module_of(name: str) -> types.ModuleType:
+    module = types.ModuleType(name)
+    exec(compile(NESTED, f"<{name}>", "exec"), module.__dict__)
+    return module
+
+
+def test_a_task_inside_a_function_is_refused_outside_test_modules():
+    """flytekit refuses it with a ValueError ("TaskFunction cannot be a nested/inner or local
+    function"), except in test modules (test_*, *_test)."""
+    with pytest.raises(ValueError, match="defined at the top level of a module") as info:
+        module_of("pipelines").make()
+    assert isinstance(info.value, CompileError)
+    assert module_of("test_pipelines").make()(x=2) == 2
+    assert module_of("pipelines_test").make()(x=3) == 3
+
+
+@pytest.mark.parametrize("annotation", ["tuple", "typing.Tuple", "typing.List[tuple]",
+                                        "typing.Optional[tuple]"])
+def test_a_bare_tuple_annotation_is_refused_at_decoration(annotation):
+    """flytekit's type engine refuses `tuple` (RestrictedTypeError) wherever it appears."""
+    namespace = {"task": task, "typing": typing}
+    for source in (f"def as_input(x: {annotation}) -> int: return 1",
+                   f"def as_output(x: int) -> {annotation}: return (x,)"):
+        exec(source, namespace)
+    with pytest.raises(CompileError, match="a bare tuple annotation"):
+        task(namespace["as_input"])
+    with pytest.raises(CompileError, match="its output: a bare tuple annotation"):
+        task(namespace["as_output"])
+
+
+def test_a_failure_handler_must_take_every_input_of_the_workflow():
+    """flytekit: the workflow's inputs must all be the handler's, of the same types, and the
+    handler's others Optional; else FlyteFailureNodeInputMismatchException (an
+    AssertionError), raised when the workflow compiles at its first call."""
+
+    @task
+    def takes_a(a: int) -> None:
+        return None
+
+    @task
+    def takes_more(a: int, b: typing.Optional[int] = None,
+                   err: typing.Optional[FlyteError] = None) -> None:
+        return None
+
+    @task
+    def takes_b_as_int(a: int, b: int) -> None:
+        return None
+
+    @workflow(on_failure=takes_a)
+    def two_inputs(a: int = 3, b: str = "x") -> int:
+        return plus_one(a=a)
+
+    @workflow(on_failure=takes_more)
+    def one_input(a: int = 3) -> int:
+        return plus_one(a=a)
+
+    @workflow(on_failure=takes_b_as_int)
+    def b_is_a_str(a: int = 3, b: str = "x") -> int:
+        return plus_one(a=a)
+
+    with pytest.raises(AssertionError, match="takes no input 'b' of the workflow"):
+        two_inputs()
+    with pytest.raises(AssertionError, match="input 'b' is int, but the workflow's is str"):
+        b_is_a_str()
+    assert one_input() == 4
+
+
+def test_bindings_to_a_union_are_taken_as_flytekit_takes_them():
+    assert fk.kinds(n=1, s="a") == ["int 1", "str a", "int 5", "str literal"]
+    with pytest.raises(TypeConversionError, match="none of Union\\[int, str\\]"):
+        fk.kinds(n=1, s="a", o=None)
+    with pytest.raises(TypeConversionError, match="expected Union\\[int, str\\], got float"):
+        fk.kind_of(x=2.5)
+
+
+def test_conditional_cases_with_different_outputs_keep_those_in_common():
+    assert fk.common_output(x=3) == 3
+    assert fk.common_output(x=-3) == 3
+    [branch] = fk.common_output.compile().nodes
+    assert list(branch.outputs_types) == ["o0"]
+
+
+def test_a_map_of_a_task_without_inputs_gives_an_empty_list():
+    assert fk.map_of_nothing() == []
+    assert map_task(fk.constant)() == []
+
+
+def test_two_echo_tasks_of_one_name_keep_their_own_inputs():
+    assert fk.echoes(a=1, b="x") == (1, "x")
+    assert fk.echo_number(a=2) == 2 and fk.echo_text(b="y") == "y"
+    assert (fk.echo_number.name, fk.echo_text.name) == ("echo", "echo")
+    assert fk.echo_number.ref != fk.echo_text.ref

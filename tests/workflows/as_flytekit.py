@@ -5,6 +5,7 @@ import datetime
 import typing
 
 from sdk import conditional, map_task, task, workflow
+from sdk.core.task import Echo
 from sdk.exceptions.user import FlyteRecoverableException
 from workflows.failing import bump
 
@@ -112,3 +113,59 @@ def echo_time(when: datetime.datetime) -> str:
 @workflow
 def stamped(kickoff_time: datetime.datetime) -> str:
     return echo_time(when=kickoff_time)
+
+
+# ---- f. what decoration accepts ---------------------------------------------------------------
+
+
+@task
+def kind_of(x: typing.Union[int, str]) -> str:
+    return f"{type(x).__name__} {x}"
+
+
+@task
+def maybe(x: typing.Optional[int]) -> typing.Optional[int]:
+    return x
+
+
+@workflow
+def kinds(n: int, s: str, o: typing.Optional[int] = 5) -> typing.List[str]:
+    """An int, a str and an Optional[int] bind to a Union[int, str] input, as flytekit takes
+    them (a None in the Optional would fail `kind_of` when it reads it)."""
+    return [kind_of(x=n), kind_of(x=s), kind_of(x=maybe(x=o)), kind_of(x="literal")]
+
+
+@task
+def one(x: int) -> int:
+    return x
+
+
+@task
+def two(x: int) -> typing.Tuple[int, str]:
+    return -x, "two"
+
+
+@workflow
+def common_output(x: int) -> int:
+    """The cases give (o0) and (o0, o1): the conditional gives o0, as in flytekit."""
+    return conditional("c").if_(x > 0).then(one(x=x)).else_().then(two(x=x))
+
+
+@task
+def constant() -> int:
+    return 7
+
+
+@workflow
+def map_of_nothing() -> typing.List[int]:
+    """A map of a task without inputs has no items, as in flytekit."""
+    return map_task(constant)()
+
+
+echo_number = Echo(name="echo", inputs={"a": int})
+echo_text = Echo(name="echo", inputs={"b": str})  # the same name, other inputs: as flytekit
+
+
+@workflow
+def echoes(a: int, b: str) -> typing.Tuple[int, str]:
+    return echo_number(a=a), echo_text(b=b)
