@@ -60,3 +60,18 @@ def test_several_outputs_and_namedtuples_come_back_as_in_process(cluster):
     assert type(remote).__name__ == "DefaultNamedTupleOutput" and remote._fields == ("o0", "o1")
     stats = summary.wait(timeout=120)
     assert type(stats) is fk.Stats and stats == fk.Stats(6, 2.0)
+
+
+def test_what_decoration_accepts_runs_on_the_cluster_as_in_process(cluster):
+    """Union bindings, conditional cases with different outputs, a map of a task without
+    inputs and two Echos of one name (found again by their own references on the worker)."""
+    client = cluster.client()
+    cases = [(fk.kinds, {"n": 1, "s": "a"}), (fk.common_output, {"x": -3}),
+             (fk.map_of_nothing, {}), (fk.echoes, {"a": 1, "b": "x"})]
+    submitted = [(client.submit(wf, **kwargs), wf, kwargs) for wf, kwargs in cases]
+    for execution, wf, kwargs in submitted:
+        assert execution.wait(timeout=120) == wf(**kwargs)
+    failing = client.submit(fk.kinds, n=1, s="a", o=None)
+    failure = failure_of(failing)
+    assert (failure.node_id, failure.error_type, failure.message) == \
+        local_failure(lambda: fk.kinds(n=1, s="a", o=None))
