@@ -29,7 +29,10 @@ from sdk.authoring.launch_plan import LaunchPlan
 from sdk.authoring.map_task import map_task
 from sdk.authoring.node import create_node
 from sdk.authoring.options import ImageSpec
+from sdk.authoring.python_task import PythonInstanceTask, TaskMetadata
+from sdk.authoring.reference import reference_launch_plan, reference_task, reference_workflow
 from sdk.authoring.schedule import CronSchedule, FixedRate
+from sdk.core.task import PythonFunctionTask
 from sdk.model.errors import (
     BindingError,
     BrokerUnavailable,
@@ -41,6 +44,7 @@ from sdk.model.errors import (
     ExecutionFailed,
     GraftError,
     NodeFailure,
+    ReferenceNotRunnable,
     SpecError,
     StoreError,
     StoreIntegrityError,
@@ -52,8 +56,12 @@ from sdk.model.errors import (
 )
 from sdk.model.hashing import HashMethod
 from sdk.model.resources import Resources
+from sdk.model.security import Secret
 from sdk.runtime.context import current_context
+from sdk.runtime.flyte_context import FlyteContext, FlyteContextManager
 from sdk.values.failure import FlyteError
+from sdk.values.flyte_literals import Blob, BlobMetadata, Literal, Scalar
+from sdk.values.flyte_types import BlobType, LiteralType, StructuredDatasetType
 from sdk.values.structured import StructuredDataset, kwtypes
 from sdk.wire.signing import Unauthenticated
 
@@ -65,8 +73,13 @@ __all__ = [
     "task", "workflow", "dynamic", "map_task", "conditional", "create_node", "LaunchPlan",
     "Workflow", "WorkflowFailurePolicy", "Resources", "ImageSpec", "current_context",
     "TaskDef", "DynamicDef", "WorkflowDef", "Cache", "HashMethod", "CronSchedule", "FixedRate",
+    "Secret", "reference_task", "reference_launch_plan", "reference_workflow",
     # values
     "StructuredDataset", "kwtypes", "FlyteError",
+    # extending (sdk.extend): task classes, flytekit's context and literal models
+    "TaskMetadata", "PythonFunctionTask", "PythonInstanceTask", "FlyteContext",
+    "FlyteContextManager", "Literal", "Scalar", "Blob", "BlobMetadata", "BlobType",
+    "LiteralType", "StructuredDatasetType",
     # running on a cluster
     "Client", "Execution",
     # errors
@@ -74,7 +87,7 @@ __all__ = [
     "ConfigError", "TypeConversionError", "ConditionalFailed",
     "StoreError", "StoreObjectMissing", "StoreIntegrityError", "BrokerUnavailable", "TierError",
     "Unauthenticated", "TaskError", "TaskTimeout", "ExecutionFailed", "ExecutionAborted",
-    "NodeFailure",
+    "NodeFailure", "ReferenceNotRunnable",
 ]
 
 _LAZY = {"Client": "sdk.remote.client", "Execution": "sdk.remote.client"}

@@ -3,8 +3,9 @@
 Settings come from `sdk.wire.celery_app` (shared with the scheduler). On top of them the
 worker reads its queues through a transport that moves garbage to the dead-letter list
 instead of dying (`worker.transport`), refuses undecodable or unknown messages in one line
-each (`worker.consumer`), holds a lease on every attempt it has (`worker.request`), and obeys
-only the remote-control commands `GRAFT_REMOTE_CONTROL` allows (`worker.control`).
+each (`worker.consumer`), holds a lease on every attempt it has (`worker.request`), obeys
+only the remote-control commands `GRAFT_REMOTE_CONTROL` allows (`worker.control`), and when
+it starts and stops removes the working folders of runners that are gone (`worker.folders`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from celery import Task, signals
 from sdk.model.config import Settings
 from sdk.wire.celery_app import make_app
 from sdk.wire.signing import UNSET_WARNING
-from worker import control, outage
+from worker import control, folders, outage
 from worker.request import on_received
 
 settings = Settings.from_env()
@@ -38,12 +39,18 @@ class GraftTask(Task):
     Request = "worker.request:GraftRequest"
 
 
-@signals.celeryd_after_setup.connect
-def _starting(**_: object) -> None:
-    if not settings.secret:
-        logging.getLogger("graft.worker").warning("%s", UNSET_WARNING)
-
-
 @signals.task_received.connect
 def _received(sender: object = None, request: object = None, **_: object) -> None:
     on_received(request)
+
+
+@signals.celeryd_after_setup.connect  # logging is set up, the pool processes not started
+def _starting(**_: object) -> None:
+    if not settings.secret:
+        logging.getLogger("graft.worker").warning("%s", UNSET_WARNING)
+    folders.remove_orphans()  # left by a worker killed outright, or the machine's crash
+
+
+@signals.worker_shutdown.connect
+def _stopped(**_: object) -> None:
+    folders.remove_orphans()  # of runners whose pool process died before them

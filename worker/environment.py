@@ -5,12 +5,18 @@ A task needs neither the secret that signs messages nor the broker's or the data
 password: the runner gets the store's URL and the cache's Redis with each request (over its
 pipe) and the key cache entries are signed with, not GRAFT_SECRET. Leaving them out of the
 environment keeps them out of what a task prints, dumps or passes to the processes it starts.
+
+The secrets the operator gives tasks (`_FSEC_<GROUP>_<KEY>`, or the prefix
+FLYTE_SECRETS_ENV_PREFIX names; `sdk.runtime.secrets`) are granted on purpose: they reach the
+task whatever their values hold. The withheld names are withheld all the same.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from urllib.parse import unquote, urlsplit
+
+from sdk.runtime.secrets import env_prefix
 
 # Variables that carry the cluster's credentials, whatever their values.
 WITHHELD = frozenset({
@@ -30,9 +36,12 @@ def _password(url: str) -> str:
 
 def task_environment(environ: Mapping[str, str]) -> dict[str, str]:
     """`environ` without the withheld variables, and without any other variable whose value
-    holds GRAFT_SECRET or the password of GRAFT_BROKER_URL or GRAFT_DATABASE_URL."""
-    secrets = [s for s in (environ.get("GRAFT_SECRET", ""),
-                           _password(environ.get("GRAFT_BROKER_URL", "")),
-                           _password(environ.get("GRAFT_DATABASE_URL", ""))) if s]
+    holds GRAFT_SECRET or the password of GRAFT_BROKER_URL or GRAFT_DATABASE_URL, unless it
+    is a task secret (named with the secrets' prefix)."""
+    credentials = [s for s in (environ.get("GRAFT_SECRET", ""),
+                               _password(environ.get("GRAFT_BROKER_URL", "")),
+                               _password(environ.get("GRAFT_DATABASE_URL", ""))) if s]
+    prefix = env_prefix(environ)
     return {name: value for name, value in environ.items()
-            if name not in WITHHELD and not any(s in value for s in secrets)}
+            if name not in WITHHELD and (
+                name.startswith(prefix) or not any(c in value for c in credentials))}

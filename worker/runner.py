@@ -16,6 +16,7 @@ attempt runs, `GRAFT_WORKER` in its environment names the worker (`mem-<tier>-<p
 and what it writes to its standard output and error is kept in the store (`worker.output`).
 The runner's environment lacks GRAFT_SECRET and the broker's and database's passwords
 (`worker.environment`): what it needs of them comes in each request.
+Each attempt starts in the runner's working folder (`worker.folders`), emptied after it.
 """
 
 from __future__ import annotations
@@ -28,12 +29,12 @@ import shutil
 import signal
 import struct
 import sys
-import tempfile
 from typing import Any, BinaryIO
 
 from sdk.model.store import Store
 from sdk.values.store import open_store
 from sdk.wire.cache_lock import CacheLocks
+from worker import folders
 from worker.attempt import run_attempt
 from worker.output import OutputCapture
 
@@ -111,7 +112,7 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
     stores: dict[str, Store] = {}
     locks: dict[tuple[str, str], CacheLocks] = {}
     capture = OutputCapture()
-    workdir = tempfile.mkdtemp(prefix=f"graft-node-{os.getpid()}-")
+    workdir, _lock = folders.make()  # locked until this process ends, however it ends
     os.chdir(workdir)
     try:
         while True:

@@ -12,9 +12,13 @@ While an attempt runs, the pool process:
   and returns without a report, and when an operator terminates it (Flower's Terminate,
   `celery control revoke --terminate`: the worker sends TERMINATE instead of SIGTERM), failing
   it as `Terminated`, which is not retried;
-- records its peak resident memory, which the report carries.
+- records its peak resident memory, which the report carries;
+- when the runner dies on its own, tells the kernel's out-of-memory killer from any other
+  killer by the kernel's OOM-kill counts (`worker.oom`), read before the attempt and after
+  its death: `OutOfMemory` only when they rose (`sdk.model.failures.process_ended`).
 
-Killing means SIGKILL to the runner's process group; the next attempt starts a new runner.
+Killing means SIGKILL to the runner's process group, then removing the runner's working
+folder (`worker.folders`); the next attempt starts a new runner.
 So does a runner whose attempt left processes running (joblib keeps its workers for reuse)
 or that holds more than half its tier's size after an attempt (CPython keeps memory it has
 freed): the next attempt starts alone, and is not charged for what this one left.
@@ -35,12 +39,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sdk.model.errors import GraftError
-from sdk.model.failures import process_ended
+from sdk.model.failures import KillEvidence, process_ended
 from sdk.model.report import Report
 from sdk.model.resources import parse_memory
 from sdk.model.spec import node_from_json
 from sdk.wire.keys import queue_tier
 from sdk.wire.messages import report_message
+from worker import folders, oom
 from worker.environment import task_environment
 from worker.runner import read_message, write_message
 
@@ -91,6 +96,15 @@ def install_signals() -> None:
     signal.signal(TERMINATE, _on_terminate)
 
 
+@dataclass(frozen=True)
+class Died:
+    """How a runner that died on its own ended: its exit status (negative: the signal that
+    killed it; None: not read), and what the pool process knows of who killed it."""
+
+    exitcode: int | None
+    evidence: KillEvidence
+
+
 class Runner:
     """The warm runner process of this pool process."""
 
@@ -99,6 +113,8 @@ class Runner:
         self._given_up: Callable[[], bool] | None = None
         self._requests: Any = None
         self._replies: Any = None
+        self._oom_before: tuple[int | None, int | None] = (None, None)
+        self._last_bytes = 0  # the attempt's last memory sample
 
     def start(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -116,12 +132,15 @@ class Runner:
         self._replies = os.fdopen(rep_r, "rb")
 
     def stop(self) -> None:
-        """Kill the runner and everything it started."""
+        """Kill the runner and everything it started, and remove its working folder (a
+        runner killed cannot)."""
         if self.proc is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=5)
+            if self.proc.returncode is not None:  # else the next worker start removes it
+                folders.remove_of(self.proc.pid)
         for stream in (self._requests, self._replies):
             if stream is not None:
                 with contextlib.suppress(OSError):
@@ -132,19 +151,20 @@ class Runner:
             given_up: Callable[[], bool] | None = None) -> tuple[str, Any, int]:
         """Run one attempt: ("reply", report message, peak bytes), or (what ended it, detail,
         peak bytes) for "timeout", "memory" (detail: bytes used), "given_up", "terminated"
-        and "died" (detail: the runner's exit status). On GIVE_UP, `given_up()` says whether
-        it is this attempt the scheduler gave up (the signal names no attempt; one meant for
-        an attempt this process ran before is ignored)."""
+        and "died" (detail: `Died`). On GIVE_UP, `given_up()` says whether it is this
+        attempt the scheduler gave up (the signal names no attempt; one meant for an attempt
+        this process ran before is ignored)."""
         self._given_up = given_up
         self.start()
         assert self.proc is not None
         install_signals()
         _Signals.given_up = _Signals.terminated = False
+        self._oom_before, self._last_bytes = oom.read(), 0
         try:
             write_message(self._requests, request)
             return self._watch(limits)
         except (BrokenPipeError, OSError):
-            return self._ended("died", self._exit_status(), 0)
+            return self._died(limits, 0)
 
     def _watch(self, limits: Limits) -> tuple[str, Any, int]:
         assert self.proc is not None
@@ -158,7 +178,7 @@ class Runner:
             if ready:
                 reply = read_message(self._replies)
                 if reply is None:
-                    return self._ended("died", self._exit_status(), peak)
+                    return self._died(limits, peak)
                 if _has_children(self.proc.pid) or (
                         limits.tier_bytes is not None
                         and _rss(self.proc.pid) > limits.tier_bytes // 2):
@@ -167,6 +187,7 @@ class Runner:
             used = _memory(self.proc.pid, whole_tree=tick % TREE_EVERY == 0)
             tick += 1
             peak = max(peak, used)
+            self._last_bytes = used or self._last_bytes  # a dead runner's sample is 0
             if _Signals.given_up:
                 _Signals.given_up = False
                 if self._given_up is None or self._given_up():
@@ -179,11 +200,20 @@ class Runner:
             if deadline is not None and time.monotonic() > deadline:
                 return self._ended("timeout", None, peak)
             if self.proc.poll() is not None:
-                return self._ended("died", self._exit_status(), peak)
+                return self._died(limits, peak)
 
     def _ended(self, why: str, detail: Any, peak: int) -> tuple[str, Any, int]:
         self.stop()
         return why, detail, peak
+
+    def _died(self, limits: Limits, peak: int) -> tuple[str, Any, int]:
+        """The runner died on its own: its exit status, and whether the kernel's OOM killer
+        killed a process in the worker's cgroup, or on the machine, while the attempt ran."""
+        exitcode = self._exit_status()
+        self.stop()
+        cgroup, machine = oom.since(self._oom_before)
+        evidence = KillEvidence(cgroup, machine, self._last_bytes, limits.memory_bytes)
+        return "died", Died(exitcode, evidence), peak
 
     def _exit_status(self) -> int | None:
         if self.proc is None:
@@ -264,9 +294,10 @@ def failed_message(eid: str, node: str, attempt: int, token: str, why: str, deta
     (the scheduler expects no report of it)."""
     if why == "given_up":
         return None
+    died = detail if why == "died" and isinstance(detail, Died) else None
     failure = process_ended(
         f"attempt {attempt} of node {node!r}", why,
-        exitcode=detail if why == "died" and isinstance(detail, int) else None,
+        exitcode=died.exitcode if died else None, evidence=died.evidence if died else None,
         cause="its exit status was not read", timeout_s=limits.timeout_s,
         used=_mib(detail) if why == "memory" else "",
         limit=f"{_mib(limits.memory_bytes or 0)} (tier {limits.tier})")

@@ -21,6 +21,7 @@ from sdk.model.errors import BindingError, CompileError, ConfigError, GraftError
 from sdk.model.interface import Interface
 from sdk.model.resources import Resources
 from sdk.model.runs import FAILURE_HANDLER_ID
+from sdk.model.security import Secret
 from sdk.model.spec import (
     FAIL_AFTER_EXECUTABLE_NODES_COMPLETE,
     FAIL_IMMEDIATELY,
@@ -83,7 +84,8 @@ class TaskDef(Entity):
                  cache_serialize: bool = False, cache_ignore_input_vars: Any = (),
                  retries: int = 0, timeout: int | float | datetime.timedelta | None = None,
                  requests: Resources | None = None, limits: Resources | None = None,
-                 resources: Resources | None = None, container_image: Any = None):
+                 resources: Resources | None = None, container_image: Any = None,
+                 secret_requests: list[Secret] | None = None):
         where = f"@{self.kind} {fn.__qualname__}"
         if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
             raise ConfigError(f"{where}: retries must be an int >= 0, got {retries!r}")
@@ -91,6 +93,7 @@ class TaskDef(Entity):
         self.timeout_s = options.timeout_seconds(timeout, where)
         self.requests, self.limits = options.resources(requests, limits, resources, where)
         self.image = options.image_name(container_image, where)
+        self.secret_requests = options.secret_requests(secret_requests, where)
         super().__init__(fn)
         self.cache_options = cache_options(where, self.interface.inputs, cache, cache_version,
                                            cache_serialize, cache_ignore_input_vars)
@@ -295,16 +298,18 @@ def task(_fn: F) -> TaskDef: ...
 def task(*, cache: Any = ..., cache_version: str = ..., cache_serialize: bool = ...,
          cache_ignore_input_vars: Any = ..., retries: int = ...,
          timeout: int | float | datetime.timedelta | None = ...,
-         requests: Resources | None = ..., limits: Resources | None = ...
-         ) -> Callable[[F], TaskDef]: ...
+         requests: Resources | None = ..., limits: Resources | None = ...,
+         secret_requests: list[Secret] | None = ...) -> Callable[[F], TaskDef]: ...
 def task(_fn: Callable[..., Any] | None = None, **given: Any) -> Any:
     """Make a function a graft task, bare (`@task`) or with options (`@task(cache=True, ...)`).
 
     Options: cache (True or `Cache(version, serialize, ignored_inputs)`), cache_version,
     cache_serialize, cache_ignore_input_vars, retries, timeout (seconds or timedelta), requests and
     limits (`Resources`; `resources=` sets both), container_image (recorded only: graft runs
-    without containers). Raises ConfigError on a malformed or unknown option, CompileError on
-    a function whose inputs lack type annotations.
+    without containers), secret_requests (the `Secret`s the task reads with
+    `current_context().secrets`; recorded, as flytekit's local runs the lookup does not
+    depend on it). Raises ConfigError on a malformed or unknown option, CompileError on a
+    function whose inputs lack type annotations.
     """
     return _decorator(TaskDef, _fn, given, options.TASK_OPTIONS)
 

@@ -15,17 +15,18 @@ from typing import Any
 from sdk.authoring.caching import Cache, cache_options
 from sdk.model.errors import ConfigError
 from sdk.model.resources import Resources
+from sdk.model.security import Secret
 from sdk.model.spec import NodeSpec
 
 TASK_OPTIONS = ("cache", "cache_version", "cache_serialize", "cache_ignore_input_vars",
-                "retries", "timeout", "requests", "limits", "resources", "container_image")
+                "retries", "timeout", "requests", "limits", "resources", "container_image",
+                "secret_requests")
 WORKFLOW_OPTIONS = ("failure_policy", "on_failure", "timeout")
 
 # flytekit options graft does not take, and why.
 UNSUPPORTED = {
     "interruptible": "graft has no preemptible machines to opt into",
     "environment": "set environment variables on the workers instead",
-    "secret_requests": "graft has no secret store; give workers their secrets themselves",
     "pod_template": "graft runs without Kubernetes",
     "pod_template_name": "graft runs without Kubernetes",
     "accelerator": "graft runs without Kubernetes",
@@ -128,6 +129,20 @@ def image_name(image: Any, where: str) -> str | None:
         return image
     raise ConfigError(f"{where}: container_image must be an image name or an ImageSpec, got "
                       f"{image!r}")
+
+
+def secret_requests(requests: Any, where: str) -> tuple[Secret, ...]:
+    """The secrets a task asks for: a list (or tuple) of `Secret`s, or None."""
+    if requests is None:
+        return ()
+    if not isinstance(requests, (list, tuple)):
+        raise ConfigError(f"{where}: secret_requests must be a list of Secret(...), got "
+                          f"{requests!r}")
+    for secret in requests:
+        if not isinstance(secret, Secret):
+            raise ConfigError(f"{where}: secret_requests must hold Secret(group=..., key=...)s, "
+                              f"got {secret!r}")
+    return tuple(requests)
 
 
 def resources(requests: Any, limits: Any, both: Any, where: str) -> tuple[Resources, Resources]:

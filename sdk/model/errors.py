@@ -96,6 +96,11 @@ class TierError(GraftError):
     """A node needs more memory than the largest tier offers."""
 
 
+class ReferenceNotRunnable(GraftError, NotImplementedError):
+    """A reference entity (`reference_task`, ...) was run in-process, unmocked: it names code
+    registered on a cluster. A NotImplementedError, as flytekit raises there."""
+
+
 class StoreIntegrityError(StoreError):
     """A content-addressed store object does not match the hash in its key."""
 

@@ -67,11 +67,14 @@ class Resources:
     """CPU and memory for a task, as in Flyte: `Resources(cpu="1", mem="600Mi")`.
 
     Quantities are validated when the object is made, so a typo fails at decoration time.
+    `ephemeral_storage` (a quantity like `mem`) is recorded in the spec, as `cpu` and `gpu`
+    are; only `mem` chooses where a node runs.
     """
 
     cpu: str | int | float | None = None
     mem: str | int | None = None
     gpu: str | int | None = None
+    ephemeral_storage: str | int | None = None
 
     def __post_init__(self) -> None:
         if self.cpu is not None:
@@ -80,6 +83,8 @@ class Resources:
             parse_memory(self.mem, what="Resources(mem=...)")
         if self.gpu is not None:
             _parse_gpu(self.gpu)
+        if self.ephemeral_storage is not None:
+            parse_memory(self.ephemeral_storage, what="Resources(ephemeral_storage=...)")
 
     @property
     def memory_bytes(self) -> int | None:
@@ -97,6 +102,8 @@ class Resources:
             out["mem_bytes"] = self.memory_bytes
         if self.gpu is not None:
             out["gpu"] = _parse_gpu(self.gpu)
+        if self.ephemeral_storage is not None:
+            out["ephemeral_storage_bytes"] = parse_memory(self.ephemeral_storage)
         return out
 
 

@@ -35,6 +35,7 @@ from sdk.model.spec import GraphSpec
 from sdk.model.states import ExecutionState, NodeState
 from sdk.model.store import Store
 from sdk.remote.node_io import node_values
+from sdk.remote.references import resolve_references
 from sdk.remote.schedules import Schedules
 from sdk.remote.specs import main_module_name, renamed_refs, upload_spec
 from sdk.runtime.context import log_key, output_key
@@ -112,11 +113,12 @@ class Client:
 
         Raises CompileError/TypeConversionError on bad workflow or inputs, TierError when a
         node needs more memory than the largest tier, BrokerUnavailable without a broker,
-        ConfigError on a malformed timeout.
+        ConfigError on a malformed timeout, RegistryError when a reference entity it calls
+        is not registered or does not fit its stub (`sdk.remote.references`).
         """
         check_priority(priority)
         bound = entity.bind((), {**(inputs or {}), **kw_inputs})
-        spec = entity.graph()
+        spec = resolve_references(entity.graph(), self.settings, self.store)
         if timeout is not None:
             spec = dataclasses.replace(spec, timeout_s=timeout_seconds(
                 timeout, f"submit({entity.name})"))

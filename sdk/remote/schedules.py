@@ -18,6 +18,7 @@ import redis
 from sdk.model.config import Settings
 from sdk.model.errors import ConfigError, GraftError
 from sdk.model.store import Store
+from sdk.remote.references import resolve_references
 from sdk.remote.specs import upload_spec
 from sdk.values.shapes import encode_inputs
 from sdk.wire.connections import check_redis
@@ -46,7 +47,7 @@ class Schedules:
         if getattr(plan, "schedule", None) is None:
             raise ConfigError(f"{plan!r} has no schedule: give LaunchPlan.get_or_create a "
                               f"schedule=CronSchedule(...) or FixedRate(...) to activate it")
-        spec = plan.graph()
+        spec = resolve_references(plan.graph(), self.settings, self.store)
         check_tiers(spec, self.settings)
         check_redis(self.settings.broker_url)
         spec_key = upload_spec(spec, self.store)

@@ -39,7 +39,7 @@ def code_bundles(spec: GraphSpec) -> dict[str, tuple[str, bytes | None]]:
     made: dict[Path, bytes] = {}
     for _, node in spec.walk():
         task = node.task
-        if task.module in bundles:
+        if task.module in bundles or task.bundle is not None:  # a registered task's, say
             continue
         name, data = module_bundle(task.module, made)
         if name == "__main__":
@@ -54,10 +54,12 @@ def with_bundles(spec: GraphSpec, store: Store,
                  bundles: dict[str, tuple[str, bytes | None]]) -> GraphSpec:
     """The spec with every task reference made importable on workers (bundle id, and the
     real module name where the code was run as `__main__`), the `code_bundles` of `spec`
-    stored."""
+    stored. A task reference on a bundle already (a registered task's) is left as it is."""
     ids: dict[str, tuple[str, str | None]] = {}
 
     def ref_for(task: TaskRef) -> TaskRef:
+        if task.bundle is not None:  # on its bundle already: a reference resolved
+            return task
         if task.module not in ids:
             name, data = (bundles[task.module] if task.module in bundles
                           else module_bundle(task.module))

@@ -25,6 +25,7 @@ from sdk.model import entity as registry
 from sdk.model.config import cache_dir
 from sdk.model.entity import Runnable
 from sdk.model.errors import GraftError
+from sdk.model.reference import reference_of
 from sdk.model.spec import TaskRef
 from sdk.model.store import Store
 from sdk.values.store import get_verified, put_blob
@@ -183,6 +184,11 @@ def load_entity(ref: TaskRef, store: Store) -> Runnable:
     packages) stay as they are. Raises GraftError naming the module and bundle when it cannot
     be imported, StoreError when the bundle is gone from the store.
     """
+    reference = reference_of(ref)
+    if reference is not None:  # a client resolves them; a dynamic's body runs here
+        raise GraftError(f"{reference.describe()} was called inside a @dynamic: a client "
+                         f"resolves reference entities when it submits, so a dynamic's body, "
+                         f"built on a worker, cannot call one; call it from the @workflow")
     if ref.bundle:
         _activate(_unpack(ref.bundle, store))
     try:

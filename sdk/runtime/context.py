@@ -1,15 +1,22 @@
 """`current_context()`: what a running task knows about its attempt.
 
     ctx = current_context()
-    ctx.execution_id.name, ctx.node_id, ctx.attempt, ctx.working_directory
+    ctx.execution_id.name, ctx.node_id, ctx.attempt
+    ctx.working_directory                  # a new empty folder of this attempt's own
     state = ctx.checkpoint.read()          # bytes a previous attempt of this node wrote, or None
     ctx.checkpoint.write(b"...")           # kept in the store for the next attempt
+    ctx.checkpoint.save(path)              # a file or folder; .restore() gives it back as a folder
     ctx.logging.info("step %d", i)         # records kept per attempt (Execution.log_records)
+    ctx.secrets.get("group", "key")        # a secret, read where it runs (sdk.runtime.secrets)
 
-The checkpoint of a node lives in the store under `checkpoints/<execution>/<node>/checkpoint`
-(a file beside its children's folders, for a dynamic), so a retried
-attempt resumes where the last one stopped, wherever it runs. `read()` also sees what this
-attempt wrote (flytekit's does not).
+The checkpoint of a node lives in the store under `checkpoints/<execution>/<node>/`
+(`sdk.runtime.checkpoint`: bytes, or a saved file or folder), so a retried attempt resumes
+where the last one stopped, wherever it runs. `read()` also sees what this attempt wrote
+(flytekit's does not).
+
+As in flytekit, `working_directory` is a new temporary folder for each attempt, so attempts
+running at once on one machine never write each other's files; it is removed when the attempt
+ends (its outputs are in the store by then). The process's current directory is left alone.
 """
 
 from __future__ import annotations
@@ -18,14 +25,18 @@ import contextvars
 import json
 import logging
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sdk.model.errors import GraftError, StoreError, StoreObjectMissing
+from sdk.model.errors import StoreError
 from sdk.model.store import Store
+from sdk.runtime.checkpoint import Checkpoint, NoCheckpoint
+from sdk.runtime.secrets import SecretsManager, task_running
 
 
 @dataclass(frozen=True)
@@ -38,30 +49,6 @@ class ExecutionId:
 
     def __str__(self) -> str:
         return self.name
-
-
-class Checkpoint:
-    """Bytes a node keeps across its attempts."""
-
-    def __init__(self, store: Store, key: str):
-        self._store = store
-        self._key = key
-
-    def read(self) -> bytes | None:
-        """What an attempt of this node last wrote, or None."""
-        try:
-            return self._store.get(self._key)
-        except StoreObjectMissing:
-            return None
-
-    def write(self, data: bytes) -> None:
-        """Keep `data` for the next attempt (replacing what was there)."""
-        if not isinstance(data, (bytes, bytearray)):
-            raise GraftError(f"checkpoint.write takes bytes, got {type(data).__name__}")
-        self._store.put(self._key, bytes(data))
-
-    def prev_exists(self) -> bool:
-        return self._store.exists(self._key)
 
 
 class _Records(logging.Handler):
@@ -85,29 +72,15 @@ class ExecutionParameters:
     checkpoint: Checkpoint
     logging: logging.Logger
 
+    @property
+    def secrets(self) -> SecretsManager:
+        """The secrets of the process the task runs in (`sdk.runtime.secrets`)."""
+        return SecretsManager()
+
 
 _TASKS = logging.getLogger("graft.task")
 _current: contextvars.ContextVar[ExecutionParameters | None] = contextvars.ContextVar(
     "graft_context", default=None)
-
-
-class _NoCheckpoint(Checkpoint):
-    """The checkpoint of no task: every use says where checkpoints exist."""
-
-    def __init__(self) -> None:
-        pass
-
-    def _refuse(self) -> Any:
-        raise GraftError("current_context().checkpoint exists inside a running task only")
-
-    def read(self) -> bytes | None:
-        return self._refuse()
-
-    def write(self, data: bytes) -> None:
-        self._refuse()
-
-    def prev_exists(self) -> bool:
-        return bool(self._refuse())
 
 
 def current_context() -> ExecutionParameters:
@@ -116,7 +89,7 @@ def current_context() -> ExecutionParameters:
     "", attempt 0, and a checkpoint that refuses to be used."""
     ctx = _current.get()
     if ctx is None:
-        return ExecutionParameters(ExecutionId("local"), "", 0, os.getcwd(), _NoCheckpoint(),
+        return ExecutionParameters(ExecutionId("local"), "", 0, os.getcwd(), NoCheckpoint(),
                                    _TASKS)
     return ctx
 
@@ -131,24 +104,28 @@ def output_key(execution_id: str, node_id: str, attempt: int, stream: str) -> st
 
 
 @contextmanager
-def attempt_context(store: Store, execution_id: str, node_id: str, attempt: int
-                    ) -> Iterator[ExecutionParameters]:
+def attempt_context(store: Store, execution_id: str, node_id: str, attempt: int, *,
+                    local: bool = False) -> Iterator[ExecutionParameters]:
     """Make `current_context()` describe this attempt while it runs, and keep its log records
-    in the store afterwards."""
+    in the store afterwards. `local`: the attempt runs in-process, not on a worker (secrets
+    are then also found under their unprefixed names, as in flytekit)."""
     # Not from logging.getLogger: registering a logger per attempt clears every logger's
     # cache, a cost that grows with each attempt the process has run.
     logger = logging.Logger(f"graft.task.{node_id}", logging.DEBUG)
     logger.parent = _TASKS
     records = _Records()
     logger.addHandler(records)
-    ctx = ExecutionParameters(ExecutionId(execution_id), node_id, attempt, os.getcwd(),
-                              Checkpoint(store, f"checkpoints/{execution_id}/{node_id}/checkpoint"),
+    workdir = tempfile.mkdtemp(prefix="graft-attempt-")
+    ctx = ExecutionParameters(ExecutionId(execution_id), node_id, attempt, workdir,
+                              Checkpoint(store, f"checkpoints/{execution_id}/{node_id}"),
                               logger)
     token = _current.set(ctx)
     try:
-        yield ctx
+        with task_running(local=local):
+            yield ctx
     finally:
         _current.reset(token)
+        shutil.rmtree(workdir, ignore_errors=True)
         logger.removeHandler(records)
         if records.records:
             try:

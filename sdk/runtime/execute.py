@@ -25,7 +25,9 @@ from sdk.model.failures import failure_kind, failure_of
 from sdk.model.report import Report
 from sdk.model.spec import NodeSpec
 from sdk.model.store import Store
+from sdk.runtime import mocks
 from sdk.runtime.context import attempt_context
+from sdk.runtime.flyte_context import attempt_files
 from sdk.values.literals import load, value_binding
 from sdk.values.staging import publish
 
@@ -49,11 +51,14 @@ def load_inputs(spec: NodeSpec, inputs: dict[str, Binding], store: Store) -> dic
 
 def execute(spec: NodeSpec, entity: Runnable, inputs: dict[str, Binding], store: Store, *,
             node_id: str, attempt: int, bundle: str | None = None,
-            execution_id: str = "local", budget_s: float | None = None) -> Ran:
+            execution_id: str = "local", budget_s: float | None = None,
+            local: bool = False) -> Ran:
     """Run attempt `attempt` of node `node_id` (`entity` for `spec`) with resolved `inputs`;
     `current_context()` describes the attempt while it runs. `budget_s` (what is left of a
-    workflow's timeout) stops the code earlier than its own timeout would."""
-    with attempt_context(store, execution_id, node_id, attempt):
+    workflow's timeout) stops the code earlier than its own timeout would. `local`: run by the
+    in-process runner rather than on a worker."""
+    with attempt_context(store, execution_id, node_id, attempt, local=local) as params, \
+            attempt_files(params, in_process=local):
         return _execute(spec, entity, inputs, store, node_id, attempt, bundle, budget_s)
 
 
@@ -74,7 +79,7 @@ def _execute(spec: NodeSpec, entity: Runnable, inputs: dict[str, Binding], store
     if entity.kind == DYNAMIC:
         try:
             with deadline(limit, f"dynamic {spec.task.name!r} (node {node_id!r})"):
-                sub = entity.expand(values, store, bundle)
+                sub = mocks.substituted(entity.expand(values, store, bundle))
         except Exception as exc:
             return failed(exc, user_code=True, skip=2)
         try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import sys
 from pathlib import Path
+from types import ModuleType
 
 from sdk.model.entity import Runnable, defined
 from sdk.model.errors import GraftError
@@ -15,6 +16,22 @@ from sdk.runtime.bundle import source_root
 def load_entity_from_file(path: str, name: str) -> Runnable:
     """Import `path` (its folder, or the top of its package, on sys.path) and return `name`:
     a module attribute, or failing that the runnable (a launch plan, say) of that name."""
+    module = load_module_from_file(path)
+    entity = getattr(module, name, None)
+    if not isinstance(entity, Runnable):
+        named = [v for v in vars(module).values()
+                 if isinstance(v, Runnable) and getattr(v, "name", None) == name]
+        entity = named[0] if named else None
+    if entity is None:
+        found = sorted(k for k, v in vars(module).items() if isinstance(v, Runnable))
+        raise GraftError(f"{path} has no workflow or task named {name!r}; it defines: "
+                         f"{', '.join(found) or 'none'}")
+    return entity
+
+
+def load_module_from_file(path: str) -> ModuleType:
+    """Import `path` under its importable name (its folder, or the top of its package, on
+    sys.path); GraftError when it is no Python file or importing it raises."""
     file = Path(path).resolve()
     if not file.exists():
         raise GraftError(f"{path}: no such file")
@@ -32,17 +49,8 @@ def load_entity_from_file(path: str, name: str) -> Runnable:
         module = importlib.import_module(module_name)
     except Exception as exc:
         raise GraftError(f"importing {path} raised {type(exc).__name__}: {exc}") from exc
-    entity = getattr(module, name, None)
-    if not isinstance(entity, Runnable):
-        named = [v for v in vars(module).values()
-                 if isinstance(v, Runnable) and getattr(v, "name", None) == name]
-        entity = named[0] if named else None
-    if entity is None:
-        found = sorted(k for k, v in vars(module).items() if isinstance(v, Runnable))
-        raise GraftError(f"{path} has no workflow or task named {name!r}; it defines: "
-                         f"{', '.join(found) or 'none'}")
     source_root(module_name)
-    return entity
+    return module
 
 
 def task_memories() -> list[int | None]:

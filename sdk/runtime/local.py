@@ -23,6 +23,7 @@ from sdk.model.report import Outcome, Report, data_failure
 from sdk.model.retry import RetryPolicy
 from sdk.model.states import ExecutionState, NodeState
 from sdk.model.store import Store
+from sdk.runtime import mocks
 from sdk.runtime.cache import CacheIndex, key_for, local_index
 from sdk.runtime.execute import execute
 from sdk.runtime.expand import EXPANDED, expand
@@ -42,7 +43,8 @@ def run_local(entity: Runnable, args: tuple, kwargs: dict[str, Any]) -> Any:
     lengths) raises ExecutionFailed, as `Execution.wait()` does on a cluster."""
     bound = entity.bind(args, kwargs)
     store = default_store()
-    spec = entity.graph()
+    spec = mocks.substituted(mocks.stand_in(entity).graph())  # sdk.testing's mocks
+    mocks.check_references(spec)
     publish(spec, store)  # what compiling staged: large literals, files
     engine = Engine(spec, encode_inputs(entity, bound, store), RetryPolicy(user_retries=False))
     exceptions = _drive(engine, store, f"local-{uuid.uuid4().hex[:12]}")
@@ -161,7 +163,7 @@ def _drive(engine: Engine, store: Store, execution_id: str) -> dict[str, BaseExc
         if spec.kind in EXPANDED:
             release(engine.apply(expand(spec, inputs, store, node_id, run.attempt)))
             continue
-        entity = registry.lookup(spec.task.ref)
+        entity = mocks.replacement(spec.task.ref) or registry.lookup(spec.task.ref)
         if entity is None:
             release(engine.apply(Report.failed(node_id, run.attempt, data_failure(
                 "GraftError", f"{spec.task.ref} is not defined in this process"))))
@@ -172,7 +174,7 @@ def _drive(engine: Engine, store: Store, execution_id: str) -> dict[str, BaseExc
             release(engine.apply(Report.cached(node_id, run.attempt, hit)))
         else:
             ran = execute(spec, entity, inputs, store, node_id=node_id, attempt=run.attempt,
-                          execution_id=execution_id, budget_s=left())
+                          execution_id=execution_id, budget_s=left(), local=True)
             remaining = left()
             if remaining is not None and remaining <= 0:
                 engine.time_out()

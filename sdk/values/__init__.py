@@ -1,8 +1,9 @@
 """Values: Python values <-> JSON literals (one handler per type), and the value store."""
 
-from sdk.values import (  # noqa: F401  (register handlers)
+from sdk.values import (  # noqa: F401  (register handlers; a user's transformers come first)
     any_type,
     builtin_types,
     file_types,
     structured,
+    transformer_handler,
 )

@@ -219,8 +219,10 @@ class DirectoryHandler(ScalarRule, TypeHandler):
             lazy._literal = lit
             lazy._download = lambda: _fetch(url, name, where, folder=True)
             return lazy
-        digest = sha256(dumps(lit["files"]))
         name = os.path.basename(str(lit["name"])) or "dir"
+        # One folder per name and content: a directory of the same content under another name
+        # must not replace (and so empty) a copy a task or the caller still holds.
+        digest = sha256(dumps({"name": name, "files": lit["files"]}))
         folder = cache_dir() / "dirs" / digest
         root = folder / name
         if not all((root / rel).is_file() for rel in lit["files"]):

@@ -58,6 +58,8 @@ RETRIED = {
     "flaky-map": (cf.flaky_map, {"xs": [1, 2, 3]}, [101, 102, 103]),
     "checkpointed": (cf.checkpointed, {"goal": 3}, (3, "resumes", 3)),
     "checkpoint-short": (cf.checkpointed, {"goal": 9}, None),  # fails after its 4 attempts
+    "folder-checkpointed": (cf.folder_checkpointed, {"goal": 3},
+                            ["attempt-1.txt", "attempt-2.txt", "attempt-3.txt"]),
 }
 
 FAILS = {
@@ -295,3 +297,11 @@ def test_a_fixed_input_given_at_submission_is_refused(cluster):
     with pytest.raises(ConfigError, match="fixed"):
         cluster.client().submit(cf.affine_lp, x=2, a=5)
 
+
+
+def test_each_attempt_has_a_new_working_directory_on_a_worker_too(cluster):
+    a_dir, a_found, a_back, b_dir, b_found, b_back = \
+        cluster.client().submit(cf.scratch_pair).wait(timeout=60)
+    assert a_dir != b_dir
+    assert (a_found, a_back, b_found, b_back) == ([], "a", [], "b")
+    assert not os.path.exists(a_dir) and not os.path.exists(b_dir)  # removed after

@@ -217,3 +217,71 @@ def test_a_cancel_stops_the_running_process_within_a_second_or_two(cluster, tmp_
 
     wait(gone, 10, f"runner {runner} to be stopped", interval_s=0.02)
     assert time.monotonic() - cancelled_at < 2.0
+
+
+def _start_runner(tmp: Path):
+    """A live runner of "another worker", this process its pool process: its process and
+    the pipe end whose closing ends it."""
+    import subprocess
+    import sys
+
+    req_r, req_w = os.pipe()
+    rep_r, rep_w = os.pipe()
+    proc = subprocess.Popen([sys.executable, "-m", "worker.runner", str(req_r), str(rep_w)],
+                            pass_fds=(req_r, rep_w), env={**os.environ, "TMPDIR": str(tmp)},
+                            start_new_session=True, stdin=subprocess.DEVNULL)
+    os.close(req_r)
+    os.close(rep_w)
+    os.close(rep_r)
+    return proc, req_w
+
+
+@pytest.mark.parametrize("cluster_session", ["sqlite"], indirect=True)
+def test_a_worker_removes_the_folders_of_gone_runners_and_only_those(cluster, tmp_path):
+    """At its start a worker removes the working folders runners killed outright left (a
+    dead pid, or a live process that is no runner), not those of live runners, nor a folder
+    whose lock is held (a runner in another pid namespace); at its stop, its own."""
+    import fcntl
+    import subprocess
+    import sys
+
+    from conftest import Proc, wait_ready
+
+    tmp = tmp_path / "worker-tmp"  # the workers' TMPDIR
+    tmp.mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp / f"graft-node-{dead.pid}-abcd1234"
+    (stale / "sub").mkdir(parents=True)
+    (stale / "sub" / "left.bin").write_bytes(b"\0" * 2**20)
+    reused = tmp / f"graft-node-{os.getpid()}-abcd1234"  # this pytest is alive, and no runner
+    reused.mkdir()
+    elsewhere = tmp / f"graft-node-{dead.pid}-efgh5678"  # a runner of another pid namespace
+    elsewhere.mkdir()
+    lock = os.open(elsewhere, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    runner, runner_pipe = _start_runner(tmp)
+    worker = None
+    try:
+        [live] = wait(lambda: list(tmp.glob(f"graft-node-{runner.pid}-*")), 30,
+                      "the live runner's folder")
+        # A worker of a tier nobody sends to, in the same temporary folder.
+        worker = Proc("worker-4Gi-tmpdir", ["worker", "--tier", "4Gi", "-c", "1"],
+                      {**cluster.env, "TMPDIR": str(tmp)}, cluster.cwd,
+                      cluster.logs / "worker-4Gi-tmpdir.log", "ready.")
+        wait_ready([worker])
+        assert not stale.exists() and not reused.exists()
+        assert live.exists() and elsewhere.exists()
+        own = wait(lambda: [p for p in tmp.glob("graft-node-*") if p not in (live, elsewhere)],
+                   30, "the worker's own runner's folder")
+        os.kill(worker.pid, signal.SIGTERM)  # a normal stop: the worker's main process only
+        worker.popen.wait(timeout=30)
+        assert not [p for p in own if p.exists()]
+        assert sorted(tmp.iterdir()) == sorted([live, elsewhere])
+    finally:
+        if worker is not None:
+            worker.kill()
+        os.close(lock)
+        os.close(runner_pipe)  # the runner ends in order, removing its folder
+        runner.wait(timeout=30)
+    assert sorted(tmp.iterdir()) == [elsewhere]

@@ -122,3 +122,22 @@ def test_status_of_unknown_execution(cluster):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     assert "no-such-execution" in lines[0]
+
+
+@pytest.mark.parametrize("cluster_session", ["sqlite"], indirect=True)
+def test_a_task_that_sigkills_itself_is_reported_killed_not_out_of_memory(cluster, tmp_path):
+    """Neither graft's memory watch nor the kernel's OOM killer killed it: its failure names
+    the signal (a SYSTEM failure, so it runs again), not OutOfMemory. The 8 MiB it wrote in
+    its runner's working folder are gone with the folder by the time it is reported."""
+    marks = tmp_path / "marks"
+    execution = cluster.client().submit(failing.killed_once_wf, marks=str(marks), mib=8)
+    assert execution.wait(timeout=60) == 2
+    runner, folder = marks.read_text().splitlines()[0].split(" ", 1)
+    assert Path(folder).name.startswith(f"graft-node-{runner}-")
+    assert not Path(folder).exists()
+    assert not list(Path(folder).parent.glob(f"graft-node-{runner}-*"))
+    [node] = execution.nodes()
+    assert (node.state, node.attempts) == ("SUCCEEDED", 2)
+    killed = node.history[0]
+    assert (killed["kind"], killed["type"]) == ("SYSTEM", "WorkerLost"), killed
+    assert "Killed by SIGKILL; not by graft's memory watch" in killed["message"]

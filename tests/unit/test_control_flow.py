@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import typing
 
 import pandas as pd
@@ -465,7 +466,13 @@ def test_the_context_exists_only_in_a_running_task():
     assert (outside.execution_id.name, outside.node_id, outside.attempt) == ("local", "", 0)
     with pytest.raises(GraftError, match="checkpoint exists inside a running task only"):
         outside.checkpoint.read()
-    assert cf.where_am_i() is True
+
+
+def test_each_attempt_has_a_new_working_directory_of_its_own_removed_after():
+    a_dir, a_found, a_back, b_dir, b_found, b_back = cf.scratch_pair()
+    assert a_dir != b_dir and a_dir != os.getcwd()
+    assert (a_found, a_back, b_found, b_back) == ([], "a", [], "b")
+    assert not os.path.exists(a_dir) and not os.path.exists(b_dir)
 
 
 # ---- tables, images, options --------------------------------------------------------------

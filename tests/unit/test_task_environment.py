@@ -27,3 +27,22 @@ def test_urls_without_passwords_withhold_only_the_named_variables():
                             "GRAFT_DATABASE_URL": "sqlite:////tmp/graft.db",
                             "GRAFT_KEY_PREFIX": "graft", "EMPTY": ""})
     assert env == {"GRAFT_KEY_PREFIX": "graft", "EMPTY": ""}
+
+
+def test_task_secrets_reach_the_task_whatever_their_values_hold():
+    # An operator grants a task the database's password on purpose, as a secret.
+    env = task_environment({**WORKER, "_FSEC_DB_PASSWORD": "pg-pass",
+                            "_FSEC_TOKENS_API": "tok-0123456789abcdef", "_FSEC_PLAIN": "p"})
+    assert {k: v for k, v in env.items() if k.startswith("_FSEC_")} == {
+        "_FSEC_DB_PASSWORD": "pg-pass", "_FSEC_TOKENS_API": "tok-0123456789abcdef",
+        "_FSEC_PLAIN": "p"}
+    assert "MY_COPY" not in env and "DSN" not in env and "GRAFT_SECRET" not in env
+
+
+def test_the_secrets_prefix_is_the_one_flyte_secrets_env_prefix_names():
+    env = task_environment({**WORKER, "FLYTE_SECRETS_ENV_PREFIX": "MYCO_",
+                            "MYCO_DB_PASSWORD": "pg-pass", "_FSEC_DB_PASSWORD": "pg-pass"})
+    assert env["MYCO_DB_PASSWORD"] == "pg-pass" and env["FLYTE_SECRETS_ENV_PREFIX"] == "MYCO_"
+    assert "_FSEC_DB_PASSWORD" not in env  # not a secret under this prefix: it holds a password
+    blank = task_environment({**WORKER, "FLYTE_SECRETS_ENV_PREFIX": " "})
+    assert blank == task_environment(WORKER) | {"FLYTE_SECRETS_ENV_PREFIX": " "}

@@ -392,6 +392,22 @@ def test_directory_files_are_written_whole_or_not_at_all(tmp_path, graft_dirs):
     assert pathlib.Path(back, "big.bin").read_bytes() == big
 
 
+def test_the_same_content_under_another_name_leaves_a_held_copy_whole(tmp_path, graft_dirs):
+    """A local run returns a folder named `tmpa1`, a remote run the same files as `tmpb2`:
+    reading the second must not empty the copy the first gave the caller."""
+    store = MemoryStore()
+    for name in ("tmpa1", "tmpb2"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "x.txt").write_text("same")
+    first = decode(encode(str(tmp_path / "tmpa1"), describe(Directory), store, "d"),
+                   describe(Directory), store, "d")
+    second = decode(encode(str(tmp_path / "tmpb2"), describe(Directory), store, "d"),
+                    describe(Directory), store, "d")
+    assert os.path.basename(str(second)) == "tmpb2"
+    assert pathlib.Path(first, "x.txt").read_text() == "same"
+    assert pathlib.Path(second, "x.txt").read_text() == "same"
+
+
 def test_not_a_directory(tmp_path):
     with pytest.raises(TypeConversionError, match=r"^d: '.*/nothing' is not a directory$"):
         encode(str(tmp_path / "nothing"), describe(Directory), MemoryStore(), "d")

@@ -19,7 +19,7 @@ from sdk.model.errors import (
     TaskTimeout,
     TypeConversionError,
 )
-from sdk.model.failures import failure_kind, is_transient, process_ended
+from sdk.model.failures import KillEvidence, failure_kind, is_transient, process_ended
 from sdk.model.report import Outcome, Report, system_failure
 from sdk.model.spec import GraphSpec
 from sdk.runtime.expand import ConditionError, MapInputError
@@ -124,13 +124,66 @@ def test_how_a_task_process_ended_decides_its_kind() -> None:
     assert "exited with code 3 before reporting" in exited.message
     killed = process_ended(where, "died", exitcode=-signal.SIGTERM)
     assert (killed.kind, killed.type) == (FailureKind.SYSTEM, "WorkerLost")
-    assert f"killed by signal {int(signal.SIGTERM)}" in killed.message
-    oom = process_ended(where, "died", exitcode=-signal.SIGKILL, limit="100 MiB (tier 256Mi)")
-    assert (oom.kind, oom.type) == (FailureKind.SYSTEM, "OutOfMemory")
-    unwatched = process_ended(where, "died", exitcode=-signal.SIGKILL)
-    assert (unwatched.kind, unwatched.type) == (FailureKind.SYSTEM, "WorkerLost")
+    assert "Killed by SIGTERM; not by graft's memory watch" in killed.message
+    # A SIGKILL under a watched limit is no longer taken for the OOM killer without evidence.
+    sigkill = process_ended(where, "died", exitcode=-signal.SIGKILL, limit="100 MiB (tier 256Mi)")
+    assert (sigkill.kind, sigkill.type) == (FailureKind.SYSTEM, "WorkerLost")
+    assert "Killed by SIGKILL; not by graft's memory watch" in sigkill.message
+    assert "signal 77" in process_ended(where, "died", exitcode=-77).message
     unknown = process_ended(where, "died", cause="Worker exited prematurely: signal 9")
     assert unknown.kind == FailureKind.SYSTEM and "signal 9" in unknown.message
     assert process_ended(where, "timeout", timeout_s=2).kind == FailureKind.USER
     assert process_ended(where, "memory", used="3 MiB", limit="1 MiB").kind == FailureKind.USER
     assert process_ended(where, "terminated").kind == FailureKind.DATA
+
+
+MIB = 2**20
+LIMIT = "200 MiB (tier 256Mi)"
+
+
+@pytest.mark.parametrize("evidence, oom", [
+    (KillEvidence(cgroup_oom_kills=1, machine_oom_kills=1), True),
+    (KillEvidence(cgroup_oom_kills=None, machine_oom_kills=2), True),
+    # the worker's cgroup counted none: the kill elsewhere on the machine was not this one
+    (KillEvidence(cgroup_oom_kills=0, machine_oom_kills=1), False),
+    (KillEvidence(cgroup_oom_kills=0, machine_oom_kills=0, last_bytes=199 * MIB,
+                  limit_bytes=200 * MIB), False),  # counted: the samples do not overrule
+    # nothing counted: the samples decide, at 90 % of the limit
+    (KillEvidence(last_bytes=185 * MIB, limit_bytes=200 * MIB), True),
+    (KillEvidence(last_bytes=30 * MIB, limit_bytes=200 * MIB), False),
+    (KillEvidence(last_bytes=30 * MIB), False),
+])
+def test_only_evidence_of_the_oom_killer_makes_a_sigkill_out_of_memory(evidence, oom) -> None:
+    failure = process_ended("attempt 1 of node 'n'", "died", exitcode=-signal.SIGKILL,
+                            limit=LIMIT, evidence=evidence)
+    assert failure.kind == FailureKind.SYSTEM  # retried per the system retries either way
+    assert failure.type == ("OutOfMemory" if oom else "WorkerLost")
+    assert ("Killed by SIGKILL; not by graft's memory watch" in failure.message) != oom
+
+
+def test_what_a_killed_process_is_told() -> None:
+    where = "attempt 1 of node 'n'"
+    oom = process_ended(where, "died", exitcode=-signal.SIGKILL, limit=LIMIT,
+                        evidence=KillEvidence(1, 1, 40 * MIB, 200 * MIB))
+    assert oom.message == (
+        "the process running attempt 1 of node 'n' was killed by the kernel's out-of-memory "
+        "killer (SIGKILL; oom_kill +1 in the worker's cgroup, +1 on the machine while it ran), "
+        "last seen using 40 MiB of its limit of 200 MiB (tier 256Mi): the machine or the "
+        "worker's cgroup ran short of memory")
+    at_limit = process_ended(where, "died", exitcode=-signal.SIGKILL, limit=LIMIT,
+                             evidence=KillEvidence(last_bytes=190 * MIB, limit_bytes=200 * MIB))
+    assert "killed (SIGKILL) using 190 MiB of its memory limit of 200 MiB" in at_limit.message
+    assert "its oom_kill counts could not be read" in at_limit.message
+    self_killed = process_ended(where, "died", exitcode=-signal.SIGKILL, limit=LIMIT,
+                                evidence=KillEvidence(0, 0, 30 * MIB, 200 * MIB))
+    assert self_killed.message == (
+        "the process running attempt 1 of node 'n' ended before reporting. Killed by SIGKILL; "
+        "not by graft's memory watch, which last saw it use 30 MiB of its limit of 200 MiB "
+        "(tier 256Mi), nor by the kernel's out-of-memory killer (no oom_kill counted while it "
+        "ran)")
+    # the OOM killer sends only SIGKILL: another signal is named, whatever was counted
+    segv = process_ended(where, "died", exitcode=-signal.SIGSEGV, limit=LIMIT,
+                         evidence=KillEvidence(1, 1, 30 * MIB, 200 * MIB))
+    assert (segv.type, segv.kind) == ("WorkerLost", FailureKind.SYSTEM)
+    assert "Killed by SIGSEGV; not by graft's memory watch" in segv.message
+    assert "out-of-memory" not in segv.message

@@ -6,6 +6,7 @@ import functools
 import os
 import time
 import typing
+from pathlib import Path
 from typing import NamedTuple, Optional
 
 import pandas as pd
@@ -482,9 +483,44 @@ def checkpointed(goal: int) -> typing.Tuple[int, str, int]:
     return resumes(goal=goal)
 
 
+@task(retries=3)
+def resumes_folder(goal: int) -> typing.List[str]:
+    """Keeps a folder with one file per attempt (flytekit's save/restore)."""
+    ctx = current_context()
+    folder = ctx.checkpoint.restore() or Path(ctx.working_directory, "state")
+    folder.mkdir(exist_ok=True)
+    (folder / "runs").mkdir(exist_ok=True)
+    (folder / "runs" / f"attempt-{ctx.attempt}.txt").write_text(str(ctx.attempt))
+    ctx.checkpoint.save(folder)
+    done = sorted(p.name for p in (folder / "runs").iterdir())
+    if len(done) < goal:
+        raise RuntimeError(f"only {len(done)} of {goal}: try again")
+    return done
+
+
+@workflow
+def folder_checkpointed(goal: int) -> typing.List[str]:
+    return resumes_folder(goal=goal)
+
+
 @task
-def where_am_i() -> bool:
-    return os.path.samefile(current_context().working_directory, os.getcwd())
+def scratch(tag: str) -> typing.Tuple[str, typing.List[str], str]:
+    """Its working directory, what was in it at start, and what its `out.txt` holds after a
+    pause (a task writing the same name at the same time must not change it)."""
+    workdir = current_context().working_directory
+    found = sorted(os.listdir(workdir))
+    with open(os.path.join(workdir, "out.txt"), "w") as fh:
+        fh.write(tag)
+    time.sleep(0.3)
+    with open(os.path.join(workdir, "out.txt")) as fh:
+        return workdir, found, fh.read()
+
+
+@workflow
+def scratch_pair() -> typing.Tuple[str, typing.List[str], str, str, typing.List[str], str]:
+    a_dir, a_found, a_back = scratch(tag="a")
+    b_dir, b_found, b_back = scratch(tag="b")
+    return a_dir, a_found, a_back, b_dir, b_found, b_back
 
 
 # ---- tables -------------------------------------------------------------------------------

@@ -68,3 +68,26 @@ def flaky(counter_dir: str, fail_times: int) -> int:
 @workflow
 def flaky_wf(counter_dir: str, fail_times: int = 2) -> int:
     return add(a=flaky(counter_dir=counter_dir, fail_times=fail_times), b=0)
+
+
+@task
+def killed_once(marks: str, mib: int) -> int:
+    """Records `<pid> <working folder>` in `marks` on each call; on the first, also writes
+    `mib` MiB into its working folder and SIGKILLs itself (no doing of graft's, far below
+    its memory limit). Returns how many calls `marks` records."""
+    import signal
+
+    with open(marks, "a") as fh:
+        fh.write(f"{os.getpid()} {os.getcwd()}\n")
+    with open(marks) as fh:
+        calls = len(fh.readlines())
+    if calls == 1:
+        with open("scratch.bin", "wb") as fh:
+            fh.write(b"\xff" * (mib * 2**20))
+        os.kill(os.getpid(), signal.SIGKILL)
+    return calls
+
+
+@workflow
+def killed_once_wf(marks: str, mib: int = 8) -> int:
+    return killed_once(marks=marks, mib=mib)

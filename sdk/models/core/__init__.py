@@ -1,0 +1,1 @@
+"""`sdk.models.core`, as `flytekit.models.core`."""
