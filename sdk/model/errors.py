@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import ClassVar
 
+from sdk.model.flyte_errors import TypeTransformerFailedError
+
 
 class FailureKind(str, Enum):
     USER = "USER"
@@ -57,9 +59,10 @@ class BindingError(CompileError, AssertionError, TypeError):
     for a direct call missing an input) says of a call's arguments."""
 
 
-class CompileTypeError(CompileError, TypeError, AssertionError):
+class CompileTypeError(CompileError, TypeTransformerFailedError):
     """A value or Promise of the wrong type for an input or output (or `len()` of a
-    Promise): a TypeError and an AssertionError too, as flytekit's type errors are."""
+    Promise): a TypeError and an AssertionError too, as flytekit's type errors are (its
+    TypeTransformerFailedError, which this is)."""
 
 
 class SpecError(GraftError):
@@ -68,9 +71,9 @@ class SpecError(GraftError):
     kind = FailureKind.DATA
 
 
-class TypeConversionError(GraftError, TypeError, AssertionError, ValueError):
-    """A value does not match the type its interface declares: a TypeError, AssertionError
-    and ValueError, as flytekit's `TypeTransformerFailedError`."""
+class TypeConversionError(GraftError, TypeTransformerFailedError):
+    """A value does not match the type its interface declares: flytekit's
+    `TypeTransformerFailedError` (a TypeError, AssertionError and ValueError)."""
 
     kind = FailureKind.DATA
 

@@ -12,6 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 
+class TypeTransformerFailedError(TypeError, AssertionError, ValueError):
+    """flytekit's error for a value a type transformer cannot convert
+    (`flytekit.core.type_engine`), caught as any of its bases. graft's TypeConversionError
+    and CompileTypeError are ones."""
+
+
 class _FlyteCodedExceptionMetaclass(type):
     @property
     def error_code(cls) -> str:

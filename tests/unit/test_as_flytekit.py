@@ -30,6 +30,7 @@ from sdk import (
     workflow,
 )
 from sdk.authoring.schedule import next_tick
+from sdk.core.type_engine import TypeTransformerFailedError
 from sdk.exceptions import base as flyte_base
 from sdk.exceptions import user as flyte_user
 from sdk.types import FlyteError
@@ -96,7 +97,7 @@ def test_compile_errors_are_the_builtins_flytekit_raises():
         err = raised(lambda: wf(a=1))  # noqa: B023
         assert isinstance(err, CompileError) and isinstance(err, AssertionError)
     err = raised(lambda: wrong_literal(a=1))
-    assert isinstance(err, CompileError)
+    assert isinstance(err, CompileError) and isinstance(err, TypeTransformerFailedError)
     assert all(isinstance(err, b) for b in (TypeError, AssertionError, ValueError))
     assert isinstance(raised(lambda: measures(a=1)), TypeError)
 
@@ -109,7 +110,7 @@ def test_calls_with_wrong_arguments_are_the_builtins_flytekit_raises():
         assert isinstance(raised(call), AssertionError)
     assert isinstance(raised(lambda: plus_one()), TypeError)
     err = raised(lambda: plus_one(a="x"))
-    assert isinstance(err, TypeConversionError)
+    assert isinstance(err, TypeConversionError) and isinstance(err, TypeTransformerFailedError)
     assert all(isinstance(err, b) for b in (TypeError, AssertionError, ValueError))
 
 
@@ -198,9 +199,9 @@ def test_a_map_below_its_success_ratio_raises_the_item_exception_that_failed_it(
 
 def test_an_output_of_the_wrong_type_raises_a_type_error():
     """flytekit raises TypeTransformerFailedError (a TypeError, AssertionError, ValueError)."""
-    with pytest.raises(TypeError) as info:
+    with pytest.raises(TypeTransformerFailedError) as info:
         fk.bad_output()
-    assert isinstance(info.value, TypeConversionError)
+    assert isinstance(info.value, TypeConversionError) and isinstance(info.value, TypeError)
     assert str(info.value) == "output 'o0' of task 'says_int' (node 'says_int'): expected int, " \
                               "got str"
 
