@@ -9,6 +9,7 @@ from typing import Any
 
 from scheduler.dispatch import Dispatch
 from scheduler.observer import Observation
+from scheduler.state import NotificationRecord
 from sdk.model.engine import Engine
 from sdk.model.spec import NodeSpec
 from sdk.wire.keys import AttemptKey
@@ -34,6 +35,7 @@ class Live:
     # Attempts handed to the broker and not seen to end: node id -> attempt. A superset of
     # those still waited for (`Sender.queued_attempts` prunes it); a rebuild lists them again.
     sent: dict[str, int] = field(default_factory=dict)
+    notify: Any = None  # its launch plan's notifications (`ExecutionRecord.notify`)
 
     @property
     def finished(self) -> int:
@@ -67,3 +69,7 @@ class Batch:
     superseded: list[AttemptKey] = field(default_factory=list)
     cached: list[tuple[str, NodeSpec, dict[str, Any], str, str]] = field(default_factory=list)
     observed: list[Observation] = field(default_factory=list)  # for the metrics, once committed
+    # Notifications written, to hand to the notifier once committed (scheduler/notices.py).
+    notices: list[NotificationRecord] = field(default_factory=list)
+    # What became of signals, for the clients that sent them: execution -> {request: answer}.
+    answers: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)

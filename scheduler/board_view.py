@@ -11,6 +11,7 @@ from typing import Any
 from scheduler.state import ExecutionRecord, NodeRow
 from sdk.model.engine import Engine
 from sdk.model.errors import GraftError
+from sdk.model.gates import describe as describe_gate
 from sdk.model.runs import NodeRun
 from sdk.model.states import ExecutionState
 from sdk.wire.tiers import queue_for
@@ -22,7 +23,7 @@ class BoardView:
         self._queues: dict[int | None, str | None] = {}  # memory bytes -> tier queue
 
     def queue(self, run: NodeRun) -> str | None:
-        if run.spec.kind == "workflow":
+        if run.spec.kind in ("workflow", "gate"):  # run on no worker
             return None
         memory = run.spec.memory_bytes
         if memory not in self._queues:
@@ -45,12 +46,17 @@ class BoardView:
                 "inputs": run.bindings, "outputs": run.outputs}
 
     def node(self, run: NodeRun, times: list[float | None] | None) -> dict[str, Any]:
+        """A node's board record; a gate's says what it waits for (`gate`: its kind, name,
+        signal type, timeout or duration)."""
         started, ended = times or (None, None)
-        return {"task": run.spec.task.name, "kind": run.spec.kind, "state": run.state.value,
-                "queue": self.queue(run), "attempts": run.attempt, "parent": run.parent,
-                "error": run.error, "history": list(run.history), "cached": run.cached,
-                "started_at": started, "ended_at": ended, "image": run.spec.image,
-                "inputs": run.bindings, "outputs": run.outputs}
+        record = {"task": run.spec.task.name, "kind": run.spec.kind, "state": run.state.value,
+                  "queue": self.queue(run), "attempts": run.attempt, "parent": run.parent,
+                  "error": run.error, "history": list(run.history), "cached": run.cached,
+                  "started_at": started, "ended_at": ended, "image": run.spec.image,
+                  "inputs": run.bindings, "outputs": run.outputs}
+        if run.spec.gate is not None:
+            record["gate"] = describe_gate(run.spec)
+        return record
 
     @staticmethod
     def node_row(row: NodeRow) -> dict[str, Any]:

@@ -6,6 +6,8 @@ them in one round trip). A graft changes many nodes at once: at most `BOARD_NODE
 records of an execution are written a turn, the others on the next turns from the state the
 nodes have then (and its engine keeps those nodes in memory until they are written). A
 refresh rebuilds an execution's records, from its engine while it runs, else from the state.
+What became of a signal is written as the execution's field `signal:<request>` for the
+client that sent it to read (never rebuilt: a client waits for it only a little).
 """
 
 from __future__ import annotations
@@ -79,6 +81,9 @@ class BoardWriter:
             live = live_of(eid)
             if live is not None:
                 self.write(eid, live, changed)
+        for eid, answers in batch.answers.items():  # after the gates' records they speak of
+            self.outbox.write_board(eid, {f"signal:{request}": answer
+                                          for request, answer in answers.items()}, None)
 
     def write(self, eid: str, live: Live, changed: set[str] | None = None) -> None:
         """Write an execution's board record with up to `BOARD_NODES` of its changed nodes'

@@ -35,6 +35,7 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from scheduler.batch import CONTROL, Batch, Refusal
+from scheduler.notices import Notices
 from scheduler.state import LaunchPlanRecord, StateTx, TickRecord
 from sdk.authoring.schedule import describe_json, due_ticks, next_tick, tick_datetime
 from sdk.model.config import env_number
@@ -61,16 +62,21 @@ class LaunchPlans:
     """The launch plans registered in the state: applies `activate` and `deactivate`
     messages in the scheduler's transaction, and notes that the ticker must read them again."""
 
-    def __init__(self, clock: Callable[[], float]):
+    def __init__(self, clock: Callable[[], float], notices: Notices | None = None):
         self.clock = clock
+        self.notices = notices or Notices()
         self.changed = True  # the ticker reads the plans again before its next tick
+        # Activations refused since the ticker last showed them: name -> the request that
+        # asked (its id, from the message), the spec key, why.
+        self._refused: dict[str, dict[str, Any]] = {}
 
     def apply(self, tx: StateTx, msg: dict[str, Any], batch: Batch) -> None:
         """Apply an `activate` or `deactivate` message inside the scheduler's transaction.
 
         Activating a plan that is active with the same schedule replaces its spec and inputs
         and keeps its cursor (no tick fires twice); otherwise its ticks count from now: the
-        ticks of a time it was inactive never run."""
+        ticks of a time it was inactive never run. An activation whose notifications this
+        scheduler cannot send is refused, and shown refused on the board (`take_refused`)."""
         name = msg["launch_plan"]
         now = int(self.clock())
         old = tx.get_launch_plan(name)
@@ -83,10 +89,18 @@ class LaunchPlans:
             tx.put_launch_plan(replace(old, active=False))
             log.info("launch plan %s deactivated", name)
             return
+        unsendable = self.notices.undeliverable(msg.get("notifications"),
+                                                f"launch plan {name!r}")
+        if unsendable:
+            log.error("activation of launch plan %s refused: %s", name, unsendable)
+            self._refused[name] = {"request": msg.get("request"), "spec": msg["spec"],
+                                   "reason": unsendable, "at": now}
+            batch.refused.append(Refusal(CONTROL, f"activate: {unsendable}", msg))
+            return
         keep = old is not None and old.active and old.schedule == msg["schedule"]
         tx.put_launch_plan(LaunchPlanRecord(
             name=name, workflow=msg["workflow"], spec_key=msg["spec"], inputs=msg["inputs"],
-            schedule=msg["schedule"], active=True,
+            schedule=msg["schedule"], active=True, notifications=msg.get("notifications"),
             anchor_s=old.anchor_s if keep and old else now,
             cursor_s=old.cursor_s if keep and old else now,
             skipped=old.skipped if keep and old else 0))
@@ -95,6 +109,11 @@ class LaunchPlans:
     def forget(self) -> None:
         """This scheduler stops serving: read everything again when it serves next."""
         self.changed = True
+
+    def take_refused(self) -> dict[str, dict[str, Any]]:
+        """The activations refused since the last call, by launch plan."""
+        refused, self._refused = self._refused, {}
+        return refused
 
     def take_changed(self) -> bool:
         """Whether the plans changed since the last call (they must be read again)."""
@@ -130,6 +149,9 @@ class PlanBoard(Protocol):
     """Where the launch plans are shown (`sdk.wire.launch_plans.LaunchPlanBoard`)."""
 
     def write(self, records: list[dict[str, Any]]) -> None: ...
+
+    def refuse(self, refused: dict[str, dict[str, Any]]) -> None:
+        """Show activations the scheduler refused (name -> spec key, reason)."""
 
 
 class Ticker:
@@ -172,7 +194,8 @@ class Ticker:
                               "after %s", plan.name, describe_json(plan.schedule),
                               tick_datetime(plan.cursor_s).isoformat())
                     continue
-                mark, created = (len(batch.ready), len(batch.observed)), []
+                mark = (len(batch.ready), len(batch.observed), len(batch.notices))
+                created: list[str] = []
                 try:
                     with tx.savepoint():
                         fired.extend(self._fire(tx, plan, now, batch, created))
@@ -200,13 +223,17 @@ class Ticker:
         if self.board is not None:
             self.board.write([_board_record(p, upcoming.get(p.name), last.get(p.name))
                               for p in plans])
+            refused = self.plans.take_refused()
+            if refused:
+                self.board.refuse(refused)
         return fired
 
-    def _undo(self, batch: Batch, mark: tuple[int, int], created: list[str]) -> None:
+    def _undo(self, batch: Batch, mark: tuple[int, int, int], created: list[str]) -> None:
         """Forget what a rolled-back plan's executions left in memory and in the batch, so
         nothing is sent, shown or counted for executions that do not exist."""
         del batch.ready[mark[0]:]
         del batch.observed[mark[1]:]
+        del batch.notices[mark[2]:]
         for eid in created:
             self.launcher.discard(eid)
             for held in (batch.board, batch.board_nodes, batch.touched):
@@ -247,6 +274,9 @@ class Ticker:
         inputs = dict(plan.inputs)
         submit = {"type": "submit", "execution": tick.execution_id, "spec": plan.spec_key,
                   "inputs": inputs, "workflow": plan.name, "submitted_at": tick.fired_at}
+        if plan.notifications:
+            submit["notify"] = {"launch_plan": plan.name, "workflow": plan.workflow,
+                                "notifications": plan.notifications}
         arg = plan.schedule.get("kickoff_arg")
         if arg:
             types = self._inputs.get(plan.spec_key)
@@ -281,4 +311,5 @@ def _board_record(plan: LaunchPlanRecord, next_s: int | None, last: TickRecord |
             "last_tick_s": last.tick_s if last else None,
             "last_execution": last.execution_id if last else None,
             "skipped": plan.skipped, "spec": plan.spec_key, "anchor_s": plan.anchor_s,
-            "inputs_digest": inputs_digest(plan.inputs), "updated_at": plan.updated_at}
+            "inputs_digest": inputs_digest(plan.inputs), "updated_at": plan.updated_at,
+            "notifications": plan.notifications or []}

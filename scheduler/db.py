@@ -10,6 +10,8 @@
                           schedule, whether it is active, and the newest tick handled
     graft_schedule_ticks  one row per fired tick (launch plan, tick time): the execution it
                           started; the key is what makes a tick fire once
+    graft_notifications   one row per notification an execution's end fired, per channel
+                          (SMTP, webhook): what it says, and whether it was sent yet
     graft_shards      one row per shard of the executions: the token of the scheduler that
                       holds it, and how many times it changed hands (scheduler/shards.py)
     graft_schedulers  one row per serving scheduler (by token): when it last said it was
@@ -93,6 +95,7 @@ class ExecutionRow(Base):
     error: Mapped[Any | None] = mapped_column(JsonText, nullable=True)
     submitted_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    notify: Mapped[Any | None] = mapped_column(JsonText, nullable=True)
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True),
                                                           default=utcnow)
     updated_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True),
@@ -148,6 +151,7 @@ class LaunchPlanRow(Base):
     anchor_s: Mapped[int] = mapped_column(BigInteger)
     cursor_s: Mapped[int] = mapped_column(BigInteger)
     skipped: Mapped[int] = mapped_column(BigInteger, default=0)
+    notifications: Mapped[Any | None] = mapped_column(JsonText, nullable=True)
     updated_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True),
                                                           default=utcnow, onupdate=utcnow)
 
@@ -160,6 +164,21 @@ class TickRow(Base):
     execution_id: Mapped[str] = mapped_column(String(64))
     fired_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True),
                                                         default=utcnow)
+
+
+class NotificationRow(Base):
+    __tablename__ = "graft_notifications"
+
+    execution_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    channel: Mapped[str] = mapped_column(String(16))
+    phase: Mapped[str] = mapped_column(String(16))
+    body: Mapped[Any] = mapped_column(JsonText)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True),
+                                                          default=utcnow, onupdate=utcnow)
 
 
 class ShardRow(Base):

@@ -9,7 +9,8 @@ A large graph is held as its frontier: an engine inserts a graph of more than `g
 nodes a slice at a time, only while fewer than `window` of its nodes are active, and after
 each committed batch drops from memory the nodes that succeeded and that no node held still
 reads, reading their outputs back from their rows in the open transaction when a graph or a
-map completes (`Engine`'s `spill`). Workflow timeouts are kept in a heap of deadlines.
+map completes (`Engine`'s `spill`). Workflow timeouts are kept in a heap of deadlines; a
+rebuilt execution's waiting gates are held again (`scheduler.gates`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 from scheduler.batch import CONTROL, Batch, Live, Refusal
 from scheduler.board_view import BoardView
 from scheduler.boards import BoardWriter
+from scheduler.gates import Gates
 from scheduler.recorder import Recorder
 from scheduler.state import ExecutionRecord, StateTx
 from scheduler.transactions import Transactions
@@ -53,9 +55,10 @@ class Executions:
     """The executions held in memory, by id."""
 
     def __init__(self, store: Store, policy: RetryPolicy, view: BoardView, recorder: Recorder,
-                 boards: BoardWriter, transactions: Transactions, *,
+                 boards: BoardWriter, transactions: Transactions, gates: Gates, *,
                  graft_slice: int | None = GRAFT_SLICE, window: int | None = GRAFT_WINDOW):
         self.store = store
+        self.gates = gates
         self.policy = policy
         self.view = view
         self.recorder = recorder
@@ -122,7 +125,7 @@ class Executions:
             {nid for nid, r in engine.nodes.items() if r.state in TERMINAL_NODE_STATES},
             {r["node_id"]: r["token"] for r in rows if r["token"]},
             {r["node_id"]: [r["started_at"], r["ended_at"]] for r in rows},
-            cache_keys=replay.cache_keys, priority=record.priority)
+            cache_keys=replay.cache_keys, priority=record.priority, notify=record.notify)
         self.add(eid, live, record.created_at)
         self._evict(eid, live)  # every node that succeeded has its row
         untokened = [run for nid, run in engine.nodes.items()
@@ -140,6 +143,10 @@ class Executions:
         # flight again (`Sender.queued_attempts`).
         live.sent.update((nid, run.attempt) for nid, run in engine.nodes.items()
                          if run.state == NodeState.QUEUED and nid in live.known)
+        # Waiting gates: their deadlines from when their rows say they started waiting.
+        for nid, run in engine.nodes.items():
+            if run.state == NodeState.WAITING:
+                self.gates.hold(eid, run, live.times.get(nid, [None])[0])
         return live
 
     def _unbuildable(self, tx: StateTx, eid: str, record: ExecutionRecord, exc: GraftError,
@@ -147,6 +154,8 @@ class Executions:
         log.error("execution %s cannot be rebuilt and is failed: %s", eid, exc)
         error = {"type": type(exc).__name__, "message": str(exc)}
         tx.update_execution(eid, status=ExecutionState.FAILED.value, error=error)
+        self.recorder.notices.ended(tx, eid, record.notify, ExecutionState.FAILED.value, error,
+                                    batch)
         batch.board[eid] = self.view.refused(eid, record, f"cannot be rebuilt: {exc}")
         batch.observed.append(("execution", eid, record.status, ExecutionState.FAILED.value))
 

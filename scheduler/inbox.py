@@ -3,13 +3,18 @@ savepoint of its own, so that one that fails is refused (with its reason) and th
 batch goes on.
 
 - `submit` creates an execution and releases its first nodes; one whose spec is gone,
-  invalid or needs a tier that does not exist is recorded FAILED, saying why.
+  invalid or needs a tier that does not exist, or whose launch plan's notifications this
+  scheduler cannot send (scheduler/notices.py), is recorded FAILED, saying why.
 - `report` hands an attempt's outcome to its engine. A report the engine does not wait for
   (duplicate, late, superseded attempt) changes nothing; one whose token is not the
   attempt's is refused; one that cannot be applied fails its node, so the execution cannot
   hang.
 - `cancel` aborts an execution; `refresh` rewrites its board record; `activate` and
   `deactivate` go to the launch plans (scheduler/cron.py).
+- `signal` completes the gates waiting for a signal of its name, when its value fits each
+  one's type (`sdk.model.gates`); the sender learns either way from the board. A signal no
+  gate waits for (yet, or any more) is refused, changing nothing, as Flyte refuses one for a
+  gate not reached.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from scheduler.batch import CONTROL, Batch, Live, Refusal
@@ -24,18 +30,22 @@ from scheduler.board_view import BoardView
 from scheduler.boards import BoardWriter
 from scheduler.cron import LaunchPlans
 from scheduler.executions import Executions
+from scheduler.notices import Notices
 from scheduler.recorder import Recorder
 from scheduler.state import ExecutionRecord, StateTx
 from scheduler.subgraphs import Subgraphs
 from scheduler.transactions import Transactions
 from sdk.model import bindings
 from sdk.model.config import Settings
-from sdk.model.errors import GraftError
+from sdk.model.errors import ConfigError, GraftError
+from sdk.model.gates import answers, literal_error, signal_type, signalled
 from sdk.model.report import Outcome, Report, data_failure
 from sdk.model.spec import GraphSpec
-from sdk.model.states import ExecutionState
+from sdk.model.states import ExecutionState, NodeState
 from sdk.model.store import Store
+from sdk.model.typesys import type_name
 from sdk.model.validate import validate
+from sdk.values.literals import materialize
 from sdk.values.store import get_verified
 from sdk.wire import messages, reports
 from sdk.wire.tiers import check_tiers
@@ -52,7 +62,10 @@ class Inbox:
 
     def __init__(self, settings: Settings, store: Store, executions: Executions,
                  recorder: Recorder, boards: BoardWriter, subgraphs: Subgraphs,
-                 launch_plans: LaunchPlans, transactions: Transactions, view: BoardView):
+                 launch_plans: LaunchPlans, transactions: Transactions, view: BoardView,
+                 notices: Notices | None = None,
+                 clock: Callable[[], float] = time.time):
+        self.clock = clock
         self.settings = settings
         self.store = store
         self.executions = executions
@@ -62,6 +75,7 @@ class Inbox:
         self.launch_plans = launch_plans
         self.transactions = transactions
         self.view = view
+        self.notices = notices or Notices()
 
     def apply(self, tx: StateTx, body: Any, batch: Batch, guarded: bool = True) -> None:
         """Apply one message; with `guarded`, in a savepoint, so that a failure of its own
@@ -79,14 +93,17 @@ class Inbox:
         eid = msg["execution"]
         batch.seen.add(eid)
         mark, observed_mark = len(batch.ready), len(batch.observed)
+        notices_mark = len(batch.notices)
         try:
             with tx.savepoint() if guarded else contextlib.nullcontext():
                 if msg["type"] == "submit":
-                    self.submit(tx, msg, batch)
+                    self.submit(tx, msg, batch, True)  # check_notify
                 elif msg["type"] == "report":
                     self._report(tx, msg, batch)
                 elif msg["type"] == "cancel":
                     self._cancel(tx, msg, batch)
+                elif msg["type"] == "signal":
+                    self._signal(tx, msg, batch)
                 else:
                     self.boards.refresh(tx, eid, batch, self.executions.get(eid), body)
         except Exception as exc:
@@ -96,6 +113,7 @@ class Inbox:
                 raise Unguarded from exc
             del batch.ready[mark:]
             del batch.observed[observed_mark:]
+            del batch.notices[notices_mark:]
             self.executions.forget([eid])
             log.exception("control message for execution %s failed", eid)
             batch.refused.append(Refusal(CONTROL, f"{msg['type']} for execution {eid} could "
@@ -134,17 +152,27 @@ class Inbox:
             self.executions.forget([eid])
             log.exception("could not fail node %s of %s either", msg["node"], eid)
 
-    def submit(self, tx: StateTx, msg: dict[str, Any], batch: Batch) -> None:
+    def submit(self, tx: StateTx, msg: dict[str, Any], batch: Batch,
+               check_notify: bool = False) -> None:
         """Create the execution a checked submission message describes, in `tx` (nothing
-        when it exists already), and queue its first nodes on `batch`."""
+        when it exists already), and queue its first nodes on `batch`. With `check_notify`
+        (a client's submission; not a tick of a plan activated before), one whose
+        notifications this scheduler cannot send is recorded FAILED, saying so."""
         eid = msg["execution"]
         if self.executions.get(eid) is not None or tx.get_execution(eid) is not None:
             return  # delivered twice
         record = ExecutionRecord(id=eid, workflow=str(msg.get("workflow") or "?"),
                                  status=ExecutionState.RUNNING.value, spec_key=msg["spec"],
                                  inputs=msg["inputs"], submitted_at=msg.get("submitted_at"),
-                                 priority=msg.get("priority", 0))
+                                 priority=msg.get("priority", 0), notify=msg.get("notify"))
+        notify = msg.get("notify")
+        unsendable = None
         try:
+            if check_notify and notify:
+                unsendable = self.notices.undeliverable(
+                    notify["notifications"], f"launch plan {notify['launch_plan']!r}")
+                if unsendable:
+                    raise ConfigError(unsendable)
             for name, binding in msg["inputs"].items():
                 bindings.check_resolved(binding, f"input {name!r}")
             spec = GraphSpec.loads(get_verified(self.store, msg["spec"]))
@@ -160,11 +188,13 @@ class Inbox:
                                                 "error": error}))
             batch.board[eid] = self.view.refused(eid, record, str(exc))
             batch.observed.append(("execution", eid, None, ExecutionState.FAILED.value))
+            if not unsendable:
+                self.notices.ended(tx, eid, notify, ExecutionState.FAILED.value, error, batch)
             log.warning("execution %s refused: %s", eid, exc)
             return
         tx.add_execution(record)
         batch.observed.append(("execution", eid, None, ExecutionState.RUNNING.value))
-        live = Live(engine, record.spec_key, priority=record.priority)
+        live = Live(engine, record.spec_key, priority=record.priority, notify=record.notify)
         self.executions.add(eid, live, record.created_at)
         batch.board[eid] = self.view.submitted(record)
         self.recorder.changed(tx, eid, live, engine.start(), batch)
@@ -227,3 +257,60 @@ class Inbox:
         log.info("execution %s aborted: %s", eid, why)
         live.cancel_reason = why
         self.recorder.changed(tx, eid, live, [], batch)
+
+    def _signal(self, tx: StateTx, msg: dict[str, Any], batch: Batch) -> None:
+        """Complete the gates of a running execution that wait for a signal of this name (or
+        the gate of this node id), if its value fits each one's type; else change nothing.
+        Either way the answer goes to the board for the sender (`signal:<request>`)."""
+        eid, name = msg["execution"], msg["name"]
+
+        def answer(ok: bool, text: str, nodes: list[str] | None = None) -> None:
+            log.info("signal %r for execution %s %s: %s", name, eid,
+                     "applied" if ok else "refused", text)
+            if msg.get("request"):
+                batch.answers.setdefault(eid, {})[msg["request"]] = {
+                    "ok": ok, "message": text, "nodes": nodes or []}
+
+        record = tx.get_execution(eid)
+        if record is None:
+            batch.refused.append(Refusal(CONTROL, f"signal for unknown execution {eid}", msg))
+            return
+        live = self.executions.load(tx, eid, batch, quiet=True)
+        if live is None:
+            answer(False, f"execution {eid} has ended ({record.status}): no gate of it waits "
+                          f"for a signal any more")
+            return
+        engine = live.engine
+        gates = [run for run in engine.nodes.values() if answers(run, name)]
+        waiting = [run for run in gates if run.state == NodeState.WAITING]
+        if not waiting:
+            shown = ", ".join(f"{run.id} ({run.state.value})" for run in gates[:10])
+            answer(False, f"no gate named {name!r} waits for a signal in execution {eid}" + (
+                f": {shown} (a gate takes its signal only while it is WAITING)" if gates
+                else ""))
+            return
+        try:
+            literal = materialize(msg["value"], self.store)
+        except GraftError as exc:
+            if self.transactions.is_transient(exc):
+                raise
+            answer(False, f"the value of signal {name!r} cannot be read: {exc}")
+            return
+        for run in waiting:
+            gate = run.spec.gate
+            assert gate is not None
+            reason = literal_error(literal, signal_type(gate))
+            if reason:
+                what = "is an approval, which takes true or false" if gate.kind == "approve" \
+                    else f"takes a value of type {type_name(gate.type or {'t': 'any'})}"
+                answer(False, f"gate {gate.name!r} (node {run.id!r}) of execution {eid} {what}: "
+                              f"{reason}")
+                return
+        now = self.clock()
+        for run in waiting:
+            started = live.times.get(run.id, [None])[0]
+            report = signalled(run, msg["value"], literal, engine.resolved_inputs(run.id),
+                               None if started is None else max(0.0, now - started))
+            self.recorder.apply(tx, eid, live, report, batch)
+        answer(True, f"signal {name!r} given to {', '.join(run.id for run in waiting)}",
+               [run.id for run in waiting])

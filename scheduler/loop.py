@@ -45,6 +45,7 @@ from scheduler.cron import Ticker
 from scheduler.dispatch import Dispatcher
 from scheduler.inflight import in_flight
 from scheduler.lock import SchedulerLock
+from scheduler.notify import Notifier, NotifyConfig
 from scheduler.observer import Observer
 from scheduler.service import Scheduler
 from scheduler.serving import Depths, Shards
@@ -58,6 +59,7 @@ from sdk.wire.dead import DeadLetters
 from sdk.wire.keys import Keys
 from sdk.wire.launch_plans import LaunchPlanBoard
 from sdk.wire.leases import REPORTED, Leases
+from sdk.wire.notifiers import NotifierBoard
 from sdk.wire.signing import UNSET_WARNING, Unauthenticated, verify
 from sdk.wire.submissions import Submissions
 
@@ -108,9 +110,13 @@ class Loop:
         self.tenure = Shards(self.lock)
         self.depths = Depths(self.redis, self.control)
         board = Board(settings)
+        # Launch plan notifications: sent by mail and webhook on a thread of their own
+        # (scheduler/notify.py); what the scheduler can send is published for clients.
+        self.notifier = Notifier(NotifyConfig.from_env(secret=settings.secret))
+        self.notifiers = NotifierBoard(board.redis, settings.key_prefix)
         self.scheduler = Scheduler(settings, self.state, dispatcher or CeleryDispatcher(settings),
                                    self.store, board, metrics=self.metrics, tenure=self.tenure,
-                                   depths=self.depths)
+                                   depths=self.depths, notifier=self.notifier)
         self.collector = GraphCollector(self.scheduler.nodes_held)
         self.ticker = Ticker(self.scheduler, LaunchPlanBoard(board.redis, settings.key_prefix))
         self.consumer = f"{self.lock.owner}:{uuid.uuid4().hex[:6]}"
@@ -151,6 +157,7 @@ class Loop:
         signal.signal(signal.SIGINT, self.stop)
         if not self.settings.secret:
             log.warning("%s", UNSET_WARNING)
+        log.info("notifications: %s", self.notifier.config.describe())
         while not self.stopping.is_set():
             if not self.lock.acquire(self.stopping):
                 return
@@ -162,6 +169,7 @@ class Loop:
                         pass
                 if not self.lock.lost:
                     self._write_boards()
+                    self._mark_notified()
                 self._flush_acks()
             finally:
                 self.metrics.serving(False)
@@ -180,6 +188,15 @@ class Loop:
         except (redis.RedisError, OSError) as exc:
             log.warning("%d applied control entries not acknowledged before stopping: %s",
                         self.control.acks_held, exc)
+
+    def _mark_notified(self) -> None:
+        """Mark the notifications sent since the last turn, before stopping serving (best
+        effort: one left unmarked is sent again by the next scheduler)."""
+        try:
+            self.scheduler.mark_notified()
+        except Exception as exc:
+            log.warning("notifications sent but not marked sent before stopping (they will "
+                        "be sent again): %s", exc)
 
     def _write_boards(self) -> None:
         """Write the board records still waiting, before stopping serving (best effort: the
@@ -239,6 +256,7 @@ class Loop:
 
     def _start(self) -> None:
         self.control.ensure_group()
+        self.notifiers.write(self.notifier.channels)
         self._check_epoch()
         self.metrics.started(self.redis, self.state)
         claimed = self.control.claim_all(self.consumer)
@@ -280,6 +298,7 @@ class Loop:
                     "status board from the database, and sending again every attempt no "
                     "worker holds")
         self.control.ensure_group()
+        self.notifiers.write(self.notifier.channels)
         taken = self._take_submissions()
         boards = self.scheduler.refresh_boards()
         # Workers that survived renew their leases within a lease's time; after that, every
@@ -511,4 +530,8 @@ def serve(settings: Settings | None = None) -> None:
     # 100,000-node sub-graph allocates millions of objects, and the collections it set off
     # were half of that batch's CPU time (1.44 s of it; 0.78 s with this threshold).
     gc.set_threshold(GC_YOUNG, 20, 100)
-    Loop(settings or Settings.from_env()).run()
+    loop = Loop(settings or Settings.from_env())
+    try:
+        loop.run()
+    finally:
+        loop.notifier.close()

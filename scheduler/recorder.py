@@ -5,8 +5,9 @@ For each report the engine takes, it appends the event the execution is replayed
 each node the engine changed, it writes the node's row (its state, attempt, token, times,
 error, history, inputs and outputs) and gives a released node a fresh token and its place on
 the batch's ready list; an expanded node (a map, a conditional) is expanded on the spot and
-its report applied in turn. When the execution ends, it writes the execution's end. Cache
-entries of dynamics whose sub-graphs succeeded are saved once the batch committed.
+its report applied in turn; a gate is held (`scheduler.gates`), sent nowhere. When the
+execution ends, it writes the execution's end. Cache entries of dynamics whose sub-graphs
+succeeded are saved once the batch committed.
 
 A node gets its row when it is sent or moves on: a grafted sub-graph's waiting nodes cost no
 SQL until then (every node has one once the execution ended).
@@ -23,6 +24,8 @@ from typing import Any
 from scheduler.batch import Batch, Live
 from scheduler.board_view import BoardView
 from scheduler.collector import FREEZE_ABOVE, collection_paused
+from scheduler.gates import Gates
+from scheduler.notices import Notices
 from scheduler.state import EventRecord, StateTx
 from sdk.model.errors import GraftError
 from sdk.model.report import Report
@@ -46,14 +49,16 @@ class Recorder:
     transaction, and lists on the batch what is to be sent, saved and shown once it commits."""
 
     def __init__(self, store: Store, view: BoardView, queues: TierQueues,
-                 held: Container[AttemptKey], clock: Callable[[], float],
-                 cache_signing_key: bytes | None = None):
+                 held: Container[AttemptKey], clock: Callable[[], float], gates: Gates,
+                 cache_signing_key: bytes | None = None, notices: Notices | None = None):
         self.store = store
+        self.gates = gates
         self.cache_signing_key = cache_signing_key  # entry_key(GRAFT_SECRET)
         self.view = view
         self.queues = queues
         self.held = held  # attempts ready but held back, never sent (the sender's queue)
         self.clock = clock
+        self.notices = notices or Notices()
 
     def apply(self, tx: StateTx, eid: str, live: Live, report: Report, batch: Batch) -> None:
         """Have the engine take `report`; if it did (it waited for that attempt), record the
@@ -78,17 +83,20 @@ class Recorder:
                 batch: Batch) -> None:
         """Record what the engine changed since the last call, `released` being the nodes it
         made ready: tokens and ready places for those, expansion for maps and conditionals,
-        rows for the rest, and the execution's end when it ended."""
+        deadlines for gates, rows for the rest, and the execution's end when it ended."""
         engine = live.engine
         now = self.clock()
         expanded = [nid for nid in released if engine.nodes[nid].spec.kind in EXPANDED]
         for nid in released:
             if nid in expanded:
                 continue
-            live.tokens[nid] = secrets.token_hex(8)
             times = live.times.setdefault(nid, [None, None])
             times[0] = times[0] or now
             run = engine.nodes[nid]
+            if run.spec.kind == "gate":  # held here, WAITING: no token, no worker
+                self.gates.hold(eid, run, times[0])
+                continue
+            live.tokens[nid] = secrets.token_hex(8)
             queue = self.queues.of(run.spec.memory_bytes, nid)
             batch.ready.append((queue, live.priority, (eid, nid, run.attempt),
                                 run.retry_delay_s))
@@ -150,6 +158,7 @@ class Recorder:
         else:
             fields["error"] = {"failures": self.view.failures(engine)}
         tx.update_execution(eid, **fields)
+        self.notices.ended(tx, eid, live.notify, engine.state.value, fields.get("error"), batch)
         batch.observed.append(("execution", eid, ExecutionState.RUNNING.value,
                                engine.state.value))
 

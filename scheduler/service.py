@@ -9,11 +9,14 @@ concept each, built here from its arguments and wired by their constructors:
 - `Inbox` (inbox.py): a control message checked and applied, in a savepoint of its own;
 - `Executions` (executions.py): the engines in memory, rebuilt from the state when needed,
   holding a large graph a window at a time, with their workflow timeouts;
+- `Gates` (gates.py): the deadlines of the gate nodes it holds itself (sleeps, timeouts);
 - `Recorder` (recorder.py): events, node rows and execution ends, as the engines decide;
 - `BoardWriter` (boards.py): the status board, after each commit;
 - `Sender` (sending.py): ready attempts held and sent in turn, in chunks, through the outbox;
 - `LaunchPlans` (cron.py): activated launch plans; the loop's `Ticker` fires them through the
-  narrow `Launcher` interface this class offers.
+  narrow `Launcher` interface this class offers;
+- `Notices` (notices.py): the notifications executions' ends fire, handed to the notifier
+  (`Deliveries`: the loop's is `scheduler.notify.Notifier`) and marked once sent.
 
 The state is behind `StateStore` and dispatching behind `Dispatcher`, so none of this needs a
 database or a broker.
@@ -35,7 +38,9 @@ from scheduler.cron import LaunchPlans
 from scheduler.dispatch import Dispatcher
 from scheduler.executions import GRAFT_SLICE, GRAFT_WINDOW, Executions
 from scheduler.fair import ReadyQueue
+from scheduler.gates import Gates
 from scheduler.inbox import Inbox, Unguarded
+from scheduler.notices import Deliveries, Notices
 from scheduler.observer import Observer
 from scheduler.outbox import Outbox, StatusBoard
 from scheduler.recorder import Recorder
@@ -45,6 +50,7 @@ from scheduler.subgraphs import Subgraphs, load_subgraph
 from scheduler.transactions import Sole, Tenure, Transactions
 from scheduler.work import UnitOfWork
 from sdk.model.config import Settings
+from sdk.model.gates import due as gate_due
 from sdk.model.report import Report, system_failure
 from sdk.model.retry import RetryPolicy
 from sdk.model.states import ExecutionState, NodeState
@@ -69,7 +75,8 @@ class Scheduler:
                  store: Store, board: StatusBoard | None = None, *,
                  clock: Callable[[], float] = time.time, metrics: Observer | None = None,
                  tenure: Tenure | None = None, depths: QueueDepths | None = None,
-                 graft_slice: int | None = GRAFT_SLICE, window: int | None = GRAFT_WINDOW):
+                 graft_slice: int | None = GRAFT_SLICE, window: int | None = GRAFT_WINDOW,
+                 notifier: Deliveries | None = None):
         self.settings = settings
         self.store = store
         self.clock = clock
@@ -77,23 +84,26 @@ class Scheduler:
         metrics = metrics or Observer()
         queues, view = TierQueues(settings), BoardView(settings)
         ready = ReadyQueue(settings.queue_ahead_s)
+        self.notices = Notices(notifier)
         outbox = Outbox(dispatcher, board, metrics)
         self.transactions = Transactions(state, self.tenure)
         self.boards = BoardWriter(view, outbox)
-        self.recorder = Recorder(store, view, queues, ready, clock,
-                                 entry_key(settings.secret))
+        self.gates = Gates(clock)
+        self.recorder = Recorder(store, view, queues, ready, clock, self.gates,
+                                 entry_key(settings.secret), self.notices)
         self.executions = Executions(store, RetryPolicy(system_retries=settings.system_retries),
                                      view, self.recorder, self.boards, self.transactions,
-                                     graft_slice=graft_slice, window=window)
+                                     self.gates, graft_slice=graft_slice, window=window)
         self.sender = Sender(settings, store, self.executions, view, queues, ready, outbox,
                              depths)
         self.work = UnitOfWork(self.transactions, self.executions, self.sender,
-                               self.recorder, self.boards, metrics)
+                               self.recorder, self.boards, metrics, self.notices)
         # Sub-graph specs read and parsed off the loop (scheduler/subgraphs.py).
         self.subgraphs = Subgraphs(functools.partial(load_subgraph, store, settings))
-        self.launch_plans = LaunchPlans(clock)
+        self.launch_plans = LaunchPlans(clock, self.notices)
         self.inbox = Inbox(settings, store, self.executions, self.recorder, self.boards,
-                           self.subgraphs, self.launch_plans, self.transactions, view)
+                           self.subgraphs, self.launch_plans, self.transactions, view,
+                           self.notices, clock)
 
     # ---- messages -----------------------------------------------------------------------
 
@@ -159,6 +169,7 @@ class Scheduler:
                     if run.state == NodeState.QUEUED:
                         queued.append((record.id, run.id, run.attempt))
                 self.boards.refresh(tx, record.id, batch, live)
+            self.notices.recover(tx, self.tenure.owns, batch)
 
         self.work.run(batch, apply)
         return queued
@@ -183,11 +194,13 @@ class Scheduler:
 
     def expire(self) -> Batch:
         """End executions past their workflow timeout: FAILED with a WorkflowTimeout, their
-        queued and running attempts superseded (the workers stop those that run)."""
+        queued and running attempts superseded (the workers stop those that run). End the
+        gates whose time came: a sleep is over, a signal gate timed out (`Gates`)."""
         batch = Batch()
         now = self.clock()
         due = self.executions.due(now)
-        if not due:
+        gates = self.gates.due(now)
+        if not due and not gates:
             return batch
 
         def apply(tx: StateTx) -> None:
@@ -199,13 +212,32 @@ class Scheduler:
                     log.info("execution %s failed: ran past its workflow timeout of %g s",
                              eid, live.engine.spec.timeout_s)
                     self.recorder.changed(tx, eid, live, [], batch)
+            for eid, node, attempt in gates:
+                self._gate_due(tx, eid, node, attempt, now, batch)
 
         try:
             self.work.run(batch, apply)
         except Exception:
             self.executions.due_again(due, now)  # rolled back: judge them again next turn
+            self.gates.due_again(gates, now)
             raise
         return batch
+
+    def _gate_due(self, tx: StateTx, eid: str, node: str, attempt: int, now: float,
+                  batch: Batch) -> None:
+        """The deadline of a gate came: if it still waits for that attempt, a sleep ends, a
+        signal gate fails with a GateTimeout."""
+        live = self.executions.load(tx, eid, batch, quiet=True)
+        run = live.engine.nodes.get(node) if live is not None else None
+        if live is None or run is None or run.state != NodeState.WAITING \
+                or run.attempt != attempt:
+            return
+        started = live.times.get(node, [None])[0]
+        waited = max(0.0, now - started) if started is not None else 0.0
+        report = gate_due(run, waited)
+        log.info("gate %s of execution %s: %s", node, eid,
+                 "timed out" if report.error is not None else "slept its time")
+        self.recorder.apply(tx, eid, live, report, batch)
 
     # ---- the status board -----------------------------------------------------------------
 
@@ -255,9 +287,23 @@ class Scheduler:
         loop each turn."""
         self.sender.flush()
         self.boards.flush(self.executions.get)
+        self.mark_notified()
         if self.sender.revive:
             self._rebuild_held()
         self.work.send_ready()
+
+    def mark_notified(self) -> int:
+        """Mark in the state the notifications sent or given up since the last call; how
+        many. (A failed transaction keeps them for the next call.)"""
+        marks = self.notices.take_marks()
+        if not marks:
+            return 0
+        try:
+            self.work.run(Batch(), lambda tx: tx.mark_notifications(marks))
+        except Exception:
+            self.notices.keep(marks)
+            raise
+        return len(marks)
 
     def _rebuild_held(self) -> None:
         """Rebuild the executions whose held attempts were taken while they were not in
@@ -276,8 +322,9 @@ class Scheduler:
                 self.sender.hold_again(live, keys)
 
     def next_due_s(self) -> float | None:
-        """Seconds until the next delayed dispatch or workflow timeout is due, if any; soon
-        when ready attempts wait for room in their queue (the workers drain it meanwhile)."""
+        """Seconds until the next delayed dispatch, workflow timeout or gate is due, if any;
+        soon when ready attempts wait for room in their queue (the workers drain it
+        meanwhile)."""
         waits = []
         due = self.sender.next_due_s()
         if due is not None:
@@ -286,9 +333,9 @@ class Scheduler:
             waits.append(PUMP_S)
         if self.boards.later or self.executions.can_graft():
             waits.append(0.0)
-        deadline = self.executions.next_deadline()
-        if deadline is not None:
-            waits.append(deadline - self.clock())
+        for deadline in (self.executions.next_deadline(), self.gates.next_deadline()):
+            if deadline is not None:
+                waits.append(deadline - self.clock())
         return max(0.0, min(waits)) if waits else None
 
     @property
@@ -322,10 +369,12 @@ class Scheduler:
         """Drop everything held in memory (this scheduler stops serving; whoever serves next
         rebuilds from the state)."""
         self.executions.clear()
+        self.gates.clear()
         self.boards.clear()
         self.sender.clear()
         self.subgraphs.clear()
         self.launch_plans.forget()
+        self.notices.forget()
 
     # ---- what the launch plan ticker uses (scheduler.cron.Launcher) -----------------------
 

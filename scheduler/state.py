@@ -11,6 +11,9 @@ Launch plans registered for a schedule (`LaunchPlanRecord`) and the ticks fired 
 (`TickRecord`, unique per launch plan and tick time) live in the same state, so that a tick
 and the execution it starts commit together (`scheduler/cron.py`).
 
+Notifications an execution's end fired (`NotificationRecord`) are written in the transaction
+that records the end, and marked sent once they were (`scheduler/notices.py`).
+
 Node rows are plain dicts with the keys of `NODE_FIELDS`, so that thousands of them can be
 written in one statement.
 """
@@ -50,6 +53,8 @@ class ExecutionRecord:
     error: Any = None
     submitted_at: float | None = None
     priority: int = 0
+    # The launch plan's notifications (the submit message's `notify`), or None.
+    notify: Any = None
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
 
@@ -83,6 +88,7 @@ class LaunchPlanRecord:
     anchor_s: int
     cursor_s: int
     skipped: int = 0
+    notifications: Any = None  # their JSON (`sdk.authoring.notification`), or None
     updated_at: float = field(default_factory=time.time)
 
 
@@ -94,6 +100,29 @@ class TickRecord:
     tick_s: int
     execution_id: str
     fired_at: float = field(default_factory=time.time)
+
+
+NOTIFICATION_STATES = ("pending", "sent", "failed")
+
+
+@dataclass(frozen=True)
+class NotificationRecord:
+    """One notification to deliver through one channel ("smtp", "webhook"), fired by an
+    execution's end: `body` is what it says (`scheduler/notices.py`); `state` is pending
+    until it was sent, or failed when it was given up (`error` says why)."""
+
+    execution_id: str
+    seq: int
+    channel: str
+    phase: str
+    body: Any
+    state: str = "pending"
+    error: str | None = None
+    created_at: float = field(default_factory=time.time)
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.execution_id, self.seq)
 
 
 class StateTx(Protocol):
@@ -160,6 +189,16 @@ class StateTx(Protocol):
     def ticks(self, launch_plan: str, limit: int | None = None) -> list[TickRecord]:
         """A launch plan's fired ticks, newest first."""
 
+    def add_notifications(self, records: list[NotificationRecord]) -> None:
+        """Record notifications to deliver (their `(execution_id, seq)` must be new)."""
+
+    def notifications(self, execution_id: str | None = None, state: str | None = None
+                      ) -> list[NotificationRecord]:
+        """Notifications, oldest first: of one execution, in one state, when given."""
+
+    def mark_notifications(self, marks: list[tuple[str, int, str, str | None]]) -> None:
+        """Set `(execution_id, seq, state, error)` of notifications that exist."""
+
 
 class StateStore(Protocol):
     url: str
@@ -209,12 +248,13 @@ class _Data:
     events: dict[str, list[EventRecord]] = field(default_factory=dict)
     launch_plans: dict[str, LaunchPlanRecord] = field(default_factory=dict)
     ticks: dict[tuple[str, int], TickRecord] = field(default_factory=dict)
+    notifications: dict[tuple[str, int], NotificationRecord] = field(default_factory=dict)
 
     def copy(self) -> _Data:
         return _Data(dict(self.executions),
                      {eid: dict(rows) for eid, rows in self.nodes.items()},
                      {eid: list(evs) for eid, evs in self.events.items()},
-                     dict(self.launch_plans), dict(self.ticks))
+                     dict(self.launch_plans), dict(self.ticks), dict(self.notifications))
 
 
 class _MemoryTx:
@@ -314,6 +354,27 @@ class _MemoryTx:
         found = sorted((t for (lp, _), t in self.data.ticks.items() if lp == launch_plan),
                        key=lambda t: t.tick_s, reverse=True)
         return found[:limit] if limit is not None else found
+
+
+    def add_notifications(self, records: list[NotificationRecord]) -> None:
+        for record in records:
+            if record.key in self.data.notifications:
+                raise KeyError(f"notification {record.seq} of {record.execution_id} exists "
+                               f"already")
+            self.data.notifications[record.key] = copy.deepcopy(record)
+
+    def notifications(self, execution_id: str | None = None, state: str | None = None
+                      ) -> list[NotificationRecord]:
+        found = [r for r in self.data.notifications.values()
+                 if (execution_id is None or r.execution_id == execution_id)
+                 and (state is None or r.state == state)]
+        return sorted(found, key=lambda r: (r.created_at, r.execution_id, r.seq))
+
+    def mark_notifications(self, marks: list[tuple[str, int, str, str | None]]) -> None:
+        for eid, seq, state, error in marks:
+            record = self.data.notifications.get((eid, seq))
+            if record is not None:
+                self.data.notifications[(eid, seq)] = replace(record, state=state, error=error)
 
 
 def _node_row(row: NodeRow) -> NodeRow:

@@ -30,13 +30,21 @@ from scheduler.db import (
     ExecutionRow,
     LaunchPlanRow,
     NodeRow,
+    NotificationRow,
     ShardRow,
     TickRow,
     explain,
     open_database,
     utcnow,
 )
-from scheduler.state import NODE_FIELDS, EventRecord, ExecutionRecord, LaunchPlanRecord, TickRecord
+from scheduler.state import (
+    NODE_FIELDS,
+    EventRecord,
+    ExecutionRecord,
+    LaunchPlanRecord,
+    NotificationRecord,
+    TickRecord,
+)
 from scheduler.state import NodeRow as NodeDict
 
 _EXECUTIONS = cast(Table, ExecutionRow.__table__)
@@ -45,11 +53,14 @@ _EVENTS = cast(Table, EventRow.__table__)
 _LAUNCH_PLANS = cast(Table, LaunchPlanRow.__table__)
 _TICKS = cast(Table, TickRow.__table__)
 _SHARDS = cast(Table, ShardRow.__table__)
+_NOTIFICATIONS = cast(Table, NotificationRow.__table__)
 
 _EXECUTION_FIELDS = ("workflow", "status", "spec_key", "inputs", "outputs", "error",
-                     "submitted_at", "priority")
+                     "submitted_at", "priority", "notify")
 _LAUNCH_PLAN_FIELDS = ("workflow", "spec_key", "inputs", "schedule", "active", "anchor_s",
-                       "cursor_s", "skipped")
+                       "cursor_s", "skipped", "notifications")
+_NOTIFICATION_FIELDS = ("execution_id", "seq", "channel", "phase", "body", "state", "error",
+                        "created_at")
 _NODE_VALUES = tuple(k for k in NODE_FIELDS if k not in ("execution_id", "node_id"))
 
 # Built once: SQLAlchemy caches their compiled form, and building a statement costs more than
@@ -93,7 +104,7 @@ def _execution(row: Any) -> ExecutionRecord:
     return ExecutionRecord(id=row.id, workflow=row.workflow, status=row.status,
                            spec_key=row.spec_key, inputs=row.inputs, outputs=row.outputs,
                            error=row.error, submitted_at=row.submitted_at,
-                           priority=row.priority,
+                           priority=row.priority, notify=row.notify,
                            created_at=_ts(row.created_at), updated_at=_ts(row.updated_at))
 
 
@@ -377,3 +388,29 @@ class _SqlTx:
             query = query.limit(limit)
         return [TickRecord(r.launch_plan, r.tick_s, r.execution_id, _ts(r.fired_at))
                 for r in self._run(query)]
+
+    def add_notifications(self, records: list[NotificationRecord]) -> None:
+        if records:
+            now = utcnow()
+            self._run(insert(_NOTIFICATIONS), [
+                {**{k: getattr(r, k) for k in _NOTIFICATION_FIELDS}, "updated_at": now}
+                for r in records])
+
+    def notifications(self, execution_id: str | None = None, state: str | None = None
+                      ) -> list[NotificationRecord]:
+        query = select(*(_NOTIFICATIONS.c[k] for k in _NOTIFICATION_FIELDS)).order_by(
+            _NOTIFICATIONS.c.created_at, _NOTIFICATIONS.c.execution_id, _NOTIFICATIONS.c.seq)
+        if execution_id is not None:
+            query = query.where(_NOTIFICATIONS.c.execution_id == execution_id)
+        if state is not None:
+            query = query.where(_NOTIFICATIONS.c.state == state)
+        return [NotificationRecord(**r._asdict()) for r in self._run(query)]
+
+    def mark_notifications(self, marks: list[tuple[str, int, str, str | None]]) -> None:
+        if marks:
+            now = utcnow()
+            self._run(update(_NOTIFICATIONS).where(
+                _NOTIFICATIONS.c.execution_id == bindparam("pk_execution_id"),
+                _NOTIFICATIONS.c.seq == bindparam("pk_seq")),
+                [{"pk_execution_id": eid, "pk_seq": seq, "state": state, "error": error,
+                  "updated_at": now} for eid, seq, state, error in marks])

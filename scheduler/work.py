@@ -4,7 +4,8 @@ Everything the scheduler changes goes through `UnitOfWork.run(batch, work)`: `wo
 records in one transaction of the state what some messages did, collecting on `batch` what
 is to happen outside the state; only once the transaction committed does that happen, each
 unit its part (`committed`): the attempts it made ready are held and sent, cache entries
-saved, the status board written, engines that ended dropped. A transaction that fails changes
+saved, the status board written, engines that ended dropped, notifications handed to the
+notifier. A transaction that fails changes
 nothing outside the state either: the engines of its executions are dropped (rebuilt from the
 state when next needed) and the attempts it took to send are held again.
 """
@@ -17,6 +18,7 @@ from typing import Any
 from scheduler.batch import Batch
 from scheduler.boards import BoardWriter
 from scheduler.executions import Executions
+from scheduler.notices import Notices
 from scheduler.observer import Observer
 from scheduler.recorder import Recorder
 from scheduler.sending import Sender
@@ -28,13 +30,15 @@ class UnitOfWork:
     """Runs work in one transaction and has every unit act on it once it committed."""
 
     def __init__(self, transactions: Transactions, executions: Executions, sender: Sender,
-                 recorder: Recorder, boards: BoardWriter, metrics: Observer):
+                 recorder: Recorder, boards: BoardWriter, metrics: Observer,
+                 notices: Notices | None = None):
         self.transactions = transactions
         self.executions = executions
         self.sender = sender
         self.recorder = recorder
         self.boards = boards
         self.metrics = metrics
+        self.notices = notices or Notices()
 
     def run(self, batch: Batch, work: Callable[[StateTx], Any]) -> None:
         """`work` in one transaction, then its effects; re-raises what failed, after undoing
@@ -52,6 +56,7 @@ class UnitOfWork:
         self.recorder.save_cached(batch.cached)
         self.boards.committed(batch, self.executions.get)
         self.executions.committed(batch)
+        self.notices.committed(batch)
         if batch.ready:
             self.send_ready()
 

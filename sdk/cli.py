@@ -16,6 +16,7 @@ from sdk.cli_executions import COMMANDS
 from sdk.cli_flower import COMMANDS as FLOWER_COMMANDS
 from sdk.cli_launchplan import COMMANDS as LAUNCH_PLAN_COMMANDS
 from sdk.cli_register import COMMANDS as REGISTER_COMMANDS
+from sdk.cli_signals import COMMANDS as SIGNAL_COMMANDS
 from sdk.cli_ui import ui
 from sdk.model.config import Settings
 from sdk.model.entity import Runnable
@@ -382,7 +383,8 @@ def dead(purge: bool, limit: int, as_json: bool) -> None:
         click.echo(f"purged {removed} dead letter(s)", err=True)
 
 
-for _command in (*COMMANDS, *FLOWER_COMMANDS, *LAUNCH_PLAN_COMMANDS, *REGISTER_COMMANDS, ui):
+for _command in (*COMMANDS, *SIGNAL_COMMANDS, *FLOWER_COMMANDS, *LAUNCH_PLAN_COMMANDS,
+                 *REGISTER_COMMANDS, ui):
     cli.add_command(_command)
 
 

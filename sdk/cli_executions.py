@@ -1,11 +1,14 @@
-"""`graft ls`, `status`, `outputs`, `relaunch` and `cancel`: executions on a cluster, read
-from its status board. Each takes `--json`; an unknown id or an unreachable Redis is one line
-on stderr and a non-zero exit (`sdk.cli.main`)."""
+"""`graft ls`, `status`, `outputs`, `logs`, `deck`, `graph`, `relaunch` and `cancel`:
+executions on a cluster, read from its status board (`graft status` says what each waiting
+gate waits for). Most take `--json`; an unknown id or an unreachable Redis is one line on
+stderr and a non-zero exit (`sdk.cli.main`)."""
 
 from __future__ import annotations
 
 import json
+import os
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -85,16 +88,21 @@ def ls(status_: str | None, limit: int, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 def status(execution_id: str, as_json: bool) -> None:
     """Show an execution's status and a table of its nodes."""
+    from sdk.cli_signals import gate_line
+
     execution = _client().get(execution_id)
     info = execution.info()
     records = execution.nodes()
     nodes = [node_summary(n) for n in records]
+    waiting = [g for g in execution.signals() if g.waiting] \
+        if any(n.state == "WAITING" for n in records) else []
     if as_json:  # each node: its whole record (queue, error, history, ...) and the summary
         click.echo(json.dumps({
             "id": execution_id, "workflow": info.get("workflow"), "status": info["status"],
             "done": info.get("done", 0), "total": info.get("total", 0),
             "error": info.get("error"), "failures": info.get("failures") or [],
-            "nodes": [{**r.__dict__, **n} for r, n in zip(records, nodes)]}, indent=2))
+            "nodes": [{**r.__dict__, **n} for r, n in zip(records, nodes)],
+            "waiting": [{**g.__dict__, "due_at": g.due_at} for g in waiting]}, indent=2))
         return
     click.echo(f"{execution_id}  {info.get('workflow', '?')}  {info['status']}  "
                f"{info.get('done', 0)}/{info.get('total', 0)} nodes done")
@@ -110,6 +118,8 @@ def status(execution_id: str, as_json: bool) -> None:
         click.echo(f"{n['id'][:width - 2]:<{width}}{n['task'][:20]:<22}{n['state']:<11}"
                    f"{n['tier'] or '-':<7}{n['attempts']:>5}{seconds:>9}  {peak:>8}  "
                    f"{'hit' if n['cached'] else '':<6}{n['worker'] or '-'}")
+    for gate in waiting:
+        click.echo(gate_line(execution_id, gate))
     for f in info.get("failures") or []:
         who = f"node {f['node_id']} ({f['task']})" if f["node_id"] else "the execution"
         click.echo(f"\n{who}: {f['error_type']}: {f['message']}")
@@ -322,6 +332,67 @@ def logs(execution_id: str, node: str | None, attempt: int | None, follow: bool,
 
 @click.command()
 @click.argument("execution_id")
+@click.argument("node")
+@click.option("--attempt", type=click.IntRange(1), default=None,
+              help="This attempt of NODE (default: its last).")
+@click.option("--open", "open_", is_flag=True,
+              help="Open the page in a web browser (from FILE, or a temporary file).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Write the page to FILE instead of printing it.")
+def deck(execution_id: str, node: str, attempt: int | None, open_: bool,
+         output: str | None) -> None:
+    """Print the HTML deck a node's attempt made (@task(enable_deck=True)). An in-process
+    run's id (local-...) is read from the local store (GRAFT_STORE)."""
+    if execution_id.startswith("local-"):
+        page, attempt = _local_deck(execution_id, node, attempt)
+    else:
+        execution = _client().get(execution_id)
+        attempt = execution._attempt(node, attempt)
+        page = execution.deck(node, attempt)
+    if page is None:
+        raise GraftError(f"node {node!r} of execution {execution_id} has no deck"
+                         + (f" for attempt {attempt}" if attempt else "")
+                         + ": its task needs @task(enable_deck=True), and a node taken from "
+                           "the cache or still running without Deck.publish() has none")
+    if output is None and not open_:
+        click.echo(page, nl=False)
+        return
+    if output is None:
+        import tempfile
+
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in f"{execution_id}-{node}")
+        output = os.path.join(tempfile.gettempdir(), f"graft-deck-{safe}-{attempt}.html")
+    with open(output, "w", encoding="utf-8") as fh:
+        fh.write(page)
+    click.echo(f"deck of {node} (attempt {attempt}) written to {output}")
+    if open_:
+        import webbrowser
+
+        webbrowser.open(Path(output).resolve().as_uri())
+
+
+def _local_deck(execution_id: str, node: str, attempt: int | None
+                ) -> tuple[str | None, int | None]:
+    """The page of an in-process run's node, from the local store: (page, attempt)."""
+    from sdk.model.decks import deck_key
+    from sdk.model.errors import StoreObjectMissing
+    from sdk.runtime.deck import deck_attempts
+    from sdk.values.store import default_store
+
+    store = default_store()
+    if attempt is None:
+        found = deck_attempts(store, execution_id, node)
+        if not found:
+            return None, None
+        attempt = found[-1]
+    try:
+        return store.get(deck_key(execution_id, node, attempt)).decode(errors="replace"), attempt
+    except StoreObjectMissing:
+        return None, attempt
+
+
+@click.command()
+@click.argument("execution_id")
 @click.option("--format", "fmt", type=click.Choice(("mermaid", "dot")), default="mermaid",
               show_default=True, help="Mermaid flowchart or Graphviz dot.")
 def graph(execution_id: str, fmt: str) -> None:
@@ -336,4 +407,4 @@ def graph(execution_id: str, fmt: str) -> None:
     click.echo(render(spec, nodes, fmt), nl=False)
 
 
-COMMANDS = (ls, status, outputs, logs, graph, relaunch, cancel)
+COMMANDS = (ls, status, outputs, logs, deck, graph, relaunch, cancel)

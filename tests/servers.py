@@ -696,3 +696,147 @@ class ExternalPostgres:
 
     def drop_database(self, name: str) -> None:
         _drop(self.url, name)
+
+
+# ---- a mail server and a webhook, in this process -------------------------------------------
+
+class MailServer:
+    """An SMTP server (aiosmtpd) on a free 127.0.0.1 port, in a thread of this process, that
+    keeps what it receives: `.messages` (each an `email.message.EmailMessage` with its
+    envelope's `mail_from` and `rcpt_tos` as attributes). `refuse` ({address: "550 ..."})
+    refuses those recipients; `tls` ((certfile, keyfile)) offers STARTTLS. `start()` may be
+    called again after `stop()` (same port): a server that was down comes back."""
+
+    def __init__(self, refuse: dict[str, str] | None = None,
+                 tls: tuple[str, str] | None = None, login: tuple[str, str] | None = None):
+        self.port = free_port()
+        self.refuse = dict(refuse or {})
+        self.tls = tls
+        self.login = login  # (user, password) that AUTH must give; None: no AUTH
+        self.messages: list[Any] = []
+        self._controller: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    def start(self) -> MailServer:
+        import email
+        import email.policy
+        import ssl
+
+        from aiosmtpd.controller import Controller
+
+        server = self
+
+        class Handler:
+            async def handle_RCPT(self, srv: Any, session: Any, envelope: Any, address: str,
+                                  options: Any) -> str:
+                if address in server.refuse:
+                    return server.refuse[address]
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
+            async def handle_DATA(self, srv: Any, session: Any, envelope: Any) -> str:
+                msg = email.message_from_bytes(envelope.original_content or envelope.content,
+                                               policy=email.policy.default)
+                msg.mail_from, msg.rcpt_tos = envelope.mail_from, list(envelope.rcpt_tos)
+                msg.tls = session.ssl is not None
+                server.messages.append(msg)
+                return "250 OK: queued"
+
+        context = None
+        if self.tls:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*self.tls)
+        auth: dict[str, Any] = {}
+        if self.login:
+            from aiosmtpd.smtp import AuthResult
+
+            def check(srv: Any, session: Any, envelope: Any, mechanism: str,
+                      data: Any) -> Any:
+                given = (data.login.decode(), data.password.decode())
+                return AuthResult(success=given == server.login)
+
+            auth = {"authenticator": check, "auth_require_tls": False, "auth_required": True}
+        self._controller = Controller(Handler(), hostname="127.0.0.1", port=self.port,
+                                      tls_context=context, ready_timeout=START_TIMEOUT_S,
+                                      **auth)
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    close = stop
+
+    def wait_for(self, count: int, timeout_s: float = 60.0) -> list[Any]:
+        """The messages, once at least `count` arrived; ServerError after `timeout_s`."""
+        deadline = time.monotonic() + timeout_s
+        while len(self.messages) < count:
+            if time.monotonic() > deadline:
+                raise ServerError(f"{len(self.messages)} of {count} mails arrived within "
+                                  f"{timeout_s} s")
+            time.sleep(0.05)
+        return list(self.messages)
+
+
+def self_signed_cert(folder: Path, host: str = "localhost") -> tuple[str, str]:
+    """A certificate for `host` and its key (openssl from PATH), in `folder`: for a STARTTLS
+    server that a client trusting that certificate (SSL_CERT_FILE) accepts."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", f"/CN={host}", "-addext", f"subjectAltName=DNS:{host}",
+                    "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    return str(cert), str(key)
+
+
+class WebhookServer:
+    """An HTTP server on a free 127.0.0.1 port, in a thread of this process, that keeps each
+    POST: `.requests` (dicts of path, headers and the parsed JSON body). It answers
+    `.status` (200 by default)."""
+
+    def __init__(self, status: int = 200):
+        self.port = free_port()
+        self.status = status
+        self.requests: list[dict[str, Any]] = []
+        self._server: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def start(self) -> WebhookServer:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if hook.status < 300:
+                    hook.requests.append({"path": self.path, "headers": dict(self.headers),
+                                          "raw": raw, "body": json.loads(raw)})
+                self.send_response(hook.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    close = stop

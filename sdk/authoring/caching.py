@@ -3,36 +3,88 @@
 
 from __future__ import annotations
 
+import hashlib
 import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from sdk.model.errors import ConfigError
 from sdk.model.hashing import HashMethod
 
 
+@dataclass
+class VersionParameters:
+    """What a `CachePolicy` computes a version from: the task's function and its image
+    (flytekit's, at `sdk.core.cache`)."""
+
+    func: Callable[..., Any]
+    container_image: Any = None
+    pod_template: Any = None
+    pod_template_name: str | None = None
+
+
+@runtime_checkable
+class CachePolicy(Protocol):
+    """Computes a cache version for a task: `get_version(salt, params)` (a string), as
+    flytekit's protocol. `Cache(policies=[...])` joins what its policies give into one
+    version, so changing what a policy looks at (the function's source, say) invalidates the
+    old results."""
+
+    def get_version(self, salt: str, params: VersionParameters) -> str: ...
+
+
+@dataclass
 class Cache:
     """flytekit's cache settings object: `@task(cache=Cache(version="1", serialize=True,
     ignored_inputs=("seed",)))`.
 
-    `version` is required (flytekit computes one only from cache policies, which graft does
-    not take); `salt` is added to it; `serialize` makes identical runs started at once run
-    once; `ignored_inputs` leaves those inputs out of the cache key."""
+    Without a `version`, the cache `policies` (one `CachePolicy` or a list) compute it: the
+    SHA-256 of what each policy's `get_version(salt, params)` gives, in order (`salt` goes to
+    the policies only, as in flytekit). `serialize` makes identical runs started at once run
+    once; `ignored_inputs` leaves those inputs out of the cache key. ConfigError (flytekit: a
+    ValueError) with neither a version nor a policy."""
 
-    def __init__(self, version: str | None = None, serialize: bool = False,
-                 ignored_inputs: Iterable[str] | str = (), salt: str = "",
-                 policies: Any = None):
-        self.version = version
-        self.serialize = serialize
-        self.ignored_inputs = ((ignored_inputs,) if isinstance(ignored_inputs, str)
-                               else tuple(ignored_inputs))
-        self.salt = salt
-        self.policies = policies
+    version: str | None = None
+    serialize: bool = False
+    ignored_inputs: tuple[str, ...] | str = ()
+    salt: str = ""
+    policies: list[CachePolicy] | CachePolicy | None = None
 
-    def __repr__(self) -> str:
-        return (f"Cache(version={self.version!r}, serialize={self.serialize!r}, "
-                f"ignored_inputs={self.ignored_inputs!r})")
+    def __post_init__(self) -> None:
+        given = self.policies
+        if given is None:
+            self._policies: list[CachePolicy] = []
+        elif isinstance(given, CachePolicy):
+            self._policies = [given]
+        elif isinstance(given, list) and all(isinstance(p, CachePolicy) for p in given):
+            self._policies = list(given)
+        else:
+            raise ConfigError(f"Cache(policies=...) takes a CachePolicy (an object with "
+                              f"get_version(salt, params)) or a list of them, got {given!r}")
+        if self.version is None and not self._policies:
+            raise ConfigError("Cache(...): if version is not defined then at least one cache "
+                              "policy needs to be set (e.g. Cache(version='1'))")
+
+    def get_ignored_inputs(self) -> tuple[str, ...]:
+        ignored = self.ignored_inputs
+        return (ignored,) if isinstance(ignored, str) else tuple(ignored)
+
+    def get_version(self, params: VersionParameters) -> str:
+        """The version given, or the one the policies compute for `params`; ConfigError
+        naming the policy that failed."""
+        if self.version is not None:
+            return self.version
+        joined = ""
+        for policy in self._policies:
+            try:
+                joined += policy.get_version(self.salt, params)
+            except Exception as exc:
+                raise ConfigError(f"Failed to generate version for cache policy {policy}: "
+                                  f"{type(exc).__name__}: {exc}. Please consider setting the "
+                                  f"version in the Cache definition, e.g. "
+                                  f"Cache(version='v1.2.3')") from exc
+        return hashlib.sha256(joined.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -53,22 +105,28 @@ class CacheOptions:
 
 def cache_options(where: str, inputs: Iterable[str], cache: Any = False,
                   cache_version: Any = "", cache_serialize: Any = False,
-                  cache_ignore_input_vars: Any = ()) -> CacheOptions:
+                  cache_ignore_input_vars: Any = (),
+                  params: VersionParameters | None = None) -> CacheOptions:
     """The options `cache=` (True, False or a `Cache`) and the keyword forms give; ConfigError
-    naming the option that is wrong."""
+    naming the option that is wrong. A `Cache` without a version computes one from `params`
+    (the task's function and image) with its policies; without `params` (an override, as
+    in flytekit) it must have a version."""
     if isinstance(cache, Cache):
         if cache_version or cache_serialize or cache_ignore_input_vars:
             raise ConfigError(f"{where}: give cache=Cache(...) or cache=True with "
                               f"cache_version=/cache_serialize=/cache_ignore_input_vars=, "
                               f"not both")
-        if cache.policies is not None:
-            raise ConfigError(f"{where}: Cache(policies=...) is not supported: graft keys "
-                              f"on the version you give")
-        if not cache.version:
-            raise ConfigError(f"{where}: Cache(...) needs a version (e.g. Cache(version='1'))"
-                              f" so that changing the code can invalidate old results")
-        cache_version = f"{cache.version}{'+' + cache.salt if cache.salt else ''}"
-        cache_serialize, cache_ignore_input_vars = cache.serialize, cache.ignored_inputs
+        if cache.version is None and params is None:
+            raise ConfigError(f"{where}: must specify cache version when overriding "
+                              f"(Cache(version=...))")
+        try:
+            cache_version = cache.get_version(params)  # type: ignore[arg-type]
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from exc.__cause__
+        if not isinstance(cache_version, str) or not cache_version:
+            raise ConfigError(f"{where}: Cache(version=...) must be a non-empty string, got "
+                              f"{cache_version!r}")
+        cache_serialize, cache_ignore_input_vars = cache.serialize, cache.get_ignored_inputs()
         cache = True
     if not isinstance(cache, bool):
         raise ConfigError(f"{where}: cache must be True, False or Cache(...), got {cache!r}")

@@ -11,12 +11,13 @@ from enum import Enum
 from typing import Any, TypeVar, overload
 
 from sdk.authoring import options
-from sdk.authoring.caching import cache_options, output_hashers
+from sdk.authoring.caching import VersionParameters, cache_options, output_hashers
 from sdk.authoring.compiler import Called, GraphBuilder, workflow_node
 from sdk.authoring.interface import read_interface, return_annotation
 from sdk.authoring.promise import Promise
 from sdk.model import entity as registry
 from sdk.model.bindings import Binding
+from sdk.model.decks import DEFAULT_DECK_FIELDS, deck_options
 from sdk.model.errors import BindingError, CompileError, ConfigError, GraftError
 from sdk.model.interface import Interface
 from sdk.model.resources import Resources
@@ -45,13 +46,16 @@ class Entity(Called):
 
     kind = ""
 
-    def __init__(self, fn: Callable[..., Any]):
+    def __init__(self, fn: Callable[..., Any], pickle_untyped: bool = False):
         functools.update_wrapper(self, fn)
         self.fn = fn
         self.name: str = fn.__name__
         self.module: str = fn.__module__
         self.qualname: str = fn.__qualname__
-        self.interface: Interface = read_interface(fn, self.kind)
+        if not isinstance(pickle_untyped, bool):
+            raise ConfigError(f"@{self.kind} {self.qualname}: pickle_untyped must be True or "
+                              f"False, got {pickle_untyped!r}")
+        self.interface: Interface = read_interface(fn, self.kind, pickle_untyped)
         registry.register(self)
 
     @property
@@ -85,8 +89,12 @@ class TaskDef(Entity):
                  retries: int = 0, timeout: int | float | datetime.timedelta | None = None,
                  requests: Resources | None = None, limits: Resources | None = None,
                  resources: Resources | None = None, container_image: Any = None,
-                 secret_requests: list[Secret] | None = None):
+                 secret_requests: list[Secret] | None = None, enable_deck: bool | None = None,
+                 disable_deck: bool | None = None, deck_fields: Any = DEFAULT_DECK_FIELDS,
+                 pickle_untyped: bool = False, node_dependency_hints: Any = None):
         where = f"@{self.kind} {fn.__qualname__}"
+        self.node_dependency_hints = options.dependency_hints(node_dependency_hints,
+                                                              self.kind, where)
         if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
             raise ConfigError(f"{where}: retries must be an int >= 0, got {retries!r}")
         self.retries = retries
@@ -94,9 +102,12 @@ class TaskDef(Entity):
         self.requests, self.limits = options.resources(requests, limits, resources, where)
         self.image = options.image_name(container_image, where)
         self.secret_requests = options.secret_requests(secret_requests, where)
-        super().__init__(fn)
+        self.enable_deck, self.deck_fields = deck_options(where, enable_deck, disable_deck,
+                                                          deck_fields)
+        super().__init__(fn, pickle_untyped)
         self.cache_options = cache_options(where, self.interface.inputs, cache, cache_version,
-                                           cache_serialize, cache_ignore_input_vars)
+                                           cache_serialize, cache_ignore_input_vars,
+                                           VersionParameters(fn, container_image))
         self.output_hashers = output_hashers(return_annotation(fn, where),
                                              list(self.interface.outputs))
 
@@ -168,7 +179,7 @@ class WorkflowDef(Entity):
     kind = "workflow"
 
     def __init__(self, fn: Callable[..., Any], failure_policy: Any = None,
-                 on_failure: Any = None, timeout: Any = None):
+                 on_failure: Any = None, timeout: Any = None, pickle_untyped: bool = False):
         where = f"@workflow {fn.__qualname__}"
         self.timeout_s = options.timeout_seconds(timeout, where)
         if failure_policy is not None and not isinstance(failure_policy, WorkflowFailurePolicy):
@@ -178,7 +189,7 @@ class WorkflowDef(Entity):
             check_handler(on_failure, where)
         self.failure_policy = (failure_policy or WorkflowFailurePolicy.FAIL_IMMEDIATELY).value
         self.on_failure = on_failure
-        super().__init__(fn)
+        super().__init__(fn, pickle_untyped)
         self._spec: GraphSpec | None = None
 
     def compile(self) -> GraphSpec:
@@ -303,10 +314,12 @@ def task(*, cache: Any = ..., cache_version: str = ..., cache_serialize: bool = 
 def task(_fn: Callable[..., Any] | None = None, **given: Any) -> Any:
     """Make a function a graft task, bare (`@task`) or with options (`@task(cache=True, ...)`).
 
-    Options: cache (True or `Cache(version, serialize, ignored_inputs)`), cache_version,
-    cache_serialize, cache_ignore_input_vars, retries, timeout (seconds or timedelta), requests and
-    limits (`Resources`; `resources=` sets both), container_image (recorded only: graft runs
-    without containers), secret_requests (the `Secret`s the task reads with
+    Options: cache (True or `Cache(version, serialize, ignored_inputs, salt, policies)`),
+    cache_version, cache_serialize, cache_ignore_input_vars, retries, timeout (seconds or
+    timedelta), requests and limits (`Resources`; `resources=` gives both: `cpu=("1", "2")`
+    is a request and a limit, a single quantity the request only), container_image (recorded
+    only: graft runs without containers), pickle_untyped (unannotated inputs and output are
+    `typing.Any`), secret_requests (the `Secret`s the task reads with
     `current_context().secrets`; recorded, as flytekit's local runs the lookup does not
     depend on it). Raises ConfigError on a malformed or unknown option, CompileError on a
     function whose inputs lack type annotations.
@@ -315,7 +328,9 @@ def task(_fn: Callable[..., Any] | None = None, **given: Any) -> Any:
 
 
 def dynamic(_fn: Callable[..., Any] | None = None, **given: Any) -> Any:
-    """Make a function a dynamic workflow; takes the same options as `task`."""
+    """Make a function a dynamic workflow; takes the same options as `task`, and flytekit's
+    `node_dependency_hints` (the tasks, workflows and launch plans its body may call: checked
+    and kept as `.node_dependency_hints`, as graft finds them by name when the body runs)."""
     return _decorator(DynamicDef, _fn, given, options.TASK_OPTIONS)
 
 

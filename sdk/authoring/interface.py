@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import inspect
+import textwrap
 import typing
 from collections.abc import Callable
 from typing import Any
@@ -19,10 +21,20 @@ def _is_namedtuple(tp: Any) -> bool:
     return isinstance(tp, type) and issubclass(tp, tuple) and hasattr(tp, "_fields")
 
 
-def read_interface(fn: Callable[..., Any], kind: str) -> Interface:
-    """The interface of `fn`; CompileError when an input has no annotation."""
+def read_interface(fn: Callable[..., Any], kind: str, untyped: bool = False) -> Interface:
+    """The interface of `fn`; CompileError when an input has no annotation. With `untyped`
+    (flytekit's `pickle_untyped=True`), an input without one is `typing.Any`, and so is the
+    output of a function without a return annotation, which must then return a value."""
     where = f"{kind} {fn.__qualname__}"
     hints = _type_hints(fn, where)
+    if untyped:
+        hints = {name: Any for name in inspect.signature(fn).parameters} | hints
+        if "return" not in hints:
+            if not _returns_a_value(fn):
+                raise CompileError(f"{where} must return a value: with pickle_untyped=True and "
+                                   f"no return annotation it has one output, typing.Any "
+                                   f"(add a return statement, or annotate -> None)")
+            hints["return"] = Any
     sig = inspect.signature(fn)
     inputs: dict[str, TypeDesc] = {}
     defaults: dict[str, Any] = {}
@@ -31,7 +43,8 @@ def read_interface(fn: Callable[..., Any], kind: str) -> Interface:
             raise CompileError(f"{where}: *args and **kwargs are not supported (input {name!r})")
         if name not in hints:
             raise CompileError(f"{where}: input {name!r} has no type annotation; graft needs "
-                               "one to move its value between tasks")
+                               "one to move its value between tasks (or pickle_untyped=True "
+                               "to pickle it, as typing.Any)")
         inputs[name] = _described(hints[name], f"{where}: input {name!r}")
         if param.default is not _NO_DEFAULT:
             defaults[name] = param.default
@@ -46,6 +59,26 @@ def _described(tp: Any, where: str) -> TypeDesc:
         return describe(tp)
     except CompileError as exc:  # an annotation refused (a bare tuple)
         raise CompileError(f"{where}: {exc}") from None
+
+
+def _returns_a_value(fn: Callable[..., Any]) -> bool:
+    """Whether `fn`'s body has a `return <value>` (True when its source cannot be read)."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError):
+        return True
+    body = tree.body[0] if tree.body else None
+    nested = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+
+    def found(node: ast.AST) -> bool:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.Return) and child.value is not None:
+                return True
+            if not isinstance(child, nested) and found(child):
+                return True
+        return False
+
+    return body is None or found(body)
 
 
 def return_annotation(fn: Callable[..., Any], where: str) -> Any:

@@ -9,6 +9,10 @@ With `schedule=CronSchedule(...)` or `FixedRate(...)` (`sdk.authoring.schedule`)
 runs by itself once `graft launchplan activate FILE nightly` registered it: every input must
 then have a value (fixed, default, or the tick time through `kickoff_time_input_arg`).
 
+With `notifications=[Email(...), Slack(...), PagerDuty(...)]` (`sdk.authoring.notification`)
+the scheduler mails the recipients when an execution the plan started on a cluster reaches a
+phase they name; an in-process call sends nothing, as in flytekit (docs/notifications.md).
+
 A fixed input cannot be given: doing so is a clear error, in-process, in a workflow and at
 submission alike (flytekit uses the given value in-process and silently drops it on a
 cluster).
@@ -19,6 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from sdk.authoring.compiler import Called, current_builder, workflow_node
+from sdk.authoring.notification import Notification, check_notifications
 from sdk.authoring.schedule import Schedule, tick_datetime
 from sdk.model import bindings as binding_ops
 from sdk.model.bindings import Binding
@@ -42,27 +47,32 @@ class LaunchPlan(Called):
     def get_or_create(cls, workflow: Any, name: str | None = None,
                       default_inputs: dict[str, Any] | None = None,
                       fixed_inputs: dict[str, Any] | None = None, schedule: Any = None,
+                      notifications: list[Notification] | None = None,
                       **options: Any) -> LaunchPlan:
         """The launch plan `name` of `workflow` (its default one when `name` is None), made
         once per process; asking again with other settings is a ConfigError."""
         if options:
             raise ConfigError(f"LaunchPlan.get_or_create: option {next(iter(options))!r} is not "
-                              f"taken by graft (it takes name, default_inputs, fixed_inputs)")
+                              f"taken by graft (it takes name, default_inputs, fixed_inputs, "
+                              f"schedule, notifications)")
+        notes = tuple(check_notifications(
+            notifications, f"launch plan {name or getattr(workflow, 'name', '?')!r}"))
         if schedule is not None and not isinstance(schedule, Schedule):
             raise ConfigError(f"launch plan {name or getattr(workflow, 'name', '?')!r}: "
                               f"schedule must be a CronSchedule or a FixedRate, got "
                               f"{schedule!r}")
         if getattr(workflow, "kind", None) != "workflow" or isinstance(workflow, LaunchPlan):
             raise ConfigError(f"LaunchPlan.get_or_create takes a @workflow, got {workflow!r}")
-        if name is None and (default_inputs or fixed_inputs or schedule is not None):
+        if name is None and (default_inputs or fixed_inputs or schedule is not None or notes):
             raise ConfigError(f"the default launch plan of {workflow.name!r} takes no inputs; "
-                              f"give the launch plan a name")
+                              f"give the launch plan a name (a named plan takes inputs, a "
+                              f"schedule and notifications)")
         plan_name = name or workflow.name
-        key = (workflow, dict(default_inputs or {}), dict(fixed_inputs or {}), schedule)
+        key = (workflow, dict(default_inputs or {}), dict(fixed_inputs or {}), schedule, notes)
         known = cls.CACHE.get(plan_name)
         if known is not None:
             if (known.workflow.ref, known.default_inputs, known.fixed_inputs,
-                    known.schedule) != (workflow.ref, *key[1:]):
+                    known.schedule, known.notifications) != (workflow.ref, *key[1:]):
                 raise ConfigError(f"launch plan {plan_name!r} exists already with other "
                                   f"settings; use another name")
             if known.workflow is workflow:
@@ -76,10 +86,11 @@ class LaunchPlan(Called):
     @classmethod
     def create(cls, name: str, workflow: Any, default_inputs: dict[str, Any] | None = None,
                fixed_inputs: dict[str, Any] | None = None, schedule: Any = None,
+               notifications: list[Notification] | None = None,
                **options: Any) -> LaunchPlan:
         """flytekit's other spelling: `get_or_create` with a name."""
         return cls.get_or_create(workflow, name, default_inputs, fixed_inputs, schedule,
-                                 **options)
+                                 notifications, **options)
 
     @classmethod
     def get_default_launch_plan(cls, ctx: Any, workflow: Any) -> LaunchPlan:
@@ -87,7 +98,8 @@ class LaunchPlan(Called):
         return cls.get_or_create(workflow)
 
     def __init__(self, name: str, workflow: Any, default_inputs: dict[str, Any],
-                 fixed_inputs: dict[str, Any], schedule: Schedule | None = None):
+                 fixed_inputs: dict[str, Any], schedule: Schedule | None = None,
+                 notifications: tuple[Notification, ...] = ()):
         where = f"launch plan {name!r}"
         inputs = workflow.interface.inputs
         for label, given in (("default_inputs", default_inputs), ("fixed_inputs", fixed_inputs)):
@@ -117,6 +129,7 @@ class LaunchPlan(Called):
         self.schedule = schedule
         if schedule is not None:
             self._check_schedule(schedule, where)
+        self.notifications = tuple(notifications)
 
     def _check_schedule(self, schedule: Schedule, where: str) -> None:
         """A scheduled plan must be launchable with no inputs but the tick time."""
@@ -143,6 +156,14 @@ class LaunchPlan(Called):
         return {k: v for k, v in self.interface.defaults.items()
                 if k in self.interface.inputs and k != arg}
 
+    def notify_json(self) -> dict[str, Any] | None:
+        """What the scheduler needs to notify about an execution of this plan (the `notify`
+        of a submit message, docs/notifications.md); None without notifications."""
+        if not self.notifications:
+            return None
+        return {"launch_plan": self.name, "workflow": self.workflow.name,
+                "notifications": [n.to_json() for n in self.notifications]}
+
     @property
     def ref(self) -> str:
         return f"{self.workflow.ref}@{self.name}"
@@ -153,6 +174,14 @@ class LaunchPlan(Called):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if current_builder() is not None:
             self._refuse_fixed(kwargs, CompileError)
+            if self.notifications:
+                # Flyte starts a child execution, which notifies; graft runs the plan as a
+                # sub-workflow of the caller's execution: there is nothing to notify about.
+                raise CompileError(f"launch plan {self.name!r} has notifications, and graft "
+                                   f"runs a launch plan called inside a workflow as part of "
+                                   f"that workflow's execution, which sends them no phase: "
+                                   f"call workflow {self.workflow.name!r} there, or submit "
+                                   f"the launch plan")
         return super().__call__(*args, **kwargs)
 
     def bind(self, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -20,8 +20,9 @@ from sdk.model.spec import NodeSpec
 
 TASK_OPTIONS = ("cache", "cache_version", "cache_serialize", "cache_ignore_input_vars",
                 "retries", "timeout", "requests", "limits", "resources", "container_image",
-                "secret_requests")
-WORKFLOW_OPTIONS = ("failure_policy", "on_failure", "timeout")
+                "secret_requests", "enable_deck", "disable_deck", "deck_fields",
+                "pickle_untyped", "node_dependency_hints")
+WORKFLOW_OPTIONS = ("failure_policy", "on_failure", "timeout", "pickle_untyped")
 
 # flytekit options graft does not take, and why.
 UNSUPPORTED = {
@@ -36,20 +37,15 @@ UNSUPPORTED = {
     "task_config": "graft has no task plugins",
     "task_resolver": "graft imports tasks by module and name",
     "execution_mode": "graft has no execution modes",
-    "node_dependency_hints": "a @dynamic's nodes are found when its body runs",
     "deprecated": "graft does not publish tasks to a registry",
     "docs": "graft does not publish tasks to a registry",
-    "enable_deck": "graft has no decks",
-    "disable_deck": "graft has no decks",
-    "deck_fields": "graft has no decks",
-    "pickle_untyped": "graft pickles values of types it has no converter for already",
     "default_options": "graft has no launch options",
     "node_dependency_hints_override": "a @dynamic's nodes are found when its body runs",
 }
 
 # What `.with_overrides(...)` may change on a task node, as flytekit's.
 OVERRIDES = ("retries", "timeout", "requests", "limits", "resources", "container_image",
-             "cache", "cache_version", "cache_serialize")
+             "cache", "cache_version", "cache_serialize", "aliases")
 
 
 class ImageSpec:
@@ -145,15 +141,44 @@ def secret_requests(requests: Any, where: str) -> tuple[Secret, ...]:
     return tuple(requests)
 
 
+def dependency_hints(hints: Any, kind: str, where: str) -> tuple[Any, ...] | None:
+    """flytekit's `node_dependency_hints`: the tasks, workflows and launch plans a @dynamic
+    may call (a registry needs them; graft imports them by name and only checks them).
+    ConfigError on a @task, or for anything else in the list."""
+    if hints is None:
+        return None
+    if kind != "dynamic":
+        raise ConfigError(f"{where}: node_dependency_hints should only be used on dynamic "
+                          f"tasks; on static tasks and workflows the nodes are found "
+                          f"automatically")
+    try:
+        listed = tuple(hints)
+    except TypeError:
+        raise ConfigError(f"{where}: node_dependency_hints must be a list of tasks, "
+                          f"workflows or launch plans, got {hints!r}") from None
+    for hint in listed:
+        if getattr(hint, "kind", None) not in ("task", "dynamic", "workflow") \
+                or not hasattr(hint, "node_spec"):
+            raise ConfigError(f"{where}: node_dependency_hints lists {hint!r}, which is not a "
+                              f"task, a workflow or a launch plan")
+    return listed
+
+
 def resources(requests: Any, limits: Any, both: Any, where: str) -> tuple[Resources, Resources]:
-    """(requests, limits); `resources=` sets both, as in flytekit."""
+    """(requests, limits). `resources=` gives both, as in flytekit: a (request, limit) pair
+    sets both, a single quantity the request only."""
     if both is not None:
         if requests is not None or limits is not None:
             raise ConfigError(f"{where}: give resources=, or requests= and limits=, not both")
-        requests = limits = both
+        if not isinstance(both, Resources):
+            raise ConfigError(f"{where}: resources must be Resources(...), got {both!r}")
+        requests, limits = both.split()
     for label, res in (("requests", requests), ("limits", limits)):
         if res is not None and not isinstance(res, Resources):
             raise ConfigError(f"{where}: {label} must be Resources(...), got {res!r}")
+        if res is not None and res.pairs():
+            raise ConfigError(f"{where}: {label}={res!r} holds a (request, limit) pair for "
+                              f"{', '.join(res.pairs())}; pairs go in resources=")
     return requests or Resources(), limits or Resources()
 
 
@@ -177,10 +202,12 @@ def overridden(node: NodeSpec, given: dict[str, Any], where: str) -> NodeSpec:
                                      given.get("resources"), where)
         if "requests" in given or "resources" in given:
             changes["requests"] = requests.to_json()
-        if "limits" in given or "resources" in given:
+        if "limits" in given or limits != Resources():  # single quantities keep the limits
             changes["limits"] = limits.to_json()
     if "container_image" in given:
         changes["image"] = image_name(given["container_image"], where)
+    if given.get("aliases") is not None:
+        changes["aliases"] = _aliases(given["aliases"], node, where)
     if {"cache", "cache_version", "cache_serialize"} & set(given):
         if isinstance(given.get("cache"), Cache):
             opts = cache_options(where, node.inputs_types, given["cache"],
@@ -193,3 +220,17 @@ def overridden(node: NodeSpec, given: dict[str, Any], where: str) -> NodeSpec:
                                  node.cache_ignored)
         changes.update(opts.fields())
     return dataclasses.replace(node, **changes)
+
+
+def _aliases(aliases: Any, node: NodeSpec, where: str) -> tuple[tuple[str, str], ...]:
+    """flytekit's output aliases (output name -> alias), checked and recorded."""
+    if not isinstance(aliases, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in aliases.items()):
+        raise ConfigError(f"{where}: aliases should be specified as dict[str, str] (output "
+                          f"name -> alias), got {aliases!r}")
+    unknown = sorted(set(aliases) - set(node.outputs_types))
+    if unknown:
+        raise ConfigError(f"{where}: aliases name output(s) {', '.join(unknown)}, which node "
+                          f"{node.id!r} does not have (outputs: "
+                          f"{', '.join(node.outputs_types) or 'none'})")
+    return tuple(aliases.items())

@@ -101,10 +101,12 @@ class Promise(Orderable):
     def __getattr__(self, name: str) -> Promise:
         if name.startswith("_"):  # probes by Python and libraries (_fields, __array__...)
             raise AttributeError(name)
-        if self._type.get("t") == "dataclass" and name in self._type["fields"]:
+        if self._type.get("t") in ("dataclass", "basemodel") and name in self._type.get(
+                "fields", {}):
             return self._part(["attr", name], f".{name}")
         self._refuse(f"has no attribute {name!r}",
-                     "Fields of a dataclass output can be read (`res.field`); for other "
+                     "Fields of a dataclass or pydantic model output can be read "
+                     "(`res.field`); for other "
                      "attributes, move this logic into a @dynamic workflow, whose body runs "
                      "with real values.", NoSuchPart)
 

@@ -218,10 +218,10 @@ class PythonTask(TaskDef, Generic[T]):
         self._python_interface = interface if interface is not None else Interface()
         self._metadata = metadata if metadata is not None else TaskMetadata()
         self._environment = dict(environment or {})
-        for ignored in ("disable_deck", "deck_fields", "docs", "task_type_version",
-                        "security_ctx", "task_resolver"):
-            kwargs.pop(ignored, None)  # graft has no decks, docs or resolvers to give them to
-        given = {k: v for k, v in kwargs.items() if v is not None and v is not False}
+        for ignored in ("docs", "task_type_version", "security_ctx", "task_resolver"):
+            kwargs.pop(ignored, None)  # graft has no docs or resolvers to give them to
+        given = {k: v for k, v in kwargs.items()
+                 if v is not None and (v is not False or k == "disable_deck")}
         if self._environment:
             given["environment"] = self._environment
         options.check_names(where, given, _PASSED_ON)

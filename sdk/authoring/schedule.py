@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import datetime
 import math
+import re
+import types
 from typing import Any
 
 from croniter import croniter
@@ -39,6 +41,7 @@ ALIASES = {
 }
 SKIP_COUNT_CAP = 100_000
 MAX_RATE_S = 100 * 365 * 24 * 3600  # a fixed rate longer than a century is a mistake
+_OFFSET = re.compile("([-+]?)P([-+0-9YMWD]+)?(T([-+0-9HMS.,]+)?)?")  # flytekit's check
 
 
 class Schedule:
@@ -59,8 +62,9 @@ class Schedule:
 class CronSchedule(Schedule):
     """Fire at the times a cron expression names (UTC). ConfigError (a ValueError, as
     flytekit's) when croniter refuses the expression or it names no time to come. flytekit's
-    deprecated `cron_expression` (AWS syntax, with a year) is refused, as flytekit refuses it;
-    `offset` (an ISO 8601 duration in Flyte) is not supported."""
+    deprecated `cron_expression` (AWS syntax, with a year) is refused, as flytekit refuses it.
+    `offset`, an ISO 8601 duration (`"PT1H"`), is checked and kept (`.cron_schedule.offset`)
+    but, as in Flyte's native scheduler, does not move the ticks."""
 
     def __init__(self, cron_expression: str | None = None, schedule: str | None = None,
                  offset: str | None = None, kickoff_time_input_arg: str | None = None):
@@ -70,13 +74,25 @@ class CronSchedule(Schedule):
                               "minute hour day-of-month month day-of-week)")
         if schedule is None:
             raise ConfigError("CronSchedule takes schedule=, a cron expression")
-        if offset is not None:
-            raise ConfigError("CronSchedule(offset=...) is not supported by graft; write the "
-                              "offset into the cron expression")
+        if offset is not None and (not isinstance(offset, str)
+                                   or _OFFSET.fullmatch(offset) is None):
+            raise ConfigError(f"CronSchedule: offset is invalid. It must be an ISO 8601 "
+                              f"duration (e.g. 'PT1H'). Provided offset: {offset}")
         text = str(schedule).strip()
         self.schedule = ALIASES.get(text.lower(), text)
+        self.offset = offset
         self.kickoff_time_input_arg = kickoff_time_input_arg
         self.check("CronSchedule")
+
+    @property
+    def cron_expression(self) -> str | None:
+        """flytekit's deprecated expression: always None (it is refused)."""
+        return None
+
+    @property
+    def cron_schedule(self) -> Any:
+        """flytekit's model of it: `.schedule` and `.offset`."""
+        return types.SimpleNamespace(schedule=self.schedule, offset=self.offset)
 
     def check(self, where: str) -> None:
         reason = cron_error(self.schedule)
@@ -98,7 +114,8 @@ class CronSchedule(Schedule):
         return hash(("cron", self.schedule, self.kickoff_time_input_arg))
 
     def __repr__(self) -> str:
-        return f"CronSchedule(schedule={self.schedule!r}, " \
+        offset = f", offset={self.offset!r}" if self.offset is not None else ""
+        return f"CronSchedule(schedule={self.schedule!r}{offset}, " \
                f"kickoff_time_input_arg={self.kickoff_time_input_arg!r})"
 
 

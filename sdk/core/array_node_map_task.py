@@ -1,7 +1,7 @@
 """`sdk.core.array_node_map_task`, as `flytekit.core.array_node_map_task`."""
 
-from sdk.authoring.map_task import MapTask, map_task
+from sdk.authoring.map_task import ArrayNodeMapTask, MapTask, map_task
 
-ArrayNodeMapTask = MapTask
+array_node_map_task = map_task
 
-__all__ = ["ArrayNodeMapTask", "MapTask", "map_task"]
+__all__ = ["ArrayNodeMapTask", "MapTask", "array_node_map_task", "map_task"]

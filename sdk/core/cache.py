@@ -1,5 +1,5 @@
 """`sdk.core.cache`, as `flytekit.core.cache`."""
 
-from sdk.authoring.caching import Cache
+from sdk.authoring.caching import Cache, CachePolicy, VersionParameters
 
-__all__ = ["Cache"]
+__all__ = ["Cache", "CachePolicy", "VersionParameters"]

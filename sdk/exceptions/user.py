@@ -7,7 +7,6 @@ from sdk.model.flyte_errors import (
     FlyteAuthenticationException,
     FlyteCompilationException,
     FlyteDataNotFoundException,
-    FlyteDisapprovalException,
     FlyteEntityAlreadyExistsException,
     FlyteEntityNotExistException,
     FlyteEntityNotFoundException,
@@ -23,6 +22,7 @@ from sdk.model.flyte_errors import (
     FlyteValidationException,
     FlyteValueException,
 )
+from sdk.model.gates import FlyteDisapprovalException  # what a rejected approval gate raises
 
 __all__ = [
     "FlyteUserException", "FlyteTypeException", "FlyteValueException",

@@ -29,7 +29,7 @@ from sdk.model.runs import FAILURE_HANDLER_ID, GraphOutputs, NodeRun, is_handler
 from sdk.model.scope_map import Map
 from sdk.model.scopes import Branch, Dynamic, Root, SubWorkflow
 from sdk.model.spec import GraphSpec
-from sdk.model.states import ACTIVE_STATES, ExecutionState, NodeState
+from sdk.model.states import ACTIVE_STATES, RELEASED_STATES, ExecutionState, NodeState
 from sdk.model.window import Window
 
 
@@ -253,6 +253,7 @@ class Engine:
 
     def release(self, run: NodeRun) -> None:
         """Queue a node whose upstream nodes are done, for its driver to run (or expand); a
+        gate WAITING, for its driver to hold until its signal or its time comes; a
         sub-workflow opens at once. After a stop only failure handlers are released."""
         if self.stopped and not is_handler(run.id):
             return
@@ -260,7 +261,7 @@ class Engine:
         if kind in self._opened_when_released:
             self._opened_when_released[kind].open(run, None)
         else:
-            self.set_state(run, NodeState.QUEUED)
+            self.set_state(run, NodeState.WAITING if kind == "gate" else NodeState.QUEUED)
             self._released.append(run.id)
 
     def insert(self, graph: GraphSpec, prefix: str, parent: str | None,
@@ -388,10 +389,10 @@ class Engine:
 
     def _halt(self, run: NodeRun) -> None:
         """Stop a node that has not ended: waiting, it is skipped; released, cancelled (its
-        attempt is given up); open (a sub-graph, a map), aborted."""
+        attempt is given up, a gate no longer waits); open (a sub-graph, a map), aborted."""
         if run.state == NodeState.PENDING:
             self.set_state(run, NodeState.SKIPPED)
-        elif run.state == NodeState.QUEUED:
+        elif run.state in RELEASED_STATES:
             self.set_state(run, NodeState.CANCELLED)
         elif run.state == NodeState.RUNNING:
             self.set_state(run, NodeState.ABORTED)
@@ -409,10 +410,10 @@ class Engine:
         given some up since, such as those of a graph inserted whole at that failure)."""
         self._workflows.settle()
         released, self._released = self._released, []
-        return [nid for nid in released if self.nodes[nid].state == NodeState.QUEUED]
+        return [nid for nid in released if self.nodes[nid].state in RELEASED_STATES]
 
     def _waiting(self, node_id: str, attempt: int) -> NodeRun | None:
         run = self.nodes.get(node_id)
-        if run is None or run.state != NodeState.QUEUED or run.attempt != attempt:
+        if run is None or run.state not in RELEASED_STATES or run.attempt != attempt:
             return None
         return run

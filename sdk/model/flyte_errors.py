@@ -109,10 +109,6 @@ class FlyteFailureNodeInputMismatchException(FlyteAssertion):
                 f"`{getattr(self.workflow, 'name', self.workflow)}`.")
 
 
-class FlyteDisapprovalException(FlyteAssertion):
-    _ERROR_CODE = "USER:ResultNotApproved"
-
-
 class FlyteEntityAlreadyExistsException(FlyteAssertion):
     _ERROR_CODE = "USER:EntityAlreadyExists"
 

@@ -62,6 +62,9 @@ def format_memory(n_bytes: int) -> str:
     return str(n_bytes)
 
 
+_FIELDS = ("cpu", "mem", "gpu", "ephemeral_storage")
+
+
 @dataclass(frozen=True)
 class Resources:
     """CPU and memory for a task, as in Flyte: `Resources(cpu="1", mem="600Mi")`.
@@ -69,22 +72,48 @@ class Resources:
     Quantities are validated when the object is made, so a typo fails at decoration time.
     `ephemeral_storage` (a quantity like `mem`) is recorded in the spec, as `cpu` and `gpu`
     are; only `mem` chooses where a node runs.
+
+    For `resources=` (not `requests=` or `limits=`), a quantity may be a pair,
+    `Resources(cpu=("1", "2"))`: the request and the limit. A single quantity there is the
+    request only, as in flytekit (`split`).
     """
 
-    cpu: str | int | float | None = None
-    mem: str | int | None = None
-    gpu: str | int | None = None
-    ephemeral_storage: str | int | None = None
+    cpu: str | int | float | tuple | list | None = None
+    mem: str | int | tuple | list | None = None
+    gpu: str | int | tuple | list | None = None
+    ephemeral_storage: str | int | tuple | list | None = None
 
     def __post_init__(self) -> None:
-        if self.cpu is not None:
-            parse_cpu(self.cpu, what="Resources(cpu=...)")
-        if self.mem is not None:
-            parse_memory(self.mem, what="Resources(mem=...)")
-        if self.gpu is not None:
-            _parse_gpu(self.gpu)
-        if self.ephemeral_storage is not None:
-            parse_memory(self.ephemeral_storage, what="Resources(ephemeral_storage=...)")
+        check = {"cpu": parse_cpu, "mem": parse_memory, "gpu": _parse_gpu,
+                 "ephemeral_storage": parse_memory}
+        for name in _FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, (tuple, list)):
+                if len(value) != 2:
+                    raise ConfigError(f"Resources({name}={value!r}): a pair is (request, limit), "
+                                      f"of length 2")
+                value = tuple(value)
+                object.__setattr__(self, name, value)
+                for one in value:
+                    check[name](one, what=f"Resources({name}=...)")
+            elif value is not None:
+                check[name](value, what=f"Resources({name}=...)")
+
+    def split(self) -> tuple[Resources, Resources]:
+        """(requests, limits) of `resources=`: a pair gives both, a single quantity the
+        request only (flytekit's `ResourceSpec.from_multiple_resource`)."""
+        requests, limits = {}, {}
+        for name in _FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, tuple):
+                requests[name], limits[name] = value
+            elif value is not None:
+                requests[name] = value
+        return Resources(**requests), Resources(**limits)
+
+    def pairs(self) -> list[str]:
+        """The fields given as (request, limit) pairs."""
+        return [name for name in _FIELDS if isinstance(getattr(self, name), tuple)]
 
     @property
     def memory_bytes(self) -> int | None:
@@ -107,11 +136,10 @@ class Resources:
         return out
 
 
-def _parse_gpu(value: str | int) -> int:
+def _parse_gpu(value: str | int, what: str = "Resources(gpu=...)") -> int:
     """A GPU count: an int >= 0 or a string of digits ("1")."""
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
     if isinstance(value, str) and re.fullmatch(r"\s*[0-9]+\s*", value):
         return int(value)
-    raise ConfigError(f"Resources(gpu=...): expected a whole number of GPUs like 1 or '2', "
-                      f"got {value!r}")
+    raise ConfigError(f"{what}: expected a whole number of GPUs like 1 or '2', got {value!r}")

@@ -9,6 +9,8 @@ graph before anything runs it. Node kinds:
     map       runs `map.template` once per item of its list inputs, as `<node>/<index>`
     branch    a conditional: the first case whose condition holds opens its sub-graph under
               `<node>/<case>`; the others' nodes show as SKIPPED
+    gate      sleeps, or waits for a signal (its `gate`); it runs on no worker: its driver
+              holds it (the scheduler, or the in-process runner, which asks the terminal)
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from sdk.model.errors import SpecError
 from sdk.model.typesys import TypeDesc
 
 SPEC_VERSION = 2  # what to_json writes; from_json reads 1 and 2
-NODE_KINDS = ("task", "dynamic", "workflow", "map", "branch")
+NODE_KINDS = ("task", "dynamic", "workflow", "map", "branch", "gate")
 FAIL_IMMEDIATELY = "fail_immediately"
 FAIL_AFTER_EXECUTABLE_NODES_COMPLETE = "fail_after_executable_nodes_complete"
 FAILURE_POLICIES = (FAIL_IMMEDIATELY, FAIL_AFTER_EXECUTABLE_NODES_COMPLETE)
@@ -84,6 +86,26 @@ class BranchSpec:
     cases: tuple[Case, ...]
 
 
+GATE_KINDS = ("sleep", "signal", "approve")
+
+
+@dataclass(frozen=True)
+class GateSpec:
+    """What a gate node waits for, as flytekit's `sleep`, `wait_for_input` and `approve`:
+
+    - "sleep": `duration_s` to pass; no inputs, no outputs;
+    - "signal": a signal named `name` carrying a value of type `type`, its one output `o0`;
+    - "approve": a signal named `name` saying yes (True) or no (False); its one input is
+      passed on as its one output once approved.
+
+    A signal gate fails when no signal came within its node's `timeout_s`."""
+
+    kind: str
+    name: str
+    duration_s: float | None = None
+    type: TypeDesc | None = None
+
+
 @dataclass(frozen=True)
 class NodeSpec:
     id: str
@@ -105,6 +127,10 @@ class NodeSpec:
     map: MapSpec | None = None
     branch: BranchSpec | None = None
     image: str | None = None
+    # flytekit's output aliases, `with_overrides(aliases={"o0": "total"})`: recorded only
+    # (bindings name outputs, never aliases, in graft as in flytekit's Promises)
+    aliases: tuple[tuple[str, str], ...] = ()
+    gate: GateSpec | None = None
 
     @property
     def memory_bytes(self) -> int | None:

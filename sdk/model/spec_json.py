@@ -33,10 +33,12 @@ from sdk.model import spec_lazy, spec_v1
 from sdk.model.errors import SpecError
 from sdk.model.spec import (
     FAIL_IMMEDIATELY,
+    GATE_KINDS,
     NODE_KINDS,
     SPEC_VERSION,
     BranchSpec,
     Case,
+    GateSpec,
     GraphSpec,
     MapSpec,
     NodeSpec,
@@ -91,6 +93,8 @@ class _Writer:
             out["inputs"] = n.inputs
         if n.after:
             out["after"] = list(n.after)
+        if n.aliases:
+            out["aliases"] = dict(n.aliases)
         if n.subgraph is not None:
             out["subgraph"] = self.graph(n.subgraph)
         if n.map is not None:
@@ -108,6 +112,8 @@ class _Writer:
                 {"label": c.label, "when": c.when, "fail": c.fail,
                  "graph": self.graph(c.graph) if c.graph is not None else None}
                 for c in n.branch.cases]}
+        if n.gate is not None:
+            out["gate"] = gate_to_json(n.gate)
         return out
 
     def template_id(self, n: NodeSpec) -> str:
@@ -288,7 +294,13 @@ class _Reader:
         after = d.get("after") or []
         if not isinstance(after, list) or not all(isinstance(a, str) for a in after):
             raise SpecError(f"{at}: \"after\" must be a list of node ids, got {after!r}")
+        aliases = d.get("aliases") or {}
+        if not isinstance(aliases, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in aliases.items()):
+            raise SpecError(f"{at}: \"aliases\" must map output names to aliases, got "
+                            f"{aliases!r}")
         mapped, branch = d.get("map"), d.get("branch")
+        gate = gate_from_json(d["gate"], at) if d.get("gate") is not None else None
         return NodeSpec(
             id=d["id"], kind=t.kind, task=t.task, inputs_types=t.inputs_types,
             outputs_types=t.outputs_types, inputs=inputs, requests=t.requests,
@@ -296,7 +308,7 @@ class _Reader:
             cache_serialize=t.cache_serialize, cache_ignored=t.cache_ignored,
             retries=t.retries, timeout_s=t.timeout_s, image=t.image,
             subgraph=self.graph(d["subgraph"], path + "/") if d.get("subgraph") else None,
-            after=tuple(after),
+            after=tuple(after), aliases=tuple(aliases.items()),
             map=MapSpec(self.node(mapped["template"], path + "/", "template"),
                         tuple(str(m) for m in mapped["mapped"]), mapped.get("concurrency"),
                         float(mapped.get("min_success_ratio", 1.0)),
@@ -306,6 +318,7 @@ class _Reader:
                      self.graph(c["graph"], f"{path}/{c['label']}/") if c.get("graph")
                      else None, c.get("fail"))
                 for c in branch["cases"])) if branch else None,
+            gate=gate,
         )
 
     def template(self, tid: Any, at: str) -> _Template:
@@ -363,6 +376,33 @@ def _template(d: Any, at: str) -> _Template:
         timeout_s=float(timeout) if timeout is not None else None,
         image=want(d.get("image"), (str, type(None)), "image"),
     )
+
+
+def gate_to_json(gate: GateSpec) -> dict[str, Any]:
+    """A gate's JSON form (a node's `"gate"`), fields at their default left out."""
+    out: dict[str, Any] = {"kind": gate.kind, "name": gate.name}
+    if gate.duration_s is not None:
+        out["duration_s"] = gate.duration_s
+    if gate.type is not None:
+        out["type"] = gate.type
+    return out
+
+
+def gate_from_json(d: Any, at: str) -> GateSpec:
+    """Parse a node's `"gate"`; SpecError naming `at` when malformed."""
+    if not isinstance(d, dict) or d.get("kind") not in GATE_KINDS \
+            or not isinstance(d.get("name"), str):
+        raise SpecError(f"{at}: \"gate\" must be an object with a kind (one of "
+                        f"{', '.join(GATE_KINDS)}) and a name, got {str(d)[:200]}")
+    duration = d.get("duration_s")
+    if duration is not None and (not isinstance(duration, (int, float))
+                                 or isinstance(duration, bool)):
+        raise SpecError(f"{at}: gate duration_s must be a number, got {duration!r}")
+    desc = d.get("type")
+    if desc is not None and not isinstance(desc, dict):
+        raise SpecError(f"{at}: gate type must be a type descriptor, got {str(desc)[:200]}")
+    return GateSpec(d["kind"], d["name"], float(duration) if duration is not None else None,
+                    desc)
 
 
 class _Codec:

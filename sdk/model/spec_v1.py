@@ -15,6 +15,7 @@ from sdk.model.spec import (
     FAIL_IMMEDIATELY,
     BranchSpec,
     Case,
+    GateSpec,
     GraphSpec,
     MapSpec,
     NodeSpec,
@@ -52,6 +53,9 @@ def node_to_json(n: NodeSpec) -> dict[str, Any]:
             {"label": c.label, "when": c.when, "fail": c.fail,
              "graph": graph_to_json(c.graph) if c.graph is not None else None}
             for c in n.branch.cases]}
+    if n.gate is not None:
+        out["gate"] = {"kind": n.gate.kind, "name": n.gate.name,
+                       "duration_s": n.gate.duration_s, "type": n.gate.type}
     return out
 
 
@@ -105,6 +109,7 @@ def node_from_json(d: dict[str, Any]) -> NodeSpec:
     t, iface, res, cache = d["task"], d["interface"], d.get("resources") or {}, d.get("cache") or {}
     mapped = d.get("map")
     branch = d.get("branch")
+    gate = d.get("gate")
     return NodeSpec(
         id=str(d["id"]),
         kind=d["kind"],
@@ -130,4 +135,6 @@ def node_from_json(d: dict[str, Any]) -> NodeSpec:
             Case(str(c["label"]), c.get("when"),
                  graph_from_json(c["graph"]) if c.get("graph") else None, c.get("fail"))
             for c in branch["cases"])) if branch else None,
+        gate=GateSpec(str(gate["kind"]), str(gate["name"]), gate.get("duration_s"),
+                      gate.get("type")) if gate else None,
     )

@@ -10,6 +10,7 @@ class NodeState(str, Enum):
     QUEUED = "QUEUED"  # released: to run, or running on a worker (a map or conditional: to
     # be expanded by the driver)
     RUNNING = "RUNNING"  # a dynamic, sub-workflow, map or conditional whose children run
+    WAITING = "WAITING"  # released: a gate its driver holds, waiting for its signal or time
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
     SKIPPED = "SKIPPED"  # never ran: the execution failed first, or an untaken branch
@@ -27,4 +28,5 @@ class ExecutionState(str, Enum):
 
 TERMINAL_NODE_STATES = (NodeState.SUCCEEDED, NodeState.FAILED, NodeState.SKIPPED,
                         NodeState.ABORTED, NodeState.CANCELLED)
-ACTIVE_STATES = (NodeState.PENDING, NodeState.QUEUED, NodeState.RUNNING)
+ACTIVE_STATES = (NodeState.PENDING, NodeState.QUEUED, NodeState.RUNNING, NodeState.WAITING)
+RELEASED_STATES = (NodeState.QUEUED, NodeState.WAITING)  # waiting for their attempt's report

@@ -130,7 +130,7 @@ for _rule in (ScalarRule("int"), ScalarRule("float"), ScalarRule("str"), ScalarR
               ScalarRule("dir", "Directory"), ListRule(), DictRule(), TupleRule(),
               OptionalRule(), UnionRule(), FileRule(), PickleRule()):
     register_kind(_rule)
-for _kind in ("dataclass", "enum"):
+for _kind in ("dataclass", "enum", "basemodel"):
     _rule = KindRule()
     _rule.kind = _kind
     register_kind(_rule)
@@ -176,8 +176,8 @@ def step_type(desc: TypeDesc, step: list[Any]) -> TypeDesc | None:
     t = desc.get("t")
     if t == "any":
         return {"t": "any"}
-    if kind == "attr" and t == "dataclass":
-        return desc["fields"].get(key)
+    if kind == "attr" and t in ("dataclass", "basemodel"):
+        return desc.get("fields", {}).get(key)
     if kind == "index" and t == "list":
         return desc["of"]
     if kind == "index" and t == "tuple":

@@ -12,6 +12,7 @@ from sdk.model.spec import FAILURE_POLICIES, NODE_KINDS, GraphSpec, NodeSpec
 from sdk.model.typesys import TypeDesc, is_assignable, step_type, type_name
 
 _KIND_NAMES = {"workflow": "sub-workflow", "branch": "conditional"}
+_NAME_CHARS = 255  # a gate's name: what a signal names
 _VALID = "_graft_validated"
 
 
@@ -108,11 +109,33 @@ class _Outputs:
 def _check_kind(node: NodeSpec, where: str) -> None:
     if node.kind not in NODE_KINDS:
         raise SpecError(f"{where}: node {node.id!r} has unknown kind {node.kind!r}")
-    needs = {"workflow": node.subgraph, "map": node.map, "branch": node.branch}
+    needs = {"workflow": node.subgraph, "map": node.map, "branch": node.branch,
+             "gate": node.gate}
     if node.kind in needs and needs[node.kind] is None:
         what = "subgraph" if node.kind == "workflow" else node.kind
         raise SpecError(f"{where}: {_KIND_NAMES.get(node.kind, node.kind)} node {node.id!r} "
                         f"carries no {what}")
+    if node.kind == "gate":
+        _check_gate(node, where)
+
+
+def _check_gate(node: NodeSpec, where: str) -> None:
+    """A gate's interface fits what it waits for (`GateSpec`)."""
+    gate = node.gate
+    assert gate is not None
+    at = f"{where}: gate node {node.id!r}"
+    if not gate.name or len(gate.name) > _NAME_CHARS:
+        raise SpecError(f"{at}: its name must be 1 to {_NAME_CHARS} characters")
+    if gate.kind == "sleep":
+        if gate.duration_s is None or gate.duration_s < 0 or node.inputs_types \
+                or node.outputs_types:
+            raise SpecError(f"{at}: a sleep has a duration >= 0 and no inputs or outputs")
+    elif gate.kind == "signal":
+        if gate.type is None or node.inputs_types or node.outputs_types != {"o0": gate.type}:
+            raise SpecError(f"{at}: a signal gate has no inputs and one output o0 of its "
+                            f"signal's type")
+    elif len(node.inputs_types) != 1 or node.inputs_types != node.outputs_types:
+        raise SpecError(f"{at}: an approval has one input, passed on as its one output")
 
 
 def _check_node(node: NodeSpec, graph: GraphSpec, nodes: dict[str, NodeSpec],

@@ -20,6 +20,7 @@ from typing import Any
 
 from sdk.authoring.options import timeout_seconds
 from sdk.model.config import Settings
+from sdk.model.decks import deck_key
 from sdk.model.entity import Runnable
 from sdk.model.errors import (
     BrokerUnavailable,
@@ -34,6 +35,7 @@ from sdk.model.errors import (
 from sdk.model.spec import GraphSpec
 from sdk.model.states import ExecutionState, NodeState
 from sdk.model.store import Store
+from sdk.remote import signals as gates
 from sdk.remote.node_io import node_values
 from sdk.remote.references import resolve_references
 from sdk.remote.schedules import Schedules
@@ -47,6 +49,7 @@ from sdk.wire.connections import check_redis, redact, redis_client
 from sdk.wire.control import ControlChannel, encode
 from sdk.wire.leases import REPORTED, Leases
 from sdk.wire.messages import MAX_PRIORITY, MessageError, check_execution_id, is_priority
+from sdk.wire.notifiers import NotifierBoard, check_deliverable
 from sdk.wire.signing import sign
 from sdk.wire.submissions import Submissions
 from sdk.wire.tiers import check_tiers
@@ -111,10 +114,14 @@ class Client:
         nodes of executions of higher priority first, and shares the workers equally among
         executions of the same priority.
 
+        A launch plan with notifications (`Email`, `Slack`, `PagerDuty`) has the scheduler
+        send them when the execution reaches a phase they name (docs/notifications.md).
+
         Raises CompileError/TypeConversionError on bad workflow or inputs, TierError when a
         node needs more memory than the largest tier, BrokerUnavailable without a broker,
-        ConfigError on a malformed timeout, RegistryError when a reference entity it calls
-        is not registered or does not fit its stub (`sdk.remote.references`).
+        ConfigError on a malformed timeout or for notifications the scheduler said it cannot
+        send (it has no SMTP server), RegistryError when a reference entity it calls is not
+        registered or does not fit its stub (`sdk.remote.references`).
         """
         check_priority(priority)
         bound = entity.bind((), {**(inputs or {}), **kw_inputs})
@@ -124,9 +131,11 @@ class Client:
                 timeout, f"submit({entity.name})"))
         check_tiers(spec, self.settings)
         check_redis(self.settings.broker_url)
+        notify = entity.notify_json() if hasattr(entity, "notify_json") else None
+        check_deliverable(notify, NotifierBoard(self.board.redis, self.settings.key_prefix))
         spec_key = upload_spec(spec, self.store)
         return self._queue(spec.name, spec_key, encode_inputs(entity, bound, self.store),
-                           priority)
+                           priority, notify)
 
     def relaunch(self, execution_id: str, overrides: dict[str, Any] | None = None,
                  priority: int | None = None) -> Execution:
@@ -155,14 +164,17 @@ class Client:
         return self._queue(spec.name, spec_key, inputs, priority)
 
     def _queue(self, workflow: str, spec_key: str, inputs: dict[str, Any],
-               priority: int = 0) -> Execution:
-        """Queue an execution of a stored spec (the broker was checked by the caller)."""
+               priority: int = 0, notify: dict[str, Any] | None = None) -> Execution:
+        """Queue an execution of a stored spec (the broker was checked by the caller), with
+        its launch plan's notifications (`notify`) when it has some."""
         execution_id = uuid.uuid4().hex[:20]
         now = time.time()
         body = {"type": "submit", "execution": execution_id, "spec": spec_key,
                 "inputs": inputs, "workflow": workflow, "submitted_at": now}
         if priority:
             body["priority"] = priority
+        if notify:
+            body["notify"] = notify
         # Kept in the store first: if Redis loses the stream entry, the scheduler still
         # finds the submission there.
         Submissions(self.store).put(execution_id, encode(sign(body, self.settings.secret)))
@@ -325,6 +337,17 @@ class Execution:
             found[stream] = data.decode(errors="replace")
         return found
 
+    def deck(self, node_id: str, attempt: int | None = None) -> str | None:
+        """The HTML page of the deck a node's attempt (default: its last) made, as its task
+        (`@task(enable_deck=True)`) wrote it; None when that attempt made none (its task has
+        no deck, it came from the cache, or it has not ended or published one yet)."""
+        attempt = self._attempt(node_id, attempt)
+        try:
+            data = self.client.store.get(deck_key(self.id, node_id, attempt))
+        except StoreObjectMissing:
+            return None
+        return data.decode(errors="replace")
+
     def node_inputs(self, node_id: str) -> dict[str, Any]:
         """The inputs of node `node_id` by name, as literals (the JSON form of each value;
         files are store keys). An input whose producer has not succeeded says so."""
@@ -410,6 +433,32 @@ class Execution:
         self.client.control.publish({"type": "cancel", "execution": self.id,
                                      "reason": reason or "cancelled by a user"})
         return True
+
+    # ---- gates (sdk.remote.signals) -----------------------------------------------------------
+
+    def signals(self) -> list[gates.GateRecord]:
+        """This execution's gates (`sleep`, `wait_for_input`, `approve` nodes) with their
+        state, waiting ones first: what each takes and until when it waits."""
+        return gates.gates(self)
+
+    def set_signal(self, name: str, value: Any, wait_s: float = 10.0) -> bool:
+        """Give the gates waiting for a signal `name` (a gate's name, or a node id for that
+        gate alone) the value `value`: a `wait_for_input` gate passes it on, an `approve`
+        gate takes True (approve) or False (reject). True once the scheduler applied it;
+        False when none did within `wait_s` seconds (it applies when one reads it).
+
+        Raises SignalRefused when no gate of that name waits (not reached yet, answered or
+        ended already: nothing changes), TypeConversionError when `value` does not fit the
+        gate's type."""
+        return gates.send(self, name, value, wait_s)
+
+    def approve(self, name: str, wait_s: float = 10.0) -> bool:
+        """Approve the approval gate `name` (`set_signal(name, True)`)."""
+        return gates.send(self, name, True, wait_s)
+
+    def reject(self, name: str, wait_s: float = 10.0) -> bool:
+        """Reject the approval gate `name`: it fails with FlyteDisapprovalException."""
+        return gates.send(self, name, False, wait_s)
 
     def _result(self, info: dict[str, Any]) -> Any:
         if info["status"] == ExecutionState.ABORTED.value:

@@ -18,7 +18,7 @@ from sdk.model import bindings
 from sdk.model.spec import GraphSpec
 
 COLOURS = {"SUCCEEDED": "#c8f7c5", "FAILED": "#f7c5c5", "RUNNING": "#c5daf7",
-           "QUEUED": "#f7f0c5", "PENDING": "#eeeeee", "SKIPPED": "#dddddd",
+           "QUEUED": "#f7f0c5", "WAITING": "#f7dcc5", "PENDING": "#eeeeee", "SKIPPED": "#dddddd",
            "CANCELLED": "#e0c5f7", "ABORTED": "#e0c5f7"}
 
 

@@ -1,7 +1,8 @@
 """Code bundles: how user code reaches workers that never had it installed.
 
 At submission the client zips the Python sources of the workflow's folder (the script's
-folder, or the top of the package it lives in) into the store, content-addressed. A worker
+folder, or the top of the package it lives in), and the script files of its ShellTasks, into
+the store, content-addressed. A worker
 fetches the bundle, unpacks it once under its cache folder and imports from there, so it runs
 the code that was submitted even where it never saw the file. Installed modules (site-packages)
 are never bundled; workers import them as installed. A module whose bundle would not hold it
@@ -21,6 +22,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from sdk.authoring.shell_task import SCRIPT_FILES
 from sdk.model import entity as registry
 from sdk.model.config import cache_dir
 from sdk.model.entity import Runnable
@@ -54,16 +56,18 @@ def source_root(module_name: str) -> tuple[str, Path | None]:
 
 
 def make_bundle(root: Path) -> bytes:
-    """A deterministic zip of the `.py` files under `root` (same sources, same bytes)."""
+    """A deterministic zip of the `.py` files under `root` (same sources, same bytes), and of
+    the script files ShellTasks created in this process read (`shell_task.SCRIPT_FILES`)."""
     buf = io.BytesIO()
     total = 0
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for folder, dirs, files in os.walk(root):
             dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS)
             for name in sorted(files):
-                if not name.endswith(".py"):
-                    continue
                 full = Path(folder) / name
+                if not name.endswith(".py") and not (SCRIPT_FILES
+                                                     and full.resolve() in SCRIPT_FILES):
+                    continue
                 data = full.read_bytes()
                 total += len(data)
                 if total > MAX_BUNDLE_BYTES:

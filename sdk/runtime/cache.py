@@ -8,6 +8,9 @@ Entries are JSON objects in a store, one per key, under a folder: `local-cache/`
 cache dir (`$GRAFT_CACHE_DIR`) for in-process runs, as flytekit keeps its local cache apart,
 and `cache/` in the cluster's store for the workers and the scheduler, which every execution,
 client and scheduler of that store shares. An entry whose store objects are gone is a miss.
+flytekit's switches hold for the in-process cache: `FLYTE_LOCAL_CACHE_ENABLED=false` turns it
+off (as `GRAFT_LOCAL_CACHE=0` does), `FLYTE_LOCAL_CACHE_OVERWRITE=true` runs cached tasks again
+and replaces their entries; `LocalTaskCache.clear()` empties it.
 
 With `GRAFT_SECRET` set, each entry carries an HMAC-SHA256 over its key and content, made with
 a key derived from the secret (`entry_key`), and an entry without a valid one is refused as a
@@ -22,6 +25,7 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -116,11 +120,13 @@ class CacheIndex:
     saved, and a lookup refuses one whose signature is missing or wrong."""
 
     def __init__(self, store: Store, folder: str, values: Store | None = None, *,
-                 signing_key: bytes | None = None):
+                 signing_key: bytes | None = None, overwrite: bool = False):
+        """`overwrite`: every lookup misses, so results are made and saved again."""
         self.store = store
         self.folder = folder
         self.values = values if values is not None else store
         self.signing_key = signing_key
+        self.overwrite = overwrite
         self.refusals: list[str] = []  # what lookups refused, one line each
 
     def _key(self, key: str) -> str:
@@ -129,6 +135,8 @@ class CacheIndex:
     def lookup(self, key: str, spec: NodeSpec) -> dict[str, Binding] | None:
         """The outputs kept under `key`, if they fit `spec` and every store object they need
         is still there; None is a miss."""
+        if self.overwrite:
+            return None
         entry = self.read(self._key(key))
         if entry is None:
             return None
@@ -209,14 +217,42 @@ class CacheIndex:
         return gone
 
 
+def _flyte_switch(name: str, default: bool) -> bool:
+    """A flytekit boolean setting from the environment, read as flytekit reads it: unset is
+    `default`; "", "false", "0", "off" and "no" (any case) are False, anything else True."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return bool(raw) and raw.lower() not in ("false", "0", "off", "no")
+
+
 def local_index(values: Store) -> CacheIndex | None:
-    """The in-process cache for values kept in `values` (None when `GRAFT_LOCAL_CACHE=0`
-    turns it off), signed when GRAFT_SECRET is set."""
+    """The in-process cache for values kept in `values` (None when `GRAFT_LOCAL_CACHE=0` or
+    `FLYTE_LOCAL_CACHE_ENABLED=false` turns it off; saving but never hitting with
+    `FLYTE_LOCAL_CACHE_OVERWRITE=true`), signed when GRAFT_SECRET is set."""
     settings = Settings.from_env()
-    if not settings.local_cache:
+    if not settings.local_cache or not _flyte_switch("FLYTE_LOCAL_CACHE_ENABLED", True):
         return None
     return CacheIndex(open_store(str(cache_dir())), LOCAL_FOLDER, values,
-                      signing_key=entry_key(settings.secret))
+                      signing_key=entry_key(settings.secret),
+                      overwrite=_flyte_switch("FLYTE_LOCAL_CACHE_OVERWRITE", False))
+
+
+class LocalTaskCache:
+    """flytekit's local cache of task results (`flytekit.core.local_cache`): graft's
+    in-process cache, the one `graft cache ls --local` lists."""
+
+    _initialized: bool = False
+
+    @staticmethod
+    def initialize() -> None:
+        LocalTaskCache._initialized = True
+
+    @staticmethod
+    def clear() -> None:
+        """Delete every entry, so cached tasks run again in the next in-process run."""
+        LocalTaskCache.initialize()
+        CacheIndex(open_store(str(cache_dir())), LOCAL_FOLDER).clear()
 
 
 def cluster_index(store: Store, signing_key: bytes | None) -> CacheIndex:

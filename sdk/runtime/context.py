@@ -8,6 +8,7 @@
     ctx.checkpoint.save(path)              # a file or folder; .restore() gives it back as a folder
     ctx.logging.info("step %d", i)         # records kept per attempt (Execution.log_records)
     ctx.secrets.get("group", "key")        # a secret, read where it runs (sdk.runtime.secrets)
+    ctx.default_deck.append(html)          # a task's deck, with enable_deck=True (sdk.runtime.deck)
 
 The checkpoint of a node lives in the store under `checkpoints/<execution>/<node>/`
 (`sdk.runtime.checkpoint`: bytes, or a saved file or folder), so a retried attempt resumes
@@ -30,7 +31,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sdk.model.errors import StoreError
@@ -71,11 +72,27 @@ class ExecutionParameters:
     working_directory: str
     checkpoint: Checkpoint
     logging: logging.Logger
+    decks: list[Any] = field(default_factory=list)  # the attempt's `Deck`s, in order
+    enable_deck: bool = False  # whether its task has enable_deck=True
 
     @property
     def secrets(self) -> SecretsManager:
         """The secrets of the process the task runs in (`sdk.runtime.secrets`)."""
         return SecretsManager()
+
+    @property
+    def default_deck(self) -> Any:
+        """The attempt's deck named "default" (`sdk.runtime.deck`)."""
+        from sdk.runtime.deck import default_deck
+
+        return default_deck(self)
+
+    @property
+    def timeline_deck(self) -> Any:
+        """The attempt's Timeline deck (`sdk.runtime.deck`)."""
+        from sdk.runtime.deck import timeline_deck
+
+        return timeline_deck(self)
 
 
 _TASKS = logging.getLogger("graft.task")
@@ -105,10 +122,12 @@ def output_key(execution_id: str, node_id: str, attempt: int, stream: str) -> st
 
 @contextmanager
 def attempt_context(store: Store, execution_id: str, node_id: str, attempt: int, *,
-                    local: bool = False) -> Iterator[ExecutionParameters]:
+                    local: bool = False, enable_deck: bool = False
+                    ) -> Iterator[ExecutionParameters]:
     """Make `current_context()` describe this attempt while it runs, and keep its log records
     in the store afterwards. `local`: the attempt runs in-process, not on a worker (secrets
-    are then also found under their unprefixed names, as in flytekit)."""
+    are then also found under their unprefixed names, as in flytekit). `enable_deck`: its
+    task makes a deck."""
     # Not from logging.getLogger: registering a logger per attempt clears every logger's
     # cache, a cost that grows with each attempt the process has run.
     logger = logging.Logger(f"graft.task.{node_id}", logging.DEBUG)
@@ -118,7 +137,7 @@ def attempt_context(store: Store, execution_id: str, node_id: str, attempt: int,
     workdir = tempfile.mkdtemp(prefix="graft-attempt-")
     ctx = ExecutionParameters(ExecutionId(execution_id), node_id, attempt, workdir,
                               Checkpoint(store, f"checkpoints/{execution_id}/{node_id}"),
-                              logger)
+                              logger, enable_deck=enable_deck)
     token = _current.set(ctx)
     try:
         with task_running(local=local):

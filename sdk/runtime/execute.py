@@ -27,7 +27,9 @@ from sdk.model.spec import NodeSpec
 from sdk.model.store import Store
 from sdk.runtime import mocks
 from sdk.runtime.context import attempt_context
+from sdk.runtime.deck import AttemptDeck, NoDeck, attempt_deck, deck_enabled
 from sdk.runtime.flyte_context import attempt_files
+from sdk.values.iterators import drain_outputs
 from sdk.values.literals import load, value_binding
 from sdk.values.staging import publish
 
@@ -56,14 +58,18 @@ def execute(spec: NodeSpec, entity: Runnable, inputs: dict[str, Binding], store:
     """Run attempt `attempt` of node `node_id` (`entity` for `spec`) with resolved `inputs`;
     `current_context()` describes the attempt while it runs. `budget_s` (what is left of a
     workflow's timeout) stops the code earlier than its own timeout would. `local`: run by the
-    in-process runner rather than on a worker."""
-    with attempt_context(store, execution_id, node_id, attempt, local=local) as params, \
-            attempt_files(params, in_process=local):
-        return _execute(spec, entity, inputs, store, node_id, attempt, bundle, budget_s)
+    in-process runner rather than on a worker. A task with `enable_deck=True` leaves its
+    deck in the store (`sdk.runtime.deck`)."""
+    with attempt_context(store, execution_id, node_id, attempt, local=local,
+                         enable_deck=deck_enabled(entity)) as params, \
+            attempt_files(params, in_process=local), \
+            attempt_deck(params, store, entity, local) as deck:
+        return _execute(spec, entity, inputs, store, node_id, attempt, bundle, budget_s, deck)
 
 
 def _execute(spec: NodeSpec, entity: Runnable, inputs: dict[str, Binding], store: Store,
-             node_id: str, attempt: int, bundle: str | None, budget_s: float | None) -> Ran:
+             node_id: str, attempt: int, bundle: str | None, budget_s: float | None,
+             deck: AttemptDeck | NoDeck) -> Ran:
     limit = spec.timeout_s
     if budget_s is not None:
         limit = max(0.001, budget_s if limit is None else min(limit, budget_s))
@@ -73,12 +79,14 @@ def _execute(spec: NodeSpec, entity: Runnable, inputs: dict[str, Binding], store
         return Ran(Report.failed(node_id, attempt, failure_of(exc, kind, skip)), exc)
 
     try:
-        values = load_inputs(spec, inputs, store)
+        with deck.timed("Translate literal to python value"):
+            values = load_inputs(spec, inputs, store)
     except Exception as exc:  # a store failure, or a value that cannot be rebuilt
         return failed(exc)
     if entity.kind == DYNAMIC:
         try:
-            with deadline(limit, f"dynamic {spec.task.name!r} (node {node_id!r})"):
+            with deadline(limit, f"dynamic {spec.task.name!r} (node {node_id!r})"), \
+                    deck.timed("Execute user level code"):
                 sub = mocks.substituted(entity.expand(values, store, bundle))
         except Exception as exc:
             return failed(exc, user_code=True, skip=2)
@@ -91,14 +99,17 @@ def _execute(spec: NodeSpec, entity: Runnable, inputs: dict[str, Binding], store
         return failed(GraftError(f"{entity.ref} is a {entity.kind}, which does not run on a "
                                  f"worker"))
     try:
-        with deadline(limit, f"task {spec.task.name!r} (node {node_id!r})"):
-            result = entity.run(values)
+        with deadline(limit, f"task {spec.task.name!r} (node {node_id!r})"), \
+                deck.timed("Execute user level code"):
+            result = drain_outputs(entity.interface.outputs, entity.run(values))
     except Exception as exc:
         return failed(exc, user_code=True, skip=2)
     try:
-        outputs = _encode_outputs(spec, entity, result, store)
+        with deck.timed("Translate the output to literals"):
+            outputs = _encode_outputs(spec, entity, result, store)
     except Exception as exc:  # TypeConversionError, a value JSON cannot hold, a store blip
         return failed(exc)
+    deck.succeeded(values, result)
     return Ran(Report.values(node_id, attempt, outputs))
 
 

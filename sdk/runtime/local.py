@@ -21,9 +21,9 @@ from sdk.model.entity import DYNAMIC, Runnable
 from sdk.model.errors import ConditionalFailed, ExecutionFailed, NodeFailure
 from sdk.model.report import Outcome, Report, data_failure
 from sdk.model.retry import RetryPolicy
-from sdk.model.states import ExecutionState, NodeState
+from sdk.model.states import RELEASED_STATES, ExecutionState, NodeState
 from sdk.model.store import Store
-from sdk.runtime import mocks
+from sdk.runtime import gates, mocks
 from sdk.runtime.cache import CacheIndex, key_for, local_index
 from sdk.runtime.execute import execute
 from sdk.runtime.expand import EXPANDED, expand
@@ -156,12 +156,18 @@ def _drive(engine: Engine, store: Store, execution_id: str) -> dict[str, BaseExc
             break
         node_id = ready.popleft()
         run = engine.nodes[node_id]
-        if run.state != NodeState.QUEUED:  # given up since it was released
+        if run.state not in RELEASED_STATES:  # given up since it was released
             continue
         spec = run.spec
         inputs = engine.resolved_inputs(node_id)
         if spec.kind in EXPANDED:
             release(engine.apply(expand(spec, inputs, store, node_id, run.attempt)))
+            continue
+        if spec.kind == "gate":  # answered on the terminal, as flytekit does
+            report, raised = gates.answer(run, inputs, store)
+            if raised is not None:
+                exceptions[node_id] = raised
+            release(engine.apply(report))
             continue
         entity = mocks.replacement(spec.task.ref) or registry.lookup(spec.task.ref)
         if entity is None:

@@ -20,9 +20,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-# Order of the slices of a shut group's pie (cytoscape's pie-1 ... pie-6).
+# Order of the slices of a shut group's pie (cytoscape's pie-1 ... pie-6); waiting gates
+# count with the queued nodes (released, not running on a worker).
 PIE = ("SUCCEEDED", "RUNNING", "QUEUED", "PENDING", "FAILED", "OTHER")
 OTHER = ("SKIPPED", "CANCELLED", "ABORTED")
+SLICE_OF = {"WAITING": "QUEUED"}
 MORE = "#more"  # suffix of the id of an open group's "more children" node
 
 
@@ -90,8 +92,24 @@ def count_text(counts: Mapping[str, int]) -> str:
 def pie(counts: Mapping[str, int]) -> dict[str, float]:
     """`p1`..`p6`: the percentage of each PIE slice."""
     total = sum(counts.values()) or 1
-    slices = [counts.get(s, 0) for s in PIE[:-1]] + [sum(counts.get(s, 0) for s in OTHER)]
+    merged: Counter[str] = Counter()
+    for state, n in counts.items():
+        merged[SLICE_OF.get(state, state)] += n
+    slices = [merged.get(s, 0) for s in PIE[:-1]] + [sum(merged.get(s, 0) for s in OTHER)]
     return {f"p{i + 1}": round(100.0 * n / total, 3) for i, n in enumerate(slices)}
+
+
+def waiting_for(node: Mapping[str, Any]) -> str | None:
+    """What a waiting gate waits for, as its drawing says it ("waiting for signal 'title'");
+    None for any other node."""
+    if node.get("kind") != "gate" or state_of(node) != "WAITING":
+        return None
+    gate = node.get("gate") or {}
+    name = gate.get("name") or node.get("task") or ""
+    if gate.get("kind") == "sleep":
+        return "sleeping"
+    what = "approval" if gate.get("kind") == "approve" else "signal"
+    return f"waiting for {what} {name!r}"
 
 
 def short_name(node_id: str, parent: str | None) -> str:
@@ -109,7 +127,8 @@ def elements(nodes: Mapping[str, Mapping[str, Any]], links: Iterable[tuple[str, 
     `nodes`: node id -> board record (`state`, `kind`, `task`, `parent`); `links`: (from, to)
     dependencies between node ids (ids that are not on the board are ignored); `expand` and
     `collapse`: groups the user opened or shut. Each node's data has `id`, `label`, `state`,
-    `kind`, `task`, `parent` (its compound node, when drawn inside one) and, for a group,
+    `kind`, `task`, `parent` (its compound node, when drawn inside one), for a waiting gate
+    `waiting` (what it waits for: `waiting_for`, read from the record's `gate`) and, for a group,
     `group` ("open" or "shut"), `size` (descendants), `counts` and pie slices; a "more" node
     (`<group>#more`) has `more` (how many children it stands for) and `counts`.
     """
@@ -126,6 +145,9 @@ def elements(nodes: Mapping[str, Mapping[str, Any]], links: Iterable[tuple[str, 
                                 "task": record.get("task", "")}
         if parent is not None:
             data["parent"] = parent
+        note = waiting_for(record)
+        if note is not None:
+            data["waiting"] = note
         drawn.append(data)
         shown[nid] = nid
         kids = tree.children.get(nid)
@@ -190,7 +212,7 @@ def children_summary(nodes: Mapping[str, Mapping[str, Any]], group: str,
     first `limit` children, failed ones first (`{"id", "state", "task", "kind"}`)."""
     tree = Tree(nodes)
     kids = tree.children.get(group, [])
-    rank = {"FAILED": 0, "RUNNING": 1, "QUEUED": 2}
+    rank = {"FAILED": 0, "RUNNING": 1, "WAITING": 1, "QUEUED": 2}
     ordered = sorted(kids, key=lambda k: rank.get(state_of(nodes[k]), 3))
     return {"counts": dict(tree.counts.get(group, {})), "total": len(kids),
             "children": [{"id": k, "state": state_of(nodes[k]), "task": nodes[k].get("task", ""),

@@ -11,7 +11,8 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from sdk.model.errors import BrokerUnavailable, GraftError
+from sdk.model.decks import deck_key
+from sdk.model.errors import BrokerUnavailable, GraftError, StoreObjectMissing
 from sdk.model.spec import GraphSpec
 from sdk.remote.client import Client, Execution
 from sdk.remote.graph_text import board_edges, edges
@@ -66,7 +67,8 @@ class Reader:
         info = execution.info()
         records = execution.node_records()
         nodes = {nid: {"task": r.get("task", ""), "state": r.get("state", ""),
-                       "kind": r.get("kind", "task"), "parent": r.get("parent")}
+                       "kind": r.get("kind", "task"), "parent": r.get("parent"),
+                       **({"gate": r["gate"]} if r.get("gate") else {})}
                  for nid, r in records.items()}
         links = [*self._spec_links(info.get("spec")), *board_edges(records)]
         if not nodes and isinstance(info.get("spec"), str):
@@ -108,12 +110,29 @@ class Reader:
             shown["stdout"] = _tail(out["stdout"])
             shown["stderr"] = _tail(out["stderr"])
             shown["log_records"] = execution.log_records(node_id, chosen)[-500:]
+            shown["deck"] = self.client.store.exists(deck_key(execution_id, node_id, chosen))
         shown["values"] = {
             "inputs": _literals(lambda: node_values(records, node_id, "inputs",
                                                     self.client.store)),
             "outputs": _literals(lambda: node_values(records, node_id, "outputs",
                                                      self.client.store))}
         return shown
+
+    def deck(self, execution_id: str, node_id: str, attempt: int | None
+             ) -> tuple[int, str]:
+        """(attempt, page) of the deck a node's attempt (default: its last) made; NotFound
+        when it made none."""
+        execution = self.execution(execution_id)
+        record = execution.node_records().get(node_id)
+        if record is None:
+            raise NotFound(f"execution {execution_id} has no node {node_id!r}")
+        chosen = attempt or max(1, int(record.get("attempts") or 1))
+        try:
+            data = self.client.store.get(deck_key(execution_id, node_id, chosen))
+        except StoreObjectMissing:
+            raise NotFound(f"node {node_id!r} of execution {execution_id} has no deck for "
+                           f"attempt {chosen} (its task needs enable_deck=True)") from None
+        return chosen, data.decode(errors="replace")
 
     def _spec(self, spec_key: str) -> GraphSpec:
         return GraphSpec.loads(get_verified(self.client.store, spec_key))

@@ -8,6 +8,10 @@
                                             {"version": v, "unchanged": true} when `v` is current
     GET /api/executions/{id}/node?id=&attempt=
                                             one node's panel
+    GET /executions/{id}/deck?node=&attempt=
+                                            a page framing a node's deck (`sdk.ui.decks`)
+    GET /api/executions/{id}/deck?node=&attempt=
+                                            the deck's own HTML, sandboxed
     GET /static/...                         the page's script, style and vendored libraries
 
 Errors are JSON `{"error": message}`: 404 for an unknown execution or node, 400 for a bad
@@ -29,6 +33,7 @@ from aiohttp import web
 
 from sdk.model.errors import BrokerUnavailable, GraftError
 from sdk.remote.client import Client
+from sdk.ui import decks
 from sdk.ui.graph import Limits
 from sdk.ui.reader import NotFound, Reader
 
@@ -126,6 +131,40 @@ async def api_node(request: web.Request) -> web.StreamResponse:
     return web.json_response(body, dumps=_dumps)
 
 
+def _attempt(request: web.Request) -> int | None:
+    """The `attempt` parameter; HTTPBadRequest when it is not a number from 1."""
+    attempt = request.query.get("attempt")
+    if attempt is not None and not (attempt.isdecimal() and attempt.isascii()
+                                    and int(attempt) >= 1):
+        raise web.HTTPBadRequest(text=json.dumps(
+            {"error": f"attempt must be a number from 1, not {attempt!r}"}),
+            content_type="application/json")
+    return int(attempt) if attempt else None
+
+
+async def deck_page(request: web.Request) -> web.StreamResponse:
+    execution_id, node_id = request.match_info["execution_id"], request.query.get("node")
+    if not node_id:
+        return _error(400, "give the node as ?node=NODE_ID")
+    try:
+        attempt, _ = await _blocking(request, request.app[READER].deck, execution_id,
+                                     node_id, _attempt(request))
+    except NotFound as exc:
+        return web.Response(status=404, content_type="text/html",
+                            text=decks.not_found(str(exc), execution_id))
+    return web.Response(content_type="text/html", headers=decks.FRAME_HEADERS,
+                        text=decks.frame(execution_id, node_id, attempt))
+
+
+async def api_deck(request: web.Request) -> web.StreamResponse:
+    node_id = request.query.get("node")
+    if not node_id:
+        return _error(400, "give the node as ?node=NODE_ID")
+    _, page = await _blocking(request, request.app[READER].deck,
+                              request.match_info["execution_id"], node_id, _attempt(request))
+    return web.Response(body=page.encode(), headers=decks.DECK_HEADERS)
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, default=str)
 
@@ -139,6 +178,8 @@ def make_app(client: Client | None = None, limits: Limits = Limits()) -> web.App
     app.router.add_get("/api/executions", api_executions)
     app.router.add_get("/api/executions/{execution_id}", api_execution)
     app.router.add_get("/api/executions/{execution_id}/node", api_node)
+    app.router.add_get("/executions/{execution_id}/deck", deck_page)
+    app.router.add_get("/api/executions/{execution_id}/deck", api_deck)
     app.router.add_static("/static/", STATIC)
     return app
 

@@ -2,8 +2,11 @@
 
 from sdk.values import (  # noqa: F401  (register handlers; a user's transformers come first)
     any_type,
+    basemodel,
     builtin_types,
     file_types,
+    iterators,
+    schema,
     structured,
     transformer_handler,
 )

@@ -7,8 +7,9 @@ set, a datetime, an object of the user's class, a dict with int keys, an Enum me
 pickled into the store, as flytekit pickles every `typing.Any` value (its FlytePickle), so
 the task downstream gets back a value of the same type, not what JSON made of it.
 
-A pickled value's literal is `{"pickle": key}`, the literal of the pickle fallback. A dict
-value of exactly that shape is pickled too, so a literal of that shape is always a pickle.
+A pickled value's literal is `{"pickle": key}`, the literal of the pickle fallback (or, for an
+item of a list pickled in batches, `{"pickle": key, "at": i}`: `sdk.values.pickled`). A dict
+value of either shape is pickled too, so a literal of that shape is always a pickle.
 A value that cannot be pickled either (a lock, a generator, an open file) is a
 TypeConversionError naming where it was met (the output and the task, the input).
 """
@@ -22,6 +23,7 @@ from typing import Any
 from sdk.model.errors import TypeConversionError
 from sdk.model.store import Store
 from sdk.model.typesys import ScalarRule, TypeDesc
+from sdk.values import pickled
 from sdk.values.handlers import TypeHandler, register
 
 _SCALARS = (type(None), bool, int, float, str)
@@ -61,8 +63,7 @@ def _type_label(value: Any) -> str:
     return f"{module}{kind.__qualname__}"
 
 
-def _is_pickled(lit: Any) -> bool:
-    return type(lit) is dict and len(lit) == 1 and isinstance(lit.get("pickle"), str)
+_is_pickled = pickled.is_pickled
 
 
 class AnyHandler(ScalarRule, TypeHandler):
@@ -84,11 +85,7 @@ class AnyHandler(ScalarRule, TypeHandler):
         return {"pickle": put_blob(store, data)}
 
     def decode(self, lit: Any, desc: TypeDesc, store: Store, where: str) -> Any:
-        if not _is_pickled(lit):
-            return lit
-        from sdk.values.store import get_verified
-
-        return pickle.loads(get_verified(store, lit["pickle"]))
+        return pickled.load(lit, store) if _is_pickled(lit) else lit
 
     def store_keys(self, lit: Any, desc: TypeDesc) -> Iterator[str]:
         if _is_pickled(lit):

@@ -7,10 +7,9 @@ import base64
 import dataclasses
 import enum
 import json
-import pickle
 import types
 import typing
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from sdk.model.errors import CompileError, GraftError, TypeConversionError
@@ -26,8 +25,11 @@ from sdk.model.typesys import (
     UnionRule,
     type_name,
 )
-from sdk.values import handlers
+from sdk.values import handlers, pickled
+from sdk.values.any_type import is_exact_json
 from sdk.values.handlers import TypeHandler, register
+from sdk.values.iterators import FlyteIterator, is_iterator_annotation
+from sdk.values.type_engine import BatchSize
 
 _KEY_KINDS = {"str", "int", "float", "bool"}
 
@@ -210,18 +212,48 @@ class UnionHandler(UnionRule, TypeHandler):
 
 
 class ListHandler(ListRule, TypeHandler):
+    """Lists, and `Iterator[T]` (`"iter": True`: kept as the list of its items, given to a
+    task as a `FlyteIterator`; `sdk.values.iterators`). `Annotated[List[T], BatchSize(n)]`
+    of a T that graft pickles (`"batch": n`) pickles its items n to a store object
+    (`sdk.values.pickled`); a downstream list of T reads them as any list."""
+
     kind = "list"
+
+    def name(self, desc: TypeDesc) -> str:
+        return f"Iterator[{type_name(desc['of'])}]" if desc.get("iter") else super().name(desc)
 
     def describe(self, tp: Any) -> TypeDesc | None:
         if typing.get_origin(tp) is list or tp is list:
             args = typing.get_args(tp)
             return {"t": "list", "of": handlers.describe(args[0]) if args else {"t": "any"}}
+        if is_iterator_annotation(tp):
+            args = typing.get_args(tp)
+            return {"t": "list", "of": handlers.describe(args[0]) if args else {"t": "any"},
+                    "iter": True}
+        if typing.get_origin(tp) is typing.Annotated:
+            return self._batched(tp)
         return None
+
+    def _batched(self, tp: Any) -> TypeDesc | None:
+        base, *extras = typing.get_args(tp)
+        sizes = [e.val for e in extras if isinstance(e, BatchSize)]
+        if not sizes:
+            return None
+        desc = handlers.describe(base)
+        if desc["t"] != "list" or desc["of"]["t"] not in _PICKLED:
+            return desc if desc["t"] == "list" else None  # BatchSize(n) does nothing there
+        size = sizes[0]
+        if type(size) is not int or size < 1:
+            raise TypeConversionError(f"{tp}: BatchSize takes a positive int, got {size!r}")
+        return {**desc, "batch": size}
 
     def _items(self, value: Any, desc: TypeDesc) -> list[TypeDesc]:
         return [desc["of"]] * len(value)
 
     def check(self, value: Any, desc: TypeDesc) -> str | None:
+        if desc.get("iter") and not isinstance(value, (list, tuple)):
+            # an iterator not run yet: its items are checked when it is encoded
+            return None if isinstance(value, Iterable) else _expected(desc, value)
         if not isinstance(value, (list, tuple)):
             return _expected(desc, value)
         items = self._items(value, desc)
@@ -234,6 +266,13 @@ class ListHandler(ListRule, TypeHandler):
         return None
 
     def encode(self, value: Any, desc: TypeDesc, store: Store, where: str) -> Any:
+        if desc.get("iter") and not isinstance(value, (list, tuple)):
+            value = list(value)
+            reason = self.check(value, desc)
+            if reason:
+                raise TypeConversionError(f"{where}: {reason}")
+        if desc.get("batch"):
+            return _encode_batched(value, desc, store, where)
         out: list[Any] = []
         try:
             for v, d in zip(value, self._items(value, desc)):
@@ -245,7 +284,10 @@ class ListHandler(ListRule, TypeHandler):
     def decode(self, lit: Any, desc: TypeDesc, store: Store, where: str) -> Any:
         if not isinstance(lit, list):
             raise TypeError(f"a list literal is a JSON list, got {type(lit).__name__}")
-        return [handlers.decode(v, d, store, where) for v, d in zip(lit, self._items(lit, desc))]
+        with pickled.batch_scope():
+            items = [handlers.decode(v, d, store, where)
+                     for v, d in zip(lit, self._items(lit, desc))]
+        return FlyteIterator(items) if desc.get("iter") else items
 
     def normalise(self, lit: Any, desc: TypeDesc) -> Any:
         if not isinstance(lit, list):
@@ -258,6 +300,22 @@ class ListHandler(ListRule, TypeHandler):
 
     def parse_text(self, raw: str, desc: TypeDesc) -> Any:
         return _json(raw, list, "a JSON list, e.g. [1, 2]", desc)
+
+
+_PICKLED = ("pickle", "any")  # item kinds whose items BatchSize batches
+
+
+def _encode_batched(value: Any, desc: TypeDesc, store: Store, where: str) -> list[Any]:
+    """The items of a checked list, those graft pickles `desc["batch"]` to a store object (an
+    `Any` item JSON holds stays as its JSON)."""
+    as_json = desc["of"]["t"] == "any"
+    out: list[Any] = list(value)
+    to_pickle = [i for i, v in enumerate(value) if not (as_json and is_exact_json(v))]
+    lits = pickled.put_batches([value[i] for i in to_pickle], desc["batch"], store, where,
+                               to_pickle)
+    for i, lit in zip(to_pickle, lits):
+        out[i] = lit
+    return out
 
 
 class TupleHandler(TupleRule, ListHandler):
@@ -450,19 +508,10 @@ class PickleHandler(PickleRule, TypeHandler):
         return None if cls is None or isinstance(value, cls) else _expected(desc, value)
 
     def encode(self, value: Any, desc: TypeDesc, store: Store, where: str) -> Any:
-        from sdk.values.store import put_blob
-
-        try:
-            data = pickle.dumps(value, protocol=4)
-        except Exception as exc:
-            raise TypeConversionError(f"{where}: cannot pickle {type(value).__name__}: "
-                                      f"{exc}") from exc
-        return {"pickle": put_blob(store, data)}
+        return pickled.put_pickle(value, store, where)
 
     def decode(self, lit: Any, desc: TypeDesc, store: Store, where: str) -> Any:
-        from sdk.values.store import get_verified
-
-        return pickle.loads(get_verified(store, lit["pickle"]))
+        return pickled.load(lit, store)
 
     def store_keys(self, lit: Any, desc: TypeDesc) -> Iterator[str]:
         if isinstance(lit, dict) and isinstance(lit.get("pickle"), str):

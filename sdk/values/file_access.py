@@ -150,7 +150,9 @@ class FileAccessProvider:
 
     def generate_new_custom_path(self, fs: Any = None, alt: str | None = None,
                                  stem: str | None = None) -> str:
-        return self.join(self.raw_output_prefix, stem or self.get_random_string())
+        """A new path named `stem` (random when None) under the raw output prefix, or under
+        `alt`, another prefix head (a folder or a URL: flytekit's other bucket)."""
+        return self.join(alt or self.raw_output_prefix, stem or self.get_random_string())
 
     # --- file systems ------------------------------------------------------------------
 

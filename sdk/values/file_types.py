@@ -123,6 +123,48 @@ def _is_file_class(cls: type) -> bool:
     return issubclass(cls, File)
 
 
+def _with_format(cls: Any, desc: TypeDesc) -> Any:
+    """`cls`, or `cls[format]` when the descriptor names a format `cls` lacks."""
+    fmt = desc.get("format") or ""
+    return cls[fmt] if fmt and cls.format != fmt else cls
+
+
+def _remote(value: Any, attribute: str) -> str | None:
+    """Where a File or Directory returned by a task is also put (`remote_path`,
+    `remote_directory`): None when not given or False, as flytekit's."""
+    where = getattr(value, attribute, None)
+    if where is None or isinstance(where, bool):
+        return None
+    return os.fspath(where)
+
+
+def _put(local: str, target: str, where: str, *, folder: bool) -> None:
+    """Copy the local file (or folder) `local` to `target`, a path or a URL; TypeConversionError
+    naming the target when it cannot be written."""
+    try:
+        if not is_url(target):
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+            if folder:
+                shutil.copytree(local, target, dirs_exist_ok=True)
+            else:
+                shutil.copyfile(local, target)
+            return
+        import fsspec
+
+        fs, path = fsspec.core.url_to_fs(target)
+        if not folder:
+            fs.put_file(local, path)
+            return
+        for root, _dirs, names in os.walk(local):
+            for name in names:
+                full = os.path.join(root, name)
+                rel = os.path.relpath(full, local).replace(os.sep, "/")
+                fs.put_file(full, f"{path.rstrip('/')}/{rel}")
+    except Exception as exc:
+        raise TypeConversionError(f"{where}: cannot put {local!r} at {target!r} "
+                                  f"({type(exc).__name__}: {str(exc).strip()[:300]})") from exc
+
+
 class FileHandler(FileRule, TypeHandler):
     """`File` and its subclasses (`JoblibSerializedFile`): `{"key": blob, "name": base}`."""
 
@@ -132,6 +174,13 @@ class FileHandler(FileRule, TypeHandler):
         if isinstance(tp, type) and issubclass(tp, File):
             return {"t": "file", "format": tp.format, "ref": qualified_name(tp)}
         return None
+
+    def name(self, desc: TypeDesc) -> str:
+        """`File`, `JoblibSerializedFile`, ...; `File[csv]` for a format its class lacks."""
+        base = str(desc.get("ref") or "File").rpartition(":")[2]
+        fmt = desc.get("format") or ""
+        found = handlers.try_class(desc.get("ref"))
+        return f"{base}[{fmt}]" if fmt and getattr(found, "format", None) != fmt else base
 
     def check(self, value: Any, desc: TypeDesc) -> str | None:
         ok = isinstance(value, (str, File)) or (isinstance(value, os.PathLike)
@@ -146,15 +195,21 @@ class FileHandler(FileRule, TypeHandler):
         path = value.path if isinstance(value, File) else os.fspath(value)
         if is_url(path):  # read by the task that uses it, not here
             return {"url": path, "name": _url_name(path, "file")}
+        target = _remote(value, "remote_path")
+        if target is not None:  # put there too; a URL then travels as itself
+            _put(path, target, where, folder=False)
+            if is_url(target):
+                return {"url": target, "name": _url_name(target, "file")}
         data = _read(path, where, f"file {path!r}", f"working directory {os.getcwd()}")
         return {"key": put_blob(store, data),
-                "name": os.path.basename(path.rstrip("/")) or "file"}
+                "name": os.path.basename((target or path).rstrip("/")) or "file"}
 
     def decode(self, lit: Any, desc: TypeDesc, store: Store, where: str) -> Any:
         cls: type[File] = File
         if desc.get("ref"):
             found = handlers.try_class(desc["ref"])
             cls = found if found is not None and _is_file_class(found) else File
+        cls = _with_format(cls, desc)
         name = os.path.basename(str(lit["name"])) or "file"
         if "url" in lit:
             url = str(lit["url"])
@@ -180,13 +235,23 @@ class FileHandler(FileRule, TypeHandler):
 
 
 class DirectoryHandler(ScalarRule, TypeHandler):
-    """`Directory`: `{"name": base, "files": {relative path: blob}}`."""
+    """`Directory`: `{"name": base, "files": {relative path: blob}}`. A `Directory[fmt]`'s
+    descriptor names its format; formats fit as files' do (either is any, or both agree)."""
 
     kind = "dir"
     display = "Directory"
 
     def describe(self, tp: Any) -> TypeDesc | None:
-        return {"t": "dir"} if isinstance(tp, type) and issubclass(tp, Directory) else None
+        if not (isinstance(tp, type) and issubclass(tp, Directory)):
+            return None
+        return {"t": "dir", "format": tp.format} if tp.format else {"t": "dir"}
+
+    def name(self, desc: TypeDesc) -> str:
+        return f"Directory[{desc['format']}]" if desc.get("format") else "Directory"
+
+    def assignable(self, src: TypeDesc, dst: TypeDesc) -> bool:
+        want, have = dst.get("format"), src.get("format")
+        return not want or not have or want == have
 
     def check(self, value: Any, desc: TypeDesc) -> str | None:
         if isinstance(value, (str, Directory, os.PathLike)):
@@ -201,6 +266,11 @@ class DirectoryHandler(ScalarRule, TypeHandler):
             return {"url": path, "name": _url_name(path, "dir")}
         if not os.path.isdir(path):
             raise TypeConversionError(f"{where}: {path!r} is not a directory")
+        target = _remote(value, "remote_directory")
+        if target is not None:  # put there too; a URL then travels as itself
+            _put(path, target, where, folder=True)
+            if is_url(target):
+                return {"url": target, "name": _url_name(target, "dir")}
         files: dict[str, str] = {}
         for root, dirs, names in os.walk(path):
             dirs.sort()
@@ -208,14 +278,15 @@ class DirectoryHandler(ScalarRule, TypeHandler):
                 full = os.path.join(root, name)
                 data = _read(full, where, f"file {full!r} in directory {path!r}")
                 files[os.path.relpath(full, path).replace(os.sep, "/")] = put_blob(store, data)
-        return {"name": os.path.basename(path.rstrip("/")) or "dir", "files": files}
+        return {"name": os.path.basename((target or path).rstrip("/")) or "dir", "files": files}
 
     def decode(self, lit: Any, desc: TypeDesc, store: Store, where: str) -> Any:
         from sdk.values.literals import dumps
 
+        cls = _with_format(Directory, desc)
         if "url" in lit:
             url, name = str(lit["url"]), os.path.basename(str(lit["name"])) or "dir"
-            lazy = Directory(url)
+            lazy = cls(url)
             lazy._literal = lit
             lazy._download = lambda: _fetch(url, name, where, folder=True)
             return lazy
@@ -227,7 +298,7 @@ class DirectoryHandler(ScalarRule, TypeHandler):
         root = folder / name
         if not all((root / rel).is_file() for rel in lit["files"]):
             _build_dir(folder, name, lit["files"], store, where)
-        obj = Directory(str(root))
+        obj = cls(str(root))
         obj._literal = lit
         return obj
 

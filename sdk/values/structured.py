@@ -27,6 +27,7 @@ decoder as a local folder. pandas and pyarrow are needed only where tables are u
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -148,7 +149,7 @@ def encode_table(value: Any, desc: TypeDesc, store: Store, where: str) -> dict[s
     else:
         sd = StructuredDataset(dataframe=value)
     encoder = _encoder(type(sd.dataframe), fmt, where)
-    if is_native(encoder):
+    if is_native(encoder) and not sd.uri:  # with a uri, the encoder writes the table there
         return write_native(to_table(sd.dataframe), store)
     ctx = FlyteContextManager.current_context()
     sdt = StructuredDatasetType(columns=_column_types(desc), format=fmt)
@@ -181,9 +182,14 @@ def open_literal(lit: dict[str, Any], store: Store, df_type: Any,
     try:
         decoder = Engine.get_decoder(df_type, LOCAL_PROTOCOL, fmt)
     except ValueError:
+        if _is_ndarray(df_type):  # no decoder of the user's: through pandas
+            return _to_numpy(open_literal(lit, store, _pandas(), columns, where, iterate),
+                             iterate)
         raise TypeConversionError(f"{where}: no decoder reads a {fmt!r} table as "
                                   f"{getattr(df_type, '__name__', df_type)} (register a "
-                                  f"StructuredDatasetDecoder)") from None
+                                  f"StructuredDatasetDecoder; graft itself opens a table "
+                                  f"as a pandas DataFrame, a pyarrow Table or a numpy "
+                                  f"ndarray)") from None
     names = list(columns) if columns else None
     if is_native(decoder):
         table = read_native(lit, store, names, where)
@@ -207,6 +213,25 @@ def open_literal(lit: dict[str, Any], store: Store, df_type: Any,
         raise TypeConversionError(f"{where}: decoder {type(decoder).__name__} returned an "
                                   f"iterator but the whole table was asked for; use .iter()")
     return result
+
+
+def _is_ndarray(tp: Any) -> bool:
+    numpy = sys.modules.get("numpy")
+    return numpy is not None and tp is numpy.ndarray
+
+
+def _pandas() -> type:
+    import pandas as pd
+
+    return pd.DataFrame
+
+
+def _to_numpy(frames: Any, iterate: bool) -> Any:
+    """A table opened as pandas, as numpy: `DataFrame.to_numpy()`, a row per row (what the
+    numpy decoder of flytekit's documentation gives)."""
+    if iterate:
+        return (df.to_numpy() for df in frames)
+    return frames.to_numpy()
 
 
 def _open(sd: StructuredDataset, iterate: bool) -> Any:

@@ -22,6 +22,7 @@ from typing import Any
 
 from sdk.model.errors import ConfigError, TypeConversionError
 from sdk.model.store import Store
+from sdk.values.file_access import FileAccessProvider
 from sdk.values.flyte_literals import StructuredDataset as StructuredDatasetLiteral
 from sdk.values.flyte_literals import StructuredDatasetMetadata
 from sdk.values.store import get_verified, put_blob
@@ -221,4 +222,13 @@ def read_native(lit: dict[str, Any], store: Store, columns: list[str] | None,
                                       f"{', '.join(map(str, have))})")
     source: Any = io.BytesIO(get_verified(store, lit["key"])) if "key" in lit else \
         fetch(lit, store, where)
-    return pq.read_table(source, columns=columns, use_pandas_metadata=True)
+    filesystem = None
+    if isinstance(source, str) and FileAccessProvider.is_remote(source):
+        import fsspec  # a table at a URL (s3://, memory://, ...): read through fsspec
+
+        web = source.split("://", 1)[0] in ("http", "https")
+        filesystem, source = fsspec.core.url_to_fs(source)
+        if web:  # one file, read whole: an HTTP server need not serve byte ranges
+            source, filesystem = io.BytesIO(filesystem.cat_file(source)), None
+    return pq.read_table(source, columns=columns, use_pandas_metadata=True,
+                         filesystem=filesystem)

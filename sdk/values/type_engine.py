@@ -39,8 +39,11 @@ T = TypeVar("T")
 
 
 class BatchSize:
-    """`Annotated[List[T], BatchSize(n)]`: flytekit pickles such a list in batches of `n`;
-    graft accepts the annotation and keeps the list as it keeps any other."""
+    """`Annotated[List[T], BatchSize(n)]`, for a T graft pickles (a class no handler
+    converts, or `Any`): the items are pickled `n` to a store object rather than one each
+    (`sdk.values.pickled`), as flytekit 1.6 to 1.13 did; flytekit 1.14 and later accept the
+    annotation there and pickle each item alone. Elsewhere (flytekit's `FlyteDirectory`
+    transfers) graft accepts it and does nothing with it."""
 
     def __init__(self, val: int):
         self._val = val

@@ -141,3 +141,12 @@ class Board:
         except (redis.RedisError, OSError) as exc:
             raise self._unavailable(exc) from exc
         return {k.decode(): json.loads(v) for k, v in raw.items()}
+
+    def field(self, execution_id: str, name: str) -> Any:
+        """One field of an execution's record (None when absent), such as the answer to a
+        signal (`signal:<request>`), without reading or checking the whole record."""
+        try:
+            raw = self.redis.hget(self._key(execution_id), name)
+        except (redis.RedisError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+        return None if raw is None else json.loads(raw)

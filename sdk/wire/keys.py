@@ -15,6 +15,8 @@ reads to find attempts in flight.
 | `<p>:given-up` | pub/sub: attempts given up, for the workers running them |
 | `<p>:ex:<execution>`, `<p>:exs` | the status board: one hash an execution, and its index |
 | `<p>:launchplans` | the launch plan board |
+| `<p>:launchplans:refused` | activations the scheduler refused, by launch plan, and why |
+| `<p>:notifiers` | how the scheduler can send notifications (SMTP, webhook) |
 | `<p>:dead` | dead letters |
 | `<p>:epoch` | changes when Redis lost what graft kept in it |
 | `<p>:scheduler:lock` | the one scheduler of a `memory://` state |
@@ -93,6 +95,14 @@ class Keys:
     @property
     def launch_plans(self) -> str:
         return f"{self.prefix}:launchplans"
+
+    @property
+    def launch_plans_refused(self) -> str:
+        return f"{self.prefix}:launchplans:refused"
+
+    @property
+    def notifiers(self) -> str:
+        return f"{self.prefix}:notifiers"
 
     @property
     def dead(self) -> str:

@@ -2,7 +2,9 @@
 
 The scheduler writes every registered plan to one Redis hash (one JSON record per plan:
 schedule, active, next run, last tick and its execution), and `graft launchplan ls` reads it:
-clients never read the scheduler's database.
+clients never read the scheduler's database. Activations the scheduler refused (it cannot
+send the plan's notifications) are kept beside it, by plan, with the id of the request and
+why (`<prefix>:launchplans:refused`), so that the client that asked learns why.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ class LaunchPlanBoard:
     def __init__(self, client: redis.Redis, key_prefix: str):
         self.redis = client
         self.key = Keys(key_prefix).launch_plans
+        self.refused_key = Keys(key_prefix).launch_plans_refused
 
     def write(self, records: list[dict[str, Any]]) -> None:
         """Replace the board with `records` (each has a `name`)."""
@@ -45,3 +48,19 @@ class LaunchPlanBoard:
     def get(self, name: str) -> dict[str, Any] | None:
         raw = self.redis.hget(self.key, name)
         return json.loads(raw) if raw is not None else None
+
+    def refuse(self, refused: dict[str, dict[str, Any]]) -> None:
+        """Record refused activations: {name: {"request", "spec", "reason", "at"}}."""
+        self.redis.hset(self.refused_key, mapping={
+            name: json.dumps(r, separators=(",", ":")) for name, r in refused.items()})
+
+    def refusal(self, name: str, request: str) -> str | None:
+        """Why the activation `request` of plan `name` was refused, or None."""
+        raw = self.redis.hget(self.refused_key, name)
+        try:
+            record = json.loads(raw) if raw is not None else None
+        except ValueError:
+            return None
+        if isinstance(record, dict) and record.get("request") == request:
+            return str(record.get("reason"))
+        return None

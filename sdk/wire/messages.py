@@ -1,7 +1,9 @@
 """Control messages: what clients and workers put on the scheduler's control stream.
 
     {"type": "submit", "execution": id, "spec": store key, "inputs": {name: binding},
-     "workflow": name, "submitted_at": unix seconds, "priority": integer (optional, 0)}
+     "workflow": name, "submitted_at": unix seconds, "priority": integer (optional, 0),
+     "notify": {"launch_plan": name, "workflow": name, "notifications": [...]} (optional:
+               a launch plan's notifications, `sdk.authoring.notification`)}
     {"type": "report", "execution": id, "node": node id, "attempt": n, "token": t,
      "outcome": "values" | "cached", "outputs": {name: binding}, "worker": name,
      "duration_s": seconds}
@@ -12,8 +14,13 @@
                                               split into `report`s (`sdk.wire.chunks`)
     {"type": "refresh", "execution": id}      rewrite the execution's status board record
     {"type": "cancel", "execution": id, "reason": text}   abort the execution
+    {"type": "signal", "execution": id, "name": gate name or node id, "value": binding,
+     "request": id (optional)}     answer the gates waiting for a signal of that name (an
+                                   approval's value is true or false); the outcome is
+                                   written to the board's `signal:<request>` field
     {"type": "activate", "launch_plan": name, "workflow": name, "spec": store key,
-     "inputs": {name: binding}, "schedule": {"cron": expr | "rate_s": n, "kickoff_arg": name}}
+     "inputs": {name: binding}, "schedule": {"cron": expr | "rate_s": n, "kickoff_arg": name},
+     "notifications": [...] (optional)}
     {"type": "deactivate", "launch_plan": name}     stop a launch plan's schedule
 
 `token` is the random value the scheduler issued with the attempt's dispatch; a report that
@@ -28,6 +35,7 @@ import hashlib
 import re
 from typing import Any
 
+from sdk.authoring import notification
 from sdk.model import bindings
 from sdk.model.errors import GraftError, SpecError
 from sdk.model.report import Failure, Outcome, Report
@@ -93,7 +101,31 @@ def check_launch_plan(body: dict[str, Any]) -> dict[str, Any]:
         reason = check_json(body.get("schedule"))
         if reason:
             raise MessageError(f"activate {name}: {reason}")
+        if body.get("notifications") is not None:
+            reason = notification.check_json(body["notifications"])
+            if reason:
+                raise MessageError(f"activate {name}: {reason}")
     return body
+
+
+def check_notify(body: dict[str, Any]) -> None:
+    """A submit message's optional `notify`: the launch plan and workflow it names, and its
+    notifications."""
+    notify = body.get("notify")
+    if notify is None:
+        return
+    where = f"submit {body['execution']}: notify"
+    if not isinstance(notify, dict) or set(notify) != {"launch_plan", "workflow",
+                                                       "notifications"}:
+        raise MessageError(f"{where} must have exactly launch_plan, workflow and "
+                           f"notifications")
+    for field in ("launch_plan", "workflow"):
+        if not isinstance(notify[field], str) or not 0 < len(notify[field]) <= MAX_NAME_CHARS:
+            raise MessageError(f"{where}: {field} must be a name of 1 to {MAX_NAME_CHARS} "
+                               f"characters")
+    reason = notification.check_json(notify["notifications"])
+    if reason:
+        raise MessageError(f"{where}: {reason}")
 
 
 def inputs_digest(inputs: Any) -> str:
@@ -128,6 +160,7 @@ def check(body: Any) -> dict[str, Any]:
         if not is_priority(priority):
             raise MessageError(f"submit {body['execution']}: priority must be an integer from "
                                f"{-MAX_PRIORITY} to {MAX_PRIORITY}, got {str(priority)[:40]!r}")
+        check_notify(body)
     elif kind == "report":
         node = _require(body, "node", str)
         if not node or len(node) > MAX_NODE_ID_CHARS:
@@ -151,6 +184,21 @@ def check(body: Any) -> dict[str, Any]:
                 raise MessageError(f"report for node {node!r}: {exc}") from None
         else:
             raise MessageError(f"report for node {node!r}: unknown outcome {outcome!r}")
+    elif kind == "signal":
+        name = _require(body, "name", str)
+        if not name or len(name) > MAX_NODE_ID_CHARS:
+            raise MessageError(f"signal for execution {body['execution']}: name must be 1 to "
+                               f"{MAX_NODE_ID_CHARS} characters")
+        value = _require(body, "value", dict)
+        if set(value) != {"val"}:
+            raise MessageError(f"signal {name[:80]!r}: value must be a value binding "
+                               f"({{\"val\": ...}}), got {str(value)[:80]}")
+        _check_values({"value": value}, f"signal {name[:80]!r}:")
+        request = body.get("request")
+        if request is not None and (not isinstance(request, str) or len(request) > MAX_ID_CHARS
+                                    or not _ID.match(request)):
+            raise MessageError(f"signal {name[:80]!r}: request must be 1 to {MAX_ID_CHARS} "
+                               f"letters, digits, '.', '_' or '-'")
     elif kind == "cancel":
         reason = body.get("reason", "")
         if not isinstance(reason, str) or len(reason) > MAX_NAME_CHARS * 4:

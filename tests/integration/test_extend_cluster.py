@@ -4,12 +4,26 @@ them from the code bundles) and give what they give in-process."""
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
-from workflows import extend_tables, extend_tasks, extend_types
+from workflows import extend_tasks, extend_types
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+
+extend_tables: Any = None  # imported by `_tables` once these tests run
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _tables() -> None:
+    """Import the numpy handlers' module when these tests run, not when pytest collects them:
+    its registration holds for the whole process and would change how np.ndarray travels in
+    the tests that run before (tests/unit/test_extend_tables.py says more)."""
+    global extend_tables
+    extend_tables = importlib.import_module("workflows.extend_tables")
 
 
 def _submit_all(cluster, path: str) -> dict:

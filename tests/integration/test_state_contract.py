@@ -282,3 +282,30 @@ def test_a_tick_is_recorded_once(state):
             (1_700_000_600, "e2"), (1_700_000_300, "e1")]
         assert [t.execution_id for t in tx.ticks("lp", limit=1)] == ["e2"]
         assert tx.ticks("none") == []
+
+
+def test_notifications_are_recorded_once_listed_and_marked(state):
+    from scheduler.state import NotificationRecord
+
+    notify = {"launch_plan": "lp", "workflow": "wf", "notifications": [
+        {"kind": "email", "phases": ["FAILED"], "recipients": ["a@b.c"]}]}
+    with state.transaction() as tx:
+        tx.add_execution(_execution(notify=notify))
+        tx.put_launch_plan(_plan(notifications=notify["notifications"]))
+        tx.add_notifications([
+            NotificationRecord("e1", 0, "smtp", "FAILED", {"kind": "email"}, created_at=2.0),
+            NotificationRecord("e1", 1, "webhook", "FAILED", {"n": [1]}, created_at=2.0),
+            NotificationRecord("e0", 0, "smtp", "SUCCEEDED", {"x": None}, created_at=1.0)])
+    with pytest.raises(Exception), state.transaction() as tx:  # noqa: B017
+        tx.add_notifications([NotificationRecord("e1", 0, "smtp", "FAILED", {})])
+    with state.transaction() as tx:
+        assert tx.get_execution("e1").notify == notify
+        assert tx.get_launch_plan("lp").notifications == notify["notifications"]
+        assert [r.key for r in tx.notifications()] == [("e0", 0), ("e1", 0), ("e1", 1)]
+        assert tx.notifications("e1")[1].body == {"n": [1]}
+        tx.mark_notifications([("e1", 0, "sent", None), ("e0", 0, "failed", "550 no"),
+                               ("gone", 3, "sent", None)])
+    with state.transaction() as tx:
+        assert [r.key for r in tx.notifications(state="pending")] == [("e1", 1)]
+        assert [(r.state, r.error) for r in tx.notifications("e0")] == [("failed", "550 no")]
+        assert tx.get_execution("e1").notify == notify

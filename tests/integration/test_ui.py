@@ -19,7 +19,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from workflows import ui_flows
+from workflows import gates, ui_flows
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -187,6 +187,43 @@ def test_the_page_draws_a_running_dynamic_live_and_shows_a_node(cluster, ui):
             row.query_selector("a").click()
             page.wait_for_url(f"**/executions/{execution.id}")
             page.wait_for_selector("#node-list li[data-id='add_up'][data-state='SUCCEEDED']")
+            assert not errors, errors
+        finally:
+            browser.close()
+
+
+@pytest.mark.parametrize("cluster_session", ["sqlite"], indirect=True)
+def test_the_page_shows_a_waiting_gate_and_how_to_answer_it(cluster, ui):
+    sync_api = _browser_or_skip()
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                     args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            execution = cluster.client().submit(gates.gated, x=5)
+            page.goto(f"{ui}/executions/{execution.id}")
+            item = page.wait_for_selector("#node-list li[data-id='n'][data-state='WAITING']",
+                                          timeout=60_000)
+            assert item.get_attribute("data-waiting") == "waiting for signal 'n'"
+            page.wait_for_selector("#node-list li[data-id='check'][data-state='WAITING']",
+                                   timeout=30_000)
+            assert page.evaluate("window.graft.cy.getElementById('check').data('waiting')") \
+                == "waiting for approval 'check'"
+            assert "WAITING" in page.inner_text("#legend")
+            click_node(page, "n")
+            gate = page.wait_for_selector("#panel[data-node='n'] #panel-gate", timeout=10_000)
+            text = gate.inner_text()
+            assert "Gate: waiting" in text and "int" in text
+            assert f"graft signal {execution.id} n VALUE" in text
+            page.screenshot(path=str(artifacts() / "ui-gate-waiting.png"))
+
+            assert execution.set_signal("n", 3) and execution.approve("check")
+            page.wait_for_selector("#node-list li[data-id='add'][data-state='SUCCEEDED']",
+                                   timeout=60_000)
+            assert page.get_attribute("#node-list li[data-id='n']", "data-waiting") is None
+            assert execution.wait(timeout=30) == 13
             assert not errors, errors
         finally:
             browser.close()

@@ -373,7 +373,8 @@ def test_unannotated_input():
             return y
 
     assert str(info.value).endswith(".no_hint: input 'x' has no type annotation; graft needs "
-                                    "one to move its value between tasks")
+                                    "one to move its value between tasks (or "
+                                    "pickle_untyped=True to pickle it, as typing.Any)")
     assert str(info.value).startswith("task test_unannotated_input.<locals>.no_hint")
 
 

@@ -2,7 +2,7 @@
 it so that no turn of its loop costs in proportion to a whole sub-graph. Outcomes must be the
 same as with the graph inserted whole, whatever comes between the slices.
 
-Besides the tests below, every local-run test of the control-flow, controls, local and
+Besides the tests below, every local-run test of the control-flow, controls, local, gates and
 failure-model suites runs again here with an engine that inserts one node a slice."""
 
 import dataclasses
@@ -12,6 +12,7 @@ from test_control_flow import *  # noqa: F403  (run again, one node a slice)
 from test_controls import *  # noqa: F403
 from test_engine import complete, fail, graft, graph, node, ref, val
 from test_failure_model import *  # noqa: F403
+from test_gates import *  # noqa: F403
 from test_local import *  # noqa: F403
 from workflows import dynamics
 

@@ -127,3 +127,22 @@ def test_children_summary_lists_failed_children_first():
 def test_natural_order():
     ids = ["m/10", "m/2", "m/1", "t-10", "t-9", "t"]
     assert sorted(ids, key=natural_key) == ["m/1", "m/2", "m/10", "t", "t-9", "t-10"]
+
+
+def test_a_waiting_gate_says_what_it_waits_for_and_counts_with_the_queued():
+    def gate(state: str, kind: str, name: str, parent: str | None = None) -> dict:
+        return {**node(state, "gate", parent, name), "gate": {"kind": kind, "name": name}}
+
+    nodes = {"n": gate("WAITING", "signal", "title"), "ok": gate("WAITING", "approve", "ok"),
+             "nap": gate("WAITING", "sleep", "sleep-gate"),
+             "done": gate("SUCCEEDED", "signal", "x"),
+             "sub": node("RUNNING", "workflow"), "sub/n": gate("WAITING", "signal", "n", "sub"),
+             "sub/t": node("QUEUED", parent="sub")}
+    shown = by_id(elements(nodes, [], collapse=["sub"]))
+    assert shown["n"]["waiting"] == "waiting for signal 'title'"
+    assert shown["ok"]["waiting"] == "waiting for approval 'ok'"
+    assert shown["nap"]["waiting"] == "sleeping"
+    assert "waiting" not in shown["done"] and shown["n"]["state"] == "WAITING"
+    assert shown["sub"]["counts"] == {"WAITING": 1, "QUEUED": 1}
+    assert shown["sub"]["p3"] == 100.0  # the pie's queued slice holds the waiting gate
+    assert children_summary(nodes, "sub")["children"][0]["id"] == "sub/n"

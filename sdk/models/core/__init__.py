@@ -1,1 +1,2 @@
-"""`sdk.models.core`, as `flytekit.models.core`."""
+"""`sdk.models.core`, as `flytekit.models.core` (`types`, and `execution`'s
+WorkflowExecutionPhase)."""

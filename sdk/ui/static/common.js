@@ -6,7 +6,7 @@ window.graftUi = (function () {
   const FINAL = new Set(["SUCCEEDED", "FAILED", "ABORTED"]);
   const COLOURS = {
     SUCCEEDED: "#7fd68a", FAILED: "#ef7b7b", RUNNING: "#6fa8f0", QUEUED: "#f3d36b",
-    PENDING: "#e4e4e4", SKIPPED: "#c9c9c9", CANCELLED: "#c6a5ef", ABORTED: "#c6a5ef",
+    WAITING: "#f5a962", PENDING: "#e4e4e4", SKIPPED: "#c9c9c9", CANCELLED: "#c6a5ef", ABORTED: "#c6a5ef",
     MORE: "#ffffff",
   };
 

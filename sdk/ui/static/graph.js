@@ -13,7 +13,7 @@
   const state = {version: null, polls: 0, status: null, selected: null, laidOut: 0};
   const PIE_COLOURS = [COLOURS.SUCCEEDED, COLOURS.RUNNING, COLOURS.QUEUED, COLOURS.PENDING,
                        COLOURS.FAILED, COLOURS.SKIPPED];
-  const DATA_KEYS = ["group", "size", "counts", "count_text", "more",
+  const DATA_KEYS = ["group", "size", "counts", "count_text", "more", "waiting",
                      "p1", "p2", "p3", "p4", "p5", "p6"];
 
   document.getElementById("execution-id").textContent = executionId;
@@ -28,6 +28,12 @@
       "border-width": 1, "border-color": "#6b6b6b", "color": "#1d1d1d"}},
     {selector: "node[state = 'RUNNING']", style: {"border-width": 2, "border-color": "#1f5fbf"}},
     {selector: "node[state = 'FAILED']", style: {"border-width": 2, "border-color": "#a32020"}},
+    // A gate waiting for its signal or its time says so under its name.
+    {selector: "node[waiting]", style: {
+      "label": (n) => `${n.data("label")}\n${n.data("waiting")}`, "text-wrap": "wrap",
+      "height": 42, "border-width": 2, "border-style": "dashed", "border-color": "#b5651d",
+      "width": (n) => Math.max(56, 6.6 * Math.max(String(n.data("label")).length,
+                                                   String(n.data("waiting")).length) + 18)}},
     {selector: "node[group = 'open']", style: {
       "background-opacity": 0.12, "border-style": "dashed", "text-valign": "top",
       "text-halign": "center", "text-margin-y": -4, "padding": 14, "font-weight": "bold"}},
@@ -139,9 +145,11 @@
       return el("li", {"data-id": n.id(), "data-state": n.data("state"),
                        "data-kind": n.data("kind"), "data-group": n.data("group"),
                        "data-parent": n.parent().nonempty() ? n.parent().id() : undefined,
-                       "data-counts": counts ? JSON.stringify(counts) : undefined},
+                       "data-counts": counts ? JSON.stringify(counts) : undefined,
+                       "data-waiting": n.data("waiting")},
                 `${n.id()}: ${n.data("state")}` +
-                (n.data("count_text") ? ` (${n.data("count_text")})` : ""));
+                (n.data("count_text") ? ` (${n.data("count_text")})` : "") +
+                (n.data("waiting") ? ` (${n.data("waiting")})` : ""));
     }));
   }
 
@@ -288,6 +296,7 @@
     parts.push(el("dl", {class: "facts"},
       ...facts.flatMap(([k, v]) => [el("dt", {text: k}), el("dd", {}, v)])));
 
+    if (node.gate) parts.push(gateSection(node));
     if (node.group) parts.push(groupSection(node));
     if (node.error) {
       const err = node.error;
@@ -301,6 +310,7 @@
     parts.push(values("Outputs", "panel-outputs", v.outputs,
                       node.state === "SUCCEEDED" ? "not recorded" : `none yet: ${node.state}`));
     if (node.history && node.history.length) parts.push(historySection(node));
+    if (node.deck) parts.push(deckSection(node));
     if ("stdout" in node) {
       parts.push(section(`Log (attempt ${node.attempt})`, "panel-log",
         el("h4", {text: "stdout"}),
@@ -315,6 +325,39 @@
           : el("p", {class: "muted", text: "(none)"})));
     }
     return parts;
+  }
+
+  // A deck is the user's HTML: it opens in a page of its own, sandboxed (sdk/ui/decks.py).
+  function deckSection(node) {
+    const q = new URLSearchParams({node: node.id, attempt: node.attempt});
+    const href = `/executions/${encodeURIComponent(executionId)}/deck?${q}`;
+    return section(`Deck (attempt ${node.attempt})`, "panel-deck",
+      el("a", {href, target: "_blank", rel: "noopener noreferrer", id: "panel-deck-link",
+               text: "Open the deck"}));
+  }
+
+  // What a gate waits for, until when, and the command that answers it.
+  function gateSection(node) {
+    const g = node.gate;
+    const waiting = node.state === "WAITING";
+    const span = g.kind === "sleep" ? g.duration_s : g.timeout_s;
+    const until = node.started_at != null && span != null ? when(node.started_at + span) : "-";
+    const facts = [["kind", g.kind === "signal" ? "wait_for_input" : g.kind]];
+    if (g.kind === "sleep") {
+      facts.push(["sleeps", seconds(0, g.duration_s)]);
+      if (waiting) facts.push(["until", until]);
+    } else {
+      facts.push(["signal", g.name], ["type", g.type_name || "-"],
+                 ["timeout", seconds(0, g.timeout_s)]);
+      if (waiting) {
+        const answer = g.kind === "approve"
+          ? `graft approve ${executionId} ${g.name} [--reject]`
+          : `graft signal ${executionId} ${g.name} VALUE`;
+        facts.push(["until", until], ["answer", el("code", {text: answer})]);
+      }
+    }
+    return section(waiting ? "Gate: waiting" : "Gate", "panel-gate", el("dl", {class: "facts"},
+      ...facts.flatMap(([k, v]) => [el("dt", {text: k}), el("dd", {}, v)])));
   }
 
   function historySection(node) {

@@ -1,0 +1,1 @@
+"""`sdk.extras.tasks`, as `flytekit.extras.tasks`: shell scripts as tasks (`.shell`)."""
