@@ -37,8 +37,11 @@ from sdk.authoring.schedule import CronSchedule, FixedRate
 from sdk.authoring.sql_task import SQLTask
 from sdk.core.task import PythonFunctionTask
 from sdk.model.errors import (
+    BindingError,
     BrokerUnavailable,
     CompileError,
+    CompileTypeError,
+    ConditionalFailed,
     ConfigError,
     ExecutionAborted,
     ExecutionFailed,
@@ -89,7 +92,8 @@ __all__ = [
     # running on a cluster
     "Client", "Execution",
     # errors
-    "GraftError", "CompileError", "SpecError", "ConfigError", "TypeConversionError",
+    "GraftError", "CompileError", "BindingError", "CompileTypeError", "SpecError",
+    "ConfigError", "TypeConversionError", "ConditionalFailed",
     "StoreError", "StoreObjectMissing", "StoreIntegrityError", "BrokerUnavailable", "TierError",
     "Unauthenticated", "TaskError", "TaskTimeout", "ExecutionFailed", "ExecutionAborted",
     "NodeFailure", "ReferenceNotRunnable", "GateTimeout", "SignalRefused",

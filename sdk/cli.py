@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import time
+import traceback
 from typing import Any
 
 import click
@@ -24,6 +25,7 @@ from sdk.model.resources import format_memory, parse_memory
 from sdk.model.typesys import TypeDesc, type_name
 from sdk.runtime.loading import load_entity_from_file, task_memories
 from sdk.values.handlers import parse_text
+from sdk.values.shapes import shown
 from sdk.wire.connections import check_redis
 
 
@@ -178,7 +180,16 @@ def run(ctx: click.Context, remote: bool, wait: bool, with_stack: bool, priority
         return
     inputs = parse_inputs(entity, list(ctx.args))
     if not remote:
-        click.echo(repr(entity(**inputs)))
+        try:
+            result = entity(**inputs)
+        except Exception as exc:
+            if not getattr(exc, "__notes__", None):  # graft's own refusal: one line, as ever
+                raise
+            # A failed node's own exception, as the in-process call raises it: shown as
+            # Python shows it, the user's frames and graft's note naming the node.
+            click.echo("".join(traceback.format_exception(exc)).rstrip(), err=True)
+            sys.exit(1)
+        click.echo(shown(result))
         return
     from sdk.remote.client import Client
     from sdk.remote.stack import Stack, default_log_path, tiers_used, worker_sizes
@@ -202,7 +213,7 @@ def run(ctx: click.Context, remote: bool, wait: bool, with_stack: bool, priority
                 result = execution.wait(progress=progress)
             finally:
                 progress.close()
-            click.echo(repr(result))
+            click.echo(shown(result))
     finally:
         if stack is not None:
             stack.stop()

@@ -17,6 +17,7 @@ from sdk.model.errors import ConfigError, GraftError
 from sdk.model.resources import format_memory
 from sdk.model.spec import GraphSpec
 from sdk.values.handlers import parse_text
+from sdk.values.shapes import shown as shown_outputs
 from sdk.values.store import get_verified
 from sdk.wire.keys import queue_tier
 
@@ -142,7 +143,7 @@ def outputs(execution_id: str, node: str | None, as_json: bool) -> None:
     shown: dict[str, Any] = {"id": execution_id, "status": info["status"],
                              "inputs": {k: repr(v) for k, v in execution.inputs().items()}}
     if info["status"] == "SUCCEEDED":
-        shown["outputs"] = repr(execution.outputs())
+        shown["outputs"] = shown_outputs(execution.outputs())
     elif info["status"] in FINAL:
         shown["error"] = info.get("error")
     if as_json:
@@ -228,7 +229,7 @@ def relaunch(execution_id: str, inputs: tuple[str, ...], priority: int | None, w
     client = _client()
     old = client.get(execution_id)
     new = client.relaunch(execution_id, _overrides(client, old, inputs), priority=priority)
-    result = repr(new.wait()) if wait else None
+    result = shown_outputs(new.wait()) if wait else None
     if as_json:
         click.echo(json.dumps({"id": new.id, "relaunch_of": execution_id,
                                **({"outputs": result} if wait else {})}))

@@ -10,16 +10,17 @@ from contextlib import contextmanager
 from typing import Any, Protocol
 
 from sdk.authoring.options import overridden
-from sdk.authoring.promise import Condition, Promise, Void, contains_promise
+from sdk.authoring.promise import Condition, Promise, Void, call_outputs, contains_promise
 from sdk.model import entity as registry
 from sdk.model.bindings import Binding
 from sdk.model.entity import Runnable
-from sdk.model.errors import CompileError, TypeConversionError
+from sdk.model.errors import BindingError, CompileError, CompileTypeError, TypeConversionError
 from sdk.model.interface import Interface
 from sdk.model.spec import GraphSpec, NodeSpec, OutputSpec, TaskRef, with_bundle
 from sdk.model.store import Store
 from sdk.model.typesys import TypeDesc, is_assignable, type_name
 from sdk.values.literals import encode, to_ref
+from sdk.values.shapes import named_outputs
 
 _current: contextvars.ContextVar[GraphBuilder | None] = contextvars.ContextVar(
     "graft_builder", default=None
@@ -68,20 +69,20 @@ def bind_arguments(entity: Runnable, args: tuple, kwargs: dict[str, Any]) -> dic
     names = list(iface.inputs)
     what = f"{entity.kind} {entity.name!r}"
     if len(args) > len(names):
-        raise CompileError(f"{what} takes {len(names)} input(s) ({', '.join(names) or 'none'}) "
+        raise BindingError(f"{what} takes {len(names)} input(s) ({', '.join(names) or 'none'}) "
                            f"but was called with {len(args)} positional arguments")
     bound = dict(zip(names, args))
     for name, value in kwargs.items():
         if name not in iface.inputs:
-            raise CompileError(f"{what} has no input {name!r}; its inputs are: "
+            raise BindingError(f"{what} has no input {name!r}; its inputs are: "
                                f"{', '.join(names) or 'none'}")
         if name in bound:
-            raise CompileError(f"{what}: input {name!r} is given twice")
+            raise BindingError(f"{what}: input {name!r} is given twice")
         bound[name] = value
     for name in names:
         if name not in bound:
             if name not in iface.defaults:
-                raise CompileError(f"call to {what} is missing input {name!r} "
+                raise BindingError(f"call to {what} is missing input {name!r} "
                                    f"({type_name(iface.inputs[name])})")
             bound[name] = iface.defaults[name]
     return bound
@@ -170,31 +171,32 @@ class GraphBuilder:
             return promises[0]
         if iface.style == "namedtuple":
             assert iface.namedtuple is not None
-            return iface.namedtuple(*promises)
-        return tuple(promises)
+            return call_outputs(iface.namedtuple)(*promises)
+        return call_outputs(named_outputs("DefaultNamedTupleOutput", tuple(iface.outputs)))(
+            *promises)
 
     def to_binding(self, value: Any, want: TypeDesc, where: str) -> Binding:
         if isinstance(value, Promise):
             if not is_assignable(value._type, want):
-                raise CompileError(f"{where}: {value._label} is {type_name(value._type)}, which "
-                                   f"does not fit {type_name(want)}")
+                raise CompileTypeError(f"{where}: {value._label} is {type_name(value._type)}, "
+                                       f"which does not fit {type_name(want)}")
             return self.own(value)
         if isinstance(value, Condition):
             raise CompileError(f"{where}: got the condition {value.label}; conditions go into "
                                f"conditional(...).if_(), not into task inputs")
         if hasattr(value, "_conditional_name"):
-            raise CompileError(f"{where}: conditional {value._conditional_name!r} is not "
+            raise BindingError(f"{where}: conditional {value._conditional_name!r} is not "
                                f"finished: end it with .else_().then(...) or .else_().fail(...)")
         if isinstance(value, tuple) and value and all(isinstance(v, Promise) for v in value) \
                 and want["t"] not in ("list", "tuple", "any"):
-            raise CompileError(f"{where}: got the {len(value)} outputs of one call; pick one "
+            raise BindingError(f"{where}: got the {len(value)} outputs of one call; pick one "
                                f"(unpack them, or use the named field)")
         if contains_promise(value):
             return self._container_binding(value, want, where)
         try:
             literal = encode(value, want, self._store_factory(), where)
         except TypeConversionError as exc:
-            raise CompileError(str(exc)) from None
+            raise CompileTypeError(str(exc)) from None
         return {"val": to_ref(literal, self._store_factory())}
 
     def own(self, promise: Promise) -> Binding:
@@ -222,19 +224,19 @@ class GraphBuilder:
             item = inner.get("of", {"t": "any"})
             return {"dict": {str(k): self.to_binding(v, item, f"{where}[{k!r}]")
                              for k, v in value.items()}}
-        raise CompileError(f"{where}: a {type(value).__name__} holding Promises cannot be passed "
-                           f"as {type_name(want)}")
+        raise CompileTypeError(f"{where}: a {type(value).__name__} holding Promises cannot be "
+                               f"passed as {type_name(want)}")
 
     def finish(self, result: Any, iface: Interface, what: str) -> GraphSpec:
         """The spec, with `result` (what the body returned) bound to the declared outputs."""
         if self.open_conditionals:
             name = self.open_conditionals[0]._conditional_name
-            raise CompileError(f"{what}: conditional {name!r} is not finished: end it with "
+            raise BindingError(f"{what}: conditional {name!r} is not finished: end it with "
                                f".else_().then(...) or .else_().fail(...)")
         try:
             values = iface.output_values(None if isinstance(result, Void) else result, what)
-        except TypeConversionError as exc:
-            raise CompileError(str(exc)) from None
+        except TypeConversionError as exc:  # outputs of the wrong count
+            raise BindingError(str(exc)) from None
         outputs = [
             OutputSpec(name, iface.outputs[name],
                        self.to_binding(value, iface.outputs[name], f"{what}, output {name!r}"))

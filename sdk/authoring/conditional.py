@@ -19,7 +19,7 @@ from typing import Any
 from sdk.authoring.compiler import GraphBuilder, _current, current_builder
 from sdk.authoring.promise import Condition, Promise, Void
 from sdk.model.bindings import Binding
-from sdk.model.errors import CompileError
+from sdk.model.errors import BindingError, CompileError, CompileTypeError
 from sdk.model.interface import Interface
 from sdk.model.spec import BranchSpec, Case, GraphSpec, NodeSpec, OutputSpec, TaskRef
 from sdk.model.typesys import TypeDesc, type_name
@@ -54,7 +54,7 @@ class ConditionalSection:
         return f"conditional({self._conditional_name!r})"
 
     def __bool__(self) -> bool:
-        raise CompileError(f"conditional {self._conditional_name!r} is not finished: end it "
+        raise BindingError(f"conditional {self._conditional_name!r} is not finished: end it "
                            f"with .else_().then(...) or .else_().fail(...)")
 
     # ---- the chain --------------------------------------------------------------------------
@@ -101,7 +101,7 @@ class ConditionalSection:
         where = f"conditional {self._conditional_name!r}, {label}"
         if isinstance(condition, bool):
             if not self._builder.dynamic:
-                raise CompileError(
+                raise BindingError(
                     f"{where}: got the plain value {condition!r}, decided when the workflow "
                     f"compiled, not when it runs (`x is None`, `not x`, `a and b` are Python "
                     f"tests). Compare the Promise instead: x.is_none(), x.is_false(), "
@@ -109,7 +109,7 @@ class ConditionalSection:
             # a plain value in a @dynamic body: decided now
             return {"cmp": ["==", _literal(condition, where), _literal(True, where)]}
         if isinstance(condition, Promise):
-            raise CompileError(f"{where}: a condition compares ({condition._label} == True, "
+            raise BindingError(f"{where}: a condition compares ({condition._label} == True, "
                                f"{condition._label}.is_true(), ...); a bare Promise is not one")
         if not isinstance(condition, Condition):
             raise CompileError(f"{where}: expected a condition such as `x > 1` or "
@@ -161,34 +161,31 @@ class ConditionalSection:
             node_id, "branch", TaskRef("sdk.authoring.conditional", "conditional", name),
             inputs_types, outputs, bindings, branch=BranchSpec(name, tuple(cases))))
         first = next((r for _, _, _, r, fail in self._cases if not fail), None)
-        shape = type(first) if isinstance(first, tuple) and hasattr(first, "_fields") else None
+        shape = type(first) if isinstance(first, tuple) and hasattr(first, "_fields") \
+            and list(first._fields) == list(outputs) else None
         style = "none" if not outputs else "namedtuple" if shape else \
-            "single" if list(outputs) == ["o0"] else "tuple"
+            "single" if len(outputs) == 1 else "tuple"
         return self._builder.promises(node_id, name, Interface({}, outputs, style,
                                                                 namedtuple=shape))
 
     def _outputs(self) -> dict[str, TypeDesc]:
-        """The outputs every case that does not fail produces: the same names in every case,
-        of one type each (CompileError naming the cases otherwise)."""
+        """The outputs of the conditional, as flytekit computes them: those every case that
+        does not fail produces (by name, in the first case's order), none when a case
+        produces none. Each must be of one type in every case (CompileTypeError naming the
+        cases otherwise)."""
         shapes = {label: _shape(result, f"conditional {self._conditional_name!r}, {label}")
                   for label, _, _, result, fail in self._cases if not fail}
-        names = {label: tuple(shape) for label, shape in shapes.items()}
-        if len(set(names.values())) > 1:
-            shown = "; ".join(f"{label} gives ({', '.join(n) or 'nothing'})"
-                              for label, n in names.items())
-            raise CompileError(f"conditional {self._conditional_name!r}: its cases give "
-                               f"different outputs ({shown}); every case must produce the "
-                               f"same outputs")
         shapes_list = list(shapes.values())
-        if not shapes_list or not shapes_list[0]:
+        if not shapes_list or not all(shapes_list):
             return {}
         out = {}
-        for name in shapes_list[0]:
+        for name in [n for n in shapes_list[0] if all(n in shape for shape in shapes_list)]:
             types = {type_name(shape[name]) for shape in shapes_list}
             if len(types) > 1:
-                raise CompileError(f"conditional {self._conditional_name!r}: its cases give "
-                                   f"output {name} different types ({', '.join(sorted(types))})"
-                                   f"; every case must produce the same type")
+                raise CompileTypeError(f"conditional {self._conditional_name!r}: its cases "
+                                       f"give output {name} different types "
+                                       f"({', '.join(sorted(types))}); every case must "
+                                       f"produce the same type")
             out[name] = shapes_list[0][name]
         return out
 

@@ -5,7 +5,9 @@ conditional, say).
     conditional("c").if_(x > 0).then(compute(x=x)).else_().then(echo(radius=x))
 
 flytekit runs it inside its engine without a container; graft runs it as a task, which costs
-one dispatch.
+one dispatch. Several Echos of one name in a module may take different inputs, as in
+flytekit: each is registered under a reference of its own (`echo`, `echo-1`, ...), in the
+order the module makes them, so that a worker importing the module finds each again.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sdk.model import entity as registry
 from sdk.model.errors import ConfigError
 
 
-def _echo_function(name: str, inputs: dict[str, Any], module: str) -> Any:
+def _echo_function(name: str, inputs: dict[str, Any], module: str, qualname: str) -> Any:
     params = [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, annotation=t)
               for k, t in inputs.items()]
     types = list(inputs.values())
@@ -30,7 +32,8 @@ def _echo_function(name: str, inputs: dict[str, Any], module: str) -> Any:
 
     echo.__signature__ = inspect.Signature(params, return_annotation=returns)  # type: ignore[attr-defined]
     echo.__annotations__ = {**inputs, "return": returns}
-    echo.__name__ = echo.__qualname__ = name
+    echo.__name__ = name
+    echo.__qualname__ = qualname
     echo.__module__ = module
     return echo
 
@@ -45,9 +48,10 @@ class Echo(TaskDef):
         caller = frame.f_back if frame is not None else None
         module = caller.f_globals.get("__name__", "__main__") if caller else "__main__"
         inputs = dict(inputs or {})
-        known = registry.lookup(f"{module}:{name}")
-        if known is not None and getattr(known, "echo_inputs", None) != inputs:
-            raise ConfigError(f"Echo {name!r}: module {module} has another task named {name!r} "
-                              f"already; give each Echo its own name")
+        qualname, n = name, 0
+        while (known := registry.lookup(f"{module}:{qualname}")) is not None \
+                and getattr(known, "echo_inputs", None) != inputs:
+            n += 1
+            qualname = f"{name}-{n}"  # another Echo (or task) of this name, with other inputs
         self.echo_inputs = inputs
-        super().__init__(_echo_function(name, inputs, module), **options)
+        super().__init__(_echo_function(name, inputs, module, qualname), **options)

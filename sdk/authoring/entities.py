@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import functools
+import inspect
 from collections.abc import Callable
 from enum import Enum
 from typing import Any, TypeVar, overload
@@ -17,7 +18,7 @@ from sdk.authoring.promise import Promise
 from sdk.model import entity as registry
 from sdk.model.bindings import Binding
 from sdk.model.decks import DEFAULT_DECK_FIELDS, deck_options
-from sdk.model.errors import CompileError, ConfigError, GraftError
+from sdk.model.errors import BindingError, CompileError, ConfigError, GraftError
 from sdk.model.interface import Interface
 from sdk.model.resources import Resources
 from sdk.model.runs import FAILURE_HANDLER_ID
@@ -236,27 +237,38 @@ def check_handler(handler: Any, where: str) -> None:
 
 def failure_handler(handler: Any, where: str, inputs: dict[str, TypeDesc],
                     builder: GraphBuilder) -> NodeSpec:
-    """A workflow's failure handler node: bound to the workflow's `inputs` of the same name,
-    to the failure (`err`, which must take a FlyteError), and to its own defaults."""
+    """A workflow's failure handler node. As flytekit requires, the handler takes every input
+    of the workflow, of the same type, bound to it; any other input it takes is Optional:
+    `err` (an `Optional[FlyteError]`) receives the failure, the others their default (None
+    when they have none). BindingError (an AssertionError, as flytekit's
+    FlyteFailureNodeInputMismatchException) otherwise."""
     where = f"{where}: on_failure handler {handler.name!r}"
+    rule = ("a failure handler takes every input of the workflow, of the same type, and "
+            "optional inputs besides, such as err: Optional[FlyteError] = None (as in flytekit)")
+    own = handler.interface.inputs
+    missing = [name for name in inputs if name not in own]
+    if missing:
+        raise BindingError(f"{where}: takes no input {', '.join(map(repr, missing))} of the "
+                           f"workflow; {rule}")
     bindings: dict[str, Binding] = {}
-    for name, desc in handler.interface.inputs.items():
+    for name, desc in own.items():
         if name == "err":
-            if not is_assignable(describe(FlyteError), desc):
-                raise CompileError(f"{where}: input 'err' receives the failure, a FlyteError: "
+            if desc.get("t") != "optional" or not is_assignable(describe(FlyteError), desc):
+                raise BindingError(f"{where}: input 'err' receives the failure, a FlyteError: "
                                    f"declare it err: Optional[FlyteError] = None, not "
                                    f"{type_name(desc)}")
             bindings[name] = {"input": "err"}
         elif name in inputs:
-            if not is_assignable(inputs[name], desc):
-                raise CompileError(f"{where}: input {name!r} is {type_name(desc)}, but the "
-                                   f"workflow's is {type_name(inputs[name])}")
+            if desc != inputs[name]:
+                raise BindingError(f"{where}: input {name!r} is {type_name(desc)}, but the "
+                                   f"workflow's is {type_name(inputs[name])}; {rule}")
             bindings[name] = {"input": name}
-        elif name in handler.interface.defaults:
-            bindings[name] = builder.to_binding(handler.interface.defaults[name], desc, where)
+        elif desc.get("t") == "optional":
+            value = handler.interface.defaults.get(name)
+            bindings[name] = builder.to_binding(value, desc, where)
         else:
-            raise CompileError(f"{where}: takes {name!r}, which the workflow does not have "
-                               f"(it gets the workflow's inputs and err)")
+            raise BindingError(f"{where}: takes {name!r} ({type_name(desc)}), which the "
+                               f"workflow does not have; {rule}")
     return handler.node_spec(FAILURE_HANDLER_ID, bindings)
 
 
@@ -266,9 +278,29 @@ def _decorator(cls: type[Entity], fn: Callable[..., Any] | None, given: dict[str
         if not callable(f):
             raise CompileError(f"@{cls.kind} decorates a function, got {f!r}")
         options.check_names(f"@{cls.kind} {getattr(f, '__qualname__', f)}", given, known)
+        if issubclass(cls, TaskDef):
+            refuse_nested(f, cls.kind)
         return cls(f, **given)
 
     return make(fn) if fn is not None else make
+
+
+def refuse_nested(fn: Callable[..., Any], kind: str) -> None:
+    """CompileError for a task or dynamic defined inside a function, as flytekit refuses one
+    (a ValueError): a worker finds a task by importing its module and reading the name. Test
+    modules (`test_*`, `*_test`) may define them, and a module-level function wrapped with
+    `functools.wraps` is not nested, as in flytekit."""
+    code = getattr(fn, "__code__", None)
+    if code is None or not code.co_flags & inspect.CO_NESTED:
+        return
+    if hasattr(fn, "__wrapped__") and fn.__name__ == fn.__qualname__:
+        return
+    module = str(getattr(fn, "__module__", "")).rpartition(".")[2]
+    if module.startswith("test_") or module.endswith("_test"):
+        return
+    raise CompileError(f"@{kind} {fn.__qualname__}: a {kind} is defined at the top level of "
+                       f"a module, so that a worker can import it, as flytekit requires (test "
+                       f"modules, test_*.py and *_test.py, may define them inside functions)")
 
 
 @overload

@@ -12,7 +12,7 @@ from typing import Any
 from sdk.model.errors import CompileError
 from sdk.model.interface import Interface
 from sdk.model.typesys import TypeDesc
-from sdk.values.handlers import describe
+from sdk.values.handlers import class_ref, describe
 
 _NO_DEFAULT = inspect.Parameter.empty
 
@@ -45,10 +45,20 @@ def read_interface(fn: Callable[..., Any], kind: str, untyped: bool = False) -> 
             raise CompileError(f"{where}: input {name!r} has no type annotation; graft needs "
                                "one to move its value between tasks (or pickle_untyped=True "
                                "to pickle it, as typing.Any)")
-        inputs[name] = describe(hints[name])
+        inputs[name] = _described(hints[name], f"{where}: input {name!r}")
         if param.default is not _NO_DEFAULT:
             defaults[name] = param.default
-    return _outputs(hints.get("return", _NO_DEFAULT), inputs, defaults)
+    try:
+        return _outputs(hints.get("return", _NO_DEFAULT), inputs, defaults)
+    except CompileError as exc:
+        raise CompileError(f"{where}: its output: {exc}") from None
+
+
+def _described(tp: Any, where: str) -> TypeDesc:
+    try:
+        return describe(tp)
+    except CompileError as exc:  # an annotation refused (a bare tuple)
+        raise CompileError(f"{where}: {exc}") from None
 
 
 def _returns_a_value(fn: Callable[..., Any]) -> bool:
@@ -102,6 +112,7 @@ def _outputs(ret: Any, inputs: dict[str, TypeDesc], defaults: dict[str, Any]) ->
         outs = {f"o{i}": describe(t) for i, t in enumerate(ret)}
         return Interface(inputs, outs, "tuple", defaults)
     if _is_namedtuple(ret):
+        class_ref(ret)  # one defined inside a function is rebuilt from itself, in-process
         hints = typing.get_type_hints(ret, include_extras=True)
         outs = {name: describe(hints.get(name, Any)) for name in ret._fields}
         return Interface(inputs, outs, "namedtuple", defaults, ret)

@@ -134,13 +134,12 @@ class MapTask:
         # An input with a default that a call does not give is fixed to it for every item.
         self.defaults = {n: v for n, v in target.interface.defaults.items() if n not in bound}
         self.name = f"map_{target.name}"
+        # With no input left to map over (a task without inputs, or a partial fixing them
+        # all) the map has no items and gives empty lists, as in flytekit.
         self.unmapped = tuple(n for n in target.interface.inputs
                               if n in unmapped and n not in bound)
         self.mapped = tuple(n for n in target.interface.inputs
                             if n not in bound and n not in unmapped)
-        if not self.mapped:
-            raise CompileError(f"map_task({target.name}): partial fixes every input, so "
-                               f"there is nothing to map over")
         tolerant = min_success_ratio < 1.0 or min_successes is not None
         iface = target.interface
         outputs = {n: {"t": "list", "of": {"t": "optional", "of": d} if tolerant else d}

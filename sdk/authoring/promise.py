@@ -9,11 +9,12 @@ condition for `conditional`; and ordered without data (`a >> b`). What needs the
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any, NoReturn
 
 from sdk.model.bindings import Binding
-from sdk.model.errors import CompileError
+from sdk.model.errors import CompileError, CompileTypeError
 from sdk.model.typesys import TypeDesc, step_type, type_name
 
 
@@ -133,7 +134,7 @@ class Promise(Orderable):
                      "@dynamic workflow, whose body runs with real values.")
 
     def __len__(self) -> NoReturn:
-        self._refuse("has no length")
+        self._refuse("has no length", error=CompileTypeError)
 
     # ---- conditions -------------------------------------------------------------------------
 
@@ -219,6 +220,37 @@ class Void(Orderable):
 
     def __repr__(self) -> str:
         return f"Void({self._label})"
+
+
+class CallOutputs(Orderable):
+    """Mixed into the named tuple of Promises a call of several outputs returns in a body
+    (`DefaultNamedTupleOutput` for `-> (A, B)`, the declared NamedTuple's class otherwise),
+    so that the call can be ordered and overridden as a one-output call can:
+    `t(x=1).with_overrides(retries=2)`, `a >> t(x=1)`, as flytekit's call outputs can."""
+
+    __slots__ = ()
+
+    @property
+    def _node(self) -> str | None:  # type: ignore[override]
+        return self[0]._node  # type: ignore[index, no-any-return]
+
+    @property
+    def _owner(self) -> Any:  # type: ignore[override]
+        return self[0]._owner  # type: ignore[index]
+
+
+def call_outputs(shape: type) -> type:
+    """The class of what a call of several outputs returns: `shape`, a named tuple class,
+    with `CallOutputs` mixed in (named and placed as `shape`, so that it stands for it)."""
+    if issubclass(shape, CallOutputs):
+        return shape
+    return _call_outputs(shape)
+
+
+@functools.cache
+def _call_outputs(shape: type) -> type:
+    return type(shape.__name__, (shape, CallOutputs), {
+        "__slots__": (), "__module__": shape.__module__, "__qualname__": shape.__qualname__})
 
 
 def contains_promise(value: Any) -> bool:

@@ -13,7 +13,9 @@ computes its ticks, in whole unix seconds.
 
 Cron expressions are parsed by croniter (the library flytekit itself validates cron with):
 five fields, or six with seconds last, plus the `@hourly`, `@daily`, `@weekly`, `@monthly`
-and `@yearly` aliases. A `FixedRate` ticks every `duration` from the moment the launch plan
+and `@yearly` aliases and flytekit's bare ones (`hourly`, `days`, ...). As in flytekit, a
+`CronSchedule` that croniter refuses, or that names no time to come (`0 0 31 2 *`), is refused
+when it is made. A `FixedRate` ticks every `duration` from the moment the launch plan
 was activated; unlike Flyte, which takes whole minutes only, graft takes any whole number of
 seconds from 1 up.
 """
@@ -31,6 +33,12 @@ from croniter import croniter
 from sdk.model.errors import ConfigError
 
 UTC = datetime.timezone.utc
+# flytekit's CronSchedule aliases, as croniter spells them.
+ALIASES = {
+    "hourly": "@hourly", "hours": "@hourly", "daily": "@daily", "days": "@daily",
+    "weekly": "@weekly", "weeks": "@weekly", "monthly": "@monthly", "months": "@monthly",
+    "annually": "@yearly", "@annually": "@yearly", "yearly": "@yearly", "years": "@yearly",
+}
 SKIP_COUNT_CAP = 100_000
 MAX_RATE_S = 100 * 365 * 24 * 3600  # a fixed rate longer than a century is a mistake
 _OFFSET = re.compile("([-+]?)P([-+0-9YMWD]+)?(T([-+0-9HMS.,]+)?)?")  # flytekit's check
@@ -52,27 +60,34 @@ class Schedule:
 
 
 class CronSchedule(Schedule):
-    """Fire at the times a cron expression names (UTC). `cron_expression` is flytekit's older
-    spelling of `schedule`. `offset`, an ISO 8601 duration (`"PT1H"`), is checked and kept
-    (`.cron_schedule.offset`) but, as in Flyte's native scheduler, does not move the ticks."""
+    """Fire at the times a cron expression names (UTC). ConfigError (a ValueError, as
+    flytekit's) when croniter refuses the expression or it names no time to come. flytekit's
+    deprecated `cron_expression` (AWS syntax, with a year) is refused, as flytekit refuses it.
+    `offset`, an ISO 8601 duration (`"PT1H"`), is checked and kept (`.cron_schedule.offset`)
+    but, as in Flyte's native scheduler, does not move the ticks."""
 
     def __init__(self, cron_expression: str | None = None, schedule: str | None = None,
                  offset: str | None = None, kickoff_time_input_arg: str | None = None):
-        if (cron_expression is None) == (schedule is None):
-            raise ConfigError("CronSchedule takes one of schedule= or cron_expression=")
+        if cron_expression:
+            raise ConfigError("CronSchedule(cron_expression=...) is deprecated in flytekit and "
+                              "refused by graft, as by flytekit: use schedule= (five fields, "
+                              "minute hour day-of-month month day-of-week)")
+        if schedule is None:
+            raise ConfigError("CronSchedule takes schedule=, a cron expression")
         if offset is not None and (not isinstance(offset, str)
                                    or _OFFSET.fullmatch(offset) is None):
             raise ConfigError(f"CronSchedule: offset is invalid. It must be an ISO 8601 "
                               f"duration (e.g. 'PT1H'). Provided offset: {offset}")
-        self.schedule = str(schedule if schedule is not None else cron_expression).strip()
+        text = str(schedule).strip()
+        self.schedule = ALIASES.get(text.lower(), text)
         self.offset = offset
         self.kickoff_time_input_arg = kickoff_time_input_arg
-        self._cron_expression = cron_expression
+        self.check("CronSchedule")
 
     @property
     def cron_expression(self) -> str | None:
-        """The `cron_expression=` given (None when `schedule=` was), as flytekit's."""
-        return self._cron_expression
+        """flytekit's deprecated expression: always None (it is refused)."""
+        return None
 
     @property
     def cron_schedule(self) -> Any:

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sdk.authoring.python_task import Interface, PythonInstanceTask, _caller_module
-from sdk.model.errors import FlyteRecoverableException
+from sdk.model.flyte_errors import FlyteRecoverableException
 from sdk.values.files import Directory, File
 from sdk.values.flyte_context import FlyteContextManager
 

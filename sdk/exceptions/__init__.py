@@ -1,5 +1,6 @@
-"""`sdk.exceptions`, as `flytekit.exceptions`: exceptions a task may raise."""
+"""`sdk.exceptions`, as `flytekit.exceptions`: the exceptions a task may raise, in `.user`
+(`FlyteRecoverableException`, `FlyteValueException`, ...) and `.base`."""
 
-from sdk.model.errors import FlyteRecoverableException
+from sdk.model.flyte_errors import FlyteRecoverableException
 
 __all__ = ["FlyteRecoverableException"]

@@ -13,6 +13,13 @@ whether another try may help (`sdk.model.failures` classifies by it):
 
 A class of no kind of its own (`None`) takes the kind of where it was raised: USER inside
 user code, DATA outside it.
+
+Where flytekit raises a builtin exception for the same fault, graft's is an instance of that
+builtin too, so `except ValueError` (or `pytest.raises(AssertionError)`) written for flytekit
+still catches it: a compile error is a ValueError, and also an AssertionError and a TypeError
+where flytekit asserts or raises a type error; a setting refused is a ValueError; a value of the
+wrong type is a TypeError, an AssertionError and a ValueError, as flytekit's
+`TypeTransformerFailedError` is.
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 from typing import ClassVar
+
+from sdk.model.flyte_errors import TypeTransformerFailedError
 
 
 class FailureKind(str, Enum):
@@ -34,10 +43,26 @@ class GraftError(Exception):
     kind: ClassVar[FailureKind | None] = None
 
 
-class CompileError(GraftError):
-    """A workflow or dynamic body could not be turned into a graph (raised before anything runs)."""
+class CompileError(GraftError, ValueError):
+    """A workflow or dynamic body could not be turned into a graph (raised before anything
+    runs). A ValueError, as what flytekit raises for most of these (iterating or testing a
+    Promise, mapping a dynamic); the subclasses below are the others."""
 
     kind = FailureKind.DATA
+
+
+class BindingError(CompileError, AssertionError, TypeError):
+    """A call, a body's outputs or a failure handler do not match the interface: an input
+    missing, unknown or given twice, outputs of the wrong count, a handler whose inputs are
+    not the workflow's, a conditional left unfinished or given a plain bool. An
+    AssertionError too, as flytekit asserts these, and a TypeError, as Python (and flytekit,
+    for a direct call missing an input) says of a call's arguments."""
+
+
+class CompileTypeError(CompileError, TypeTransformerFailedError):
+    """A value or Promise of the wrong type for an input or output (or `len()` of a
+    Promise): a TypeError and an AssertionError too, as flytekit's type errors are (its
+    TypeTransformerFailedError, which this is)."""
 
 
 class SpecError(GraftError):
@@ -46,14 +71,16 @@ class SpecError(GraftError):
     kind = FailureKind.DATA
 
 
-class TypeConversionError(GraftError):
-    """A value does not match the type its interface declares."""
+class TypeConversionError(GraftError, TypeTransformerFailedError):
+    """A value does not match the type its interface declares: flytekit's
+    `TypeTransformerFailedError` (a TypeError, AssertionError and ValueError)."""
 
     kind = FailureKind.DATA
 
 
-class ConfigError(GraftError):
-    """A setting (env var, CLI flag, resource quantity) is malformed."""
+class ConfigError(GraftError, ValueError):
+    """A setting (env var, CLI flag, resource quantity, decorator option) is malformed: a
+    ValueError, as flytekit's refusals of options are."""
 
 
 class StoreError(GraftError):
@@ -107,10 +134,11 @@ class TaskTimeout(GraftError):
     kind = FailureKind.USER
 
 
-class FlyteRecoverableException(Exception):
-    """Raised by a task to ask for a retry. graft retries every exception a task raises, up
-    to its `retries`; this one exists so that Flyte programs raising it run unchanged (flytekit
-    retries only this one on a cluster)."""
+class ConditionalFailed(GraftError, ValueError):
+    """A conditional took its `.else_().fail(message)` case. In-process the workflow call
+    raises it; a ValueError, as flytekit raises there."""
+
+    kind = FailureKind.USER
 
 
 class ExecutionAborted(GraftError):

@@ -88,6 +88,16 @@ class OptionalRule(KindRule):
         return f"Optional[{type_name(desc['of'])}]"
 
 
+class UnionRule(KindRule):
+    """`Union[A, B, ...]` of two or more types besides None (`{"t": "union", "of": [...]}`,
+    None among them when the Union holds it); what fits it: `is_assignable`."""
+
+    kind = "union"
+
+    def name(self, desc: TypeDesc) -> str:
+        return f"Union[{', '.join(type_name(d) for d in desc['of'])}]"
+
+
 class FileRule(KindRule):
     kind = "file"
 
@@ -118,7 +128,7 @@ def kind_rule(kind: str) -> KindRule | None:
 for _rule in (ScalarRule("int"), ScalarRule("float"), ScalarRule("str"), ScalarRule("bool"),
               ScalarRule("bytes"), ScalarRule("any", "Any"), ScalarRule("none", "None"),
               ScalarRule("dir", "Directory"), ListRule(), DictRule(), TupleRule(),
-              OptionalRule(), FileRule(), PickleRule()):
+              OptionalRule(), UnionRule(), FileRule(), PickleRule()):
     register_kind(_rule)
 for _kind in ("dataclass", "enum", "basemodel"):
     _rule = KindRule()
@@ -135,10 +145,20 @@ def type_name(desc: TypeDesc) -> str:
 def is_assignable(src: TypeDesc, dst: TypeDesc) -> bool:
     """Whether a value of type `src` may bind to an input of type `dst`: `Any` fits and takes
     anything, `T` and `None` fit `Optional[T]`, an int fits a float, and otherwise the kinds
-    must match and their rule decides."""
+    must match and their rule decides. A type fits a Union when it fits one of its types.
+    Where one of several types may fit, as flytekit accepts it (`Optional[T]` into a Union of
+    T and others, a Union into an Optional or another Union), the value is checked when it
+    exists and fails the node that reads it if it does not fit; a Union fits any other type
+    only when each of its types does."""
     s, d = src["t"], dst["t"]
     if d == "any" or s == "any":
         return True
+    if s == "union":
+        fits = [is_assignable(variant, dst) for variant in src["of"]]
+        return any(fits) if d in ("union", "optional") else all(fits)
+    if d == "union":
+        inner = src["of"] if s == "optional" else src
+        return any(is_assignable(inner, variant) for variant in dst["of"])
     if d == "optional":
         return s == "none" or is_assignable(src["of"] if s == "optional" else src, dst["of"])
     if s == "optional":

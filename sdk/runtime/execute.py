@@ -36,7 +36,8 @@ from sdk.values.staging import publish
 
 @dataclass(frozen=True)
 class Ran:
-    """A report, and the exception user code raised (for `raise ... from` in-process)."""
+    """A report, and the exception that failed the attempt (the in-process runner raises
+    it)."""
 
     report: Report
     exception: BaseException | None = None
@@ -75,8 +76,7 @@ def _execute(spec: NodeSpec, entity: Runnable, inputs: dict[str, Binding], store
 
     def failed(exc: BaseException, *, user_code: bool = False, skip: int = 0) -> Ran:
         kind = failure_kind(exc, user_code=user_code)
-        return Ran(Report.failed(node_id, attempt, failure_of(exc, kind, skip)),
-                   exc if user_code else None)
+        return Ran(Report.failed(node_id, attempt, failure_of(exc, kind, skip)), exc)
 
     try:
         with deck.timed("Translate literal to python value"):

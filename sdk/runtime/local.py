@@ -1,5 +1,10 @@
 """The in-process runner: `wf()` runs the workflow here, through the same engine as the
-scheduler, and returns native values."""
+scheduler, and returns native values.
+
+As in flytekit's local runs, a failed task is not retried (`RetryPolicy(user_retries=False)`),
+and the call raises the failing task's own exception, with a note naming the node and the
+task (`exc.add_note`); see `_exception_of`.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +18,9 @@ from typing import Any
 from sdk.model import entity as registry
 from sdk.model.engine import Engine
 from sdk.model.entity import DYNAMIC, Runnable
-from sdk.model.errors import ExecutionFailed, NodeFailure
+from sdk.model.errors import ConditionalFailed, ExecutionFailed, NodeFailure
 from sdk.model.report import Outcome, Report, data_failure
+from sdk.model.retry import RetryPolicy
 from sdk.model.states import RELEASED_STATES, ExecutionState, NodeState
 from sdk.model.store import Store
 from sdk.runtime import gates, mocks
@@ -27,22 +33,70 @@ from sdk.values.store import default_store
 
 
 def run_local(entity: Runnable, args: tuple, kwargs: dict[str, Any]) -> Any:
-    """Run a workflow, dynamic or task in this process; ExecutionFailed on a failed node."""
+    """Run a workflow, dynamic or task in this process and return its outputs.
+
+    A failed execution raises what flytekit's local run raises: the exception of the node
+    that failed it (the task's own, a TypeConversionError for an output of the wrong type,
+    ConditionalFailed for a conditional's `.fail()`; for a map that too many items failed,
+    the exception of the item that made them too many), with a note naming the node and the
+    task. A failure no exception stands for (a workflow timeout, map lists of unequal
+    lengths) raises ExecutionFailed, as `Execution.wait()` does on a cluster."""
     bound = entity.bind(args, kwargs)
     store = default_store()
     spec = mocks.substituted(mocks.stand_in(entity).graph())  # sdk.testing's mocks
     mocks.check_references(spec)
     publish(spec, store)  # what compiling staged: large literals, files
-    engine = Engine(spec, encode_inputs(entity, bound, store))
+    engine = Engine(spec, encode_inputs(entity, bound, store), RetryPolicy(user_retries=False))
     exceptions = _drive(engine, store, f"local-{uuid.uuid4().hex[:12]}")
     if engine.state == ExecutionState.FAILED:
+        found = _exception_of(engine, exceptions, entity) if engine.error is None else None
+        if found is not None:
+            raise found
         failures = [_failure(engine, nid) for nid in engine.failed]
         if engine.error is not None:
             failures.insert(0, execution_failure(engine))
-        err = ExecutionFailed("local", failures, f"{entity.kind} {entity.name!r} failed")
-        raise err from exceptions.get(engine.failed[0]) if engine.failed else None
+        raise ExecutionFailed("local", failures, f"{entity.kind} {entity.name!r} failed")
     assert engine.outputs is not None
     return shape_outputs(spec, engine.outputs, store)
+
+
+def _exception_of(engine: Engine, exceptions: dict[str, BaseException],
+                  entity: Runnable) -> BaseException | None:
+    """The exception that stands for a failed execution, noted with where it was raised; None
+    when no node's failure has one."""
+    first = engine.failed[0] if engine.failed else None
+    if first is None:
+        return None
+    run = engine.nodes[first]
+    node_id, why = first, ""
+    if run.map is not None and run.map.failed:  # the item that made the failures too many
+        node_id = run.map.failed[-1]
+        why = f"; it failed the {(run.error or {}).get('message', 'map')}"
+    if node_id not in exceptions:  # a sub-workflow's or dynamic's: its latest failed node
+        node_id = next((nid for nid in reversed(exceptions) if nid.startswith(node_id + "/")),
+                       node_id)
+    exc = exceptions.get(node_id)
+    if exc is None and (run.error or {}).get("type") == ConditionalFailed.__name__:
+        exc = ConditionalFailed((run.error or {}).get("message", ""))
+    if exc is None:
+        return None
+    spec = engine.nodes.get(node_id, run).spec
+    what = f"{ {'branch': 'conditional'}.get(spec.kind, spec.kind)} {spec.task.name!r}"
+    others = engine.failed[1:]
+    note = (f"graft: raised by {what} in node {node_id!r} of {entity.kind} "
+            f"{entity.name!r}{why}"
+            + (f"; nodes {', '.join(map(repr, others))} failed too" if others else ""))
+    _add_note(exc, note)
+    return exc
+
+
+def _add_note(exc: BaseException, note: str) -> None:
+    """`exc.add_note(note)` (Python 3.11); on 3.10 the note is kept in `__notes__` all the
+    same, where 3.11's tracebacks would show it."""
+    if hasattr(exc, "add_note"):
+        exc.add_note(note)
+    else:
+        exc.__notes__ = [*getattr(exc, "__notes__", []), note]  # type: ignore[attr-defined]
 
 
 def execution_failure(engine: Engine) -> NodeFailure:

@@ -12,7 +12,7 @@ import typing
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sdk.model.errors import TypeConversionError
+from sdk.model.errors import CompileError, GraftError, TypeConversionError
 from sdk.model.store import Store
 from sdk.model.typesys import (
     DictRule,
@@ -22,7 +22,7 @@ from sdk.model.typesys import (
     ScalarRule,
     TupleRule,
     TypeDesc,
-    qualified_name,
+    UnionRule,
     type_name,
 )
 from sdk.values import handlers, pickled
@@ -133,7 +133,7 @@ class OptionalHandler(OptionalRule, TypeHandler):
         rest = [a for a in args if a is not type(None)]
         if len(rest) == 1 and len(args) == 2:
             return {"t": "optional", "of": handlers.describe(rest[0])}
-        return {"t": "pickle", "ref": None}
+        return None  # a Union of several types: UnionHandler
 
     def check(self, value: Any, desc: TypeDesc) -> str | None:
         return None if value is None else handlers.check_value(value, desc["of"])
@@ -155,6 +155,60 @@ class OptionalHandler(OptionalRule, TypeHandler):
         if raw.lower() in ("none", "null"):
             return None
         return handlers.parse_text(raw, desc["of"])
+
+
+class UnionHandler(UnionRule, TypeHandler):
+    """`Union[A, B, ...]` of several types besides None. A value is stored as the first of
+    its types that it fits stores it, and read back as the first of them that can read what
+    is stored: so a value of another type that binds to the Union (an int for
+    `Union[int, str]`) is read as it was stored, and types stored alike (a str and an Enum of
+    str values) come back as the first of them."""
+
+    kind = "union"
+
+    def describe(self, tp: Any) -> TypeDesc | None:
+        if typing.get_origin(tp) not in (typing.Union, getattr(types, "UnionType", None)):
+            return None
+        return {"t": "union", "of": [handlers.describe(a) for a in typing.get_args(tp)]}
+
+    def _fitting(self, value: Any, desc: TypeDesc) -> TypeDesc | None:
+        return next((v for v in desc["of"] if handlers.check_value(value, v) is None), None)
+
+    def check(self, value: Any, desc: TypeDesc) -> str | None:
+        return None if self._fitting(value, desc) is not None else _expected(desc, value)
+
+    def encode(self, value: Any, desc: TypeDesc, store: Store, where: str) -> Any:
+        variant = self._fitting(value, desc)
+        assert variant is not None  # checked
+        return handlers.encode_checked(value, variant, store, where)
+
+    def decode(self, lit: Any, desc: TypeDesc, store: Store, where: str) -> Any:
+        for variant in desc["of"]:
+            try:
+                value = handlers.decode(lit, variant, store, where)
+            except TypeConversionError:
+                continue
+            if handlers.check_value(value, variant) is None:
+                return value
+        raise TypeConversionError(f"{where}: the stored value is none of {type_name(desc)}")
+
+    def store_keys(self, lit: Any, desc: TypeDesc) -> Iterator[str]:
+        for variant in desc["of"]:
+            try:
+                keys = list(handlers.store_keys(lit, variant))
+            except (TypeError, ValueError, KeyError, AttributeError, IndexError):
+                continue
+            if keys:
+                return iter(keys)
+        return iter(())
+
+    def parse_text(self, raw: str, desc: TypeDesc) -> Any:
+        for variant in desc["of"]:
+            try:
+                return handlers.parse_text(raw, variant)
+            except (ValueError, GraftError):
+                continue
+        raise ValueError(f"expected one of {type_name(desc)}")
 
 
 class ListHandler(ListRule, TypeHandler):
@@ -269,6 +323,9 @@ class TupleHandler(TupleRule, ListHandler):
 
     def describe(self, tp: Any) -> TypeDesc | None:
         args = typing.get_args(tp)
+        if tp is tuple or (typing.get_origin(tp) is tuple and not args):
+            raise CompileError("a bare tuple annotation says nothing of its items, and "
+                               "flytekit refuses it: write Tuple[int, str] (or List[int])")
         if typing.get_origin(tp) is tuple and args and args[-1] is not Ellipsis:
             return {"t": "tuple", "items": [handlers.describe(a) for a in args]}
         return None
@@ -294,7 +351,7 @@ class DictHandler(DictRule, TypeHandler):
         args = typing.get_args(tp)
         key = handlers.describe(args[0]) if args else {"t": "str"}
         if key["t"] not in _KEY_KINDS:
-            return {"t": "pickle", "ref": qualified_name(tp) if isinstance(tp, type) else None}
+            return {"t": "pickle", "ref": handlers.class_ref(tp) if isinstance(tp, type) else None}
         return {"t": "dict", "key": key, "of": handlers.describe(args[1]) if args else
                 {"t": "any"}}
 
@@ -353,7 +410,7 @@ class DataclassHandler(TypeHandler):
         hints = typing.get_type_hints(tp, include_extras=True)
         fields = {f.name: handlers.describe(hints.get(f.name, Any))
                   for f in dataclasses.fields(tp)}
-        return {"t": "dataclass", "ref": qualified_name(tp), "fields": fields}
+        return {"t": "dataclass", "ref": handlers.class_ref(tp), "fields": fields}
 
     def check(self, value: Any, desc: TypeDesc) -> str | None:
         cls = handlers.try_class(desc.get("ref"))
@@ -409,8 +466,8 @@ class EnumHandler(TypeHandler):
             return None
         values = [m.value for m in tp]
         if all(isinstance(v, (str, int, float, bool)) for v in values):
-            return {"t": "enum", "ref": qualified_name(tp), "values": values}
-        return {"t": "pickle", "ref": qualified_name(tp)}
+            return {"t": "enum", "ref": handlers.class_ref(tp), "values": values}
+        return {"t": "pickle", "ref": handlers.class_ref(tp)}
 
     def check(self, value: Any, desc: TypeDesc) -> str | None:
         cls = handlers.try_class(desc.get("ref"))
@@ -466,6 +523,7 @@ for _py, _kind in ((bool, "bool"), (int, "int"), (float, "float"), (str, "str"))
     register(ScalarHandler(_py, _kind))
 register(BytesHandler())
 register(OptionalHandler())
+register(UnionHandler())
 register(ListHandler())
 register(TupleHandler())
 register(DictHandler())

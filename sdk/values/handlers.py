@@ -91,7 +91,7 @@ def describe(tp: Any) -> TypeDesc:
             return desc
     if typing.get_origin(tp) is typing.Annotated:  # metadata no handler reads: the type itself
         return describe(typing.get_args(tp)[0])
-    return {"t": "pickle", "ref": qualified_name(tp) if isinstance(tp, type) else None}
+    return {"t": "pickle", "ref": class_ref(tp) if isinstance(tp, type) else None}
 
 
 def check_value(value: Any, desc: TypeDesc) -> str | None:
@@ -145,10 +145,30 @@ def parse_text(raw: str, desc: TypeDesc) -> Any:
     return handler(desc).parse_text(raw, desc)
 
 
+# Classes defined inside a function (as tests define them), by reference: they cannot be
+# imported, so values of them are rebuilt from these in the process that defined them.
+_LOCAL_CLASSES: dict[str, type] = {}
+
+
+def class_ref(cls: type) -> str:
+    """`module:qualname` of a class that descriptors name. A class defined inside a function
+    (`<locals>` in its qualname) is remembered under it, so that its values are rebuilt from
+    the declared class in this process (the latest class of one name wins); elsewhere (a
+    worker) it cannot be imported, and a value of it fails its node naming it."""
+    ref = qualified_name(cls)
+    if "<locals>" in ref:
+        _LOCAL_CLASSES[ref] = cls
+    return ref
+
+
 def import_ref(ref: str) -> Any:
-    """Import `module:qualname` and return the object; GraftError when it cannot."""
+    """Import `module:qualname` and return the object (a class `class_ref` remembered, for a
+    class defined inside a function); GraftError when it cannot."""
     if not isinstance(ref, str) or ":" not in ref:
         raise GraftError(f"cannot import {str(ref)[:200]!r}: expected 'module:qualname'")
+    local = _LOCAL_CLASSES.get(ref)
+    if local is not None:
+        return local
     module_name, _, qualname = ref.partition(":")
     try:
         obj: Any = importlib.import_module(module_name)

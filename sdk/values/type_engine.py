@@ -31,6 +31,7 @@ import typing
 from collections.abc import Coroutine
 from typing import Any, Generic, TypeVar
 
+from sdk.model.flyte_errors import TypeTransformerFailedError
 from sdk.values.flyte_literals import Literal, LiteralMap
 from sdk.values.flyte_types import LiteralType
 
@@ -52,8 +53,6 @@ class BatchSize:
         return self._val
 
 
-class TypeTransformerFailedError(TypeError, AssertionError, ValueError):
-    """A value that a transformer cannot convert (flytekit's, caught as any of its bases)."""
 
 
 def run_sync(result: Any) -> Any:

@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 import pytest
+from local_failures import local_failure
 from workflows import control_flow as cf
 
 from sdk import ExecutionFailed
@@ -29,7 +30,6 @@ SUCCEEDS = {
     "map-in-dynamic": (cf.mapped_dynamic, {"n": 4}, 14),
     "map-of-workflow": (cf.map_of_workflow, {"xs": [1, 2, 3]}, [2, 6, 12]),
     "map-many": (cf.map_many, {"n": 300}, sum(i * i for i in range(300))),
-    "flaky-map": (cf.flaky_map, {"xs": [1, 2, 3]}, [101, 102, 103]),
     "one-at-a-time": (cf.one_at_a_time, {"xs": [1, 2, 3, 4]}, [1, 4, 9, 16]),
     "roomy-map": (cf.roomy_map, {"xs": [5, 6]}, [25, 36]),
     "sign-if": (cf.sign, {"x": 2.0}, 4.0),
@@ -49,10 +49,17 @@ SUCCEEDS = {
     "imperative": (cf.IMPERATIVE, {"x": 3}, 14),
     "paths": (cf.paths, {"n": 3}, (100, 16, 9)),
     "one-field-namedtuple": (cf.slope_wf, {"x": 1.5}, 3.0),
+    "tables": (cf.tables, {"n": 3}, ("p2", [20, 21, 22], [0, 1, 2])),
+}
+
+# Retried tasks: retried on the cluster, as on Flyte's; in-process nothing is retried, as in
+# flytekit's local runs (the same calls raise there: tests/unit/test_local.py).
+RETRIED = {
+    "flaky-map": (cf.flaky_map, {"xs": [1, 2, 3]}, [101, 102, 103]),
     "checkpointed": (cf.checkpointed, {"goal": 3}, (3, "resumes", 3)),
+    "checkpoint-short": (cf.checkpointed, {"goal": 9}, None),  # fails after its 4 attempts
     "folder-checkpointed": (cf.folder_checkpointed, {"goal": 3},
                             ["attempt-1.txt", "attempt-2.txt", "attempt-3.txt"]),
-    "tables": (cf.tables, {"n": 3}, ("p2", [20, 21, 22], [0, 1, 2])),
 }
 
 FAILS = {
@@ -61,7 +68,6 @@ FAILS = {
     "uneven": (cf.zipped, {"a": [1, 2], "b": ["x"]}),
     "else-fail": (cf.positive_only, {"x": -1.0}),
     "out-of-range": (cf.out_of_range, {"n": 3}),
-    "checkpoint-short": (cf.checkpointed, {"goal": 9}),
 }
 
 
@@ -72,7 +78,7 @@ def submitted(cluster_session):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GRAFT_STORE", cluster_session.store_url)
         return {cid: client.submit(wf, **kwargs)
-                for cid, (wf, kwargs, *_) in {**SUCCEEDS, **FAILS}.items()}
+                for cid, (wf, kwargs, *_) in {**SUCCEEDS, **RETRIED, **FAILS}.items()}
 
 
 def by_id(execution: Any) -> dict[str, Any]:
@@ -89,6 +95,19 @@ def test_cluster_equals_in_process(cluster, submitted, cid):
     assert type(remote) is type(local)
 
 
+@pytest.mark.parametrize("cid", RETRIED)
+def test_retried_tasks_are_retried_on_the_cluster(cluster, submitted, cid):
+    wf, kwargs, expected = RETRIED[cid]
+    if expected is not None:
+        assert submitted[cid].wait(timeout=120) == expected
+        return
+    failure = failure_of(lambda: submitted[cid].wait(timeout=120))
+    assert (failure.node_id, failure.error_type, failure.message) == \
+        ("resumes", "RuntimeError", "only 4 of 9: try again")
+    with pytest.raises(RuntimeError, match="only 1 of 9: try again"):
+        wf(**kwargs)  # in-process: at once
+
+
 def failure_of(call: Any) -> Any:
     with pytest.raises(ExecutionFailed) as info:
         call()
@@ -98,11 +117,12 @@ def failure_of(call: Any) -> Any:
 
 @pytest.mark.parametrize("cid", FAILS)
 def test_failures_are_the_same_on_both(cluster, submitted, cid):
+    """The cluster's ExecutionFailed says what the in-process call raised (the node's own
+    exception there, as in flytekit; `local_failure` reads it back)."""
     wf, kwargs = FAILS[cid]
-    local = failure_of(lambda: wf(**kwargs))
+    local = local_failure(lambda: wf(**kwargs))
     remote = failure_of(lambda: submitted[cid].wait(timeout=120))
-    assert (remote.node_id, remote.error_type, remote.message) == \
-        (local.node_id, local.error_type, local.message)
+    assert (remote.node_id, remote.error_type, remote.message) == local
 
 
 def test_failure_messages_name_items_conditionals_and_paths(cluster, submitted):
@@ -186,10 +206,10 @@ def fail_both_ways(cluster: Any, tmp_path: Any, wf: Any) -> tuple[Any, list[str]
     write the same lines (in any order: the cluster runs side by side). Returns the cluster's
     execution and lines."""
     local_log, remote_log = tmp_path / "local", tmp_path / "remote"
-    local = failure_of(lambda: wf(path=str(local_log), x=-1))
+    local = local_failure(lambda: wf(path=str(local_log), x=-1))
     execution = cluster.client().submit(wf, path=str(remote_log), x=-1)
     remote = failure_of(lambda: execution.wait(timeout=120))
-    assert (remote.node_id, remote.message) == (local.node_id, local.message)
+    assert (remote.node_id, remote.error_type, remote.message) == local
     lines = remote_log.read_text().splitlines()
     assert sorted(lines) == sorted(local_log.read_text().splitlines())
     assert execution.status() == "FAILED"

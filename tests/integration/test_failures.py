@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
+from local_failures import local_failure
 from workflows import failing
 
 from sdk.model.errors import ExecutionFailed
@@ -13,12 +14,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 FAILING_PY = Path(failing.__file__)
 RAISE_LINE = 'raise ValueError(f"cannot handle x={x}")'
-
-
-def local_failures(wf, **kwargs):
-    with pytest.raises(ExecutionFailed) as info:
-        wf(**kwargs)
-    return info.value.failures
 
 
 def test_failing_task_reports_node_task_and_user_traceback(cluster):
@@ -36,10 +31,9 @@ def test_failing_task_reports_node_task_and_user_traceback(cluster):
     assert failure.traceback.rstrip().endswith("ValueError: cannot handle x=2")
     # graft's own frames (worker, executor) are not shown as the user's error.
     assert "worker/tasks.py" not in failure.traceback
-    # The same failure as in-process.
-    (loc,) = local_failures(failing.failing_wf, x=1)
-    assert (loc.node_id, loc.task, loc.error_type, loc.message) == (
-        failure.node_id, failure.task, failure.error_type, failure.message)
+    # The failure the in-process call raises (the ValueError itself there, as in flytekit).
+    assert local_failure(lambda: failing.failing_wf(x=1)) == (
+        failure.node_id, failure.error_type, failure.message)
     assert str(err).splitlines()[0] == f"execution {execution.id} failed"
     assert RAISE_LINE in str(err)
 
@@ -56,8 +50,8 @@ def test_failing_node_inside_a_dynamic(cluster):
     with pytest.raises(ExecutionFailed) as info:
         execution.wait(timeout=60)
     (failure,) = info.value.failures
-    (loc,) = local_failures(failing.failing_dynamic_wf, xs=[0, 0, 3])
-    assert failure.node_id == loc.node_id == "explode_some/explode-2"
+    local = local_failure(lambda: failing.failing_dynamic_wf(xs=[0, 0, 3]))
+    assert failure.node_id == local[0] == "explode_some/explode-2"
     assert failure.task == "explode" and failure.message == "cannot handle x=3"
     assert RAISE_LINE in failure.traceback
 

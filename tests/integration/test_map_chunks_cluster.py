@@ -1,5 +1,5 @@
-"""A large map travels in chunks (several items a message, `sdk.wire.chunks`) and gives what
-the in-process runner gives: items that fail retry on their own, a tolerant map keeps None for
+"""A large map travels in chunks (several items a message, `sdk.wire.chunks`) and runs as if
+each item were sent alone: items that fail retry on their own, a tolerant map keeps None for
 those that failed for good, a strict one fails naming them."""
 
 from __future__ import annotations
@@ -23,25 +23,23 @@ def chunk_lines(cluster) -> list[str]:
     return lines
 
 
-def test_a_chunked_map_with_failing_and_retried_items_equals_in_process(cluster):
+def test_a_chunked_map_with_failing_and_retried_items(cluster):
+    """(Not compared with in-process runs, which retry nothing, as flytekit's.)"""
     client = cluster.client()
     before = len(chunk_lines(cluster))
     tolerant = client.submit(cf.chunked_map, n=ITEMS)
     strict = client.submit(cf.chunked_map_strict, n=ITEMS)
-    local = cf.chunked_map(n=ITEMS)
-    assert local[13] is None and local[113] is None and local[14] == 42
-    assert tolerant.wait(timeout=180) == local
+    assert tolerant.wait(timeout=180) == [None if x in (13, 113) else 3 * x
+                                          for x in range(ITEMS)]
     with pytest.raises(ExecutionFailed) as remote:
         strict.wait(timeout=180)
-    with pytest.raises(ExecutionFailed) as in_process:
-        cf.chunked_map_strict(n=ITEMS)
-    [r], [p] = remote.value.failures, in_process.value.failures
+    [r] = remote.value.failures
     # Items 13 and 113 always fail, and the strict map fails with the first that runs out of
-    # attempts: 13 in process; on the cluster either, as their retries happen to run.
-    either = {p.message, p.message.replace("map_shaky/13: ValueError: 13 ",
-                                           "map_shaky/113: ValueError: 113 ")}
-    assert len(either) == 2
-    assert (r.node_id, r.error_type) == (p.node_id, p.error_type) and r.message in either
+    # attempts: either, as their retries happen to run.
+    assert (r.node_id, r.error_type) == ("map_shaky", "MapFailed")
+    assert r.message.startswith(f"map 'map_shaky': 1 of {ITEMS} items failed, at most 0 may: ")
+    assert r.message.endswith(("map_shaky/13: ValueError: 13 always fails",
+                               "map_shaky/113: ValueError: 113 always fails"))
     # The items went out in chunks, and each retried item has the attempts it would alone.
     assert len(chunk_lines(cluster)) > before
     nodes = {n.id: n for n in tolerant.nodes()}
@@ -51,20 +49,18 @@ def test_a_chunked_map_with_failing_and_retried_items_equals_in_process(cluster)
     assert nodes[gone].attempts == 2 and nodes[gone].state == "FAILED"
 
 
-def test_a_chunked_dynamic_fan_out_equals_in_process(cluster):
+def test_a_chunked_dynamic_fan_out(cluster):
     """A dynamic's siblings of one task template share messages; the failures and retries
-    are each node's own, as in process."""
+    are each node's own."""
     client = cluster.client()
     before = len(chunk_lines(cluster))
     fan = client.submit(cf.chunked_fan, n=ITEMS)
     failing = client.submit(cf.chunked_fan_failing, n=ITEMS)
-    assert fan.wait(timeout=180) == cf.chunked_fan(n=ITEMS)
+    assert fan.wait(timeout=180) == [3 * x for x in range(ITEMS) if x not in (13, 113)]
     with pytest.raises(ExecutionFailed) as remote:
         failing.wait(timeout=180)
-    with pytest.raises(ExecutionFailed) as in_process:
-        cf.chunked_fan_failing(n=ITEMS)
-    assert [(f.node_id, f.error_type, f.message) for f in remote.value.failures] == \
-        [(f.node_id, f.error_type, f.message) for f in in_process.value.failures]
+    assert [(f.node_id, f.error_type) for f in remote.value.failures] in (
+        [("shaky_fan/shaky-13", "ValueError")], [("shaky_fan/shaky-113", "ValueError")])
     assert len(chunk_lines(cluster)) > before
     nodes = {n.id: n for n in fan.nodes()}
     retried = [n for n in nodes.values() if n.attempts == 2]

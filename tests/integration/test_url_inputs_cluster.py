@@ -11,9 +11,10 @@ from pathlib import Path
 
 import joblib
 import pytest
+from local_failures import local_failure
 from workflows import files
 
-from sdk import ExecutionFailed
+from sdk import ExecutionFailed, TypeConversionError
 from sdk.types import Directory, File, JoblibSerializedFile
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
@@ -72,17 +73,15 @@ def test_a_url_that_cannot_be_read_names_the_url(cluster, served):
     missing = File(f"{served.url}/nowhere.txt")
     with pytest.raises(ExecutionFailed) as remote:
         cluster.client().submit(files.read_url, f=missing).wait(timeout=60)
-    with pytest.raises(ExecutionFailed) as local:
-        files.read_url(f=missing)
-    for info in (remote, local):
-        [failure] = info.value.failures
-        assert failure.error_type == "TypeConversionError"
-        assert f"cannot read '{served.url}/nowhere.txt'" in failure.message
-        assert "input 'f' of task 'read_text'" in failure.message
+    [failure] = remote.value.failures
+    assert (failure.node_id, failure.error_type, failure.message) == \
+        local_failure(lambda: files.read_url(f=missing))
+    assert failure.error_type == "TypeConversionError"
+    assert f"cannot read '{served.url}/nowhere.txt'" in failure.message
+    assert "input 'f' of task 'read_text'" in failure.message
 
 
 def test_a_url_of_a_filesystem_fsspec_lacks_fails_clearly(tmp_path):
-    with pytest.raises(ExecutionFailed) as info:
+    with pytest.raises(TypeConversionError) as info:  # in-process: the node's own error
         files.read_url(f=File("s3://no-such-bucket/x.txt"))
-    [failure] = info.value.failures
-    assert "cannot read 's3://no-such-bucket/x.txt'" in failure.message
+    assert "cannot read 's3://no-such-bucket/x.txt'" in str(info.value)

@@ -13,7 +13,7 @@ import typing
 import pytest
 from workflows import basemodels as bm
 
-from sdk import CompileError, ExecutionFailed, TypeConversionError, workflow
+from sdk import CompileError, TypeConversionError, workflow
 from sdk.values.handlers import decode, describe, encode, parse_text, store_keys
 from sdk.values.store import MemoryStore
 
@@ -66,10 +66,10 @@ def test_a_model_that_contains_itself():
 
 
 def test_a_wrong_field_is_named():
-    with pytest.raises(ExecutionFailed, match=r"output 'o0' of task 'bad_field'.*field "
-                                              r"'points': expected List\[Point\], got str"):
+    with pytest.raises(TypeConversionError, match=r"output 'o0' of task 'bad_field'.*field "
+                                                  r"'points': expected List\[Point\], got str"):
         bm.bad_field()
-    with pytest.raises(ExecutionFailed, match=r"expected Shape, got Point"):
+    with pytest.raises(TypeConversionError, match=r"expected Shape, got Point"):
         bm.wrong_model()
     with pytest.raises(TypeConversionError, match=r"in: Point refuses the stored value "
                                                   r"\(field 'x': Input should be a valid "

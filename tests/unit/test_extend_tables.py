@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from typing_extensions import Annotated
 
-from sdk import ExecutionFailed, task
+from sdk import TypeConversionError, task
 from sdk.types.structured.structured_dataset import (
     CSV,
     PARQUET,
@@ -115,7 +115,7 @@ def test_a_format_without_a_decoder_fails_naming_it():
     def odd() -> Annotated[StructuredDataset, "avro"]:
         return StructuredDataset(dataframe=pd.DataFrame({"a": [1]}))
 
-    with pytest.raises(ExecutionFailed) as info:
+    with pytest.raises(TypeConversionError) as info:  # in-process: the node's own error
         odd()
     assert "no encoder writes a DataFrame as a 'avro' table" in str(info.value)
 

@@ -9,14 +9,16 @@ import typing
 import pytest
 
 import sdk.runtime.local
-from sdk import ExecutionFailed, task, workflow
+from sdk import TypeConversionError, task, workflow
 from sdk.model.engine import Engine
 from sdk.model.errors import StoreError
 from sdk.model.report import Failure, FailureKind, Report
 from sdk.model.retry import RetryPolicy
 from sdk.model.runs import NodeRun
 from sdk.model.spec import GraphSpec, NodeSpec, OutputSpec, TaskRef
-from sdk.model.states import NodeState
+from sdk.model.states import ExecutionState, NodeState
+from sdk.runtime.execute import execute
+from sdk.values.store import MemoryStore
 
 INT = {"t": "int"}
 
@@ -133,10 +135,30 @@ def wrong_wf(x: int) -> int:
     return wrong_type(x=x)
 
 
-def test_a_wrong_output_type_is_data_and_not_retried_locally():
+def test_a_wrong_output_type_is_data_and_never_retried():
+    """A wrong output is DATA: the engine gives it no other attempt, though the task has
+    retries (in-process the call raises the TypeConversionError at once, as flytekit raises
+    its TypeTransformerFailedError)."""
     calls.clear()
-    with pytest.raises(ExecutionFailed) as info:
+    with pytest.raises(TypeConversionError):
         wrong_wf(x=1)
-    [failure] = info.value.failures
-    assert failure.kind == "DATA" and failure.error_type == "TypeConversionError"
     assert calls == [1]
+    spec = wrong_type.graph()
+    ran = execute(spec.nodes[0], wrong_type, {"x": {"val": {"v": 1}}}, MemoryStore(),
+                  node_id="wrong_type", attempt=1)
+    assert ran.report.error is not None and ran.report.error.kind == FailureKind.DATA
+    engine = Engine(spec, {"x": {"val": {"v": 1}}})
+    assert engine.start() == ["wrong_type"]
+    assert engine.apply(ran.report) == [] and engine.state == ExecutionState.FAILED
+
+
+def test_the_in_process_policy_retries_no_user_failure():
+    """flytekit's local runs do not retry; graft's in-process runner uses this policy.
+    SYSTEM failures (graft's own store blips) are still retried."""
+    policy = RetryPolicy(user_retries=False)
+    run = NodeRun("a", _graph(retries=3).nodes[0], None, {})
+    assert policy.another_try(run, FailureKind.USER) is False
+    assert policy.retries_left(run)[FailureKind.USER.value] == 0
+    assert policy.another_try(run, FailureKind.SYSTEM) is True
+    assert RetryPolicy().another_try(NodeRun("a", _graph(retries=3).nodes[0], None, {}),
+                                     FailureKind.USER) is True

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from workflows import flytekit_names as fn
 
-from sdk import CompileError, ConfigError, ExecutionFailed, map_task, task
+from sdk import CompileError, ConfigError, TypeConversionError, map_task, task
 from sdk.types.structured import StructuredDataset
 
 # ---- map task classes ---------------------------------------------------------------------
@@ -146,7 +146,7 @@ def test_a_table_is_read_at_an_http_url(tmp_path):
 
 
 def test_a_structured_dataset_needs_a_dataframe_or_a_uri():
-    with pytest.raises(ExecutionFailed, match="needs a dataframe or a uri"):
+    with pytest.raises(TypeConversionError, match="needs a dataframe or a uri"):
         fn.point_at_table(where="", file_format="parquet")
 
 

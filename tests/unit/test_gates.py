@@ -234,13 +234,11 @@ def test_a_wrong_answer_is_asked_again_and_yes_is_the_default(monkeypatch, capsy
 
 def test_in_process_a_no_fails_the_gate_with_flytekits_exception(monkeypatch):
     answering(monkeypatch, "My Report\nn\n")
-    with pytest.raises(ExecutionFailed) as info:
+    with pytest.raises(FlyteDisapprovalException) as info:  # in-process: raised, as flytekit
         g.titled(xs=[1.0, 2.0])
-    [failure] = info.value.failures
-    assert (failure.node_id, failure.error_type) == ("publish", "FlyteDisapprovalException")
-    assert isinstance(info.value.__cause__, FlyteDisapprovalException)
-    assert str(info.value.__cause__) == ("User did not approve the transaction for gate node "
-                                         "publish")
+    assert str(info.value) == "User did not approve the transaction for gate node publish"
+    assert info.value.__notes__ == [
+        "graft: raised by gate 'publish' in node 'publish' of workflow 'titled'"]
 
 
 def test_in_process_a_bool_signal_picks_a_conditional_case(monkeypatch):

@@ -119,7 +119,7 @@ def test_descriptors():
     assert describe(Directory) == {"t": "dir"}
     assert describe(Opaque) == {"t": "pickle", "ref": "workflows.values:Opaque"}
     assert describe(dict[Point, int])["t"] == "pickle"
-    assert describe(int | str) == {"t": "pickle", "ref": None}
+    assert describe(int | str) == {"t": "union", "of": [{"t": "int"}, {"t": "str"}]}
     assert type_name(describe(dict[str, Optional[list[int]]])) == "Dict[str, Optional[List[int]]]"
     assert type_name(describe(tuple[int, Directory])) == "Tuple[int, Directory]"
     assert type_name(describe(Opaque)) == "Opaque (pickled)"
