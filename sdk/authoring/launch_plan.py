@@ -13,13 +13,15 @@ With `notifications=[Email(...), Slack(...), PagerDuty(...)]` (`sdk.authoring.no
 the scheduler mails the recipients when an execution the plan started on a cluster reaches a
 phase they name; an in-process call sends nothing, as in flytekit (docs/notifications.md).
 
-A fixed input cannot be given: doing so is a clear error, in-process, in a workflow and at
-submission alike (flytekit uses the given value in-process and silently drops it on a
-cluster).
+A fixed input given in a call runs as flytekit's local call runs it: an in-process call of
+the plan uses the given value (a warning says a cluster refuses it). Inside a workflow and at
+submission it is a clear error (flytekit compiles it into the node, and Flyte's admin refuses
+the execution or drops the value).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sdk.authoring.compiler import Called, current_builder, workflow_node
@@ -34,6 +36,8 @@ from sdk.model.store import Store
 from sdk.values.handlers import check_value
 from sdk.values.literals import value_binding
 from sdk.values.staging import staged
+
+log = logging.getLogger(__name__)
 
 
 class LaunchPlan(Called):
@@ -182,7 +186,19 @@ class LaunchPlan(Called):
                                    f"that workflow's execution, which sends them no phase: "
                                    f"call workflow {self.workflow.name!r} there, or submit "
                                    f"the launch plan")
+        elif set(kwargs) & set(self.fixed_inputs):
+            return self._call_overriding_fixed(args, kwargs)
         return super().__call__(*args, **kwargs)
+
+    def _call_overriding_fixed(self, args: tuple, kwargs: dict[str, Any]) -> Any:
+        """flytekit's local call of a plan: the workflow with the plan's saved inputs, updated
+        by the call's (a fixed input included)."""
+        given = sorted(set(kwargs) & set(self.fixed_inputs))
+        log.warning("launch plan %r: the call gives its fixed input %s; an in-process call "
+                    "uses the given value, as flytekit's local call does, but a cluster "
+                    "refuses it", self.name, ", ".join(given))
+        saved = {**self.interface.defaults, **self.fixed_inputs}
+        return self.workflow(*args, **{**saved, **kwargs})
 
     def bind(self, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
         self._refuse_fixed(kwargs, ConfigError)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import os
 import typing
 
@@ -350,9 +351,16 @@ def test_launch_plans_default_and_fix_inputs():
         cf.affine_lp
 
 
-def test_a_fixed_input_cannot_be_given():
+def test_a_fixed_input_given_in_process_is_used_as_flytekit_does(caplog):
+    with caplog.at_level(logging.WARNING, logger="sdk.authoring.launch_plan"):
+        assert cf.affine_lp(x=1, a=5) == 5 * 1 + 10  # flytekit's local call: the given value
+    assert "gives its fixed input a" in caplog.text and "a cluster refuses it" in caplog.text
+    assert cf.affine_lp(x=1) == 3 * 1 + 10  # the plan itself is unchanged
+
+
+def test_a_fixed_input_cannot_be_given_in_a_workflow_or_at_submission():
     with pytest.raises(ConfigError, match="fixes a; a fixed input cannot be given"):
-        cf.affine_lp(x=1, a=5)
+        cf.affine_lp.bind((), {"x": 1, "a": 5})  # what Client.submit checks first
 
     @workflow
     def overrides(x: int) -> int:
