@@ -9,6 +9,7 @@ integration fixtures). The data format is casefmt.py's (README.md beside this fi
 
 from __future__ import annotations
 
+import builtins
 import json
 import re
 import sys
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from sdk.model import errors
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
@@ -202,6 +205,26 @@ def outcome_of_exception(exc: BaseException) -> dict:
     `except` clause may name to catch it)."""
     error = casefmt.encode_exception(exc)
     error["bases"] = [c.__name__ for c in type(exc).__mro__]
+    return {"ok": False, "error": error}
+
+
+def outcome_of_failed_execution(exc: Any) -> dict:
+    """The record of a cluster execution that ended FAILED (`ExecutionFailed`): its first failed
+    node's exception, as a Flyte console or FlyteRemote shows a failed execution (the node's
+    error type and message; no Python exception crosses from the cluster to the caller). The
+    class's bases are known when it is a builtin or a graft error; a user's class is matched by
+    its name."""
+    failures = [f for f in exc.failures if f.node_id] or list(exc.failures)
+    if not failures:
+        return outcome_of_exception(exc)
+    first = failures[0]
+    cls = getattr(builtins, first.error_type, None) or getattr(errors, first.error_type, None)
+    known = isinstance(cls, type) and issubclass(cls, BaseException)
+    error = {"type": first.error_type, "message": first.message,
+             "module": cls.__module__ if known else "",
+             "chain": [{"type": first.error_type, "message": first.message}],
+             "bases": [c.__name__ for c in cls.__mro__] if known else [first.error_type],
+             "node": first.node_id}
     return {"ok": False, "error": error}
 
 

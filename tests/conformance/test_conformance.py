@@ -15,6 +15,8 @@ import json
 import pytest
 from conformance import harness
 
+from sdk import ExecutionFailed, NodeFailure
+
 casefmt = harness.casefmt
 
 pytestmark = pytest.mark.timeout(180)
@@ -110,3 +112,22 @@ def test_the_judge_wants_flytekits_exception_type_and_the_users_message():
     assert "without the user's message" in harness.mismatch(case, outcome(ValueError("no")))
     assert "flytekit raised ValueError" in harness.mismatch(case, outcome(RuntimeError("Fail!")))
     assert harness.mismatch(case, harness.outcome_of_value(1))
+
+
+def test_the_cluster_judge_compares_the_failed_nodes_error():
+    flyte_err = {"type": "ValueError", "module": "builtins", "chain": [],
+                 "message": "Error encountered while executing 'wf.t1':\n  Fail!"}
+    case = _case({"ok": False, "error": flyte_err})
+
+    def failed(error_type: str, message: str) -> dict:
+        nodes = [NodeFailure("t1", "wf.t1", error_type, message),
+                 NodeFailure("handler", "wf.clean_up", "KeyError", "later")]
+        return harness.outcome_of_failed_execution(ExecutionFailed("e1", nodes))
+
+    assert harness.mismatch(case, failed("ValueError", "Fail!")) is None
+    assert harness.mismatch(case, failed("ConditionalFailed", "Fail!")) is None  # a ValueError
+    assert "flytekit raised ValueError" in harness.mismatch(case, failed("KeyError", "Fail!"))
+    assert "without the user's message" in harness.mismatch(case, failed("ValueError", "no"))
+    user = _case({"ok": False, "error": {"type": "OutlierError", "module": "wf", "chain": [],
+                                         "message": "x"}})
+    assert harness.mismatch(user, failed("OutlierError", "x")) is None

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from conformance import harness
 
+from sdk import ExecutionFailed
+
 casefmt = harness.casefmt
 
 pytestmark = [
@@ -45,6 +47,8 @@ class Submitted:
             return harness.outcome_of_exception(run)
         try:
             value = run.wait(timeout=max(1.0, self.deadline - time.monotonic()))
+        except ExecutionFailed as exc:  # compared as the failed node's error
+            return harness.outcome_of_failed_execution(exc)
         except TimeoutError as exc:
             run.cancel("the conformance suite's deadline passed")
             return harness.outcome_of_exception(exc)
