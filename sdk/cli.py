@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import json
 import os
 import sys
 import time
@@ -14,6 +13,7 @@ import click
 
 from sdk.cli_executions import COMMANDS
 from sdk.cli_flower import COMMANDS as FLOWER_COMMANDS
+from sdk.cli_format import echo_json, timestamp
 from sdk.cli_launchplan import COMMANDS as LAUNCH_PLAN_COMMANDS
 from sdk.cli_register import COMMANDS as REGISTER_COMMANDS
 from sdk.cli_signals import COMMANDS as SIGNAL_COMMANDS
@@ -249,23 +249,42 @@ def cache_ls(local: bool, task_name: str | None) -> None:
         click.echo("the cache is empty" if task_name is None
                    else f"no cache entries of task {task_name!r}")
         return
-    click.echo(f"{'KEY':<14}{'TASK':<28}{'VERSION':<12}{'SAVED':<21}FROM")
+    click.echo(f"{'KEY':<14}{'TASK':<28}{'VERSION':<12}{'SAVED':<27}FROM")
     for e in rows:
-        saved = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.saved_at))
+        saved = timestamp(e.saved_at)
         origin = f"{e.execution}/{e.node}" if e.execution else ""
         refused = f"  refused: {e.refused}" if e.refused else ""
-        click.echo(f"{e.key[:12]:<14}{e.task[:26]:<28}{e.version[:10]:<12}{saved:<21}{origin}"
+        click.echo(f"{e.key[:12]:<14}{e.task[:26]:<28}{e.version[:10]:<12}{saved:<27}{origin}"
                    f"{refused}")
 
 
 @cache.command("clear")
 @click.option("--local", is_flag=True, help="The in-process runs' cache instead.")
 @click.option("--task", "task_name", default=None, help="Only this task's entries.")
-def cache_clear(local: bool, task_name: str | None) -> None:
+@click.option("--yes", "-y", is_flag=True, help="Do not ask before deleting.")
+def cache_clear(local: bool, task_name: str | None, yes: bool) -> None:
     """Delete the cache's entries (all, or one task's): their tasks run again next time."""
-    gone = _cache_index(local).clear(task_name)
+    index = _cache_index(local)
     which = f" of task {task_name!r}" if task_name else ""
+    count = sum(1 for e in index.entries() if task_name is None or e.task == task_name)
+    if count == 0:
+        click.echo(f"no cache entries{which}: nothing to delete")
+        return
+    confirm(f"Delete {count} cache entr{'y' if count == 1 else 'ies'}{which} "
+            f"({'in-process' if local else 'cluster'} cache)?", yes)
+    gone = index.clear(task_name)
     click.echo(f"deleted {gone} cache entr{'y' if gone == 1 else 'ies'}{which}")
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Ask before a deletion unless `--yes` was given; without a terminal to ask on, refuse
+    with a UsageError saying to add --yes."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise click.UsageError(f"{question} This deletes for good: add --yes to confirm "
+                               f"(no terminal to ask on)")
+    click.confirm(question, abort=True, err=True)
 
 
 @cli.command()
@@ -354,11 +373,13 @@ def worker(tier: str | None, memory: str | None, concurrency: int | None, loglev
 
 
 @cli.command()
-@click.option("--purge", is_flag=True, help="Delete every dead letter after listing them.")
-@click.option("--limit", type=int, default=50, show_default=True,
-              help="How many of the newest to list.")
+@click.option("--purge", is_flag=True,
+              help="Delete the dead letters listed (the newest --limit) after listing them.")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True,
+              help="How many of the newest to list (and purge).")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask before purging.")
 @click.option("--json", "as_json", is_flag=True, help="Print them as JSON.")
-def dead(purge: bool, limit: int, as_json: bool) -> None:
+def dead(purge: bool, limit: int, yes: bool, as_json: bool) -> None:
     """List (and with --purge, delete) the messages graft refused, newest first."""
     from sdk.wire.connections import redis_client
     from sdk.wire.dead import DeadLetters
@@ -369,18 +390,21 @@ def dead(purge: bool, limit: int, as_json: bool) -> None:
     total = letters.count()
     entries = letters.list(limit)
     if as_json:
-        click.echo(json.dumps({"total": total, "dead": entries}, indent=2))
+        echo_json({"total": total, "dead": entries})
     else:
         click.echo(f"{total} dead letter(s) in {letters.key}" +
                    (f"; the newest {len(entries)}:" if entries else ""))
         for e in entries:
-            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.get("at", 0)))
             body = e.get("body", e.get("body_base64", ""))
-            click.echo(f"{when}  {e.get('queue', '?')}: {e.get('reason', '?')}")
+            click.echo(f"{timestamp(e.get('at'))}  {e.get('queue', '?')}: "
+                       f"{e.get('reason', '?')}")
             click.echo(f"    {body[:200]!r}")
-    if purge:
-        removed = letters.purge()
-        click.echo(f"purged {removed} dead letter(s)", err=True)
+    if purge and entries:
+        confirm(f"Delete the {len(entries)} dead letter(s) listed?", yes)
+        removed = letters.purge(limit)
+        click.echo(f"purged {removed} dead letter(s)"
+                   + (f"; {total - removed} older ones kept" if total > removed else ""),
+                   err=True)
 
 
 for _command in (*COMMANDS, *SIGNAL_COMMANDS, *FLOWER_COMMANDS, *LAUNCH_PLAN_COMMANDS,

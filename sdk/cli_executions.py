@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from sdk.cli_format import echo_json, timestamp
 from sdk.model.errors import ConfigError, GraftError
 from sdk.model.resources import format_memory
 from sdk.model.spec import GraphSpec
@@ -37,10 +38,6 @@ def _client() -> Client:
     client = Client()
     check_redis(client.settings.broker_url)
     return client
-
-
-def _when(ts: Any) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
 
 
 def _seconds(node: NodeRecord) -> float | None:
@@ -71,7 +68,7 @@ def ls(status_: str | None, limit: int, as_json: bool) -> None:
     """List executions, newest first."""
     rows = _client().executions(limit, status_)
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        echo_json(rows)
         return
     if not rows:
         click.echo("no executions" + (f" {status_}" if status_ else ""))
@@ -80,7 +77,7 @@ def ls(status_: str | None, limit: int, as_json: bool) -> None:
     for r in rows:
         nodes = f"{r['done']}/{r['total']}"
         click.echo(f"{r['id']:<22}{str(r['workflow'])[:26]:<28}{r['status']:<11}{nodes:>11}  "
-                   f"{_when(r['submitted_at'])}")
+                   f"{timestamp(r['submitted_at'])}")
 
 
 @click.command()
@@ -97,12 +94,12 @@ def status(execution_id: str, as_json: bool) -> None:
     waiting = [g for g in execution.signals() if g.waiting] \
         if any(n.state == "WAITING" for n in records) else []
     if as_json:  # each node: its whole record (queue, error, history, ...) and the summary
-        click.echo(json.dumps({
+        echo_json({
             "id": execution_id, "workflow": info.get("workflow"), "status": info["status"],
             "done": info.get("done", 0), "total": info.get("total", 0),
             "error": info.get("error"), "failures": info.get("failures") or [],
             "nodes": [{**r.__dict__, **n} for r, n in zip(records, nodes)],
-            "waiting": [{**g.__dict__, "due_at": g.due_at} for g in waiting]}, indent=2))
+            "waiting": [{**g.__dict__, "due_at": g.due_at} for g in waiting]})
         return
     click.echo(f"{execution_id}  {info.get('workflow', '?')}  {info['status']}  "
                f"{info.get('done', 0)}/{info.get('total', 0)} nodes done")
@@ -286,7 +283,7 @@ def _print_logs(entry: dict[str, Any], seen: dict[tuple[str, str], int]) -> None
             seen[(node, stream)] = len(text)
     records = entry["records"]
     for r in records[seen.get((node, "records"), 0):]:
-        click.echo(f"{node}: {_when(r.get('at'))} {r.get('level')} {r.get('message')}")
+        click.echo(f"{node}: {timestamp(r.get('at'))} {r.get('level')} {r.get('message')}")
     seen[(node, "records")] = len(records)
 
 
@@ -318,7 +315,7 @@ def logs(execution_id: str, node: str | None, attempt: int | None, follow: bool,
                 for nid in chosen]
 
     if as_json:
-        click.echo(json.dumps(entries(), indent=2))
+        echo_json(entries())
         return
     seen: dict[tuple[str, str], int] = {}
     while True:

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from sdk.model.config import Settings
+from sdk.model.config import Settings, refuse_placeholder
 from sdk.model.errors import ConfigError
 from sdk.wire.keys import tier_queue
 
@@ -65,6 +65,7 @@ def flower(port: int, address: str, basic_auth: str | None,
     from sdk.wire.connections import check_redis
 
     settings = Settings.from_env()
+    refuse_placeholder("FLOWER_BASIC_AUTH", basic_auth or os.environ.get("FLOWER_BASIC_AUTH"))
     check_redis(settings.broker_url)
     argv = flower_argv(port, address, basic_auth, flower_args)
     if basic_auth is None and not os.environ.get("FLOWER_BASIC_AUTH") and \

@@ -7,12 +7,11 @@ wrote to the status board. Errors are one line and a non-zero exit (`sdk.cli.mai
 
 from __future__ import annotations
 
-import datetime
-import json
 from typing import Any
 
 import click
 
+from sdk.cli_format import echo_json, timestamp
 from sdk.model.errors import GraftError
 
 
@@ -23,13 +22,6 @@ def _client() -> Any:
     client = Client()
     check_redis(client.settings.broker_url)
     return client
-
-
-def _when(ts: Any) -> str:
-    if ts is None:
-        return "-"
-    return datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).strftime(
-        "%Y-%m-%d %H:%M:%S UTC")
 
 
 @click.group("launchplan")
@@ -58,10 +50,10 @@ def activate(file: str, name: str, wait_s: float, as_json: bool) -> None:
                    f"{wait_s:g} s; it is activated when a scheduler runs", err=True)
         return
     if as_json:
-        click.echo(json.dumps(record, indent=2))
+        echo_json(record)
         return
     click.echo(f"launch plan {plan.name!r} active: {record['describe']}; next run "
-               f"{_when(record.get('next_run_s'))}")
+               f"{timestamp(record.get('next_run_s'))}")
 
 
 @launchplan.command("deactivate")
@@ -86,17 +78,17 @@ def ls(as_json: bool) -> None:
 
     rows = _client().launch_plans()
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        echo_json(rows)
         return
     if not rows:
         click.echo("no launch plans registered")
         return
-    click.echo(f"{'NAME':<24}{'SCHEDULE':<22}{'ACTIVE':<8}{'NEXT RUN':<25}{'LAST RUN':<25}"
+    click.echo(f"{'NAME':<24}{'SCHEDULE':<22}{'ACTIVE':<8}{'NEXT RUN':<27}{'LAST RUN':<27}"
                f"LAST EXECUTION")
     for r in rows:
         click.echo(f"{str(r['name'])[:22]:<24}{str(r['describe'])[:20]:<22}"
-                   f"{'yes' if r['active'] else 'no':<8}{_when(r.get('next_run_s')):<25}"
-                   f"{_when(r.get('last_tick_s')):<25}{r.get('last_execution') or '-'}")
+                   f"{'yes' if r['active'] else 'no':<8}{timestamp(r.get('next_run_s')):<27}"
+                   f"{timestamp(r.get('last_tick_s')):<27}{r.get('last_execution') or '-'}")
 
 
 COMMANDS = [launchplan]

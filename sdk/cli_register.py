@@ -8,12 +8,11 @@ are signed with a key derived from it. Errors are one line and a non-zero exit
 
 from __future__ import annotations
 
-import json
-import time
 from typing import Any
 
 import click
 
+from sdk.cli_format import echo_json, timestamp
 from sdk.model.errors import ConfigError
 
 
@@ -21,10 +20,6 @@ def _registry() -> Any:
     from sdk.remote.registry import Registry
 
     return Registry.open()
-
-
-def _when(ts: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
 
 
 def _interface(registry: Any, entry: Any) -> str:
@@ -62,7 +57,7 @@ def _record(registry: Any, entry: Any, status: str | None = None) -> dict[str, A
 def _table(rows: list[dict[str, Any]], last: str) -> None:
     click.echo(f"{'KIND':<13}{'NAME':<34}{'VERSION':<18}{'INTERFACE':<34}{last.upper()}")
     for r in rows:
-        tail = (r.get(last) if last != "registered" else _when(r["registered_at"])) or ""
+        tail = (r.get(last) if last != "registered" else timestamp(r["registered_at"])) or ""
         if r.get("refused"):
             tail = f"{tail}  refused: {r['refused']}"
         click.echo(f"{r['kind']:<13}{str(r['name'])[:32]:<34}{str(r['version'])[:16]:<18}"
@@ -84,7 +79,7 @@ def register(file: str | None, version: str | None, list_: bool, as_json: bool) 
             raise ConfigError("graft register --list takes no FILE or --version")
         rows = [_record(registry, e) for e in registry.entries()]
         if as_json:
-            click.echo(json.dumps(rows, indent=2))
+            echo_json(rows)
         elif not rows:
             click.echo(f"nothing is registered in the store at {registry.store.url}")
         else:
@@ -98,7 +93,7 @@ def register(file: str | None, version: str | None, list_: bool, as_json: bool) 
     done = register_module(load_module_from_file(file), registry, version)
     rows = [_record(registry, entry, status) for entry, status in done]
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        echo_json(rows)
         return
     used = done[0][0].version
     how = "" if version is not None else " (computed from the code; --version V chooses one)"

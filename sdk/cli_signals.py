@@ -4,12 +4,11 @@
 
 from __future__ import annotations
 
-import json
-import time
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from sdk.cli_format import echo_json, timestamp
 from sdk.model.errors import ConfigError, GraftError
 
 if TYPE_CHECKING:
@@ -29,18 +28,14 @@ def _client() -> Client:
     return client
 
 
-def _until(ts: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
-
-
 def gate_line(execution_id: str, gate: GateRecord) -> str:
     """One line saying what a gate waits for and how to answer it."""
     if gate.kind == "sleep":
-        return f"gate {gate.node}: sleeps until {_until(gate.due_at)}"
+        return f"gate {gate.node}: sleeps until {timestamp(gate.due_at)}"
     answer = (f"graft approve {execution_id} {gate.name} [--reject]" if gate.kind == "approve"
               else f"graft signal {execution_id} {gate.name} VALUE")
     return (f"gate {gate.node}: waits for signal {gate.name!r} ({gate.type_name}) until "
-            f"{_until(gate.due_at)}: {answer}")
+            f"{timestamp(gate.due_at)}: {answer}")
 
 
 def _sent(ok: bool, execution_id: str, name: str, what: str) -> None:
@@ -97,7 +92,7 @@ def signals(execution_id: str, as_json: bool) -> None:
     execution = _client().get(execution_id)
     gates = execution.signals()
     if as_json:
-        click.echo(json.dumps([_json(g) for g in gates], indent=2))
+        echo_json([_json(g) for g in gates])
         return
     if not gates:
         click.echo(f"execution {execution_id} has no gates")
@@ -108,7 +103,7 @@ def signals(execution_id: str, as_json: bool) -> None:
         name = "-" if g.kind == "sleep" else g.name
         click.echo(f"{g.node[:width - 2]:<{width}}{name[:22]:<24}{g.kind:<9}"
                    f"{(g.type_name or '-')[:12]:<14}{g.state:<11}"
-                   f"{_until(g.due_at) if g.waiting else '-'}")
+                   f"{timestamp(g.due_at) if g.waiting else '-'}")
 
 
 def _json(gate: GateRecord) -> dict[str, Any]:

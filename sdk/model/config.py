@@ -13,6 +13,8 @@ from sdk.model.errors import ConfigError
 from sdk.model.resources import format_memory, parse_memory
 
 DEFAULT_BROKER_URL = "redis://localhost:6379/0"
+# what deploy/example.env puts in every secret, to be replaced (refused as a real value)
+PLACEHOLDER = "change-me"
 DEFAULT_TIERS = "256Mi,1Gi,4Gi,16Gi"
 
 
@@ -88,6 +90,10 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
+        """The settings of this process's environment; ConfigError on a malformed value, or
+        on a secret still holding deploy/example.env's placeholder."""
+        for name in ("GRAFT_SECRET", "GRAFT_BROKER_URL", "GRAFT_DATABASE_URL"):
+            refuse_placeholder(name, os.environ.get(name))
         return cls(
             broker_url=os.environ.get("GRAFT_BROKER_URL") or DEFAULT_BROKER_URL,
             store_url=os.environ.get("GRAFT_STORE") or str(data_dir() / "store"),
@@ -113,3 +119,11 @@ class Settings:
 
     def tier_names(self) -> str:
         return ", ".join(format_memory(t) for t in self.tiers)
+
+
+def refuse_placeholder(name: str, value: str | None) -> None:
+    """ConfigError when `value` (of setting `name`) still holds deploy/example.env's
+    `change-me` placeholder: a stack copied from the example must not run on known secrets."""
+    if value and PLACEHOLDER in value:
+        raise ConfigError(f"{name} still holds the placeholder {PLACEHOLDER!r} of "
+                          f"deploy/example.env: set a secret of your own (openssl rand -hex 32)")

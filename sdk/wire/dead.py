@@ -75,10 +75,17 @@ class DeadLetters:
     def count(self) -> int:
         return int(self.redis.llen(self.key))
 
-    def purge(self) -> int:
-        """Delete every dead letter; return how many there were."""
+    def purge(self, limit: int | None = None) -> int:
+        """Delete the newest `limit` dead letters (every one when None), exactly those a
+        `list(limit)` just before returned, not ones added since; return how many went."""
+        if limit is None:
+            with self.redis.pipeline() as pipe:
+                pipe.llen(self.key)
+                pipe.delete(self.key)
+                count, _ = pipe.execute()
+            return int(count)
+        newest = self.redis.lrange(self.key, 0, max(0, limit - 1))
         with self.redis.pipeline() as pipe:
-            pipe.llen(self.key)
-            pipe.delete(self.key)
-            count, _ = pipe.execute()
-        return int(count)
+            for raw in newest:
+                pipe.lrem(self.key, 1, raw)
+            return sum(int(n) for n in pipe.execute())

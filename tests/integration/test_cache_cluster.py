@@ -83,7 +83,10 @@ def test_graft_cache_ls_and_clear(cluster, tmp_path):
     listed = cluster.run_cli("cache", "ls", "--task", "cached_cube")
     assert listed.returncode == 0, listed.stderr
     assert "cached_cube" in listed.stdout and "1.0" in listed.stdout
-    cleared = cluster.run_cli("cache", "clear", "--task", "cached_cube")
+    refused = cluster.run_cli("cache", "clear", "--task", "cached_cube")  # no terminal to ask
+    assert refused.returncode == 2 and "add --yes to confirm" in refused.stderr
+    assert "cached_cube" in cluster.run_cli("cache", "ls", "--task", "cached_cube").stdout
+    cleared = cluster.run_cli("cache", "clear", "--task", "cached_cube", "--yes")
     assert cleared.returncode == 0, cleared.stderr
     assert "deleted" in cleared.stdout and "cached_cube" in cleared.stdout
     assert "no cache entries of task 'cached_cube'" in \

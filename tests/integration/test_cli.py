@@ -202,3 +202,17 @@ def test_run_usage_errors_are_one_clear_line(cli, args, expected):
     assert proc.returncode == 1, proc.stdout
     lines = proc.stderr.splitlines()
     assert len(lines) == 1 and expected in lines[0], proc.stderr
+
+
+@pytest.mark.parametrize("args,env,name", [
+    (["scheduler"], {"GRAFT_SECRET": "change-me-secret"}, "GRAFT_SECRET"),
+    (["worker", "--tier", "1Gi"], {"GRAFT_BROKER_URL": "redis://:change-me-redis@x:1/0"},
+     "GRAFT_BROKER_URL"),
+    (["flower", "--basic-auth", "admin:change-me-flower"], {}, "FLOWER_BASIC_AUTH"),
+])
+def test_the_example_envs_placeholders_are_refused(cli, args, env, name):
+    done = cli(*args, timeout=30, **env)
+    assert done.returncode == 1, done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert f"{name} still holds the placeholder 'change-me' of deploy/example.env" in line
+    assert "admin" not in line and "redis://" not in line  # the value itself is not echoed

@@ -13,6 +13,7 @@ API with the file's basic auth, and the graph page and the metrics port must ans
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -81,7 +82,8 @@ def _healthy(service: dict, env: dict[str, str], cwd: Path) -> subprocess.Comple
 
 
 def test_the_compose_services_run_workflows_natively(private_redis, postgres_server, tmp_path):
-    dotenv = read_env_file()
+    # deploy/example.env's placeholders are refused as secrets: a real .env replaces them
+    dotenv = {k: v.replace("change-me", secrets.token_hex(8)) for k, v in read_env_file().items()}
     project = load(dotenv)
     redis = private_redis(password=dotenv["REDIS_PASSWORD"])
     pg_where, _ = _postgres(postgres_server, dotenv["POSTGRES_PASSWORD"])

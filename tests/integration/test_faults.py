@@ -268,7 +268,14 @@ def test_garbage_and_forged_messages_on_every_queue_are_refused(make_cluster, tm
     assert good.outputs() == 4  # the forged report for the finished node changed nothing
     listed = cluster.run_cli("dead", "--json")
     assert listed.returncode == 0 and json.loads(listed.stdout)["total"] == len(dead)
-    purged = cluster.run_cli("dead", "--purge")
+    refused = cluster.run_cli("dead", "--purge")  # no terminal to ask on
+    assert refused.returncode == 2 and "add --yes to confirm" in refused.stderr
+    before = cluster.dead_letters()
+    assert len(before) == len(dead) > 2
+    purged = cluster.run_cli("dead", "--purge", "--limit", "2", "--yes")  # the two listed
+    assert purged.returncode == 0 and "purged 2 dead letter(s)" in purged.stderr
+    assert cluster.dead_letters() == before[2:]
+    purged = cluster.run_cli("dead", "--purge", "--yes")
     assert purged.returncode == 0 and cluster.dead_letters() == []
 
 

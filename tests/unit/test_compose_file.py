@@ -125,3 +125,27 @@ def test_the_dockerfile_builds_graft_from_this_tree():
     declared = set(re.findall(r"^(\w+) = \[", section, re.MULTILINE))
     assert {"postgres", "examples", "dev"} <= declared
     assert set(extras.group(1).split(",")) <= set(declared)
+
+
+def test_the_build_context_leaves_out_secrets_and_the_store(project):
+    ignored = {line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()
+               if line.strip() and not line.startswith("#")}
+    store_dir = next(v.split(":")[0] for v in project["services"]["scheduler"]["volumes"]
+                     if v.endswith(":/var/lib/graft/store"))
+    assert {".env", "**/.env", store_dir.removeprefix("./")} <= ignored
+
+
+def test_the_example_envs_placeholders_are_refused_as_secrets(monkeypatch):
+    from sdk.model.config import Settings
+    from sdk.model.errors import ConfigError
+
+    env = read_env_file()
+    monkeypatch.setenv("GRAFT_SECRET", env["GRAFT_SECRET"])
+    with pytest.raises(ConfigError, match="GRAFT_SECRET still holds the placeholder"):
+        Settings.from_env()
+    monkeypatch.setenv("GRAFT_SECRET", "0" * 64)
+    monkeypatch.setenv("GRAFT_BROKER_URL", f"redis://:{env['REDIS_PASSWORD']}@redis:6379/0")
+    with pytest.raises(ConfigError, match="GRAFT_BROKER_URL still holds the placeholder"):
+        Settings.from_env()
+    monkeypatch.setenv("GRAFT_BROKER_URL", "redis://:s3cret@redis:6379/0")
+    assert Settings.from_env().secret == b"0" * 64

@@ -1,0 +1,63 @@
+"""How the CLI writes times, durations, sizes and node ids, the same in every command.
+
+Times are ISO 8601 with the zone (`2026-12-07T11:30:05+01:00`, the machine's local zone), in
+tables and in `--json` alike: `timestamp` for one, `iso_times` for a JSON document (epoch
+seconds under every key `at` or `*_at`, and a launch plan's `anchor_s`, `next_run_s` and
+`last_tick_s`). Node ids sort naturally (`n/2` before `n/10`).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+from typing import Any
+
+import click
+
+
+def timestamp(ts: float | None) -> str:
+    """Epoch seconds as ISO 8601 with the local zone, to the second; "-" for none."""
+    if not ts:
+        return "-"
+    return datetime.datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds")
+
+
+def iso_times(doc: Any) -> Any:
+    """`doc` with every epoch-seconds value under a key `at` or `*_at` made a `timestamp`."""
+    if isinstance(doc, dict):
+        return {k: timestamp(v) if _is_time(k, v) else iso_times(v) for k, v in doc.items()}
+    if isinstance(doc, (list, tuple)):
+        return [iso_times(v) for v in doc]
+    return doc
+
+
+# times some records keep under other names (a launch plan's schedule)
+OTHER_TIME_KEYS = frozenset({"next_run_s", "last_tick_s", "anchor_s"})
+
+
+def _is_time(key: Any, value: Any) -> bool:
+    return (isinstance(key, str)
+            and (key == "at" or key.endswith("_at") or key in OTHER_TIME_KEYS)
+            and isinstance(value, (int, float)) and not isinstance(value, bool))
+
+
+def echo_json(doc: Any) -> None:
+    """Print `doc` as indented JSON, its times as ISO 8601."""
+    click.echo(json.dumps(iso_times(doc), indent=2, default=str))
+
+
+def natural_key(node_id: str) -> list[Any]:
+    """A sort key that orders the numbers inside ids by value: `m/2` before `m/10`."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part)
+            for part in re.split(r"(\d+)", node_id) if part]
+
+
+def cut(text: str, width: int) -> str:
+    """`text` in at most `width` characters, ending in "…" when it was longer."""
+    return text if len(text) <= width else text[:max(0, width - 1)] + "…"
+
+
+def seconds(value: float | None) -> str:
+    """A duration for a table: "-" for none, else seconds with two decimals."""
+    return "-" if value is None else f"{value:.2f}"
