@@ -16,6 +16,7 @@ SQL until then (every node has one once the execution ended).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import secrets
 from collections.abc import Callable, Container
@@ -69,6 +70,8 @@ class Recorder:
         paused = collection_paused() if live.engine.evicted >= FREEZE_ABOVE \
             else contextlib.nullcontext()
         with paused:
+            # when it ended, on the clock of the node times (whatever a message said)
+            report = dataclasses.replace(report, ended_at=round(self.clock(), 3))
             released = live.engine.apply(report)
             if released is None:
                 return

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from sdk.cli_format import echo_json, timestamp
+from sdk.cli_format import cut, echo_json, human_bytes, natural_key, seconds, timestamp
 from sdk.model.errors import ConfigError, GraftError
-from sdk.model.resources import format_memory
 from sdk.model.spec import GraphSpec
+from sdk.model.states import NodeState
+from sdk.remote.timing import execution_times, node_times
 from sdk.values.handlers import parse_text
 from sdk.values.shapes import shown as shown_outputs
 from sdk.values.store import get_verified
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from sdk.remote.client import Client, Execution, NodeRecord
 
 STATES = ("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "ABORTED")
+NODE_STATES = tuple(state.value for state in NodeState)
 FINAL = ("SUCCEEDED", "FAILED", "ABORTED")
 
 
@@ -40,21 +42,15 @@ def _client() -> Client:
     return client
 
 
-def _seconds(node: NodeRecord) -> float | None:
-    if node.started_at is None or node.ended_at is None:
-        return None
-    return max(0.0, node.ended_at - node.started_at)
-
-
-def node_summary(node: NodeRecord) -> dict[str, Any]:
-    """What `graft status` shows of a node: its last attempt's worker and the highest peak
-    memory of its attempts."""
+def node_summary(node: NodeRecord, now: float) -> dict[str, Any]:
+    """What `graft status` shows of a node: where its time went (queued, running, total), its
+    last attempt's worker and the highest peak memory of its attempts."""
     last = node.history[-1] if node.history else {}
     peaks = [h["peak_memory_bytes"] for h in node.history
              if isinstance(h.get("peak_memory_bytes"), int)]
     return {"id": node.id, "task": node.task, "state": node.state,
-            "tier": queue_tier(node.queue or "") or None,
-            "attempts": node.attempts, "duration_s": _seconds(node),
+            "tier": queue_tier(node.queue or "") or None, "attempts": node.attempts,
+            **node_times(node.__dict__, now),
             "worker": node.worker or last.get("worker") or None,
             "peak_memory_bytes": max(peaks, default=None), "cached": node.cached}
 
@@ -82,38 +78,50 @@ def ls(status_: str | None, limit: int, as_json: bool) -> None:
 
 @click.command()
 @click.argument("execution_id")
+@click.option("--state", "states", multiple=True, metavar="STATE",
+              type=click.Choice(NODE_STATES, case_sensitive=False),
+              help="Only nodes in this state (repeat for several).")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
-def status(execution_id: str, as_json: bool) -> None:
-    """Show an execution's status and a table of its nodes."""
+def status(execution_id: str, states: tuple[str, ...], as_json: bool) -> None:
+    """Show an execution's status and a table of its nodes: how long each waited in a queue
+    (QUEUED), ran (RAN) and took in all (TOTAL), in seconds."""
     from sdk.cli_signals import gate_line
 
     execution = _client().get(execution_id)
     info = execution.info()
-    records = execution.nodes()
-    nodes = [node_summary(n) for n in records]
+    now = time.time()
+    every = sorted(execution.nodes(), key=lambda n: natural_key(n.id))
+    times = execution_times(info, [n.__dict__ for n in every], now)
+    wanted = {s.upper() for s in states}
+    records = [n for n in every if not wanted or n.state in wanted]
+    nodes = [node_summary(n, now) for n in records]
     waiting = [g for g in execution.signals() if g.waiting] \
-        if any(n.state == "WAITING" for n in records) else []
+        if any(n.state == "WAITING" for n in every) else []
     if as_json:  # each node: its whole record (queue, error, history, ...) and the summary
         echo_json({
             "id": execution_id, "workflow": info.get("workflow"), "status": info["status"],
-            "done": info.get("done", 0), "total": info.get("total", 0),
+            "done": info.get("done", 0), "total": info.get("total", 0), **times,
             "error": info.get("error"), "failures": info.get("failures") or [],
             "nodes": [{**r.__dict__, **n} for r, n in zip(records, nodes)],
             "waiting": [{**g.__dict__, "due_at": g.due_at} for g in waiting]})
         return
     click.echo(f"{execution_id}  {info.get('workflow', '?')}  {info['status']}  "
                f"{info.get('done', 0)}/{info.get('total', 0)} nodes done")
+    click.echo(f"started {timestamp(times['started_at'])}  ended {timestamp(times['ended_at'])}"
+               f"  elapsed {seconds(times['elapsed_s'])} s")
     if info.get("error"):
         click.echo(f"error: {info['error']}")
     if nodes:
         width = min(48, max(len(n["id"]) for n in nodes) + 2)
         click.echo(f"{'NODE':<{width}}{'TASK':<22}{'STATE':<11}{'TIER':<7}{'TRIES':>5}"
-                   f"{'SECONDS':>9}  {'PEAK':>8}  {'CACHE':<6}WORKER")
+                   f"{'QUEUED':>9}{'RAN':>9}{'TOTAL':>9}  {'PEAK':>10}  {'CACHE':<6}WORKER")
+    elif wanted:
+        click.echo(f"no node is {' or '.join(sorted(wanted))}")
     for n in nodes:
-        seconds = "-" if n["duration_s"] is None else f"{n['duration_s']:.2f}"
-        peak = "-" if n["peak_memory_bytes"] is None else format_memory(n["peak_memory_bytes"])
-        click.echo(f"{n['id'][:width - 2]:<{width}}{n['task'][:20]:<22}{n['state']:<11}"
-                   f"{n['tier'] or '-':<7}{n['attempts']:>5}{seconds:>9}  {peak:>8}  "
+        peak = "-" if n["peak_memory_bytes"] is None else human_bytes(n["peak_memory_bytes"])
+        click.echo(f"{cut(n['id'], width - 2):<{width}}{cut(n['task'], 20):<22}{n['state']:<11}"
+                   f"{n['tier'] or '-':<7}{n['attempts']:>5}{seconds(n['queued_s']):>9}"
+                   f"{seconds(n['running_s']):>9}{seconds(n['total_s']):>9}  {peak:>10}  "
                    f"{'hit' if n['cached'] else '':<6}{n['worker'] or '-'}")
     for gate in waiting:
         click.echo(gate_line(execution_id, gate))

@@ -61,3 +61,13 @@ def cut(text: str, width: int) -> str:
 def seconds(value: float | None) -> str:
     """A duration for a table: "-" for none, else seconds with two decimals."""
     return "-" if value is None else f"{value:.2f}"
+
+
+def human_bytes(n: int) -> str:
+    """A byte count in binary units with one decimal: `323.6 MiB`, `512 B`."""
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")

@@ -84,7 +84,9 @@ class Report:
     """The outcome of attempt `attempt` of node `node`. Exactly one of `outputs` (values or
     cached), `subgraph`, `error`, `items` (mapped) or `case` (branched) is set, as `outcome`
     says. `worker`, `duration_s` and `peak_memory_bytes` say where it ran, how long, and its
-    peak resident memory; the engine records them but decides nothing on them."""
+    peak resident memory; `ended_at`, when the scheduler took the report (unix seconds, its
+    clock: the attempt ran from `ended_at - duration_s`). The engine records them but decides
+    nothing on them."""
 
     node: str
     attempt: int
@@ -97,6 +99,7 @@ class Report:
     worker: str = ""
     duration_s: float | None = None
     peak_memory_bytes: int | None = None
+    ended_at: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def attempt_info(self) -> dict[str, Any]:
@@ -107,6 +110,8 @@ class Report:
             info["duration_s"] = self.duration_s
         if self.peak_memory_bytes is not None:
             info["peak_memory_bytes"] = self.peak_memory_bytes
+        if self.ended_at is not None:
+            info["ended_at"] = self.ended_at
         return info
 
     @classmethod

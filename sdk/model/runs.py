@@ -82,6 +82,8 @@ class NodeRun:
             record["duration_s"] = report.duration_s
         if report.peak_memory_bytes is not None:
             record["peak_memory_bytes"] = report.peak_memory_bytes
+        if report.ended_at is not None:
+            record["ended_at"] = report.ended_at
         record.update(report.extra)
         self.history.append(record)
 

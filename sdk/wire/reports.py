@@ -87,4 +87,7 @@ def attempt_info(body: Mapping[str, Any]) -> dict[str, Any]:
     peak = body.get("peak_memory_bytes")
     if isinstance(peak, int) and not isinstance(peak, bool) and peak >= 0:
         info["peak_memory_bytes"] = peak
+    ended = body.get("ended_at")
+    if isinstance(ended, (int, float)) and not isinstance(ended, bool):
+        info["ended_at"] = float(ended)
     return info

@@ -8,6 +8,8 @@ import pytest
 from workflows import cached, dynamics, faults
 from workflows.basic import chain
 
+from sdk.cli_format import natural_key
+
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 
@@ -51,9 +53,39 @@ def test_status_shows_tier_attempts_worker_peak_memory_and_cache_hits(cluster, t
     summed = nodes["uncached_sum"]
     assert summed["cached"] is False and summed["tier"] == "256Mi" and summed["attempts"] == 1
     assert summed["worker"].startswith("mem-256Mi-")
-    assert summed["peak_memory_bytes"] > 10 * 2**20 and summed["duration_s"] >= 0
+    assert summed["peak_memory_bytes"] > 10 * 2**20 and summed["running_s"] >= 0
     table = cluster.run_cli("status", again.id).stdout
     assert "PEAK" in table and "hit" in table and "mem-256Mi-" in table
+    assert " MiB" in table and "Ki " not in table  # human units
+
+
+def test_status_splits_queue_time_from_run_time_and_filters_by_state(cluster):
+    from workflows import ui_flows
+
+    # four naps of 1.5 s on the 256Mi worker's two slots: two of them wait for a slot
+    done = cluster.client().submit(ui_flows.napping_wf, n=4, seconds=1.5)
+    assert done.wait(timeout=90) == 72
+    shown = cli_json(cluster, "status", done.id)
+    naps = [n for n in shown["nodes"] if n["task"].split(".")[-1] == "nap"]
+    assert len(naps) == 4
+    for n in naps:
+        assert 1.5 <= n["running_s"] < 10, n
+        assert n["queued_s"] + n["running_s"] == pytest.approx(n["total_s"], abs=1e-6)
+        [span] = [h for h in n["history"] if h["outcome"] == "values"]
+        assert span["ended_at"] <= n["ended_at"]  # the attempt's end, on the scheduler's clock
+    assert max(n["queued_s"] for n in naps) >= 1.0, naps  # waited behind the first two
+    assert shown["started_at"] <= shown["ended_at"]  # ISO 8601, one zone: compare as text
+    assert shown["started_at"][:4].isdigit() and shown["started_at"][-6] in "+-"
+    assert shown["elapsed_s"] >= 3.0
+    ids = [n["id"] for n in shown["nodes"]]
+    assert ids == sorted(ids, key=natural_key)
+    only = cli_json(cluster, "status", done.id, "--state", "succeeded")["nodes"]
+    assert {n["state"] for n in only} == {"SUCCEEDED"} and len(only) == len(ids)
+    assert cli_json(cluster, "status", done.id, "--state", "FAILED")["nodes"] == []
+    table = cluster.run_cli("status", done.id, "--state", "FAILED").stdout
+    assert "no node is FAILED" in table and "elapsed" in table
+    table = cluster.run_cli("status", done.id).stdout
+    assert "QUEUED" in table and "RAN" in table and "TOTAL" in table
 
 
 def test_outputs_and_relaunch_with_an_input_changed(cluster):

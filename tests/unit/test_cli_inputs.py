@@ -53,3 +53,20 @@ def test_malformed_inputs_say_what_was_expected(raw, tp, message):
     with pytest.raises(ConfigError) as info:
         parse_input(raw, describe(tp), "--v")
     assert str(info.value) == message
+
+
+def test_cli_formats_sort_cut_and_size_as_a_reader_expects():
+    from sdk.cli_format import cut, human_bytes, iso_times, natural_key, timestamp
+
+    ids = ["m/10", "m/2", "m/1/3", "m/1/10", "a"]
+    assert sorted(ids, key=natural_key) == ["a", "m/1/3", "m/1/10", "m/2", "m/10"]
+    assert cut("workflows.cluster_wf.sum_up", 12) == "workflows.c…"
+    assert cut("short", 12) == "short"
+    assert human_bytes(331360 * 1024) == "323.6 MiB" and human_bytes(512) == "512 B"
+    assert human_bytes(3 * 2**30) == "3.0 GiB"
+    stamp = timestamp(1767225600.0)
+    assert stamp[10] == "T" and stamp[-6] in "+-" and stamp[-3] == ":"
+    doc = iso_times({"submitted_at": 1767225600.0, "nodes": [{"at": 1.0, "n_at": True}],
+                     "value": 5, "next_run_s": 1767225600})
+    assert doc["submitted_at"] == stamp and doc["next_run_s"] == stamp
+    assert doc["nodes"][0]["n_at"] is True and doc["value"] == 5
