@@ -73,3 +73,6 @@ class Batch:
     notices: list[NotificationRecord] = field(default_factory=list)
     # What became of signals, for the clients that sent them: execution -> {request: answer}.
     answers: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    # Executions a client asked to refresh that the state does not hold: marked unknown on
+    # the board once committed, so the client answers at once.
+    unknown: list[str] = field(default_factory=list)

@@ -13,16 +13,22 @@ client that sent it to read (never rebuilt: a client waits for it only a little)
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Callable, Collection
 from typing import Any
 
-from scheduler.batch import CONTROL, Batch, Live, Refusal
+import redis
+
+from scheduler.batch import Batch, Live
 from scheduler.board_view import BoardView
 from scheduler.outbox import Outbox, StatusBoard
 from scheduler.state import StateTx
+from sdk.model.errors import GraftError
 from sdk.model.states import ExecutionState
 
 BOARD_NODES = 5000  # node board records written per execution and turn
+
+log = logging.getLogger(__name__)
 
 
 class BoardWriter:
@@ -51,9 +57,9 @@ class BoardWriter:
         that asked, refused when the execution is unknown."""
         record = tx.get_execution(eid)
         if record is None:
-            if body is not None:
-                batch.refused.append(Refusal(CONTROL, f"refresh for unknown execution {eid}",
-                                             body))
+            if body is not None:  # a client's typo, most likely: answered, not dead-lettered
+                log.info("refresh for unknown execution %s: the client is told so", eid)
+                batch.unknown.append(eid)
             return
         if live is not None and record.status == ExecutionState.RUNNING.value:
             engine = live.engine
@@ -81,6 +87,11 @@ class BoardWriter:
             live = live_of(eid)
             if live is not None:
                 self.write(eid, live, changed)
+        if batch.unknown:
+            try:
+                self.board.mark_unknown(batch.unknown)
+            except (GraftError, redis.RedisError, OSError) as exc:  # the client times out
+                log.debug("unknown executions not marked on the board: %s", exc)
         for eid, answers in batch.answers.items():  # after the gates' records they speak of
             self.outbox.write_board(eid, {f"signal:{request}": answer
                                           for request, answer in answers.items()}, None)

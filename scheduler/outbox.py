@@ -32,6 +32,8 @@ class StatusBoard(Protocol):
 
     def executions(self, limit: int) -> Iterable[tuple[str, dict[str, Any]]]: ...
 
+    def mark_unknown(self, execution_ids: list[str]) -> None: ...
+
 
 class Outbox:
     def __init__(self, dispatcher: Dispatcher, board: StatusBoard | None, metrics: Observer):

@@ -88,6 +88,7 @@ def status(execution_id: str, states: tuple[str, ...], as_json: bool) -> None:
     from sdk.cli_signals import gate_line
 
     execution = _client().get(execution_id)
+    execution_id = execution.id  # a prefix given: the whole id
     info = execution.info()
     now = time.time()
     every = sorted(execution.nodes(), key=lambda n: natural_key(n.id))
@@ -141,6 +142,7 @@ def outputs(execution_id: str, node: str | None, as_json: bool) -> None:
     """Show an execution's inputs and, once it succeeded, its outputs; with NODE, that
     node's inputs and outputs (as literals: the JSON form of each value)."""
     execution = _client().get(execution_id)
+    execution_id = execution.id  # a prefix given: the whole id
     if node is not None:
         _node_outputs(execution, node, as_json)
         return
@@ -233,6 +235,7 @@ def relaunch(execution_id: str, inputs: tuple[str, ...], priority: int | None, w
     --input changes some, at the same priority unless --priority changes it."""
     client = _client()
     old = client.get(execution_id)
+    execution_id = old.id  # a prefix given: the whole id
     new = client.relaunch(execution_id, _overrides(client, old, inputs), priority=priority)
     result = shown_outputs(new.wait()) if wait else None
     if as_json:
@@ -252,6 +255,7 @@ def relaunch(execution_id: str, inputs: tuple[str, ...], priority: int | None, w
 def cancel(execution_id: str, wait: bool, reason: str, as_json: bool) -> None:
     """Abort an execution: queued nodes never start, running ones are stopped."""
     execution = _client().get(execution_id)
+    execution_id = execution.id  # a prefix given: the whole id
     sent = execution.cancel(reason)
     if sent and wait:
         deadline = time.monotonic() + 60
@@ -312,6 +316,7 @@ def logs(execution_id: str, node: str | None, attempt: int | None, follow: bool,
     if follow and as_json:
         raise ConfigError("--follow prints as it goes; it does not go with --json")
     execution = _client().get(execution_id)
+    execution_id = execution.id  # a prefix given: the whole id
 
     def entries() -> list[dict[str, Any]]:
         records = {n.id: n for n in execution.nodes()}
@@ -352,6 +357,7 @@ def deck(execution_id: str, node: str, attempt: int | None, open_: bool,
         page, attempt = _local_deck(execution_id, node, attempt)
     else:
         execution = _client().get(execution_id)
+        execution_id = execution.id  # a prefix given: the whole id
         attempt = execution._attempt(node, attempt)
         page = execution.deck(node, attempt)
     if page is None:
@@ -407,6 +413,7 @@ def graph(execution_id: str, fmt: str) -> None:
 
     client = _client()
     execution = client.get(execution_id)
+    execution_id = execution.id  # a prefix given: the whole id
     spec = GraphSpec.loads(get_verified(client.store, execution.info()["spec"]))
     nodes = execution.node_records()
     click.echo(render(spec, nodes, fmt), nl=False)

@@ -57,6 +57,7 @@ def signal(execution_id: str, name: str, value: str) -> None:
     from sdk.remote.signals import parse_value
 
     execution = _client().get(execution_id)
+    execution_id = execution.id  # a prefix given: the whole id
     try:
         parsed = parse_value(execution, name, value)
     except ValueError as exc:
@@ -74,6 +75,7 @@ def approve(execution_id: str, name: str, reject: bool) -> None:
     """Approve the approval gate NAME (approve(value, NAME, timeout) in the workflow), which
     then passes its value on; with --reject, reject it."""
     execution = _client().get(execution_id)
+    execution_id = execution.id  # a prefix given: the whole id
     gates = {g.node: g for g in execution.signals()}
     kinds = {g.kind for g in gates.values() if name in (g.name, g.node) and g.waiting}
     if kinds and kinds != {"approve"}:
@@ -90,6 +92,7 @@ def signals(execution_id: str, as_json: bool) -> None:
     """List an execution's gates, those waiting first: what each waits for, until when, and
     how to answer it."""
     execution = _client().get(execution_id)
+    execution_id = execution.id  # a prefix given: the whole id
     gates = execution.signals()
     if as_json:
         echo_json([_json(g) for g in gates])

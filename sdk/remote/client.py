@@ -87,6 +87,10 @@ def check_priority(priority: object) -> None:
                           f"{MAX_PRIORITY} (higher runs first), got {priority!r}")
 
 
+# The fewest characters of an execution id taken as a prefix of one (`Client.get`).
+MIN_PREFIX = 4
+
+
 class Client:
     """Submit workflows and reattach to executions. Reads `GRAFT_*` unless given settings."""
 
@@ -208,17 +212,32 @@ class Client:
         return self._control
 
     def get(self, execution_id: str, timeout: float = 5.0) -> Execution:
-        """Reattach to an execution by id. When the board lost it (Redis was emptied, or it
-        expired), ask the scheduler to rewrite it from its database and wait up to
-        `timeout` seconds; GraftError when no one knows the execution, or when the id is
+        """Reattach to an execution by its id, or by a unique prefix of it (at least
+        `MIN_PREFIX` characters) among the executions on the board. When the board lacks the
+        id (Redis was emptied, or the record expired), ask the scheduler to rewrite it from
+        its database, for up to `timeout` seconds. GraftError at once when the scheduler
+        answers that it has no such execution, when a prefix is ambiguous, or when the id is
         not one graft makes (then nothing is asked of the scheduler)."""
         try:
             check_execution_id(execution_id)
         except MessageError as exc:
             raise GraftError(f"no execution {str(execution_id)[:80]!r}: {exc}") from None
+        if self.board.execution(execution_id) is not None:
+            return Execution(self, execution_id)
+        if len(execution_id) >= MIN_PREFIX:
+            matches = self.board.ids_starting(execution_id, limit=6)
+            if len(matches) == 1:
+                return Execution(self, matches[0])
+            if len(matches) > 1:
+                shown = ", ".join(matches[:5]) + (", ..." if len(matches) > 5 else "")
+                raise GraftError(f"execution id prefix {execution_id!r} is ambiguous: it "
+                                 f"starts {shown}; give more of the id")
         execution = Execution(self, execution_id)
-        if self.board.execution(execution_id) is None \
-                and execution.refreshed(timeout) is None:
+        if execution.refreshed(timeout) is None:
+            if self.board.is_unknown(execution_id):
+                raise GraftError(f"no execution {execution_id!r}: the scheduler has none by "
+                                 f"that id, and none on the board starts with it (graft ls "
+                                 f"lists them)")
             raise GraftError(f"no execution {execution_id!r} on the board at "
                              f"{redact(self.board.url)}, and the scheduler did not restore it "
                              f"within {timeout:g} s (wrong GRAFT_BROKER_URL or key prefix, "
@@ -277,10 +296,12 @@ class Execution:
         self.client.control.publish({"type": "refresh", "execution": self.id})
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            time.sleep(0.1)
+            time.sleep(0.05)
             info = self.client.board.execution(self.id)
             if info is not None:
                 return info
+            if self.client.board.is_unknown(self.id):  # the scheduler answered: none
+                return None
         return None
 
     def status(self) -> str:

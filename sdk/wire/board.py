@@ -27,6 +27,9 @@ from sdk.wire.keys import Keys
 from sdk.wire.results import FINAL, RESULT_FIELDS, result_mac
 from sdk.wire.signing import Unauthenticated
 
+# How long the scheduler's "no such execution" answer to a client's refresh stays readable.
+UNKNOWN_TTL_S = 30
+
 
 class Board:
     def __init__(self, settings: Settings):
@@ -141,6 +144,34 @@ class Board:
         except (redis.RedisError, OSError) as exc:
             raise self._unavailable(exc) from exc
         return {k.decode(): json.loads(v) for k, v in raw.items()}
+
+    def mark_unknown(self, execution_ids: list[str]) -> None:
+        """Say, for `UNKNOWN_TTL_S` seconds, that the scheduler holds none of these ids (a
+        client that asked for one stops waiting at once)."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for eid in execution_ids:
+                pipe.set(self.names.unknown(eid), b"1", ex=UNKNOWN_TTL_S)
+            pipe.execute()
+
+    def is_unknown(self, execution_id: str) -> bool:
+        """Whether the scheduler said lately that it holds no execution `execution_id`."""
+        try:
+            return bool(self.redis.exists(self.names.unknown(execution_id)))
+        except (redis.RedisError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+
+    def ids_starting(self, prefix: str, limit: int = 10) -> list[str]:
+        """Up to `limit` ids of executions on the board that start with `prefix`."""
+        pattern = "".join(f"[{c}]" if c in "*?[]\\^" else c for c in prefix) + "*"
+        found: list[str] = []
+        try:
+            for member, _ in self.redis.zscan_iter(self._index(), match=pattern, count=500):
+                found.append(member.decode())
+                if len(found) >= limit:
+                    break
+        except (redis.RedisError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+        return found
 
     def field(self, execution_id: str, name: str) -> Any:
         """One field of an execution's record (None when absent), such as the answer to a

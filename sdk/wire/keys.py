@@ -83,6 +83,10 @@ class Keys:
         """An execution's status board hash."""
         return f"{self.prefix}:ex:{execution}"
 
+    def unknown(self, execution: str) -> str:
+        """A short-lived mark: the scheduler was asked for this execution and has none."""
+        return f"{self.prefix}:unknown:{execution}"
+
     def execution_nodes(self, execution: str) -> str:
         """An execution's node records on the status board (a hash by node id)."""
         return f"{self.prefix}:ex:{execution}:nodes"

@@ -272,3 +272,30 @@ def test_run_wait_on_a_terminal_draws_a_progress_bar(cluster):
     assert proc.returncode == 0 and out.strip().endswith("'squares=14'")
     drawn = seen.decode(errors="replace")
     assert "[SUCCEEDED]" in drawn and "nodes [" in drawn and "\r" in drawn  # redrawn in place
+
+
+def test_a_mistyped_id_is_answered_at_once_and_a_unique_prefix_is_enough(cluster):
+    import time
+
+    from sdk.wire.keys import Keys
+
+    ran = cluster.client().submit(chain, n=2)
+    ran.wait(timeout=60)
+    dead_before = len(cluster.dead_letters())
+    typo = "0" * 20  # an id graft could have made, that no execution has
+    started = time.monotonic()
+    proc = cluster.run_cli("status", typo)
+    took = time.monotonic() - started
+    assert proc.returncode == 1 and "the scheduler has none by that id" in proc.stderr
+    assert took < 4.0, took  # the CLI's start included; it waited 5 s before
+    assert len(cluster.dead_letters()) == dead_before  # a typo is no dead letter
+    for args in (["status", ran.id[:6]], ["outputs", ran.id[:8]], ["logs", ran.id[:6]]):
+        shown = cluster.run_cli(*args, "--json")
+        assert shown.returncode == 0, (args, shown.stderr)
+    assert json.loads(cluster.run_cli("status", ran.id[:6], "--json").stdout)["id"] == ran.id
+    # two executions on the board whose ids start alike: the prefix is refused, naming both
+    index = Keys(cluster.key_prefix).executions
+    cluster.redis().zadd(index, {"abcd1234aaaa": 1.0, "abcd1234bbbb": 2.0})
+    proc = cluster.run_cli("status", "abcd1234")
+    assert proc.returncode == 1 and "is ambiguous" in proc.stderr
+    assert "abcd1234aaaa" in proc.stderr and "abcd1234bbbb" in proc.stderr

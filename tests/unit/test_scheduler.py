@@ -496,6 +496,10 @@ class RecordingBoard:
     def __init__(self):
         self.records: dict[str, dict] = {}
         self.nodes: dict[str, dict] = {}
+        self.unknown: list[str] = []
+
+    def mark_unknown(self, execution_ids):
+        self.unknown.extend(execution_ids)
 
     def write(self, eid, fields, nodes=None):
         self.records.setdefault(eid, {}).update(fields)
@@ -517,8 +521,9 @@ def test_a_refresh_rewrites_a_finished_executions_board_from_the_state(h):
     assert record["spec"] == h.execution("e1").spec_key
     assert shape_outputs(sum_of_squares.compile(), record["outputs"], h.store) == 5
     assert board.nodes["e1"]["squares"]["history"][0]["outcome"] == "subgraph"
-    problems = h.handle([{"type": "refresh", "execution": "nobody"}])
-    assert problems == ["refresh for unknown execution nobody"]
+    # an id nobody knows (a typo): the client is told on the board, no dead letter
+    assert h.handle([{"type": "refresh", "execution": "nobody"}]) == []
+    assert board.unknown == ["nobody"] and "nobody" not in board.records
 
 
 def test_a_large_grafts_node_records_reach_the_board_a_chunk_a_turn(h):
