@@ -1,5 +1,5 @@
-"""`graft ls`, `status`, `outputs`, `logs`, `deck`, `graph`, `relaunch` and `cancel`:
-executions on a cluster, read from its status board (`graft status` says what each waiting
+"""`graft ls`, `status`, `outputs`, `logs` (`sdk.cli_logs`), `deck`, `graph`, `relaunch` and
+`cancel`: executions on a cluster, read from its status board (`graft status` says what each waiting
 gate waits for). Most take `--json`; an unknown id or an unreachable Redis is one line on
 stderr and a non-zero exit (`sdk.cli.main`)."""
 
@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from sdk.cli_client import cluster_client
 from sdk.cli_format import cut, echo_json, human_bytes, natural_key, seconds, timestamp
+from sdk.cli_logs import logs
 from sdk.model.errors import ConfigError, GraftError
 from sdk.model.spec import GraphSpec
 from sdk.model.states import NodeState
@@ -29,17 +31,6 @@ if TYPE_CHECKING:
 STATES = ("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "ABORTED")
 NODE_STATES = tuple(state.value for state in NodeState)
 FINAL = ("SUCCEEDED", "FAILED", "ABORTED")
-
-
-def _client() -> Client:
-    """A client of the configured cluster (imported here: `graft run` in-process needs no
-    Redis client)."""
-    from sdk.remote.client import Client
-    from sdk.wire.connections import check_redis
-
-    client = Client()
-    check_redis(client.settings.broker_url)
-    return client
 
 
 def node_summary(node: NodeRecord, now: float) -> dict[str, Any]:
@@ -62,7 +53,7 @@ def node_summary(node: NodeRecord, now: float) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def ls(status_: str | None, limit: int, as_json: bool) -> None:
     """List executions, newest first."""
-    rows = _client().executions(limit, status_)
+    rows = cluster_client().executions(limit, status_)
     if as_json:
         echo_json(rows)
         return
@@ -87,7 +78,7 @@ def status(execution_id: str, states: tuple[str, ...], as_json: bool) -> None:
     (QUEUED), ran (RAN) and took in all (TOTAL), in seconds."""
     from sdk.cli_signals import gate_line
 
-    execution = _client().get(execution_id)
+    execution = cluster_client().get(execution_id)
     execution_id = execution.id  # a prefix given: the whole id
     info = execution.info()
     now = time.time()
@@ -141,7 +132,7 @@ def status(execution_id: str, states: tuple[str, ...], as_json: bool) -> None:
 def outputs(execution_id: str, node: str | None, as_json: bool) -> None:
     """Show an execution's inputs and, once it succeeded, its outputs; with NODE, that
     node's inputs and outputs (as literals: the JSON form of each value)."""
-    execution = _client().get(execution_id)
+    execution = cluster_client().get(execution_id)
     execution_id = execution.id  # a prefix given: the whole id
     if node is not None:
         _node_outputs(execution, node, as_json)
@@ -233,7 +224,7 @@ def relaunch(execution_id: str, inputs: tuple[str, ...], priority: int | None, w
              as_json: bool) -> None:
     """Run an execution again: the same workflow as it was submitted, the same inputs unless
     --input changes some, at the same priority unless --priority changes it."""
-    client = _client()
+    client = cluster_client()
     old = client.get(execution_id)
     execution_id = old.id  # a prefix given: the whole id
     new = client.relaunch(execution_id, _overrides(client, old, inputs), priority=priority)
@@ -254,7 +245,7 @@ def relaunch(execution_id: str, inputs: tuple[str, ...], priority: int | None, w
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def cancel(execution_id: str, wait: bool, reason: str, as_json: bool) -> None:
     """Abort an execution: queued nodes never start, running ones are stopped."""
-    execution = _client().get(execution_id)
+    execution = cluster_client().get(execution_id)
     execution_id = execution.id  # a prefix given: the whole id
     sent = execution.cancel(reason)
     if sent and wait:
@@ -276,70 +267,6 @@ def cancel(execution_id: str, wait: bool, reason: str, as_json: bool) -> None:
             click.echo(f"execution {execution_id} is {execution.status()}")
 
 
-def _attempt_logs(execution: Execution, node: str, attempt: int) -> dict[str, Any]:
-    out = execution.output(node, attempt)
-    return {"node": node, "attempt": attempt, "stdout": out["stdout"], "stderr": out["stderr"],
-            "records": execution.log_records(node, attempt)}
-
-
-def _print_logs(entry: dict[str, Any], seen: dict[tuple[str, str], int]) -> None:
-    """What of `entry` was not printed yet, under a header per node and stream."""
-    node = entry["node"]
-    for stream in ("stdout", "stderr"):
-        text = entry[stream]
-        new = text[seen.get((node, stream), 0):]
-        if new:
-            if (node, stream) not in seen:
-                click.echo(f"==> {node} (attempt {entry['attempt']}) {stream} <==")
-            click.echo(new, nl=False)
-            seen[(node, stream)] = len(text)
-    records = entry["records"]
-    for r in records[seen.get((node, "records"), 0):]:
-        click.echo(f"{node}: {timestamp(r.get('at'))} {r.get('level')} {r.get('message')}")
-    seen[(node, "records")] = len(records)
-
-
-@click.command()
-@click.argument("execution_id")
-@click.argument("node", required=False)
-@click.option("--attempt", type=click.IntRange(1), default=None,
-              help="This attempt of NODE (default: its last).")
-@click.option("--follow", "-f", is_flag=True,
-              help="Keep printing what running nodes write until the execution ends.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def logs(execution_id: str, node: str | None, attempt: int | None, follow: bool,
-         as_json: bool) -> None:
-    """Show what nodes wrote on their workers: standard output, standard error and log
-    records (current_context().logging). Without NODE: every node's last attempt."""
-    if attempt is not None and node is None:
-        raise ConfigError("--attempt needs a NODE")
-    if follow and as_json:
-        raise ConfigError("--follow prints as it goes; it does not go with --json")
-    execution = _client().get(execution_id)
-    execution_id = execution.id  # a prefix given: the whole id
-
-    def entries() -> list[dict[str, Any]]:
-        records = {n.id: n for n in execution.nodes()}
-        if node is not None and node not in records:
-            raise GraftError(f"execution {execution_id} has no node {node!r}")
-        chosen = [node] if node is not None else [
-            nid for nid, n in records.items() if n.kind in ("task", "dynamic")]
-        return [_attempt_logs(execution, nid, attempt or max(1, records[nid].attempts))
-                for nid in chosen]
-
-    if as_json:
-        echo_json(entries())
-        return
-    seen: dict[tuple[str, str], int] = {}
-    while True:
-        ended = execution.status() in FINAL
-        for entry in entries():
-            _print_logs(entry, seen)
-        if not follow or ended:
-            return
-        time.sleep(1.0)
-
-
 @click.command()
 @click.argument("execution_id")
 @click.argument("node")
@@ -356,7 +283,7 @@ def deck(execution_id: str, node: str, attempt: int | None, open_: bool,
     if execution_id.startswith("local-"):
         page, attempt = _local_deck(execution_id, node, attempt)
     else:
-        execution = _client().get(execution_id)
+        execution = cluster_client().get(execution_id)
         execution_id = execution.id  # a prefix given: the whole id
         attempt = execution._attempt(node, attempt)
         page = execution.deck(node, attempt)
@@ -411,7 +338,7 @@ def graph(execution_id: str, fmt: str) -> None:
     `dot -Tsvg`)."""
     from sdk.remote.graph_text import render
 
-    client = _client()
+    client = cluster_client()
     execution = client.get(execution_id)
     execution_id = execution.id  # a prefix given: the whole id
     spec = GraphSpec.loads(get_verified(client.store, execution.info()["spec"]))

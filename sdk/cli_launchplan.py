@@ -7,21 +7,11 @@ wrote to the status board. Errors are one line and a non-zero exit (`sdk.cli.mai
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
+from sdk.cli_client import cluster_client
 from sdk.cli_format import echo_json, timestamp
 from sdk.model.errors import GraftError
-
-
-def _client() -> Any:
-    from sdk.remote.client import Client
-    from sdk.wire.connections import check_redis
-
-    client = Client()
-    check_redis(client.settings.broker_url)
-    return client
 
 
 @click.group("launchplan")
@@ -44,7 +34,7 @@ def activate(file: str, name: str, wait_s: float, as_json: bool) -> None:
         raise GraftError(f"{file}: {name!r} is a {getattr(plan, 'kind', 'thing')}, not a launch "
                          f"plan; define one with LaunchPlan.get_or_create(wf, name=..., "
                          f"schedule=CronSchedule(...))")
-    record = _client().activate(plan, wait_s)
+    record = cluster_client().activate(plan, wait_s)
     if record is None:
         click.echo(f"launch plan {plan.name!r} sent, but no scheduler confirmed it within "
                    f"{wait_s:g} s; it is activated when a scheduler runs", err=True)
@@ -63,7 +53,7 @@ def activate(file: str, name: str, wait_s: float, as_json: bool) -> None:
 def deactivate(name: str, wait_s: float) -> None:
     """Stop launch plan NAME's schedule (executions it started go on)."""
 
-    record = _client().deactivate(name, wait_s)
+    record = cluster_client().deactivate(name, wait_s)
     if record is None:
         click.echo(f"deactivation of {name!r} sent, but no scheduler confirmed it within "
                    f"{wait_s:g} s", err=True)
@@ -76,7 +66,7 @@ def deactivate(name: str, wait_s: float) -> None:
 def ls(as_json: bool) -> None:
     """List registered launch plans: schedule, active, next and last run."""
 
-    rows = _client().launch_plans()
+    rows = cluster_client().launch_plans()
     if as_json:
         echo_json(rows)
         return

@@ -8,24 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from sdk.cli_client import cluster_client
 from sdk.cli_format import echo_json, timestamp
 from sdk.model.errors import ConfigError, GraftError
 
 if TYPE_CHECKING:
-    from sdk.remote.client import Client
     from sdk.remote.signals import GateRecord
 
 WAIT_S = 10.0  # how long a command waits for the scheduler to say it applied the signal
-
-
-def _client() -> Client:
-    """A client of the configured cluster (imported here, as in `sdk.cli_executions`)."""
-    from sdk.remote.client import Client
-    from sdk.wire.connections import check_redis
-
-    client = Client()
-    check_redis(client.settings.broker_url)
-    return client
 
 
 def gate_line(execution_id: str, gate: GateRecord) -> str:
@@ -56,7 +46,7 @@ def signal(execution_id: str, name: str, value: str) -> None:
     for lists, dicts and dataclasses."""
     from sdk.remote.signals import parse_value
 
-    execution = _client().get(execution_id)
+    execution = cluster_client().get(execution_id)
     execution_id = execution.id  # a prefix given: the whole id
     try:
         parsed = parse_value(execution, name, value)
@@ -74,7 +64,7 @@ def signal(execution_id: str, name: str, value: str) -> None:
 def approve(execution_id: str, name: str, reject: bool) -> None:
     """Approve the approval gate NAME (approve(value, NAME, timeout) in the workflow), which
     then passes its value on; with --reject, reject it."""
-    execution = _client().get(execution_id)
+    execution = cluster_client().get(execution_id)
     execution_id = execution.id  # a prefix given: the whole id
     gates = {g.node: g for g in execution.signals()}
     kinds = {g.kind for g in gates.values() if name in (g.name, g.node) and g.waiting}
@@ -91,7 +81,7 @@ def approve(execution_id: str, name: str, reject: bool) -> None:
 def signals(execution_id: str, as_json: bool) -> None:
     """List an execution's gates, those waiting first: what each waits for, until when, and
     how to answer it."""
-    execution = _client().get(execution_id)
+    execution = cluster_client().get(execution_id)
     execution_id = execution.id  # a prefix given: the whole id
     gates = execution.signals()
     if as_json:

@@ -148,10 +148,13 @@ class Board:
     def mark_unknown(self, execution_ids: list[str]) -> None:
         """Say, for `UNKNOWN_TTL_S` seconds, that the scheduler holds none of these ids (a
         client that asked for one stops waiting at once)."""
-        with self.redis.pipeline(transaction=False) as pipe:
-            for eid in execution_ids:
-                pipe.set(self.names.unknown(eid), b"1", ex=UNKNOWN_TTL_S)
-            pipe.execute()
+        try:
+            with self.redis.pipeline(transaction=False) as pipe:
+                for eid in execution_ids:
+                    pipe.set(self.names.unknown(eid), b"1", ex=UNKNOWN_TTL_S)
+                pipe.execute()
+        except (redis.RedisError, OSError) as exc:
+            raise self._unavailable(exc) from exc
 
     def is_unknown(self, execution_id: str) -> bool:
         """Whether the scheduler said lately that it holds no execution `execution_id`."""

@@ -4,12 +4,13 @@ children included, and its log records), after the fact and followed while it ru
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
 
 import pytest
-from workflows import faults
+from workflows import faults, log_flows
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -51,3 +52,43 @@ def test_logs_of_an_unknown_node_or_attempt_alone_are_one_line(cluster):
     assert bad.returncode == 1 and f"execution {execution.id} has no node 'nope'" in bad.stderr
     lone = cluster.run_cli("logs", execution.id, "--attempt", "2")
     assert lone.returncode == 1 and "--attempt needs a NODE" in lone.stderr
+
+
+HEADER = re.compile(r"^==> (\S+) \(attempt (\d+)\) (stdout|stderr) <==$")
+
+
+def test_logs_follow_keeps_each_chunk_under_its_own_header_and_every_attempt(cluster, tmp_path):
+    execution = cluster.client().submit(log_flows.talkers_wf, marker_dir=str(tmp_path),
+                                        pause=0.6)
+    follow = subprocess.Popen([sys.executable, "-m", "sdk.cli", "logs", execution.id,
+                               "--follow"], cwd=cluster.cwd, env=cluster.env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = follow.communicate(timeout=90)
+    assert follow.returncode == 0, err
+    assert execution.wait(timeout=30) == 10
+    under: dict[tuple[str, str, str], list[str]] = {}
+    header = None
+    for line in out.splitlines():
+        found = HEADER.match(line)
+        if found:
+            header = found.groups()
+            continue
+        assert header is not None, f"{line!r} before any header:\n{out}"
+        under.setdefault(header, []).append(line)
+        speaker = line.split(" ", 1)[0]
+        if speaker in ("alpha", "beta"):  # a talker's words under its own node's header
+            assert header[0] == {"alpha": "talk", "beta": "talk-1"}[speaker], out
+    for node, name in (("talk", "alpha"), ("talk-1", "beta")):
+        said = [w for w in under[(node, "1", "stdout")] if w.startswith(name)]
+        assert [w.split()[1] for w in said] == ["0", "1", "2", "3"], out
+    # the retried node: its first attempt's output to the end, then the second's
+    assert under[("flaky_talk", "1", "stdout")] == ["first try begins", "first try ends"], out
+    assert under[("flaky_talk", "2", "stdout")] == ["second try"], out
+    quiet = cluster.run_cli("logs", execution.id, "silent")
+    assert quiet.returncode == 0
+    assert quiet.stdout.strip() == (f"no output captured for node 'silent' (its last attempt) "
+                                    f"of execution {execution.id}")
+    first = cluster.run_cli("logs", execution.id, "flaky_talk", "--attempt", "1").stdout
+    assert first.startswith("==> flaky_talk (attempt 1) stdout <==") and "first try" in first
+    beyond = cluster.run_cli("logs", execution.id, "flaky_talk", "--attempt", "3")
+    assert beyond.returncode == 1 and "has had 2 attempt(s), not 3" in beyond.stderr
