@@ -60,6 +60,7 @@ from sdk.wire.keys import Keys
 from sdk.wire.launch_plans import LaunchPlanBoard
 from sdk.wire.leases import REPORTED, Leases
 from sdk.wire.notifiers import NotifierBoard
+from sdk.wire.presence import SCHEDULER, Presence
 from sdk.wire.signing import UNSET_WARNING, Unauthenticated, verify
 from sdk.wire.submissions import Submissions
 
@@ -98,6 +99,7 @@ class Loop:
         self.control = ControlChannel(self.redis, settings)
         self.leases = Leases(self.redis, settings.key_prefix, settings.lease_ttl_s)
         self.dead = DeadLetters(self.redis, settings.key_prefix)
+        self.presence = Presence(self.redis, settings.key_prefix)  # clients see it serving
         self.store = open_store(settings.store_url)
         self.submissions = Submissions(self.store)
         self.state = state or open_state(settings.database_url)
@@ -362,6 +364,7 @@ class Loop:
         if now >= self._next_timer:
             self._next_timer = now + TIMER_S
             self.metrics.sync_clock(self.redis)
+            self.presence.beat(SCHEDULER, self.lock.owner)
             if self._check_epoch():
                 self._recover_wiped()
             if self.control.claim_all(self.consumer, ORPHANED_MS):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import sys
 import time
@@ -13,7 +14,7 @@ import click
 
 from sdk.cli_executions import COMMANDS
 from sdk.cli_flower import COMMANDS as FLOWER_COMMANDS
-from sdk.cli_format import echo_json, timestamp
+from sdk.cli_format import echo_json, say_where_to_look, timestamp
 from sdk.cli_launchplan import COMMANDS as LAUNCH_PLAN_COMMANDS
 from sdk.cli_register import COMMANDS as REGISTER_COMMANDS
 from sdk.cli_signals import COMMANDS as SIGNAL_COMMANDS
@@ -86,12 +87,17 @@ def _fail(message: str) -> None:
 class _Progress:
     """`graft run --wait`'s progress on stderr: a bar of nodes done out of the total (which
     grows as dynamics graft and maps expand) on a terminal, one line per change elsewhere;
-    each failed node is printed as soon as the status board shows it."""
+    each failed node is printed as soon as the status board shows it. When nothing moved for
+    `STALL_S`, what is missing is said once (no scheduler, a tier without workers)."""
+
+    STALL_S = 5.0
 
     def __init__(self, execution: Any) -> None:
         self.execution = execution
         self.last = ""
         self.reported: set[str] = set()
+        self.hinted: set[str] = set()
+        self.moved = (time.monotonic(), None)
         self.bar: Any = None
         if sys.stderr.isatty():
             from tqdm import tqdm
@@ -113,6 +119,22 @@ class _Progress:
                 self.last = line
         if int(info.get("failed", 0)) > len(self.reported):
             self._failures()
+        self._stalled(info, (info["status"], done, total))
+
+    def _stalled(self, info: dict[str, Any], now_at: tuple[Any, ...]) -> None:
+        since, seen = self.moved
+        if now_at != seen:
+            self.moved = (time.monotonic(), now_at)
+            return
+        if time.monotonic() - since < self.STALL_S:
+            return
+        from sdk.remote.stalls import stall_hints
+
+        self.moved = (time.monotonic(), now_at)  # look again in STALL_S
+        for hint in stall_hints(self.execution, info):
+            if hint not in self.hinted:
+                self.hinted.add(hint)
+                self._say(f"still waiting: {hint}")
 
     def _failures(self) -> None:
         for node in self.execution.nodes():
@@ -136,7 +158,8 @@ class _Progress:
 _DEBUG: list[bool] = [False]
 
 
-@click.group()
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="graft", prog_name="graft")
 @click.option("--debug", is_flag=True, help="Show the full traceback of an error.")
 def cli(debug: bool) -> None:
     """graft: Flyte-style workflows, in-process or on Celery workers."""
@@ -151,13 +174,16 @@ def cli(debug: bool) -> None:
               help="With --remote: start a local stack for this run and stop it after.")
 @click.option("--priority", type=click.IntRange(-1000, 1000), default=0, show_default=True,
               help="With --remote: higher runs first; equal priorities share the workers.")
-@click.option("--help", "show_help", is_flag=True,
+@click.option("--help", "-h", "show_help", is_flag=True,
               help="Show this message; after FILE WORKFLOW, the workflow's inputs.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print JSON: the outputs; with --remote, the id (and with --wait, the "
+                   "status and outputs).")
 @click.argument("file", required=False)
 @click.argument("workflow", required=False)
 @click.pass_context
 def run(ctx: click.Context, remote: bool, wait: bool, with_stack: bool, priority: int,
-        show_help: bool, file: str | None, workflow: str | None) -> None:
+        show_help: bool, as_json: bool, file: str | None, workflow: str | None) -> None:
     """Run WORKFLOW from FILE, with inputs as --name value (parsed by their types)."""
     if show_help and workflow is None:
         click.echo(ctx.get_help())
@@ -165,7 +191,7 @@ def run(ctx: click.Context, remote: bool, wait: bool, with_stack: bool, priority
     for given in (file, workflow):
         if given is not None and given.startswith("-"):
             close = difflib.get_close_matches(
-                given, ["--remote", "--wait", "--up", "--priority", "--help"], n=1)
+                given, ["--remote", "--wait", "--up", "--priority", "--help", "--json"], n=1)
             hint = f"; did you mean {close[0]}?" if close else ""
             raise ConfigError(f"no option {given} for graft run{hint}")
     if file is None or workflow is None:
@@ -189,10 +215,10 @@ def run(ctx: click.Context, remote: bool, wait: bool, with_stack: bool, priority
             # Python shows it, the user's frames and graft's note naming the node.
             click.echo("".join(traceback.format_exception(exc)).rstrip(), err=True)
             sys.exit(1)
-        click.echo(shown(result))
+        click.echo(json.dumps({"outputs": shown(result)}) if as_json else shown(result))
         return
     from sdk.remote.client import Client
-    from sdk.remote.stack import Stack, default_log_path, tiers_used, worker_sizes
+    from sdk.remote.stack import Stack, default_log_path, page_url, tiers_used, worker_sizes
 
     client = Client()
     stack = None
@@ -206,13 +232,22 @@ def run(ctx: click.Context, remote: bool, wait: bool, with_stack: bool, priority
         click.echo(f"local stack started: {sizes} (logs: {default_log_path()})", err=True)
     try:
         execution = client.submit(entity, inputs=inputs, priority=priority)
-        click.echo(execution.id)
-        if wait or with_stack:
-            progress = _Progress(execution)
-            try:
-                result = execution.wait(progress=progress)
-            finally:
-                progress.close()
+        if not as_json:
+            click.echo(execution.id)
+        say_where_to_look(execution.id)
+        if not (wait or with_stack):
+            if as_json:
+                click.echo(json.dumps({"id": execution.id, "page": page_url(execution.id)}))
+            return
+        progress = _Progress(execution)
+        try:
+            result = execution.wait(progress=progress)
+        finally:
+            progress.close()
+        if as_json:
+            click.echo(json.dumps({"id": execution.id, "page": page_url(execution.id),
+                                   "status": "SUCCEEDED", "outputs": shown(result)}))
+        else:
             click.echo(shown(result))
     finally:
         if stack is not None:
@@ -241,10 +276,16 @@ def _cache_index(local: bool) -> Any:
 @cache.command("ls")
 @click.option("--local", is_flag=True, help="The in-process runs' cache instead.")
 @click.option("--task", "task_name", default=None, help="Only this task's entries.")
-def cache_ls(local: bool, task_name: str | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def cache_ls(local: bool, task_name: str | None, as_json: bool) -> None:
     """List the cache's entries, oldest first: task, version, when, where it came from."""
     rows = [e for e in _cache_index(local).entries()
             if task_name is None or e.task == task_name]
+    if as_json:
+        echo_json([{"key": e.key, "task": e.task, "version": e.version,
+                    "saved_at": e.saved_at, "execution": e.execution or None,
+                    "node": e.node or None, "refused": e.refused or None} for e in rows])
+        return
     if not rows:
         click.echo("the cache is empty" if task_name is None
                    else f"no cache entries of task {task_name!r}")
@@ -262,18 +303,23 @@ def cache_ls(local: bool, task_name: str | None) -> None:
 @click.option("--local", is_flag=True, help="The in-process runs' cache instead.")
 @click.option("--task", "task_name", default=None, help="Only this task's entries.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before deleting.")
-def cache_clear(local: bool, task_name: str | None, yes: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def cache_clear(local: bool, task_name: str | None, yes: bool, as_json: bool) -> None:
     """Delete the cache's entries (all, or one task's): their tasks run again next time."""
     index = _cache_index(local)
     which = f" of task {task_name!r}" if task_name else ""
     count = sum(1 for e in index.entries() if task_name is None or e.task == task_name)
-    if count == 0:
+    gone = 0
+    if count:
+        confirm(f"Delete {count} cache entr{'y' if count == 1 else 'ies'}{which} "
+                f"({'in-process' if local else 'cluster'} cache)?", yes)
+        gone = index.clear(task_name)
+    if as_json:
+        echo_json({"deleted": gone, "task": task_name, "local": local})
+    elif count == 0:
         click.echo(f"no cache entries{which}: nothing to delete")
-        return
-    confirm(f"Delete {count} cache entr{'y' if count == 1 else 'ies'}{which} "
-            f"({'in-process' if local else 'cluster'} cache)?", yes)
-    gone = index.clear(task_name)
-    click.echo(f"deleted {gone} cache entr{'y' if gone == 1 else 'ies'}{which}")
+    else:
+        click.echo(f"deleted {gone} cache entr{'y' if gone == 1 else 'ies'}{which}")
 
 
 def confirm(question: str, yes: bool) -> None:
@@ -288,15 +334,31 @@ def confirm(question: str, yes: bool) -> None:
 
 
 @cli.command()
-def up() -> None:
-    """Run a local stack in the foreground (scheduler + one worker per tier) until Ctrl-C."""
-    from sdk.remote.stack import Stack, worker_sizes
+@click.option("--ui-port", type=click.IntRange(1, 65535), default=8080, show_default=True,
+              envvar="GRAFT_UI_PORT", show_envvar=True, help="The graph page's port.")
+@click.option("--no-ui", is_flag=True, help="Do not start the graph page.")
+@click.option("--flower", "flower_port", type=click.IntRange(1, 65535), default=None,
+              is_flag=False, flag_value=5555, help="Start Flower too (on port 5555, or this).")
+def up(ui_port: int, no_ui: bool, flower_port: int | None) -> None:
+    """Run a local stack in the foreground until Ctrl-C: the scheduler, one worker per tier,
+    the graph page on 127.0.0.1 (and Flower with --flower)."""
+    from sdk.remote.stack import Stack, port_free, worker_sizes
 
     settings = Settings.from_env()
     check_redis(settings.broker_url)
     for tier, concurrency in worker_sizes(settings):
         click.echo(f"worker mem-{format_memory(tier)}: concurrency {concurrency}", err=True)
-    stack = Stack(settings)
+    ui = None if no_ui else ui_port
+    for name, port, option in (("the graph page", ui, "--ui-port"),
+                               ("Flower", flower_port, "--flower PORT")):
+        if port is not None and not port_free(port):
+            raise ConfigError(f"{name} cannot start: port {port} is in use on 127.0.0.1 "
+                              f"(another graft ui or up?); choose another with {option}")
+    if ui is not None:
+        click.echo(f"graph page: http://127.0.0.1:{ui}", err=True)
+    if flower_port is not None:
+        click.echo(f"Flower: http://127.0.0.1:{flower_port}", err=True)
+    stack = Stack(settings, ui_port=ui, flower_port=flower_port)
     stack.start()
     try:
         while stack.alive():

@@ -14,11 +14,20 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from sdk.cli_client import cluster_client
-from sdk.cli_format import cut, echo_json, human_bytes, natural_key, seconds, timestamp
+from sdk.cli_format import (
+    cut,
+    echo_json,
+    human_bytes,
+    natural_key,
+    say_where_to_look,
+    seconds,
+    timestamp,
+)
 from sdk.cli_logs import logs
 from sdk.model.errors import ConfigError, GraftError
 from sdk.model.spec import GraphSpec
 from sdk.model.states import NodeState
+from sdk.remote.stalls import stall_hints
 from sdk.remote.timing import execution_times, node_times
 from sdk.values.handlers import parse_text
 from sdk.values.shapes import shown as shown_outputs
@@ -82,7 +91,9 @@ def status(execution_id: str, states: tuple[str, ...], as_json: bool) -> None:
     execution_id = execution.id  # a prefix given: the whole id
     info = execution.info()
     now = time.time()
-    every = sorted(execution.nodes(), key=lambda n: natural_key(n.id))
+    records_by_id = execution.node_records()
+    every = sorted(execution.records_as_nodes(records_by_id), key=lambda n: natural_key(n.id))
+    hints = stall_hints(execution, info, records_by_id)
     times = execution_times(info, [n.__dict__ for n in every], now)
     wanted = {s.upper() for s in states}
     records = [n for n in every if not wanted or n.state in wanted]
@@ -94,6 +105,7 @@ def status(execution_id: str, states: tuple[str, ...], as_json: bool) -> None:
             "id": execution_id, "workflow": info.get("workflow"), "status": info["status"],
             "done": info.get("done", 0), "total": info.get("total", 0), **times,
             "error": info.get("error"), "failures": info.get("failures") or [],
+            "stalled": hints,
             "nodes": [{**r.__dict__, **n} for r, n in zip(records, nodes)],
             "waiting": [{**g.__dict__, "due_at": g.due_at} for g in waiting]})
         return
@@ -117,6 +129,8 @@ def status(execution_id: str, states: tuple[str, ...], as_json: bool) -> None:
                    f"{'hit' if n['cached'] else '':<6}{n['worker'] or '-'}")
     for gate in waiting:
         click.echo(gate_line(execution_id, gate))
+    for hint in hints:
+        click.echo(f"waiting: {hint}")
     for f in info.get("failures") or []:
         who = f"node {f['node_id']} ({f['task']})" if f["node_id"] else "the execution"
         click.echo(f"\n{who}: {f['error_type']}: {f['message']}")
@@ -234,6 +248,7 @@ def relaunch(execution_id: str, inputs: tuple[str, ...], priority: int | None, w
                                **({"outputs": result} if wait else {})}))
         return
     click.echo(new.id)
+    say_where_to_look(new.id)
     if wait:
         click.echo(result)
 
@@ -333,16 +348,26 @@ def _local_deck(execution_id: str, node: str, attempt: int | None
 @click.argument("execution_id")
 @click.option("--format", "fmt", type=click.Choice(("mermaid", "dot")), default="mermaid",
               show_default=True, help="Mermaid flowchart or Graphviz dot.")
-def graph(execution_id: str, fmt: str) -> None:
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the nodes (state, task, parent) and edges as JSON instead.")
+def graph(execution_id: str, fmt: str, as_json: bool) -> None:
     """Print an execution's graph, nodes coloured by state (render it with mermaid-cli or
     `dot -Tsvg`)."""
-    from sdk.remote.graph_text import render
+    from sdk.remote.graph_text import graph_edges, render
 
     client = cluster_client()
     execution = client.get(execution_id)
     execution_id = execution.id  # a prefix given: the whole id
     spec = GraphSpec.loads(get_verified(client.store, execution.info()["spec"]))
     nodes = execution.node_records()
+    if as_json:
+        echo_json({"id": execution_id,
+                   "nodes": [{"id": nid, "task": n.get("task"), "kind": n.get("kind"),
+                              "state": n.get("state"), "parent": n.get("parent")}
+                             for nid, n in sorted(nodes.items(),
+                                                  key=lambda kv: natural_key(kv[0]))],
+                   "edges": [list(edge) for edge in graph_edges(spec, nodes)]})
+        return
     click.echo(render(spec, nodes, fmt), nl=False)
 
 

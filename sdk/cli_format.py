@@ -71,3 +71,13 @@ def human_bytes(n: int) -> str:
             return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     raise AssertionError("unreachable")
+
+
+def say_where_to_look(execution_id: str) -> None:
+    """After a submission, on stderr: the execution's graph page and the commands that
+    follow it (stdout keeps only the id, for scripts)."""
+    from sdk.remote.stack import page_url
+
+    click.echo(f"graph page: {page_url(execution_id)} (served by `graft ui` or `graft up`)\n"
+               f"follow it:  graft status {execution_id}  |  graft logs {execution_id} "
+               f"--follow", err=True)

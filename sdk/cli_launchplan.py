@@ -50,15 +50,17 @@ def activate(file: str, name: str, wait_s: float, as_json: bool) -> None:
 @click.argument("name")
 @click.option("--wait", "wait_s", type=click.FloatRange(0), default=15.0, show_default=True,
               help="Seconds to wait for the scheduler to confirm.")
-def deactivate(name: str, wait_s: float) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def deactivate(name: str, wait_s: float, as_json: bool) -> None:
     """Stop launch plan NAME's schedule (executions it started go on)."""
-
     record = cluster_client().deactivate(name, wait_s)
-    if record is None:
+    if as_json:
+        echo_json({"name": name, "confirmed": record is not None, "record": record})
+    elif record is None:
         click.echo(f"deactivation of {name!r} sent, but no scheduler confirmed it within "
                    f"{wait_s:g} s", err=True)
-        return
-    click.echo(f"launch plan {name!r} deactivated")
+    else:
+        click.echo(f"launch plan {name!r} deactivated")
 
 
 @launchplan.command("ls")

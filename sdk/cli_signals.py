@@ -28,8 +28,10 @@ def gate_line(execution_id: str, gate: GateRecord) -> str:
             f"{timestamp(gate.due_at)}: {answer}")
 
 
-def _sent(ok: bool, execution_id: str, name: str, what: str) -> None:
-    if ok:
+def _sent(ok: bool, execution_id: str, name: str, what: str, as_json: bool) -> None:
+    if as_json:
+        echo_json({"id": execution_id, "gate": name, "action": what.lower(), "applied": ok})
+    elif ok:
         click.echo(f"{what}: gate {name!r} of execution {execution_id}")
     else:
         click.echo(f"sent {what.lower()} for gate {name!r} of execution {execution_id}; no "
@@ -40,7 +42,8 @@ def _sent(ok: bool, execution_id: str, name: str, what: str) -> None:
 @click.argument("execution_id")
 @click.argument("name")
 @click.argument("value")
-def signal(execution_id: str, name: str, value: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def signal(execution_id: str, name: str, value: str, as_json: bool) -> None:
     """Give the gates waiting for signal NAME (a wait_for_input or approve gate's name, or a
     node id) the value VALUE, read as the gate's type: a number, true/false, a string, JSON
     for lists, dicts and dataclasses."""
@@ -53,7 +56,7 @@ def signal(execution_id: str, name: str, value: str) -> None:
     except ValueError as exc:
         raise ConfigError(f"signal {name!r}: {value!r} does not fit the gate's type: "
                           f"{exc}") from None
-    _sent(execution.set_signal(name, parsed, WAIT_S), execution_id, name, "Signalled")
+    _sent(execution.set_signal(name, parsed, WAIT_S), execution_id, name, "Signalled", as_json)
 
 
 @click.command("approve")
@@ -61,7 +64,8 @@ def signal(execution_id: str, name: str, value: str) -> None:
 @click.argument("name")
 @click.option("--reject", is_flag=True, help="Reject instead: the gate fails with "
               "FlyteDisapprovalException.")
-def approve(execution_id: str, name: str, reject: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def approve(execution_id: str, name: str, reject: bool, as_json: bool) -> None:
     """Approve the approval gate NAME (approve(value, NAME, timeout) in the workflow), which
     then passes its value on; with --reject, reject it."""
     execution = cluster_client().get(execution_id)
@@ -72,7 +76,7 @@ def approve(execution_id: str, name: str, reject: bool) -> None:
         raise GraftError(f"gate {name!r} of execution {execution_id} is not an approval; "
                          f"give it a value with `graft signal {execution_id} {name} VALUE`")
     ok = execution.reject(name, WAIT_S) if reject else execution.approve(name, WAIT_S)
-    _sent(ok, execution_id, name, "Rejected" if reject else "Approved")
+    _sent(ok, execution_id, name, "Rejected" if reject else "Approved", as_json)
 
 
 @click.command("signals")

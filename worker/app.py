@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import logging
 import ssl
+from typing import Any
 
 from celery import Task, signals
 
 from sdk.model.config import Settings
 from sdk.wire.celery_app import make_app
+from sdk.wire.connections import redis_client
+from sdk.wire.presence import Heartbeat, Presence, worker_role
 from sdk.wire.signing import UNSET_WARNING
 from worker import control, folders, outage
 from worker.request import on_received
@@ -51,6 +54,18 @@ def _starting(**_: object) -> None:
     folders.remove_orphans()  # left by a worker killed outright, or the machine's crash
 
 
+_heartbeats: list[Heartbeat] = []
+
+
+@signals.worker_ready.connect  # consuming: say so for each queue, so clients see the tier
+def _ready(sender: Any = None, **_: object) -> None:
+    presence = Presence(redis_client(settings.broker_url), settings.key_prefix)
+    for queue in sender.app.amqp.queues.consume_from:
+        _heartbeats.append(Heartbeat(presence, worker_role(queue), sender.hostname).start())
+
+
 @signals.worker_shutdown.connect
 def _stopped(**_: object) -> None:
+    for beat in _heartbeats:
+        beat.stop()
     folders.remove_orphans()  # of runners whose pool process died before them

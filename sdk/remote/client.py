@@ -311,7 +311,11 @@ class Execution:
     def nodes(self) -> list[NodeRecord]:
         """Every node (grafted ones included) with its state and the record of each
         attempt."""
-        records = self.node_records()
+        return self.records_as_nodes(self.node_records())
+
+    @staticmethod
+    def records_as_nodes(records: dict[str, dict[str, Any]]) -> list[NodeRecord]:
+        """`node_records()` as NodeRecords, by id."""
         return [NodeRecord(id=nid, task=r.get("task", ""), state=r.get("state", ""),
                            queue=r.get("queue"), attempts=int(r.get("attempts", 0)),
                            parent=r.get("parent"), error=r.get("error"),

@@ -54,13 +54,19 @@ def render(spec: GraphSpec, nodes: dict[str, dict[str, Any]], fmt: str) -> str:
     or "dot"."""
     names = {nid: f"n{i}" for i, nid in enumerate(sorted(nodes))}
     children = _tree(nodes)
-    found = [*edges(spec), *board_edges(nodes)]
-    links = sorted({(a, b) for a, b in found if a in names and b in names})
+    links = graph_edges(spec, nodes)
     if fmt == "mermaid":
         return _mermaid(nodes, names, children, links)
     if fmt == "dot":
         return _dot(spec.name, nodes, names, children, links)
     raise ValueError(f"unknown graph format {fmt!r} (mermaid or dot)")
+
+
+def graph_edges(spec: GraphSpec, nodes: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
+    """The edges (upstream id, downstream id) between the nodes on the board, sorted: the
+    spec's and those of grafted sub-graphs (read from the nodes' input bindings)."""
+    found = [*edges(spec), *board_edges(nodes)]
+    return sorted({(a, b) for a, b in found if a in nodes and b in nodes})
 
 
 def _label(nid: str, node: dict[str, Any]) -> str:

@@ -83,6 +83,10 @@ class Keys:
         """An execution's status board hash."""
         return f"{self.prefix}:ex:{execution}"
 
+    def alive(self, role: str) -> str:
+        """The heartbeats of one role (`sdk.wire.presence`): schedulers, a tier's workers."""
+        return f"{self.prefix}:alive:{role}"
+
     def unknown(self, execution: str) -> str:
         """A short-lived mark: the scheduler was asked for this execution and has none."""
         return f"{self.prefix}:unknown:{execution}"

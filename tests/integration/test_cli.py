@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -216,3 +217,26 @@ def test_the_example_envs_placeholders_are_refused(cli, args, env, name):
     [line] = done.stderr.strip().splitlines()
     assert f"{name} still holds the placeholder 'change-me' of deploy/example.env" in line
     assert "admin" not in line and "redis://" not in line  # the value itself is not echoed
+
+
+@pytest.mark.timeout(60)
+def test_a_wait_with_no_scheduler_says_so_and_keeps_waiting(tmp_path, redis_server):
+    env = {**_env(tmp_path), "GRAFT_BROKER_URL": f"{redis_server.url}/0",
+           "GRAFT_KEY_PREFIX": f"graftit-noscheduler-{os.getpid()}"}
+    waiting = subprocess.Popen([sys.executable, "-m", "sdk.cli", "run", "--remote", "--wait",
+                                CHAIN_WF, "chain", "--n", "2"], cwd=tmp_path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               stdin=subprocess.DEVNULL)
+    try:
+        lines, started = [], time.monotonic()
+        while time.monotonic() - started < 30:
+            line = waiting.stderr.readline()
+            lines.append(line)
+            if "still waiting: no scheduler is serving" in line:
+                break
+        assert "still waiting: no scheduler is serving" in lines[-1], lines
+        assert "`graft scheduler`" in lines[-1] and time.monotonic() - started < 20
+        assert waiting.poll() is None  # and it does keep waiting
+    finally:
+        waiting.kill()
+        waiting.wait()

@@ -47,6 +47,10 @@ def test_node_waits_for_its_tier_then_runs_there(cluster, wait_for):
              "the 3Gi node to be queued")
     time.sleep(3)
     assert big.status() == "RUNNING"
+    shown = cluster.run_cli("status", big.id)  # says what it waits for, and how to get it
+    assert ("waiting: 1 node(s) wait in tier 4Gi (queue mem-4Gi), which no worker serves: "
+            "start one with `graft worker --tier 4Gi`") in shown.stdout, shown.stdout
+    assert "no scheduler" not in shown.stdout
     assert [(n.id, n.state, n.queue) for n in big.nodes()] == [
         ("limit_3gi", "QUEUED", "mem-4Gi")]
     # ... while the small node of the other execution did run.

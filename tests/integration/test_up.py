@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -9,11 +10,13 @@ import subprocess
 import sys
 import textwrap
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
 import redis
+from servers import free_port
 
 REDIS_DB = 11  # this file's own database: no other test uses it
 
@@ -87,15 +90,30 @@ def _processes_with(entry: str) -> list[int]:
 @pytest.mark.timeout(180)
 def test_up_serves_runs_and_stops_everything_on_ctrl_c(stack_env, tmp_path):
     env, flow = stack_env
+    ui_port, flower_port = free_port(), free_port()
+    env = {**env, "GRAFT_UI_PORT": str(ui_port)}  # `up` serves the page there, `run` says so
     log = open(tmp_path / "up.log", "w")  # noqa: SIM115
-    up = subprocess.Popen([sys.executable, "-m", "sdk.cli", "up"], env=env, cwd=tmp_path,
-                          stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    up = subprocess.Popen([sys.executable, "-m", "sdk.cli", "up", "--flower", str(flower_port)],
+                          env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
+                          start_new_session=True)
     try:
         done = _graft("run", "--remote", "--wait", str(flow), "wf", "--n", "4", env=env,
                       cwd=tmp_path)
         assert done.returncode == 0, done.stderr
         execution_id, outputs = done.stdout.strip().splitlines()
         assert outputs == "[0, 2, 4, 6]"
+        page = f"http://127.0.0.1:{ui_port}/executions/{execution_id}"
+        assert f"graph page: {page}" in done.stderr
+        assert f"graft status {execution_id}" in done.stderr
+        assert f"graft logs {execution_id} --follow" in done.stderr
+        with urllib.request.urlopen(page, timeout=10) as answer:  # served by `up`
+            assert answer.status == 200
+        api = f"http://127.0.0.1:{ui_port}/api/executions/{execution_id}"
+        with urllib.request.urlopen(api, timeout=10) as answer:
+            assert json.loads(answer.read())["status"] == "SUCCEEDED"
+        with urllib.request.urlopen(f"http://127.0.0.1:{flower_port}/healthcheck",
+                                    timeout=10) as answer:
+            assert answer.status == 200
         assert "[SUCCEEDED] 5/5 nodes done" in done.stderr
         assert "0/0" not in done.stderr  # before the scheduler has it, no count is shown
         local = _graft("run", str(flow), "wf", "--n", "4", env=env, cwd=tmp_path)
@@ -104,7 +122,7 @@ def test_up_serves_runs_and_stops_everything_on_ctrl_c(stack_env, tmp_path):
         assert "SUCCEEDED" in status.stdout and "doubles/double-3" in status.stdout
 
         children = _children(up.pid)
-        assert len(children) == 3  # the scheduler and one worker per tier
+        assert len(children) == 5  # the scheduler, one worker per tier, the page, Flower
         assert len(_processes_with(f"GRAFT_HOME={env['GRAFT_HOME']}")) > 3  # + prefork pools
         os.killpg(up.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         assert up.wait(timeout=60) == 0
