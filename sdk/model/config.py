@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import platformdirs
 
@@ -33,6 +34,28 @@ def parse_tiers(text: str) -> list[int]:
     if sizes[0] <= 0:
         raise ConfigError("GRAFT_TIERS: a tier must be larger than 0 bytes")
     return sizes
+
+
+def with_sentinel_options(url: str, master: str | None = None,
+                          sentinel_password: str | None = None) -> str:
+    """A `sentinel://` URL with the master's name and the sentinels' password (by default
+    `GRAFT_SENTINEL_MASTER` and `GRAFT_SENTINEL_PASSWORD`) added as the query parameters
+    `master_name` and `sentinel_password` of its last part, unless it carries them already;
+    any other URL unchanged. Every process and runner handed the URL then has it all."""
+    if not url.startswith("sentinel://"):
+        return url
+    master = master if master is not None else os.environ.get("GRAFT_SENTINEL_MASTER")
+    if sentinel_password is None:
+        sentinel_password = os.environ.get("GRAFT_SENTINEL_PASSWORD")
+    parts = [p.strip() for p in url.split(";") if p.strip()]
+    given = {k for p in parts for k, _ in parse_qsl(urlsplit(p).query)}
+    extra = {k: v for k, v in (("master_name", master), ("sentinel_password",
+                                                          sentinel_password))
+             if v and k not in given}
+    if not extra or not parts:
+        return url
+    parts[-1] += ("&" if "?" in parts[-1] else "?") + urlencode(extra)
+    return ";".join(parts)
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -89,7 +112,8 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         return cls(
-            broker_url=os.environ.get("GRAFT_BROKER_URL") or DEFAULT_BROKER_URL,
+            broker_url=with_sentinel_options(os.environ.get("GRAFT_BROKER_URL")
+                                             or DEFAULT_BROKER_URL),
             store_url=os.environ.get("GRAFT_STORE") or str(data_dir() / "store"),
             database_url=os.environ.get("GRAFT_DATABASE_URL")
             or f"sqlite:///{data_dir() / 'graft.db'}",
