@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import platformdirs
 
@@ -48,14 +48,20 @@ def with_sentinel_options(url: str, master: str | None = None,
     if sentinel_password is None:
         sentinel_password = os.environ.get("GRAFT_SENTINEL_PASSWORD")
     parts = [p.strip() for p in url.split(";") if p.strip()]
-    given = {k for p in parts for k, _ in parse_qsl(urlsplit(p).query)}
-    extra = {k: v for k, v in (("master_name", master), ("sentinel_password",
-                                                          sentinel_password))
-             if v and k not in given}
+    given = set(re.findall(r"[?&]([a-z_]+)=", url))
+    extra = [f"{k}={_percent(v)}" for k, v in (("master_name", master),
+                                                ("sentinel_password", sentinel_password))
+             if v and k not in given]
     if not extra or not parts:
         return url
-    parts[-1] += ("&" if "?" in parts[-1] else "?") + urlencode(extra)
+    parts[-1] += ("&" if "?" in parts[-1] else "?") + "&".join(extra)
     return ";".join(parts)
+
+
+def _percent(text: str) -> str:
+    """`text` percent-encoded for a URL's query (urllib stays out of the scheduler's core)."""
+    return "".join(chr(b) if chr(b).isalnum() or chr(b) in "-._~" else f"%{b:02X}"
+                   for b in text.encode())
 
 
 def _env_bool(name: str, default: bool) -> bool:

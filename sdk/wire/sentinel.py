@@ -23,6 +23,7 @@ after a failover its next connection goes to the promoted replica (redis-py's
 from __future__ import annotations
 
 import contextlib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
@@ -195,8 +196,12 @@ def explain(exc: BaseException, url: str) -> str:
         return str(bad)
     text = str(exc).strip() or "no reply"
     if isinstance(exc, MasterNotFoundError):
-        return (f"the {where} name no reachable master ({text}); check that the sentinels "
-                "run and monitor it (GRAFT_SENTINEL_MASTER)")
+        # redis-py lists each sentinel's error with its client's whole repr: name them only.
+        silent = re.findall(r"connecting to ([^\s]+?)\.? ", text + " ")
+        why = (f"no answer from {', '.join(silent)}" if silent
+               else "none names a master that is up")
+        return (f"the {where} name no master ({why}); check that the sentinels run and "
+                "monitor it under that name (GRAFT_SENTINEL_MASTER)")
     if isinstance(exc, redis.AuthenticationError) or "WRONGPASS" in text or "NOAUTH" in text:
         return (f"the Redis master behind {where} refused the credentials ({text}); check the "
                 "password in GRAFT_BROKER_URL")
