@@ -6,7 +6,9 @@ returns once the sentinels agree on the master, know the replica and each other.
 Celery's form, `sentinel://[:password@]127.0.0.1:P1;sentinel://127.0.0.1:P2;...`, and `master`
 the name they monitor. The sentinels mark a master down after `down_after_ms` without an
 answer, with a quorum of two, so killing the primary (`primary.kill()`) promotes the replica
-within a few seconds.
+within a few seconds. `kill_primary_losing_writes` first cuts the replica off, so that the
+writes the primary acknowledges last are never replicated: the promoted replica lacks them, as
+after a real failover under load.
 """
 
 from __future__ import annotations
@@ -127,18 +129,52 @@ class SentinelGroup:
                           f"{START_TIMEOUT_S:.0f} s", "\n".join(s.log_tail() for s in
                                                                  self.sentinels))
 
+    def _info(self, server: RedisServer) -> dict[str, Any]:
+        import redis
+
+        client = redis.Redis(port=server.port, password=self.password, socket_timeout=2,
+                             retry=None, decode_responses=True)
+        try:
+            return client.info("replication")
+        finally:
+            client.close()
+
     def _replica_in_sync(self) -> bool:
         import redis
 
         assert self.replica is not None
-        client = redis.Redis(port=self.replica.port, password=self.password, socket_timeout=1,
-                             retry=None, decode_responses=True)
         try:
-            return client.info("replication").get("master_link_status") == "up"
+            return self._info(self.replica).get("master_link_status") == "up"
         except (redis.RedisError, OSError):
             return False
+
+    def kill_primary_losing_writes(self, window_s: float) -> int:
+        """Stop the replica (SIGSTOP), have the primary drop its link, let clients write to
+        the primary alone for `window_s`, SIGKILL the primary, let the replica go on
+        (SIGCONT). Returns the primary's replication offset at the kill: the replica,
+        promoted, holds the stream only up to its `second_repl_offset` - 1."""
+        import redis
+
+        assert self.replica is not None
+        self.replica._signal(signal.SIGSTOP)  # it cannot reconnect while stopped
+        try:
+            client = redis.Redis(port=self.primary.port, password=self.password,
+                                 socket_timeout=2, retry=None)
+            try:
+                client.client_kill_filter(_type="replica")
+                time.sleep(window_s)
+                offset = int(client.info("replication")["master_repl_offset"])
+            finally:
+                client.close()
+            self.primary.kill()
         finally:
-            client.close()
+            self.replica._signal(signal.SIGCONT)
+        return offset
+
+    def kept_offset(self) -> int:
+        """The last offset of the old primary's stream the promoted replica holds."""
+        assert self.replica is not None
+        return int(self._info(self.replica)["second_repl_offset"]) - 1
 
     def wait_failover(self, old_port: int, timeout_s: float = 30.0) -> int:
         """The new master's port, once the sentinels name another than `old_port`."""
