@@ -19,6 +19,7 @@ import time
 
 import redis
 
+from sdk.wire import sentinel
 from sdk.wire.cache_lock import RELEASE_IF_HELD
 from sdk.wire.connections import Outage, explain
 from sdk.wire.control import ALL_SHARDS
@@ -62,9 +63,11 @@ class SchedulerLock:
         # Its own client, with timeouts shorter than a renew interval: a call that hangs must
         # not hold the renewal past the TTL.
         self.url = url
-        self.redis: redis.Redis = redis.Redis.from_url(
-            url, socket_connect_timeout=min(3.0, self.interval_s),
-            socket_timeout=self.interval_s)
+        timeouts = {"socket_connect_timeout": min(3.0, self.interval_s),
+                    "socket_timeout": self.interval_s}
+        self.redis: redis.Redis = (sentinel.master_client(url, **timeouts)
+                                   if sentinel.is_sentinel(url)
+                                   else redis.Redis.from_url(url, **timeouts))
         self.key = Keys(prefix).scheduler_lock
         self.owner = owner or holder_id()
         self.outage = outage or Outage(log)

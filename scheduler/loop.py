@@ -43,6 +43,7 @@ from scheduler.celery_dispatch import CeleryDispatcher
 from scheduler.collector import GraphCollector
 from scheduler.cron import Ticker
 from scheduler.dispatch import Dispatcher
+from scheduler.epoch import Change, Epoch
 from scheduler.inflight import in_flight
 from scheduler.lock import SchedulerLock
 from scheduler.notify import Notifier, NotifyConfig
@@ -61,6 +62,7 @@ from sdk.wire.launch_plans import LaunchPlanBoard
 from sdk.wire.leases import REPORTED, Leases
 from sdk.wire.notifiers import NotifierBoard
 from sdk.wire.presence import SCHEDULER, Presence
+from sdk.wire.sentinel import is_sentinel
 from sdk.wire.signing import UNSET_WARNING, Unauthenticated, verify
 from sdk.wire.submissions import Submissions
 
@@ -122,8 +124,8 @@ class Loop:
         self.collector = GraphCollector(self.scheduler.nodes_held)
         self.ticker = Ticker(self.scheduler, LaunchPlanBoard(board.redis, settings.key_prefix))
         self.consumer = f"{self.lock.owner}:{uuid.uuid4().hex[:6]}"
-        self.epoch_key = Keys(settings.key_prefix).epoch
-        self.epoch = ""
+        self.epoch = Epoch(self.redis, Keys(settings.key_prefix).epoch,
+                           follow_server=is_sentinel(settings.broker_url))
         self._retry_pending = True
         self._suspects: dict[Any, float] = {}
         self._judge_leases_after = 0.0
@@ -180,7 +182,7 @@ class Loop:
                 self.scheduler.forget()
                 self.collector.release()
                 self._retry_pending = True
-                self.epoch = ""
+                self.epoch.forget()
 
     def _flush_acks(self) -> None:
         """Acknowledge the committed entries still held for the next read (best effort: an
@@ -259,7 +261,7 @@ class Loop:
     def _start(self) -> None:
         self.control.ensure_group()
         self.notifiers.write(self.notifier.channels)
-        self._check_epoch()
+        self.epoch.check()
         self.metrics.started(self.redis, self.state)
         claimed = self.control.claim_all(self.consumer)
         self._drain_pending()
@@ -274,31 +276,23 @@ class Loop:
                  redact(self.settings.broker_url), redact(self.state.url), claimed,
                  taken, resent, settled)
 
-    def _check_epoch(self) -> bool:
-        """True when Redis lost what graft keeps in it since the last check (it was emptied,
-        or restarted without persistence)."""
-        current = self.redis.get(self.epoch_key)
-        if current is not None and current.decode() == self.epoch:
-            return False
-        if current is None:
-            self.redis.set(self.epoch_key, uuid.uuid4().hex, nx=True)
-            current = self.redis.get(self.epoch_key)
-        wiped = bool(self.epoch)
-        self.epoch = current.decode() if current else ""
-        return wiped
-
     def _after_outage(self) -> None:
         """Redis answers again: give workers a lease's time to renew before judging leases,
         and if Redis came back empty, rebuild what it held."""
         self._judge_leases_after = time.monotonic() + self.settings.lease_ttl_s
         self._retry_pending = True  # a read the outage cut short may have left entries pending
-        if self._check_epoch():
-            self._recover_wiped()
+        self._recover_wiped(self.epoch.check())
 
-    def _recover_wiped(self) -> None:
-        log.warning("Redis came back empty: recreating the control stream, rewriting the "
+    def _recover_wiped(self, change: Change) -> None:
+        """Rebuild from the database what Redis lost (`change`: emptied, or failed over to a
+        replica that may lack the last writes the master acknowledged)."""
+        if change is Change.NONE:
+            return
+        what = ("Redis came back empty" if change is Change.EMPTIED else
+                "Redis failed over to another server, which may lack the last writes")
+        log.warning("%s: recreating the control stream, rewriting the "
                     "status board from the database, and sending again every attempt no "
-                    "worker holds")
+                    "worker holds", what)
         self.control.ensure_group()
         self.notifiers.write(self.notifier.channels)
         taken = self._take_submissions()
@@ -306,8 +300,9 @@ class Loop:
         # Workers that survived renew their leases within a lease's time; after that, every
         # queued attempt without a lease or a message is sent again.
         self._reconcile_at = time.monotonic() + self.settings.lease_ttl_s * 1.5
-        log.info("after the empty restart: %d submissions taken from the store, %d board "
-                 "records rewritten", taken, boards)
+        log.info("after the %s: %d submissions taken from the store, %d board "
+                 "records rewritten",
+                 "empty restart" if change is Change.EMPTIED else "failover", taken, boards)
 
     def _take_submissions(self) -> int:
         """Apply submissions whose stream entry may be gone (the store keeps each until the
@@ -365,8 +360,7 @@ class Loop:
             self._next_timer = now + TIMER_S
             self.metrics.sync_clock(self.redis)
             self.presence.beat(SCHEDULER, self.lock.owner)
-            if self._check_epoch():
-                self._recover_wiped()
+            self._recover_wiped(self.epoch.check())
             if self.control.claim_all(self.consumer, ORPHANED_MS):
                 self._retry_pending = True
             # Leases run out while Redis is away, renewed by no one: they are judged only a

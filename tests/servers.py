@@ -289,16 +289,18 @@ class RedisServer(_Child):
 
     `RedisServer(password=None).start()`; `url` is redis://[:password@]127.0.0.1:PORT (append
     `/N` for a database). `restart_empty()` stops it and starts it again on the same port,
-    empty. `stop()` is SIGTERM then SIGKILL; `kill()` is SIGKILL.
+    empty. `stop()` is SIGTERM then SIGKILL; `kill()` is SIGKILL. `args` are more
+    redis-server options (`["--replicaof", "127.0.0.1", "6380"]`).
     """
 
     name = "redis-server"
 
     def __init__(self, password: str | None = None, binary: str | None = None,
-                 persistent: bool = False):
+                 persistent: bool = False, args: list[str] | None = None):
         super().__init__("graft-redis-")
         self.password = password
         self.persistent = persistent
+        self.args = list(args or [])
         self.binary = binary or shutil.which("redis-server")
 
     @property
@@ -339,7 +341,7 @@ class RedisServer(_Child):
                     "--appendfsync", "always", "--daemonize", "no", "--loglevel", "warning"]
             if self.password:
                 argv += ["--requirepass", self.password]
-            self._spawn(argv, cwd=self.dir)
+            self._spawn(argv + self.args, cwd=self.dir)
             self.port = port
             if self._wait_ready(deadline):
                 return self

@@ -20,6 +20,7 @@ from sdk.model.config import Settings
 from sdk.wire.celery_app import make_app
 from sdk.wire.connections import redis_client
 from sdk.wire.presence import Heartbeat, Presence, worker_role
+from sdk.wire.sentinel import is_sentinel
 from sdk.wire.signing import UNSET_WARNING
 from worker import control, folders, outage
 from worker.request import on_received
@@ -28,7 +29,8 @@ settings = Settings.from_env()
 
 app = make_app(settings, include=["worker.tasks"])
 app.conf.update(
-    broker_transport="worker.transport:Transport",
+    broker_transport="worker.transport:" + (
+        "SentinelTransport" if is_sentinel(settings.broker_url) else "Transport"),
     worker_consumer="worker.consumer:GraftConsumer",
 )
 if settings.broker_url.startswith("rediss://"):

@@ -262,3 +262,35 @@ class Channel(kombu_redis.Channel):
 
 class Transport(kombu_redis.Transport):
     Channel = Channel
+
+
+class SentinelChannel(Channel, kombu_redis.SentinelChannel):
+    """`Channel` on the master that Sentinel names (a `sentinel://` broker URL). kombu finds
+    the sentinels through the channel's connection, which a closed channel no longer has:
+    they are remembered, so a task received before a failover is acknowledged on the new
+    master."""
+
+    _sentinels: list[tuple[str, int]] | None = None
+
+    def _sentinel_managed_pool(self, asynchronous: bool = False) -> Any:
+        conn = self.connection
+        if conn is not None and conn.client is not None:
+            parsed = [kombu_redis._parse_url(url) for url in conn.client.alt]
+            self._sentinels = [(u.hostname, u.port or conn.default_port) for u in parsed
+                               if u.scheme == "sentinel"]
+            return super()._sentinel_managed_pool(asynchronous)
+        params = self._connparams(asynchronous)
+        sentinels = self._sentinels or [(params["host"], params["port"])]
+        for name in ("host", "port"):
+            params.pop(name, None)
+        manager = kombu_redis.sentinel.Sentinel(
+            sentinels, min_other_sentinels=getattr(self, "min_other_sentinels", 0),
+            sentinel_kwargs=getattr(self, "sentinel_kwargs", None), **params)
+        self._sentinel_manager = manager
+        credentials = {k: params[k] for k in ("username", "password") if k in params}
+        return manager.master_for(self.master_name, redis.Redis,
+                                  **credentials).connection_pool
+
+
+class SentinelTransport(kombu_redis.SentinelTransport):
+    Channel = SentinelChannel

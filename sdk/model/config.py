@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,34 @@ def parse_tiers(text: str) -> list[int]:
     if sizes[0] <= 0:
         raise ConfigError("GRAFT_TIERS: a tier must be larger than 0 bytes")
     return sizes
+
+
+def with_sentinel_options(url: str, master: str | None = None,
+                          sentinel_password: str | None = None) -> str:
+    """A `sentinel://` URL with the master's name and the sentinels' password (by default
+    `GRAFT_SENTINEL_MASTER` and `GRAFT_SENTINEL_PASSWORD`) added as the query parameters
+    `master_name` and `sentinel_password` of its last part, unless it carries them already;
+    any other URL unchanged. Every process and runner handed the URL then has it all."""
+    if not url.startswith("sentinel://"):
+        return url
+    master = master if master is not None else os.environ.get("GRAFT_SENTINEL_MASTER")
+    if sentinel_password is None:
+        sentinel_password = os.environ.get("GRAFT_SENTINEL_PASSWORD")
+    parts = [p.strip() for p in url.split(";") if p.strip()]
+    given = set(re.findall(r"[?&]([a-z_]+)=", url))
+    extra = [f"{k}={_percent(v)}" for k, v in (("master_name", master),
+                                                ("sentinel_password", sentinel_password))
+             if v and k not in given]
+    if not extra or not parts:
+        return url
+    parts[-1] += ("&" if "?" in parts[-1] else "?") + "&".join(extra)
+    return ";".join(parts)
+
+
+def _percent(text: str) -> str:
+    """`text` percent-encoded for a URL's query (urllib stays out of the scheduler's core)."""
+    return "".join(chr(b) if chr(b).isalnum() or chr(b) in "-._~" else f"%{b:02X}"
+                   for b in text.encode())
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -92,10 +121,12 @@ class Settings:
     def from_env(cls) -> Settings:
         """The settings of this process's environment; ConfigError on a malformed value, or
         on a secret still holding deploy/example.env's placeholder."""
-        for name in ("GRAFT_SECRET", "GRAFT_BROKER_URL", "GRAFT_DATABASE_URL"):
+        for name in ("GRAFT_SECRET", "GRAFT_BROKER_URL", "GRAFT_DATABASE_URL",
+                     "GRAFT_SENTINEL_PASSWORD"):
             refuse_placeholder(name, os.environ.get(name))
         return cls(
-            broker_url=os.environ.get("GRAFT_BROKER_URL") or DEFAULT_BROKER_URL,
+            broker_url=with_sentinel_options(os.environ.get("GRAFT_BROKER_URL")
+                                             or DEFAULT_BROKER_URL),
             store_url=os.environ.get("GRAFT_STORE") or str(data_dir() / "store"),
             database_url=os.environ.get("GRAFT_DATABASE_URL")
             or f"sqlite:///{data_dir() / 'graft.db'}",

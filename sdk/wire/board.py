@@ -20,9 +20,9 @@ from typing import Any
 
 import redis
 
-from sdk.model.config import Settings
+from sdk.model.config import Settings, with_sentinel_options
 from sdk.model.errors import BrokerUnavailable, ConfigError
-from sdk.wire.connections import explain, redact, redis_client
+from sdk.wire.connections import REDIS_SCHEMES, explain, redact, redis_client
 from sdk.wire.keys import Keys
 from sdk.wire.results import FINAL, RESULT_FIELDS, result_mac
 from sdk.wire.signing import Unauthenticated
@@ -33,8 +33,8 @@ UNKNOWN_TTL_S = 30
 
 class Board:
     def __init__(self, settings: Settings):
-        url = os.environ.get("GRAFT_BOARD_URL") or settings.broker_url
-        if not url.startswith(("redis://", "rediss://", "unix://")):
+        url = with_sentinel_options(os.environ.get("GRAFT_BOARD_URL") or settings.broker_url)
+        if not url.startswith(REDIS_SCHEMES):
             raise ConfigError(f"the status board needs Redis, but {redact(url)} is not a Redis "
                               "URL; set GRAFT_BOARD_URL to one")
         self.url = url

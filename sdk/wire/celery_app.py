@@ -11,6 +11,7 @@ from celery.app.amqp import AMQP
 from kombu import Exchange, Queue
 
 from sdk.model.config import Settings
+from sdk.wire import sentinel
 from sdk.wire.keys import tier_queue
 
 
@@ -43,8 +44,13 @@ def sent_events_on() -> bool:
 
 def make_app(settings: Settings, include: list[str] | None = None) -> Celery:
     """A Celery app on `settings.broker_url`: JSON only, late acks, prefetch 1, no results,
-    task events on, and reconnecting to the broker forever."""
-    app = Celery("graft", broker=settings.broker_url, include=include or [], amqp=GraftAMQP)
+    task events on, and reconnecting to the broker forever. A `sentinel://` URL becomes
+    Celery's Sentinel broker, its master's name and the sentinels' password transport
+    options."""
+    broker, sentinel_options = settings.broker_url, {}
+    if sentinel.is_sentinel(broker):
+        broker, sentinel_options = sentinel.celery_broker(broker)
+    app = Celery("graft", broker=broker, include=include or [], amqp=GraftAMQP)
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],
@@ -78,6 +84,7 @@ def make_app(settings: Settings, include: list[str] | None = None) -> Celery:
             "socket_timeout": 30,
             "socket_connect_timeout": 5,
             "retry_on_timeout": True,
+            **sentinel_options,
         },
     )
     return app

@@ -2,7 +2,8 @@
 
 Every graft process talks to Redis (control stream, status board, leases, dead letters)
 through clients made here, with short timeouts, so that an outage is noticed in seconds and
-reported in one line naming the cause and the URL with its password hidden.
+reported in one line naming the cause and the URL with its password hidden. A `sentinel://`
+URL (sdk.wire.sentinel) gives a client of whichever server the sentinels name master.
 """
 
 from __future__ import annotations
@@ -17,17 +18,27 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from sdk.model.errors import BrokerUnavailable
+from sdk.wire import sentinel
 
 
 def redact(url: str) -> str:
-    """The URL with any password hidden."""
+    """The URL with any password hidden (a sentinel URL's `sentinel_password` too)."""
+    url = re.sub(r"(sentinel_password=)[^&;]*", r"\1***", url)
     return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://", sentinel.SCHEME)
+
+
 def redis_client(url: str, *, timeout_s: float = 10.0) -> redis.Redis:
-    """A client for `url` (redis://, rediss://, unix://) with bounded connect and read times,
-    and no retries of its own: every caller has its own retry loop, and redis-py re-sending
-    a timed-out XREADGROUP would leave entries pending that the caller never saw."""
+    """A client for `url` (redis://, rediss://, unix://, or sentinel:// for the master its
+    sentinels name) with bounded connect and read times, and no retries of its own: every
+    caller has its own retry loop, and redis-py re-sending a timed-out XREADGROUP would leave
+    entries pending that the caller never saw."""
+    if sentinel.is_sentinel(url):
+        return sentinel.master_client(url, socket_connect_timeout=min(timeout_s, 5.0),
+                                      socket_timeout=timeout_s, health_check_interval=30,
+                                      retry=Retry(NoBackoff(), 0))
     return redis.Redis.from_url(url, socket_connect_timeout=min(timeout_s, 5.0),
                                 socket_timeout=timeout_s, health_check_interval=30,
                                 retry=Retry(NoBackoff(), 0))
@@ -35,6 +46,8 @@ def redis_client(url: str, *, timeout_s: float = 10.0) -> redis.Redis:
 
 def explain(exc: BaseException, url: str) -> str:
     """Why talking to Redis at `url` failed, in one line an operator can act on."""
+    if sentinel.is_sentinel(url):
+        return sentinel.explain(exc, url)
     where = redact(url)
     text = str(exc)
     if isinstance(exc, redis.AuthenticationError) or "WRONGPASS" in text \
@@ -53,7 +66,10 @@ def explain(exc: BaseException, url: str) -> str:
 
 def check_redis(url: str, timeout_s: float = 3.0) -> None:
     """BrokerUnavailable with a one-line reason when Redis at `url` cannot be used."""
-    if not url.startswith(("redis://", "rediss://", "unix://")):
+    if sentinel.is_sentinel(url):
+        sentinel.check(url, timeout_s)
+        return
+    if not url.startswith(REDIS_SCHEMES):
         raise BrokerUnavailable(f"{redact(url)} is not a Redis URL; graft needs Redis "
                                 f"(redis://, rediss:// or unix://) in GRAFT_BROKER_URL")
     client = redis_client(url, timeout_s=timeout_s)

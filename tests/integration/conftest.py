@@ -244,14 +244,16 @@ def wait_ready(procs: list[Proc], timeout_s: float = START_TIMEOUT_S) -> None:
 class Cluster:
     """A graft scheduler and tier workers on one Redis database and one state database."""
 
-    def __init__(self, backend: str, root: Path, *, redis_url: str,
-                 postgres: PostgresServer | ExternalPostgres | None = None):
+    def __init__(self, backend: str, root: Path, *, redis_url: str = "",
+                 postgres: PostgresServer | ExternalPostgres | None = None,
+                 broker_url: str | None = None):
         """`redis_url`: the server without a database number (a `redis_server`'s `.url`);
-        `postgres`: where the postgresql backend creates its database."""
+        `postgres`: where the postgresql backend creates its database; `broker_url`: the
+        whole GRAFT_BROKER_URL instead (a sentinel:// one), in place of `redis_url`."""
         self.backend = backend
         self.root = root
         self.redis_db = REDIS_DBS[backend]
-        self.broker_url = f"{redis_url.rstrip('/')}/{self.redis_db}"
+        self.broker_url = broker_url or f"{redis_url.rstrip('/')}/{self.redis_db}"
         self.postgres = postgres
         self.key_prefix = f"graftit-{backend}-{uuid.uuid4().hex[:8]}"
         self.store_url = str(root / "store")
@@ -296,9 +298,12 @@ class Cluster:
 
     @property
     def settings(self) -> Any:
-        from sdk.model.config import Settings, parse_tiers
+        from sdk.model.config import Settings, parse_tiers, with_sentinel_options
 
-        return Settings(broker_url=self.broker_url, store_url=self.store_url,
+        broker_url = with_sentinel_options(self.broker_url,
+                                           self.env.get("GRAFT_SENTINEL_MASTER", ""),
+                                           self.env.get("GRAFT_SENTINEL_PASSWORD", ""))
+        return Settings(broker_url=broker_url, store_url=self.store_url,
                         database_url=self.database_url, tiers=parse_tiers(self.env["GRAFT_TIERS"]),
                         key_prefix=self.key_prefix,
                         secret=(self.env.get("GRAFT_SECRET") or "").encode() or None)
@@ -311,6 +316,10 @@ class Cluster:
     def redis(self) -> Any:
         import redis
 
+        from sdk.wire.sentinel import is_sentinel, master_client
+
+        if is_sentinel(self.broker_url):  # the current master
+            return master_client(self.settings.broker_url, socket_timeout=10)
         return redis.Redis.from_url(self.broker_url)
 
     # -- lifecycle --
@@ -499,19 +508,21 @@ def wait_for() -> Any:
 def make_cluster(private_redis: Any, private_postgres: Any,
                  tmp_path_factory: pytest.TempPathFactory,
                  request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """`make_cluster(backend="sqlite", env={}, redis=None, postgres=None)`: a started cluster
-    on a new private Redis (or on `redis`), and for "postgresql" on the session's PostgreSQL
-    (or on `postgres`), stopped after the test; this process's GRAFT_STORE points at it.
-    (It asks for `private_postgres` so that its clusters stop before those servers do.)"""
+    """`make_cluster(backend="sqlite", env={}, redis=None, postgres=None, broker_url=None)`: a
+    started cluster on a new private Redis (or on `redis`, or on the whole `broker_url`, a
+    sentinel:// one), and for "postgresql" on the session's PostgreSQL (or on `postgres`),
+    stopped after the test; this process's GRAFT_STORE points at it. (It asks for
+    `private_postgres` so that its clusters stop before those servers do.)"""
     made: list[Cluster] = []
 
     def make(backend: str = "sqlite", env: dict[str, str] | None = None,
-             redis: Any = None, postgres: Any = None) -> Cluster:
-        server = redis or private_redis()
+             redis: Any = None, postgres: Any = None, broker_url: str | None = None) -> Cluster:
+        server = None if broker_url else redis or private_redis()
         if backend == "postgresql" and postgres is None:
             postgres = request.getfixturevalue("postgres_server")
         cluster = Cluster(backend, tmp_path_factory.mktemp(f"fault-{backend}"),
-                          redis_url=server.url, postgres=postgres)
+                          redis_url=server.url if server else "", postgres=postgres,
+                          broker_url=broker_url)
         cluster.redis_server = server
         cluster.env.update(env or {})
         monkeypatch.setenv("GRAFT_STORE", cluster.store_url)
