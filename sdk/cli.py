@@ -14,6 +14,7 @@ import click
 
 from sdk.cli_executions import COMMANDS
 from sdk.cli_flower import COMMANDS as FLOWER_COMMANDS
+from sdk.cli_gc import COMMANDS as GC_COMMANDS
 from sdk.cli_launchplan import COMMANDS as LAUNCH_PLAN_COMMANDS
 from sdk.cli_register import COMMANDS as REGISTER_COMMANDS
 from sdk.cli_signals import COMMANDS as SIGNAL_COMMANDS
@@ -384,7 +385,7 @@ def dead(purge: bool, limit: int, as_json: bool) -> None:
 
 
 for _command in (*COMMANDS, *SIGNAL_COMMANDS, *FLOWER_COMMANDS, *LAUNCH_PLAN_COMMANDS,
-                 *REGISTER_COMMANDS, ui):
+                 *REGISTER_COMMANDS, *GC_COMMANDS, ui):
     cli.add_command(_command)
 
 
