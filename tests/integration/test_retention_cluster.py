@@ -25,7 +25,9 @@ from workflows.retention import gc_run_wf, gc_wf
 
 from scheduler.db import ExecutionRow
 from scheduler.metrics import PrometheusMetrics
+from scheduler.retention.collect import collect
 from scheduler.retention.daily import DailyGc, GcSettings
+from scheduler.state import EventRecord, ExecutionRecord, TickRecord
 from scheduler.state_sql import SqlState
 from sdk.values.store import FsspecStore, put_blob
 from sdk.wire.keys import Keys
@@ -88,9 +90,7 @@ def _objects(c: Cluster) -> dict[str, float]:
 
 
 def _age_store(c: Cluster, seconds: float) -> None:
-    t = time.time() - seconds
-    for key in _objects(c):
-        os.utime(os.path.join(c.store_url, key), (t, t))
+    _age_tree(c.store_url, seconds)
 
 
 def _gc(c: Cluster, *args: str) -> dict:
@@ -241,3 +241,48 @@ def test_the_periodic_gc_runs_on_one_scheduler_at_a_time(gc, tmp_path):
     other, _ = scheduler("b")
     other.poll()
     assert not other.running  # the last gc ended less than GRAFT_GC_EVERY ago
+
+
+def test_pruning_on_postgresql(postgres_server, tmp_path):
+    """The same statements on PostgreSQL: an old execution's rows go, with the schedule
+    ticks that started it but each launch plan's newest; a running one's stay."""
+    database = f"graft_it_gc_{uuid.uuid4().hex[:8]}"
+    postgres_server.create_database(database)
+    state = SqlState(postgres_server.url_for(database))
+    try:
+        store = FsspecStore(str(tmp_path / "store"))
+        specs = {eid: put_blob(store, eid.encode(), prefix="specs") for eid in ("a", "b", "c")}
+        with state.transaction() as tx:
+            for eid, status in (("a", "SUCCEEDED"), ("b", "ABORTED"), ("c", "RUNNING")):
+                tx.add_execution(ExecutionRecord(id=eid, workflow="wf", status=status,
+                                                 spec_key=specs[eid], inputs={}))
+                tx.append_event(EventRecord(eid, 1, "n0", 1, "values", {}))
+            for tick_s, eid in ((100, "a"), (200, "b")):
+                tx.add_tick(TickRecord("lp", tick_s, eid))
+        for eid in ("a", "b"):
+            ended = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=40)
+            with state.engine.begin() as conn:
+                conn.execute(update(ExecutionRow).where(ExecutionRow.id == eid)
+                             .values(updated_at=ended))
+        _age_tree(store.root, DAY_S)
+        dry = collect(state.engine, store, older_than_s=30 * DAY_S, dry_run=True)
+        report = collect(state.engine, store, older_than_s=30 * DAY_S)
+        for r in (dry, report):
+            assert r.executions == {"SUCCEEDED": 1, "ABORTED": 1}
+            assert r.rows == {"graft_executions": 2, "graft_events": 2,
+                              "graft_schedule_ticks": 1}
+            assert sorted(r.freed) == sorted([specs["a"], specs["b"]])
+        with state.transaction() as tx:
+            assert [e.id for e in tx.executions()] == ["c"]
+            assert [t.tick_s for t in tx.ticks("lp")] == [200]
+        assert store.exists(specs["c"])
+    finally:
+        state.engine.dispose()
+        postgres_server.drop_database(database)
+
+
+def _age_tree(root: str, seconds: float) -> None:
+    t = time.time() - seconds
+    for folder, _, files in os.walk(root):
+        for name in files:
+            os.utime(os.path.join(folder, name), (t, t))
