@@ -77,11 +77,14 @@ class Marker:
         self.store = store
         self.marked: set[str] = set()
         self.objects_read = 0
-        self._present: dict[str, set[str]] = {}
+        # digest -> the SCANNED folders it is listed in, as bits (0: listed elsewhere only)
+        self._present: dict[str, int] = {}
         for key in present:
             kind, digest = kind_of(key)
             if kind == "content":
-                self._present.setdefault(digest, set()).add(key.partition("/")[0])
+                folder = key.partition("/")[0]
+                bit = 1 << SCANNED.index(folder) if folder in SCANNED else 0
+                self._present[digest] = self._present.get(digest, 0) | bit
         self._pending: list[str] = []
 
     def text(self, text: str | bytes | None) -> None:
@@ -97,8 +100,8 @@ class Marker:
         while self._pending:
             digest = self._pending.pop()
             folders = self._present.get(digest)
-            for folder in SCANNED:
-                if folders is not None and folder not in folders:
+            for i, folder in enumerate(SCANNED):
+                if folders is not None and not folders & (1 << i):
                     continue
                 try:
                     data = self.store.get(f"{folder}/{digest}")

@@ -26,7 +26,7 @@ __all__ = ["StoredObject", "delete_if_old", "listing", "prune_empty_folders"]
 log = logging.getLogger("graft.gc")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StoredObject:
     """One object of the store: its key, its size in bytes, and when it was last written
     (unix seconds)."""
