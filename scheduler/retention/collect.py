@@ -29,6 +29,7 @@ from scheduler.retention.rows import Pruned, Rows
 from scheduler.retention.sweep import StoredObject, delete_if_old, listing, prune_empty_folders
 from sdk.model.errors import StoreError
 from sdk.model.store import Store
+from sdk.values.store import REWRITE_AFTER_S
 
 __all__ = ["DEFAULT_GRACE_S", "Forgetter", "GcReport", "collect"]
 
@@ -88,6 +89,10 @@ def collect(engine: SqlEngine, store: Store, *, older_than_s: float,
     now = clock()
     report = GcReport(dry_run=dry_run, older_than_s=older_than_s, grace_s=grace_s)
     tick = renew or (lambda: None)
+    if not getattr(store, "local", True) and grace_s < REWRITE_AFTER_S:
+        log.warning("gc: a grace of %g s is shorter than the %g s after which this store's "
+                    "reused objects are written again: an object reused meanwhile may go",
+                    grace_s, REWRITE_AFTER_S)
     cutoff = now - grace_s
     candidates: list[StoredObject] = []
     for obj in listing(store):

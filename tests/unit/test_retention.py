@@ -174,3 +174,29 @@ def test_an_object_refreshed_after_the_listing_is_kept(tmp_path):
     _old(store, key)
     assert delete_if_old(store, key, cutoff) == len(b"used again")
     assert not store.exists(key)
+
+
+def test_graft_gc_refuses_a_memory_database_and_a_bad_duration(monkeypatch):
+    from click.testing import CliRunner
+
+    from sdk.cli_gc import gc
+
+    monkeypatch.setenv("GRAFT_DATABASE_URL", "memory://")
+    done = CliRunner().invoke(gc, [])
+    assert done.exit_code == 1 and "gc needs the scheduler's SQL database" in done.output
+    done = CliRunner().invoke(gc, ["--older-than", "soon"])
+    assert done.exit_code == 2 and "expected a duration" in done.output
+
+
+def test_periodic_gc_settings(monkeypatch):
+    from scheduler.retention.daily import GcSettings
+
+    for name in ("GRAFT_GC_OLDER_THAN", "GRAFT_GC_EVERY", "GRAFT_GC_GRACE"):
+        monkeypatch.delenv(name, raising=False)
+    assert GcSettings.from_env().older_than_s is None  # off unless asked for
+    monkeypatch.setenv("GRAFT_GC_OLDER_THAN", "30d")
+    monkeypatch.setenv("GRAFT_GC_EVERY", "12h")
+    monkeypatch.setenv("GRAFT_GC_GRACE", "2h")
+    assert GcSettings.from_env() == GcSettings(30 * 86400, 12 * 3600, 7200)
+    monkeypatch.setenv("GRAFT_GC_EVERY", "1s")
+    assert GcSettings.from_env().every_s == 60  # at least a minute
