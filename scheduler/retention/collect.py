@@ -63,7 +63,7 @@ class GcReport:
     redis_keys: int = 0  # board records and index entries removed
     errors: int = 0  # objects that could not be deleted
     duration_s: float = 0.0
-    freed: list[str] = field(default_factory=list)  # the keys deleted (or to delete)
+    freed: list[str] = field(default_factory=list)  # the keys to delete (or, if asked, deleted)
 
     @property
     def rows_pruned(self) -> int:
@@ -80,11 +80,11 @@ class GcReport:
 def collect(engine: SqlEngine, store: Store, *, older_than_s: float,
             grace_s: float = DEFAULT_GRACE_S, dry_run: bool = False,
             board: Forgetter | None = None, clock: Callable[[], float] = time.time,
-            renew: Callable[[], None] | None = None) -> GcReport:
+            renew: Callable[[], None] | None = None, list_keys: bool = False) -> GcReport:
     """Run one gc over the database behind `engine` and `store`. `board`: where to remove
     the pruned executions' Redis records. `renew` is called between steps and batches (the
-    caller's lock). StoreError when the store cannot be listed; the database's errors
-    propagate."""
+    caller's lock). The report lists the keys freed in a dry run, or with `list_keys`.
+    StoreError when the store cannot be listed; the database's errors propagate."""
     started = time.monotonic()
     now = clock()
     report = GcReport(dry_run=dry_run, older_than_s=older_than_s, grace_s=grace_s)
@@ -127,7 +127,7 @@ def collect(engine: SqlEngine, store: Store, *, older_than_s: float,
     tick()
     marker.expand()
     report.objects_marked = len(marker.marked)
-    _sweep(store, candidates, marker, kept, cutoff, report, tick)
+    _sweep(store, candidates, marker, kept, cutoff, report, tick, list_keys or dry_run)
     report.duration_s = time.monotonic() - started
     return report
 
@@ -157,8 +157,8 @@ def _trim(board: Forgetter) -> int:
 
 
 def _sweep(store: Store, candidates: list[StoredObject], marker: Marker, kept: set[str],
-           cutoff: float, report: GcReport, tick: Callable[[], None]) -> None:
-    gone: list[str] = []
+           cutoff: float, report: GcReport, tick: Callable[[], None], list_keys: bool) -> None:
+    emptied: set[str] = set()  # folders of deleted per-execution objects
     for i, obj in enumerate(candidates):
         if marker.keeps(obj.key, kept):
             continue
@@ -176,9 +176,11 @@ def _sweep(store: Store, candidates: list[StoredObject], marker: Marker, kept: s
         if size is not None:
             report.objects_freed += 1
             report.bytes_freed += size
-            report.freed.append(obj.key)
-            gone.append(obj.key)
+            if list_keys:
+                report.freed.append(obj.key)
+            if kind_of(obj.key)[0] == "execution":
+                emptied.add(obj.key.rpartition("/")[0])
         if i % 1000 == 999:
             tick()
-    if gone:
-        prune_empty_folders(store, gone)
+    if emptied:
+        prune_empty_folders(store, sorted(emptied))

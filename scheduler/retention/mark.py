@@ -14,7 +14,7 @@ Every kind of key graft writes to its store, and what keeps each (docs/operation
 | `cache/<key>.json` | cache entries of the cluster | always (a root) |
 | `registry/<sha256>.json` | `graft register` entries | always (a root) |
 | `submissions/<execution>` | submissions not yet in the database | always (a root) |
-| `<folder>/.tmp-*` | a write cut short (its process died) | younger than the grace |
+| `<folder>/.tmp-*`, `.gc-*` | a write, or a delete, cut short | younger than the grace |
 
 Content-addressed objects are marked *conservatively*: any 64-hex-digit string found in a
 root (a database row of a kept execution or launch plan, a cache or registry entry, a pending
@@ -51,9 +51,9 @@ def digests(text: str | bytes) -> set[str]:
 
 def kind_of(key: str) -> tuple[str, str]:
     """What a store key is, for the sweep: ("content", digest), ("execution", execution id),
-    ("root", folder), ("temp", "") for a write cut short, or ("other", "")."""
+    ("root", folder), ("temp", "") for a write or a delete cut short, or ("other", "")."""
     folder, _, rest = key.partition("/")
-    if key.rpartition("/")[2].startswith(".tmp-"):
+    if key.rpartition("/")[2].startswith((".tmp-", ".gc-")):
         return "temp", ""
     if folder in CONTENT and _HEX64.fullmatch(rest):
         return "content", rest

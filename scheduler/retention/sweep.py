@@ -6,7 +6,7 @@ when it was last written (or refreshed, `sdk.values.store.put_blob`) before the 
 grace`, checked again just before it is deleted. So an object written after the listing is
 never a candidate; one a worker or client wrote (or found already there and refreshed) within
 the grace period is kept although nothing in the database names it yet; one refreshed between
-the listing and its deletion is kept by the second check.
+the listing and its deletion is kept by the second check (`delete_if_old`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from sdk.values.store import FsspecStore, modified_s
 __all__ = ["StoredObject", "delete_if_old", "listing", "prune_empty_folders"]
 
 log = logging.getLogger("graft.gc")
+
+TRASH = ".gc-"  # an object being deleted, renamed aside (a gc that died leaves it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,15 +96,24 @@ def _mtime(info: dict[str, Any]) -> float:
 def delete_if_old(store: Store, key: str, cutoff: float) -> int | None:
     """Delete the object under `key` if it was last written before `cutoff` (unix seconds),
     looked at again now; its size in bytes, or None when it was kept (or is gone already).
-    StoreError when the store refuses."""
+    StoreError when the store refuses.
+
+    On a folder store the object is first renamed aside (`.gc-<name>`), then its write time
+    read: one refreshed (`put_blob`) before the rename is put back, and one refreshed after
+    it is not there to refresh, so its writer stores it anew. No reuse can be lost. Other
+    stores are looked at, then deleted."""
     fs = _fsspec(store)
     path = f"{fs.root.rstrip('/')}/{key}"
     try:
         if fs.local:
-            st = os.stat(path)
+            folder, _, name = path.rpartition("/")
+            aside = f"{folder}/{TRASH}{name}"
+            os.rename(path, aside)
+            st = os.stat(aside)
             if st.st_mtime >= cutoff:
+                os.replace(aside, path)  # a copy its writer stored meanwhile has these bytes
                 return None
-            os.unlink(path)
+            os.unlink(aside)
             return st.st_size
         info = fs.fs.info(path)
         if _mtime(info) >= cutoff:
@@ -115,14 +126,14 @@ def delete_if_old(store: Store, key: str, cutoff: float) -> int | None:
         raise StoreError(f"cannot delete {key!r} from store {store.url}: {exc}") from exc
 
 
-def prune_empty_folders(store: Store, keys: list[str]) -> None:
-    """Remove the folders of a local store that deleting `keys` left empty (an execution's
-    `logs/<id>/<node>/`, up to `logs/`); nothing for other stores, which have no folders."""
+def prune_empty_folders(store: Store, folders: list[str]) -> None:
+    """Remove those of `folders` (of a local store) that deletes left empty, and their
+    parents up to the top-level folder (an execution's `logs/<id>/<node>/`, up to `logs/`);
+    nothing for other stores, which have no folders."""
     fs = _fsspec(store)
     if not fs.local:
         return
     root = fs.root.rstrip("/")
-    folders = {key.rpartition("/")[0] for key in keys if "/" in key}
     for folder in sorted(folders, key=lambda f: -f.count("/")):
         parts = folder.split("/")
         while len(parts) > 1:  # never the top-level folder (`logs/`, `blobs/`)

@@ -144,7 +144,9 @@ def test_dry_run_deletes_nothing_and_lists_what_would_go(world):
 
 def test_gc_prunes_old_rows_and_sweeps_only_what_nothing_kept_names(world):
     store, state, k = world
-    report = collect(state.engine, store, older_than_s=7 * 86400)
+    report = collect(state.engine, store, older_than_s=7 * 86400, list_keys=True)
+    assert sorted(report.freed) == sorted(k[n] for n in ("old_spec", "old_out", "old_value",
+                                                         "stray_old", "old_log", "tmp"))
     gone = {"old_spec", "old_out", "old_value", "stray_old", "old_log", "tmp"}
     # The cache entry keeps `cached_out` (only the pruned execution's rows named it besides);
     # the running execution's events keep its sub-graph and what that names; the registry
