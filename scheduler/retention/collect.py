@@ -80,15 +80,14 @@ class GcReport:
 def collect(engine: SqlEngine, store: Store, *, older_than_s: float,
             grace_s: float = DEFAULT_GRACE_S, dry_run: bool = False,
             board: Forgetter | None = None, clock: Callable[[], float] = time.time,
-            renew: Callable[[], None] | None = None, list_keys: bool = False) -> GcReport:
+            list_keys: bool = False) -> GcReport:
     """Run one gc over the database behind `engine` and `store`. `board`: where to remove
-    the pruned executions' Redis records. `renew` is called between steps and batches (the
-    caller's lock). The report lists the keys freed in a dry run, or with `list_keys`.
+    the pruned executions' Redis records. The report lists the keys freed in a dry run, or
+    with `list_keys`.
     StoreError when the store cannot be listed; the database's errors propagate."""
     started = time.monotonic()
     now = clock()
     report = GcReport(dry_run=dry_run, older_than_s=older_than_s, grace_s=grace_s)
-    tick = renew or (lambda: None)
     if not getattr(store, "local", True) and grace_s < REWRITE_AFTER_S:
         log.warning("gc: a grace of %g s is shorter than the %g s after which this store's "
                     "reused objects are written again: an object reused meanwhile may go",
@@ -100,7 +99,6 @@ def collect(engine: SqlEngine, store: Store, *, older_than_s: float,
         report.bytes += obj.size
         if obj.mtime < cutoff and kind_of(obj.key)[0] in ("content", "execution", "temp"):
             candidates.append(obj)
-    tick()
     rows = Rows(engine, now - older_than_s)
     if dry_run:
         _add(report, rows.count())
@@ -109,7 +107,6 @@ def collect(engine: SqlEngine, store: Store, *, older_than_s: float,
             _add(report, pruned)
             if board is not None:
                 report.redis_keys += _forget(board, ids)
-            tick()
         if board is not None:
             report.redis_keys += _trim(board)
     marker = Marker(store, (o.key for o in candidates))
@@ -124,10 +121,9 @@ def collect(engine: SqlEngine, store: Store, *, older_than_s: float,
                 marker.text(store.get(key))
             except StoreError as exc:  # gone meanwhile (applied, cleared): it names nothing
                 log.debug("gc: root %s not read: %s", key, exc)
-    tick()
     marker.expand()
     report.objects_marked = len(marker.marked)
-    _sweep(store, candidates, marker, kept, cutoff, report, tick, list_keys or dry_run)
+    _sweep(store, candidates, marker, kept, cutoff, report, list_keys or dry_run)
     report.duration_s = time.monotonic() - started
     return report
 
@@ -157,9 +153,9 @@ def _trim(board: Forgetter) -> int:
 
 
 def _sweep(store: Store, candidates: list[StoredObject], marker: Marker, kept: set[str],
-           cutoff: float, report: GcReport, tick: Callable[[], None], list_keys: bool) -> None:
+           cutoff: float, report: GcReport, list_keys: bool) -> None:
     emptied: set[str] = set()  # folders of deleted per-execution objects
-    for i, obj in enumerate(candidates):
+    for obj in candidates:
         if marker.keeps(obj.key, kept):
             continue
         if report.dry_run:
@@ -180,7 +176,5 @@ def _sweep(store: Store, candidates: list[StoredObject], marker: Marker, kept: s
                 report.freed.append(obj.key)
             if kind_of(obj.key)[0] == "execution":
                 emptied.add(obj.key.rpartition("/")[0])
-        if i % 1000 == 999:
-            tick()
     if emptied:
         prune_empty_folders(store, sorted(emptied))
