@@ -48,6 +48,7 @@ from scheduler.inflight import in_flight
 from scheduler.lock import SchedulerLock
 from scheduler.notify import Notifier, NotifyConfig
 from scheduler.observer import Observer
+from scheduler.retention.daily import DailyGc, GcSettings
 from scheduler.service import Scheduler
 from scheduler.serving import Depths, Shards
 from scheduler.state import Fenced, MemoryState, StateStore
@@ -124,6 +125,7 @@ class Loop:
         self.collector = GraphCollector(self.scheduler.nodes_held)
         self.ticker = Ticker(self.scheduler, LaunchPlanBoard(board.redis, settings.key_prefix))
         self.consumer = f"{self.lock.owner}:{uuid.uuid4().hex[:6]}"
+        self.retention = self._retention(board)
         self.epoch = Epoch(self.redis, Keys(settings.key_prefix).epoch,
                            follow_server=is_sentinel(settings.broker_url))
         self._retry_pending = True
@@ -146,6 +148,18 @@ class Loop:
 
         return ShardLeases(engine, self.state.url, ttl_s=self.settings.scheduler_lease_s,
                            outage=self.state_outage)
+
+    def _retention(self, board: Board) -> DailyGc | None:
+        """The periodic gc (`GRAFT_GC_OLDER_THAN`; scheduler/retention/daily.py), or None."""
+        gc_settings = GcSettings.from_env()
+        engine = getattr(self.state, "engine", None)
+        if gc_settings.older_than_s is None:
+            return None
+        if engine is None:
+            log.warning("GRAFT_GC_OLDER_THAN is set, but gc needs a SQL database: no gc runs")
+            return None
+        return DailyGc(gc_settings, self.redis, self.settings.key_prefix, engine, self.store,
+                       board, self.metrics, self.lock.owner)
 
     def _serve(self, shards: frozenset[int]) -> None:
         """Read the streams of `shards`, and serve their executions only."""
@@ -376,6 +390,8 @@ class Loop:
                     self.leases.supersede(batch.superseded)
             if now >= self._reconcile_at:
                 self._reconcile()
+            if self.retention is not None:  # on a thread of its own when due
+                self.retention.poll()
         self.scheduler.flush()
         if self.scheduler.grafting:  # a slice of each large graph, between batches
             self.scheduler.graft_more()

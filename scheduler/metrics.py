@@ -103,6 +103,7 @@ class PrometheusMetrics(Observer):
                                  "scheduler serves (its leases).", registry=r)
         self.clock_offset = Gauge("graft_scheduler_redis_clock_offset_seconds", "Redis's clock "
                                   "minus this host's, as last measured.", registry=r)
+        self._gc_metrics(r)
         for state in ExecutionState:
             self.executions.labels(state.value)
         for tier in settings.tiers:
@@ -137,6 +138,38 @@ class PrometheusMetrics(Observer):
                 self.executions.labels(old).dec()
             if new is not None:
                 self.executions.labels(new).inc()
+
+    def _gc_metrics(self, r: CollectorRegistry) -> None:
+        self.store_objects = Gauge("graft_store_objects", "Objects in the store, as the last "
+                                   "gc counted them (after its sweep).", registry=r)
+        self.store_bytes = Gauge("graft_store_bytes", "Bytes in the store, as the last gc "
+                                 "counted them (after its sweep).", registry=r)
+        self.gc_runs = Counter("graft_gc_runs", "gc runs of this scheduler, by result (ok, "
+                               "failed).", ["result"], registry=r)
+        self.gc_duration = Gauge("graft_gc_duration_seconds", "How long the last gc of this "
+                                 "scheduler took.", registry=r)
+        self.gc_rows = Counter("graft_gc_rows_pruned", "Database rows gc deleted, by table.",
+                               ["table"], registry=r)
+        self.gc_objects = Counter("graft_gc_objects_freed", "Store objects gc deleted.",
+                                  registry=r)
+        self.gc_bytes = Counter("graft_gc_bytes_freed", "Store bytes gc deleted.", registry=r)
+        for result in ("ok", "failed"):
+            self.gc_runs.labels(result)
+
+    def gc_finished(self, report: Any) -> None:
+        self.gc_runs.labels("ok").inc()
+        self.gc_duration.set(report.duration_s)
+        self.store_objects.set(report.objects - report.objects_freed)
+        self.store_bytes.set(report.bytes - report.bytes_freed)
+        self.gc_objects.inc(report.objects_freed)
+        self.gc_bytes.inc(report.bytes_freed)
+        for table, n in report.rows.items():
+            self.gc_rows.labels(table).inc(n)
+        for status, n in report.executions.items():
+            self.executions.labels(status).dec(n)
+
+    def gc_failed(self) -> None:
+        self.gc_runs.labels("failed").inc()
 
     def reports_applied(self, entry_ids: list[bytes]) -> None:
         now = self.clock() + self.clock_offset_s

@@ -42,3 +42,10 @@ class Observer:
 
     def sync_clock(self, client: Any) -> None:
         """Measure the offset from this host's clock to Redis's (`client`: a redis.Redis)."""
+
+    def gc_finished(self, report: Any) -> None:
+        """A gc ended (`scheduler.retention.collect.GcReport`): what it pruned and freed, and
+        what the store holds now."""
+
+    def gc_failed(self) -> None:
+        """A gc stopped on an error."""

@@ -15,6 +15,7 @@ import click
 from sdk.cli_executions import COMMANDS
 from sdk.cli_flower import COMMANDS as FLOWER_COMMANDS
 from sdk.cli_format import echo_json, say_where_to_look, timestamp
+from sdk.cli_gc import COMMANDS as GC_COMMANDS
 from sdk.cli_launchplan import COMMANDS as LAUNCH_PLAN_COMMANDS
 from sdk.cli_register import COMMANDS as REGISTER_COMMANDS
 from sdk.cli_signals import COMMANDS as SIGNAL_COMMANDS
@@ -470,8 +471,20 @@ def dead(purge: bool, limit: int, yes: bool, as_json: bool) -> None:
 
 
 for _command in (*COMMANDS, *SIGNAL_COMMANDS, *FLOWER_COMMANDS, *LAUNCH_PLAN_COMMANDS,
-                 *REGISTER_COMMANDS, ui):
+                 *REGISTER_COMMANDS, *GC_COMMANDS, ui):
     cli.add_command(_command)
+
+
+def _dash_h(command: click.Command) -> None:
+    """-h as well as --help on `command` and every command below it, even when one is run
+    on its own (click keeps a command's help option once made)."""
+    if command.context_settings.get("help_option_names", ["--help"]) == ["--help"]:
+        command.context_settings["help_option_names"] = ["-h", "--help"]
+    for sub in getattr(command, "commands", {}).values():
+        _dash_h(sub)
+
+
+_dash_h(cli)
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
+import pytimeparse2
 
 from sdk.model.errors import ConfigError
 from sdk.model.resources import format_memory, parse_memory
@@ -88,6 +89,25 @@ def env_number(name: str, default: Any, kind: type, minimum: float) -> Any:
     if value < minimum:
         raise ConfigError(f"{name}={raw!r}: must be at least {minimum:g}")
     return value
+
+
+def parse_duration(text: str, what: str) -> float:
+    """Seconds in a duration such as "30d", "1h30m", "90s" or "3600" (pytimeparse2's forms).
+    ConfigError naming `what` when `text` is not one, or is negative."""
+    seconds = pytimeparse2.parse(str(text).strip())
+    if seconds is None or seconds < 0:
+        raise ConfigError(f"{what}={text!r}: expected a duration such as 30d, 12h, 90m or "
+                          f"3600 (seconds)")
+    return float(seconds)
+
+
+def env_duration(name: str, default: float | None) -> float | None:
+    """The duration in seconds environment variable `name` holds (`parse_duration`), or
+    `default` when it is unset or empty."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return parse_duration(raw, name)
 
 
 def _chunk_items_name() -> str:

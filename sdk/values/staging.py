@@ -22,7 +22,7 @@ from typing import Any
 
 from sdk.model.spec import GraphSpec, NodeSpec
 from sdk.model.store import Store
-from sdk.values.store import MemoryStore
+from sdk.values.store import MemoryStore, keep
 
 
 class _Staging(MemoryStore):
@@ -60,6 +60,8 @@ def publish(spec: GraphSpec, store: Store) -> int:
         if not store.exists(key):
             store.put(key, data)
             copied += 1
+        else:
+            keep(store, key, data)  # used again: its write time made now, for gc
     return copied
 
 

@@ -1,16 +1,21 @@
 """The value store: bytes under keys, in a folder or any fsspec URL, or in memory.
 
 Blobs are content-addressed (`blobs/<sha256>`), so the same value or file is stored once and
-cache keys that hash references hash content.
+cache keys that hash references hash content. Storing one that is there already refreshes its
+write time instead (`keep`): gc (`scheduler/retention`) keeps every object written within its
+grace period, and an object a new execution is about to use again counts as written now.
 """
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import os
 import re
 import tempfile
 import threading
+import time
+from typing import Any
 
 import fsspec
 
@@ -18,10 +23,13 @@ from sdk.model.config import Settings
 from sdk.model.errors import StoreError, StoreIntegrityError, StoreObjectMissing
 from sdk.model.store import Store
 
-__all__ = ["FsspecStore", "MemoryStore", "Store", "default_store", "get_verified", "open_store",
-           "put_blob", "sha256"]
+__all__ = ["FsspecStore", "MemoryStore", "Store", "default_store", "get_verified", "keep",
+           "modified_s", "open_store", "put_blob", "sha256"]
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
+# A store that cannot change an object's write time (S3) writes an object again when it was
+# written longer ago than this; gc's grace period must be longer (it is 1 h by default).
+REWRITE_AFTER_S = 600.0
 
 
 def sha256(data: bytes) -> str:
@@ -31,9 +39,39 @@ def sha256(data: bytes) -> str:
 def put_blob(store: Store, data: bytes, prefix: str = "blobs") -> str:
     """Store `data` under a key derived from its content and return the key."""
     key = f"{prefix}/{sha256(data)}"
-    if not store.exists(key):
-        store.put(key, data)
+    keep(store, key, data)
     return key
+
+
+def keep(store: Store, key: str, data: bytes) -> None:
+    """Store `data` under content-addressed `key`, or, when it is there already, make its
+    write time now (as far as the store allows: see `FsspecStore.refresh`)."""
+    refresh = getattr(store, "refresh", None)
+    there = refresh(key) if refresh is not None else store.exists(key)
+    if not there:
+        store.put(key, data)
+
+
+_MTIME_FIELDS = ("mtime", "LastModified", "last_modified", "updated", "created")
+
+
+def modified_s(info: dict[str, Any]) -> float | None:
+    """When an object was last written (unix seconds), from an fsspec `info`; None when the
+    filesystem does not say."""
+    for name in _MTIME_FIELDS:
+        value = info.get(name)
+        if isinstance(value, datetime.datetime):
+            if value.tzinfo is None:
+                value = value.replace(tzinfo=datetime.timezone.utc)
+            return value.timestamp()
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                continue
+    return None
 
 
 def get_verified(store: Store, key: str) -> bytes:
@@ -104,6 +142,24 @@ class FsspecStore:
     def exists(self, key: str) -> bool:
         path = self._path(key)
         return os.path.exists(path) if self.local else self.fs.exists(path)
+
+    def refresh(self, key: str) -> bool:
+        """Whether the object under `key` is there, its write time made now. A store that
+        cannot change it (S3) says False for an object written over `REWRITE_AFTER_S` ago, so
+        that the caller writes it again."""
+        path = self._path(key)
+        try:
+            if self.local:
+                os.utime(path)
+                return True
+            written = modified_s(self.fs.info(path))
+        except FileNotFoundError:
+            return False
+        except PermissionError:  # another user's file: writing it again replaces it
+            return False
+        except OSError as exc:
+            raise StoreError(f"cannot look at {key!r} in store {self.url}: {exc}") from exc
+        return written is not None and time.time() - written < REWRITE_AFTER_S
 
     def delete(self, key: str) -> None:
         path = self._path(key)

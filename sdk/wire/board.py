@@ -4,8 +4,10 @@ The scheduler writes an execution's status, counts, outputs and failures, and on
 per node, after each committed change; `Client` and `graft status` read them. The database
 stays the source of truth: when Redis loses the board, the scheduler rewrites it from the
 database (at once after an empty restart, or when a client asks with a `refresh` message).
-Records expire after `GRAFT_BOARD_TTL_S` (default 7 days). A sorted set indexes executions
-by submission time, for `graft ls`.
+Records expire `GRAFT_BOARD_TTL_S` (default 7 days) after their last write, which for an
+ended execution is its end. A sorted set indexes executions by submission time, for `graft
+ls`; `graft gc` removes the records of the executions it prunes and the index entries of
+records that expired (`forget`, `trim_index`).
 
 With `GRAFT_SECRET` set, the scheduler signs the result of a finished execution (status,
 outputs, failures, spec) and clients refuse a result whose signature does not match.
@@ -137,6 +139,37 @@ class Board:
         except (redis.RedisError, OSError) as exc:
             raise self._unavailable(exc) from exc
         return found[:limit]
+
+    def forget(self, execution_ids: list[str]) -> int:
+        """Delete the records of executions (pruned from the database) and their index
+        entries; how many keys and entries went."""
+        if not execution_ids:
+            return 0
+        try:
+            with self.redis.pipeline(transaction=False) as pipe:
+                for eid in execution_ids:
+                    pipe.delete(self._key(eid), self.names.execution_nodes(eid))
+                pipe.zrem(self._index(), *execution_ids)
+                return sum(int(n) for n in pipe.execute())
+        except (redis.RedisError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+
+    def trim_index(self, chunk: int = 1000) -> int:
+        """Remove from the index the executions whose record expired; how many went."""
+        removed, start = 0, 0
+        try:
+            while ids := self.redis.zrange(self._index(), start, start + chunk - 1):
+                with self.redis.pipeline(transaction=False) as pipe:
+                    for eid in ids:
+                        pipe.exists(self._key(eid.decode()))
+                    there = pipe.execute()
+                gone = [eid for eid, n in zip(ids, there) if not n]
+                if gone:
+                    removed += int(self.redis.zrem(self._index(), *gone))
+                start += len(ids) - len(gone)
+        except (redis.RedisError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+        return removed
 
     def nodes(self, execution_id: str) -> dict[str, dict[str, Any]]:
         try:

@@ -21,6 +21,7 @@ reads to find attempts in flight.
 | `<p>:epoch` | changes when Redis lost what graft kept in it |
 | `<p>:scheduler:lock` | the one scheduler of a `memory://` state |
 | `<p>:cache-lock:<cache key>` | a serialized cache run (`cache_serialize=True`) |
+| `<p>:gc:lock`, `<p>:gc:last` | the one gc running now, and when the last one ended |
 | `mem-<tier>` | a memory tier's Celery queue |
 """
 
@@ -123,6 +124,17 @@ class Keys:
     @property
     def scheduler_lock(self) -> str:
         return f"{self.prefix}:scheduler:lock"
+
+    @property
+    def gc_lock(self) -> str:
+        """Held by the one `graft gc` (or scheduler's daily gc) running now."""
+        return f"{self.prefix}:gc:lock"
+
+    @property
+    def gc_last(self) -> str:
+        """When the last gc ended (unix seconds): the daily gc's clock, shared by the
+        schedulers."""
+        return f"{self.prefix}:gc:last"
 
     def cache_lock(self, cache_key: str) -> str:
         return f"{self.prefix}:cache-lock:{cache_key}"

@@ -10,7 +10,8 @@ Servers: no test touches a server it did not start. The session starts its own t
 servers (tests/servers.py) on free 127.0.0.1 ports and stops them at the end:
 
 - `redis_server` (session): a private `servers.RedisServer`; `.url` is redis://127.0.0.1:PORT
-  without a database number (append `/N`). The clusters use databases 12 and 13 on it.
+  without a database number (append `/N`). The clusters use databases 12 and 13 on it
+  (test_retention_cluster.py's own cluster, 14).
 - `postgres_server` (session, started only when a PostgreSQL test runs): a private
   `servers.PostgresServer`; each PostgreSQL cluster creates its own database on it
   (`create_database`, `drop_database`, `url_for(database)`).
@@ -26,7 +27,7 @@ CI=true.
 Opt-in only: GRAFT_IT_REDIS=redis://HOST:PORT (no database number) and/or
 GRAFT_IT_POSTGRES=postgresql+psycopg://USER@HOST:PORT/DB (a database to connect to in order to
 create and drop the suite's own) make the session use those servers instead. The suite then
-FLUSHes databases 11 to 13 of that Redis and creates and drops `graft_it_*` databases on that
+FLUSHes databases 11 to 14 of that Redis and creates and drops `graft_it_*` databases on that
 PostgreSQL. Unset (the default), they are never used, whatever runs on 6379 or 5432.
 """
 
