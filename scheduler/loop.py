@@ -98,7 +98,7 @@ class Loop:
         self.control = ControlChannel(self.redis, settings)
         self.leases = Leases(self.redis, settings.key_prefix, settings.lease_ttl_s)
         self.dead = DeadLetters(self.redis, settings.key_prefix)
-        self.store = open_store(settings.store_url)
+        self.store = open_store(settings.store_url, settings.store_options)
         self.submissions = Submissions(self.store)
         self.state = state or open_state(settings.database_url)
         self.outage = Outage(log)

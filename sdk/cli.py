@@ -26,6 +26,7 @@ from sdk.model.typesys import TypeDesc, type_name
 from sdk.runtime.loading import load_entity_from_file, task_memories
 from sdk.values.handlers import parse_text
 from sdk.values.shapes import shown
+from sdk.values.store import check_store
 from sdk.wire.connections import check_redis
 
 
@@ -230,12 +231,13 @@ def _cache_index(local: bool) -> Any:
     from sdk.values.store import open_store
 
     settings = Settings.from_env()
+    store = open_store(settings.store_url, settings.store_options)
     if local:
         from sdk.model.config import cache_dir
 
-        return CacheIndex(open_store(str(cache_dir())), LOCAL_FOLDER,
-                          open_store(settings.store_url), signing_key=entry_key(settings.secret))
-    return cluster_index(open_store(settings.store_url), entry_key(settings.secret))
+        return CacheIndex(open_store(str(cache_dir())), LOCAL_FOLDER, store,
+                          signing_key=entry_key(settings.secret))
+    return cluster_index(store, entry_key(settings.secret))
 
 
 @cache.command("ls")
@@ -308,6 +310,7 @@ def scheduler(loglevel: str, metrics_port: int, metrics_host: str) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     settings = Settings.from_env()
     check_redis(settings.broker_url)
+    check_store(settings)
     state = open_state(settings.database_url)
     metrics = None
     if metrics_port:
@@ -346,6 +349,7 @@ def worker(tier: str | None, memory: str | None, concurrency: int | None, loglev
     if concurrency < 1:
         raise ConfigError("--concurrency must be at least 1")
     check_redis(settings.broker_url)
+    check_store(settings)
     from worker.app import app
 
     queue = tier_queue(tier_bytes)
