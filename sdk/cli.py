@@ -27,6 +27,7 @@ from sdk.runtime.loading import load_entity_from_file, task_memories
 from sdk.values.handlers import parse_text
 from sdk.values.shapes import shown
 from sdk.values.store import check_store
+from sdk.values.store_access import quiet_client_logs
 from sdk.wire.connections import check_redis
 
 
@@ -308,6 +309,7 @@ def scheduler(loglevel: str, metrics_port: int, metrics_host: str) -> None:
     logging.basicConfig(level=loglevel.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    quiet_client_logs()
     settings = Settings.from_env()
     check_redis(settings.broker_url)
     check_store(settings)
@@ -334,6 +336,7 @@ def worker(tier: str | None, memory: str | None, concurrency: int | None, loglev
     from sdk.remote.stack import machine_memory_bytes
     from sdk.wire.keys import tier_queue
 
+    quiet_client_logs()
     settings = Settings.from_env()
     tier_bytes = parse_memory(tier, what="--tier") if tier else settings.tiers[0]
     if tier_bytes not in settings.tiers:

@@ -12,6 +12,7 @@ which reach the runner over its request pipe as the store's URL does.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -19,8 +20,8 @@ import fsspec
 
 from sdk.model.errors import StoreError
 
-__all__ = ["CHECK_KEY", "check_access", "describe_failure", "runner_options", "secret_values",
-           "share_with_urls"]
+__all__ = ["CHECK_KEY", "check_access", "describe_failure", "quiet_client_logs", "runner_options",
+           "secret_values", "share_with_urls"]
 
 # The object the start-up check writes and reads back, at the store's root (overwritten by
 # every check; a few bytes).
@@ -86,6 +87,13 @@ def share_with_urls(protocols: Iterable[str], options: Mapping[str, Any]) -> Non
         defaults = fsspec.config.conf.setdefault(protocol, {})
         for name, value in options.items():
             defaults.setdefault(name, value)
+
+
+def quiet_client_logs() -> None:
+    """Keep the S3 client's INFO records ("Found credentials in environment variables", at
+    every client it makes) out of a service's log: its warnings and errors still show."""
+    for name in ("botocore", "aiobotocore", "s3fs"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def describe_failure(exc: BaseException, url: str) -> str:
