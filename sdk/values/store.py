@@ -126,6 +126,7 @@ class FsspecStore:
         if self.local:
             return os.path.exists(path)
         try:
+            self._forget(path)
             return self.fs.exists(path)
         except self._errors as exc:
             raise self._failed(exc, f"cannot look for {key!r} in") from exc
@@ -145,15 +146,24 @@ class FsspecStore:
     def keys(self, prefix: str) -> list[str]:
         folder = self._path(prefix.strip("/"))
         try:
-            names = (os.listdir(folder) if self.local
-                     else [p.rstrip("/").rpartition("/")[2] for p in self.fs.ls(folder,
-                                                                                detail=False)])
+            if self.local:
+                names = os.listdir(folder)
+            else:
+                self._forget(folder)
+                names = [p.rstrip("/").rpartition("/")[2]
+                         for p in self.fs.ls(folder, detail=False)]
         except FileNotFoundError:
             return []
         except self._errors as exc:
             raise self._failed(exc, f"cannot list {prefix!r} in") from exc
         return sorted(f"{prefix.strip('/')}/{n}" for n in names if not n.startswith(".tmp-"))
 
+
+    def _forget(self, path: str) -> None:
+        """Drop what the filesystem remembers of listings at `path` and its parents: s3fs
+        answers `ls` and `exists` from listings it made before, blind to objects other
+        processes wrote or deleted since (a submission, a cache entry, a worker's output)."""
+        self.fs.invalidate_cache(path)
 
     def _failed(self, exc: Exception, doing: str) -> StoreError:
         """The StoreError for `exc`, raised while `doing` the store."""

@@ -169,3 +169,23 @@ def test_a_submit_to_a_store_it_cannot_use_says_why(s3_cluster, s3_server, cause
     with pytest.raises(StoreError) as info:
         Client(settings).submit(files.file_wf, text="never sent")
     assert re.fullmatch(line + r".*", str(info.value), re.I), str(info.value)
+
+
+def test_a_store_sees_what_other_processes_wrote_and_deleted(s3_server):
+    """s3fs answers listings from a cache of its own: the store must not (the scheduler
+    lists submissions other processes wrote; a cache entry is checked for objects)."""
+    from sdk.values.store import FsspecStore
+
+    prefix = f"{S3_BUCKET}/seen-{uuid.uuid4().hex[:8]}"
+    store = FsspecStore(f"s3://{prefix}", s3_server.options())
+    store.put("submissions/one", b"1")
+    assert store.keys("submissions") == ["submissions/one"]
+    assert not store.exists("submissions/two")
+    other = s3_server.s3()  # another process's writes, as far as the store can tell
+    other.put_object(Bucket=S3_BUCKET, Key=f"{prefix.partition('/')[2]}/submissions/two",
+                     Body=b"2")
+    assert store.keys("submissions") == ["submissions/one", "submissions/two"]
+    assert store.exists("submissions/two")
+    other.delete_object(Bucket=S3_BUCKET, Key=f"{prefix.partition('/')[2]}/submissions/one")
+    assert store.keys("submissions") == ["submissions/two"]
+    assert not store.exists("submissions/one")
