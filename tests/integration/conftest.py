@@ -10,7 +10,7 @@ Servers: no test touches a server it did not start. The session starts its own t
 servers (tests/servers.py) on free 127.0.0.1 ports and stops them at the end:
 
 - `redis_server` (session): a private `servers.RedisServer`; `.url` is redis://127.0.0.1:PORT
-  without a database number (append `/N`). The clusters use databases 12, 13 and 14 on it.
+  without a database number (append `/N`). The clusters use databases 12 to 15 on it.
 - `s3_server` (session, started only when an S3 test runs): moto's standalone S3 server
   (`s3_server.S3Server`) with the bucket `graft-it`; `s3_cluster` is a cluster whose store is
   in that bucket, on database 14 of the session's Redis.
@@ -29,7 +29,7 @@ CI=true.
 Opt-in only: GRAFT_IT_REDIS=redis://HOST:PORT (no database number) and/or
 GRAFT_IT_POSTGRES=postgresql+psycopg://USER@HOST:PORT/DB (a database to connect to in order to
 create and drop the suite's own) make the session use those servers instead. The suite then
-FLUSHes databases 11 to 14 of that Redis and creates and drops `graft_it_*` databases on that
+FLUSHes databases 11 to 15 of that Redis and creates and drops `graft_it_*` databases on that
 PostgreSQL. Unset (the default), they are never used, whatever runs on 6379 or 5432.
 """
 
@@ -62,7 +62,7 @@ REPO = Path(__file__).resolve().parents[2]
 # Each cluster's own database on the session's Redis (test_up.py uses 11). On the private server
 # any number would do; they stay away from 0..5 for someone who opts into GRAFT_IT_REDIS.
 REDIS_DBS = {"sqlite": 12, "postgresql": 13}
-S3_REDIS_DB = 14  # the S3 store's cluster (s3_cluster)
+S3_REDIS_DB = 14  # the S3 store's cluster (s3_cluster); 15: test_no_shared_fs_cluster.py
 S3_BUCKET = "graft-it"
 START_TIMEOUT_S = 60
 BACKENDS = ["sqlite", "postgresql"]

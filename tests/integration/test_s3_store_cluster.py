@@ -21,7 +21,7 @@ import pytest
 from conftest import S3_BUCKET
 from test_bundle import expected, write_project
 from workflows import basemodels as bm
-from workflows import cached, faults, files
+from workflows import cached, exposure, faults, files
 from workflows.failing import count
 
 from sdk.runtime.loading import load_entity_from_file
@@ -112,6 +112,11 @@ def test_code_bundles_caching_and_logs_on_s3(s3_cluster, s3_server, tmp_path):
 def test_s3_url_inputs_are_read_with_the_stores_credentials(s3_cluster, s3_server, tmp_path):
     """Inputs at s3:// URLs in another bucket of the same server: the runners, without the
     AWS credentials in their environment, read them with the store's storage options."""
+    seen = s3_cluster.client().submit(exposure.environments).wait(timeout=60)
+    for env in seen.values():
+        assert "AWS_SECRET_ACCESS_KEY" not in env and "AWS_ACCESS_KEY_ID" not in env
+        assert not any(s3_server.secret in value for value in env.values())
+
     s3 = s3_server.s3()
     s3_server.make_bucket(INPUTS_BUCKET)
     s3.put_object(Bucket=INPUTS_BUCKET, Key="hello.txt", Body=b"hello from s3")
