@@ -31,6 +31,18 @@ def chain_wf() -> int:
     return x
 
 
+SHORT_CHAIN_NODES = 50
+
+
+@workflow
+def short_chain_wf() -> int:
+    """noop applied SHORT_CHAIN_NODES times (bench/s3_store.py)."""
+    x = noop(x=0)
+    for _ in range(SHORT_CHAIN_NODES - 1):
+        x = noop(x=x)
+    return x
+
+
 @workflow
 def chain_warmup_wf() -> int:
     x = noop(x=0)
