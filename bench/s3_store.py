@@ -10,7 +10,11 @@ stacks take turns (who goes first alternates), `--repeats` times per shape:
 
 * chain: `bench_workflows.short_chain_wf`, 50 no-op tasks in sequence;
 * fan-out: the dynamic `fan(n)` of `bench_workflows.fan_wf`, `--fanout` nodes;
-* map: `map_task(noop)` of `bench_workflows.map_wf`, `--map-items` items.
+* map: `map_task(noop)` of `bench_workflows.map_wf`, `--map-items` items;
+* the same three shapes with values of 4 KiB (`stored_chain_wf`, `stored_fan_wf`,
+  `stored_map_wf`), over the 2 KiB inline limit: with small values (ints travel inline in
+  the messages) the store holds only the spec, the inputs and the code bundle of each
+  execution; with these, every node reads its input from the store and writes its output.
 
 A run's wall time goes from submit to the outputs in hand (status board polled every 5 ms);
 every result is checked. It prints the medians and the ratio S3 / local per shape.
@@ -93,12 +97,24 @@ def measure(args: argparse.Namespace, session: Session,
               wf.WARMUP_CHAIN_NODES)
         timed(f"{stack} warm-up fan-out", runner(stack, wf.fan_wf, n=10), list(range(1, 11)))
     chain_n, fan_n, map_n = wf.SHORT_CHAIN_NODES, args.fanout, args.map_items
+    first = wf.stored_value(0)
+    values = [wf.stored_value(i) for i in range(max(fan_n, map_n))]
+    kib = wf.STORED_BYTES // 1024
     shapes = {
         f"chain x{chain_n}": ({s: runner(s, wf.short_chain_wf) for s in STACKS}, chain_n),
         f"dynamic fan-out x{fan_n}": ({s: runner(s, wf.fan_wf, n=fan_n) for s in STACKS},
                                       list(range(1, fan_n + 1))),
         f"map_task x{map_n}": ({s: runner(s, wf.map_wf, xs=list(range(map_n)))
                                 for s in STACKS}, list(range(1, map_n + 1))),
+        f"chain x{chain_n}, {kib} KiB": (
+            {s: runner(s, wf.stored_chain_wf, s=first) for s in STACKS},
+            wf.rotated(first, chain_n)),
+        f"fan-out x{fan_n}, {kib} KiB": (
+            {s: runner(s, wf.stored_fan_wf, n=fan_n) for s in STACKS},
+            [wf.rotated(v) for v in values[:fan_n]]),
+        f"map_task x{map_n}, {kib} KiB": (
+            {s: runner(s, wf.stored_map_wf, xs=values[:map_n]) for s in STACKS},
+            [wf.rotated(v) for v in values[:map_n]]),
     }
     times: dict[str, dict[str, list[float]]] = {name: {s: [] for s in STACKS}
                                                  for name in shapes}
@@ -108,7 +124,7 @@ def measure(args: argparse.Namespace, session: Session,
             for stack in order:
                 t = timed(f"{stack} {name} run {rep + 1}", runners[stack], expected)
                 times[name][stack].append(t)
-                print(f"  run {rep + 1}/{args.repeats} {name:<24} {stack:<6} {t * 1000:8.0f} ms",
+                print(f"  run {rep + 1}/{args.repeats} {name:<30} {stack:<6} {t * 1000:8.0f} ms",
                       flush=True)
     session.procs.check_alive()
     return times
@@ -119,17 +135,17 @@ def report(times: dict[str, dict[str, list[float]]], args: argparse.Namespace) -
     print(f"store on S3 (moto server, 127.0.0.1) vs local folder: concurrency "
           f"{args.concurrency}, {args.repeats} repeats, SQLite, Python "
           f"{platform.python_version()}, {os.cpu_count()} CPUs")
-    header = f"{'shape':<26} {'local ms':>10} {'s3 ms':>10} {'s3/local':>9}"
+    header = f"{'shape':<30} {'local ms':>10} {'s3 ms':>10} {'s3/local':>9}"
     print(header)
     print("-" * len(header))
     for name, runs in times.items():
         local, s3 = (statistics.median(runs[s]) * 1000 for s in STACKS)
-        print(f"{name:<26} {local:>10.0f} {s3:>10.0f} {s3 / local:>8.2f}x")
+        print(f"{name:<30} {local:>10.0f} {s3:>10.0f} {s3 / local:>8.2f}x")
     print()
     print("runs (ms), in order:")
     for name, runs in times.items():
         for stack in STACKS:
-            print(f"  {name:<26} {stack:<6} " + " ".join(f"{t * 1000:.0f}" for t in runs[stack]))
+            print(f"  {name:<30} {stack:<6} " + " ".join(f"{t * 1000:.0f}" for t in runs[stack]))
     print("medians are the figures; the machine is shared and noisy, so read the ratios.")
 
 
