@@ -158,7 +158,6 @@ class FsspecStore:
             raise self._failed(exc, f"cannot list {prefix!r} in") from exc
         return sorted(f"{prefix.strip('/')}/{n}" for n in names if not n.startswith(".tmp-"))
 
-
     def _forget(self, path: str) -> None:
         """Drop what the filesystem remembers of listings at `path` and its parents: s3fs
         answers `ls` and `exists` from listings it made before, blind to objects other
@@ -169,7 +168,7 @@ class FsspecStore:
         """The StoreError for `exc`, raised while `doing` the store."""
         if self.local:
             return StoreError(f"{doing} store {self.url}: {exc}")
-        return StoreError(f"{doing} the store: {describe_failure(exc, self.url)}")
+        return StoreError(f"{doing} {describe_failure(exc, self.url)}")
 
 
 class MemoryStore:

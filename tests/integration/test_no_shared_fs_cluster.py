@@ -6,7 +6,10 @@ cache of its own. What a worker gets is a broker URL, a database URL and a store
 credentials (GRAFT_STORE_OPTIONS; the store is on the S3 server). The client submits a
 workflow with File and Directory inputs from its own disk, from a module that is not
 installed (it reaches the workers only in its code bundle); the results come back right, and
-the tasks see none of the client's paths.
+the tasks see none of the client's paths. (The user's real HOME is not hidden, since the Python
+that runs the workers may live there, as pyenv's does: the client and the scheduler here run
+with a HOME of their own in the hidden temporary folder, and the user's ~/.cache, where graft's
+default cache would be, is hidden.)
 
 A hidden dependence on a shared path fails this test: with a local folder as the store, the
 workers cannot read what the client put there (every node fails with its inputs missing)."""
