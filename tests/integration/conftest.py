@@ -12,8 +12,8 @@ servers (tests/servers.py) on free 127.0.0.1 ports and stops them at the end:
 - `redis_server` (session): a private `servers.RedisServer`; `.url` is redis://127.0.0.1:PORT
   without a database number (append `/N`). The clusters use databases 12 to 15 on it.
 - `s3_server` (session, started only when an S3 test runs): moto's standalone S3 server
-  (`s3_server.S3Server`) with the bucket `graft-it`; `s3_cluster` is a cluster whose store is
-  in that bucket, on database 14 of the session's Redis.
+  (`s3_server.S3Server`) with the bucket `graft-it`; `s3_cluster` is a cluster (one per test
+  module) whose store is in that bucket, on database 14 of the session's Redis.
 - `postgres_server` (session, started only when a PostgreSQL test runs): a private
   `servers.PostgresServer`; each PostgreSQL cluster creates its own database on it
   (`create_database`, `drop_database`, `url_for(database)`).
@@ -524,11 +524,12 @@ def s3_server() -> Iterator[S3Server]:
     server.close()
 
 
-@pytest.fixture(scope="session")
-def s3_cluster_session(tmp_path_factory: pytest.TempPathFactory,
-                       redis_server: RedisServer | ExternalRedis, s3_server: S3Server) -> Any:
+@pytest.fixture(scope="module")
+def s3_cluster_module(tmp_path_factory: pytest.TempPathFactory,
+                      redis_server: RedisServer | ExternalRedis, s3_server: S3Server) -> Any:
     """A cluster (SQLite) whose store is on the S3 server, reached by the AWS environment
-    variables; Redis database 14."""
+    variables; Redis database 14. Shared by the tests of a module, and stopped after them
+    (its workers hold what the seed's tasks loaded)."""
     cluster = Cluster("sqlite", tmp_path_factory.mktemp("cluster-s3"),
                       redis_url=redis_server.url, redis_db=S3_REDIS_DB,
                       store_url=f"s3://{S3_BUCKET}/cluster-{uuid.uuid4().hex[:8]}",
@@ -543,10 +544,10 @@ def s3_cluster_session(tmp_path_factory: pytest.TempPathFactory,
 
 
 @pytest.fixture
-def s3_cluster(s3_cluster_session: Cluster, monkeypatch: pytest.MonkeyPatch,
+def s3_cluster(s3_cluster_module: Cluster, monkeypatch: pytest.MonkeyPatch,
                request: pytest.FixtureRequest) -> Any:
-    """The session's S3 cluster, this process's store pointed at it (as `cluster`)."""
-    yield from _use(s3_cluster_session, monkeypatch, request)
+    """The module's S3 cluster, this process's store pointed at it (as `cluster`)."""
+    yield from _use(s3_cluster_module, monkeypatch, request)
 
 
 @pytest.hookimpl(hookwrapper=True)
