@@ -96,8 +96,8 @@ def test_code_bundles_caching_and_logs_on_s3(s3_cluster, s3_server, tmp_path):
     second = client.submit(cached.cached_all, n=3, xs=[1, 2], counter_dir=str(remote_dir))
     assert second.wait(timeout=120) == want
     assert count(str(remote_dir), "slow_square") == count(str(local_dir), "slow_square") == 4
-    assert {nid for nid, n in ((n.id, n) for n in second.nodes()) if n.cached} >= {
-        "slow_square", "cached_total", "cached_fan"}
+    assert {n.id for n in second.nodes() if n.cached} >= {"slow_square", "cached_total",
+                                                         "cached_fan"}
     assert store_keys(s3_server, s3_cluster.store_url, "cache")
 
     chatty = client.submit(faults.chatty_wf, n=2, pause=0.0)
