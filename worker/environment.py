@@ -5,10 +5,10 @@ A task needs neither the secret that signs messages nor the broker's or the data
 password: the runner gets the store's URL and the cache's Redis with each request (over its
 pipe) and the key cache entries are signed with, not GRAFT_SECRET. The store's credentials
 (GRAFT_STORE_OPTIONS, AWS_SECRET_ACCESS_KEY and its kin) come in each request too, as fsspec
-storage options the runner opens the store with (and reads `s3://` inputs with); the task
-can use them through graft, as it must to read and write values, but does not find them in
-its environment. Leaving them out of the
-environment keeps them out of what a task prints, dumps or passes to the processes it starts.
+storage options the runner opens the store with (and reads `s3://` inputs with): the task
+uses them through graft, as it must to read and write values. Leaving all of these out of
+the environment keeps them out of what a task prints, dumps or passes to the processes it
+starts.
 
 The secrets the operator gives tasks (`_FSEC_<GROUP>_<KEY>`, or the prefix
 FLYTE_SECRETS_ENV_PREFIX names; `sdk.runtime.secrets`) are granted on purpose: they reach the
