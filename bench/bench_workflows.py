@@ -31,6 +31,18 @@ def chain_wf() -> int:
     return x
 
 
+SHORT_CHAIN_NODES = 50
+
+
+@workflow
+def short_chain_wf() -> int:
+    """noop applied SHORT_CHAIN_NODES times (bench/s3_store.py)."""
+    x = noop(x=0)
+    for _ in range(SHORT_CHAIN_NODES - 1):
+        x = noop(x=x)
+    return x
+
+
 @workflow
 def chain_warmup_wf() -> int:
     x = noop(x=0)
@@ -102,3 +114,47 @@ def holds(n: int, folder: str, seconds: float) -> List[int]:
 @workflow
 def holds_wf(n: int, folder: str, seconds: float) -> List[int]:
     return holds(n=n, folder=folder, seconds=seconds)
+
+
+# Values over the inline limit (sdk.values.literals.INLINE_LIMIT_BYTES, 2 KiB): every output
+# is written to the store and every input read from it (bench/s3_store.py).
+STORED_BYTES = 4096
+
+
+def stored_value(i: int) -> str:
+    """A STORED_BYTES string that differs for each i."""
+    return f"{i:08d}" * (STORED_BYTES // 8)
+
+
+def rotated(s: str, times: int = 1) -> str:
+    return s[times:] + s[:times]
+
+
+@task
+def rotate(s: str) -> str:
+    """`s` rotated by one character: a stored value in, another out."""
+    return rotated(s)
+
+
+@workflow
+def stored_chain_wf(s: str) -> str:
+    """rotate applied SHORT_CHAIN_NODES times, each link's value in the store."""
+    x = rotate(s=s)
+    for _ in range(SHORT_CHAIN_NODES - 1):
+        x = rotate(s=x)
+    return x
+
+
+@dynamic
+def stored_fan(n: int) -> List[str]:
+    return [rotate(s=stored_value(i)) for i in range(n)]
+
+
+@workflow
+def stored_fan_wf(n: int) -> List[str]:
+    return stored_fan(n=n)
+
+
+@workflow
+def stored_map_wf(xs: List[str]) -> List[str]:
+    return map_task(rotate)(s=xs)

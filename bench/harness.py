@@ -269,12 +269,14 @@ def timed(label: str, fn: Callable[[], Any], expected: Any) -> float:
 
 
 def graft_runner(entity: Any, inputs: dict[str, Any], procs: Processes, timeout_s: float,
-                 poll_s: float, client_wait: bool = False) -> Callable[[], Any]:
+                 poll_s: float, client_wait: bool = False,
+                 client: Any = None) -> Callable[[], Any]:
     """A function that submits `entity(**inputs)` and returns its outputs, polling the status
-    board every `poll_s` (or with `client_wait`, through `Execution.wait()` and its back-off)."""
+    board every `poll_s` (or with `client_wait`, through `Execution.wait()` and its back-off).
+    `client`: the stack's `Client` (default: the one this process's settings name)."""
     from sdk.remote.client import FINAL, Client
 
-    client = Client()
+    client = client or Client()
 
     def run() -> Any:
         execution = client.submit(entity, **inputs)

@@ -103,7 +103,7 @@ class Loop:
         self.leases = Leases(self.redis, settings.key_prefix, settings.lease_ttl_s)
         self.dead = DeadLetters(self.redis, settings.key_prefix)
         self.presence = Presence(self.redis, settings.key_prefix)  # clients see it serving
-        self.store = open_store(settings.store_url)
+        self.store = open_store(settings.store_url, settings.store_options)
         self.submissions = Submissions(self.store)
         self.state = state or open_state(settings.database_url)
         self.outage = Outage(log)

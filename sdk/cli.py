@@ -28,6 +28,8 @@ from sdk.model.typesys import TypeDesc, type_name
 from sdk.runtime.loading import load_entity_from_file, task_memories
 from sdk.values.handlers import parse_text
 from sdk.values.shapes import shown
+from sdk.values.store import check_store
+from sdk.values.store_access import quiet_client_logs
 from sdk.wire.connections import check_redis
 
 
@@ -266,12 +268,13 @@ def _cache_index(local: bool) -> Any:
     from sdk.values.store import open_store
 
     settings = Settings.from_env()
+    store = open_store(settings.store_url, settings.store_options)
     if local:
         from sdk.model.config import cache_dir
 
-        return CacheIndex(open_store(str(cache_dir())), LOCAL_FOLDER,
-                          open_store(settings.store_url), signing_key=entry_key(settings.secret))
-    return cluster_index(open_store(settings.store_url), entry_key(settings.secret))
+        return CacheIndex(open_store(str(cache_dir())), LOCAL_FOLDER, store,
+                          signing_key=entry_key(settings.secret))
+    return cluster_index(store, entry_key(settings.secret))
 
 
 @cache.command("ls")
@@ -388,8 +391,10 @@ def scheduler(loglevel: str, metrics_port: int, metrics_host: str) -> None:
     logging.basicConfig(level=loglevel.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    quiet_client_logs()
     settings = Settings.from_env()
     check_redis(settings.broker_url)
+    check_store(settings)
     state = open_state(settings.database_url)
     metrics = None
     if metrics_port:
@@ -413,6 +418,7 @@ def worker(tier: str | None, memory: str | None, concurrency: int | None, loglev
     from sdk.remote.stack import machine_memory_bytes
     from sdk.wire.keys import tier_queue
 
+    quiet_client_logs()
     settings = Settings.from_env()
     tier_bytes = parse_memory(tier, what="--tier") if tier else settings.tiers[0]
     if tier_bytes not in settings.tiers:
@@ -428,6 +434,7 @@ def worker(tier: str | None, memory: str | None, concurrency: int | None, loglev
     if concurrency < 1:
         raise ConfigError("--concurrency must be at least 1")
     check_redis(settings.broker_url)
+    check_store(settings)
     from worker.app import app
 
     queue = tier_queue(tier_bytes)

@@ -8,14 +8,15 @@ scikit-learn's n_jobs); the pool process watches its time, its memory and its ca
 and ends it by killing its whole process group. The runner dies with its pool process.
 
 Messages are a 4-byte big-endian length, then JSON. A request:
-    {"store": url, "execution": id, "node": id, "attempt": n, "payload": {...},
-     "worker": name, "locks": {"url": redis url, "prefix": key prefix},
+    {"store": url, "store_options": {...}, "execution": id, "node": id, "attempt": n,
+     "payload": {...}, "worker": name, "locks": {"url": redis url, "prefix": key prefix},
      "cache_signing_key": hex key or ""}
 and the reply is the attempt's report message (`worker.attempt.run_attempt`). While an
 attempt runs, `GRAFT_WORKER` in its environment names the worker (`mem-<tier>-<pid>@<host>`),
 and what it writes to its standard output and error is kept in the store (`worker.output`).
-The runner's environment lacks GRAFT_SECRET and the broker's and database's passwords
-(`worker.environment`): what it needs of them comes in each request.
+The runner's environment lacks GRAFT_SECRET, the broker's and database's passwords and the
+store's credentials (`worker.environment`): what it needs of them comes in each request (the
+store's fsspec storage options, credentials included: `sdk.values.store_access`).
 Each attempt starts in the runner's working folder (`worker.folders`), emptied after it.
 """
 
@@ -31,8 +32,7 @@ import struct
 import sys
 from typing import Any, BinaryIO
 
-from sdk.model.store import Store
-from sdk.values.store import open_store
+from sdk.values.store import open_store, set_default_store
 from sdk.wire.cache_lock import CacheLocks
 from worker import folders
 from worker.attempt import run_attempt
@@ -109,7 +109,6 @@ def _empty(folder: str) -> None:
 
 def serve(requests: BinaryIO, replies: BinaryIO) -> None:
     """Run attempts until the pool process closes the request pipe."""
-    stores: dict[str, Store] = {}
     locks: dict[tuple[str, str], CacheLocks] = {}
     capture = OutputCapture()
     workdir, _lock = folders.make()  # locked until this process ends, however it ends
@@ -119,9 +118,8 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
             request = read_message(requests)
             if request is None:
                 return
-            url = request["store"]
-            if url not in stores:
-                stores[url] = open_store(url)
+            store = open_store(request["store"], request.get("store_options") or {})
+            set_default_store(store)  # what the task's own conversions use
             where = request.get("locks") or {}
             lock_id = (str(where.get("url") or ""), str(where.get("prefix") or ""))
             if lock_id[0] and lock_id not in locks:
@@ -129,9 +127,9 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
             os.environ["GRAFT_WORKER"] = str(request.get("worker") or "")
             _reset_peak()
             try:
-                with capture.attempt(stores[url], request["execution"], request["node"],
+                with capture.attempt(store, request["execution"], request["node"],
                                      request["attempt"]):
-                    reply = run_attempt(stores[url], request["execution"], request["node"],
+                    reply = run_attempt(store, request["execution"], request["node"],
                                         request["attempt"], request["payload"],
                                         worker=request.get("worker", ""),
                                         locks=locks.get(lock_id),

@@ -29,6 +29,7 @@ from celery import signals
 
 from sdk.model.errors import GraftError
 from sdk.runtime.cache import entry_key
+from sdk.values.store_access import runner_options
 from sdk.wire.chunks import check_chunk, item_keys, item_payload, reports_message
 from sdk.wire.connections import explain, redis_client
 from sdk.wire.control import ControlChannel
@@ -207,6 +208,9 @@ def _until_redis(call: Any, what: str) -> Any:
 
 
 RUNNER = Runner()
+# The store's storage options with the worker's store credentials (GRAFT_STORE_OPTIONS, the
+# AWS variables): they reach the runner in each request, never in its environment.
+STORE_OPTIONS = runner_options(settings.store_url, settings.store_options, os.environ)
 # The runner gets the key cache entries are signed with, never GRAFT_SECRET itself.
 CACHE_SIGNING_KEY = (entry_key(settings.secret) or b"").hex()
 
@@ -232,8 +236,8 @@ def _run(eid: str, node: str, attempt: int, payload: dict[str, Any], queue: str,
     the attempts of `watch` (this one and those after it) and adds those given up to
     `given_up`."""
     limits = limits_of(payload, queue)
-    request = {"store": settings.store_url, "execution": eid, "node": node,
-               "attempt": attempt, "payload": payload, "worker": worker,
+    request = {"store": settings.store_url, "store_options": STORE_OPTIONS, "execution": eid,
+               "node": node, "attempt": attempt, "payload": payload, "worker": worker,
                "locks": {"url": settings.broker_url, "prefix": settings.key_prefix},
                "cache_signing_key": CACHE_SIGNING_KEY}
     key = (eid, node, attempt)

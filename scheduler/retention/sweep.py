@@ -53,10 +53,11 @@ def listing(store: Store) -> Iterator[StoredObject]:
         if fs.local:
             yield from _local(root, root)
             return
+        fs.fs.invalidate_cache(root)  # s3fs: not listings made before others wrote
         for path, info in fs.fs.find(root, detail=True).items():
             key = path.rstrip("/")[len(root) + 1:] if path.startswith(root) else path
             yield StoredObject(key, int(info.get("size") or 0), _mtime(info))
-    except OSError as exc:
+    except Exception as exc:  # botocore's errors are no OSError
         raise StoreError(f"cannot list store {store.url}: {exc}") from exc
 
 
@@ -115,6 +116,7 @@ def delete_if_old(store: Store, key: str, cutoff: float) -> int | None:
                 return None
             os.unlink(aside)
             return st.st_size
+        fs.fs.invalidate_cache(path)  # its write time now, not a listing's
         info = fs.fs.info(path)
         if _mtime(info) >= cutoff:
             return None
@@ -122,7 +124,7 @@ def delete_if_old(store: Store, key: str, cutoff: float) -> int | None:
         return int(info.get("size") or 0)
     except FileNotFoundError:
         return None
-    except OSError as exc:
+    except Exception as exc:  # OSError, and botocore's errors on S3
         raise StoreError(f"cannot delete {key!r} from store {store.url}: {exc}") from exc
 
 

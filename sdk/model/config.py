@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -117,12 +118,32 @@ def _chunk_items_name() -> str:
     return "GRAFT_MAP_CHUNK_ITEMS"
 
 
+def parse_store_options(text: str) -> dict[str, Any]:
+    """`GRAFT_STORE_OPTIONS`: a JSON object of fsspec storage options for the store's
+    filesystem (`{"endpoint_url": "http://minio:9000", "key": "...", "secret": "..."}` for
+    s3fs); {} for "". ConfigError when it is not a JSON object."""
+    if not text.strip():
+        return {}
+    try:
+        options = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"GRAFT_STORE_OPTIONS is not JSON ({exc}); give an object of "
+                          f"fsspec storage options, e.g. {{\"endpoint_url\": \"http://...\"}}"
+                          ) from None
+    if not isinstance(options, dict):
+        raise ConfigError(f"GRAFT_STORE_OPTIONS must be a JSON object of fsspec storage "
+                          f"options, not {type(options).__name__}")
+    return options
+
+
 @dataclass(frozen=True)
 class Settings:
     """A snapshot of graft's configuration. `Settings.from_env()` reads the environment."""
 
     broker_url: str = DEFAULT_BROKER_URL
     store_url: str = ""
+    # fsspec storage options for the store's filesystem (GRAFT_STORE_OPTIONS).
+    store_options: dict[str, Any] = field(default_factory=dict, repr=False)
     database_url: str = ""
     tiers: list[int] = field(default_factory=lambda: parse_tiers(DEFAULT_TIERS))
     key_prefix: str = "graft"
@@ -148,6 +169,7 @@ class Settings:
             broker_url=with_sentinel_options(os.environ.get("GRAFT_BROKER_URL")
                                              or DEFAULT_BROKER_URL),
             store_url=os.environ.get("GRAFT_STORE") or str(data_dir() / "store"),
+            store_options=parse_store_options(os.environ.get("GRAFT_STORE_OPTIONS") or ""),
             database_url=os.environ.get("GRAFT_DATABASE_URL")
             or f"sqlite:///{data_dir() / 'graft.db'}",
             tiers=parse_tiers(os.environ.get("GRAFT_TIERS") or DEFAULT_TIERS),

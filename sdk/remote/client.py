@@ -43,7 +43,7 @@ from sdk.remote.specs import main_module_name, renamed_refs, upload_spec
 from sdk.runtime.context import log_key, output_key
 from sdk.values.literals import load, value_binding
 from sdk.values.shapes import encode_inputs, shape_outputs
-from sdk.values.store import get_verified, open_store
+from sdk.values.store import check_store, get_verified, open_store
 from sdk.wire import board as board_mod
 from sdk.wire.connections import check_redis, redact, redis_client
 from sdk.wire.control import ControlChannel, encode
@@ -96,10 +96,18 @@ class Client:
 
     def __init__(self, settings: Settings | None = None):
         self.settings = settings or Settings.from_env()
-        self.store: Store = open_store(self.settings.store_url)
+        self.store: Store = open_store(self.settings.store_url, self.settings.store_options)
         self._board: board_mod.Board | None = None
         self._control: ControlChannel | None = None
         self._leases: Leases | None = None
+        self._store_checked = False
+
+    def check_store(self) -> None:
+        """StoreError in one line, naming the bucket and the cause, unless this process can
+        write to the store and read back (checked once per client: at its first submit)."""
+        if not self._store_checked:
+            check_store(self.settings)
+            self._store_checked = True
 
     @property
     def board(self) -> board_mod.Board:
@@ -123,12 +131,14 @@ class Client:
 
         Raises CompileError/TypeConversionError on bad workflow or inputs, TierError when a
         node needs more memory than the largest tier, BrokerUnavailable without a broker,
-        ConfigError on a malformed timeout or for notifications the scheduler said it cannot
-        send (it has no SMTP server), RegistryError when a reference entity it calls is not
-        registered or does not fit its stub (`sdk.remote.references`).
+        StoreError when the store cannot be written (a bucket that does not exist or refuses
+        access), ConfigError on a malformed timeout or for notifications the scheduler said
+        it cannot send (it has no SMTP server), RegistryError when a reference entity it
+        calls is not registered or does not fit its stub (`sdk.remote.references`).
         """
         check_priority(priority)
         bound = entity.bind((), {**(inputs or {}), **kw_inputs})
+        self.check_store()
         spec = resolve_references(entity.graph(), self.settings, self.store)
         if timeout is not None:
             spec = dataclasses.replace(spec, timeout_s=timeout_seconds(

@@ -131,8 +131,9 @@ class Registry:
     def open(cls, settings: Settings | None = None, store: Store | None = None) -> Registry:
         """The registry of the cluster `settings` (default: the environment's) names."""
         settings = settings or Settings.from_env()
-        return cls(store if store is not None else open_store(settings.store_url),
-                   registry_key(settings.secret))
+        if store is None:
+            store = open_store(settings.store_url, settings.store_options)
+        return cls(store, registry_key(settings.secret))
 
     def _mac(self, key: str, body: dict[str, Any]) -> str:
         assert self.signing_key is not None

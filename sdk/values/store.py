@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import json
 import os
 import re
 import tempfile
@@ -22,9 +23,10 @@ import fsspec
 from sdk.model.config import Settings
 from sdk.model.errors import StoreError, StoreIntegrityError, StoreObjectMissing
 from sdk.model.store import Store
+from sdk.values.store_access import check_access, describe_failure, share_with_urls
 
-__all__ = ["FsspecStore", "MemoryStore", "Store", "default_store", "get_verified", "keep",
-           "modified_s", "open_store", "put_blob", "sha256"]
+__all__ = ["FsspecStore", "MemoryStore", "Store", "check_store", "default_store", "get_verified",
+           "keep", "modified_s", "open_store", "put_blob", "set_default_store", "sha256"]
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 # A store that cannot change an object's write time (S3) writes an object again when it was
@@ -92,18 +94,35 @@ def get_verified(store: Store, key: str) -> bytes:
 
 
 class FsspecStore:
-    """A store in a local folder (`/data/graft`) or at an fsspec URL (`s3://bucket/graft`)."""
+    """A store in a local folder (`/data/graft`) or at an fsspec URL (`s3://bucket/graft`).
 
-    def __init__(self, url: str):
+    `options`: fsspec storage options for its filesystem (`GRAFT_STORE_OPTIONS`: an S3
+    server's `endpoint_url`, `key`, `secret`); without them, the filesystem finds its own
+    (s3fs: the AWS environment variables and files)."""
+
+    def __init__(self, url: str, options: dict[str, Any] | None = None):
         self.url = url
         try:
-            self.fs, self.root = fsspec.core.url_to_fs(url)
-        except (ImportError, ValueError) as exc:
+            self.fs, self.root = fsspec.core.url_to_fs(url, **(options or {}))
+        except (ImportError, ValueError, TypeError) as exc:
             raise StoreError(f"GRAFT_STORE={url!r}: cannot open it: {exc}") from exc
-        self.local = "file" in (self.fs.protocol if isinstance(self.fs.protocol, tuple)
-                                else (self.fs.protocol,))
+        protocols = (self.fs.protocol if isinstance(self.fs.protocol, tuple)
+                     else (self.fs.protocol,))
+        self.local = "file" in protocols
+        # What a failing operation raises: OSError for a folder; an S3 client raises its
+        # own errors too (botocore's NoCredentialsError is no OSError).
+        self._errors: tuple[type[Exception], ...] = (OSError,) if self.local else (Exception,)
         if self.local:
             os.makedirs(self.root, exist_ok=True)
+        elif options:
+            share_with_urls(protocols, options)
+
+    def check(self) -> None:
+        """StoreError, in one line naming the bucket and the cause, unless this process can
+        write to the store and read back what it wrote (a bucket that does not exist or
+        refuses access; a server that does not answer). A no-op for a local folder."""
+        if not self.local:
+            check_access(self.fs, self.root, self.url)
 
     def _path(self, key: str) -> str:
         if not key or key.startswith("/") or ".." in key.split("/"):
@@ -121,8 +140,8 @@ class FsspecStore:
                 os.replace(tmp, path)
             else:
                 self.fs.pipe_file(path, data)
-        except OSError as exc:
-            raise StoreError(f"cannot write {key!r} to store {self.url}: {exc}") from exc
+        except self._errors as exc:
+            raise self._failed(exc, f"cannot write {key!r} to") from exc
 
     def get(self, key: str) -> bytes:
         path = self._path(key)
@@ -136,12 +155,18 @@ class FsspecStore:
                 f"store object {key!r} is gone from {self.url} (was the store wiped, or is "
                 f"GRAFT_STORE pointing at another store than the one that wrote it?)"
             ) from exc
-        except OSError as exc:
-            raise StoreError(f"cannot read {key!r} from store {self.url}: {exc}") from exc
+        except self._errors as exc:
+            raise self._failed(exc, f"cannot read {key!r} from") from exc
 
     def exists(self, key: str) -> bool:
         path = self._path(key)
-        return os.path.exists(path) if self.local else self.fs.exists(path)
+        if self.local:
+            return os.path.exists(path)
+        try:
+            self._forget(path)
+            return self.fs.exists(path)
+        except self._errors as exc:
+            raise self._failed(exc, f"cannot look for {key!r} in") from exc
 
     def refresh(self, key: str) -> bool:
         """Whether the object under `key` is there, its write time made now. A store that
@@ -152,13 +177,14 @@ class FsspecStore:
             if self.local:
                 os.utime(path)
                 return True
+            self._forget(path)  # not a listing made before another process rewrote it
             written = modified_s(self.fs.info(path))
         except FileNotFoundError:
             return False
         except PermissionError:  # another user's file: writing it again replaces it
             return False
-        except OSError as exc:
-            raise StoreError(f"cannot look at {key!r} in store {self.url}: {exc}") from exc
+        except self._errors as exc:
+            raise self._failed(exc, f"cannot look at {key!r} in") from exc
         return written is not None and time.time() - written < REWRITE_AFTER_S
 
     def delete(self, key: str) -> None:
@@ -170,20 +196,35 @@ class FsspecStore:
                 self.fs.rm_file(path)
         except FileNotFoundError:
             return
-        except OSError as exc:
-            raise StoreError(f"cannot delete {key!r} from store {self.url}: {exc}") from exc
+        except self._errors as exc:
+            raise self._failed(exc, f"cannot delete {key!r} from") from exc
 
     def keys(self, prefix: str) -> list[str]:
         folder = self._path(prefix.strip("/"))
         try:
-            names = (os.listdir(folder) if self.local
-                     else [p.rstrip("/").rpartition("/")[2] for p in self.fs.ls(folder,
-                                                                                detail=False)])
+            if self.local:
+                names = os.listdir(folder)
+            else:
+                self._forget(folder)
+                names = [p.rstrip("/").rpartition("/")[2]
+                         for p in self.fs.ls(folder, detail=False)]
         except FileNotFoundError:
             return []
-        except OSError as exc:
-            raise StoreError(f"cannot list {prefix!r} in store {self.url}: {exc}") from exc
+        except self._errors as exc:
+            raise self._failed(exc, f"cannot list {prefix!r} in") from exc
         return sorted(f"{prefix.strip('/')}/{n}" for n in names if not n.startswith(".tmp-"))
+
+    def _forget(self, path: str) -> None:
+        """Drop what the filesystem remembers of listings at `path` and its parents: s3fs
+        answers `ls` and `exists` from listings it made before, blind to objects other
+        processes wrote or deleted since (a submission, a cache entry, a worker's output)."""
+        self.fs.invalidate_cache(path)
+
+    def _failed(self, exc: Exception, doing: str) -> StoreError:
+        """The StoreError for `exc`, raised while `doing` the store."""
+        if self.local:
+            return StoreError(f"{doing} store {self.url}: {exc}")
+        return StoreError(f"{doing} {describe_failure(exc, self.url)}")
 
 
 class MemoryStore:
@@ -217,16 +258,39 @@ class MemoryStore:
                       and "/" not in k[len(folder):])
 
 
-_opened: dict[str, Store] = {}
+_opened: dict[tuple[str, str], Store] = {}
+_default: list[Store] = []
 
 
-def open_store(url: str) -> Store:
-    """The store at `url` (opened once per process)."""
-    if url not in _opened:
-        _opened[url] = MemoryStore() if url == "memory://" else FsspecStore(url)
-    return _opened[url]
+def open_store(url: str, options: dict[str, Any] | None = None) -> Store:
+    """The store at `url`, with fsspec storage `options` (opened once per process for each
+    URL and options)."""
+    key = (url, json.dumps(options or {}, sort_keys=True, default=str))
+    if key not in _opened:
+        _opened[key] = MemoryStore() if url == "memory://" else FsspecStore(url, options)
+    return _opened[key]
+
+
+def set_default_store(store: Store | None) -> None:
+    """Make `store` what `default_store()` returns in this process (None: the store the
+    settings name again). For a process told its store other than by its environment: the
+    worker's runner, whose request names the store and carries its credentials."""
+    _default[:] = [store] if store is not None else []
 
 
 def default_store() -> Store:
-    """The store `GRAFT_STORE` names."""
-    return open_store(Settings.from_env().store_url)
+    """The store `GRAFT_STORE` and `GRAFT_STORE_OPTIONS` name (or `set_default_store`'s)."""
+    if _default:
+        return _default[0]
+    settings = Settings.from_env()
+    return open_store(settings.store_url, settings.store_options)
+
+
+def check_store(settings: Settings) -> Store:
+    """The store `settings` name, once this process has written to it and read back
+    (`FsspecStore.check`): StoreError in one line, naming the bucket and the cause, when
+    it cannot. What `graft scheduler`, `graft worker` and a client's first submit run."""
+    store = open_store(settings.store_url, settings.store_options)
+    if isinstance(store, FsspecStore):
+        store.check()
+    return store

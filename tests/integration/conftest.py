@@ -10,8 +10,11 @@ Servers: no test touches a server it did not start. The session starts its own t
 servers (tests/servers.py) on free 127.0.0.1 ports and stops them at the end:
 
 - `redis_server` (session): a private `servers.RedisServer`; `.url` is redis://127.0.0.1:PORT
-  without a database number (append `/N`). The clusters use databases 12 and 13 on it
-  (test_retention_cluster.py's own cluster, 14).
+  without a database number (append `/N`). The clusters use databases 12 to 15 on it
+  (test_retention_cluster.py's own cluster, 8).
+- `s3_server` (session, started only when an S3 test runs): moto's standalone S3 server
+  (`s3_server.S3Server`) with the bucket `graft-it`; `s3_cluster` is a cluster (one per test
+  module) whose store is in that bucket, on database 14 of the session's Redis.
 - `postgres_server` (session, started only when a PostgreSQL test runs): a private
   `servers.PostgresServer`; each PostgreSQL cluster creates its own database on it
   (`create_database`, `drop_database`, `url_for(database)`).
@@ -27,7 +30,7 @@ CI=true.
 Opt-in only: GRAFT_IT_REDIS=redis://HOST:PORT (no database number) and/or
 GRAFT_IT_POSTGRES=postgresql+psycopg://USER@HOST:PORT/DB (a database to connect to in order to
 create and drop the suite's own) make the session use those servers instead. The suite then
-FLUSHes databases 11 to 14 of that Redis and creates and drops `graft_it_*` databases on that
+FLUSHes databases 8 and 11 to 15 of that Redis and creates and drops `graft_it_*` databases on that
 PostgreSQL. Unset (the default), they are never used, whatever runs on 6379 or 5432.
 """
 
@@ -46,6 +49,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
+from s3_server import S3Server, why_s3_unavailable
 from servers import (
     ExternalPostgres,
     ExternalRedis,
@@ -59,6 +63,8 @@ REPO = Path(__file__).resolve().parents[2]
 # Each cluster's own database on the session's Redis (test_up.py uses 11). On the private server
 # any number would do; they stay away from 0..5 for someone who opts into GRAFT_IT_REDIS.
 REDIS_DBS = {"sqlite": 12, "postgresql": 13}
+S3_REDIS_DB = 14  # the S3 store's cluster (s3_cluster); 15: test_no_shared_fs_cluster.py
+S3_BUCKET = "graft-it"
 START_TIMEOUT_S = 60
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -178,12 +184,16 @@ class Proc:
     """A graft process in its own session (process group), logging to a file."""
 
     def __init__(self, name: str, argv: list[str], env: dict[str, str], cwd: Path, log: Path,
-                 ready: str):
+                 ready: str, prefix: list[str] | None = None):
+        """`prefix`: a command that runs `python -m sdk.cli ARGV` (and execs it, so that
+        the pid stays this process's): `unshare ...` for a worker without the shared
+        folders."""
         self.name = name
         self.log = log
         self.ready_text = ready
         self.out = open(log, "ab")  # noqa: SIM115
-        self.popen = subprocess.Popen([sys.executable, "-m", "sdk.cli", *argv], env=env,
+        self.popen = subprocess.Popen([*(prefix or []), sys.executable, "-m", "sdk.cli", *argv],
+                                      env=env,
                                       cwd=cwd, stdout=self.out, stderr=subprocess.STDOUT,
                                       stdin=subprocess.DEVNULL, start_new_session=True)
         self.pid = self.popen.pid
@@ -247,17 +257,25 @@ class Cluster:
 
     def __init__(self, backend: str, root: Path, *, redis_url: str = "",
                  postgres: PostgresServer | ExternalPostgres | None = None,
-                 broker_url: str | None = None):
+                 broker_url: str | None = None,
+                 store_url: str | None = None, store_env: dict[str, str] | None = None,
+                 redis_db: int | None = None, worker_prefix: list[str] | None = None):
         """`redis_url`: the server without a database number (a `redis_server`'s `.url`);
         `postgres`: where the postgresql backend creates its database; `broker_url`: the
-        whole GRAFT_BROKER_URL instead (a sentinel:// one), in place of `redis_url`."""
+        whole GRAFT_BROKER_URL instead (a sentinel:// one), in place of `redis_url`.
+        `store_url`: the store (default: a folder in `root`), `store_env`: what reaches it
+        (the AWS variables, GRAFT_STORE_OPTIONS), set for the cluster's processes and, by
+        the fixtures, this one. `redis_db`: default the backend's. `worker_prefix`: `Proc`'s
+        `prefix` for the workers."""
         self.backend = backend
         self.root = root
-        self.redis_db = REDIS_DBS[backend]
+        self.redis_db = REDIS_DBS[backend] if redis_db is None else redis_db
         self.broker_url = broker_url or f"{redis_url.rstrip('/')}/{self.redis_db}"
         self.postgres = postgres
         self.key_prefix = f"graftit-{backend}-{uuid.uuid4().hex[:8]}"
-        self.store_url = str(root / "store")
+        self.store_url = store_url or str(root / "store")
+        self.store_env = dict(store_env or {})
+        self.worker_prefix = worker_prefix
         self.home = root / "home"
         self.cache_dir = root / "cache"
         self.cwd = root / "cwd"  # outside the repository: nothing of the tests is importable
@@ -281,7 +299,7 @@ class Cluster:
 
     def _env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items()
-               if not k.startswith("GRAFT_") and k not in ("PYTHONPATH", "PYTHONHOME")}
+               if not k.startswith(("GRAFT_", "AWS_")) and k not in ("PYTHONPATH", "PYTHONHOME")}
         env.update({
             "GRAFT_BROKER_URL": self.broker_url,
             "GRAFT_STORE": self.store_url,
@@ -294,17 +312,25 @@ class Cluster:
             # missed tick must still run, however long the restart took.
             "GRAFT_SCHEDULE_MAX_CATCHUP": "1000",
             "PYTHONUNBUFFERED": "1",
+            **self.store_env,
         })
         return env
 
     @property
     def settings(self) -> Any:
-        from sdk.model.config import Settings, parse_tiers, with_sentinel_options
+        from sdk.model.config import (
+            Settings,
+            parse_store_options,
+            parse_tiers,
+            with_sentinel_options,
+        )
 
         broker_url = with_sentinel_options(self.broker_url,
                                            self.env.get("GRAFT_SENTINEL_MASTER", ""),
                                            self.env.get("GRAFT_SENTINEL_PASSWORD", ""))
         return Settings(broker_url=broker_url, store_url=self.store_url,
+                        store_options=parse_store_options(
+                            self.env.get("GRAFT_STORE_OPTIONS") or ""),
                         database_url=self.database_url, tiers=parse_tiers(self.env["GRAFT_TIERS"]),
                         key_prefix=self.key_prefix,
                         secret=(self.env.get("GRAFT_SECRET") or "").encode() or None)
@@ -343,8 +369,9 @@ class Cluster:
 
     def _spawn(self, name: str, argv: list[str], ready: str) -> Proc:
         self._starts += 1
+        prefix = self.worker_prefix if argv[0] == "worker" else None
         return Proc(name, argv, self.env, self.cwd, self.logs / f"{self._starts:02d}-{name}.log",
-                    ready)
+                    ready, prefix)
 
     def start(self) -> None:
         self.setup_servers()
@@ -464,20 +491,78 @@ def cluster_session(request: pytest.FixtureRequest, tmp_path_factory: pytest.Tem
     cluster.stop()
 
 
+def point_at_store(cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point this process's GRAFT_STORE (and what reaches it) at `cluster`'s store."""
+    monkeypatch.setenv("GRAFT_STORE", cluster.store_url)
+    monkeypatch.delenv("GRAFT_STORE_OPTIONS", raising=False)
+    for name, value in cluster.store_env.items():
+        monkeypatch.setenv(name, value)
+
+
+def _use(cluster: Cluster, monkeypatch: pytest.MonkeyPatch,
+         request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    if "graft_dirs" in request.fixturenames:
+        request.getfixturevalue("graft_dirs")  # set first, so that ours win
+    point_at_store(cluster, monkeypatch)
+    monkeypatch.delenv("GRAFT_BOARD_URL", raising=False)
+    cluster.ensure_running()
+    yield cluster
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        print(cluster.logs_tail())
+
+
 @pytest.fixture
 def cluster(cluster_session: Cluster, monkeypatch: pytest.MonkeyPatch,
             request: pytest.FixtureRequest) -> Any:
     """The session's cluster, with this process's GRAFT_STORE pointed at its store: compiling a
     workflow offloads large literals to GRAFT_STORE, which the workers must be able to read."""
-    if "graft_dirs" in request.fixturenames:
-        request.getfixturevalue("graft_dirs")  # set first, so that ours win
-    monkeypatch.setenv("GRAFT_STORE", cluster_session.store_url)
-    monkeypatch.delenv("GRAFT_BOARD_URL", raising=False)
-    cluster_session.ensure_running()
-    yield cluster_session
-    rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed:
-        print(cluster_session.logs_tail())
+    yield from _use(cluster_session, monkeypatch, request)
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """The session's S3 API: moto's standalone server (tests/s3_server.py), with a bucket
+    `graft-it`; `.env()` and `.options()` reach it with its access key."""
+    reason = why_s3_unavailable()
+    if reason:
+        _unavailable(f"cannot start an S3 server for the integration tests: {reason}")
+    server = S3Server()
+    try:
+        server.start()
+        server.make_bucket(S3_BUCKET)
+    except ServerError as exc:
+        server.close()
+        _unavailable(f"cannot start an S3 server for the integration tests: {exc}",
+                     exc.details)
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def s3_cluster_module(tmp_path_factory: pytest.TempPathFactory,
+                      redis_server: RedisServer | ExternalRedis, s3_server: S3Server) -> Any:
+    """A cluster (SQLite) whose store is on the S3 server, reached by the AWS environment
+    variables; Redis database 14. Shared by the tests of a module, and stopped after them
+    (its workers hold what the seed's tasks loaded)."""
+    cluster = Cluster("sqlite", tmp_path_factory.mktemp("cluster-s3"),
+                      redis_url=redis_server.url, redis_db=S3_REDIS_DB,
+                      store_url=f"s3://{S3_BUCKET}/cluster-{uuid.uuid4().hex[:8]}",
+                      store_env=s3_server.env())
+    try:
+        cluster.start()
+    except BaseException:
+        cluster.stop()
+        raise
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def s3_cluster(s3_cluster_module: Cluster, monkeypatch: pytest.MonkeyPatch,
+               request: pytest.FixtureRequest) -> Any:
+    """The module's S3 cluster, this process's store pointed at it (as `cluster`)."""
+    yield from _use(s3_cluster_module, monkeypatch, request)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -46,3 +46,15 @@ def test_the_secrets_prefix_is_the_one_flyte_secrets_env_prefix_names():
     assert "_FSEC_DB_PASSWORD" not in env  # not a secret under this prefix: it holds a password
     blank = task_environment({**WORKER, "FLYTE_SECRETS_ENV_PREFIX": " "})
     assert blank == task_environment(WORKER) | {"FLYTE_SECRETS_ENV_PREFIX": " "}
+
+
+def test_the_stores_credentials_are_withheld_wherever_they_appear():
+    options = '{"endpoint_url": "http://s3:9000", "key": "AKIA1", "secret": "store-secret"}'
+    env = task_environment({
+        "AWS_ACCESS_KEY_ID": "AKIA0", "AWS_SECRET_ACCESS_KEY": "aws-secret",
+        "AWS_SESSION_TOKEN": "aws-token", "AWS_ENDPOINT_URL": "http://s3:9000",
+        "AWS_DEFAULT_REGION": "eu-west-1", "GRAFT_STORE_OPTIONS": options,
+        "COPY": "x aws-secret", "OTHER": "store-secret", "TOKEN_COPY": "aws-token",
+        "_FSEC_S3_SECRET": "store-secret"})
+    assert env == {"AWS_ENDPOINT_URL": "http://s3:9000", "AWS_DEFAULT_REGION": "eu-west-1",
+                   "_FSEC_S3_SECRET": "store-secret"}
