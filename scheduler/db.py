@@ -39,6 +39,7 @@ from sqlalchemy import (
     TypeDecorator,
     create_engine,
     event,
+    text,
 )
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.engine import make_url
@@ -295,9 +296,19 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+# The PostgreSQL advisory lock schedulers take to migrate one at a time ("graft" in ASCII).
+MIGRATION_LOCK = 0x6772616674
+
+
 def migrate(engine: SqlEngine) -> None:
+    """Bring the database's tables to the newest migration. On PostgreSQL schedulers that
+    start together (two replicas of a Deployment) migrate one at a time, under an advisory
+    lock held to the end of the transaction: the second finds the tables made and does
+    nothing, instead of failing on a table the first created."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")

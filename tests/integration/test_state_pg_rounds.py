@@ -194,3 +194,46 @@ def test_a_session_left_idle_inside_a_transaction_is_ended_and_frees_its_locks(
     finally:
         state.engine.dispose()
         postgres_server.drop_database(name)
+
+
+def _migrate_together(engines: list) -> list[BaseException]:
+    """db.migrate on each engine at once, from threads released together; what they raised."""
+    import threading
+
+    failures: list[BaseException] = []
+    start = threading.Barrier(len(engines))
+
+    def migrate(engine) -> None:
+        start.wait()
+        try:
+            db.migrate(engine)
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=migrate, args=(e,)) for e in engines]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return failures
+
+
+@pytest.mark.timeout(120)
+def test_schedulers_starting_together_migrate_one_at_a_time(postgres_server):
+    """Scheduler replicas on a fresh database migrate at once: all must come up (one used to
+    fail on the alembic_version table another had just created)."""
+    from sqlalchemy import create_engine
+
+    for round_ in range(3):
+        name = f"graft_it_migrate_{uuid.uuid4().hex[:8]}"
+        postgres_server.create_database(name)
+        engines = [create_engine(postgres_server.url_for(name)) for _ in range(4)]
+        try:
+            failures = _migrate_together(engines)
+            assert failures == [], f"round {round_}: {failures[0]!r}"
+            with engines[0].connect() as conn:
+                assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
+        finally:
+            for engine in engines:
+                engine.dispose()
+            postgres_server.drop_database(name)
