@@ -11,6 +11,7 @@ not understand fails them instead of being skipped.
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -70,3 +71,25 @@ def pod_spec(obj: dict[str, Any]) -> dict[str, Any] | None:
 def containers(obj: dict[str, Any]) -> list[dict[str, Any]]:
     spec = pod_spec(obj)
     return [] if spec is None else spec.get("containers", []) + spec.get("initContainers", [])
+
+
+def environment(container: dict[str, Any], objects: list[dict[str, Any]],
+                secrets: dict[str, str] | None = None) -> dict[str, str]:
+    """The container's environment as the kubelet makes it: the ConfigMaps of `envFrom`, then
+    `env` in order, `$(NAME)` replaced by an earlier variable's value (`$$` escapes it). A
+    value from a Secret is `secrets["NAME/KEY"]`, or reads `<secret NAME KEY>` without it."""
+    maps = {o["metadata"]["name"]: o for o in objects if o["kind"] == "ConfigMap"}
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        env.update(maps[source["configMapRef"]["name"]]["data"])
+    for var in container.get("env", []):
+        if "valueFrom" in var:
+            ref = var["valueFrom"]["secretKeyRef"]
+            env[var["name"]] = (secrets or {}).get(f"{ref['name']}/{ref['key']}",
+                                                   f"<secret {ref['name']} {ref['key']}>")
+        else:
+            env[var["name"]] = re.sub(
+                r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)",
+                lambda m: "$" if m.group(0) == "$$" else env.get(m.group(1), m.group(0)),
+                var["value"])
+    return env

@@ -14,42 +14,20 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import time
-import urllib.request
-from base64 import b64encode
 from pathlib import Path
 
 import pytest
 from compose_file import dockerfile_entrypoint, graft_services, load, read_env_file, start_order
+from native_stack import graft_database, http_get, start, stop
 from servers import free_port
 from workflows import cluster_wf
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 BIN = Path(sys.executable).parent
-
-
-def _postgres(postgres_server, password: str) -> tuple[str, str]:
-    """Role `graft` with the file's password and a fresh database `graft`; (host:port, db)."""
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(postgres_server.url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        exists = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = 'graft'")).first()
-        verb = "ALTER" if exists else "CREATE"
-        conn.execute(text(f"{verb} ROLE graft LOGIN PASSWORD '{password}'"))
-    engine.dispose()
-    postgres_server.drop_database("graft")
-    postgres_server.create_database("graft")
-    engine = create_engine(postgres_server.url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text("ALTER DATABASE graft OWNER TO graft"))
-    engine.dispose()
-    where = postgres_server.url_for("graft").split("@", 1)[1].split("/", 1)[0]
-    return where, "graft"
 
 
 def _native_env(service: dict, places: dict[str, str], folders: Path) -> dict[str, str]:
@@ -64,17 +42,6 @@ def _native_env(service: dict, places: dict[str, str], folders: Path) -> dict[st
     return env
 
 
-def _get(url: str, auth: str | None = None, timeout: float = 5) -> tuple[int, bytes]:
-    request = urllib.request.Request(url)
-    if auth:
-        request.add_header("Authorization", "Basic " + b64encode(auth.encode()).decode())
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
-
-
 def _healthy(service: dict, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
     test = service["healthcheck"]["test"]
     argv = ["sh", "-c", test[1]] if test[0] == "CMD-SHELL" else test[1:]
@@ -86,7 +53,7 @@ def test_the_compose_services_run_workflows_natively(private_redis, postgres_ser
     dotenv = {k: v.replace("change-me", secrets.token_hex(8)) for k, v in read_env_file().items()}
     project = load(dotenv)
     redis = private_redis(password=dotenv["REDIS_PASSWORD"])
-    pg_where, _ = _postgres(postgres_server, dotenv["POSTGRES_PASSWORD"])
+    pg_where = graft_database(postgres_server, dotenv["POSTGRES_PASSWORD"])
     store = tmp_path / "graft-store"  # the host side of the store volume
     store.mkdir()
     ports = {"GRAFT_METRICS_PORT": free_port(), "FLOWER_PORT": free_port(),
@@ -103,11 +70,8 @@ def test_the_compose_services_run_workflows_natively(private_redis, postgres_ser
             env = _native_env(service, places, tmp_path / name)
             env.update({k: str(v) for k, v in ports.items() if k in env})
             envs[name] = env
-            (tmp_path / name).mkdir()
-            log = open(tmp_path / f"{name}.log", "w")  # noqa: SIM115
-            procs[name] = subprocess.Popen([*entrypoint, *service["command"]], env=env,
-                                           cwd=tmp_path / name, stdout=log,
-                                           stderr=subprocess.STDOUT, start_new_session=True)
+            procs[name] = start([*entrypoint, *service["command"]], env, tmp_path / name,
+                                tmp_path / f"{name}.log")
         deadline = time.monotonic() + 120
         waiting = set(services)
         while waiting and time.monotonic() < deadline:
@@ -139,26 +103,18 @@ def test_the_compose_services_run_workflows_natively(private_redis, postgres_ser
         assert value == "40" and worker.startswith("mem-4Gi-")
 
         flower = f"http://127.0.0.1:{ports['FLOWER_PORT']}"
-        assert _get(f"{flower}/api/workers")[0] == 401
+        assert http_get(f"{flower}/api/workers")[0] == 401
         deadline = time.monotonic() + 30
         while True:
-            status, body = _get(f"{flower}/api/tasks", auth=dotenv["FLOWER_BASIC_AUTH"])
+            status, body = http_get(f"{flower}/api/tasks", auth=dotenv["FLOWER_BASIC_AUTH"])
             if (status == 200 and small.id.encode() in body) or time.monotonic() > deadline:
                 break
             time.sleep(1)
         assert status == 200 and small.id.encode() in body and b"limit_600mi" in body
-        ui = _get(f"http://127.0.0.1:{ports['GRAFT_UI_PORT']}/")
+        ui = http_get(f"http://127.0.0.1:{ports['GRAFT_UI_PORT']}/")
         assert ui[0] == 200
-        metrics = _get(f"http://127.0.0.1:{ports['GRAFT_METRICS_PORT']}/metrics")
+        metrics = http_get(f"http://127.0.0.1:{ports['GRAFT_METRICS_PORT']}/metrics")
         assert metrics[0] == 200 and b"graft_" in metrics[1]
     finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs.values():
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop(list(procs.values()))
         postgres_server.drop_database("graft")

@@ -15,7 +15,15 @@ from urllib.parse import urlsplit
 import jsonschema
 import kubernetes_validate
 import pytest
-from kustomize import KUBERNETES, REPO, UnsupportedKustomization, build, containers, pod_spec
+from kustomize import (
+    KUBERNETES,
+    REPO,
+    UnsupportedKustomization,
+    build,
+    containers,
+    environment,
+    pod_spec,
+)
 
 from sdk.model.config import parse_tiers
 from sdk.model.resources import parse_memory
@@ -49,26 +57,6 @@ def graft_containers(objects: list[dict]) -> dict[str, dict]:
     """{workload name: its graft container} for the workloads that run graft's image."""
     return {name: c for name, o in workloads(objects).items() for c in containers(o)
             if c["image"].split(":")[0] == "graft"}
-
-
-def environment(container: dict, objects: list[dict]) -> dict[str, str]:
-    """The container's environment as the kubelet makes it: the ConfigMaps of `envFrom`, then
-    `env` in order, `$(NAME)` replaced by an earlier variable's value (`$$` escapes it). A
-    value from a Secret reads `<secret NAME KEY>`."""
-    maps = named(objects, "ConfigMap")
-    env: dict[str, str] = {}
-    for source in container.get("envFrom", []):
-        env.update(maps[source["configMapRef"]["name"]]["data"])
-    for var in container.get("env", []):
-        if "valueFrom" in var:
-            ref = var["valueFrom"]["secretKeyRef"]
-            env[var["name"]] = f"<secret {ref['name']} {ref['key']}>"
-        else:
-            env[var["name"]] = re.sub(
-                r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)",
-                lambda m: "$" if m.group(0) == "$$" else env.get(m.group(1), m.group(0)),
-                var["value"])
-    return env
 
 
 def served_by(objects: list[dict], host: str, port: int) -> dict:
