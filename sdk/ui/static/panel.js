@@ -37,10 +37,12 @@ window.graftPanel = (function () {
                   ["cached", node.cached ? "yes (cache hit)" : "no"],
                   ["released", when(node.started_at)], ["ended", when(node.ended_at)],
                   ["total", seconds(node.started_at, node.ended_at)]];
-    if (ran != null && node.ended_at != null) {
+    if (ran != null && node.ended_at != null && node.kind === "task") {
       const total = node.ended_at - node.started_at;
       list.push(["running", span(Math.min(total, ran))],
                 ["queued", span(Math.max(0, total - ran))]);
+    } else if (ran != null && node.kind === "dynamic") {
+      list.push(["body ran", span(ran)]);  // its total spans its children too
     }
     if (node.parent) list.push(["parent", el("a", {href: "#", class: "mono", text: node.parent,
       onclick: (e) => { e.preventDefault(); ctx.showPanel(node.parent); }})]);

@@ -83,9 +83,11 @@
                  onclick: (e) => { e.preventDefault(); graft.showPanel(r.id); }}),
         el("div", {class: "lane"}, ...segs),
         el("span", {class: "times muted",
-                    text: r.queued_s != null
-                      ? `queued ${span(r.queued_s)}, ran ${span(r.running_s)}`
-                      : `total ${span(r.total_s)}`}),
+                    text: r.kind === "dynamic" && r.running_s != null
+                      ? `body ran ${span(r.running_s)}, total ${span(r.total_s)}`
+                      : r.queued_s != null
+                        ? `queued ${span(r.queued_s)}, ran ${span(r.running_s)}`
+                        : `total ${span(r.total_s)}`}),
         errors.length ? el("ul", {class: "attempt-errors"}, ...errors.map((a) =>
           el("li", {class: "error", text: `attempt ${a.attempt}: ${a.error}`}))) : null);
     });
