@@ -102,6 +102,7 @@ def test_a_stuck_execution_says_what_it_waits_for_and_is_cancelled(cluster, ui):
             stalls = page.wait_for_selector("#stalls:has-text('4Gi')", timeout=30_000)
             assert "no worker serves" in stalls.inner_text()
             assert "graft worker --tier 4Gi" in stalls.inner_text()
+            page.screenshot(path=str(artifacts() / "ui-stalled.png"))
             page.click("#cancel")
             page.fill("#cancel-reason", "wrong tier, sorry")
             page.click("#cancel-confirm")
