@@ -79,7 +79,8 @@ class BoardView:
         return {**self.submitted(record), "status": ExecutionState.FAILED.value,
                 "error": f"execution {eid} was refused: {reason}", "failures": []}
 
-    def execution(self, eid: str, engine: Engine, done: int, spec_key: str) -> dict[str, Any]:
+    def execution(self, eid: str, engine: Engine, done: int, spec_key: str,
+                  cancel_reason: str = "") -> dict[str, Any]:
         fields: dict[str, Any] = {"status": engine.state.value, "done": done,
                                   "total": engine.total, "failed": len(engine.failed),
                                   "spec": spec_key}
@@ -89,7 +90,8 @@ class BoardView:
             fields["failures"] = self.failures(engine)
             fields["error"] = f"execution {eid} failed"
         elif engine.state == ExecutionState.ABORTED:
-            fields["error"] = f"execution {eid} was aborted"
+            # as `from_record` says it, so that the reason survives a board rewrite
+            fields["error"] = f"execution {eid} was aborted ({cancel_reason or 'cancelled'})"
         return fields
 
     def from_record(self, record: ExecutionRecord, rows: list[NodeRow]) -> dict[str, Any]:

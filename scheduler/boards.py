@@ -63,7 +63,7 @@ class BoardWriter:
             engine = live.engine
             batch.board[eid] = {**self.view.submitted(record),
                                 **self.view.execution(eid, engine, live.finished,
-                                                      record.spec_key)}
+                                                      record.spec_key, live.cancel_reason)}
             nodes = batch.board_nodes[eid] = {nid: self.view.node(run, live.times.get(nid))
                                               for nid, run in engine.nodes.items()}
             if engine.evicted:  # those dropped from memory, from their rows
@@ -105,7 +105,8 @@ class BoardWriter:
             now = set(itertools.islice(later, BOARD_NODES))
             self.later[eid] = later - now
             later = now
-        fields = self.view.execution(eid, engine, live.finished, live.spec_key)
+        fields = self.view.execution(eid, engine, live.finished, live.spec_key,
+                                     live.cancel_reason)
         self.outbox.write_board(eid, fields, {nid: self.view.node(engine.nodes[nid],
                                                                   live.times.get(nid))
                                               for nid in later})

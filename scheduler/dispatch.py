@@ -15,8 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from sdk.model import bindings
 from sdk.model.bindings import Binding
 from sdk.model.config import Settings
+from sdk.model.errors import SpecError
 from sdk.model.retry import RetryPolicy
 from sdk.model.runs import NodeRun
 from sdk.model.spec import node_to_json
@@ -79,7 +81,7 @@ class Dispatch:
             first, last = self.items[0], self.items[-1]
             return (f"execution={self.execution_id} parent={self.node_id} items="
                     f"{len(self.items)} ({first[1]} .. {last[1]}) "
-                    f"inputs={self.inputs_preview or '{}'}")
+                    f"inputs={self.inputs_preview or '{}'}")  # each item's, in order
         return (f"execution={self.execution_id} node={self.node_id} attempt={self.attempt} "
                 f"inputs={self.inputs_preview or '{}'}")
 
@@ -105,15 +107,52 @@ def inputs_preview(inputs: dict[str, Binding], limit: int = PREVIEW_CHARS) -> st
     for name, binding in inputs.items():
         if size > limit:
             break
-        ref = binding.get("val") if isinstance(binding, dict) else None
-        if isinstance(ref, dict) and "u" in ref:
-            text = "<stored>"
-        else:
-            value = ref["v"] if isinstance(ref, dict) and "v" in ref else binding
-            text = "".join(_chunks(value, limit - size))
+        value = _plain(binding)
+        text = str(value) if isinstance(value, Stored) else "".join(_chunks(value, limit - size))
         parts.append(f"{name}: {text}")
         size += len(parts[-1]) + 2
     text = "{" + ", ".join(parts) + "}"
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+class Stored(str):
+    """A value kept in the store, as a preview shows it: `<stored>`, or `<stored: numbers.o0[3]>`
+    for part of one (a map item's input read from a stored list)."""
+
+
+STORED = Stored("<stored>")
+
+
+def _plain(binding: Any) -> Any:
+    """The value a resolved binding stands for, as monitors show it: inline literals as they
+    are, lists and dicts of bindings as lists and dicts, stored values as `STORED`, and a path
+    (what a map item reads: item i of the mapped list) applied to its value, so that a map
+    item's row shows its item, not graft's binding. Anything unexpected: the binding."""
+    try:
+        return bindings.fold(binding, _leaf, _step)
+    except (SpecError, LookupError, TypeError, ValueError, AttributeError, StopIteration):
+        return binding
+
+
+def _leaf(kind: str, body: Any) -> Any:
+    if kind == "val":
+        return body.get("v", STORED)
+    return {kind: body}  # not resolved: shown as it is
+
+
+def _step(value: Any, steps: list[Any], source: str) -> Any:
+    where = f"{source}{bindings.describe_steps(steps)}"
+    if isinstance(value, Stored):
+        return Stored(f"<stored: {where}>")
+    for _, key in steps:
+        value = value[key]  # a list's index, a dict's key, a dataclass literal's field
+    return value
+
+
+def items_preview(preview: str, more: str, limit: int = PREVIEW_CHARS) -> str:
+    """A chunk's preview with one more item's inputs: `{x: 0} {x: 1} ...`, cut to about
+    `limit` characters."""
+    text = f"{preview} {more}"
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 

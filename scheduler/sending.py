@@ -24,7 +24,15 @@ from typing import Any, Protocol
 from scheduler.batch import Batch, Live
 from scheduler.board_view import BoardView
 from scheduler.chunks import CHUNK_BYTES, Chunks, task_ref, template_key
-from scheduler.dispatch import Dispatch, chunk_item, inputs_preview, make_chunk, make_dispatch
+from scheduler.dispatch import (
+    PREVIEW_CHARS,
+    Dispatch,
+    chunk_item,
+    inputs_preview,
+    items_preview,
+    make_chunk,
+    make_dispatch,
+)
 from scheduler.executions import Executions
 from scheduler.fair import ReadyQueue
 from scheduler.outbox import Outbox
@@ -222,6 +230,8 @@ class Sender:
                 items, size = [], 0
             if not items:
                 preview = inputs_preview(inputs)
+            elif len(preview) < PREVIEW_CHARS:  # each item's inputs, while the preview has room
+                preview = items_preview(preview, inputs_preview(inputs))
             items.append(item)
             size += item_bytes
         if items:

@@ -26,6 +26,9 @@ PIE = ("SUCCEEDED", "RUNNING", "QUEUED", "PENDING", "FAILED", "OTHER")
 OTHER = ("SKIPPED", "CANCELLED", "ABORTED")
 SLICE_OF = {"WAITING": "QUEUED"}
 MORE = "#more"  # suffix of the id of an open group's "more children" node
+# An open group draws its children failed ones first, then those running or waiting, then
+# the rest, each in id order (a stable sort): what needs a look is never among the "more".
+FIRST = {"FAILED": 0, "RUNNING": 1, "WAITING": 1}
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,8 @@ def elements(nodes: Mapping[str, Mapping[str, Any]], links: Iterable[tuple[str, 
         data["size"] = tree.size[nid]
         if _is_open(nid, record, tree, opened, shut, len(drawn) + len(queue), limits):
             data["group"] = "open"
+            data["count_text"] = count_text(tree.counts[nid])
+            kids = sorted(kids, key=lambda k: FIRST.get(_worst(tree, k), len(FIRST)))
             for kid in kids[:limits.shown_children]:
                 queue.append((kid, nid))
             rest = kids[limits.shown_children:]
@@ -184,6 +189,12 @@ def elements(nodes: Mapping[str, Mapping[str, Any]], links: Iterable[tuple[str, 
                                             "target": target})
     return {"nodes": drawn, "edges": list(edges.values()),
             "counts": dict(Counter(state_of(r) for r in nodes.values())), "total": len(nodes)}
+
+
+def _worst(tree: Tree, nid: str) -> str:
+    """The state a node sorts by among its siblings: a group's most urgent leaf state."""
+    counts = tree.counts[nid]
+    return min(counts, key=lambda state: FIRST.get(state, len(FIRST)))
 
 
 def _is_open(nid: str, record: Mapping[str, Any], tree: Tree, opened: set[str],

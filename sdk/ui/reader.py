@@ -17,6 +17,8 @@ from sdk.model.spec import GraphSpec
 from sdk.remote.client import Client, Execution
 from sdk.remote.graph_text import board_edges, edges
 from sdk.remote.node_io import node_values
+from sdk.remote.stalls import stall_hints
+from sdk.remote.timing import execution_times
 from sdk.ui.graph import Limits, children_summary, elements
 from sdk.values.store import get_verified
 
@@ -77,11 +79,19 @@ class Reader:
             nodes = {nid: {"task": node.task.name, "state": "PENDING", "kind": node.kind,
                            "parent": None} for nid, node in spec.node_map().items()}
         drawn = elements(nodes, links, expand, collapse, self.limits)
+        try:
+            stalls = stall_hints(execution, info, records)
+        except BrokerUnavailable:
+            raise
+        except GraftError as exc:  # a hint that cannot be read is not worth failing the page
+            stalls = [f"cannot tell what it waits for: {exc}"]
+        times = execution_times(info, list(records.values()), time.time())
         body = {"id": execution_id, "workflow": info.get("workflow"),
                 "status": info.get("status"), "done": info.get("done", 0),
                 "total": info.get("total", 0), "error": info.get("error"),
-                "failures": info.get("failures") or [],
-                "submitted_at": info.get("submitted_at"), **drawn}
+                "failures": info.get("failures") or [], "stalls": stalls,
+                "submitted_at": info.get("submitted_at"), "ended_at": times["ended_at"],
+                **drawn}
         body["version"] = hashlib.sha256(json.dumps(body, sort_keys=True, default=str)
                                          .encode()).hexdigest()[:16]
         return body
@@ -112,9 +122,9 @@ class Reader:
             shown["log_records"] = execution.log_records(node_id, chosen)[-500:]
             shown["deck"] = self.client.store.exists(deck_key(execution_id, node_id, chosen))
         shown["values"] = {
-            "inputs": _literals(lambda: node_values(records, node_id, "inputs",
+            "inputs": literals(lambda: node_values(records, node_id, "inputs",
                                                     self.client.store)),
-            "outputs": _literals(lambda: node_values(records, node_id, "outputs",
+            "outputs": literals(lambda: node_values(records, node_id, "outputs",
                                                      self.client.store))}
         return shown
 
@@ -159,7 +169,7 @@ def _tail(text: str) -> str:
     return f"[... {len(text) - TEXT_LIMIT} characters before ...]\n" + text[-TEXT_LIMIT:]
 
 
-def _literals(read: Any) -> dict[str, str] | str | None:
+def literals(read: Any) -> dict[str, str] | str | None:
     """`{name: JSON text}` of the literals `read()` returns (None: the board has none), or one
     line saying why they could not be read."""
     try:

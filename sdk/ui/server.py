@@ -13,6 +13,10 @@
     GET /api/executions/{id}/deck?node=&attempt=
                                             the deck's own HTML, sandboxed
     GET /static/...                         the page's script, style and vendored libraries
+    GET /healthz                            "ok", without a login (probes)
+    ... and the details, timeline and actions of `sdk.ui.actions`.
+
+With credentials (`GRAFT_UI_AUTH`, `sdk.ui.auth`) every other request needs a login.
 
 Errors are JSON `{"error": message}`: 404 for an unknown execution or node, 400 for a bad
 parameter, 503 when Redis cannot be reached. Reads block (Redis, the store), so they run in the
@@ -33,7 +37,7 @@ from aiohttp import web
 
 from sdk.model.errors import BrokerUnavailable, GraftError
 from sdk.remote.client import Client
-from sdk.ui import decks
+from sdk.ui import actions, auth, decks
 from sdk.ui.graph import Limits
 from sdk.ui.reader import NotFound, Reader
 
@@ -169,10 +173,18 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, default=str)
 
 
-def make_app(client: Client | None = None, limits: Limits = Limits()) -> web.Application:
-    """The web application, reading through `client` (default: `Client()` from GRAFT_*)."""
-    app = web.Application(middlewares=[_errors])
+async def healthz(request: web.Request) -> web.StreamResponse:
+    return web.Response(text="ok\n")
+
+
+def make_app(client: Client | None = None, limits: Limits = Limits(),
+             credentials: list[auth.Credential] | None = None) -> web.Application:
+    """The web application, reading through `client` (default: `Client()` from GRAFT_*),
+    asking for one of `credentials` (`auth.parse`; none: no login, anyone may act)."""
+    app = web.Application(middlewares=[auth.middleware(credentials or []), _errors])
     app[READER] = Reader(client or Client(), limits)
+    actions.add_routes(app, app[READER])
+    app.router.add_get("/healthz", healthz)
     app.router.add_get("/", index)
     app.router.add_get("/executions/{execution_id}", execution_page)
     app.router.add_get("/api/executions", api_executions)
@@ -185,8 +197,10 @@ def make_app(client: Client | None = None, limits: Limits = Limits()) -> web.App
 
 
 def serve(host: str, port: int, client: Client | None = None,
-          print_: Callable[[str], None] = print) -> None:
+          print_: Callable[[str], None] = print,
+          credentials: list[auth.Credential] | None = None) -> None:
     """Serve until interrupted (SIGINT or SIGTERM); print one line once listening."""
     shown = f"[{host}]" if ":" in host else host
-    web.run_app(make_app(client), host=host, port=port, access_log=None, shutdown_timeout=5.0,
+    web.run_app(make_app(client, credentials=credentials), host=host, port=port,
+                access_log=None, shutdown_timeout=5.0,
                 print=lambda _: print_(f"graft ui serving on http://{shown}:{port}/"))

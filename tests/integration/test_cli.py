@@ -210,6 +210,7 @@ def test_run_usage_errors_are_one_clear_line(cli, args, expected):
     (["worker", "--tier", "1Gi"], {"GRAFT_BROKER_URL": "redis://:change-me-redis@x:1/0"},
      "GRAFT_BROKER_URL"),
     (["flower", "--basic-auth", "admin:change-me-flower"], {}, "FLOWER_BASIC_AUTH"),
+    (["ui"], {"GRAFT_UI_AUTH": "basic:admin:change-me-ui:operator"}, "GRAFT_UI_AUTH"),
 ])
 def test_the_example_envs_placeholders_are_refused(cli, args, env, name):
     done = cli(*args, timeout=30, **env)

@@ -111,8 +111,10 @@ def test_the_compose_services_run_workflows_natively(private_redis, postgres_ser
                 break
             time.sleep(1)
         assert status == 200 and small.id.encode() in body and b"limit_600mi" in body
-        ui = http_get(f"http://127.0.0.1:{ports['GRAFT_UI_PORT']}/")
-        assert ui[0] == 200
+        ui = f"http://127.0.0.1:{ports['GRAFT_UI_PORT']}"
+        assert http_get(f"{ui}/")[0] == 401  # the login from .env's GRAFT_UI_AUTH
+        _, user, password, _ = dotenv["GRAFT_UI_AUTH"].split(":")
+        assert http_get(f"{ui}/", auth=f"{user}:{password}")[0] == 200
         metrics = http_get(f"http://127.0.0.1:{ports['GRAFT_METRICS_PORT']}/metrics")
         assert metrics[0] == 200 and b"graft_" in metrics[1]
     finally:

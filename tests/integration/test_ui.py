@@ -193,7 +193,7 @@ def test_the_page_draws_a_running_dynamic_live_and_shows_a_node(cluster, ui):
 
 
 @pytest.mark.parametrize("cluster_session", ["sqlite"], indirect=True)
-def test_the_page_shows_a_waiting_gate_and_how_to_answer_it(cluster, ui):
+def test_the_page_shows_a_waiting_gate_and_answers_it(cluster, ui):
     sync_api = _browser_or_skip()
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
@@ -219,7 +219,20 @@ def test_the_page_shows_a_waiting_gate_and_how_to_answer_it(cluster, ui):
             assert f"graft signal {execution.id} n VALUE" in text
             page.screenshot(path=str(artifacts() / "ui-gate-waiting.png"))
 
-            assert execution.set_signal("n", 3) and execution.approve("check")
+            # Answered from the page: a value of the gate's type, then the approval.
+            page.fill("#gate-value", "three")
+            page.click("#gate-send")
+            page.wait_for_selector("#gate-result.error:has-text('int')", timeout=15_000)
+            page.fill("#gate-value", "3")
+            page.click("#gate-send")
+            page.wait_for_selector("#gate-result:has-text('done')", timeout=15_000)
+            page.wait_for_selector("#node-list li[data-id='check'][data-state='WAITING']",
+                                   timeout=30_000)
+            click_node(page, "check")
+            page.wait_for_selector("#panel[data-node='check'] #gate-approve", timeout=10_000)
+            page.screenshot(path=str(artifacts() / "ui-gate-approve.png"))
+            page.click("#gate-approve")
+            page.wait_for_selector("#gate-result:has-text('done')", timeout=15_000)
             page.wait_for_selector("#node-list li[data-id='add'][data-state='SUCCEEDED']",
                                    timeout=60_000)
             assert page.get_attribute("#node-list li[data-id='n']", "data-waiting") is None

@@ -198,11 +198,23 @@ def test_every_tier_has_a_worker_deployment_sized_from_its_tier(base):
     assert deployments["scheduler"]["spec"]["replicas"] == 2
 
 
+def test_the_graph_page_listens_on_every_interface_with_a_login_from_the_secret(base):
+    """`graft ui` refuses 0.0.0.0 without GRAFT_UI_AUTH: the Deployment gives it the Secret's
+    `ui-auth`, and its probes use the one path answered without a login."""
+    ui = graft_containers(base)["ui"]
+    env = environment(ui, base)
+    assert env["GRAFT_UI_HOST"] == "0.0.0.0"
+    assert env["GRAFT_UI_AUTH"] == "<secret graft ui-auth>"
+    assert "--insecure" not in ui.get("args", []) and "GRAFT_UI_INSECURE" not in env
+    from sdk.ui.auth import OPEN_PATHS
+    assert ui["readinessProbe"]["httpGet"]["path"] in OPEN_PATHS
+
+
 def test_probes_point_at_the_ports_and_paths_graft_serves(base):
     services = graft_containers(base)
     expected = {"scheduler": ("/metrics", "GRAFT_METRICS_HOST", "GRAFT_METRICS_PORT"),
                 "flower": ("/healthcheck", "FLOWER_ADDRESS", "FLOWER_PORT"),
-                "ui": ("/", "GRAFT_UI_HOST", "GRAFT_UI_PORT")}
+                "ui": ("/healthz", "GRAFT_UI_HOST", "GRAFT_UI_PORT")}
     for name, (path, host_var, port_var) in expected.items():
         container = services[name]
         env = environment(container, base)

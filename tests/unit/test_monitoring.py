@@ -8,10 +8,10 @@ import pickle
 import pytest
 from celery.exceptions import Retry
 
-from scheduler.dispatch import RecordingDispatcher, inputs_preview
+from scheduler.dispatch import RecordingDispatcher, inputs_preview, items_preview
 from scheduler.service import Scheduler
 from scheduler.state import MemoryState
-from sdk import task, workflow
+from sdk import map_task, task, workflow
 from sdk.cli_flower import flower_argv
 from sdk.model.config import Settings
 from sdk.model.errors import ConfigError
@@ -92,6 +92,49 @@ def test_inputs_preview_is_short_and_shows_stored_values_by_name():
     assert text.startswith("{n: 3, big: <stored>, xs: [0,1,2")
     assert len(text) == 100 and text.endswith("…")
     assert inputs_preview({}) == "{}"
+
+
+@task
+def tens(n: int) -> list[int]:
+    return list(range(10, 10 + n))
+
+
+@task
+def double(x: int) -> int:
+    return 2 * x
+
+
+@workflow
+def map_wf(n: int) -> list[int]:
+    return map_task(double)(x=tens(n=n))
+
+
+def test_map_items_show_their_values_not_grafts_bindings():
+    """A map item's input is a path into the mapped list: Flower's row shows the item."""
+    store, state, dispatcher = MemoryStore(), MemoryState(), RecordingDispatcher()
+    scheduler = Scheduler(Settings(database_url=state.url, chunk_items=1), state, dispatcher,
+                          store)
+    spec = put_blob(store, map_wf.compile().dumps().encode(), prefix="specs")
+    scheduler.handle([{"type": "submit", "execution": "e2", "spec": spec, "workflow": "wf",
+                       "inputs": encode_inputs(map_wf, {"n": 3}, store)}])
+    [first] = dispatcher.sent
+    dispatcher.sent = []
+    scheduler.handle([run_attempt(store, *first.args)])
+    assert [d.argsrepr for d in dispatcher.sent] == [
+        f"execution=e2 node=map_double/{i} attempt=1 inputs={{x: {10 + i}}}" for i in range(3)]
+
+
+def test_a_chunk_previews_each_items_inputs_and_stored_lists_by_place():
+    item = {"path": {"of": {"val": {"v": [10, 11, 12]}}, "steps": [["index", 1]],
+                     "from": "tens.o0"}}
+    stored = {"path": {"of": {"val": {"u": "values/abc"}}, "steps": [["index", 2]],
+                       "from": "tens.o0"}}
+    assert inputs_preview({"x": item, "y": stored}) == "{x: 11, y: <stored: tens.o0[2]>}"
+    text = "{x: 0}"
+    for i in range(1, 40):
+        text = items_preview(text, f"{{x: {i}}}")
+    assert text.startswith("{x: 0} {x: 1} {x: 2} ") and len(text) == 100
+    assert text.endswith("…")
 
 
 def test_sent_event_carries_the_users_task_name(monkeypatch):

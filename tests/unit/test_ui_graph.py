@@ -47,15 +47,18 @@ def test_ten_thousand_nodes_draw_as_a_handful_with_counts_by_state():
     assert drawn["counts"]["QUEUED"] == 2500 + 4900
 
 
-def test_opening_a_huge_group_draws_its_first_children_and_one_node_for_the_rest():
+def test_opening_a_huge_group_draws_its_failed_then_first_children_and_one_for_the_rest():
     nodes, links = big_execution()
     drawn = elements(nodes, links, expand=["fan"], limits=Limits(shown_children=200))
     shown = by_id(drawn)
     assert shown["fan"]["group"] == "open"
     inside = [n for n in drawn["nodes"] if n.get("parent") == "fan" and "more" not in n]
     assert len(inside) == 200
-    assert [n["id"] for n in inside[:3]] == ["fan/square", "fan/square-1", "fan/square-2"]
+    failed = [nid for nid, r in nodes.items() if r["parent"] == "fan" and r["state"] == "FAILED"]
+    assert failed and [n["id"] for n in inside[:len(failed) + 2]] == \
+        [*failed, "fan/square", "fan/square-1"]  # failed ones first, then in id order
     assert inside[-1]["id"] == "fan/square-199"
+    assert shown["fan"]["count_text"] == "2500 QUEUED, 2499 SUCCEEDED, 1 FAILED"
     more = shown["fan#more"]
     assert more["parent"] == "fan" and more["more"] == 4800 and more["kind"] == "more"
     assert sum(more["counts"].values()) == 4800

@@ -31,16 +31,34 @@ window.graftUi = (function () {
                        text: state || "?"});
   }
 
+  // Every time on the pages: the browser's locale and time zone, with the zone named. The
+  // JSON endpoints give unix seconds (docs/ui.md).
+  const DATE_TIME = {year: "numeric", month: "short", day: "numeric", hour: "2-digit",
+                     minute: "2-digit", second: "2-digit", timeZoneName: "short"};
+  const TIME = {hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short"};
+
   function when(ts) {
     if (!ts) return "-";
-    const d = new Date(ts * 1000);
-    return d.toLocaleString();
+    return new Date(ts * 1000).toLocaleString(undefined, DATE_TIME);
+  }
+
+  function clock(ts, tenths) {
+    if (!ts) return "-";
+    return new Date(ts * 1000).toLocaleTimeString(undefined,
+      tenths ? {...TIME, fractionalSecondDigits: 1} : TIME);
+  }
+
+  function span(s) {
+    if (s == null) return "-";
+    s = Math.max(0, s);
+    if (s < 60) return s.toFixed(s < 10 ? 2 : 1) + " s";
+    if (s < 3600) return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+    return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
   }
 
   function seconds(a, b) {
     if (a == null || b == null) return "-";
-    const s = Math.max(0, b - a);
-    return s < 60 ? s.toFixed(2) + " s" : (s / 60).toFixed(1) + " min";
+    return span(b - a);
   }
 
   async function getJson(url) {
@@ -55,6 +73,21 @@ window.graftUi = (function () {
     return body;
   }
 
+  // Actions are POSTs with the header the server asks of them (it refuses other sites' forms).
+  async function postJson(url, body) {
+    const response = await fetch(url, {method: "POST", cache: "no-store",
+      headers: {"Content-Type": "application/json", "X-Graft-Request": "1"},
+      body: JSON.stringify(body || {})});
+    let answer;
+    try {
+      answer = await response.json();
+    } catch (e) {
+      throw new Error(`${response.status} ${response.statusText}`);
+    }
+    if (!response.ok) throw new Error(answer.error || `${response.status} ${response.statusText}`);
+    return answer;
+  }
+
   function banner(message) {
     const node = document.getElementById("banner");
     if (!node) return;
@@ -62,5 +95,5 @@ window.graftUi = (function () {
     node.textContent = message || "";
   }
 
-  return {FINAL, COLOURS, el, badge, when, seconds, getJson, banner};
+  return {FINAL, COLOURS, el, badge, when, clock, span, seconds, getJson, postJson, banner};
 })();

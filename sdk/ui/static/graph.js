@@ -6,13 +6,14 @@
 "use strict";
 
 (function () {
-  const {FINAL, COLOURS, el, badge, when, seconds, getJson, banner} = window.graftUi;
+  const {FINAL, COLOURS, el, badge, when, span, getJson, banner} = window.graftUi;
   const executionId = decodeURIComponent(location.pathname.split("/").pop());
   const expand = new Set();
   const collapse = new Set();
   const state = {version: null, polls: 0, status: null, selected: null, laidOut: 0};
   const PIE_COLOURS = [COLOURS.SUCCEEDED, COLOURS.RUNNING, COLOURS.QUEUED, COLOURS.PENDING,
                        COLOURS.FAILED, COLOURS.SKIPPED];
+  const GRID_FROM = 8;  // an open group of more children than this is drawn as a grid
   const DATA_KEYS = ["group", "size", "counts", "count_text", "more", "waiting",
                      "p1", "p2", "p3", "p4", "p5", "p6"];
 
@@ -36,11 +37,14 @@
                                                    String(n.data("waiting")).length) + 18)}},
     {selector: "node[group = 'open']", style: {
       "background-opacity": 0.12, "border-style": "dashed", "text-valign": "top",
-      "text-halign": "center", "text-margin-y": -4, "padding": 14, "font-weight": "bold"}},
+      "text-halign": "center", "text-margin-y": -4, "padding": 14, "font-weight": "bold",
+      "label": (n) => `${n.data("label")} (${n.data("size")}): ${n.data("count_text") || ""}`}},
     {selector: "node[group = 'shut'], node[kind = 'more']", style: {
       "shape": "ellipse", "width": 46, "height": 46, "background-color": "#ffffff",
       "border-width": 3, "border-style": "double", "text-valign": "bottom",
-      "text-margin-y": 5, "text-wrap": "wrap",
+      "text-margin-y": 5, "text-wrap": "wrap", "text-max-width": 170,
+      "text-background-color": "#ffffff", "text-background-opacity": 0.85,
+      "text-background-padding": 2,
       "label": (n) => `${n.data("label")} (${n.data("more") || n.data("size")})\n` +
                       (n.data("count_text") || ""),
       "pie-size": "88%",
@@ -49,6 +53,7 @@
         [`pie-${i + 1}-background-size`, `mapData(p${i + 1}, 0, 100, 0, 100)`]]))}},
     {selector: "node[kind = 'map'][group = 'shut']", style: {"shape": "round-rectangle",
                                                            "width": 58, "height": 46}},
+    {selector: "edge[?grid]", style: {"opacity": 0, "events": "no"}},
     {selector: "node:selected", style: {"border-width": 4, "border-color": "#1f6feb",
                                         "border-style": "solid"}},
     {selector: "edge", style: {
@@ -59,7 +64,11 @@
   const cy = cytoscape({container: document.getElementById("cy"), style, elements: [],
                         minZoom: 0.05, maxZoom: 3, wheelSensitivity: 0.4,
                         selectionType: "single", boxSelectionEnabled: false});
-  window.graft = {cy, state, expand, collapse, poll: () => poll()};
+  const ctx = {executionId, cy, showPanel: (id, attempt) => showPanel(id, attempt),
+               toggle: (id, open) => toggle(id, open), mayAct: () => state.mayAct};
+  window.graft = {cy, state, expand, collapse, executionId, poll: () => poll(),
+                  showPanel: (id, attempt) => showPanel(id, attempt),
+                  openPanel: (parts, view) => openPanelWith(parts, view), closePanel: () => closePanel()};
 
   // ---- the legend -------------------------------------------------------------------------
 
@@ -79,14 +88,21 @@
     document.getElementById("status").replaceChildren(badge(body.status));
     document.getElementById("progress").textContent =
       `${body.done}/${body.total} nodes done`;
+    state.submittedAt = body.submitted_at;
+    state.endedAt = body.ended_at;
+    times();
     legend(body.counts || {});
-    failures(body.failures || [], body.error);
+    failures(body.failures || [], body.error, body.status);
+    stalls(body.stalls || []);
+    document.body.dataset.status = body.status;
 
     const nodes = new Map(body.nodes.map((n) => [n.id, n]));
     const edges = new Map(body.edges.map((e) => [e.id, e]));
     let changed = false;
     cy.batch(() => {
-      cy.edges().forEach((e) => { if (!edges.has(e.id())) { cy.remove(e); changed = true; } });
+      cy.edges().forEach((e) => {
+        if (!e.data("grid") && !edges.has(e.id())) { cy.remove(e); changed = true; }
+      });
       // Children before parents: removing a compound node removes what it holds.
       cy.nodes().toArray().reverse().forEach((n) => {
         if (n.inside() && !nodes.has(n.id())) { cy.remove(n); changed = true; }
@@ -101,7 +117,10 @@
         }
         const now = found.parent().nonempty() ? found.parent().id() : undefined;
         if (now !== parent) { found.move({parent: parent ?? null}); changed = true; }
-        if (found.data("group") !== rest.group) changed = true;
+        // A group opened or shut, or a gate's label grown by what it waits for: lay out again.
+        if (found.data("group") !== rest.group || found.data("waiting") !== rest.waiting) {
+          changed = true;
+        }
         DATA_KEYS.forEach((k) => { if (!(k in rest)) found.removeData(k); });
         found.data(rest);
       }
@@ -109,24 +128,49 @@
         if (cy.getElementById(data.id).empty()) { cy.add({group: "edges", data}); changed = true; }
       }
     });
-    if (changed) layout();
+    if (changed) { grid(); layout(); }
     mirror();
+  }
+
+  // A wide group is drawn as a grid, not as one row of tiny boxes: invisible edges from
+  // each child to the one `columns` after it put its children on rows for dagre, in the
+  // server's order (failed ones first).
+  function grid() {
+    cy.remove(cy.edges("[?grid]"));
+    cy.nodes("[group = 'open']").forEach((group) => {
+      const kids = group.children().toArray();
+      if (kids.length <= GRID_FROM) return;
+      const columns = Math.ceil(Math.sqrt(kids.length * 1.2));
+      const more = (k) => k.data("kind") === "more";
+      const ids = [...kids.filter((k) => !more(k)), ...kids.filter(more)].map((k) => k.id());
+      for (let i = 0; i + columns < ids.length; i += 1) {
+        cy.add({group: "edges", data: {id: `${ids[i]}~grid~${ids[i + columns]}`, grid: true,
+                                       source: ids[i], target: ids[i + columns]}});
+      }
+    });
   }
 
   // Each change of the drawn nodes lays the graph out again. The view follows it (fit) until
   // the user pans or zooms; after a click opened or shut a group, it shows that group.
   function layout() {
     cy.layout({name: "dagre", rankDir: "TB", nodeSep: 24, rankSep: 46, edgeSep: 8,
-               animate: false, fit: false}).run();
+               nodeDimensionsIncludeLabels: true, animate: false, fit: false}).run();
     const focus = state.focus && cy.getElementById(state.focus);
     state.focus = null;
     if (focus && focus.nonempty()) {
-      cy.fit(focus, 40);
-      if (cy.zoom() < 0.7) { cy.zoom(0.7); cy.center(focus); }
-    } else if (!state.userMoved) {
-      fit();
+      state.viewing = focus.id();  // the view stays on the group the user opened
+      state.userMoved = true;
     }
+    const viewing = state.viewing && cy.getElementById(state.viewing);
+    if (viewing && viewing.nonempty()) showGroup(viewing);
+    else if (!state.userMoved) fit();
     state.laidOut += 1;
+  }
+
+  function showGroup(group) {
+    cy.fit(group, 40);
+    if (cy.zoom() > 1.4) { cy.zoom(1.4); cy.center(group); }
+    if (cy.zoom() < 0.6) { cy.zoom(0.6); cy.center(group); }
   }
 
   function fit() {
@@ -135,8 +179,9 @@
   }
 
   const container = document.getElementById("cy");
-  container.addEventListener("wheel", () => { state.userMoved = true; }, {passive: true});
-  cy.on("tapstart", (event) => { if (event.target === cy) state.userMoved = true; });
+  function moved() { state.userMoved = true; state.viewing = null; }
+  container.addEventListener("wheel", moved, {passive: true});
+  cy.on("tapstart", (event) => { if (event.target === cy) moved(); });
 
   // The list is read from cytoscape's own elements, so it shows what is drawn.
   function mirror() {
@@ -153,10 +198,31 @@
     }));
   }
 
-  function failures(list, error) {
+  // Submitted, ended and elapsed, in the browser's time zone; elapsed counts while it runs.
+  function times() {
+    const end = state.endedAt || (FINAL.has(state.status) ? null : Date.now() / 1000);
+    document.getElementById("times").replaceChildren(el("span", {},
+      el("span", {id: "submitted-at", title: "submitted", text: when(state.submittedAt)}),
+      state.endedAt ? el("span", {id: "ended-at", title: "ended",
+                                  text: " → " + when(state.endedAt)}) : null,
+      el("span", {id: "elapsed", class: "muted",
+                  text: end && state.submittedAt ? ` (${span(end - state.submittedAt)})` : ""})));
+  }
+  setInterval(() => { if (!FINAL.has(state.status)) times(); }, 1000);
+
+  // What it waits for when nothing moves (sdk/remote/stalls.py): no scheduler, no worker.
+  function stalls(hints) {
+    const box = document.getElementById("stalls");
+    box.hidden = !hints.length;
+    box.replaceChildren(...hints.map((h) => el("p", {text: "Waiting: " + h})));
+  }
+
+  function failures(list, error, status) {
     const box = document.getElementById("failures");
     if (!list.length && !error) { box.replaceChildren(); return; }
-    box.replaceChildren(el("h3", {text: error || "failures"}),
+    const title = status === "ABORTED" ? `Cancelled: ${error || "no reason given"}`
+                                       : error || "failures";
+    box.replaceChildren(el("h3", {id: "failures-title", text: title}),
       ...list.map((f) => el("details", {},
         el("summary", {}, el("b", {text: f.node_id || "execution"}),
            ` ${f.error_type}: ${f.message}`),
@@ -195,8 +261,10 @@
 
   // ---- clicks -----------------------------------------------------------------------------
 
+  // Opening a group shows it; shutting one shows the whole graph again.
   function toggle(id, open) {
-    state.focus = id;
+    state.focus = open ? id : null;
+    if (!open) { state.viewing = null; state.userMoved = false; }
     (open ? expand : collapse).add(id);
     (open ? collapse : expand).delete(id);
     state.version = null;
@@ -213,8 +281,21 @@
   document.getElementById("panel-close").addEventListener("click", closePanel);
   document.getElementById("fit").addEventListener("click", () => {
     state.userMoved = false;
+    state.viewing = null;
     fit();
   });
+
+  // The panel showing something else than a node (the execution's details, a form).
+  function openPanelWith(parts, view) {
+    panelRequest += 1;
+    state.selected = null;
+    cy.nodes().unselect();
+    const panel = document.getElementById("panel");
+    document.getElementById("panel-body").replaceChildren(...parts.filter(Boolean));
+    panel.dataset.node = "";
+    panel.dataset.view = view;
+    openPanel(panel, cy.collection(), true);
+  }
 
   function closePanel() {
     state.selected = null;
@@ -227,6 +308,11 @@
 
   let panelRequest = 0;
   async function showPanel(nodeId, attempt, quiet) {
+    // A poll does not redraw a panel whose field the user is filling in.
+    const typing = [...document.querySelectorAll("#panel-body input, #panel-body textarea")]
+      .some((f) => f.value || f === document.activeElement);
+    if (quiet && typing) return;
+    if (!quiet) document.getElementById("gate-result").textContent = "";
     const request = ++panelRequest;
     state.selected = nodeId;
     state.selectedAttempt = attempt || null;
@@ -241,8 +327,9 @@
       if (request !== panelRequest) return;
       state.selectedFinal = FINAL.has(node.state) || ["SKIPPED", "CANCELLED"].includes(node.state);
       const scroll = panel.scrollTop;
-      document.getElementById("panel-body").replaceChildren(...panelContent(node));
+      document.getElementById("panel-body").replaceChildren(...window.graftPanel.content(node, ctx));
       panel.dataset.node = node.id;
+      panel.dataset.view = "node";
       panel.dataset.state = node.state;
       openPanel(panel, drawn, quiet);
       if (quiet) panel.scrollTop = scroll;
@@ -260,137 +347,17 @@
     if (panel.hidden) {
       panel.hidden = false;
       cy.resize();
-      if (!state.userMoved && !state.focus) fit();
+      const viewing = state.viewing && cy.getElementById(state.viewing);
+      if (viewing && viewing.nonempty()) showGroup(viewing);
+      else if (!state.userMoved && !state.focus) fit();
     }
     if (quiet || drawn.empty()) return;
     const at = drawn.renderedPosition();
     if (at.x < 0 || at.y < 0 || at.x > cy.width() || at.y > cy.height()) cy.center(drawn);
   }
 
-  function section(title, id, ...content) {
-    return el("section", {id}, el("h3", {text: title}), ...content);
-  }
-
-  function values(title, id, shown, missing) {
-    if (shown === undefined || shown === null) {
-      return section(title, id, el("p", {class: "muted", text: missing}));
-    }
-    if (typeof shown === "string") return section(title, id, el("p", {class: "muted", text: shown}));
-    const names = Object.keys(shown);
-    if (!names.length) return section(title, id, el("p", {class: "muted", text: "none"}));
-    return section(title, id, el("dl", {class: "values"},
-      ...names.flatMap((k) => [el("dt", {text: k}), el("dd", {}, el("pre", {text: shown[k]}))])));
-  }
-
-  function panelContent(node) {
-    const parts = [];
-    parts.push(el("h2", {class: "mono", text: node.id}));
-    const facts = [["task", node.task], ["kind", node.kind], ["state", badge(node.state)],
-                   ["tier", node.queue || "-"], ["attempts", node.attempts],
-                   ["cached", node.cached ? "yes (cache hit)" : "no"],
-                   ["started", when(node.started_at)],
-                   ["duration", seconds(node.started_at, node.ended_at)]];
-    if (node.parent) facts.push(["parent", el("a", {href: "#", class: "mono", text: node.parent,
-      onclick: (e) => { e.preventDefault(); showPanel(node.parent); }})]);
-    if (node.image) facts.push(["image", node.image]);
-    parts.push(el("dl", {class: "facts"},
-      ...facts.flatMap(([k, v]) => [el("dt", {text: k}), el("dd", {}, v)])));
-
-    if (node.gate) parts.push(gateSection(node));
-    if (node.group) parts.push(groupSection(node));
-    if (node.error) {
-      const err = node.error;
-      parts.push(section("Error", "panel-error",
-        el("p", {class: "error"}, el("b", {text: err.type || err.kind || "error"}),
-           ": " + (err.message || "")),
-        err.traceback ? el("pre", {class: "traceback", text: err.traceback}) : null));
-    }
-    const v = node.values || {};
-    parts.push(values("Inputs", "panel-inputs", v.inputs, "not recorded"));
-    parts.push(values("Outputs", "panel-outputs", v.outputs,
-                      node.state === "SUCCEEDED" ? "not recorded" : `none yet: ${node.state}`));
-    if (node.history && node.history.length) parts.push(historySection(node));
-    if (node.deck) parts.push(deckSection(node));
-    if ("stdout" in node) {
-      parts.push(section(`Log (attempt ${node.attempt})`, "panel-log",
-        el("h4", {text: "stdout"}),
-        el("pre", {class: "log", id: "panel-stdout", text: node.stdout || "(nothing)"}),
-        el("h4", {text: "stderr"}),
-        el("pre", {class: "log", id: "panel-stderr", text: node.stderr || "(nothing)"}),
-        el("h4", {text: "log records"}),
-        node.log_records.length
-          ? el("ol", {class: "records", id: "panel-records"}, ...node.log_records.map((r) =>
-              el("li", {}, el("span", {class: "muted", text: when(r.at) + " "}),
-                 el("b", {text: r.level + " "}), r.message)))
-          : el("p", {class: "muted", text: "(none)"})));
-    }
-    return parts;
-  }
-
-  // A deck is the user's HTML: it opens in a page of its own, sandboxed (sdk/ui/decks.py).
-  function deckSection(node) {
-    const q = new URLSearchParams({node: node.id, attempt: node.attempt});
-    const href = `/executions/${encodeURIComponent(executionId)}/deck?${q}`;
-    return section(`Deck (attempt ${node.attempt})`, "panel-deck",
-      el("a", {href, target: "_blank", rel: "noopener noreferrer", id: "panel-deck-link",
-               text: "Open the deck"}));
-  }
-
-  // What a gate waits for, until when, and the command that answers it.
-  function gateSection(node) {
-    const g = node.gate;
-    const waiting = node.state === "WAITING";
-    const span = g.kind === "sleep" ? g.duration_s : g.timeout_s;
-    const until = node.started_at != null && span != null ? when(node.started_at + span) : "-";
-    const facts = [["kind", g.kind === "signal" ? "wait_for_input" : g.kind]];
-    if (g.kind === "sleep") {
-      facts.push(["sleeps", seconds(0, g.duration_s)]);
-      if (waiting) facts.push(["until", until]);
-    } else {
-      facts.push(["signal", g.name], ["type", g.type_name || "-"],
-                 ["timeout", seconds(0, g.timeout_s)]);
-      if (waiting) {
-        const answer = g.kind === "approve"
-          ? `graft approve ${executionId} ${g.name} [--reject]`
-          : `graft signal ${executionId} ${g.name} VALUE`;
-        facts.push(["until", until], ["answer", el("code", {text: answer})]);
-      }
-    }
-    return section(waiting ? "Gate: waiting" : "Gate", "panel-gate", el("dl", {class: "facts"},
-      ...facts.flatMap(([k, v]) => [el("dt", {text: k}), el("dd", {}, v)])));
-  }
-
-  function historySection(node) {
-    return section("Attempts", "panel-attempts", el("table", {class: "attempts"},
-      el("tr", {}, ...["#", "outcome", "worker", "seconds"].map((h) => el("th", {text: h}))),
-      ...node.history.map((h, i) => el("tr", {},
-        el("td", {}, el("a", {href: "#", text: String(i + 1),
-          onclick: (e) => { e.preventDefault(); showPanel(node.id, i + 1); }})),
-        el("td", {text: h.error ? `${h.kind || ""} ${h.error.type || ""}: ${h.error.message || ""}`
-                                : (h.kind || "ok")}),
-        el("td", {class: "mono", text: h.worker || "-"}),
-        el("td", {text: h.duration_s != null ? Number(h.duration_s).toFixed(2) : "-"})))));
-  }
-
-  function groupSection(node) {
-    const g = node.group;
-    const drawn = cy.getElementById(node.id);
-    const open = drawn.nonempty() && drawn.data("group") === "open";
-    const button = open
-      ? el("button", {type: "button", text: "Collapse", onclick: () => toggle(node.id, false)})
-      : el("button", {type: "button", text: "Expand", onclick: () => toggle(node.id, true)});
-    const counts = Object.entries(g.counts).sort((a, b) => b[1] - a[1]);
-    return section(`Children (${g.total})`, "panel-children",
-      el("p", {}, ...counts.map(([s, n]) => el("span", {class: "count"}, badge(s), ` ${n} `)),
-         drawn.nonempty() ? button : null),
-      el("ul", {class: "children"}, ...g.children.map((c) => el("li", {},
-        badge(c.state), " ",
-        el("a", {href: "#", class: "mono", text: c.id,
-                 onclick: (e) => { e.preventDefault(); showPanel(c.id); }})))),
-      g.total > g.children.length
-        ? el("p", {class: "muted", text: `… and ${g.total - g.children.length} more`}) : null);
-  }
-
-  window.addEventListener("resize", () => cy.resize());
+  // The header and the banners change height as their text changes: cytoscape must know
+  // where its box is, or clicks land beside the nodes.
+  new ResizeObserver(() => cy.resize()).observe(container);
   poll();
 })();
