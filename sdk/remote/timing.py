@@ -28,14 +28,20 @@ def attempt_spans(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def node_times(record: dict[str, Any], now: float) -> dict[str, float | None]:
     """{queued_s, running_s, total_s} of a node record (a live node's total counts up to
-    `now`; its queue and run times are known once it ended). None where unknown."""
+    `now`; its queue and run times are known once it ended). None where unknown. A dynamic's
+    running time is its body's, its queue time what it waited before the body's first
+    attempt; its total includes the sub-graph it made."""
     started, ended = record.get("started_at"), record.get("ended_at")
     total = None if started is None else max(0.0, (ended or now) - started)
     if record.get("kind", "task") not in RUN_ON_WORKERS or ended is None or total is None:
         return {"queued_s": None, "running_s": None, "total_s": total}
-    ran = sum(h["duration_s"] for h in record.get("history") or []
-              if isinstance(h.get("duration_s"), (int, float)))
+    history = record.get("history") or []
+    ran = sum(h["duration_s"] for h in history if isinstance(h.get("duration_s"), (int, float)))
     running = min(total, float(ran))
+    if record.get("kind") == "dynamic":  # its total holds its children's run too
+        spans = attempt_spans(history)
+        queued = max(0.0, spans[0]["start"] - started) if spans else None
+        return {"queued_s": queued, "running_s": running, "total_s": total}
     return {"queued_s": total - running, "running_s": running, "total_s": total}
 
 

@@ -62,6 +62,9 @@ def test_timeline_values_and_relaunch_with_an_edited_input(cluster, ui, tmp_path
             attempts = page.wait_for_selector("#panel[data-node='flaky'] #panel-attempts",
                                               timeout=10_000)
             assert "RuntimeError: flaky failure 1" in attempts.inner_text()
+            peaks = [c.inner_text() for c in attempts.query_selector_all("td.peak")]
+            assert len(peaks) == 2 and all(re.fullmatch(r"\d+\.\d (KiB|MiB)", p)
+                                           for p in peaks), peaks  # human units, not Ki
             page.click("#tab-graph")
             assert page.is_visible("#cy") and page.is_hidden("#timeline")
 

@@ -70,3 +70,19 @@ def test_cli_formats_sort_cut_and_size_as_a_reader_expects():
                      "value": 5, "next_run_s": 1767225600})
     assert doc["submitted_at"] == stamp and doc["next_run_s"] == stamp
     assert doc["nodes"][0]["n_at"] is True and doc["value"] == 5
+
+
+def test_a_nodes_time_is_split_into_queued_and_ran():
+    from sdk.remote.timing import node_times
+
+    task = {"kind": "task", "started_at": 100.0, "ended_at": 110.0,
+            "history": [{"attempt": 1, "duration_s": 2.0, "ended_at": 105.0},
+                        {"attempt": 2, "duration_s": 3.0, "ended_at": 110.0}]}
+    assert node_times(task, now=200.0) == {"queued_s": 5.0, "running_s": 5.0, "total_s": 10.0}
+    # a dynamic: its body ran 1 s after 4 s in a queue; its children took the rest
+    dynamic = {"kind": "dynamic", "started_at": 100.0, "ended_at": 130.0,
+               "history": [{"attempt": 1, "duration_s": 1.0, "ended_at": 105.0}]}
+    assert node_times(dynamic, now=200.0) == {"queued_s": 4.0, "running_s": 1.0,
+                                              "total_s": 30.0}
+    live = {"kind": "task", "started_at": 100.0, "ended_at": None, "history": []}
+    assert node_times(live, now=103.5) == {"queued_s": None, "running_s": None, "total_s": 3.5}

@@ -56,6 +56,15 @@ window.graftUi = (function () {
     return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
   }
 
+  // A byte count in binary units with one decimal, as graft status writes it: "323.6 MiB".
+  function bytes(n) {
+    if (n == null) return "-";
+    const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let size = Number(n), unit = 0;
+    while (size >= 1024 && unit < units.length - 1) { size /= 1024; unit += 1; }
+    return unit === 0 ? `${size} B` : `${size.toFixed(1)} ${units[unit]}`;
+  }
+
   function seconds(a, b) {
     if (a == null || b == null) return "-";
     return span(b - a);
@@ -95,5 +104,6 @@ window.graftUi = (function () {
     node.textContent = message || "";
   }
 
-  return {FINAL, COLOURS, el, badge, when, clock, span, seconds, getJson, postJson, banner};
+  return {FINAL, COLOURS, el, badge, when, clock, span, bytes, seconds, getJson, postJson,
+          banner};
 })();

@@ -150,7 +150,8 @@ window.graftPanel = (function () {
 
   function historySection(node, ctx) {
     return section("Attempts", "panel-attempts", el("table", {class: "attempts"},
-      el("tr", {}, ...["#", "outcome", "worker", "ran", "ended"].map((h) => el("th", {text: h}))),
+      el("tr", {}, ...["#", "outcome", "worker", "ran", "peak memory", "ended"].map(
+        (h) => el("th", {text: h}))),
       ...node.history.map((h, i) => el("tr", {class: h.type ? "failed" : undefined},
         el("td", {}, el("a", {href: "#", text: String(h.attempt || i + 1),
           onclick: (e) => { e.preventDefault(); ctx.showPanel(node.id, h.attempt || i + 1); }})),
@@ -159,6 +160,7 @@ window.graftPanel = (function () {
                                : (h.outcome || "ok")}),
         el("td", {class: "mono", text: h.worker || "-"}),
         el("td", {text: span(h.duration_s)}),
+        el("td", {class: "peak", text: window.graftUi.bytes(h.peak_memory_bytes)}),
         el("td", {text: h.ended_at ? window.graftUi.clock(h.ended_at) : "-"})))));
   }
 
