@@ -36,6 +36,7 @@ class Live:
     # those still waited for (`Sender.queued_attempts` prunes it); a rebuild lists them again.
     sent: dict[str, int] = field(default_factory=dict)
     notify: Any = None  # its launch plan's notifications (`ExecutionRecord.notify`)
+    ended_at: float | None = None  # when it ended (unix seconds), once it did
 
     @property
     def finished(self) -> int:

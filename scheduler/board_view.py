@@ -80,10 +80,12 @@ class BoardView:
                 "error": f"execution {eid} was refused: {reason}", "failures": []}
 
     def execution(self, eid: str, engine: Engine, done: int, spec_key: str,
-                  cancel_reason: str = "") -> dict[str, Any]:
+                  cancel_reason: str = "", ended_at: float | None = None) -> dict[str, Any]:
         fields: dict[str, Any] = {"status": engine.state.value, "done": done,
                                   "total": engine.total, "failed": len(engine.failed),
                                   "spec": spec_key}
+        if ended_at is not None:
+            fields["ended_at"] = ended_at
         if engine.state == ExecutionState.SUCCEEDED:
             fields["outputs"] = engine.outputs
         elif engine.state == ExecutionState.FAILED:
@@ -99,6 +101,8 @@ class BoardView:
         terminal = {"SUCCEEDED", "FAILED", "SKIPPED", "ABORTED"}
         fields = {**self.submitted(record), "done": sum(r["state"] in terminal for r in rows),
                   "total": len(rows)}
+        if record.status in terminal:  # an ended execution's row is written last at its end
+            fields["ended_at"] = record.updated_at
         if record.status == ExecutionState.SUCCEEDED.value:
             fields["outputs"] = record.outputs
         elif record.status == ExecutionState.FAILED.value:

@@ -63,7 +63,8 @@ class BoardWriter:
             engine = live.engine
             batch.board[eid] = {**self.view.submitted(record),
                                 **self.view.execution(eid, engine, live.finished,
-                                                      record.spec_key, live.cancel_reason)}
+                                                      record.spec_key, live.cancel_reason,
+                                                      live.ended_at)}
             nodes = batch.board_nodes[eid] = {nid: self.view.node(run, live.times.get(nid))
                                               for nid, run in engine.nodes.items()}
             if engine.evicted:  # those dropped from memory, from their rows
@@ -106,7 +107,7 @@ class BoardWriter:
             self.later[eid] = later - now
             later = now
         fields = self.view.execution(eid, engine, live.finished, live.spec_key,
-                                     live.cancel_reason)
+                                     live.cancel_reason, live.ended_at)
         self.outbox.write_board(eid, fields, {nid: self.view.node(engine.nodes[nid],
                                                                   live.times.get(nid))
                                               for nid in later})

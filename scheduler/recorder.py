@@ -153,6 +153,7 @@ class Recorder:
 
     def _ended(self, tx: StateTx, eid: str, live: Live, batch: Batch) -> None:
         engine = live.engine
+        live.ended_at = self.clock()
         fields: dict[str, Any] = {"status": engine.state.value}
         if engine.state == ExecutionState.SUCCEEDED:
             fields["outputs"] = engine.outputs

@@ -69,11 +69,16 @@ def ls(status_: str | None, limit: int, as_json: bool) -> None:
     if not rows:
         click.echo("no executions" + (f" {status_}" if status_ else ""))
         return
-    click.echo(f"{'ID':<22}{'WORKFLOW':<28}{'STATUS':<11}{'NODES':>11}  SUBMITTED")
+    click.echo(f"{'ID':<22}{'WORKFLOW':<28}{'STATUS':<11}{'NODES':>11}  {'SUBMITTED':<27}"
+               f"{'ENDED':<27}ELAPSED")
+    now = time.time()
     for r in rows:
         nodes = f"{r['done']}/{r['total']}"
-        click.echo(f"{r['id']:<22}{str(r['workflow'])[:26]:<28}{r['status']:<11}{nodes:>11}  "
-                   f"{timestamp(r['submitted_at'])}")
+        ended = r.get("ended_at") if r["status"] in FINAL else None
+        elapsed = None if not r["submitted_at"] else (ended or now) - r["submitted_at"]
+        click.echo(f"{r['id']:<22}{cut(str(r['workflow']), 26):<28}{r['status']:<11}"
+                   f"{nodes:>11}  {timestamp(r['submitted_at']):<27}{timestamp(ended):<27}"
+                   f"{seconds(elapsed)} s")
 
 
 @click.command()

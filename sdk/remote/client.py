@@ -204,7 +204,7 @@ class Client:
         given), newest first: id, workflow, status, done, total, submitted_at."""
         return [{"id": eid, "workflow": r.get("workflow"), "status": r.get("status"),
                  "done": r.get("done", 0), "total": r.get("total", 0),
-                 "submitted_at": r.get("submitted_at")}
+                 "submitted_at": r.get("submitted_at"), "ended_at": r.get("ended_at")}
                 for eid, r in self.board.executions(limit, status)]
 
     @property

@@ -53,6 +53,6 @@ def execution_times(info: dict[str, Any], nodes: list[dict[str, Any]],
     ended = None
     if info.get("status") in ("SUCCEEDED", "FAILED", "ABORTED"):
         ends = [n["ended_at"] for n in nodes if n.get("ended_at")]
-        ended = max(ends, default=None) or info.get("ended_at")
+        ended = info.get("ended_at") or max(ends, default=None)
     elapsed = None if started is None else max(0.0, (ended or now) - started)
     return {"started_at": started, "ended_at": ended, "elapsed_s": elapsed}

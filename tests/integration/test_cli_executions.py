@@ -38,6 +38,8 @@ def test_ls_lists_executions_newest_first_and_filters_by_status(cluster, tmp_pat
     assert len(cli_json(cluster, "ls", "--limit", "1")) == 1
     table = cluster.run_cli("ls", "--limit", "500").stdout
     assert first.id in table and "SUCCEEDED" in table
+    assert "ENDED" in table.splitlines()[0] and "ELAPSED" in table.splitlines()[0]
+    assert row["ended_at"] >= row["submitted_at"]  # both ISO 8601 in one zone
 
 
 def test_status_shows_tier_attempts_worker_peak_memory_and_cache_hits(cluster, tmp_path):
