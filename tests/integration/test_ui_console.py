@@ -22,6 +22,34 @@ from workflows import cluster_wf, failing, ui_flows
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 
+# The (edge, node) pairs where an edge's straight line from its source's endpoint to its
+# target's passes through a node's label box (the label's own box, its node's body left out).
+EDGES_THROUGH_LABELS = """() => {
+  const cy = window.graft.cy, found = [];
+  const crosses = (a, b, r) => {  // segment a-b against rectangle r (Liang-Barsky)
+    let t0 = 0, t1 = 1;
+    const dx = b.x - a.x, dy = b.y - a.y;
+    for (const [p, q] of [[-dx, a.x - r.x1], [dx, r.x2 - a.x], [-dy, a.y - r.y1],
+                          [dy, r.y2 - a.y]]) {
+      if (p === 0) { if (q < 0) return false; continue; }
+      const t = q / p;
+      if (p < 0) { if (t > t1) return false; if (t > t0) t0 = t; }
+      else { if (t < t0) return false; if (t < t1) t1 = t; }
+    }
+    return true;
+  };
+  cy.nodes().forEach((n) => {
+    if (!n.style("label")) return;
+    const lab = n.boundingBox({includeNodes: false, includeEdges: false, includeLabels: true});
+    if (!(lab.w > 0 && lab.h > 0)) return;
+    cy.edges().filter((e) => !e.data("grid") && e.visible()).forEach((e) => {
+      if (crosses(e.sourceEndpoint(), e.targetEndpoint(), lab)) found.push([e.id(), n.id()]);
+    });
+  });
+  return found;
+}"""
+
+
 def browser_page(pw, **context):
     browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
                                  args=["--no-sandbox", "--disable-gpu"])
@@ -148,6 +176,9 @@ def test_a_300_child_dynamic_opens_as_a_readable_grid(cluster, ui):  # noqa: F81
             # The shut groups' labels (name, size, counts) do not run into each other.
             shut = boxes(page, ["naps", "map_double"])
             assert not overlap(shut["naps"], shut["map_double"]), shut
+            # and no edge runs through a label
+            crossed = page.evaluate(EDGES_THROUGH_LABELS)
+            assert crossed == [], crossed
             page.screenshot(path=str(artifacts() / "ui-300-shut.png"))
 
             click_node(page, "naps")

@@ -39,10 +39,12 @@
       "background-opacity": 0.12, "border-style": "dashed", "text-valign": "top",
       "text-halign": "center", "text-margin-y": -4, "padding": 14, "font-weight": "bold",
       "label": (n) => `${n.data("label")} (${n.data("size")}): ${n.data("count_text") || ""}`}},
+    // A shut group's label goes beside it: edges leave it downwards, so none runs through it.
     {selector: "node[group = 'shut'], node[kind = 'more']", style: {
       "shape": "ellipse", "width": 46, "height": 46, "background-color": "#ffffff",
-      "border-width": 3, "border-style": "double", "text-valign": "bottom",
-      "text-margin-y": 5, "text-wrap": "wrap", "text-max-width": 170,
+      "border-width": 3, "border-style": "double", "text-valign": "center",
+      "text-halign": "right", "text-margin-x": 6, "text-justification": "left",
+      "text-wrap": "wrap", "text-max-width": 170,
       "text-background-color": "#ffffff", "text-background-opacity": 0.85,
       "text-background-padding": 2,
       "label": (n) => `${n.data("label")} (${n.data("more") || n.data("size")})\n` +
