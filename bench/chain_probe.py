@@ -16,8 +16,9 @@ __import__("chain_probe").install())`), each process appends `time<TAB>event` li
                report0   the report is published              report1  it was
     runner     task0     `run_attempt` called                 task1    it returned
 
-`python bench/chain_probe.py <folder>` orders them and prints, per link (report of node i
-published -> node i+1 running), the median time of each step.
+Run graft beside Dask only (`--baselines dask`): a Celery baseline worker would write `pool`
+events too. `python bench/chain_probe.py <folder>` orders them and prints, per link (node i's
+report sent -> node i+1's report sent), the median time of each step.
 """
 
 from __future__ import annotations
