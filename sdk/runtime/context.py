@@ -17,7 +17,9 @@ where the last one stopped, wherever it runs. `read()` also sees what this attem
 
 As in flytekit, `working_directory` is a new temporary folder for each attempt, so attempts
 running at once on one machine never write each other's files; it is removed when the attempt
-ends (its outputs are in the store by then). The process's current directory is left alone.
+ends (its outputs are in the store by then). It is made the first time it is asked for: most
+tasks never ask, and making and removing a folder was most of a no-op attempt's time on a
+worker (issue 26). The process's current directory is left alone.
 """
 
 from __future__ import annotations
@@ -62,6 +64,32 @@ class _Records(logging.Handler):
                              "message": record.getMessage()})
 
 
+class WorkingFolder:
+    """An attempt's working folder, made on first use (`os.PathLike`, so it can stand for
+    the folder's path without making it) and removed by `remove` if it was made."""
+
+    def __init__(self, path: str | None = None) -> None:
+        self._path = path
+        self._made = False
+
+    @property
+    def path(self) -> str:
+        if self._path is None:
+            self._path = tempfile.mkdtemp(prefix="graft-attempt-")
+            self._made = True
+        return self._path
+
+    def __fspath__(self) -> str:
+        return self.path
+
+    def __str__(self) -> str:
+        return self.path
+
+    def remove(self) -> None:
+        if self._made and self._path is not None:
+            shutil.rmtree(self._path, ignore_errors=True)
+
+
 @dataclass(frozen=True)
 class ExecutionParameters:
     """The running attempt, as `current_context()` gives it."""
@@ -69,11 +97,16 @@ class ExecutionParameters:
     execution_id: ExecutionId
     node_id: str
     attempt: int
-    working_directory: str
+    folder: WorkingFolder
     checkpoint: Checkpoint
     logging: logging.Logger
     decks: list[Any] = field(default_factory=list)  # the attempt's `Deck`s, in order
     enable_deck: bool = False  # whether its task has enable_deck=True
+
+    @property
+    def working_directory(self) -> str:
+        """A new empty folder of this attempt's own (made now, if this is the first ask)."""
+        return self.folder.path
 
     @property
     def secrets(self) -> SecretsManager:
@@ -106,7 +139,8 @@ def current_context() -> ExecutionParameters:
     "", attempt 0, and a checkpoint that refuses to be used."""
     ctx = _current.get()
     if ctx is None:
-        return ExecutionParameters(ExecutionId("local"), "", 0, os.getcwd(), NoCheckpoint(),
+        return ExecutionParameters(ExecutionId("local"), "", 0, WorkingFolder(os.getcwd()),
+                                   NoCheckpoint(),
                                    _TASKS)
     return ctx
 
@@ -134,8 +168,8 @@ def attempt_context(store: Store, execution_id: str, node_id: str, attempt: int,
     logger.parent = _TASKS
     records = _Records()
     logger.addHandler(records)
-    workdir = tempfile.mkdtemp(prefix="graft-attempt-")
-    ctx = ExecutionParameters(ExecutionId(execution_id), node_id, attempt, workdir,
+    folder = WorkingFolder()
+    ctx = ExecutionParameters(ExecutionId(execution_id), node_id, attempt, folder,
                               Checkpoint(store, f"checkpoints/{execution_id}/{node_id}"),
                               logger, enable_deck=enable_deck)
     token = _current.set(ctx)
@@ -144,7 +178,7 @@ def attempt_context(store: Store, execution_id: str, node_id: str, attempt: int,
             yield ctx
     finally:
         _current.reset(token)
-        shutil.rmtree(workdir, ignore_errors=True)
+        folder.remove()
         logger.removeHandler(records)
         if records.records:
             try:

@@ -43,7 +43,8 @@ def attempt_files(params: ExecutionParameters, in_process: bool) -> Iterator[Fly
     root = os.path.join(process_sandbox(), f"attempt-{uuid.uuid4().hex[:16]}")
     mode = ExecutionState.Mode.LOCAL_TASK_EXECUTION if in_process else \
         ExecutionState.Mode.TASK_EXECUTION
-    state = ExecutionState(params.working_directory, mode, user_space_params=params)
+    # The folder itself, not its path: asking for the path would make it (`WorkingFolder`).
+    state = ExecutionState(params.folder, mode, user_space_params=params)
     files = new_provider(root, lazy=True)
     builder = FlyteContextManager.current_context().new_builder()
     builder.with_file_access(files).with_execution_state(state)
