@@ -355,3 +355,22 @@ def test_a_refusal_found_in_a_pipeline_rolls_back_its_savepoint_alone(pg):
         assert {r["node_id"]: r["state"] for r in tx.nodes("e1")} == {"n0": "RUNNING",
                                                                      "n1": "QUEUED"}
         assert [(e.seq, e.node_id) for e in tx.events("e1")] == [(1, "d"), (2, "n1")]
+
+
+def test_options_in_the_url_are_kept_beside_graft_s_own(postgres_server):
+    """`?options=...` in GRAFT_DATABASE_URL reaches the server (graft's own session setting,
+    idle_in_transaction_session_timeout, used to replace it)."""
+    from urllib.parse import quote
+
+    name = f"graft_options_{uuid.uuid4().hex[:10]}"
+    postgres_server.create_database(name)
+    url = postgres_server.url_for(name) + "?options=" + quote("-c synchronous_commit=local")
+    engine = db.open_database(url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SHOW synchronous_commit")).scalar() == "local"
+            assert conn.execute(text("SHOW idle_in_transaction_session_timeout")).scalar() \
+                == f"{int(db.IDLE_IN_TRANSACTION_S)}s"
+    finally:
+        engine.dispose()
+        postgres_server.drop_database(name)
