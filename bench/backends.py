@@ -23,6 +23,11 @@ less than wall time.
     python bench/backends.py                        # repeats 3, fan-out 1,000, map 10,000
     python bench/backends.py --repeats 5 --only chain
     python bench/backends.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+    python bench/backends.py --reference /tmp/graft-old   # and another checkout's scheduler
+
+With `--reference DIR` a third stack runs on PostgreSQL (a database of its own) with the
+scheduler of the checkout in DIR (`git worktree add /tmp/graft-old <commit>`), its worker this
+checkout's: before and after a change to the scheduler's state, in the same run.
 """
 
 from __future__ import annotations
@@ -34,9 +39,11 @@ import statistics
 import sys
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from harness import (
+    BENCH,
     ROOT,
     BenchError,
     Session,
@@ -51,7 +58,7 @@ from harness import (
 )
 from s3_store import client_for
 
-STACKS = ("sqlite", "postgresql")
+REFERENCE = "pg-reference"  # --reference: a third stack, PostgreSQL, another checkout's scheduler
 SHAPES = ("chain", "fan", "map")
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -102,32 +109,34 @@ def measure(args: argparse.Namespace, session: Session, envs: dict[str, dict[str
     (shape -> stack -> seconds over all its runs)."""
     import bench_workflows as wf
 
+    stacks = tuple(envs)
     clients = {stack: client_for(env) for stack, env in envs.items()}
-    pids = {stack: session.procs.find(f"{stack}-scheduler").popen.pid for stack in STACKS}
+    pids = {stack: session.procs.find(f"{stack}-scheduler").popen.pid for stack in stacks}
 
     def runner(stack: str, entity: Any, **inputs: Any) -> Callable[[], Any]:
         return graft_runner(entity, inputs, session.procs, args.timeout, 0.005,
                             client=clients[stack])
 
     print("warming up (the first runs also wait for the workers to come up)...", flush=True)
-    for stack in STACKS:
+    for stack in stacks:
         timed(f"{stack} warm-up chain", runner(stack, wf.chain_warmup_wf),
               wf.WARMUP_CHAIN_NODES)
         timed(f"{stack} warm-up fan-out", runner(stack, wf.fan_wf, n=10), list(range(1, 11)))
     fan_n, map_n = args.fanout, args.map_items
     shapes = {
-        "chain": (f"chain x{wf.CHAIN_NODES}", {s: runner(s, wf.chain_wf) for s in STACKS},
+        "chain": (f"chain x{wf.CHAIN_NODES}", {s: runner(s, wf.chain_wf) for s in stacks},
                   wf.CHAIN_NODES),
-        "fan": (f"dynamic fan-out x{fan_n}", {s: runner(s, wf.fan_wf, n=fan_n) for s in STACKS},
+        "fan": (f"dynamic fan-out x{fan_n}", {s: runner(s, wf.fan_wf, n=fan_n) for s in stacks},
                 list(range(1, fan_n + 1))),
         "map": (f"map_task x{map_n}", {s: runner(s, wf.map_wf, xs=list(range(map_n)))
-                                       for s in STACKS}, list(range(1, map_n + 1))),
+                                       for s in stacks}, list(range(1, map_n + 1))),
     }
     chosen = {k: shapes[k] for k in args.only}
-    times = {name: {s: [] for s in STACKS} for name, _, _ in chosen.values()}
-    cpu = {name: {s: 0.0 for s in STACKS} for name, _, _ in chosen.values()}
+    times: dict[str, dict[str, list[float]]] = {name: {s: [] for s in stacks}
+                                                 for name, _, _ in chosen.values()}
+    cpu = {name: {s: 0.0 for s in stacks} for name, _, _ in chosen.values()}
     for rep in range(args.repeats):
-        order = STACKS if rep % 2 == 0 else STACKS[::-1]
+        order = stacks[rep % len(stacks):] + stacks[:rep % len(stacks)]  # who goes first rotates
         for name, runners, expected in chosen.values():
             for stack in order:
                 before = cpu_s(pids[stack])
@@ -142,23 +151,28 @@ def measure(args: argparse.Namespace, session: Session, envs: dict[str, dict[str
 
 def report(times: dict[str, dict[str, list[float]]], cpu: dict[str, dict[str, float]],
            args: argparse.Namespace, postgres: str) -> None:
+    stacks = list(next(iter(times.values())))
     print()
     print(f"graft on PostgreSQL ({postgres}) vs on SQLite: concurrency {args.concurrency}, "
-          f"{args.repeats} repeats, Python {platform.python_version()}, {os.cpu_count()} CPUs")
-    header = (f"{'shape':<24} {'sqlite ms':>10} {'pg ms':>10} {'pg/sqlite':>10} "
-              f"{'sched CPU s sqlite':>19} {'pg':>7} {'pg/sqlite':>10}")
+          f"{args.repeats} repeats, Python {platform.python_version()}, {os.cpu_count()} CPUs"
+          + (f"; {REFERENCE}: PostgreSQL, the scheduler of {args.reference}"
+             if args.reference else ""))
+    others = stacks[1:]
+    header = (f"{'shape':<24} " + " ".join(f"{s + ' ms':>15}" for s in stacks) + " "
+              + " ".join(f"{s + '/sqlite':>19}" for s in others)
+              + "   sched CPU s " + " ".join(f"{s:>12}" for s in stacks))
     print(header)
     print("-" * len(header))
     for name, runs in times.items():
-        lite, pg = (statistics.median(runs[s]) * 1000 for s in STACKS)
-        cpu_lite, cpu_pg = (cpu[name][s] for s in STACKS)
-        print(f"{name:<24} {lite:>10.0f} {pg:>10.0f} {pg / lite:>9.2f}x "
-              f"{cpu_lite:>19.2f} {cpu_pg:>7.2f} {cpu_pg / max(cpu_lite, 0.01):>9.2f}x")
+        ms = {s: statistics.median(runs[s]) * 1000 for s in stacks}
+        print(f"{name:<24} " + " ".join(f"{ms[s]:>15.0f}" for s in stacks) + " "
+              + " ".join(f"{ms[s] / ms['sqlite']:>18.2f}x" for s in others)
+              + "   sched CPU s " + " ".join(f"{cpu[name][s]:>12.2f}" for s in stacks))
     print()
     print("runs (ms), in order:")
     for name, runs in times.items():
-        for stack in STACKS:
-            print(f"  {name:<24} {stack:<10} "
+        for stack in stacks:
+            print(f"  {name:<24} {stack:<12} "
                   + " ".join(f"{t * 1000:.0f}" for t in runs[stack]))
     print("medians are the figures; the machine is shared and noisy, so read the ratios.")
 
@@ -178,9 +192,12 @@ def parse_args() -> argparse.Namespace:
                              f"database on (default {DEFAULT_POSTGRES})")
     parser.add_argument("--private-postgres", action="store_true",
                         help="a throwaway PostgreSQL server of its own instead (durability off)")
+    parser.add_argument("--reference", default=None,
+                        help="another checkout (a folder): a third stack on PostgreSQL, its "
+                             "scheduler run from that checkout's code, to compare in one run")
     parser.add_argument("--redis-db", type=int, default=9,
-                        help="Redis database of the SQLite stack; the PostgreSQL stack's is the "
-                             "next (default 9 and 10)")
+                        help="Redis database of the SQLite stack; the PostgreSQL stacks' are the "
+                             "next ones (default 9, 10 and 11)")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per run")
     parser.add_argument("--keep-logs", action="store_true", help="keep the log folder")
     args = parser.parse_args()
@@ -203,22 +220,33 @@ def main() -> int:
         server = PostgresServer().start()
         admin = server.url
     database = Database(admin).create()
+    reference = Database(admin).create() if args.reference else None
     label = "private server, durability off" if server else database.admin.render_as_string()
 
     def body(session: Session) -> None:
         envs = {"sqlite": stack_env(session, "sqlite", f"sqlite:///{session.tmp}/state.db",
                                     args.redis_db),
                 "postgresql": stack_env(session, "postgresql", database.url, args.redis_db + 1)}
-        flush(envs["postgresql"]["GRAFT_BROKER_URL"])
+        if reference is not None:
+            envs[REFERENCE] = stack_env(session, REFERENCE, reference.url, args.redis_db + 2)
+        for env in list(envs.values())[1:]:
+            flush(env["GRAFT_BROKER_URL"])
         try:
             for stack, env in envs.items():
-                start_scheduler(session.procs, env, name=f"{stack}-scheduler")
+                if stack == REFERENCE:  # `-m` runs the code of the folder it starts in
+                    session.procs.start(f"{stack}-scheduler", [sys.executable, "-m", "sdk.cli",
+                                                               "scheduler"],
+                                        dict(env, PYTHONPATH=os.pathsep.join(
+                                            (str(BENCH), args.reference))), Path(args.reference))
+                else:
+                    start_scheduler(session.procs, env, name=f"{stack}-scheduler")
                 start_graft_worker(session.procs, env, args.concurrency,
                                    name=f"{stack}-worker")
             times, cpu = measure(args, session, envs)
         finally:
             session.procs.stop()
-            flush(envs["postgresql"]["GRAFT_BROKER_URL"])
+            for env in list(envs.values())[1:]:
+                flush(env["GRAFT_BROKER_URL"])
         report(times, cpu, args, label)
 
     try:
@@ -229,6 +257,8 @@ def main() -> int:
         return 1
     finally:
         database.drop()
+        if reference is not None:
+            reference.drop()
         if server is not None:
             server.stop()
 
