@@ -156,8 +156,12 @@ class SqlState:
                 tx.close()
 
     def is_transient(self, exc: BaseException) -> bool:
+        # A connection the server ended is worth another try on a new one, whatever class
+        # the driver gives its error (PostgreSQL's idle-in-transaction timeout, which ends
+        # the session of a scheduler stopped inside a batch, is an InternalError).
         return isinstance(exc, (OperationalError, InterfaceError, DisconnectionError,
-                                PoolTimeout, OSError))
+                                PoolTimeout, OSError)) \
+            or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
 
     def explain(self, exc: BaseException) -> str:
         return explain(exc, self.url)

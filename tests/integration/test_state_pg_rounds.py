@@ -191,6 +191,11 @@ def test_a_session_left_idle_inside_a_transaction_is_ended_and_frees_its_locks(
         with pytest.raises(Exception, match=r"idle-in-transaction|terminat|closed"):
             stalled.execute(text("SELECT 1"))
         stalled.invalidate()
+        with pytest.raises(Exception) as caught, state.transaction() as tx:
+            tx.hold_shards("me/1")
+            time.sleep(2.0)  # stopped inside its batch: the server ends its session
+            tx.add_execution(_execution("e7"))
+        assert state.is_transient(caught.value), caught.value  # the loop tries again
     finally:
         state.engine.dispose()
         postgres_server.drop_database(name)
