@@ -6,7 +6,8 @@ concept each, built here from its arguments and wired by their constructors:
 
 - `Transactions`, `UnitOfWork` (scheduler/transactions.py, work.py): one fenced transaction a
   batch, and each unit's part once it committed;
-- `Inbox` (inbox.py): a control message checked and applied, in a savepoint of its own;
+- `Inbox` (inbox.py): a control message checked and applied (in a savepoint of its own
+  when its batch goes again after a failure);
 - `Executions` (executions.py): the engines in memory, rebuilt from the state when needed,
   holding a large graph a window at a time, with their workflow timeouts;
 - `Gates` (gates.py): the deadlines of the gate nodes it holds itself (sleeps, timeouts);
