@@ -218,8 +218,12 @@ def open_database(url: str) -> SqlEngine:
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         connect_args: dict[str, Any] = {}
         if parsed.drivername.startswith("postgresql"):
-            connect_args = {"connect_timeout": 10, "options": "-c idle_in_transaction_session_"
-                            f"timeout={int(IDLE_IN_TRANSACTION_S * 1000)}"}
+            # Added to the URL's own `options`, which connect_args would otherwise replace
+            # (e.g. ?options=-c%20synchronous_commit%3Doff, docs/operations.md).
+            options = " ".join(filter(None, (
+                _query_value(parsed.query.get("options")),
+                f"-c idle_in_transaction_session_timeout={int(IDLE_IN_TRANSACTION_S * 1000)}")))
+            connect_args = {"connect_timeout": 10, "options": options}
         engine = create_engine(url, future=True, connect_args=connect_args)
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:
         raise ConfigError(f"GRAFT_DATABASE_URL={shown} is not a usable database URL: "
@@ -254,6 +258,11 @@ def open_database(url: str) -> SqlEngine:
         raise StateUnavailable(f"the database at {shown} does not answer: "
                                f"{_first_line(getattr(exc, 'orig', None) or exc)}") from None
     return engine
+
+
+def _query_value(value: str | tuple[str, ...] | None) -> str | None:
+    """A URL query parameter given once or more (the last one)."""
+    return value[-1] if isinstance(value, tuple) else value
 
 
 # A pooled connection idle this long is pinged before it is handed out (and replaced when the

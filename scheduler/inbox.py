@@ -1,6 +1,7 @@
-"""The inbox: control messages applied to the state, each checked first, and each in a
-savepoint of its own, so that one that fails is refused (with its reason) and the rest of its
-batch goes on.
+"""The inbox: control messages applied to the state, each checked first; a batch goes without
+savepoints, and when one of its messages fails it is applied again with each message in a
+savepoint of its own (`Scheduler.handle`), so that the failing one is refused (with its
+reason) and the rest of its batch goes on.
 
 - `submit` creates an execution and releases its first nodes; one whose spec is gone,
   invalid or needs a tier that does not exist, or whose launch plan's notifications this

@@ -6,7 +6,8 @@ concept each, built here from its arguments and wired by their constructors:
 
 - `Transactions`, `UnitOfWork` (scheduler/transactions.py, work.py): one fenced transaction a
   batch, and each unit's part once it committed;
-- `Inbox` (inbox.py): a control message checked and applied, in a savepoint of its own;
+- `Inbox` (inbox.py): a control message checked and applied (in a savepoint of its own
+  when its batch goes again after a failure);
 - `Executions` (executions.py): the engines in memory, rebuilt from the state when needed,
   holding a large graph a window at a time, with their workflow timeouts;
 - `Gates` (gates.py): the deadlines of the gate nodes it holds itself (sleeps, timeouts);
@@ -45,7 +46,7 @@ from scheduler.observer import Observer
 from scheduler.outbox import Outbox, StatusBoard
 from scheduler.recorder import Recorder
 from scheduler.sending import QueueDepths, Sender
-from scheduler.state import StateStore, StateTx
+from scheduler.state import Fenced, StateStore, StateTx
 from scheduler.subgraphs import Subgraphs, load_subgraph
 from scheduler.transactions import Sole, Tenure, Transactions
 from scheduler.work import UnitOfWork
@@ -113,10 +114,12 @@ class Scheduler:
         the store that another try may not meet."""
         split = list(split_reports(bodies))  # a chunk's `reports`: one `report` per item
         self.sender.observe(split)
-        # A lone message needs no savepoint of its own (two round trips on PostgreSQL): when
-        # it fails, nothing else of the batch is there to keep, so the whole transaction is
-        # rolled back and the message applied again, in a savepoint, to be refused alone.
-        guarded = len(split) != 1
+        # A batch goes first without a savepoint per message (each costs a round trip on
+        # PostgreSQL): when a message fails, or a write of one is refused at commit (node
+        # rows and events are buffered to then on PostgreSQL, scheduler/state_pg.py), the
+        # whole transaction is rolled back and the batch applied again, each message in a
+        # savepoint, so that the failing one is refused alone.
+        guarded = False
         while True:
             batch = Batch()
 
@@ -128,6 +131,16 @@ class Scheduler:
             try:
                 self.work.run(batch, work)
             except Unguarded:
+                guarded = True
+                continue
+            except Fenced:
+                raise
+            except Exception as exc:
+                if guarded or self.transactions.is_transient(exc):
+                    raise
+                log.warning("a batch of %d messages failed as a whole (%s: %s); applying it "
+                            "again, each message in a savepoint", len(split),
+                            type(exc).__name__, exc)
                 guarded = True
                 continue
             return batch

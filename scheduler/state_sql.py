@@ -119,6 +119,9 @@ class SqlState:
     def __init__(self, url: str, engine: SqlEngine | None = None):
         self.url = url
         self.engine = engine if engine is not None else open_database(url)
+        # PostgreSQL through psycopg 3: node rows and events go in pipelines
+        # (scheduler/state_pg.py); None until the first transaction looks at the driver.
+        self._pipelines: bool | None = None
 
     @contextmanager
     def transaction(self) -> Iterator[_SqlTx]:
@@ -133,11 +136,19 @@ class SqlState:
             return
         with self.engine.connect() as conn:
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-            tx = _SqlTx(conn, begin="BEGIN")
+            if self._pipelines is None:
+                from scheduler.state_pg import pipelines_supported
+
+                self._pipelines = pipelines_supported(conn)
+            if self._pipelines:
+                from scheduler.state_pg import PipelinedTx
+
+                tx = PipelinedTx(conn)
+            else:
+                tx = _SqlTx(conn, begin="BEGIN")
             try:
                 yield tx
-                tx.flush_events()
-                tx.end("COMMIT")
+                tx.commit()
             except BaseException:
                 tx.abandon()
                 raise
@@ -145,8 +156,12 @@ class SqlState:
                 tx.close()
 
     def is_transient(self, exc: BaseException) -> bool:
+        # A connection the server ended is worth another try on a new one, whatever class
+        # the driver gives its error (PostgreSQL's idle-in-transaction timeout, which ends
+        # the session of a scheduler stopped inside a batch, is an InternalError).
         return isinstance(exc, (OperationalError, InterfaceError, DisconnectionError,
-                                PoolTimeout, OSError))
+                                PoolTimeout, OSError)) \
+            or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
 
     def explain(self, exc: BaseException) -> str:
         return explain(exc, self.url)
@@ -182,6 +197,11 @@ class _SqlTx:
             self._plain(f"{self._begin}; {then}" if then else self._begin)
             self._begin = None
             self._open = True
+
+    def commit(self) -> None:
+        """Insert the buffered events and COMMIT a transaction begun by hand."""
+        self.flush_events()
+        self.end("COMMIT")
 
     def end(self, statement: str) -> None:
         """COMMIT or ROLLBACK a transaction begun by hand (nothing if it sent nothing)."""

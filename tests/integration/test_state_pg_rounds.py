@@ -191,6 +191,11 @@ def test_a_session_left_idle_inside_a_transaction_is_ended_and_frees_its_locks(
         with pytest.raises(Exception, match=r"idle-in-transaction|terminat|closed"):
             stalled.execute(text("SELECT 1"))
         stalled.invalidate()
+        with pytest.raises(Exception) as caught, state.transaction() as tx:
+            tx.hold_shards("me/1")
+            time.sleep(2.0)  # stopped inside its batch: the server ends its session
+            tx.add_execution(_execution("e7"))
+        assert state.is_transient(caught.value), caught.value  # the loop tries again
     finally:
         state.engine.dispose()
         postgres_server.drop_database(name)
@@ -237,3 +242,140 @@ def test_schedulers_starting_together_migrate_one_at_a_time(postgres_server):
             for engine in engines:
                 engine.dispose()
             postgres_server.drop_database(name)
+
+
+# ---- node rows and events in pipelines (scheduler/state_pg.py) --------------------------------
+
+def _row(node: str, eid: str = "e1", **fields) -> dict:
+    from scheduler.state import NODE_FIELDS
+
+    row = {k: None for k in NODE_FIELDS}
+    row.update(execution_id=eid, node_id=node, task="t", kind="task", state="QUEUED",
+               attempt=1, cached=False, history=[], outputs={"o0": {"val": {"v": 1}}})
+    row.update(fields)
+    return row
+
+
+def _round_trips(pg, monkeypatch) -> list[str]:
+    """Every round trip the transactions make: a statement sent by hand, a pipeline (however
+    many statements it carries), a statement through SQLAlchemy."""
+    from sqlalchemy import event
+
+    from scheduler.state_pg import PipelinedTx
+    from scheduler.state_sql import _SqlTx
+
+    trips: list[str] = []
+    plain, pipeline = _SqlTx._plain, PipelinedTx._pipeline
+
+    def spy_plain(self, statement):
+        trips.append(statement)
+        return plain(self, statement)
+
+    def spy_pipeline(self, before, writes, after):
+        trips.append("pipeline: " + "; ".join([*before, *(w.sql.split(" (")[0]
+                                                          for w in writes), *after]))
+        return pipeline(self, before, writes, after)
+
+    def spy_sql(conn, cursor, statement, params, context, executemany):
+        trips.append(statement.split(" (")[0])
+
+    monkeypatch.setattr(_SqlTx, "_plain", spy_plain)
+    monkeypatch.setattr(PipelinedTx, "_pipeline", spy_pipeline)
+    event.listen(pg.engine, "before_cursor_execute", spy_sql)
+    return trips
+
+
+def _with_nodes(pg, n: int) -> None:
+    from scheduler.state import EventRecord
+
+    with pg.transaction() as tx:
+        tx.add_execution(_execution("e1"))
+        tx.insert_nodes([_row(f"n{i}") for i in range(n)])
+        tx.append_event(EventRecord("e1", 1, "d", 1, "values", {}))
+
+
+def test_a_batch_of_reports_costs_one_round_trip_a_message(pg, monkeypatch):
+    """A report in a batch of many: its SAVEPOINT, node row and event in one pipeline, its
+    RELEASE with the next one's (was four round trips a message)."""
+    from scheduler.state import EventRecord
+
+    _with_nodes(pg, 100)
+    trips = _round_trips(pg, monkeypatch)
+    with pg.transaction() as tx:
+        tx.hold_shards("me/1")
+        for i in range(100):
+            with tx.savepoint():
+                tx.update_nodes([_row(f"n{i}", state="SUCCEEDED")])
+                tx.append_event(EventRecord("e1", 2 + i, f"n{i}", 1, "values", {"i": i}))
+            with tx.savepoint():
+                pass  # a message that wrote nothing sends nothing
+    assert len(trips) == 1 + 100 + 1, trips[:5]  # fence, a pipeline a message, COMMIT
+    assert trips[0].startswith("BEGIN; UPDATE graft_shards") and trips[-1] == "COMMIT"
+    assert trips[2].startswith("pipeline: RELEASE SAVEPOINT graft_savepoint_1; "
+                               "SAVEPOINT graft_savepoint_1; UPDATE graft_nodes")
+    with pg.transaction() as tx:
+        assert {r["state"] for r in tx.nodes("e1")} == {"SUCCEEDED"}
+        assert [e.seq for e in tx.events("e1")] == list(range(1, 102))
+
+
+def test_a_chain_report_costs_three_round_trips(pg, monkeypatch):
+    """A lone report: the fence with BEGIN, its node rows and event in one pipeline (their
+    update checked before COMMIT), COMMIT (was five)."""
+    from scheduler.state import EventRecord
+
+    _with_nodes(pg, 1)
+    trips = _round_trips(pg, monkeypatch)
+    with pg.transaction() as tx:
+        tx.hold_shards("me/1")
+        tx.update_nodes([_row("n0", state="SUCCEEDED")])
+        tx.append_event(EventRecord("e1", 2, "n0", 1, "values", {}))
+        tx.insert_nodes([_row("n1", state="QUEUED")])
+    assert len(trips) == 3 and trips[-1] == "COMMIT", trips
+    trips.clear()
+    with pg.transaction() as tx:  # inserts only: COMMIT rides in their pipeline
+        tx.insert_nodes([_row("n2")])
+        tx.append_event(EventRecord("e1", 3, "n2", 1, "values", {}))
+    assert trips == ["pipeline: BEGIN; INSERT INTO graft_nodes; INSERT INTO graft_events; "
+                     "COMMIT"], trips
+    with pg.transaction() as tx:
+        assert sorted(r["node_id"] for r in tx.nodes("e1")) == ["n0", "n1", "n2"]
+
+
+def test_a_refusal_found_in_a_pipeline_rolls_back_its_savepoint_alone(pg):
+    from scheduler.state import EventRecord
+
+    _with_nodes(pg, 2)
+    with pg.transaction() as tx:
+        with tx.savepoint():
+            tx.update_nodes([_row("n0", state="RUNNING")])
+        with pytest.raises(KeyError), tx.savepoint():  # its row is missing
+            tx.update_nodes([_row("n1", state="FAILED"), _row("gone", state="FAILED")])
+            tx.append_event(EventRecord("e1", 2, "n1", 1, "values", {}))
+        with pytest.raises(Exception, match="graft_events_pkey"), tx.savepoint():
+            tx.update_nodes([_row("n1", state="FAILED")])
+            tx.append_event(EventRecord("e1", 1, "n1", 1, "values", {}))  # a duplicate
+        with tx.savepoint():
+            tx.append_event(EventRecord("e1", 2, "n1", 1, "values", {}))
+    with pg.transaction() as tx:
+        assert {r["node_id"]: r["state"] for r in tx.nodes("e1")} == {"n0": "RUNNING",
+                                                                     "n1": "QUEUED"}
+        assert [(e.seq, e.node_id) for e in tx.events("e1")] == [(1, "d"), (2, "n1")]
+
+
+def test_options_in_the_url_are_kept_beside_graft_s_own(postgres_server):
+    """`?options=...` in GRAFT_DATABASE_URL reaches the server (graft's own session setting,
+    idle_in_transaction_session_timeout, used to replace it)."""
+    from urllib.parse import quote
+
+    name = f"graft_options_{uuid.uuid4().hex[:10]}"
+    postgres_server.create_database(name)
+    url = postgres_server.url_for(name) + "?options=" + quote("-c synchronous_commit=local")
+    engine = db.open_database(url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SHOW synchronous_commit")).scalar() == "local"
+            assert conn.execute(text("SHOW idle_in_transaction_session_timeout")).scalar() \
+                == f"{int(db.IDLE_IN_TRANSACTION_S)}s"
+    finally:
+        engine.dispose()
+        postgres_server.drop_database(name)

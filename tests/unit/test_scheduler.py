@@ -4,6 +4,7 @@ processes)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import typing
@@ -946,6 +947,44 @@ def test_a_lone_message_goes_without_a_savepoint_and_a_failure_still_rolls_back(
     node = h.nodes("e1")[second["node"]]
     assert node["state"] == "FAILED" and "ReportNotApplied" in json.dumps(node["error"])
     assert h.handle([first]) == []  # the next lone message still goes bare
+
+
+def test_a_batch_goes_without_savepoints_and_one_failing_at_commit_goes_again_guarded(
+        h, monkeypatch):
+    """Messages of a batch go without a savepoint each. When the batch's commit fails with
+    data the database refused (PostgreSQL's pipelined transaction sends node rows and events
+    only then, scheduler/state_pg.py), the batch is applied again, each message in a
+    savepoint."""
+    h.submit(sum_of_squares, "e1", n=4)
+    [report] = h.work()
+    h.handle([report])
+    first, second, third, fourth = h.work()
+    with h.state.transaction() as tx:
+        tx_class = type(tx)
+    opened = []
+    savepoint = tx_class.savepoint
+
+    def counted(self):
+        opened.append(1)
+        return savepoint(self)
+
+    monkeypatch.setattr(tx_class, "savepoint", counted)
+    assert h.handle([first, second]) == [] and opened == []
+    refusals = [KeyError("1 of 2 node rows to update have no row")]
+    transaction = h.state.transaction
+
+    @contextlib.contextmanager
+    def failing_once_at_commit():
+        with transaction() as tx:
+            yield tx
+            if refusals:
+                raise refusals.pop()
+
+    monkeypatch.setattr(h.state, "transaction", failing_once_at_commit)
+    assert h.handle([third, fourth]) == []
+    assert len(opened) == 2  # the second pass: a savepoint a message
+    states = {nid: row["state"] for nid, row in h.nodes("e1").items()}
+    assert {states[m["node"]] for m in (first, second, third, fourth)} == {"SUCCEEDED"}
 
 
 @workflow
