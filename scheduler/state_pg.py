@@ -31,7 +31,6 @@ from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
 
 from scheduler.db import JsonText, utcnow
 from scheduler.state import NODE_FIELDS, EventRecord
@@ -226,22 +225,6 @@ class PipelinedTx(_SqlTx):
         if self._cursor is None:
             self._cursor = self.conn.connection.cursor()
         return self._cursor
-
-    @contextmanager
-    def _driver_errors(self, statement: str) -> Iterator[None]:
-        """The driver's errors wrapped as SQLAlchemy's, a dropped connection invalidated
-        (as `_SqlTx._plain` does)."""
-        try:
-            yield
-        except self.conn.dialect.loaded_dbapi.Error as exc:
-            lost = self.conn.dialect.is_disconnect(exc, self.conn.connection.dbapi_connection,
-                                                   self._cursor)
-            if lost:
-                self.close()
-                self.conn.invalidate(exc)
-            raise DBAPIError.instance(statement, None, exc,
-                                      self.conn.dialect.loaded_dbapi.Error,
-                                      connection_invalidated=lost) from exc
 
     # ---- the transaction and its savepoints -------------------------------------------------
 

@@ -232,12 +232,18 @@ class _SqlTx:
         PostgreSQL through SQLAlchemy's `begin_nested()`, 1 µs and 40 µs this way."""
         if self._cursor is None:
             self._cursor = self.conn.connection.cursor()
-        try:
+        with self._driver_errors(statement):
             self._cursor.execute(statement)
+
+    @contextmanager
+    def _driver_errors(self, statement: str) -> Iterator[None]:
+        """The driver's errors raised inside wrapped as SQLAlchemy's. What SQLAlchemy does
+        for its own statements: a connection the server dropped is invalidated, so that the
+        pool does not roll it back when it is returned (that fails too, and the pool logs the
+        failure as an ERROR with tracebacks)."""
+        try:
+            yield
         except self.conn.dialect.loaded_dbapi.Error as exc:
-            # What SQLAlchemy does for its own statements: a connection the server dropped
-            # is invalidated, so that the pool does not roll it back when it is returned
-            # (that fails too, and the pool logs the failure as an ERROR with tracebacks).
             lost = self.conn.dialect.is_disconnect(exc, self.conn.connection.dbapi_connection,
                                                    self._cursor)
             if lost:
