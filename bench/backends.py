@@ -38,9 +38,7 @@ import platform
 import statistics
 import sys
 import uuid
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from harness import (
     BENCH,
@@ -49,9 +47,9 @@ from harness import (
     Session,
     cpu_s,
     flush,
-    graft_runner,
     redis_db,
     run_session,
+    stack_runners,
     start_graft_worker,
     start_scheduler,
     timed,
@@ -113,15 +111,7 @@ def measure(args: argparse.Namespace, session: Session, envs: dict[str, dict[str
     clients = {stack: client_for(env) for stack, env in envs.items()}
     pids = {stack: session.procs.find(f"{stack}-scheduler").popen.pid for stack in stacks}
 
-    def runner(stack: str, entity: Any, **inputs: Any) -> Callable[[], Any]:
-        return graft_runner(entity, inputs, session.procs, args.timeout, 0.005,
-                            client=clients[stack])
-
-    print("warming up (the first runs also wait for the workers to come up)...", flush=True)
-    for stack in stacks:
-        timed(f"{stack} warm-up chain", runner(stack, wf.chain_warmup_wf),
-              wf.WARMUP_CHAIN_NODES)
-        timed(f"{stack} warm-up fan-out", runner(stack, wf.fan_wf, n=10), list(range(1, 11)))
+    runner = stack_runners(clients, session.procs, args.timeout)
     fan_n, map_n = args.fanout, args.map_items
     shapes = {
         "chain": (f"chain x{wf.CHAIN_NODES}", {s: runner(s, wf.chain_wf) for s in stacks},

@@ -301,6 +301,24 @@ def graft_runner(entity: Any, inputs: dict[str, Any], procs: Processes, timeout_
     return run
 
 
+def stack_runners(clients: dict[str, Any], procs: Processes, timeout_s: float
+                  ) -> Callable[..., Callable[[], Any]]:
+    """`runner(stack, entity, **inputs)`: a `graft_runner` on the stack whose `Client` is
+    `clients[stack]`; and before it is returned, every stack warmed up (a short chain and a
+    fan-out of 10, which also wait for its workers to come up)."""
+    import bench_workflows as wf
+
+    def runner(stack: str, entity: Any, **inputs: Any) -> Callable[[], Any]:
+        return graft_runner(entity, inputs, procs, timeout_s, 0.005, client=clients[stack])
+
+    print("warming up (the first runs also wait for the workers to come up)...", flush=True)
+    for stack in clients:
+        timed(f"{stack} warm-up chain", runner(stack, wf.chain_warmup_wf),
+              wf.WARMUP_CHAIN_NODES)
+        timed(f"{stack} warm-up fan-out", runner(stack, wf.fan_wf, n=10), list(range(1, 11)))
+    return runner
+
+
 def celery_get(result: Any, procs: Processes, timeout_s: float) -> Any:
     from celery.exceptions import TimeoutError as CeleryTimeout
 

@@ -35,7 +35,6 @@ import os
 import platform
 import statistics
 import sys
-from collections.abc import Callable
 from typing import Any
 
 from harness import (
@@ -43,9 +42,9 @@ from harness import (
     BenchError,
     Session,
     flush,
-    graft_runner,
     redis_db,
     run_session,
+    stack_runners,
     start_graft_worker,
     start_scheduler,
     timed,
@@ -87,15 +86,7 @@ def measure(args: argparse.Namespace, session: Session,
 
     clients = {stack: client_for(env) for stack, env in envs.items()}
 
-    def runner(stack: str, entity: Any, **inputs: Any) -> Callable[[], Any]:
-        return graft_runner(entity, inputs, session.procs, args.timeout, 0.005,
-                            client=clients[stack])
-
-    print("warming up (the first runs also wait for the workers to come up)...", flush=True)
-    for stack in STACKS:
-        timed(f"{stack} warm-up chain", runner(stack, wf.chain_warmup_wf),
-              wf.WARMUP_CHAIN_NODES)
-        timed(f"{stack} warm-up fan-out", runner(stack, wf.fan_wf, n=10), list(range(1, 11)))
+    runner = stack_runners(clients, session.procs, args.timeout)
     chain_n, fan_n, map_n = wf.SHORT_CHAIN_NODES, args.fanout, args.map_items
     first = wf.stored_value(0)
     values = [wf.stored_value(i) for i in range(max(fan_n, map_n))]
