@@ -3,7 +3,7 @@ in pipelines, savepoints sent only when something needs them.
 
 A report in a batch of many used to cost four round trips: its SAVEPOINT, the update of its
 node's row, the insert of its event and the RELEASE (a 10,000-item map: 40,000 round trips,
-`bench/backends.py`). Here a transaction buffers its node rows and events, as `_SqlTx`
+`bench/backends.py`). Here a transaction buffers its node rows and events, as `SqlTx`
 already buffered events, and sends them at the next point that needs an answer:
 
 - a savepoint's end: its SAVEPOINT (never sent before it had something to scope) and its
@@ -17,7 +17,7 @@ already buffered events, and sends them at the next point that needs an answer:
   rows are checked before COMMIT is sent, one round trip more), and no owed RELEASE (COMMIT
   releases every savepoint).
 
-Statements and their order are those `_SqlTx` sends, but for the savepoints' RELEASE, which
+Statements and their order are those `SqlTx` sends, but for the savepoints' RELEASE, which
 goes later: what is committed, and what raises where, is the same (the state contract, in
 tests/integration/test_state_contract.py, runs on both).
 """
@@ -35,14 +35,14 @@ from sqlalchemy.engine import Connection
 from scheduler.db import JsonText, utcnow
 from scheduler.state import NODE_FIELDS, EventRecord
 from scheduler.state import NodeRow as NodeDict
-from scheduler.state_sql import (
+from scheduler.state_tx import (
     _EVENTS,
     _INSERT_EVENTS,
     _INSERT_NODES,
     _NODE_VALUES,
     _NODES,
     _UPDATE_NODES,
-    _SqlTx,
+    SqlTx,
 )
 
 _EVENT_FIELDS = ("execution_id", "seq", "node_id", "attempt", "outcome", "body", "created_at")
@@ -104,8 +104,8 @@ class _Scope:
     sent: bool = False  # its SAVEPOINT went to the server
 
 
-class PipelinedTx(_SqlTx):
-    """One transaction on `conn` (autocommit mode, begun by hand as `_SqlTx` begins it),
+class PipelinedTx(SqlTx):
+    """One transaction on `conn` (autocommit mode, begun by hand as `SqlTx` begins it),
     node rows and events buffered and sent in pipelines (see the module's docstring)."""
 
     def __init__(self, conn: Connection):

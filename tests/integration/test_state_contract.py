@@ -120,11 +120,11 @@ def test_node_outputs_are_read_by_id_or_all_at_once(state, monkeypatch):
         assert tx.node_outputs("e1", ["d/c3", "q", "gone"]) == {"d/c3": {"o0": {"val": {"v": 3}}}}
         assert tx.node_outputs("e1", []) == {}
         if hasattr(tx, "conn"):
-            import scheduler.state_sql as state_sql
+            import scheduler.state_tx as state_tx
 
-            monkeypatch.setattr(state_sql, "_OUTPUTS_BY_ID", 5)
-            monkeypatch.setattr(state_sql, "_OUTPUTS_PER_READ", 2)
-            monkeypatch.setattr(state_sql, "_OUTPUTS_PARSED", 3)
+            monkeypatch.setattr(state_tx, "_OUTPUTS_BY_ID", 5)
+            monkeypatch.setattr(state_tx, "_OUTPUTS_PER_READ", 2)
+            monkeypatch.setattr(state_tx, "_OUTPUTS_PARSED", 3)
             assert tx.node_outputs("e1", ["d/c1", "d/c2", "d/c4"]) == {
                 f"d/c{i}": {"o0": {"val": {"v": i}}} for i in (1, 2, 4)}
         ids = [f"d/c{i}" for i in range(0, 30, 3)] + ["q"]

@@ -36,16 +36,16 @@ def _execution(eid: str) -> ExecutionRecord:
 
 def _statements(monkeypatch) -> list[str]:
     """Every statement the transactions send by hand (BEGIN, fence, COMMIT, savepoints)."""
-    from scheduler.state_sql import _SqlTx
+    from scheduler.state_tx import SqlTx
 
     sent: list[str] = []
-    plain = _SqlTx._plain
+    plain = SqlTx._plain
 
     def spy(self, statement):
         sent.append(statement)
         return plain(self, statement)
 
-    monkeypatch.setattr(_SqlTx, "_plain", spy)
+    monkeypatch.setattr(SqlTx, "_plain", spy)
     return sent
 
 
@@ -262,10 +262,10 @@ def _round_trips(pg, monkeypatch) -> list[str]:
     from sqlalchemy import event
 
     from scheduler.state_pg import PipelinedTx
-    from scheduler.state_sql import _SqlTx
+    from scheduler.state_tx import SqlTx
 
     trips: list[str] = []
-    plain, pipeline = _SqlTx._plain, PipelinedTx._pipeline
+    plain, pipeline = SqlTx._plain, PipelinedTx._pipeline
 
     def spy_plain(self, statement):
         trips.append(statement)
@@ -279,7 +279,7 @@ def _round_trips(pg, monkeypatch) -> list[str]:
     def spy_sql(conn, cursor, statement, params, context, executemany):
         trips.append(statement.split(" (")[0])
 
-    monkeypatch.setattr(_SqlTx, "_plain", spy_plain)
+    monkeypatch.setattr(SqlTx, "_plain", spy_plain)
     monkeypatch.setattr(PipelinedTx, "_pipeline", spy_pipeline)
     event.listen(pg.engine, "before_cursor_execute", spy_sql)
     return trips
