@@ -222,21 +222,23 @@ def run_cancel(state: Any, eid: str, n: int, figures: Figures) -> None:
 def load_old(ref: str) -> ModuleType:
     """`scheduler/state_sql.py` as it is at `ref`, as module `state_sql_old`, with the modules
     it imports its transaction from (`state_tx`, `state_pg`) as they are at `ref` too, where
-    `ref` has them."""
-    names = ("state_tx", "state_pg", "state_sql")
+    `ref` has them (before state_tx.py, state_sql.py held the transaction itself)."""
+    def show(name: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["git", "-C", REPO, "show", f"{ref}:scheduler/{name}.py"],
+                              capture_output=True, text=True)
+
+    split = show("state_tx").returncode == 0
+    names = ("state_tx", "state_pg", "state_sql") if split else ("state_sql",)
     saved = {name: sys.modules.get(f"scheduler.{name}") for name in names}
     try:
         for name in names:
-            show = subprocess.run(["git", "-C", REPO, "show", f"{ref}:scheduler/{name}.py"],
-                                  capture_output=True, text=True)
-            if show.returncode != 0 and name != "state_sql":
-                continue  # before the transaction moved out of state_sql.py
-            show.check_returncode()
+            source = show(name)
+            source.check_returncode()
             spec = importlib.util.spec_from_loader(f"{name}_old", loader=None)
             assert spec is not None
             module = importlib.util.module_from_spec(spec)
             sys.modules[f"{name}_old"] = module
-            exec(compile(show.stdout, f"{ref}:scheduler/{name}.py", "exec"), module.__dict__)
+            exec(compile(source.stdout, f"{ref}:scheduler/{name}.py", "exec"), module.__dict__)
             sys.modules[f"scheduler.{name}"] = module  # what the next one imports
         return sys.modules["state_sql_old"]
     finally:
