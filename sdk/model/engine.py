@@ -98,15 +98,17 @@ class Engine:
         """Rebuild the state a run reached from the reports it took, in order: start (if not
         started yet), then apply each. Meanwhile every graph goes in whole (those partly
         inserted first), since a later report may name any node of a sub-graph; the slicing
-        given to the constructor holds again after. What the reports released is not
-        returned: the driver reads the nodes QUEUED."""
+        given to the constructor holds again after. A report naming a map's item not created
+        yet (the run that took it had a wider window) creates the items up to it first. What
+        the reports released is not returned: the driver reads the nodes QUEUED."""
         window = self._window
         graft_slice, window.graft_slice = window.graft_slice, None
         try:
             window.finish()
             self.start()
             for report in reports:
-                self.apply(report)
+                if self.apply(report) is None and self._maps.reach(report.node):
+                    self.apply(report)
         finally:
             window.graft_slice = graft_slice
 

@@ -72,6 +72,19 @@ class Map(Scope):
             run.error = {"type": "MapStopped", "message": f"map {run.id!r} was stopped: "
                          f"{_never_text(never)}", "never_started": never}
 
+    def reach(self, node_id: str) -> bool:
+        """Create the items of a running map up to `node_id`, if it names one not created yet
+        (a replay whose window is narrower than the run's was); whether it did."""
+        parent, _, index = node_id.rpartition("/")
+        run = self.machine.nodes.get(parent)
+        progress = run.map if run is not None and run.state == NodeState.RUNNING else None
+        if progress is None or not index.isdigit() \
+                or not progress.created <= int(index) < progress.items:
+            return False
+        while progress.created <= int(index) and run.state == NodeState.RUNNING:
+            self._create(run, progress)
+        return True
+
     def _release_items(self, run: NodeRun) -> None:
         """Create and release a map's next items while it has free slots (none after a stop,
         unless the map is inside a failure handler). A released item may end at once (a
@@ -82,15 +95,21 @@ class Map(Scope):
         limit = min(n for n in (spec.concurrency, self.window, progress.items) if n)
         while run.state == NodeState.RUNNING and progress.created < progress.items \
                 and progress.running < limit and (not m.stopped or is_handler(run.id)):
-            i = progress.created
-            item = NodeRun(f"{run.id}/{i}", spec.template, run.id,
-                           {name: _item_binding(progress.inputs[name], i, name in spec.mapped,
-                                                f"{run.id}.{name}")
-                            for name in spec.template.inputs_types})
-            progress.created += 1
-            self.uncreated -= 1
-            m.add(item)
-            m.release(item)
+            self._create(run, progress)
+
+    def _create(self, run: NodeRun, progress: MapProgress) -> None:
+        """Create and release a map's next item."""
+        spec = run.spec.map
+        assert spec is not None
+        i = progress.created
+        item = NodeRun(f"{run.id}/{i}", spec.template, run.id,
+                       {name: _item_binding(progress.inputs[name], i, name in spec.mapped,
+                                            f"{run.id}.{name}")
+                        for name in spec.template.inputs_types})
+        progress.created += 1
+        self.uncreated -= 1
+        self.machine.add(item)
+        self.machine.release(item)
 
     def _item_done(self, run: NodeRun, item: NodeRun, ok: bool) -> None:
         progress = run.map

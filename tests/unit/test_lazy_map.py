@@ -244,3 +244,19 @@ def test_a_replay_of_a_maps_reports_creates_the_same_items_and_goes_on_alike():
 def test_local_runs_of_a_concurrency_limited_map_give_the_same_outputs():
     assert squares_by_3(xs=list(range(100))) == [x * x for x in range(100)]
     assert half_may_fail(xs=[2, 4, 6, 1]) == [2, 4, 6, None]
+
+
+def test_a_replay_with_a_narrower_window_creates_the_items_its_reports_name():
+    """A run whose window was 8 (an older scheduler), replayed by an engine of window 2: the
+    reports of items 2 to 7, created in that run, are not lost."""
+    engine, m, ready = opened(squares_unbounded, 20, window=8)
+    for nid in ready[2:7]:
+        complete(engine, nid, 1, square_of(engine, nid))
+    rebuilt = Counting(squares_unbounded.compile(), {"xs": {"val": {"v": list(range(20))}}},
+                       window=2)
+    rebuilt.replay(engine.reports)
+    assert [rebuilt.nodes[f"{m}/{i}"].state for i in range(2, 7)] == [NodeState.SUCCEEDED] * 5
+    assert rebuilt.nodes[m].map.succeeded == 5 and rebuilt.total == engine.total == 21
+    assert set(rebuilt.created.values()) == {1}
+    # The items created in that run and not reported yet come in the replay's window.
+    assert max(int(nid.rsplit("/", 1)[1]) for nid in rebuilt.created if nid != m) == 6
