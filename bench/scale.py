@@ -5,9 +5,12 @@ Celery group of the same N tasks on the same Redis, with the scheduler watched m
     python bench/scale.py --sizes 1000,10000 --repeats 2
     python bench/scale.py --sizes 1M --no-celery   # 1,000,000 nodes: hours
     python bench/scale.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/DB
+    python bench/scale.py --map --sizes 100k,1M --no-celery   # a map_task of N items instead
 
 graft runs `bench_workflows.fan_4gi_wf(n=N)`: the dynamic `fan` returns `[noop(x=i) for i in
-range(N)]` (noop(x) = x + 1); Celery runs `group(noop.s(i) for i in range(N))` (bench/
+range(N)]` (noop(x) = x + 1), or with `--map` `bench_workflows.map_wf(xs=list(range(N)))`,
+one `map_task(noop)` node of N items (its items created as their turn comes, at most the
+scheduler's window at once); Celery runs `group(noop.s(i) for i in range(N))` (bench/
 celery_baseline.py). Both results are checked against [1, ..., N]. `fan_4gi_wf` is `fan_wf`
 with the dynamic itself on the 4Gi tier: building 100,000 nodes takes it past 256 MiB, and
 the 256Mi tier's memory limit stops it. The N noop nodes run on the 256Mi tier.
@@ -139,6 +142,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--celery-max", type=int, default=100_000,
                         help="skip Celery above this N (default 100000)")
     parser.add_argument("--no-celery", action="store_true", help="graft only")
+    parser.add_argument("--map", action="store_true",
+                        help="graft runs a map_task of N items instead of a dynamic fan-out")
     parser.add_argument("--probe-every-s", type=float, default=2.0)
     parser.add_argument("--probe-shared", action="store_true",
                         help="probe on the fan-out's 256Mi tier, queue included (default: "
@@ -235,7 +240,9 @@ class Bench:
     def graft_run(self, n: int) -> Any:
         import bench_workflows as wf
 
-        return graft_runner(wf.fan_4gi_wf, {"n": n}, self.procs, timeout_for(self.args, n),
+        entity, inputs = (wf.map_wf, {"xs": list(range(n))}) if self.args.map \
+            else (wf.fan_4gi_wf, {"n": n})
+        return graft_runner(entity, inputs, self.procs, timeout_for(self.args, n),
                             self.args.poll_ms / 1000)
 
     def measure_graft(self, n: int) -> GraftRun:
@@ -248,7 +255,7 @@ class Bench:
                              args.stall_every_ms / 1000) as stall, \
                 Probe(self.probe_entity, every_s=args.probe_every_s,
                       timeout_s=timeout_for(args, n)) as probe:
-            wall = timed(f"graft fan-out {n}", run, list(range(1, n + 1)))
+            wall = timed(f"graft {shape(args)} {n}", run, list(range(1, n + 1)))
         if probe.errors:
             raise BenchError(f"probe failed: {probe.errors[0]}")
         cpu = cpu_s(pid) - cpu_before
@@ -283,6 +290,11 @@ class Bench:
         return size
 
 
+def shape(args: argparse.Namespace) -> str:
+    """What graft runs: a map or a dynamic fan-out."""
+    return "map_task" if args.map else "@dynamic fan-out"
+
+
 def mib(kib: int) -> str:
     return f"{kib / 1024:.0f}"
 
@@ -308,7 +320,7 @@ def report(sizes: list[Size], args: argparse.Namespace, started: str, load: str)
     commit = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
                             capture_output=True, text=True).stdout.strip() or "?"
     print()
-    print(f"graft @dynamic fan-out vs Celery group: {started}, commit {commit}, "
+    print(f"graft {shape(args)} vs Celery group: {started}, commit {commit}, "
           f"{os.cpu_count()} CPUs, Python {platform.python_version()}, state "
           f"{state_label(args.database_url)}, concurrency {args.concurrency}, "
           f"{args.repeats} repeat(s), probe {'shared' if args.probe_shared else 'own'} tier; "

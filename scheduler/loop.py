@@ -122,7 +122,7 @@ class Loop:
         self.scheduler = Scheduler(settings, self.state, dispatcher or CeleryDispatcher(settings),
                                    self.store, board, metrics=self.metrics, tenure=self.tenure,
                                    depths=self.depths, notifier=self.notifier)
-        self.collector = GraphCollector(self.scheduler.nodes_held)
+        self.collector = GraphCollector(self._nodes_held)
         self.ticker = Ticker(self.scheduler, LaunchPlanBoard(board.redis, settings.key_prefix))
         self.consumer = f"{self.lock.owner}:{uuid.uuid4().hex[:6]}"
         self.retention = self._retention(board)
@@ -137,6 +137,12 @@ class Loop:
 
     def stop(self, *_: Any) -> None:
         self.stopping.set()
+
+    def _nodes_held(self) -> int:
+        """How many nodes the executions served keep in memory, told to the metrics too."""
+        held = self.scheduler.nodes_held()
+        self.metrics.nodes_held(held)
+        return held
 
     def _ownership(self) -> Any:
         """Shard leases in the database when the state is SQL; else the Redis lock."""

@@ -101,6 +101,8 @@ class PrometheusMetrics(Observer):
                                 "lock and serves, 0 while it stands by.", registry=r)
         self.shards_held = Gauge("graft_scheduler_shards", "Shards of the executions this "
                                  "scheduler serves (its leases).", registry=r)
+        self.held = Gauge("graft_scheduler_nodes_held", "Nodes the executions this scheduler "
+                          "holds keep in memory, as last counted (every 0.2 s).", registry=r)
         self.clock_offset = Gauge("graft_scheduler_redis_clock_offset_seconds", "Redis's clock "
                                   "minus this host's, as last measured.", registry=r)
         self._gc_metrics(r)
@@ -197,6 +199,9 @@ class PrometheusMetrics(Observer):
 
     def shards(self, count: int) -> None:
         self.shards_held.set(count)
+
+    def nodes_held(self, count: int) -> None:
+        self.held.set(count)
 
     def sync_clock(self, client: Any) -> None:
         before = self.clock()

@@ -40,6 +40,11 @@ class Observer:
     def shards(self, count: int) -> None:
         """This scheduler serves `count` shards of the executions."""
 
+    def nodes_held(self, count: int) -> None:
+        """The executions this scheduler holds keep `count` nodes in memory (their window:
+        a large graph's nodes not yet in, a map's items not yet created, and the nodes
+        dropped once done are not counted)."""
+
     def sync_clock(self, client: Any) -> None:
         """Measure the offset from this host's clock to Redis's (`client`: a redis.Redis)."""
 

@@ -10,7 +10,9 @@ execution ends, it writes the execution's end. Cache entries of dynamics whose s
 succeeded are saved once the batch committed.
 
 A node gets its row when it is sent or moves on: a grafted sub-graph's waiting nodes cost no
-SQL until then (every node has one once the execution ended).
+SQL until then (every node has one once the execution ended). A map's items get theirs as
+they are created, their turn come; those a failed or aborted map never created have none, its
+own row's error naming them (`never_started`).
 """
 
 from __future__ import annotations

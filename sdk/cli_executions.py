@@ -55,6 +55,17 @@ def node_summary(node: NodeRecord, now: float) -> dict[str, Any]:
             "peak_memory_bytes": max(peaks, default=None), "cached": node.cached}
 
 
+def never_started(node: NodeRecord) -> dict[str, Any]:
+    """The items a map never created (its error's `never_started`: the first one's index, how
+    many, of how many, why) as `graft status` lists them: `<map>/<first>..<last>`."""
+    never = (node.error or {})["never_started"]
+    first, count = int(never["first"]), int(never["count"])
+    return {"id": f"{node.id}/{first}" + (f"..{first + count - 1}" if count > 1 else ""),
+            "map": node.id, "task": node.task, "state": NodeState.CANCELLED.value,
+            "first": first, "count": count, "items": int(never["items"]),
+            "reason": str(never["reason"])}
+
+
 @click.command("ls")
 @click.option("--status", "status_", type=click.Choice(STATES), default=None,
               help="Only executions in this state.")
@@ -89,7 +100,8 @@ def ls(status_: str | None, limit: int, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 def status(execution_id: str, states: tuple[str, ...], as_json: bool) -> None:
     """Show an execution's status and a table of its nodes: how long each waited in a queue
-    (QUEUED), ran (RAN) and took in all (TOTAL), in seconds."""
+    (QUEUED), ran (RAN) and took in all (TOTAL), in seconds. The items a map never created
+    (it failed or was stopped first) are one CANCELLED row, `never started`, with why."""
     from sdk.cli_signals import gate_line
 
     execution = cluster_client().get(execution_id)
@@ -103,6 +115,8 @@ def status(execution_id: str, states: tuple[str, ...], as_json: bool) -> None:
     wanted = {s.upper() for s in states}
     records = [n for n in every if not wanted or n.state in wanted]
     nodes = [node_summary(n, now) for n in records]
+    never = [never_started(n) for n in every if (n.error or {}).get("never_started")] \
+        if not wanted or NodeState.CANCELLED.value in wanted else []
     waiting = [g for g in execution.signals() if g.waiting] \
         if any(n.state == "WAITING" for n in every) else []
     if as_json:  # each node: its whole record (queue, error, history, ...) and the summary
@@ -112,6 +126,7 @@ def status(execution_id: str, states: tuple[str, ...], as_json: bool) -> None:
             "error": info.get("error"), "failures": info.get("failures") or [],
             "stalled": hints,
             "nodes": [{**r.__dict__, **n} for r, n in zip(records, nodes)],
+            "never_started": never,
             "waiting": [{**g.__dict__, "due_at": g.due_at} for g in waiting]})
         return
     click.echo(f"{execution_id}  {info.get('workflow', '?')}  {info['status']}  "
@@ -120,8 +135,8 @@ def status(execution_id: str, states: tuple[str, ...], as_json: bool) -> None:
                f"  elapsed {seconds(times['elapsed_s'])} s")
     if info.get("error"):
         click.echo(f"error: {info['error']}")
-    if nodes:
-        width = min(48, max(len(n["id"]) for n in nodes) + 2)
+    if nodes or never:
+        width = min(48, max(len(n["id"]) for n in [*nodes, *never]) + 2)
         click.echo(f"{'NODE':<{width}}{'TASK':<22}{'STATE':<11}{'TIER':<7}{'TRIES':>5}"
                    f"{'QUEUED':>9}{'RAN':>9}{'TOTAL':>9}  {'PEAK':>10}  {'CACHE':<6}WORKER")
     elif wanted:
@@ -132,6 +147,13 @@ def status(execution_id: str, states: tuple[str, ...], as_json: bool) -> None:
                    f"{n['tier'] or '-':<7}{n['attempts']:>5}{seconds(n['queued_s']):>9}"
                    f"{seconds(n['running_s']):>9}{seconds(n['total_s']):>9}  {peak:>10}  "
                    f"{'hit' if n['cached'] else '':<6}{n['worker'] or '-'}")
+    for n in never:  # a map's items it never created: one row for them all
+        click.echo(f"{cut(n['id'], width - 2):<{width}}{cut(n['task'], 20):<22}"
+                   f"{NodeState.CANCELLED.value:<11}{'-':<7}{0:>5}{'-':>9}{'-':>9}{'-':>9}  "
+                   f"{'-':>10}  {'':<6}never started")
+    for n in never:
+        click.echo(f"never started: {n['count']:,} of the {n['items']:,} items of map "
+                   f"{n['map']} ({n['id']}): {n['reason']}")
     for gate in waiting:
         click.echo(gate_line(execution_id, gate))
     for hint in hints:

@@ -39,9 +39,11 @@ class Engine:
     With `graft_slice`, a graph of more nodes than that goes in `graft_slice` nodes at a time,
     the next slice at each `graft_more` (while `grafting`); with `window` too, only while fewer
     than `window` nodes are active or none is queued (`sdk.model.window`). Without it, as by
-    default, a graph goes in whole. With `spill`, nodes that succeeded and that no node held
-    still reads may be dropped from memory (`evict`), their driver keeping their outputs for
-    `spill` to read back (`sdk.model.evict`).
+    default, a graph goes in whole. A map creates its items as their turn comes, at most its
+    concurrency and `window` of them not ended at once (`sdk.model.scope_map`). With `spill`,
+    nodes that succeeded and that no node held still reads may be dropped from memory
+    (`evict`), their driver keeping their outputs for `spill` to read back
+    (`sdk.model.evict`).
 
     Drivers call `start` (or `replay`), `apply`, `graft_more`, `evict`, `cancel`, `time_out`
     and the queries. The transitions below them (`succeed`, `fail`, `propagate`...) are what
@@ -74,9 +76,10 @@ class Engine:
                               self._outputs_in, graft_slice, window)
         self._root = Root(self)
         self._workflows = SubWorkflow(self)
+        self._maps = Map(self, window)
         # The scope of each kind of node with children: a new kind is one more entry.
         self._scopes: dict[str, Scope] = {scope.kind: scope for scope in (
-            Dynamic(self), Branch(self), self._workflows, Map(self))}
+            Dynamic(self), Branch(self), self._workflows, self._maps)}
         self._opened_by = {scope.opened_by: scope for scope in self._scopes.values()
                            if scope.opened_by is not None}
         self._opened_when_released = {kind: scope for kind, scope in self._scopes.items()
@@ -95,15 +98,17 @@ class Engine:
         """Rebuild the state a run reached from the reports it took, in order: start (if not
         started yet), then apply each. Meanwhile every graph goes in whole (those partly
         inserted first), since a later report may name any node of a sub-graph; the slicing
-        given to the constructor holds again after. What the reports released is not
-        returned: the driver reads the nodes QUEUED."""
+        given to the constructor holds again after. A report naming a map's item not created
+        yet (the run that took it had a wider window) creates the items up to it first. What
+        the reports released is not returned: the driver reads the nodes QUEUED."""
         window = self._window
         graft_slice, window.graft_slice = window.graft_slice, None
         try:
             window.finish()
             self.start()
             for report in reports:
-                self.apply(report)
+                if self.apply(report) is None and self._maps.reach(report.node):
+                    self.apply(report)
         finally:
             window.graft_slice = graft_slice
 
@@ -150,16 +155,19 @@ class Engine:
     def cancel(self) -> bool:
         """Abort the execution: nothing new starts, what waits is skipped, what was released
         is cancelled, open sub-graphs and maps are aborted, and no failure handler runs. The
-        nodes of graphs partly inserted that are not in yet never will be: a cancel costs
-        what the execution holds, not its whole graph. False when the execution had ended
-        already (nothing changes)."""
+        nodes of graphs partly inserted that are not in yet never will be, nor the items of
+        maps not created yet: a cancel costs what the execution holds, not its whole graph.
+        False when the execution had ended already (nothing changes)."""
+        return self._abort("the execution was cancelled")
+
+    def _abort(self, why: str) -> bool:
         if self.done:
             return False
         self._window.clear()
         self._workflows.clear()
         self.stopped = True
         for run in list(self.nodes.values()):
-            self._halt(run)
+            self._halt(run, why)
         self._released.clear()
         self.state = ExecutionState.ABORTED
         return True
@@ -168,7 +176,8 @@ class Engine:
         """End the execution FAILED for running past its workflow timeout: what runs is
         stopped as by `cancel`, and `error` says why (a WorkflowTimeout, no failure handler
         runs). False when the execution had ended already."""
-        if self.spec.timeout_s is None or not self.cancel():
+        if self.spec.timeout_s is None \
+                or not self._abort("the workflow ran past its timeout"):
             return False
         self.state = ExecutionState.FAILED
         self.error = {"type": "WorkflowTimeout", "kind": "USER",
@@ -200,8 +209,9 @@ class Engine:
 
     @property
     def total(self) -> int:
-        """How many nodes this execution has inserted, those dropped from memory included."""
-        return len(self.nodes) + self.evicted
+        """How many nodes this execution has inserted, those dropped from memory included,
+        and the items of open maps still to be created."""
+        return len(self.nodes) + self.evicted + self._maps.uncreated
 
     @property
     def size(self) -> int:
@@ -371,7 +381,8 @@ class Engine:
                 continue
             if FAILURE_HANDLER_ID in run.id[len(prefix):].split("/") or run.id in failing:
                 continue
-            self._halt(run)
+            self._halt(run, "a node failed and its workflow fails at once "
+                            "(FAIL_IMMEDIATELY)")
 
     # ---- within ----------------------------------------------------------------------------
 
@@ -387,15 +398,19 @@ class Engine:
         run.cached = report.outcome == Outcome.CACHED
         self.succeed(run, outputs)
 
-    def _halt(self, run: NodeRun) -> None:
+    def _halt(self, run: NodeRun, why: str) -> None:
         """Stop a node that has not ended: waiting, it is skipped; released, cancelled (its
-        attempt is given up, a gate no longer waits); open (a sub-graph, a map), aborted."""
+        attempt is given up, a gate no longer waits); open (a sub-graph, a map), aborted, its
+        scope told `why`."""
         if run.state == NodeState.PENDING:
             self.set_state(run, NodeState.SKIPPED)
         elif run.state in RELEASED_STATES:
             self.set_state(run, NodeState.CANCELLED)
         elif run.state == NodeState.RUNNING:
             self.set_state(run, NodeState.ABORTED)
+            scope = self._scopes.get(run.spec.kind)
+            if scope is not None:
+                scope.halted(run, why)
 
     def _outputs_in(self, parent: str | None, outputs: GraphOutputs) -> None:
         """A graph is in whole: its output bindings are recorded on its parent (or the

@@ -119,3 +119,6 @@ class Scope(ABC):
     def skipped(self, parent: NodeRun, child: NodeRun) -> None:
         """`child` of RUNNING `parent` ended without outputs (it was skipped, or failed for
         want of a child's)."""
+
+    def halted(self, run: NodeRun, why: str) -> None:  # noqa: B027 (a hook: most need none)
+        """RUNNING `run` of this kind was aborted by a cancel or a stop, for reason `why`."""

@@ -19,12 +19,26 @@ FAILURE_HANDLER_ID = "on-failure"  # never a compiled node's id: those are task 
 
 @dataclass(eq=False, slots=True)
 class MapProgress:
-    """A running map: how many items it has, which come next, how many may still fail."""
+    """A running map: how many items it has and how many must succeed, the resolved inputs
+    its items are bound from, and its counts. Items are created in index order as their turn
+    comes (`created` of them so far): those from `created` on exist nowhere yet."""
 
     items: int
     required: int
-    next_item: int = 0
-    failed: list[str] = field(default_factory=list)
+    inputs: dict[str, Binding]
+    created: int = 0
+    succeeded: int = 0
+    failed: list[str] = field(default_factory=list)  # the ids of the items that failed
+
+    @property
+    def running(self) -> int:
+        """Items created that have not ended (queued or running)."""
+        return self.created - self.succeeded - len(self.failed)
+
+    @property
+    def never_started(self) -> int:
+        """Items not created (yet, or ever, once the map ended)."""
+        return self.items - self.created
 
 
 @dataclass(frozen=True, slots=True)
