@@ -32,6 +32,7 @@ then shows in the figures.
     python bench/cluster.py --only map --repeats 3
     python bench/cluster.py --baselines celery   # without Dask (which needs the bench extra)
     python bench/cluster.py --database-url postgresql+psycopg://user:pw@host/db
+    python bench/cluster.py --only chain --redis-calls   # + Redis commands per node
 
 All processes start in their own sessions and are killed by process group on exit, Ctrl-C or
 error; their logs go to a temporary folder, printed (with their tails) when something fails.
@@ -41,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import platform
 import statistics
@@ -66,6 +68,7 @@ from harness import (
     stop_profilers,
     timed,
 )
+from redis_calls import RedisCalls
 
 CHAIN_NODES = 200
 BASELINES = ("celery", "dask")
@@ -182,6 +185,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--profile", action="store_true",
                         help="py-spy the graft scheduler and worker during the measured runs "
                              "(skews their times; the profiles stay in the log folder)")
+    parser.add_argument("--redis-calls", action="store_true",
+                        help="count the Redis commands per node of each system's runs "
+                             "(bench/redis_calls.py)")
     parser.add_argument("--profile-rate", type=int, default=250, help="py-spy samples/s")
     args = parser.parse_args()
     args.repeats = args.repeats or (2 if args.quick else 5)
@@ -259,14 +265,18 @@ def measure(args: argparse.Namespace, procs: Processes, logdir: Path, memory: di
     sampler = MemorySampler(procs.find("graft-scheduler").popen.pid)
     memory["before_kib"] = sampler.rss_kib()
     spies = start_profilers(procs, logdir, args.profile_rate) if args.profile else []
+    counts = redis_calls() if args.redis_calls else None
     for rep in range(args.repeats):
         # Who goes first rotates: with two systems, they alternate.
         order = systems[rep % len(systems):] + systems[:rep % len(systems)]
         for s in chosen:
             for system in order:
                 sampling = system == "graft" and s is shapes["map"]
+                run = s.runners[system]
+                if counts is not None and system != "dask":
+                    run = functools.partial(counts.around, system, s.nodes, run)
                 with sampler if sampling else contextlib.nullcontext():
-                    t = timed(f"{system} {s.name} run {rep + 1}", s.runners[system], s.expected)
+                    t = timed(f"{system} {s.name} run {rep + 1}", run, s.expected)
                 if sampling:
                     memory["peak_kib"] = max(memory.get("peak_kib", 0), sampler.peak_kib)
                     sampler = MemorySampler(sampler.pid)
@@ -276,7 +286,16 @@ def measure(args: argparse.Namespace, procs: Processes, logdir: Path, memory: di
     procs.check_alive()
     if spies:
         stop_profilers(spies, args.profile_rate)
+    if counts is not None:
+        counts.report()
     return chosen
+
+
+def redis_calls() -> RedisCalls:
+    """A counter of the commands of the Redis both stacks use."""
+    import redis
+
+    return RedisCalls(redis.Redis.from_url(os.environ["GRAFT_BROKER_URL"]))
 
 
 def main() -> int:
