@@ -8,7 +8,8 @@ created by then never are, and the map's error says which and why (`never_starte
 does when a cancel or a stop ends it first.
 
 Items are created only when an item ends or the map opens, so replaying the reports a run
-took creates the same items in the same order.
+took creates the same items in the same order; a replayed report naming an item not created
+yet (the run had a wider window) creates the items up to it (`reach`).
 """
 
 from __future__ import annotations
