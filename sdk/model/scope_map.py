@@ -7,12 +7,17 @@ its failed items, once too many failed.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterator
+
 from sdk.model.bindings import Binding
 from sdk.model.errors import SpecError
 from sdk.model.machine import Scope
 from sdk.model.report import Failure, FailureKind, Outcome, Report
 from sdk.model.runs import MapProgress, NodeRun, is_handler
 from sdk.model.states import NodeState
+
+NONE: Binding = {"val": {"v": None}}  # a failed item's output in a tolerant map's lists
 
 
 class Map(Scope):
@@ -86,18 +91,20 @@ class Map(Scope):
 
     def _finish(self, run: NodeRun) -> None:
         """All items are done and enough succeeded: outputs are lists in item order, None for
-        the items that failed."""
+        the items that failed (or, of many items, left for the driver to gather)."""
         progress = run.map
         assert progress is not None
-        none = {"val": {"v": None}}
+        count, failed = progress.items, set(progress.failed)
+        if self.machine.gather(run, lambda: dict.fromkeys(run.spec.outputs_types, count),
+                               functools.partial(_items, run.id, count, failed)):
+            return
         ids = [f"{run.id}/{i}" for i in range(progress.items)]
-        failed = set(progress.failed)
         kept = [nid for nid in ids if nid not in failed]
         read = dict(zip(kept, self.machine.read_outputs(kept)))
         items = [read.get(nid) for nid in ids]
         outputs: dict[str, Binding] = {}
         for name in run.spec.outputs_types:
-            outputs[name] = {"list": [out[name] if out is not None else none for out in items]}
+            outputs[name] = {"list": [out[name] if out is not None else NONE for out in items]}
         self.machine.succeed(run, outputs)
 
     def _fail(self, run: NodeRun) -> None:
@@ -124,6 +131,13 @@ class Map(Scope):
                           + (f"; and {more} more" if more > 0 else ""))
         run.error = failure.to_json()
         m.node_failed(run, failure)
+
+
+def _items(map_id: str, count: int, failed: set[str], name: str) -> Iterator[Binding]:
+    """Output `name` of each of a map's `count` items, in order (None for those `failed`)."""
+    for i in range(count):
+        item = f"{map_id}/{i}"
+        yield NONE if item in failed else {"ref": [item, name]}
 
 
 def _item_binding(binding: Binding, index: int, mapped: bool, source: str) -> Binding:
