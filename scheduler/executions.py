@@ -5,6 +5,9 @@ message concerns one not in memory (after a restart, a takeover, or a batch that
 its events are replayed through a fresh engine, which then knows everything the state
 recorded. One that cannot be rebuilt (its spec gone or altered) is failed, saying why.
 
+An output list of more than `gather_above` items is gathered into the store a slice a turn
+(`Engine.gathers`, scheduler/gathering.py): `gathering` notes the executions with one pending.
+
 A large graph is held as its frontier: an engine inserts a graph of more than `graft_slice`
 nodes a slice at a time, only while fewer than `window` of its nodes are active, and after
 each committed batch drops from memory the nodes that succeeded and that no node held still
@@ -56,7 +59,8 @@ class Executions:
 
     def __init__(self, store: Store, policy: RetryPolicy, view: BoardView, recorder: Recorder,
                  boards: BoardWriter, transactions: Transactions, gates: Gates, *,
-                 graft_slice: int | None = GRAFT_SLICE, window: int | None = GRAFT_WINDOW):
+                 graft_slice: int | None = GRAFT_SLICE, window: int | None = GRAFT_WINDOW,
+                 gather_above: int | None = None):
         self.store = store
         self.gates = gates
         self.policy = policy
@@ -66,10 +70,13 @@ class Executions:
         self.transactions = transactions
         self.graft_slice = graft_slice
         self.window = window
+        self.gather_above = gather_above
         self.live: dict[str, Live] = {}
         # Executions with a graph partly inserted: `Scheduler.graft_more` inserts a slice a
         # turn.
         self.grafting: set[str] = set()
+        # Executions with a large output to gather: `Scheduler.gather_more` goes on with it.
+        self.gathering: set[str] = set()
         self._deadlines: list[tuple[float, str]] = []  # (ends at, execution id)
 
     def get(self, eid: str) -> Live | None:
@@ -78,7 +85,8 @@ class Executions:
     def engine(self, eid: str, spec: GraphSpec, inputs: dict[str, Binding]) -> Engine:
         """A new engine for execution `eid`, holding a large graph a window at a time."""
         return Engine(spec, inputs, self.policy, graft_slice=self.graft_slice,
-                      window=self.window, spill=functools.partial(self._spilled, eid))
+                      window=self.window, spill=functools.partial(self._spilled, eid),
+                      gather_above=self.gather_above)
 
     def add(self, eid: str, live: Live, started_at: float) -> None:
         """Hold a new execution, and its workflow timeout."""
@@ -128,6 +136,8 @@ class Executions:
             cache_keys=replay.cache_keys, priority=record.priority, notify=record.notify)
         self.add(eid, live, record.created_at)
         self._evict(eid, live)  # every node that succeeded has its row
+        if engine.gathers:  # begun before the restart: gathered again from the first item
+            self.gathering.add(eid)
         untokened = [run for nid, run in engine.nodes.items()
                      if run.state == NodeState.QUEUED and nid not in live.tokens]
         for run in untokened:  # queued by a version of graft that issued no tokens
@@ -189,10 +199,15 @@ class Executions:
                 continue
             if live.engine.done:
                 del self.live[eid]
+                self.gathering.discard(eid)
                 continue
             self._evict(eid, live)
             if live.engine.grafting:
                 self.grafting.add(eid)
+            if live.engine.gathers:
+                self.gathering.add(eid)
+            else:
+                self.gathering.discard(eid)
 
     def forget(self, eids: Iterable[str]) -> None:
         """Drop these engines (a batch that touched them rolled back: they may hold what it
@@ -204,6 +219,7 @@ class Executions:
         """Drop everything (this scheduler stops serving)."""
         self.live.clear()
         self.grafting.clear()
+        self.gathering.clear()
         self._deadlines.clear()
 
     # ---- large graphs ---------------------------------------------------------------------
@@ -218,6 +234,14 @@ class Executions:
         """Whether an execution has a next slice to insert now."""
         return any(eid in self.live and self.live[eid].engine.can_graft
                    for eid in self.grafting)
+
+    def gatherable(self) -> list[str]:
+        """The executions with a large output to gather: those held that have one, and those
+        dropped from memory meanwhile (a batch rolled back), which no message may rebuild:
+        `Scheduler.gather_more` loads them again."""
+        self.gathering = {eid for eid in self.gathering
+                          if eid not in self.live or self.live[eid].engine.gathers}
+        return sorted(self.gathering)
 
     def nodes_held(self) -> int:
         """How many nodes the executions held have in memory (see `Engine.size`)."""

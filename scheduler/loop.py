@@ -401,6 +401,8 @@ class Loop:
         self.scheduler.flush()
         if self.scheduler.grafting:  # a slice of each large graph, between batches
             self.scheduler.graft_more()
+        if self.scheduler.gathering:  # a large output to the store, a slice a turn
+            self.scheduler.gather_more()
         if 0 in self.control.shards:  # launch plan schedules (scheduler/cron.py)
             self.ticker.tick()
         timed_out = self.scheduler.expire()

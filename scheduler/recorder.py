@@ -77,6 +77,13 @@ class Recorder:
             released = live.engine.apply(report)
             if released is None:
                 return
+            # The gathers it began go in its event, for a replay to begin the same ones.
+            extra = {k: v for k, v in report.extra.items() if k != "gathers"}
+            started = live.engine.drain_gathers()
+            if started:
+                extra["gathers"] = started
+            if extra != report.extra:
+                report = dataclasses.replace(report, extra=extra)
             if report.extra.get("cache_key"):
                 live.cache_keys[report.node] = report.extra["cache_key"]
             live.seq += 1

@@ -12,6 +12,7 @@ concept each, built here from its arguments and wired by their constructors:
   holding a large graph a window at a time, with their workflow timeouts;
 - `Gates` (gates.py): the deadlines of the gate nodes it holds itself (sleeps, timeouts);
 - `Recorder` (recorder.py): events, node rows and execution ends, as the engines decide;
+- `Gatherer` (gathering.py): large output lists written to the store a slice a turn;
 - `BoardWriter` (boards.py): the status board, after each commit;
 - `Sender` (sending.py): ready attempts held and sent in turn, in chunks, through the outbox;
 - `LaunchPlans` (cron.py): activated launch plans; the loop's `Ticker` fires them through the
@@ -40,6 +41,7 @@ from scheduler.dispatch import Dispatcher
 from scheduler.executions import GRAFT_SLICE, GRAFT_WINDOW, Executions
 from scheduler.fair import ReadyQueue
 from scheduler.gates import Gates
+from scheduler.gathering import TURN_S, Gatherer
 from scheduler.inbox import Inbox, Unguarded
 from scheduler.notices import Deliveries, Notices
 from scheduler.observer import Observer
@@ -94,7 +96,9 @@ class Scheduler:
                                  entry_key(settings.secret), self.notices)
         self.executions = Executions(store, RetryPolicy(system_retries=settings.system_retries),
                                      view, self.recorder, self.boards, self.transactions,
-                                     self.gates, graft_slice=graft_slice, window=window)
+                                     self.gates, graft_slice=graft_slice, window=window,
+                                     gather_above=settings.gather_above)
+        self.gatherer = Gatherer(store, self.recorder)
         self.sender = Sender(settings, store, self.executions, view, queues, ready, outbox,
                              depths)
         self.work = UnitOfWork(self.transactions, self.executions, self.sender,
@@ -203,6 +207,38 @@ class Scheduler:
             self.sender.select(tx, batch)
 
         self.work.run(batch, work)
+        return batch
+
+    def gather_more(self) -> Batch:
+        """Go on gathering the large outputs of executions for about `TURN_S`, in one
+        transaction, completing those whose last slice it gathers (the loop calls this each
+        turn while `gathering`)."""
+        batch = Batch()
+        eids = self.executions.gatherable()
+        if not eids:
+            self.gatherer.prune(self.executions.live)
+            return batch
+        clock = self.gatherer.clock
+        until = clock() + TURN_S
+
+        visited: list[str] = []
+
+        def work(tx: StateTx) -> None:
+            for eid in eids:
+                visited.append(eid)
+                live = self.executions.load(tx, eid, batch, quiet=True)
+                if live is not None:
+                    self.gatherer.step(tx, eid, live, batch, until)
+                if clock() >= until:
+                    break
+            self.sender.select(tx, batch)
+
+        self.work.run(batch, work)
+        for eid in visited:  # ended, or nothing left to gather (once that is committed)
+            live = self.executions.get(eid)
+            if live is None or not live.engine.gathers:
+                self.executions.gathering.discard(eid)
+        self.gatherer.prune(self.executions.live)
         return batch
 
     def expire(self) -> Batch:
@@ -344,7 +380,7 @@ class Scheduler:
             waits.append(due)
         if self.sender.holding and self.sender.paced:
             waits.append(PUMP_S)
-        if self.boards.later or self.executions.can_graft():
+        if self.boards.later or self.executions.can_graft() or self.executions.gathering:
             waits.append(0.0)
         for deadline in (self.executions.next_deadline(), self.gates.next_deadline()):
             if deadline is not None:
@@ -355,6 +391,11 @@ class Scheduler:
     def grafting(self) -> bool:
         """Whether a large graph is being inserted a slice a turn (`graft_more`)."""
         return bool(self.executions.grafting)
+
+    @property
+    def gathering(self) -> bool:
+        """Whether a large output is being gathered a slice a turn (`gather_more`)."""
+        return bool(self.executions.gathering)
 
     def resend(self, attempts: list[AttemptKey]) -> int:
         """Send again, in their turn, attempts whose message may be gone (same attempt, same
@@ -382,6 +423,7 @@ class Scheduler:
         """Drop everything held in memory (this scheduler stops serving; whoever serves next
         rebuilds from the state)."""
         self.executions.clear()
+        self.gatherer.clear()
         self.gates.clear()
         self.boards.clear()
         self.sender.clear()

@@ -157,6 +157,10 @@ class Settings:
     scheduler_lease_s: float = 5.0
     # Most attempts one task message carries (scheduler/chunks.py); 1: one each.
     chunk_items: int = 64
+    # A graph's or map's output list of more items than this is written to the store as one
+    # value, gathered a slice at a time, rather than built in the scheduler (scheduler/
+    # gathering.py).
+    gather_above: int = 10_000
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -181,6 +185,7 @@ class Settings:
             queue_ahead_s=env_number("GRAFT_QUEUE_AHEAD_S", 0.5, float, minimum=0.0),
             scheduler_lease_s=env_number("GRAFT_SCHEDULER_LEASE_S", 5.0, float, minimum=1.0),
             chunk_items=env_number(_chunk_items_name(), 64, int, minimum=1),
+            gather_above=env_number("GRAFT_GATHER_ABOVE", 10_000, int, minimum=0),
         )
 
 

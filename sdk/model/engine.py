@@ -1,7 +1,8 @@
 """The pure graph engine: the state machine that moves an execution's nodes (readiness,
 success, failure going up, stops), driving the modules beside it: node states (`states`),
 node records (`runs`), retries (`retry`), sliced grafting (`window`), memory eviction
-(`evict`), binding resolution (`resolve`) and the scopes a node's end is reported to, one per
+(`evict`), binding resolution (`resolve`), large outputs left to the driver to gather
+(`gather`) and the scopes a node's end is reported to, one per
 kind of parent (`scopes`, `scope_map`, which drive the engine through `machine.Machine`).
 
 It does no I/O and imports neither Celery nor SQLAlchemy. The local runner and the scheduler
@@ -15,12 +16,14 @@ duplicate and late reports change nothing.
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable
+import dataclasses
+from collections.abc import Callable, Container, Iterable
 from typing import Any
 
 from sdk.model.bindings import Binding
 from sdk.model.errors import SpecError
 from sdk.model.evict import Evictor, Spill
+from sdk.model.gather import ROOT, Gather, Gathers, ItemsOf, decided
 from sdk.model.machine import Scope
 from sdk.model.report import Failure, Outcome, Report, data_failure
 from sdk.model.resolve import Resolver
@@ -43,15 +46,18 @@ class Engine:
     concurrency and `window` of them not ended at once (`sdk.model.scope_map`). With `spill`,
     nodes that succeeded and that no node held still reads may be dropped from memory
     (`evict`), their driver keeping their outputs for `spill` to read back
-    (`sdk.model.evict`).
+    (`sdk.model.evict`). With `gather_above`, an output list of more items than that is left
+    to the driver to gather into one stored value (`gathers`, `sdk.model.gather`).
 
-    Drivers call `start` (or `replay`), `apply`, `graft_more`, `evict`, `cancel`, `time_out`
-    and the queries. The transitions below them (`succeed`, `fail`, `propagate`...) are what
-    the scopes drive (`sdk.model.machine.Machine`), not for drivers."""
+    Drivers call `start` (or `replay`), `apply`, `graft_more`, `evict`, `cancel`, `time_out`,
+    `drain_gathers` and the queries. The transitions below them (`succeed`, `fail`,
+    `propagate`...) are what the scopes drive (`sdk.model.machine.Machine`), not for
+    drivers."""
 
     def __init__(self, spec: GraphSpec, inputs: dict[str, Binding],
                  policy: RetryPolicy | None = None, *, graft_slice: int | None = None,
-                 window: int | None = None, spill: Spill | None = None) -> None:
+                 window: int | None = None, spill: Spill | None = None,
+                 gather_above: int | None = None) -> None:
         missing = set(spec.inputs) - set(inputs)
         if missing:
             names = ", ".join(sorted(missing))
@@ -71,6 +77,8 @@ class Engine:
         self._started = False
         self.stopped = False  # a failure (FAIL_IMMEDIATELY) or a cancel stopped new work
         self._evictor = Evictor(self.nodes, spill)
+        self._gathers = Gathers(gather_above)
+        self._replaying = False
         self._resolver = Resolver(self.nodes, self._evictor)
         self._window = Window(self.nodes, self._evictor, self.add, self.release,
                               self._outputs_in, graft_slice, window)
@@ -103,6 +111,7 @@ class Engine:
         the reports released is not returned: the driver reads the nodes QUEUED."""
         window = self._window
         graft_slice, window.graft_slice = window.graft_slice, None
+        self._replaying = True
         try:
             window.finish()
             self.start()
@@ -111,27 +120,43 @@ class Engine:
                     self.apply(report)
         finally:
             window.graft_slice = graft_slice
+            self._replaying = False
+            self._gathers.drain_started()  # recorded already, by the events replayed
 
     def apply(self, report: Report) -> list[str] | None:
         """Take the outcome of one attempt; return the ids of the nodes it makes ready, or
         None when no node waits for that attempt (a duplicate or late report). A report that
         opens a node (a sub-graph, a map's items, a conditional's case) goes to the scope of
-        that node's kind; when it cannot, the node fails as DATA."""
-        run = self._waiting(report.node, report.attempt)
-        if run is None:
-            return None
-        outcome = report.outcome
-        if outcome in (Outcome.VALUES, Outcome.CACHED):
-            self._complete(run, report)
-        elif outcome not in self._opened_by:
-            assert report.error is not None
-            self.fail(run, report.error, report)
-        else:
-            try:
-                self._opened_by[outcome].open(run, report)
-            except SpecError as exc:
-                self.fail(run, data_failure("SpecError", str(exc)), report)
-        return self._drain()
+        that node's kind; when it cannot, the node fails as DATA. A report that completes a
+        graph or map with a large output list may begin a gather (`gathers`); a GATHERED
+        report ends one."""
+        recorded = report.extra.get("gathers") if report.extra else None
+        if recorded is not None:  # what a replayed event says it began, not for the history
+            report = dataclasses.replace(report, extra={
+                k: v for k, v in report.extra.items() if k != "gathers"})
+        gathers = self._gathers
+        gathers.open = True
+        gathers.decided = decided(recorded) if self._replaying else None
+        try:
+            outcome = report.outcome
+            if outcome == Outcome.GATHERED:
+                return self._gathered(report)
+            run = self._waiting(report.node, report.attempt)
+            if run is None:
+                return None
+            if outcome in (Outcome.VALUES, Outcome.CACHED):
+                self._complete(run, report)
+            elif outcome not in self._opened_by:
+                assert report.error is not None
+                self.fail(run, report.error, report)
+            else:
+                try:
+                    self._opened_by[outcome].open(run, report)
+                except SpecError as exc:
+                    self.fail(run, data_failure("SpecError", str(exc)), report)
+            return self._drain()
+        finally:
+            gathers.open, gathers.decided = False, None
 
     def graft_more(self) -> list[str]:
         """Insert the next slice of the oldest partly inserted graph; return the ids of the
@@ -146,6 +171,12 @@ class Engine:
         their ids. Nothing is dropped without `spill`, nor failure handlers (whether one ran is
         read from memory)."""
         return self._evictor.evict(hold, self.changed)
+
+    def drain_gathers(self) -> dict[str, list[str]]:
+        """The gathers begun since the last call, `{node id: output names}` (`ROOT` for the
+        execution's own): what the event of the report that began them records, so that a
+        replay takes the same decisions."""
+        return self._gathers.drain_started()
 
     def drain_changes(self) -> set[str]:
         """The ids of nodes changed since the last call."""
@@ -165,6 +196,7 @@ class Engine:
             return False
         self._window.clear()
         self._workflows.clear()
+        self._gathers.clear()
         self.stopped = True
         for run in list(self.nodes.values()):
             self._halt(run, why)
@@ -238,6 +270,17 @@ class Engine:
         """The outputs of nodes `ids`, those dropped from memory read back in one call."""
         return self._resolver.read(ids)
 
+    def resolve_items(self, items: list[Binding]) -> list[Binding]:
+        """`items` resolved, the outputs they read that were dropped from memory read back in
+        one call (a slice of a gather's `Gather.items`)."""
+        return self._resolver.resolve_all(items)
+
+    @property
+    def gathers(self) -> list[Gather]:
+        """The large outputs waiting for the driver to gather them (see `sdk.model.gather`):
+        it reports each with `Report.gathered`."""
+        return list(self._gathers.pending.values())
+
     # ---- transitions (what the scopes drive) ------------------------------------------------
 
     def add(self, run: NodeRun) -> None:
@@ -278,6 +321,26 @@ class Engine:
                scope: dict[str, Binding]) -> None:
         """Add `graph`'s nodes under `prefix`, with `parent` (`Window.insert`)."""
         self._window.insert(graph, prefix, parent, scope)
+
+    def gather(self, run: NodeRun | None, sizes: Callable[[], dict[str, int]], items: ItemsOf,
+               rest: Callable[[set[str]], dict[str, Binding]] | None = None) -> bool:
+        """Whether the outputs of `run` (None: the execution's), which just completed, are
+        left to the driver to gather (`sdk.model.gather`): `sizes()` gives the item counts
+        of its list outputs, `items(name)` an output's items, `rest(names)` its other outputs
+        resolved."""
+        node = ROOT if run is None else run.id
+        large = self._gathers.names(node, sizes)
+        if not large:
+            return False
+        ready = rest(set(large)) if rest is not None else {}
+        self._gathers.begin(Gather(node, 0 if run is None else run.attempt, large, ready,
+                                   items))
+        return True
+
+    def gather_graph(self, run: NodeRun | None, outs: GraphOutputs) -> bool:
+        """`gather` for a completed graph's outputs `outs`."""
+        return self.gather(run, outs.list_sizes, outs.items,
+                           lambda names: self.resolve_outputs(outs.without(names)))
 
     def succeed(self, run: NodeRun, outputs: dict[str, Binding]) -> None:
         """`run` succeeded with `outputs`: release what waited only for it, and tell the scope
@@ -398,10 +461,33 @@ class Engine:
         run.cached = report.outcome == Outcome.CACHED
         self.succeed(run, outputs)
 
+    def _gathered(self, report: Report) -> list[str] | None:
+        """A gather's outputs (`Report.gathered`): its node succeeds with them, or the
+        execution, for `ROOT`. None when no gather waits for that node and attempt."""
+        taken = self._gathers.take(report)
+        if taken is None:
+            return None
+        outputs, failure = taken
+        if report.node == ROOT:
+            if self.state == ExecutionState.RUNNING:
+                self.state = ExecutionState.FAILED if failure else ExecutionState.SUCCEEDED
+                self.outputs, self.error = (None, failure.to_json()) if failure \
+                    else (outputs, None)
+            return self._drain()
+        run = self.nodes.get(report.node)
+        if run is None or run.state != NodeState.RUNNING:
+            return None
+        if failure is not None:
+            run.error = failure.to_json()
+            self.node_failed(run, failure)
+        else:
+            self.succeed(run, outputs)
+        return self._drain()
+
     def _halt(self, run: NodeRun, why: str) -> None:
         """Stop a node that has not ended: waiting, it is skipped; released, cancelled (its
         attempt is given up, a gate no longer waits); open (a sub-graph, a map), aborted, its
-        scope told `why`."""
+        scope told `why` and its gather given up."""
         if run.state == NodeState.PENDING:
             self.set_state(run, NodeState.SKIPPED)
         elif run.state in RELEASED_STATES:
@@ -411,6 +497,7 @@ class Engine:
             scope = self._scopes.get(run.spec.kind)
             if scope is not None:
                 scope.halted(run, why)
+            self._gathers.pending.pop(run.id, None)
 
     def _outputs_in(self, parent: str | None, outputs: GraphOutputs) -> None:
         """A graph is in whole: its output bindings are recorded on its parent (or the

@@ -11,9 +11,11 @@ engine's registry.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import ClassVar, Protocol
 
 from sdk.model.bindings import Binding
+from sdk.model.gather import ItemsOf
 from sdk.model.report import Failure, Outcome, Report
 from sdk.model.runs import GraphOutputs, NodeRun
 from sdk.model.spec import GraphSpec
@@ -52,6 +54,16 @@ class Machine(Protocol):
         ...
 
     def succeed(self, run: NodeRun, outputs: dict[str, Binding]) -> None: ...
+
+    def gather(self, run: NodeRun | None, sizes: Callable[[], dict[str, int]], items: ItemsOf,
+               rest: Callable[[set[str]], dict[str, Binding]] | None = None) -> bool:
+        """Whether `run`'s completed outputs (None: the execution's) are left to the driver
+        to gather into the store (`sdk.model.gather`), rather than completed now."""
+        ...
+
+    def gather_graph(self, run: NodeRun | None, outs: GraphOutputs) -> bool:
+        """`gather` for a completed graph's outputs."""
+        ...
 
     def fail(self, run: NodeRun, failure: Failure, report: Report | None) -> None:
         """A failed attempt (`report`), or a failure the engine finds itself (None)."""

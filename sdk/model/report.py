@@ -37,6 +37,7 @@ class Outcome(str, Enum):
     ERROR = "error"
     MAPPED = "mapped"  # a map node's lists have `items` items
     BRANCHED = "branched"  # a conditional's case number `case` holds
+    GATHERED = "gathered"  # the driver gathered a large output into the store (sdk.model.gather)
 
 
 @dataclass(frozen=True)
@@ -81,12 +82,12 @@ def data_failure(type_: str, message: str) -> Failure:
 
 @dataclass(frozen=True)
 class Report:
-    """The outcome of attempt `attempt` of node `node`. Exactly one of `outputs` (values or
-    cached), `subgraph`, `error`, `items` (mapped) or `case` (branched) is set, as `outcome`
-    says. `worker`, `duration_s` and `peak_memory_bytes` say where it ran, how long, and its
-    peak resident memory; `ended_at`, when the scheduler took the report (unix seconds, its
-    clock: the attempt ran from `ended_at - duration_s`). The engine records them but decides
-    nothing on them."""
+    """The outcome of attempt `attempt` of node `node`. Exactly one of `outputs` (values,
+    cached or gathered), `subgraph`, `error`, `items` (mapped) or `case` (branched) is set,
+    as `outcome` says. `worker`, `duration_s` and `peak_memory_bytes` say where it ran, how
+    long, and its peak resident memory; `ended_at`, when the scheduler took the report (unix
+    seconds, its clock: the attempt ran from `ended_at - duration_s`). The engine records
+    them but decides nothing on them."""
 
     node: str
     attempt: int
@@ -135,6 +136,12 @@ class Report:
     @classmethod
     def mapped(cls, node: str, attempt: int, items: int, **info: Any) -> Report:
         return cls(node, attempt, Outcome.MAPPED, items=items, **info)
+
+    @classmethod
+    def gathered(cls, node: str, attempt: int, outputs: dict[str, Binding]) -> Report:
+        """The driver gathered the outputs a completion of `node` left to it (`ROOT`, "", for
+        the execution's own; `sdk.model.gather`): `outputs` by name, each a stored value."""
+        return cls(node, attempt, Outcome.GATHERED, outputs=outputs)
 
     @classmethod
     def branched(cls, node: str, attempt: int, case: int, **info: Any) -> Report:

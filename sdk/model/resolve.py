@@ -55,6 +55,14 @@ class Resolver:
         finally:
             self._fetched = {}
 
+    def resolve_all(self, items: list[Binding]) -> list[Binding]:
+        """`items` resolved, those dropped read back in one call."""
+        self._prefetch(src for b in items for src, _ in bindings.refs(b))
+        try:
+            return [self.resolve(b) for b in items]
+        finally:
+            self._fetched = {}
+
     def read(self, ids: list[str]) -> list[dict[str, Binding] | None]:
         """The outputs of the nodes `ids`, those dropped read back in one call."""
         self._prefetch(ids)

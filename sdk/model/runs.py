@@ -4,7 +4,7 @@ a running map's progress (`MapProgress`) and a graph's outputs as written inside
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Container, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +56,30 @@ class GraphOutputs:
     def bindings(self) -> dict[str, Binding]:
         """The output bindings by name (parsed again at each read, for a large spec)."""
         return {o.name: o.binding for o in self.outputs}
+
+    def list_sizes(self) -> dict[str, int]:
+        """How many items each output bound to a list binding has, by name (a large spec's
+        counted when it was loaded)."""
+        sizes = getattr(self.outputs, "list_sizes", None)
+        if sizes is not None:
+            return dict(sizes())
+        return {o.name: len(o.binding["list"]) for o in self.outputs if "list" in o.binding}
+
+    def items(self, name: str) -> Iterator[Binding]:
+        """The items of output `name`'s list binding, rebased (a large spec's parsed one at
+        a time)."""
+        read = getattr(self.outputs, "list_items", None)
+        found = read(name) if read is not None else iter(
+            next(o.binding for o in self.outputs if o.name == name)["list"])
+        prefix, scope = self.prefix, self.scope
+        return (bindings.rebase(b, prefix, scope) for b in found)
+
+    def without(self, names: Container[str]) -> GraphOutputs:
+        """These outputs but those named in `names` (a large spec's others parsed alone)."""
+        rest = getattr(self.outputs, "without", None)
+        outputs = rest(names) if rest is not None \
+            else [o for o in self.outputs if o.name not in names]
+        return GraphOutputs(outputs, self.prefix, self.scope)
 
 
 @dataclass(eq=False, slots=True)

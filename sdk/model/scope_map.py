@@ -14,6 +14,8 @@ yet (the run had a wider window) creates the items up to it (`reach`).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterator
 from typing import Any
 
 from sdk.model.bindings import Binding
@@ -22,6 +24,8 @@ from sdk.model.machine import Machine, Scope
 from sdk.model.report import Failure, FailureKind, Outcome, Report
 from sdk.model.runs import MapProgress, NodeRun, is_handler
 from sdk.model.states import NodeState
+
+NONE: Binding = {"val": {"v": None}}  # a failed item's output in a tolerant map's lists
 
 
 class Map(Scope):
@@ -130,18 +134,20 @@ class Map(Scope):
 
     def _finish(self, run: NodeRun) -> None:
         """All items are done and enough succeeded: outputs are lists in item order, None for
-        the items that failed."""
+        the items that failed (or, of many items, left for the driver to gather)."""
         progress = run.map
         assert progress is not None
-        none = {"val": {"v": None}}
+        count, failed = progress.items, set(progress.failed)
+        if self.machine.gather(run, lambda: dict.fromkeys(run.spec.outputs_types, count),
+                               functools.partial(_items, run.id, count, failed)):
+            return
         ids = [f"{run.id}/{i}" for i in range(progress.items)]
-        failed = set(progress.failed)
         kept = [nid for nid in ids if nid not in failed]
         read = dict(zip(kept, self.machine.read_outputs(kept)))
         items = [read.get(nid) for nid in ids]
         outputs: dict[str, Binding] = {}
         for name in run.spec.outputs_types:
-            outputs[name] = {"list": [out[name] if out is not None else none for out in items]}
+            outputs[name] = {"list": [out[name] if out is not None else NONE for out in items]}
         self.machine.succeed(run, outputs)
 
     def _fail(self, run: NodeRun) -> None:
@@ -188,6 +194,13 @@ def _never_text(never: dict[str, Any]) -> str:
     first, count = never["first"], never["count"]
     which = f"item {first}" if count == 1 else f"items {first} to {first + count - 1}"
     return f"{which} ({count:,} of {never['items']:,}) never started: {never['reason']}"
+
+
+def _items(map_id: str, count: int, failed: set[str], name: str) -> Iterator[Binding]:
+    """Output `name` of each of a map's `count` items, in order (None for those `failed`)."""
+    for i in range(count):
+        item = f"{map_id}/{i}"
+        yield NONE if item in failed else {"ref": [item, name]}
 
 
 def _item_binding(binding: Binding, index: int, mapped: bool, source: str) -> Binding:

@@ -67,6 +67,8 @@ class Root:
         """Every top node is done: the execution succeeds with its outputs, unless failing."""
         m = self.machine
         if m.state == ExecutionState.RUNNING and not self.failing:
+            if m.gather_graph(None, self.out):
+                return  # the driver gathers a large output: the execution ends then
             m.outputs = m.resolve_outputs(self.out)
             m.state = ExecutionState.SUCCEEDED
         else:
@@ -116,11 +118,14 @@ class GraphScope(Scope):
             m.succeed(run, m.resolve_outputs(run.out_bindings))
 
     def succeeded(self, parent: NodeRun, child: NodeRun) -> None:
+        """The last child to succeed completes the parent, with its graph's outputs, or
+        leaves a large one for the driver to gather (`Machine.gather_graph`)."""
         parent.children_left -= 1
         if parent.children_left == 0:
             assert parent.out_bindings is not None
             m = self.machine
-            m.succeed(parent, m.resolve_outputs(parent.out_bindings))
+            if not m.gather_graph(parent, parent.out_bindings):
+                m.succeed(parent, m.resolve_outputs(parent.out_bindings))
 
     def failed(self, parent: NodeRun, child: NodeRun, leaf: str, kind: str) -> None:
         """The parent fails with its child, and its failure goes up in turn."""

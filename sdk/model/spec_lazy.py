@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Container, Iterator, Sequence
+from dataclasses import dataclass
 from itertools import islice
 from typing import Any, overload
 
+from sdk.model.bindings import Binding
 from sdk.model.errors import SpecError
 from sdk.model.spec import GraphSpec, NodeSpec, OutputSpec
 
@@ -101,16 +103,48 @@ class LazyNodes(Sequence[NodeSpec]):
 
 class LazyOutputs(Sequence[OutputSpec]):
     """A graph's outputs, the JSON list `text[start:end]` of `count` items, parsed each time
-    they are read (their names and types once: `types`)."""
+    they are read (their names, types and the item counts of list bindings once, when made).
+
+    A fan-out's output binding lists every node: `list_sizes` says how many items each list
+    binding has and `list_items` parses one's items one at a time, so that a driver gathering
+    a large output never holds all of them (`sdk.model.gather`); `without` parses only the
+    other outputs."""
 
     def __init__(self, text: str, start: int, end: int, count: int, where: str):
         self._text, self._start, self._end, self._count = text, start, end, count
         self._where = where
-        self._types = {o.name: o.type for o in self._parse()}  # malformed: fails now
+        try:
+            self._parts = _scan_outputs(text, start)
+        except (ValueError, IndexError, KeyError, TypeError) as exc:
+            raise SpecError(f"{where}: malformed outputs: {exc!r}") from exc
+        self._types = {p.name: p.type for p in self._parts}
 
     def types(self) -> dict[str, Any]:
         """The outputs' types by name, parsed once."""
         return dict(self._types)
+
+    def list_sizes(self) -> dict[str, int]:
+        """How many items each output whose binding is a list binding has, by name."""
+        return {p.name: p.items[1] for p in self._parts if p.items is not None}
+
+    def list_items(self, name: str) -> Iterator[Binding]:
+        """The item bindings of output `name`'s list binding, parsed one at a time."""
+        part = next((p for p in self._parts if p.name == name and p.items is not None), None)
+        if part is None:
+            raise SpecError(f"{self._where}: output {name!r} is not bound to a list")
+        text = self._text
+        pos, count = part.items
+        for _ in range(count):
+            item, pos = _DECODER.raw_decode(text, pos)
+            pos = _skip(text, pos)
+            if text[pos] == ",":
+                pos = _skip(text, pos + 1)
+            yield item
+
+    def without(self, names: Container[str]) -> list[OutputSpec]:
+        """The outputs but those named in `names`, parsed (each on its own)."""
+        return [OutputSpec(p.name, p.type, json.loads(self._text[p.binding[0]:p.binding[1]]))
+                for p in self._parts if p.name not in names]
 
     def __len__(self) -> int:
         return self._count
@@ -128,11 +162,8 @@ class LazyOutputs(Sequence[OutputSpec]):
         return self._parse()[key]
 
     def _parse(self) -> list[OutputSpec]:
-        try:
-            return [OutputSpec(o["name"], o["type"], o["binding"])
-                    for o in json.loads(self._text[self._start:self._end])]
-        except (KeyError, TypeError) as exc:
-            raise SpecError(f"{self._where}: malformed outputs: {exc!r}") from exc
+        return [OutputSpec(o["name"], o["type"], o["binding"])
+                for o in json.loads(self._text[self._start:self._end])]
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Sequence):
@@ -143,6 +174,72 @@ class LazyOutputs(Sequence[OutputSpec]):
 
     def __repr__(self) -> str:
         return f"LazyOutputs({self._count} outputs)"
+
+
+@dataclass(frozen=True, slots=True)
+class _Output:
+    """Where one output of a `LazyOutputs` is: its name and type (parsed), its binding's
+    text span, and for a list binding where its first item starts and how many it has."""
+
+    name: str
+    type: Any
+    binding: tuple[int, int]
+    items: tuple[int, int] | None
+
+
+def _scan_outputs(text: str, pos: int) -> list[_Output]:
+    """The outputs of the JSON list at `pos`, each object parsed but for a list binding's
+    items, which are read through (parsed and dropped)."""
+    parts = []
+    pos = _skip(text, pos + 1)
+    while text[pos] != "]":
+        if text[pos] != "{":
+            raise ValueError(f"an output is an object, got {text[pos:pos + 20]!r}")
+        fields: dict[str, Any] = {}
+        span, items = (0, 0), None
+        pos = _skip(text, pos + 1)
+        while text[pos] != "}":
+            key, pos = _DECODER.raw_decode(text, pos)
+            pos = _skip(text, pos)
+            if text[pos] != ":":
+                raise ValueError("malformed output object")
+            pos = _skip(text, pos + 1)
+            if key == "binding":
+                start = pos
+                items, pos = _list_binding(text, pos)
+                span = (start, pos)
+                fields[key] = True
+            else:
+                fields[key], pos = _DECODER.raw_decode(text, pos)
+            pos = _skip(text, pos)
+            if text[pos] == ",":
+                pos = _skip(text, pos + 1)
+        if "binding" not in fields:
+            raise KeyError("binding")
+        parts.append(_Output(str(fields["name"]), fields["type"], span, items))
+        pos = _skip(text, pos + 1)
+        if text[pos] == ",":
+            pos = _skip(text, pos + 1)
+    return parts
+
+
+def _list_binding(text: str, pos: int) -> tuple[tuple[int, int] | None, int]:
+    """The binding at `pos`: for `{"list": [...]}`, where its first item starts and how many
+    items it has; None for any other (parsed and dropped). And where the binding ends."""
+    if text[pos] == "{":
+        inner = _skip(text, pos + 1)
+        if text[inner] == '"':
+            key, after = _DECODER.raw_decode(text, inner)
+            after = _skip(text, after)
+            if key == "list" and text[after] == ":":
+                after = _skip(text, after + 1)
+                if text[after] == "[":
+                    first, count, end = _count_list(text, after)
+                    end = _skip(text, end)
+                    if text[end] == "}":
+                        return (first, count), end + 1
+    _, end = _DECODER.raw_decode(text, pos)
+    return None, end
 
 
 # Where a list read through by `scan` is: its start, its end and how many items it has.

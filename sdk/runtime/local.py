@@ -27,6 +27,7 @@ from sdk.runtime import gates, mocks
 from sdk.runtime.cache import CacheIndex, key_for, local_index
 from sdk.runtime.execute import execute
 from sdk.runtime.expand import EXPANDED, expand
+from sdk.values.gathered import gather_outputs
 from sdk.values.shapes import encode_inputs, shape_outputs
 from sdk.values.staging import publish
 from sdk.values.store import default_store
@@ -139,9 +140,12 @@ def _drive(engine: Engine, store: Store, execution_id: str) -> dict[str, BaseExc
         return None if ends_at is None else ends_at - time.monotonic()
 
     release(engine.start())
-    while ready or later or engine.grafting:
+    while ready or later or engine.grafting or engine.gathers:
         if engine.grafting:  # an engine that inserts large graphs in slices
             release(engine.graft_more())
+        for gather in engine.gathers:  # an engine that leaves large outputs to gather
+            release(engine.apply(Report.gathered(gather.node, gather.attempt, gather_outputs(
+                gather, engine.resolve_items, store))))
         if not ready:
             if engine.can_graft or not later:
                 continue

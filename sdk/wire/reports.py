@@ -5,12 +5,13 @@ its event log, and it decodes both: report messages as they arrive, events when 
 execution. Beside a report's node, attempt and outcome (which messages and events carry in
 fields of their own), the form holds:
 
-    values, cached   {"outputs": {name: binding}}
+    values, cached, gathered   {"outputs": {name: binding}}
     subgraph         {"subgraph": store key, "cache_key": key (a cached dynamic's, optional)}
     mapped           {"items": n}
     branched         {"case": n}
     error            {"error": {"kind", "type", "message", "traceback"}}
-    and, when known  "worker", "duration_s", "peak_memory_bytes"
+    and, when known  "worker", "duration_s", "peak_memory_bytes"; in an event, "gathers":
+                     {node: [output, ...]}, the gathers the report began (sdk.model.gather)
 
 A dynamic's sub-graph travels by its store key (`Report.extra["key"]` once read back), never
 inline. What the decoder takes from a worker is checked: a worker name is cut to 255
@@ -36,7 +37,7 @@ def encode(report: Report, subgraph_key: str | None = None, **info: Any) -> dict
     it was made (a worker times the whole attempt)."""
     outcome = report.outcome
     body: dict[str, Any]
-    if outcome in (Outcome.VALUES, Outcome.CACHED):
+    if outcome in (Outcome.VALUES, Outcome.CACHED, Outcome.GATHERED):
         body = {"outputs": report.outputs}
     elif outcome == Outcome.SUBGRAPH:
         body = {"subgraph": subgraph_key or report.extra.get("key")}
@@ -49,6 +50,8 @@ def encode(report: Report, subgraph_key: str | None = None, **info: Any) -> dict
     else:
         assert report.error is not None
         body = {"error": report.error.to_json()}
+    if report.extra.get("gathers"):
+        body["gathers"] = report.extra["gathers"]
     return {**body, **report.attempt_info(), **info}
 
 
@@ -58,21 +61,23 @@ def decode(node: str, attempt: int, outcome: str, body: Mapping[str, Any],
     sub-graph by its store key (what it raises, the caller handles). A body must be well
     formed for its outcome (a report message is checked on arrival, `sdk.wire.messages`)."""
     info = attempt_info(body)
-    if outcome in (Outcome.VALUES.value, Outcome.CACHED.value):
-        return Report(node, attempt, Outcome(outcome), outputs=body["outputs"], **info)
+    gathers = {"gathers": body["gathers"]} if body.get("gathers") else {}
+    if outcome in (Outcome.VALUES.value, Outcome.CACHED.value, Outcome.GATHERED.value):
+        return Report(node, attempt, Outcome(outcome), outputs=body["outputs"], extra=gathers,
+                      **info)
     if outcome == Outcome.SUBGRAPH.value:
-        extra = {"key": body["subgraph"]}
+        extra = {"key": body["subgraph"], **gathers}
         if body.get("cache_key"):
             extra["cache_key"] = body["cache_key"]
         return Report.grafted(node, attempt, subgraph(body["subgraph"]), extra=extra, **info)
     if outcome == Outcome.MAPPED.value:
-        return Report.mapped(node, attempt, int(body["items"]), **info)
+        return Report.mapped(node, attempt, int(body["items"]), extra=gathers, **info)
     if outcome == Outcome.BRANCHED.value:
-        return Report.branched(node, attempt, int(body["case"]), **info)
+        return Report.branched(node, attempt, int(body["case"]), extra=gathers, **info)
     error = body["error"]
     if "kind" not in error:  # an event recorded before failures had kinds
         error = {**error, "kind": "SYSTEM" if body.get("retriable", True) else "DATA"}
-    return Report.failed(node, attempt, Failure.from_json(error), **info)
+    return Report.failed(node, attempt, Failure.from_json(error), extra=gathers, **info)
 
 
 def attempt_info(body: Mapping[str, Any]) -> dict[str, Any]:
