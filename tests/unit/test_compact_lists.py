@@ -4,7 +4,7 @@ and the light reading of a node's inputs that hold a list binding per item
 
 import json
 import math
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Tuple
 
 import pytest
 
@@ -204,3 +204,13 @@ def _resolved(inputs, store):
         except Exception as exc:  # an unresolved ref: compared by its text
             out[name] = type(exc).__name__
     return out
+
+
+def test_tuples_and_lists_of_lists_still_go_item_by_item():
+    store = MemoryStore()
+    for tp, value in ((Tuple[int, str], (1, "a")),
+                      (List[Tuple[int, int]], [(i, i) for i in range(N)]),
+                      (List[List[int]], [[i] * 3 for i in range(N)])):
+        desc = describe(tp)
+        ref = to_ref(encode(value, desc, store, "v"), store)
+        assert decode(from_ref(ref, store), desc, store, "v") == value
