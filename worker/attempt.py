@@ -4,12 +4,11 @@ the scheduler's own process)."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any
 
-from sdk.model.bindings import Binding
+from sdk.model.bindings import Binding, loads_inputs
 from sdk.model.errors import GraftError, StoreError, TypeConversionError
 from sdk.model.failures import failure_of
 from sdk.model.report import Outcome, Report, data_failure, system_failure
@@ -57,7 +56,7 @@ def _run(store: Store, execution_id: str, node_id: str, attempt: int,
         spec = node_from_json(payload["spec"])
         inputs = payload.get("inputs")
         if inputs is None:
-            inputs = json.loads(get_verified(store, payload["inputs_key"]))
+            inputs = loads_inputs(get_verified(store, payload["inputs_key"]))
         entity = load_entity(spec.task, store)
     except GraftError as exc:  # the store failing (SYSTEM), the inputs or the code (DATA)
         return Report.failed(node_id, attempt, failure_of(exc))

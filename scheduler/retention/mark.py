@@ -5,7 +5,7 @@ Every kind of key graft writes to its store, and what keeps each (docs/operation
 | key | written by | kept while |
 | --- | --- | --- |
 | `blobs/<sha256>` | files, folders, pickles, Parquet, JSON iterators (`put_blob`) | marked |
-| `values/<sha256>` | literals over 2 KiB (`to_ref`); JSON, read for what it names | marked |
+| `values/<sha256>` | literals over 2 KiB (`to_ref`), JSON or .npy; scanned for names | marked |
 | `specs/<sha256>` | graph specs (`upload_spec`); JSON, read for what it names | marked |
 | `bundles/<sha256>` | code bundles (a task reference names the bare digest) | marked |
 | `logs/<execution>/...` | log records, stdout and stderr of attempts | its execution is kept |

@@ -17,14 +17,15 @@ from typing import Any
 
 from sdk.model import bindings
 from sdk.model.bindings import Binding
-from sdk.model.errors import StoreError, TypeConversionError
+from sdk.model.errors import StoreError, StoreIntegrityError, TypeConversionError
 from sdk.model.store import Store
 from sdk.model.typesys import TypeDesc
+from sdk.values.compact import decode_list, encode_list, is_compact
 from sdk.values.handlers import decode, encode, store_keys
 from sdk.values.store import get_verified, put_blob
 
 __all__ = ["INLINE_LIMIT_BYTES", "ValueRef", "decode", "dumps", "encode", "from_ref",
-           "materialize", "ref_keys", "to_ref", "value_binding"]
+           "materialize", "parse_stored", "ref_keys", "to_ref", "value_binding"]
 
 INLINE_LIMIT_BYTES = 2048
 
@@ -37,6 +38,12 @@ def dumps(obj: Any) -> bytes:
 
 
 def to_ref(literal: Any, store: Store, limit: int = INLINE_LIMIT_BYTES) -> ValueRef:
+    """The reference of a literal: inline when its JSON is at most `limit` bytes, else in
+    the store (a large list of numbers or booleans as a `.npy` buffer, `sdk.values.compact`;
+    anything else as canonical JSON)."""
+    compact = encode_list(literal)
+    if compact is not None and len(compact) > limit:
+        return {"u": put_blob(store, compact, prefix="values")}
     data = dumps(literal)
     if len(data) <= limit:
         return {"v": literal}
@@ -50,7 +57,19 @@ def from_ref(ref: ValueRef, store: Store) -> Any:
         key = ref["u"]
     except (KeyError, TypeError) as exc:
         raise StoreError(f"malformed value reference {ref!r}") from exc
-    return json.loads(get_verified(store, key))
+    return parse_stored(get_verified(store, key), key)
+
+
+def parse_stored(data: bytes, key: str) -> Any:
+    """The literal a stored value's bytes hold (canonical JSON or a `.npy` list buffer);
+    StoreIntegrityError naming `key` when they hold neither."""
+    if is_compact(data):
+        return decode_list(data, key)
+    try:
+        return json.loads(data)
+    except ValueError as exc:
+        raise StoreIntegrityError(f"store object {key!r} is neither JSON nor a list buffer "
+                                  f"graft wrote ({exc})") from exc
 
 
 def value_binding(value: Any, desc: TypeDesc, store: Store, where: str) -> Binding:
@@ -96,7 +115,7 @@ def _shared_ref(ref: ValueRef, store: Store) -> Any:
         _SHARED.move_to_end(key)
         return hit[1]
     data = get_verified(store, key)
-    value = json.loads(data)
+    value = parse_stored(data, key)
     _SHARED[key] = (len(data), value)
     _shared_bytes[0] += len(data)
     while _shared_bytes[0] > _SHARED_LIMIT_BYTES and len(_SHARED) > 1:

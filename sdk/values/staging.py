@@ -22,6 +22,7 @@ from typing import Any
 
 from sdk.model.spec import GraphSpec, NodeSpec
 from sdk.model.store import Store
+from sdk.values.compact import is_compact
 from sdk.values.store import MemoryStore, keep
 
 
@@ -55,7 +56,7 @@ def publish(spec: GraphSpec, store: Store) -> int:
             continue
         seen.add(key)
         data = _STAGED.get(key)
-        if key.startswith("values/"):
+        if key.startswith("values/") and not is_compact(data):  # a buffer names nothing
             pending.extend(_staged_keys(json.loads(data)))
         if not store.exists(key):
             store.put(key, data)
