@@ -24,59 +24,54 @@ from sdk.model.typesys import TypeDesc
 _EMPTY: dict[str, Any] = {}
 
 
-class _Call:
-    """A plain task call: its id, the shared prototype of its task, its bindings' JSON."""
-
-    __slots__ = ("id", "inputs", "proto")
-
-    def __init__(self, node_id: str, proto: NodeSpec, inputs: bytes):
-        self.id = node_id
-        self.proto = proto
-        self.inputs = inputs
-
-    def spec(self) -> NodeSpec:
-        return replace(self.proto, id=self.id, inputs=json.loads(self.inputs))
-
-
 def _plain(node: NodeSpec) -> bool:
     return (node.subgraph is None and node.map is None and node.branch is None
             and node.gate is None and not node.after and not node.aliases)
 
 
 class NodeRecords(Sequence[NodeSpec]):
-    """A body's nodes in the order it made them, plain task calls kept as compact records."""
+    """A body's nodes in the order it made them, plain task calls kept as compact records:
+    three parallel lists (ids; prototypes, None for a node kept whole; bindings' JSON, or
+    the node kept whole), so that a record costs its three list slots, its id and its
+    bindings' bytes."""
 
     def __init__(self) -> None:
-        self._items: list[_Call | NodeSpec] = []
-        self._protos: dict[tuple[str, Any], NodeSpec] = {}
+        self._ids: list[str] = []
+        self._protos: list[NodeSpec | None] = []
+        self._inputs: list[bytes | NodeSpec] = []
+        self._shared: dict[tuple[str, Any], NodeSpec] = {}
 
     def append(self, node: NodeSpec) -> None:
-        self._items.append(self._record(node))
+        proto, inputs = self._record(node)
+        self._ids.append(node.id)
+        self._protos.append(proto)
+        self._inputs.append(inputs)
 
-    def _record(self, node: NodeSpec) -> _Call | NodeSpec:
+    def _record(self, node: NodeSpec) -> tuple[NodeSpec | None, bytes | NodeSpec]:
         if not _plain(node):
-            return node
+            return None, node
         key = (node.kind, node.task)
-        proto = self._protos.get(key)
+        proto = self._shared.get(key)
         shape = replace(node, id="", inputs=_EMPTY)
         if proto is None or proto != shape:
-            proto = self._protos[key] = shape
-        return _Call(node.id, proto, json.dumps(node.inputs, separators=(",", ":")).encode())
+            proto = self._shared[key] = shape
+        return proto, json.dumps(node.inputs, separators=(",", ":")).encode()
 
     def position(self, node_id: str) -> int:
         """The position of node `node_id`, searched from the last node made (a body changes
         the node it just made); ValueError when it is not there."""
-        items = self._items
-        for i in range(len(items) - 1, -1, -1):
-            if items[i].id == node_id:
+        ids = self._ids
+        for i in range(len(ids) - 1, -1, -1):
+            if ids[i] == node_id:
                 return i
         raise ValueError(node_id)
 
     def __setitem__(self, index: int, node: NodeSpec) -> None:
-        self._items[index] = self._record(node)
+        self._ids[index] = node.id
+        self._protos[index], self._inputs[index] = self._record(node)
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._ids)
 
     @overload
     def __getitem__(self, key: int) -> NodeSpec: ...
@@ -86,16 +81,20 @@ class NodeRecords(Sequence[NodeSpec]):
 
     def __getitem__(self, key: int | slice) -> NodeSpec | list[NodeSpec]:
         if isinstance(key, slice):
-            return [_spec(item) for item in self._items[key]]
-        return _spec(self._items[key])
+            return [self._spec(i) for i in range(*key.indices(len(self)))]
+        return self._spec(range(len(self))[key])
 
     def __iter__(self) -> Iterator[NodeSpec]:
-        for item in self._items:
-            yield _spec(item)
+        for i in range(len(self._ids)):
+            yield self._spec(i)
 
-    def ids(self) -> Iterator[str]:
-        """The nodes' ids, without building their specs."""
-        return (item.id for item in self._items)
+    def _spec(self, i: int) -> NodeSpec:
+        proto, inputs = self._protos[i], self._inputs[i]
+        if proto is None:
+            assert isinstance(inputs, NodeSpec)
+            return inputs
+        assert isinstance(inputs, bytes)
+        return replace(proto, id=self._ids[i], inputs=json.loads(inputs))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Sequence):
@@ -106,10 +105,6 @@ class NodeRecords(Sequence[NodeSpec]):
 
     def __repr__(self) -> str:
         return f"NodeRecords({len(self)} nodes)"
-
-
-def _spec(item: _Call | NodeSpec) -> NodeSpec:
-    return item.spec() if isinstance(item, _Call) else item
 
 
 class OutputRecords(Sequence[OutputSpec]):
