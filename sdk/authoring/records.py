@@ -15,13 +15,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 from typing import Any, overload
 
 from sdk.model.spec import NodeSpec, OutputSpec
 from sdk.model.typesys import TypeDesc
 
 _EMPTY: dict[str, Any] = {}
+
+
+_encode = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps(.., separators=..)
+
+
+def _node(fields: dict[str, Any]) -> NodeSpec:
+    """The NodeSpec of `fields` (every field, valid: they come from a NodeSpec), built
+    without `dataclasses.replace`, which took most of a large body's time."""
+    node = object.__new__(NodeSpec)
+    object.__setattr__(node, "__dict__", fields)
+    return node
 
 
 def _plain(node: NodeSpec) -> bool:
@@ -52,10 +62,10 @@ class NodeRecords(Sequence[NodeSpec]):
             return None, node
         key = (node.kind, node.task)
         proto = self._shared.get(key)
-        shape = replace(node, id="", inputs=_EMPTY)
-        if proto is None or proto != shape:
-            proto = self._shared[key] = shape
-        return proto, json.dumps(node.inputs, separators=(",", ":")).encode()
+        shape = {**node.__dict__, "id": "", "inputs": _EMPTY}
+        if proto is None or proto.__dict__ != shape:
+            proto = self._shared[key] = _node(shape)
+        return proto, _encode(node.inputs).encode()
 
     def position(self, node_id: str) -> int:
         """The position of node `node_id`, searched from the last node made (a body changes
@@ -94,7 +104,7 @@ class NodeRecords(Sequence[NodeSpec]):
             assert isinstance(inputs, NodeSpec)
             return inputs
         assert isinstance(inputs, bytes)
-        return replace(proto, id=self._ids[i], inputs=json.loads(inputs))
+        return _node({**proto.__dict__, "id": self._ids[i], "inputs": json.loads(inputs)})
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Sequence):

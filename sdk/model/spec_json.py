@@ -60,8 +60,7 @@ def graph_to_json(graph: GraphSpec) -> dict[str, Any]:
     return {"version": VERSION, "tasks": writer.tasks, **body}
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
+_dumps = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps(.., separators=..)
 
 
 def write_graph(graph: GraphSpec, write: Callable[[str], Any]) -> None:
