@@ -43,13 +43,13 @@ def run_attempt(store: Store, execution_id: str, node_id: str, attempt: int,
     subgraph_key = None
     if report.subgraph is not None:
         try:
-            with tempfile.TemporaryFile(prefix="graft-subgraph-") as spool:
+            with tempfile.NamedTemporaryFile(prefix="graft-subgraph-") as spool:
                 digest = _spool(report.subgraph, spool)
+                spool.flush()
                 # The sub-graph's nodes go before its text is read back: a dynamic of
                 # 1,000,000 nodes never holds both (the message carries the key).
                 report = dataclasses.replace(report, subgraph=None)
-                spool.seek(0)
-                keep(store, f"subgraphs/{digest}", spool.read())
+                _store_file(store, f"subgraphs/{digest}", spool)
                 subgraph_key = f"subgraphs/{digest}"
         except StoreError as exc:
             report = Report.failed(node_id, attempt, failure_of(exc))
@@ -75,6 +75,18 @@ def _spool(graph: GraphSpec, spool: IO[bytes]) -> str:
 
     graph.write(write)
     return digest.hexdigest()
+
+
+def _store_file(store: Store, key: str, spool: IO[bytes]) -> None:
+    """`keep(store, key, <spool's bytes>)`, from the file itself when the store can
+    (`FsspecStore.put_file`), so that its bytes are never all in memory."""
+    put_file = getattr(store, "put_file", None)
+    refresh = getattr(store, "refresh", None)
+    if put_file is None or refresh is None:
+        spool.seek(0)
+        keep(store, key, spool.read())
+    elif not refresh(key):
+        put_file(key, spool.name)
 
 
 def _run(store: Store, execution_id: str, node_id: str, attempt: int,

@@ -14,11 +14,11 @@ from workflows import big_dynamic
 from workflows.control_flow import cond_in_dynamic, map_in_dynamic
 from workflows.dynamics import level1
 
-from sdk.model.spec import GraphSpec
+from sdk.model.spec import GraphSpec, node_to_json
 from sdk.model.spec_json import graph_to_json
 from sdk.runtime.execute import execute
-from sdk.values.store import MemoryStore
-from worker.attempt import _spool
+from sdk.values.store import FsspecStore, MemoryStore
+from worker.attempt import _spool, run_attempt
 
 BYTES_PER_NODE = 300
 
@@ -107,3 +107,18 @@ def test_building_100000_nodes_costs_at_most_300_bytes_a_node():
     assert len(graph.nodes) == n and size > 90 * n
     assert built / n <= BYTES_PER_NODE, f"building: {built / n:.0f} bytes a node"
     assert written / n <= BYTES_PER_NODE, f"writing: {written / n:.0f} bytes a node"
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("kind", ["folder", "memory"])
+def test_a_worker_stores_the_sub_graph_it_streamed(tmp_path, kind):
+    store = FsspecStore(str(tmp_path / "store")) if kind == "folder" else MemoryStore()
+    bindings = {"n": {"val": {"v": 4}}, "flag": {"val": {"v": True}}}
+    spec = big_dynamic.every_kind.node_spec("dyn", bindings)
+    payload = {"token": "t", "spec": node_to_json(spec), "inputs": bindings}
+    message = run_attempt(store, "x", "dyn", 1, payload)
+    assert message["outcome"] == "subgraph", message
+    data = store.get(message["subgraph"])
+    assert data == build(big_dynamic.every_kind, n=4, flag=True).dumps().encode()
+    assert message["subgraph"] == f"subgraphs/{hashlib.sha256(data).hexdigest()}"
+    assert run_attempt(store, "x", "dyn", 1, payload)["subgraph"] == message["subgraph"]
