@@ -4,20 +4,23 @@ the scheduler's own process)."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import tempfile
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import IO, Any
 
 from sdk.model.bindings import Binding, loads_inputs
 from sdk.model.errors import GraftError, StoreError, TypeConversionError
 from sdk.model.failures import failure_of
 from sdk.model.report import Outcome, Report, data_failure, system_failure
-from sdk.model.spec import NodeSpec, node_from_json
+from sdk.model.spec import GraphSpec, NodeSpec, node_from_json
 from sdk.model.store import Store
 from sdk.runtime.bundle import load_entity
 from sdk.runtime.cache import CacheIndex, cluster_index, key_for
 from sdk.runtime.execute import execute
-from sdk.values.store import get_verified, put_blob
+from sdk.values.store import get_verified, keep
 from sdk.wire.cache_lock import CacheLocks
 from sdk.wire.messages import report_message
 
@@ -39,14 +42,50 @@ def run_attempt(store: Store, execution_id: str, node_id: str, attempt: int,
     subgraph_key = None
     if report.subgraph is not None:
         try:
-            subgraph_key = put_blob(store, report.subgraph.dumps().encode(), prefix="subgraphs")
+            with tempfile.NamedTemporaryFile(prefix="graft-subgraph-") as spool:
+                digest = _spool(report.subgraph, spool)
+                spool.flush()
+                # The sub-graph's nodes go before its text is read back: a dynamic of
+                # 1,000,000 nodes never holds both (the message carries the key).
+                report = dataclasses.replace(report, subgraph=None)
+                _store_file(store, f"subgraphs/{digest}", spool)
+                subgraph_key = f"subgraphs/{digest}"
         except StoreError as exc:
             report = Report.failed(node_id, attempt, failure_of(exc))
+        except OSError as exc:  # the worker's temporary folder is full or gone
+            report = Report.failed(node_id, attempt, system_failure(
+                "SpoolError", f"node {node_id!r}: cannot write its sub-graph to a temporary "
+                f"file: {exc}"))
     message = report_message(execution_id, token, report, subgraph_key, worker=worker,
                              duration_s=round(time.monotonic() - started, 6))
     if index.refusals:
         message["cache_refused"] = index.refusals[-1]
     return message
+
+
+def _spool(graph: GraphSpec, spool: IO[bytes]) -> str:
+    """Write `graph`'s JSON to `spool` a node at a time; the sha256 of what was written."""
+    digest = hashlib.sha256()
+
+    def write(text: str) -> None:
+        data = text.encode()
+        digest.update(data)
+        spool.write(data)
+
+    graph.write(write)
+    return digest.hexdigest()
+
+
+def _store_file(store: Store, key: str, spool: IO[bytes]) -> None:
+    """`keep(store, key, <spool's bytes>)`, from the file itself when the store can
+    (`FsspecStore.put_file`), so that its bytes are never all in memory."""
+    put_file = getattr(store, "put_file", None)
+    refresh = getattr(store, "refresh", None)
+    if put_file is None or refresh is None:
+        spool.seek(0)
+        keep(store, key, spool.read())
+    elif not refresh(key):
+        put_file(key, spool.name)
 
 
 def _run(store: Store, execution_id: str, node_id: str, attempt: int,

@@ -11,16 +11,19 @@ from typing import Any, Protocol
 
 from sdk.authoring.options import overridden
 from sdk.authoring.promise import Condition, Promise, Void, call_outputs, contains_promise
+from sdk.authoring.records import NodeRecords, OutputRecords
 from sdk.model import entity as registry
 from sdk.model.bindings import Binding
 from sdk.model.entity import Runnable
 from sdk.model.errors import BindingError, CompileError, CompileTypeError, TypeConversionError
 from sdk.model.interface import Interface
-from sdk.model.spec import GraphSpec, NodeSpec, OutputSpec, TaskRef, with_bundle
+from sdk.model.spec import GraphSpec, NodeSpec, TaskRef, with_bundle
 from sdk.model.store import Store
 from sdk.model.typesys import TypeDesc, is_assignable, type_name
 from sdk.values.literals import encode, to_ref
 from sdk.values.shapes import named_outputs
+
+_PIECE_ITEMS = 8192  # strings joined into one piece of a large binding's JSON text
 
 _current: contextvars.ContextVar[GraphBuilder | None] = contextvars.ContextVar(
     "graft_builder", default=None
@@ -102,8 +105,9 @@ class GraphBuilder:
                  dynamic: bool = False):
         self.name = name
         self.dynamic = dynamic or (parent is not None and parent.dynamic)
-        self.nodes: list[NodeSpec] = []
+        self.nodes = NodeRecords()
         self._ids: dict[str, int] = {}
+        self._ports: dict[tuple[str, str], tuple[str, str, TypeDesc, GraphBuilder]] = {}
         self._store_factory = store_factory
         self._bundle = bundle
         self.parent = parent
@@ -135,12 +139,12 @@ class GraphBuilder:
 
     def override(self, node_id: str, given: dict[str, Any]) -> None:
         """Apply `.with_overrides(**given)` to node `node_id` of this body."""
-        for i, node in enumerate(self.nodes):
-            if node.id == node_id:
-                self.nodes[i] = overridden(node, given, f"node {node_id!r}: with_overrides")
-                return
-        raise CompileError(f"node {node_id!r} is not in this body: with_overrides() applies "
-                           f"to a call made in the same body")
+        try:
+            i = self.nodes.position(node_id)
+        except ValueError:
+            raise CompileError(f"node {node_id!r} is not in this body: with_overrides() "
+                               f"applies to a call made in the same body") from None
+        self.nodes[i] = overridden(self.nodes[i], given, f"node {node_id!r}: with_overrides")
 
     def new_id(self, base: str) -> str:
         """A node id not used yet in this body: `base`, then `base-1`, `base-2`..."""
@@ -153,17 +157,17 @@ class GraphBuilder:
 
     def add_after(self, node_id: str, before: str) -> None:
         """Make node `node_id` wait for node `before` (ordering without data)."""
-        for i, node in enumerate(self.nodes):
-            if node.id == node_id:
-                if before not in node.after:
-                    self.nodes[i] = dataclasses.replace(node, after=(*node.after, before))
-                return
-        raise CompileError(f"node {node_id!r} is not in this body")
+        try:
+            i = self.nodes.position(node_id)
+        except ValueError:
+            raise CompileError(f"node {node_id!r} is not in this body") from None
+        node = self.nodes[i]
+        if before not in node.after:
+            self.nodes[i] = dataclasses.replace(node, after=(*node.after, before))
 
     def promises(self, node_id: str, task_name: str, iface: Interface) -> Any:
         """The Promises of a node's outputs, shaped as the call returns them."""
-        promises = [Promise({"ref": [node_id, name]}, desc,
-                            f"{task_name}.{name} (node {node_id!r})", self, node_id)
+        promises = [Promise.output(node_id, self._port(task_name, name, desc))
                     for name, desc in iface.outputs.items()]
         if iface.style == "none":
             return Void(node_id, self, f"{task_name} (node {node_id!r})")
@@ -174,6 +178,14 @@ class GraphBuilder:
             return call_outputs(iface.namedtuple)(*promises)
         return call_outputs(named_outputs("DefaultNamedTupleOutput", tuple(iface.outputs)))(
             *promises)
+
+    def _port(self, task_name: str, output: str,
+              desc: TypeDesc) -> tuple[str, str, TypeDesc, GraphBuilder]:
+        """What the Promises of output `output` of calls of `task_name` share."""
+        port = self._ports.get((task_name, output))
+        if port is None or port[2] != desc:
+            port = self._ports[(task_name, output)] = (task_name, output, desc, self)
+        return port
 
     def to_binding(self, value: Any, want: TypeDesc, where: str) -> Binding:
         if isinstance(value, Promise):
@@ -198,6 +210,29 @@ class GraphBuilder:
         except TypeConversionError as exc:
             raise CompileTypeError(str(exc)) from None
         return {"val": to_ref(literal, self._store_factory())}
+
+    def _binding_text(self, value: Any, want: TypeDesc, where: str,
+                      out: list[str] | None = None) -> list[str]:
+        """The JSON text of `to_binding(value, want, where)` in pieces (added to `out`), a
+        list holding Promises written an item at a time: a fan-out's output binding is never
+        held as dicts, nor copied whole."""
+        pieces: list[str] = [] if out is None else out
+        if isinstance(value, (list, tuple)) and want["t"] in ("list", "any") \
+                and contains_promise(value):
+            item = want.get("of", {"t": "any"})
+            pieces.append('{"list":[')
+            batch: list[str] = []
+            for i, v in enumerate(value):
+                if i:
+                    batch.append(",")
+                self._binding_text(v, item, f"{where}[{i}]", batch)
+                if len(batch) >= _PIECE_ITEMS:
+                    pieces.append("".join(batch))
+                    batch.clear()
+            pieces.append("".join(batch) + "]}")
+            return pieces
+        pieces.append(json.dumps(self.to_binding(value, want, where), separators=(",", ":")))
+        return pieces
 
     def own(self, promise: Promise) -> Binding:
         """The binding of `promise` within this builder's graph: its own binding, or an input
@@ -237,10 +272,9 @@ class GraphBuilder:
             values = iface.output_values(None if isinstance(result, Void) else result, what)
         except TypeConversionError as exc:  # outputs of the wrong count
             raise BindingError(str(exc)) from None
-        outputs = [
-            OutputSpec(name, iface.outputs[name],
-                       self.to_binding(value, iface.outputs[name], f"{what}, output {name!r}"))
-            for name, value in zip(iface.outputs, values)
-        ]
-        return GraphSpec(self.name, dict(iface.inputs), list(self.nodes), outputs,
+        outputs = OutputRecords()
+        for name, value in zip(iface.outputs, values):
+            outputs.add(name, iface.outputs[name], self._binding_text(
+                value, iface.outputs[name], f"{what}, output {name!r}"))
+        return GraphSpec(self.name, dict(iface.inputs), self.nodes, outputs,
                          iface.style, iface.namedtuple_ref)

@@ -59,17 +59,51 @@ class Orderable:
 
 
 class Promise(Orderable):
-    """The future output of a node, or an input of the graph being compiled."""
+    """The future output of a node, or an input of the graph being compiled.
 
-    __slots__ = ("_binding", "_label", "_node", "_owner", "_type")
+    A body may hold a million of them (a dynamic's fan-out), so a Promise has three slots:
+    its binding (None for a node's output), its node id, and a tuple shared by the outputs
+    of one task's calls, `(task name, output name, type, owner)` (`Promise.output`); its
+    binding and label are made when read. Any other Promise keeps `(label, None, type,
+    owner)` there."""
+
+    __slots__ = ("_b", "_l", "_node")
 
     def __init__(self, binding: Binding, type_: TypeDesc, label: str, owner: Any = None,
                  node: str | None = None):
-        self._binding = binding
-        self._type = type_
-        self._label = label
-        self._owner = owner
+        self._b: Binding | None = binding
+        self._l: tuple[str, str | None, TypeDesc, Any] = (label, None, type_, owner)
         self._node = node
+
+    @classmethod
+    def output(cls, node: str, port: tuple[str, str, TypeDesc, Any]) -> Promise:
+        """Output `port[1]` (of type `port[2]`) of node `node`, a call of task `port[0]` in
+        the body `port[3]` builds."""
+        promise = cls.__new__(cls)
+        promise._b = None
+        promise._l = port
+        promise._node = node
+        return promise
+
+    @property
+    def _binding(self) -> Binding:
+        if self._b is None:
+            return {"ref": [self._node, self._l[1]]}
+        return self._b
+
+    @property
+    def _label(self) -> str:
+        if self._b is None:
+            return f"{self._l[0]}.{self._l[1]} (node {self._node!r})"
+        return self._l[0]
+
+    @property
+    def _type(self) -> TypeDesc:
+        return self._l[2]
+
+    @property
+    def _owner(self) -> Any:  # type: ignore[override]
+        return self._l[3]
 
     def __repr__(self) -> str:
         return f"Promise({self._label}: {type_name(self._type)})"

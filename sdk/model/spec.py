@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -188,6 +188,11 @@ class GraphSpec:
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), separators=(",", ":"))
+
+    def write(self, write: Callable[[str], Any]) -> None:
+        """Write the text `dumps()` returns to `write`, in pieces of about a node each (a
+        large graph's JSON is never held whole: `sdk.model.spec_json.write_graph`)."""
+        _codec().write_graph(self, write)
 
     @classmethod
     def from_json(cls, data: Any) -> GraphSpec:

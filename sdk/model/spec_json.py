@@ -25,7 +25,7 @@ Version 1 specs are read by `sdk.model.spec_v1`.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +60,39 @@ def graph_to_json(graph: GraphSpec) -> dict[str, Any]:
     return {"version": VERSION, "tasks": writer.tasks, **body}
 
 
+_dumps = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps(.., separators=..)
+
+
+def write_graph(graph: GraphSpec, write: Callable[[str], Any]) -> None:
+    """Write `graph`'s version 2 document, the text `json.dumps(graph_to_json(graph),
+    separators=(",", ":"))` would be, to `write` a node at a time: a graph of 1,000,000 nodes
+    never exists whole as JSON, neither as dicts nor as one string. The template table comes
+    first in the text, so the nodes are read twice: once to find their templates (in the
+    order `graph_to_json` finds them), once to write them. Outputs that keep their bindings
+    as JSON text (`json_items()`, a body's outputs: pieces of it) are written from it."""
+    writer = _Writer()
+    for node in graph.nodes:
+        writer.node(node)
+    if graph.on_failure is not None:
+        writer.node(graph.on_failure)
+    write(f'{{"version":{VERSION},"tasks":{_dumps(writer.tasks)},"name":{_dumps(graph.name)},'
+          f'"inputs":{_dumps(graph.inputs)},"nodes":[')
+    for i, node in enumerate(graph.nodes):
+        write(("," if i else "") + _dumps(writer.node(node)))
+    write('],"outputs":[')
+    items = getattr(graph.outputs, "json_items", None)
+    outputs = items() if items is not None else (
+        (o.name, o.type, [_dumps(o.binding)]) for o in graph.outputs)
+    for i, (name, type_, binding) in enumerate(outputs):
+        write(f'{"," if i else ""}{{"name":{_dumps(name)},"type":{_dumps(type_)},'
+              f'"binding":')
+        for piece in binding:
+            write(piece)
+        write("}")
+    body = writer.graph_fields(graph)
+    write("]," + _dumps(body)[1:])  # its fields are never none: output_style comes first
+
+
 class _Writer:
     def __init__(self) -> None:
         self.tasks: dict[str, dict[str, Any]] = {}
@@ -68,17 +101,21 @@ class _Writer:
         # canonical dump per node. The graph being written keeps them alive meanwhile.
         self._by_identity: dict[tuple[Any, ...], str] = {}
         self._names: dict[str, int] = {}
+        self._alive: list[tuple[Any, ...]] = []
 
     def graph(self, g: GraphSpec) -> dict[str, Any]:
-        out: dict[str, Any] = {
+        return {
             "name": g.name,
             "inputs": g.inputs,
             "nodes": [self.node(n) for n in g.nodes],
             "outputs": [{"name": o.name, "type": o.type, "binding": o.binding}
                         for o in g.outputs],
-            "output_style": g.output_style,
-            "output_ref": g.output_ref,
+            **self.graph_fields(g),
         }
+
+    def graph_fields(self, g: GraphSpec) -> dict[str, Any]:
+        """A graph's fields after its outputs."""
+        out: dict[str, Any] = {"output_style": g.output_style, "output_ref": g.output_ref}
         if g.failure_policy != FAIL_IMMEDIATELY:
             out["failure_policy"] = g.failure_policy
         if g.on_failure is not None:
@@ -123,6 +160,9 @@ class _Writer:
         found = self._by_identity.get(identity)
         if found is not None:
             return found
+        # What the key names by id stays alive, so that no other dict takes its id (nodes
+        # built as they are read, `sdk.model.spec_lazy` or a body's records, are dropped).
+        self._alive.append((n.inputs_types, n.outputs_types, n.requests, n.limits))
         template = _template_to_json(n)
         content = json.dumps(template, sort_keys=True, separators=(",", ":"))
         found = self._by_content.get(content)
@@ -410,6 +450,7 @@ class _Codec:
     nodes (task messages) in the self-contained version 1 node form."""
 
     graph_to_json = staticmethod(graph_to_json)
+    write_graph = staticmethod(write_graph)
     graph_from_json = staticmethod(graph_from_json)
     graph_from_text = staticmethod(graph_from_text)
     node_to_json = staticmethod(spec_v1.node_to_json)

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import tempfile
 import threading
 import time
@@ -140,6 +141,22 @@ class FsspecStore:
                 os.replace(tmp, path)
             else:
                 self.fs.pipe_file(path, data)
+        except self._errors as exc:
+            raise self._failed(exc, f"cannot write {key!r} to") from exc
+
+    def put_file(self, key: str, local_path: str) -> None:
+        """`put(key, <the bytes of file local_path>)` without reading them into memory (a
+        dynamic's sub-graph of 1,000,000 nodes is ~97 MB)."""
+        path = self._path(key)
+        try:
+            if self.local:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+                os.close(fd)
+                shutil.copyfile(local_path, tmp)
+                os.replace(tmp, path)
+            else:
+                self.fs.put_file(local_path, path)
         except self._errors as exc:
             raise self._failed(exc, f"cannot write {key!r} to") from exc
 
