@@ -69,6 +69,19 @@ def fan_4gi_wf(n: int) -> List[int]:
     return fan(n=n).with_overrides(limits=Resources(mem="4Gi"))
 
 
+@task
+def total(xs: List[int]) -> int:
+    """The sum of `xs`, on the 256Mi tier."""
+    return sum(xs)
+
+
+@workflow
+def fan_sum_wf(n: int) -> int:
+    """Issue 26's shape: the dynamic `fan` on the 1Gi tier, its n children and the sum of
+    their n outputs on 256Mi: returns n (n + 1) / 2."""
+    return total(xs=fan(n=n).with_overrides(limits=Resources(mem="1Gi")))
+
+
 @workflow
 def map_wf(xs: List[int]) -> List[int]:
     """One map node over `xs`: returns [x + 1 for x in xs]."""

@@ -6,6 +6,7 @@ Celery group of the same N tasks on the same Redis, with the scheduler watched m
     python bench/scale.py --sizes 1M --no-celery   # 1,000,000 nodes: hours
     python bench/scale.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/DB
     python bench/scale.py --map --sizes 100k,1M --no-celery   # a map_task of N items instead
+    python bench/scale.py --sum --sizes 1M --no-celery        # issue 26's shape, summed
 
 graft runs `bench_workflows.fan_4gi_wf(n=N)`: the dynamic `fan` returns `[noop(x=i) for i in
 range(N)]` (noop(x) = x + 1), or with `--map` `bench_workflows.map_wf(xs=list(range(N)))`,
@@ -13,7 +14,9 @@ one `map_task(noop)` node of N items (its items created as their turn comes, at 
 scheduler's window at once); Celery runs `group(noop.s(i) for i in range(N))` (bench/
 celery_baseline.py). Both results are checked against [1, ..., N]. `fan_4gi_wf` is `fan_wf`
 with the dynamic itself on the 4Gi tier: building 100,000 nodes takes it past 256 MiB, and
-the 256Mi tier's memory limit stops it. The N noop nodes run on the 256Mi tier.
+the 256Mi tier's memory limit stops it. The N noop nodes run on the 256Mi tier. With `--sum`
+graft runs `fan_sum_wf(n=N)` instead: the dynamic on the 1Gi tier (the probe's worker then
+gets a second slot) and a task on 256Mi summing the N outputs, checked against N (N + 1) / 2.
 
 The stacks (bench/harness.py): a private redis-server on a free port (or `--redis-url`), the
 graft scheduler (`python -m sdk.cli scheduler --metrics-port P`; SQLite state in a temporary
@@ -142,6 +145,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--celery-max", type=int, default=100_000,
                         help="skip Celery above this N (default 100000)")
     parser.add_argument("--no-celery", action="store_true", help="graft only")
+    parser.add_argument("--sum", action="store_true",
+                        help="the dynamic on the 1Gi tier and a task summing its N outputs on "
+                             "256Mi (bench_workflows.fan_sum_wf, issue 26's shape)")
     parser.add_argument("--map", action="store_true",
                         help="graft runs a map_task of N items instead of a dynamic fan-out")
     parser.add_argument("--probe-every-s", type=float, default=2.0)
@@ -207,7 +213,9 @@ class Bench:
         env, c = self.session.env, self.args.concurrency
         start_graft_worker(self.procs, env, c)
         start_graft_worker(self.procs, env, 1, tier="4Gi", name="graft-dynamic-worker")
-        start_graft_worker(self.procs, env, 1, tier="1Gi", name="graft-probe-worker")
+        # with --sum the dynamic's body runs on 1Gi too: a second slot keeps the probe's free
+        start_graft_worker(self.procs, env, 2 if self.args.sum else 1, tier="1Gi",
+                           name="graft-probe-worker")
         if not self.args.no_celery:
             start_celery_worker(self.procs, env, c)
 
@@ -228,7 +236,7 @@ class Bench:
         start = time.perf_counter()
         once(client, self.probe_entity, -1, 0.01, 120.0)
         if first:
-            timed("graft warm-up fan-out", self.graft_run(10), list(range(1, 11)))
+            timed("graft warm-up fan-out", self.graft_run(10), expected(self.args, 10))
             if not self.args.no_celery:
                 timed("celery warm-up group", celery_group_runner(10, self.procs, 120.0),
                       list(range(1, 11)))
@@ -240,8 +248,10 @@ class Bench:
     def graft_run(self, n: int) -> Any:
         import bench_workflows as wf
 
-        entity, inputs = (wf.map_wf, {"xs": list(range(n))}) if self.args.map \
-            else (wf.fan_4gi_wf, {"n": n})
+        if self.args.map:
+            entity, inputs = wf.map_wf, {"xs": list(range(n))}
+        else:
+            entity, inputs = (wf.fan_sum_wf if self.args.sum else wf.fan_4gi_wf), {"n": n}
         return graft_runner(entity, inputs, self.procs, timeout_for(self.args, n),
                             self.args.poll_ms / 1000)
 
@@ -255,7 +265,7 @@ class Bench:
                              args.stall_every_ms / 1000) as stall, \
                 Probe(self.probe_entity, every_s=args.probe_every_s,
                       timeout_s=timeout_for(args, n)) as probe:
-            wall = timed(f"graft {shape(args)} {n}", run, list(range(1, n + 1)))
+            wall = timed(f"graft {shape(args)} {n}", run, expected(args, n))
         if probe.errors:
             raise BenchError(f"probe failed: {probe.errors[0]}")
         cpu = cpu_s(pid) - cpu_before
@@ -291,8 +301,13 @@ class Bench:
 
 
 def shape(args: argparse.Namespace) -> str:
-    """What graft runs: a map or a dynamic fan-out."""
-    return "map_task" if args.map else "@dynamic fan-out"
+    """What graft runs: a map or a dynamic fan-out (summed, with `--sum`)."""
+    return "map_task" if args.map else "@dynamic fan-out" + (" summed" if args.sum else "")
+
+
+def expected(args: argparse.Namespace, n: int) -> Any:
+    """What graft's run of `n` returns: [1, ..., n], or its sum with `--sum`."""
+    return n * (n + 1) // 2 if args.sum and not args.map else list(range(1, n + 1))
 
 
 def mib(kib: int) -> str:
