@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from sdk.model.errors import GraftError
 
@@ -69,6 +69,17 @@ class EventRecord:
     attempt: int
     outcome: str
     body: Any
+
+
+class NodeMark(NamedTuple):
+    """What rebuilding an execution reads of a node row: its state, its attempt's token and
+    its times."""
+
+    node_id: str
+    state: str
+    token: str | None
+    started_at: float | None
+    ended_at: float | None
 
 
 @dataclass(frozen=True)
@@ -147,8 +158,12 @@ class StateTx(Protocol):
     def node_ids(self, execution_id: str) -> set[str]:
         """The ids of the nodes that have a row."""
 
-    def nodes(self, execution_id: str) -> list[NodeRow]:
-        """The node rows of an execution, in id order."""
+    def nodes(self, execution_id: str, ids: Collection[str] | None = None) -> list[NodeRow]:
+        """The node rows of an execution (those of `ids` only, when given), in id order."""
+
+    def node_marks(self, execution_id: str, after: str, limit: int) -> list[NodeMark]:
+        """At most `limit` of an execution's node rows whose ids sort after `after`, in id
+        order, as a rebuild reads them."""
 
     def node_outputs(self, execution_id: str, node_ids: list[str]
                      ) -> dict[str, dict[str, Any]]:
@@ -163,8 +178,10 @@ class StateTx(Protocol):
     def append_event(self, event: EventRecord) -> None:
         """Add an event (its `(execution_id, seq)` must be new)."""
 
-    def events(self, execution_id: str) -> list[EventRecord]:
-        """An execution's events in `seq` order."""
+    def events(self, execution_id: str, after: int = 0,
+               limit: int | None = None) -> list[EventRecord]:
+        """An execution's events in `seq` order: those after `seq` `after`, at most
+        `limit` of them."""
 
     def savepoint(self) -> AbstractContextManager[None]:
         """A nested scope: an exception inside it rolls back what it did, and propagates."""
@@ -288,9 +305,9 @@ class _MemoryTx:
     def node_ids(self, execution_id: str) -> set[str]:
         return set(self.data.nodes.get(execution_id, {}))
 
-    def nodes(self, execution_id: str) -> list[NodeRow]:
+    def nodes(self, execution_id: str, ids: Collection[str] | None = None) -> list[NodeRow]:
         rows = self.data.nodes.get(execution_id, {})
-        return [copy.deepcopy(rows[nid]) for nid in sorted(rows)]
+        return [copy.deepcopy(rows[nid]) for nid in sorted(rows) if ids is None or nid in ids]
 
     def node_outputs(self, execution_id: str, node_ids: list[str]
                      ) -> dict[str, dict[str, Any]]:
@@ -318,8 +335,16 @@ class _MemoryTx:
             raise KeyError(f"event {event.seq} of {event.execution_id} exists already")
         events.append(copy.deepcopy(event))
 
-    def events(self, execution_id: str) -> list[EventRecord]:
-        return sorted(self.data.events.get(execution_id, []), key=lambda e: e.seq)
+    def events(self, execution_id: str, after: int = 0,
+               limit: int | None = None) -> list[EventRecord]:
+        found = sorted((e for e in self.data.events.get(execution_id, []) if e.seq > after),
+                       key=lambda e: e.seq)
+        return found[:limit] if limit is not None else found
+
+    def node_marks(self, execution_id: str, after: str, limit: int) -> list[NodeMark]:
+        rows = self.data.nodes.get(execution_id, {})
+        return [NodeMark(nid, rows[nid]["state"], rows[nid]["token"], rows[nid]["started_at"],
+                         rows[nid]["ended_at"]) for nid in sorted(rows) if nid > after][:limit]
 
     def hold_shards(self, token: str) -> int:
         return 0  # one process holds a memory state: it has no shard leases

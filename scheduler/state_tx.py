@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
@@ -32,6 +32,7 @@ from scheduler.state import (
     EventRecord,
     ExecutionRecord,
     LaunchPlanRecord,
+    NodeMark,
     NotificationRecord,
     TickRecord,
 )
@@ -63,6 +64,7 @@ _UPDATE_NODES = update(_NODES).where(_NODES.c.execution_id == bindparam("pk_exec
 _NODE_IDS = select(_NODES.c.node_id).where(_NODES.c.execution_id == bindparam("pk_id"))
 _NODES_OF = (select(*(_NODES.c[k] for k in NODE_FIELDS))
              .where(_NODES.c.execution_id == bindparam("pk_id")).order_by(_NODES.c.node_id))
+_NODES_BY_ID = _NODES_OF.where(_NODES.c.node_id.in_(bindparam("ids", expanding=True)))
 # The outputs of some nodes (expanding IN), or of every node of an execution that has them,
 # as text: parsed in one call a read, not a row at a time (a gather reads 1,000,000 of them).
 _OUTPUTS_OF = (select(_NODES.c.node_id, type_coerce(_NODES.c.outputs, Text))
@@ -78,9 +80,18 @@ _OUTPUTS_BY_ID = 2_000
 _OUTPUTS_PER_READ = 500  # ids: SQLite before 3.32 takes at most 999 parameters
 _OUTPUTS_PARSED = 20_000  # rows of a read of all parsed in one call
 _INSERT_EVENTS = insert(_EVENTS)
+# Bodies as text: a page's parsed in one call, not a row at a time (a rebuild reads 500,000).
 _EVENTS_OF = (select(_EVENTS.c.execution_id, _EVENTS.c.seq, _EVENTS.c.node_id,
-                     _EVENTS.c.attempt, _EVENTS.c.outcome, _EVENTS.c.body)
-              .where(_EVENTS.c.execution_id == bindparam("pk_id")).order_by(_EVENTS.c.seq))
+                     _EVENTS.c.attempt, _EVENTS.c.outcome, type_coerce(_EVENTS.c.body, Text))
+              .where(_EVENTS.c.execution_id == bindparam("pk_id"),
+                     _EVENTS.c.seq > bindparam("after")).order_by(_EVENTS.c.seq))
+# What a rebuild reads of each node row: no JSON column (one node's bindings parsed for
+# each of 1,000,000 rows cost most of a rebuild), a page at a time in id order.
+_NODE_MARKS = (select(_NODES.c.node_id, _NODES.c.state, _NODES.c.token, _NODES.c.started_at,
+                      _NODES.c.ended_at)
+               .where(_NODES.c.execution_id == bindparam("pk_id"),
+                      _NODES.c.node_id > bindparam("after"))
+               .order_by(_NODES.c.node_id).limit(bindparam("limit")))
 _GET_LAUNCH_PLAN = select(_LAUNCH_PLANS).where(_LAUNCH_PLANS.c.name == bindparam("pk_name"))
 
 
@@ -224,8 +235,14 @@ class SqlTx:
     def node_ids(self, execution_id: str) -> set[str]:
         return set(self._run(_NODE_IDS, {"pk_id": execution_id}).scalars())
 
-    def nodes(self, execution_id: str) -> list[NodeDict]:
-        return [r._asdict() for r in self._run(_NODES_OF, {"pk_id": execution_id})]
+    def nodes(self, execution_id: str, ids: Collection[str] | None = None) -> list[NodeDict]:
+        if ids is None:
+            return [r._asdict() for r in self._run(_NODES_OF, {"pk_id": execution_id})]
+        wanted, found = sorted(ids), []
+        for i in range(0, len(wanted), _OUTPUTS_PER_READ):
+            found += [r._asdict() for r in self._run(_NODES_BY_ID, {
+                "pk_id": execution_id, "ids": wanted[i:i + _OUTPUTS_PER_READ]})]
+        return sorted(found, key=lambda r: r["node_id"])
 
     def node_outputs(self, execution_id: str, node_ids: list[str]
                      ) -> dict[str, dict[str, Any]]:
@@ -274,9 +291,17 @@ class SqlTx:
                              "outcome": event.outcome, "body": event.body,
                              "created_at": utcnow()})
 
-    def events(self, execution_id: str) -> list[EventRecord]:
+    def events(self, execution_id: str, after: int = 0,
+               limit: int | None = None) -> list[EventRecord]:
         self.flush_events()
-        return [EventRecord(*r) for r in self._run(_EVENTS_OF, {"pk_id": execution_id})]
+        query = _EVENTS_OF if limit is None else _EVENTS_OF.limit(limit)
+        rows = self._run(query, {"pk_id": execution_id, "after": after}).all()
+        bodies = json.loads("[" + ",".join(r[5] for r in rows) + "]")
+        return [EventRecord(*r[:5], body) for r, body in zip(rows, bodies)]
+
+    def node_marks(self, execution_id: str, after: str, limit: int) -> list[NodeMark]:
+        return [NodeMark(*r) for r in self._run(_NODE_MARKS, {
+            "pk_id": execution_id, "after": after, "limit": limit})]
 
     def hold_shards(self, token: str) -> int:
         if self._held is not None and self._held[0] == token:

@@ -144,6 +144,40 @@ def test_events_keep_their_order(state):
         assert events[0].body == {"outputs": {"o0": {"val": {"v": 1}}}}
 
 
+def test_events_are_read_a_page_at_a_time(state):
+    with state.transaction() as tx:
+        tx.add_execution(_execution())
+        for seq in range(1, 8):
+            tx.append_event(EventRecord("e1", seq, f"n{seq}", 1, "values",
+                                        {"outputs": {"o0": {"val": {"v": seq}}}, "n": None}))
+    with state.transaction() as tx:
+        pages, after = [], 0
+        while page := tx.events("e1", after, 3):
+            pages.append([e.seq for e in page])
+            after = page[-1].seq
+        assert pages == [[1, 2, 3], [4, 5, 6], [7]]
+        assert tx.events("e1", 6)[0].body == {"outputs": {"o0": {"val": {"v": 7}}}, "n": None}
+        assert tx.events("e2", 0, 3) == []
+
+
+def test_a_rebuild_reads_node_marks_a_page_at_a_time_and_rows_by_id(state):
+    rows = [_row(f"n{i}", state="SUCCEEDED" if i % 2 else "QUEUED", token=f"t{i}",
+                 started_at=float(i)) for i in range(5)]
+    with state.transaction() as tx:
+        tx.add_execution(_execution())
+        tx.insert_nodes(rows)
+    with state.transaction() as tx:
+        marks, after = [], ""
+        while page := tx.node_marks("e1", after, 2):
+            marks += page
+            after = page[-1].node_id
+        assert [(m.node_id, m.state, m.token) for m in marks] \
+            == [(r["node_id"], r["state"], r["token"]) for r in rows]
+        assert marks[1].started_at == rows[1]["started_at"]
+        assert [r["node_id"] for r in tx.nodes("e1", {"n3", "n1", "nowhere"})] == ["n1", "n3"]
+        assert tx.nodes("e1", set()) == []
+
+
 def test_a_failed_transaction_leaves_nothing(state):
     with pytest.raises(RuntimeError), state.transaction() as tx:
         tx.add_execution(_execution())
