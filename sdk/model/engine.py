@@ -35,6 +35,9 @@ from sdk.model.spec import GraphSpec
 from sdk.model.states import ACTIVE_STATES, RELEASED_STATES, ExecutionState, NodeState
 from sdk.model.window import Window
 
+# Reports a replay applies between two evictions of the nodes that settled meanwhile.
+REPLAY_EVICT_EVERY = 2_000
+
 
 class Engine:
     """The state of one execution of `spec` with resolved `inputs` ({name: binding}).
@@ -78,7 +81,8 @@ class Engine:
         self.stopped = False  # a failure (FAIL_IMMEDIATELY) or a cancel stopped new work
         self._evictor = Evictor(self.nodes, spill)
         self._gathers = Gathers(gather_above)
-        self._replaying = False
+        self.replaying = False  # in `replay`: sub-graphs recorded as valid are not validated
+        self._validated = False  # a sub-graph was validated and opened since the last drain
         self._resolver = Resolver(self.nodes, self._evictor)
         self._window = Window(self.nodes, self._evictor, self.add, self.release,
                               self._outputs_in, graft_slice, window)
@@ -104,24 +108,36 @@ class Engine:
 
     def replay(self, reports: Iterable[Report]) -> None:
         """Rebuild the state a run reached from the reports it took, in order: start (if not
-        started yet), then apply each. Meanwhile every graph goes in whole (those partly
-        inserted first), since a later report may name any node of a sub-graph; the slicing
-        given to the constructor holds again after. A report naming a map's item not created
-        yet (the run that took it had a wider window) creates the items up to it first. What
-        the reports released is not returned: the driver reads the nodes QUEUED."""
-        window = self._window
-        graft_slice, window.graft_slice = window.graft_slice, None
-        self._replaying = True
+        started yet), then apply each. A report naming a node not inserted yet (the run had
+        inserted more slices of its graph by then) inserts the slices up to it first, and one
+        naming a map's item not created yet (the run had a wider window) creates the items
+        up to it: a replay holds what the run held, not whole graphs. With `spill`, the nodes
+        that settle are dropped from memory every `REPLAY_EVICT_EVERY` reports (the driver
+        has their outputs). A sub-graph whose event says it was valid (`drain_validated`) is
+        not validated again. What the reports released is not returned: the driver reads the
+        nodes QUEUED, and what changed (`drain_changes`) was recorded by the run."""
+        self.replaying = True
         try:
-            window.finish()
             self.start()
-            for report in reports:
-                if self.apply(report) is None and self._maps.reach(report.node):
+            for count, report in enumerate(reports, 1):
+                if self.apply(report) is None and self.reach(report.node):
                     self.apply(report)
+                if count % REPLAY_EVICT_EVERY == 0:
+                    self.changed.clear()
+                    self._evictor.evict((), ())
         finally:
-            window.graft_slice = graft_slice
-            self._replaying = False
+            self.replaying = False
             self._gathers.drain_started()  # recorded already, by the events replayed
+            self._validated = False
+
+    def reach(self, node_id: str) -> bool:
+        """Insert the slices of a partly inserted graph up to `node_id`, or create a map's
+        items up to it, if it names a node not in yet; whether it did (`Window.reach`). As
+        in `replay`, what that released is not returned: the run that inserted them first
+        released them, and the driver reads the nodes QUEUED."""
+        reached = self._maps.reach(node_id) or self._window.reach(node_id)
+        self._drain()
+        return reached
 
     def apply(self, report: Report) -> list[str] | None:
         """Take the outcome of one attempt; return the ids of the nodes it makes ready, or
@@ -134,9 +150,10 @@ class Engine:
         if recorded is not None:  # what a replayed event says it began, not for the history
             report = dataclasses.replace(report, extra={
                 k: v for k, v in report.extra.items() if k != "gathers"})
+        self._validated = False
         gathers = self._gathers
         gathers.open = True
-        gathers.decided = decided(recorded) if self._replaying else None
+        gathers.decided = decided(recorded) if self.replaying else None
         try:
             outcome = report.outcome
             if outcome == Outcome.GATHERED:
@@ -152,6 +169,7 @@ class Engine:
             else:
                 try:
                     self._opened_by[outcome].open(run, report)
+                    self._validated = outcome == Outcome.SUBGRAPH
                 except SpecError as exc:
                     self.fail(run, data_failure("SpecError", str(exc)), report)
             return self._drain()
@@ -177,6 +195,13 @@ class Engine:
         execution's own): what the event of the report that began them records, so that a
         replay takes the same decisions."""
         return self._gathers.drain_started()
+
+    def drain_validated(self) -> bool:
+        """Whether the last report applied opened a dynamic's sub-graph, which passed its
+        validation: what its event records (`valid`), so that a replay need not validate it
+        again. Reset by the call."""
+        validated, self._validated = self._validated, False
+        return validated
 
     def drain_changes(self) -> set[str]:
         """The ids of nodes changed since the last call."""

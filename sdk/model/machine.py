@@ -34,6 +34,7 @@ class Machine(Protocol):
     failed: list[str]
     active: int
     stopped: bool  # a failure stopped new work: only failure handlers are released
+    replaying: bool  # rebuilding the state from recorded reports (`Engine.replay`)
 
     @property
     def done(self) -> bool: ...

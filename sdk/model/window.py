@@ -81,6 +81,19 @@ class Window:
         """Insert the next slice of the oldest partly inserted graph."""
         self._insert_slice(self.grafts[0], self.graft_slice or 0)
 
+    def reach(self, node_id: str) -> bool:
+        """Insert the next slices of the partly inserted graph `node_id` falls under until it
+        is in (a replay: the run that took its report had inserted it by then); whether any
+        slice went in."""
+        reached = False
+        while node_id not in self.nodes:
+            under = [g for g in self.grafts if node_id.startswith(g.prefix)]
+            if not under:
+                break
+            self._insert_slice(max(under, key=lambda g: len(g.prefix)), self.graft_slice or 0)
+            reached = True
+        return reached
+
     def finish(self) -> None:
         """Insert every node still waiting to be (before anything that must see them all)."""
         while self.grafts:

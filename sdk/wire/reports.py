@@ -41,6 +41,8 @@ def encode(report: Report, subgraph_key: str | None = None, **info: Any) -> dict
         body = {"outputs": report.outputs}
     elif outcome == Outcome.SUBGRAPH:
         body = {"subgraph": subgraph_key or report.extra.get("key")}
+        if report.extra.get("valid"):  # it passed its validation (`Engine.drain_validated`)
+            body["valid"] = True
         if report.extra.get("cache_key"):
             body["cache_key"] = report.extra["cache_key"]
     elif outcome == Outcome.MAPPED:
@@ -67,6 +69,8 @@ def decode(node: str, attempt: int, outcome: str, body: Mapping[str, Any],
                       **info)
     if outcome == Outcome.SUBGRAPH.value:
         extra = {"key": body["subgraph"], **gathers}
+        if body.get("valid") is True:
+            extra["valid"] = True
         if body.get("cache_key"):
             extra["cache_key"] = body["cache_key"]
         return Report.grafted(node, attempt, subgraph(body["subgraph"]), extra=extra, **info)

@@ -1,10 +1,11 @@
 """Rebuilding an engine from the reports its run took (`Engine.replay`), as the scheduler does
-for an execution it no longer holds: graphs go in whole during the replay, and the slicing
-the engine was built with holds again after."""
+for an execution it no longer holds: a replay inserts the slices of a graph its reports name,
+drops what settles as it goes, and the slicing the engine was built with holds again after."""
 
 from test_engine import complete, fail, graft, graph, node, ref, snapshot, val
 
-from sdk.model.engine import Engine
+from sdk.model.engine import REPLAY_EVICT_EVERY, Engine
+from sdk.model.errors import SpecError
 from sdk.model.report import Report
 from sdk.model.states import ExecutionState, NodeState
 
@@ -76,7 +77,7 @@ def test_a_replay_of_a_sliced_runs_reports_gives_its_state_and_slices_after():
     assert rebuilt.state == ExecutionState.SUCCEEDED
 
 
-def test_a_replay_inserts_every_graph_whole_so_later_reports_find_their_nodes():
+def test_a_replay_inserts_the_slices_its_reports_name_and_no_more():
     run = Recording(two_dynamics(), {}, graft_slice=2)
     run.start()
     released = graft(run, "d", 1, fan(5))
@@ -85,7 +86,98 @@ def test_a_replay_inserts_every_graph_whole_so_later_reports_find_their_nodes():
 
     rebuilt = Engine(two_dynamics(), {}, graft_slice=2)
     rebuilt.replay(run.reports)
-    assert not rebuilt.grafting and len(rebuilt.nodes) == 7
+    assert rebuilt.grafting and len(rebuilt.nodes) == 6  # d, e and c0-c3: c4 is still to go
     assert rebuilt.nodes["d/c3"].state == NodeState.SUCCEEDED
     assert {nid for nid, r in rebuilt.nodes.items() if r.state == NodeState.QUEUED} \
-        == {*released, "d/c2", "d/c4"}
+        == {*released, "d/c2"}
+    assert snapshot(rebuilt) == snapshot(run)
+
+    # A node the run had inserted and sent, with no report yet: reached on demand.
+    assert not rebuilt.reach("d/c3") and rebuilt.reach("d/c4")
+    assert rebuilt.nodes["d/c4"].state == NodeState.QUEUED and not rebuilt.grafting
+    assert not rebuilt.reach("d/nowhere") and not rebuilt.reach("x/c1")
+    run.graft_more()
+    assert snapshot(rebuilt) == snapshot(run)
+
+
+def test_a_replay_drops_the_nodes_that_settle_as_it_goes():
+    n = 3 * REPLAY_EVICT_EVERY
+    stored: dict[str, dict] = {}
+
+    def spill(ids):
+        return {nid: stored[nid] for nid in ids if nid in stored}
+
+    run = Recording(two_dynamics(), {}, graft_slice=500, spill=spill)
+    run.start()
+    ready = graft(run, "d", 1, fan(n))
+    while len(stored) < n - 10:  # all but ten children of d done, as a scheduler runs them
+        ready += run.graft_more()
+        nid = ready.pop(0)
+        ready += complete(run, nid, 1, {"o0": val(1)})
+        stored[nid] = {"o0": val(1)}
+        run.drain_changes()
+        run.evict()
+
+    held: list[int] = []
+    rebuilt = Engine(two_dynamics(), {}, graft_slice=500, spill=spill)
+
+    def reports():
+        for report in run.reports:
+            held.append(len(rebuilt.nodes))
+            yield report
+
+    rebuilt.replay(reports())
+    assert max(held) <= REPLAY_EVICT_EVERY + 2 * 500 + 10  # run without eviction: n
+    assert rebuilt.evicted >= n - 10 - REPLAY_EVICT_EVERY
+    rebuilt.drain_changes()
+    rebuilt.evict()
+    assert snapshot(rebuilt) == snapshot(run)
+
+    # Both go on alike to the same end: the outputs of the dropped nodes are read back.
+    for engine in (run, rebuilt):
+        ready = [nid for nid, r in engine.nodes.items() if r.state == NodeState.QUEUED]
+        while ready or engine.grafting:
+            ready += engine.graft_more()
+            nid = ready.pop(0)
+            if nid == "e":
+                ready += graft(engine, "e", 1, fan(1))
+            else:
+                ready += complete(engine, nid, 1, {"o0": val(1)})
+                stored[nid] = {"o0": val(1)}
+    assert rebuilt.state == run.state == ExecutionState.SUCCEEDED
+    assert rebuilt.outputs == run.outputs
+
+
+def test_a_replay_skips_validating_a_sub_graph_its_event_says_was_valid(monkeypatch):
+    from sdk.model import scopes
+
+    checked, invalid = [], []
+
+    def validate(g, where):
+        checked.append(where)
+        if invalid:
+            raise SpecError(f"{where}: invalid")
+
+    monkeypatch.setattr(scopes, "validate", validate)
+    run = Recording(two_dynamics(), {})
+    run.start()
+    assert graft(run, "d", 1, fan(2)) == ["d/c0", "d/c1"]
+    assert run.drain_validated() and not run.drain_validated() and len(checked) == 1
+    complete(run, "d/c0", 1, {"o0": val(1)})
+    assert not run.drain_validated()
+
+    recorded = Report.grafted("d", 1, fan(2), extra={"valid": True})
+    Engine(two_dynamics(), {}).replay([recorded])
+    assert len(checked) == 1  # replayed with its event's word: not validated again
+    Engine(two_dynamics(), {}).replay([Report.grafted("d", 1, fan(2))])
+    assert len(checked) == 2  # an event from before `valid` was recorded: validated
+
+    # An invalid sub-graph is not said valid; outside a replay a report's own `valid` counts
+    # for nothing.
+    invalid.append(True)
+    for extra in ({}, {"valid": True}):
+        live = Engine(two_dynamics(), {})
+        live.start()
+        live.apply(Report.grafted("d", 1, fan(2), extra=extra))
+        assert live.nodes["d"].state == NodeState.FAILED and not live.drain_validated()
+    assert len(checked) == 4
