@@ -49,10 +49,13 @@ class BoardWriter:
         return self.later.get(eid, ())
 
     def refresh(self, tx: StateTx, eid: str, batch: Batch, live: Live | None,
-                body: Any = None) -> None:
+                body: Any = None, *, recent: int | None = None) -> None:
         """Put on `batch` the whole board record of execution `eid` and of its nodes: from
         its engine (`live`) while it runs, else from the state. `body`: the refresh message
-        that asked, refused when the execution is unknown."""
+        that asked, refused when the execution is unknown. With `recent`, of the nodes
+        dropped from memory only those its last `recent` events (or their ends) may have
+        changed are rewritten: the board missed at most the last batch of a scheduler that
+        died (the board is written after each commit), and the rest is on it already."""
         record = tx.get_execution(eid)
         if record is None:
             if body is not None:  # a client's typo, most likely: answered, not dead-lettered
@@ -68,7 +71,8 @@ class BoardWriter:
             nodes = batch.board_nodes[eid] = {nid: self.view.node(run, live.times.get(nid))
                                               for nid, run in engine.nodes.items()}
             if engine.evicted:  # those dropped from memory, from their rows
-                nodes.update((r["node_id"], self.view.node_row(r)) for r in tx.nodes(eid)
+                ids = None if recent is None else _ended_by(tx, eid, live.seq, recent)
+                nodes.update((r["node_id"], self.view.node_row(r)) for r in tx.nodes(eid, ids)
                              if r["node_id"] not in engine.nodes)
         else:
             rows = tx.nodes(eid)
@@ -127,3 +131,13 @@ class BoardWriter:
 
     def clear(self) -> None:
         self.later.clear()
+
+
+def _ended_by(tx: StateTx, eid: str, seq: int, count: int) -> set[str]:
+    """The nodes the events up to `seq`, the last `count` of them, name, and those above
+    them (a parent ends with its last child, in the same batch)."""
+    ids = set()
+    for event in tx.events(eid, max(0, seq - count), count):
+        parts = event.node_id.split("/")
+        ids.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return ids

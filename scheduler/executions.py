@@ -30,7 +30,7 @@ from scheduler.board_view import BoardView
 from scheduler.boards import BoardWriter
 from scheduler.gates import Gates
 from scheduler.recorder import Recorder
-from scheduler.state import ExecutionRecord, StateTx
+from scheduler.state import ExecutionRecord, NodeMark, StateTx
 from scheduler.transactions import Transactions
 from sdk.model.bindings import Binding
 from sdk.model.engine import Engine
@@ -52,6 +52,11 @@ GRAFT_SLICE = 2_000
 # and that nothing reads dropped from memory (`Engine.evict`), what a large graph holds is
 # this window, not the graph.
 GRAFT_WINDOW = 20_000
+# A rebuild reads an execution's events and node rows this many at a time: what it holds of
+# them is a page, not the history of a 1,000,000-node run.
+EVENTS_PER_READ = 5_000
+MARKS_PER_READ = 20_000
+TERMINAL_STATE_NAMES = frozenset(state.value for state in TERMINAL_NODE_STATES)
 
 
 class Executions:
@@ -126,18 +131,20 @@ class Executions:
                 raise
             self._unbuildable(tx, eid, record, exc, batch)
             return None
+        marks = self._marks(tx, eid, engine)
         engine.drain_changes()
-        rows = tx.nodes(eid)
         live = Live(
-            engine, record.spec_key, replay.seq, {r["node_id"] for r in rows},
+            engine, record.spec_key, replay.seq, set(marks),
             {nid for nid, r in engine.nodes.items() if r.state in TERMINAL_NODE_STATES},
-            {r["node_id"]: r["token"] for r in rows if r["token"]},
-            {r["node_id"]: [r["started_at"], r["ended_at"]] for r in rows},
+            {m.node_id: m.token for m in marks.values() if m.token},
+            {m.node_id: [m.started_at, m.ended_at] for m in marks.values()},
             cache_keys=replay.cache_keys, priority=record.priority, notify=record.notify)
         self.add(eid, live, record.created_at)
         self._evict(eid, live)  # every node that succeeded has its row
         if engine.gathers:  # begun before the restart: gathered again from the first item
             self.gathering.add(eid)
+        if engine.grafting:
+            self.grafting.add(eid)
         untokened = [run for nid, run in engine.nodes.items()
                      if run.state == NodeState.QUEUED and nid not in live.tokens]
         for run in untokened:  # queued by a version of graft that issued no tokens
@@ -158,6 +165,22 @@ class Executions:
             if run.state == NodeState.WAITING:
                 self.gates.hold(eid, run, live.times.get(nid, [None])[0])
         return live
+
+    @staticmethod
+    def _marks(tx: StateTx, eid: str, engine: Engine) -> dict[str, NodeMark]:
+        """The rows of the nodes `engine` holds once replayed, a page at a time. A row of a
+        node not ended that the replay did not insert was sent and never reported (the run
+        had inserted more slices, or created more of a map's items): it is inserted now, and
+        keeps its row and token."""
+        marks: dict[str, NodeMark] = {}
+        after = ""
+        while page := tx.node_marks(eid, after, MARKS_PER_READ):
+            marks.update((m.node_id, m) for m in page if m.node_id in engine.nodes
+                         or m.state not in TERMINAL_STATE_NAMES)
+            after = page[-1].node_id
+        for nid in [nid for nid in marks if nid not in engine.nodes]:
+            engine.reach(nid)
+        return {nid: mark for nid, mark in marks.items() if nid in engine.nodes}
 
     def _unbuildable(self, tx: StateTx, eid: str, record: ExecutionRecord, exc: GraftError,
                      batch: Batch) -> None:
@@ -282,13 +305,14 @@ class _Replay:
         self.cache_keys: dict[str, str] = {}
 
     def __iter__(self) -> Iterator[Report]:
-        for ev in self.tx.events(self.eid):
-            self.seq = ev.seq
-            report = reports.decode(ev.node_id, ev.attempt, ev.outcome, ev.body,
-                                    self._subgraph)
-            if report.extra.get("cache_key"):
-                self.cache_keys[report.node] = report.extra["cache_key"]
-            yield report
+        while page := self.tx.events(self.eid, self.seq, EVENTS_PER_READ):
+            for ev in page:
+                self.seq = ev.seq
+                report = reports.decode(ev.node_id, ev.attempt, ev.outcome, ev.body,
+                                        self._subgraph)
+                if report.extra.get("cache_key"):
+                    self.cache_keys[report.node] = report.extra["cache_key"]
+                yield report
 
     def _subgraph(self, key: str) -> GraphSpec:
         return GraphSpec.loads(get_verified(self.store, key))

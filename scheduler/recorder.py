@@ -78,10 +78,12 @@ class Recorder:
             if released is None:
                 return
             # The gathers it began go in its event, for a replay to begin the same ones.
-            extra = {k: v for k, v in report.extra.items() if k != "gathers"}
+            extra = {k: v for k, v in report.extra.items() if k not in ("gathers", "valid")}
             started = live.engine.drain_gathers()
             if started:
                 extra["gathers"] = started
+            if live.engine.drain_validated():  # a replay need not validate it again
+                extra["valid"] = True
             if extra != report.extra:
                 report = dataclasses.replace(report, extra=extra)
             if report.extra.get("cache_key"):

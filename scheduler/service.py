@@ -65,6 +65,10 @@ from sdk.wire.tiers import TierQueues
 
 log = logging.getLogger("graft.scheduler")
 
+# The events whose nodes a takeover rewrites on the board, beside those it holds: what the
+# last batch of a scheduler that died (before writing the board) can have changed. A batch
+# takes at most 500 control messages: many more than one batch's.
+RECENT_EVENTS = 10_000
 PUMP_S = 0.1  # how often tier queues are topped up while ready attempts wait for room
 
 
@@ -185,7 +189,7 @@ class Scheduler:
                 for run in live.engine.nodes.values():
                     if run.state == NodeState.QUEUED:
                         queued.append((record.id, run.id, run.attempt))
-                self.boards.refresh(tx, record.id, batch, live)
+                self.boards.refresh(tx, record.id, batch, live, recent=RECENT_EVENTS)
             self.notices.recover(tx, self.tenure.owns, batch)
 
         self.work.run(batch, apply)

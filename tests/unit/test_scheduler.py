@@ -1064,3 +1064,58 @@ def test_a_rebuilt_execution_looks_for_what_it_had_sent(h):
     h.handle([run_attempt(h.store, *sent[0].args)])  # rebuilds the execution from the state
     assert sorted(h.scheduler.queued_attempts()) == sorted(
         (d.execution_id, d.node_id, d.attempt) for d in sent[1:])
+
+
+def test_a_dynamics_event_says_its_sub_graph_was_valid_and_a_report_cannot_say_so(h):
+    h.submit(squares_wf, "e1", n=3)
+    (dynamic,) = h.work()
+    assert h.handle([{**dynamic, "valid": True}]) == []
+    with h.state.transaction() as tx:
+        (event,) = tx.events("e1")
+    assert event.outcome == "subgraph" and event.body["valid"] is True
+    h.run_to_end()
+    with h.state.transaction() as tx:
+        assert all("valid" not in e.body for e in tx.events("e1", after=1))
+
+    # A report claiming `valid` for a sub-graph that is not: validated, failed, and its event
+    # does not repeat the claim (a replay would take its word).
+    h.submit(squares_wf, "e2", n=3)
+    (dynamic,) = h.work()
+    bad = put_blob(h.store, b'{"name": "g", "nodes": [{"id": 1}]}', prefix="subgraphs")
+    assert h.handle([{**dynamic, "subgraph": bad, "valid": True}]) == []
+    with h.state.transaction() as tx:
+        (event,) = tx.events("e2")
+    assert "valid" not in event.body and h.execution("e2").status == "FAILED"
+
+
+def test_a_takeover_rewrites_on_the_board_what_the_dead_schedulers_last_batch_changed(
+        h, monkeypatch):
+    from scheduler import service
+
+    board = RecordingBoard()
+    h.scheduler = h.new_scheduler(board=board, graft_slice=4, window=6)
+    h.submit(squares_wf, "e1", n=20)
+    h.handle(h.work())
+    for _ in range(4):
+        h.handle(h.work())
+        h.scheduler.graft_more()
+    h.scheduler.boards.write_now()
+    with h.state.transaction() as tx:
+        named = [e.node_id for e in tx.events("e1")]
+    last, older = named[-3:], named[1]
+    assert len(named) >= 12 and h.nodes("e1")[older]["state"] == "SUCCEEDED"
+    # The board missed what the last events changed (the scheduler died between its commit
+    # and the board write); an older node shows a wrong state too, which a takeover that
+    # reads back only the recent events leaves.
+    stale = {**board.nodes["e1"], **{nid: {**board.nodes["e1"][nid], "state": "QUEUED"}
+                                      for nid in [*last, older]}}
+    for recent in (3, len(named)):
+        board.nodes["e1"] = dict(stale)
+        monkeypatch.setattr(service, "RECENT_EVENTS", recent)
+        h.scheduler = h.new_scheduler(board=board, graft_slice=4, window=6)
+        h.scheduler.recover()
+        h.scheduler.boards.write_now()
+        listed = board.nodes["e1"]
+        assert [listed[nid]["state"] for nid in last] == ["SUCCEEDED"] * 3
+        assert listed[older]["state"] == ("QUEUED" if recent == 3 else "SUCCEEDED")
+        assert listed["squares"]["state"] == "RUNNING"
