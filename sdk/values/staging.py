@@ -17,6 +17,7 @@ compiles: its key is the hash of its content.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -37,6 +38,9 @@ class _Staging(MemoryStore):
 
 _STAGED = _Staging()
 
+# A string of JSON text, its escapes undecoded: group 1 holds what is between the quotes.
+_JSON_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
 
 def staged() -> Store:
     """The in-memory store compiling encodes into."""
@@ -45,11 +49,16 @@ def staged() -> Store:
 
 def publish(spec: GraphSpec, store: Store) -> int:
     """Copy into `store` the staged objects `spec` refers to, and those they refer to (a large
-    literal holding files); return how many were copied. StoreError when `store` fails."""
+    literal holding files); return how many were copied. StoreError when `store` fails.
+
+    The nodes are read one at a time and the outputs as the JSON text they keep, if they do:
+    a dynamic's body of 1,000,000 nodes is kept as compact records, and never exists whole
+    as `NodeSpec`s or binding dicts, here neither (anything ever staged in this process, such
+    as a map task an earlier body compiled, makes a worker look through every node)."""
     if _STAGED.empty():  # a worker that compiled nothing: no need to look through the nodes
         return 0
     copied, seen = 0, set()
-    pending = list(_staged_keys(list(_bindings(spec))))
+    pending = list(set(_graph_keys(spec)))
     while pending:
         key = pending.pop()
         if key in seen:
@@ -66,23 +75,43 @@ def publish(spec: GraphSpec, store: Store) -> int:
     return copied
 
 
-def _bindings(g: GraphSpec) -> Iterator[Any]:
-    """Every binding and condition of `g` and the graphs inside it."""
-    yield [o.binding for o in g.outputs]
-    for node in [*g.nodes, *([g.on_failure] if g.on_failure is not None else [])]:
-        yield from _node_bindings(node)
+def _graph_keys(g: GraphSpec) -> Iterator[str]:
+    """The staged keys that the bindings and conditions of `g` and the graphs inside it
+    name (a key as often as it is named)."""
+    items = getattr(g.outputs, "json_items", None)
+    if items is not None:  # a body's outputs: their bindings as JSON text in pieces
+        for _, _, pieces in items():
+            yield from _text_keys("".join(pieces))
+    else:
+        for output in g.outputs:
+            yield from _staged_keys(output.binding)
+    for node in g.nodes:
+        yield from _node_keys(node)
+    if g.on_failure is not None:
+        yield from _node_keys(g.on_failure)
 
 
-def _node_bindings(node: NodeSpec) -> Iterator[Any]:
-    yield node.inputs
+def _node_keys(node: NodeSpec) -> Iterator[str]:
+    yield from _staged_keys(node.inputs)
     if node.subgraph is not None:
-        yield from _bindings(node.subgraph)
+        yield from _graph_keys(node.subgraph)
     if node.map is not None:
-        yield from _node_bindings(node.map.template)
+        yield from _node_keys(node.map.template)
     for case in node.branch.cases if node.branch is not None else ():
-        yield case.when
+        yield from _staged_keys(case.when)
         if case.graph is not None:
-            yield from _bindings(case.graph)
+            yield from _graph_keys(case.graph)
+
+
+def _text_keys(text: str) -> Iterator[str]:
+    """The staged keys among the strings of JSON text `text`, found without parsing it
+    whole (a fan-out's output binding names every node of the body)."""
+    for match in _JSON_STRING.finditer(text):
+        value = match.group(1)
+        if "\\" in value:
+            value = json.loads(match.group(0))
+        if _STAGED.exists(value):
+            yield value
 
 
 def _staged_keys(obj: Any) -> Iterator[str]:

@@ -13,13 +13,14 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from workflows import big_dynamic
+from workflows import basic, big_dynamic
 from workflows.control_flow import cond_in_dynamic, map_in_dynamic
 from workflows.dynamics import level1
 
 from sdk.model.spec import GraphSpec, node_to_json
 from sdk.model.spec_json import graph_to_json
 from sdk.runtime.execute import execute
+from sdk.values.staging import staged
 from sdk.values.store import FsspecStore, MemoryStore
 from worker.attempt import _spool, run_attempt
 
@@ -126,6 +127,20 @@ def test_building_100000_nodes_costs_at_most_300_bytes_a_node():
     assert got["built"] / n <= BYTES_PER_NODE, f"building: {got['built'] / n:.0f} bytes a node"
     assert got["written"] / n <= BYTES_PER_NODE, \
         f"writing: {got['written'] / n:.0f} bytes a node"
+
+
+@pytest.mark.timeout(300)
+def test_a_worker_that_staged_objects_before_builds_a_body_as_compactly():
+    """A worker child that ran other tasks before, or a user's session, may have staged
+    something (a workflow or map task compiled with a large literal): staged objects stay for
+    the life of the process, and publishing a body's sub-graph then looks through its nodes.
+    It reads them one at a time: it made a body cost 2,095 bytes a node, not 252."""
+    basic.big_literal.compile()  # its list of 2,000 ints is staged
+    assert not staged().empty()
+    n = 20_000
+    got = _measure(n)
+    assert got["nodes"] == n
+    assert got["built"] / n <= BYTES_PER_NODE, f"building: {got['built'] / n:.0f} bytes a node"
 
 
 @pytest.mark.timeout(60)
