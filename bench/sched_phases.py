@@ -8,11 +8,12 @@ runs for real, as a worker runs it, to store its sub-graph).
 
 For each phase (`submit`, `subgraph`: the batch applying the dynamic's report, `steady`: the
 batches of noop reports and graft slices, `gather`: the turns gathering the output list,
-`total`: the batch applying the sum's report) it prints the longest call of each kind, the
-process's peak RSS above its RSS before the phase (the kernel's high-water mark reset through
-/proc/self/clear_refs) and, with `--trace`, tracemalloc's peak above what was traced before
-the phase; divided by N, the bytes a node. The `subgraph` phase loads the sub-graph inline
-(the loop loads it in a thread, scheduler/subgraphs.py), so its longest call includes that.
+`total`: the batch applying the sum's report) it prints the longest call of each kind (wall
+and CPU seconds), the process's peak RSS above its RSS before the phase (the kernel's
+high-water mark reset through /proc/self/clear_refs) and, with `--trace`, tracemalloc's peak
+above what was traced before the phase; divided by N, the bytes a node. The `subgraph` phase
+loads the sub-graph inline (the loop loads it in a thread, scheduler/subgraphs.py), so its
+longest call includes that.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class Phase:
     def __init__(self, name: str, trace: bool):
         self.name, self.trace = name, trace
         self.longest_s: dict[str, float] = {}  # by call: handle, graft_more, gather_more
+        self.longest_cpu_s: dict[str, float] = {}  # the same, in this process's CPU time
         self.calls = 0
         self.rss_before = status("VmRSS")
         reset_hwm()
@@ -59,9 +61,11 @@ class Phase:
             tracemalloc.reset_peak()
 
     def timed(self, fn: Any, *args: Any) -> Any:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         out = fn(*args)
         took = time.perf_counter() - started
+        used = round(time.process_time() - cpu, 3)
+        self.longest_cpu_s[fn.__name__] = max(self.longest_cpu_s.get(fn.__name__, 0.0), used)
         self.longest_s[fn.__name__] = max(self.longest_s.get(fn.__name__, 0.0), round(took, 3))
         self.calls += 1
         return out
@@ -69,6 +73,7 @@ class Phase:
     def end(self, n: int) -> dict[str, Any]:
         peak = status("VmHWM") - self.rss_before
         out = {"phase": self.name, "calls": self.calls, "longest_s": self.longest_s,
+               "longest_cpu_s": self.longest_cpu_s,
                "rss_before_mib": round(self.rss_before / 2**20, 1),
                "rss_peak_above_mib": round(peak / 2**20, 1), "rss_bytes_per_node": peak // n}
         if self.trace:

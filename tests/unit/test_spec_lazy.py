@@ -177,3 +177,17 @@ def test_loading_and_checking_a_fan_out_never_parses_its_output_list_whole():
     checked_peak, _ = peak(lambda: validate(loaded))
     assert loaded_peak / n < len(data) / n + 60, f"loading: {loaded_peak / n:.0f} B a node"
     assert checked_peak / n < 150, f"checking: {checked_peak / n:.0f} B a node"
+
+
+@pytest.mark.parametrize("item, error", [
+    (ref("nope"), r"output 'o0'\[7\]: refers to unknown node 'nope'"),
+    (ref("c3", "o9"), r"output 'o0'\[7\]: node 'c3' has no output 'o9'"),
+])
+def test_a_bad_item_of_a_lazy_output_list_is_named_as_in_the_whole_graph(item, error):
+    spec = fan(50)
+    items = list(spec.outputs[0].binding["list"])
+    items[7] = item
+    bad = GraphSpec(spec.name, {}, spec.nodes, [OutputSpec("o0", INTS, {"list": items})])
+    for parsed in (GraphSpec.from_json(json.loads(bad.dumps())), lazy(bad)):
+        with pytest.raises(SpecError, match=error):
+            validate(parsed)
