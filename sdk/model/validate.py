@@ -76,8 +76,7 @@ def validate(graph: GraphSpec, where: str = "",
         for i, node in enumerate(graph.nodes):
             if i in later:
                 check(node)
-    for out in graph.outputs:
-        _check_binding(out.binding, out.type, graph, nodes, f"{where}: output {out.name!r}")
+    _check_outputs(graph, nodes, where)
     if graph.on_failure is not None:
         handler = graph.on_failure
         _check_kind(handler, where)
@@ -87,6 +86,25 @@ def validate(graph: GraphSpec, where: str = "",
         _check_node(handler, scope, {}, f"{where} > failure handler")
     _check_acyclic(deps, where)
     object.__setattr__(graph, _VALID, True)  # a frozen dataclass: marked past its fields
+
+
+def _check_outputs(graph: GraphSpec, nodes: dict[str, Any], where: str) -> None:
+    """Check the graph's output bindings; a large spec's list bindings an item at a time
+    (`LazyOutputs.list_items`), since a fan-out's lists every node and parsed whole took
+    some 400 bytes a node."""
+    outputs = graph.outputs
+    sizes = getattr(outputs, "list_sizes", None)
+    streamed = sizes() if sizes is not None else {}
+    if streamed:
+        types = outputs.types()  # type: ignore[attr-defined]
+        for name in streamed:
+            at = f"{where}: output {name!r}"
+            item = _item_type("list", types[name])
+            for i, sub in enumerate(outputs.list_items(name)):  # type: ignore[attr-defined]
+                _check_binding(sub, item, graph, nodes, f"{at}[{i}]")
+        outputs = outputs.without(streamed)  # type: ignore[attr-defined]
+    for out in outputs:
+        _check_binding(out.binding, out.type, graph, nodes, f"{where}: output {out.name!r}")
 
 
 def _sources(node: NodeSpec) -> Iterator[str]:
