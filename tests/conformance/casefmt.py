@@ -340,6 +340,32 @@ def run_case(module: Any, case: dict) -> dict:
     return record
 
 
+def unstable(record: dict) -> list[str]:
+    """The paths of a recorded outcome not to compare: those its record lists as changing from
+    run to run, and the bytes of each Parquet file in a file or directory value. A Parquet
+    file carries the versions of the library that wrote it (pandas' metadata, pyarrow's
+    `created_by`), so its bytes follow the installed pandas, not the workflow engine; the
+    table a StructuredDataset holds is compared as a `$dataframe` all the same."""
+    paths = list(record.get("unstable", []))
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            for key, item in node.items():
+                step = f"{path}/{key.replace('~', '~0').replace('/', '~1')}"
+                name = item.get("name", "") if key == "$file" and isinstance(item, dict) else key
+                if str(name).endswith(".parquet") and isinstance(item, dict) and "sha256" in item:
+                    paths.extend((f"{step}/sha256", f"{step}/size"))
+                else:
+                    walk(item, step)
+        elif isinstance(node, list):
+            for i, item in enumerate(node):
+                walk(item, f"{path}/{i}")
+
+    if record.get("ok"):
+        walk(record.get("value"), "/value")
+    return paths
+
+
 def without_paths(value: Any, paths: list[str]) -> Any:
     """A copy of an encoded record with the given JSON Pointer paths ("*" = any index)
     replaced by the string "<unstable>", for comparing two records."""

@@ -121,7 +121,7 @@ def compare(flyte: dict, graft: dict) -> str:
             return "differs"
         caught = {graft["error"]["type"], *graft["error"].get("bases", [])}
         return "same" if flyte["error"]["type"] in caught else "differs"
-    unstable = flyte.get("unstable", [])
+    unstable = casefmt.unstable(flyte)
     a = casefmt.without_paths({"ok": True, "value": flyte["value"]}, unstable)
     b = casefmt.without_paths({"ok": True, "value": graft["value"]}, unstable)
     return "same" if a == b else "differs"
@@ -156,7 +156,7 @@ def difference(flyte: dict, graft: dict) -> str:
         f = last_line(flyte["error"]) if not flyte["ok"] else "returned"
         g = last_line(graft["error"]) if not graft["ok"] else "returned"
         return f"flytekit {f} / graft {g}"
-    unstable = flyte.get("unstable", [])
+    unstable = casefmt.unstable(flyte)
     a = casefmt.without_paths(flyte["value"], [p.removeprefix("/value") for p in unstable])
     b = casefmt.without_paths(graft["value"], [p.removeprefix("/value") for p in unstable])
     return "; ".join(_diffs(a, b)[:2])

@@ -274,7 +274,7 @@ def mismatch(case: Case, graft: dict) -> str | None:
     if flyte["ok"] != graft["ok"]:
         return graft_status.difference(flyte, graft)
     if flyte["ok"]:
-        unstable = [p.removeprefix("/value") for p in flyte.get("unstable", [])]
+        unstable = [p.removeprefix("/value") for p in casefmt.unstable(flyte)]
         a = casefmt.without_paths(flyte["value"], unstable)
         b = casefmt.without_paths(graft["value"], unstable)
         if _canonical(a) == _canonical(b):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conformance import harness
+from conformance import graft_status, harness
 
 from sdk import ExecutionFailed, NodeFailure
 
@@ -94,6 +94,20 @@ def test_the_judge_tells_an_int_from_a_float_and_masks_unstable_paths():
                   "unstable": ["/value/1/$file/name"]})
     assert harness.mismatch(case, {"ok": True, "value": [1, {"$file": {"name": "tmp2"}}]}) is None
     assert harness.mismatch(case, {"ok": True, "value": [1.0, {"$file": {"name": "tmp1"}}]})
+
+
+def test_the_judge_leaves_the_bytes_of_parquet_files_out_and_compares_the_rest():
+    def value(parquet: str, csv: str, single: str) -> list:
+        files = {"df.parquet": {"sha256": parquet, "size": 10}, "a.csv": {"sha256": csv,
+                                                                        "size": 3}}
+        return [{"$dir": {"files": files}}, {"$file": {"name": "t.parquet", "sha256": single,
+                                                       "size": 9}}]
+
+    case = _case({"ok": True, "value": value("p1", "c1", "s1")})
+    assert harness.mismatch(case, {"ok": True, "value": value("p2", "c1", "s2")}) is None
+    assert harness.mismatch(case, {"ok": True, "value": value("p1", "c2", "s1")})
+    assert graft_status.compare(case.flytekit, {"ok": True, "value": value("p2", "c1", "s2")}) \
+        == "same"
 
 
 def test_the_judge_wants_flytekits_exception_type_and_the_users_message():
