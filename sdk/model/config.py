@@ -161,6 +161,9 @@ class Settings:
     # value, gathered a slice at a time, rather than built in the scheduler (scheduler/
     # gathering.py).
     gather_above: int = 10_000
+    # How many links of a chain a worker may run after a node without going back to the
+    # scheduler (scheduler/continuation.py); 0: every node is sent by the scheduler.
+    continue_links: int = 16
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -186,6 +189,7 @@ class Settings:
             scheduler_lease_s=env_number("GRAFT_SCHEDULER_LEASE_S", 5.0, float, minimum=1.0),
             chunk_items=env_number(_chunk_items_name(), 64, int, minimum=1),
             gather_above=env_number("GRAFT_GATHER_ABOVE", 10_000, int, minimum=0),
+            continue_links=env_number("GRAFT_CONTINUE_LINKS", 16, int, minimum=0),
         )
 
 

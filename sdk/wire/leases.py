@@ -30,13 +30,20 @@ from sdk.wire.keys import AttemptKey, Keys
 
 REPORTED = "reported"
 
-# KEYS[1] = leases zset; ARGV[1] = ttl in ms; ARGV[2..] = members. Extend each lease to
-# now + ttl, never shortening one (GT), creating those that are missing.
+# KEYS[1] = leases zset; ARGV[1] = ttl in ms; ARGV[2] = how many of the members to create;
+# ARGV[3..] = members. Extend each lease to now + ttl, never shortening one (GT), creating the
+# first ARGV[2] of them where they are missing; the others only where they exist (the links
+# of a chain, whose claim takes their lease).
 _RENEW = """
 local t = redis.call('TIME')
 local expires = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
-for i = 2, #ARGV do
-    redis.call('ZADD', KEYS[1], 'GT', expires, ARGV[i])
+local create = tonumber(ARGV[2])
+for i = 3, #ARGV do
+    if i - 2 <= create then
+        redis.call('ZADD', KEYS[1], 'GT', expires, ARGV[i])
+    else
+        redis.call('ZADD', KEYS[1], 'XX', 'GT', expires, ARGV[i])
+    end
 end
 return expires
 """
@@ -108,6 +115,44 @@ return id
 """
 
 
+# A report that claims the next link of a chain (`scheduler.continuation`): KEYS[1] = control
+# stream, KEYS[2] = the claim key of the attempt reported, KEYS[3] = its superseded key,
+# KEYS[4], KEYS[5] = the link's claim and superseded keys, KEYS[6] = leases zset; ARGV[1] =
+# the reported mark, ARGV[2] = holder, ARGV[3] = claim ttl (s), ARGV[4] = lease ttl (ms),
+# ARGV[5] = the link's member, ARGV[6] = the entry's field, ARGV[7] = the report naming the
+# link, ARGV[8] = the report without it. The link is claimed (and its lease taken) unless
+# either attempt was given up or the link was claimed before; the report appended says which.
+# Returns 1 when it claimed the link.
+_REPORT_AND_CLAIM = """
+local claimed = 0
+if redis.call('EXISTS', KEYS[3]) == 0 and redis.call('EXISTS', KEYS[5]) == 0
+        and redis.call('SET', KEYS[4], ARGV[2], 'NX', 'EX', ARGV[3]) then
+    claimed = 1
+    local t = redis.call('TIME')
+    local expires = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        + tonumber(ARGV[4])
+    redis.call('ZADD', KEYS[6], 'GT', expires, ARGV[5])
+end
+redis.call('XADD', KEYS[1], '*', ARGV[6], claimed == 1 and ARGV[7] or ARGV[8])
+redis.call('SET', KEYS[2], ARGV[1], 'XX', 'KEEPTTL')
+return claimed
+"""
+
+
+# KEYS[1] = leases zset, KEYS[2..] = claim keys; ARGV[1] = the reported mark, ARGV[2..] =
+# members. Drop each lease whose attempt reported (or was never claimed): the leases of the
+# links of a chain a worker held, one of which another worker may have claimed and still run.
+_RELEASE_REPORTED = """
+for i = 2, #KEYS do
+    local claim = redis.call('GET', KEYS[i])
+    if not claim or claim == ARGV[1] then
+        redis.call('ZREM', KEYS[1], ARGV[i])
+    end
+end
+return 1
+"""
+
+
 def member(key: AttemptKey) -> str:
     return json.dumps([key[0], key[1], key[2]], separators=(",", ":"))
 
@@ -138,16 +183,21 @@ class Leases:
         self._report = client.register_script(_REPORT)
         self._start_many = client.register_script(_START_MANY)
         self._report_many = client.register_script(_REPORT_MANY)
+        self._report_and_claim = client.register_script(_REPORT_AND_CLAIM)
+        self._release_reported = client.register_script(_RELEASE_REPORTED)
 
     def _attempt_key(self, kind: str, key: AttemptKey) -> str:
         return self.names.attempt(kind, key[0], key[1], key[2])
 
     # ---- workers ---------------------------------------------------------------------------
 
-    def renew(self, keys: list[AttemptKey]) -> None:
-        """Take or extend the leases of `keys` (one round trip)."""
-        if keys:
-            self._renew(keys=[self.key], args=[self.ttl_ms, *(member(k) for k in keys)])
+    def renew(self, keys: list[AttemptKey], existing: list[AttemptKey] | None = None) -> None:
+        """Take or extend the leases of `keys`, and extend those of `existing` where they are
+        taken (one round trip)."""
+        existing = existing or []
+        if keys or existing:
+            self._renew(keys=[self.key], args=[self.ttl_ms, len(keys),
+                                               *(member(k) for k in [*keys, *existing])])
 
     def report(self, key: AttemptKey, stream: str, fields: dict[bytes, bytes]) -> None:
         """Append an attempt's report to the control stream and mark its claim reported, in
@@ -168,6 +218,22 @@ class Leases:
         self._report_many(keys=[stream, *(self._attempt_key("claim", k) for k in keys)],
                           args=args)
 
+    def report_and_claim(self, key: AttemptKey, link: AttemptKey, holder: str, stream: str,
+                         claiming: dict[bytes, bytes], not_claiming: dict[bytes, bytes]
+                         ) -> bool:
+        """`report` the attempt `key` and, in the same transaction, claim `link` (the next
+        link of its chain) for `holder` as `start` would, unless `key` or `link` was given up
+        or `link` was claimed before. The report appended is `claiming` (the entry naming the
+        link) when it claimed it, `not_claiming` otherwise; True when it claimed it."""
+        (field, with_link), = claiming.items()
+        (_, without_link), = not_claiming.items()
+        return bool(self._report_and_claim(
+            keys=[stream, self._attempt_key("claim", key), self._attempt_key("superseded", key),
+                  self._attempt_key("claim", link), self._attempt_key("superseded", link),
+                  self.key],
+            args=[REPORTED, holder, self.claim_ttl_s, self.ttl_ms, member(link), field,
+                  with_link, without_link]))
+
     def claims(self, keys: list[AttemptKey]) -> dict[AttemptKey, str | None]:
         """Who claimed each attempt (`REPORTED` once it reported), None for unclaimed ones."""
         if not keys:
@@ -182,10 +248,16 @@ class Leases:
         values = self.redis.mget([self._attempt_key("superseded", k) for k in keys])
         return {k for k, v in zip(keys, values) if v is not None}
 
-    def release(self, keys: list[AttemptKey]) -> None:
-        """Drop leases: their attempts reported, or were dropped unrun."""
+    def release(self, keys: list[AttemptKey], if_reported: list[AttemptKey] | None = None
+                ) -> None:
+        """Drop leases: their attempts reported, or were dropped unrun; and those of
+        `if_reported` whose attempts reported (or were never claimed)."""
         if keys:
             self.redis.zrem(self.key, *(member(k) for k in keys))
+        if if_reported:
+            self._release_reported(
+                keys=[self.key, *(self._attempt_key("claim", k) for k in if_reported)],
+                args=[REPORTED, *(member(k) for k in if_reported)])
 
     def start(self, key: AttemptKey, holder: str) -> tuple[str, str]:
         """Claim an attempt before running it: ("ok", ""), ("claimed", holder) when a copy of

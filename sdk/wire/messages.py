@@ -171,6 +171,10 @@ def check(body: Any) -> dict[str, Any]:
         outcome = body.get("outcome")
         if outcome in (Outcome.VALUES.value, Outcome.CACHED.value):
             _check_values(_require(body, "outputs", dict), f"output of node {node!r}:")
+            continued = body.get("continued")
+            if continued is not None and not _is_link(continued):
+                raise MessageError(f"report for node {node!r}: continued must be [node id, "
+                                   f"attempt], got {str(continued)[:80]}")
         elif outcome == Outcome.SUBGRAPH.value:
             _require(body, "subgraph", str)
             key = body.get("cache_key")
@@ -207,6 +211,13 @@ def check(body: Any) -> dict[str, Any]:
     elif kind != "refresh":
         raise MessageError(f"unknown control message type {str(kind)[:80]!r}")
     return body
+
+
+def _is_link(value: Any) -> bool:
+    """Whether `value` is `[node id, attempt]` (what a report that continued names)."""
+    return isinstance(value, list) and len(value) == 2 and isinstance(value[0], str) \
+        and 0 < len(value[0]) <= MAX_NODE_ID_CHARS and isinstance(value[1], int) \
+        and not isinstance(value[1], bool) and value[1] >= 1
 
 
 def report_message(execution_id: str, token: str, report: Report,
@@ -259,4 +270,11 @@ def check_task(args: Any, secret: bytes | None) -> tuple[str, str, int, dict[str
                       f"input")
     elif not isinstance(payload.get("inputs_key"), str):
         raise MessageError(f"task message for node {node!r} of execution {eid}: no inputs")
+    if "next" in payload:
+        from sdk.wire.links import check_links
+
+        try:
+            check_links(payload["next"], f"task message for node {node!r} of execution {eid}")
+        except SpecError as exc:
+            raise MessageError(str(exc)) from None
     return eid, node, attempt, payload

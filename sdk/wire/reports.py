@@ -11,7 +11,10 @@ fields of their own), the form holds:
     branched         {"case": n}
     error            {"error": {"kind", "type", "message", "traceback"}}
     and, when known  "worker", "duration_s", "peak_memory_bytes"; in an event, "gathers":
-                     {node: [output, ...]}, the gathers the report began (sdk.model.gather)
+                     {node: [output, ...]}, the gathers the report began (sdk.model.gather);
+                     in a message, "continued": [node, attempt], the link its worker claimed
+                     to run next (`scheduler.continuation`; decoded into `extra`, never
+                     written to an event)
 
 A dynamic's sub-graph travels by its store key (`Report.extra["key"]` once read back), never
 inline. What the decoder takes from a worker is checked: a worker name is cut to 255
@@ -65,7 +68,11 @@ def decode(node: str, attempt: int, outcome: str, body: Mapping[str, Any],
     info = attempt_info(body)
     gathers = {"gathers": body["gathers"]} if body.get("gathers") else {}
     if outcome in (Outcome.VALUES.value, Outcome.CACHED.value, Outcome.GATHERED.value):
-        return Report(node, attempt, Outcome(outcome), outputs=body["outputs"], extra=gathers,
+        extra = dict(gathers)
+        continued = body.get("continued")
+        if isinstance(continued, list) and len(continued) == 2:
+            extra["continued"] = (str(continued[0]), int(continued[1]))
+        return Report(node, attempt, Outcome(outcome), outputs=body["outputs"], extra=extra,
                       **info)
     if outcome == Outcome.SUBGRAPH.value:
         extra = {"key": body["subgraph"], **gathers}
