@@ -167,14 +167,18 @@ def _chunks(value: Any, limit: int) -> Any:
 
 
 def make_dispatch(settings: Settings, store: Store, eid: str, run: NodeRun,
-                  inputs: dict[str, Binding], token: str) -> Dispatch:
+                  inputs: dict[str, Binding], token: str,
+                  links: list[dict[str, Any]] | None = None) -> Dispatch:
     """The message for the current attempt of `run`: its node spec without bindings or
-    sub-graph, its resolved inputs (in the store when large), its token, and how many more
+    sub-graph, its resolved inputs (in the store when large), its token, how many more
     attempts a failure of each kind would get (`retries_left`: what the worker tells
-    monitors, a failure to retry showing as RETRY), signed."""
-    node = node_to_json(dataclasses.replace(run.spec, inputs={}, subgraph=None))
+    monitors, a failure to retry showing as RETRY), and the `links` of a chain its worker
+    may run after it (`scheduler.continuation`), signed."""
+    node = bare_spec(run)
     payload: dict[str, Any] = {"spec": node, "token": token,
-                               "retries_left": _retries_left(settings, run)}
+                               "retries_left": retries_left(settings, run)}
+    if links:
+        payload["next"] = links
     data = dumps(inputs)
     if len(data) > INLINE_INPUTS_BYTES:
         payload["inputs_key"] = put_blob(store, data, prefix="inputs")
@@ -192,7 +196,7 @@ def chunk_item(settings: Settings, store: Store, run: NodeRun, inputs: dict[str,
     """One item of a chunk (`sdk.wire.chunks`) and its inputs' bytes in the message: the
     same fields a single message's payload holds, but for the spec."""
     item: dict[str, Any] = {"node": run.id, "attempt": run.attempt, "token": token,
-                            "retries_left": _retries_left(settings, run)}
+                            "retries_left": retries_left(settings, run)}
     data = dumps(inputs)
     if len(data) > INLINE_INPUTS_BYTES:
         item["inputs_key"] = put_blob(store, data, prefix="inputs")
@@ -201,9 +205,14 @@ def chunk_item(settings: Settings, store: Store, run: NodeRun, inputs: dict[str,
     return item, len(data)
 
 
-def _retries_left(settings: Settings, run: NodeRun) -> dict[str, int]:
+def retries_left(settings: Settings, run: NodeRun) -> dict[str, int]:
     """`RetryPolicy.retries_left` under the scheduler's policy (`GRAFT_SYSTEM_RETRIES`)."""
     return RetryPolicy(system_retries=settings.system_retries).retries_left(run)
+
+
+def bare_spec(run: NodeRun) -> dict[str, Any]:
+    """A node's spec as a task message carries it: without bindings or sub-graph."""
+    return node_to_json(dataclasses.replace(run.spec, inputs={}, subgraph=None))
 
 
 def make_chunk(settings: Settings, eid: str, parent_id: str, spec: dict[str, Any],

@@ -27,11 +27,13 @@ from typing import Any
 from scheduler.batch import Batch, Live
 from scheduler.board_view import BoardView
 from scheduler.collector import FREEZE_ABOVE, collection_paused
+from scheduler.continuation import chain_after, link_token, next_link
 from scheduler.gates import Gates
 from scheduler.notices import Notices
 from scheduler.state import EventRecord, StateTx
 from sdk.model.errors import GraftError
 from sdk.model.report import Report
+from sdk.model.runs import NodeRun
 from sdk.model.spec import NodeSpec
 from sdk.model.states import TERMINAL_NODE_STATES, ExecutionState, NodeState
 from sdk.model.store import Store
@@ -53,7 +55,8 @@ class Recorder:
 
     def __init__(self, store: Store, view: BoardView, queues: TierQueues,
                  held: Container[AttemptKey], clock: Callable[[], float], gates: Gates,
-                 cache_signing_key: bytes | None = None, notices: Notices | None = None):
+                 cache_signing_key: bytes | None = None, notices: Notices | None = None,
+                 links: int = 0):
         self.store = store
         self.gates = gates
         self.cache_signing_key = cache_signing_key  # entry_key(GRAFT_SECRET)
@@ -62,6 +65,10 @@ class Recorder:
         self.held = held  # attempts ready but held back, never sent (the sender's queue)
         self.clock = clock
         self.notices = notices or Notices()
+        self.links = links  # most links of a chain one message carries (GRAFT_CONTINUE_LINKS)
+
+    def queue_of(self, run: NodeRun) -> str:
+        return self.queues.of(run.spec.memory_bytes, run.id)
 
     def apply(self, tx: StateTx, eid: str, live: Live, report: Report, batch: Batch) -> None:
         """Have the engine take `report`; if it did (it waited for that attempt), record the
@@ -74,11 +81,18 @@ class Recorder:
         with paused:
             # when it ended, on the clock of the node times (whatever a message said)
             report = dataclasses.replace(report, ended_at=round(self.clock(), 3))
+            link = self._claimed_link(live, report)
             released = live.engine.apply(report)
             if released is None:
+                # A report not taken: its node was given up (its worker runs a link the
+                # execution no longer waits for: stop it), or this is a copy of one applied
+                # before (the link is under way: leave it).
+                if link is not None and not live.engine.is_waiting(link[1], link[2]):
+                    batch.superseded.append((eid, link[1], link[2]))
                 return
             # The gathers it began go in its event, for a replay to begin the same ones.
-            extra = {k: v for k, v in report.extra.items() if k not in ("gathers", "valid")}
+            extra = {k: v for k, v in report.extra.items()
+                     if k not in ("gathers", "valid", "continued")}
             started = live.engine.drain_gathers()
             if started:
                 extra["gathers"] = started
@@ -91,16 +105,34 @@ class Recorder:
             live.seq += 1
             tx.append_event(EventRecord(eid, live.seq, report.node, report.attempt,
                                         report.outcome.value, reports.encode(report)))
-            self.changed(tx, eid, live, released, batch)
+            self.changed(tx, eid, live, released, batch, link)
+
+    def _claimed_link(self, live: Live, report: Report) -> tuple[str, str, int] | None:
+        """`(node, link, attempt)` when `report` says its worker claimed the link after it
+        and that link is the one its message carried (`scheduler.continuation`); a link it
+        names that its message could not have carried is ignored, and logged."""
+        named = report.extra.get("continued")
+        if not named:
+            return None
+        run = live.engine.nodes.get(report.node)
+        after = next_link(live.engine, run, self.queue_of, pending=False) \
+            if run is not None else None
+        if after is None or (after.id, after.attempt) != tuple(named):
+            log.warning("report of node %s attempt %d names link %s, which its message did "
+                        "not carry: ignored", report.node, report.attempt, named)
+            return None
+        return report.node, after.id, after.attempt
 
     def changed(self, tx: StateTx, eid: str, live: Live, released: list[str],
-                batch: Batch) -> None:
+                batch: Batch, link: tuple[str, str, int] | None = None) -> None:
         """Record what the engine changed since the last call, `released` being the nodes it
-        made ready: tokens and ready places for those, expansion for maps and conditionals,
+        made ready: tokens and ready places for those (a `link` a worker claimed after node
+        `link[0]` runs there: sent, no message), expansion for maps and conditionals,
         deadlines for gates, rows for the rest, and the execution's end when it ended."""
         engine = live.engine
         now = self.clock()
         expanded = [nid for nid in released if engine.nodes[nid].spec.kind in EXPANDED]
+        continued: set[str] = set()
         for nid in released:
             if nid in expanded:
                 continue
@@ -110,25 +142,34 @@ class Recorder:
             if run.spec.kind == "gate":  # held here, WAITING: no token, no worker
                 self.gates.hold(eid, run, times[0])
                 continue
+            if link is not None and (nid, run.attempt) == link[1:]:
+                live.tokens[nid] = link_token(live.tokens[link[0]], nid, run.attempt)
+                live.sent[nid] = run.attempt
+                continued.add(nid)
+                continue
             live.tokens[nid] = secrets.token_hex(8)
             queue = self.queues.of(run.spec.memory_bytes, nid)
             batch.ready.append((queue, live.priority, (eid, nid, run.attempt),
                                 run.retry_delay_s))
+        if link is not None and link[1] not in continued:  # not released: stop it
+            batch.superseded.append((eid, link[1], link[2]))
         for nid in expanded:  # read its inputs here and expand it now
             run = engine.nodes[nid]
             report = expand(run.spec, engine.resolved_inputs(nid), self.store, nid, run.attempt,
                             raise_transient=True)
             self.apply(tx, eid, live, report, batch)
         changed = engine.drain_changes()
-        self._rows(tx, eid, live, changed, now, batch)
+        self._rows(tx, eid, live, changed, now, batch, continued)
         batch.touched.setdefault(eid, set()).update(changed)
         if engine.done:
             self._ended(tx, eid, live, batch)
 
     def _rows(self, tx: StateTx, eid: str, live: Live, changed: set[str], now: float,
-              batch: Batch) -> None:
+              batch: Batch, continued: Container[str] = ()) -> None:
         """Insert or update the rows of the nodes that changed (a node still waiting, or
-        queued and not sent, has none until the execution ends)."""
+        queued and not sent, has none until the execution ends; one `continued` on its
+        worker was sent). A node cancelled in flight is given up, and with it the links its
+        message may have carried."""
         engine = live.engine
         new, old = [], []
         done = engine.done
@@ -148,11 +189,15 @@ class Recorder:
                 if run.state == NodeState.CANCELLED and nid in live.tokens \
                         and (eid, nid, run.attempt) not in self.held:  # held: never sent
                     batch.superseded.append((eid, nid, run.attempt))
+                    if self.links:
+                        batch.superseded.extend(
+                            (eid, after.id, after.attempt) for after in chain_after(
+                                engine, run, self.links, self.queue_of, pending=False))
             elif run.state == NodeState.RUNNING and times[0] is None:
                 times[0] = now
             if nid in live.known:
                 old.append(self.view.row(eid, run, live.tokens.get(nid), times))
-            elif run.state not in UNSENT_STATES or done:
+            elif run.state not in UNSENT_STATES or done or nid in continued:
                 new.append(self.view.row(eid, run, live.tokens.get(nid), times))
         if done:  # rows for every node, those never sent too
             new.extend(self.view.row(eid, run, live.tokens.get(nid), live.times.get(nid))

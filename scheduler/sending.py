@@ -5,6 +5,9 @@ tier queue's depth at a time, in turn: `select` takes them at the end of a batch
 transaction, writes the rows of those sent for the first time (with their tokens) in that
 transaction, and builds their messages, which the outbox sends once it committed.
 
+A single attempt's message may carry the links of a chain after it, for its worker to run
+without coming back here (`scheduler/continuation.py`).
+
 Items of one map, or sibling nodes made from one task template, may leave together, as one
 message (a chunk: `scheduler/chunks.py` says which and how many, `sdk.wire.chunks` what the
 message holds); each keeps its own attempt, token and row. How long a task's items take is
@@ -24,6 +27,7 @@ from typing import Any, Protocol
 from scheduler.batch import Batch, Live
 from scheduler.board_view import BoardView
 from scheduler.chunks import CHUNK_BYTES, Chunks, task_ref, template_key
+from scheduler.continuation import make_links
 from scheduler.dispatch import (
     PREVIEW_CHARS,
     Dispatch,
@@ -160,8 +164,11 @@ class Sender:
             return None
         run = live.engine.nodes[node]
         try:
+            token = live.tokens[node]
+            links = make_links(self.settings, live.engine, run, token, self.queue_of) \
+                if self.settings.continue_links else None
             return make_dispatch(self.settings, self.store, eid, run,
-                                 live.engine.resolved_inputs(node), live.tokens[node])
+                                 live.engine.resolved_inputs(node), token, links)
         except GraftError as exc:  # the store refused its inputs: hold it and try again
             log.warning("attempt %d of node %s of %s not sent yet: %s", attempt, node, eid, exc)
             self.ready.push(self.queue_of(run), live.priority, key, delay_s=RETRY_HELD_S)
