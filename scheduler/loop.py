@@ -58,7 +58,7 @@ from sdk.wire.board import Board
 from sdk.wire.connections import Outage, explain, redact, redis_client
 from sdk.wire.control import ControlChannel, Entry, shard_of_message
 from sdk.wire.dead import DeadLetters
-from sdk.wire.keys import Keys
+from sdk.wire.keys import AttemptKey, Keys
 from sdk.wire.launch_plans import LaunchPlanBoard
 from sdk.wire.leases import REPORTED, Leases
 from sdk.wire.notifiers import NotifierBoard
@@ -372,6 +372,9 @@ class Loop:
                         "carries", sent)
         return sent
 
+    def _lost(self, expired: list[AttemptKey]) -> None:
+        fail_expired(self.leases, self.scheduler, expired)
+
     # ---- each turn -------------------------------------------------------------------------
 
     def _turn(self) -> None:
@@ -390,10 +393,7 @@ class Loop:
                 expired = [key for key in self.leases.expired()
                            if self.tenure.owns(key[0])]
                 if expired:
-                    batch = self.scheduler.lost(expired, "stopped renewing its lease: the "
-                                                "worker was killed, ran out of memory, or "
-                                                "lost its machine or its connection")
-                    self.leases.supersede(batch.superseded)
+                    self._lost(expired)
             if now >= self._reconcile_at:
                 self._reconcile()
             if self.retention is not None:  # on a thread of its own when due
@@ -556,3 +556,17 @@ def serve(settings: Settings | None = None) -> None:
         loop.run()
     finally:
         loop.notifier.close()
+
+
+def fail_expired(leases: Leases, scheduler: Scheduler, expired: list[AttemptKey]) -> None:
+    """Fail the attempts whose lease ran out, but those that reported: each is given up
+    first, so that a report racing with it either came before (its claim says reported: the
+    report is applied as it comes, and the link of a chain it claimed runs on) or claims
+    nothing (`Leases.report_and_claim`)."""
+    leases.supersede(expired)
+    claims = leases.claims(expired)
+    lost = [key for key in expired if claims.get(key) != REPORTED]
+    if lost:
+        batch = scheduler.lost(lost, "stopped renewing its lease: the worker was killed, ran "
+                               "out of memory, or lost its machine or its connection")
+        leases.supersede(batch.superseded)
