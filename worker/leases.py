@@ -26,6 +26,7 @@ from sdk.wire.connections import explain, redis_client
 from sdk.wire.control import ControlChannel
 from sdk.wire.keys import AttemptKey
 from sdk.wire.leases import Leases
+from sdk.wire.links import link_keys
 from worker.outage import OUTAGE
 from worker.supervisor import GIVE_UP
 
@@ -41,6 +42,8 @@ class LeaseKeeper:
         self.interval_s = settings.lease_ttl_s / 3
         self._held: Counter[AttemptKey] = Counter()
         self._pids: dict[AttemptKey, set[int]] = {}  # the pool processes running each attempt
+        self._untaken: set[AttemptKey] = set()  # held leases renewed only where they exist
+        self._released_links: set[AttemptKey] = set()  # of `_released`: drop if reported
         self._released: list[AttemptKey] = []
         self._outbox: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -49,11 +52,15 @@ class LeaseKeeper:
         self._thread: threading.Thread | None = None
         self._listener: threading.Thread | None = None
 
-    def hold(self, key: AttemptKey) -> None:
+    def hold(self, key: AttemptKey, take: bool = True) -> None:
         """Renew `key`'s lease from the next tick on (the claim that starts the attempt takes
-        it first)."""
+        it first). Without `take`, only once its claim took it: a link of a chain
+        (`worker.chain`) may never be claimed here, and a lease taken for it would tell the
+        scheduler it was lost."""
         with self._lock:
             self._held[key] += 1
+            if not take:
+                self._untaken.add(key)
         self._start()
 
     def running(self, key: AttemptKey, pid: int) -> None:
@@ -80,6 +87,9 @@ class LeaseKeeper:
                 self._pids.pop(key, None)
                 if release:
                     self._released.append(key)
+                    if key in self._untaken:  # a link: another worker may run it
+                        self._released_links.add(key)
+                self._untaken.discard(key)
 
     def report(self, message: dict[str, Any]) -> None:
         """Publish a report from the main process (the attempt's process is gone)."""
@@ -149,19 +159,23 @@ class LeaseKeeper:
         failed: what it was to release or publish is kept for the next pass."""
         look, self._given_up = tick or self._given_up, False
         with self._lock:
-            held = list(self._held) if tick else []
+            held = [k for k in self._held if k not in self._untaken] if tick else []
+            links = [k for k in self._held if k in self._untaken] if tick else []
             running = list(self._pids) if look else []
             released, self._released = (self._released, []) if tick else ([], [])
             outbox, self._outbox = self._outbox, []
-        dropped = [k for k in released if k not in self._held]
+            gone = [k for k in released if k not in self._held]
+            links_dropped = [k for k in gone if k in self._released_links]
+            self._released_links.difference_update(links_dropped)
+        dropped = [k for k in gone if k not in links_dropped]
         # Whether this pass sends Redis anything: one with nothing to renew, release, look up
         # or publish sends nothing, and its "success" says nothing of Redis (said to be back,
         # it was lost again at Celery's next retry: a false line every few seconds).
-        sends = bool(held or dropped or running or outbox)
+        sends = bool(held or links or gone or running or outbox)
         try:
             if tick:
-                self.leases.renew(held)
-                self.leases.release(dropped)
+                self.leases.renew(held, links)
+                self.leases.release(dropped, links_dropped)
             if look:
                 self._stop_given_up(running)
             while outbox:
@@ -170,6 +184,7 @@ class LeaseKeeper:
         except (redis.RedisError, OSError) as exc:
             with self._lock:
                 self._released[:0] = released
+                self._released_links.update(links_dropped)
                 self._outbox[:0] = outbox
             OUTAGE.lost(explain(exc, self.settings.broker_url))
             return False
@@ -189,9 +204,14 @@ def keeper() -> LeaseKeeper:
 
 def attempts_of(args: Any) -> list[AttemptKey]:
     """The attempts a task message's arguments name, if they are well formed: one for
-    `graft.run_node`, the items of a chunk for `graft.run_items`."""
+    `graft.run_node` and the links of a chain it carries (`worker.chain`), the items of a
+    chunk for `graft.run_items`."""
     key = attempt_of(args)
-    return [key] if key is not None else attempts_in(args)
+    if key is None:
+        return attempts_in(args)
+    payload = args[3]
+    return [key, *link_keys(key[0], payload.get("next"))] if isinstance(payload, dict) \
+        else [key]
 
 
 def attempt_of(args: Any) -> AttemptKey | None:

@@ -36,8 +36,9 @@ DROPPED = ("duplicate", "superseded", "refused")  # what run_node returns for co
 
 
 def on_received(request: Any) -> None:
-    for key in attempts_of(request.args):
-        keeper().hold(key)
+    first = attempt_of(request.args)
+    for key in attempts_of(request.args):  # the links of a chain: once claimed (`hold`)
+        keeper().hold(key, take=first is None or key == first)
 
 
 class GraftRequest(Request):
@@ -117,8 +118,18 @@ class GraftRequest(Request):
             return  # not a message this worker would have run
         log.warning("the process running attempt %d of node %s of %s died (%s); reporting "
                     "it lost", attempt, node, eid, exc)
-        keeper().report(report_message(eid, payload["token"], Report.failed(
-            node, attempt, lost_failure(attempt, node, exc), worker=self.hostname or "")))
+        lost = report_message(eid, payload["token"], Report.failed(
+            node, attempt, lost_failure(attempt, node, exc), worker=self.hostname or ""))
+        links = payload.get("next") or []
+        if not links:
+            keeper().report(lost)
+            return
+        # The links of its chain (`worker.chain`) as well, in one message: those the
+        # scheduler does not wait for (not claimed, or reported) it ignores.
+        keeper().report(reports_message(eid, [lost, *(report_message(
+            eid, link["token"], Report.failed(link["node"], link["attempt"], lost_failure(
+                link["attempt"], link["node"], exc), worker=self.hostname or ""))
+            for link in links)]))
 
 
     def _report_chunk_lost(self, exc: BaseException) -> None:

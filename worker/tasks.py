@@ -7,7 +7,9 @@ again) and one the scheduler gave up on are dropped unrun. An attempt runs in th
 process's runner, held to its timeout and memory limit (`worker.supervisor`). Every attempt
 that runs ends in a report on the control stream (one given up while it ran aside); while
 Redis is away, the report waits for it. After a failed attempt's report, the task raises so
-that Celery monitors show it as FAILURE or RETRY (`worker.monitor`).
+that Celery monitors show it as FAILURE or RETRY (`worker.monitor`). A message may carry the
+links of a chain to run after its attempt, each claimed by the report before it
+(`worker.chain`).
 
 `graft.run_items` runs a chunk: attempts of several children of one node in one message
 (`sdk.wire.chunks`).
@@ -37,6 +39,7 @@ from sdk.wire.keys import CHUNK_TASK_NAME, TASK_NAME, AttemptKey
 from sdk.wire.leases import Leases
 from sdk.wire.messages import check_task
 from worker.app import GraftTask, app, settings
+from worker.chain import Chain
 from worker.monitor import NodeFailed, failure_for_monitors
 from worker.outage import OUTAGE
 from worker.refuse import refuse
@@ -79,10 +82,14 @@ def run_node(self: Any, *args: Any) -> str:
         return "superseded"
     if message["outcome"] == "error":
         log.info("node %s of %s failed: %s", node, eid, message["error"].get("message"))
-    control = _control()
-    _until_redis(lambda: _leases().report((eid, node, attempt), control.key_for(message),
-                                          control.fields(message)),
-                 f"reporting node {node} of {eid}")
+    hostname = self.request.hostname or ""
+
+    def run_link(link: str, link_attempt: int, link_payload: dict[str, Any]) -> Any:
+        return _run(eid, link, link_attempt, link_payload, queue, hostname)
+
+    chain = Chain(_leases(), _control(), holder, _until_redis, _events(hostname),
+                  str(self.request.id or ""))
+    chain.run((eid, node, attempt), message, payload.get("next") or [], run_link)
     if message["outcome"] == "error":
         raise failure_for_monitors(message, payload)
     return str(message["outcome"])
@@ -189,6 +196,16 @@ def _leases() -> Leases:
 def _control() -> ControlChannel:
     _leases()
     return _CLIENTS["control"]
+
+
+def _events(hostname: str) -> Any:
+    """This pool process's dispatcher of the task events of chain links (`worker.chain`),
+    None when the worker sends no task events."""
+    if "events" not in _CLIENTS:
+        _CLIENTS["events"] = app.events.Dispatcher(
+            app.connection_for_write(), hostname=hostname, buffer_group=["task"],
+            buffer_limit=1_000) if app.conf.worker_send_task_events else None
+    return _CLIENTS["events"]
 
 
 def _until_redis(call: Any, what: str) -> Any:
