@@ -60,11 +60,11 @@ class Leases:
     def __init__(self):
         self.sent = 0
 
-    def renew(self, keys):
-        self.sent += bool(keys)
+    def renew(self, keys, existing=None):
+        self.sent += bool(keys or existing)
 
-    def release(self, keys):
-        self.sent += bool(keys)
+    def release(self, keys, if_reported=None):
+        self.sent += bool(keys or if_reported)
 
     def superseded(self, keys):
         self.sent += bool(keys)
@@ -93,7 +93,7 @@ def test_a_lease_pass_that_sends_nothing_does_not_say_the_broker_is_back(outage,
 def test_a_failed_lease_pass_keeps_what_it_had_to_release(outage):
     k = _keeper()
 
-    def down(keys):
+    def down(keys, if_reported=None):
         raise redis.ConnectionError("Connection refused")
 
     k.hold(("e1", "n", 1))
