@@ -33,8 +33,9 @@ from sdk.model.config import Settings
 from sdk.model.engine import Engine
 from sdk.model.errors import GraftError
 from sdk.model.runs import NodeRun, is_handler
-from sdk.model.states import NodeState
+from sdk.model.states import TERMINAL_NODE_STATES, NodeState
 from sdk.values.literals import dumps
+from sdk.wire.links import MAX_LINKS
 
 TOKEN_CHARS = 16  # as `secrets.token_hex(8)`
 
@@ -55,38 +56,71 @@ def _plain(engine: Engine, run: NodeRun) -> bool:
     return run.parent is None or (parent is not None and parent.map is None)
 
 
-def next_link(engine: Engine, run: NodeRun, queue_of: Callable[[NodeRun], str],
-              pending: bool = True) -> NodeRun | None:
-    """The node that may run as the link after `run`: its only dependent, waiting for it
-    alone, in its scope and on its tier queue. With `pending` it must still be waiting (what
-    a message may carry); without, its state is not looked at (what a message may have
-    carried, for a cancel to give up)."""
-    if len(run.dependents) != 1 or not _plain(engine, run):
+def _fits(engine: Engine, run: NodeRun, after: NodeRun,
+          queue_of: Callable[[NodeRun], str]) -> bool:
+    """Whether `after`, a dependent of `run`, may run as its link: it waits for `run` alone,
+    in its scope and on its tier queue, and both are plain tasks."""
+    if after.waiting != 1 or after.parent != run.parent or not _plain(engine, run) \
+            or not _plain(engine, after):
+        return False
+    try:
+        return queue_of(after) == queue_of(run)
+    except Exception:  # no tier fits it: it goes the ordinary way, and fails there
+        return False
+
+
+def next_link(engine: Engine, run: NodeRun, queue_of: Callable[[NodeRun], str]
+              ) -> NodeRun | None:
+    """The node a message of `run` may carry as its next link: its only dependent, still
+    waiting, that fits (`_fits`)."""
+    if len(run.dependents) != 1:
         return None
     after = engine.nodes.get(run.dependents[0])
-    if after is None or after.waiting != 1 or after.parent != run.parent \
-            or not _plain(engine, after):
+    if after is None or after.state != NodeState.PENDING or not _fits(engine, run, after,
+                                                                       queue_of):
         return None
-    if pending and after.state != NodeState.PENDING:
+    return after
+
+
+def claimed(engine: Engine, run: NodeRun, named: tuple[str, int],
+            queue_of: Callable[[NodeRun], str]) -> NodeRun | None:
+    """The link a report of `run` says its worker claimed, when a message of `run` may have
+    carried it: one of its dependents, at that attempt, that fits. Not whether it is still
+    its only dependent: slices of its graph inserted since its message left may have added
+    others."""
+    node, attempt = named
+    after = engine.nodes.get(node) if node in run.dependents else None
+    if after is None or after.attempt != attempt or not _fits(engine, run, after, queue_of):
         return None
-    try:
-        same_queue = queue_of(after) == queue_of(run)
-    except Exception:  # no tier fits it: it goes the ordinary way, and fails there
-        return None
-    return after if same_queue else None
+    return after
 
 
 def chain_after(engine: Engine, run: NodeRun, depth: int,
-                queue_of: Callable[[NodeRun], str], pending: bool = True) -> list[NodeRun]:
-    """Up to `depth` links after `run`, in order."""
+                queue_of: Callable[[NodeRun], str]) -> list[NodeRun]:
+    """Up to `depth` links a message of `run` carries, in order."""
     out: list[NodeRun] = []
     while len(out) < depth:
-        after = next_link(engine, run, queue_of, pending)
+        after = next_link(engine, run, queue_of)
         if after is None:
             break
         out.append(after)
         run = after
     return out
+
+
+def given_up_with(engine: Engine, run: NodeRun, queue_of: Callable[[NodeRun], str]
+                  ) -> list[NodeRun]:
+    """The nodes a message of `run`, given up in flight, may have carried as links and that
+    will not run now (ended: skipped or cancelled with it), up to `MAX_LINKS` deep: their
+    attempts are given up too, so that a worker that claimed one stops it."""
+    out: list[NodeRun] = []
+    level = [run]
+    while level and len(out) < MAX_LINKS:
+        level = [after for r in level for d in r.dependents
+                 if (after := engine.nodes.get(d)) is not None
+                 and after.state in TERMINAL_NODE_STATES and _fits(engine, r, after, queue_of)]
+        out.extend(level)
+    return out[:MAX_LINKS]
 
 
 def partly_resolved(engine: Engine, run: NodeRun, before: str) -> dict[str, Binding]:
@@ -110,7 +144,7 @@ def make_links(settings: Settings, engine: Engine, run: NodeRun, token: str,
     fit inline in the message."""
     out: list[dict[str, Any]] = []
     before, before_token = run.id, token
-    for after in chain_after(engine, run, settings.continue_links, queue_of):
+    for after in chain_after(engine, run, min(settings.continue_links, MAX_LINKS), queue_of):
         try:
             inputs = partly_resolved(engine, after, before)
         except GraftError:

@@ -363,9 +363,8 @@ class Loop:
             self._reconcile_at = min(self._reconcile_at,
                                      now + self.settings.lease_ttl_s * 1.5)
         if lost:
-            batch = self.scheduler.lost(lost, "started it, then neither reported nor kept its "
-                                        "lease: the worker is gone")
-            self.leases.supersede(batch.superseded)
+            fail_lost(self.leases, self.scheduler, lost, "started it, then neither reported "
+                      "nor kept its lease: the worker is gone")
         sent = self.scheduler.resend(unsent)
         if sent:
             log.warning("sent again %d queued attempts that no worker holds and no queue "
@@ -373,7 +372,8 @@ class Loop:
         return sent
 
     def _lost(self, expired: list[AttemptKey]) -> None:
-        fail_expired(self.leases, self.scheduler, expired)
+        fail_lost(self.leases, self.scheduler, expired, "stopped renewing its lease: the "
+                  "worker was killed, ran out of memory, or lost its machine or its connection")
 
     # ---- each turn -------------------------------------------------------------------------
 
@@ -558,15 +558,14 @@ def serve(settings: Settings | None = None) -> None:
         loop.notifier.close()
 
 
-def fail_expired(leases: Leases, scheduler: Scheduler, expired: list[AttemptKey]) -> None:
-    """Fail the attempts whose lease ran out, but those that reported: each is given up
-    first, so that a report racing with it either came before (its claim says reported: the
-    report is applied as it comes, and the link of a chain it claimed runs on) or claims
-    nothing (`Leases.report_and_claim`)."""
-    leases.supersede(expired)
-    claims = leases.claims(expired)
-    lost = [key for key in expired if claims.get(key) != REPORTED]
+def fail_lost(leases: Leases, scheduler: Scheduler, keys: list[AttemptKey], why: str) -> None:
+    """Fail as lost (`why`: what the worker holding each did) the attempts `keys`, but those
+    that reported: each is given up first, so that a report racing with it either came before
+    (its claim says reported: the report is applied as it comes, and the link of a chain it
+    claimed runs on) or claims nothing (`Leases.report_and_claim`)."""
+    leases.supersede(keys)
+    claims = leases.claims(keys)
+    lost = [key for key in keys if claims.get(key) != REPORTED]
     if lost:
-        batch = scheduler.lost(lost, "stopped renewing its lease: the worker was killed, ran "
-                               "out of memory, or lost its machine or its connection")
+        batch = scheduler.lost(lost, why)
         leases.supersede(batch.superseded)

@@ -27,7 +27,7 @@ from typing import Any
 from scheduler.batch import Batch, Live
 from scheduler.board_view import BoardView
 from scheduler.collector import FREEZE_ABOVE, collection_paused
-from scheduler.continuation import chain_after, link_token, next_link
+from scheduler.continuation import claimed, given_up_with, link_token
 from scheduler.gates import Gates
 from scheduler.notices import Notices
 from scheduler.state import EventRecord, StateTx
@@ -55,8 +55,7 @@ class Recorder:
 
     def __init__(self, store: Store, view: BoardView, queues: TierQueues,
                  held: Container[AttemptKey], clock: Callable[[], float], gates: Gates,
-                 cache_signing_key: bytes | None = None, notices: Notices | None = None,
-                 links: int = 0):
+                 cache_signing_key: bytes | None = None, notices: Notices | None = None):
         self.store = store
         self.gates = gates
         self.cache_signing_key = cache_signing_key  # entry_key(GRAFT_SECRET)
@@ -65,7 +64,6 @@ class Recorder:
         self.held = held  # attempts ready but held back, never sent (the sender's queue)
         self.clock = clock
         self.notices = notices or Notices()
-        self.links = links  # most links of a chain one message carries (GRAFT_CONTINUE_LINKS)
 
     def queue_of(self, run: NodeRun) -> str:
         return self.queues.of(run.spec.memory_bytes, run.id)
@@ -115,9 +113,8 @@ class Recorder:
         if not named:
             return None
         run = live.engine.nodes.get(report.node)
-        after = next_link(live.engine, run, self.queue_of, pending=False) \
-            if run is not None else None
-        if after is None or (after.id, after.attempt) != tuple(named):
+        after = claimed(live.engine, run, named, self.queue_of) if run is not None else None
+        if after is None:
             log.warning("report of node %s attempt %d names link %s, which its message did "
                         "not carry: ignored", report.node, report.attempt, named)
             return None
@@ -189,10 +186,8 @@ class Recorder:
                 if run.state == NodeState.CANCELLED and nid in live.tokens \
                         and (eid, nid, run.attempt) not in self.held:  # held: never sent
                     batch.superseded.append((eid, nid, run.attempt))
-                    if self.links:
-                        batch.superseded.extend(
-                            (eid, after.id, after.attempt) for after in chain_after(
-                                engine, run, self.links, self.queue_of, pending=False))
+                    batch.superseded.extend((eid, after.id, after.attempt) for after
+                                            in given_up_with(engine, run, self.queue_of))
             elif run.state == NodeState.RUNNING and times[0] is None:
                 times[0] = now
             if nid in live.known:

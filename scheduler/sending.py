@@ -146,6 +146,13 @@ class Sender:
                         rows.append(self.view.row(eid, live.engine.nodes[node],
                                                   live.tokens[node], live.times.get(node)))
                         rowless.append((live, node))
+                # The links it carries get their rows (waiting, no token), so that a
+                # scheduler rebuilt from the state holds them when their claims come.
+                for link in dispatch.payload.get("next") or ():
+                    if link["node"] not in live.known:
+                        rows.append(self.view.row(eid, live.engine.nodes[link["node"]], None,
+                                                  None))
+                        rowless.append((live, link["node"]))
         tx.insert_nodes(rows)
         for live, node in rowless:
             live.known.add(node)

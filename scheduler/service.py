@@ -97,8 +97,7 @@ class Scheduler:
         self.boards = BoardWriter(view, outbox)
         self.gates = Gates(clock)
         self.recorder = Recorder(store, view, queues, ready, clock, self.gates,
-                                 entry_key(settings.secret), self.notices,
-                                 links=settings.continue_links)
+                                 entry_key(settings.secret), self.notices)
         self.executions = Executions(store, RetryPolicy(system_retries=settings.system_retries),
                                      view, self.recorder, self.boards, self.transactions,
                                      self.gates, graft_slice=graft_slice, window=window,

@@ -79,7 +79,8 @@ def _env_bool(name: str, default: bool) -> bool:
     raise ConfigError(f"{name}={raw!r}: expected true/false (1/0, yes/no, on/off)")
 
 
-def env_number(name: str, default: Any, kind: type, minimum: float) -> Any:
+def env_number(name: str, default: Any, kind: type, minimum: float,
+               maximum: float | None = None) -> Any:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
@@ -89,6 +90,8 @@ def env_number(name: str, default: Any, kind: type, minimum: float) -> Any:
         raise ConfigError(f"{name}={raw!r}: expected a number") from None
     if value < minimum:
         raise ConfigError(f"{name}={raw!r}: must be at least {minimum:g}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name}={raw!r}: must be at most {maximum:g}")
     return value
 
 
@@ -134,6 +137,10 @@ def parse_store_options(text: str) -> dict[str, Any]:
         raise ConfigError(f"GRAFT_STORE_OPTIONS must be a JSON object of fsspec storage "
                           f"options, not {type(options).__name__}")
     return options
+
+
+# Most links of a chain one task message may carry (a worker refuses a message with more).
+MAX_CONTINUE_LINKS = 64
 
 
 @dataclass(frozen=True)
@@ -189,7 +196,8 @@ class Settings:
             scheduler_lease_s=env_number("GRAFT_SCHEDULER_LEASE_S", 5.0, float, minimum=1.0),
             chunk_items=env_number(_chunk_items_name(), 64, int, minimum=1),
             gather_above=env_number("GRAFT_GATHER_ABOVE", 10_000, int, minimum=0),
-            continue_links=env_number("GRAFT_CONTINUE_LINKS", 16, int, minimum=0),
+            continue_links=env_number("GRAFT_CONTINUE_LINKS", 16, int, minimum=0,
+                                      maximum=MAX_CONTINUE_LINKS),
         )
 
 

@@ -122,8 +122,12 @@ return id
 # ARGV[5] = the link's member, ARGV[6] = the entry's field, ARGV[7] = the report naming the
 # link, ARGV[8] = the report without it. The link is claimed (and its lease taken) unless
 # either attempt was given up or the link was claimed before; the report appended says which.
-# Returns 1 when it claimed the link.
+# Returns 1 when it claimed the link. Run again (its reply was lost), it appends nothing and
+# says whether the first run claimed it.
 _REPORT_AND_CLAIM = """
+if redis.call('GET', KEYS[2]) == ARGV[1] then
+    return redis.call('GET', KEYS[4]) == ARGV[2] and 1 or 0
+end
 local claimed = 0
 if redis.call('EXISTS', KEYS[3]) == 0 and redis.call('EXISTS', KEYS[5]) == 0
         and redis.call('SET', KEYS[4], ARGV[2], 'NX', 'EX', ARGV[3]) then

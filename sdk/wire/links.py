@@ -12,11 +12,12 @@ from typing import Any
 
 from sdk.model import bindings
 from sdk.model.bindings import Binding
+from sdk.model.config import MAX_CONTINUE_LINKS
 from sdk.model.errors import SpecError
 from sdk.wire.keys import AttemptKey
 from sdk.wire.messages import MAX_NODE_ID_CHARS
 
-MAX_LINKS = 64  # links one message may carry
+MAX_LINKS = MAX_CONTINUE_LINKS  # links one message may carry
 
 
 def check_links(links: Any, where: str) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ import pytest
 import redis as redis_lib
 
 from scheduler.dispatch import RecordingDispatcher
-from scheduler.loop import fail_expired
+from scheduler.loop import fail_lost
 from scheduler.service import Scheduler
 from scheduler.state import MemoryState
 from sdk import task, workflow
@@ -113,7 +113,7 @@ def test_an_attempt_that_reported_before_its_lease_ran_out_is_not_failed(
     x, y = ("e1", "inc", 1), ("e1", "inc-1", 1)
     leases.start(x, "w1|1")
     assert leases.report_and_claim(x, y, "w1|1", STREAM, {b"m": b"1"}, {b"m": b"0"})
-    fail_expired(leases, scheduler, [x])
+    fail_lost(leases, scheduler, [x], "stopped renewing its lease")
     assert _node(state, "e1", "inc")["state"] == "QUEUED"  # not failed: it reported
     report = run_attempt(store, *d.args)
     assert not scheduler.handle([{**report, "continued": ["inc-1", 1]}]).refused
@@ -122,7 +122,7 @@ def test_an_attempt_that_reported_before_its_lease_ran_out_is_not_failed(
     scheduler, _, _, state = _scheduler("e2")
     x2, y2 = ("e2", "inc", 1), ("e2", "inc-1", 1)
     leases.start(x2, "w1|1")
-    fail_expired(leases, scheduler, [x2])  # no report: lost
+    fail_lost(leases, scheduler, [x2], "stopped renewing its lease")  # no report: lost
     assert _node(state, "e2", "inc")["history"][0]["type"] == "WorkerLost"
     assert not leases.report_and_claim(x2, y2, "w1|1", STREAM, {b"m": b"1"}, {b"m": b"0"})
 
@@ -135,3 +135,11 @@ def test_releasing_a_link_spares_the_lease_of_another_worker_running_it(
     leases.report(Y, STREAM, {b"m": b"{}"})
     leases.release([], [Y])
     assert leases.redis.zscore(leases.key, member(Y)) is None
+
+
+def test_a_report_run_again_after_its_reply_was_lost_appends_nothing(leases: Leases) -> None:
+    leases.start(X, "w1|1")
+    assert _claim(leases) is True
+    assert _claim(leases) is True  # the same holder: it claimed the link the first time
+    assert len(_entries(leases)) == 1
+    assert leases.claims([Y])[Y] == "w1|1"

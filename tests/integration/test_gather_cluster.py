@@ -108,10 +108,10 @@ def gathering_now(cluster, eid: str) -> bool:
     return found[0][0] > 0
 
 
+# One backend is enough to kill the scheduler (SQLite's is the quicker).
+@pytest.mark.parametrize("cluster_session", ["sqlite"], indirect=True)
 def test_a_scheduler_killed_while_it_gathers_is_followed_by_one_that_ends_the_execution(
         cluster):
-    if cluster.backend != "sqlite":
-        pytest.skip("one backend is enough to kill the scheduler (SQLite's is the quicker)")
     n = 40 * GATHER_ABOVE
     client = cluster.client()
     for _ in range(3):  # the gather may end before it is caught: then another try

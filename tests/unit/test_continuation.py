@@ -112,6 +112,62 @@ def test_a_report_that_claimed_its_link_sends_no_message_for_it(h):
     assert h.events("e1") == 3
 
 
+@workflow
+def collected(x: int) -> tuple[int, int, int]:
+    a = inc(x=x)
+    b = inc(x=a)
+    c = inc(x=x)
+    d = inc(x=a)  # in the second slice: a dependent of `inc` added after its message left
+    return b, c, d
+
+
+def test_a_claim_is_taken_when_a_later_slice_gave_its_node_another_dependent(h):
+    h.scheduler = h.new_scheduler(graft_slice=2, window=None)
+    h.submit(collected, "e1", x=1)
+    sent, h.dispatcher.sent = h.dispatcher.sent, []
+    [d] = [d for d in sent if d.node_id == "inc"]
+    [link] = d.payload["next"]
+    assert link["node"] == "inc-1"
+    while h.scheduler.grafting:  # the loop grafts the next slice while `inc` runs
+        h.scheduler.graft_more()
+    report = run_attempt(h.store, *d.args)
+    assert h.handle([{**report, "continued": ["inc-1", 1]}]) == []
+    assert "inc-1" not in [x.node_id for x in h.dispatcher.sent]
+    assert h.handle([_run_link(h, report, link)]) == []  # its token is the one derived
+    assert h.nodes("e1")["inc-1"]["state"] == "SUCCEEDED"
+
+
+@workflow
+def spans(x: int) -> int:
+    a = inc(x=x)
+    b = inc(x=a)  # the first slice ends here
+    c = inc(x=b)
+    return inc(x=c)
+
+
+def test_a_rebuilt_scheduler_holds_the_links_of_a_message_sent_before(tmp_path):
+    h = Harness(SqlState(f"sqlite:///{tmp_path}/state.db"))
+    h.scheduler = h.new_scheduler(graft_slice=2, window=None)
+    h.submit(spans, "e1", x=1)
+    while h.scheduler.grafting:
+        h.scheduler.graft_more()
+    [first] = h.dispatcher.sent
+    h.dispatcher.sent.clear()
+    assert h.handle([run_attempt(h.store, *first.args)]) == []  # it claimed nothing
+    [d] = h.dispatcher.sent
+    h.dispatcher.sent.clear()
+    link = d.payload["next"][0]
+    assert (d.node_id, link["node"]) == ("inc-1", "inc-2")  # across the slices
+    h.scheduler = h.new_scheduler(graft_slice=2, window=None)  # killed; rebuilt from SQL
+    report = run_attempt(h.store, *d.args)
+    assert h.handle([{**report, "continued": ["inc-2", 1]}]) == []
+    while h.scheduler.grafting:
+        h.scheduler.graft_more()
+    assert "inc-2" not in [x.node_id for x in h.dispatcher.sent]
+    assert h.handle([_run_link(h, report, link)]) == []
+    assert h.nodes("e1")["inc-2"]["state"] == "SUCCEEDED"
+
+
 def test_a_link_its_message_did_not_carry_is_ignored_and_sent_as_usual(h):
     d = _first(h, three, x=1)
     report = run_attempt(h.store, *d.args)
@@ -184,3 +240,14 @@ def test_a_copy_of_a_report_that_claimed_its_link_leaves_the_link_running(h):
     batch = h.scheduler.handle([report])
     assert batch.superseded == []
     assert h.nodes("e1")["inc-1"]["state"] == "QUEUED"
+
+
+def test_more_links_than_a_worker_takes_is_refused_at_start(monkeypatch):
+    from sdk.model.config import Settings
+    from sdk.model.errors import ConfigError
+
+    monkeypatch.setenv("GRAFT_CONTINUE_LINKS", "65")
+    with pytest.raises(ConfigError, match="GRAFT_CONTINUE_LINKS='65': must be at most 64"):
+        Settings.from_env()
+    monkeypatch.setenv("GRAFT_CONTINUE_LINKS", "0")
+    assert Settings.from_env().continue_links == 0
