@@ -76,7 +76,8 @@ class PrometheusMetrics(Observer):
                                 "status.", ["state"], registry=r)
         self.nodes_dispatched = Counter(
             "graft_nodes_dispatched", "Node attempts sent to a tier queue (first attempts, "
-            "retries, and copies sent again after a restart).", ["tier"], registry=r)
+            "retries, and copies sent again after a restart), or run there as the link of a "
+            "chain.", ["tier"], registry=r)
         self.nodes_finished = Counter(
             "graft_nodes_finished", "Nodes run on workers that reached a final state.",
             ["tier", "state"], registry=r)
@@ -133,6 +134,8 @@ class PrometheusMetrics(Observer):
                 moves.setdefault(item[1], [item[2], item[3]])[1] = item[3]
             elif kind == "graft":
                 self.graft_duration.observe(item[1])
+            elif kind == "continued":
+                self.nodes_dispatched.labels(queue_tier(item[1])).inc()
         for old, new in moves.values():
             if old == new:
                 continue

@@ -11,6 +11,8 @@ from typing import Any
 #   ("execution", id, old_status, new)   an execution's status changed (old None: it is new;
 #                                        the first old and the last new of a batch count)
 #   ("graft", seconds)                   a dynamic's sub-graph was grafted
+#   ("continued", queue)                 a node runs as the link of a chain, on a worker of
+#                                        this tier queue (scheduler/continuation.py)
 Observation = tuple[Any, ...]
 
 

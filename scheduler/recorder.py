@@ -143,6 +143,7 @@ class Recorder:
                 live.tokens[nid] = link_token(live.tokens[link[0]], nid, run.attempt)
                 live.sent[nid] = run.attempt
                 continued.add(nid)
+                batch.observed.append(("continued", self.queue_of(run)))
                 continue
             live.tokens[nid] = secrets.token_hex(8)
             queue = self.queues.of(run.spec.memory_bytes, nid)

@@ -251,3 +251,10 @@ def test_more_links_than_a_worker_takes_is_refused_at_start(monkeypatch):
         Settings.from_env()
     monkeypatch.setenv("GRAFT_CONTINUE_LINKS", "0")
     assert Settings.from_env().continue_links == 0
+
+
+def test_a_link_that_runs_counts_as_dispatched_to_its_tier(h):
+    d = _first(h, three, x=1)
+    report = run_attempt(h.store, *d.args)
+    batch = h.scheduler.handle([{**report, "continued": ["inc-1", 1]}])
+    assert ("continued", "mem-256Mi") in batch.observed
