@@ -10,11 +10,12 @@ claimed before), runs Y with X's outputs as its inputs, and so on; each report t
 names the link it claimed (`continued: [node, attempt]`).
 
 The scheduler stays the authority. Each link's token is derived from the one before it
-(`link_token`), so a scheduler rebuilt from its state, which keeps the tokens of the nodes it
-sent, accepts the reports of links it never saw authorised. Applying X's report it records Y
-as sent under the attempt and token it authorised, instead of sending it; a Y that it does not
-release at that attempt (the execution stopped) is superseded, so the worker stops it. When X
-is cancelled in flight, the links after it are superseded with it.
+(`link_token`), and the links a message carries get their rows when it is sent, so a
+scheduler rebuilt from its state holds them and accepts their reports. Applying X's report it
+records Y as sent under the derived token, instead of sending it, when Y is one of X's
+dependents that fits (`claimed`: a slice inserted since may have given X others); a Y that it
+does not release at that attempt is superseded, so the worker stops it. When X is cancelled
+in flight, the links it may have carried are superseded with it (`given_up_with`).
 
 A link is a plain task (not cached, not a map item, no failure handler) in X's scope, on X's
 tier queue, whose inputs fit in the message.
