@@ -30,13 +30,12 @@ from typing import Any
 from scheduler.dispatch import INLINE_INPUTS_BYTES, bare_spec, retries_left
 from sdk.model import bindings
 from sdk.model.bindings import Binding
-from sdk.model.config import Settings
+from sdk.model.config import MAX_CONTINUE_LINKS, Settings
 from sdk.model.engine import Engine
 from sdk.model.errors import GraftError
 from sdk.model.runs import NodeRun, is_handler
 from sdk.model.states import TERMINAL_NODE_STATES, NodeState
 from sdk.values.literals import dumps
-from sdk.wire.links import MAX_LINKS
 
 TOKEN_CHARS = 16  # as `secrets.token_hex(8)`
 
@@ -112,16 +111,16 @@ def chain_after(engine: Engine, run: NodeRun, depth: int,
 def given_up_with(engine: Engine, run: NodeRun, queue_of: Callable[[NodeRun], str]
                   ) -> list[NodeRun]:
     """The nodes a message of `run`, given up in flight, may have carried as links and that
-    will not run now (ended: skipped or cancelled with it), up to `MAX_LINKS` deep: their
+    will not run now (ended: skipped or cancelled with it), up to `MAX_CONTINUE_LINKS` deep: their
     attempts are given up too, so that a worker that claimed one stops it."""
     out: list[NodeRun] = []
     level = [run]
-    while level and len(out) < MAX_LINKS:
+    while level and len(out) < MAX_CONTINUE_LINKS:
         level = [after for r in level for d in r.dependents
                  if (after := engine.nodes.get(d)) is not None
                  and after.state in TERMINAL_NODE_STATES and _fits(engine, r, after, queue_of)]
         out.extend(level)
-    return out[:MAX_LINKS]
+    return out[:MAX_CONTINUE_LINKS]
 
 
 def partly_resolved(engine: Engine, run: NodeRun, before: str) -> dict[str, Binding]:
@@ -145,7 +144,8 @@ def make_links(settings: Settings, engine: Engine, run: NodeRun, token: str,
     fit inline in the message."""
     out: list[dict[str, Any]] = []
     before, before_token = run.id, token
-    for after in chain_after(engine, run, min(settings.continue_links, MAX_LINKS), queue_of):
+    depth = min(settings.continue_links, MAX_CONTINUE_LINKS)
+    for after in chain_after(engine, run, depth, queue_of):
         try:
             inputs = partly_resolved(engine, after, before)
         except GraftError:

@@ -37,6 +37,7 @@ from typing import Any
 
 from sdk.authoring import notification
 from sdk.model import bindings
+from sdk.model.config import MAX_CONTINUE_LINKS
 from sdk.model.errors import GraftError, SpecError
 from sdk.model.report import Failure, Outcome, Report
 from sdk.values.literals import dumps
@@ -271,10 +272,33 @@ def check_task(args: Any, secret: bytes | None) -> tuple[str, str, int, dict[str
     elif not isinstance(payload.get("inputs_key"), str):
         raise MessageError(f"task message for node {node!r} of execution {eid}: no inputs")
     if "next" in payload:
-        from sdk.wire.links import check_links
-
         try:
-            check_links(payload["next"], f"task message for node {node!r} of execution {eid}")
+            _check_links(payload["next"], f"task message for node {node!r} of execution {eid}")
         except SpecError as exc:
             raise MessageError(str(exc)) from None
     return eid, node, attempt, payload
+
+
+def _check_links(links: Any, where: str) -> list[dict[str, Any]]:
+    """The links of a chain a task message carries (`sdk.wire.links`), well formed;
+    SpecError naming what is wrong."""
+    if not isinstance(links, list) or len(links) > MAX_CONTINUE_LINKS:
+        raise SpecError(f"{where}: 'next' must be a list of at most {MAX_CONTINUE_LINKS} links")
+    for i, link in enumerate(links):
+        at = f"{where}: link {i}"
+        if not isinstance(link, dict):
+            raise SpecError(f"{at} is not an object")
+        node, attempt = link.get("node"), link.get("attempt")
+        if not isinstance(node, str) or not node or len(node) > MAX_NODE_ID_CHARS:
+            raise SpecError(f"{at}: malformed node id {str(node)[:80]!r}")
+        if not isinstance(attempt, int) or isinstance(attempt, bool) or attempt < 1:
+            raise SpecError(f"{at} (node {node!r}): malformed attempt {attempt!r}")
+        if not isinstance(link.get("token"), str) or not isinstance(link.get("spec"), dict):
+            raise SpecError(f"{at} (node {node!r}): needs a token and a node spec")
+        inputs = link.get("inputs")
+        if not isinstance(inputs, dict):
+            raise SpecError(f"{at} (node {node!r}): inputs must be an object")
+        for name, b in inputs.items():
+            bindings.split(b, f"{at} (node {node!r}) input {name!r}")
+    return links
+
