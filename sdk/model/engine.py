@@ -52,7 +52,8 @@ class Engine:
     (`sdk.model.evict`). With `gather_above`, an output list of more items than that is left
     to the driver to gather into one stored value (`gathers`, `sdk.model.gather`).
 
-    Drivers call `start` (or `replay`), `apply`, `graft_more`, `evict`, `cancel`, `time_out`,
+    Drivers call `start` (or `replay`, on a fresh engine or one unpickled and `reattach`ed),
+    `apply`, `graft_more`, `evict`, `cancel`, `time_out`,
     `drain_gathers` and the queries. The transitions below them (`succeed`, `fail`,
     `propagate`...) are what the scopes drive (`sdk.model.machine.Machine`), not for
     drivers."""
@@ -129,6 +130,15 @@ class Engine:
             self.replaying = False
             self._gathers.drain_started()  # recorded already, by the events replayed
             self._validated = False
+
+    def reattach(self, spill: Spill | None, policy: RetryPolicy) -> None:
+        """Give a copy of an engine (unpickled from a snapshot, scheduler/snapshots.py) the
+        driver's parts a copy leaves out: where the outputs of evicted nodes are read back
+        (`spill`), and the retry `policy`. What it noted as changed is forgotten: the run
+        that changed it recorded it."""
+        self._evictor.spill = spill
+        self.policy = policy
+        self.changed = set()
 
     def reach(self, node_id: str) -> bool:
         """Insert the slices of a partly inserted graph up to `node_id`, or create a map's

@@ -12,7 +12,7 @@ do failure handlers (whether one ran is read from memory).
 from __future__ import annotations
 
 from collections.abc import Callable, Container
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 from sdk.model.bindings import Binding
 from sdk.model.runs import NodeRun, is_handler, reads
@@ -32,6 +32,11 @@ class Evictor:
         self.spill = spill
         self.evicted = 0  # nodes dropped from memory
         self.settled: list[str] = []  # succeeded nodes no node reads any more
+
+    def __getstate__(self) -> dict[str, Any]:
+        """A copy (an engine's snapshot) leaves `spill`, the driver's, out: the driver gives
+        it back (`Engine.reattach`)."""
+        return {**self.__dict__, "spill": None}
 
     def count_reads(self, run: NodeRun) -> None:
         """`run` is in: count it among the readers of the nodes its inputs read (a source not

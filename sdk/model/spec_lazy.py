@@ -8,7 +8,8 @@ it only reads through (to count them and find where they end). `LazyNodes` then 
 from the kept text when they are read: in order, as a graft reads them, a slice costs its own
 nodes only; from anywhere else, reading starts again from the first node. `LazyOutputs` parses
 the outputs each time they are read: a fan-out's output lists every node, and the engine reads
-it when the graph completes.
+it when the graph completes. Both name the store object their text came from (`source`, set by
+`mark_source`), which is how a snapshot of an engine refers to them (scheduler/snapshots.py).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ class LazyNodes(Sequence[NodeSpec]):
     """The nodes of a graph whose JSON list starts at `start` in `text`, parsed by `read`
     (`read(node_json, index)`) as they are read; the position after the last read is kept,
     so reading on from there costs only the nodes read."""
+
+    source: str | None = None  # the store key the text was read from (`mark_source`)
 
     def __init__(self, text: str, start: int, count: int, read: Any):
         self._text = text
@@ -109,6 +112,8 @@ class LazyOutputs(Sequence[OutputSpec]):
     binding has and `list_items` parses one's items one at a time, so that a driver gathering
     a large output never holds all of them (`sdk.model.gather`); `without` parses only the
     other outputs."""
+
+    source: str | None = None  # the store key the text was read from (`mark_source`)
 
     def __init__(self, text: str, start: int, end: int, count: int, where: str):
         self._text, self._start, self._end, self._count = text, start, end, count
@@ -340,6 +345,14 @@ def _count_outputs(text: str, pos: int) -> tuple[int, int]:
 
 def _skip(text: str, pos: int) -> int:
     return _WS.match(text, pos).end()  # type: ignore[union-attr]
+
+
+def mark_source(graph: GraphSpec, key: str) -> GraphSpec:
+    """Note on a lazily read `graph` the store key its text was read from; return it."""
+    for part in (graph.nodes, graph.outputs):
+        if isinstance(part, (LazyNodes, LazyOutputs)):
+            part.source = key
+    return graph
 
 
 def is_lazy(graph: GraphSpec) -> bool:
