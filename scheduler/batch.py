@@ -37,6 +37,8 @@ class Live:
     sent: dict[str, int] = field(default_factory=dict)
     notify: Any = None  # its launch plan's notifications (`ExecutionRecord.notify`)
     ended_at: float | None = None  # when it ended (unix seconds), once it did
+    snapshot_key: str | None = None  # its engine's newest snapshot (scheduler/snapshots.py)
+    snapshot_seq: int = 0  # the last event that snapshot holds (0: none)
 
     @property
     def finished(self) -> int:
@@ -77,3 +79,5 @@ class Batch:
     # Executions a client asked to refresh that the state does not hold: marked unknown on
     # the board once committed, so the client answers at once.
     unknown: list[str] = field(default_factory=list)
+    # Store keys of engine snapshots a newer one replaced, deleted once committed.
+    replaced: list[str] = field(default_factory=list)

@@ -1,6 +1,7 @@
 """The scheduler's tables (SQLAlchemy 2) and how the database is opened and migrated.
 
-    graft_executions  one row per execution: status, spec key, inputs, outputs, error
+    graft_executions  one row per execution: status, spec key, inputs, outputs, error, and
+                      the store key of its engine's newest snapshot with the event it follows
     graft_nodes       one row per node: state, current attempt and its token, queue, parent,
                       error, the record of each attempt, start and end times, input
                       bindings and outputs
@@ -97,6 +98,9 @@ class ExecutionRow(Base):
     submitted_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     notify: Mapped[Any | None] = mapped_column(JsonText, nullable=True)
+    # The newest snapshot of its engine (scheduler/snapshots.py) and the event it follows.
+    snapshot_key: Mapped[str | None] = mapped_column(Text, nullable=True)
+    snapshot_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True),
                                                           default=utcnow)
     updated_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True),

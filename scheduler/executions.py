@@ -25,11 +25,14 @@ import secrets
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from scheduler import snapshots
 from scheduler.batch import CONTROL, Batch, Live, Refusal
 from scheduler.board_view import BoardView
 from scheduler.boards import BoardWriter
+from scheduler.collector import collection_paused
 from scheduler.gates import Gates
 from scheduler.recorder import Recorder
+from scheduler.snapshots import stored_graph
 from scheduler.state import ExecutionRecord, NodeMark, StateTx
 from scheduler.transactions import Transactions
 from sdk.model.bindings import Binding
@@ -40,7 +43,7 @@ from sdk.model.retry import RetryPolicy
 from sdk.model.spec import GraphSpec
 from sdk.model.states import TERMINAL_NODE_STATES, ExecutionState, NodeState
 from sdk.model.store import Store
-from sdk.values.store import get_verified
+from sdk.values.store import get_verified, put_blob
 from sdk.wire import reports
 
 log = logging.getLogger("graft.scheduler")
@@ -65,7 +68,8 @@ class Executions:
     def __init__(self, store: Store, policy: RetryPolicy, view: BoardView, recorder: Recorder,
                  boards: BoardWriter, transactions: Transactions, gates: Gates, *,
                  graft_slice: int | None = GRAFT_SLICE, window: int | None = GRAFT_WINDOW,
-                 gather_above: int | None = None):
+                 gather_above: int | None = None,
+                 snapshot_events: int = snapshots.SNAPSHOT_EVENTS):
         self.store = store
         self.gates = gates
         self.policy = policy
@@ -76,6 +80,7 @@ class Executions:
         self.graft_slice = graft_slice
         self.window = window
         self.gather_above = gather_above
+        self.snapshot_events = snapshot_events  # 0: no snapshots taken
         self.live: dict[str, Live] = {}
         # Executions with a graph partly inserted: `Scheduler.graft_more` inserts a slice a
         # turn.
@@ -121,11 +126,8 @@ class Executions:
             return None
         if record.status != ExecutionState.RUNNING.value:
             return None  # finished: late reports change nothing
-        replay = _Replay(tx, eid, self.store)
         try:
-            engine = self.engine(eid, GraphSpec.loads(get_verified(self.store, record.spec_key)),
-                                 record.inputs)
-            engine.replay(replay)
+            engine, replay = self._replayed(tx, eid, record)
         except GraftError as exc:
             if self.transactions.is_transient(exc):
                 raise
@@ -138,7 +140,8 @@ class Executions:
             {nid for nid, r in engine.nodes.items() if r.state in TERMINAL_NODE_STATES},
             {m.node_id: m.token for m in marks.values() if m.token},
             {m.node_id: [m.started_at, m.ended_at] for m in marks.values()},
-            cache_keys=replay.cache_keys, priority=record.priority, notify=record.notify)
+            cache_keys=replay.cache_keys, priority=record.priority, notify=record.notify,
+            snapshot_key=record.snapshot_key, snapshot_seq=replay.first)
         self.add(eid, live, record.created_at)
         self._evict(eid, live)  # every node that succeeded has its row
         if engine.gathers:  # begun before the restart: gathered again from the first item
@@ -165,6 +168,102 @@ class Executions:
             if run.state == NodeState.WAITING:
                 self.gates.hold(eid, run, live.times.get(nid, [None])[0])
         return live
+
+    def _replayed(self, tx: StateTx, eid: str, record: ExecutionRecord
+                  ) -> tuple[Engine, _Replay]:
+        """The engine of `record` once its events are replayed: those after its snapshot
+        through the engine the snapshot holds, when there is one that can be used, else all
+        of them through a fresh engine."""
+        top = stored_graph(self.store, record.spec_key)
+        restored = self._restored(eid, record, top)
+        if restored is not None:
+            replay = _Replay(tx, eid, self.store, restored.seq, restored.cache_keys)
+            try:
+                restored.engine.replay(replay)
+            except Exception as exc:  # a snapshot is never needed: without it, as before
+                if self.transactions.is_transient(exc):
+                    raise
+                log.warning("execution %s: the events after its snapshot did not replay "
+                            "through it (%s: %s); replaying every event", eid,
+                            type(exc).__name__, exc)
+            else:
+                log.info("execution %s rebuilt from its snapshot after event %d: %d events "
+                         "replayed", eid, restored.seq, replay.seq - restored.seq)
+                return restored.engine, replay
+        replay = _Replay(tx, eid, self.store)
+        engine = self.engine(eid, top, record.inputs)
+        engine.replay(replay)
+        return engine, replay
+
+    def _restored(self, eid: str, record: ExecutionRecord, top: GraphSpec
+                  ) -> snapshots.Restored | None:
+        """The engine `record`'s snapshot holds, given back its driver's parts; None when
+        there is none, or it cannot be used (said in the log: every event is replayed)."""
+        if record.snapshot_key is None:
+            return None
+        try:
+            data = get_verified(self.store, record.snapshot_key)
+            with collection_paused():
+                restored = snapshots.load(data, eid, self._slicing(), top,
+                                          functools.partial(stored_graph, self.store))
+            if restored.seq != record.snapshot_seq:
+                raise snapshots.SnapshotError(f"it follows event {restored.seq}, where the "
+                                              f"row says {record.snapshot_seq}")
+        except Exception as exc:  # anything wrong with it: replay every event
+            if self.transactions.is_transient(exc):
+                raise
+            log.warning("execution %s: its snapshot %s cannot be used (%s: %s); replaying "
+                        "every event", eid, record.snapshot_key, type(exc).__name__, exc)
+            return None
+        restored.engine.reattach(functools.partial(self._spilled, eid), self.policy)
+        return restored
+
+    def _slicing(self) -> dict[str, Any]:
+        """The settings an engine is built with that its snapshot must have been made with."""
+        return {"graft_slice": self.graft_slice, "window": self.window,
+                "gather_above": self.gather_above}
+
+    def snapshot(self, tx: StateTx, batch: Batch) -> None:
+        """At the end of `batch`'s work, in its transaction: snapshot the engine of each
+        execution it touched that recorded `snapshot_events` events or more since its last
+        snapshot, store it and name it in the execution's row (scheduler/snapshots.py). One
+        that cannot be taken (a gather under way, the store failing) is tried again as many
+        events later. The
+        snapshot of an execution that ended is deleted, and its row names none."""
+        for eid in batch.touched:
+            live = self.live.get(eid)
+            if live is None:
+                continue
+            if live.engine.done:  # ended: its snapshot goes with it
+                if live.snapshot_key is not None:
+                    tx.update_execution(eid, snapshot_key=None, snapshot_seq=None)
+                    batch.replaced.append(live.snapshot_key)
+                    live.snapshot_key = None
+                continue
+            if not self.snapshot_events or live.seq - live.snapshot_seq < self.snapshot_events:
+                continue
+            live.snapshot_seq = live.seq
+            try:
+                key = put_blob(self.store, snapshots.dump(live.engine, eid, live.seq,
+                                                          live.cache_keys, self._slicing()),
+                               snapshots.FOLDER)
+            except Exception as exc:  # a snapshot is never needed: the batch goes on
+                log.info("execution %s: no snapshot after event %d (%s: %s)", eid, live.seq,
+                         type(exc).__name__, exc)
+                continue
+            tx.update_execution(eid, snapshot_key=key, snapshot_seq=live.seq)
+            if live.snapshot_key is not None and live.snapshot_key != key:
+                batch.replaced.append(live.snapshot_key)
+            live.snapshot_key = key
+
+    def drop_replaced(self, batch: Batch) -> None:
+        """Once `batch` committed: delete the snapshots it replaced (what fails to be
+        deleted is left to `graft gc`)."""
+        for key in batch.replaced:
+            try:
+                self.store.delete(key)
+            except GraftError as exc:
+                log.info("the replaced snapshot %s was not deleted: %s", key, exc)
 
     @staticmethod
     def _marks(tx: StateTx, eid: str, engine: Engine) -> dict[str, NodeMark]:
@@ -299,10 +398,11 @@ class _Replay:
     """An execution's recorded reports, in order, as a replay reads them; what it passes
     keeps the last event's number and the cache keys its dynamics reported."""
 
-    def __init__(self, tx: StateTx, eid: str, store: Store):
+    def __init__(self, tx: StateTx, eid: str, store: Store, after: int = 0,
+                 cache_keys: dict[str, str] | None = None):
         self.tx, self.eid, self.store = tx, eid, store
-        self.seq = 0
-        self.cache_keys: dict[str, str] = {}
+        self.first = self.seq = after  # events up to `first` are in a snapshot
+        self.cache_keys: dict[str, str] = dict(cache_keys or {})
 
     def __iter__(self) -> Iterator[Report]:
         while page := self.tx.events(self.eid, self.seq, EVENTS_PER_READ):
@@ -315,4 +415,4 @@ class _Replay:
                 yield report
 
     def _subgraph(self, key: str) -> GraphSpec:
-        return GraphSpec.loads(get_verified(self.store, key))
+        return stored_graph(self.store, key)

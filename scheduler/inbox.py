@@ -33,6 +33,7 @@ from scheduler.cron import LaunchPlans
 from scheduler.executions import Executions
 from scheduler.notices import Notices
 from scheduler.recorder import Recorder
+from scheduler.snapshots import stored_graph
 from scheduler.state import ExecutionRecord, StateTx
 from scheduler.subgraphs import Subgraphs
 from scheduler.transactions import Transactions
@@ -41,13 +42,11 @@ from sdk.model.config import Settings
 from sdk.model.errors import ConfigError, GraftError
 from sdk.model.gates import answers, literal_error, signal_type, signalled
 from sdk.model.report import Outcome, Report, data_failure
-from sdk.model.spec import GraphSpec
 from sdk.model.states import ExecutionState, NodeState
 from sdk.model.store import Store
 from sdk.model.typesys import type_name
 from sdk.model.validate import validate
 from sdk.values.literals import materialize
-from sdk.values.store import get_verified
 from sdk.wire import messages, reports
 from sdk.wire.tiers import check_tiers
 
@@ -176,7 +175,7 @@ class Inbox:
                     raise ConfigError(unsendable)
             for name, binding in msg["inputs"].items():
                 bindings.check_resolved(binding, f"input {name!r}")
-            spec = GraphSpec.loads(get_verified(self.store, msg["spec"]))
+            spec = stored_graph(self.store, msg["spec"])
             validate(spec)
             check_tiers(spec, self.settings)
             engine = self.executions.engine(eid, spec, msg["inputs"])

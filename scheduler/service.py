@@ -101,7 +101,8 @@ class Scheduler:
         self.executions = Executions(store, RetryPolicy(system_retries=settings.system_retries),
                                      view, self.recorder, self.boards, self.transactions,
                                      self.gates, graft_slice=graft_slice, window=window,
-                                     gather_above=settings.gather_above)
+                                     gather_above=settings.gather_above,
+                                     snapshot_events=settings.snapshot_events)
         self.gatherer = Gatherer(store, self.recorder)
         self.sender = Sender(settings, store, self.executions, view, queues, ready, outbox,
                              depths)

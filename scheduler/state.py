@@ -55,6 +55,10 @@ class ExecutionRecord:
     priority: int = 0
     # The launch plan's notifications (the submit message's `notify`), or None.
     notify: Any = None
+    # The newest snapshot of its engine (scheduler/snapshots.py): its store key, and the
+    # number of the last event it holds.
+    snapshot_key: str | None = None
+    snapshot_seq: int | None = None
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
 

@@ -108,6 +108,7 @@ def _execution(row: Any) -> ExecutionRecord:
                            spec_key=row.spec_key, inputs=row.inputs, outputs=row.outputs,
                            error=row.error, submitted_at=row.submitted_at,
                            priority=row.priority, notify=row.notify,
+                           snapshot_key=row.snapshot_key, snapshot_seq=row.snapshot_seq,
                            created_at=_ts(row.created_at), updated_at=_ts(row.updated_at))
 
 

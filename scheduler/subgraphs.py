@@ -20,12 +20,12 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from scheduler.collector import FREEZE_ABOVE, collection_paused
+from scheduler.snapshots import stored_graph
 from sdk.model.config import Settings
 from sdk.model.report import Outcome
 from sdk.model.spec import GraphSpec
 from sdk.model.store import Store
 from sdk.model.validate import validate
-from sdk.values.store import get_verified
 from sdk.wire.tiers import tier_check
 
 WAIT_S = 0.05  # how long a batch waits for its sub-graphs before putting them off
@@ -105,7 +105,7 @@ class Subgraphs:
 def load_subgraph(store: Store, settings: Settings, key: str, node_id: str) -> GraphSpec:
     """A dynamic node's reported sub-graph, read, verified, validated and checked against
     the tiers (in a thread of `Subgraphs`, or inline)."""
-    sub = GraphSpec.loads(get_verified(store, key))
+    sub = stored_graph(store, key)
     # the engine's check, early; and the tiers, in the same read of the nodes
     validate(sub, f"sub-graph of dynamic node {node_id!r}",
              visit=tier_check(settings, f"{node_id}/"))

@@ -4,10 +4,12 @@ Everything the scheduler changes goes through `UnitOfWork.run(batch, work)`: `wo
 records in one transaction of the state what some messages did, collecting on `batch` what
 is to happen outside the state; only once the transaction committed does that happen, each
 unit its part (`committed`): the attempts it made ready are held and sent, cache entries
-saved, the status board written, engines that ended dropped, notifications handed to the
-notifier. A transaction that fails changes
-nothing outside the state either: the engines of its executions are dropped (rebuilt from the
-state when next needed) and the attempts it took to send are held again.
+saved, the status board written, engines that ended dropped, replaced engine snapshots
+deleted, notifications handed to the notifier. Before it commits, the engines of large
+executions are snapshotted in the same transaction (`Executions.snapshot`). A transaction
+that fails changes nothing outside the state either: the engines of its executions are
+dropped (rebuilt from the state when next needed) and the attempts it took to send are held
+again.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class UnitOfWork:
         try:
             with self.transactions.open() as tx:
                 work(tx)
+                self.executions.snapshot(tx, batch)
         except Exception:
             self.executions.forget(batch.seen)
             self.sender.give_back(batch)
@@ -56,6 +59,7 @@ class UnitOfWork:
         self.recorder.save_cached(batch.cached)
         self.boards.committed(batch, self.executions.get)
         self.executions.committed(batch)
+        self.executions.drop_replaced(batch)
         self.notices.committed(batch)
         if batch.ready:
             self.send_ready()

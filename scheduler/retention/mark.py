@@ -8,6 +8,7 @@ Every kind of key graft writes to its store, and what keeps each (docs/operation
 | `values/<sha256>` | literals over 2 KiB (`to_ref`), JSON or .npy; scanned for names | marked |
 | `specs/<sha256>` | graph specs (`upload_spec`); JSON, read for what it names | marked |
 | `bundles/<sha256>` | code bundles (a task reference names the bare digest) | marked |
+| `snapshots/<sha256>` | engine snapshots of running executions (scheduler/snapshots.py) | marked |
 | `logs/<execution>/...` | log records, stdout and stderr of attempts | its execution is kept |
 | `decks/<execution>/...` | decks of attempts | its execution is kept |
 | `checkpoints/<execution>/...` | checkpoints of nodes | its execution is kept |
@@ -34,7 +35,7 @@ from sdk.model.store import Store
 
 __all__ = ["CONTENT", "PER_EXECUTION", "ROOTS", "SCANNED", "Marker", "digests", "kind_of"]
 
-CONTENT = ("blobs", "values", "specs", "bundles")  # content-addressed: `<folder>/<sha256>`
+CONTENT = ("blobs", "values", "specs", "bundles", "snapshots")  # `<folder>/<sha256>`
 SCANNED = ("values", "specs")  # content-addressed JSON that names other objects
 PER_EXECUTION = ("logs", "decks", "checkpoints")  # `<folder>/<execution id>/...`
 ROOTS = ("cache", "registry", "submissions")  # never swept: what they name is marked

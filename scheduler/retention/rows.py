@@ -34,7 +34,7 @@ _LAUNCH_PLANS = cast(Table, LaunchPlanRow.__table__)
 
 # The columns that may name store objects, by table (scanned as text, never parsed).
 _SCANNED = ((_NODES, ("inputs", "outputs", "history", "error")), (_EVENTS, ("body",)))
-_EXECUTION_TEXT = ("spec_key", "inputs", "outputs", "error", "notify")
+_EXECUTION_TEXT = ("spec_key", "inputs", "outputs", "error", "notify", "snapshot_key")
 READ_ROWS = 2000  # rows fetched at a time while scanning
 
 

@@ -171,6 +171,9 @@ class Settings:
     # How many links of a chain a worker may run after a node without going back to the
     # scheduler (scheduler/continuation.py); 0: every node is sent by the scheduler.
     continue_links: int = 16
+    # Events of an execution between two snapshots of its engine, from which a rebuild
+    # replays only the events after the newest (scheduler/snapshots.py); 0: none taken.
+    snapshot_events: int = 50_000
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -198,6 +201,7 @@ class Settings:
             gather_above=env_number("GRAFT_GATHER_ABOVE", 10_000, int, minimum=0),
             continue_links=env_number("GRAFT_CONTINUE_LINKS", 16, int, minimum=0,
                                       maximum=MAX_CONTINUE_LINKS),
+            snapshot_events=env_number("GRAFT_SNAPSHOT_EVENTS", 50_000, int, minimum=0),
         )
 
 

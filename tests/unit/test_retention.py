@@ -100,6 +100,8 @@ def world(tmp_path):
     k["lp_spec"] = _old(store, put_blob(store, b'{"spec": "launch plan"}', prefix="specs"))
     k["stray_old"] = _old(store, put_blob(store, b"nobody, old"))
     k["stray_young"] = put_blob(store, b"nobody, just written")
+    k["snapshot"] = _old(store, put_blob(store, b"the running one's engine", "snapshots"))
+    k["replaced_snapshot"] = _old(store, put_blob(store, b"an engine replaced", "snapshots"))
     store.put("logs/old/n0/1.json", b"{}")
     k["old_log"] = _old(store, "logs/old/n0/1.json")
     store.put("logs/running/n0/1.json", b"{}")
@@ -112,6 +114,8 @@ def world(tmp_path):
     _execution(state, "running", "RUNNING", k["shared_spec"], None, None,
                {"subgraph": k["sub_spec"]})
     _execution(state, "recent", "FAILED", k["shared_spec"], None, None, {"error": "boom"})
+    with state.transaction() as tx:
+        tx.update_execution("running", snapshot_key=k["snapshot"], snapshot_seq=1)
     with state.transaction() as tx:
         tx.put_launch_plan(LaunchPlanRecord("lp", "wf", k["lp_spec"], {}, {"cron": "* * * * *"},
                                             False, 0, 0))
@@ -134,8 +138,8 @@ def test_dry_run_deletes_nothing_and_lists_what_would_go(world):
     store, state, k = world
     report = collect(state.engine, store, older_than_s=7 * 86400, dry_run=True)
     assert _present(store, k) == set(k)
-    assert sorted(report.freed) == sorted(k[n] for n in ("old_spec", "old_out", "old_value",
-                                                         "stray_old", "old_log", "tmp"))
+    assert sorted(report.freed) == sorted(k[n] for n in (
+        "old_spec", "old_out", "old_value", "stray_old", "old_log", "tmp", "replaced_snapshot"))
     assert report.executions == {"SUCCEEDED": 1}
     assert report.rows == {"graft_executions": 1, "graft_nodes": 1, "graft_events": 1}
     with state.transaction() as tx:
@@ -145,16 +149,18 @@ def test_dry_run_deletes_nothing_and_lists_what_would_go(world):
 def test_gc_prunes_old_rows_and_sweeps_only_what_nothing_kept_names(world):
     store, state, k = world
     report = collect(state.engine, store, older_than_s=7 * 86400, list_keys=True)
-    assert sorted(report.freed) == sorted(k[n] for n in ("old_spec", "old_out", "old_value",
-                                                         "stray_old", "old_log", "tmp"))
-    gone = {"old_spec", "old_out", "old_value", "stray_old", "old_log", "tmp"}
+    gone = {"old_spec", "old_out", "old_value", "stray_old", "old_log", "tmp",
+            "replaced_snapshot"}
+    assert sorted(report.freed) == sorted(k[n] for n in gone)
     # The cache entry keeps `cached_out` (only the pruned execution's rows named it besides);
-    # the running execution's events keep its sub-graph and what that names; the registry
+    # the running execution's events keep its sub-graph and what that names, its row its
+    # engine's snapshot, and a snapshot it replaced goes; the registry
     # and the launch plan keep their specs; the grace period keeps the young stray.
     assert _present(store, k) == set(k) - gone
     assert report.objects_freed == len(gone)
     assert report.bytes_freed == sum(len(n) for n in (
-        b'{"spec": "old only"}', b"old output", b"nobody, old", b"{}", b"half")) + len(
+        b'{"spec": "old only"}', b"old output", b"nobody, old", b"{}", b"half",
+        b"an engine replaced")) + len(
         json.dumps({"file": {"key": k["old_out"]}}).encode())
     assert report.rows_pruned == 3
     with state.transaction() as tx:
