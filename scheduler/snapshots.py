@@ -99,10 +99,12 @@ def _top() -> Any:
     raise SnapshotError("a snapshot's reference to the top graph read outside a load")
 
 
-def _lazy(obj: LazyNodes | LazyOutputs) -> tuple[Any, tuple[str, str]]:
+def _lazy(obj: LazyNodes | LazyOutputs) -> tuple[Any, tuple[Any, ...]]:
     if obj.source is None:
         raise pickle.PicklingError("a large graph spec that names no store object")
-    return _part, (obj.source, "nodes" if isinstance(obj, LazyNodes) else "outputs")
+    if isinstance(obj, LazyNodes):  # with where a graft in slices reads on
+        return _part, (obj.source, "nodes", obj.cursor)
+    return _part, (obj.source, "outputs")
 
 
 def dump(engine: Engine, execution: str, seq: int, cache_keys: dict[str, str],
@@ -182,8 +184,13 @@ class _Unpickler(pickle.Unpickler):
             return super().find_class(module, name)
         raise SnapshotError(f"a snapshot names {module}.{name}, which is not the engine's")
 
-    def _part(self, source: str, part: str) -> Any:
+    def _part(self, source: str, part: str, cursor: tuple[int, int] | None = None) -> Any:
         graph = self._graphs.get(source)
         if graph is None:
             graph = self._graphs[source] = self._graph_at(source)
-        return graph.nodes if part == "nodes" else graph.outputs
+        if part == "outputs":
+            return graph.outputs
+        if not isinstance(graph.nodes, LazyNodes) or cursor is None:
+            raise SnapshotError(f"the nodes of {source} are not read lazily any more")
+        graph.nodes.resume(tuple(cursor))  # else the next slice parses every node before it
+        return graph.nodes

@@ -49,6 +49,20 @@ class LazyNodes(Sequence[NodeSpec]):
     def __len__(self) -> int:
         return self._count
 
+    @property
+    def cursor(self) -> tuple[int, int]:
+        """Where reading on in order starts: the next node's index, and its place in the
+        text."""
+        return self._next
+
+    def resume(self, cursor: tuple[int, int]) -> None:
+        """Read on from `cursor`, taken from a copy of these nodes over the same text (the
+        one a snapshot was made of), instead of from the first node."""
+        index, pos = cursor
+        if not (0 <= index <= self._count and self._start <= pos <= len(self._text)):
+            raise SpecError(f"no node starts at {cursor} of {self!r}")
+        self._next = (index, pos)
+
     def __iter__(self) -> Iterator[NodeSpec]:
         for node, _ in self._parse(0, self._start):
             yield node

@@ -21,6 +21,7 @@ from scheduler.snapshots import SnapshotError, stored_graph
 from scheduler.state import MemoryState
 from sdk.model import spec_lazy
 from sdk.model.engine import Engine
+from sdk.model.errors import SpecError
 from sdk.model.report import Report
 from sdk.model.retry import RetryPolicy
 from sdk.model.spec import GraphSpec, OutputSpec
@@ -102,7 +103,12 @@ def test_a_restored_engine_goes_on_as_the_one_that_took_the_snapshot(stored):
         (engine.active, engine.queued, engine.evicted, engine.size, engine.total)
     # The sub-graph's nodes are read from the store again, not carried in the snapshot.
     assert len(data) < 100_000
-    assert copy._window.grafts[0].graph.nodes.source == sub
+    nodes = copy._window.grafts[0].graph.nodes
+    assert nodes.source == sub
+    # It reads on where the engine had got to, not from the first node again.
+    assert nodes.cursor == engine._window.grafts[0].graph.nodes.cursor != (0, nodes.cursor[1])
+    with pytest.raises(SpecError, match="no node starts at"):
+        nodes.resume((2_000, 0))
 
     run(engine, list(ready))
     run(copy, list(ready))
