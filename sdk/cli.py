@@ -386,7 +386,7 @@ def scheduler(loglevel: str, metrics_port: int, metrics_host: str) -> None:
     """Run the scheduler: consume the control queue, keep state in GRAFT_DATABASE_URL."""
     import logging
 
-    from scheduler.loop import Loop, open_state
+    from scheduler.loop import open_state, serve
 
     logging.basicConfig(level=loglevel.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -398,11 +398,11 @@ def scheduler(loglevel: str, metrics_port: int, metrics_host: str) -> None:
     state = open_state(settings.database_url)
     metrics = None
     if metrics_port:
-        from scheduler.metrics import PrometheusMetrics, serve
+        from scheduler import metrics as prometheus
 
-        metrics = PrometheusMetrics(settings)
-        serve(metrics, metrics_host, metrics_port)
-    Loop(settings, state=state, metrics=metrics).run()
+        metrics = prometheus.PrometheusMetrics(settings)
+        prometheus.serve(metrics, metrics_host, metrics_port)
+    serve(settings, state=state, metrics=metrics)
 
 
 @cli.command()
