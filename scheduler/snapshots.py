@@ -18,8 +18,9 @@ What a snapshot leaves out, by reference:
 A snapshot is only used as it was written: the store object must match the digest in its
 key (which the row holds, not the store), it must have been made by the same code of the
 engine (a digest of `sdk/model`'s sources) with the same slicing settings, and unpickling
-may build only the engine's own classes. Anything else, and any failure while reading it,
-and the rebuild replays every event as before: a snapshot saves time, it is never needed.
+may build only the engine's own classes and bind only their methods. Anything else, and any
+failure while reading it, and the rebuild replays every event as before: a snapshot saves
+time, it is never needed.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import hashlib
 import io
 import json
 import pickle
+import types
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,7 +55,8 @@ FOLDER = "snapshots"  # `snapshots/<sha256>` in the store
 # many events.
 SNAPSHOT_EVENTS = Settings.snapshot_events
 
-_BUILTINS = frozenset({"getattr", "set", "frozenset", "slice", "dict", "list", "tuple",
+_ENGINE = "sdk.model."
+_BUILTINS = frozenset({"set", "frozenset", "slice", "dict", "list", "tuple",
                        "bytearray", "complex", "object"})
 _COPYREG = frozenset({"_reconstructor", "__newobj__", "__newobj_ex__"})
 
@@ -165,6 +168,17 @@ def load(data: bytes, execution: str, settings: dict[str, Any], top: GraphSpec,
     return Restored(engine, found["seq"], cache_keys)
 
 
+def _method(obj: Any, name: str) -> Any:
+    """What a pickle's `getattr` may give: a method of an object of the engine's classes,
+    bound to it (how a pickle keeps the engine's callbacks), and nothing else."""
+    method = getattr(obj, name, None) if "__" not in name \
+        and type(obj).__module__.startswith(_ENGINE) else None
+    if not isinstance(method, types.MethodType) or method.__self__ is not obj:
+        raise SnapshotError(f"a snapshot asks for {name!r} of a {type(obj).__name__}, which "
+                            "is not a method of the engine's")
+    return method
+
+
 class _Unpickler(pickle.Unpickler):
     """Builds only the engine's classes, and resolves the references `dump` left."""
 
@@ -179,9 +193,17 @@ class _Unpickler(pickle.Unpickler):
             return self._part
         if module == __name__ and name == "_top":
             return lambda: self._top
-        if module.startswith("sdk.model.") or (module == "builtins" and name in _BUILTINS) \
+        if module == "builtins" and name == "getattr":
+            return _method
+        if (module == "builtins" and name in _BUILTINS) \
                 or (module == "copyreg" and name in _COPYREG):
             return super().find_class(module, name)
+        if module.startswith(_ENGINE) and "__" not in name:
+            found = super().find_class(module, name)
+            # a class or function of the engine's modules, not one they imported
+            if isinstance(found, (type, types.FunctionType)) \
+                    and found.__module__.startswith(_ENGINE):
+                return found
         raise SnapshotError(f"a snapshot names {module}.{name}, which is not the engine's")
 
     def _part(self, source: str, part: str, cursor: tuple[int, int] | None = None) -> Any:

@@ -19,7 +19,7 @@ from test_scheduler import Harness, squares_wf
 from scheduler import snapshots
 from scheduler.snapshots import SnapshotError, stored_graph
 from scheduler.state import MemoryState
-from sdk.model import spec_lazy
+from sdk.model import config, spec_lazy
 from sdk.model.engine import Engine
 from sdk.model.errors import SpecError
 from sdk.model.report import Report
@@ -138,15 +138,36 @@ class _Forged:
         return os.system, ("echo forged > forged.txt",)
 
 
-def test_a_snapshot_naming_what_is_not_the_engines_is_refused(stored, tmp_path, monkeypatch):
-    store, top, _ = stored
-    monkeypatch.chdir(tmp_path)
+class _Globals:
+    def __reduce__(self):
+        return getattr, (config.env_number, "__globals__")
+
+
+class _Attribute:
+    def __reduce__(self):
+        return getattr, (config.env_number, "x")
+
+
+def _forged(body: bytes) -> bytes:
     header = {"execution": "e1", "seq": 1, "code": snapshots.code_digest(),
               "settings": SETTINGS}
-    forged = (snapshots.MAGIC + json.dumps(header).encode() + b"\n"
-              + zlib.compress(pickle.dumps((_Forged(), {}))))
-    with pytest.raises(SnapshotError, match="which is not the engine's"):
-        restore(forged, store, top)
+    return snapshots.MAGIC + json.dumps(header).encode() + b"\n" + zlib.compress(body)
+
+
+@pytest.mark.parametrize("body, refused", [
+    (pickle.dumps((_Forged(), {})), "names posix.system|names nt.system"),
+    # a name the engine's module imported, not one of its own
+    (b"\x80\x05csdk.model.config\nos\n.", "names sdk.model.config.os"),
+    # `getattr` is only for the engine's bound methods
+    (pickle.dumps((_Globals(), {})), "'__globals__' of a function"),
+    (pickle.dumps((_Attribute(), {})), "'x' of a function"),
+])
+def test_a_snapshot_naming_what_is_not_the_engines_is_refused(stored, tmp_path, monkeypatch,
+                                                               body, refused):
+    store, top, _ = stored
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SnapshotError, match=refused):
+        restore(_forged(body), store, top)
     assert not (tmp_path / "forged.txt").exists()
 
 
