@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import heapq
 import logging
+import pickle
 import secrets
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -80,7 +81,7 @@ class Executions:
         self.graft_slice = graft_slice
         self.window = window
         self.gather_above = gather_above
-        self.snapshot_events = snapshot_events  # 0: no snapshots taken
+        self.snapshot_events = snapshot_events  # 0: no snapshots taken, none used
         self.live: dict[str, Live] = {}
         # Executions with a graph partly inserted: `Scheduler.graft_more` inserts a slice a
         # turn.
@@ -198,10 +199,13 @@ class Executions:
     def _restored(self, eid: str, record: ExecutionRecord, top: GraphSpec
                   ) -> snapshots.Restored | None:
         """The engine `record`'s snapshot holds, given back its driver's parts; None when
-        there is none, or it cannot be used (said in the log: every event is replayed)."""
-        if record.snapshot_key is None:
+        there is none, snapshots are off, or it cannot be used (said in the log: every event
+        is replayed)."""
+        if record.snapshot_key is None or not self.snapshot_events:
             return None
         try:
+            if not record.snapshot_key.startswith(snapshots.FOLDER + "/"):
+                raise snapshots.SnapshotError("its key is not in the snapshots' folder")
             data = get_verified(self.store, record.snapshot_key)
             with collection_paused():
                 restored = snapshots.load(data, eid, self._slicing(), top,
@@ -223,47 +227,65 @@ class Executions:
         return {"graft_slice": self.graft_slice, "window": self.window,
                 "gather_above": self.gather_above}
 
-    def snapshot(self, tx: StateTx, batch: Batch) -> None:
-        """At the end of `batch`'s work, in its transaction: snapshot the engine of each
-        execution it touched that recorded `snapshot_events` events or more since its last
-        snapshot, store it and name it in the execution's row (scheduler/snapshots.py). One
-        that cannot be taken (a gather under way, the store failing) is tried again as many
-        events later. The
-        snapshot of an execution that ended is deleted, and its row names none."""
+    def snapshot(self, batch: Batch) -> list[tuple[str, int, str]]:
+        """Once `batch` committed: snapshot the engine of each execution it touched that
+        recorded `snapshot_events` events or more since its last snapshot, and store it
+        (scheduler/snapshots.py); return `(execution, last event, store key)` of each, for
+        `name_snapshots` to record. Done outside the batch's transaction: a slow store
+        would otherwise hold it open. One that cannot be taken (a gather under way, the store
+        failing) is tried again as many events later."""
+        stored = []
         for eid in batch.touched:
             live = self.live.get(eid)
-            if live is None:
-                continue
-            if live.engine.done:  # ended: its snapshot goes with it
-                if live.snapshot_key is not None:
-                    tx.update_execution(eid, snapshot_key=None, snapshot_seq=None)
-                    batch.replaced.append(live.snapshot_key)
-                    live.snapshot_key = None
-                continue
-            if not self.snapshot_events or live.seq - live.snapshot_seq < self.snapshot_events:
+            if live is None or live.engine.done or not self.snapshot_events \
+                    or live.seq - live.snapshot_seq < self.snapshot_events:
                 continue
             live.snapshot_seq = live.seq
             try:
-                key = put_blob(self.store, snapshots.dump(live.engine, eid, live.seq,
-                                                          live.cache_keys, self._slicing()),
-                               snapshots.FOLDER)
-            except Exception as exc:  # a snapshot is never needed: the batch goes on
-                log.info("execution %s: no snapshot after event %d (%s: %s)", eid, live.seq,
-                         type(exc).__name__, exc)
+                data = snapshots.dump(live.engine, eid, live.seq, live.cache_keys,
+                                      self._slicing())
+            except pickle.PicklingError as exc:  # what an engine may hold for a while
+                log.info("execution %s: no snapshot after event %d: %s", eid, live.seq, exc)
                 continue
-            tx.update_execution(eid, snapshot_key=key, snapshot_seq=live.seq)
-            if live.snapshot_key is not None and live.snapshot_key != key:
-                batch.replaced.append(live.snapshot_key)
-            live.snapshot_key = key
+            except Exception as exc:  # a snapshot is never needed: the scheduler goes on
+                log.warning("execution %s: no snapshot after event %d (%s: %s)", eid,
+                            live.seq, type(exc).__name__, exc)
+                continue
+            try:
+                stored.append((eid, live.seq, put_blob(self.store, data, snapshots.FOLDER)))
+            except Exception as exc:
+                log.warning("execution %s: its snapshot after event %d was not stored "
+                            "(%s: %s)", eid, live.seq, type(exc).__name__, exc)
+        return stored
 
-    def drop_replaced(self, batch: Batch) -> None:
-        """Once `batch` committed: delete the snapshots it replaced (what fails to be
-        deleted is left to `graft gc`)."""
-        for key in batch.replaced:
+    @staticmethod
+    def name_snapshots(tx: StateTx, stored: list[tuple[str, int, str]]) -> None:
+        """Name the snapshots `snapshot` stored in their executions' rows."""
+        for eid, seq, key in stored:
+            tx.update_execution(eid, snapshot_key=key, snapshot_seq=seq)
+
+    def named(self, stored: list[tuple[str, int, str]], committed: bool) -> None:
+        """After `name_snapshots`' transaction: when it `committed`, the snapshots they
+        replaced are deleted; when not, the new ones are (what fails to be deleted is left
+        to `graft gc`)."""
+        gone = []
+        for eid, _, key in stored:
+            live = self.live.get(eid)
+            if not committed:
+                gone.append(key)
+            elif live is not None:
+                if live.snapshot_key not in (None, key):
+                    gone.append(live.snapshot_key)
+                live.snapshot_key = key
+        self.drop_snapshots(gone)
+
+    def drop_snapshots(self, keys: list[str]) -> None:
+        """Delete these snapshots, which no row names any more."""
+        for key in keys:
             try:
                 self.store.delete(key)
-            except GraftError as exc:
-                log.info("the replaced snapshot %s was not deleted: %s", key, exc)
+            except Exception as exc:  # left to `graft gc`
+                log.info("the snapshot %s no row names was not deleted: %s", key, exc)
 
     @staticmethod
     def _marks(tx: StateTx, eid: str, engine: Engine) -> dict[str, NodeMark]:
@@ -285,7 +307,10 @@ class Executions:
                      batch: Batch) -> None:
         log.error("execution %s cannot be rebuilt and is failed: %s", eid, exc)
         error = {"type": type(exc).__name__, "message": str(exc)}
-        tx.update_execution(eid, status=ExecutionState.FAILED.value, error=error)
+        tx.update_execution(eid, status=ExecutionState.FAILED.value, error=error,
+                            snapshot_key=None, snapshot_seq=None)
+        if record.snapshot_key is not None:
+            batch.replaced.append(record.snapshot_key)
         self.recorder.notices.ended(tx, eid, record.notify, ExecutionState.FAILED.value, error,
                                     batch)
         batch.board[eid] = self.view.refused(eid, record, f"cannot be rebuilt: {exc}")

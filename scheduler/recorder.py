@@ -213,6 +213,10 @@ class Recorder:
             fields["error"] = {"aborted": live.cancel_reason or "cancelled"}
         else:
             fields["error"] = {"failures": self.view.failures(engine)}
+        if live.snapshot_key is not None:  # its snapshot goes with its end
+            fields.update(snapshot_key=None, snapshot_seq=None)
+            batch.replaced.append(live.snapshot_key)
+            live.snapshot_key = None
         tx.update_execution(eid, **fields)
         self.notices.ended(tx, eid, live.notify, engine.state.value, fields.get("error"), batch)
         batch.observed.append(("execution", eid, ExecutionState.RUNNING.value,

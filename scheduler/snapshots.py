@@ -35,6 +35,7 @@ import types
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,7 @@ from sdk.values.store import get_verified
 
 MAGIC = b"graft-engine-snapshot/1\n"
 FOLDER = "snapshots"  # `snapshots/<sha256>` in the store
+MAX_BYTES = 1 << 30  # a snapshot unpickled: a 20,000-node window's is some 6 MB
 # Events since the last snapshot past which a batch takes another (`GRAFT_SNAPSHOT_EVENTS`,
 # `Settings.snapshot_events`): a rebuild replays at most about this many, some 4 to 8 s on
 # this project's machines, and pickling a 20,000-node window takes about 0.3 s, once in this
@@ -82,13 +84,24 @@ def stored_graph(store: Store, key: str) -> GraphSpec:
 
 
 @functools.cache
-def code_digest() -> str:
-    """A digest of the engine's code (`sdk/model`'s sources): a snapshot is read only by the
-    code that wrote it."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(sdk.model.__file__).parent.glob("*.py")):
+def code_digest() -> str | None:
+    """A digest of the engine's code (`sdk/model`'s sources) and graft's version: a snapshot
+    is read only by the code that wrote it. None when the sources are not installed (then
+    no snapshot is taken or read)."""
+    sources = sorted(Path(sdk.model.__file__).parent.glob("*.py"))
+    if not sources:
+        return None
+    digest = hashlib.sha256(_version().encode() + b"\0")
+    for path in sources:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+def _version() -> str:
+    try:
+        return metadata.version("graft")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _part(source: str, part: str) -> Any:
@@ -97,8 +110,9 @@ def _part(source: str, part: str) -> Any:
     raise SnapshotError(f"a snapshot's reference to {part} of {source} read outside a load")
 
 
-def _top() -> Any:
-    """Stands, in a pickle, for the execution's top graph spec (see `_part`)."""
+def _top(*cursor: Any) -> Any:
+    """Stands, in a pickle, for the execution's top graph spec, with where its nodes are read
+    on when it is read lazily (see `_part`)."""
     raise SnapshotError("a snapshot's reference to the top graph read outside a load")
 
 
@@ -122,12 +136,17 @@ def dump(engine: Engine, execution: str, seq: int, cache_keys: dict[str, str],
     table = copyreg.dispatch_table.copy()
     table[LazyNodes] = _lazy
     table[LazyOutputs] = _lazy
-    table[GraphSpec] = lambda g: (_top, ()) if g is top else g.__reduce_ex__(5)
+    table[GraphSpec] = lambda g: g.__reduce_ex__(5) if g is not top else \
+        (_top, (top.nodes.cursor,) if isinstance(top.nodes, LazyNodes) else ())
     buffer = io.BytesIO()
     pickler = pickle.Pickler(buffer, protocol=5)
     pickler.dispatch_table = table
     pickler.dump((engine, cache_keys))
-    header = {"execution": execution, "seq": seq, "code": code_digest(),
+    code = code_digest()
+    if code is None:
+        raise pickle.PicklingError("the engine's sources are not installed: no snapshot "
+                                   "could tell which code made it")
+    header = {"execution": execution, "seq": seq, "code": code,
               "settings": settings}
     return MAGIC + json.dumps(header).encode() + b"\n" + zlib.compress(buffer.getvalue(), 1)
 
@@ -156,12 +175,16 @@ def load(data: bytes, execution: str, settings: dict[str, Any], top: GraphSpec,
     found = header(data)
     if found.get("execution") != execution:
         raise SnapshotError(f"a snapshot of execution {found.get('execution')!r}")
-    if found.get("code") != code_digest():
+    code = code_digest()
+    if code is None or found.get("code") != code:
         raise SnapshotError("made by another version of the engine")
     if found.get("settings") != settings:
         raise SnapshotError(f"made with other settings ({found.get('settings')}, "
                             f"not {settings})")
-    body = zlib.decompress(data[data.find(b"\n", len(MAGIC)) + 1:])
+    inflate = zlib.decompressobj()
+    body = inflate.decompress(data[data.find(b"\n", len(MAGIC)) + 1:], MAX_BYTES)
+    if inflate.unconsumed_tail:
+        raise SnapshotError(f"a snapshot of more than {MAX_BYTES >> 20} MiB")
     engine, cache_keys = _Unpickler(io.BytesIO(body), top, graph_at).load()
     if not isinstance(engine, Engine) or not isinstance(cache_keys, dict):
         raise SnapshotError("a snapshot that holds no engine")
@@ -169,11 +192,13 @@ def load(data: bytes, execution: str, settings: dict[str, Any], top: GraphSpec,
 
 
 def _method(obj: Any, name: str) -> Any:
-    """What a pickle's `getattr` may give: a method of an object of the engine's classes,
-    bound to it (how a pickle keeps the engine's callbacks), and nothing else."""
+    """What a pickle's `getattr` may give: a method the engine's modules define, of an
+    object of their classes, bound to it (how a pickle keeps the engine's callbacks), and
+    nothing else."""
     method = getattr(obj, name, None) if "__" not in name \
         and type(obj).__module__.startswith(_ENGINE) else None
-    if not isinstance(method, types.MethodType) or method.__self__ is not obj:
+    if not isinstance(method, types.MethodType) or method.__self__ is not obj \
+            or not getattr(method.__func__, "__module__", "").startswith(_ENGINE):
         raise SnapshotError(f"a snapshot asks for {name!r} of a {type(obj).__name__}, which "
                             "is not a method of the engine's")
     return method
@@ -186,19 +211,29 @@ class _Unpickler(pickle.Unpickler):
         super().__init__(file)
         self._top = top
         self._graph_at = graph_at
-        self._graphs: dict[str, GraphSpec] = {}
+        self._graphs: dict[str, GraphSpec] = {}  # lazily read graphs loaded, by store key
+        self._reading: set[str] = set()  # those whose nodes a graft reads on already
+        source = getattr(top.nodes, "source", None)
+        if source is not None:
+            self._graphs[source] = top
+
+    def _top_at(self, *cursor: Any) -> GraphSpec:
+        if cursor and isinstance(self._top.nodes, LazyNodes) and self._top.nodes.source:
+            self._top.nodes.resume(tuple(cursor[0]))
+            self._reading.add(self._top.nodes.source)
+        return self._top
 
     def find_class(self, module: str, name: str) -> Any:
         if module == __name__ and name == "_part":
             return self._part
         if module == __name__ and name == "_top":
-            return lambda: self._top
+            return self._top_at
         if module == "builtins" and name == "getattr":
             return _method
         if (module == "builtins" and name in _BUILTINS) \
                 or (module == "copyreg" and name in _COPYREG):
             return super().find_class(module, name)
-        if module.startswith(_ENGINE) and "__" not in name:
+        if module.startswith(_ENGINE) and "__" not in name and "." not in name:
             found = super().find_class(module, name)
             # a class or function of the engine's modules, not one they imported
             if isinstance(found, (type, types.FunctionType)) \
@@ -208,11 +243,14 @@ class _Unpickler(pickle.Unpickler):
 
     def _part(self, source: str, part: str, cursor: tuple[int, int] | None = None) -> Any:
         graph = self._graphs.get(source)
-        if graph is None:
-            graph = self._graphs[source] = self._graph_at(source)
+        if graph is None or (part == "nodes" and source in self._reading):
+            # a graph not loaded yet, or another graph of the same text read on elsewhere
+            graph = self._graph_at(source)
+            self._graphs.setdefault(source, graph)
         if part == "outputs":
             return graph.outputs
         if not isinstance(graph.nodes, LazyNodes) or cursor is None:
             raise SnapshotError(f"the nodes of {source} are not read lazily any more")
         graph.nodes.resume(tuple(cursor))  # else the next slice parses every node before it
+        self._reading.add(source)
         return graph.nodes

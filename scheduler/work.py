@@ -4,9 +4,9 @@ Everything the scheduler changes goes through `UnitOfWork.run(batch, work)`: `wo
 records in one transaction of the state what some messages did, collecting on `batch` what
 is to happen outside the state; only once the transaction committed does that happen, each
 unit its part (`committed`): the attempts it made ready are held and sent, cache entries
-saved, the status board written, engines that ended dropped, replaced engine snapshots
-deleted, notifications handed to the notifier. Before it commits, the engines of large
-executions are snapshotted in the same transaction (`Executions.snapshot`). A transaction
+saved, the status board written, engines that ended dropped, notifications handed to the
+notifier; then the engines of large executions that moved far enough are snapshotted and
+named in their rows in a transaction of their own (`Executions.snapshot`). A transaction
 that fails changes nothing outside the state either: the engines of its executions are
 dropped (rebuilt from the state when next needed) and the attempts it took to send are held
 again.
@@ -14,6 +14,7 @@ again.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,8 @@ from scheduler.recorder import Recorder
 from scheduler.sending import Sender
 from scheduler.state import StateTx
 from scheduler.transactions import Transactions
+
+log = logging.getLogger("graft.scheduler")
 
 
 class UnitOfWork:
@@ -49,7 +52,6 @@ class UnitOfWork:
         try:
             with self.transactions.open() as tx:
                 work(tx)
-                self.executions.snapshot(tx, batch)
         except Exception:
             self.executions.forget(batch.seen)
             self.sender.give_back(batch)
@@ -59,10 +61,28 @@ class UnitOfWork:
         self.recorder.save_cached(batch.cached)
         self.boards.committed(batch, self.executions.get)
         self.executions.committed(batch)
-        self.executions.drop_replaced(batch)
+        self.executions.drop_snapshots(batch.replaced)
         self.notices.committed(batch)
+        self._snapshot(batch)
         if batch.ready:
             self.send_ready()
+
+    def _snapshot(self, batch: Batch) -> None:
+        """Snapshot the large engines `batch` moved far enough (`Executions.snapshot`), and
+        name them in their rows in a transaction of its own; a snapshot is never needed, so
+        one that fails to be named is deleted and the scheduler goes on."""
+        stored = self.executions.snapshot(batch)
+        if not stored:
+            return
+        try:
+            with self.transactions.open() as tx:
+                self.executions.name_snapshots(tx, stored)
+        except Exception as exc:
+            log.warning("%d engine snapshots were not named in their executions' rows (%s: "
+                        "%s)", len(stored), type(exc).__name__, exc)
+            self.executions.named(stored, committed=False)
+            return
+        self.executions.named(stored, committed=True)
 
     def send_ready(self) -> int:
         """Send the held ready attempts each tier queue has room for, in a transaction of

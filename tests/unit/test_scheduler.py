@@ -124,11 +124,18 @@ class Harness:
         return shape_outputs(wf.compile(), self.execution(eid).outputs, self.store)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "snapshots"])
 def h(request, tmp_path):
+    """A harness on the in-memory state, on SQLite, or on SQLite with a snapshot of every
+    engine after each event (scheduler/snapshots.py), so that every rebuild below starts
+    from one."""
     if request.param == "memory":
         return Harness(MemoryState())
-    return Harness(SqlState(f"sqlite:///{tmp_path}/state.db"))
+    harness = Harness(SqlState(f"sqlite:///{tmp_path}/state.db"))
+    if request.param == "snapshots":
+        harness.settings = dataclasses.replace(harness.settings, snapshot_events=1)
+        harness.scheduler = harness.new_scheduler()
+    return harness
 
 
 def test_runs_a_dynamic_workflow_to_the_local_result(h):

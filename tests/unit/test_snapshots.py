@@ -21,7 +21,7 @@ from scheduler.snapshots import SnapshotError, stored_graph
 from scheduler.state import MemoryState
 from sdk.model import config, spec_lazy
 from sdk.model.engine import Engine
-from sdk.model.errors import SpecError
+from sdk.model.errors import SpecError, StoreError
 from sdk.model.report import Report
 from sdk.model.retry import RetryPolicy
 from sdk.model.spec import GraphSpec, OutputSpec
@@ -44,7 +44,7 @@ def top_spec() -> GraphSpec:
 
 def spill(ids):
     """The outputs of evicted children, as the scheduler reads them from their rows."""
-    return {nid: {"o0": val(int(nid.rsplit("/c", 1)[1]) + 1)} for nid in ids}
+    return {nid: {"o0": val(int(nid.rpartition("c")[2]) + 1)} for nid in ids}
 
 
 @pytest.fixture
@@ -73,7 +73,7 @@ def run(engine: Engine, ready: list[str], count: int | None = None) -> list[str]
         if engine.can_graft:
             ready += engine.graft_more()
         nid = ready.pop(0)
-        ready += complete(engine, nid, 1, {"o0": val(int(nid.rsplit("/c", 1)[1]) + 1)})
+        ready += complete(engine, nid, 1, {"o0": val(int(nid.rpartition("c")[2]) + 1)})
         done += 1
         if done % 50 == 0:
             engine.drain_changes()
@@ -259,12 +259,65 @@ def test_snapshots_can_be_turned_off(h):
     assert h.execution("e1").snapshot_key is None and snapshots_in(h) == []
 
 
-def test_an_unpicklable_engine_is_left_without_a_snapshot(h, monkeypatch):
+@pytest.mark.parametrize("failing", ["dump", "store"])
+def test_a_snapshot_that_cannot_be_taken_leaves_the_run_as_it_was(h, monkeypatch, caplog,
+                                                                   failing):
+    dump = snapshots.dump
+
     def refuse(*args, **kwargs):
-        raise pickle.PicklingError("a gather is under way")
+        if failing == "dump":
+            raise pickle.PicklingError("a gather is under way")
+        return dump(*args, **kwargs)
+
+    def put(key, data):
+        if key.startswith("snapshots/"):
+            raise StoreError("the store is down")
+        return MemoryStore.put(h.store, key, data)
 
     monkeypatch.setattr(snapshots, "dump", refuse)
+    if failing == "store":
+        monkeypatch.setattr(h.store, "put", put)
+    h.submit(squares_wf, "e1", n=60)
+    with caplog.at_level(logging.INFO, "graft.scheduler"):
+        advance(h, 5)
+    assert h.execution("e1").snapshot_key is None and snapshots_in(h) == []
+    assert ("a gather is under way" if failing == "dump" else "was not stored") in caplog.text
+    monkeypatch.undo()  # snapshots are taken again, as many events later
+    advance(h, 3)
+    assert h.execution("e1").status == "RUNNING" and h.execution("e1").snapshot_key is not None
+    h.run_to_end()
+    assert h.outputs(squares_wf, "e1") == [i * i for i in range(60)]
+
+
+def test_snapshots_off_are_not_used_either(h, caplog):
     h.submit(squares_wf, "e1", n=30)
+    advance(h, 5)
+    assert h.execution("e1").snapshot_key is not None
+    h.settings = dataclasses.replace(h.settings, snapshot_events=0)
+    h.scheduler = h.new_scheduler(graft_slice=4, window=6)
+    with caplog.at_level(logging.INFO, "graft.scheduler"):
+        h.scheduler.resend(h.scheduler.recover())
+    assert "rebuilt from its snapshot" not in caplog.text
     h.run_to_end()
     assert h.outputs(squares_wf, "e1") == [i * i for i in range(30)]
-    assert h.execution("e1").snapshot_key is None
+
+
+def test_a_large_top_graph_is_read_on_from_where_it_was(monkeypatch):
+    monkeypatch.setattr(spec_lazy, "LAZY_CHARS", 0)
+    store = MemoryStore()
+    top = put_blob(store, fan_spec(1_000).dumps().encode(), "specs")
+    engine = Engine(stored_graph(store, top), {}, graft_slice=50, window=200, spill=spill)
+    ready = run(engine, engine.start(), 300)
+    data = snapshots.dump(engine, "e1", 301, {}, SETTINGS)
+    loaded = []
+
+    def graph_at(key):
+        loaded.append(key)
+        return stored_graph(store, key)
+
+    copy = snapshots.load(data, "e1", SETTINGS, stored_graph(store, top), graph_at).engine
+    copy.reattach(spill, RetryPolicy())
+    assert loaded == []  # the top graph given is the one read on, outputs included
+    assert copy.spec.nodes.cursor == engine.spec.nodes.cursor
+    run(copy, list(ready))
+    assert copy.outputs["o0"] == {"list": [val(i + 1) for i in range(1_000)]}
