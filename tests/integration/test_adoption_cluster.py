@@ -23,7 +23,8 @@ SNAPSHOT_EVENTS = 1_000
 REBUILT = re.compile(r"rebuilt from its snapshot after event (\d+): (\d+) events replayed")
 
 
-def _run_and_kill(make_cluster, tmp_path: Path, n: int, tamper: bool):
+def _run_and_kill(make_cluster, tmp_path: Path, n: int, tamper: bool,
+                  backend: str = "sqlite"):
     """`marked_fan_wf(n)` on a cluster taking a snapshot every `SNAPSHOT_EVENTS` events, its
     scheduler SIGKILLed past half the nodes and started again (after the newest snapshot's
     store object was overwritten, with `tamper`); the cluster, the execution, its outputs
@@ -32,7 +33,7 @@ def _run_and_kill(make_cluster, tmp_path: Path, n: int, tamper: bool):
     local.mkdir()
     expected = adoption.marked_fan_wf(n=n, folder=str(local))  # in-process
     assert expected == [x + 1 for x in range(n)]
-    cluster = make_cluster(env={"GRAFT_SNAPSHOT_EVENTS": str(SNAPSHOT_EVENTS)})
+    cluster = make_cluster(backend, env={"GRAFT_SNAPSHOT_EVENTS": str(SNAPSHOT_EVENTS)})
     folder = tmp_path / "ran"
     folder.mkdir()
     execution = cluster.client().submit(adoption.marked_fan_wf, n=n, folder=str(folder))
@@ -61,10 +62,12 @@ def _run_and_kill(make_cluster, tmp_path: Path, n: int, tamper: bool):
     return cluster, execution, seq, ran()
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_a_scheduler_killed_mid_fan_out_is_replaced_with_no_node_lost_or_run_twice(
-        make_cluster, tmp_path: Path):
+        make_cluster, tmp_path: Path, backend: str):
     n = 5_000  # three slices of 2,000 (scheduler/executions.py GRAFT_SLICE)
-    cluster, execution, seq, ran = _run_and_kill(make_cluster, tmp_path, n, tamper=False)
+    cluster, execution, seq, ran = _run_and_kill(make_cluster, tmp_path, n, tamper=False,
+                                                 backend=backend)
     # Rebuilt from the newest snapshot, replaying only the events after it.
     (rebuilt,) = REBUILT.findall(cluster.scheduler_log())
     assert int(rebuilt[0]) == seq >= n // 2 - SNAPSHOT_EVENTS
