@@ -104,9 +104,10 @@ def _version() -> str:
         return "unknown"
 
 
-def _part(source: str, part: str) -> Any:
-    """Stands, in a pickle, for the nodes or outputs of the lazily read spec at `source`;
-    only `load`'s unpickler resolves it (`_Unpickler.find_class`)."""
+def _part(source: str, part: str, *cursor: Any) -> Any:
+    """Stands, in a pickle, for the nodes (with where they are read on) or the outputs of
+    the lazily read spec at `source`; only `load`'s unpickler resolves it
+    (`_Unpickler.find_class`)."""
     raise SnapshotError(f"a snapshot's reference to {part} of {source} read outside a load")
 
 
